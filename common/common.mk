@@ -1,0 +1,7 @@
+# common/: code both the daemon and the client use.
+noinst_LIBRARIES += libcommon.a
+libcommon_a_SOURCES = \
+	common/macro.h \
+	common/names.h \
+	common/util.c common/util.h \
+	common/bdf.c common/bdf.h

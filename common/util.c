@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "util.h"
+
+int safe_atou64(const char *s, unsigned base, uint64_t *ret) {
+        char *end = NULL;
+        unsigned long long v;
+        size_t n;
+
+        if (!s)
+                return -EINVAL;
+        /* strtoull accepts leading blanks and a sign; sysfs never has them, callers must not. */
+        if (!isxdigit((unsigned char) s[0]))
+                return -EINVAL;
+        if (base == 0) {
+                if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+                        base = 16;
+                        s += 2;
+                        if (!isxdigit((unsigned char) s[0]))
+                                return -EINVAL;
+                } else
+                        base = 10;
+        }
+        errno = 0;
+        v = strtoull(s, &end, base);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (errno != 0 || end == s)
+                return -EINVAL;
+        n = strlen(end);
+        if (n > 1 || (n == 1 && *end != '\n'))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int safe_atou32(const char *s, unsigned base, uint32_t *ret) {
+        uint64_t v;
+        int r;
+
+        r = safe_atou64(s, base, &v);
+        if (r < 0)
+                return r;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int safe_atoi32(const char *s, int32_t *ret) {
+        uint32_t v;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        if (s[0] == '-') {
+                r = safe_atou32(s + 1, 10, &v);
+                if (r < 0)
+                        return r;
+                if (v > (uint32_t) INT32_MAX + 1)
+                        return -ERANGE;
+                *ret = (int32_t) -(int64_t) v;
+                return 0;
+        }
+        r = safe_atou32(s, 10, &v);
+        if (r < 0)
+                return r;
+        if (v > INT32_MAX)
+                return -ERANGE;
+        *ret = (int32_t) v;
+        return 0;
+}
+
+char *strstrip_trailing(char *s) {
+        size_t n = strlen(s);
+
+        while (n > 0 && isspace((unsigned char) s[n - 1]))
+                s[--n] = 0;
+        return s;
+}
+
+bool filename_is_valid(const char *s) {
+        size_t n = 0;
+
+        if (isempty(s) || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (const char *p = s; *p; p++, n++) {
+                if (*p == '/' || !isprint((unsigned char) *p))
+                        return false;
+                if (n >= 255)
+                        return false;
+        }
+        return true;
+}
+
+size_t strv_length(char *const *l) {
+        size_t n = 0;
+
+        if (l)
+                while (l[n])
+                        n++;
+        return n;
+}
+
+int strv_extend(char ***l, const char *s) {
+        size_t n = strv_length(*l);
+        char *c, **nl;
+
+        c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        nl = realloc(*l, sizeof(char *) * (n + 2));
+        if (!nl) {
+                free(c);
+                return -ENOMEM;
+        }
+        nl[n] = c;
+        nl[n + 1] = NULL;
+        *l = nl;
+        return 0;
+}
+
+bool strv_contains(char *const *l, const char *s) {
+        if (l)
+                for (; *l; l++)
+                        if (streq(*l, s))
+                                return true;
+        return false;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+void strv_sort(char **l) {
+        size_t n = strv_length(l);
+
+        if (n > 1)
+                qsort(l, n, sizeof(char *), cmp_str);
+}

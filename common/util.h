@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Strict number parsing: the whole string (trailing newline allowed) must be a number that fits.
+ * base 0 accepts 0x-prefixed hex and decimal (never octal). */
+int safe_atou64(const char *s, unsigned base, uint64_t *ret);
+int safe_atou32(const char *s, unsigned base, uint32_t *ret);
+int safe_atoi32(const char *s, int32_t *ret);
+
+/* Removes trailing whitespace in place; returns s. */
+char *strstrip_trailing(char *s);
+
+/* A name that may be used as one path component: non-empty, no '/', not "." or "..",
+ * printable ASCII, at most 255 bytes. */
+bool filename_is_valid(const char *s);
+
+size_t strv_length(char *const *l);
+/* Appends a copy of s; *l may be NULL. */
+int strv_extend(char ***l, const char *s);
+bool strv_contains(char *const *l, const char *s);
+void strv_sort(char **l);

@@ -1,0 +1,47 @@
+# daemon/: the model (no sd-bus) in libmodel.a, the bus glue and main in vfio-assignd.
+noinst_LIBRARIES += libmodel.a
+libmodel_a_SOURCES = \
+	daemon/sysfs.c daemon/sysfs.h \
+	daemon/pcinames.c daemon/pcinames.h \
+	daemon/topology.c daemon/topology.h \
+	daemon/host.c daemon/host.h \
+	daemon/hostcrit.c daemon/hostcrit.h \
+	daemon/model.c daemon/model.h \
+	daemon/report.c daemon/report.h \
+	daemon/udev.c daemon/udev.h
+libmodel_a_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
+
+MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)
+
+sbin_PROGRAMS += vfio-assignd
+vfio_assignd_SOURCES = \
+	daemon/main.c \
+	daemon/daemon.h \
+	daemon/errors.c \
+	daemon/manager-bus.c \
+	daemon/group-bus.c \
+	daemon/device-bus.c \
+	daemon/introspect.c daemon/introspect.h
+vfio_assignd_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+vfio_assignd_LDADD = $(MODEL_LIBS) -lpthread
+
+# Files installed with the daemon: bus policy, activation, unit, module list.
+dbussystemconf_DATA = dbus/org.vfioassign1.conf
+dbussystemservice_DATA = dbus/org.vfioassign1.service
+systemdsystemunit_DATA = systemd/vfio-assignd.service
+modulesloaddir = $(prefix)/lib/modules-load.d
+dist_modulesload_DATA = systemd/modules-load.d/vfio-assignd.conf
+EXTRA_DIST += dbus/org.vfioassign1.conf dbus/org.vfioassign1.service.in systemd/vfio-assignd.service.in \
+	dbus/org.vfioassign1.xml
+CLEANFILES += dbus/org.vfioassign1.service systemd/vfio-assignd.service
+
+subst_paths = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@bindir[@]|$(bindir)|g'
+dbus/org.vfioassign1.service: dbus/org.vfioassign1.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) dbus && $(subst_paths) < $(srcdir)/dbus/org.vfioassign1.service.in > $@
+systemd/vfio-assignd.service: systemd/vfio-assignd.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) systemd && $(subst_paths) < $(srcdir)/systemd/vfio-assignd.service.in > $@
+
+# dbus/org.vfioassign1.xml is checked in; this regenerates it (the tests fail when it drifts).
+update-dbus-xml: vfio-assignd
+	$(AM_V_GEN)./vfio-assignd --bus-introspect > $(srcdir)/dbus/org.vfioassign1.xml
+.PHONY: update-dbus-xml

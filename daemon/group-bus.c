@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "daemon.h"
+#include "names.h"
+#include "util.h"
+
+int group_object_path(uint32_t id, char **ret) {
+        return asprintf(ret, OBJ_GROUP_PREFIX "/%" PRIu32, id) < 0 ? -ENOMEM : 0;
+}
+
+int group_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                   sd_bus_error *error) {
+        Daemon *d = userdata;
+        _cleanup_free_ char *id = NULL;
+        uint32_t n;
+        Group *g;
+        int k;
+
+        k = sd_bus_path_decode(path, OBJ_GROUP_PREFIX, &id);
+        if (k <= 0)
+                return k;
+        if (safe_atou32(id, 10, &n) < 0)
+                return 0;
+        g = topology_find_group(d->model->topology, n);
+        if (!g)
+                return 0;
+        *found = g;
+        return 1;
+}
+
+int group_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error) {
+        Daemon *d = userdata;
+        const Topology *t = d->model->topology;
+        char **l;
+
+        l = calloc(t->n_groups + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->n_groups; i++)
+                if (group_object_path(t->groups[i]->id, &l[i]) < 0) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+        *nodes = l;
+        return 0;
+}
+
+static const struct {
+        uint32_t bit;
+        const char *name;
+} group_props[] = {
+        { GROUP_CHANGED_DEVICES, "Devices" },
+        { GROUP_CHANGED_TYPE, "Type" },
+        { GROUP_CHANGED_REGIONS, "ReservedRegions" },
+        { GROUP_CHANGED_ASSIGNABLE, "Assignable" },
+        { GROUP_CHANGED_BLOCKERS, "Blockers" },
+};
+
+const char *const *group_changed_properties(uint32_t mask, const char **buf, size_t n) {
+        size_t j = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(group_props); i++)
+                if ((mask & group_props[i].bit) && j + 1 < n)
+                        buf[j++] = group_props[i].name;
+        buf[j] = NULL;
+        return buf;
+}
+
+#define GROUP(userdata) ((const Group *) (userdata))
+
+static int get_id(sd_bus *bus, const char *path, const char *interface, const char *property,
+                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "u", GROUP(userdata)->id);
+}
+
+static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
+                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append_strv(reply, GROUP(userdata)->devices);
+}
+
+static int get_type(sd_bus *bus, const char *path, const char *interface, const char *property,
+                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", strempty(GROUP(userdata)->type));
+}
+
+static int get_assignable(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "b", (int) GROUP(userdata)->assignable);
+}
+
+static int get_blockers(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Group *g = GROUP(userdata);
+        int k;
+
+        k = sd_bus_message_open_container(reply, 'a', "(sss)");
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < g->n_blockers; i++) {
+                k = sd_bus_message_append(reply, "(sss)", g->blockers[i].code, strempty(g->blockers[i].device),
+                                          g->blockers[i].reason);
+                if (k < 0)
+                        return k;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int get_regions(sd_bus *bus, const char *path, const char *interface, const char *property,
+                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Group *g = GROUP(userdata);
+        int k;
+
+        k = sd_bus_message_open_container(reply, 'a', "(tts)");
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < g->n_regions; i++) {
+                k = sd_bus_message_append(reply, "(tts)", g->regions[i].start, g->regions[i].end,
+                                          g->regions[i].type);
+                if (k < 0)
+                        return k;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+const sd_bus_vtable group_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "u", get_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Devices", "as", get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Type", "s", get_type, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Assignable", "b", get_assignable, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Blockers", "a(sss)", get_blockers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ReservedRegions", "a(tts)", get_regions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_VTABLE_END,
+};

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+#include "sysfs.h"
+
+typedef struct DmarTable DmarTable;
+
+typedef enum IommuKind {
+        IOMMU_KIND_NONE,
+        IOMMU_KIND_INTEL,
+        IOMMU_KIND_AMD,
+        IOMMU_KIND_UNKNOWN,
+} IommuKind;
+
+typedef enum IrVerdict {
+        IR_ENABLED,
+        IR_DISABLED,
+        IR_UNSUPPORTED,
+        IR_UNKNOWN,
+} IrVerdict;
+
+typedef struct IommuUnit {
+        char *name;            /* dmar0, ivhd0 */
+        bool has_ecap;
+        uint64_t ecap;         /* Intel extended capability register, or AMD features */
+        int ir;                /* -1 unknown, 0, 1 */
+} IommuUnit;
+
+typedef struct Hugepages {
+        uint64_t size_kb, total, free;
+} Hugepages;
+
+/* The host's isolation facts (host.c). Tristates: -1 = could not be read. */
+typedef struct HostInfo {
+        IommuKind kind;
+        bool iommu_present;
+        bool dmar_table, ivrs_table;
+        DmarTable *dmar;       /* parsed DMAR, NULL if absent or invalid */
+        char *dmar_error;      /* why the DMAR table was rejected */
+        IommuUnit *units;
+        size_t n_units;
+        IrVerdict ir;
+        char **ir_reasons;
+        int unsafe_interrupts;         /* vfio_iommu_type1.allow_unsafe_interrupts */
+        int iommufd_unsafe_interrupts; /* iommufd.allow_unsafe_interrupts, -1 when no iommufd */
+        int64_t dma_entry_limit;       /* -1 unknown */
+        bool mod_vfio, mod_vfio_pci, mod_vfio_iommu_type1, mod_iommufd;
+        bool vfio_container_node, iommufd_node;
+        char *kernel_release;
+        Hugepages *hugepages;
+        size_t n_hugepages;
+        char **errors;
+} HostInfo;
+
+int host_info_read(const SysRoot *root, HostInfo **ret);
+HostInfo *host_info_free(HostInfo *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HostInfo *, host_info_free);
+
+/* The interrupt-remapping verdict from the facts already in h (pure; exposed for tests).
+ * interrupts: the text of /proc/interrupts or NULL; cmdline: /proc/cmdline or NULL. */
+int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline);
+
+const char *ir_verdict_to_string(IrVerdict v);
+const char *iommu_kind_to_string(IommuKind k);
+
+/* Intel VT-d extended capability register, bit 3: Interrupt Remapping support
+ * (VT-d spec 11.4.3, ECAP_REG.IR). */
+#define VTD_ECAP_IR (UINT64_C(1) << 3)

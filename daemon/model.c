@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dmar.h"
+#include "model.h"
+#include "names.h"
+#include "util.h"
+
+void change_list_clear(ChangeList *l) {
+        free(l->changes);
+        l->changes = NULL;
+        l->n = 0;
+}
+
+static int change_add(ChangeList *l, ChangeKind kind, const char *address, uint32_t group, uint32_t mask) {
+        Change *nc = realloc(l->changes, sizeof(Change) * (l->n + 1));
+
+        if (!nc)
+                return -ENOMEM;
+        l->changes = nc;
+        nc[l->n] = (Change) { .kind = kind, .group = group, .mask = mask };
+        if (address)
+                strcpy(nc[l->n].address, address);
+        l->n++;
+        return 0;
+}
+
+int model_new(SysRoot *root, PciNames *names, Model **ret) {
+        Model *m;
+        int k;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        k = topology_new(&m->topology);
+        if (k < 0) {
+                free(m);
+                return k;
+        }
+        m->root = root;
+        m->names = names;
+        *ret = m;
+        return 0;
+}
+
+static void model_clear_derived_inputs(Model *m) {
+        free(m->rmrr);
+        m->rmrr = NULL;
+        m->n_rmrr = 0;
+        host_critical_free(m->critical, m->n_critical);
+        m->critical = NULL;
+        m->n_critical = 0;
+        strv_free(m->errors);
+        m->errors = NULL;
+}
+
+Model *model_free(Model *m) {
+        if (!m)
+                return NULL;
+        model_clear_derived_inputs(m);
+        topology_free(m->topology);
+        host_info_free(m->host);
+        pci_names_free(m->names);
+        sysroot_free(m->root);
+        free(m);
+        return NULL;
+}
+
+/* The secondary bus of a bridge, for DMAR scope paths: config space offset 0x19 (PCI-to-PCI
+ * Bridge Architecture spec 3.2.5.3); if config is unreadable, the bus of a child directory. */
+static int secondary_bus(void *userdata, const PciAddress *bridge, uint8_t *ret_bus) {
+        Model *m = userdata;
+        char addr[PCI_ADDRESS_STRLEN], path[128];
+        _cleanup_close_ int dfd = -1;
+        struct dirent *de;
+        uint8_t b;
+        DIR *d;
+
+        pci_address_format(bridge, addr);
+        snprintf(path, sizeof(path), SYSFS_PCI_DEVICES "/%s", addr);
+        if (sysroot_open_dir(m->root, path, &dfd) < 0)
+                return -ENODEV;
+        {
+                _cleanup_close_ int fd = openat(dfd, "config", O_RDONLY | O_CLOEXEC);
+
+                if (fd >= 0 && pread(fd, &b, 1, 0x19) == 1 && b != 0) {
+                        *ret_bus = b;
+                        return 0;
+                }
+        }
+        if (sysroot_opendir_at(m->root, dfd, ".", &d) < 0)
+                return -ENODEV;
+        while ((de = readdir(d))) {
+                PciAddress child;
+
+                if (pci_address_is_canonical(de->d_name) && pci_address_parse(de->d_name, &child) >= 0) {
+                        *ret_bus = child.bus;
+                        closedir(d);
+                        return 0;
+                }
+        }
+        closedir(d);
+        return -ENODEV;
+}
+
+/* Inputs of topology_derive() that come from outside the PCI tree. */
+static int model_refresh_derived_inputs(Model *m) {
+        int k;
+
+        model_clear_derived_inputs(m);
+        if (m->host->dmar) {
+                k = dmar_rmrr_devices(m->host->dmar, secondary_bus, m, &m->rmrr, &m->n_rmrr);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0 && topology_add_error(&m->errors, "DMAR RMRR scopes: %s", strerror(-k)) < 0)
+                        return -ENOMEM;
+        }
+        k = host_critical_find(m->root, m->topology, &m->critical, &m->n_critical, &m->errors);
+        if (k < 0)
+                return k;
+        return 0;
+}
+
+static int model_derive(Model *m) {
+        return topology_derive(m->topology, m->rmrr, m->n_rmrr, m->critical, m->n_critical,
+                               m->host->iommu_present);
+}
+
+int model_load(Model *m) {
+        HostInfo *h = NULL;
+        int k;
+
+        k = host_info_read(m->root, &h);
+        if (k < 0)
+                return k;
+        host_info_free(m->host);
+        m->host = h;
+        k = topology_scan(m->topology, m->root, m->names);
+        if (k < 0)
+                return k;
+        k = model_refresh_derived_inputs(m);
+        if (k < 0)
+                return k;
+        return model_derive(m);
+}
+
+static bool streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return streq(a, b);
+}
+
+static bool strv_equal(char *const *a, char *const *b) {
+        size_t n = strv_length(a);
+
+        if (n != strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+uint32_t device_diff(const Device *a, const Device *b) {
+        uint32_t m = 0;
+
+        if (a->vendor != b->vendor || a->device != b->device || a->subsystem_vendor != b->subsystem_vendor ||
+            a->subsystem_device != b->subsystem_device || a->class != b->class ||
+            !streq_ptr(a->vendor_name, b->vendor_name) || !streq_ptr(a->device_name, b->device_name))
+                m |= DEVICE_CHANGED_IDS;
+        if (!streq_ptr(a->driver, b->driver))
+                m |= DEVICE_CHANGED_DRIVER;
+        if (!streq_ptr(a->driver_override, b->driver_override))
+                m |= DEVICE_CHANGED_DRIVER_OVERRIDE;
+        if (!strv_equal(a->reset_methods, b->reset_methods))
+                m |= DEVICE_CHANGED_RESET;
+        if (a->numa_node != b->numa_node)
+                m |= DEVICE_CHANGED_NUMA;
+        if (a->boot_vga != b->boot_vga)
+                m |= DEVICE_CHANGED_BOOT_VGA;
+        if (!streq_ptr(a->physfn, b->physfn))
+                m |= DEVICE_CHANGED_PHYSFN;
+        if (!strv_equal(a->virtfns, b->virtfns))
+                m |= DEVICE_CHANGED_VIRTFNS;
+        if (a->sriov_totalvfs != b->sriov_totalvfs || a->sriov_numvfs != b->sriov_numvfs)
+                m |= DEVICE_CHANGED_SRIOV;
+        if (a->bridge != b->bridge)
+                m |= DEVICE_CHANGED_BRIDGE;
+        if (a->group != b->group)
+                m |= DEVICE_CHANGED_GROUP;
+        if (!streq_ptr(a->vfio_dev, b->vfio_dev))
+                m |= DEVICE_CHANGED_VFIO_DEV;
+        if (a->rmrr_locked != b->rmrr_locked)
+                m |= DEVICE_CHANGED_RMRR;
+        if (!streq_ptr(a->host_critical, b->host_critical))
+                m |= DEVICE_CHANGED_HOST_CRITICAL;
+        return m;
+}
+
+uint32_t group_diff(const Group *a, const Group *b) {
+        uint32_t m = 0;
+
+        if (!strv_equal(a->devices, b->devices))
+                m |= GROUP_CHANGED_DEVICES;
+        if (!streq_ptr(a->type, b->type))
+                m |= GROUP_CHANGED_TYPE;
+        if (a->n_regions != b->n_regions)
+                m |= GROUP_CHANGED_REGIONS;
+        else
+                for (size_t i = 0; i < a->n_regions; i++)
+                        if (a->regions[i].start != b->regions[i].start || a->regions[i].end != b->regions[i].end ||
+                            !streq(a->regions[i].type, b->regions[i].type))
+                                m |= GROUP_CHANGED_REGIONS;
+        if (a->assignable != b->assignable)
+                m |= GROUP_CHANGED_ASSIGNABLE;
+        if (a->n_blockers != b->n_blockers)
+                m |= GROUP_CHANGED_BLOCKERS;
+        else
+                for (size_t i = 0; i < a->n_blockers; i++)
+                        if (!streq(a->blockers[i].code, b->blockers[i].code) ||
+                            !streq_ptr(a->blockers[i].device, b->blockers[i].device) ||
+                            !streq(a->blockers[i].reason, b->blockers[i].reason))
+                                m |= GROUP_CHANGED_BLOCKERS;
+        return m;
+}
+
+/* One device re-read: the old object is kept (*ret_old) until the caller has diffed. */
+typedef struct Refreshed {
+        char address[PCI_ADDRESS_STRLEN];
+        Device *old;
+        bool present;
+} Refreshed;
+
+static int refresh_device(Model *m, const char *address, Refreshed *r) {
+        Device *d = NULL, *replaced = NULL;
+        int k;
+
+        strcpy(r->address, address);
+        r->old = topology_take_device(m->topology, address);
+        r->present = false;
+        k = device_read(m->root, m->names, address, &d, &m->topology->errors);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
+                return 0; /* gone, or unreadable: treat as absent */
+        k = topology_put_device(m->topology, d, &replaced);
+        if (k < 0) {
+                device_free(d);
+                return k;
+        }
+        device_free(replaced); /* cannot happen: we took it out above */
+        r->present = true;
+        return 0;
+}
+
+typedef struct RefreshedGroup {
+        uint32_t id;
+        Group *old;
+        bool present;
+} RefreshedGroup;
+
+static int refresh_group(Model *m, uint32_t id, RefreshedGroup *r) {
+        Group *g = NULL, *replaced = NULL;
+        int k;
+
+        r->id = id;
+        r->old = topology_take_group(m->topology, id);
+        r->present = false;
+        k = group_read(m->root, id, &g, &m->topology->errors);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
+                return 0;
+        k = topology_put_group(m->topology, g, &replaced);
+        if (k < 0) {
+                group_free(g);
+                return k;
+        }
+        group_free(replaced);
+        r->present = true;
+        return 0;
+}
+
+static int device_changes(Model *m, const Refreshed *r, ChangeList *changes) {
+        Device *now = r->present ? topology_find_device(m->topology, r->address) : NULL;
+
+        if (now && !r->old)
+                return change_add(changes, CHANGE_DEVICE_ADDED, r->address, 0, 0);
+        if (!now && r->old)
+                return change_add(changes, CHANGE_DEVICE_REMOVED, r->address, 0, 0);
+        if (now && r->old) {
+                uint32_t mask = device_diff(r->old, now);
+                if (mask)
+                        return change_add(changes, CHANGE_DEVICE_CHANGED, r->address, 0, mask);
+        }
+        return 0;
+}
+
+static int group_changes(Model *m, const RefreshedGroup *r, ChangeList *changes) {
+        Group *now = r->present ? topology_find_group(m->topology, r->id) : NULL;
+
+        if (now && !r->old)
+                return change_add(changes, CHANGE_GROUP_ADDED, NULL, r->id, 0);
+        if (!now && r->old)
+                return change_add(changes, CHANGE_GROUP_REMOVED, NULL, r->id, 0);
+        if (now && r->old) {
+                uint32_t mask = group_diff(r->old, now);
+                if (mask)
+                        return change_add(changes, CHANGE_GROUP_CHANGED, NULL, r->id, mask);
+        }
+        return 0;
+}
+
+static void add_group_id(int64_t *ids, size_t *n, int64_t id) {
+        if (id < 0)
+                return;
+        for (size_t i = 0; i < *n; i++)
+                if (ids[i] == id)
+                        return;
+        ids[(*n)++] = id;
+}
+
+int model_process_event(Model *m, const char *action, const char *address, ChangeList *changes) {
+        Refreshed devs[2] = {};
+        RefreshedGroup groups[4] = {};
+        int64_t gids[4];
+        size_t n_devs = 0, n_gids = 0, n_groups = 0;
+        const char *pf = NULL;
+        int k;
+
+        if (!action || !pci_address_is_canonical(address))
+                return -EINVAL;
+
+        k = refresh_device(m, address, &devs[n_devs++]);
+        if (k < 0)
+                goto finish;
+        /* A VF coming or going changes its PF's virtfnN links and sriov_numvfs. */
+        {
+                Device *now = topology_find_device(m->topology, address);
+                pf = now && now->physfn ? now->physfn : devs[0].old ? devs[0].old->physfn : NULL;
+        }
+        if (pf && !streq(pf, address) && topology_find_device(m->topology, pf)) {
+                k = refresh_device(m, pf, &devs[n_devs++]);
+                if (k < 0)
+                        goto finish;
+        }
+        for (size_t i = 0; i < n_devs; i++) {
+                Device *now = topology_find_device(m->topology, devs[i].address);
+
+                add_group_id(gids, &n_gids, devs[i].old ? devs[i].old->group : -1);
+                add_group_id(gids, &n_gids, now ? now->group : -1);
+        }
+        for (size_t i = 0; i < n_gids; i++) {
+                k = refresh_group(m, (uint32_t) gids[i], &groups[n_groups++]);
+                if (k < 0)
+                        goto finish;
+        }
+
+        /* Devices appearing or going may change which PCI device holds "/" or the default route,
+         * and what an RMRR scope path resolves to. */
+        if (devs[0].present != !!devs[0].old || streq(action, "add") || streq(action, "remove")) {
+                k = model_refresh_derived_inputs(m);
+                if (k < 0)
+                        goto finish;
+        }
+        k = model_derive(m);
+        if (k < 0)
+                goto finish;
+
+        for (size_t i = 0; i < n_groups; i++)
+                if (!groups[i].old && groups[i].present && (k = group_changes(m, &groups[i], changes)) < 0)
+                        goto finish;
+        for (size_t i = 0; i < n_devs; i++)
+                if ((k = device_changes(m, &devs[i], changes)) < 0)
+                        goto finish;
+        for (size_t i = 0; i < n_groups; i++)
+                if (groups[i].old && (k = group_changes(m, &groups[i], changes)) < 0)
+                        goto finish;
+        k = 0;
+finish:
+        for (size_t i = 0; i < n_devs; i++)
+                device_free(devs[i].old);
+        for (size_t i = 0; i < n_groups; i++)
+                group_free(groups[i].old);
+        return k;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "host.h"
+#include "hostcrit.h"
+#include "pcinames.h"
+#include "sysfs.h"
+#include "topology.h"
+
+/* What changed in one device or group, as bits; the bus glue maps them to properties. */
+enum {
+        DEVICE_CHANGED_IDS = 1u << 0, /* vendor, device, subsystem ids, class, names */
+        DEVICE_CHANGED_DRIVER = 1u << 1,
+        DEVICE_CHANGED_DRIVER_OVERRIDE = 1u << 2,
+        DEVICE_CHANGED_RESET = 1u << 3,
+        DEVICE_CHANGED_NUMA = 1u << 4,
+        DEVICE_CHANGED_BOOT_VGA = 1u << 5,
+        DEVICE_CHANGED_PHYSFN = 1u << 6,
+        DEVICE_CHANGED_VIRTFNS = 1u << 7,
+        DEVICE_CHANGED_SRIOV = 1u << 8,
+        DEVICE_CHANGED_BRIDGE = 1u << 9,
+        DEVICE_CHANGED_GROUP = 1u << 10,
+        DEVICE_CHANGED_VFIO_DEV = 1u << 11,
+        DEVICE_CHANGED_RMRR = 1u << 12,
+        DEVICE_CHANGED_HOST_CRITICAL = 1u << 13,
+};
+
+enum {
+        GROUP_CHANGED_DEVICES = 1u << 0,
+        GROUP_CHANGED_TYPE = 1u << 1,
+        GROUP_CHANGED_REGIONS = 1u << 2,
+        GROUP_CHANGED_ASSIGNABLE = 1u << 3,
+        GROUP_CHANGED_BLOCKERS = 1u << 4,
+};
+
+typedef enum ChangeKind {
+        CHANGE_DEVICE_ADDED,
+        CHANGE_DEVICE_REMOVED,
+        CHANGE_DEVICE_CHANGED,
+        CHANGE_GROUP_ADDED,
+        CHANGE_GROUP_REMOVED,
+        CHANGE_GROUP_CHANGED,
+} ChangeKind;
+
+typedef struct Change {
+        ChangeKind kind;
+        char address[PCI_ADDRESS_STRLEN]; /* device changes */
+        uint32_t group;                   /* group changes */
+        uint32_t mask;                    /* *_CHANGED bits for CHANGE_*_CHANGED */
+} Change;
+
+typedef struct ChangeList {
+        Change *changes;
+        size_t n;
+} ChangeList;
+
+void change_list_clear(ChangeList *l);
+
+typedef struct Model {
+        SysRoot *root;
+        PciNames *names;
+        Topology *topology;
+        HostInfo *host;
+        PciAddress *rmrr;        /* devices named by DMAR RMRR scopes */
+        size_t n_rmrr;
+        HostCritical *critical;
+        size_t n_critical;
+        char **errors;           /* host-critical and RMRR resolution problems */
+} Model;
+
+/* Takes ownership of root. names may be NULL (no vendor/device names). */
+int model_new(SysRoot *root, PciNames *names, Model **ret);
+Model *model_free(Model *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
+
+/* Reads everything: host facts, DMAR, topology, host-critical devices, derived facts. */
+int model_load(Model *m);
+
+/* The one entry point for uevents (udev, the kernel netlink group, or the test FIFO).
+ * action: add, remove, change, bind, unbind, move (unknown actions refresh). Appends what
+ * changed to *changes. -EINVAL for an address that is not canonical. */
+int model_process_event(Model *m, const char *action, const char *address, ChangeList *changes);
+
+/* Diffs, exposed for tests. */
+uint32_t device_diff(const Device *a, const Device *b);
+uint32_t group_diff(const Group *a, const Group *b);

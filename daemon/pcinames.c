@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <pci/pci.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcinames.h"
+
+struct PciNames {
+        struct pci_access *pacc;
+};
+
+/* libpci's error callback must not return (its default calls exit(1)); we jump back to the call
+ * that entered libpci instead. The daemon is single-threaded; the jump target is per call. */
+static jmp_buf *current_jump;
+
+_printf_(1, 2) _noreturn_ static void on_pci_error(char *msg, ...) {
+        if (current_jump)
+                longjmp(*current_jump, 1);
+        abort(); /* unreachable: we only call libpci under a jump target */
+}
+
+_printf_(1, 2) static void on_pci_quiet(char *msg, ...) {
+}
+
+#define WITH_PCI_JUMP(fail)                                    \
+        jmp_buf _jb;                                           \
+        if (setjmp(_jb) != 0) {                                \
+                current_jump = NULL;                           \
+                fail;                                          \
+        }                                                      \
+        current_jump = &_jb
+
+int pci_names_new(const char *sysfs_root, const char *ids_path, PciNames **ret) {
+        PciNames *n;
+        struct pci_access *a;
+
+        n = calloc(1, sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        a = pci_alloc();
+        if (!a) {
+                free(n);
+                return -ENOMEM;
+        }
+        a->error = on_pci_error;
+        a->warning = on_pci_quiet;
+        a->debug = on_pci_quiet;
+        /* Names come from pci.ids only: asking udev's hwdb per lookup is slow and its answers are
+         * the same database on Debian. */
+        a->id_lookup_mode = PCI_LOOKUP_NO_HWDB;
+        if (ids_path)
+                pci_set_name_list_path(a, (char *) ids_path, 0);
+        if (sysfs_root) {
+                /* Point libpci at the same tree the daemon reads, as lspci -O sysfs.path= does. */
+                _cleanup_free_ char *path = NULL;
+
+                if (asprintf(&path, "%s/sys/bus/pci", sysfs_root) < 0) {
+                        pci_cleanup(a);
+                        free(n);
+                        return -ENOMEM;
+                }
+                pci_set_param(a, (char *) "sysfs.path", path);
+        }
+        n->pacc = a;
+        *ret = n;
+        return 0;
+}
+
+PciNames *pci_names_free(PciNames *n) {
+        if (!n)
+                return NULL;
+        if (n->pacc)
+                pci_cleanup(n->pacc);
+        free(n);
+        return NULL;
+}
+
+int pci_names_lookup(PciNames *n, uint16_t vendor, uint16_t device, char **ret_vendor, char **ret_device) {
+        char vbuf[256], dbuf[256];
+        const char *v, *d;
+        char *vs = NULL, *ds = NULL;
+
+        {
+                WITH_PCI_JUMP(return -EIO);
+                v = pci_lookup_name(n->pacc, vbuf, sizeof(vbuf), PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS,
+                                    (int) vendor);
+                d = pci_lookup_name(n->pacc, dbuf, sizeof(dbuf), PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS,
+                                    (int) vendor, (int) device);
+                current_jump = NULL;
+        }
+        if (v && !(vs = strdup(v)))
+                return -ENOMEM;
+        if (d && !(ds = strdup(d))) {
+                free(vs);
+                return -ENOMEM;
+        }
+        *ret_vendor = vs;
+        *ret_device = ds;
+        return 0;
+}

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sysfs.h"
+#include "util.h"
+
+struct SysRoot {
+        int fd;
+        int dev_fd;
+        char *path;
+        bool host;
+};
+
+int sysroot_open(const char *sysfs_root, const char *dev_root, SysRoot **ret) {
+        _cleanup_(sysroot_freep) SysRoot *r = NULL;
+        char *real;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->fd = r->dev_fd = -1;
+        r->fd = open(sysfs_root ?: "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->fd < 0)
+                return negative_errno();
+        r->dev_fd = open(dev_root ?: "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->dev_fd < 0)
+                return negative_errno();
+        real = realpath(sysfs_root ?: "/", NULL);
+        if (!real)
+                return negative_errno();
+        r->path = real;
+        r->host = streq(real, "/");
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+SysRoot *sysroot_free(SysRoot *r) {
+        if (!r)
+                return NULL;
+        safe_close(r->fd);
+        safe_close(r->dev_fd);
+        free(r->path);
+        free(r);
+        return NULL;
+}
+
+const char *sysroot_path(const SysRoot *r) {
+        return r->path;
+}
+
+bool sysroot_is_host(const SysRoot *r) {
+        return r->host;
+}
+
+static int at(const SysRoot *r, int dirfd) {
+        return dirfd >= 0 ? dirfd : r->fd;
+}
+
+int sysroot_open_dir(const SysRoot *r, const char *path, int *ret_fd) {
+        int fd;
+
+        fd = openat(r->fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        *ret_fd = fd;
+        return 0;
+}
+
+int sysroot_opendir_at(const SysRoot *r, int dirfd, const char *path, DIR **ret) {
+        int fd;
+        DIR *d;
+
+        fd = openat(at(r, dirfd), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        d = fdopendir(fd);
+        if (!d) {
+                int r2 = negative_errno();
+                close(fd);
+                return r2;
+        }
+        *ret = d;
+        return 0;
+}
+
+int sysfs_read_attr_buf(const SysRoot *r, int dirfd, const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = -1;
+        ssize_t n;
+
+        if (size < 2)
+                return -EINVAL;
+        fd = openat(at(r, dirfd), path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        /* sysfs attributes are produced whole by one read (Documentation/filesystems/sysfs.rst:
+         * show() fills one page), so a single read suffices; a regular file in a fake tree too. */
+        n = read(fd, buf, size);
+        if (n < 0)
+                return negative_errno();
+        if ((size_t) n == size)
+                return -EFBIG;
+        buf[n] = 0;
+        if (strlen(buf) != (size_t) n)
+                return -EBADMSG; /* embedded NUL: not a text attribute */
+        strstrip_trailing(buf);
+        return (int) strlen(buf);
+}
+
+int sysfs_read_attr_at(const SysRoot *r, int dirfd, const char *path, char **ret) {
+        char buf[SYSFS_ATTR_MAX + 1];
+        char *s;
+        int n;
+
+        n = sysfs_read_attr_buf(r, dirfd, path, buf, sizeof(buf));
+        if (n < 0)
+                return n;
+        s = strdup(buf);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int sysfs_read_attr(const SysRoot *r, const char *path, char **ret) {
+        return sysfs_read_attr_at(r, -1, path, ret);
+}
+
+int sysfs_read_file(const SysRoot *r, const char *path, size_t max, uint8_t **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t have = 0, alloc = 4096;
+
+        fd = openat(r->fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        buf = malloc(alloc);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n;
+
+                if (have == alloc) {
+                        uint8_t *nb;
+
+                        if (alloc > max)
+                                return -EFBIG;
+                        alloc *= 2;
+                        nb = realloc(buf, alloc);
+                        if (!nb)
+                                return -ENOMEM;
+                        buf = nb;
+                }
+                n = read(fd, buf + have, alloc - have);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                have += (size_t) n;
+                if (have > max)
+                        return -EFBIG;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_size = have;
+        return 0;
+}
+
+int sysfs_readlink_at(const SysRoot *r, int dirfd, const char *path, char **ret) {
+        char buf[PATH_MAX];
+        ssize_t n;
+        char *s;
+
+        n = readlinkat(at(r, dirfd), path, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        s = strdup(buf);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int sysfs_read_link_name_at(const SysRoot *r, int dirfd, const char *path, char **ret) {
+        _cleanup_free_ char *target = NULL;
+        const char *base;
+        char *s;
+        int k;
+
+        k = sysfs_readlink_at(r, dirfd, path, &target);
+        if (k < 0)
+                return k;
+        base = strrchr(target, '/');
+        base = base ? base + 1 : target;
+        if (!filename_is_valid(base))
+                return -EBADMSG;
+        s = strdup(base);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+bool sysfs_exists_at(const SysRoot *r, int dirfd, const char *path) {
+        return faccessat(at(r, dirfd), path, F_OK, 0) >= 0;
+}
+
+bool dev_node_exists(const SysRoot *r, const char *path) {
+        return faccessat(r->dev_fd, path, F_OK, 0) >= 0;
+}
+
+int sysfs_resolve_link(const SysRoot *r, const char *link_path, char **ret) {
+        _cleanup_free_ char *target = NULL, *out = NULL;
+        size_t len, outlen;
+        const char *p;
+        int k;
+
+        k = sysfs_readlink_at(r, -1, link_path, &target);
+        if (k < 0)
+                return k;
+        if (target[0] == '/')
+                return -EXDEV;
+        len = strlen(link_path) + strlen(target) + 2;
+        out = malloc(len);
+        if (!out)
+                return -ENOMEM;
+        /* Start from the link's directory, then apply the target's components. */
+        p = strrchr(link_path, '/');
+        outlen = p ? (size_t) (p - link_path) : 0;
+        memcpy(out, link_path, outlen);
+        out[outlen] = 0;
+        for (p = target; *p;) {
+                const char *e = strchrnul(p, '/');
+                size_t n = (size_t) (e - p);
+
+                if (n == 0 || (n == 1 && p[0] == '.')) {
+                        /* nothing */
+                } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        char *slash;
+
+                        if (outlen == 0)
+                                return -EXDEV;
+                        slash = strrchr(out, '/');
+                        outlen = slash ? (size_t) (slash - out) : 0;
+                        out[outlen] = 0;
+                } else {
+                        if (outlen > 0)
+                                out[outlen++] = '/';
+                        memcpy(out + outlen, p, n);
+                        outlen += n;
+                        out[outlen] = 0;
+                }
+                p = *e ? e + 1 : e;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}

@@ -1,0 +1,863 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "names.h"
+#include "topology.h"
+#include "util.h"
+
+Device *device_free(Device *d) {
+        if (!d)
+                return NULL;
+        free(d->vendor_name);
+        free(d->device_name);
+        free(d->driver);
+        free(d->driver_override);
+        strv_free(d->reset_methods);
+        free(d->physfn);
+        strv_free(d->virtfns);
+        free(d->vfio_dev);
+        free(d->devpath);
+        free(d->host_critical);
+        free(d);
+        return NULL;
+}
+
+static void blockers_free(Blocker *b, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(b[i].code);
+                free(b[i].device);
+                free(b[i].reason);
+        }
+        free(b);
+}
+
+Group *group_free(Group *g) {
+        if (!g)
+                return NULL;
+        free(g->type);
+        free(g->name);
+        strv_free(g->devices);
+        for (size_t i = 0; i < g->n_regions; i++)
+                free(g->regions[i].type);
+        free(g->regions);
+        blockers_free(g->blockers, g->n_blockers);
+        free(g);
+        return NULL;
+}
+
+int topology_new(Topology **ret) {
+        Topology *t = calloc(1, sizeof(*t));
+
+        if (!t)
+                return -ENOMEM;
+        *ret = t;
+        return 0;
+}
+
+static void topology_clear(Topology *t) {
+        for (size_t i = 0; i < t->n_devices; i++)
+                device_free(t->devices[i]);
+        free(t->devices);
+        t->devices = NULL;
+        t->n_devices = 0;
+        for (size_t i = 0; i < t->n_groups; i++)
+                group_free(t->groups[i]);
+        free(t->groups);
+        t->groups = NULL;
+        t->n_groups = 0;
+        strv_free(t->errors);
+        t->errors = NULL;
+}
+
+Topology *topology_free(Topology *t) {
+        if (!t)
+                return NULL;
+        topology_clear(t);
+        free(t);
+        return NULL;
+}
+
+int topology_add_error(char ***errors, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int k;
+
+        /* A flapping attribute re-read on every uevent must not grow the list without end. */
+        if (strv_length(*errors) >= TOPOLOGY_ERRORS_MAX)
+                return 0;
+        va_start(ap, fmt);
+        k = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        return strv_extend(errors, s);
+}
+
+bool device_is_bridge_class(uint32_t class) {
+        /* PCI Code and ID Assignment spec: 06/04 PCI-to-PCI bridge, 06/09 semi-transparent
+         * PCI-to-PCI bridge. Host (06/00) and ISA (06/01) bridges are endpoints for VFIO. */
+        return (class >> 8) == 0x0604 || (class >> 8) == 0x0609;
+}
+
+/* Attribute readers: absent (-ENOENT) is not an error, anything else is recorded. */
+static int read_attr(const SysRoot *root, int dfd, const char *addr, const char *attr, char **ret,
+                     char ***errors) {
+        int k = sysfs_read_attr_at(root, dfd, attr, ret);
+
+        if (k == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (k < 0) {
+                *ret = NULL;
+                if (topology_add_error(errors, "%s: %s: %s", addr, attr, strerror(-k)) < 0)
+                        return -ENOMEM;
+                return k == -ENOMEM ? k : 0;
+        }
+        return 1;
+}
+
+static int bad_value(char ***errors, const char *addr, const char *attr, const char *value) {
+        return topology_add_error(errors, "%s: %s: invalid value \"%.64s\"", addr, attr, value);
+}
+
+/* A hex id attribute ("0x8086"), width bits wide. */
+static int read_hex(const SysRoot *root, int dfd, const char *addr, const char *attr, unsigned width,
+                    uint32_t *ret, bool *ret_present, char ***errors) {
+        _cleanup_free_ char *s = NULL;
+        uint32_t v;
+        int k;
+
+        *ret_present = false;
+        k = read_attr(root, dfd, addr, attr, &s, errors);
+        if (k <= 0)
+                return k;
+        if (!strneq(s, "0x", 2) || safe_atou32(s, 16, &v) < 0 || (width < 32 && v >> width))
+                return bad_value(errors, addr, attr, s) < 0 ? -ENOMEM : 0;
+        *ret = v;
+        *ret_present = true;
+        return 0;
+}
+
+static int read_i64(const SysRoot *root, int dfd, const char *addr, const char *attr, int64_t *ret,
+                    char ***errors) {
+        _cleanup_free_ char *s = NULL;
+        int32_t v;
+        int k;
+
+        *ret = -1;
+        k = read_attr(root, dfd, addr, attr, &s, errors);
+        if (k <= 0)
+                return k;
+        if (safe_atoi32(s, &v) < 0)
+                return bad_value(errors, addr, attr, s) < 0 ? -ENOMEM : 0;
+        *ret = v;
+        return 0;
+}
+
+static int read_link_name(const SysRoot *root, int dfd, const char *addr, const char *link, char **ret,
+                          char ***errors) {
+        int k = sysfs_read_link_name_at(root, dfd, link, ret);
+
+        if (k == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (k < 0) {
+                *ret = NULL;
+                if (topology_add_error(errors, "%s: %s: %s", addr, link, strerror(-k)) < 0)
+                        return -ENOMEM;
+                return k == -ENOMEM ? k : 0;
+        }
+        return 1;
+}
+
+static int split_words(const char *s, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *p = s;
+
+        for (;;) {
+                char w[64];
+                size_t n;
+
+                p += strspn(p, " \t\n");
+                if (!*p)
+                        break;
+                n = strcspn(p, " \t\n");
+                if (n >= sizeof(w) || strv_length(l) >= 32)
+                        return -EBADMSG;
+                memcpy(w, p, n);
+                w[n] = 0;
+                if (!filename_is_valid(w))
+                        return -EBADMSG;
+                if (strv_extend(&l, w) < 0)
+                        return -ENOMEM;
+                p += n;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+typedef struct VirtFn {
+        unsigned n;
+        char *addr;
+} VirtFn;
+
+static int cmp_virtfn(const void *a, const void *b) {
+        const VirtFn *x = a, *y = b;
+        return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* The virtfnN links of an SR-IOV PF, in N order (sysfs-bus-pci: virtfnN -> ../<VF>). */
+static int read_virtfns(const SysRoot *root, int dfd, const char *addr, char ***ret, char ***errors) {
+        DIR *d = NULL;
+        struct dirent *de;
+        VirtFn *v = NULL;
+        size_t n = 0;
+        int k = 0;
+
+        *ret = NULL;
+        k = sysroot_opendir_at(root, dfd, ".", &d);
+        if (k < 0)
+                return k == -ENOMEM ? k : 0;
+        while ((de = readdir(d))) {
+                uint32_t idx;
+                char *target = NULL;
+                VirtFn *nv;
+
+                if (!strneq(de->d_name, "virtfn", 6) || safe_atou32(de->d_name + 6, 10, &idx) < 0)
+                        continue;
+                k = read_link_name(root, dfd, addr, de->d_name, &target, errors);
+                if (k < 0)
+                        goto out;
+                if (k == 0)
+                        continue;
+                if (!pci_address_is_canonical(target)) {
+                        k = bad_value(errors, addr, de->d_name, target);
+                        free(target);
+                        if (k < 0)
+                                goto out;
+                        continue;
+                }
+                nv = realloc(v, sizeof(*v) * (n + 1));
+                if (!nv) {
+                        free(target);
+                        k = -ENOMEM;
+                        goto out;
+                }
+                v = nv;
+                v[n++] = (VirtFn) { .n = idx, .addr = target };
+        }
+        qsort(v, n, sizeof(*v), cmp_virtfn);
+        for (size_t i = 0; i < n; i++) {
+                k = strv_extend(ret, v[i].addr);
+                if (k < 0)
+                        goto out;
+        }
+        k = 0;
+out:
+        for (size_t i = 0; i < n; i++)
+                free(v[i].addr);
+        free(v);
+        closedir(d);
+        return k;
+}
+
+static int read_vfio_dev(const SysRoot *root, int dfd, char **ret) {
+        DIR *d = NULL;
+        struct dirent *de;
+        int k;
+
+        *ret = NULL;
+        /* vfio-dev/vfioN exists while vfio-pci holds the device on kernels with
+         * CONFIG_VFIO_DEVICE_CDEV (Documentation/driver-api/vfio.rst, "VFIO device cdev"). */
+        k = sysroot_opendir_at(root, dfd, "vfio-dev", &d);
+        if (k < 0)
+                return k == -ENOMEM ? k : 0;
+        while ((de = readdir(d))) {
+                uint32_t idx;
+
+                if (strneq(de->d_name, "vfio", 4) && safe_atou32(de->d_name + 4, 10, &idx) >= 0) {
+                        *ret = strdup(de->d_name);
+                        break;
+                }
+        }
+        closedir(d);
+        return 0;
+}
+
+/* Header type, config space offset 0x0e (PCI Local Bus spec 6.2.1): 1 = PCI-to-PCI bridge. */
+static int read_header_type(const SysRoot *root, int dfd, int *ret) {
+        _cleanup_close_ int fd = -1;
+        uint8_t b;
+
+        fd = openat(dfd, "config", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        if (pread(fd, &b, 1, 0x0e) != 1)
+                return -EIO;
+        *ret = b & 0x7f;
+        return 0;
+}
+
+int device_read(const SysRoot *root, PciNames *names, const char *address, Device **ret, char ***errors) {
+        _cleanup_(device_freep) Device *d = NULL;
+        _cleanup_close_ int dfd = -1;
+        _cleanup_free_ char *path = NULL, *s = NULL;
+        uint32_t v;
+        bool present;
+        int k;
+
+        if (!pci_address_is_canonical(address))
+                return -EINVAL;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        strcpy(d->address, address);
+        (void) pci_address_parse(address, &d->addr);
+        d->numa_node = -1;
+        d->boot_vga = -1;
+        d->group = -1;
+        d->sriov_totalvfs = d->sriov_numvfs = -1;
+
+        if (asprintf(&path, SYSFS_PCI_DEVICES "/%s", address) < 0)
+                return -ENOMEM;
+        k = sysroot_open_dir(root, path, &dfd);
+        if (k < 0)
+                return k == -ENOTDIR ? -ENOENT : k;
+        k = sysfs_resolve_link(root, path, &d->devpath);
+        if (k == -ENOMEM)
+                return k;
+
+        /* vendor, device and class identify the function; without them it is gone (removed
+         * while we read it) or not a PCI device we can describe. */
+        k = read_hex(root, dfd, address, "vendor", 16, &v, &present, errors);
+        if (k < 0)
+                return k;
+        if (!present)
+                return sysfs_exists_at(root, dfd, ".") ? -EBADMSG : -ENOENT;
+        d->vendor = (uint16_t) v;
+        k = read_hex(root, dfd, address, "device", 16, &v, &present, errors);
+        if (k < 0)
+                return k;
+        if (!present)
+                return -EBADMSG;
+        d->device = (uint16_t) v;
+        k = read_hex(root, dfd, address, "class", 24, &v, &present, errors);
+        if (k < 0)
+                return k;
+        if (!present)
+                return -EBADMSG;
+        d->class = v;
+        if (read_hex(root, dfd, address, "subsystem_vendor", 16, &v, &present, errors) < 0)
+                return -ENOMEM;
+        if (present)
+                d->subsystem_vendor = (uint16_t) v;
+        if (read_hex(root, dfd, address, "subsystem_device", 16, &v, &present, errors) < 0)
+                return -ENOMEM;
+        if (present)
+                d->subsystem_device = (uint16_t) v;
+
+        if (read_link_name(root, dfd, address, "driver", &d->driver, errors) < 0)
+                return -ENOMEM;
+
+        /* driver_override shows "(null)" when unset (sysfs-bus-pci). */
+        k = read_attr(root, dfd, address, "driver_override", &s, errors);
+        if (k < 0)
+                return k;
+        if (k > 0 && !isempty(s) && !streq(s, "(null)")) {
+                if (filename_is_valid(s))
+                        d->driver_override = TAKE_PTR(s);
+                else if (bad_value(errors, address, "driver_override", s) < 0)
+                        return -ENOMEM;
+        }
+        s = mfree(s);
+
+        /* reset_method (5.15+) lists the usable methods in order; absent = none. */
+        k = read_attr(root, dfd, address, "reset_method", &s, errors);
+        if (k < 0)
+                return k;
+        if (k > 0) {
+                k = split_words(s, &d->reset_methods);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0 && bad_value(errors, address, "reset_method", s) < 0)
+                        return -ENOMEM;
+        }
+        s = mfree(s);
+
+        {
+                int64_t n;
+
+                if (read_i64(root, dfd, address, "numa_node", &n, errors) < 0)
+                        return -ENOMEM;
+                d->numa_node = n >= 0 ? (int32_t) n : -1;
+                if (read_i64(root, dfd, address, "boot_vga", &n, errors) < 0)
+                        return -ENOMEM;
+                d->boot_vga = n < 0 ? -1 : n > 0;
+                if (read_i64(root, dfd, address, "sriov_totalvfs", &d->sriov_totalvfs, errors) < 0)
+                        return -ENOMEM;
+                if (d->sriov_totalvfs >= 0 &&
+                    read_i64(root, dfd, address, "sriov_numvfs", &d->sriov_numvfs, errors) < 0)
+                        return -ENOMEM;
+        }
+
+        k = read_link_name(root, dfd, address, "physfn", &d->physfn, errors);
+        if (k < 0)
+                return k;
+        if (d->physfn && !pci_address_is_canonical(d->physfn)) {
+                if (bad_value(errors, address, "physfn", d->physfn) < 0)
+                        return -ENOMEM;
+                d->physfn = mfree(d->physfn);
+        }
+        if (d->sriov_totalvfs >= 0 && read_virtfns(root, dfd, address, &d->virtfns, errors) < 0)
+                return -ENOMEM;
+
+        k = read_link_name(root, dfd, address, "iommu_group", &s, errors);
+        if (k < 0)
+                return k;
+        if (k > 0) {
+                if (safe_atou32(s, 10, &v) >= 0)
+                        d->group = v;
+                else if (bad_value(errors, address, "iommu_group", s) < 0)
+                        return -ENOMEM;
+        }
+        s = mfree(s);
+
+        d->bridge = device_is_bridge_class(d->class);
+        if (!d->bridge && (d->class >> 16) == 0x06 && (d->class >> 8) != 0x0600) {
+                int ht;
+
+                if (read_header_type(root, dfd, &ht) >= 0)
+                        d->bridge = ht == 1;
+        }
+
+        if (read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
+                return -ENOMEM;
+
+        if (names) {
+                k = pci_names_lookup(names, d->vendor, d->device, &d->vendor_name, &d->device_name);
+                if (k == -ENOMEM)
+                        return k;
+        }
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+static int read_reserved_regions(const SysRoot *root, int gfd, Group *g, char ***errors) {
+        _cleanup_free_ char *s = NULL;
+        char *line, *save = NULL;
+        int k;
+
+        /* sysfs-kernel-iommu_groups: one "start end type" line per region, addresses 0x-hex. */
+        k = sysfs_read_attr_at(root, gfd, "reserved_regions", &s);
+        if (k == -ENOENT)
+                return 0;
+        if (k < 0)
+                return topology_add_error(errors, "group %" PRIu32 ": reserved_regions: %s", g->id,
+                                          strerror(-k)) < 0 ? -ENOMEM : 0;
+        for (line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char a[32], b[32], type[32];
+                ReservedRegion *nr;
+                uint64_t start, end;
+
+                if (sscanf(line, "%31s %31s %31s", a, b, type) != 3 || safe_atou64(a, 0, &start) < 0 ||
+                    safe_atou64(b, 0, &end) < 0 || !filename_is_valid(type) || g->n_regions >= 64) {
+                        if (topology_add_error(errors, "group %" PRIu32 ": reserved_regions: invalid line \"%.64s\"",
+                                               g->id, line) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                nr = realloc(g->regions, sizeof(*nr) * (g->n_regions + 1));
+                if (!nr)
+                        return -ENOMEM;
+                g->regions = nr;
+                nr[g->n_regions] = (ReservedRegion) { .start = start, .end = end, .type = strdup(type) };
+                if (!nr[g->n_regions].type)
+                        return -ENOMEM;
+                g->n_regions++;
+        }
+        g->regions_known = true;
+        return 0;
+}
+
+int group_read(const SysRoot *root, uint32_t id, Group **ret, char ***errors) {
+        _cleanup_(group_freep) Group *g = NULL;
+        _cleanup_close_ int gfd = -1;
+        _cleanup_free_ char *path = NULL;
+        struct dirent *de;
+        DIR *d;
+        int k;
+
+        g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        g->id = id;
+        if (asprintf(&path, SYSFS_IOMMU_GROUPS "/%" PRIu32, id) < 0)
+                return -ENOMEM;
+        k = sysroot_open_dir(root, path, &gfd);
+        if (k < 0)
+                return k == -ENOTDIR ? -ENOENT : k;
+        k = sysroot_opendir_at(root, gfd, "devices", &d);
+        if (k < 0)
+                return k;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                if (!pci_address_is_canonical(de->d_name)) {
+                        /* Groups may hold non-PCI devices (platform devices); we only manage PCI. */
+                        continue;
+                }
+                if (strv_extend(&g->devices, de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+        }
+        closedir(d);
+        strv_sort(g->devices);
+
+        k = sysfs_read_attr_at(root, gfd, "type", &g->type);
+        if (k < 0 && k != -ENOENT &&
+            topology_add_error(errors, "group %" PRIu32 ": type: %s", id, strerror(-k)) < 0)
+                return -ENOMEM;
+        if (g->type && !filename_is_valid(g->type))
+                g->type = mfree(g->type);
+        k = sysfs_read_attr_at(root, gfd, "name", &g->name);
+        if (k == -ENOMEM)
+                return k;
+        if (read_reserved_regions(root, gfd, g, errors) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(g);
+        return 0;
+}
+
+static int cmp_device(const void *a, const void *b) {
+        const Device *x = *(Device *const *) a, *y = *(Device *const *) b;
+        return pci_address_compare(&x->addr, &y->addr);
+}
+
+static int cmp_group(const void *a, const void *b) {
+        const Group *x = *(Group *const *) a, *y = *(Group *const *) b;
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int list_dir(const SysRoot *root, const char *path, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        struct dirent *de;
+        DIR *d;
+        int k;
+
+        k = sysroot_opendir_at(root, -1, path, &d);
+        if (k < 0)
+                return k;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && strv_extend(&l, de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+        closedir(d);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int topology_scan(Topology *t, const SysRoot *root, PciNames *names) {
+        _cleanup_strv_free_ char **devs = NULL, **groups = NULL;
+        int k;
+
+        topology_clear(t);
+
+        k = list_dir(root, SYSFS_PCI_DEVICES, &devs);
+        if (k == -ENOENT)
+                k = topology_add_error(&t->errors, "%s: no PCI bus in this tree", SYSFS_PCI_DEVICES);
+        if (k < 0)
+                return k;
+        t->devices = calloc(strv_length(devs) + 1, sizeof(Device *));
+        if (!t->devices)
+                return -ENOMEM;
+        for (char **i = devs; i && *i; i++) {
+                Device *d;
+
+                if (!pci_address_is_canonical(*i)) {
+                        if (topology_add_error(&t->errors, "%s/%.64s: not a PCI address, ignored",
+                                               SYSFS_PCI_DEVICES, *i) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                k = device_read(root, names, *i, &d, &t->errors);
+                if (k == -ENOMEM)
+                        return k;
+                if (k == -ENOENT) {
+                        if (topology_add_error(&t->errors, "%s: vanished during the scan", *i) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                if (k < 0) {
+                        if (topology_add_error(&t->errors, "%s: cannot be read: %s", *i, strerror(-k)) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                t->devices[t->n_devices++] = d;
+        }
+        qsort(t->devices, t->n_devices, sizeof(Device *), cmp_device);
+
+        /* No iommu_groups directory = no IOMMU enabled (sysfs-kernel-iommu_groups). */
+        k = list_dir(root, SYSFS_IOMMU_GROUPS, &groups);
+        if (k < 0 && k != -ENOENT)
+                return k == -ENOMEM ? k : topology_add_error(&t->errors, "%s: %s", SYSFS_IOMMU_GROUPS, strerror(-k));
+        t->groups = calloc(strv_length(groups) + 1, sizeof(Group *));
+        if (!t->groups)
+                return -ENOMEM;
+        for (char **i = groups; i && *i; i++) {
+                uint32_t id;
+                Group *g;
+
+                if (safe_atou32(*i, 10, &id) < 0)
+                        continue;
+                k = group_read(root, id, &g, &t->errors);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0) {
+                        if (topology_add_error(&t->errors, "group %s: cannot be read: %s", *i, strerror(-k)) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                t->groups[t->n_groups++] = g;
+        }
+        qsort(t->groups, t->n_groups, sizeof(Group *), cmp_group);
+        return 0;
+}
+
+static ssize_t find_device_index(const Topology *t, const PciAddress *a, bool *found) {
+        size_t lo = 0, hi = t->n_devices;
+
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = pci_address_compare(&t->devices[mid]->addr, a);
+
+                if (c == 0) {
+                        *found = true;
+                        return (ssize_t) mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return (ssize_t) lo;
+}
+
+static ssize_t find_group_index(const Topology *t, uint32_t id, bool *found) {
+        size_t lo = 0, hi = t->n_groups;
+
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+
+                if (t->groups[mid]->id == id) {
+                        *found = true;
+                        return (ssize_t) mid;
+                }
+                if (t->groups[mid]->id < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return (ssize_t) lo;
+}
+
+Device *topology_find_device(const Topology *t, const char *address) {
+        PciAddress a;
+        bool found;
+        ssize_t i;
+
+        if (pci_address_parse(address, &a) < 0)
+                return NULL;
+        i = find_device_index(t, &a, &found);
+        return found ? t->devices[i] : NULL;
+}
+
+Group *topology_find_group(const Topology *t, uint32_t id) {
+        bool found;
+        ssize_t i = find_group_index(t, id, &found);
+
+        return found ? t->groups[i] : NULL;
+}
+
+/* Sorted insertion into a pointer array; arrays are small enough (thousands) for memmove. */
+static int array_insert(void ***array, size_t *n, size_t at, void *p) {
+        void **na = realloc(*array, sizeof(void *) * (*n + 2));
+
+        if (!na)
+                return -ENOMEM;
+        memmove(na + at + 1, na + at, sizeof(void *) * (*n - at));
+        na[at] = p;
+        (*n)++;
+        na[*n] = NULL;
+        *array = na;
+        return 0;
+}
+
+static void *array_remove(void **array, size_t *n, size_t at) {
+        void *p = array[at];
+
+        memmove(array + at, array + at + 1, sizeof(void *) * (*n - at - 1));
+        (*n)--;
+        array[*n] = NULL;
+        return p;
+}
+
+int topology_put_device(Topology *t, Device *d, Device **ret_old) {
+        bool found;
+        ssize_t i = find_device_index(t, &d->addr, &found);
+
+        if (found) {
+                *ret_old = t->devices[i];
+                t->devices[i] = d;
+                return 0;
+        }
+        *ret_old = NULL;
+        return array_insert((void ***) &t->devices, &t->n_devices, (size_t) i, d);
+}
+
+int topology_put_group(Topology *t, Group *g, Group **ret_old) {
+        bool found;
+        ssize_t i = find_group_index(t, g->id, &found);
+
+        if (found) {
+                *ret_old = t->groups[i];
+                t->groups[i] = g;
+                return 0;
+        }
+        *ret_old = NULL;
+        return array_insert((void ***) &t->groups, &t->n_groups, (size_t) i, g);
+}
+
+Device *topology_take_device(Topology *t, const char *address) {
+        PciAddress a;
+        bool found;
+        ssize_t i;
+
+        if (pci_address_parse(address, &a) < 0)
+                return NULL;
+        i = find_device_index(t, &a, &found);
+        return found ? array_remove((void **) t->devices, &t->n_devices, (size_t) i) : NULL;
+}
+
+Group *topology_take_group(Topology *t, uint32_t id) {
+        bool found;
+        ssize_t i = find_group_index(t, id, &found);
+
+        return found ? array_remove((void **) t->groups, &t->n_groups, (size_t) i) : NULL;
+}
+
+static int add_blocker(Group *g, const char *code, const char *device, const char *fmt, ...) _printf_(4, 5);
+static int add_blocker(Group *g, const char *code, const char *device, const char *fmt, ...) {
+        Blocker *nb;
+        char *reason = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&reason, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        nb = realloc(g->blockers, sizeof(*nb) * (g->n_blockers + 1));
+        if (!nb) {
+                free(reason);
+                return -ENOMEM;
+        }
+        g->blockers = nb;
+        nb[g->n_blockers] = (Blocker) { .code = strdup(code), .device = device ? strdup(device) : NULL,
+                                        .reason = reason };
+        g->n_blockers++;
+        return 0;
+}
+
+static bool group_has_direct_region(const Group *g) {
+        /* "direct" = an RMRR the kernel will not relax: VT-d refuses a userspace domain for the
+         * group. "direct-relaxable" (USB/graphics RMRRs, 5.3+) does not block assignment
+         * (sysfs-kernel-iommu_groups, reserved_regions). */
+        for (size_t i = 0; i < g->n_regions; i++)
+                if (streq(g->regions[i].type, "direct"))
+                        return true;
+        return false;
+}
+
+static int derive_group(Topology *t, Group *g, bool iommu_present) {
+        bool direct = group_has_direct_region(g);
+        bool named_any = false;
+
+        blockers_free(g->blockers, g->n_blockers);
+        g->blockers = NULL;
+        g->n_blockers = 0;
+
+        if (!iommu_present && add_blocker(g, BLOCKER_NO_IOMMU, NULL, "the host has no active IOMMU") < 0)
+                return -ENOMEM;
+        if (g->name && streq(g->name, "vfio-noiommu") &&
+            add_blocker(g, BLOCKER_VFIO_NOIOMMU, NULL,
+                        "group %" PRIu32 " is a vfio no-IOMMU group: it gives no DMA isolation", g->id) < 0)
+                return -ENOMEM;
+        for (char **a = g->devices; a && *a; a++) {
+                Device *d = topology_find_device(t, *a);
+
+                if (!d)
+                        continue;
+                if (d->host_critical && add_blocker(g, BLOCKER_HOST_CRITICAL, d->address, "%s %s", d->address,
+                                                    d->host_critical) < 0)
+                        return -ENOMEM;
+                if (d->rmrr_named)
+                        named_any = true;
+                if (d->rmrr_locked && add_blocker(g, BLOCKER_RMRR, d->address,
+                                                  "%s is named by a DMAR RMRR and the kernel keeps a direct "
+                                                  "mapping for it: VT-d refuses it a VM domain", d->address) < 0)
+                        return -ENOMEM;
+        }
+        if (direct && !named_any) {
+                for (size_t i = 0; i < g->n_regions; i++)
+                        if (streq(g->regions[i].type, "direct") &&
+                            add_blocker(g, BLOCKER_RMRR, NULL,
+                                        "group %" PRIu32 " has a non-relaxable direct-mapped region "
+                                        "0x%" PRIx64 "-0x%" PRIx64 " (an RMRR)", g->id, g->regions[i].start,
+                                        g->regions[i].end) < 0)
+                                return -ENOMEM;
+        }
+        g->assignable = g->n_blockers == 0;
+        return 0;
+}
+
+int topology_derive(Topology *t, const PciAddress *rmrr, size_t n_rmrr, const HostCritical *crit,
+                    size_t n_crit, bool iommu_present) {
+        for (size_t i = 0; i < t->n_devices; i++) {
+                Device *d = t->devices[i];
+                Group *g = d->group >= 0 ? topology_find_group(t, (uint32_t) d->group) : NULL;
+
+                d->rmrr_named = false;
+                for (size_t j = 0; j < n_rmrr; j++)
+                        if (pci_address_compare(&rmrr[j], &d->addr) == 0)
+                                d->rmrr_named = true;
+                /* Named by an RMRR is locked unless the kernel told us the region is relaxable. */
+                d->rmrr_locked = d->rmrr_named && (!g || !g->regions_known || group_has_direct_region(g));
+                d->host_critical = mfree(d->host_critical);
+                for (size_t j = 0; j < n_crit; j++)
+                        if (streq(crit[j].address, d->address)) {
+                                d->host_critical = strdup(crit[j].reason);
+                                if (!d->host_critical)
+                                        return -ENOMEM;
+                                break;
+                        }
+        }
+        for (size_t i = 0; i < t->n_groups; i++)
+                if (derive_group(t, t->groups[i], iommu_present) < 0)
+                        return -ENOMEM;
+        return 0;
+}

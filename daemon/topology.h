@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bdf.h"
+#include "macro.h"
+#include "pcinames.h"
+#include "sysfs.h"
+
+/* What the kernel says about one PCI function (Documentation/ABI/testing/sysfs-bus-pci).
+ * Optional numbers use -1 for "absent"; optional strings NULL. */
+typedef struct Device {
+        char address[PCI_ADDRESS_STRLEN];
+        PciAddress addr;
+        uint16_t vendor, device, subsystem_vendor, subsystem_device;
+        uint32_t class;
+        char *vendor_name, *device_name;
+        char *driver;          /* basename of the driver link */
+        char *driver_override; /* NULL when the kernel says "(null)" */
+        char **reset_methods;  /* strv, may be NULL */
+        int32_t numa_node;
+        int boot_vga;          /* -1 no attribute, 0, 1 */
+        char *physfn;          /* PF address for a VF */
+        char **virtfns;        /* VF addresses for a PF, in virtfnN order */
+        int64_t sriov_totalvfs, sriov_numvfs;
+        bool bridge;
+        int64_t group;         /* -1 when the device has no IOMMU group */
+        char *vfio_dev;        /* "vfioN" from vfio-dev/ (kernel >= 6.6 cdev) */
+        char *devpath;         /* real directory relative to the root: "sys/devices/pci0000:00/..." */
+
+        /* Derived facts, filled by topology_derive(). */
+        bool rmrr_named;       /* named by an RMRR device scope in the DMAR table */
+        bool rmrr_locked;
+        char *host_critical;   /* why the host needs it, or NULL */
+} Device;
+
+typedef struct ReservedRegion {
+        uint64_t start, end;
+        char *type;
+} ReservedRegion;
+
+typedef struct Blocker {
+        char *code;
+        char *device; /* NULL when the blocker concerns the whole group */
+        char *reason;
+} Blocker;
+
+typedef struct Group {
+        uint32_t id;
+        char *type;            /* iommu_groups/N/type, NULL if absent */
+        char *name;            /* iommu_groups/N/name: "vfio-noiommu" for no-IOMMU groups */
+        char **devices;        /* sorted addresses */
+        ReservedRegion *regions;
+        size_t n_regions;
+        bool regions_known;
+        /* Derived: */
+        bool assignable;
+        Blocker *blockers;
+        size_t n_blockers;
+} Group;
+
+/* The host facts topology_derive() needs; filled by host.c and hostcrit.c. */
+typedef struct HostCritical {
+        char address[PCI_ADDRESS_STRLEN];
+        char *reason;
+} HostCritical;
+
+typedef struct Topology {
+        Device **devices; /* sorted by address */
+        size_t n_devices;
+        Group **groups;   /* sorted by id */
+        size_t n_groups;
+        char **errors;    /* what could not be read, one line each: "0000:01:00.0: reset_method: ..." */
+} Topology;
+
+Device *device_free(Device *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Device *, device_free);
+Group *group_free(Group *g);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Group *, group_free);
+
+int topology_new(Topology **ret);
+Topology *topology_free(Topology *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Topology *, topology_free);
+
+/* Full scan of sys/bus/pci/devices and sys/kernel/iommu_groups. Problems with single devices or
+ * attributes land in t->errors; only allocation failure or an unreadable device list fail. */
+int topology_scan(Topology *t, const SysRoot *root, PciNames *names);
+
+/* Reads one device. -ENOENT when it is not (or no longer) there. Attribute problems are
+ * appended to *errors. */
+int device_read(const SysRoot *root, PciNames *names, const char *address, Device **ret,
+                char ***errors);
+int group_read(const SysRoot *root, uint32_t id, Group **ret, char ***errors);
+
+Device *topology_find_device(const Topology *t, const char *address);
+Group *topology_find_group(const Topology *t, uint32_t id);
+/* Insert or replace by key; takes ownership. Returns the object it replaced (caller frees) via
+ * ret_old, or NULL. */
+int topology_put_device(Topology *t, Device *d, Device **ret_old);
+int topology_put_group(Topology *t, Group *g, Group **ret_old);
+Device *topology_take_device(Topology *t, const char *address);
+Group *topology_take_group(Topology *t, uint32_t id);
+
+/* Recomputes rmrr_locked, host_critical, blockers and assignable from the given facts.
+ * rmrr: devices named by RMRR scopes. iommu_present: false blocks everything. */
+int topology_derive(Topology *t, const PciAddress *rmrr, size_t n_rmrr, const HostCritical *crit,
+                     size_t n_crit, bool iommu_present);
+
+bool device_is_bridge_class(uint32_t class);
+#define TOPOLOGY_ERRORS_MAX 1000
+int topology_add_error(char ***errors, const char *fmt, ...) _printf_(2, 3);
