@@ -2,6 +2,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +126,24 @@ int strv_extend(char ***l, const char *s) {
         nl[n + 1] = NULL;
         *l = nl;
         return 0;
+}
+
+int strv_extendv(char ***l, const char *fmt, va_list ap) {
+        _cleanup_free_ char *s = NULL;
+
+        if (vasprintf(&s, fmt, ap) < 0)
+                return -ENOMEM;
+        return strv_extend(l, s);
+}
+
+int strv_extendf(char ***l, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = strv_extendv(l, fmt, ap);
+        va_end(ap);
+        return k;
 }
 
 bool strv_contains(char *const *l, const char *s) {

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 /* Strict number parsing: the whole string (trailing newline allowed) must be a number that fits.
@@ -21,5 +22,8 @@ bool filename_is_valid(const char *s);
 size_t strv_length(char *const *l);
 /* Appends a copy of s; *l may be NULL. */
 int strv_extend(char ***l, const char *s);
+/* Appends a formatted string. */
+int strv_extendv(char ***l, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+int strv_extendf(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool strv_contains(char *const *l, const char *s);
 void strv_sort(char **l);

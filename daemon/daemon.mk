@@ -45,3 +45,4 @@ systemd/vfio-assignd.service: systemd/vfio-assignd.service.in Makefile
 update-dbus-xml: vfio-assignd
 	$(AM_V_GEN)./vfio-assignd --bus-introspect > $(srcdir)/dbus/org.vfioassign1.xml
 .PHONY: update-dbus-xml
+dist_man_MANS += docs/vfio-assignd.8

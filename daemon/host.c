@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +9,6 @@
 #include "dmar.h"
 #include "host.h"
 #include "names.h"
-#include "topology.h"
 #include "util.h"
 
 #define DMAR_MAX_SIZE (1024 * 1024)
@@ -62,14 +60,14 @@ static int read_param_bool(const SysRoot *root, const char *path, char ***errors
         if (k == -ENOENT)
                 return -1;
         if (k < 0) {
-                (void) topology_add_error(errors, "%s: %s", path, strerror(-k));
+                (void) strv_extendf(errors, "%s: %s", path, strerror(-k));
                 return -1;
         }
         if (streq(buf, "Y") || streq(buf, "1"))
                 return 1;
         if (streq(buf, "N") || streq(buf, "0"))
                 return 0;
-        (void) topology_add_error(errors, "%s: invalid value \"%.32s\"", path, buf);
+        (void) strv_extendf(errors, "%s: invalid value \"%.32s\"", path, buf);
         return -1;
 }
 
@@ -83,7 +81,7 @@ static int read_units(const SysRoot *root, HostInfo *h) {
         if (k == -ENOENT)
                 return 0;
         if (k < 0)
-                return k == -ENOMEM ? k : topology_add_error(&h->errors, "%s: %s", SYSFS_CLASS_IOMMU, strerror(-k));
+                return k == -ENOMEM ? k : strv_extendf(&h->errors, "%s: %s", SYSFS_CLASS_IOMMU, strerror(-k));
         while ((de = readdir(d)))
                 if (de->d_name[0] != '.' && filename_is_valid(de->d_name) && strv_extend(&names, de->d_name) < 0) {
                         closedir(d);
@@ -117,7 +115,7 @@ static int read_units(const SysRoot *root, HostInfo *h) {
                         if (intel)
                                 u->ir = !!(u->ecap & VTD_ECAP_IR);
                 } else if (k != -ENOENT || intel) {
-                        if (topology_add_error(&h->errors, "%s: %s", path,
+                        if (strv_extendf(&h->errors, "%s: %s", path,
                                                k < 0 ? strerror(-k) : "invalid value") < 0)
                                 return -ENOMEM;
                 }
@@ -199,19 +197,6 @@ static bool cmdline_has(const char *cmdline, const char *word) {
         return false;
 }
 
-static int reason(HostInfo *h, const char *fmt, ...) _printf_(2, 3);
-static int reason(HostInfo *h, const char *fmt, ...) {
-        _cleanup_free_ char *s = NULL;
-        va_list ap;
-        int k;
-
-        va_start(ap, fmt);
-        k = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (k < 0)
-                return -ENOMEM;
-        return strv_extend(&h->ir_reasons, s);
-}
 
 /* Static support, as the kernel decides it (drivers/iommu/intel/irq_remapping.c,
  * intel_irq_remapping_supported()): the DMAR INTR_REMAP flag and the IR bit of every unit's ECAP.
@@ -226,18 +211,18 @@ int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline) {
 
         if (h->kind == IOMMU_KIND_NONE) {
                 h->ir = IR_UNSUPPORTED;
-                return reason(h, "no IOMMU: no DMAR or IVRS ACPI table and no units in /%s", SYSFS_CLASS_IOMMU);
+                return strv_extendf(&h->ir_reasons, "no IOMMU: no DMAR or IVRS ACPI table and no units in /%s", SYSFS_CLASS_IOMMU);
         }
         if (h->kind == IOMMU_KIND_INTEL) {
                 if (h->dmar_error) {
                         hw_unknown = true;
-                        k = reason(h, "the DMAR table is invalid: %s", h->dmar_error);
+                        k = strv_extendf(&h->ir_reasons, "the DMAR table is invalid: %s", h->dmar_error);
                 } else if (!h->dmar) {
                         hw_unknown = true;
-                        k = reason(h, "no readable DMAR table at /%s", SYSFS_ACPI_DMAR);
+                        k = strv_extendf(&h->ir_reasons, "no readable DMAR table at /%s", SYSFS_ACPI_DMAR);
                 } else if (!(h->dmar->flags & DMAR_FLAG_INTR_REMAP)) {
                         hw_unsupported = true;
-                        k = reason(h, "DMAR flags 0x%02x: INTR_REMAP (bit 0) is clear, the firmware does not "
+                        k = strv_extendf(&h->ir_reasons, "DMAR flags 0x%02x: INTR_REMAP (bit 0) is clear, the firmware does not "
                                    "support interrupt remapping", h->dmar->flags);
                 }
                 if (k < 0)
@@ -247,10 +232,10 @@ int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline) {
 
                         if (u->ir == 0) {
                                 hw_unsupported = true;
-                                k = reason(h, "%s: ecap 0x%" PRIx64 " has IR (bit 3) clear", u->name, u->ecap);
+                                k = strv_extendf(&h->ir_reasons, "%s: ecap 0x%" PRIx64 " has IR (bit 3) clear", u->name, u->ecap);
                         } else if (u->ir < 0) {
                                 hw_unknown = true;
-                                k = reason(h, "%s: ecap could not be read", u->name);
+                                k = strv_extendf(&h->ir_reasons, "%s: ecap could not be read", u->name);
                         }
                         if (k < 0)
                                 return k;
@@ -262,25 +247,25 @@ int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline) {
         }
         if (!h->iommu_present) {
                 h->ir = IR_DISABLED;
-                return reason(h, "the firmware describes an IOMMU but the kernel did not enable it (no units "
+                return strv_extendf(&h->ir_reasons, "the firmware describes an IOMMU but the kernel did not enable it (no units "
                               "in /%s; boot with %s)", SYSFS_CLASS_IOMMU,
                               h->kind == IOMMU_KIND_AMD ? "amd_iommu=on" : "intel_iommu=on");
         }
         if (cmdline && (cmdline_has(cmdline, "intremap=off") || cmdline_has(cmdline, "nointremap"))) {
                 h->ir = IR_DISABLED;
-                return reason(h, "interrupt remapping is turned off on the kernel command line");
+                return strv_extendf(&h->ir_reasons, "interrupt remapping is turned off on the kernel command line");
         }
         if (interrupts && strstr(interrupts, "IR-")) {
                 h->ir = hw_unknown ? IR_UNKNOWN : IR_ENABLED;
-                return hw_unknown ? 0 : reason(h, "remapped interrupt domains (IR-) in /proc/interrupts");
+                return hw_unknown ? 0 : strv_extendf(&h->ir_reasons, "remapped interrupt domains (IR-) in /proc/interrupts");
         }
         if (interrupts) {
                 h->ir = IR_DISABLED;
-                return reason(h, "no remapped interrupt domain (IR-) in /proc/interrupts: the kernel did "
+                return strv_extendf(&h->ir_reasons, "no remapped interrupt domain (IR-) in /proc/interrupts: the kernel did "
                               "not enable interrupt remapping");
         }
         h->ir = IR_UNKNOWN;
-        return reason(h, "/proc/interrupts is not readable: the runtime state cannot be confirmed");
+        return strv_extendf(&h->ir_reasons, "/proc/interrupts is not readable: the runtime state cannot be confirmed");
 }
 
 int host_info_read(const SysRoot *root, HostInfo **ret) {

@@ -167,7 +167,7 @@ static int block_devices(const SysRoot *root, const char *blockpath, const char 
         if (k == -EINVAL) /* not a link: already a real directory */
                 real = strdup(blockpath);
         else if (k < 0)
-                return k == -ENOMEM ? k : topology_add_error(errors, "root filesystem: %s: %s", blockpath, strerror(-k));
+                return k == -ENOMEM ? k : strv_extendf(errors, "root filesystem: %s: %s", blockpath, strerror(-k));
         if (!real)
                 return -ENOMEM;
         if (devpath_pci_device(real, addr) >= 0)
@@ -212,7 +212,7 @@ static int net_devices(const SysRoot *root, const char *ifname, const char *top,
                 return -ENOMEM;
         k = sysfs_resolve_link(root, link, &real);
         if (k < 0)
-                return k == -ENOMEM ? k : topology_add_error(errors, "default route: %s: %s", link, strerror(-k));
+                return k == -ENOMEM ? k : strv_extendf(errors, "default route: %s: %s", link, strerror(-k));
         if (devpath_pci_device(real, addr) >= 0)
                 return add(c, n, addr, "carries the default route (%s)", top);
 

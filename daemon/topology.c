@@ -86,7 +86,6 @@ Topology *topology_free(Topology *t) {
 }
 
 int topology_add_error(char ***errors, const char *fmt, ...) {
-        _cleanup_free_ char *s = NULL;
         va_list ap;
         int k;
 
@@ -94,11 +93,9 @@ int topology_add_error(char ***errors, const char *fmt, ...) {
         if (strv_length(*errors) >= TOPOLOGY_ERRORS_MAX)
                 return 0;
         va_start(ap, fmt);
-        k = vasprintf(&s, fmt, ap);
+        k = strv_extendv(errors, fmt, ap);
         va_end(ap);
-        if (k < 0)
-                return -ENOMEM;
-        return strv_extend(errors, s);
+        return k;
 }
 
 bool device_is_bridge_class(uint32_t class) {

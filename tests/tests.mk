@@ -10,3 +10,39 @@ AM_TESTS_ENVIRONMENT = \
 	export MKHOST=$(abs_top_builddir)/tests/mkhost; \
 	export TOP_SRCDIR=$(abs_top_srcdir); \
 	unset DBUS_SYSTEM_BUS_ADDRESS;
+
+# Unit tests of the model: each links the modules under test and libcommon.a only.
+UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+
+check_PROGRAMS += tests/unit/test-common tests/unit/test-host
+TESTS += tests/unit/test-common tests/unit/test-host
+
+tests_unit_test_common_SOURCES = tests/unit/test-common.c
+tests_unit_test_common_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_common_LDADD = libcommon.a $(CHECK_LIBS)
+
+tests_unit_test_host_SOURCES = tests/unit/test-host.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c \
+	daemon/dmar.c
+tests_unit_test_host_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_host_LDADD = libcommon.a $(CHECK_LIBS)
+
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-bdf
+tests_fuzz_fuzz_bdf_SOURCES = tests/fuzz/fuzz-bdf.c
+tests_fuzz_fuzz_bdf_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_bdf_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_bdf_LDADD = libcommon.a
+endif
+
+EXTRA_DIST += tests/install-deps.sh tests/run-demo.sh tests/run-tests.sh
+
+check_PROGRAMS += tests/unit/test-model
+TESTS += tests/unit/test-model
+tests_unit_test_model_SOURCES = tests/unit/test-model.c \
+	daemon/model.c daemon/topology.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/dmar.c \
+	daemon/dmar-json.c daemon/report.c daemon/pcinames.c \
+	tests/fakesys.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
+tests_unit_test_model_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_model_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
+tests_unit_test_model_LDADD = libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS)

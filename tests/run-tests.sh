@@ -1,0 +1,127 @@
+#!/bin/bash
+# The README's test command (and CI's, through .ci/run): installs what is needed, builds from
+# scratch with -Werror, and runs every level: unit + integration (make check), the same under
+# ASan/UBSan and under valgrind, the fuzz targets briefly, make distcheck, and the real-kernel
+# VM level. Prints Check's summary line per suite and a final "N passed, M failed".
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=${BUILD_DIR:-$top/_build}
+jobs=$(nproc)
+passed=0 failed=0 failures=()
+
+"$top/tests/install-deps.sh" || exit 1
+
+step() {
+        local name=$1
+        shift
+        local t0=$SECONDS
+        echo "=== $name"
+        if "$@"; then
+                passed=$((passed + 1))
+                echo "=== $name: ok ($((SECONDS - t0)) s)"
+        else
+                failed=$((failed + 1))
+                failures+=("$name")
+                echo "=== $name: FAILED ($((SECONDS - t0)) s)"
+        fi
+}
+
+summaries() {
+        # Check writes "NN%: Checks: N, Failures: N, Errors: N" into each test's log.
+        find "$1/tests" -name '*.log' ! -name test-suite.log -print0 | sort -z |
+                xargs -0 grep -H '%: Checks' | sed "s|^$1/||"
+}
+
+configure_in() {
+        local dir=$1
+        shift
+        rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" && "$top/configure" --quiet --enable-werror "$@"
+}
+
+check_plain() {
+        configure_in "$out/check" && make -j"$jobs" --quiet >/dev/null &&
+                make -j"$jobs" check VERBOSE=1 >make-check.out 2>&1
+        local rc=$?
+        grep -E '^(PASS|FAIL|SKIP|XFAIL|ERROR):|^# ' "$out/check/make-check.out"
+        summaries "$out/check"
+        [ $rc -eq 0 ] || tail -n 200 "$out/check/make-check.out"
+        return $rc
+}
+
+check_sanitizers() {
+        configure_in "$out/asan" \
+                CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+                LDFLAGS="-fsanitize=address,undefined" && make -j"$jobs" --quiet >/dev/null &&
+                make -j"$jobs" check VERBOSE=1 >make-check.out 2>&1
+        local rc=$?
+        summaries "$out/asan"
+        [ $rc -eq 0 ] || tail -n 200 "$out/asan/make-check.out"
+        return $rc
+}
+
+check_valgrind() {
+        local rc=0 t
+        cd "$out/check" || return 1
+        for t in tests/unit/test-*; do
+                [ -x "$t" ] || continue
+                case "$t" in *.o | *.log | *.trs) continue ;; esac
+                TEST_DATA_DIR="$top/tests/data" MKHOST="$out/check/tests/mkhost" CK_FORK=no \
+                        valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+                        "$t" >"$t.valgrind.log" 2>&1
+                local r=$?
+                grep -H '%: Checks' "$t.valgrind.log"
+                if [ $r -ne 0 ]; then
+                        echo "valgrind: $t exited $r"
+                        tail -n 40 "$t.valgrind.log"
+                        rc=1
+                fi
+        done
+        return $rc
+}
+
+check_fuzz() {
+        configure_in "$out/fuzz" CC=clang --enable-fuzzing && make -j"$jobs" --quiet >/dev/null || return 1
+        local rc=0 f
+        for f in tests/fuzz/fuzz-*; do
+                [ -x "$f" ] || continue
+                local name=${f##*/}
+                local corpus=$top/tests/fuzz/corpus/${name#fuzz-}
+                mkdir -p "work-$name"
+                if ! "$f" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=1 "work-$name" \
+                        $( [ -d "$corpus" ] && echo "$corpus" ) >"$name.log" 2>&1; then
+                        echo "fuzz: $name found a crash"
+                        tail -n 60 "$name.log"
+                        rc=1
+                else
+                        echo "fuzz: $name: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$name.log")"
+                fi
+        done
+        return $rc
+}
+
+check_distcheck() {
+        cd "$out/check" && make -j"$jobs" distcheck >distcheck.out 2>&1
+        local rc=$?
+        grep -E 'archives ready|is ready for distribution' "$out/check/distcheck.out"
+        [ $rc -eq 0 ] || tail -n 100 "$out/check/distcheck.out"
+        return $rc
+}
+
+check_vm() {
+        cd "$out/check" && make check-vm
+}
+
+(cd "$top" && ./autogen.sh >/dev/null 2>&1) || { echo "autogen.sh failed"; exit 1; }
+step "make check" check_plain
+step "make check under ASan/UBSan" check_sanitizers
+step "unit tests under valgrind" check_valgrind
+step "fuzz targets" check_fuzz
+step "make distcheck" check_distcheck
+if [ "${SKIP_VM:-0}" != 1 ]; then
+        step "VM level (real kernel)" check_vm
+fi
+
+echo
+for f in "${failures[@]}"; do echo "failed: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
