@@ -43,6 +43,12 @@ int sysfs_read_link_name_at(const SysRoot *r, int dirfd, const char *path, char 
 bool sysfs_exists_at(const SysRoot *r, int dirfd, const char *path);
 bool dev_node_exists(const SysRoot *r, const char *path);
 
+/* Writes value to an attribute under the sysfs root (a kernel interface such as driver_override
+ * or drivers_probe), giving up after timeout_usec: a driver's probe or remove can block the write
+ * for as long as it likes, and the daemon must stay responsive. On -ETIMEDOUT the write may still
+ * complete later; the caller must verify the state it wanted. */
+int sysfs_write_attr(const SysRoot *r, const char *path, const char *value, uint64_t timeout_usec);
+
 /* Joins a symlink's relative target to the directory the link lives in and normalises "..",
  * giving a path relative to the root, e.g. "sys/devices/pci0000:00/0000:00:1f.6/net/eno1".
  * -EXDEV if it is absolute or leaves the root. */

@@ -46,3 +46,7 @@ tests_unit_test_model_SOURCES = tests/unit/test-model.c \
 tests_unit_test_model_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_model_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
 tests_unit_test_model_LDADD = libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS)
+
+# The checked-in introspection XML must match the vtables.
+TESTS += tests/check-dbus-xml.sh
+EXTRA_DIST += tests/check-dbus-xml.sh
