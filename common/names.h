@@ -18,6 +18,7 @@
  * Documentation/ABI/testing/sysfs-kernel-iommu_groups). */
 #define SYSFS_PCI_DEVICES "sys/bus/pci/devices"
 #define SYSFS_PCI_DRIVERS "sys/bus/pci/drivers"
+#define SYSFS_PCI_DRIVERS_PROBE "sys/bus/pci/drivers_probe"
 #define SYSFS_IOMMU_GROUPS "sys/kernel/iommu_groups"
 #define SYSFS_CLASS_IOMMU "sys/class/iommu"
 #define SYSFS_ACPI_DMAR "sys/firmware/acpi/tables/DMAR"

@@ -8,7 +8,9 @@ libmodel_a_SOURCES = \
 	daemon/hostcrit.c daemon/hostcrit.h \
 	daemon/model.c daemon/model.h \
 	daemon/report.c daemon/report.h \
-	daemon/udev.c daemon/udev.h
+	daemon/udev.c daemon/udev.h \
+	daemon/binding.c daemon/binding.h \
+	daemon/vfio.c daemon/vfio.h
 libmodel_a_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)

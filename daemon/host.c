@@ -113,7 +113,7 @@ static int read_units(const SysRoot *root, HostInfo *h) {
                 if (k >= 0 && safe_atou64(buf, 16, &u->ecap) >= 0) {
                         u->has_ecap = true;
                         if (intel)
-                                u->ir = !!(u->ecap & VTD_ECAP_IR);
+                                u->ir = !!(u->ecap & DMAR_ECAP_IR);
                 } else if (k != -ENOENT || intel) {
                         if (strv_extendf(&h->errors, "%s: %s", path,
                                                k < 0 ? strerror(-k) : "invalid value") < 0)

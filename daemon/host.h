@@ -67,7 +67,3 @@ int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline);
 
 const char *ir_verdict_to_string(IrVerdict v);
 const char *iommu_kind_to_string(IommuKind k);
-
-/* Intel VT-d extended capability register, bit 3: Interrupt Remapping support
- * (VT-d spec 11.4.3, ECAP_REG.IR). */
-#define VTD_ECAP_IR (UINT64_C(1) << 3)

@@ -108,13 +108,59 @@ static int secondary_bus(void *userdata, const PciAddress *bridge, uint8_t *ret_
         return -ENODEV;
 }
 
+static int rmrr_add(Model *m, const PciAddress *a) {
+        PciAddress *n;
+
+        for (size_t i = 0; i < m->n_rmrr; i++)
+                if (pci_address_compare(&m->rmrr[i], a) == 0)
+                        return 0;
+        n = realloc(m->rmrr, sizeof(PciAddress) * (m->n_rmrr + 1));
+        if (!n)
+                return -ENOMEM;
+        m->rmrr = n;
+        n[m->n_rmrr++] = *a;
+        return 0;
+}
+
+/* Devices named by RMRR scopes. A bridge scope gives the region to every device below the
+ * bridge as well (drivers/iommu/intel/iommu.c, intel_iommu_get_resv_regions(): any device
+ * downstream of the scope's bridge), so those are named too. */
+static int rmrr_devices(Model *m) {
+        _cleanup_free_ DmarRmrrLock *locks = NULL;
+        size_t n = 0;
+        int k;
+
+        k = dmar_rmrr_locks(m->host->dmar, secondary_bus, m, &locks, &n);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < n; i++) {
+                char bridge[PCI_ADDRESS_STRLEN + 2];
+
+                k = rmrr_add(m, &locks[i].address);
+                if (k < 0)
+                        return k;
+                if (!locks[i].subtree)
+                        continue;
+                bridge[0] = '/';
+                pci_address_format(&locks[i].address, bridge + 1);
+                strcat(bridge, "/");
+                for (size_t j = 0; j < m->topology->n_devices; j++) {
+                        const Device *d = m->topology->devices[j];
+
+                        if (d->devpath && strstr(d->devpath, bridge) && (k = rmrr_add(m, &d->addr)) < 0)
+                                return k;
+                }
+        }
+        return 0;
+}
+
 /* Inputs of topology_derive() that come from outside the PCI tree. */
 static int model_refresh_derived_inputs(Model *m) {
         int k;
 
         model_clear_derived_inputs(m);
         if (m->host->dmar) {
-                k = dmar_rmrr_devices(m->host->dmar, secondary_bus, m, &m->rmrr, &m->n_rmrr);
+                k = rmrr_devices(m);
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0 && topology_add_error(&m->errors, "DMAR RMRR scopes: %s", strerror(-k)) < 0)

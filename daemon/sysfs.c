@@ -219,6 +219,12 @@ bool dev_node_exists(const SysRoot *r, const char *path) {
         return faccessat(r->dev_fd, path, F_OK, 0) >= 0;
 }
 
+int dev_open(const SysRoot *r, const char *path, int flags) {
+        int fd = openat(r->dev_fd, path, flags | O_CLOEXEC | O_NOCTTY);
+
+        return fd < 0 ? negative_errno() : fd;
+}
+
 int sysfs_resolve_link(const SysRoot *r, const char *link_path, char **ret) {
         _cleanup_free_ char *target = NULL, *out = NULL;
         size_t len, outlen;

@@ -42,6 +42,8 @@ int sysfs_read_link_name_at(const SysRoot *r, int dirfd, const char *path, char 
 /* Whether path exists (without following a final symlink when nofollow). */
 bool sysfs_exists_at(const SysRoot *r, int dirfd, const char *path);
 bool dev_node_exists(const SysRoot *r, const char *path);
+/* Opens a node under the dev root (O_CLOEXEC is added). */
+int dev_open(const SysRoot *r, const char *path, int flags);
 
 /* Writes value to an attribute under the sysfs root (a kernel interface such as driver_override
  * or drivers_probe), giving up after timeout_usec: a driver's probe or remove can block the write

@@ -50,3 +50,9 @@ tests_unit_test_model_LDADD = libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_L
 # The checked-in introspection XML must match the vtables.
 TESTS += tests/check-dbus-xml.sh
 EXTRA_DIST += tests/check-dbus-xml.sh
+EXTRA_DIST += \
+	tests/data/qemu-q35-vtd/DMAR-qemu72-q35-intremap-off.bin \
+	tests/data/qemu-q35-vtd/DMAR-qemu72-q35-intremap-on.bin \
+	tests/data/qemu-q35-vtd/dmesg-excerpt.txt \
+	tests/data/qemu-q35-vtd/iommu-groups.txt \
+	tests/data/qemu-q35-vtd/sysfs-snapshot.tar.gz

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sysfs.h"
+
+/* The only file that issues VFIO ioctls (include/uapi/linux/vfio.h). Everything above it can be
+ * tested without a kernel. All fds returned are O_CLOEXEC and owned by the caller. */
+
+/* /dev/vfio/vfio with the API version checked and type1v2 available. */
+int vfio_container_open(const SysRoot *r, int *ret_fd);
+/* /dev/vfio/N. */
+int vfio_group_open(const SysRoot *r, uint32_t group, int *ret_fd);
+/* VFIO_GROUP_GET_STATUS: viable = every member is unbound or on a driver that allows user DMA
+ * ownership (vfio-pci, pci-stub, pcieport; Linux 5.19 DMA ownership). */
+int vfio_group_is_viable(int group_fd, bool *ret_viable);
+/* VFIO_GROUP_SET_CONTAINER, then VFIO_SET_IOMMU(type1v2) when the container has no IOMMU yet.
+ * EPERM from VFIO_SET_IOMMU means the kernel refused for missing interrupt remapping. */
+int vfio_group_attach(int group_fd, int container_fd, bool set_iommu);
+int vfio_group_device_fd(int group_fd, const char *address, int *ret_fd);
+/* VFIO_DEVICE_GET_INFO flags has VFIO_DEVICE_FLAGS_RESET? */
+int vfio_device_can_reset(int device_fd, bool *ret);
+int vfio_device_reset(int device_fd);
