@@ -23,7 +23,8 @@ vfio_assignd_SOURCES = \
 	daemon/manager-bus.c \
 	daemon/group-bus.c \
 	daemon/device-bus.c \
-	daemon/introspect.c daemon/introspect.h
+	daemon/introspect.c daemon/introspect.h \
+	daemon/polkit.c daemon/polkit.h
 vfio_assignd_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 vfio_assignd_LDADD = $(MODEL_LIBS) -lpthread
 

@@ -209,6 +209,12 @@ int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline) {
         strv_free(h->ir_reasons);
         h->ir_reasons = NULL;
 
+        if (h->kind == IOMMU_KIND_NONE && h->iommu_present) {
+                /* Groups without a unit or an ACPI table to say what the hardware can do. */
+                h->ir = IR_UNKNOWN;
+                return strv_extendf(&h->ir_reasons, "IOMMU groups exist but no DMAR or IVRS table and no unit "
+                                    "in /%s describes the hardware", SYSFS_CLASS_IOMMU);
+        }
         if (h->kind == IOMMU_KIND_NONE) {
                 h->ir = IR_UNSUPPORTED;
                 return strv_extendf(&h->ir_reasons, "no IOMMU: no DMAR or IVRS ACPI table and no units in /%s", SYSFS_CLASS_IOMMU);

@@ -16,12 +16,15 @@ static void json_putp(struct json_object **o) {
 }
 #define _cleanup_json_ _cleanup_(json_putp)
 
-/* json-c's add functions take the value's reference even on failure (json_object_object_add
- * 0.16 puts it), so a NULL from a constructor is the only allocation failure to check. */
+/* Takes v: json_object_object_add() leaves the value with us when it fails. */
 static int add(struct json_object *o, const char *key, struct json_object *v) {
         if (!v)
                 return -ENOMEM;
-        return json_object_object_add(o, key, v) < 0 ? -ENOMEM : 0;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 static int add_str(struct json_object *o, const char *key, const char *s) {

@@ -158,6 +158,10 @@ START_TEST(test_ir_no_iommu_and_amd) {
         ck_assert_int_eq(host_ir_verdict(h, IR_INTERRUPTS, NULL), 0);
         ck_assert_int_eq(h->ir, IR_UNSUPPORTED);
         ck_assert(reasons_mention(h, "no IOMMU"));
+        h->iommu_present = true; /* groups, but nothing describes the hardware */
+        ck_assert_int_eq(host_ir_verdict(h, IR_INTERRUPTS, NULL), 0);
+        ck_assert_int_eq(h->ir, IR_UNKNOWN);
+        ck_assert(reasons_mention(h, "no DMAR or IVRS table"));
 
         h->kind = IOMMU_KIND_AMD;
         h->iommu_present = true;

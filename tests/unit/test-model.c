@@ -205,6 +205,44 @@ START_TEST(test_rmrr_relaxable_and_boot_vga) {
 }
 END_TEST
 
+START_TEST(test_rmrr_bridge_scope_locks_subtree) {
+        _cleanup_(model_freep) Model *m = NULL;
+        DmarBuilder *b;
+        uint8_t *table;
+        size_t size;
+        const Group *g;
+
+        build_host();
+        /* An RMRR naming the bridge 00:04.0 as a sub-hierarchy: everything below it is named. */
+        b = dmar_builder_new(38, DMAR_FLAG_INTR_REMAP);
+        ck_assert_int_eq(dmar_builder_drhd(b, 1, 0, 0xfed90000), 0);
+        ck_assert_int_eq(dmar_builder_rmrr(b, 0, 0x7c000000, 0x7c0fffff), 0);
+        ck_assert_int_eq(dmar_builder_scope(b, DMAR_SCOPE_BRIDGE, 0, 0, &(DmarPathEntry) { 0x04, 0 }, 1), 0);
+        ck_assert_int_eq(dmar_builder_finish(b, &table, &size), 0);
+        dmar_builder_free(b);
+        ck_assert_int_eq(fakesys_set_acpi_table(fs, "DMAR", table, size), 0);
+        free(table);
+        ck_assert_int_eq(fakesys_group_add_region(fs, 3, 0x7c000000, 0x7c0fffff, "direct"), 0);
+        m = load();
+
+        ck_assert(topology_find_device(m->topology, "0000:00:04.0")->rmrr_named);
+        ck_assert(topology_find_device(m->topology, "0000:02:00.0")->rmrr_locked);
+        ck_assert(topology_find_device(m->topology, "0000:03:01.0")->rmrr_locked);
+        ck_assert(topology_find_device(m->topology, "0000:03:02.0")->rmrr_locked);
+        ck_assert(!topology_find_device(m->topology, "0000:00:14.0")->rmrr_named);
+        g = topology_find_group(m->topology, 3);
+        ck_assert(!g->assignable);
+        ck_assert_uint_eq(g->n_blockers, 3);
+        /* Group 4 still has its direct region, which nothing names now: the kernel's word
+         * stands and the whole group is blocked. */
+        g = topology_find_group(m->topology, 4);
+        ck_assert(!g->assignable);
+        ck_assert_uint_eq(g->n_blockers, 1);
+        ck_assert_ptr_null(g->blockers[0].device);
+        ck_assert_ptr_nonnull(strstr(g->blockers[0].reason, "0x7b800000-0x7b9fffff"));
+}
+END_TEST
+
 START_TEST(test_bad_input_is_reported) {
         _cleanup_(model_freep) Model *m = NULL;
         _cleanup_free_ char *report = NULL;
@@ -420,6 +458,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_topology);
         tcase_add_test(tc, test_blockers);
         tcase_add_test(tc, test_rmrr_relaxable_and_boot_vga);
+        tcase_add_test(tc, test_rmrr_bridge_scope_locks_subtree);
         tcase_add_test(tc, test_bad_input_is_reported);
         tcase_add_test(tc, test_no_iommu);
         tcase_add_test(tc, test_event_remove_add);

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+/* Human-readable rendering of the host report (docs/report.md). These functions only read the
+ * report; a missing or mistyped key is shown as "n/a" rather than treated as an error, so a
+ * newer daemon with extra or renamed keys still gives readable output. */
+
+void output_status(FILE *f, json_object *report);
+void output_list(FILE *f, json_object *report);
+void output_device(FILE *f, json_object *report, json_object *device);
+void output_group(FILE *f, json_object *report, json_object *group);
+
+/* Lookups in the report. They return borrowed references, or NULL when there is no match. */
+json_object *report_find_device(json_object *report, const char *address);
+json_object *report_find_group(json_object *report, uint32_t id);

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "macro.h"
+
+/* Asynchronous polkit checks without threads (systemd's bus-polkit.c protocol): the first time a
+ * method handler asks, CheckAuthorization is sent and the handler returns "reply later"; when
+ * polkit answers, the original message is rewound and queued again, the handler runs a second
+ * time and finds the verdict. polkit not running means denied. */
+typedef struct PolkitRegistry PolkitRegistry;
+
+int polkit_registry_new(PolkitRegistry **ret);
+PolkitRegistry *polkit_registry_free(PolkitRegistry *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(PolkitRegistry *, polkit_registry_free);
+
+/* Returns 1 when authorised, 0 when the question was sent (the handler must return 1 and do
+ * nothing else), or a negative errno with error set (-EACCES: denied, sd_bus_error
+ * org.freedesktop.DBus.Error.AccessDenied naming the action). details: NULL-terminated key/value
+ * list, e.g. { "address", "0000:01:00.0", NULL }. */
+int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action, char *const *details,
+                       sd_bus_error *error);

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers for the integration tests: child processes with captured output, a private system bus,
+ * vfio-assignd on a sample host tree, and edits of that tree for hotplug. Test-only code: it
+ * aborts the test (ck_abort) instead of returning errors. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "macro.h"
+
+/* Everything one test run shares; set up once by the unchecked fixture in the parent process and
+ * inherited by each forked test. */
+typedef struct Harness {
+        char *tmpdir;      /* removed at the end unless something failed */
+        char *hostdir;     /* the tree the daemon watches; tests edit it */
+        char *pristine;    /* an untouched copy of the same host, to restore from */
+        char *fifo;        /* --uevent-fifo */
+        char *daemon_log;  /* stdout+stderr of vfio-assignd */
+        char *bus_address; /* also exported as DBUS_SYSTEM_BUS_ADDRESS */
+        pid_t bus_pid;
+        int bus_stdout;    /* kept open while the bus runs, see bus_start() */
+        pid_t daemon_pid;
+        int daemon_status; /* waitpid() status after SIGTERM, -1 before */
+        /* Paths of the programs and data (from the environment, see tests/tests.mk). */
+        const char *vfio_assignd;
+        const char *assignctl;
+        const char *mkhost;
+        const char *busctl;
+        const char *dbus_daemon;
+        const char *bus_conf;
+        const char *host_file;
+        const char *top_srcdir;
+} Harness;
+
+extern Harness H;
+
+static inline void json_object_putp(json_object **o) {
+        if (*o)
+                json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
+/* Exit code of a finished child: its status, or 128 + signal like a shell. */
+int exit_code_of(int wstatus);
+
+/* Runs argv (NULL-terminated; argv[0] searched in $PATH) to completion with stdin on /dev/null;
+ * returns the exit code and the whole of stdout and stderr (NUL-terminated, caller frees; either
+ * pointer may be NULL). A child still running after RUN_TIMEOUT_S is killed (exit code 137). */
+#define RUN_TIMEOUT_S 120
+int run_argv(char *const argv[], char **ret_out, char **ret_err);
+#define run(out, err, ...) run_argv((char *const[]) { __VA_ARGS__, NULL }, out, err)
+
+/* A background child whose stdout and stderr we read while it runs. */
+typedef struct Proc {
+        pid_t pid;
+        int out_fd, err_fd;
+        char *out, *err;     /* everything read so far */
+        size_t n_out, n_err;
+        size_t out_consumed; /* proc_wait_line() resumes after the last line it returned */
+        char *line;          /* the line proc_wait_line() returned last */
+} Proc;
+
+void proc_start(Proc *p, char *const argv[]);
+#define proc_spawn(p, ...) proc_start(p, (char *const[]) { __VA_ARGS__, NULL })
+/* Reads until stderr contains needle; false on timeout or EOF. */
+bool proc_wait_stderr(Proc *p, const char *needle, int timeout_ms);
+/* Returns the next complete stdout line for which match(line) is true (lines before it are
+ * skipped), or NULL on timeout/EOF. The line is owned by p until the next call. */
+const char *proc_wait_line(Proc *p, bool (*match)(const char *line, const void *data),
+                           const void *data, int timeout_ms);
+bool match_any(const char *line, const void *data);
+bool match_substring(const char *line, const void *needle);
+/* Sends sig, waits (bounded), returns the exit code; frees the buffers. */
+int proc_stop(Proc *p, int sig);
+
+/* Fixture: private bus + daemon on a fresh copy of the sample host. */
+void harness_setup(void);
+void harness_teardown(void);
+/* Resolves programs and data from the environment; false (with a message) when a tool that the
+ * tests need is missing, so the caller can exit 77. */
+bool harness_init(void);
+
+/* A dbus-daemon with our test config listening on socket_path; its log is socket_path.log. */
+pid_t bus_start(const char *socket_path, char **ret_address, int *ret_stdout);
+void bus_stop(pid_t pid, int stdout_fd);
+
+/* Runs `vfio-assignd --report --sysfs-root HOSTDIR` and parses it. */
+json_object *daemon_report(void);
+/* Parses text as JSON or fails the test. */
+json_object *parse_json(const char *text, const char *what);
+
+/* Hotplug helpers: change the host tree like the kernel would, then tell the daemon. */
+void host_remove_device(const char *bdf);  /* device dir + every link naming it */
+void host_restore_device(const char *bdf); /* the same paths copied back from the pristine tree */
+void host_unbind_device(const char *bdf);  /* drops the driver links */
+void host_rebind_device(const char *bdf);  /* restores them from the pristine tree */
+void send_uevent(const char *action, const char *bdf);
+
+/* A fresh string "%s/%s". */
+char *path_join(const char *a, const char *b);
+bool path_exists(const char *p);
+char *read_file_or_abort(const char *path);
