@@ -4,4 +4,5 @@ libcommon_a_SOURCES = \
 	common/macro.h \
 	common/names.h \
 	common/util.c common/util.h \
-	common/bdf.c common/bdf.h
+	common/bdf.c common/bdf.h \
+	common/userdb.c common/userdb.h

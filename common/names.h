@@ -12,6 +12,8 @@
 #define IFACE_MANAGER "org.vfioassign1.Manager"
 #define IFACE_GROUP "org.vfioassign1.Group"
 #define IFACE_DEVICE "org.vfioassign1.Device"
+#define IFACE_LEASE "org.vfioassign1.Lease"
+#define OBJ_LEASE_PREFIX "/org/vfioassign1/lease"
 #define ERROR_PREFIX "org.vfioassign1.Error."
 
 /* sysfs, relative to the sysfs root (see Documentation/ABI/testing/sysfs-bus-pci and

@@ -101,6 +101,24 @@ bool filename_is_valid(const char *s) {
         return true;
 }
 
+int strextendf(char **s, const char *sep, const char *fmt, ...) {
+        _cleanup_free_ char *add = NULL;
+        char *n;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&add, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        if (asprintf(&n, "%s%s%s", *s ? *s : "", *s && **s ? sep : "", add) < 0)
+                return -ENOMEM;
+        free(*s);
+        *s = n;
+        return 0;
+}
+
 size_t strv_length(char *const *l) {
         size_t n = 0;
 

@@ -19,6 +19,9 @@ char *strstrip_trailing(char *s);
  * printable ASCII, at most 255 bytes. */
 bool filename_is_valid(const char *s);
 
+/* Appends a formatted string to *s (which may be NULL), separated by sep when *s is not empty. */
+int strextendf(char **s, const char *sep, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 size_t strv_length(char *const *l);
 /* Appends a copy of s; *l may be NULL. */
 int strv_extend(char ***l, const char *s);

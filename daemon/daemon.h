@@ -4,14 +4,27 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "leases.h"
 #include "model.h"
+#include "policy.h"
+#include "polkit.h"
 
-/* The running daemon: the model and the bus it is served on. Shared by the *-bus.c glue. */
+/* The running daemon: the model, the leases, the policy, and the bus it is served on. Shared by
+ * the *-bus.c glue. */
 typedef struct Daemon {
         sd_event *event;
         sd_bus *bus;
         Model *model;
+        LeaseSet *leases;        /* NULL in --bus-introspect */
+        Policy *policy;
+        char **policy_errors;    /* why the last reload failed (the previous policy stays) */
+        char **policy_dirs;
+        PolkitRegistry *polkit;
 } Daemon;
+
+/* The policy files are read again; a bad file keeps the policy in force. Returns 0 when the new
+ * policy is in force. Emits PropertiesChanged for PolicyError/PolicyFiles. */
+int daemon_reload_policy(Daemon *d);
 
 /* manager-bus.c */
 extern const sd_bus_vtable manager_vtable[];
@@ -33,8 +46,60 @@ int device_object_path(const char *address, char **ret);
 const char *const *group_changed_properties(uint32_t mask, const char **buf, size_t n);
 const char *const *device_changed_properties(uint32_t mask, const char **buf, size_t n);
 
+/* lease-bus.c */
+extern const sd_bus_vtable lease_vtable[];
+int lease_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                   sd_bus_error *error);
+int lease_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error);
+int lease_object_path(uint64_t id, char **ret);
+/* Every lease served on the bus has its bus side attached (Lease.bus_data). */
+typedef struct LeaseBus LeaseBus;
+LeaseBus *lease_bus_attach(Daemon *d, Lease *l);
+/* Starts watching a claim's holder on the bus; when it goes, on_holder_exit applies. */
+int lease_bus_track(Daemon *d, Lease *l);
+/* Frees the bus side of a lease (before the lease itself goes). */
+void lease_bus_forget(Lease *l);
+/* Releases a lease and emits the signals; the lease is gone on success. */
+int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error);
+int lease_bus_emit_added(Daemon *d, const Lease *l);
+int lease_bus_emit_changed(Daemon *d, const Lease *l);
+
+/* access-bus.c: the one authorisation chokepoint. */
+typedef struct BusAccess {
+        const char *interface;
+        const char *member;
+        const char *action;      /* polkit action, NULL = free (read-only) */
+} BusAccess;
+extern const BusAccess bus_access_table[];
+const BusAccess *bus_access_find(const char *interface, const char *member);
+/* 1: authorised, 0: asked polkit (return 1 from the handler), <0: denied (error set). Unknown
+ * members are denied. */
+int bus_authorize(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_error *error);
+
+typedef struct BusCaller {
+        uint32_t uid, gid, pid;
+        const char *unique_name;
+        char *user;
+        char **groups;
+} BusCaller;
+int bus_caller(sd_bus_message *m, BusCaller *ret);
+void bus_caller_clear(BusCaller *c);
+
 /* errors.c */
 #define BUS_ERROR_NO_SUCH_DEVICE "org.vfioassign1.Error.NoSuchDevice"
 #define BUS_ERROR_NO_SUCH_GROUP "org.vfioassign1.Error.NoSuchGroup"
 #define BUS_ERROR_INVALID_ARGUMENT "org.vfioassign1.Error.InvalidArgument"
+#define BUS_ERROR_POLICY_DENIED "org.vfioassign1.Error.PolicyDenied"
+#define BUS_ERROR_IR_REQUIRED "org.vfioassign1.Error.InterruptRemappingRequired"
+#define BUS_ERROR_HOST_CRITICAL "org.vfioassign1.Error.HostCritical"
+#define BUS_ERROR_RMRR_LOCKED "org.vfioassign1.Error.RmrrLocked"
+#define BUS_ERROR_NOT_ASSIGNABLE "org.vfioassign1.Error.NotAssignable"
+#define BUS_ERROR_BIND_FAILED "org.vfioassign1.Error.BindFailed"
+#define BUS_ERROR_GROUP_NOT_VIABLE "org.vfioassign1.Error.GroupNotViable"
+#define BUS_ERROR_BUSY "org.vfioassign1.Error.Busy"
+#define BUS_ERROR_STUCK "org.vfioassign1.Error.Stuck"
+#define BUS_ERROR_NO_SUCH_LEASE "org.vfioassign1.Error.NoSuchLease"
+#define BUS_ERROR_NOT_HOLDER "org.vfioassign1.Error.NotHolder"
+#define BUS_ERROR_POLICY_INVALID "org.vfioassign1.Error.PolicyInvalid"
+#define BUS_ERROR_FAILED "org.vfioassign1.Error.Failed"
 int bus_errors_register(void);

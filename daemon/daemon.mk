@@ -10,23 +10,34 @@ libmodel_a_SOURCES = \
 	daemon/report.c daemon/report.h \
 	daemon/udev.c daemon/udev.h \
 	daemon/binding.c daemon/binding.h \
-	daemon/vfio.c daemon/vfio.h
+	daemon/vfio.c daemon/vfio.h \
+	daemon/lease.c daemon/lease.h \
+	daemon/state.c daemon/state.h \
+	daemon/leases.c daemon/leases.h \
+	daemon/explain.c daemon/explain.h
 libmodel_a_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)
 
-sbin_PROGRAMS += vfio-assignd
-vfio_assignd_SOURCES = \
-	daemon/main.c \
+# The bus glue, in a library so that tests can inspect the vtables.
+noinst_LIBRARIES += libbus.a
+libbus_a_SOURCES = \
 	daemon/daemon.h \
 	daemon/errors.c \
 	daemon/manager-bus.c \
 	daemon/group-bus.c \
 	daemon/device-bus.c \
+	daemon/lease-bus.c \
+	daemon/access-bus.c \
 	daemon/introspect.c daemon/introspect.h \
-	daemon/polkit.c daemon/polkit.h
-vfio_assignd_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
-vfio_assignd_LDADD = $(MODEL_LIBS) -lpthread
+	daemon/polkit.c daemon/polkit.h \
+	daemon/log.c daemon/log.h
+libbus_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+
+sbin_PROGRAMS += vfio-assignd
+vfio_assignd_SOURCES = daemon/main.c
+vfio_assignd_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+vfio_assignd_LDADD = libbus.a $(MODEL_LIBS) -lpthread
 
 # Files installed with the daemon: bus policy, activation, unit, module list.
 dbussystemconf_DATA = dbus/org.vfioassign1.conf
@@ -49,3 +60,6 @@ update-dbus-xml: vfio-assignd
 	$(AM_V_GEN)./vfio-assignd --bus-introspect > $(srcdir)/dbus/org.vfioassign1.xml
 .PHONY: update-dbus-xml
 dist_man_MANS += docs/vfio-assignd.8
+
+polkitaction_DATA = policy/org.vfioassign1.policy
+EXTRA_DIST += policy/org.vfioassign1.policy

@@ -353,3 +353,18 @@ int host_info_read(const SysRoot *root, HostInfo **ret) {
         *ret = TAKE_PTR(h);
         return 0;
 }
+
+int host_allow_unsafe_interrupts(const SysRoot *root) {
+        static const char type1[] = SYSFS_MODULE "/vfio_iommu_type1/parameters/allow_unsafe_interrupts";
+        static const char iommufd[] = SYSFS_MODULE "/iommufd/parameters/allow_unsafe_interrupts";
+        int k;
+
+        /* Both parameters are writable at runtime (module_param(..., 0644)); type1 reads it at
+         * VFIO_SET_IOMMU time, so setting it before the claim is enough. */
+        k = sysfs_write_attr(root, type1, "1", 5 * 1000000ULL);
+        if (k < 0)
+                return k;
+        if (sysfs_exists_at(root, -1, iommufd))
+                (void) sysfs_write_attr(root, iommufd, "1", 5 * 1000000ULL);
+        return 0;
+}

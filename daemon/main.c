@@ -2,44 +2,31 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
 #include "daemon.h"
 #include "introspect.h"
+#include "log.h"
 #include "names.h"
 #include "report.h"
 #include "udev.h"
+#include "util.h"
 
 static const char *arg_sysfs_root = "/";
 static const char *arg_dev_root = "/";
 static const char *arg_uevent_fifo = NULL;
 static const char *arg_pci_ids = PCI_IDS_PATH;
+static const char *arg_runtime_dir = NULL;
+static const char *arg_state_dir = NULL;
+static char **arg_policy_dirs = NULL;
 static enum { ACTION_RUN, ACTION_REPORT, ACTION_INTROSPECT } arg_action = ACTION_RUN;
-
-/* The daemon logs to stderr; under systemd that is the journal, with <N> level prefixes
- * (sd-daemon(3)) when stderr is the journal stream. */
-static bool log_prefix;
-
-_printf_(2, 3) static void log_msg(int level, const char *fmt, ...) {
-        va_list ap;
-
-        if (log_prefix)
-                fprintf(stderr, "<%d>", level);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
-
-#define log_error(...) log_msg(3, __VA_ARGS__)
-#define log_warning(...) log_msg(4, __VA_ARGS__)
-#define log_info(...) log_msg(6, __VA_ARGS__)
-#define log_debug(...) log_msg(7, __VA_ARGS__)
 
 static void help(void) {
         printf("Usage: %s [OPTIONS]\n"
@@ -54,8 +41,14 @@ static void help(void) {
                "     --pci-ids=FILE       The pci.ids database for names (default %s)\n"
                "     --uevent-fifo=PATH   Also read \"ACTION ADDRESS\" lines from the FIFO at PATH and\n"
                "                          handle each like a uevent (for tests on a fake tree)\n"
+               "     --runtime-dir=DIR    Lease state (default $RUNTIME_DIRECTORY or /run/vfio-assignd)\n"
+               "     --state-dir=DIR      Persistent prepares (default $STATE_DIRECTORY or\n"
+               "                          /var/lib/vfio-assignd)\n"
+               "     --policy-dir=DIR     Read policy from DIR; repeat for several, later ones override\n"
+               "                          (default %s, %s, %s)\n"
                "\nSee vfio-assignd(8).\n",
-               program_invocation_short_name, BUS_NAME, PCI_IDS_PATH);
+               program_invocation_short_name, BUS_NAME, PCI_IDS_PATH, POLICY_DIR_VENDOR, POLICY_DIR_ETC,
+               POLICY_DIR_RUN);
 }
 
 static int parse_argv(int argc, char *argv[]) {
@@ -67,6 +60,9 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_DEV_ROOT,
                 ARG_PCI_IDS,
                 ARG_UEVENT_FIFO,
+                ARG_RUNTIME_DIR,
+                ARG_STATE_DIR,
+                ARG_POLICY_DIR,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -77,6 +73,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "dev-root", required_argument, NULL, ARG_DEV_ROOT },
                 { "pci-ids", required_argument, NULL, ARG_PCI_IDS },
                 { "uevent-fifo", required_argument, NULL, ARG_UEVENT_FIFO },
+                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
                 {}
         };
         int c;
@@ -106,6 +105,16 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_UEVENT_FIFO:
                         arg_uevent_fifo = optarg;
+                        break;
+                case ARG_RUNTIME_DIR:
+                        arg_runtime_dir = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        arg_state_dir = optarg;
+                        break;
+                case ARG_POLICY_DIR:
+                        if (strv_extend(&arg_policy_dirs, optarg) < 0)
+                                return -ENOMEM;
                         break;
                 default:
                         return -EINVAL;
@@ -170,6 +179,11 @@ static int run_report(void) {
         return k;
 }
 
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) daemon_reload_policy(userdata);
+        return 0;
+}
+
 static const char *const change_names[] = {
         [CHANGE_DEVICE_ADDED] = "added device",
         [CHANGE_DEVICE_REMOVED] = "removed device",
@@ -178,6 +192,48 @@ static const char *const change_names[] = {
         [CHANGE_GROUP_REMOVED] = "removed group",
         [CHANGE_GROUP_CHANGED] = "changed group",
 };
+
+/* Keeps leased groups whole: a host driver that binds to a member (a kernel upgrade adding a
+ * driver is the known case) is undone and reported; a device that should go to vfio-pci as soon
+ * as it appears (persistent prepare, prepare_at_boot) goes there. */
+static void enforce_leases(Daemon *d, const char *action, const char *address) {
+        const Device *dev = topology_find_device(d->model->topology, address);
+        _cleanup_free_ char *message = NULL;
+        Lease *l;
+        int k;
+
+        if (!dev || !d->leases)
+                return;
+        l = lease_set_find_device(d->leases, address);
+        if (l) {
+                k = lease_set_enforce_device(d->leases, address, dev->driver, &message);
+                if (k > 0) {
+                        log_warning("%s", message);
+                        (void) sd_bus_emit_signal(d->bus, OBJ_ROOT, IFACE_MANAGER, "DriverReverted", "ssus", address,
+                                                  strempty(dev->driver), l->group, message);
+                }
+                return;
+        }
+        if (!streq(action, "add") || dev->group < 0 || dev->bridge)
+                return;
+        if (lease_set_is_persistent(d->leases, address, dev->vendor, dev->device) ||
+            policy_prepare_at_boot(d->policy, dev)) {
+                LeaseRequest req = { .kind = LEASE_PREPARE, .group = (uint32_t) dev->group,
+                                     .persistent = lease_set_is_persistent(d->leases, address, dev->vendor, dev->device) };
+                LeaseError err = {};
+
+                k = lease_set_acquire(d->leases, &req, &l, &err);
+                if (l) {
+                        (void) lease_bus_attach(d, l);
+                        (void) lease_bus_emit_added(d, l);
+                }
+                if (k < 0)
+                        log_warning("Preparing %s on arrival failed: %s", address, err.message ?: strerror(-k));
+                else
+                        log_info("%s appeared and was prepared for vfio-pci (IOMMU group %" PRIu32 ")", address, l->group);
+                lease_error_clear(&err);
+        }
+}
 
 /* Every uevent, whatever its source, ends here. */
 static void on_uevent(const char *action, const char *address, void *userdata) {
@@ -200,6 +256,91 @@ static void on_uevent(const char *action, const char *address, void *userdata) {
         if (k < 0)
                 log_warning("%s %s: cannot emit signals: %s", action, address, strerror(-k));
         change_list_clear(&changes);
+        if (streq(action, "add") || streq(action, "bind") || streq(action, "unbind"))
+                enforce_leases(d, action, address);
+}
+
+static int open_dir(const char *path, int *ret) {
+        int fd;
+
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return negative_errno();
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        *ret = fd;
+        return 0;
+}
+
+/* A claim's holder is still there if its unique name still has an owner on the bus. */
+static bool holder_alive(void *userdata, const Lease *l) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        Daemon *d = userdata;
+
+        return l->holder && sd_bus_get_name_creds(d->bus, l->holder, 0, &creds) >= 0;
+}
+
+static int setup_leases(Daemon *d) {
+        _cleanup_strv_free_ char **log = NULL;
+        const char *runtime = arg_runtime_dir ?: getenv("RUNTIME_DIRECTORY") ?: "/run/vfio-assignd";
+        const char *state = arg_state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/vfio-assignd";
+        int runtime_fd = -1, state_fd = -1, k;
+
+        /* systemd may pass several directories separated by ':'; the first is ours. */
+        k = open_dir(runtime, &runtime_fd);
+        if (k < 0) {
+                log_error("Cannot open the runtime directory %s: %s", runtime, strerror(-k));
+                return k;
+        }
+        k = open_dir(state, &state_fd);
+        if (k < 0) {
+                log_error("Cannot open the state directory %s: %s", state, strerror(-k));
+                safe_close(runtime_fd);
+                return k;
+        }
+        k = lease_set_new(d->model, runtime_fd, state_fd, &d->leases);
+        if (k < 0) {
+                safe_close(runtime_fd);
+                safe_close(state_fd);
+                return k;
+        }
+        k = lease_set_reconcile(d->leases, holder_alive, d, &log);
+        for (char **l = log; l && *l; l++)
+                log_warning("%s", *l);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < d->leases->n; i++) {
+                Lease *l = d->leases->leases[i];
+
+                if (!lease_bus_attach(d, l))
+                        return -ENOMEM;
+                if (l->kind == LEASE_CLAIM && l->state == LEASE_ACTIVE && lease_bus_track(d, l) < 0)
+                        log_warning("Cannot track the holder of lease %" PRIu64, l->id);
+                log_info("Lease %" PRIu64 ": IOMMU group %" PRIu32 " %s, %s%s%s", l->id, l->group,
+                         lease_kind_to_string(l->kind), lease_state_to_string(l->state), l->holder ? ", held by " : "",
+                         strempty(l->holder));
+        }
+        /* prepare_at_boot rules: groups that should already be on vfio-pci. */
+        for (size_t i = 0; i < d->model->topology->n_devices; i++) {
+                const Device *dev = d->model->topology->devices[i];
+
+                if (dev->group >= 0 && !lease_set_find_group(d->leases, (uint32_t) dev->group) &&
+                    policy_prepare_at_boot(d->policy, dev))
+                        enforce_leases(d, "add", dev->address);
+        }
+        return 0;
+}
+
+static void daemon_done(Daemon *d) {
+        if (d->leases)
+                for (size_t i = 0; i < d->leases->n; i++)
+                        lease_bus_forget(d->leases->leases[i]);
+        /* The leases stay on disk and the groups on vfio-pci: the next start picks them up. */
+        d->leases = lease_set_free(d->leases);
+        d->polkit = polkit_registry_free(d->polkit);
+        d->policy = policy_free(d->policy);
+        strv_free(d->policy_errors);
+        d->policy_errors = NULL;
 }
 
 static int run_daemon(void) {
@@ -208,13 +349,15 @@ static int run_daemon(void) {
         _cleanup_(model_freep) Model *model = NULL;
         _cleanup_(udev_watch_freep) UdevWatch *udev = NULL;
         _cleanup_(fifo_watch_freep) FifoWatch *fifo = NULL;
-        Daemon d = {};
+        _cleanup_(daemon_done) Daemon d = {};
+        char *default_dirs[] = { (char *) POLICY_DIR_VENDOR, (char *) POLICY_DIR_ETC, (char *) POLICY_DIR_RUN, NULL };
         sigset_t mask;
         int k;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
         k = sd_event_default(&event);
@@ -223,8 +366,21 @@ static int run_daemon(void) {
         /* A NULL handler exits the loop with code 0: a clean stop. */
         (void) sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+        (void) sd_event_add_signal(event, NULL, SIGHUP, on_sighup, &d);
         (void) sd_event_set_watchdog(event, true);
         d.event = event;
+
+        d.policy_dirs = arg_policy_dirs ?: default_dirs;
+        if (daemon_reload_policy(&d) < 0) {
+                /* Nothing to keep yet: start with the built-in default (only root, interrupt
+                 * remapping required) and show the error. */
+                k = policy_new_default(&d.policy);
+                if (k < 0)
+                        goto fail;
+        }
+        k = polkit_registry_new(&d.polkit);
+        if (k < 0)
+                goto fail;
 
         k = model_open(&model);
         if (k < 0)
@@ -274,6 +430,11 @@ static int run_daemon(void) {
         k = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (k < 0)
                 goto fail;
+        k = setup_leases(&d);
+        if (k < 0) {
+                log_error("Cannot set up the leases: %s", strerror(-k));
+                return k;
+        }
         k = sd_bus_request_name(bus, BUS_NAME, 0);
         if (k < 0) {
                 log_error("Cannot own %s on the system bus: %s", BUS_NAME, strerror(-k));
@@ -295,7 +456,7 @@ fail:
 int main(int argc, char *argv[]) {
         int k;
 
-        log_prefix = getenv("JOURNAL_STREAM") != NULL;
+        log_setup();
         k = parse_argv(argc, argv);
         if (k <= 0)
                 return k < 0 ? 2 : 0;
@@ -312,5 +473,6 @@ int main(int argc, char *argv[]) {
         default:
                 k = run_daemon();
         }
+        strv_free(arg_policy_dirs);
         return k < 0 ? 1 : 0;
 }

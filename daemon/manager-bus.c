@@ -2,7 +2,14 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+
 #include "daemon.h"
+#include "log.h"
+#include "explain.h"
+#include "userdb.h"
 #include "names.h"
 #include "report.h"
 #include "util.h"
@@ -86,6 +93,430 @@ static int method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_erro
         return sd_bus_reply_method_return(m, "s", json);
 }
 
+
+/* Options are a{sv}; unknown keys are refused so that clients notice what we do not support. */
+static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persistent, const char **ret_user,
+                        sd_bus_error *error) {
+        int k;
+
+        if (ret_persistent)
+                *ret_persistent = 0;
+        if (ret_user)
+                *ret_user = NULL;
+        k = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (k < 0)
+                return k;
+        while ((k = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key;
+
+                k = sd_bus_message_read(m, "s", &key);
+                if (k < 0)
+                        return k;
+                if (allow_persistent && ret_persistent && streq(key, "persistent"))
+                        k = sd_bus_message_read(m, "v", "b", ret_persistent);
+                else if (ret_user && streq(key, "user"))
+                        k = sd_bus_message_read(m, "v", "s", ret_user);
+                else
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Unknown option \"%.64s\"", key);
+                if (k < 0)
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Option \"%s\" has the wrong type",
+                                                 key);
+                k = sd_bus_message_exit_container(m);
+                if (k < 0)
+                        return k;
+        }
+        if (k < 0)
+                return k;
+        return sd_bus_message_exit_container(m);
+}
+
+static int find_device_group(Daemon *d, const char *address, const Group **ret, sd_bus_error *error) {
+        const Device *dev;
+        const Group *g;
+
+        if (!pci_address_is_canonical(address))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "\"%.32s\" is not a PCI address like 0000:03:01.0", address);
+        dev = topology_find_device(d->model->topology, address);
+        if (!dev)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_DEVICE, "No PCI device %s", address);
+        g = dev->group >= 0 ? topology_find_group(d->model->topology, (uint32_t) dev->group) : NULL;
+        if (!g)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_GROUP, "%s is in no IOMMU group", address);
+        *ret = g;
+        return 0;
+}
+
+static const char *deny_error(const PolicyVerdict *v, const Group *g) {
+        switch (v->code) {
+        case POLICY_DENY_HOST_CRITICAL:
+                return BUS_ERROR_HOST_CRITICAL;
+        case POLICY_DENY_INTERRUPT_REMAPPING:
+                return BUS_ERROR_IR_REQUIRED;
+        case POLICY_DENY_BLOCKER:
+                for (size_t i = 0; i < g->n_blockers; i++)
+                        if (streq(g->blockers[i].code, BLOCKER_RMRR))
+                                return BUS_ERROR_RMRR_LOCKED;
+                return BUS_ERROR_NOT_ASSIGNABLE;
+        default:
+                return BUS_ERROR_POLICY_DENIED;
+        }
+}
+
+static char *join_reasons(char **reasons) {
+        char *text = NULL;
+
+        for (char **r = reasons; r && *r; r++)
+                if (strextendf(&text, "; ", "%s", *r) < 0)
+                        return mfree(text);
+        return text;
+}
+
+/* polkit details for a group: its id, its first non-bridge member and that one's vendor. */
+typedef struct GroupDetails {
+        char group[16], vendor[8];
+        char *list[7];
+} GroupDetails;
+
+static char **group_details(Daemon *d, const Group *g, GroupDetails *gd) {
+        const Device *first = NULL;
+        size_t n = 0;
+
+        snprintf(gd->group, sizeof(gd->group), "%" PRIu32, g->id);
+        for (char **a = g->devices; a && *a && !first; a++) {
+                const Device *dev = topology_find_device(d->model->topology, *a);
+                if (dev && !dev->bridge)
+                        first = dev;
+        }
+        gd->list[n++] = (char *) "group";
+        gd->list[n++] = gd->group;
+        if (first) {
+                snprintf(gd->vendor, sizeof(gd->vendor), "0x%04x", first->vendor);
+                gd->list[n++] = (char *) "address";
+                gd->list[n++] = (char *) first->address;
+                gd->list[n++] = (char *) "vendor";
+                gd->list[n++] = gd->vendor;
+        }
+        gd->list[n] = NULL;
+        return gd->list;
+}
+
+static int evaluate(Daemon *d, const Group *g, const BusCaller *c, PolicyVerdict *v) {
+        PolicyCaller pc = { .uid = c->uid, .user = c->user, .groups = c->groups };
+
+        *v = POLICY_VERDICT_INIT;
+        return policy_evaluate_group(d->policy, d->model->topology, g, d->model->host, &pc, v);
+}
+
+static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind, bool persistent,
+                   sd_bus_error *error) {
+        _cleanup_(bus_caller_clear) BusCaller caller = {};
+        PolicyVerdict v = POLICY_VERDICT_INIT;
+        LeaseRequest req = { .kind = kind, .group = g->id, .persistent = persistent };
+        _cleanup_free_ char *path = NULL;
+        LeaseError err = {};
+        GroupDetails gd;
+        Lease *l = NULL;
+        int k;
+
+        k = bus_authorize(d, m, group_details(d, g, &gd), error);
+        if (k <= 0)
+                return k < 0 ? k : 1;
+        k = bus_caller(m, &caller);
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Cannot identify the caller: %m");
+
+        /* polkit said this caller may act now; the policy says what its uid may get. */
+        k = evaluate(d, g, &caller, &v);
+        if (k < 0)
+                return k;
+        if (!v.allowed) {
+                _cleanup_free_ char *why = join_reasons(v.reasons);
+
+                log_notice("Refused %s of IOMMU group %" PRIu32 " for uid %" PRIu32 ": %s", lease_kind_to_string(kind),
+                           g->id, caller.uid, strna(why));
+                k = sd_bus_error_setf(error, deny_error(&v, g), "IOMMU group %" PRIu32 ": %s", g->id,
+                                      why ? why : "denied by policy");
+                policy_verdict_clear(&v);
+                return k;
+        }
+        if (v.set_unsafe_interrupts) {
+                k = host_allow_unsafe_interrupts(d->model->root);
+                log_warning("Policy allows unsafe interrupts: set vfio_iommu_type1.allow_unsafe_interrupts for IOMMU "
+                            "group %" PRIu32 "%s%s: devices can forge MSIs without interrupt remapping", g->id,
+                            k < 0 ? ", which failed: " : "", k < 0 ? strerror(-k) : "");
+                if (k >= 0)
+                        d->model->host->unsafe_interrupts = 1;
+        }
+        policy_verdict_clear(&v);
+
+        req.holder = kind == LEASE_CLAIM ? caller.unique_name : NULL;
+        req.uid = caller.uid;
+        req.pid = caller.pid;
+        k = lease_set_acquire(d->leases, &req, &l, &err);
+        if (l) {
+                (void) lease_bus_attach(d, l);
+                (void) lease_bus_emit_added(d, l);
+        }
+        if (k < 0) {
+                char name[128];
+
+                log_warning("%s of IOMMU group %" PRIu32 " failed: %s", lease_kind_to_string(kind), g->id,
+                            err.message ?: strerror(-k));
+                snprintf(name, sizeof(name), ERROR_PREFIX "%s", err.name ?: "Failed");
+                k = sd_bus_error_setf(error, name, "%s", err.message ?: strerror(-k));
+                lease_error_clear(&err);
+                return k;
+        }
+        if (kind == LEASE_CLAIM) {
+                k = lease_bus_track(d, l);
+                if (k < 0)
+                        log_warning("Cannot track the holder %s of IOMMU group %" PRIu32 ": %s", strna(l->holder),
+                                    g->id, strerror(-k));
+        }
+        log_info("IOMMU group %" PRIu32 " %s for uid %" PRIu32 " (%s), lease %" PRIu64,
+                 g->id, kind == LEASE_CLAIM ? "claimed" : "prepared", caller.uid, strna(caller.unique_name), l->id);
+        k = lease_object_path(l->id, &path);
+        if (k < 0)
+                return k;
+        return sd_bus_reply_method_return(m, "o", path);
+}
+
+static int method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        const Group *g;
+        uint32_t id;
+        int k;
+
+        k = sd_bus_message_read(m, "u", &id);
+        if (k < 0)
+                return k;
+        k = read_options(m, false, NULL, NULL, error);
+        if (k < 0)
+                return k;
+        g = topology_find_group(d->model->topology, id);
+        if (!g)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_GROUP, "IOMMU group %" PRIu32 " does not exist", id);
+        return acquire(m, d, g, LEASE_CLAIM, false, error);
+}
+
+static int method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        const char *address;
+        const Group *g;
+        int k;
+
+        k = sd_bus_message_read(m, "s", &address);
+        if (k < 0)
+                return k;
+        k = read_options(m, false, NULL, NULL, error);
+        if (k < 0)
+                return k;
+        k = find_device_group(d, address, &g, error);
+        if (k < 0)
+                return k;
+        return acquire(m, d, g, LEASE_CLAIM, false, error);
+}
+
+static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        const char *address;
+        const Group *g;
+        int persistent, k;
+
+        k = sd_bus_message_read(m, "s", &address);
+        if (k < 0)
+                return k;
+        k = read_options(m, true, &persistent, NULL, error);
+        if (k < 0)
+                return k;
+        k = find_device_group(d, address, &g, error);
+        if (k < 0)
+                return k;
+        return acquire(m, d, g, LEASE_PREPARE, persistent, error);
+}
+
+static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        const char *address;
+        GroupDetails gd;
+        const Group *g;
+        Lease *l;
+        int k;
+
+        k = sd_bus_message_read(m, "s", &address);
+        if (k < 0)
+                return k;
+        k = read_options(m, false, NULL, NULL, error);
+        if (k < 0)
+                return k;
+        k = find_device_group(d, address, &g, error);
+        if (k < 0)
+                return k;
+        l = lease_set_find_group(d->leases, g->id);
+        if (!l || l->kind != LEASE_PREPARE)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_LEASE, "IOMMU group %" PRIu32 " of %s is not prepared%s",
+                                         g->id, address, l ? " (it is claimed)" : "");
+        k = bus_authorize(d, m, group_details(d, g, &gd), error);
+        if (k <= 0)
+                return k < 0 ? k : 1;
+        k = lease_bus_release(d, l, error);
+        if (k < 0)
+                return k;
+        log_info("IOMMU group %" PRIu32 " unprepared", g->id);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Daemon *d = userdata;
+        int k;
+
+        k = sd_bus_message_new_method_return(m, &reply);
+        if (k < 0)
+                return k;
+        k = sd_bus_message_open_container(reply, 'a', "(tousssu)");
+        if (k < 0)
+                return k;
+        for (size_t i = 0; d->leases && i < d->leases->n; i++) {
+                const Lease *l = d->leases->leases[i];
+                _cleanup_free_ char *path = NULL;
+
+                k = lease_object_path(l->id, &path);
+                if (k < 0)
+                        return k;
+                k = sd_bus_message_append(reply, "(tousssu)", l->id, path, l->group, lease_kind_to_string(l->kind),
+                                          lease_state_to_string(l->state), strempty(l->holder), l->uid);
+                if (k < 0)
+                        return k;
+        }
+        k = sd_bus_message_close_container(reply);
+        if (k < 0)
+                return k;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+int daemon_reload_policy(Daemon *d) {
+        _cleanup_strv_free_ char **errors = NULL;
+        Policy *p = NULL;
+        int k;
+
+        k = policy_load_dirs(d->policy_dirs, &p, &errors);
+        strv_free(d->policy_errors);
+        d->policy_errors = NULL;
+        if (k < 0) {
+                /* Validate everything, then swap: a bad file leaves the policy in force. */
+                for (char **e = errors; e && *e; e++)
+                        log_error("Policy not loaded, the previous one stays in force: %s", *e);
+                d->policy_errors = TAKE_PTR(errors);
+                if (!d->policy_errors)
+                        (void) strv_extendf(&d->policy_errors, "cannot load the policy: %s", strerror(-k));
+        } else {
+                policy_free(d->policy);
+                d->policy = p;
+                log_info("Policy loaded: %zu files, %zu rules", strv_length(policy_files(p)), policy_n_rules(p));
+        }
+        if (d->bus)
+                (void) sd_bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, "PolicyError", "PolicyFiles",
+                                                      NULL);
+        return k;
+}
+
+static int method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        _cleanup_free_ char *why = NULL;
+        int k;
+
+        k = read_options(m, false, NULL, NULL, error);
+        if (k < 0)
+                return k;
+        k = bus_authorize(d, m, NULL, error);
+        if (k <= 0)
+                return k < 0 ? k : 1;
+        k = daemon_reload_policy(d);
+        if (k < 0) {
+                why = join_reasons(d->policy_errors);
+                return sd_bus_error_setf(error, BUS_ERROR_POLICY_INVALID, "The policy was not reloaded, the previous "
+                                         "one stays in force: %s", why ? why : strerror(-k));
+        }
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_get_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        struct json_object *o = NULL, *errs;
+        int k;
+
+        k = policy_to_json(d->policy, &o);
+        if (k < 0)
+                return k;
+        errs = json_object_new_array();
+        if (!errs || json_object_object_add(o, "errors", errs) < 0) {
+                json_object_put(errs);
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        for (char **e = d->policy_errors; e && *e; e++)
+                json_object_array_add(errs, json_object_new_string(*e));
+        k = sd_bus_reply_method_return(m, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        return k;
+}
+
+static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(bus_caller_clear) BusCaller caller = {};
+        Daemon *d = userdata;
+        PolicyVerdict v = POLICY_VERDICT_INIT;
+        const char *address, *user;
+        struct json_object *o;
+        const Group *g;
+        int k;
+
+        k = sd_bus_message_read(m, "s", &address);
+        if (k < 0)
+                return k;
+        k = read_options(m, false, NULL, &user, error);
+        if (k < 0)
+                return k;
+        k = find_device_group(d, address, &g, error);
+        if (k < 0)
+                return k;
+        if (user) {
+                k = userdb_by_name(user, &caller.uid, &caller.user, &caller.groups);
+                if (k < 0)
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "No user \"%.32s\"", user);
+        } else {
+                k = bus_caller(m, &caller);
+                if (k < 0)
+                        return sd_bus_error_set_errnof(error, k, "Cannot identify the caller: %m");
+        }
+        k = evaluate(d, g, &caller, &v);
+        if (k < 0)
+                return k;
+        k = policy_verdict_to_json(&v, g->id, caller.user, caller.uid, &o);
+        policy_verdict_clear(&v);
+        if (k < 0)
+                return k;
+        k = sd_bus_reply_method_return(m, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        return k;
+}
+
+static int get_policy_error(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        _cleanup_free_ char *why = join_reasons(d->policy_errors);
+
+        return sd_bus_message_append(reply, "s", strempty(why));
+}
+
+static int get_policy_files(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+
+        return sd_bus_message_append_strv(reply, d->policy ? policy_files(d->policy) : NULL);
+}
+
 static int get_api_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "u", (uint32_t) API_VERSION);
@@ -111,12 +542,31 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("InterruptRemapping", "s", get_interrupt_remapping, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("IommuPresent", "b", get_iommu_present, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PolicyError", "s", get_policy_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PolicyFiles", "as", get_policy_files, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("ListGroups", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(uobas)", groups),
                                 method_list_groups, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sosi)", devices),
                                 method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetHostReport", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", report),
                                 method_get_host_report, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListLeases", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tousssu)", leases),
+                                method_list_leases, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetPolicy", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", policy), method_get_policy,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ExplainPolicy", SD_BUS_ARGS("s", address, "a{sv}", options),
+                                SD_BUS_RESULT("s", verdict), method_explain_policy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ClaimGroup", SD_BUS_ARGS("u", group, "a{sv}", options), SD_BUS_RESULT("o", lease),
+                                method_claim_group, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ClaimDevice", SD_BUS_ARGS("s", address, "a{sv}", options),
+                                SD_BUS_RESULT("o", lease), method_claim_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Prepare", SD_BUS_ARGS("s", address, "a{sv}", options), SD_BUS_RESULT("o", lease),
+                                method_prepare, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Unprepare", SD_BUS_ARGS("s", address, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_unprepare, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                method_reload_policy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("DriverReverted", SD_BUS_ARGS("s", address, "s", driver, "u", group, "s", message), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -137,6 +587,12 @@ int bus_register_objects(Daemon *d) {
         if (k < 0)
                 return k;
         k = sd_bus_add_node_enumerator(d->bus, NULL, OBJ_DEVICE_PREFIX, device_bus_enumerate, d);
+        if (k < 0)
+                return k;
+        k = sd_bus_add_fallback_vtable(d->bus, NULL, OBJ_LEASE_PREFIX, IFACE_LEASE, lease_vtable, lease_bus_find, d);
+        if (k < 0)
+                return k;
+        k = sd_bus_add_node_enumerator(d->bus, NULL, OBJ_LEASE_PREFIX, lease_bus_enumerate, d);
         if (k < 0)
                 return k;
         return sd_bus_add_object_manager(d->bus, NULL, OBJ_ROOT);

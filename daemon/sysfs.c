@@ -225,6 +225,12 @@ int dev_open(const SysRoot *r, const char *path, int flags) {
         return fd < 0 ? negative_errno() : fd;
 }
 
+int dev_chown(const SysRoot *r, const char *path, uint32_t uid) {
+        if (fchownat(r->dev_fd, path, uid, 0, AT_SYMLINK_NOFOLLOW) < 0)
+                return negative_errno();
+        return fchmodat(r->dev_fd, path, 0600, 0) < 0 ? negative_errno() : 0;
+}
+
 int sysfs_resolve_link(const SysRoot *r, const char *link_path, char **ret) {
         _cleanup_free_ char *target = NULL, *out = NULL;
         size_t len, outlen;

@@ -44,6 +44,8 @@ bool sysfs_exists_at(const SysRoot *r, int dirfd, const char *path);
 bool dev_node_exists(const SysRoot *r, const char *path);
 /* Opens a node under the dev root (O_CLOEXEC is added). */
 int dev_open(const SysRoot *r, const char *path, int flags);
+/* Gives a node under the dev root to uid (group root, mode rw for the owner only). */
+int dev_chown(const SysRoot *r, const char *path, uint32_t uid);
 
 /* Writes value to an attribute under the sysfs root (a kernel interface such as driver_override
  * or drivers_probe), giving up after timeout_usec: a driver's probe or remove can block the write

@@ -56,3 +56,9 @@ EXTRA_DIST += \
 	tests/data/qemu-q35-vtd/dmesg-excerpt.txt \
 	tests/data/qemu-q35-vtd/iommu-groups.txt \
 	tests/data/qemu-q35-vtd/sysfs-snapshot.tar.gz
+
+check_PROGRAMS += tests/unit/test-access
+TESTS += tests/unit/test-access
+tests_unit_test_access_SOURCES = tests/unit/test-access.c
+tests_unit_test_access_CFLAGS = $(UNIT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_access_LDADD = libbus.a $(MODEL_LIBS) $(CHECK_LIBS) -lpthread

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "names.h"
+#include "userdb.h"
+#include "util.h"
+
+#define ACTION_CLAIM "org.vfioassign1.claim"
+#define ACTION_PREPARE "org.vfioassign1.prepare"
+#define ACTION_MANAGE "org.vfioassign1.manage"
+
+/* Every method of every interface we serve, and the polkit action that guards it. Reading is
+ * free; anything that changes the host needs an action. A member missing here is refused
+ * (tests/unit/test-access.c checks that every vtable method is listed). Lease methods called by
+ * the lease's own holder need no action (the holder was authorised when it claimed); anyone else
+ * needs "manage". */
+const BusAccess bus_access_table[] = {
+        { IFACE_MANAGER, "ListGroups", NULL },
+        { IFACE_MANAGER, "ListDevices", NULL },
+        { IFACE_MANAGER, "GetHostReport", NULL },
+        { IFACE_MANAGER, "ListLeases", NULL },
+        { IFACE_MANAGER, "GetPolicy", NULL },
+        { IFACE_MANAGER, "ExplainPolicy", NULL },
+        { IFACE_MANAGER, "ClaimGroup", ACTION_CLAIM },
+        { IFACE_MANAGER, "ClaimDevice", ACTION_CLAIM },
+        { IFACE_MANAGER, "Prepare", ACTION_PREPARE },
+        { IFACE_MANAGER, "Unprepare", ACTION_PREPARE },
+        { IFACE_MANAGER, "ReloadPolicy", ACTION_MANAGE },
+        { IFACE_LEASE, "OpenContainer", ACTION_MANAGE },
+        { IFACE_LEASE, "OpenGroup", ACTION_MANAGE },
+        { IFACE_LEASE, "OpenDevice", ACTION_MANAGE },
+        { IFACE_LEASE, "GrantAccess", ACTION_MANAGE },
+        { IFACE_LEASE, "Release", ACTION_MANAGE },
+        {}
+};
+
+const BusAccess *bus_access_find(const char *interface, const char *member) {
+        for (const BusAccess *a = bus_access_table; a->interface; a++)
+                if (streq(a->interface, interface) && streq(a->member, member))
+                        return a;
+        return NULL;
+}
+
+int bus_authorize(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_error *error) {
+        const char *iface = sd_bus_message_get_interface(m), *member = sd_bus_message_get_member(m);
+        const BusAccess *a = iface && member ? bus_access_find(iface, member) : NULL;
+
+        if (!a)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "%s.%s is not an authorised method",
+                                         strna(iface), strna(member));
+        if (!a->action)
+                return 1;
+        return polkit_check_async(d->polkit, m, a->action, details, error);
+}
+
+void bus_caller_clear(BusCaller *c) {
+        free(c->user);
+        strv_free(c->groups);
+        *c = (BusCaller) {};
+}
+
+int bus_caller(sd_bus_message *m, BusCaller *ret) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_(bus_caller_clear) BusCaller c = {};
+        const gid_t *gids = NULL;
+        int k, n;
+
+        k = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_PID |
+                                                 SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
+                                      &creds);
+        if (k < 0)
+                return k;
+        k = sd_bus_creds_get_euid(creds, &c.uid);
+        if (k < 0)
+                return k;
+        if (sd_bus_creds_get_pid(creds, (pid_t *) &c.pid) < 0)
+                c.pid = 0;
+        c.unique_name = sd_bus_message_get_sender(m);
+
+        /* The user database gives the name and every group of the uid; the groups the process
+         * actually runs with are added when the bus tells them. */
+        k = userdb_by_uid(c.uid, &c.user, &c.groups);
+        if (k == -ENOMEM)
+                return k;
+        if (sd_bus_creds_get_egid(creds, &c.gid) >= 0 && userdb_add_group(&c.groups, c.gid) < 0)
+                return -ENOMEM;
+        n = sd_bus_creds_get_supplementary_gids(creds, &gids);
+        for (int i = 0; i < n; i++)
+                if (userdb_add_group(&c.groups, gids[i]) < 0)
+                        return -ENOMEM;
+        *ret = c;
+        c = (BusCaller) {};
+        return 0;
+}

@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "names.h"
+#include "util.h"
+
+/* What the bus glue keeps per lease (Lease.bus_data). */
+struct LeaseBus {
+        Daemon *daemon;
+        Lease *lease;
+        sd_bus_track *track;
+        sd_event_source *defer;
+};
+
+int lease_object_path(uint64_t id, char **ret) {
+        return asprintf(ret, OBJ_LEASE_PREFIX "/%" PRIu64, id) < 0 ? -ENOMEM : 0;
+}
+
+int lease_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                   sd_bus_error *error) {
+        Daemon *d = userdata;
+        _cleanup_free_ char *id = NULL;
+        uint64_t n;
+        Lease *l;
+        int k;
+
+        if (!d->leases)
+                return 0;
+        k = sd_bus_path_decode(path, OBJ_LEASE_PREFIX, &id);
+        if (k <= 0)
+                return k;
+        if (safe_atou64(id, 10, &n) < 0)
+                return 0;
+        l = lease_set_find_id(d->leases, n);
+        if (!l)
+                return 0;
+        *found = l;
+        return 1;
+}
+
+int lease_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error) {
+        Daemon *d = userdata;
+        size_t n = d->leases ? d->leases->n : 0;
+        char **l = calloc(n + 1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (lease_object_path(d->leases->leases[i]->id, &l[i]) < 0) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+        *nodes = l;
+        return 0;
+}
+
+void lease_bus_forget(Lease *l) {
+        LeaseBus *b = l->bus_data;
+
+        if (!b)
+                return;
+        sd_bus_track_unref(b->track);
+        sd_event_source_disable_unref(b->defer);
+        free(b);
+        l->bus_data = NULL;
+}
+
+LeaseBus *lease_bus_attach(Daemon *d, Lease *l) {
+        LeaseBus *b = l->bus_data;
+
+        if (!b) {
+                b = calloc(1, sizeof(*b));
+                if (!b)
+                        return NULL;
+                b->daemon = d;
+                b->lease = l;
+                l->bus_data = b;
+        }
+        return b;
+}
+
+int lease_bus_emit_added(Daemon *d, const Lease *l) {
+        _cleanup_free_ char *path = NULL;
+        int k = lease_object_path(l->id, &path);
+
+        return k < 0 ? k : sd_bus_emit_object_added(d->bus, path);
+}
+
+int lease_bus_emit_changed(Daemon *d, const Lease *l) {
+        _cleanup_free_ char *path = NULL;
+        int k = lease_object_path(l->id, &path);
+
+        return k < 0 ? k : sd_bus_emit_properties_changed(d->bus, path, IFACE_LEASE, "State", "Reason", "Holder", NULL);
+}
+
+static int emit_removed(Daemon *d, uint64_t id) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *path = NULL;
+        int k;
+
+        k = lease_object_path(id, &path);
+        if (k < 0)
+                return k;
+        k = sd_bus_message_new_signal(d->bus, &m, OBJ_ROOT, "org.freedesktop.DBus.ObjectManager",
+                                      "InterfacesRemoved");
+        if (k < 0)
+                return k;
+        k = sd_bus_message_append(m, "oas", path, 4, "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
+                                  "org.freedesktop.DBus.Properties", IFACE_LEASE);
+        if (k < 0)
+                return k;
+        return sd_bus_send(d->bus, m, NULL);
+}
+
+/* LeaseError names are the suffixes of our bus errors. */
+static int lease_error_to_bus(const LeaseError *e, int k, sd_bus_error *error) {
+        char name[128];
+
+        if (!e->name)
+                return sd_bus_error_set_errnof(error, k, "%s", e->message ?: strerror(-k));
+        snprintf(name, sizeof(name), ERROR_PREFIX "%s", e->name);
+        return sd_bus_error_setf(error, name, "%s", e->message ?: strerror(-k));
+}
+
+int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error) {
+        LeaseError err = {};
+        LeaseBus *b = l->bus_data;
+        uint64_t id = l->id;
+        int k;
+
+        k = lease_set_release(d->leases, l, &err);
+        if (k < 0 && lease_set_find_id(d->leases, id)) {
+                /* Still there: stuck. Tell watchers. */
+                (void) lease_bus_emit_changed(d, l);
+                k = lease_error_to_bus(&err, k, error);
+                lease_error_clear(&err);
+                return k;
+        }
+        lease_error_clear(&err);
+        /* The lease is gone (freed by the set), with or without a save error. */
+        if (b) {
+                sd_bus_track_unref(b->track);
+                sd_event_source_disable_unref(b->defer);
+                free(b);
+        }
+        (void) emit_removed(d, id);
+        return k < 0 ? sd_bus_error_set_errnof(error, k, "The lease was released but the state could not be saved: %m")
+                     : 0;
+}
+
+static int on_holder_gone_deferred(sd_event_source *s, void *userdata) {
+        LeaseBus *b = userdata;
+        Daemon *d = b->daemon;
+        Lease *l = b->lease;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        b->defer = sd_event_source_disable_unref(b->defer);
+        if (policy_host(d->policy)->on_holder_exit == ON_HOLDER_EXIT_KEEP) {
+                /* The group stays on vfio-pci for whoever is authorised to take it over. */
+                l->holder = mfree(l->holder);
+                (void) lease_set_save(d->leases);
+                (void) lease_bus_emit_changed(d, l);
+                log_notice("Lease %" PRIu64 " on IOMMU group %" PRIu32 ": holder gone, kept (on_holder_exit=keep)",
+                           l->id, l->group);
+                return 0;
+        }
+        if (lease_bus_release(d, l, &error) < 0)
+                log_warning("IOMMU group %" PRIu32 ": holder gone, release failed: %s", l->group, error.message);
+        else
+                log_info("IOMMU group %" PRIu32 ": holder gone, released", l->group);
+        return 0;
+}
+
+static int on_holder_gone(sd_bus_track *t, void *userdata) {
+        LeaseBus *b = userdata;
+
+        /* Not from inside the track's own callback: the release frees the track. */
+        if (!b->defer)
+                (void) sd_event_add_defer(b->daemon->event, &b->defer, on_holder_gone_deferred, b);
+        return 0;
+}
+
+int lease_bus_track(Daemon *d, Lease *l) {
+        LeaseBus *b;
+        int k;
+
+        if (!l->holder)
+                return 0;
+        b = lease_bus_attach(d, l);
+        if (!b)
+                return -ENOMEM;
+        if (!b->track) {
+                k = sd_bus_track_new(d->bus, &b->track, on_holder_gone, b);
+                if (k < 0)
+                        return k;
+        }
+        return sd_bus_track_add_name(b->track, l->holder);
+}
+
+static bool is_holder(sd_bus_message *m, const Lease *l) {
+        const char *sender = sd_bus_message_get_sender(m);
+
+        return l->holder && sender && streq(sender, l->holder);
+}
+
+/* The holder may use its lease; anyone else needs org.vfioassign1.manage. */
+static int authorize_lease_call(Daemon *d, sd_bus_message *m, const Lease *l, sd_bus_error *error) {
+        char group[16];
+        char *details[] = { (char *) "group", group, NULL };
+
+        if (is_holder(m, l))
+                return 1;
+        snprintf(group, sizeof(group), "%" PRIu32, l->group);
+        return bus_authorize(d, m, details, error);
+}
+
+static int reply_fd(sd_bus_message *m, int fd) {
+        int k = sd_bus_reply_method_return(m, "h", fd);
+
+        return k;
+}
+
+static Daemon *daemon_of(Lease *l) {
+        LeaseBus *b = l->bus_data;
+        return b ? b->daemon : NULL;
+}
+
+#define LEASE_METHOD_PROLOGUE(m, userdata, error)                              \
+        Lease *l = userdata;                                                   \
+        Daemon *d = daemon_of(l);                                              \
+        int k;                                                                 \
+        if (!d)                                                                \
+                return sd_bus_error_set(error, BUS_ERROR_FAILED, "Lease not served"); \
+        k = authorize_lease_call(d, m, l, error);                              \
+        if (k <= 0)                                                            \
+                return k < 0 ? k : 1
+
+static int method_open_container(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        LEASE_METHOD_PROLOGUE(m, userdata, error);
+        if (l->kind != LEASE_CLAIM || l->state != LEASE_ACTIVE || l->container_fd < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED,
+                                         "The lease on IOMMU group %" PRIu32 " has no container (%s %s)", l->group,
+                                         lease_kind_to_string(l->kind), lease_state_to_string(l->state));
+        return reply_fd(m, l->container_fd);
+}
+
+static int method_open_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        LEASE_METHOD_PROLOGUE(m, userdata, error);
+        if (l->kind != LEASE_CLAIM || l->state != LEASE_ACTIVE || l->group_fd < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED,
+                                         "The lease on IOMMU group %" PRIu32 " has no group fd (%s %s)", l->group,
+                                         lease_kind_to_string(l->kind), lease_state_to_string(l->state));
+        return reply_fd(m, l->group_fd);
+}
+
+static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_close_ int fd = -1;
+        LeaseError err = {};
+        const char *address;
+
+        LEASE_METHOD_PROLOGUE(m, userdata, error);
+        k = sd_bus_message_read(m, "s", &address);
+        if (k < 0)
+                return k;
+        if (!pci_address_is_canonical(address))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "\"%.32s\" is not a PCI address like 0000:03:01.0", address);
+        k = lease_open_device(&d->leases->ctx, l, address, &fd, &err);
+        if (k < 0) {
+                k = lease_error_to_bus(&err, k, error);
+                lease_error_clear(&err);
+                return k;
+        }
+        return reply_fd(m, fd);
+}
+
+static int check_no_options(sd_bus_message *m, sd_bus_error *error) {
+        int k = sd_bus_message_enter_container(m, 'a', "{sv}");
+
+        if (k < 0)
+                return k;
+        if (sd_bus_message_at_end(m, false) == 0)
+                return sd_bus_error_set(error, BUS_ERROR_INVALID_ARGUMENT, "This method takes no options yet");
+        return sd_bus_message_exit_container(m);
+}
+
+static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        LeaseError err = {};
+        uint32_t uid;
+
+        LEASE_METHOD_PROLOGUE(m, userdata, error);
+        k = sd_bus_message_read(m, "u", &uid);
+        if (k < 0)
+                return k;
+        k = check_no_options(m, error);
+        if (k < 0)
+                return k;
+        if (uid == UINT32_MAX)
+                return sd_bus_error_set(error, BUS_ERROR_INVALID_ARGUMENT, "uid 4294967295 is not a user");
+        k = lease_grant_access(&d->leases->ctx, l, uid, &err);
+        if (k < 0) {
+                k = lease_error_to_bus(&err, k, error);
+                lease_error_clear(&err);
+                return k;
+        }
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        LEASE_METHOD_PROLOGUE(m, userdata, error);
+        k = check_no_options(m, error);
+        if (k < 0)
+                return k;
+        k = lease_bus_release(d, l, error);
+        if (k < 0)
+                return k;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+#define LEASE(userdata) ((const Lease *) (userdata))
+
+static int get_prop(sd_bus *bus, const char *path, const char *interface, const char *property,
+                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Lease *l = LEASE(userdata);
+
+        if (streq(property, "Id"))
+                return sd_bus_message_append(reply, "t", l->id);
+        if (streq(property, "Kind"))
+                return sd_bus_message_append(reply, "s", lease_kind_to_string(l->kind));
+        if (streq(property, "Group"))
+                return sd_bus_message_append(reply, "u", l->group);
+        if (streq(property, "Holder"))
+                return sd_bus_message_append(reply, "s", strempty(l->holder));
+        if (streq(property, "Uid"))
+                return sd_bus_message_append(reply, "u", l->uid);
+        if (streq(property, "Pid"))
+                return sd_bus_message_append(reply, "u", l->pid);
+        if (streq(property, "State"))
+                return sd_bus_message_append(reply, "s", lease_state_to_string(l->state));
+        if (streq(property, "Reason"))
+                return sd_bus_message_append(reply, "s", strempty(l->reason));
+        if (streq(property, "Persistent"))
+                return sd_bus_message_append(reply, "b", (int) l->persistent);
+        return -EINVAL;
+}
+
+static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
+                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Lease *l = LEASE(userdata);
+        int k;
+
+        k = sd_bus_message_open_container(reply, 'a', "s");
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < l->n_devices; i++) {
+                k = sd_bus_message_append(reply, "s", l->devices[i].address);
+                if (k < 0)
+                        return k;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+const sd_bus_vtable lease_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "t", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Kind", "s", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Group", "u", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Devices", "as", get_devices, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Holder", "s", get_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Uid", "u", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Pid", "u", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", get_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Reason", "s", get_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Persistent", "b", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("OpenContainer", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", container),
+                                method_open_container, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenGroup", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", group), method_open_group,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenDevice", SD_BUS_ARGS("s", address), SD_BUS_RESULT("h", device),
+                                method_open_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GrantAccess", SD_BUS_ARGS("u", uid, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_grant_access, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_release,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lease.h"
+#include "names.h"
+#include "util.h"
+#include "vfio.h"
+
+static const char *const kind_table[_LEASE_KIND_MAX] = {
+        [LEASE_CLAIM] = "claim",
+        [LEASE_PREPARE] = "prepare",
+};
+
+static const char *const state_table[_LEASE_STATE_MAX] = {
+        [LEASE_BINDING] = "binding",
+        [LEASE_ACTIVE] = "active",
+        [LEASE_RELEASING] = "releasing",
+        [LEASE_STUCK] = "stuck",
+};
+
+const char *lease_kind_to_string(LeaseKind k) {
+        return (size_t) k < _LEASE_KIND_MAX ? kind_table[k] : NULL;
+}
+
+LeaseKind lease_kind_from_string(const char *s) {
+        for (size_t i = 0; s && i < _LEASE_KIND_MAX; i++)
+                if (streq(kind_table[i], s))
+                        return (LeaseKind) i;
+        return _LEASE_KIND_MAX;
+}
+
+const char *lease_state_to_string(LeaseState s) {
+        return (size_t) s < _LEASE_STATE_MAX ? state_table[s] : NULL;
+}
+
+LeaseState lease_state_from_string(const char *s) {
+        for (size_t i = 0; s && i < _LEASE_STATE_MAX; i++)
+                if (streq(state_table[i], s))
+                        return (LeaseState) i;
+        return _LEASE_STATE_MAX;
+}
+
+Lease *lease_free(Lease *l) {
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < l->n_devices; i++)
+                free(l->devices[i].original_driver);
+        free(l->devices);
+        free(l->holder);
+        free(l->reason);
+        safe_close(l->group_fd);
+        safe_close(l->container_fd);
+        free(l);
+        return NULL;
+}
+
+void lease_error_clear(LeaseError *e) {
+        free(e->message);
+        *e = (LeaseError) {};
+}
+
+static int set_error(LeaseError *e, int error, const char *name, const char *fmt, ...) _printf_(4, 5);
+static int set_error(LeaseError *e, int error, const char *name, const char *fmt, ...) {
+        va_list ap;
+
+        if (e) {
+                lease_error_clear(e);
+                e->error = error;
+                e->name = name;
+                va_start(ap, fmt);
+                if (vasprintf(&e->message, fmt, ap) < 0)
+                        e->message = NULL;
+                va_end(ap);
+        }
+        return error;
+}
+
+bool lease_has_device(const Lease *l, const char *address) {
+        for (size_t i = 0; i < l->n_devices; i++)
+                if (streq(l->devices[i].address, address))
+                        return true;
+        return false;
+}
+
+int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret, LeaseError *err) {
+        _cleanup_(lease_freep) Lease *l = NULL;
+        const Group *g;
+
+        g = topology_find_group(c->model->topology, group);
+        if (!g)
+                return set_error(err, -ENOENT, "NoSuchGroup", "IOMMU group %" PRIu32 " does not exist", group);
+        if (strv_length(g->devices) == 0)
+                return set_error(err, -ENODEV, "NoSuchGroup", "IOMMU group %" PRIu32 " has no PCI devices", group);
+
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->id = id;
+        l->kind = kind;
+        l->state = LEASE_BINDING;
+        l->group = group;
+        l->granted_uid = UINT32_MAX;
+        l->container_fd = l->group_fd = -1;
+        l->devices = calloc(strv_length(g->devices), sizeof(LeaseDevice));
+        if (!l->devices)
+                return -ENOMEM;
+        for (char **a = g->devices; *a; a++) {
+                const Device *d = topology_find_device(c->model->topology, *a);
+                LeaseDevice *ld = &l->devices[l->n_devices];
+
+                if (!d)
+                        return set_error(err, -ENODEV, "NoSuchDevice",
+                                         "%s, a member of IOMMU group %" PRIu32 ", is not readable", *a, group);
+                strcpy(ld->address, d->address);
+                ld->bridge = d->bridge;
+                if (d->driver && !(ld->original_driver = strdup(d->driver)))
+                        return -ENOMEM;
+                l->n_devices++;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int save(const LeaseContext *c) {
+        return c->save ? c->save(c->save_userdata) : 0;
+}
+
+/* Puts members [0, n) back on their original drivers. Returns 0 or the first failure, with the
+ * failures described in *reason. */
+static int restore_members(const LeaseContext *c, Lease *l, size_t n, char **reason) {
+        _cleanup_free_ char *text = NULL;
+        int r = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                const LeaseDevice *d = &l->devices[i];
+                BindFailure f = {};
+                int k;
+
+                if (d->bridge)
+                        continue;
+                k = binding_restore(c->model->root, d->address, d->original_driver, c->timeout_usec, &f);
+                if (k < 0) {
+                        if (strextendf(&text, "; ", "%s cannot be given back to %s: %s failed: %s (now on %s)",
+                                       d->address, d->original_driver ?: "no driver", bind_step_to_string(f.step),
+                                       strerror(-k), f.driver ?: "no driver") < 0) {
+                                bind_failure_clear(&f);
+                                return -ENOMEM;
+                        }
+                        if (r == 0)
+                                r = k;
+                }
+                bind_failure_clear(&f);
+        }
+        if (reason)
+                *reason = TAKE_PTR(text);
+        return r;
+}
+
+/* Called when acquiring failed after some members moved: put everything back, or go STUCK. */
+static int roll_back(const LeaseContext *c, Lease *l, size_t n_bound, LeaseError *err) {
+        _cleanup_free_ char *reason = NULL;
+        int k;
+
+        safe_close(l->group_fd);
+        safe_close(l->container_fd);
+        l->group_fd = l->container_fd = -1;
+        l->state = LEASE_RELEASING;
+        (void) save(c);
+        k = restore_members(c, l, n_bound, &reason);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0) {
+                l->state = LEASE_STUCK;
+                free(l->reason);
+                l->reason = TAKE_PTR(reason);
+                (void) save(c);
+                if (err)
+                        (void) strextendf(&err->message, "; ", "rolling back failed, the group is stuck: %s",
+                                          l->reason);
+        }
+        return 0;
+}
+
+/* Which members keep the group from being viable, for the error message. */
+static char *not_viable_members(const LeaseContext *c, const Lease *l) {
+        char *text = NULL;
+
+        for (size_t i = 0; i < l->n_devices; i++) {
+                _cleanup_free_ char *drv = NULL;
+
+                if (binding_current_driver(c->model->root, l->devices[i].address, &drv) < 0 || !drv ||
+                    streq(drv, DRIVER_VFIO_PCI) || streq(drv, DRIVER_PCIEPORT) || streq(drv, "pci-stub"))
+                        continue;
+                if (strextendf(&text, ", ", "%s is on %s", l->devices[i].address, drv) < 0)
+                        return mfree(text);
+        }
+        return text;
+}
+
+static int open_container(const LeaseContext *c, Lease *l, LeaseError *err) {
+        bool viable = false;
+        int k;
+
+        k = vfio_group_open(c->model->root, l->group, &l->group_fd);
+        if (k < 0)
+                return set_error(err, k, k == -EBUSY ? "Busy" : "VfioFailed",
+                                 "Cannot open /dev/vfio/%" PRIu32 ": %s%s", l->group, strerror(-k),
+                                 k == -EBUSY ? " (another VFIO user holds the group)" : "");
+        k = vfio_group_is_viable(l->group_fd, &viable);
+        if (k < 0)
+                return set_error(err, k, "VfioFailed", "VFIO_GROUP_GET_STATUS on group %" PRIu32 " failed: %s",
+                                 l->group, strerror(-k));
+        if (!viable) {
+                _cleanup_free_ char *who = not_viable_members(c, l);
+
+                return set_error(err, -EPERM, "GroupNotViable",
+                                 "IOMMU group %" PRIu32 " is not viable: %s", l->group,
+                                 who ? who : "a member is on a driver that does not allow user DMA");
+        }
+        k = vfio_container_open(c->model->root, &l->container_fd);
+        if (k < 0)
+                return set_error(err, k, "VfioFailed", "Cannot open the VFIO container /dev/vfio/vfio: %s",
+                                 strerror(-k));
+        k = vfio_group_attach(l->group_fd, l->container_fd, true);
+        if (k == -EPERM)
+                /* The type1 backend refuses VFIO_SET_IOMMU without interrupt remapping unless
+                 * vfio_iommu_type1.allow_unsafe_interrupts is set (vfio_iommu_type1_attach_group). */
+                return set_error(err, k, "InterruptRemappingRequired",
+                                 "The kernel refused IOMMU group %" PRIu32 " a type1 IOMMU domain (EPERM): "
+                                 "interrupt remapping is not available and vfio_iommu_type1."
+                                 "allow_unsafe_interrupts is off", l->group);
+        if (k < 0)
+                return set_error(err, k, "VfioFailed", "Attaching IOMMU group %" PRIu32 " to a container failed: %s",
+                                 l->group, strerror(-k));
+        return 0;
+}
+
+int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
+        size_t i;
+        int k;
+
+        l->state = LEASE_BINDING;
+        /* The original drivers are on disk before the first write to sysfs. */
+        k = save(c);
+        if (k < 0)
+                return set_error(err, k, "StateFailed", "Cannot record the state before binding: %s", strerror(-k));
+
+        for (i = 0; i < l->n_devices; i++) {
+                const LeaseDevice *d = &l->devices[i];
+                BindFailure f = {};
+
+                if (d->bridge)
+                        continue;
+                k = binding_bind_vfio(c->model->root, d->address, c->timeout_usec, &f);
+                if (k < 0) {
+                        set_error(err, k, "BindFailed",
+                                  "Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s%s%s",
+                                  d->address, d->original_driver ?: "no driver", bind_step_to_string(f.step),
+                                  strerror(-k), f.driver ? "; it is now on " : "", f.driver ?: "");
+                        bind_failure_clear(&f);
+                        (void) roll_back(c, l, i + 1, err);
+                        return k;
+                }
+        }
+
+        if (l->kind == LEASE_CLAIM) {
+                k = open_container(c, l, err);
+                if (k < 0) {
+                        (void) roll_back(c, l, l->n_devices, err);
+                        return k;
+                }
+        }
+        l->state = LEASE_ACTIVE;
+        k = save(c);
+        if (k < 0) {
+                set_error(err, k, "StateFailed", "Cannot record the lease: %s", strerror(-k));
+                (void) roll_back(c, l, l->n_devices, err);
+                return k;
+        }
+        return 0;
+}
+
+static void reset_members(const LeaseContext *c, Lease *l) {
+        for (size_t i = 0; i < l->n_devices; i++) {
+                const LeaseDevice *d = &l->devices[i];
+                char path[160];
+
+                if (d->bridge)
+                        continue;
+                if (l->group_fd >= 0 && l->container_fd >= 0) {
+                        _cleanup_close_ int fd = -1;
+                        bool can = false;
+
+                        /* VFIO_DEVICE_RESET picks the device's best method (FLR, PM, bus). */
+                        if (vfio_group_device_fd(l->group_fd, d->address, &fd) >= 0 &&
+                            vfio_device_can_reset(fd, &can) >= 0 && can && vfio_device_reset(fd) >= 0)
+                                continue;
+                }
+                /* sysfs-bus-pci "reset": present only when some reset method exists. */
+                snprintf(path, sizeof(path), SYSFS_PCI_DEVICES "/%s/reset", d->address);
+                if (sysfs_exists_at(c->model->root, -1, path))
+                        (void) sysfs_write_attr(c->model->root, path, "1", c->timeout_usec);
+        }
+}
+
+int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
+        _cleanup_free_ char *reason = NULL;
+        int k;
+
+        l->state = LEASE_RELEASING;
+        (void) save(c); /* best effort: a crash now is reconciled as "releasing" */
+
+        if (l->kind == LEASE_CLAIM && l->group_fd < 0) {
+                /* A restarted daemon has no fds: open the group again for the reset if we can. */
+                if (vfio_group_open(c->model->root, l->group, &l->group_fd) >= 0 &&
+                    (vfio_container_open(c->model->root, &l->container_fd) < 0 ||
+                     vfio_group_attach(l->group_fd, l->container_fd, true) < 0)) {
+                        safe_close(l->container_fd);
+                        l->container_fd = -1;
+                }
+        }
+        if (l->granted_uid != UINT32_MAX) {
+                char path[64];
+
+                snprintf(path, sizeof(path), "dev/vfio/%" PRIu32, l->group);
+                (void) dev_chown(c->model->root, path, 0);
+                l->granted_uid = UINT32_MAX;
+        }
+        reset_members(c, l);
+        /* vfio-pci's remove waits for every fd of the device to close; ours go first. */
+        l->group_fd = safe_close(l->group_fd);
+        l->container_fd = safe_close(l->container_fd);
+
+        k = restore_members(c, l, l->n_devices, &reason);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0) {
+                l->state = LEASE_STUCK;
+                free(l->reason);
+                l->reason = TAKE_PTR(reason);
+                (void) save(c);
+                return set_error(err, -EBUSY, "Stuck", "IOMMU group %" PRIu32 " is stuck: %s", l->group, l->reason);
+        }
+        l->reason = mfree(l->reason);
+        return 0;
+}
+
+int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd, LeaseError *err) {
+        int k;
+
+        if (!lease_has_device(l, address))
+                return set_error(err, -ENODEV, "NoSuchDevice", "%s is not in IOMMU group %" PRIu32 " of this lease",
+                                 address, l->group);
+        if (l->state != LEASE_ACTIVE || l->group_fd < 0)
+                return set_error(err, -ESTALE, "NotActive", "The lease on IOMMU group %" PRIu32 " is %s", l->group,
+                                 lease_state_to_string(l->state));
+        k = vfio_group_device_fd(l->group_fd, address, ret_fd);
+        if (k < 0)
+                return set_error(err, k, "VfioFailed", "VFIO_GROUP_GET_DEVICE_FD for %s failed: %s", address,
+                                 strerror(-k));
+        return 0;
+}
+
+int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError *err) {
+        char path[64];
+        int k;
+
+        if (l->kind != LEASE_CLAIM || l->state != LEASE_ACTIVE)
+                return set_error(err, -ESTALE, "NotActive", "The lease on IOMMU group %" PRIu32 " is not an active claim",
+                                 l->group);
+        snprintf(path, sizeof(path), "dev/vfio/%" PRIu32, l->group);
+        /* The grant is recorded before the node changes hands, so a crash cannot leave an
+         * unrecorded grant behind. */
+        l->granted_uid = uid;
+        k = save(c);
+        if (k < 0)
+                return set_error(err, k, "StateFailed", "Cannot record the grant: %s", strerror(-k));
+        k = dev_chown(c->model->root, path, uid == UINT32_MAX ? 0 : uid);
+        if (k < 0)
+                return set_error(err, k, "Failed", "Cannot hand /dev/vfio/%" PRIu32 " to uid %" PRIu32 ": %s",
+                                 l->group, uid, strerror(-k));
+        return 0;
+}

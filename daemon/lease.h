@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "binding.h"
+#include "macro.h"
+#include "model.h"
+
+/* A lease owns one IOMMU group while it is away from the host: either claimed by a holder (a
+ * D-Bus peer that gets fds) or prepared (bound to vfio-pci with no holder, optionally across
+ * reboots). Every transition is written to the state file before it is acted on (state.c), so a
+ * crash anywhere can be reconciled at the next start. */
+
+typedef enum LeaseKind {
+        LEASE_CLAIM,
+        LEASE_PREPARE,
+        _LEASE_KIND_MAX,
+} LeaseKind;
+
+typedef enum LeaseState {
+        LEASE_BINDING,   /* members are being moved to vfio-pci */
+        LEASE_ACTIVE,    /* the group is on vfio-pci (and attached to the container for claims) */
+        LEASE_RELEASING, /* members are being given back */
+        LEASE_STUCK,     /* a member could not be given back; retried, never dropped */
+        _LEASE_STATE_MAX,
+} LeaseState;
+
+typedef struct LeaseDevice {
+        char address[PCI_ADDRESS_STRLEN];
+        char *original_driver;  /* NULL: it was unbound */
+        bool bridge;            /* left on its driver (pcieport) */
+} LeaseDevice;
+
+typedef struct Lease {
+        uint64_t id;
+        LeaseKind kind;
+        LeaseState state;
+        uint32_t group;
+        LeaseDevice *devices;
+        size_t n_devices;
+        char *holder;           /* D-Bus unique name of a claim's holder */
+        uint32_t uid;           /* the caller the policy judged */
+        uint32_t pid;
+        bool persistent;        /* prepare: keep across reboots */
+        char *reason;           /* why it is stuck */
+        uint32_t granted_uid;   /* GrantAccess: /dev/vfio/N handed to this uid; UINT32_MAX = none */
+
+        /* Runtime only: */
+        int container_fd;
+        int group_fd;
+        void *bus_data;         /* owned by the bus glue (track slot, object path) */
+} Lease;
+
+const char *lease_kind_to_string(LeaseKind k);
+LeaseKind lease_kind_from_string(const char *s);
+const char *lease_state_to_string(LeaseState s);
+LeaseState lease_state_from_string(const char *s);
+
+Lease *lease_free(Lease *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Lease *, lease_free);
+
+/* What went wrong in a transaction, for an error message that names device, driver, step and
+ * errno. */
+typedef struct LeaseError {
+        int error;               /* negative errno */
+        const char *name;        /* a BUS error suffix: "BindFailed", "GroupNotViable", ... */
+        char *message;
+} LeaseError;
+void lease_error_clear(LeaseError *e);
+
+/* Writes the lease set before each transition (state.c provides it; tests may pass a stub). */
+typedef int (*LeaseSaveFn)(void *userdata);
+
+typedef struct LeaseContext {
+        Model *model;
+        LeaseSaveFn save;
+        void *save_userdata;
+        uint64_t timeout_usec;   /* per sysfs write */
+} LeaseContext;
+
+/* Builds a lease for the group from the model: records every member and its driver now. */
+int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret, LeaseError *err);
+
+/* The transaction: state BINDING is saved, every non-bridge member is bound to vfio-pci; any
+ * failure restores every member to its original driver. For a claim, then the group is opened,
+ * checked viable (VFIO_GROUP_GET_STATUS), attached to a new type1 container and the IOMMU set.
+ * On success the lease is ACTIVE and saved; on failure everything is as it was. */
+int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err);
+
+/* Gives the group back: closes the daemon's fds, resets each member (VFIO_DEVICE_RESET when the
+ * group can still be opened, else the sysfs reset attribute), restores original drivers. A member
+ * that cannot be restored leaves the lease STUCK with a reason (returns -EBUSY); a later call
+ * retries. Returns 0 when everything is back (the caller then forgets the lease). */
+int lease_release(const LeaseContext *c, Lease *l, LeaseError *err);
+
+/* Opens a VFIO device fd of a member of an active claim. */
+int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd, LeaseError *err);
+
+bool lease_has_device(const Lease *l, const char *address);
+
+/* GrantAccess: /dev/vfio/N is handed to uid (ownership), for VMMs that open it themselves;
+ * UINT32_MAX gives it back to root. The grant is recorded in the lease and revoked on release. */
+int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError *err);

@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "leases.h"
+#include "names.h"
+#include "util.h"
+
+static int save_cb(void *userdata) {
+        return lease_set_save(userdata);
+}
+
+int lease_set_new(Model *m, int runtime_fd, int state_fd, LeaseSet **ret) {
+        LeaseSet *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return -ENOMEM;
+        s->next_id = 1;
+        s->runtime_fd = runtime_fd;
+        s->state_fd = state_fd;
+        s->ctx = (LeaseContext) {
+                .model = m,
+                .save = save_cb,
+                .save_userdata = s,
+                .timeout_usec = BINDING_TIMEOUT_USEC,
+        };
+        *ret = s;
+        return 0;
+}
+
+LeaseSet *lease_set_free(LeaseSet *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n; i++)
+                lease_free(s->leases[i]);
+        free(s->leases);
+        free(s->persistent);
+        safe_close(s->runtime_fd);
+        safe_close(s->state_fd);
+        free(s);
+        return NULL;
+}
+
+int lease_set_save(LeaseSet *s) {
+        return state_save(s->runtime_fd, s->leases, s->n, s->next_id);
+}
+
+Lease *lease_set_find_id(const LeaseSet *s, uint64_t id) {
+        for (size_t i = 0; i < s->n; i++)
+                if (s->leases[i]->id == id)
+                        return s->leases[i];
+        return NULL;
+}
+
+Lease *lease_set_find_group(const LeaseSet *s, uint32_t group) {
+        for (size_t i = 0; i < s->n; i++)
+                if (s->leases[i]->group == group)
+                        return s->leases[i];
+        return NULL;
+}
+
+Lease *lease_set_find_device(const LeaseSet *s, const char *address) {
+        for (size_t i = 0; i < s->n; i++)
+                if (lease_has_device(s->leases[i], address))
+                        return s->leases[i];
+        return NULL;
+}
+
+static int append(LeaseSet *s, Lease *l) {
+        Lease **n = realloc(s->leases, sizeof(Lease *) * (s->n + 1));
+
+        if (!n)
+                return -ENOMEM;
+        s->leases = n;
+        n[s->n++] = l;
+        return 0;
+}
+
+static void forget(LeaseSet *s, Lease *l) {
+        for (size_t i = 0; i < s->n; i++)
+                if (s->leases[i] == l) {
+                        memmove(s->leases + i, s->leases + i + 1, sizeof(Lease *) * (s->n - i - 1));
+                        s->n--;
+                        break;
+                }
+        lease_free(l);
+}
+
+static int persistent_update(LeaseSet *s, const Lease *l, bool add) {
+        size_t j = 0;
+
+        /* Drop this lease's devices, then (when adding) append them with their ids. */
+        for (size_t i = 0; i < s->n_persistent; i++)
+                if (!lease_has_device(l, s->persistent[i].address))
+                        s->persistent[j++] = s->persistent[i];
+        s->n_persistent = j;
+        if (add)
+                for (size_t i = 0; i < l->n_devices; i++) {
+                        const Device *d = topology_find_device(s->ctx.model->topology, l->devices[i].address);
+                        PersistentDevice *n;
+
+                        if (l->devices[i].bridge || !d)
+                                continue;
+                        n = realloc(s->persistent, sizeof(*n) * (s->n_persistent + 1));
+                        if (!n)
+                                return -ENOMEM;
+                        s->persistent = n;
+                        n[s->n_persistent] = (PersistentDevice) { .vendor = d->vendor, .device = d->device };
+                        strcpy(n[s->n_persistent].address, d->address);
+                        s->n_persistent++;
+                }
+        return persistent_save(s->state_fd, s->persistent, s->n_persistent);
+}
+
+int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseError *err) {
+        Lease *l, *other;
+        int k;
+
+        other = lease_set_find_group(s, req->group);
+        if (other) {
+                lease_error_clear(err);
+                err->error = -EBUSY;
+                err->name = "Busy";
+                if (asprintf(&err->message, "IOMMU group %" PRIu32 " is already leased (lease %" PRIu64 ", %s, %s%s%s)",
+                             req->group, other->id, lease_kind_to_string(other->kind),
+                             lease_state_to_string(other->state), other->holder ? ", held by " : "",
+                             strempty(other->holder)) < 0)
+                        err->message = NULL;
+                return -EBUSY;
+        }
+        k = lease_new(&s->ctx, req->kind, req->group, s->next_id, &l, err);
+        if (k < 0)
+                return k;
+        if (req->holder && !(l->holder = strdup(req->holder))) {
+                lease_free(l);
+                return -ENOMEM;
+        }
+        l->uid = req->uid;
+        l->pid = req->pid;
+        l->persistent = req->persistent;
+        k = append(s, l);
+        if (k < 0) {
+                lease_free(l);
+                return k;
+        }
+        s->next_id++;
+
+        k = lease_acquire(&s->ctx, l, err);
+        if (k < 0) {
+                if (l->state == LEASE_STUCK) {
+                        *ret = l;
+                        return k;
+                }
+                forget(s, l);
+                (void) lease_set_save(s);
+                return k;
+        }
+        if (l->persistent) {
+                k = persistent_update(s, l, true);
+                if (k < 0) {
+                        lease_error_clear(err);
+                        err->error = k;
+                        err->name = "StateFailed";
+                        if (asprintf(&err->message, "IOMMU group %" PRIu32 " is on vfio-pci but could not be made "
+                                     "persistent: %s", l->group, strerror(-k)) < 0)
+                                err->message = NULL;
+                        *ret = l;
+                        return k;
+                }
+        }
+        *ret = l;
+        return 0;
+}
+
+int lease_set_release(LeaseSet *s, Lease *l, LeaseError *err) {
+        bool persistent = l->persistent;
+        int k;
+
+        k = lease_release(&s->ctx, l, err);
+        if (k < 0)
+                return k;
+        if (persistent)
+                (void) persistent_update(s, l, false);
+        forget(s, l);
+        return lease_set_save(s);
+}
+
+static int log_line(char ***log, const char *fmt, ...) _printf_(2, 3);
+static int log_line(char ***log, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = strv_extendv(log, fmt, ap);
+        va_end(ap);
+        return k;
+}
+
+/* An active prepare whose members drifted away from vfio-pci while we were not running. */
+static int rebind_drifted(LeaseSet *s, Lease *l, char ***log) {
+        for (size_t i = 0; i < l->n_devices; i++) {
+                _cleanup_free_ char *message = NULL;
+                const LeaseDevice *d = &l->devices[i];
+                _cleanup_free_ char *drv = NULL;
+
+                if (d->bridge || binding_current_driver(s->ctx.model->root, d->address, &drv) < 0 ||
+                    (drv && streq(drv, DRIVER_VFIO_PCI)))
+                        continue;
+                if (lease_set_enforce_device(s, d->address, drv, &message) > 0 && message &&
+                    log_line(log, "%s", message) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, char ***log) {
+        _cleanup_free_ char *error = NULL;
+        Lease **loaded = NULL;
+        size_t n = 0;
+        uint64_t next_id;
+        int k;
+
+        k = state_load(s->runtime_fd, &loaded, &n, &next_id, &error);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0) {
+                /* Keep the unreadable file for a human and start from nothing. */
+                (void) renameat(s->runtime_fd, STATE_FILE, s->runtime_fd, STATE_FILE ".corrupt");
+                if (log_line(log, "state: %s; moved aside to %s.corrupt", error ?: strerror(-k), STATE_FILE) < 0)
+                        return -ENOMEM;
+        } else {
+                s->leases = loaded;
+                s->n = n;
+                s->next_id = next_id;
+        }
+        error = mfree(error);
+        k = persistent_load(s->state_fd, &s->persistent, &s->n_persistent, &error);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0 && log_line(log, "persistent prepares: %s", error ?: strerror(-k)) < 0)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < s->n;) {
+                Lease *l = s->leases[i];
+                LeaseError err = {};
+                bool release;
+
+                switch (l->state) {
+                case LEASE_ACTIVE:
+                        release = l->kind == LEASE_CLAIM && !(alive && alive(userdata, l));
+                        if (!release && l->kind == LEASE_PREPARE && rebind_drifted(s, l, log) < 0)
+                                return -ENOMEM;
+                        break;
+                default:
+                        /* Interrupted mid-bind (roll back), mid-release (finish) or stuck (retry). */
+                        release = true;
+                }
+                if (!release) {
+                        i++;
+                        continue;
+                }
+                if (log_line(log, "lease %" PRIu64 " on IOMMU group %" PRIu32 " was %s%s: giving it back", l->id,
+                             l->group, lease_state_to_string(l->state),
+                             l->state == LEASE_ACTIVE ? " and its holder is gone" : "") < 0)
+                        return -ENOMEM;
+                k = lease_release(&s->ctx, l, &err);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0) {
+                        if (log_line(log, "%s", err.message ?: strerror(-k)) < 0) {
+                                lease_error_clear(&err);
+                                return -ENOMEM;
+                        }
+                        lease_error_clear(&err);
+                        i++;
+                        continue;
+                }
+                lease_error_clear(&err);
+                if (l->persistent)
+                        (void) persistent_update(s, l, false);
+                forget(s, l);
+        }
+        (void) lease_set_save(s);
+
+        /* Persistent prepares whose group has no lease (after a reboot). */
+        for (size_t i = 0; i < s->n_persistent; i++) {
+                const Device *d = topology_find_device(s->ctx.model->topology, s->persistent[i].address);
+                LeaseRequest req = { .kind = LEASE_PREPARE, .persistent = true };
+                LeaseError err = {};
+                Lease *l;
+
+                if (!d || d->group < 0 || d->vendor != s->persistent[i].vendor ||
+                    d->device != s->persistent[i].device || lease_set_find_group(s, (uint32_t) d->group))
+                        continue;
+                req.group = (uint32_t) d->group;
+                k = lease_set_acquire(s, &req, &l, &err);
+                if (k == -ENOMEM) {
+                        lease_error_clear(&err);
+                        return k;
+                }
+                if (k < 0 && log_line(log, "persistent prepare of %s: %s", d->address, err.message ?: strerror(-k)) < 0) {
+                        lease_error_clear(&err);
+                        return -ENOMEM;
+                }
+                lease_error_clear(&err);
+        }
+        return 0;
+}
+
+int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver, char **ret_message) {
+        Lease *l = lease_set_find_device(s, address);
+        BindFailure f = {};
+        const LeaseDevice *d = NULL;
+        int k;
+
+        if (!l || l->state != LEASE_ACTIVE)
+                return 0;
+        for (size_t i = 0; i < l->n_devices; i++)
+                if (streq(l->devices[i].address, address))
+                        d = &l->devices[i];
+        if (!d || d->bridge || (driver && streq(driver, DRIVER_VFIO_PCI)))
+                return 0;
+        k = binding_bind_vfio(s->ctx.model->root, address, s->ctx.timeout_usec, &f);
+        if (k < 0)
+                k = asprintf(ret_message, "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s and could "
+                             "not be moved back to vfio-pci: %s failed: %s", address, l->group, driver ?: "no driver",
+                             bind_step_to_string(f.step), strerror(-k));
+        else
+                k = asprintf(ret_message, "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s; moved "
+                             "back to vfio-pci", address, l->group, driver ?: "no driver");
+        bind_failure_clear(&f);
+        return k < 0 ? -ENOMEM : 1;
+}
+
+bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor, uint16_t device) {
+        for (size_t i = 0; i < s->n_persistent; i++)
+                if (streq(s->persistent[i].address, address) && s->persistent[i].vendor == vendor &&
+                    s->persistent[i].device == device)
+                        return true;
+        return false;
+}

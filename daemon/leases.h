@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lease.h"
+#include "state.h"
+
+/* Every lease the daemon holds, saved as a whole on each transition (state.c). */
+typedef struct LeaseSet {
+        Lease **leases;
+        size_t n;
+        uint64_t next_id;
+        int runtime_fd;           /* $RUNTIME_DIRECTORY: state.json */
+        int state_fd;             /* $STATE_DIRECTORY: persistent.json */
+        PersistentDevice *persistent;
+        size_t n_persistent;
+        LeaseContext ctx;
+} LeaseSet;
+
+/* Takes the directory fds. */
+int lease_set_new(Model *m, int runtime_fd, int state_fd, LeaseSet **ret);
+LeaseSet *lease_set_free(LeaseSet *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(LeaseSet *, lease_set_free);
+
+int lease_set_save(LeaseSet *s);
+Lease *lease_set_find_id(const LeaseSet *s, uint64_t id);
+Lease *lease_set_find_group(const LeaseSet *s, uint32_t group);
+Lease *lease_set_find_device(const LeaseSet *s, const char *address);
+
+typedef struct LeaseRequest {
+        LeaseKind kind;
+        uint32_t group;
+        const char *holder;     /* claims */
+        uint32_t uid, pid;
+        bool persistent;        /* prepares */
+} LeaseRequest;
+
+/* Creates, records and acquires a lease. -EBUSY (name "Busy") when the group already has one.
+ * On failure nothing is kept, unless rolling back left the group stuck (then the stuck lease
+ * stays in the set and is returned in *ret as well). */
+int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseError *err);
+
+/* Releases; on success the lease is freed and forgotten (and a persistent prepare no longer
+ * persists). On failure it stays, STUCK. */
+int lease_set_release(LeaseSet *s, Lease *l, LeaseError *err);
+
+/* After a restart: loads state.json and persistent.json and settles every lease that was in the
+ * middle of something: BINDING is rolled back, RELEASING and STUCK are (re)released, ACTIVE claims
+ * whose holder is gone (holder_alive() false) are released, ACTIVE prepares are re-bound if a
+ * member drifted. Problems go to *log as lines. Never drops a lease it could not settle. */
+typedef bool (*LeaseHolderAliveFn)(void *userdata, const Lease *l);
+int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, char ***log);
+
+/* A member of a leased group got a host driver (a kernel upgrade adding a driver is the known
+ * case): move it back to vfio-pci. Returns 1 if something was undone, 0 if nothing to do. */
+int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver, char **ret_message);
+
+/* Persistent prepares: whether address is one, and setting driver_override for it on "add". */
+bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor, uint16_t device);

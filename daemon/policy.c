@@ -1,0 +1,1068 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The assignment policy: loading the policy directories, merging their files, and the pure
+ * evaluation (device or group, caller, host facts) -> verdict with reasons. Parsing of one file
+ * is in policy-parse.c; the format and the evaluation order are documented in
+ * vfio-assignd.policy(5). */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "macro.h"
+#include "names.h"
+#include "policy-internal.h"
+#include "util.h"
+
+/* ---- objects ---- */
+
+void policy_match_init(PolicyMatch *m) {
+        *m = (PolicyMatch) {
+                .vendor = -1,
+                .device = -1,
+                .subsystem_vendor = -1,
+                .subsystem_device = -1,
+                .group = -1,
+                .boot_vga = -1,
+                .host_critical = -1,
+                .numa_node = -1,
+                .physfn = POLICY_PHYSFN_ANY,
+        };
+}
+
+static void policy_match_done(PolicyMatch *m) {
+        free(m->address);
+        free(m->driver);
+        free(m->physfn_glob);
+}
+
+void policy_rule_done(PolicyRule *r) {
+        free(r->description);
+        policy_match_done(&r->match);
+        strv_free(r->users);
+        strv_free(r->groups);
+        free(r->reason);
+}
+
+Policy *policy_alloc(void) {
+        Policy *p = calloc(1, sizeof(Policy));
+
+        if (!p)
+                return NULL;
+        p->host = (PolicyHost) {
+                .require_interrupt_remapping = true,
+                .allow_unsafe_interrupts = false,
+                .restore_driver_on_release = true,
+                .require_reset = false,
+                .on_holder_exit = ON_HOLDER_EXIT_RELEASE,
+                .max_pinned_bytes_per_uid = UINT64_MAX,
+        };
+        for (size_t k = 0; k < _POLICY_HOST_KEY_MAX; k++)
+                p->host_source[k] = -1;
+        return p;
+}
+
+int policy_new_default(Policy **ret) {
+        Policy *p;
+
+        if (!ret)
+                return -EINVAL;
+        p = policy_alloc();
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+Policy *policy_free(Policy *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_rules; i++)
+                policy_rule_done(&p->rules[i]);
+        free(p->rules);
+        strv_free(p->files);
+        free(p);
+        return NULL;
+}
+
+const PolicyHost *policy_host(const Policy *p) {
+        return p ? &p->host : NULL;
+}
+
+size_t policy_n_rules(const Policy *p) {
+        return p ? p->n_rules : 0;
+}
+
+char **policy_files(const Policy *p) {
+        return p ? p->files : NULL;
+}
+
+const char *policy_host_source(const Policy *p, const char *key) {
+        if (!p || !key)
+                return NULL;
+        for (size_t k = 0; k < _POLICY_HOST_KEY_MAX; k++)
+                if (streq(key, policy_host_key_names[k]))
+                        return p->host_source[k] >= 0 ? p->files[p->host_source[k]] : NULL;
+        return NULL;
+}
+
+/* ---- loading ---- */
+
+typedef struct Entry {
+        char *name; /* borrowed from path */
+        char *path;
+} Entry;
+
+typedef struct EntryList {
+        Entry *entries;
+        size_t n;
+        bool too_many;
+} EntryList;
+
+static void entry_list_done(EntryList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->entries[i].path);
+        free(l->entries);
+        *l = (EntryList) {};
+}
+
+/* A same-named file of a later directory replaces the earlier one. Takes path. */
+static int entry_list_put(EntryList *l, char *path, size_t name_offset) {
+        const char *name = path + name_offset;
+        Entry *n;
+
+        for (size_t i = 0; i < l->n; i++)
+                if (streq(l->entries[i].name, name)) {
+                        free(l->entries[i].path);
+                        l->entries[i] = (Entry) { .name = path + name_offset, .path = path };
+                        return 0;
+                }
+        if (l->n >= POLICY_FILES_MAX) {
+                l->too_many = true;
+                free(path);
+                return 0;
+        }
+        n = realloc(l->entries, (l->n + 1) * sizeof(Entry));
+        if (!n) {
+                free(path);
+                return -ENOMEM;
+        }
+        l->entries = n;
+        l->entries[l->n++] = (Entry) { .name = path + name_offset, .path = path };
+        return 0;
+}
+
+static int entry_cmp(const void *a, const void *b) {
+        return strcmp(((const Entry *) a)->name, ((const Entry *) b)->name);
+}
+
+static int list_dir(PolicyErrors *e, const char *dir, EntryList *l) {
+        _cleanup_close_ int fd = -1;
+        size_t dlen = strlen(dir);
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                policy_errors_add(e, "%s: cannot open directory: %s", dir, strerror(errno));
+                return -EINVAL;
+        }
+        d = fdopendir(fd);
+        if (!d)
+                return -ENOMEM;
+        fd = -1; /* owned by d now */
+        while (dlen > 1 && dir[dlen - 1] == '/')
+                dlen--;
+
+        for (;;) {
+                char *path;
+                size_t n;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0) {
+                                policy_errors_add(e, "%s: cannot read directory: %s", dir,
+                                                  strerror(errno));
+                                r = -EINVAL;
+                        }
+                        break;
+                }
+                n = strlen(de->d_name);
+                /* Hidden files are editor and package-manager leftovers, not policy. */
+                if (de->d_name[0] == '.' || n <= strlen(".json") ||
+                    !streq(de->d_name + n - 5, ".json"))
+                        continue;
+                if (asprintf(&path, "%.*s/%s", (int) dlen, dir, de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (!filename_is_valid(de->d_name)) {
+                        _cleanup_free_ char *q = policy_quote(de->d_name, n);
+
+                        policy_errors_add(e, "%.*s/%s: file names must be printable ASCII",
+                                          (int) dlen, dir, strna(q));
+                        free(path);
+                        r = -EINVAL;
+                        continue;
+                }
+                if (entry_list_put(l, path, (size_t) dlen + 1) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+/* Reads one policy file: -EINVAL with an error line, 0 with the text, or 1 when masked. */
+static int read_policy_file(PolicyErrors *e, const char *path, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        struct stat st;
+
+        /* O_NONBLOCK: a FIFO in the directory must not hang the daemon; fstat() refuses it. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+                policy_errors_add(e, "%s: cannot open: %s", path, strerror(errno));
+                return -EINVAL;
+        }
+        if (fstat(fd, &st) < 0) {
+                policy_errors_add(e, "%s: cannot stat: %s", path, strerror(errno));
+                return -EINVAL;
+        }
+        /* A symlink to /dev/null (char 1:3, Documentation/admin-guide/devices.txt) masks the file
+         * of the same name in an earlier directory, as in systemd's drop-in directories. */
+        if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+                return 1;
+        if (!S_ISREG(st.st_mode)) {
+                policy_errors_add(e, "%s: not a regular file", path);
+                return -EINVAL;
+        }
+        /* One byte more than allowed, so the parser sees and reports an oversized file. */
+        buf = malloc(POLICY_FILE_SIZE_MAX + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (size < POLICY_FILE_SIZE_MAX + 1) {
+                ssize_t k = read(fd, buf + size, POLICY_FILE_SIZE_MAX + 1 - size);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        policy_errors_add(e, "%s: cannot read: %s", path, strerror(errno));
+                        return -EINVAL;
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
+}
+
+static void host_copy_key(PolicyHost *to, const PolicyHost *from, PolicyHostKey k) {
+        switch (k) {
+        case POLICY_HOST_REQUIRE_IR:
+                to->require_interrupt_remapping = from->require_interrupt_remapping;
+                break;
+        case POLICY_HOST_ALLOW_UNSAFE:
+                to->allow_unsafe_interrupts = from->allow_unsafe_interrupts;
+                break;
+        case POLICY_HOST_RESTORE_DRIVER:
+                to->restore_driver_on_release = from->restore_driver_on_release;
+                break;
+        case POLICY_HOST_ON_HOLDER_EXIT:
+                to->on_holder_exit = from->on_holder_exit;
+                break;
+        case POLICY_HOST_MAX_PINNED:
+                to->max_pinned_bytes_per_uid = from->max_pinned_bytes_per_uid;
+                break;
+        case POLICY_HOST_REQUIRE_RESET:
+                to->require_reset = from->require_reset;
+                break;
+        case _POLICY_HOST_KEY_MAX:
+                break;
+        }
+}
+
+/* Files in order: host keys of later files override, rules are appended. The rules move out
+ * of the parts (which keep their files and are freed by the caller). */
+static int policy_merge(Policy **parts, size_t n, Policy **ret) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+        size_t total = 0;
+
+        p = policy_alloc();
+        if (!p)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (parts[i])
+                        total += parts[i]->n_rules;
+        p->rules = calloc(MAX(total, (size_t) 1), sizeof(PolicyRule));
+        if (!p->rules)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                Policy *part = parts[i];
+                size_t file;
+
+                if (!part)
+                        continue;
+                file = strv_length(p->files);
+                if (strv_extend(&p->files, part->files[0]) < 0)
+                        return -ENOMEM;
+                for (size_t k = 0; k < _POLICY_HOST_KEY_MAX; k++)
+                        if (part->host_source[k] >= 0) {
+                                host_copy_key(&p->host, &part->host, (PolicyHostKey) k);
+                                p->host_source[k] = (ssize_t) file;
+                        }
+                for (size_t j = 0; j < part->n_rules; j++) {
+                        p->rules[p->n_rules] = part->rules[j];
+                        p->rules[p->n_rules].file = file;
+                        p->n_rules++;
+                }
+                part->n_rules = 0;
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int policy_load_dirs(char *const *dirs, Policy **ret, char ***ret_errors) {
+        PolicyErrors e = {};
+        EntryList l = {};
+        Policy **parts = NULL;
+        Policy *merged = NULL;
+        bool failed = false;
+        int r = 0;
+
+        if (!ret)
+                return -EINVAL;
+        for (char *const *d = dirs; d && *d; d++) {
+                r = list_dir(&e, *d, &l);
+                if (r == -ENOMEM)
+                        goto finish;
+                if (r < 0)
+                        failed = true;
+                if (l.too_many) {
+                        policy_errors_add(&e, "%s: more than %d policy files in effect", *d,
+                                          POLICY_FILES_MAX);
+                        failed = true;
+                        goto finish;
+                }
+        }
+        if (l.n > 0)
+                qsort(l.entries, l.n, sizeof(Entry), entry_cmp);
+        parts = calloc(MAX(l.n, (size_t) 1), sizeof(Policy *));
+        if (!parts) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        /* Everything is parsed and validated before anything is used, so that one bad file
+         * reports all problems and leaves no half-merged policy. */
+        for (size_t i = 0; i < l.n; i++) {
+                _cleanup_free_ char *text = NULL;
+                size_t size = 0;
+
+                r = read_policy_file(&e, l.entries[i].path, &text, &size);
+                if (r == -ENOMEM)
+                        goto finish;
+                if (r < 0) {
+                        failed = true;
+                        continue;
+                }
+                if (r > 0)
+                        continue; /* masked */
+                r = policy_parse_text(&e, l.entries[i].path, text, size, &parts[i]);
+                if (r == -ENOMEM)
+                        goto finish;
+                if (r < 0)
+                        failed = true;
+        }
+        r = 0;
+        if (!failed)
+                r = policy_merge(parts, l.n, &merged);
+
+finish:
+        if (parts)
+                for (size_t i = 0; i < l.n; i++)
+                        policy_free(parts[i]);
+        free(parts);
+        entry_list_done(&l);
+        if (r == -ENOMEM || e.oom) {
+                policy_errors_done(&e);
+                policy_free(merged);
+                return -ENOMEM;
+        }
+        if (failed) {
+                r = policy_errors_finish(&e, ret_errors);
+                return r < 0 ? r : -EINVAL;
+        }
+        policy_errors_done(&e);
+        *ret = merged;
+        return 0;
+}
+
+/* ---- evaluation ---- */
+
+static const char *ir_name(IrVerdict v) {
+        /* The strings of ir_verdict_to_string() (host.c), which this pure module does not link. */
+        switch (v) {
+        case IR_ENABLED:
+                return "enabled";
+        case IR_DISABLED:
+                return "disabled";
+        case IR_UNSUPPORTED:
+                return "unsupported";
+        case IR_UNKNOWN:
+                break;
+        }
+        return "unknown";
+}
+
+static const char *const deny_code_table[] = {
+        [POLICY_DENY_NONE] = "none",
+        [POLICY_DENY_RULE] = "rule",
+        [POLICY_DENY_DEFAULT] = "default",
+        [POLICY_DENY_HOST_CRITICAL] = "host-critical",
+        [POLICY_DENY_BLOCKER] = "blocker",
+        [POLICY_DENY_INTERRUPT_REMAPPING] = "interrupt-remapping",
+        [POLICY_DENY_NO_RESET] = "no-reset",
+};
+
+const char *policy_deny_code_to_string(int code) {
+        return code >= 0 && (size_t) code < ELEMENTSOF(deny_code_table) ? deny_code_table[code]
+                                                                        : NULL;
+}
+
+void policy_verdict_clear(PolicyVerdict *v) {
+        if (!v)
+                return;
+        free(v->rule_file);
+        free(v->device);
+        strv_free(v->reasons);
+        free(v->ir_denial_key);
+        *v = POLICY_VERDICT_INIT;
+}
+
+static bool glob_matches(const char *glob, const char *s) {
+        return s && fnmatch(glob, s, 0) == 0;
+}
+
+static bool match_device(const PolicyMatch *m, const Device *d) {
+        if (m->address && !glob_matches(m->address, d->address))
+                return false;
+        if (m->vendor >= 0 && d->vendor != m->vendor)
+                return false;
+        if (m->device >= 0 && d->device != m->device)
+                return false;
+        if (m->subsystem_vendor >= 0 && d->subsystem_vendor != m->subsystem_vendor)
+                return false;
+        if (m->subsystem_device >= 0 && d->subsystem_device != m->subsystem_device)
+                return false;
+        /* The class is 24 bits: base class, sub-class, programming interface (PCI Local Bus
+         * spec 6.2.1); 2 or 4 digits compare the leading byte(s) only. */
+        if (m->class_digits > 0 &&
+            ((d->class & 0xffffffu) >> (24 - 4 * m->class_digits)) != m->class_prefix)
+                return false;
+        if (m->group >= 0 && d->group != m->group)
+                return false;
+        if (m->driver && !(d->driver && streq(d->driver, m->driver)))
+                return false;
+        if (m->boot_vga >= 0 && (d->boot_vga == 1) != (m->boot_vga == 1))
+                return false;
+        if (m->host_critical >= 0 && (d->host_critical != NULL) != (m->host_critical == 1))
+                return false;
+        if (m->numa_node >= 0 && d->numa_node != m->numa_node)
+                return false;
+        switch (m->physfn) {
+        case POLICY_PHYSFN_ANY:
+                break;
+        case POLICY_PHYSFN_VF:
+                if (!d->physfn)
+                        return false;
+                break;
+        case POLICY_PHYSFN_NOT_VF:
+                if (d->physfn)
+                        return false;
+                break;
+        case POLICY_PHYSFN_GLOB:
+                if (!glob_matches(m->physfn_glob, d->physfn))
+                        return false;
+                break;
+        }
+        return true;
+}
+
+/* A rule names a device explicitly when it cannot have matched it by accident. */
+static bool rule_names_device(const PolicyRule *r, const Device *d) {
+        if (r->match.host_critical == 1)
+                return true;
+        return r->match.address && !policy_glob_has_wildcard(r->match.address) &&
+               streq(r->match.address, d->address);
+}
+
+static bool rule_applies_to(const PolicyRule *r, const PolicyCaller *c) {
+        if (!r->users && !r->groups)
+                return true;
+        if (c->user && strv_contains(r->users, c->user))
+                return true;
+        for (char *const *g = c->groups; g && *g; g++)
+                if (strv_contains(r->groups, *g))
+                        return true;
+        return false;
+}
+
+static void caller_name(const PolicyCaller *c, char buf[static 64]) {
+        if (c->user)
+                snprintf(buf, 64, "user %.32s (uid %" PRIu32 ")", c->user, c->uid);
+        else
+                snprintf(buf, 64, "uid %" PRIu32, c->uid);
+}
+
+static int add_reason(PolicyVerdict *v, const char *fmt, ...) _printf_(2, 3);
+static int add_reason(PolicyVerdict *v, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = strv_extendv(&v->reasons, fmt, ap);
+        va_end(ap);
+        return k;
+}
+
+/* Records a denial; the first one decides code, device and rule. */
+static int verdict_deny(PolicyVerdict *v, int code, const char *device, const char *rule_file,
+                        int rule_index) {
+        char *f = NULL, *d = NULL;
+
+        if (v->code != POLICY_DENY_NONE)
+                return 0;
+        if ((rule_file && !(f = strdup(rule_file))) || (device && !(d = strdup(device)))) {
+                free(f);
+                return -ENOMEM;
+        }
+        free(v->rule_file);
+        free(v->device);
+        v->rule_file = f;
+        v->rule_index = rule_file ? rule_index : -1;
+        v->device = d;
+        v->code = code;
+        v->allowed = false;
+        return 0;
+}
+
+static const PolicyRule *first_rule(const Policy *p, const Device *d, const PolicyCaller *c) {
+        for (size_t i = 0; i < p->n_rules; i++)
+                if (rule_applies_to(&p->rules[i], c) && match_device(&p->rules[i].match, d))
+                        return &p->rules[i];
+        return NULL;
+}
+
+/* One device into a fresh verdict v. */
+static int device_verdict(const Policy *p, const Device *d, const PolicyCaller *c,
+                          PolicyVerdict *v) {
+        const PolicyRule *rule = first_rule(p, d, c);
+        const char *file = rule ? p->files[rule->file] : NULL;
+        int index = rule ? (int) rule->index : -1;
+        char who[64];
+
+        caller_name(c, who);
+        if (rule && rule->action == POLICY_ACTION_DENY) {
+                const char *why = rule->reason ?: rule->description;
+
+                if (add_reason(v, "%s is denied for %s by rule %s#%d%s%s", d->address, who, file,
+                               index, why ? ": " : "", strempty(why)) < 0)
+                        return -ENOMEM;
+                return verdict_deny(v, POLICY_DENY_RULE, d->address, file, index);
+        }
+        if (!rule && c->uid != 0) {
+                if (add_reason(v, "no rule matches %s for %s; without a rule only root may claim "
+                               "a device", d->address, who) < 0)
+                        return -ENOMEM;
+                return verdict_deny(v, POLICY_DENY_DEFAULT, d->address, NULL, -1);
+        }
+        if (d->host_critical && !(rule && rule_names_device(rule, d))) {
+                int k;
+
+                if (rule)
+                        k = add_reason(v, "%s is needed by the host (%s) and rule %s#%d does not "
+                                       "name it explicitly (with \"host_critical\": true or its "
+                                       "exact address)", d->address, d->host_critical, file, index);
+                else
+                        k = add_reason(v, "%s is needed by the host (%s) and no rule names it "
+                                       "explicitly (with \"host_critical\": true or its exact "
+                                       "address)", d->address, d->host_critical);
+                if (k < 0)
+                        return -ENOMEM;
+                return verdict_deny(v, POLICY_DENY_HOST_CRITICAL, d->address, file, index);
+        }
+        if (rule) {
+                if (add_reason(v, "%s is allowed for %s by rule %s#%d%s%s%s", d->address, who, file,
+                               index, rule->description ? " (\"" : "", strempty(rule->description),
+                               rule->description ? "\")" : "") < 0)
+                        return -ENOMEM;
+                v->rule_file = strdup(file);
+                if (!v->rule_file)
+                        return -ENOMEM;
+                v->rule_index = index;
+        } else {
+                int k = add_reason(v, "no rule matches %s; root may claim it by default",
+                                   d->address);
+
+                if (k < 0)
+                        return -ENOMEM;
+        }
+        v->allowed = true;
+        return 0;
+}
+
+int policy_evaluate_device(const Policy *p, const Device *d, const PolicyCaller *c,
+                           PolicyVerdict *ret) {
+        _cleanup_(policy_verdict_clear) PolicyVerdict v = POLICY_VERDICT_INIT;
+        int r;
+
+        if (!p || !d || !c || !ret)
+                return -EINVAL;
+        r = device_verdict(p, d, c, &v);
+        if (r < 0)
+                return r;
+        *ret = v;
+        v = POLICY_VERDICT_INIT;
+        return 0;
+}
+
+static const Device *find_device(const Topology *t, const char *address) {
+        for (size_t i = 0; i < t->n_devices; i++)
+                if (streq(t->devices[i]->address, address))
+                        return t->devices[i];
+        return NULL;
+}
+
+static char *strv_join_semicolon(char *const *l) {
+        size_t n = 1;
+        char *s, *p;
+
+        for (char *const *i = l; i && *i; i++)
+                n += strlen(*i) + 2;
+        s = malloc(n);
+        if (!s)
+                return NULL;
+        p = s;
+        *p = 0;
+        for (char *const *i = l; i && *i; i++)
+                p = stpcpy(stpcpy(p, i == l ? "" : "; "), *i);
+        return s;
+}
+
+/* The interrupt-remapping gate. Without remapping, a device can write MSI messages of its
+ * choosing and inject interrupts into the host (the reason vfio_iommu_type1 refuses such
+ * groups unless allow_unsafe_interrupts is set, drivers/vfio/vfio_iommu_type1.c). */
+static int ir_gate(const Policy *p, const HostInfo *h, PolicyVerdict *v) {
+        const char *source = policy_host_source(p, "allow_unsafe_interrupts");
+        bool ir_ok = h->ir == IR_ENABLED;
+        bool already = h->unsafe_interrupts > 0 || h->iommufd_unsafe_interrupts > 0;
+        _cleanup_free_ char *details = NULL;
+
+        if (ir_ok && !already)
+                return 0;
+        details = strv_join_semicolon(h->ir_reasons);
+        if (!details)
+                return -ENOMEM;
+
+        if (!p->host.require_interrupt_remapping) {
+                if (ir_ok || !p->host.allow_unsafe_interrupts || h->unsafe_interrupts > 0)
+                        return 0;
+                v->set_unsafe_interrupts = true;
+                return add_reason(v, "interrupt remapping is %s (%s); "
+                                  "host.require_interrupt_remapping is false and "
+                                  "host.allow_unsafe_interrupts is true (set in %s): "
+                                  "vfio_iommu_type1.allow_unsafe_interrupts will be set when the "
+                                  "group is claimed",
+                                  ir_name(h->ir), isempty(details) ? "no details" : details,
+                                  strna(source));
+        }
+
+        if (!p->host.allow_unsafe_interrupts) {
+                int k;
+
+                if (!ir_ok)
+                        k = add_reason(v, "interrupt remapping is %s (%s): without it a device "
+                                       "given to a VM can forge interrupts to attack the host, and "
+                                       "the policy requires it (host.require_interrupt_remapping); "
+                                       "to accept that risk set host.allow_unsafe_interrupts to "
+                                       "true",
+                                       ir_name(h->ir), isempty(details) ? "no details" : details);
+                else
+                        k = add_reason(v, "the kernel already accepts unsafe interrupts "
+                                       "(vfio_iommu_type1.allow_unsafe_interrupts=%d, "
+                                       "iommufd.allow_unsafe_interrupts=%d) and the policy does "
+                                       "not: clear the module parameter or set "
+                                       "host.allow_unsafe_interrupts to true",
+                                       h->unsafe_interrupts, h->iommufd_unsafe_interrupts);
+                if (k < 0)
+                        return -ENOMEM;
+                free(v->ir_denial_key);
+                v->ir_denial_key = strdup("host.allow_unsafe_interrupts");
+                if (!v->ir_denial_key)
+                        return -ENOMEM;
+                return verdict_deny(v, POLICY_DENY_INTERRUPT_REMAPPING, NULL, NULL, -1);
+        }
+
+        if (ir_ok)
+                return add_reason(v, "the kernel already accepts unsafe interrupts "
+                                  "(vfio_iommu_type1.allow_unsafe_interrupts=%d, "
+                                  "iommufd.allow_unsafe_interrupts=%d); accepted because "
+                                  "host.allow_unsafe_interrupts is true (set in %s)",
+                                  h->unsafe_interrupts, h->iommufd_unsafe_interrupts,
+                                  strna(source));
+        v->set_unsafe_interrupts = h->unsafe_interrupts <= 0;
+        return add_reason(v, "interrupt remapping is %s (%s); allowed only because "
+                          "host.allow_unsafe_interrupts is true (set in %s): "
+                          "vfio_iommu_type1.allow_unsafe_interrupts %s, and a device in the VM can "
+                          "forge interrupts to attack the host",
+                          ir_name(h->ir), isempty(details) ? "no details" : details, strna(source),
+                          v->set_unsafe_interrupts ? "will be set when the group is claimed" :
+                                                     "is already set in the kernel");
+}
+
+static int group_members(const Policy *p, const Topology *t, const Group *g, const PolicyCaller *c,
+                         PolicyVerdict *v) {
+        bool decided = false;
+        size_t n_members = 0;
+        int r;
+
+        for (char **a = g->devices; a && *a; a++) {
+                _cleanup_(policy_verdict_clear) PolicyVerdict dv = POLICY_VERDICT_INIT;
+                const Device *d = find_device(t, *a);
+
+                if (!d) {
+                        if (add_reason(v,
+                                       "%s, a member of group %" PRIu32 ", is not in the topology",
+                                       *a, g->id) < 0)
+                                return -ENOMEM;
+                        r = verdict_deny(v, POLICY_DENY_BLOCKER, *a, NULL, -1);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                /* Bridges stay on pcieport, which the kernel lets share a group with a VM's
+                 * devices (driver_managed_dma, kernel 5.19): they are not assigned. */
+                if (d->bridge) {
+                        if (!d->host_critical)
+                                continue;
+                        if (add_reason(v, "%s is a bridge the host needs (%s)", d->address,
+                                       d->host_critical) < 0)
+                                return -ENOMEM;
+                        r = verdict_deny(v, POLICY_DENY_HOST_CRITICAL, d->address, NULL, -1);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                n_members++;
+                r = device_verdict(p, d, c, &dv);
+                if (r < 0)
+                        return r;
+                for (char **i = dv.reasons; i && *i; i++)
+                        if (strv_extend(&v->reasons, *i) < 0)
+                                return -ENOMEM;
+                if (!dv.allowed) {
+                        r = verdict_deny(v, dv.code, dv.device, dv.rule_file, dv.rule_index);
+                        if (r < 0)
+                                return r;
+                } else if (!decided && v->code == POLICY_DENY_NONE) {
+                        /* An allowed group names the rule of its first assignable member. */
+                        v->rule_file = TAKE_PTR(dv.rule_file);
+                        v->rule_index = dv.rule_index;
+                        decided = true;
+                }
+        }
+        if (n_members == 0) {
+                if (add_reason(v,
+                               "group %" PRIu32 " has no member to assign (only bridges or none)",
+                               g->id) < 0)
+                        return -ENOMEM;
+                return verdict_deny(v, POLICY_DENY_BLOCKER, NULL, NULL, -1);
+        }
+        return 0;
+}
+
+static int group_blockers(const Policy *p, const Topology *t, const Group *g, PolicyVerdict *v) {
+        int r;
+
+        for (size_t i = 0; i < g->n_blockers; i++) {
+                const Blocker *b = &g->blockers[i];
+
+                /* Handled per member above, where a rule may name the device. */
+                if (streq(b->code, BLOCKER_HOST_CRITICAL))
+                        continue;
+                if (streq(b->code, BLOCKER_NO_RESET)) {
+                        if (!p->host.require_reset)
+                                continue;
+                        if (add_reason(v,
+                                       "group %" PRIu32 ": %s; the policy requires a reset "
+                                       "(host.require_reset)",
+                                       g->id, b->reason) < 0)
+                                return -ENOMEM;
+                        r = verdict_deny(v, POLICY_DENY_NO_RESET, b->device, NULL, -1);
+                } else {
+                        if (add_reason(v,
+                                       "group %" PRIu32
+                                       " cannot be assigned (%s): %s; no policy overrides this",
+                                       g->id, b->code, b->reason) < 0)
+                                return -ENOMEM;
+                        r = verdict_deny(v, POLICY_DENY_BLOCKER, b->device, NULL, -1);
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (!p->host.require_reset)
+                return 0;
+        for (char **a = g->devices; a && *a; a++) {
+                const Device *d = find_device(t, *a);
+
+                if (!d || d->bridge || strv_length(d->reset_methods) > 0)
+                        continue;
+                if (add_reason(v, "%s has no reset method the kernel knows of (reset_method) and "
+                               "the policy requires one (host.require_reset)", d->address) < 0)
+                        return -ENOMEM;
+                r = verdict_deny(v, POLICY_DENY_NO_RESET, d->address, NULL, -1);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int policy_evaluate_group(const Policy *p, const Topology *t, const Group *g, const HostInfo *host,
+                          const PolicyCaller *c, PolicyVerdict *ret) {
+        _cleanup_(policy_verdict_clear) PolicyVerdict v = POLICY_VERDICT_INIT;
+        int r;
+
+        if (!p || !t || !g || !host || !c || !ret)
+                return -EINVAL;
+        r = group_members(p, t, g, c, &v);
+        if (r < 0)
+                return r;
+        r = group_blockers(p, t, g, &v);
+        if (r < 0)
+                return r;
+        r = ir_gate(p, host, &v);
+        if (r < 0)
+                return r;
+        v.allowed = v.code == POLICY_DENY_NONE;
+        if (!v.allowed)
+                v.set_unsafe_interrupts = false;
+        *ret = v;
+        v = POLICY_VERDICT_INIT;
+        return 0;
+}
+
+bool policy_prepare_at_boot(const Policy *p, const Device *d) {
+        if (!p || !d || d->bridge)
+                return false;
+        for (size_t i = 0; i < p->n_rules; i++) {
+                const PolicyRule *r = &p->rules[i];
+
+                if (!match_device(&r->match, d))
+                        continue;
+                /* Nobody could claim it: binding it to vfio-pci would only take it from the host.
+                 */
+                if (r->action == POLICY_ACTION_DENY && !r->users && !r->groups)
+                        return false;
+                if (r->prepare_at_boot && (!d->host_critical || rule_names_device(r, d)))
+                        return true;
+        }
+        return false;
+}
+
+/* ---- JSON ---- */
+
+static int json_add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* null for NULL */
+static int json_add_string_or_null(json_object *o, const char *key, const char *s) {
+        json_object *v = NULL;
+
+        if (s && !(v = json_object_new_string(s)))
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int json_add_strv_or_null(json_object *o, const char *key, char *const *l) {
+        json_object *a;
+
+        if (!l)
+                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+        a = json_object_new_array();
+        if (!a)
+                return -ENOMEM;
+        for (char *const *i = l; *i; i++) {
+                json_object *s = json_object_new_string(*i);
+
+                if (!s || json_object_array_add(a, s) < 0) {
+                        json_object_put(s);
+                        json_object_put(a);
+                        return -ENOMEM;
+                }
+        }
+        return json_add(o, key, a);
+}
+
+static int json_add_id(json_object *o, const char *key, int32_t id) {
+        char buf[16];
+
+        if (id < 0)
+                return 0;
+        snprintf(buf, sizeof(buf), "0x%04x", (unsigned) (uint16_t) id);
+        return json_add(o, key, json_object_new_string(buf));
+}
+
+static json_object *match_to_json(const PolicyMatch *m) {
+        json_object *o = json_object_new_object();
+        int k = 0;
+
+        if (!o)
+                return NULL;
+        if (m->address)
+                k |= json_add(o, "address", json_object_new_string(m->address));
+        k |= json_add_id(o, "vendor", m->vendor);
+        k |= json_add_id(o, "device", m->device);
+        k |= json_add_id(o, "subsystem_vendor", m->subsystem_vendor);
+        k |= json_add_id(o, "subsystem_device", m->subsystem_device);
+        if (m->class_digits > 0) {
+                char buf[sizeof("0x000000*")];
+
+                snprintf(buf, sizeof(buf), "0x%0*" PRIx32 "%s", (int) m->class_digits,
+                         m->class_prefix, m->class_digits < 6 ? "*" : "");
+                k |= json_add(o, "class", json_object_new_string(buf));
+        }
+        if (m->group >= 0)
+                k |= json_add(o, "group", json_object_new_int64(m->group));
+        if (m->driver)
+                k |= json_add(o, "driver", json_object_new_string(m->driver));
+        if (m->boot_vga >= 0)
+                k |= json_add(o, "boot_vga", json_object_new_boolean(m->boot_vga));
+        if (m->host_critical >= 0)
+                k |= json_add(o, "host_critical", json_object_new_boolean(m->host_critical));
+        if (m->numa_node >= 0)
+                k |= json_add(o, "numa_node", json_object_new_int64(m->numa_node));
+        if (m->physfn == POLICY_PHYSFN_VF || m->physfn == POLICY_PHYSFN_NOT_VF)
+                k |= json_add(o, "physfn", json_object_new_boolean(m->physfn == POLICY_PHYSFN_VF));
+        else if (m->physfn == POLICY_PHYSFN_GLOB)
+                k |= json_add(o, "physfn", json_object_new_string(m->physfn_glob));
+        if (k != 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+static json_object *rule_to_json(const Policy *p, const PolicyRule *r) {
+        json_object *o = json_object_new_object();
+        int k = 0;
+
+        if (!o)
+                return NULL;
+        k |= json_add(o, "file", json_object_new_string(p->files[r->file]));
+        k |= json_add(o, "index", json_object_new_int64(r->index));
+        k |= json_add_string_or_null(o, "description", r->description);
+        k |= json_add(o, "action",
+                      json_object_new_string(r->action == POLICY_ACTION_ALLOW ? "allow" : "deny"));
+        k |= json_add(o, "match", match_to_json(&r->match));
+        k |= json_add_strv_or_null(o, "users", r->users);
+        k |= json_add_strv_or_null(o, "groups", r->groups);
+        k |= json_add_string_or_null(o, "reason", r->reason);
+        k |= json_add(o, "prepare_at_boot", json_object_new_boolean(r->prepare_at_boot));
+        if (k != 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+static json_object *host_to_json(const PolicyHost *h) {
+        json_object *o = json_object_new_object();
+        int k = 0;
+
+        if (!o)
+                return NULL;
+        k |= json_add(o, "require_interrupt_remapping",
+                      json_object_new_boolean(h->require_interrupt_remapping));
+        k |= json_add(o, "allow_unsafe_interrupts",
+                      json_object_new_boolean(h->allow_unsafe_interrupts));
+        k |= json_add(o, "restore_driver_on_release",
+                      json_object_new_boolean(h->restore_driver_on_release));
+        k |= json_add(o, "on_holder_exit",
+                      json_object_new_string(h->on_holder_exit == ON_HOLDER_EXIT_KEEP ? "keep"
+                                                                                      : "release"));
+        k |= json_add(o, "max_pinned_bytes_per_uid",
+                      h->max_pinned_bytes_per_uid == UINT64_MAX
+                              ? json_object_new_string("unlimited")
+                              : json_object_new_uint64(h->max_pinned_bytes_per_uid));
+        k |= json_add(o, "require_reset", json_object_new_boolean(h->require_reset));
+        if (k != 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+int policy_to_json(const Policy *p, struct json_object **ret) {
+        json_object *o, *rules, *sources;
+        int k = 0;
+
+        if (!p || !ret)
+                return -EINVAL;
+        o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        k |= json_add_strv_or_null(o, "files", p->files ?: (char *[]) { NULL });
+        k |= json_add(o, "host", host_to_json(&p->host));
+        sources = json_object_new_object();
+        if (sources)
+                for (size_t i = 0; i < _POLICY_HOST_KEY_MAX; i++)
+                        if (p->host_source[i] >= 0)
+                                k |= json_add(sources, policy_host_key_names[i],
+                                              json_object_new_string(p->files[p->host_source[i]]));
+        k |= json_add(o, "host_sources", sources);
+        rules = json_object_new_array();
+        if (rules)
+                for (size_t i = 0; i < p->n_rules && k == 0; i++) {
+                        json_object *r = rule_to_json(p, &p->rules[i]);
+
+                        if (!r || json_object_array_add(rules, r) < 0) {
+                                json_object_put(r);
+                                k = -ENOMEM;
+                        }
+                }
+        k |= json_add(o, "rules", rules);
+        if (k != 0) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        *ret = o;
+        return 0;
+}

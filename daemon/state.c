@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "util.h"
+
+static void json_putp(struct json_object **o) {
+        if (*o)
+                json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_putp)
+
+/* Takes v. */
+static int add(struct json_object *o, const char *key, struct json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int add_item(struct json_object *a, struct json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_array_add(a, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* In json-c a NULL value is JSON null, which add() would take for a failed allocation. */
+static int add_nullable(struct json_object *o, const char *key, const char *s) {
+        if (!s)
+                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+        return add(o, key, json_object_new_string(s));
+}
+
+static int write_atomic(int dir_fd, const char *name, const char *text) {
+        char tmp[64];
+        size_t n = strlen(text);
+        int fd, k = 0;
+
+        snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return negative_errno();
+        for (size_t done = 0; done < n;) {
+                ssize_t w = write(fd, text + done, n - done);
+
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        k = negative_errno();
+                        break;
+                }
+                done += (size_t) w;
+        }
+        if (k >= 0 && fsync(fd) < 0)
+                k = negative_errno();
+        if (close(fd) < 0 && k >= 0)
+                k = negative_errno();
+        if (k >= 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
+                k = negative_errno();
+        if (k < 0) {
+                (void) unlinkat(dir_fd, tmp, 0);
+                return k;
+        }
+        /* The rename itself is durable only once the directory is. */
+        return fsync(dir_fd) < 0 ? negative_errno() : 0;
+}
+
+static int lease_to_json(const Lease *l, struct json_object **ret) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        struct json_object *devs;
+        int k = 0;
+
+        if (!o)
+                return -ENOMEM;
+        k |= add(o, "id", json_object_new_int64((int64_t) l->id));
+        k |= add(o, "kind", json_object_new_string(lease_kind_to_string(l->kind)));
+        k |= add(o, "state", json_object_new_string(lease_state_to_string(l->state)));
+        k |= add(o, "group", json_object_new_int64(l->group));
+        k |= add_nullable(o, "holder", l->holder);
+        k |= add(o, "uid", json_object_new_int64(l->uid));
+        k |= add(o, "pid", json_object_new_int64(l->pid));
+        k |= add(o, "persistent", json_object_new_boolean(l->persistent));
+        k |= add_nullable(o, "reason", l->reason);
+        if (l->granted_uid != UINT32_MAX)
+                k |= add(o, "granted_uid", json_object_new_int64(l->granted_uid));
+        devs = json_object_new_array();
+        k |= add(o, "devices", devs);
+        for (size_t i = 0; devs && i < l->n_devices; i++) {
+                struct json_object *d = json_object_new_object();
+
+                k |= add_item(devs, d);
+                if (!d)
+                        break;
+                k |= add(d, "address", json_object_new_string(l->devices[i].address));
+                k |= add_nullable(d, "original_driver", l->devices[i].original_driver);
+                k |= add(d, "bridge", json_object_new_boolean(l->devices[i].bridge));
+        }
+        if (k)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int state_save(int dir_fd, Lease *const *leases, size_t n, uint64_t next_id) {
+        _cleanup_json_ struct json_object *root = json_object_new_object();
+        struct json_object *arr;
+        const char *text;
+        int k = 0;
+
+        if (!root)
+                return -ENOMEM;
+        k |= add(root, "version", json_object_new_int(1));
+        k |= add(root, "next_id", json_object_new_int64((int64_t) next_id));
+        arr = json_object_new_array();
+        k |= add(root, "leases", arr);
+        if (k)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *o;
+
+                k = lease_to_json(leases[i], &o);
+                if (k < 0)
+                        return k;
+                if (add_item(arr, o) < 0)
+                        return -ENOMEM;
+        }
+        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text)
+                return -ENOMEM;
+        return write_atomic(dir_fd, STATE_FILE, text);
+}
+
+static int read_json(int dir_fd, const char *name, struct json_object **ret, char **ret_error) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -1;
+        struct json_tokener *tok;
+        struct json_object *o;
+        struct stat st;
+        ssize_t n;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode) || st.st_size > STATE_MAX_SIZE)
+                return asprintf(ret_error, "%s: not a regular file of at most %d bytes", name, STATE_MAX_SIZE) < 0
+                               ? -ENOMEM : -EBADMSG;
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        n = read(fd, buf, (size_t) st.st_size);
+        if (n < 0)
+                return negative_errno();
+        tok = json_tokener_new_ex(16);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        o = json_tokener_parse_ex(tok, buf, (int) n);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != (size_t) n) {
+                int k = asprintf(ret_error, "%s: not valid JSON: %s", name,
+                                 json_tokener_error_desc(json_tokener_get_error(tok)));
+                json_object_put(o);
+                json_tokener_free(tok);
+                return k < 0 ? -ENOMEM : -EBADMSG;
+        }
+        json_tokener_free(tok);
+        *ret = o;
+        return 0;
+}
+
+static int bad(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+static int bad(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(ret_error, fmt, ap);
+        va_end(ap);
+        return k < 0 ? -ENOMEM : -EBADMSG;
+}
+
+static int get_u32(struct json_object *o, const char *key, uint32_t *ret) {
+        struct json_object *v;
+        int64_t i;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return -EBADMSG;
+        i = json_object_get_int64(v);
+        if (i < 0 || i > UINT32_MAX)
+                return -EBADMSG;
+        *ret = (uint32_t) i;
+        return 0;
+}
+
+static int get_string(struct json_object *o, const char *key, bool nullable, const char **ret) {
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return -EBADMSG;
+        if (!v) {
+                if (!nullable)
+                        return -EBADMSG;
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_object_is_type(v, json_type_string))
+                return -EBADMSG;
+        *ret = json_object_get_string(v);
+        return 0;
+}
+
+static int lease_from_json(struct json_object *o, size_t index, Lease **ret, char **ret_error) {
+        _cleanup_(lease_freep) Lease *l = calloc(1, sizeof(Lease));
+        struct json_object *v, *devs;
+        const char *s, *holder, *reason;
+        uint32_t id;
+        bool persistent;
+
+        if (!l)
+                return -ENOMEM;
+        l->container_fd = l->group_fd = -1;
+        l->granted_uid = UINT32_MAX;
+        if (!json_object_is_type(o, json_type_object) || get_u32(o, "id", &id) < 0 ||
+            get_u32(o, "group", &l->group) < 0 || get_u32(o, "uid", &l->uid) < 0 || get_u32(o, "pid", &l->pid) < 0 ||
+            get_string(o, "kind", false, &s) < 0 || (l->kind = lease_kind_from_string(s)) == _LEASE_KIND_MAX ||
+            get_string(o, "state", false, &s) < 0 || (l->state = lease_state_from_string(s)) == _LEASE_STATE_MAX ||
+            get_string(o, "holder", true, &holder) < 0 || get_string(o, "reason", true, &reason) < 0 ||
+            !json_object_object_get_ex(o, "persistent", &v) || !json_object_is_type(v, json_type_boolean) ||
+            !json_object_object_get_ex(o, "devices", &devs) || !json_object_is_type(devs, json_type_array))
+                return bad(ret_error, "leases[%zu]: missing or invalid fields", index);
+        persistent = json_object_get_boolean(v);
+        l->id = id;
+        l->persistent = persistent;
+        if ((holder && !(l->holder = strdup(holder))) || (reason && !(l->reason = strdup(reason))))
+                return -ENOMEM;
+        if (json_object_object_get_ex(o, "granted_uid", &v) && get_u32(o, "granted_uid", &l->granted_uid) < 0)
+                return bad(ret_error, "leases[%zu].granted_uid: invalid", index);
+        l->devices = calloc(json_object_array_length(devs) + 1, sizeof(LeaseDevice));
+        if (!l->devices)
+                return -ENOMEM;
+        for (size_t i = 0; i < json_object_array_length(devs); i++) {
+                struct json_object *d = json_object_array_get_idx(devs, i), *b;
+                const char *addr, *drv;
+                LeaseDevice *ld = &l->devices[l->n_devices];
+
+                if (!json_object_is_type(d, json_type_object) || get_string(d, "address", false, &addr) < 0 ||
+                    !pci_address_is_canonical(addr) || get_string(d, "original_driver", true, &drv) < 0 ||
+                    (drv && !filename_is_valid(drv)) || !json_object_object_get_ex(d, "bridge", &b) ||
+                    !json_object_is_type(b, json_type_boolean))
+                        return bad(ret_error, "leases[%zu].devices[%zu]: missing or invalid fields", index, i);
+                strcpy(ld->address, addr);
+                ld->bridge = json_object_get_boolean(b);
+                if (drv && !(ld->original_driver = strdup(drv)))
+                        return -ENOMEM;
+                l->n_devices++;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int state_load(int dir_fd, Lease ***ret, size_t *ret_n, uint64_t *ret_next_id, char **ret_error) {
+        _cleanup_json_ struct json_object *root = NULL;
+        struct json_object *v, *arr;
+        Lease **leases = NULL;
+        size_t n = 0, len;
+        int64_t next;
+        int k;
+
+        k = read_json(dir_fd, STATE_FILE, &root, ret_error);
+        if (k == -ENOENT) {
+                *ret = NULL;
+                *ret_n = 0;
+                *ret_next_id = 1;
+                return 0;
+        }
+        if (k < 0)
+                return k;
+        if (!json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "version", &v) ||
+            json_object_get_int64(v) != 1 || !json_object_object_get_ex(root, "next_id", &v) ||
+            !json_object_is_type(v, json_type_int) || (next = json_object_get_int64(v)) < 1 ||
+            !json_object_object_get_ex(root, "leases", &arr) || !json_object_is_type(arr, json_type_array))
+                return bad(ret_error, "%s: not a version 1 state file", STATE_FILE);
+        len = json_object_array_length(arr);
+        if (len > STATE_MAX_LEASES)
+                return bad(ret_error, "%s: %zu leases, more than %d", STATE_FILE, len, STATE_MAX_LEASES);
+        leases = calloc(len + 1, sizeof(Lease *));
+        if (!leases)
+                return -ENOMEM;
+        for (size_t i = 0; i < len; i++) {
+                k = lease_from_json(json_object_array_get_idx(arr, i), i, &leases[n], ret_error);
+                if (k < 0)
+                        goto fail;
+                if (leases[n]->id >= (uint64_t) next) {
+                        k = bad(ret_error, "leases[%zu]: id %" PRIu64 " is not below next_id", i, leases[n]->id);
+                        n++;
+                        goto fail;
+                }
+                n++;
+        }
+        *ret = leases;
+        *ret_n = n;
+        *ret_next_id = (uint64_t) next;
+        return 0;
+fail:
+        for (size_t i = 0; i < n; i++)
+                lease_free(leases[i]);
+        free(leases);
+        return k;
+}
+
+int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
+        _cleanup_json_ struct json_object *root = json_object_new_object();
+        struct json_object *arr = json_object_new_array();
+        char id[8];
+        const char *text;
+        int k = 0;
+
+        if (!root || !arr) {
+                json_object_put(arr);
+                return -ENOMEM;
+        }
+        k |= add(root, "version", json_object_new_int(1));
+        k |= add(root, "devices", arr);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *o = json_object_new_object();
+
+                k |= add_item(arr, o);
+                if (!o)
+                        break;
+                k |= add(o, "address", json_object_new_string(d[i].address));
+                snprintf(id, sizeof(id), "0x%04x", d[i].vendor);
+                k |= add(o, "vendor", json_object_new_string(id));
+                snprintf(id, sizeof(id), "0x%04x", d[i].device);
+                k |= add(o, "device", json_object_new_string(id));
+        }
+        if (k)
+                return -ENOMEM;
+        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
+        return text ? write_atomic(dir_fd, PERSISTENT_FILE, text) : -ENOMEM;
+}
+
+int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
+        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_free_ PersistentDevice *d = NULL;
+        struct json_object *arr;
+        size_t len;
+        int k;
+
+        k = read_json(dir_fd, PERSISTENT_FILE, &root, ret_error);
+        if (k == -ENOENT) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (k < 0)
+                return k;
+        if (!json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "devices", &arr) ||
+            !json_object_is_type(arr, json_type_array) || (len = json_object_array_length(arr)) > STATE_MAX_LEASES)
+                return bad(ret_error, "%s: not a version 1 list of devices", PERSISTENT_FILE);
+        d = calloc(len + 1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        for (size_t i = 0; i < len; i++) {
+                struct json_object *o = json_object_array_get_idx(arr, i);
+                const char *addr, *vendor, *device;
+                uint32_t v, dv;
+
+                if (!json_object_is_type(o, json_type_object) || get_string(o, "address", false, &addr) < 0 ||
+                    !pci_address_is_canonical(addr) || get_string(o, "vendor", false, &vendor) < 0 ||
+                    get_string(o, "device", false, &device) < 0 || safe_atou32(vendor, 0, &v) < 0 || v > 0xffff ||
+                    safe_atou32(device, 0, &dv) < 0 || dv > 0xffff)
+                        return bad(ret_error, "%s: devices[%zu]: missing or invalid fields", PERSISTENT_FILE, i);
+                strcpy(d[i].address, addr);
+                d[i].vendor = (uint16_t) v;
+                d[i].device = (uint16_t) dv;
+        }
+        *ret = TAKE_PTR(d);
+        *ret_n = len;
+        return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lease.h"
+
+/* The lease set on disk: $RUNTIME_DIRECTORY/state.json, written whole (tmp + fsync + rename +
+ * fsync of the directory) before every transition is acted on, so that the daemon can reconcile
+ * after a crash at any point. */
+
+#define STATE_FILE "state.json"
+#define STATE_MAX_SIZE (4 * 1024 * 1024)
+#define STATE_MAX_LEASES 4096
+
+int state_save(int dir_fd, Lease *const *leases, size_t n, uint64_t next_id);
+/* Missing file: no leases. A file that cannot be parsed: -EBADMSG with a message; the caller keeps
+ * it aside (state.json.corrupt) rather than lose what it said. */
+int state_load(int dir_fd, Lease ***ret, size_t *ret_n, uint64_t *ret_next_id, char **ret_error);
+
+/* Persistent prepares: $STATE_DIRECTORY/persistent.json, a list of devices that are bound to
+ * vfio-pci at start and whenever they appear. */
+typedef struct PersistentDevice {
+        char address[PCI_ADDRESS_STRLEN];
+        uint16_t vendor, device;
+} PersistentDevice;
+
+#define PERSISTENT_FILE "persistent.json"
+int persistent_save(int dir_fd, const PersistentDevice *d, size_t n);
+int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error);
