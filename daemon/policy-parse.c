@@ -86,6 +86,8 @@ int policy_errors_finish(PolicyErrors *e, char ***ret) {
 
 /* ---- small helpers ---- */
 
+/* Values from files end up in logs and bus errors: quote them, escape what a terminal would
+ * interpret, and keep them short. */
 char *policy_quote(const char *s, size_t len) {
         bool cut = false;
         char *buf, *p;
@@ -129,6 +131,7 @@ bool policy_glob_has_wildcard(const char *glob) {
         return strpbrk(glob, "*?[") != NULL;
 }
 
+/* 1-based line and byte column, as editors and compilers count them. */
 static void offset_to_line_column(const char *text, size_t offset, unsigned *ret_line,
                                   unsigned *ret_col) {
         unsigned line = 1;
@@ -192,6 +195,7 @@ static void scan_fail(Scanner *s, size_t offset, const char *path, const char *f
         path_fmt(s->err_path, "%s", strempty(path));
 }
 
+/* RFC 8259 section 2: the four whitespace characters, no others (json-c also takes \f, \v). */
 static void scan_ws(Scanner *s) {
         while (s->pos < s->size && strchr(" \t\n\r", s->text[s->pos]) && s->text[s->pos])
                 s->pos++;
@@ -282,6 +286,7 @@ static int scan_string(Scanner *s, KeyRef *ret) {
         return 0;
 }
 
+/* RFC 8259 section 6 number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int scan_number(Scanner *s, const char *path) {
         size_t start = s->pos, digits;
         bool neg = false, integer = true;
@@ -346,6 +351,7 @@ static int scan_number(Scanner *s, const char *path) {
         return 0;
 }
 
+/* Keys of the schema print as .key; anything else (unknown, escaped) as ["..."]. */
 static void path_key(char buf[static PATH_LEN], const char *parent, const char *key, size_t len) {
         bool plain = len > 0 && len <= 48;
 
@@ -361,6 +367,7 @@ static void path_key(char buf[static PATH_LEN], const char *parent, const char *
         }
 }
 
+/* Sorting keys makes duplicates adjacent: O(n log n) even for an object of thousands of keys. */
 static int key_cmp(const void *a, const void *b) {
         const KeyRef *x = a, *y = b;
         int k;
@@ -614,6 +621,7 @@ static void ctx_oom(Ctx *c) {
         c->errors->oom = true;
 }
 
+/* For "expected X, got Y": JSON's names for types, not json-c's. */
 static const char *type_name(json_object *o) {
         switch (json_object_get_type(o)) {
         case json_type_null:
@@ -715,7 +723,8 @@ static void bad_value(Ctx *c, const char *path, const char *s, const char *reaso
         ctx_error(c, path, "%s, got %s", reason, q);
 }
 
-/* description, reason: free text for humans, one line. */
+/* description, reason: free text for humans that lands in one-line log messages and bus errors,
+ * so no control characters (no line breaks to forge log lines with). */
 static bool get_text(Ctx *c, const char *path, json_object *o, char **ret) {
         const char *s = get_string(c, path, o, "a string");
         char *d;
@@ -750,6 +759,8 @@ static bool all_hex(const char *s, size_t n) {
 
 #define ID_WHAT "\"0x\" and 4 hex digits"
 
+/* Ids are written as sysfs shows them (vendor, device, ... in Documentation/ABI/testing/
+ * sysfs-bus-pci: "0x" and four hex digits), so a value can be pasted from there. */
 static bool get_id16(Ctx *c, const char *path, json_object *o, int32_t *ret) {
         const char *s = get_string(c, path, o, "a string (" ID_WHAT ")");
         uint32_t v;
@@ -767,6 +778,8 @@ static bool get_id16(Ctx *c, const char *path, json_object *o, int32_t *ret) {
 
 #define CLASS_WHAT "\"0x\" and 2, 4 or 6 hex digits, optionally followed by \"*\""
 
+/* The 24-bit class code (PCI Code and ID Assignment spec): base class, sub-class, programming
+ * interface, one byte each; 2 or 4 digits name a prefix. */
 static bool get_class(Ctx *c, const char *path, json_object *o, PolicyMatch *m) {
         const char *s = get_string(c, path, o, "a string (" CLASS_WHAT ")");
         char digits[7];
@@ -887,6 +900,7 @@ static bool unix_name_is_valid(const char *s) {
         return true;
 }
 
+/* An empty list would make a rule apply to nobody, which is never what was meant. */
 static bool get_names(Ctx *c, const char *path, json_object *o, const char *what, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         size_t n;
@@ -1044,6 +1058,7 @@ static void parse_rule(Ctx *c, const char *path, json_object *o, PolicyRule *r) 
         "a number of bytes, \"unlimited\", or digits with an optional K, M, G or T "       \
         "suffix (powers of 1024)"
 
+/* Integers are bytes; strings take binary suffixes, as memlock limits and hugepage sizes do. */
 static bool get_size(Ctx *c, const char *path, json_object *o, uint64_t *ret) {
         const char *s;
         char digits[32];
@@ -1098,6 +1113,7 @@ static bool get_size(Ctx *c, const char *path, json_object *o, uint64_t *ret) {
         return true;
 }
 
+/* Only keys that validate are marked as set, so a bad value never overrides an earlier file. */
 static void parse_host(Ctx *c, const char *path, json_object *o, Policy *p) {
         if (!want_type(c, path, o, json_type_object, "an object"))
                 return;
@@ -1239,6 +1255,8 @@ static const char *tokener_reason(enum json_tokener_error err, const char *text,
         }
 }
 
+/* Cheap checks on the bytes first, then json-c, then the scanner, then the schema: each step
+ * runs only on input the previous one accepted. */
 int policy_parse_text(PolicyErrors *e, const char *name, const char *text, size_t size,
                       Policy **ret) {
         _cleanup_(json_tokener_freep) json_tokener *tok = NULL;

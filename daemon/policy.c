@@ -165,6 +165,7 @@ static int entry_cmp(const void *a, const void *b) {
         return strcmp(((const Entry *) a)->name, ((const Entry *) b)->name);
 }
 
+/* Collects DIR/NAME.json; a missing directory is normal (nothing installed there). */
 static int list_dir(PolicyErrors *e, const char *dir, EntryList *l) {
         _cleanup_close_ int fd = -1;
         size_t dlen = strlen(dir);
@@ -339,6 +340,8 @@ static int policy_merge(Policy **parts, size_t n, Policy **ret) {
         return 0;
 }
 
+/* Lists all directories, reads and parses every file in effect, and merges only when nothing
+ * failed: the caller swaps in the result or keeps its old policy. */
 int policy_load_dirs(char *const *dirs, Policy **ret, char ***ret_errors) {
         PolicyErrors e = {};
         EntryList l = {};
@@ -460,6 +463,8 @@ static bool glob_matches(const char *glob, const char *s) {
         return s && fnmatch(glob, s, 0) == 0;
 }
 
+/* Every criterion present must hold; absent ones (NULL, -1) hold for any device. Unknown
+ * device facts (no group, no NUMA node, unbound) match no value. */
 static bool match_device(const PolicyMatch *m, const Device *d) {
         if (m->address && !glob_matches(m->address, d->address))
                 return false;
@@ -513,6 +518,7 @@ static bool rule_names_device(const PolicyRule *r, const Device *d) {
                streq(r->match.address, d->address);
 }
 
+/* Names, not ids: the bus glue resolves the caller's uid and groups before asking. */
 static bool rule_applies_to(const PolicyRule *r, const PolicyCaller *c) {
         if (!r->users && !r->groups)
                 return true;
@@ -563,6 +569,7 @@ static int verdict_deny(PolicyVerdict *v, int code, const char *device, const ch
         return 0;
 }
 
+/* First match wins; rules for other callers are skipped, not a stop. */
 static const PolicyRule *first_rule(const Policy *p, const Device *d, const PolicyCaller *c) {
         for (size_t i = 0; i < p->n_rules; i++)
                 if (rule_applies_to(&p->rules[i], c) && match_device(&p->rules[i].match, d))
@@ -643,6 +650,7 @@ int policy_evaluate_device(const Policy *p, const Device *d, const PolicyCaller 
         return 0;
 }
 
+/* Linear: groups are small, and this module must not rely on the topology's sort order. */
 static const Device *find_device(const Topology *t, const char *address) {
         for (size_t i = 0; i < t->n_devices; i++)
                 if (streq(t->devices[i]->address, address))
@@ -798,6 +806,8 @@ static int group_members(const Policy *p, const Topology *t, const Group *g, con
         return 0;
 }
 
+/* The topology's blockers describe the hardware; policy cannot make an RMRR or a missing IOMMU
+ * safe, so these deny whoever asks. */
 static int group_blockers(const Policy *p, const Topology *t, const Group *g, PolicyVerdict *v) {
         int r;
 
@@ -844,6 +854,8 @@ static int group_blockers(const Policy *p, const Topology *t, const Group *g, Po
         return 0;
 }
 
+/* Members, then blockers, then the interrupt gate: all are evaluated so the reasons are complete;
+ * the first denial decides code, device and rule. */
 int policy_evaluate_group(const Policy *p, const Topology *t, const Group *g, const HostInfo *host,
                           const PolicyCaller *c, PolicyVerdict *ret) {
         _cleanup_(policy_verdict_clear) PolicyVerdict v = POLICY_VERDICT_INIT;
@@ -940,6 +952,7 @@ static int json_add_id(json_object *o, const char *key, int32_t id) {
         return json_add(o, key, json_object_new_string(buf));
 }
 
+/* The match in the file's own syntax, so `policy status` output can be pasted back. */
 static json_object *match_to_json(const PolicyMatch *m) {
         json_object *o = json_object_new_object();
         int k = 0;
@@ -1030,6 +1043,7 @@ static json_object *host_to_json(const PolicyHost *h) {
         return o;
 }
 
+/* Absent optional values are JSON null rather than missing keys: consumers see one shape. */
 int policy_to_json(const Policy *p, struct json_object **ret) {
         json_object *o, *rules, *sources;
         int k = 0;

@@ -17,10 +17,17 @@ struct json_object;
 
 #define POLICY_VERSION 1
 
-/* The three places policy lives, in the order they are merged. */
+/* The three places policy lives, in the order they are merged. The build may point the vendor
+ * directory at $(datadir) (where policy.mk installs default.json) with -DPOLICY_DIR_VENDOR=. */
+#ifndef POLICY_DIR_VENDOR
 #define POLICY_DIR_VENDOR "/usr/share/vfio-assignd/policy.d"
+#endif
+#ifndef POLICY_DIR_ETC
 #define POLICY_DIR_ETC "/etc/vfio-assignd/policy.d"
+#endif
+#ifndef POLICY_DIR_RUN
 #define POLICY_DIR_RUN "/run/vfio-assignd/policy.d"
+#endif
 
 /* Limits on what a policy file can make the daemon allocate. */
 #define POLICY_FILE_SIZE_MAX (64u * 1024u)

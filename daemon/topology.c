@@ -305,37 +305,35 @@ static int read_header_type(const SysRoot *root, int dfd, int *ret) {
         return 0;
 }
 
-int device_read(const SysRoot *root, PciNames *names, const char *address, Device **ret, char ***errors) {
-        _cleanup_(device_freep) Device *d = NULL;
-        _cleanup_close_ int dfd = -1;
-        _cleanup_free_ char *path = NULL, *s = NULL;
+/* modalias holds every id in one read (drivers/pci/pci-sysfs.c, modalias_show():
+ * "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X"); on a host with thousands of functions that is
+ * a third of the scan's system calls. */
+static bool parse_modalias(const char *s, Device *d) {
+        unsigned v, dv, sv, sd, bc, sc, pi;
+        int n = 0;
+
+        if (sscanf(s, "pci:v%8Xd%8Xsv%8Xsd%8Xbc%2Xsc%2Xi%2X%n", &v, &dv, &sv, &sd, &bc, &sc, &pi, &n) != 7 ||
+            n != 53 || s[n] != 0 || v > 0xffff || dv > 0xffff || sv > 0xffff || sd > 0xffff)
+                return false;
+        d->vendor = (uint16_t) v;
+        d->device = (uint16_t) dv;
+        d->subsystem_vendor = (uint16_t) sv;
+        d->subsystem_device = (uint16_t) sd;
+        d->class = bc << 16 | sc << 8 | pi;
+        return true;
+}
+
+/* vendor, device and class identify the function; without them it is gone (removed while we
+ * read it) or not a PCI device we can describe. */
+static int read_ids(const SysRoot *root, int dfd, const char *address, Device *d, char ***errors) {
+        char buf[128];
         uint32_t v;
         bool present;
         int k;
 
-        if (!pci_address_is_canonical(address))
-                return -EINVAL;
-        d = calloc(1, sizeof(*d));
-        if (!d)
-                return -ENOMEM;
-        strcpy(d->address, address);
-        (void) pci_address_parse(address, &d->addr);
-        d->numa_node = -1;
-        d->boot_vga = -1;
-        d->group = -1;
-        d->sriov_totalvfs = d->sriov_numvfs = -1;
+        if (sysfs_read_attr_buf(root, dfd, "modalias", buf, sizeof(buf)) >= 0 && parse_modalias(buf, d))
+                return 0;
 
-        if (asprintf(&path, SYSFS_PCI_DEVICES "/%s", address) < 0)
-                return -ENOMEM;
-        k = sysroot_open_dir(root, path, &dfd);
-        if (k < 0)
-                return k == -ENOTDIR ? -ENOENT : k;
-        k = sysfs_resolve_link(root, path, &d->devpath);
-        if (k == -ENOMEM)
-                return k;
-
-        /* vendor, device and class identify the function; without them it is gone (removed
-         * while we read it) or not a PCI device we can describe. */
         k = read_hex(root, dfd, address, "vendor", 16, &v, &present, errors);
         if (k < 0)
                 return k;
@@ -362,6 +360,40 @@ int device_read(const SysRoot *root, PciNames *names, const char *address, Devic
                 return -ENOMEM;
         if (present)
                 d->subsystem_device = (uint16_t) v;
+        return 0;
+}
+
+int device_read(const SysRoot *root, PciNames *names, const char *address, Device **ret, char ***errors) {
+        _cleanup_(device_freep) Device *d = NULL;
+        _cleanup_close_ int dfd = -1;
+        _cleanup_free_ char *path = NULL, *s = NULL;
+        uint32_t v;
+        int k;
+
+        if (!pci_address_is_canonical(address))
+                return -EINVAL;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        strcpy(d->address, address);
+        (void) pci_address_parse(address, &d->addr);
+        d->numa_node = -1;
+        d->boot_vga = -1;
+        d->group = -1;
+        d->sriov_totalvfs = d->sriov_numvfs = -1;
+
+        if (asprintf(&path, SYSFS_PCI_DEVICES "/%s", address) < 0)
+                return -ENOMEM;
+        k = sysroot_open_dir(root, path, &dfd);
+        if (k < 0)
+                return k == -ENOTDIR ? -ENOENT : k;
+        k = sysfs_resolve_link(root, path, &d->devpath);
+        if (k == -ENOMEM)
+                return k;
+
+        k = read_ids(root, dfd, address, d, errors);
+        if (k < 0)
+                return k;
 
         if (read_link_name(root, dfd, address, "driver", &d->driver, errors) < 0)
                 return -ENOMEM;
@@ -397,7 +429,9 @@ int device_read(const SysRoot *root, PciNames *names, const char *address, Devic
                 if (read_i64(root, dfd, address, "numa_node", &n, errors) < 0)
                         return -ENOMEM;
                 d->numa_node = n >= 0 ? (int32_t) n : -1;
-                if (read_i64(root, dfd, address, "boot_vga", &n, errors) < 0)
+                /* boot_vga exists only on VGA-class devices (pci_dev_attr_is_visible()). */
+                n = -1;
+                if ((d->class >> 8) == 0x0300 && read_i64(root, dfd, address, "boot_vga", &n, errors) < 0)
                         return -ENOMEM;
                 d->boot_vga = n < 0 ? -1 : n > 0;
                 if (read_i64(root, dfd, address, "sriov_totalvfs", &d->sriov_totalvfs, errors) < 0)
@@ -437,7 +471,7 @@ int device_read(const SysRoot *root, PciNames *names, const char *address, Devic
                         d->bridge = ht == 1;
         }
 
-        if (read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
+        if (d->driver && streq(d->driver, DRIVER_VFIO_PCI) && read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
                 return -ENOMEM;
 
         if (names) {
@@ -486,7 +520,9 @@ static int read_reserved_regions(const SysRoot *root, int gfd, Group *g, char **
         return 0;
 }
 
-int group_read(const SysRoot *root, uint32_t id, Group **ret, char ***errors) {
+/* list_members false: the caller fills g->devices (a full scan knows them from the devices'
+ * iommu_group links already). */
+static int group_read_full(const SysRoot *root, uint32_t id, bool list_members, Group **ret, char ***errors) {
         _cleanup_(group_freep) Group *g = NULL;
         _cleanup_close_ int gfd = -1;
         _cleanup_free_ char *path = NULL;
@@ -503,6 +539,8 @@ int group_read(const SysRoot *root, uint32_t id, Group **ret, char ***errors) {
         k = sysroot_open_dir(root, path, &gfd);
         if (k < 0)
                 return k == -ENOTDIR ? -ENOENT : k;
+        if (!list_members)
+                goto attributes;
         k = sysroot_opendir_at(root, gfd, "devices", &d);
         if (k < 0)
                 return k;
@@ -521,6 +559,7 @@ int group_read(const SysRoot *root, uint32_t id, Group **ret, char ***errors) {
         closedir(d);
         strv_sort(g->devices);
 
+attributes:
         k = sysfs_read_attr_at(root, gfd, "type", &g->type);
         if (k < 0 && k != -ENOENT &&
             topology_add_error(errors, "group %" PRIu32 ": type: %s", id, strerror(-k)) < 0)
@@ -536,14 +575,13 @@ int group_read(const SysRoot *root, uint32_t id, Group **ret, char ***errors) {
         return 0;
 }
 
+int group_read(const SysRoot *root, uint32_t id, Group **ret, char ***errors) {
+        return group_read_full(root, id, true, ret, errors);
+}
+
 static int cmp_device(const void *a, const void *b) {
         const Device *x = *(Device *const *) a, *y = *(Device *const *) b;
         return pci_address_compare(&x->addr, &y->addr);
-}
-
-static int cmp_group(const void *a, const void *b) {
-        const Group *x = *(Group *const *) a, *y = *(Group *const *) b;
-        return x->id < y->id ? -1 : x->id > y->id;
 }
 
 static int list_dir(const SysRoot *root, const char *path, char ***ret) {
@@ -565,8 +603,10 @@ static int list_dir(const SysRoot *root, const char *path, char ***ret) {
         return 0;
 }
 
+static int scan_groups(Topology *t, const SysRoot *root);
+
 int topology_scan(Topology *t, const SysRoot *root, PciNames *names) {
-        _cleanup_strv_free_ char **devs = NULL, **groups = NULL;
+        _cleanup_strv_free_ char **devs = NULL;
         int k;
 
         topology_clear(t);
@@ -605,30 +645,53 @@ int topology_scan(Topology *t, const SysRoot *root, PciNames *names) {
         }
         qsort(t->devices, t->n_devices, sizeof(Device *), cmp_device);
 
-        /* No iommu_groups directory = no IOMMU enabled (sysfs-kernel-iommu_groups). */
-        k = list_dir(root, SYSFS_IOMMU_GROUPS, &groups);
-        if (k < 0 && k != -ENOENT)
-                return k == -ENOMEM ? k : topology_add_error(&t->errors, "%s: %s", SYSFS_IOMMU_GROUPS, strerror(-k));
-        t->groups = calloc(strv_length(groups) + 1, sizeof(Group *));
-        if (!t->groups)
+        return scan_groups(t, root);
+}
+
+static int cmp_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Groups are the distinct iommu_group links of the devices just read (each device has exactly
+ * one, sysfs-kernel-iommu_groups); only their own attributes are read here. Groups without a
+ * PCI member are of no use to us and are not listed. */
+static int scan_groups(Topology *t, const SysRoot *root) {
+        _cleanup_free_ uint32_t *ids = NULL;
+        size_t n = 0;
+        int k;
+
+        ids = calloc(t->n_devices + 1, sizeof(uint32_t));
+        t->groups = calloc(t->n_devices + 1, sizeof(Group *));
+        if (!ids || !t->groups)
                 return -ENOMEM;
-        for (char **i = groups; i && *i; i++) {
-                uint32_t id;
+        for (size_t i = 0; i < t->n_devices; i++)
+                if (t->devices[i]->group >= 0)
+                        ids[n++] = (uint32_t) t->devices[i]->group;
+        qsort(ids, n, sizeof(uint32_t), cmp_u32);
+        for (size_t i = 0; i < n; i++) {
                 Group *g;
 
-                if (safe_atou32(*i, 10, &id) < 0)
+                if (i > 0 && ids[i] == ids[i - 1])
                         continue;
-                k = group_read(root, id, &g, &t->errors);
+                k = group_read_full(root, ids[i], false, &g, &t->errors);
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0) {
-                        if (topology_add_error(&t->errors, "group %s: cannot be read: %s", *i, strerror(-k)) < 0)
+                        if (topology_add_error(&t->errors, "group %" PRIu32 ": cannot be read: %s", ids[i],
+                                               strerror(-k)) < 0)
                                 return -ENOMEM;
                         continue;
                 }
                 t->groups[t->n_groups++] = g;
         }
-        qsort(t->groups, t->n_groups, sizeof(Group *), cmp_group);
+        /* Devices are sorted by address, so each group's list comes out sorted too. */
+        for (size_t i = 0; i < t->n_devices; i++) {
+                Group *g = t->devices[i]->group >= 0 ? topology_find_group(t, (uint32_t) t->devices[i]->group) : NULL;
+
+                if (g && strv_extend(&g->devices, t->devices[i]->address) < 0)
+                        return -ENOMEM;
+        }
         return 0;
 }
 

@@ -42,7 +42,7 @@ TESTS += tests/unit/test-model
 tests_unit_test_model_SOURCES = tests/unit/test-model.c \
 	daemon/model.c daemon/topology.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/dmar.c \
 	daemon/dmar-json.c daemon/report.c daemon/pcinames.c \
-	tests/fakesys.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
+	tests/fakesys.c tests/fakesys-host.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
 tests_unit_test_model_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_model_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
 tests_unit_test_model_LDADD = libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS)

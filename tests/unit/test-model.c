@@ -254,6 +254,7 @@ START_TEST(test_bad_input_is_reported) {
         ck_assert_int_eq(fakesys_attr_make_dir(fs, "0000:01:00.0", "reset_method"), 0);
         ck_assert_int_eq(fakesys_attr_make_garbage(fs, "0000:01:00.1", "numa_node", 16), 0);
         ck_assert_int_eq(fakesys_set_attr(fs, "0000:03:02.0", "vendor", "0xzzzz"), 0);
+        ck_assert_int_eq(fakesys_set_attr(fs, "0000:03:02.0", "modalias", "pci:v0000zzzz"), 0);
         ck_assert_int_eq(fakesys_symlink(fs, "sys/bus/pci/devices/0000:09:00.0",
                                          "../../../devices/pci0000:00/0000:09:00.0"), 0);
         ck_assert_int_eq(fakesys_set_acpi_table(fs, "DMAR", "DMAR\x10\0\0\0", 8), 0);

@@ -1,0 +1,19 @@
+# bench/bench.mk: benchmarks against a baseline measured in the same run. Not part of
+# `make check`; `make bench` builds what it needs and prints the figures.
+# noinst rather than EXTRA_PROGRAMS: Makefile.am initialises only the former for fragments.
+noinst_PROGRAMS += bench/mkbighost bench/runstat
+bench_mkbighost_SOURCES = bench/mkbighost.c
+bench_mkbighost_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+bench_mkbighost_LDADD = libfakesys.a libcommon.a
+bench_runstat_SOURCES = bench/runstat.c
+EXTRA_DIST += bench/README.md bench/run-report.sh bench/run-daemon-rss.sh
+
+# make bench [BENCH_REPS=N] [BENCH_DEVICES=N]
+BENCH_REPS = 7
+BENCH_DEVICES = 9000
+bench: bench/mkbighost$(EXEEXT) bench/runstat$(EXEEXT) vfio-assignd$(EXEEXT)
+	$(SHELL) $(srcdir)/bench/run-report.sh --builddir=$(abs_top_builddir) \
+		--reps=$(BENCH_REPS) --devices=$(BENCH_DEVICES)
+	$(SHELL) $(srcdir)/bench/run-daemon-rss.sh --builddir=$(abs_top_builddir) \
+		--srcdir=$(abs_top_srcdir) --devices=$(BENCH_DEVICES)
+.PHONY: bench
