@@ -260,6 +260,31 @@ static void on_uevent(const char *action, const char *address, void *userdata) {
                 enforce_leases(d, action, address);
 }
 
+#define STUCK_RETRY_USEC (30 * 1000000ULL)
+
+/* A group that could not be given back is retried until it can: it is never dropped. */
+static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
+        Daemon *d = userdata;
+
+        for (size_t i = 0; d->leases && i < d->leases->n;) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                Lease *l = d->leases->leases[i];
+                uint32_t group = l->group;
+
+                if (l->state != LEASE_STUCK) {
+                        i++;
+                        continue;
+                }
+                if (lease_bus_release(d, l, &error) >= 0)
+                        log_info("IOMMU group %" PRIu32 " is back on its host drivers", group);
+                else
+                        i++; /* still stuck; it stays in the set */
+        }
+        (void) sd_event_source_set_time_relative(s, STUCK_RETRY_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
 static int open_dir(const char *path, int *ret) {
         int fd;
 
@@ -435,6 +460,9 @@ static int run_daemon(void) {
                 log_error("Cannot set up the leases: %s", strerror(-k));
                 return k;
         }
+        k = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, STUCK_RETRY_USEC, 0, on_retry_stuck, &d);
+        if (k < 0)
+                goto fail;
         k = sd_bus_request_name(bus, BUS_NAME, 0);
         if (k < 0) {
                 log_error("Cannot own %s on the system bus: %s", BUS_NAME, strerror(-k));
