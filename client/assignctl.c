@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,9 +14,18 @@
 #include "output.h"
 #include "util.h"
 
-JsonMode arg_json = JSON_OFF;
+/* A limit on what the command line can make us hold; real setups use three directories. */
+#define POLICY_DIRS_MAX 64
 
-static int json_add(json_object *o, const char *key, json_object *v) {
+JsonMode arg_json = JSON_OFF;
+const char *arg_user = NULL;
+const char *arg_sysfs_root = NULL;
+char **arg_policy_dirs = NULL;
+bool arg_persistent = false;
+char **arg_exec = NULL;
+static bool arg_ask_password = true;
+
+int json_add(json_object *o, const char *key, json_object *v) {
         /* json_object_object_add() only fails on allocation failure; it does not take v then. */
         if (json_object_object_add(o, key, v) < 0) {
                 json_object_put(v);
@@ -73,6 +83,13 @@ int connect_bus(sd_bus **ret) {
         if (r < 0)
                 return fail(EXIT_UNREACHABLE, NULL, UNREACHABLE "cannot connect to the bus: %s",
                             strerror(-r));
+        /* Sets ALLOW_INTERACTIVE_AUTHORIZATION on our calls, so polkit may ask for a password
+         * instead of refusing outright (D-Bus specification, "Message Format", flag 0x4). */
+        r = sd_bus_set_allow_interactive_authorization(bus, arg_ask_password);
+        if (r < 0) {
+                sd_bus_unref(bus);
+                return fail(EXIT_FAILED, NULL, "Failed to set up the bus: %s", strerror(-r));
+        }
         *ret = bus;
         return EXIT_OK;
 }
@@ -108,24 +125,103 @@ static bool error_is_unreachable(const char *name, int r) {
         }
 }
 
-int fail_bus_call(const char *what, const sd_bus_error *error, int r) {
-        const char *name = sd_bus_error_is_set(error) ? error->name : NULL;
-        const char *msg = name && error->message ? error->message : strerror(-r);
+/* The daemon's refusals on policy grounds, as opposed to failures while acting. */
+static bool error_is_policy_denial(const char *name) {
+        static const char *const names[] = {
+                ERROR_PREFIX "PolicyDenied", ERROR_PREFIX "HostCritical",
+                ERROR_PREFIX "RmrrLocked",   ERROR_PREFIX "NotAssignable",
+                ERROR_PREFIX "InterruptRemappingRequired",
+        };
 
+        for (size_t i = 0; name && i < ELEMENTSOF(names); i++)
+                if (streq(name, names[i]))
+                        return true;
+        return false;
+}
+
+int bus_error_exit_code(const char *name, int r) {
         if (error_is_unreachable(name, r))
-                return fail(EXIT_UNREACHABLE, name, UNREACHABLE "%s", msg);
+                return EXIT_UNREACHABLE;
+        if (name && streq(name, SD_BUS_ERROR_ACCESS_DENIED))
+                return EXIT_ACCESS_DENIED;
+        if (error_is_policy_denial(name))
+                return EXIT_POLICY_DENIED;
+        return EXIT_FAILED;
+}
+
+const char *bus_error_short_name(const char *name) {
+        const char *dot;
+
+        if (!name)
+                return NULL;
+        dot = strrchr(name, '.');
+        return dot && dot[1] ? dot + 1 : name;
+}
+
+static const char *error_name_of(const sd_bus_error *error) {
+        return sd_bus_error_is_set(error) ? error->name : NULL;
+}
+
+static const char *error_message_of(const sd_bus_error *error, int r) {
+        return error_name_of(error) && error->message ? error->message : strerror(-r);
+}
+
+int fail_bus_call(const char *what, const sd_bus_error *error, int r) {
+        const char *name = error_name_of(error), *msg = error_message_of(error, r);
+        int code = bus_error_exit_code(name, r);
+
+        if (code == EXIT_UNREACHABLE)
+                return fail(code, name, UNREACHABLE "%s", msg);
         /* The daemon's own errors (org.vfioassign1.Error.*) carry a message that names the
          * device, group or rule; print it as is. */
         if (name && strneq(name, ERROR_PREFIX, strlen(ERROR_PREFIX)))
-                return fail(EXIT_FAILED, name, "%s", msg);
-        return fail(EXIT_FAILED, name, "%s failed: %s", what, msg);
+                return fail(code, name, "%s", msg);
+        return fail(code, name, "%s failed: %s", what, msg);
+}
+
+int fail_call(const char *context, const sd_bus_error *error, int r) {
+        const char *name = error_name_of(error), *msg = error_message_of(error, r);
+        int code = bus_error_exit_code(name, r);
+
+        if (code == EXIT_UNREACHABLE)
+                return fail(code, name, "%s: %s: " UNREACHABLE "%s", program_invocation_short_name,
+                            context, msg);
+        if (!name)
+                return fail(code, NULL, "%s: %s: %s", program_invocation_short_name, context, msg);
+        return fail(code, name, "%s: %s: %s: %s", program_invocation_short_name, context,
+                    bus_error_short_name(name), msg);
+}
+
+int parse_address_arg(const char *arg, char ret[static PCI_ADDRESS_STRLEN]) {
+        PciAddress a;
+
+        if (pci_address_parse(arg, &a) < 0)
+                return fail(EXIT_USAGE, NULL,
+                            "Invalid PCI address '%s': expected DDDD:BB:DD.F, e.g. 0000:01:00.0.",
+                            arg);
+        pci_address_format(&a, ret);
+        return EXIT_OK;
+}
+
+int parse_json_object(const char *what, const char *text, json_object **ret) {
+        enum json_tokener_error jerr = json_tokener_success;
+        json_object *o;
+
+        o = json_tokener_parse_verbose(text, &jerr);
+        if (!o)
+                return fail(EXIT_FAILED, NULL, "%s returned invalid JSON: %s", what,
+                            json_tokener_error_desc(jerr));
+        if (!json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return fail(EXIT_FAILED, NULL, "%s returned JSON that is not an object", what);
+        }
+        *ret = o;
+        return EXIT_OK;
 }
 
 int fetch_report(sd_bus *bus, json_object **ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        enum json_tokener_error jerr = json_tokener_success;
-        json_object *report;
         const char *text;
         int r;
 
@@ -137,25 +233,19 @@ int fetch_report(sd_bus *bus, json_object **ret) {
         if (r < 0)
                 return fail(EXIT_FAILED, NULL, "Malformed reply to GetHostReport: %s",
                             strerror(-r));
+        return parse_json_object("GetHostReport", text, ret);
+}
 
-        report = json_tokener_parse_verbose(text, &jerr);
-        if (!report)
-                return fail(EXIT_FAILED, NULL, "GetHostReport returned invalid JSON: %s",
-                            json_tokener_error_desc(jerr));
-        if (!json_object_is_type(report, json_type_object)) {
-                json_object_put(report);
-                return fail(EXIT_FAILED, NULL, "GetHostReport returned JSON that is not an object");
-        }
-        *ret = report;
+int print_json_to(FILE *f, json_object *o) {
+        int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
+
+        flags |= arg_json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN;
+        fprintf(f, "%s\n", json_object_to_json_string_ext(o, flags));
         return EXIT_OK;
 }
 
 int print_json(json_object *o) {
-        int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
-
-        flags |= arg_json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN;
-        printf("%s\n", json_object_to_json_string_ext(o, flags));
-        return EXIT_OK;
+        return print_json_to(stdout, o);
 }
 
 /* Copies report[key] into o (a new reference); a missing key becomes `fallback` (or null). */
@@ -232,13 +322,9 @@ static int verb_show(int argc, char *argv[]) {
 
         /* Validate before talking to anyone: a typo is a usage error (2), not "not found" (1). */
         if (strchr(argv[1], ':')) {
-                PciAddress a;
-
-                if (pci_address_parse(argv[1], &a) < 0)
-                        return fail(EXIT_USAGE, NULL,
-                                    "Invalid PCI address '%s': expected DDDD:BB:DD.F, "
-                                    "e.g. 0000:01:00.0.", argv[1]);
-                pci_address_format(&a, address);
+                r = parse_address_arg(argv[1], address);
+                if (r != EXIT_OK)
+                        return r;
         } else if (safe_atou32(argv[1], 10, &group) < 0)
                 return fail(EXIT_USAGE, NULL,
                             "Invalid argument '%s': expected a PCI address (DDDD:BB:DD.F) or an "
@@ -270,22 +356,43 @@ static int verb_show(int argc, char *argv[]) {
 }
 
 static int help(void) {
-        printf("%s [OPTIONS...] [VERB] [ARG]\n\n"
-               "Query vfio-assignd, the VFIO device assignment daemon.\n\n"
-               "Verbs:\n"
+        printf("%s [OPTIONS...] [VERB] [ARG...]\n\n"
+               "Query and drive vfio-assignd, the VFIO device assignment daemon.\n\n"
+               "Host:\n"
                "  list                 List IOMMU groups with their devices and blockers\n"
                "                       (the default)\n"
                "  status               Show IOMMU, interrupt remapping and VFIO readiness\n"
                "  show ADDRESS|GROUP   Show one device (e.g. 0000:01:00.0) or one IOMMU group\n"
-               "  monitor              Print a line per device or group change until stopped\n"
+               "  monitor              Print a line per device or group change until stopped\n\n"
+               "Policy:\n"
+               "  policy check FILE... Validate policy files (offline, no daemon needed)\n"
+               "  policy explain ADDRESS\n"
+               "                       Say whether and why a user may claim the device's group\n"
+               "  policy status        Show the policy in force and the last reload error\n"
+               "  policy reload        Make the daemon read its policy files again\n\n"
+               "Leases:\n"
+               "  claim ADDRESS|GROUP [--exec CMD [ARG...]]\n"
+               "                       Claim a group until Ctrl-C, or for the run of CMD\n"
+               "  release LEASE|ADDRESS|GROUP\n"
+               "                       Release a lease (by id, or by a device or group in it)\n"
+               "  prepare ADDRESS      Bind the device's group to vfio-pci with no holder\n"
+               "  unprepare ADDRESS    Give a prepared group back to its host drivers\n"
+               "  leases               List the leases\n"
                "  help                 Show this help\n\n"
                "Options:\n"
                "  -h --help            Show this help\n"
                "     --version         Show the package version\n"
                "     --json[=MODE]     Print JSON: pretty (bare --json), short or off\n"
-               "     --no-pager        Accepted for compatibility; output is never paged\n\n"
+               "     --no-pager        Accepted for compatibility; output is never paged\n"
+               "     --no-ask-password Do not let polkit ask for a password\n"
+               "     --user=NAME       policy explain: for this user (default: you)\n"
+               "     --sysfs-root=DIR  policy explain: offline, on the host tree under DIR\n"
+               "     --policy-dir=DIR  policy explain offline: read policy from DIR (repeatable)\n"
+               "     --persistent      prepare: keep the group on vfio-pci across reboots\n"
+               "     --exec CMD ARG... claim: run CMD with the lease's fds (must come last)\n\n"
                "Exit status: 0 success, 1 failure or not found, 2 usage error,\n"
-               "3 vfio-assignd not reachable. See assignctl(1).\n",
+               "3 vfio-assignd not reachable, 4 access denied (polkit), 5 denied by policy.\n"
+               "See assignctl(1).\n",
                program_invocation_short_name);
         return EXIT_OK;
 }
@@ -294,34 +401,79 @@ static int verb_help(int argc, char *argv[]) {
         return help();
 }
 
+/* Options that only some verbs take. */
+enum {
+        OPT_USER = 1u << 0,
+        OPT_OFFLINE = 1u << 1, /* --sysfs-root, --policy-dir */
+        OPT_PERSISTENT = 1u << 2,
+        OPT_EXEC = 1u << 3,
+};
+
 typedef struct Verb {
         const char *name;
         unsigned min_args; /* arguments after the verb itself */
         unsigned max_args;
         int (*fn)(int argc, char *argv[]); /* argv[0] is the verb */
         const char *usage;
+        unsigned options; /* OPT_* the verb accepts */
 } Verb;
 
+static int verb_policy(int argc, char *argv[]);
+
+#define ARGS_MAX UINT_MAX
+
 static const Verb verbs[] = {
-        { "list", 0, 0, verb_list, "list" },
-        { "status", 0, 0, verb_status, "status" },
-        { "show", 1, 1, verb_show, "show ADDRESS|GROUP" },
-        { "monitor", 0, 0, verb_monitor, "monitor" },
-        { "help", 0, 0, verb_help, "help" },
+        { "list", 0, 0, verb_list, "list", 0 },
+        { "status", 0, 0, verb_status, "status", 0 },
+        { "show", 1, 1, verb_show, "show ADDRESS|GROUP", 0 },
+        { "monitor", 0, 0, verb_monitor, "monitor", 0 },
+        { "policy", 1, ARGS_MAX, verb_policy, "policy check|explain|status|reload ...",
+          OPT_USER | OPT_OFFLINE },
+        { "claim", 1, 1, verb_claim, "claim ADDRESS|GROUP [--exec CMD [ARG...]]", OPT_EXEC },
+        { "release", 1, 1, verb_release, "release LEASE|ADDRESS|GROUP", 0 },
+        { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent]", OPT_PERSISTENT },
+        { "unprepare", 1, 1, verb_unprepare, "unprepare ADDRESS", 0 },
+        { "leases", 0, 0, verb_leases, "leases", 0 },
+        { "help", 0, 0, verb_help, "help", 0 },
 };
 
-static int dispatch_verb(int argc, char *argv[]) {
-        static char *default_argv[] = { (char *) "list", NULL };
-        unsigned n_args;
+static const Verb policy_verbs[] = {
+        { "check", 1, ARGS_MAX, verb_policy_check, "policy check FILE...", 0 },
+        { "explain", 1, 1, verb_policy_explain,
+          "policy explain ADDRESS [--user NAME] [--sysfs-root DIR [--policy-dir DIR...]]",
+          OPT_USER | OPT_OFFLINE },
+        { "status", 0, 0, verb_policy_status, "policy status", 0 },
+        { "reload", 0, 0, verb_policy_reload, "policy reload", 0 },
+};
 
-        if (argc <= 0) {
-                argc = 1;
-                argv = default_argv;
-        }
-        n_args = (unsigned) argc - 1;
+/* Refuses an option the verb does not take, so a misplaced one is not silently ignored. */
+static int check_options(const Verb *v) {
+        const struct {
+                unsigned flag;
+                const char *option;
+                bool given;
+        } table[] = {
+                { OPT_USER, "--user", arg_user },
+                { OPT_OFFLINE, "--sysfs-root", arg_sysfs_root },
+                { OPT_OFFLINE, "--policy-dir", arg_policy_dirs },
+                { OPT_PERSISTENT, "--persistent", arg_persistent },
+                { OPT_EXEC, "--exec", arg_exec },
+        };
 
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
-                const Verb *v = &verbs[i];
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (table[i].given && !(v->options & table[i].flag))
+                        return fail(EXIT_USAGE, NULL,
+                                    "Option %s does not apply to 'assignctl %s'. "
+                                    "Try 'assignctl help'.", table[i].option, v->usage);
+        return EXIT_OK;
+}
+
+static int dispatch(const Verb *table, size_t n, const char *what, int argc, char *argv[]) {
+        unsigned n_args = (unsigned) argc - 1;
+
+        for (size_t i = 0; i < n; i++) {
+                const Verb *v = &table[i];
+                int r;
 
                 if (!streq(argv[0], v->name))
                         continue;
@@ -331,9 +483,41 @@ static int dispatch_verb(int argc, char *argv[]) {
                 if (n_args > v->max_args)
                         return fail(EXIT_USAGE, NULL, "Too many arguments. Usage: assignctl %s",
                                     v->usage);
+                r = check_options(v);
+                if (r != EXIT_OK)
+                        return r;
                 return v->fn(argc, argv);
         }
-        return fail(EXIT_USAGE, NULL, "Unknown verb '%s'. Try 'assignctl help'.", argv[0]);
+        return fail(EXIT_USAGE, NULL, "Unknown %s '%s'. Try 'assignctl help'.", what, argv[0]);
+}
+
+static int verb_policy(int argc, char *argv[]) {
+        return dispatch(policy_verbs, ELEMENTSOF(policy_verbs), "policy verb", argc - 1, argv + 1);
+}
+
+static int dispatch_verb(int argc, char *argv[]) {
+        static char *default_argv[] = { (char *) "list", NULL };
+
+        if (argc <= 0) {
+                argc = 1;
+                argv = default_argv;
+        }
+        return dispatch(verbs, ELEMENTSOF(verbs), "verb", argc, argv);
+}
+
+/* Everything after the first "--exec" is the command, options included, so getopt must not see
+ * it. Cuts argv there; returns the new argc. */
+static int split_exec(int argc, char *argv[]) {
+        for (int i = 1; i < argc; i++) {
+                if (streq(argv[i], "--"))
+                        break;
+                if (streq(argv[i], "--exec")) {
+                        arg_exec = argv + i + 1;
+                        argv[i] = NULL;
+                        return i;
+                }
+        }
+        return argc;
 }
 
 /* Returns -1 to continue with the verb, or an exit code. */
@@ -342,18 +526,29 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VERSION = 0x100,
                 ARG_JSON,
                 ARG_NO_PAGER,
+                ARG_NO_ASK_PASSWORD,
+                ARG_USER,
+                ARG_SYSFS_ROOT,
+                ARG_POLICY_DIR,
+                ARG_PERSISTENT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "json", optional_argument, NULL, ARG_JSON },
                 { "no-pager", no_argument, NULL, ARG_NO_PAGER },
+                { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
+                { "user", required_argument, NULL, ARG_USER },
+                { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
+                { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
+                { "persistent", no_argument, NULL, ARG_PERSISTENT },
                 {},
         };
         int c;
 
         opterr = 0; /* our own messages, on the usage-error path */
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+        /* The leading ':' makes a missing option argument return ':' instead of '?'. */
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         return help();
@@ -374,6 +569,37 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_NO_PAGER:
                         break;
+                case ARG_NO_ASK_PASSWORD:
+                        arg_ask_password = false;
+                        break;
+                case ARG_USER:
+                        /* What the daemon's user lookup accepts (common/userdb.c). */
+                        if (!filename_is_valid(optarg))
+                                return fail(EXIT_USAGE, NULL, "Invalid user name '%s'.", optarg);
+                        arg_user = optarg;
+                        break;
+                case ARG_SYSFS_ROOT:
+                        if (isempty(optarg))
+                                return fail(EXIT_USAGE, NULL, "--sysfs-root needs a directory.");
+                        arg_sysfs_root = optarg;
+                        break;
+                case ARG_POLICY_DIR:
+                        if (isempty(optarg))
+                                return fail(EXIT_USAGE, NULL, "--policy-dir needs a directory.");
+                        if (strv_length(arg_policy_dirs) >= POLICY_DIRS_MAX)
+                                return fail(EXIT_USAGE, NULL,
+                                            "Too many --policy-dir options (at most %d).",
+                                            POLICY_DIRS_MAX);
+                        if (strv_extend(&arg_policy_dirs, optarg) < 0)
+                                return fail(EXIT_FAILED, NULL, "Out of memory.");
+                        break;
+                case ARG_PERSISTENT:
+                        arg_persistent = true;
+                        break;
+                case ':':
+                        return fail(EXIT_USAGE, NULL,
+                                    "Option '%s' needs an argument. Try 'assignctl --help'.",
+                                    argv[optind - 1]);
                 case '?': {
                         /* getopt sets optopt to the option's value when a known long option
                          * got an argument it does not take, and to 0 for unknown long ones. */
@@ -395,15 +621,22 @@ static int parse_argv(int argc, char *argv[]) {
                         return fail(EXIT_USAGE, NULL, "Unexpected option. Try 'assignctl --help'.");
                 }
         }
+        if (arg_policy_dirs && !arg_sysfs_root)
+                return fail(EXIT_USAGE, NULL,
+                            "--policy-dir is for the offline mode; give --sysfs-root too.");
+        if (arg_exec && !arg_exec[0])
+                return fail(EXIT_USAGE, NULL, "--exec needs a command.");
         return -1;
 }
 
 int main(int argc, char *argv[]) {
         int r;
 
+        argc = split_exec(argc, argv);
         r = parse_argv(argc, argv);
         if (r < 0)
                 r = dispatch_verb(argc - optind, argv + optind);
+        strv_free(arg_policy_dirs);
 
         if (fflush(stdout) != 0 || ferror(stdout))
                 return fail(EXIT_FAILED, NULL, "Failed to write to standard output: %s",

@@ -3,10 +3,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
+#include "bdf.h"
 #include "macro.h"
 
 /* Exit codes, documented in docs/assignctl.1. */
@@ -15,6 +17,8 @@ enum {
         EXIT_FAILED = 1,      /* the daemon reported a failure, or the object does not exist */
         EXIT_USAGE = 2,       /* bad command line; nothing was sent to the daemon */
         EXIT_UNREACHABLE = 3, /* no system bus, or nobody owns org.vfioassign1 */
+        EXIT_ACCESS_DENIED = 4, /* polkit refused (org.freedesktop.DBus.Error.AccessDenied) */
+        EXIT_POLICY_DENIED = 5, /* the policy refused the device or group (PolicyDenied, ...) */
 };
 
 typedef enum JsonMode {
@@ -24,6 +28,13 @@ typedef enum JsonMode {
 } JsonMode;
 
 extern JsonMode arg_json;
+
+/* Options that belong to some verbs only; dispatch refuses them elsewhere (see assignctl.c). */
+extern const char *arg_user;       /* policy explain --user */
+extern const char *arg_sysfs_root; /* policy explain --sysfs-root (offline) */
+extern char **arg_policy_dirs;     /* policy explain --policy-dir, repeatable */
+extern bool arg_persistent;        /* prepare --persistent */
+extern char **arg_exec;            /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
 
 static inline void json_object_putp(json_object **o) {
         if (*o)
@@ -35,18 +46,48 @@ static inline void json_object_putp(json_object **o) {
  * error_name may be NULL; it is the D-Bus error name when there is one. */
 int fail(int exit_code, const char *error_name, const char *format, ...) _printf_(3, 4);
 
-/* Connects to the system bus; on failure prints why and returns EXIT_UNREACHABLE. */
+/* Connects to the system bus; on failure prints why and returns EXIT_UNREACHABLE. Interactive
+ * polkit authentication is allowed unless --no-ask-password was given. */
 int connect_bus(sd_bus **ret);
 
 /* Turns a failed call into a message and an exit code: 3 if the daemon is not reachable,
  * 1 otherwise. `what` names the operation ("GetHostReport"). */
 int fail_bus_call(const char *what, const sd_bus_error *error, int r);
 
+/* The exit code for a failed call: 3 unreachable, 4 AccessDenied, 5 a policy denial, else 1. */
+int bus_error_exit_code(const char *name, int r);
+/* "org.vfioassign1.Error.HostCritical" -> "HostCritical" (the part after the last dot). */
+const char *bus_error_short_name(const char *name);
+/* For the verbs that act: prints "assignctl: CONTEXT: ShortName: message" (the daemon's message
+ * names device, driver and rule) and returns bus_error_exit_code(). */
+int fail_call(const char *context, const sd_bus_error *error, int r);
+
+/* Validates a PCI address argument and writes its canonical form; EXIT_OK, or EXIT_USAGE after
+ * saying what is wrong. */
+int parse_address_arg(const char *arg, char ret[static PCI_ADDRESS_STRLEN]);
+
+/* Parses a JSON object a method returned (what names it in messages); EXIT_OK or the exit
+ * code after saying what is wrong. */
+int parse_json_object(const char *what, const char *text, json_object **ret);
+
 /* Calls GetHostReport and parses the answer; on failure prints why and returns the exit code. */
 int fetch_report(sd_bus *bus, json_object **ret);
 
-/* Prints o on stdout in the --json mode; returns an exit code. */
+/* Prints o on stdout (or f) in the --json mode; returns an exit code. */
 int print_json(json_object *o);
+int print_json_to(FILE *f, json_object *o);
+
+/* Adds v under key; takes v, also on failure (json_object_object_add() does not then). */
+int json_add(json_object *o, const char *key, json_object *v);
 
 /* Verbs. Each returns an exit code. */
 int verb_monitor(int argc, char *argv[]);
+int verb_policy_check(int argc, char *argv[]);
+int verb_policy_explain(int argc, char *argv[]);
+int verb_policy_status(int argc, char *argv[]);
+int verb_policy_reload(int argc, char *argv[]);
+int verb_claim(int argc, char *argv[]);
+int verb_release(int argc, char *argv[]);
+int verb_prepare(int argc, char *argv[]);
+int verb_unprepare(int argc, char *argv[]);
+int verb_leases(int argc, char *argv[]);

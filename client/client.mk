@@ -3,9 +3,14 @@ bin_PROGRAMS += assignctl
 assignctl_SOURCES = \
 	client/assignctl.c client/assignctl.h \
 	client/output.c client/output.h \
-	client/monitor.c
+	client/monitor.c \
+	client/policy-cmd.c \
+	client/lease-cmd.c
 assignctl_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
-assignctl_LDADD = libcommon.a $(LIBSYSTEMD_LIBS) $(JSONC_LIBS)
+# libmodel.a: `policy check` and the offline `policy explain` run the daemon's own parser, model
+# and evaluator.
+assignctl_LDADD = libmodel.a libcommon.a \
+	$(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS) $(LIBSYSTEMD_LIBS)
 
 dist_man_MANS += docs/assignctl.1 docs/org.vfioassign1.5
 EXTRA_DIST += docs/report.md tests/test-system-bus.conf
@@ -20,4 +25,17 @@ tests_integration_test_integration_SOURCES = \
 tests_integration_test_integration_CFLAGS = \
 	$(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 tests_integration_test_integration_LDADD = \
+	libcommon.a $(CHECK_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS)
+
+# Policy verbs against the same setup: policy check on the corpora and the shipped files,
+# policy explain offline and online, reload atomicity (SIGHUP and ReloadPolicy under the polkit
+# mock), and the exit codes of refused claims.
+check_PROGRAMS += tests/integration/test-policy
+TESTS += tests/integration/test-policy
+tests_integration_test_policy_SOURCES = \
+	tests/integration/test-policy.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_policy_CFLAGS = \
+	$(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+tests_integration_test_policy_LDADD = \
 	libcommon.a $(CHECK_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS)

@@ -43,14 +43,6 @@ static void object_done(Object *o) {
         o->id = NULL;
 }
 
-static int json_add(json_object *o, const char *key, json_object *v) {
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 /* ---- a D-Bus value to JSON, whatever its signature ---- */
 
 static int read_basic_json(sd_bus_message *m, char type, json_object **ret) {

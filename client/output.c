@@ -584,3 +584,131 @@ void output_group(FILE *f, json_object *report, json_object *group) {
                         strna(jstr(r, "type")));
         }
 }
+
+/* ---- policy ---- */
+
+#define POLICY_WIDTH 5 /* "Files", "Rules" */
+
+void output_verdict(FILE *f, const char *address, json_object *v) {
+        json_object *reasons = jarray(v, "reasons"), *rule = jget(v, "rule");
+        const char *user = jstr(v, "user"), *key = jstr(v, "policy_key");
+        int64_t group = -1, uid = -1, index = -1;
+
+        (void) jint(v, "group", &group);
+        (void) jint(v, "uid", &uid);
+        fprintf(f, "%s (IOMMU group %" PRIi64 ") for ", address, group);
+        if (user)
+                fprintf(f, "user %s (uid %" PRIi64 ")", user, uid);
+        else
+                fprintf(f, "uid %" PRIi64, uid);
+
+        if (jbool(v, "allowed") > 0) {
+                if (jstr(rule, "file")) {
+                        (void) jint(rule, "index", &index);
+                        fprintf(f, ": ALLOWED by %s rule %" PRIi64 "\n", jstr(rule, "file"),
+                                index);
+                } else
+                        fputs(": ALLOWED by default (no rule matches; root may claim)\n", f);
+        } else
+                fprintf(f, ": DENIED (%s):\n", strna(jstr(v, "code")));
+        for (size_t i = 0; i < jlen(reasons); i++)
+                fprintf(f, "  %s\n", strna(jidx_str(reasons, i)));
+        if (jbool(v, "set_unsafe_interrupts") > 0)
+                fputs("Claiming it sets vfio_iommu_type1.allow_unsafe_interrupts: the device can "
+                      "forge interrupts.\n", f);
+        if (key)
+                fprintf(f, "Policy key to change: %s\n", key);
+}
+
+/* Strings bare, everything else as compact JSON. */
+static void print_json_value(FILE *f, json_object *v) {
+        if (json_object_is_type(v, json_type_string))
+                fputs(json_object_get_string(v), f);
+        else
+                fputs(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE),
+                      f);
+}
+
+void output_policy(FILE *f, json_object *policy) {
+        json_object *errors = jarray(policy, "errors"), *host = jget(policy, "host");
+        json_object *sources = jget(policy, "host_sources");
+        size_t width = 0, i = 0;
+
+        /* First, so nobody reads the policy below as the one on disk. */
+        if (jlen(errors) > 0) {
+                fputs("POLICY ERROR: the last reload failed; the previous policy stays in "
+                      "force:\n", f);
+                for (size_t j = 0; j < jlen(errors); j++)
+                        fprintf(f, "  %s\n", strna(jidx_str(errors, j)));
+                fputc('\n', f);
+        }
+        print_string_list(f, POLICY_WIDTH, "Files", jarray(policy, "files"),
+                          "(none: the built-in default)");
+        print_label(f, POLICY_WIDTH, "Rules");
+        fprintf(f, "%zu\n", jlen(jarray(policy, "rules")));
+
+        print_label(f, POLICY_WIDTH, "Host");
+        if (!json_object_is_type(host, json_type_object) || json_object_object_length(host) == 0) {
+                fputs("n/a\n", f);
+                return;
+        }
+        json_object_object_foreach(host, k1, v1) {
+                (void) v1;
+                width = MAX(width, strlen(k1));
+        }
+        json_object_object_foreach(host, key, value) {
+                const char *source = jstr(sources, key);
+
+                if (i++ > 0)
+                        print_continuation(f, POLICY_WIDTH);
+                fprintf(f, "%-*s ", (int) width, key);
+                print_json_value(f, value);
+                fprintf(f, " (%s%s)\n", source ? "set in " : "", source ? source : "default");
+        }
+}
+
+/* ---- leases ---- */
+
+void output_leases(FILE *f, json_object *leases) {
+        int w_id = 2, w_group = 5, w_kind = 4, w_state = 5, w_holder = 6, w_uid = 3;
+
+        if (jlen(leases) == 0) {
+                fputs("No leases.\n", f);
+                return;
+        }
+        for (size_t i = 0; i < jlen(leases); i++) {
+                json_object *l = json_object_array_get_idx(leases, i);
+                char buf[32];
+                int64_t n = 0;
+
+                (void) jint(l, "id", &n);
+                w_id = MAX(w_id, snprintf(buf, sizeof(buf), "%" PRIi64, n));
+                (void) jint(l, "group", &n);
+                w_group = MAX(w_group, snprintf(buf, sizeof(buf), "%" PRIi64, n));
+                (void) jint(l, "uid", &n);
+                w_uid = MAX(w_uid, snprintf(buf, sizeof(buf), "%" PRIi64, n));
+                w_kind = MAX(w_kind, (int) strlen(strna(jstr(l, "kind"))));
+                w_state = MAX(w_state, (int) strlen(strna(jstr(l, "state"))));
+                w_holder = MAX(w_holder, (int) strlen(jstr(l, "holder") ?: "-"));
+        }
+        fprintf(f, "%*s %*s %-*s %-*s %-*s %*s DEVICES\n", w_id, "ID", w_group, "GROUP", w_kind,
+                "KIND", w_state, "STATE", w_holder, "HOLDER", w_uid, "UID");
+        for (size_t i = 0; i < jlen(leases); i++) {
+                json_object *l = json_object_array_get_idx(leases, i);
+                json_object *devices = jarray(l, "devices");
+                int64_t id = 0, group = 0, uid = 0;
+
+                (void) jint(l, "id", &id);
+                (void) jint(l, "group", &group);
+                (void) jint(l, "uid", &uid);
+                fprintf(f, "%*" PRIi64 " %*" PRIi64 " %-*s %-*s %-*s %*" PRIi64 " ", w_id, id,
+                        w_group, group, w_kind, strna(jstr(l, "kind")), w_state,
+                        strna(jstr(l, "state")), w_holder, jstr(l, "holder") ?: "-", w_uid, uid);
+                if (jlen(devices) == 0)
+                        fputc('-', f);
+                for (size_t j = 0; j < jlen(devices); j++)
+                        fprintf(f, "%s%s", j > 0 ? " " : "", strna(jidx_str(devices, j)));
+                fputc('\n', f);
+        }
+}

@@ -15,6 +15,14 @@ void output_list(FILE *f, json_object *report);
 void output_device(FILE *f, json_object *report, json_object *device);
 void output_group(FILE *f, json_object *report, json_object *group);
 
+/* policy explain: "ADDRESS (IOMMU group N) for user U (uid X): ALLOWED by FILE rule I" or
+ * "...: DENIED (CODE):", then the reasons one per line, then the policy key when there is one. */
+void output_verdict(FILE *f, const char *address, json_object *verdict);
+/* policy status: the last reload error first, then files, rules and host settings. */
+void output_policy(FILE *f, json_object *policy);
+/* leases: a table of the lease objects in the array (see lease-cmd.c). */
+void output_leases(FILE *f, json_object *leases);
+
 /* Lookups in the report. They return borrowed references, or NULL when there is no match. */
 json_object *report_find_device(json_object *report, const char *address);
 json_object *report_find_group(json_object *report, uint32_t id);

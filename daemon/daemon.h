@@ -102,4 +102,7 @@ void bus_caller_clear(BusCaller *c);
 #define BUS_ERROR_NOT_HOLDER "org.vfioassign1.Error.NotHolder"
 #define BUS_ERROR_POLICY_INVALID "org.vfioassign1.Error.PolicyInvalid"
 #define BUS_ERROR_FAILED "org.vfioassign1.Error.Failed"
+#define BUS_ERROR_VFIO_FAILED "org.vfioassign1.Error.VfioFailed"
+#define BUS_ERROR_STATE_FAILED "org.vfioassign1.Error.StateFailed"
+#define BUS_ERROR_NOT_ACTIVE "org.vfioassign1.Error.NotActive"
 int bus_errors_register(void);

@@ -157,6 +157,7 @@ static int on_holder_gone_deferred(sd_event_source *s, void *userdata) {
         LeaseBus *b = userdata;
         Daemon *d = b->daemon;
         Lease *l = b->lease;
+        uint32_t group = l->group;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
         b->defer = sd_event_source_disable_unref(b->defer);
@@ -169,10 +170,11 @@ static int on_holder_gone_deferred(sd_event_source *s, void *userdata) {
                            l->id, l->group);
                 return 0;
         }
+        /* b and l are gone once the release succeeds. */
         if (lease_bus_release(d, l, &error) < 0)
-                log_warning("IOMMU group %" PRIu32 ": holder gone, release failed: %s", l->group, error.message);
+                log_warning("IOMMU group %" PRIu32 ": holder gone, release failed: %s", group, error.message);
         else
-                log_info("IOMMU group %" PRIu32 ": holder gone, released", l->group);
+                log_info("IOMMU group %" PRIu32 ": holder gone, released", group);
         return 0;
 }
 
@@ -312,13 +314,19 @@ static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *
 }
 
 static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        uint32_t group;
+        uint64_t id;
+
         LEASE_METHOD_PROLOGUE(m, userdata, error);
         k = check_no_options(m, error);
         if (k < 0)
                 return k;
+        group = l->group;
+        id = l->id;
         k = lease_bus_release(d, l, error);
         if (k < 0)
                 return k;
+        log_info("Lease %" PRIu64 " released: IOMMU group %" PRIu32 " is back on its host drivers", id, group);
         return sd_bus_reply_method_return(m, NULL);
 }
 

@@ -231,7 +231,7 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
         if (k < 0)
                 return k;
         if (!v.allowed) {
-                _cleanup_free_ char *why = join_reasons(v.reasons);
+                _cleanup_free_ char *why = join_reasons(v.denials ?: v.reasons);
 
                 log_notice("Refused %s of IOMMU group %" PRIu32 " for uid %" PRIu32 ": %s", lease_kind_to_string(kind),
                            g->id, caller.uid, strna(why));

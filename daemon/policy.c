@@ -455,6 +455,7 @@ void policy_verdict_clear(PolicyVerdict *v) {
         free(v->rule_file);
         free(v->device);
         strv_free(v->reasons);
+        strv_free(v->denials);
         free(v->ir_denial_key);
         *v = POLICY_VERDICT_INIT;
 }
@@ -551,8 +552,12 @@ static int add_reason(PolicyVerdict *v, const char *fmt, ...) {
 /* Records a denial; the first one decides code, device and rule. */
 static int verdict_deny(PolicyVerdict *v, int code, const char *device, const char *rule_file,
                         int rule_index) {
+        size_t n = strv_length(v->reasons);
         char *f = NULL, *d = NULL;
 
+        /* Every denial is recorded right after its reason. */
+        if (n > 0 && strv_extend(&v->denials, v->reasons[n - 1]) < 0)
+                return -ENOMEM;
         if (v->code != POLICY_DENY_NONE)
                 return 0;
         if ((rule_file && !(f = strdup(rule_file))) || (device && !(d = strdup(device)))) {

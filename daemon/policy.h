@@ -102,6 +102,7 @@ typedef struct PolicyVerdict {
         int rule_index;
         char *device;               /* the member that decided a denial, or NULL */
         char **reasons;             /* human sentences naming device, rule (file#index), and why */
+        char **denials;             /* the subset of reasons that deny, for an error message */
         bool set_unsafe_interrupts; /* allowed only because policy allows unsafe interrupts: the
                                        caller must set the module parameter at claim time */
         char *ir_denial_key;        /* when denied for IR: the policy key to change */

@@ -107,7 +107,7 @@ static bool drain(int fd, char **buf, size_t *n) {
         return true;
 }
 
-static pid_t spawn(char *const argv[], int out_fd, int err_fd) {
+static pid_t spawn_in(const char *cwd, char *const argv[], int out_fd, int err_fd) {
         pid_t pid = fork();
 
         ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
@@ -117,6 +117,10 @@ static pid_t spawn(char *const argv[], int out_fd, int err_fd) {
                 if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
                     dup2(err_fd, STDERR_FILENO) < 0)
                         _exit(127);
+                if (cwd && chdir(cwd) < 0) {
+                        dprintf(STDERR_FILENO, "chdir %s: %s\n", cwd, strerror(errno));
+                        _exit(127);
+                }
                 /* Check blocks nothing, but be sure the child sees default signal handling. */
                 signal(SIGPIPE, SIG_DFL);
                 execvp(argv[0], argv);
@@ -126,7 +130,15 @@ static pid_t spawn(char *const argv[], int out_fd, int err_fd) {
         return pid;
 }
 
+static pid_t spawn(char *const argv[], int out_fd, int err_fd) {
+        return spawn_in(NULL, argv, out_fd, err_fd);
+}
+
 int run_argv(char *const argv[], char **ret_out, char **ret_err) {
+        return run_argv_in(NULL, argv, ret_out, ret_err);
+}
+
+int run_argv_in(const char *cwd, char *const argv[], char **ret_out, char **ret_err) {
         int out[2], err[2], wstatus;
         char *bufs[2] = { NULL, NULL };
         size_t ns[2] = { 0, 0 };
@@ -136,7 +148,7 @@ int run_argv(char *const argv[], char **ret_out, char **ret_err) {
 
         ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
         ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
-        pid = spawn(argv, out[1], err[1]);
+        pid = spawn_in(cwd, argv, out[1], err[1]);
         close(out[1]);
         close(err[1]);
 
@@ -335,6 +347,30 @@ static const char *env_or(const char *name, const char *fallback) {
         return isempty(v) ? fallback : v;
 }
 
+/* Runs before Check does, so no ck_assert here either. */
+static bool python_has_dbusmock(const char *python) {
+        int wstatus;
+        pid_t pid;
+
+        if (access(python, X_OK) < 0)
+                return false;
+        pid = fork();
+        if (pid < 0)
+                return false;
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+                if (null < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0)
+                        _exit(127);
+                execl(python, python, "-c", "import dbusmock", (char *) NULL);
+                _exit(127);
+        }
+        while (waitpid(pid, &wstatus, 0) < 0)
+                if (errno != EINTR)
+                        return false;
+        return WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+}
+
 bool harness_init(void) {
         static char host_file[PATH_MAX], bus_conf[PATH_MAX];
         const char *data = env_or("TEST_DATA_DIR", "tests/data");
@@ -353,6 +389,13 @@ bool harness_init(void) {
         if (!H.dbus_daemon || !H.busctl) {
                 printf("SKIP: %s not found\n", !H.dbus_daemon ? "dbus-daemon" : "busctl");
                 return false;
+        }
+        /* pyenv's python3 on PATH has no dbusmock; the distribution's does. */
+        H.python3 = env_or("DBUSMOCK_PYTHON", "/usr/bin/python3");
+        if (!python_has_dbusmock(H.python3)) {
+                printf("NOTE: %s cannot import dbusmock: the polkit tests are left out\n",
+                       H.python3);
+                H.python3 = NULL;
         }
         return true;
 }
@@ -435,8 +478,66 @@ static void start_daemon(void) {
 
         log = open(H.daemon_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
         ck_assert_msg(log >= 0, "%s: %s", H.daemon_log, strerror(errno));
+        /* Temporary policy, runtime and state directories: without them the daemon would read
+         * /etc and write /run and /var/lib. */
         H.daemon_pid = spawn((char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root",
-                                               H.hostdir, (char *) "--uevent-fifo", H.fifo, NULL },
+                                               H.hostdir, (char *) "--uevent-fifo", H.fifo,
+                                               (char *) "--policy-dir", H.policy_dir,
+                                               (char *) "--runtime-dir", H.runtime_dir,
+                                               (char *) "--state-dir", H.state_dir, NULL },
+                             log, log);
+}
+
+static void write_file(const char *path, const char *text) {
+        _cleanup_close_ int fd = -1;
+        size_t n = strlen(text);
+
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+        ck_assert_msg(write(fd, text, n) == (ssize_t) n, "write %s: %s", path, strerror(errno));
+}
+
+/* The shipped example with every "vmm" made POLICY_USER; fails if there was none to replace. */
+static char *gpu_policy(void) {
+        _cleanup_free_ char *path = path_join(H.top_srcdir, "policy/examples/gpu-passthrough.json");
+        _cleanup_free_ char *text = read_file_or_abort(path);
+        const char *from = "\"vmm\"", *to = "\"" POLICY_USER "\"";
+        char *out = NULL;
+        const char *p = text, *hit;
+        size_t n = 0;
+
+        while ((hit = strstr(p, from))) {
+                ck_assert_int_ge(strextendf(&out, "", "%.*s%s", (int) (hit - p), p, to), 0);
+                p = hit + strlen(from);
+                n++;
+        }
+        ck_assert_msg(n > 0, "%s names no user \"vmm\" any more", path);
+        ck_assert_int_ge(strextendf(&out, "", "%s", p), 0);
+        return out;
+}
+
+static void make_policy_dir(void) {
+        _cleanup_free_ char *src = path_join(H.top_srcdir, "policy/" POLICY_FILE_DEFAULT);
+        _cleanup_free_ char *dflt = read_file_or_abort(src), *gpu = gpu_policy();
+        _cleanup_free_ char *p1 = path_join(H.policy_dir, POLICY_FILE_DEFAULT);
+        _cleanup_free_ char *p2 = path_join(H.policy_dir, POLICY_FILE_GPU);
+
+        ck_assert_msg(mkdir(H.policy_dir, 0755) == 0, "mkdir %s: %s", H.policy_dir,
+                      strerror(errno));
+        write_file(p1, dflt);
+        write_file(p2, gpu);
+}
+
+static void start_polkit_mock(void) {
+        _cleanup_close_ int log = -1;
+
+        log = open(H.polkit_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+        ck_assert_msg(log >= 0, "%s: %s", H.polkit_log, strerror(errno));
+        /* The polkitd template owns org.freedesktop.PolicyKit1 on $DBUS_SYSTEM_BUS_ADDRESS and
+         * denies every action until told otherwise (org.freedesktop.DBus.Mock.SetAllowed). */
+        H.polkit_pid = spawn((char *const[]) { (char *) H.python3, (char *) "-m",
+                                               (char *) "dbusmock", (char *) "--template",
+                                               (char *) "polkitd", NULL },
                              log, log);
 }
 
@@ -449,18 +550,16 @@ static void dump_daemon_log(void) {
         fprintf(stderr, "---- %s ----\n%s---- end ----\n", H.daemon_log, log);
 }
 
-/* Event-driven wait for the bus name, with a wake-up now and then to notice a daemon that died. */
-static void wait_for_daemon(void) {
+/* Event-driven wait for a bus name, with a wake-up now and then to notice an owner that died. */
+static void wait_for_name(const char *name, pid_t *pid, const char *log) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int64_t deadline = now_ms() + DAEMON_START_TIMEOUT_MS;
         int r;
 
         r = sd_bus_open_system(&bus);
         ck_assert_msg(r >= 0, "cannot connect to the private bus: %s", strerror(-r));
-        r = sd_bus_add_match(bus, NULL,
-                             "type='signal',sender='org.freedesktop.DBus',"
-                             "member='NameOwnerChanged',arg0='" BUS_NAME "'",
-                             NULL, NULL);
+        r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus", "NameOwnerChanged", NULL, NULL);
         ck_assert_msg(r >= 0, "AddMatch: %s", strerror(-r));
 
         for (;;) {
@@ -470,19 +569,20 @@ static void wait_for_daemon(void) {
 
                 r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                        "org.freedesktop.DBus", "NameHasOwner", &error, &reply, "s",
-                                       BUS_NAME);
+                                       name);
                 ck_assert_msg(r >= 0, "NameHasOwner: %s", strerror(-r));
                 ck_assert_int_ge(sd_bus_message_read(reply, "b", &has), 0);
                 if (has)
                         return;
-                if (waitpid(H.daemon_pid, &wstatus, WNOHANG) == H.daemon_pid) {
-                        H.daemon_pid = 0;
-                        dump_daemon_log();
-                        ck_abort_msg("vfio-assignd exited with %d before taking %s",
-                                     exit_code_of(wstatus), BUS_NAME);
+                if (waitpid(*pid, &wstatus, WNOHANG) == *pid) {
+                        _cleanup_free_ char *text = read_file_or_abort(log);
+
+                        *pid = 0;
+                        ck_abort_msg("the owner of %s exited with %d before taking it:\n%s", name,
+                                     exit_code_of(wstatus), text);
                 }
-                ck_assert_msg(now_ms() < deadline, "vfio-assignd did not take %s in %d ms",
-                              BUS_NAME, DAEMON_START_TIMEOUT_MS);
+                ck_assert_msg(now_ms() < deadline, "nobody took %s in %d ms", name,
+                              DAEMON_START_TIMEOUT_MS);
                 /* Returns on any traffic (the NameOwnerChanged we matched) or after 100 ms. */
                 do {
                         r = sd_bus_process(bus, NULL);
@@ -501,13 +601,22 @@ void harness_setup(void) {
         H.pristine = path_join(H.tmpdir, "pristine");
         H.fifo = path_join(H.tmpdir, "uevents");
         H.daemon_log = path_join(H.tmpdir, "daemon.log");
+        H.policy_dir = path_join(H.tmpdir, "policy.d");
+        H.runtime_dir = path_join(H.tmpdir, "run");
+        H.state_dir = path_join(H.tmpdir, "state");
+        H.polkit_log = path_join(H.tmpdir, "polkit.log");
 
         mkhost(H.hostdir);
         mkhost(H.pristine);
+        make_policy_dir();
         ck_assert_msg(mkfifo(H.fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
         start_bus();
+        if (H.python3) {
+                start_polkit_mock();
+                wait_for_name("org.freedesktop.PolicyKit1", &H.polkit_pid, H.polkit_log);
+        }
         start_daemon();
-        wait_for_daemon();
+        wait_for_name(BUS_NAME, &H.daemon_pid, H.daemon_log);
 }
 
 void harness_teardown(void) {
@@ -521,6 +630,11 @@ void harness_teardown(void) {
                         dump_daemon_log();
                         keep = true;
                 }
+        }
+        if (H.polkit_pid > 0) {
+                kill(H.polkit_pid, SIGTERM);
+                (void) wait_exit(H.polkit_pid, STOP_TIMEOUT_MS);
+                H.polkit_pid = 0;
         }
         if (H.bus_pid > 0) {
                 bus_stop(H.bus_pid, H.bus_stdout);
@@ -694,4 +808,77 @@ void send_uevent(const char *action, const char *bdf) {
         n = write(fd, line, strlen(line));
         /* Lines shorter than PIPE_BUF are written whole (pipe(7)). */
         ck_assert_msg(n == (ssize_t) strlen(line), "write %s: %s", H.fifo, strerror(errno));
+}
+
+/* ---- assertions and clients shared by the test programs ---- */
+
+json_object *jget(json_object *o, const char *key) {
+        json_object *v = NULL;
+
+        ck_assert_msg(json_object_is_type(o, json_type_object), "not an object looking up %s",
+                      key);
+        ck_assert_msg(json_object_object_get_ex(o, key, &v), "key %s missing in %s", key,
+                      json_object_to_json_string(o));
+        return v;
+}
+
+const char *jstr_or_null(json_object *o, const char *key) {
+        json_object *v = jget(o, key);
+
+        if (!v)
+                return NULL;
+        ck_assert_msg(json_object_is_type(v, json_type_string), "%s is not a string", key);
+        return json_object_get_string(v);
+}
+
+json_object *jidx(json_object *array, size_t i) {
+        ck_assert_msg(json_object_is_type(array, json_type_array), "not an array");
+        ck_assert_uint_lt(i, json_object_array_length(array));
+        return json_object_array_get_idx(array, i);
+}
+
+size_t jlen(json_object *array) {
+        ck_assert_msg(json_object_is_type(array, json_type_array), "not an array: %s",
+                      json_object_to_json_string(array));
+        return json_object_array_length(array);
+}
+
+void assert_json_equal(json_object *a, json_object *b, const char *what) {
+        ck_assert_msg(json_object_equal(a, b), "%s differ:\n%s\n---\n%s", what,
+                      json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY),
+                      json_object_to_json_string_ext(b, JSON_C_TO_STRING_PRETTY));
+}
+
+json_object *busctl_json(char *const args[]) {
+        char *argv[16] = { (char *) H.busctl, (char *) "--system", (char *) "--json=short" };
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        size_t n = 3;
+        int r;
+
+        for (size_t i = 0; args[i]; i++) {
+                ck_assert_uint_lt(n, ELEMENTSOF(argv) - 1);
+                argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        r = run_argv(argv, &out, &err);
+        ck_assert_msg(r == 0, "busctl %s %s failed (%d): %s", args[0], args[1] ? args[1] : "", r,
+                      err);
+        return parse_json(out, "busctl output");
+}
+
+json_object *get_property(const char *path, const char *iface, const char *name) {
+        return busctl((char *) "get-property", (char *) BUS_NAME, (char *) path, (char *) iface,
+                      (char *) name);
+}
+
+int assignctl(char **out, char **err, char *const args[]) {
+        char *argv[16] = { (char *) H.assignctl };
+        size_t n = 1;
+
+        for (size_t i = 0; args[i]; i++) {
+                ck_assert_uint_lt(n, ELEMENTSOF(argv) - 1);
+                argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        return run_argv(argv, out, err);
 }

@@ -21,6 +21,11 @@ typedef struct Harness {
         char *fifo;        /* --uevent-fifo */
         char *daemon_log;  /* stdout+stderr of vfio-assignd */
         char *bus_address; /* also exported as DBUS_SYSTEM_BUS_ADDRESS */
+        char *policy_dir;  /* --policy-dir: policy/default.json and 50-gpu.json (see below) */
+        char *runtime_dir; /* --runtime-dir */
+        char *state_dir;   /* --state-dir */
+        char *polkit_log;  /* the polkit mock's output */
+        pid_t polkit_pid;  /* python-dbusmock's polkitd template, 0 when not available */
         pid_t bus_pid;
         int bus_stdout;    /* kept open while the bus runs, see bus_start() */
         pid_t daemon_pid;
@@ -34,7 +39,14 @@ typedef struct Harness {
         const char *bus_conf;
         const char *host_file;
         const char *top_srcdir;
+        const char *python3;   /* one with python-dbusmock (not pyenv's); NULL if none */
 } Harness;
+
+/* The policy the daemon starts with: the vendor default and the shipped GPU example, whose
+ * user "vmm" is replaced by this one (which exists on every system). */
+#define POLICY_USER "nobody"
+#define POLICY_FILE_DEFAULT "default.json"
+#define POLICY_FILE_GPU "50-gpu.json"
 
 extern Harness H;
 
@@ -53,6 +65,8 @@ int exit_code_of(int wstatus);
 #define RUN_TIMEOUT_S 120
 int run_argv(char *const argv[], char **ret_out, char **ret_err);
 #define run(out, err, ...) run_argv((char *const[]) { __VA_ARGS__, NULL }, out, err)
+/* The same in the working directory cwd (NULL: ours). */
+int run_argv_in(const char *cwd, char *const argv[], char **ret_out, char **ret_err);
 
 /* A background child whose stdout and stderr we read while it runs. */
 typedef struct Proc {
@@ -81,7 +95,8 @@ int proc_stop(Proc *p, int sig);
 void harness_setup(void);
 void harness_teardown(void);
 /* Resolves programs and data from the environment; false (with a message) when a tool that the
- * tests need is missing, so the caller can exit 77. */
+ * tests need is missing, so the caller can exit 77. A missing python-dbusmock only leaves
+ * H.python3 NULL: the tests that need polkit are then not added. */
 bool harness_init(void);
 
 /* A dbus-daemon with our test config listening on socket_path; its log is socket_path.log. */
@@ -92,6 +107,30 @@ void bus_stop(pid_t pid, int stdout_fd);
 json_object *daemon_report(void);
 /* Parses text as JSON or fails the test. */
 json_object *parse_json(const char *text, const char *what);
+
+/* ---- assertions and clients shared by the test programs ---- */
+
+/* o[key], failing the test when o is not an object or has no such key (a JSON null is NULL). */
+json_object *jget(json_object *o, const char *key);
+/* o[key] as a string (NULL for null), failing when it is something else. */
+const char *jstr_or_null(json_object *o, const char *key);
+json_object *jidx(json_object *array, size_t i);
+size_t jlen(json_object *array);
+void assert_json_equal(json_object *a, json_object *b, const char *what);
+
+#define assert_contains(haystack, needle)                                                       \
+        ck_assert_msg(strstr((haystack), (needle)), "expected \"%s\" in:\n%s", (needle),        \
+                      (haystack))
+
+/* busctl --system --json=short ARGS...; fails the test unless it exits 0; the parsed output. */
+json_object *busctl_json(char *const args[]);
+#define busctl(...) busctl_json((char *const[]) { __VA_ARGS__, NULL })
+/* busctl get-property of the manager or another object: {"type": ..., "data": ...}. */
+json_object *get_property(const char *path, const char *iface, const char *name);
+
+/* assignctl ARGS... (at most 14); its exit code, stdout and stderr. */
+int assignctl(char **out, char **err, char *const args[]);
+#define ASSIGNCTL(out, err, ...) assignctl(out, err, (char *const[]) { __VA_ARGS__, NULL })
 
 /* Hotplug helpers: change the host tree like the kernel would, then tell the daemon. */
 void host_remove_device(const char *bdf);  /* device dir + every link naming it */

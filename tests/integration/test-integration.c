@@ -23,43 +23,6 @@
 
 /* ---- JSON helpers ---- */
 
-static json_object *jget(json_object *o, const char *key) {
-        json_object *v = NULL;
-
-        ck_assert_msg(json_object_is_type(o, json_type_object), "not an object looking up %s",
-                      key);
-        ck_assert_msg(json_object_object_get_ex(o, key, &v), "key %s missing in %s", key,
-                      json_object_to_json_string(o));
-        return v;
-}
-
-static const char *jstr_or_null(json_object *o, const char *key) {
-        json_object *v = jget(o, key);
-
-        if (!v)
-                return NULL;
-        ck_assert_msg(json_object_is_type(v, json_type_string), "%s is not a string", key);
-        return json_object_get_string(v);
-}
-
-static json_object *jidx(json_object *array, size_t i) {
-        ck_assert_msg(json_object_is_type(array, json_type_array), "not an array");
-        ck_assert_uint_lt(i, json_object_array_length(array));
-        return json_object_array_get_idx(array, i);
-}
-
-static size_t jlen(json_object *array) {
-        ck_assert_msg(json_object_is_type(array, json_type_array), "not an array: %s",
-                      json_object_to_json_string(array));
-        return json_object_array_length(array);
-}
-
-static void assert_json_equal(json_object *a, json_object *b, const char *what) {
-        ck_assert_msg(json_object_equal(a, b), "%s differ:\n%s\n---\n%s", what,
-                      json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY),
-                      json_object_to_json_string_ext(b, JSON_C_TO_STRING_PRETTY));
-}
-
 static json_object *report_device(json_object *report, const char *address) {
         json_object *devices = jget(report, "devices");
 
@@ -104,54 +67,12 @@ static json_object *pick_hotplug_device(json_object *report) {
 
 /* ---- running the clients ---- */
 
-#define assert_contains(haystack, needle)                                                       \
-        ck_assert_msg(strstr((haystack), (needle)), "expected \"%s\" in:\n%s", (needle),        \
-                      (haystack))
-
-static json_object *busctl_json(char *const args[]) {
-        char *argv[16] = { (char *) H.busctl, (char *) "--system", (char *) "--json=short" };
-        _cleanup_free_ char *out = NULL, *err = NULL;
-        size_t n = 3;
-        int r;
-
-        for (size_t i = 0; args[i]; i++) {
-                ck_assert_uint_lt(n, ELEMENTSOF(argv) - 1);
-                argv[n++] = args[i];
-        }
-        argv[n] = NULL;
-        r = run_argv(argv, &out, &err);
-        ck_assert_msg(r == 0, "busctl %s %s failed (%d): %s", args[0], args[1] ? args[1] : "", r,
-                      err);
-        return parse_json(out, "busctl output");
-}
-#define busctl(...) busctl_json((char *const[]) { __VA_ARGS__, NULL })
-
-static json_object *get_property(const char *path, const char *iface, const char *name) {
-        json_object *reply = busctl((char *) "get-property", (char *) BUS_NAME, (char *) path,
-                                    (char *) iface, (char *) name);
-
-        return reply;
-}
-
 static char *device_path(const char *address) {
         char *p = NULL;
 
         ck_assert_int_ge(sd_bus_path_encode(OBJ_DEVICE_PREFIX, address, &p), 0);
         return p;
 }
-
-static int assignctl(char **out, char **err, char *const args[]) {
-        char *argv[16] = { (char *) H.assignctl };
-        size_t n = 1;
-
-        for (size_t i = 0; args[i]; i++) {
-                ck_assert_uint_lt(n, ELEMENTSOF(argv) - 1);
-                argv[n++] = args[i];
-        }
-        argv[n] = NULL;
-        return run_argv(argv, out, err);
-}
-#define ASSIGNCTL(out, err, ...) assignctl(out, err, (char *const[]) { __VA_ARGS__, NULL })
 
 /* ---- introspection ---- */
 

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Internals of libvfio-mock.so, the LD_PRELOAD kernel model (see tests/mock/README.md).
+ *
+ * vfio-mock.c   interposes libc (open*, write, close, dup*, fcntl, ioctl) and keeps the fd table;
+ * mock-model.c  what the kernel does on writes to sysfs attributes (sysfs-bus-pci);
+ * mock-vfio.c   the fake /dev/vfio nodes and their ioctls (include/uapi/linux/vfio.h);
+ * mock-config.c failure injection read from $VFIO_MOCK_CONFIG.
+ *
+ * State that other processes must see lives in the tree: the sysfs shapes themselves, plus
+ * <root>/.vfio-mock/ (the model lock, natural drivers, armed host drivers, one lock file per
+ * IOMMU group whose open file description locks say who holds the group). Only what an fd
+ * stands for lives in memory. Everything here returns 0 / a count, or a negative errno. */
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* While non-zero, the calling thread is inside the model: every interposed call goes straight
+ * to libc, so the model can use open/write/close (and fakesys) like any other code. */
+extern __thread int mock_guard __attribute__((tls_model("initial-exec")));
+
+/* The trees the model acts on, as realpath()s. */
+typedef struct MockRoots {
+        char root[PATH_MAX];            /* $VFIO_MOCK_ROOT: sys/ lives here */
+        char dev_root[PATH_MAX];        /* $VFIO_MOCK_DEV_ROOT, default root: dev/ lives here */
+} MockRoots;
+
+/* -ENXIO when the model is inactive: $VFIO_MOCK_ROOT unset, missing, or the real "/". */
+int mock_roots_get(MockRoots *ret);
+
+#define MOCK_STATE_DIR ".vfio-mock"
+#define MOCK_NAME_MAX 256
+#define MOCK_DRIVER_VFIO "vfio-pci"
+
+/* ---- failure injection (mock-config.c) ---- */
+
+typedef struct MockFaults {
+        bool bind_fails;                /* binding any driver fails with ENODEV */
+        bool probe_nothing;             /* drivers_probe binds nothing (and succeeds) */
+        bool unbind_ebusy;
+        bool override_eio;
+        bool reset_fails;               /* sysfs reset and VFIO_DEVICE_RESET fail with EIO */
+        bool no_interrupt_remapping;    /* global: VFIO_SET_IOMMU needs allow_unsafe_interrupts */
+        unsigned hang_sec;              /* writes concerning the device block this long */
+        int refuse_release;             /* errno for unbinding from vfio-pci; 0: none */
+        char host_driver[MOCK_NAME_MAX]; /* "": none */
+} MockFaults;
+
+#define MOCK_HANG_MAX_SEC 3600u
+
+/* Reads $VFIO_MOCK_CONFIG afresh: the lines for bdf (NULL: only the global ones). A missing
+ * variable or file means no faults. */
+int mock_config_load(const char *bdf, MockFaults *ret);
+
+/* ---- sysfs attributes (mock-model.c) ---- */
+
+typedef enum MockAttr {
+        MOCK_ATTR_DRIVER_OVERRIDE,      /* devices/BDF/driver_override */
+        MOCK_ATTR_RESET,                /* devices/BDF/reset */
+        MOCK_ATTR_SRIOV_NUMVFS,         /* devices/BDF/sriov_numvfs */
+        MOCK_ATTR_BIND,                 /* drivers/NAME/bind */
+        MOCK_ATTR_UNBIND,               /* drivers/NAME/unbind */
+        MOCK_ATTR_DRIVERS_PROBE,        /* bus/pci/drivers_probe */
+        _MOCK_ATTR_MAX,
+} MockAttr;
+
+/* Whether a file name can be one of the attributes above (cheap filter before resolving). */
+bool mock_attr_name_is_candidate(const char *basename);
+/* Classifies the canonical path of an opened file; name gets the BDF or the driver. Returns
+ * 1 for a modelled attribute, 0 for anything else. */
+int mock_attr_classify(const MockRoots *roots, const char *canonical, MockAttr *ret_attr,
+                       char ret_name[static MOCK_NAME_MAX]);
+/* Performs a write of n bytes to the attribute as the kernel's store() would: returns n or a
+ * negative errno. May block (hang injection). */
+ssize_t mock_attr_write(const MockRoots *roots, MockAttr attr, const char *name, const void *buf,
+                        size_t n);
+
+/* Shared with mock-vfio.c. The model lock serialises tree edits across threads and processes
+ * (flock on <root>/.vfio-mock/lock); returns the lock fd. */
+int mock_lock_model(const char *root);
+void mock_unlock_model(int fd);
+/* The driver bound to bdf ("" when unbound); -ENOENT when the device does not exist. */
+int mock_device_driver(int root_fd, const char *bdf, char ret[static MOCK_NAME_MAX]);
+/* The IOMMU group of bdf; -ENOENT when it has none. */
+int mock_device_group(int root_fd, const char *bdf, unsigned *ret);
+bool mock_device_has_reset(int root_fd, const char *bdf);
+/* Member BDFs of group N (NULL-terminated strv); -ENOENT when the group does not exist. */
+int mock_group_members(int root_fd, unsigned group, char ***ret);
+/* Opens <root>/.vfio-mock/group-N (created when missing). */
+int mock_group_lock_open(const char *root, unsigned group, int flags);
+/* Whether any process holds group N open (its group fd or a device fd). */
+bool mock_group_in_use(const char *root, unsigned group);
+/* Appends "ACTION BDF\n" to $VFIO_MOCK_UEVENT_FIFO when set (a FIFO without a reader, or a
+ * full one, loses the event, as a netlink socket would). */
+void mock_emit_uevent(const char *action, const char *bdf);
+/* Records the natural driver of every device that has no record yet. */
+void mock_record_natural_all(const char *root);
+
+/* ---- /dev/vfio (mock-vfio.c) ---- */
+
+typedef enum MockKind {
+        MOCK_KIND_ATTR = 1,
+        MOCK_KIND_CONTAINER,
+        MOCK_KIND_GROUP,
+        MOCK_KIND_DEVICE,
+} MockKind;
+
+/* What one open file description stands for; dup()s share it (refs). */
+typedef struct MockObj {
+        unsigned refs;
+        MockKind kind;
+        dev_t st_dev;                   /* of the real fd behind it, to spot stale table entries */
+        ino_t st_ino;
+        MockRoots roots;
+        MockAttr attr;
+        char name[MOCK_NAME_MAX];       /* attr: BDF or driver; device: BDF */
+        unsigned group;                 /* group, device */
+        struct MockObj *container;      /* group: the container it is attached to (a ref) */
+        unsigned n_groups;              /* container */
+        bool iommu_set;                 /* container */
+} MockObj;
+
+/* The fd table (vfio-mock.c); the caller holds the table lock for all three. */
+void mock_table_lock(void);
+void mock_table_unlock(void);
+MockObj *mock_table_get_locked(int fd);
+/* Takes a new reference on o for fd; -EMFILE when fd is beyond the table. */
+int mock_table_install_locked(int fd, MockObj *o);
+MockObj *mock_obj_new(MockKind kind, const MockRoots *roots);
+void mock_obj_unref_locked(MockObj *o);
+
+/* Whether rel (relative to the dev root) names a node the model fakes: "dev/vfio/vfio" or
+ * "dev/vfio/N". */
+bool mock_vfio_path_is_node(const char *rel);
+/* Opens such a node: returns a new fd, already in the table. */
+int mock_vfio_open(const MockRoots *roots, const char *rel, int flags);
+/* ioctl on a container, group or device fd; o is from the table, whose lock is held. */
+int mock_vfio_ioctl_locked(MockObj *o, unsigned long request, void *arg);

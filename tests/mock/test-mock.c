@@ -1,0 +1,1287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libvfio-mock.so: every kernel behaviour the model promises, checked with plain syscalls
+ * (openat relative to a root fd, write, readlinkat, ioctl) on a fakesys tree, in a process that
+ * runs under the preload. main() re-execs itself with LD_PRELOAD when it is not preloaded yet.
+ *
+ * Each test builds its tree with the model off (VFIO_MOCK_ROOT unset: fakesys' own writes must
+ * not look like kernel writes), then switches it on. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "binding.h"
+#include "fakesys.h"
+#include "macro.h"
+#include "sysfs.h"
+#include "util.h"
+#include "vfio.h"
+
+#define NIC0 "0000:01:00.0"     /* e1000e, group 2 with NIC1 */
+#define NIC1 "0000:01:00.1"     /* e1000e, group 2 */
+#define NVME "0000:02:00.0"     /* nvme, group 4 alone */
+#define PF "0000:03:00.0"       /* igb, SR-IOV PF, group 6 */
+#define VF0 "0000:03:10.0"      /* RID 0x300 + offset 0x80 */
+#define VF1 "0000:03:10.2"      /* + stride 2 */
+#define AUDIO "0000:00:1f.3"    /* snd_hda_intel, group 7, no reset */
+#define SPARE "0000:00:1f.4"    /* unbound from the start, group 8 */
+#define DEVS "sys/bus/pci/devices/"
+#define DRVS "sys/bus/pci/drivers/"
+#define PROBE "sys/bus/pci/drivers_probe"
+
+static char tmpdir[] = "/tmp/test-mock.XXXXXX";
+static char *root, *config_path, *fifo_path;
+static FakeSys *fs;
+static int root_fd = -1, fifo_fd = -1;
+
+static void mock_on(void) {
+        ck_assert_int_eq(setenv("VFIO_MOCK_ROOT", root, 1), 0);
+}
+
+static void mock_off(void) {
+        ck_assert_int_eq(unsetenv("VFIO_MOCK_ROOT"), 0);
+}
+
+static void add(const char *bdf, const char *parent, uint32_t cls, const char *driver,
+                int group, const char *reset) {
+        FakeDevice d;
+
+        fake_device_init(&d, bdf);
+        d.parent = parent;
+        d.vendor = 0x8086;
+        d.device = 0x1234;
+        d.class_code = cls;
+        d.driver = driver;
+        d.iommu_group = group;
+        d.reset_method = reset;
+        if (streq(bdf, PF)) {
+                d.sriov_totalvfs = 4;
+                d.sriov_offset = 0x80;
+                d.sriov_stride = 2;
+                d.sriov_vf_device = 0x1520;
+        }
+        ck_assert_int_eq(fakesys_add_device(fs, &d), 0);
+}
+
+static void setup(void) {
+        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+        ck_assert_int_ge(asprintf(&root, "%s/root", tmpdir), 0);
+        ck_assert_int_ge(asprintf(&config_path, "%s/config", tmpdir), 0);
+        ck_assert_int_ge(asprintf(&fifo_path, "%s/uevents", tmpdir), 0);
+        mock_off();
+        ck_assert_int_eq(fakesys_new(root, 0, &fs), 0);
+        root_fd = fakesys_root_fd(fs);
+        add("0000:00:01.0", NULL, 0x060400, "pcieport", 1, NULL);
+        add(NIC0, "0000:00:01.0", 0x020000, "e1000e", 2, "flr");
+        add(NIC1, "0000:00:01.0", 0x020000, "e1000e", 2, "flr");
+        add("0000:00:02.0", NULL, 0x060400, "pcieport", 3, NULL);
+        add(NVME, "0000:00:02.0", 0x010802, "nvme", 4, "flr bus");
+        add("0000:00:03.0", NULL, 0x060400, "pcieport", 5, NULL);
+        add(PF, "0000:00:03.0", 0x020000, "igb", 6, "flr");
+        add(AUDIO, NULL, 0x040300, "snd_hda_intel", 7, NULL);
+        add(SPARE, NULL, 0x0c0500, NULL, 8, "flr");
+        ck_assert_int_eq(fakesys_set_module_param(fs, "vfio_iommu_type1",
+                                                  "allow_unsafe_interrupts", "N"), 0);
+        ck_assert_int_eq(mkfifo(fifo_path, 0600), 0);
+        /* Read and write: the FIFO always has a reader, as under the daemon. */
+        fifo_fd = open(fifo_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        ck_assert_int_ge(fifo_fd, 0);
+        ck_assert_int_eq(setenv("VFIO_MOCK_CONFIG", config_path, 1), 0);
+        ck_assert_int_eq(setenv("VFIO_MOCK_UEVENT_FIFO", fifo_path, 1), 0);
+        ck_assert_int_eq(unsetenv("VFIO_MOCK_DEV_ROOT"), 0);
+        mock_on();
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path) < 0 ? -1 : 0;
+}
+
+static void teardown(void) {
+        mock_off();
+        safe_close(fifo_fd);
+        fs = fakesys_free(fs);
+        ck_assert_int_eq(nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        free(root);
+        free(config_path);
+        free(fifo_path);
+}
+
+/* ---- helpers: plain syscalls only ---- */
+
+static void config(const char *text) {
+        FILE *f = fopen(config_path, "we");
+
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+/* One write() of value to rel, as the daemon does: 0 or -errno (open errors included). */
+static int wr_bytes(const char *rel, const void *value, size_t n) {
+        ssize_t w;
+        int fd, r;
+
+        fd = openat(root_fd, rel, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        w = write(fd, value, n);
+        r = w < 0 ? -errno : (size_t) w == n ? 0 : -EIO;
+        close(fd);
+        return r;
+}
+
+static int wr(const char *rel, const char *value) {
+        return wr_bytes(rel, value, strlen(value));
+}
+
+static char *rd(const char *rel) {
+        char buf[4096];
+        ssize_t n;
+        int fd;
+
+        fd = openat(root_fd, rel, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n < 0)
+                return NULL;
+        buf[n] = 0;
+        return strdup(buf);
+}
+
+#define assert_file(rel, expected)                                       \
+        do {                                                             \
+                _cleanup_free_ char *_s = rd(rel);                       \
+                ck_assert_msg(_s, "%s: unreadable", (const char *) (rel)); \
+                ck_assert_str_eq(_s, (expected));                        \
+        } while (0)
+
+static bool exists(const char *rel) {
+        return faccessat(root_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
+}
+
+static char *dev_rel(const char *bdf, const char *attr) {
+        char *p;
+
+        ck_assert_int_ge(asprintf(&p, DEVS "%s/%s", bdf, attr), 0);
+        return p;
+}
+
+/* The driver's name from the device's driver link, "" when unbound. */
+static char *driver_of(const char *bdf) {
+        _cleanup_free_ char *p = dev_rel(bdf, "driver");
+        char buf[PATH_MAX];
+        ssize_t n;
+
+        n = readlinkat(root_fd, p, buf, sizeof(buf) - 1);
+        if (n < 0) {
+                ck_assert_int_eq(errno, ENOENT);
+                return strdup("");
+        }
+        buf[n] = 0;
+        ck_assert_msg(strneq(buf, "../", 3), "driver link %s is not relative", buf);
+        return strdup(strrchr(buf, '/') + 1);
+}
+
+#define assert_driver(bdf, expected)                                     \
+        do {                                                             \
+                _cleanup_free_ char *_d = driver_of(bdf);                \
+                ck_assert_str_eq(_d, (expected));                        \
+        } while (0)
+
+/* The driver's back link drivers/NAME/BDF, which the kernel keeps with the driver link. */
+static bool back_link(const char *driver, const char *bdf) {
+        char p[PATH_MAX];
+
+        snprintf(p, sizeof(p), DRVS "%s/%s", driver, bdf);
+        return exists(p);
+}
+
+static int attr_wr(const char *bdf, const char *attr, const char *value) {
+        _cleanup_free_ char *p = dev_rel(bdf, attr);
+
+        return wr(p, value);
+}
+
+static int drv_wr(const char *driver, const char *file, const char *bdf) {
+        char p[PATH_MAX];
+
+        snprintf(p, sizeof(p), DRVS "%s/%s", driver, file);
+        return wr(p, bdf);
+}
+
+/* Everything in the FIFO so far must be exactly expected. */
+static void expect_events(const char *expected) {
+        char buf[4096];
+        ssize_t n;
+        size_t have = 0;
+
+        while ((n = read(fifo_fd, buf + have, sizeof(buf) - 1 - have)) > 0)
+                have += (size_t) n;
+        ck_assert(n < 0 && errno == EAGAIN);
+        buf[have] = 0;
+        ck_assert_str_eq(buf, expected);
+}
+
+/* override + unbind + drivers_probe, as binding.c does, checked step by step. */
+static void to_vfio(const char *bdf) {
+        _cleanup_free_ char *cur = driver_of(bdf);
+
+        ck_assert_int_eq(attr_wr(bdf, "driver_override", "vfio-pci"), 0);
+        if (*cur)
+                ck_assert_int_eq(attr_wr(bdf, "driver/unbind", bdf), 0);
+        ck_assert_int_eq(wr(PROBE, bdf), 0);
+        assert_driver(bdf, "vfio-pci");
+}
+
+static int open_dev(const char *rel, int flags) {
+        int fd = openat(root_fd, rel, flags | O_CLOEXEC);
+
+        return fd < 0 ? -errno : fd;
+}
+
+static int xioctl(int fd, unsigned long req, void *arg) {
+        int r = ioctl(fd, req, arg);
+
+        return r < 0 ? -errno : r;
+}
+
+static int group_status(int gfd) {
+        struct vfio_group_status st = { .argsz = sizeof(st) };
+
+        ck_assert_int_eq(xioctl(gfd, VFIO_GROUP_GET_STATUS, &st), 0);
+        return (int) st.flags;
+}
+
+/* Runs fn in a forked child (which inherits the preload and the environment) and returns its
+ * exit status. */
+static int in_child(int (*fn)(void)) {
+        int status;
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                _exit(fn());
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+/* valgrind warns about every VFIO ioctl that reaches the kernel (it knows no size for them),
+ * so the two checks that send one there on purpose stay out of valgrind runs. */
+static bool under_valgrind(void) {
+        return strstr(strempty(getenv("LD_PRELOAD")), "vgpreload");
+}
+
+/* ---- activation ---- */
+
+START_TEST(test_inactive_passes_through) {
+        _cleanup_free_ char *outside = NULL;
+        int fd;
+
+        /* Off: a write is a write. */
+        mock_off();
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "vfio-pci"), 0);
+        assert_file(DEVS NVME "/driver_override", "vfio-pci");
+        ck_assert_int_eq(wr(PROBE, NVME), 0);
+        assert_driver(NVME, "nvme");
+        /* The real "/" is never a model root. */
+        ck_assert_int_eq(setenv("VFIO_MOCK_ROOT", "/", 1), 0);
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "xxxxxxxx"), 0);
+        assert_file(DEVS NVME "/driver_override", "xxxxxxxx");
+        ck_assert_int_eq(attr_wr(NVME, "driver/unbind", NVME), 0);
+        assert_driver(NVME, "nvme");
+
+        /* On: files outside the root, and files in it that are not kernel interfaces, are
+         * plain files. */
+        mock_on();
+        ck_assert_int_ge(asprintf(&outside, "%s/driver_override", tmpdir), 0);
+        fd = open(outside, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, "xyz", 3), 3);
+        ck_assert_int_eq(close(fd), 0);
+        fd = open(outside, O_RDONLY | O_CLOEXEC);
+        {
+                char b[8] = {};
+
+                ck_assert_int_eq(read(fd, b, sizeof(b)), 3);
+                ck_assert_str_eq(b, "xyz");
+        }
+        close(fd);
+        unlink(outside);
+        ck_assert_int_eq(attr_wr(NVME, "numa_node", "12\n"), 0);
+        assert_file(DEVS NVME "/numa_node", "12\n");
+        expect_events("");
+}
+END_TEST
+
+/* ---- driver_override ---- */
+
+START_TEST(test_driver_override) {
+        char big[5000];
+
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "vfio-pci"), 0);
+        assert_file(DEVS NVME "/driver_override", "vfio-pci\n");
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "\n"), 0);
+        assert_file(DEVS NVME "/driver_override", "(null)\n");
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "pci-stub\n"), 0);
+        assert_file(DEVS NVME "/driver_override", "pci-stub\n");
+        /* An empty string clears too (a NUL, as Python writes it); an empty write() never
+         * reaches the attribute. The value ends at the first newline. */
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "vfio-pci"), 0);
+        ck_assert_int_eq(wr_bytes(DEVS NVME "/driver_override", "", 0), 0);
+        assert_file(DEVS NVME "/driver_override", "vfio-pci\n");
+        ck_assert_int_eq(wr_bytes(DEVS NVME "/driver_override", "\0\0", 2), 0);
+        assert_file(DEVS NVME "/driver_override", "(null)\n");
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "vfio-pci\nrest"), 0);
+        assert_file(DEVS NVME "/driver_override", "vfio-pci\n");
+        memset(big, 'a', sizeof(big));
+        ck_assert_int_eq(wr_bytes(DEVS NVME "/driver_override", big, sizeof(big)), -EINVAL);
+        assert_file(DEVS NVME "/driver_override", "vfio-pci\n");
+
+        config(NVME " override-eio\n");
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "\n"), -EIO);
+        assert_file(DEVS NVME "/driver_override", "vfio-pci\n");
+        /* Other devices are not affected, and the file is re-read on every write. */
+        ck_assert_int_eq(attr_wr(NIC0, "driver_override", "vfio-pci"), 0);
+        config("# nothing\n");
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "\n"), 0);
+        assert_file(DEVS NVME "/driver_override", "(null)\n");
+        /* Overrides bind nothing by themselves and send no uevent. */
+        assert_driver(NVME, "nvme");
+        expect_events("");
+}
+END_TEST
+
+/* ---- unbind ---- */
+
+START_TEST(test_unbind) {
+        ck_assert_int_eq(attr_wr(NIC0, "driver/unbind", NIC0), 0);
+        assert_driver(NIC0, "");
+        ck_assert(!back_link("e1000e", NIC0));
+        assert_driver(NIC1, "e1000e");
+        ck_assert(back_link("e1000e", NIC1));
+        assert_file(DEVS NIC0 "/enable", "0\n");
+        expect_events("unbind " NIC0 "\n");
+
+        /* The driver link went with it; the driver's own file refuses a device it lacks. */
+        ck_assert_int_eq(attr_wr(NIC0, "driver/unbind", NIC0), -ENOENT);
+        ck_assert_int_eq(drv_wr("e1000e", "unbind", NIC0), -ENODEV);
+        ck_assert_int_eq(drv_wr("e1000e", "unbind", "0000:09:00.0"), -ENODEV);
+        ck_assert_int_eq(drv_wr("e1000e", "unbind", "01:00.1"), -ENODEV);
+        ck_assert_int_eq(drv_wr("nvme", "unbind", NIC1), -ENODEV);
+        assert_driver(NIC1, "e1000e");
+
+        config(NIC1 " unbind-ebusy\n");
+        ck_assert_int_eq(drv_wr("e1000e", "unbind", NIC1 "\n"), -EBUSY);
+        assert_driver(NIC1, "e1000e");
+        config("");
+        ck_assert_int_eq(drv_wr("e1000e", "unbind", NIC1 "\n"), 0);
+        assert_driver(NIC1, "");
+        expect_events("unbind " NIC1 "\n");
+}
+END_TEST
+
+/* ---- bind ---- */
+
+START_TEST(test_bind) {
+        ck_assert_int_eq(attr_wr(NIC0, "driver/unbind", NIC0), 0);
+        /* The natural driver matches without an override. */
+        ck_assert_int_eq(drv_wr("e1000e", "bind", NIC0 "\n"), 0);
+        assert_driver(NIC0, "e1000e");
+        ck_assert(back_link("e1000e", NIC0));
+        assert_file(DEVS NIC0 "/enable", "1\n");
+        ck_assert_int_eq(drv_wr("e1000e", "bind", NIC0), -EBUSY);
+        expect_events("unbind " NIC0 "\nbind " NIC0 "\n");
+
+        /* Another driver does not match. */
+        ck_assert_int_eq(drv_wr("e1000e", "unbind", NIC0), 0);
+        ck_assert_int_eq(drv_wr("igb", "bind", NIC0), -ENODEV);
+        ck_assert_int_eq(drv_wr("e1000e", "bind", "0000:09:00.0"), -ENODEV);
+        /* With an override only the override matches; vfio-pci is not loaded yet. */
+        ck_assert_int_eq(attr_wr(NIC0, "driver_override", "vfio-pci"), 0);
+        ck_assert_int_eq(drv_wr("e1000e", "bind", NIC0), -ENODEV);
+        ck_assert_int_eq(drv_wr("vfio-pci", "bind", NIC0), -ENOENT);
+        assert_driver(NIC0, "");
+        ck_assert_int_eq(attr_wr(NIC0, "driver_override", "\n"), 0);
+
+        config(NIC0 " bind-fails\n");
+        ck_assert_int_eq(drv_wr("e1000e", "bind", NIC0), -ENODEV);
+        assert_driver(NIC0, "");
+        ck_assert(!back_link("e1000e", NIC0));
+        config("");
+        ck_assert_int_eq(drv_wr("e1000e", "bind", NIC0), 0);
+        assert_driver(NIC0, "e1000e");
+        expect_events("unbind " NIC0 "\nbind " NIC0 "\n");
+}
+END_TEST
+
+/* ---- drivers_probe ---- */
+
+START_TEST(test_drivers_probe_override) {
+        ck_assert(!exists(DRVS "vfio-pci"));
+        ck_assert(!exists("dev/vfio/vfio"));
+        to_vfio(NVME);
+        /* Probing loaded vfio-pci: its driver directory, the cdev, the group and container
+         * nodes. vfio-pci does not enable the device. */
+        ck_assert(exists(DRVS "vfio-pci/bind"));
+        ck_assert(back_link("vfio-pci", NVME));
+        assert_file(DEVS NVME "/vfio-dev/vfio0/dev", "511:0\n");
+        assert_file(DEVS NVME "/enable", "0\n");
+        ck_assert(exists("dev/vfio/vfio"));
+        ck_assert(exists("dev/vfio/4"));
+        ck_assert(exists("dev/vfio/devices/vfio0"));
+        expect_events("unbind " NVME "\nbind " NVME "\n");
+
+        /* Bound devices are left alone; success, nothing happens. */
+        ck_assert_int_eq(wr(PROBE, NVME), 0);
+        ck_assert_int_eq(wr(PROBE, NIC0), 0);
+        assert_driver(NIC0, "e1000e");
+        expect_events("");
+
+        /* Back: clear, unbind vfio-pci, probe finds the natural driver. */
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "\n"), 0);
+        ck_assert_int_eq(drv_wr("vfio-pci", "unbind", NVME), 0);
+        ck_assert(!exists(DEVS NVME "/vfio-dev"));
+        ck_assert(!exists("dev/vfio/4"));
+        ck_assert(!exists("dev/vfio/devices/vfio0"));
+        ck_assert(exists("dev/vfio/vfio"));
+        ck_assert_int_eq(wr(PROBE, NVME "\n"), 0);
+        assert_driver(NVME, "nvme");
+        expect_events("unbind " NVME "\nbind " NVME "\n");
+}
+END_TEST
+
+START_TEST(test_drivers_probe_nothing_matches) {
+        /* No natural driver and no override: success, nothing binds. */
+        ck_assert_int_eq(wr(PROBE, SPARE), 0);
+        assert_driver(SPARE, "");
+        /* An override naming a driver that is not loaded matches nothing either. */
+        ck_assert_int_eq(attr_wr(NIC0, "driver_override", "foo"), 0);
+        ck_assert_int_eq(attr_wr(NIC0, "driver/unbind", NIC0), 0);
+        ck_assert_int_eq(wr(PROBE, NIC0), 0);
+        assert_driver(NIC0, "");
+        ck_assert(!exists(DRVS "foo"));
+        ck_assert_int_eq(wr(PROBE, "0000:09:00.0"), -ENODEV);
+        ck_assert_int_eq(wr(PROBE, "garbage"), -ENODEV);
+        expect_events("unbind " NIC0 "\n");
+
+        /* probe-nothing: the kernel's answer when no driver matches, even though one would. */
+        ck_assert_int_eq(attr_wr(NIC0, "driver_override", "\n"), 0);
+        config(NIC0 " probe-nothing\n");
+        ck_assert_int_eq(wr(PROBE, NIC0), 0);
+        assert_driver(NIC0, "");
+        /* bind-fails: the probe runs and fails. */
+        config(NIC0 " bind-fails\n");
+        ck_assert_int_eq(wr(PROBE, NIC0), -ENODEV);
+        assert_driver(NIC0, "");
+        expect_events("");
+        config("");
+        ck_assert_int_eq(wr(PROBE, NIC0), 0);
+        assert_driver(NIC0, "e1000e");
+        expect_events("bind " NIC0 "\n");
+}
+END_TEST
+
+START_TEST(test_vfio_dev_numbers) {
+        to_vfio(NVME);
+        to_vfio(SPARE);
+        assert_file(DEVS NVME "/vfio-dev/vfio0/dev", "511:0\n");
+        assert_file(DEVS SPARE "/vfio-dev/vfio1/dev", "511:1\n");
+        ck_assert_int_eq(drv_wr("vfio-pci", "unbind", NVME), 0);
+        /* The lowest free number is reused, as the kernel's ida does. */
+        to_vfio(AUDIO);
+        assert_file(DEVS AUDIO "/vfio-dev/vfio0/dev", "511:0\n");
+        ck_assert(exists("dev/vfio/devices/vfio0"));
+        ck_assert(exists("dev/vfio/devices/vfio1"));
+        ck_assert(exists("dev/vfio/7"));
+        ck_assert(exists("dev/vfio/8"));
+        ck_assert(!exists("dev/vfio/4"));
+}
+END_TEST
+
+START_TEST(test_host_driver) {
+        config(NVME " host-driver i2c_new\n");
+        /* Armed only by an unbind from vfio-pci. */
+        to_vfio(NVME);
+        ck_assert_int_eq(drv_wr("vfio-pci", "unbind", NVME), 0);
+        /* The override still says vfio-pci; the "new kernel's" driver takes the device. */
+        ck_assert_int_eq(wr(PROBE, NVME), 0);
+        assert_driver(NVME, "i2c_new");
+        ck_assert(back_link("i2c_new", NVME));
+        assert_file(DEVS NVME "/driver_override", "vfio-pci\n");
+        expect_events("unbind " NVME "\nbind " NVME "\nunbind " NVME "\nbind " NVME "\n");
+
+        /* Without the line the override wins again. */
+        config("");
+        ck_assert_int_eq(drv_wr("i2c_new", "unbind", NVME), 0);
+        ck_assert_int_eq(wr(PROBE, NVME), 0);
+        assert_driver(NVME, "vfio-pci");
+}
+END_TEST
+
+/* ---- reset ---- */
+
+START_TEST(test_reset) {
+        ck_assert_int_eq(attr_wr(NVME, "reset", "1"), 0);
+        ck_assert_int_eq(attr_wr(NVME, "reset", "1\n"), 0);
+        expect_events("change " NVME "\nchange " NVME "\n");
+        ck_assert_int_eq(attr_wr(NVME, "reset", "0"), -EINVAL);
+        ck_assert_int_eq(attr_wr(NVME, "reset", "yes"), -EINVAL);
+        config(NVME " reset-fails\n");
+        ck_assert_int_eq(attr_wr(NVME, "reset", "1"), -EIO);
+        /* No reset method, no reset file. */
+        ck_assert_int_eq(attr_wr(AUDIO, "reset", "1"), -ENOENT);
+        expect_events("");
+}
+END_TEST
+
+/* ---- SR-IOV ---- */
+
+static void assert_link_to(const char *rel, const char *bdf) {
+        char buf[PATH_MAX];
+        ssize_t n = readlinkat(root_fd, rel, buf, sizeof(buf) - 1);
+
+        ck_assert_int_gt(n, 0);
+        buf[n] = 0;
+        ck_assert_str_eq(strrchr(buf, '/') + 1, bdf);
+}
+
+START_TEST(test_sriov) {
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "2"), 0);
+        assert_file(DEVS PF "/sriov_numvfs", "2\n");
+        assert_link_to(DEVS VF0 "/physfn", PF);
+        assert_link_to(DEVS VF1 "/physfn", PF);
+        assert_link_to(DEVS PF "/virtfn0", VF0);
+        assert_link_to(DEVS PF "/virtfn1", VF1);
+        ck_assert(!exists(DEVS PF "/virtfn2"));
+        assert_file(DEVS VF0 "/device", "0x1520\n");
+        assert_file(DEVS VF0 "/vendor", "0x8086\n");
+        assert_file(DEVS VF0 "/class", "0x020000\n");
+        ck_assert(exists(DEVS VF0 "/reset"));
+        /* Own groups, after the highest existing one; VFs sit next to the PF. */
+        assert_link_to(DEVS VF0 "/iommu_group", "9");
+        assert_link_to(DEVS VF1 "/iommu_group", "10");
+        assert_link_to("sys/kernel/iommu_groups/9/devices/" VF0, VF0);
+        assert_link_to(DEVS VF0, VF0);
+        {
+                char p[PATH_MAX], v[PATH_MAX];
+                ssize_t a = readlinkat(root_fd, DEVS PF, p, sizeof(p) - 1);
+                ssize_t b = readlinkat(root_fd, DEVS VF0, v, sizeof(v) - 1);
+
+                ck_assert(a > 12 && b > 12);
+                ck_assert_int_eq(a, b);
+                ck_assert(strneq(p, v, (size_t) a - 12));
+        }
+        assert_driver(VF0, "");
+        expect_events("add " VF0 "\nadd " VF1 "\n");
+
+        /* The kernel requires 0 before another count; the same count is a no-op. */
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "3"), -EBUSY);
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "2\n"), 0);
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "5"), -ERANGE);
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "two"), -EINVAL);
+        expect_events("");
+
+        /* A VF is a device like any other: bind it, then removal unbinds it first. */
+        to_vfio(VF1);
+        ck_assert(exists("dev/vfio/10"));
+        expect_events("bind " VF1 "\n");
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "0"), 0);
+        ck_assert(!exists(DEVS VF0));
+        ck_assert(!exists(DEVS VF1));
+        ck_assert(!exists(DEVS PF "/virtfn0"));
+        ck_assert(!exists("sys/kernel/iommu_groups/9"));
+        ck_assert(!exists("dev/vfio/10"));
+        assert_file(DEVS PF "/sriov_numvfs", "0\n");
+        expect_events("unbind " VF1 "\nremove " VF1 "\nremove " VF0 "\n");
+
+        /* No PF driver, no SR-IOV configuration. */
+        ck_assert_int_eq(attr_wr(PF, "driver/unbind", PF), 0);
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "1"), -ENOENT);
+        ck_assert(!exists(DEVS VF0));
+}
+END_TEST
+
+/* ---- hang ---- */
+
+static double now_sec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+START_TEST(test_hang) {
+        double t0;
+
+        config(NVME " hang 1\n");
+        t0 = now_sec();
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "vfio-pci"), 0);
+        ck_assert(now_sec() - t0 >= 0.95);
+        /* Then it does what it would have done. */
+        assert_file(DEVS NVME "/driver_override", "vfio-pci\n");
+        /* Other devices do not wait. */
+        t0 = now_sec();
+        ck_assert_int_eq(attr_wr(NIC0, "driver_override", "vfio-pci"), 0);
+        ck_assert(now_sec() - t0 < 0.9);
+}
+END_TEST
+
+/* ---- /dev/vfio ---- */
+
+START_TEST(test_container) {
+        int cfd, fd;
+
+        /* Neither the node nor vfio-pci: vfio is not loaded. */
+        ck_assert_int_eq(open_dev("dev/vfio/vfio", O_RDWR), -ENOENT);
+        mock_off();
+        ck_assert_int_eq(fakesys_write_file(fs, "dev/vfio/vfio", "", 0), 0);
+        mock_on();
+        cfd = open_dev("dev/vfio/vfio", O_RDWR);
+        ck_assert_int_ge(cfd, 0);
+        ck_assert_int_eq(fcntl(cfd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        ck_assert_int_eq(ioctl(cfd, VFIO_GET_API_VERSION), VFIO_API_VERSION);
+        ck_assert_int_eq(ioctl(cfd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU), 1);
+        ck_assert_int_eq(ioctl(cfd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU), 1);
+        ck_assert_int_eq(ioctl(cfd, VFIO_CHECK_EXTENSION, 12345), 0);
+        /* No group yet. */
+        ck_assert_int_eq(xioctl(cfd, VFIO_SET_IOMMU, (void *) (unsigned long) VFIO_TYPE1v2_IOMMU),
+                         -EINVAL);
+        ck_assert_int_eq(xioctl(cfd, VFIO_GROUP_GET_STATUS, NULL), -ENOTTY);
+        ck_assert_int_eq(write(cfd, "x", 1), -1);
+        ck_assert_int_eq(errno, EINVAL);
+        /* Other fds get the kernel's answer. */
+        if (!under_valgrind()) {
+                fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                ck_assert_int_eq(xioctl(fd, VFIO_GET_API_VERSION, NULL), -ENOTTY);
+                close(fd);
+        }
+        /* Several containers may be open. */
+        fd = open_dev("dev/vfio/vfio", O_RDWR);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(close(fd), 0);
+        ck_assert_int_eq(close(cfd), 0);
+        /* A closed fd number is nobody's container any more. */
+        if (!under_valgrind())
+                ck_assert_int_eq(xioctl(cfd, VFIO_GET_API_VERSION, NULL), -EBADF);
+}
+END_TEST
+
+static int open_group4_in_child(void) {
+        int fd = open_dev("dev/vfio/4", O_RDWR);
+
+        return fd >= 0 ? 0 : -fd;
+}
+
+START_TEST(test_group_open) {
+        int g, d;
+
+        ck_assert_int_eq(open_dev("dev/vfio/4", O_RDWR), -ENOENT);
+        ck_assert_int_eq(open_dev("dev/vfio/99", O_RDWR), -ENOENT);
+        to_vfio(NVME);
+        g = open_dev("dev/vfio/4", O_RDWR);
+        ck_assert_int_ge(g, 0);
+        /* One opener per group, in this process and in any other. */
+        ck_assert_int_eq(open_dev("dev/vfio/4", O_RDWR), -EBUSY);
+        ck_assert_int_eq(in_child(open_group4_in_child), EBUSY);
+        /* A dup keeps it open; the last close lets go. */
+        d = fcntl(g, F_DUPFD_CLOEXEC, 3);
+        ck_assert_int_ge(d, 0);
+        ck_assert_int_eq(close(g), 0);
+        ck_assert_int_eq(group_status(d), VFIO_GROUP_FLAGS_VIABLE);
+        ck_assert_int_eq(in_child(open_group4_in_child), EBUSY);
+        ck_assert_int_eq(close(d), 0);
+        ck_assert_int_eq(in_child(open_group4_in_child), 0);
+        g = open_dev("dev/vfio/4", O_RDWR);
+        ck_assert_int_ge(g, 0);
+        ck_assert_int_eq(close(g), 0);
+        /* Absolute paths and the dev root's own fd work too. */
+        {
+                _cleanup_free_ char *abs = NULL;
+
+                ck_assert_int_ge(asprintf(&abs, "%s/dev/vfio/../vfio/4", root), 0);
+                g = open(abs, O_RDWR | O_CLOEXEC);
+                ck_assert_int_ge(g, 0);
+                ck_assert_int_eq(close(g), 0);
+        }
+}
+END_TEST
+
+/* A VMM running as nobody (dumpable again, as after an exec, so /proc/self/fd works). */
+static int open_group4_as_nobody(void) {
+        struct vfio_group_status st = { .argsz = sizeof(st) };
+        int fd;
+
+        if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0 ||
+            prctl(PR_SET_DUMPABLE, 1) < 0)
+                return 100;
+        fd = open_dev("dev/vfio/4", O_RDWR);
+        if (fd < 0)
+                return -fd;
+        return ioctl(fd, VFIO_GROUP_GET_STATUS, &st) == 0 && st.flags == VFIO_GROUP_FLAGS_VIABLE
+                       ? 0
+                       : 101;
+}
+
+START_TEST(test_group_permissions) {
+        struct stat st;
+
+        to_vfio(NVME);
+        ck_assert_int_eq(fstatat(root_fd, "dev/vfio/4", &st, 0), 0);
+        ck_assert_int_eq(st.st_mode & 07777, 0600);
+        ck_assert_int_eq(fstatat(root_fd, "dev/vfio/vfio", &st, 0), 0);
+        ck_assert_int_eq(st.st_mode & 07777, 0666);
+        if (geteuid() != 0)
+                return; /* needs to change uid */
+        ck_assert_int_eq(chmod(tmpdir, 0755), 0);
+        ck_assert_int_eq(in_child(open_group4_as_nobody), EACCES);
+        /* What the daemon's uid grant does. */
+        ck_assert_int_eq(fchownat(root_fd, "dev/vfio/4", 65534, 0, 0), 0);
+        ck_assert_int_eq(in_child(open_group4_as_nobody), 0);
+        ck_assert_int_eq(fchownat(root_fd, "dev/vfio/4", 0, 0, 0), 0);
+        ck_assert_int_eq(in_child(open_group4_as_nobody), EACCES);
+}
+END_TEST
+
+START_TEST(test_group_viability) {
+        int g, c, other;
+
+        /* Group 2: NIC0 on vfio-pci, NIC1 still on e1000e. */
+        to_vfio(NIC0);
+        g = open_dev("dev/vfio/2", O_RDWR);
+        ck_assert_int_ge(g, 0);
+        ck_assert_int_eq(group_status(g), 0);
+        c = open_dev("dev/vfio/vfio", O_RDWR);
+        ck_assert_int_ge(c, 0);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_SET_CONTAINER, &c), -EPERM);
+        /* Unbound members do not hurt, neither do pci-stub or pcieport. */
+        ck_assert_int_eq(attr_wr(NIC1, "driver/unbind", NIC1), 0);
+        ck_assert_int_eq(group_status(g), VFIO_GROUP_FLAGS_VIABLE);
+        mock_off();
+        ck_assert_int_eq(fakesys_add_driver(fs, "pci-stub"), 0);
+        mock_on();
+        ck_assert_int_eq(attr_wr(NIC1, "driver_override", "pci-stub"), 0);
+        ck_assert_int_eq(wr(PROBE, NIC1), 0);
+        assert_driver(NIC1, "pci-stub");
+        ck_assert_int_eq(group_status(g), VFIO_GROUP_FLAGS_VIABLE);
+        {
+                struct vfio_group_status st = { .argsz = 4 };
+
+                ck_assert_int_eq(xioctl(g, VFIO_GROUP_GET_STATUS, &st), -EINVAL);
+        }
+
+        /* Attach: not a container, not an fd, then the real thing, then once only. */
+        other = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_SET_CONTAINER, &other), -EINVAL);
+        close(other);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_SET_CONTAINER, &other), -EBADF);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_SET_CONTAINER, &c), 0);
+        ck_assert_int_eq(group_status(g), VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_SET_CONTAINER, &c), -EBUSY);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_UNSET_CONTAINER, NULL), 0);
+        ck_assert_int_eq(group_status(g), VFIO_GROUP_FLAGS_VIABLE);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_UNSET_CONTAINER, NULL), -EINVAL);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_SET_CONTAINER, &c), 0);
+        /* The container outlives its fd while a group holds it. */
+        ck_assert_int_eq(close(c), 0);
+        ck_assert_int_eq(group_status(g), VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET);
+        ck_assert_int_eq(close(g), 0);
+}
+END_TEST
+
+static int unsafe_interrupts(const char *value) {
+        return fakesys_set_module_param(fs, "vfio_iommu_type1", "allow_unsafe_interrupts", value);
+}
+
+START_TEST(test_device_fd) {
+        struct vfio_device_info info = { .argsz = sizeof(info) };
+        int g, c, c2, d, d2;
+
+        to_vfio(NVME);
+        g = open_dev("dev/vfio/4", O_RDWR);
+        c = open_dev("dev/vfio/vfio", O_RDWR);
+        ck_assert_int_ge(g, 0);
+        ck_assert_int_ge(c, 0);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_GET_DEVICE_FD, NVME), -EINVAL);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_SET_CONTAINER, &c), 0);
+        /* No IOMMU backend yet. */
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_GET_DEVICE_FD, NVME), -EINVAL);
+        ck_assert_int_eq(xioctl(c, VFIO_SET_IOMMU, (void *) 77UL), -ENODEV);
+        ck_assert_int_eq(xioctl(c, VFIO_SET_IOMMU, (void *) (unsigned long) VFIO_TYPE1v2_IOMMU), 0);
+        ck_assert_int_eq(xioctl(c, VFIO_SET_IOMMU, (void *) (unsigned long) VFIO_TYPE1v2_IOMMU),
+                         -EINVAL);
+
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_GET_DEVICE_FD, NIC0), -EINVAL);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_GET_DEVICE_FD, "nonsense"), -EINVAL);
+        d = xioctl(g, VFIO_GROUP_GET_DEVICE_FD, NVME);
+        ck_assert_int_ge(d, 0);
+        ck_assert_int_eq(fcntl(d, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        ck_assert_int_eq(xioctl(d, VFIO_DEVICE_GET_INFO, &info), 0);
+        ck_assert_uint_eq(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
+        ck_assert_uint_eq(info.num_regions, VFIO_PCI_NUM_REGIONS);
+        ck_assert_uint_eq(info.num_irqs, VFIO_PCI_NUM_IRQS);
+        info.argsz = 8;
+        ck_assert_int_eq(xioctl(d, VFIO_DEVICE_GET_INFO, &info), -EINVAL);
+        ck_assert_int_eq(xioctl(d, VFIO_DEVICE_RESET, NULL), 0);
+        config(NVME " reset-fails\n");
+        ck_assert_int_eq(xioctl(d, VFIO_DEVICE_RESET, NULL), -EIO);
+        config("");
+        ck_assert_int_eq(xioctl(d, VFIO_GROUP_GET_STATUS, NULL), -ENOTTY);
+        /* A second device fd, and the device fds outlive the group fd. */
+        d2 = xioctl(g, VFIO_GROUP_GET_DEVICE_FD, NVME);
+        ck_assert_int_ge(d2, 0);
+        ck_assert_int_eq(close(g), 0);
+        ck_assert_int_eq(xioctl(d, VFIO_DEVICE_RESET, NULL), 0);
+        ck_assert_int_eq(close(d2), 0);
+        ck_assert_int_eq(close(d), 0);
+        ck_assert_int_eq(close(c), 0);
+
+        /* A device without a reset method: no RESET flag, VFIO_DEVICE_RESET refused. */
+        to_vfio(AUDIO);
+        g = open_dev("dev/vfio/7", O_RDWR);
+        c2 = open_dev("dev/vfio/vfio", O_RDWR);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_SET_CONTAINER, &c2), 0);
+        ck_assert_int_eq(xioctl(c2, VFIO_SET_IOMMU, (void *) (unsigned long) VFIO_TYPE1_IOMMU), 0);
+        d = xioctl(g, VFIO_GROUP_GET_DEVICE_FD, AUDIO);
+        ck_assert_int_ge(d, 0);
+        info.argsz = sizeof(info);
+        ck_assert_int_eq(xioctl(d, VFIO_DEVICE_GET_INFO, &info), 0);
+        ck_assert_uint_eq(info.flags, VFIO_DEVICE_FLAGS_PCI);
+        ck_assert_int_eq(xioctl(d, VFIO_DEVICE_RESET, NULL), -EINVAL);
+        close(d);
+        close(g);
+        close(c2);
+}
+END_TEST
+
+static int attach_and_set_iommu(const char *group_node) {
+        int g, c, r;
+
+        g = open_dev(group_node, O_RDWR);
+        c = open_dev("dev/vfio/vfio", O_RDWR);
+        ck_assert_int_ge(g, 0);
+        ck_assert_int_ge(c, 0);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_SET_CONTAINER, &c), 0);
+        r = xioctl(c, VFIO_SET_IOMMU, (void *) (unsigned long) VFIO_TYPE1v2_IOMMU);
+        close(g);
+        close(c);
+        return r;
+}
+
+START_TEST(test_interrupt_remapping) {
+        to_vfio(NVME);
+        /* With interrupt remapping (no config line) the parameter does not matter. */
+        ck_assert_int_eq(attach_and_set_iommu("dev/vfio/4"), 0);
+        config("no-interrupt-remapping\n");
+        ck_assert_int_eq(attach_and_set_iommu("dev/vfio/4"), -EPERM);
+        mock_off();
+        ck_assert_int_eq(unsafe_interrupts("Y"), 0);
+        mock_on();
+        ck_assert_int_eq(attach_and_set_iommu("dev/vfio/4"), 0);
+        mock_off();
+        ck_assert_int_eq(unsafe_interrupts("N"), 0);
+        mock_on();
+        ck_assert_int_eq(attach_and_set_iommu("dev/vfio/4"), -EPERM);
+        /* A missing parameter file is the default, N. */
+        mock_off();
+        ck_assert_int_eq(fakesys_remove(fs, "sys/module/vfio_iommu_type1"), 0);
+        mock_on();
+        ck_assert_int_eq(attach_and_set_iommu("dev/vfio/4"), -EPERM);
+}
+END_TEST
+
+START_TEST(test_refuse_release) {
+        struct vfio_device_info info = { .argsz = sizeof(info) };
+        int g, c, d;
+
+        to_vfio(NVME);
+        expect_events("unbind " NVME "\nbind " NVME "\n");
+        g = open_dev("dev/vfio/4", O_RDWR);
+        ck_assert_int_ge(g, 0);
+        /* While a VFIO user holds the group, vfio-pci does not let go. */
+        ck_assert_int_eq(drv_wr("vfio-pci", "unbind", NVME), -EBUSY);
+        assert_driver(NVME, "vfio-pci");
+        c = open_dev("dev/vfio/vfio", O_RDWR);
+        ck_assert_int_eq(xioctl(g, VFIO_GROUP_SET_CONTAINER, &c), 0);
+        ck_assert_int_eq(xioctl(c, VFIO_SET_IOMMU, (void *) (unsigned long) VFIO_TYPE1v2_IOMMU), 0);
+        d = xioctl(g, VFIO_GROUP_GET_DEVICE_FD, NVME);
+        ck_assert_int_ge(d, 0);
+        /* Nor while a device fd is open after the group fd closed. */
+        ck_assert_int_eq(close(g), 0);
+        ck_assert_int_eq(close(c), 0);
+        ck_assert_int_eq(drv_wr("vfio-pci", "unbind", NVME), -EBUSY);
+        ck_assert_int_eq(xioctl(d, VFIO_DEVICE_GET_INFO, &info), 0);
+        ck_assert_int_eq(close(d), 0);
+        expect_events("");
+        ck_assert_int_eq(drv_wr("vfio-pci", "unbind", NVME), 0);
+        expect_events("unbind " NVME "\n");
+
+        /* The configured refusal, with the errno it names. */
+        to_vfio(NVME);
+        config(NVME " refuse-release\n");
+        ck_assert_int_eq(drv_wr("vfio-pci", "unbind", NVME), -EBUSY);
+        config(NVME " refuse-release EAGAIN\n");
+        ck_assert_int_eq(drv_wr("vfio-pci", "unbind", NVME), -EAGAIN);
+        assert_driver(NVME, "vfio-pci");
+        /* Other drivers are not concerned. */
+        config(NIC0 " refuse-release\n");
+        ck_assert_int_eq(drv_wr("e1000e", "unbind", NIC0), 0);
+}
+END_TEST
+
+/* ---- fds ---- */
+
+START_TEST(test_fd_operations) {
+        int fd, d, d2, d3, plain;
+        char *plain_path;
+
+        fd = openat(root_fd, DEVS NVME "/driver_override", O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        d = dup(fd);
+        d2 = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+        ck_assert_int_ge(d2, 100);
+        ck_assert_int_eq(close(fd), 0);
+        ck_assert_int_eq(write(d, "vfio-pci", 8), 8);
+        assert_file(DEVS NVME "/driver_override", "vfio-pci\n");
+        ck_assert_int_eq(write(d2, "\n", 1), 1);
+        assert_file(DEVS NVME "/driver_override", "(null)\n");
+        /* dup3 onto a modelled fd: the target now stands for the source. */
+        ck_assert_int_ge(asprintf(&plain_path, "%s/plain", tmpdir), 0);
+        plain = open(plain_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(plain, 0);
+        ck_assert_int_eq(dup3(plain, d2, O_CLOEXEC), d2);
+        ck_assert_int_eq(write(d2, "vfio-pci", 8), 8);
+        assert_file(DEVS NVME "/driver_override", "(null)\n");
+        d3 = dup2(d, plain);
+        ck_assert_int_eq(d3, plain);
+        ck_assert_int_eq(write(plain, "pci-stub", 8), 8);
+        assert_file(DEVS NVME "/driver_override", "pci-stub\n");
+        close(plain);
+        close(d);
+        close(d2);
+        {
+                _cleanup_free_ char *s = NULL;
+                FILE *f = fopen(plain_path, "re");
+
+                ck_assert_ptr_nonnull(f);
+                ck_assert_int_gt(getline(&s, &(size_t) { 0 }, f), 0);
+                fclose(f);
+                ck_assert_str_eq(s, "vfio-pci");
+        }
+        unlink(plain_path);
+        free(plain_path);
+
+        /* pwrite() and writev() store like write(): sysfs ignores the offset, and a gathered
+         * write is one store. */
+        fd = openat(root_fd, DEVS NVME "/driver_override", O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pwrite(fd, "vfio-pci", 8, 100), 8);
+        assert_file(DEVS NVME "/driver_override", "vfio-pci\n");
+        {
+                struct iovec iov[2] = { { (char *) "pci-", 4 }, { (char *) "stub\n", 5 } };
+
+                ck_assert_int_eq(writev(fd, iov, 2), 9);
+        }
+        assert_file(DEVS NVME "/driver_override", "pci-stub\n");
+        close(fd);
+
+        /* close_range() forgets what it closed. */
+        fd = openat(root_fd, DEVS NVME "/driver_override", O_RDWR | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(close_range((unsigned) fd, (unsigned) fd, 0), 0);
+        plain = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        ck_assert_int_eq(plain, fd);
+        ck_assert_int_eq(write(plain, "vfio-pci", 8), 8);
+        close(plain);
+        assert_file(DEVS NVME "/driver_override", "pci-stub\n");
+}
+END_TEST
+
+START_TEST(test_open_variants) {
+        _cleanup_free_ char *abs = NULL, *cwd = getcwd(NULL, 0);
+        int fd;
+
+        /* open() with an absolute path through the device link and the driver link. */
+        ck_assert_int_ge(asprintf(&abs, "%s/" DEVS NVME "/driver/unbind", root), 0);
+        fd = open(abs, O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, NVME, strlen(NVME)), (ssize_t) strlen(NVME));
+        close(fd);
+        assert_driver(NVME, "");
+        /* openat(AT_FDCWD) relative to the working directory; creat() truncates, as a shell's
+         * "echo 1 > reset" does. */
+        ck_assert_int_eq(chdir(root), 0);
+        fd = openat(AT_FDCWD, "./sys/bus/pci/drivers_probe", O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, NVME "\n", strlen(NVME) + 1), (ssize_t) strlen(NVME) + 1);
+        close(fd);
+        assert_driver(NVME, "nvme");
+        fd = creat(DEVS NVME "/reset", 0200);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, "1", 1), 1);
+        close(fd);
+        ck_assert_int_eq(chdir(cwd), 0);
+        expect_events("unbind " NVME "\nbind " NVME "\nchange " NVME "\n");
+        /* A read-only open is never modelled. */
+        fd = openat(root_fd, DEVS NVME "/driver_override", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, NVME, 12), -1);
+        ck_assert_int_eq(errno, EBADF);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_separate_dev_root) {
+        _cleanup_free_ char *dev_root = NULL, *node = NULL;
+        int g;
+
+        ck_assert_int_ge(asprintf(&dev_root, "%s/devroot", tmpdir), 0);
+        ck_assert_int_eq(mkdir(dev_root, 0755), 0);
+        ck_assert_int_eq(setenv("VFIO_MOCK_DEV_ROOT", dev_root, 1), 0);
+        to_vfio(NVME);
+        ck_assert_int_ge(asprintf(&node, "%s/dev/vfio/4", dev_root), 0);
+        ck_assert_int_eq(access(node, F_OK), 0);
+        ck_assert(!exists("dev/vfio/4"));
+        /* The group opens under the dev root only. */
+        ck_assert_int_eq(open_dev("dev/vfio/4", O_RDWR), -ENOENT);
+        g = open(node, O_RDWR | O_CLOEXEC);
+        ck_assert_int_ge(g, 0);
+        ck_assert_int_eq(group_status(g), VFIO_GROUP_FLAGS_VIABLE);
+        close(g);
+        ck_assert_int_eq(drv_wr("vfio-pci", "unbind", NVME), 0);
+        ck_assert_int_ne(access(node, F_OK), 0);
+}
+END_TEST
+
+/* ---- other processes ---- */
+
+static int unbind_nic0_in_child(void) {
+        return attr_wr(NIC0, "driver/unbind", NIC0) == 0 ? 0 : 1;
+}
+
+START_TEST(test_other_processes) {
+        char cmd[PATH_MAX * 2];
+
+        /* A child records the natural driver in the tree; the parent can bind it back. */
+        ck_assert_int_eq(in_child(unbind_nic0_in_child), 0);
+        ck_assert_int_eq(drv_wr("e1000e", "bind", NIC0), 0);
+        expect_events("unbind " NIC0 "\nbind " NIC0 "\n");
+        /* A shell under the preload acts on the model exactly as on the kernel. */
+        snprintf(cmd, sizeof(cmd),
+                 "cd '%s' && echo vfio-pci > " DEVS NVME "/driver_override && "
+                 "echo " NVME " > " DEVS NVME "/driver/unbind && "
+                 "echo " NVME " > " PROBE " && echo 1 > " DEVS NVME "/reset",
+                 root);
+        ck_assert_int_eq(system(cmd), 0);
+        assert_driver(NVME, "vfio-pci");
+        expect_events("unbind " NVME "\nbind " NVME "\nchange " NVME "\n");
+        snprintf(cmd, sizeof(cmd), "cd '%s' && echo 2 > " DEVS NVME "/reset 2>/dev/null", root);
+        ck_assert_int_ne(system(cmd), 0);
+}
+END_TEST
+
+/* ---- the daemon's own code, unchanged ---- */
+
+START_TEST(test_daemon_binding_and_vfio) {
+        _cleanup_(sysroot_freep) SysRoot *r = NULL;
+        BindFailure f = {};
+        int g = -1, c = -1, d = -1;
+        bool viable = false, can_reset = false;
+
+        ck_assert_int_eq(sysroot_open(root, root, &r), 0);
+        ck_assert_int_eq(binding_bind_vfio(r, NVME, BINDING_TIMEOUT_USEC, &f), 0);
+        assert_driver(NVME, "vfio-pci");
+        ck_assert_int_eq(vfio_group_open(r, 4, &g), 0);
+        ck_assert_int_eq(vfio_group_is_viable(g, &viable), 0);
+        ck_assert(viable);
+        ck_assert_int_eq(vfio_container_open(r, &c), 0);
+        ck_assert_int_eq(vfio_group_attach(g, c, true), 0);
+        ck_assert_int_eq(vfio_group_device_fd(g, NVME, &d), 0);
+        ck_assert_int_eq(vfio_device_can_reset(d, &can_reset), 0);
+        ck_assert(can_reset);
+        ck_assert_int_eq(vfio_device_reset(d), 0);
+        /* Still held: release refuses. */
+        ck_assert_int_eq(binding_restore(r, NVME, "nvme", BINDING_TIMEOUT_USEC, &f), -EBUSY);
+        ck_assert_int_eq(f.step, BIND_STEP_UNBIND);
+        ck_assert_str_eq(f.driver, "vfio-pci");
+        close(d);
+        close(g);
+        close(c);
+        ck_assert_int_eq(binding_restore(r, NVME, "nvme", BINDING_TIMEOUT_USEC, &f), 0);
+        assert_driver(NVME, "nvme");
+        assert_file(DEVS NVME "/driver_override", "(null)\n");
+        expect_events("unbind " NVME "\nbind " NVME "\nunbind " NVME "\nbind " NVME "\n");
+
+        /* Failures surface at the step the daemon reports. */
+        config(NVME " bind-fails\n");
+        ck_assert_int_eq(binding_bind_vfio(r, NVME, BINDING_TIMEOUT_USEC, &f), -ENODEV);
+        ck_assert_int_eq(f.step, BIND_STEP_PROBE);
+        ck_assert_ptr_null(f.driver);
+        config(NVME " probe-nothing\n");
+        ck_assert_int_eq(wr(PROBE, NVME), 0);
+        ck_assert_int_eq(binding_bind_vfio(r, NVME, 100 * 1000, &f), -EIO);
+        ck_assert_int_eq(f.step, BIND_STEP_VERIFY);
+        config("");
+        ck_assert_int_eq(binding_restore(r, NVME, "nvme", BINDING_TIMEOUT_USEC, &f), 0);
+        config(NVME " unbind-ebusy\n");
+        ck_assert_int_eq(binding_bind_vfio(r, NVME, BINDING_TIMEOUT_USEC, &f), -EBUSY);
+        ck_assert_int_eq(f.step, BIND_STEP_UNBIND);
+        ck_assert_str_eq(f.driver, "nvme");
+        config("no-interrupt-remapping\n");
+        ck_assert_int_eq(binding_bind_vfio(r, NVME, BINDING_TIMEOUT_USEC, &f), 0);
+        ck_assert_int_eq(vfio_group_open(r, 4, &g), 0);
+        ck_assert_int_eq(vfio_container_open(r, &c), 0);
+        ck_assert_int_eq(vfio_group_attach(g, c, true), -EPERM);
+        close(g);
+        close(c);
+        ck_assert_int_eq(vfio_group_open(r, 99, &g), -ENOENT);
+        bind_failure_clear(&f);
+}
+END_TEST
+
+START_TEST(test_daemon_write_timeout) {
+        _cleanup_(sysroot_freep) SysRoot *r = NULL;
+        _cleanup_free_ char *s = NULL;
+        double t0;
+
+        ck_assert_int_eq(sysroot_open(root, root, &r), 0);
+        config(NVME " hang 1\n");
+        t0 = now_sec();
+        ck_assert_int_eq(binding_set_override(r, NVME, "vfio-pci", 200 * 1000), -ETIMEDOUT);
+        ck_assert(now_sec() - t0 < 0.9);
+        assert_file(DEVS NVME "/driver_override", "(null)\n");
+        /* The write completes later, in the worker the daemon left behind. */
+        for (int i = 0; i < 300; i++) {
+                struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+
+                free(s);
+                s = rd(DEVS NVME "/driver_override");
+                if (s && streq(s, "vfio-pci\n"))
+                        break;
+                nanosleep(&ts, NULL);
+        }
+        ck_assert_str_eq(s, "vfio-pci\n");
+        ck_assert(now_sec() - t0 >= 0.95);
+}
+END_TEST
+
+static Suite *suite(void) {
+        Suite *s = suite_create("mock");
+        TCase *tc;
+
+        tc = tcase_create("sysfs");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_inactive_passes_through);
+        tcase_add_test(tc, test_driver_override);
+        tcase_add_test(tc, test_unbind);
+        tcase_add_test(tc, test_bind);
+        tcase_add_test(tc, test_drivers_probe_override);
+        tcase_add_test(tc, test_drivers_probe_nothing_matches);
+        tcase_add_test(tc, test_vfio_dev_numbers);
+        tcase_add_test(tc, test_host_driver);
+        tcase_add_test(tc, test_reset);
+        tcase_add_test(tc, test_sriov);
+        tcase_add_test(tc, test_hang);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("vfio");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_container);
+        tcase_add_test(tc, test_group_open);
+        tcase_add_test(tc, test_group_permissions);
+        tcase_add_test(tc, test_group_viability);
+        tcase_add_test(tc, test_device_fd);
+        tcase_add_test(tc, test_interrupt_remapping);
+        tcase_add_test(tc, test_refuse_release);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("process");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_fd_operations);
+        tcase_add_test(tc, test_open_variants);
+        tcase_add_test(tc, test_separate_dev_root);
+        tcase_add_test(tc, test_other_processes);
+        tcase_add_test(tc, test_daemon_binding_and_vfio);
+        tcase_add_test(tc, test_daemon_write_timeout);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+/* This binary. By name rather than /proc/self/exe itself: under valgrind --trace-children the
+ * latter is the tool, while readlink() on it tells the client's path. */
+static char *self_exe(void) {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+        if (n < 0)
+                return NULL;
+        exe[n] = 0;
+        return strdup(exe);
+}
+
+/* The library: $VFIO_MOCK_LIB (make check sets it), else next to this binary. */
+static char *mock_lib(void) {
+        _cleanup_free_ char *exe = NULL;
+        const char *env = getenv("VFIO_MOCK_LIB");
+        char *p;
+
+        if (!isempty(env))
+                return strdup(env);
+        exe = self_exe();
+        if (!exe || asprintf(&p, "%s/libvfio-mock.so", dirname(exe)) < 0)
+                return NULL;
+        return p;
+}
+
+static bool preloaded(void) {
+        const char *p = getenv("LD_PRELOAD");
+
+        return p && strstr(p, "libvfio-mock.so");
+}
+
+int main(int argc, char *argv[]) {
+        SRunner *sr;
+        int failed;
+
+        if (!preloaded()) {
+                _cleanup_free_ char *lib = mock_lib(), *exe = self_exe(), *preload = NULL;
+                const char *old = getenv("LD_PRELOAD");
+
+                if (!lib || !exe || access(lib, R_OK) < 0) {
+                        fprintf(stderr, "test-mock: no libvfio-mock.so (%s)\n", strna(lib));
+                        return 1;
+                }
+                if (asprintf(&preload, "%s%s%s", lib, isempty(old) ? "" : ":", strempty(old)) < 0)
+                        return 1;
+                setenv("LD_PRELOAD", preload, 1);
+                execv(exe, argv);
+                fprintf(stderr, "test-mock: cannot re-exec: %m\n");
+                return 1;
+        }
+        /* Whatever the caller's environment says, each test picks its own root. */
+        unsetenv("VFIO_MOCK_ROOT");
+        unsetenv("VFIO_MOCK_DEV_ROOT");
+        sr = srunner_create(suite());
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
