@@ -25,15 +25,6 @@ bool arg_persistent = false;
 char **arg_exec = NULL;
 static bool arg_ask_password = true;
 
-int json_add(json_object *o, const char *key, json_object *v) {
-        /* json_object_object_add() only fails on allocation failure; it does not take v then. */
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 /* {"error": {"message": ..., "name": ..., "exit_code": n}} on one line; false if out of memory. */
 static bool print_json_error(int exit_code, const char *error_name, const char *msg) {
         _cleanup_json_ json_object *o = json_object_new_object();

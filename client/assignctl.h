@@ -6,6 +6,8 @@
 #include <stdio.h>
 
 #include <json-c/json.h>
+
+#include "json-util.h"
 #include <systemd/sd-bus.h>
 
 #include "bdf.h"
@@ -36,11 +38,6 @@ extern char **arg_policy_dirs;     /* policy explain --policy-dir, repeatable */
 extern bool arg_persistent;        /* prepare --persistent */
 extern char **arg_exec;            /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
 
-static inline void json_object_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_object_putp)
 
 /* Prints an error on stderr (as one JSON object when --json is on) and returns exit_code.
  * error_name may be NULL; it is the D-Bus error name when there is one. */
@@ -78,7 +75,6 @@ int print_json(json_object *o);
 int print_json_to(FILE *f, json_object *o);
 
 /* Adds v under key; takes v, also on failure (json_object_object_add() does not then). */
-int json_add(json_object *o, const char *key, json_object *v);
 
 /* Verbs. Each returns an exit code. */
 int verb_monitor(int argc, char *argv[]);

@@ -5,4 +5,6 @@ libcommon_a_SOURCES = \
 	common/names.h \
 	common/util.c common/util.h \
 	common/bdf.c common/bdf.h \
-	common/userdb.c common/userdb.h
+	common/userdb.c common/userdb.h \
+	common/json-util.c common/json-util.h
+libcommon_a_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)

@@ -1,37 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "dmar.h"
+#include "json-util.h"
 #include "names.h"
 #include "report.h"
 #include "util.h"
-
-static void json_putp(struct json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
-
-/* Takes v: json_object_object_add() leaves the value with us when it fails. */
-static int add(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static int add_str(struct json_object *o, const char *key, const char *s) {
-        if (!s)
-                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
-        return add(o, key, json_object_new_string(s));
-}
 
 /* "0x" + at least width lower-case hex digits: ids as lspci -n prints them, addresses unpadded. */
 static struct json_object *hex_string(unsigned width, uint64_t v) {
@@ -58,87 +35,77 @@ static struct json_object *strv_json(char *const *l) {
         return a;
 }
 
-static int add_array_item(struct json_object *a, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_array_add(a, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static int add_tristate(struct json_object *o, const char *key, int v) {
         if (v < 0)
-                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
-        return add(o, key, json_object_new_boolean(v));
+                return json_add(o, key, NULL);
+        return json_add_new(o, key, json_object_new_boolean(v));
 }
 
 int report_host_json(const Model *m, struct json_object **ret) {
         const HostInfo *h = m->host;
-        _cleanup_json_ struct json_object *o = NULL;
+        _cleanup_json_ json_object *o = NULL;
         struct json_object *units, *hp, *mods, *errors;
         int k = 0;
 
         o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
-        k |= add(o, "iommu_present", json_object_new_boolean(h->iommu_present));
-        k |= add_str(o, "iommu_kind", iommu_kind_to_string(h->kind));
-        k |= add_str(o, "interrupt_remapping", ir_verdict_to_string(h->ir));
-        k |= add(o, "interrupt_remapping_reasons", strv_json(h->ir_reasons));
+        k |= json_add_new(o, "iommu_present", json_object_new_boolean(h->iommu_present));
+        k |= json_add_string(o, "iommu_kind", iommu_kind_to_string(h->kind));
+        k |= json_add_string(o, "interrupt_remapping", ir_verdict_to_string(h->ir));
+        k |= json_add_new(o, "interrupt_remapping_reasons", strv_json(h->ir_reasons));
 
         units = json_object_new_array();
-        k |= add(o, "units", units);
+        k |= json_add_new(o, "units", units);
         for (size_t i = 0; units && i < h->n_units; i++) {
                 struct json_object *u = json_object_new_object();
 
-                k |= add_array_item(units, u);
+                k |= json_append_new(units, u);
                 if (!u)
                         break;
-                k |= add_str(u, "name", h->units[i].name);
+                k |= json_add_string(u, "name", h->units[i].name);
                 if (h->units[i].has_ecap)
-                        k |= add(u, "ecap", hex_string(1, h->units[i].ecap));
+                        k |= json_add_new(u, "ecap", hex_string(1, h->units[i].ecap));
                 else
-                        k |= add_str(u, "ecap", NULL);
+                        k |= json_add_string(u, "ecap", NULL);
                 k |= add_tristate(u, "interrupt_remapping", h->units[i].ir);
         }
-        k |= add(o, "unsafe_interrupts_allowed", json_object_new_boolean(h->unsafe_interrupts > 0));
+        k |= json_add_new(o, "unsafe_interrupts_allowed", json_object_new_boolean(h->unsafe_interrupts > 0));
         k |= add_tristate(o, "iommufd_unsafe_interrupts_allowed", h->iommufd_unsafe_interrupts);
         if (h->dma_entry_limit >= 0)
-                k |= add(o, "dma_entry_limit", json_object_new_int64(h->dma_entry_limit));
+                k |= json_add_new(o, "dma_entry_limit", json_object_new_int64(h->dma_entry_limit));
         else
-                k |= add_str(o, "dma_entry_limit", NULL);
+                k |= json_add_string(o, "dma_entry_limit", NULL);
         mods = json_object_new_object();
-        k |= add(o, "modules", mods);
+        k |= json_add_new(o, "modules", mods);
         if (mods) {
-                k |= add(mods, "vfio", json_object_new_boolean(h->mod_vfio));
-                k |= add(mods, "vfio_pci", json_object_new_boolean(h->mod_vfio_pci));
-                k |= add(mods, "vfio_iommu_type1", json_object_new_boolean(h->mod_vfio_iommu_type1));
-                k |= add(mods, "iommufd", json_object_new_boolean(h->mod_iommufd));
+                k |= json_add_new(mods, "vfio", json_object_new_boolean(h->mod_vfio));
+                k |= json_add_new(mods, "vfio_pci", json_object_new_boolean(h->mod_vfio_pci));
+                k |= json_add_new(mods, "vfio_iommu_type1", json_object_new_boolean(h->mod_vfio_iommu_type1));
+                k |= json_add_new(mods, "iommufd", json_object_new_boolean(h->mod_iommufd));
         }
-        k |= add(o, "vfio_container_node", json_object_new_boolean(h->vfio_container_node));
-        k |= add(o, "iommufd_node", json_object_new_boolean(h->iommufd_node));
-        k |= add_str(o, "kernel_release", h->kernel_release);
+        k |= json_add_new(o, "vfio_container_node", json_object_new_boolean(h->vfio_container_node));
+        k |= json_add_new(o, "iommufd_node", json_object_new_boolean(h->iommufd_node));
+        k |= json_add_string(o, "kernel_release", h->kernel_release);
         hp = json_object_new_array();
-        k |= add(o, "hugepages", hp);
+        k |= json_add_new(o, "hugepages", hp);
         for (size_t i = 0; hp && i < h->n_hugepages; i++) {
                 struct json_object *e = json_object_new_object();
 
-                k |= add_array_item(hp, e);
+                k |= json_append_new(hp, e);
                 if (!e)
                         break;
-                k |= add(e, "size_kb", json_object_new_int64((int64_t) h->hugepages[i].size_kb));
-                k |= add(e, "total", json_object_new_int64((int64_t) h->hugepages[i].total));
-                k |= add(e, "free", json_object_new_int64((int64_t) h->hugepages[i].free));
+                k |= json_add_new(e, "size_kb", json_object_new_int64((int64_t) h->hugepages[i].size_kb));
+                k |= json_add_new(e, "total", json_object_new_int64((int64_t) h->hugepages[i].total));
+                k |= json_add_new(e, "free", json_object_new_int64((int64_t) h->hugepages[i].free));
         }
         /* Everything that could not be read, from every part of the model. */
         errors = strv_json(h->errors);
-        k |= add(o, "errors", errors);
+        k |= json_add_new(o, "errors", errors);
         for (char **e = m->errors; errors && e && *e; e++)
-                k |= add_array_item(errors, json_object_new_string(*e));
+                k |= json_append_new(errors, json_object_new_string(*e));
         for (char **e = m->topology->errors; errors && e && *e; e++)
-                k |= add_array_item(errors, json_object_new_string(*e));
+                k |= json_append_new(errors, json_object_new_string(*e));
         if (k)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
@@ -146,40 +113,40 @@ int report_host_json(const Model *m, struct json_object **ret) {
 }
 
 int report_group_json(const Group *g, struct json_object **ret) {
-        _cleanup_json_ struct json_object *o = NULL;
+        _cleanup_json_ json_object *o = NULL;
         struct json_object *bl, *rr;
         int k = 0;
 
         o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
-        k |= add(o, "id", json_object_new_int64(g->id));
-        k |= add_str(o, "type", g->type);
-        k |= add(o, "devices", strv_json(g->devices));
-        k |= add(o, "assignable", json_object_new_boolean(g->assignable));
+        k |= json_add_new(o, "id", json_object_new_int64(g->id));
+        k |= json_add_string(o, "type", g->type);
+        k |= json_add_new(o, "devices", strv_json(g->devices));
+        k |= json_add_new(o, "assignable", json_object_new_boolean(g->assignable));
         bl = json_object_new_array();
-        k |= add(o, "blockers", bl);
+        k |= json_add_new(o, "blockers", bl);
         for (size_t i = 0; bl && i < g->n_blockers; i++) {
                 struct json_object *b = json_object_new_object();
 
-                k |= add_array_item(bl, b);
+                k |= json_append_new(bl, b);
                 if (!b)
                         break;
-                k |= add_str(b, "code", g->blockers[i].code);
-                k |= add_str(b, "device", g->blockers[i].device);
-                k |= add_str(b, "reason", g->blockers[i].reason);
+                k |= json_add_string(b, "code", g->blockers[i].code);
+                k |= json_add_string(b, "device", g->blockers[i].device);
+                k |= json_add_string(b, "reason", g->blockers[i].reason);
         }
         rr = json_object_new_array();
-        k |= add(o, "reserved_regions", rr);
+        k |= json_add_new(o, "reserved_regions", rr);
         for (size_t i = 0; rr && i < g->n_regions; i++) {
                 struct json_object *r = json_object_new_object();
 
-                k |= add_array_item(rr, r);
+                k |= json_append_new(rr, r);
                 if (!r)
                         break;
-                k |= add(r, "start", hex_string(1, g->regions[i].start));
-                k |= add(r, "end", hex_string(1, g->regions[i].end));
-                k |= add_str(r, "type", g->regions[i].type);
+                k |= json_add_new(r, "start", hex_string(1, g->regions[i].start));
+                k |= json_add_new(r, "end", hex_string(1, g->regions[i].end));
+                k |= json_add_string(r, "type", g->regions[i].type);
         }
         if (k)
                 return -ENOMEM;
@@ -188,45 +155,45 @@ int report_group_json(const Group *g, struct json_object **ret) {
 }
 
 int report_device_json(const Device *d, struct json_object **ret) {
-        _cleanup_json_ struct json_object *o = NULL;
+        _cleanup_json_ json_object *o = NULL;
         int k = 0;
 
         o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
-        k |= add_str(o, "address", d->address);
-        k |= add(o, "vendor", hex_string(4, d->vendor));
-        k |= add(o, "device", hex_string(4, d->device));
-        k |= add(o, "subsystem_vendor", hex_string(4, d->subsystem_vendor));
-        k |= add(o, "subsystem_device", hex_string(4, d->subsystem_device));
-        k |= add(o, "class", hex_string(6, d->class));
-        k |= add_str(o, "vendor_name", d->vendor_name);
-        k |= add_str(o, "device_name", d->device_name);
-        k |= add_str(o, "driver", d->driver);
-        k |= add_str(o, "driver_override", d->driver_override);
+        k |= json_add_string(o, "address", d->address);
+        k |= json_add_new(o, "vendor", hex_string(4, d->vendor));
+        k |= json_add_new(o, "device", hex_string(4, d->device));
+        k |= json_add_new(o, "subsystem_vendor", hex_string(4, d->subsystem_vendor));
+        k |= json_add_new(o, "subsystem_device", hex_string(4, d->subsystem_device));
+        k |= json_add_new(o, "class", hex_string(6, d->class));
+        k |= json_add_string(o, "vendor_name", d->vendor_name);
+        k |= json_add_string(o, "device_name", d->device_name);
+        k |= json_add_string(o, "driver", d->driver);
+        k |= json_add_string(o, "driver_override", d->driver_override);
         if (d->group >= 0)
-                k |= add(o, "group", json_object_new_int64(d->group));
+                k |= json_add_new(o, "group", json_object_new_int64(d->group));
         else
-                k |= add_str(o, "group", NULL);
-        k |= add(o, "bridge", json_object_new_boolean(d->bridge));
-        k |= add(o, "reset_methods", strv_json(d->reset_methods));
+                k |= json_add_string(o, "group", NULL);
+        k |= json_add_new(o, "bridge", json_object_new_boolean(d->bridge));
+        k |= json_add_new(o, "reset_methods", strv_json(d->reset_methods));
         if (d->numa_node >= 0)
-                k |= add(o, "numa_node", json_object_new_int64(d->numa_node));
+                k |= json_add_new(o, "numa_node", json_object_new_int64(d->numa_node));
         else
-                k |= add_str(o, "numa_node", NULL);
-        k |= add(o, "boot_vga", json_object_new_boolean(d->boot_vga > 0));
-        k |= add_str(o, "physfn", d->physfn);
-        k |= add(o, "virtfns", strv_json(d->virtfns));
+                k |= json_add_string(o, "numa_node", NULL);
+        k |= json_add_new(o, "boot_vga", json_object_new_boolean(d->boot_vga > 0));
+        k |= json_add_string(o, "physfn", d->physfn);
+        k |= json_add_new(o, "virtfns", strv_json(d->virtfns));
         if (d->sriov_totalvfs >= 0) {
-                k |= add(o, "sriov_totalvfs", json_object_new_int64(d->sriov_totalvfs));
-                k |= add(o, "sriov_numvfs", json_object_new_int64(MAX(d->sriov_numvfs, 0)));
+                k |= json_add_new(o, "sriov_totalvfs", json_object_new_int64(d->sriov_totalvfs));
+                k |= json_add_new(o, "sriov_numvfs", json_object_new_int64(MAX(d->sriov_numvfs, 0)));
         } else {
-                k |= add_str(o, "sriov_totalvfs", NULL);
-                k |= add_str(o, "sriov_numvfs", NULL);
+                k |= json_add_string(o, "sriov_totalvfs", NULL);
+                k |= json_add_string(o, "sriov_numvfs", NULL);
         }
-        k |= add_str(o, "vfio_device", d->vfio_dev);
-        k |= add(o, "rmrr_locked", json_object_new_boolean(d->rmrr_locked));
-        k |= add_str(o, "host_critical", d->host_critical);
+        k |= json_add_string(o, "vfio_device", d->vfio_dev);
+        k |= json_add_new(o, "rmrr_locked", json_object_new_boolean(d->rmrr_locked));
+        k |= json_add_string(o, "host_critical", d->host_critical);
         if (k)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
@@ -251,7 +218,7 @@ static int dmar_json(const Model *m, struct json_object **ret) {
 }
 
 int report_write(const Model *m, FILE *f) {
-        _cleanup_json_ struct json_object *host = NULL, *dmar = NULL;
+        _cleanup_json_ json_object *host = NULL, *dmar = NULL;
         const Topology *t = m->topology;
         int k;
 
@@ -272,7 +239,7 @@ int report_write(const Model *m, FILE *f) {
                 fputs("null", f);
         fputs(",\n\"groups\":[", f);
         for (size_t i = 0; i < t->n_groups; i++) {
-                _cleanup_json_ struct json_object *g = NULL;
+                _cleanup_json_ json_object *g = NULL;
 
                 k = report_group_json(t->groups[i], &g);
                 if (k < 0)
@@ -283,7 +250,7 @@ int report_write(const Model *m, FILE *f) {
         }
         fputs("],\n\"devices\":[", f);
         for (size_t i = 0; i < t->n_devices; i++) {
-                _cleanup_json_ struct json_object *d = NULL;
+                _cleanup_json_ json_object *d = NULL;
 
                 k = report_device_json(t->devices[i], &d);
                 if (k < 0)

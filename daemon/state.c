@@ -3,49 +3,15 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json-util.h"
 #include "state.h"
 #include "util.h"
-
-static void json_putp(struct json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
-
-/* Takes v. */
-static int add(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static int add_item(struct json_object *a, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_array_add(a, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-/* In json-c a NULL value is JSON null, which add() would take for a failed allocation. */
-static int add_nullable(struct json_object *o, const char *key, const char *s) {
-        if (!s)
-                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
-        return add(o, key, json_object_new_string(s));
-}
 
 static int write_atomic(int dir_fd, const char *name, const char *text) {
         char tmp[64];
@@ -82,34 +48,34 @@ static int write_atomic(int dir_fd, const char *name, const char *text) {
 }
 
 static int lease_to_json(const Lease *l, struct json_object **ret) {
-        _cleanup_json_ struct json_object *o = json_object_new_object();
+        _cleanup_json_ json_object *o = json_object_new_object();
         struct json_object *devs;
         int k = 0;
 
         if (!o)
                 return -ENOMEM;
-        k |= add(o, "id", json_object_new_int64((int64_t) l->id));
-        k |= add(o, "kind", json_object_new_string(lease_kind_to_string(l->kind)));
-        k |= add(o, "state", json_object_new_string(lease_state_to_string(l->state)));
-        k |= add(o, "group", json_object_new_int64(l->group));
-        k |= add_nullable(o, "holder", l->holder);
-        k |= add(o, "uid", json_object_new_int64(l->uid));
-        k |= add(o, "pid", json_object_new_int64(l->pid));
-        k |= add(o, "persistent", json_object_new_boolean(l->persistent));
-        k |= add_nullable(o, "reason", l->reason);
+        k |= json_add_new(o, "id", json_object_new_int64((int64_t) l->id));
+        k |= json_add_new(o, "kind", json_object_new_string(lease_kind_to_string(l->kind)));
+        k |= json_add_new(o, "state", json_object_new_string(lease_state_to_string(l->state)));
+        k |= json_add_new(o, "group", json_object_new_int64(l->group));
+        k |= json_add_string(o, "holder", l->holder);
+        k |= json_add_new(o, "uid", json_object_new_int64(l->uid));
+        k |= json_add_new(o, "pid", json_object_new_int64(l->pid));
+        k |= json_add_new(o, "persistent", json_object_new_boolean(l->persistent));
+        k |= json_add_string(o, "reason", l->reason);
         if (l->granted_uid != UINT32_MAX)
-                k |= add(o, "granted_uid", json_object_new_int64(l->granted_uid));
+                k |= json_add_new(o, "granted_uid", json_object_new_int64(l->granted_uid));
         devs = json_object_new_array();
-        k |= add(o, "devices", devs);
+        k |= json_add_new(o, "devices", devs);
         for (size_t i = 0; devs && i < l->n_devices; i++) {
                 struct json_object *d = json_object_new_object();
 
-                k |= add_item(devs, d);
+                k |= json_append_new(devs, d);
                 if (!d)
                         break;
-                k |= add(d, "address", json_object_new_string(l->devices[i].address));
-                k |= add_nullable(d, "original_driver", l->devices[i].original_driver);
-                k |= add(d, "bridge", json_object_new_boolean(l->devices[i].bridge));
+                k |= json_add_new(d, "address", json_object_new_string(l->devices[i].address));
+                k |= json_add_string(d, "original_driver", l->devices[i].original_driver);
+                k |= json_add_new(d, "bridge", json_object_new_boolean(l->devices[i].bridge));
         }
         if (k)
                 return -ENOMEM;
@@ -118,17 +84,17 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
 }
 
 int state_save(int dir_fd, Lease *const *leases, size_t n, uint64_t next_id) {
-        _cleanup_json_ struct json_object *root = json_object_new_object();
+        _cleanup_json_ json_object *root = json_object_new_object();
         struct json_object *arr;
         const char *text;
         int k = 0;
 
         if (!root)
                 return -ENOMEM;
-        k |= add(root, "version", json_object_new_int(1));
-        k |= add(root, "next_id", json_object_new_int64((int64_t) next_id));
+        k |= json_add_new(root, "version", json_object_new_int(1));
+        k |= json_add_new(root, "next_id", json_object_new_int64((int64_t) next_id));
         arr = json_object_new_array();
-        k |= add(root, "leases", arr);
+        k |= json_add_new(root, "leases", arr);
         if (k)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
@@ -137,7 +103,7 @@ int state_save(int dir_fd, Lease *const *leases, size_t n, uint64_t next_id) {
                 k = lease_to_json(leases[i], &o);
                 if (k < 0)
                         return k;
-                if (add_item(arr, o) < 0)
+                if (json_append_new(arr, o) < 0)
                         return -ENOMEM;
         }
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -276,7 +242,7 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
 }
 
 int state_load(int dir_fd, Lease ***ret, size_t *ret_n, uint64_t *ret_next_id, char **ret_error) {
-        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_json_ json_object *root = NULL;
         struct json_object *v, *arr;
         Lease **leases = NULL;
         size_t n = 0, len;
@@ -326,7 +292,7 @@ fail:
 }
 
 int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
-        _cleanup_json_ struct json_object *root = json_object_new_object();
+        _cleanup_json_ json_object *root = json_object_new_object();
         struct json_object *arr = json_object_new_array();
         char id[8];
         const char *text;
@@ -336,19 +302,19 @@ int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
                 json_object_put(arr);
                 return -ENOMEM;
         }
-        k |= add(root, "version", json_object_new_int(1));
-        k |= add(root, "devices", arr);
+        k |= json_add_new(root, "version", json_object_new_int(1));
+        k |= json_add_new(root, "devices", arr);
         for (size_t i = 0; i < n; i++) {
                 struct json_object *o = json_object_new_object();
 
-                k |= add_item(arr, o);
+                k |= json_append_new(arr, o);
                 if (!o)
                         break;
-                k |= add(o, "address", json_object_new_string(d[i].address));
+                k |= json_add_new(o, "address", json_object_new_string(d[i].address));
                 snprintf(id, sizeof(id), "0x%04x", d[i].vendor);
-                k |= add(o, "vendor", json_object_new_string(id));
+                k |= json_add_new(o, "vendor", json_object_new_string(id));
                 snprintf(id, sizeof(id), "0x%04x", d[i].device);
-                k |= add(o, "device", json_object_new_string(id));
+                k |= json_add_new(o, "device", json_object_new_string(id));
         }
         if (k)
                 return -ENOMEM;
@@ -357,7 +323,7 @@ int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
 }
 
 int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
-        _cleanup_json_ struct json_object *root = NULL;
+        _cleanup_json_ json_object *root = NULL;
         _cleanup_free_ PersistentDevice *d = NULL;
         struct json_object *arr;
         size_t len;
