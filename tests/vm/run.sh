@@ -1,0 +1,555 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# tests/vm/run.sh: the real-kernel test level of vfio-assignd.
+#
+# Boots a stock Debian kernel under QEMU TCG (q35 + emulated VT-d), with a debootstrapped
+# systemd guest that holds the project installed by `make install DESTDIR=`, runs the
+# scenarios of tests/vm/scenarios/ inside the guest as a systemd unit and reads their
+# PASS/FAIL lines back from the serial console. See tests/vm/README.md.
+#
+# Usage: run.sh [--srcdir=DIR] [--builddir=DIR] [--interactive[=FLAVOUR]] [--prepare-only]
+# Exit: 0 all passed, 1 a scenario failed or did not report, 77 cannot run here (not root).
+
+set -euo pipefail
+shopt -s nullglob
+
+# Bump when the way the cached guest root is made changes (not its package list: that is
+# hashed on its own), so that old caches are rebuilt instead of silently reused.
+ROOTFS_VERSION=3
+INITRAMFS_VERSION=2
+
+HOST_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs)
+# The guest: systemd with a real system bus, udevd and polkit, the project's runtime
+# libraries, and jq for the scenarios' JSON comparisons. libpam-systemd must be listed or
+# polkitd fails to configure (vm-recipe.md).
+GUEST_PACKAGES=(systemd systemd-sysv dbus libpam-systemd polkitd udev kmod
+                libsystemd0 libudev1 libpci3 libjson-c5 pci.ids jq)
+GUEST_SUITE=bookworm
+# Loaded by the initramfs to reach the root disk: q35's built-in ICH9 AHCI (00:1f.2) carries
+# the disk, so no extra PCI function shifts the IOMMU group numbers of the recipe's layout.
+INITRAMFS_MODULES=(ahci sd_mod ext4 crc32c_generic)
+
+die() { echo "vm: error: $*" >&2; exit 1; }
+skip() { echo "vm: SKIP: $*" >&2; exit 77; }
+info() { echo "vm: $*" >&2; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+srcdir=$(cd "$script_dir/../.." && pwd)
+builddir=$PWD
+interactive=
+prepare_only=
+
+for arg in "$@"; do
+        case $arg in
+        --srcdir=*) srcdir=$(cd "${arg#*=}" && pwd) ;;
+        --builddir=*) builddir=$(cd "${arg#*=}" && pwd) ;;
+        --interactive) interactive=on ;;
+        --interactive=*) interactive=${arg#*=} ;;
+        --prepare-only) prepare_only=1 ;;
+        -h|--help) sed -n '3,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "vm: unknown argument: $arg" >&2; exit 2 ;;
+        esac
+done
+
+CACHE=${VFIO_VM_CACHE:-/var/cache/vfio-assignd-vm}
+KERNEL_KIND=${VFIO_VM_KERNEL:-debian}
+FLAVOURS=${VFIO_VM_FLAVOURS:-on off}
+SCENARIO_FILTER=${VFIO_VM_SCENARIOS:-}
+BOOT_TIMEOUT=${VFIO_VM_TIMEOUT:-420}
+SCENARIO_TIMEOUT=${VFIO_VM_SCENARIO_TIMEOUT:-120}
+VM_MEM=${VFIO_VM_MEM:-2G}
+VM_SMP=${VFIO_VM_SMP:-2}
+vmdir=$builddir/tests/vm
+workdir=$vmdir/work
+logdir=$vmdir/logs
+t_start=$(now)
+
+[[ $KERNEL_KIND == debian || $KERNEL_KIND == custom ]] ||
+        die "VFIO_VM_KERNEL must be 'debian' or 'custom', not '$KERNEL_KIND'"
+for f in $FLAVOURS; do
+        [[ $f == on || $f == off ]] || die "VFIO_VM_FLAVOURS: unknown flavour '$f' (on, off)"
+done
+[[ $BOOT_TIMEOUT =~ ^[0-9]+$ && $SCENARIO_TIMEOUT =~ ^[0-9]+$ ]] ||
+        die "VFIO_VM_TIMEOUT and VFIO_VM_SCENARIO_TIMEOUT must be whole seconds"
+[[ $SCENARIO_FILTER =~ ^[a-z0-9,\ -]*$ ]] || die "VFIO_VM_SCENARIOS: names are [a-z0-9-]"
+
+# debootstrap chroots and the guest's files must be owned by root inside the image.
+[[ $(id -u) -eq 0 ]] || skip "the VM level needs root (debootstrap, root-owned guest files)"
+
+# --------------------------------------------------------------------------------------------
+# Host tools
+
+ensure_host_tools() {
+        local missing=() p
+        for p in "${HOST_PACKAGES[@]}"; do
+                dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+                        missing+=("$p")
+        done
+        [[ ${#missing[@]} -eq 0 ]] && return 0
+        info "installing host packages: ${missing[*]}"
+        # Another apt may hold the lock for a while (unattended upgrades, a parallel job).
+        if ! apt-get -o DPkg::Lock::Timeout=900 install -y "${missing[@]}" >&2; then
+                apt-get -o DPkg::Lock::Timeout=900 update >&2 || true
+                apt-get -o DPkg::Lock::Timeout=900 install -y "${missing[@]}" >&2 ||
+                        die "cannot install host packages: ${missing[*]}"
+        fi
+}
+
+# --------------------------------------------------------------------------------------------
+# Cache: one lock for everything that builds into it, so parallel runs share one build.
+
+lock_cache() {
+        mkdir -p "$CACHE"
+        exec 9>"$CACHE/.lock"
+        if ! flock -n 9; then
+                info "waiting for another run that holds $CACHE/.lock"
+                flock 9
+        fi
+}
+
+unlock_cache() { flock -u 9; }
+
+apt_mirror() {
+        if [[ -n ${VFIO_VM_MIRROR:-} ]]; then
+                echo "$VFIO_VM_MIRROR"
+                return
+        fi
+        local m
+        # The first Debian archive of this machine's sources (deb822 or one-line format).
+        m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+            awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }')
+        [[ -n $m ]] || m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+            awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }')
+        echo "${m:-http://deb.debian.org/debian}"
+}
+
+# --------------------------------------------------------------------------------------------
+# Kernel: the Debian package unpacked into the cache (nothing goes to /boot), depmod'ed.
+
+debian_kernel_package() {
+        local pkg=${VFIO_VM_KERNEL_PKG:-}
+        if [[ -z $pkg ]]; then
+                pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+                      awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+        fi
+        if [[ -z $pkg ]]; then
+                apt-get -o DPkg::Lock::Timeout=900 update >&2 || true
+                pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+                      awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+        fi
+        echo "$pkg"
+}
+
+prepare_debian_kernel() {
+        local pkg ver kdir tmp deb kver
+        pkg=$(debian_kernel_package)
+        if [[ -z $pkg ]]; then
+                # Offline with no package lists: reuse whatever kernel the cache holds.
+                local cached=("$CACHE"/kernel/linux-image-*/)
+                [[ ${#cached[@]} -gt 0 ]] || die "cannot resolve linux-image-amd64 and no cached kernel"
+                kdir=${cached[-1]}
+                KDIR=${kdir%/}
+                return
+        fi
+        ver=$(apt-cache policy "$pkg" | awk '$1 == "Candidate:" { print $2 }')
+        kdir=$CACHE/kernel/${pkg}_${ver:-unknown}
+        if [[ ! -e $kdir/.done ]]; then
+                info "fetching kernel $pkg $ver"
+                tmp=$kdir.tmp
+                rm -rf "$tmp"
+                mkdir -p "$tmp/deb"
+                # -o APT::Sandbox::User=root: _apt could not write into a root-only cache.
+                (cd "$tmp/deb" && apt-get -o APT::Sandbox::User=root download "$pkg" >&2) ||
+                        die "apt-get download $pkg failed"
+                deb=$(ls "$tmp"/deb/*.deb)
+                dpkg -x "$deb" "$tmp/root"
+                rm -rf "$tmp/deb"
+                kver=$(ls "$tmp/root/lib/modules")
+                depmod -b "$tmp/root" "$kver"
+                touch "$tmp/.done"
+                local old
+                for old in "$CACHE"/kernel/linux-image-*; do
+                        [[ $old == "$tmp" ]] || rm -rf "$old"
+                done
+                mv "$tmp" "$kdir"
+        fi
+        KDIR=$kdir
+}
+
+prepare_kernel() {
+        if [[ $KERNEL_KIND == custom ]]; then
+                KDIR=$("$script_dir/build-kernel.sh" --cache="$CACHE")
+                [[ -e $KDIR/.done ]] || die "custom kernel build did not finish"
+        else
+                prepare_debian_kernel
+        fi
+        local mods=("$KDIR"/root/lib/modules/*)
+        [[ ${#mods[@]} -eq 1 ]] || die "expected one module tree in $KDIR/root/lib/modules"
+        KVER=$(basename "${mods[0]}")
+        VMLINUZ=$KDIR/root/boot/vmlinuz-$KVER
+        [[ -r $VMLINUZ ]] || die "no kernel image $VMLINUZ"
+        info "kernel $KVER ($KERNEL_KIND) from $KDIR"
+}
+
+# --------------------------------------------------------------------------------------------
+# Initramfs: static busybox + the modules that reach the root disk; mounts it, switch_root.
+
+prepare_initramfs() {
+        local key stage m line path list=()
+        key=$( { echo "v$INITRAMFS_VERSION $KDIR $KVER ${INITRAMFS_MODULES[*]}";
+                 cat "$script_dir/initramfs-init"; dpkg-query -W busybox-static; } | sha256sum | cut -c1-16)
+        INITRD=$CACHE/initramfs/$key.cpio.gz
+        [[ -e $INITRD ]] && return 0
+        info "building initramfs $key"
+        stage=$(mktemp -d "$CACHE/initramfs-stage.XXXXXX")
+        mkdir -p "$stage"/{bin,dev,proc,sys,newroot,lib/modules}
+        cp /bin/busybox "$stage/bin/busybox"
+        cp "$script_dir/initramfs-init" "$stage/init"
+        chmod 755 "$stage/init"
+        # The kernel opens /dev/console of the initramfs for init's stdio.
+        mknod -m 600 "$stage/dev/console" c 5 1
+        # Dependency order as kmod resolves it; built-ins need nothing.
+        for m in "${INITRAMFS_MODULES[@]}"; do
+                while read -r line; do
+                        case $line in
+                        insmod\ *) path=${line#insmod }; path=${path%% *}
+                                   [[ " ${list[*]-} " == *" $path "* ]] || list+=("$path") ;;
+                        esac
+                done < <(modprobe -d "$KDIR/root" -S "$KVER" --show-depends "$m" 2>/dev/null || true)
+        done
+        : > "$stage/modules"
+        for path in "${list[@]}"; do
+                m=$(basename "$path")
+                case $m in
+                *.ko.xz) xz -dc "$path" > "$stage/lib/modules/${m%.xz}"; m=${m%.xz} ;;
+                *.ko.zst) zstd -qdc "$path" > "$stage/lib/modules/${m%.zst}"; m=${m%.zst} ;;
+                *.ko.gz) gzip -dc "$path" > "$stage/lib/modules/${m%.gz}"; m=${m%.gz} ;;
+                *) cp "$path" "$stage/lib/modules/$m" ;;
+                esac
+                echo "$m" >> "$stage/modules"
+        done
+        mkdir -p "$CACHE/initramfs"
+        rm -f "$CACHE"/initramfs/*.cpio.gz
+        (cd "$stage" && find . -print0 | sort -z | cpio --null -o -H newc --quiet) |
+                gzip -1 > "$INITRD.tmp"
+        mv "$INITRD.tmp" "$INITRD"
+        rm -rf "$stage"
+}
+
+# --------------------------------------------------------------------------------------------
+# Guest root: debootstrap, cached by a hash of its inputs.
+
+prepare_rootfs() {
+        local key dir tmp mirror
+        key=$(printf '%s\n' "v$ROOTFS_VERSION" "$GUEST_SUITE" "${GUEST_PACKAGES[@]}" |
+              sha256sum | cut -c1-16)
+        dir=$CACHE/rootfs/$key
+        ROOTFS=$dir/root
+        [[ -e $dir/.done ]] && return 0
+        mirror=$(apt_mirror)
+        info "building guest root $key (debootstrap $GUEST_SUITE from $mirror, about a minute)"
+        tmp=$dir.tmp
+        rm -rf "$tmp"
+        mkdir -p "$tmp"
+        local pkgs
+        pkgs=$(IFS=,; echo "${GUEST_PACKAGES[*]}")
+        if ! debootstrap --variant=minbase --include="$pkgs" "$GUEST_SUITE" "$tmp/root" \
+                        "$mirror" > "$tmp/debootstrap.log" 2>&1; then
+                tail -n 30 "$tmp/debootstrap.log" >&2
+                die "debootstrap failed (log: $tmp/debootstrap.log)"
+        fi
+        # Nothing in the guest reads documentation or the apt lists; a smaller image is
+        # written and booted faster.
+        rm -rf "$tmp"/root/usr/share/{doc,man,info,locale}/* "$tmp"/root/var/cache/apt/*.bin \
+               "$tmp"/root/var/lib/apt/lists/* "$tmp"/root/var/cache/apt/archives/*.deb
+        # Every boot starts from the same image: a fixed machine-id keeps it from being a
+        # "first boot" (systemd-firstboot would prompt on the console).
+        [[ -s $tmp/root/etc/machine-id ]] ||
+                echo 5f1dcae0c1f94f6b9a6e0c5bd2b84a1e > "$tmp/root/etc/machine-id"
+        cp "$tmp/debootstrap.log" "$tmp/root/var/log/vfio-vm-debootstrap.log"
+        touch "$tmp/.done"
+        # One guest root is enough: drop the ones older inputs made.
+        local old
+        for old in "$CACHE"/rootfs/*; do
+                [[ $old == "$tmp" ]] || rm -rf "$old"
+        done
+        mv "$tmp" "$dir"
+}
+
+# --------------------------------------------------------------------------------------------
+# The project, configured for the guest, built in its own build dir under the build tree.
+
+build_project() {
+        local gb=$vmdir/guest-build
+        mkdir -p "$gb"
+        local flags=(--prefix=/usr --sysconfdir=/etc --localstatedir=/var
+                     --with-systemdsystemunitdir=/lib/systemd/system
+                     --with-dbussystemservicedir=/usr/share/dbus-1/system-services
+                     --with-dbussystemconfdir=/usr/share/dbus-1/system.d)
+        # Reconfigure when configure changed or the flags differ from last time.
+        if [[ ! -e $gb/config.status || $srcdir/configure -nt $gb/config.status ||
+              "$(cat "$gb/.vm-flags" 2>/dev/null)" != "${flags[*]}" ]]; then
+                [[ -x $srcdir/configure ]] || (cd "$srcdir" && ./autogen.sh) >&2 ||
+                        die "autogen.sh failed"
+                info "configuring the project for the guest in $gb"
+                (cd "$gb" && "$srcdir/configure" "${flags[@]}" > configure.log 2>&1) || {
+                        tail -n 30 "$gb/configure.log" >&2
+                        die "configure for the guest failed (log: $gb/configure.log)"
+                }
+                echo "${flags[*]}" > "$gb/.vm-flags"
+        fi
+        info "building the project for the guest"
+        make -C "$gb" -j"$(nproc)" > "$gb/make.log" 2>&1 || {
+                tail -n 40 "$gb/make.log" >&2
+                die "make for the guest failed (log: $gb/make.log)"
+        }
+        GUEST_BUILD=$gb
+}
+
+# --------------------------------------------------------------------------------------------
+# Per-run root: a copy of the cached root + kernel modules + `make install` + harness files.
+
+scenario_name() {
+        local n
+        n=$(basename "$1" .sh)
+        echo "${n#[0-9][0-9]-}"
+}
+
+scenario_flavours() {
+        sed -n '/^# vm-flavours: */{s///p;q}' "$1"
+}
+
+# Prints the scenario names that flavour $1 runs, in order, filtered by VFIO_VM_SCENARIOS.
+expected_scenarios() {
+        local f name
+        for f in "$script_dir"/scenarios/[0-9][0-9]-*.sh; do
+                name=$(scenario_name "$f")
+                [[ " $(scenario_flavours "$f") " == *" $1 "* ]] || continue
+                if [[ -n $SCENARIO_FILTER ]]; then
+                        [[ ",${SCENARIO_FILTER// /,}," == *",$name,"* ]] || continue
+                fi
+                echo "$name"
+        done
+}
+
+make_image() {
+        local root=$workdir/root lib=usr/local/lib/vfio-vm u
+        rm -rf "$workdir"
+        mkdir -p "$workdir"
+        cp -a "$ROOTFS" "$root"
+        mkdir -p "$root/lib/modules"
+        cp -a "$KDIR/root/lib/modules/$KVER" "$root/lib/modules/"
+        if [[ -n $GUEST_BUILD ]]; then
+                make -C "$GUEST_BUILD" install DESTDIR="$root" > "$GUEST_BUILD/install.log" 2>&1 || {
+                        tail -n 30 "$GUEST_BUILD/install.log" >&2
+                        die "make install DESTDIR= failed (log: $GUEST_BUILD/install.log)"
+                }
+        fi
+        # Harness files: the runner, its unit, the scenarios.
+        mkdir -p "$root/$lib/scenarios"
+        install -m 755 "$script_dir/guest/run-scenarios" "$root/$lib/run-scenarios"
+        install -m 644 "$script_dir/guest/lib.sh" "$root/$lib/lib.sh"
+        for u in "$script_dir"/scenarios/[0-9][0-9]-*.sh; do
+                install -m 755 "$u" "$root/$lib/scenarios/"
+        done
+        install -m 644 "$script_dir/guest/vfio-vm-scenarios.service" "$root/etc/systemd/system/"
+        install -D -m 644 "$script_dir/guest/journald.conf" \
+                "$root/etc/systemd/journald.conf.d/vfio-vm.conf"
+        echo vfio-vm > "$root/etc/hostname"
+        mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+        ln -sf ../vfio-vm-scenarios.service \
+                "$root/etc/systemd/system/multi-user.target.wants/vfio-vm-scenarios.service"
+        # Keep the console for the results and boot fast: no gettys, no periodic jobs.
+        rm -f "$root"/etc/systemd/system/timers.target.wants/* \
+              "$root"/etc/systemd/system/getty.target.wants/*
+        for u in serial-getty@ttyS0.service getty@tty1.service systemd-firstboot.service \
+                 e2scrub_reap.service; do
+                ln -sf /dev/null "$root/etc/systemd/system/$u"
+        done
+        if [[ -n $interactive ]]; then
+                # Debugging: a root shell on the serial console instead of the scenarios.
+                rm -f "$root/etc/systemd/system/serial-getty@ttyS0.service"
+                install -D -m 644 "$script_dir/guest/autologin.conf" \
+                        "$root/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf"
+                rm -f "$root/etc/systemd/system/multi-user.target.wants/vfio-vm-scenarios.service"
+        fi
+        IMAGE=$workdir/root.img
+        mke2fs -q -t ext4 -L vfio-vm-root -d "$root" -F "$IMAGE" 2G
+        rm -rf "$root"
+}
+
+# --------------------------------------------------------------------------------------------
+# Boot. Every QEMU runs under `timeout` in its own process group, killed on any exit.
+
+QEMU_PGID=
+kill_qemu() {
+        if [[ -n $QEMU_PGID ]] && kill -0 -- "-$QEMU_PGID" 2>/dev/null; then
+                kill -TERM -- "-$QEMU_PGID" 2>/dev/null || true
+                for _ in 1 2 3 4 5 6 7 8 9 10; do
+                        kill -0 -- "-$QEMU_PGID" 2>/dev/null || break
+                        sleep 0.2
+                done
+                kill -KILL -- "-$QEMU_PGID" 2>/dev/null || true
+        fi
+        QEMU_PGID=
+}
+
+cleanup() {
+        local rc=$?
+        kill_qemu
+        if [[ -z ${VFIO_VM_KEEP:-} && -z $prepare_only ]]; then
+                rm -rf "$workdir"
+        fi
+        exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+qemu_args() {
+        local flavour=$1
+        # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
+        QEMU_ARGS=(-accel tcg,thread=multi -cpu max -machine q35 -m "$VM_MEM" -smp "$VM_SMP"
+                -nodefaults -display none -no-reboot
+                -device "intel-iommu,intremap=$flavour,caching-mode=on"
+                # Group 1: e1000e alone on the root bus.
+                -device e1000e,addr=02.0
+                # Group 5: e1000e alone behind a root port (QEMU's root ports have ACS).
+                -device pcie-root-port,id=rp1,chassis=1,addr=03.0 -device e1000e,bus=rp1
+                # Group 6: PCIe-to-PCI bridge + two conventional e1000 behind it.
+                -device pcie-root-port,id=rp2,chassis=2,addr=04.0
+                -device pcie-pci-bridge,id=br1,bus=rp2
+                -device e1000,bus=br1,addr=01.0 -device e1000,bus=br1,addr=02.0
+                # The root disk on q35's own AHCI (00:1f.2, group 4); snapshot=on: the
+                # image is never written, so every flavour boots the same bytes.
+                -drive "file=$IMAGE,if=none,id=root,format=raw,snapshot=on"
+                -device ide-hd,drive=root,bus=ide.0
+                -kernel "$VMLINUZ" -initrd "$INITRD")
+        local scen
+        scen=$(expected_scenarios "$flavour" | paste -sd, -)
+        QEMU_APPEND="console=ttyS0 intel_iommu=on loglevel=4 panic=-1 vfio_vm.root=/dev/sda"
+        QEMU_APPEND+=" vfio_vm.flavour=$flavour vfio_vm.timeout=$SCENARIO_TIMEOUT"
+        QEMU_APPEND+=" vfio_vm.scenarios=${scen:-none}"
+}
+
+boot() {
+        local flavour=$1 log=$2
+        qemu_args "$flavour"
+        : > "$log"
+        # setsid: qemu and timeout get a process group of their own that cleanup can kill.
+        setsid timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" \
+                -append "$QEMU_APPEND" -chardev "file,id=con,path=$log" -serial chardev:con \
+                < /dev/null > "$log.qemu" 2>&1 &
+        QEMU_PGID=$!
+        local rc=0
+        wait "$QEMU_PGID" || rc=$?
+        QEMU_PGID=
+        return "$rc"
+}
+
+boot_interactive() {
+        local flavour=$1
+        qemu_args "$flavour"
+        info "interactive boot ($flavour): root shell on this terminal; 'poweroff' or Ctrl-a x ends"
+        QEMU_PGID=
+        # --foreground keeps the terminal; still bounded (an hour unless told otherwise).
+        timeout --foreground -k 10 "${VFIO_VM_INTERACTIVE_TIMEOUT:-3600}" \
+                qemu-system-x86_64 "${QEMU_ARGS[@]}" -append "$QEMU_APPEND" -serial mon:stdio
+}
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+MARK='@@vfio-vm@@'
+passed=0
+failed=0
+failed_logs=()
+
+collect() {
+        local flavour=$1 log=$2 qrc=$3 name line seen=() status=ok
+        local clean=$log.results
+        tr -d '\r' < "$log" | sed -n "s/.*$MARK //p" > "$clean" || true
+        while read -r line; do
+                case $line in
+                PASS:\ *|FAIL:\ *)
+                        name=${line#*: }; name=${name%%:*}
+                        seen+=("$name")
+                        echo "$line [intremap=$flavour]"
+                        if [[ $line == PASS:* ]]; then
+                                passed=$((passed + 1))
+                        else
+                                failed=$((failed + 1)); status=fail
+                        fi ;;
+                BOOTED\ *) info "[$flavour] guest ${line#BOOTED }" ;;
+                TIME\ *) info "[$flavour] ${line#TIME }" ;;
+                INFO\ *) info "[$flavour] ${line#INFO }" ;;
+                esac
+        done < "$clean"
+        while read -r name; do
+                [[ -n $name ]] || continue
+                if [[ " ${seen[*]-} " != *" $name "* ]]; then
+                        echo "FAIL: $name: did not report (qemu exit $qrc) [intremap=$flavour]"
+                        failed=$((failed + 1)); status=fail
+                fi
+        done < <(expected_scenarios "$flavour")
+        if ! grep -q "^END" "$clean"; then
+                info "[$flavour] the guest did not finish (qemu exit $qrc$([[ $qrc == 124 ]] &&
+                        echo ", timed out after ${BOOT_TIMEOUT}s"))"
+                status=fail
+        fi
+        if [[ $status != ok ]]; then
+                grep '^LOG ' "$clean" | sed "s/^LOG /vm: [$flavour] /" | tail -n 200 >&2 || true
+                failed_logs+=("$log")
+        fi
+}
+
+# --------------------------------------------------------------------------------------------
+
+main() {
+        ensure_host_tools
+        lock_cache
+        local t
+        t=$(now); prepare_kernel; info "kernel ready ($(elapsed "$t") s)"
+        t=$(now); prepare_initramfs; info "initramfs ready ($(elapsed "$t") s)"
+        t=$(now); prepare_rootfs; info "guest root ready ($(elapsed "$t") s)"
+        unlock_cache
+        GUEST_BUILD=
+        if [[ -n ${VFIO_VM_NO_PROJECT:-} ]]; then
+                info "VFIO_VM_NO_PROJECT set: the guest gets no vfio-assignd (harness check only)"
+        else
+                t=$(now); build_project; info "project built ($(elapsed "$t") s)"
+        fi
+        t=$(now); make_image; info "image ready ($(elapsed "$t") s)"
+        [[ -z $prepare_only ]] || { info "prepared; image $IMAGE"; return 0; }
+        if [[ -n $interactive ]]; then
+                boot_interactive "$interactive"
+                return 0
+        fi
+        mkdir -p "$logdir"
+        local flavour log qrc scen
+        for flavour in $FLAVOURS; do
+                scen=$(expected_scenarios "$flavour" | paste -sd' ' -)
+                [[ -n $scen ]] || continue
+                log=$logdir/console-intremap-$flavour.log
+                info "[$flavour] booting (scenarios: $scen)"
+                t=$(now)
+                qrc=0
+                boot "$flavour" "$log" || qrc=$?
+                info "[$flavour] guest ran $(elapsed "$t") s"
+                collect "$flavour" "$log" "$qrc"
+        done
+        echo "$passed passed, $failed failed"
+        info "total $(elapsed "$t_start") s"
+        if [[ ${#failed_logs[@]} -gt 0 ]]; then
+                for log in "${failed_logs[@]}"; do
+                        info "full console log kept: $log"
+                done
+                return 1
+        fi
+        [[ $failed -eq 0 ]]
+}
+
+main

@@ -1,0 +1,40 @@
+# tests/vm/vm.mk: the real-kernel level (QEMU + emulated VT-d). Not part of `make check`:
+# it needs root, downloads a kernel and a guest root into its cache (VFIO_VM_CACHE) once, and takes
+# minutes. See tests/vm/README.md.
+VM_DIST_FILES = \
+	tests/vm/README.md \
+	tests/vm/run.sh \
+	tests/vm/build-kernel.sh \
+	tests/vm/custom-kernel.config \
+	tests/vm/initramfs-init \
+	tests/vm/guest/run-scenarios \
+	tests/vm/guest/lib.sh \
+	tests/vm/guest/vfio-vm-scenarios.service \
+	tests/vm/guest/journald.conf \
+	tests/vm/guest/autologin.conf \
+	tests/vm/scenarios/00-guest-boots.sh \
+	tests/vm/scenarios/10-list-matches-sysfs.sh \
+	tests/vm/scenarios/20-host-report.sh \
+	tests/vm/scenarios/30-hotplug.sh \
+	tests/vm/scenarios/40-driver-rebind.sh \
+	tests/vm/scenarios/50-service-lifecycle.sh
+EXTRA_DIST += $(VM_DIST_FILES)
+
+# The harness configures and builds its own copy of the tree for the guest (prefix /usr),
+# under $(builddir)/tests/vm/guest-build, so it does not depend on this build's prefix.
+check-vm:
+	$(AM_V_at)bash $(abs_top_srcdir)/tests/vm/run.sh \
+		--srcdir=$(abs_top_srcdir) --builddir=$(abs_top_builddir)
+
+# Interactive debugging: a root shell in the guest on this terminal (FLAVOUR=on|off).
+vm-shell:
+	bash $(abs_top_srcdir)/tests/vm/run.sh --srcdir=$(abs_top_srcdir) \
+		--builddir=$(abs_top_builddir) --interactive=$${FLAVOUR:-on}
+
+.PHONY: check-vm vm-shell
+
+# Prerequisite-only, so other fragments can hook clean-local the same way.
+clean-local: clean-local-vm
+clean-local-vm:
+	-rm -rf tests/vm/guest-build tests/vm/logs tests/vm/work
+.PHONY: clean-local-vm
