@@ -8,6 +8,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=${BUILD_DIR:-$top/_build}
 jobs=$(nproc)
 passed=0 failed=0 failures=()
+# Test counts for the closing line: Check's checks, plain test scripts and VM scenarios.
+tests_passed=0 tests_failed=0
 
 "$top/tests/install-deps.sh" || exit 1
 
@@ -32,6 +34,23 @@ summaries() {
                 xargs -0 grep -H '%: Checks' | sed "s|^$1/||"
 }
 
+# Adds the Check counts of a build's logs (and scripts without Check, by their result) to the
+# closing line's totals.
+count_tests() {
+        local log trs n f e
+        while IFS= read -r -d '' log; do
+                trs=${log%.log}.trs
+                if read -r n f e < <(sed -n 's/.*%: Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' "$log" | tail -n 1); then
+                        tests_passed=$((tests_passed + n - f - e))
+                        tests_failed=$((tests_failed + f + e))
+                elif [ -f "$trs" ] && grep -q '^:test-result: PASS' "$trs"; then
+                        tests_passed=$((tests_passed + 1))
+                elif [ -f "$trs" ] && grep -qE '^:test-result: (FAIL|ERROR)' "$trs"; then
+                        tests_failed=$((tests_failed + 1))
+                fi
+        done < <(find "$1/tests" -name '*.log' ! -name test-suite.log ! -name '*.valgrind.log' -print0)
+}
+
 configure_in() {
         local dir=$1
         shift
@@ -44,6 +63,7 @@ check_plain() {
         local rc=$?
         grep -E '^(PASS|FAIL|SKIP|XFAIL|ERROR):|^# ' "$out/check/make-check.out"
         summaries "$out/check"
+        count_tests "$out/check"
         [ $rc -eq 0 ] || tail -n 200 "$out/check/make-check.out"
         return $rc
 }
@@ -108,7 +128,14 @@ check_distcheck() {
 }
 
 check_vm() {
-        cd "$out/check" && make check-vm
+        local rc n f
+        cd "$out/check" && make check-vm 2>&1 | tee "$out/check-vm.out"
+        rc=${PIPESTATUS[0]}
+        if read -r n f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out/check-vm.out" | tail -n 1); then
+                tests_passed=$((tests_passed + n))
+                tests_failed=$((tests_failed + f))
+        fi
+        return "$rc"
 }
 
 (cd "$top" && ./autogen.sh >/dev/null 2>&1) || { echo "autogen.sh failed"; exit 1; }
@@ -122,6 +149,9 @@ if [ "${SKIP_VM:-0}" != 1 ]; then
 fi
 
 echo
-for f in "${failures[@]}"; do echo "failed: $f"; done
-echo "$passed passed, $failed failed"
+for f in "${failures[@]}"; do echo "failed step: $f"; done
+echo "levels: $passed of $((passed + failed)) ok"
+# A step that failed without a test to blame (a build, distcheck, a fuzz crash) counts too.
+[ "$failed" -gt 0 ] && [ "$tests_failed" -eq 0 ] && tests_failed=$failed
+echo "$tests_passed passed, $tests_failed failed"
 [ "$failed" -eq 0 ]
