@@ -9,6 +9,7 @@ AM_TESTS_ENVIRONMENT = \
 	export ASSIGNCTL=$(abs_top_builddir)/assignctl; \
 	export MKHOST=$(abs_top_builddir)/tests/mkhost; \
 	export TOP_SRCDIR=$(abs_top_srcdir); \
+	export TOP_BUILDDIR=$(abs_top_builddir); \
 	unset DBUS_SYSTEM_BUS_ADDRESS;
 
 # Unit tests of the model: each links the modules under test and libcommon.a only.
@@ -62,3 +63,8 @@ TESTS += tests/unit/test-access
 tests_unit_test_access_SOURCES = tests/unit/test-access.c
 tests_unit_test_access_CFLAGS = $(UNIT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_access_LDADD = libbus.a $(MODEL_LIBS) $(CHECK_LIBS) -lpthread
+
+# The unit's hardening, scored offline.
+TESTS += tests/check-unit.sh
+EXTRA_DIST += tests/check-unit.sh
+check_DATA = systemd/vfio-assignd.service
