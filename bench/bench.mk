@@ -6,14 +6,18 @@ bench_mkbighost_SOURCES = bench/mkbighost.c
 bench_mkbighost_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 bench_mkbighost_LDADD = libfakesys.a libcommon.a
 bench_runstat_SOURCES = bench/runstat.c
-EXTRA_DIST += bench/README.md bench/run-report.sh bench/run-daemon-rss.sh
+EXTRA_DIST += bench/README.md bench/run-report.sh bench/run-daemon-rss.sh bench/bench-claim.sh
 
-# make bench [BENCH_REPS=N] [BENCH_DEVICES=N]
+# make bench [BENCH_REPS=N] [BENCH_DEVICES=N] [BENCH_CLAIM_CYCLES=N]
 BENCH_REPS = 7
 BENCH_DEVICES = 9000
-bench: bench/mkbighost$(EXEEXT) bench/runstat$(EXEEXT) vfio-assignd$(EXEEXT)
+BENCH_CLAIM_CYCLES = 200
+bench: bench/mkbighost$(EXEEXT) bench/runstat$(EXEEXT) vfio-assignd$(EXEEXT) assignctl$(EXEEXT) \
+		tests/mkhost$(EXEEXT) tests/mock/libvfio-mock.so
 	$(SHELL) $(srcdir)/bench/run-report.sh --builddir=$(abs_top_builddir) \
 		--reps=$(BENCH_REPS) --devices=$(BENCH_DEVICES)
 	$(SHELL) $(srcdir)/bench/run-daemon-rss.sh --builddir=$(abs_top_builddir) \
 		--srcdir=$(abs_top_srcdir) --devices=$(BENCH_DEVICES)
+	$(SHELL) $(srcdir)/bench/bench-claim.sh --builddir=$(abs_top_builddir) \
+		--srcdir=$(abs_top_srcdir) --cycles=$(BENCH_CLAIM_CYCLES)
 .PHONY: bench

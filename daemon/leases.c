@@ -335,6 +335,45 @@ int lease_set_enforce_device(LeaseSet *s, const char *address, const char *drive
         return k < 0 ? -ENOMEM : 1;
 }
 
+int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
+        Lease *l = d->group >= 0 ? lease_set_find_group(s, (uint32_t) d->group) : NULL;
+        LeaseDevice *n, *ld;
+        BindFailure f = {};
+        int k;
+
+        if (!l || lease_has_device(l, d->address) || l->state != LEASE_ACTIVE)
+                return 0;
+        n = realloc(l->devices, sizeof(LeaseDevice) * (l->n_devices + 1));
+        if (!n)
+                return -ENOMEM;
+        l->devices = n;
+        ld = &n[l->n_devices];
+        *ld = (LeaseDevice) { .bridge = d->bridge };
+        strcpy(ld->address, d->address);
+        if (d->driver && !(ld->original_driver = strdup(d->driver)))
+                return -ENOMEM;
+        l->n_devices++;
+        /* Recorded before the first write, like every member. */
+        k = lease_set_save(s);
+        if (k < 0)
+                return k;
+        if (l->persistent)
+                (void) persistent_update(s, l, true);
+        if (d->bridge)
+                return asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " (a bridge: left on %s)",
+                                d->address, l->group, d->driver ?: "no driver") < 0 ? -ENOMEM : 1;
+        k = binding_bind_vfio(s->ctx.model->root, d->address, s->ctx.timeout_usec, &f);
+        if (k < 0)
+                k = asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " on %s and could not be "
+                             "moved to vfio-pci: %s failed: %s", d->address, l->group, d->driver ?: "no driver",
+                             bind_step_to_string(f.step), strerror(-k));
+        else
+                k = asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " and joined it on vfio-pci",
+                             d->address, l->group);
+        bind_failure_clear(&f);
+        return k < 0 ? -ENOMEM : 1;
+}
+
 bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor, uint16_t device) {
         for (size_t i = 0; i < s->n_persistent; i++)
                 if (streq(s->persistent[i].address, address) && s->persistent[i].vendor == vendor &&

@@ -57,5 +57,10 @@ int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, c
  * case): move it back to vfio-pci. Returns 1 if something was undone, 0 if nothing to do. */
 int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver, char **ret_message);
 
+/* A device appeared in a group that is leased (hotplug, a VF, a member back after a reboot):
+ * it joins the lease (its driver recorded first) and goes to vfio-pci like the others, so the
+ * group is never split. Returns 1 when it joined, 0 if nothing to do. */
+int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message);
+
 /* Persistent prepares: whether address is one, and setting driver_override for it on "add". */
 bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor, uint16_t device);

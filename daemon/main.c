@@ -214,7 +214,17 @@ static void enforce_leases(Daemon *d, const char *action, const char *address) {
                 }
                 return;
         }
-        if (!streq(action, "add") || dev->group < 0 || dev->bridge)
+        if (!streq(action, "add") || dev->group < 0)
+                return;
+        k = lease_set_add_member(d->leases, dev, &message);
+        if (k != 0) {
+                if (k > 0)
+                        log_info("%s", message);
+                else
+                        log_warning("%s joining its leased group: %s", address, strerror(-k));
+                return;
+        }
+        if (dev->bridge)
                 return;
         if (lease_set_is_persistent(d->leases, address, dev->vendor, dev->device) ||
             policy_prepare_at_boot(d->policy, dev)) {

@@ -253,7 +253,8 @@ static int read_virtfns(const SysRoot *root, int dfd, const char *addr, char ***
                 v = nv;
                 v[n++] = (VirtFn) { .n = idx, .addr = target };
         }
-        qsort(v, n, sizeof(*v), cmp_virtfn);
+        if (n > 0)
+                qsort(v, n, sizeof(*v), cmp_virtfn);
         for (size_t i = 0; i < n; i++) {
                 k = strv_extend(ret, v[i].addr);
                 if (k < 0)

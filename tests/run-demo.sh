@@ -1,47 +1,160 @@
 #!/bin/bash
-# The README's demo: builds vfio-assignd, starts a private system bus and the daemon on the
-# sample workstation host from tests/data/hosts/, and shows it with assignctl.
+# The README's demo: builds vfio-assignd, starts a private system bus and the daemon on a sample
+# host from tests/data/hosts/ (workstation by default), and shows it with assignctl. The daemon
+# runs under the kernel model (tests/mock, an LD_PRELOAD library that makes the fake sysfs react
+# to driver_override/unbind/drivers_probe the way Linux does and fakes /dev/vfio), so the demo
+# also claims a group for the run of a command, prepares and unprepares it, with python-dbusmock
+# standing in for polkitd.
+#
+#   tests/run-demo.sh [HOST]          e.g. server; DEMO_DEVICE=0000:BB:DD.F picks the device
+#                                     to claim (default 0000:01:00.0, the workstation's GPU)
+#   BUILD_DIR=DIR                     where to build (default _build/demo)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 host=${1:-workstation}
+device=${DEMO_DEVICE:-0000:01:00.0}
 build=${BUILD_DIR:-$top/_build/demo}
+python=${DBUSMOCK_PYTHON:-/usr/bin/python3} # pyenv's python3 on PATH has no dbusmock
 
 "$top/tests/install-deps.sh"
 echo "== building in $build"
-(cd "$top" && ./autogen.sh >/dev/null 2>&1)
+# configure is regenerated only when missing or older than configure.ac; make regenerates the
+# Makefiles by itself when a Makefile.am or *.mk changed.
+if ! [ -x "$top/configure" ] || ! [ "$top/configure" -nt "$top/configure.ac" ]; then
+        (cd "$top" && ./autogen.sh >/dev/null 2>&1)
+fi
 mkdir -p "$build"
 cd "$build"
 [ -f Makefile ] || "$top/configure" --quiet
-make -j"$(nproc)" --quiet vfio-assignd assignctl tests/mkhost >/dev/null
+make -j"$(nproc)" --quiet vfio-assignd assignctl tests/mkhost tests/mock/libvfio-mock.so >/dev/null
 
 tmp=$(mktemp -d /tmp/vfio-assignd-demo.XXXXXX)
-daemon_pid= bus_pid=
+daemon_pid='' bus_pid='' polkit_pid=
 cleanup() {
-        [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-        [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null || true
+        # Only the processes this script started, by pid.
+        for pid in $daemon_pid $polkit_pid $bus_pid; do
+                if kill "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
+        done
         rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-./tests/mkhost "$top/tests/data/hosts/$host.host" "$tmp/host"
-{ read -r DBUS_SYSTEM_BUS_ADDRESS; read -r bus_pid; } < <(
-        dbus-daemon --config-file="$top/tests/test-system-bus.conf" --address="unix:path=$tmp/bus" \
-                --fork --print-address=1 --print-pid=1 2>/dev/null)
-export DBUS_SYSTEM_BUS_ADDRESS
-./vfio-assignd --sysfs-root "$tmp/host" 2>"$tmp/daemon.log" &
-daemon_pid=$!
-for _ in $(seq 100); do
-        busctl --system status org.vfioassign1 >/dev/null 2>&1 && break
-        sleep 0.1
-done
+# Waits up to 10 s for a name on the private bus.
+wait_name() {
+        for _ in $(seq 200); do
+                busctl --system status "$1" >/dev/null 2>&1 && return 0
+                sleep 0.05
+        done
+        echo "run-demo: $1 did not appear on the bus; its log:" >&2
+        cat "$2" >&2
+        return 1
+}
 
+./tests/mkhost "$top/tests/data/hosts/$host.host" "$tmp/host"
+mkdir -p "$tmp/run" "$tmp/state" "$tmp/policy.d"
+cp "$top/policy/default.json" "$tmp/policy.d/"
+mkfifo "$tmp/uevents"
+# --nofork: the bus stays our child, so that stopping it also reaps it.
+dbus-daemon --config-file="$top/tests/test-system-bus.conf" --address="unix:path=$tmp/bus" \
+        --nofork --nopidfile --print-address=3 3>"$tmp/bus.address" 2>"$tmp/bus.log" &
+bus_pid=$!
+for _ in $(seq 200); do
+        [ -s "$tmp/bus.address" ] && break
+        sleep 0.05
+done
+read -r DBUS_SYSTEM_BUS_ADDRESS <"$tmp/bus.address"
+export DBUS_SYSTEM_BUS_ADDRESS
+
+polkit=no
+if "$python" -c 'import dbusmock' 2>/dev/null; then
+        "$python" -m dbusmock --template polkitd >"$tmp/polkit.log" 2>&1 &
+        polkit_pid=$!
+        wait_name org.freedesktop.PolicyKit1 "$tmp/polkit.log"
+        busctl --system call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Authority \
+                org.freedesktop.DBus.Mock SetAllowed as 2 \
+                org.vfioassign1.claim org.vfioassign1.prepare
+        polkit=yes
+fi
+
+# The kernel model: sysfs writes under $tmp/host act like the kernel's, the /dev/vfio nodes are
+# made and removed there too, and what changes is reported to the daemon as uevent lines on the
+# FIFO.
+LD_PRELOAD="$build/tests/mock/libvfio-mock.so" VFIO_MOCK_ROOT="$tmp/host" \
+VFIO_MOCK_UEVENT_FIFO="$tmp/uevents" \
+        ./vfio-assignd --sysfs-root "$tmp/host" --dev-root "$tmp/host" \
+                --uevent-fifo "$tmp/uevents" --policy-dir "$tmp/policy.d" \
+                --runtime-dir "$tmp/run" --state-dir "$tmp/state" 2>"$tmp/daemon.log" &
+daemon_pid=$!
+wait_name org.vfioassign1 "$tmp/daemon.log"
+
+# Shows a command and runs it; a failure is shown, not fatal (a host may refuse the device).
 run() {
         echo
         echo "\$ $*"
-        "$@"
+        "$@" || echo "(exit status $?)"
 }
 echo "== sample host '$host': $top/tests/data/hosts/$host.host"
 run ./assignctl status
 run ./assignctl list
-run ./assignctl show 0000:01:00.0
-run busctl --system get-property org.vfioassign1 /org/vfioassign1 org.vfioassign1.Manager InterruptRemapping
+run ./assignctl show "$device"
+run busctl --system get-property org.vfioassign1 /org/vfioassign1 org.vfioassign1.Manager \
+        InterruptRemapping
+
+if [ "$polkit" = no ]; then
+        echo
+        echo "== $python has no dbusmock (python3-dbusmock): skipping claim, prepare and release"
+        exit 0
+fi
+group=$(./assignctl --json=short show "$device" | jq -r '.group // empty' 2>/dev/null || true)
+if [ -z "$group" ]; then
+        echo
+        echo "== $device is in no IOMMU group on this host: skipping claim, prepare and release"
+        exit 0
+fi
+sysdev="$tmp/host/sys/bus/pci/devices"
+members=$(./assignctl --json=short show "$group" |
+        jq -r '.devices[]? | if type == "object" then .address else . end' 2>/dev/null || true)
+[ -n "$members" ] || members=$device
+export sysdev members
+
+# The group's block of `assignctl list`, as a command so that the claimed command can run it too.
+cat >"$tmp/list-group" <<EOF
+#!/bin/sh
+echo "\$ assignctl list   # IOMMU group $group"
+"$build/assignctl" list |
+        awk -v g="$group" '/^Group /{p = (\$2 == g)} /^[0-9]+ groups/{p = 0} p'
+EOF
+chmod +x "$tmp/list-group"
+list_group="$tmp/list-group"
+export list_group
+
+echo
+echo "== claim: IOMMU group $group of $device goes to vfio-pci for the run of a command"
+"$list_group"
+# shellcheck disable=SC2016 # expanded by the command's shell
+run ./assignctl claim "$device" --exec sh -c '
+        echo "-- inside the claim: the lease and its fds (on fake nodes of the kernel model)"
+        env | grep "^VFIO_" | sort
+        for fd in $VFIO_CONTAINER_FD $VFIO_GROUP_FD $(echo "$VFIO_DEVICE_FDS" | tr , " "); do
+                fd=${fd#*=}
+                printf "fd %s -> %s\n" "$fd" "$(readlink /proc/$$/fd/$fd)"
+        done
+        echo "-- the driver links"
+        for d in $members; do
+                printf "%s -> %s\n" "$d" "$(readlink "$sysdev/$d/driver" || echo "(no driver)")"
+        done
+        "$list_group"'
+echo "-- after the command"
+"$list_group"
+
+echo
+echo "== prepare: the group goes to vfio-pci with no holder, until unprepare"
+run ./assignctl prepare "$device"
+run ./assignctl leases
+"$list_group"
+run ./assignctl unprepare "$device"
+run ./assignctl leases
+"$list_group"
+echo
+echo "== the daemon's log"
+cat "$tmp/daemon.log"

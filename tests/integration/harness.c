@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -270,7 +271,7 @@ const char *proc_wait_line(Proc *p, bool (*match)(const char *line, const void *
         }
 }
 
-static int wait_exit(pid_t pid, int timeout_ms) {
+int wait_exit(pid_t pid, int timeout_ms) {
         int64_t deadline = now_ms() + timeout_ms;
         int wstatus;
 
@@ -400,13 +401,16 @@ bool harness_init(void) {
         return true;
 }
 
-static void mkhost(const char *dir) {
+void mkhost_spec(const char *spec, const char *dir) {
         _cleanup_free_ char *out = NULL, *err = NULL;
         int r;
 
-        r = run(&out, &err, (char *) H.mkhost, (char *) H.host_file, (char *) dir);
-        ck_assert_msg(r == 0, "%s %s %s failed (%d): %s%s", H.mkhost, H.host_file, dir, r, out,
-                      err);
+        r = run(&out, &err, (char *) H.mkhost, (char *) spec, (char *) dir);
+        ck_assert_msg(r == 0, "%s %s %s failed (%d): %s%s", H.mkhost, spec, dir, r, out, err);
+}
+
+static void mkhost(const char *dir) {
+        mkhost_spec(H.host_file, dir);
 }
 
 /* Reads one line from fd within timeout_ms; NULL on timeout or EOF. */
@@ -488,7 +492,7 @@ static void start_daemon(void) {
                              log, log);
 }
 
-static void write_file(const char *path, const char *text) {
+void write_file(const char *path, const char *text) {
         _cleanup_close_ int fd = -1;
         size_t n = strlen(text);
 
@@ -551,7 +555,7 @@ static void dump_daemon_log(void) {
 }
 
 /* Event-driven wait for a bus name, with a wake-up now and then to notice an owner that died. */
-static void wait_for_name(const char *name, pid_t *pid, const char *log) {
+void wait_for_name(const char *name, pid_t *pid, const char *log) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int64_t deadline = now_ms() + DAEMON_START_TIMEOUT_MS;
         int r;
@@ -592,6 +596,45 @@ static void wait_for_name(const char *name, pid_t *pid, const char *log) {
         }
 }
 
+void harness_start_bus(void) {
+        start_bus();
+        if (H.python3) {
+                start_polkit_mock();
+                wait_for_name("org.freedesktop.PolicyKit1", &H.polkit_pid, H.polkit_log);
+        }
+}
+
+pid_t spawn_logged(char *const argv[], char *const env[], const char *log_path,
+                   bool die_with_parent) {
+        _cleanup_close_ int log = -1;
+        pid_t parent = getpid(), pid;
+
+        log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        ck_assert_msg(log >= 0, "%s: %s", log_path, strerror(errno));
+        pid = fork();
+        ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+                /* A test that fails leaves through exit() without its teardown: whatever it
+                 * started must not outlive it and hold the bus name or the group. */
+                if (die_with_parent &&
+                    (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+                        _exit(127);
+                if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(log, STDOUT_FILENO) < 0 ||
+                    dup2(log, STDERR_FILENO) < 0)
+                        _exit(127);
+                for (size_t i = 0; env && env[i]; i++)
+                        if (putenv(env[i]) < 0)
+                                _exit(127);
+                signal(SIGPIPE, SIG_DFL);
+                execvp(argv[0], argv);
+                dprintf(STDERR_FILENO, "exec %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        return pid;
+}
+
 void harness_setup(void) {
         char tmpl[] = "/tmp/vfio-assignd-integration.XXXXXX";
 
@@ -610,11 +653,7 @@ void harness_setup(void) {
         mkhost(H.pristine);
         make_policy_dir();
         ck_assert_msg(mkfifo(H.fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
-        start_bus();
-        if (H.python3) {
-                start_polkit_mock();
-                wait_for_name("org.freedesktop.PolicyKit1", &H.polkit_pid, H.polkit_log);
-        }
+        harness_start_bus();
         start_daemon();
         wait_for_name(BUS_NAME, &H.daemon_pid, H.daemon_log);
 }

@@ -99,6 +99,24 @@ void harness_teardown(void);
  * H.python3 NULL: the tests that need polkit are then not added. */
 bool harness_init(void);
 
+/* Pieces of the fixture for programs that run a daemon of their own per test (test-claim): the
+ * private bus in H.tmpdir and, with python-dbusmock, the polkit mock logging to H.polkit_log
+ * (both set by the caller). harness_teardown() stops them and removes H.tmpdir. */
+void harness_start_bus(void);
+/* Runs argv in the background with stdin on /dev/null and stdout+stderr appended to log_path;
+ * env holds extra "NAME=VALUE" entries (borrowed until exec). With die_with_parent the child is
+ * SIGKILLed when the calling process ends, e.g. when a forked test fails. */
+pid_t spawn_logged(char *const argv[], char *const env[], const char *log_path,
+                   bool die_with_parent);
+/* Waits (bounded) for pid to exit and returns its status; SIGKILLs it at the deadline. */
+int wait_exit(pid_t pid, int timeout_ms);
+/* Waits until name has an owner on the bus; fails the test (with log) if *pid exits first. */
+void wait_for_name(const char *name, pid_t *pid, const char *log);
+/* tests/mkhost spec dir. */
+void mkhost_spec(const char *spec, const char *dir);
+/* Creates or truncates path with text. */
+void write_file(const char *path, const char *text);
+
 /* A dbus-daemon with our test config listening on socket_path; its log is socket_path.log. */
 pid_t bus_start(const char *socket_path, char **ret_address, int *ret_stdout);
 void bus_stop(pid_t pid, int stdout_fd);

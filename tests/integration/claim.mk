@@ -1,0 +1,16 @@
+# tests/integration/claim.mk: the fast level of group-atomic claim and release (issue 5): the real
+# vfio-assignd under the kernel model (tests/mock, LD_PRELOAD) on sample hosts, on a private bus
+# with python-dbusmock's polkitd, driven through sd-bus, busctl and shell commands under the same
+# preload. Needs the variables of tests/tests.mk and VFIO_MOCK_LIB (tests/mock/mock.mk); skips
+# (77) without dbus-daemon, busctl, python-dbusmock or the preload library.
+check_PROGRAMS += tests/integration/test-claim
+TESTS += tests/integration/test-claim
+tests_integration_test_claim_SOURCES = \
+	tests/integration/test-claim.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_claim_CFLAGS = \
+	$(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+tests_integration_test_claim_LDADD = \
+	libcommon.a $(CHECK_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS)
+# What a test run starts besides the daemon and assignctl (which `all` builds).
+EXTRA_tests_integration_test_claim_DEPENDENCIES = tests/mock/libvfio-mock.so tests/mkhost$(EXEEXT)
