@@ -82,11 +82,14 @@ static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static void refresh_host(Daemon *d);
+
 static int method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         _cleanup_free_ char *json = NULL;
         int k;
 
+        refresh_host(d);
         k = report_to_string(d->model, &json);
         if (k < 0)
                 return k;
@@ -201,9 +204,22 @@ static char **group_details(Daemon *d, const Group *g, GroupDetails *gd) {
         return gd->list;
 }
 
+/* Host facts are read at each decision: allow_unsafe_interrupts may have been flipped by hand. */
+static void refresh_host(Daemon *d) {
+        bool changed = false;
+        int k = model_refresh_host(d->model, &changed);
+
+        if (k < 0)
+                log_warning("Cannot read the host facts again, using the previous ones: %s", strerror(-k));
+        else if (changed && d->bus)
+                (void) sd_bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, "InterruptRemapping",
+                                                      "IommuPresent", NULL);
+}
+
 static int evaluate(Daemon *d, const Group *g, const BusCaller *c, PolicyVerdict *v) {
         PolicyCaller pc = { .uid = c->uid, .user = c->user, .groups = c->groups };
 
+        refresh_host(d);
         *v = POLICY_VERDICT_INIT;
         return policy_evaluate_group(d->policy, d->model->topology, g, d->model->host, &pc, v);
 }

@@ -195,6 +195,20 @@ int model_load(Model *m) {
         return model_derive(m);
 }
 
+int model_refresh_host(Model *m, bool *ret_changed) {
+        HostInfo *h = NULL;
+        int k;
+
+        k = host_info_read(m->root, &h);
+        if (k < 0)
+                return k;
+        if (ret_changed)
+                *ret_changed = !m->host || m->host->ir != h->ir || m->host->iommu_present != h->iommu_present;
+        host_info_free(m->host);
+        m->host = h;
+        return 0;
+}
+
 static bool streq_ptr(const char *a, const char *b) {
         if (!a || !b)
                 return a == b;
