@@ -89,6 +89,18 @@ bool lease_has_device(const Lease *l, const char *address) {
         return false;
 }
 
+bool lease_group_busy(const LeaseContext *c, const Lease *l) {
+        int fd = -1;
+
+        if (l->group_fd >= 0)
+                return false; /* we hold it ourselves */
+        if (vfio_group_open(c->model->root, l->group, &fd) == -EBUSY)
+                return true;
+        if (fd >= 0)
+                safe_close(fd);
+        return false;
+}
+
 int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret, LeaseError *err) {
         _cleanup_(lease_freep) Lease *l = NULL;
         const Group *g;
@@ -317,15 +329,6 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
         l->state = LEASE_RELEASING;
         (void) save(c); /* best effort: a crash now is reconciled as "releasing" */
 
-        if (l->kind == LEASE_CLAIM && l->group_fd < 0) {
-                /* A restarted daemon has no fds: open the group again for the reset if we can. */
-                if (vfio_group_open(c->model->root, l->group, &l->group_fd) >= 0 &&
-                    (vfio_container_open(c->model->root, &l->container_fd) < 0 ||
-                     vfio_group_attach(l->group_fd, l->container_fd, true) < 0)) {
-                        safe_close(l->container_fd);
-                        l->container_fd = -1;
-                }
-        }
         if (l->granted_uid != UINT32_MAX) {
                 char path[64];
 
@@ -333,8 +336,32 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
                 (void) dev_chown(c->model->root, path, 0);
                 l->granted_uid = UINT32_MAX;
         }
+
+        /* vfio-pci's unbind waits, inside the kernel and with the device lock held, until every
+         * fd of the device is closed; the daemon would freeze with it. So first: is anyone else
+         * still holding the group (a VMM that got or inherited our fds, or opened the node after
+         * GrantAccess)? The kernel lets one open file own a group: once ours are closed, EBUSY
+         * on a fresh open says so, and we wait without writing to sysfs. */
+        l->group_fd = safe_close(l->group_fd);
+        l->container_fd = safe_close(l->container_fd);
+        k = vfio_group_open(c->model->root, l->group, &l->group_fd);
+        if (k == -EBUSY) {
+                l->state = LEASE_STUCK;
+                free(l->reason);
+                l->reason = NULL;
+                if (asprintf(&l->reason, "/dev/vfio/%" PRIu32 " is still open in another process (a VMM still "
+                             "running?); waiting for it to close before giving the devices back", l->group) < 0)
+                        l->reason = NULL;
+                (void) save(c);
+                return set_error(err, -EBUSY, "Stuck", "IOMMU group %" PRIu32 " is stuck: %s", l->group,
+                                 strna(l->reason));
+        }
+        /* With the group ours again, VFIO can reset each device; without it (prepared and never
+         * opened, or no node), the sysfs reset attribute does. */
+        if (l->group_fd >= 0 && (vfio_container_open(c->model->root, &l->container_fd) < 0 ||
+                                 vfio_group_attach(l->group_fd, l->container_fd, true) < 0))
+                l->container_fd = safe_close(l->container_fd);
         reset_members(c, l);
-        /* vfio-pci's remove waits for every fd of the device to close; ours go first. */
         l->group_fd = safe_close(l->group_fd);
         l->container_fd = safe_close(l->container_fd);
 
@@ -386,5 +413,9 @@ int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError
         if (k < 0)
                 return set_error(err, k, "Failed", "Cannot hand /dev/vfio/%" PRIu32 " to uid %" PRIu32 ": %s",
                                  l->group, uid, strerror(-k));
+        /* The kernel lets one open file own a group: the VMM that opens the node itself needs
+         * ours closed. The lease then hands out no fds of its own. */
+        l->group_fd = safe_close(l->group_fd);
+        l->container_fd = safe_close(l->container_fd);
         return 0;
 }

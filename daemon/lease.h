@@ -51,6 +51,7 @@ typedef struct Lease {
         int container_fd;
         int group_fd;
         void *bus_data;         /* owned by the bus glue (track slot, object path) */
+        uint64_t retry_after;   /* CLOCK_MONOTONIC usec: no new release attempt before */
 } Lease;
 
 const char *lease_kind_to_string(LeaseKind k);
@@ -99,6 +100,10 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err);
 int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd, LeaseError *err);
 
 bool lease_has_device(const Lease *l, const char *address);
+
+/* Whether another process holds /dev/vfio/N open (cheap: one open attempt); while it does, a
+ * release would only wait on the kernel. */
+bool lease_group_busy(const LeaseContext *c, const Lease *l);
 
 /* GrantAccess: /dev/vfio/N is handed to uid (ownership), for VMMs that open it themselves;
  * UINT32_MAX gives it back to root. The grant is recorded in the lease and revoked on release. */

@@ -270,27 +270,34 @@ static void on_uevent(const char *action, const char *address, void *userdata) {
                 enforce_leases(d, action, address);
 }
 
+/* Stuck groups are looked at often, cheaply (is the group still open elsewhere?), and a real
+ * release attempt, which writes to sysfs, is made at most every 30 s per group. */
+#define STUCK_CHECK_USEC (2 * 1000000ULL)
 #define STUCK_RETRY_USEC (30 * 1000000ULL)
 
 /* A group that could not be given back is retried until it can: it is never dropped. */
 static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
         Daemon *d = userdata;
+        uint64_t now;
 
+        (void) sd_event_now(d->event, CLOCK_MONOTONIC, &now);
         for (size_t i = 0; d->leases && i < d->leases->n;) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 Lease *l = d->leases->leases[i];
                 uint32_t group = l->group;
 
-                if (l->state != LEASE_STUCK) {
+                if (l->state != LEASE_STUCK || now < l->retry_after || lease_group_busy(&d->leases->ctx, l)) {
                         i++;
                         continue;
                 }
                 if (lease_bus_release(d, l, &error) >= 0)
                         log_info("IOMMU group %" PRIu32 " is back on its host drivers", group);
-                else
-                        i++; /* still stuck; it stays in the set */
+                else {
+                        l->retry_after = now + STUCK_RETRY_USEC; /* still stuck; it stays in the set */
+                        i++;
+                }
         }
-        (void) sd_event_source_set_time_relative(s, STUCK_RETRY_USEC);
+        (void) sd_event_source_set_time_relative(s, STUCK_CHECK_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
@@ -470,7 +477,7 @@ static int run_daemon(void) {
                 log_error("Cannot set up the leases: %s", strerror(-k));
                 return k;
         }
-        k = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, STUCK_RETRY_USEC, 0, on_retry_stuck, &d);
+        k = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, STUCK_CHECK_USEC, 0, on_retry_stuck, &d);
         if (k < 0)
                 goto fail;
         k = sd_bus_request_name(bus, BUS_NAME, 0);

@@ -9,6 +9,7 @@
 # PASS/FAIL lines back from the serial console. See tests/vm/README.md.
 #
 # Usage: run.sh [--srcdir=DIR] [--builddir=DIR] [--interactive[=FLAVOUR]] [--prepare-only]
+#        (knobs in the environment: VFIO_VM_SCENARIOS, VFIO_VM_FLAVOURS, ...; see README.md)
 # Exit: 0 all passed, 1 a scenario failed or did not report, 77 cannot run here (not root).
 
 set -euo pipefail
@@ -22,9 +23,13 @@ INITRAMFS_VERSION=2
 HOST_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs)
 # The guest: systemd with a real system bus, udevd and polkit, the project's runtime
 # libraries, and jq for the scenarios' JSON comparisons. libpam-systemd must be listed or
-# polkitd fails to configure (vm-recipe.md).
+# polkitd fails to configure (vm-recipe.md). qemu-system-x86 is the unprivileged VMM of the
+# qemu-grant scenario (about 150 MB installed, once in the cache), netcat-openbsd its QMP client.
 GUEST_PACKAGES=(systemd systemd-sysv dbus libpam-systemd polkitd udev kmod
-                libsystemd0 libudev1 libpci3 libjson-c5 pci.ids jq)
+                libsystemd0 libudev1 libpci3 libjson-c5 pci.ids jq
+                qemu-system-x86 netcat-openbsd)
+# Unprivileged users of the scenarios: a polkit/policy subject and the VMM's own account.
+GUEST_USERS=("alice 1000" "vmm 1001")
 GUEST_SUITE=bookworm
 # Loaded by the initramfs to reach the root disk: q35's built-in ICH9 AHCI (00:1f.2) carries
 # the disk, so no extra PCI function shifts the IOMMU group numbers of the recipe's layout.
@@ -58,8 +63,9 @@ CACHE=${VFIO_VM_CACHE:-/var/cache/vfio-assignd-vm}
 KERNEL_KIND=${VFIO_VM_KERNEL:-debian}
 FLAVOURS=${VFIO_VM_FLAVOURS:-on off}
 SCENARIO_FILTER=${VFIO_VM_SCENARIOS:-}
-BOOT_TIMEOUT=${VFIO_VM_TIMEOUT:-420}
+BOOT_TIMEOUT=${VFIO_VM_TIMEOUT:-240}
 SCENARIO_TIMEOUT=${VFIO_VM_SCENARIO_TIMEOUT:-120}
+BENCH_ROUNDS=${VFIO_VM_BENCH_ROUNDS:-10}
 VM_MEM=${VFIO_VM_MEM:-2G}
 VM_SMP=${VFIO_VM_SMP:-2}
 vmdir=$builddir/tests/vm
@@ -74,6 +80,7 @@ for f in $FLAVOURS; do
 done
 [[ $BOOT_TIMEOUT =~ ^[0-9]+$ && $SCENARIO_TIMEOUT =~ ^[0-9]+$ ]] ||
         die "VFIO_VM_TIMEOUT and VFIO_VM_SCENARIO_TIMEOUT must be whole seconds"
+[[ $BENCH_ROUNDS =~ ^[1-9][0-9]{0,3}$ ]] || die "VFIO_VM_BENCH_ROUNDS must be 1 to 9999"
 [[ $SCENARIO_FILTER =~ ^[a-z0-9,\ -]*$ ]] || die "VFIO_VM_SCENARIOS: names are [a-z0-9-]"
 
 # debootstrap chroots and the guest's files must be owned by root inside the image.
@@ -309,6 +316,24 @@ build_project() {
         GUEST_BUILD=$gb
 }
 
+# The test VMM of the claim scenarios: plain gcc against libsystemd, built on the host (the
+# guest is the same Debian release) and copied in. Rebuilt when its source or headers change.
+build_test_vmm() {
+        local out=$vmdir/test-vmm src=$script_dir/test-vmm.c
+        mkdir -p "$vmdir"
+        if [[ -x $out && $out -nt $src && $out -nt $srcdir/common/macro.h &&
+              $out -nt $srcdir/common/names.h ]]; then
+                TEST_VMM=$out
+                return 0
+        fi
+        info "building the test VMM"
+        # shellcheck disable=SC2046 # pkg-config prints several words on purpose
+        gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -I"$srcdir/common" -o "$out.tmp" "$src" \
+                $(pkg-config --cflags --libs libsystemd) >&2 || die "cannot build $src"
+        mv "$out.tmp" "$out"
+        TEST_VMM=$out
+}
+
 # --------------------------------------------------------------------------------------------
 # Per-run root: a copy of the cached root + kernel modules + `make install` + harness files.
 
@@ -322,6 +347,11 @@ scenario_flavours() {
         sed -n '/^# vm-flavours: */{s///p;q}' "$1"
 }
 
+# "# vm-opt-in: yes" (benchmarks): runs only when VFIO_VM_SCENARIOS names it.
+scenario_opt_in() {
+        grep -q '^# vm-opt-in: yes' "$1"
+}
+
 # Prints the scenario names that flavour $1 runs, in order, filtered by VFIO_VM_SCENARIOS.
 expected_scenarios() {
         local f name
@@ -330,8 +360,26 @@ expected_scenarios() {
                 [[ " $(scenario_flavours "$f") " == *" $1 "* ]] || continue
                 if [[ -n $SCENARIO_FILTER ]]; then
                         [[ ",${SCENARIO_FILTER// /,}," == *",$name,"* ]] || continue
+                elif scenario_opt_in "$f"; then
+                        continue
                 fi
                 echo "$name"
+        done
+}
+
+# Users with fixed uids, written straight into the copy's account files (no chroot): their
+# names and ids are what the polkit rules and policy files of the scenarios name.
+add_guest_users() {
+        local root=$1 entry name id
+        for entry in "${GUEST_USERS[@]}"; do
+                read -r name id <<< "$entry"
+                grep -q "^$name:" "$root/etc/passwd" && continue
+                echo "$name:x:$id:$id::/home/$name:/bin/bash" >> "$root/etc/passwd"
+                echo "$name:x:$id:" >> "$root/etc/group"
+                # "*": no password can log in; runuser and setpriv as root need none.
+                echo "$name:*:19000:0:99999:7:::" >> "$root/etc/shadow"
+                echo "$name:*::" >> "$root/etc/gshadow"
+                install -d -m 750 -o "$id" -g "$id" "$root/home/$name"
         done
 }
 
@@ -355,6 +403,10 @@ make_image() {
         for u in "$script_dir"/scenarios/[0-9][0-9]-*.sh; do
                 install -m 755 "$u" "$root/$lib/scenarios/"
         done
+        if [[ -n ${TEST_VMM:-} ]]; then
+                install -D -m 755 "$TEST_VMM" "$root/usr/local/bin/test-vmm"
+        fi
+        add_guest_users "$root"
         install -m 644 "$script_dir/guest/vfio-vm-scenarios.service" "$root/etc/systemd/system/"
         install -D -m 644 "$script_dir/guest/journald.conf" \
                 "$root/etc/systemd/journald.conf.d/vfio-vm.conf"
@@ -432,7 +484,7 @@ qemu_args() {
         scen=$(expected_scenarios "$flavour" | paste -sd, -)
         QEMU_APPEND="console=ttyS0 intel_iommu=on loglevel=4 panic=-1 vfio_vm.root=/dev/sda"
         QEMU_APPEND+=" vfio_vm.flavour=$flavour vfio_vm.timeout=$SCENARIO_TIMEOUT"
-        QEMU_APPEND+=" vfio_vm.scenarios=${scen:-none}"
+        QEMU_APPEND+=" vfio_vm.scenarios=${scen:-none} vfio_vm.bench_rounds=$BENCH_ROUNDS"
 }
 
 boot() {
@@ -520,7 +572,7 @@ main() {
         if [[ -n ${VFIO_VM_NO_PROJECT:-} ]]; then
                 info "VFIO_VM_NO_PROJECT set: the guest gets no vfio-assignd (harness check only)"
         else
-                t=$(now); build_project; info "project built ($(elapsed "$t") s)"
+                t=$(now); build_project; build_test_vmm; info "project built ($(elapsed "$t") s)"
         fi
         t=$(now); make_image; info "image ready ($(elapsed "$t") s)"
         [[ -z $prepare_only ]] || { info "prepared; image $IMAGE"; return 0; }

@@ -17,7 +17,21 @@ VM_DIST_FILES = \
 	tests/vm/scenarios/20-host-report.sh \
 	tests/vm/scenarios/30-hotplug.sh \
 	tests/vm/scenarios/40-driver-rebind.sh \
-	tests/vm/scenarios/50-service-lifecycle.sh
+	tests/vm/scenarios/50-service-lifecycle.sh \
+	tests/vm/scenarios/60-claim-single.sh \
+	tests/vm/scenarios/61-claim-group.sh \
+	tests/vm/scenarios/62-holder-killed.sh \
+	tests/vm/scenarios/63-polkit-user.sh \
+	tests/vm/scenarios/64-daemon-restart.sh \
+	tests/vm/scenarios/65-driver-revert.sh \
+	tests/vm/scenarios/66-qemu-grant.sh \
+	tests/vm/scenarios/67-unsafe-param-live.sh \
+	tests/vm/scenarios/68-exec-holder-killed.sh \
+	tests/vm/scenarios/70-ir-kernel-refuses.sh \
+	tests/vm/scenarios/71-ir-unsafe-policy.sh \
+	tests/vm/scenarios/90-bench-group-move.sh \
+	tests/vm/test-vmm.c \
+	bench/bench-vm.sh
 EXTRA_DIST += $(VM_DIST_FILES)
 
 # The harness configures and builds its own copy of the tree for the guest (prefix /usr),
@@ -31,10 +45,15 @@ vm-shell:
 	bash $(abs_top_srcdir)/tests/vm/run.sh --srcdir=$(abs_top_srcdir) \
 		--builddir=$(abs_top_builddir) --interactive=$${FLAVOUR:-on}
 
-.PHONY: check-vm vm-shell
+# The VM benchmark: group 6 moved by the daemon vs by bare sysfs writes, same boot (ROUNDS=N).
+bench-vm:
+	$(AM_V_at)bash $(abs_top_srcdir)/bench/bench-vm.sh --srcdir=$(abs_top_srcdir) \
+		--builddir=$(abs_top_builddir) --rounds=$${ROUNDS:-10}
+
+.PHONY: check-vm vm-shell bench-vm
 
 # Prerequisite-only, so other fragments can hook clean-local the same way.
 clean-local: clean-local-vm
 clean-local-vm:
-	-rm -rf tests/vm/guest-build tests/vm/logs tests/vm/work
+	-rm -rf tests/vm/guest-build tests/vm/logs tests/vm/work tests/vm/test-vmm bench-vm.log
 .PHONY: clean-local-vm

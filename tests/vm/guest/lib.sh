@@ -147,3 +147,164 @@ daemon_unique_name() {
         busctl --system --json=short call org.freedesktop.DBus /org/freedesktop/DBus \
                 org.freedesktop.DBus GetNameOwner s "$BUS" | jq -r '.data[0]'
 }
+
+# ---- claims: drivers, leases, holders, policy files (the lease scenarios) ----------------------
+
+LEASE_IFACE=org.vfioassign1.Lease
+POLICY_DIR=/etc/vfio-assignd/policy.d
+# The devices the lease scenarios move, and the host drivers udev gave them at boot.
+declare -A HOST_DRIVER=([0000:01:00.0]=e1000e [0000:03:01.0]=e1000 [0000:03:02.0]=e1000)
+
+# The bound driver's name, empty when none.
+driver_of() {
+        local link
+        link=$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null) || return 0
+        echo "${link##*/}"
+}
+
+bound_to() { [[ $(driver_of "$1") == "$2" ]]; }
+
+override_of() {
+        local v=
+        read -r v < "/sys/bus/pci/devices/$1/driver_override" 2>/dev/null
+        [[ $v == "(null)" ]] && v=
+        echo "$v"
+}
+
+# ListLeases as compact JSON: [[id, path, group, kind, state, holder, uid], ...].
+list_leases() {
+        busctl --system --json=short call "$BUS" "$ROOT_PATH" "$MANAGER" ListLeases | jq -c '.data[0]'
+}
+
+no_leases() { [[ $(list_leases) == "[]" ]]; }
+
+# The lease on group $1 as JSON (empty when none).
+lease_of_group() {
+        list_leases | jq -c --argjson g "$1" '.[] | select(.[2] == $g)'
+}
+
+# start_holder FILE COMMAND...: runs COMMAND in the background with its output in FILE and
+# waits for its "READY" line (test-vmm --hold, or assignctl claim's "Claimed" line). Sets
+# HOLDER_PID. Fails the scenario when the command exits first or does not get ready in 30 s.
+start_holder() {
+        local file=$1
+        shift
+        "$@" > "$file" 2>&1 &
+        HOLDER_PID=$!
+        BG_PIDS+=("$HOLDER_PID")
+        wait_until 30 holder_ready "$file" || fail "'$*' did not get ready in 30 s: $(tail -n 5 "$file" | tr '\n' ' ')"
+        grep -q -e '^READY$' -e '^Holding IOMMU group' "$file" ||
+                fail "'$*' exited before holding its claim: $(tail -n 8 "$file" | tr '\n' ' ')"
+}
+
+# The holder writing to $1 holds its claim, or has exited (start_holder tells which).
+holder_ready() {
+        grep -q -e '^READY$' -e '^Holding IOMMU group' "$1" && return 0
+        ! kill -0 "$HOLDER_PID" 2>/dev/null
+}
+
+# Puts a device back on a driver by hand (driver_override cleared, unbind, bind), the way an
+# administrator would after a daemon left it behind.
+rebind_by_hand() {
+        local a=$1 want=$2 sys=/sys/bus/pci/devices/$1
+        [[ -e $sys ]] || return 0
+        if [[ -n $(override_of "$a") ]]; then
+                echo > "$sys/driver_override" 2>/dev/null
+        fi
+        bound_to "$a" "$want" && return 0
+        [[ -e $sys/driver ]] && echo "$a" > "$sys/driver/unbind" 2>/dev/null
+        echo "$a" > "/sys/bus/pci/drivers/$want/bind" 2>/dev/null
+        bound_to "$a" "$want"
+}
+
+# on_exit restore_host: after a lease scenario, no lease is left (released through the bus as
+# root, which polkit allows through org.vfioassign1.manage) and every device is back on its host
+# driver with no override, whatever state the daemon or the scenario left.
+restore_host() {
+        local path a
+        for path in $(list_leases 2>/dev/null | jq -r '.[][1]' 2>/dev/null); do
+                log "cleanup: releasing $path"
+                timeout 60 busctl --system call "$BUS" "$path" "$LEASE_IFACE" Release 'a{sv}' 0 >&2
+        done
+        for a in "${!HOST_DRIVER[@]}"; do
+                if ! bound_to "$a" "${HOST_DRIVER[$a]}" || [[ -n $(override_of "$a") ]]; then
+                        log "cleanup: $a is on '$(driver_of "$a")' (override '$(override_of "$a")'):" \
+                            "putting it back on ${HOST_DRIVER[$a]} by hand"
+                        rebind_by_hand "$a" "${HOST_DRIVER[$a]}" || log "cleanup: $a could not be put back"
+                fi
+        done
+}
+
+# Every device of the lease scenarios is on its host driver and no lease exists.
+host_restored() {
+        local a
+        no_leases || return 1
+        for a in "${!HOST_DRIVER[@]}"; do
+                bound_to "$a" "${HOST_DRIVER[$a]}" || return 1
+                [[ -z $(override_of "$a") ]] || return 1
+        done
+}
+
+# "0000:01:00.0=e1000e 0000:03:01.0=vfio-pci(override vfio-pci) ... leases=[...]" for messages.
+host_state() {
+        local a out=
+        for a in 0000:01:00.0 0000:03:01.0 0000:03:02.0; do
+                out+="$a=$(driver_of "$a")"
+                [[ -z $(override_of "$a") ]] || out+="(override $(override_of "$a"))"
+                out+=" "
+        done
+        echo "${out}leases=$(list_leases 2>/dev/null)"
+}
+
+# Fails the scenario unless the host starts clean: a scenario before us must not decide ours.
+require_host_clean() {
+        host_restored || fail "the host is not clean before the test: $(host_state)"
+}
+
+# install_policy NAME JSON: a policy file in /etc/vfio-assignd/policy.d, loaded with
+# `assignctl policy reload`; removed (and the policy reloaded) at exit.
+install_policy() {
+        local name=$1 text=$2
+        mkdir -p "$POLICY_DIR"
+        printf '%s\n' "$text" > "$POLICY_DIR/$name"
+        on_exit "rm -f '$POLICY_DIR/$name'; assignctl policy reload >&2"
+        must assignctl policy check "$POLICY_DIR/$name"
+        must assignctl policy reload
+        policy_has_file "$POLICY_DIR/$name" || fail "the daemon does not list $name in PolicyFiles"
+}
+
+policy_has_file() {
+        prop "$ROOT_PATH" "$MANAGER" PolicyFiles | jq -e --arg f "$1" 'index([$f]) != null' >/dev/null
+}
+
+# The D-Bus error name of an `assignctl --json=short` failure, from its JSON error on stderr.
+error_name() {
+        jq -r '.error.name // empty' "$1" 2>/dev/null | head -n 1
+}
+
+error_message() {
+        jq -r '.error.message // empty' "$1" 2>/dev/null | head -n 1
+}
+
+# Messages of the daemon's unit since a journal cursor.
+journal_since() {
+        journalctl -q --after-cursor="$1" -u vfio-assignd -o cat 2>/dev/null
+}
+
+journal_cursor() {
+        journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p'
+}
+
+# udevadm monitor of the kernel's pci uevents, to prove what did (or did not) happen to the
+# drivers: lines like "KERNEL[12.3] bind /devices/.../0000:01:00.0 (pci)".
+start_uevent_monitor() {
+        local file=$1
+        udevadm monitor --kernel --subsystem-match=pci > "$file" 2>&1 &
+        BG_PIDS+=($!)
+        wait_until 10 grep -q 'KERNEL - the kernel uevent' "$file" ||
+                fail "udevadm monitor did not start: $(head -c 200 "$file")"
+}
+
+uevents_for() {
+        grep -E "^KERNEL\[[0-9.]+\] +[a-z]+ +/devices/.*/$2 \(pci\)" "$1" | awk '{ print $2 }' | paste -sd' ' -
+}
