@@ -161,6 +161,9 @@ static int on_holder_gone_deferred(sd_event_source *s, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
         b->defer = sd_event_source_disable_unref(b->defer);
+        /* The holder is gone for good: nothing is left to track (and an empty track would keep
+         * calling us). A stuck release is retried by the main loop's timer. */
+        b->track = sd_bus_track_unref(b->track);
         if (policy_host(d->policy)->on_holder_exit == ON_HOLDER_EXIT_KEEP) {
                 /* The group stays on vfio-pci for whoever is authorised to take it over. */
                 l->holder = mfree(l->holder);
@@ -181,10 +184,11 @@ static int on_holder_gone_deferred(sd_event_source *s, void *userdata) {
 static int on_holder_gone(sd_bus_track *t, void *userdata) {
         LeaseBus *b = userdata;
 
-        /* Not from inside the track's own callback: the release frees the track. */
+        /* Not from inside the track's own callback: the release frees the track. Returning 1
+         * tells sd-bus not to queue the (still empty) track for another call. */
         if (!b->defer)
                 (void) sd_event_add_defer(b->daemon->event, &b->defer, on_holder_gone_deferred, b);
-        return 0;
+        return 1;
 }
 
 int lease_bus_track(Daemon *d, Lease *l) {
