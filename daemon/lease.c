@@ -104,6 +104,7 @@ bool lease_group_busy(const LeaseContext *c, const Lease *l) {
 int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret, LeaseError *err) {
         _cleanup_(lease_freep) Lease *l = NULL;
         const Group *g;
+        int k;
 
         g = topology_find_group(c->model->topology, group);
         if (!g)
@@ -132,8 +133,11 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
                                          "%s, a member of IOMMU group %" PRIu32 ", is not readable", *a, group);
                 strcpy(ld->address, d->address);
                 ld->bridge = d->bridge;
-                if (d->driver && !(ld->original_driver = strdup(d->driver)))
-                        return -ENOMEM;
+                /* The driver now, from sysfs: the model may not have seen the latest uevent. */
+                k = binding_current_driver(c->model->root, d->address, &ld->original_driver);
+                if (k < 0)
+                        return set_error(err, k, "NoSuchDevice", "Cannot read the driver of %s: %s", d->address,
+                                         strerror(-k));
                 l->n_devices++;
         }
         *ret = TAKE_PTR(l);
