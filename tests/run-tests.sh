@@ -57,11 +57,20 @@ configure_in() {
         rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" && "$top/configure" --quiet --enable-werror "$@"
 }
 
+# One named line per Check test ("PASS: claim: test_holder_exit_releases_fast"), from the
+# verbose logs: Check writes "file:line:P:tcase:test:iteration: Passed" for each.
+named_results() {
+        find "$1/tests" -name '*.log' ! -name test-suite.log ! -name '*.valgrind.log' -print0 | sort -z |
+                xargs -0 sed -n 's/^[^:]*:[0-9]*:\([PFE]\):\([^:]*\):\([^:]*\):\([0-9]*\):.*/\1 \2: \3 \4/p' |
+                awk '{ r = $1 == "P" ? "PASS" : "FAIL"; n = $3; if ($4 != "0") n = n "#" $4; print r ": " $2 " " n }'
+}
+
 check_plain() {
         configure_in "$out/check" && make -j"$jobs" --quiet >/dev/null &&
-                make -j"$jobs" check VERBOSE=1 >make-check.out 2>&1
+                CK_VERBOSITY=verbose make -j"$jobs" check VERBOSE=1 >make-check.out 2>&1
         local rc=$?
         grep -E '^(PASS|FAIL|SKIP|XFAIL|ERROR):|^# ' "$out/check/make-check.out"
+        named_results "$out/check"
         summaries "$out/check"
         count_tests "$out/check"
         [ $rc -eq 0 ] || tail -n 200 "$out/check/make-check.out"
