@@ -7,6 +7,7 @@ check_PROGRAMS += tests/integration/test-claim
 TESTS += tests/integration/test-claim
 tests_integration_test_claim_SOURCES = \
 	tests/integration/test-claim.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
 	tests/integration/harness.c tests/integration/harness.h
 tests_integration_test_claim_CFLAGS = \
 	$(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)

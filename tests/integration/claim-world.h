@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* One claim test's world (test-claim.c): a host tree and a dev tree under the kernel model, the
+ * daemon's directories, the daemon itself, and helpers to look at the tree, the daemon's files
+ * and the bus. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+#include <systemd/sd-bus.h>
+
+#include "macro.h"
+
+/* qemu-q35-vtd.host, group 6: a PCIe-to-PCI bridge (unbound, as QEMU's is) with two
+ * conventional e1000 NICs behind it (tests/data/qemu-q35-vtd/iommu-groups.txt). */
+#define Q35_HOST "hosts/qemu-q35-vtd.host"
+#define Q35_GROUP 6
+#define Q35_BRIDGE "0000:02:00.0"
+#define NIC1 "0000:03:01.0"
+#define NIC2 "0000:03:02.0"
+#define NIC_DRIVER "e1000"
+/* Single-device groups of the same host (e1000e). */
+#define SOLO1 "0000:00:02.0" /* group 1 */
+#define SOLO5 "0000:01:00.0" /* group 5 */
+#define SOLO_DRIVER "e1000e"
+
+/* server.host, group 8: bridge 86:00.0 with an e1000 and a serial card behind it. */
+#define SERVER_HOST "hosts/server.host"
+#define SERVER_GROUP 8
+#define SERVER_BRIDGE "0000:86:00.0"
+#define SERVER_NIC "0000:87:04.0"
+#define SERVER_SERIAL "0000:87:05.0"
+
+/* A three-function card in one group, added to the q35 host by the failure tests. */
+#define MF_GROUP 8
+#define MF0 "0000:04:00.0"
+#define MF1 "0000:04:00.1"
+#define MF2 "0000:04:00.2"
+#define MF_DRIVER "igb"
+
+#define MISSING_DEVICE "0000:7f:00.0"
+#define NOBODY_UID 65534u
+
+#define ACTION_CLAIM "org.vfioassign1.claim"
+#define ACTION_PREPARE "org.vfioassign1.prepare"
+#define ACTION_MANAGE "org.vfioassign1.manage"
+#define POLKIT_NAME "org.freedesktop.PolicyKit1"
+#define POLKIT_AUTHORITY "/org/freedesktop/PolicyKit1/Authority"
+#define POLKIT_MOCK "org.freedesktop.DBus.Mock"
+#define ERROR_ACCESS_DENIED "org.freedesktop.DBus.Error.AccessDenied"
+
+/* The daemon's files (daemon/state.h). */
+#define STATE_FILE "state.json"
+#define PERSISTENT_FILE "persistent.json"
+
+#define WAIT_MS 10000
+/* The brief's bound for giving a group back after its holder's connection closes. */
+#define HOLDER_EXIT_BOUND_MS 1000
+
+typedef struct Case {
+        char *dir;
+        char *host, *pristine, *dev, *fifo, *run, *state, *policy, *log, *faults;
+        pid_t pid;
+} Case;
+
+#define assert_driver(bdf, want)                                                             \
+        do {                                                                                 \
+                _cleanup_free_ char *_d = driver_of(bdf);                                    \
+                const char *_w = (want);                                                     \
+                ck_assert_msg(_w ? _d && streq(_d, _w) : !_d, "%s is on %s, expected %s",    \
+                              (bdf), _d ?: "no driver", _w ?: "no driver");                  \
+        } while (0)
+
+/* want NULL: no override, which the kernel shows as "(null)" (driver_override_show(), see
+ * Documentation/ABI/testing/sysfs-bus-pci). */
+#define assert_override(bdf, want)                                                           \
+        do {                                                                                 \
+                _cleanup_free_ char *_o = override_of(bdf);                                  \
+                ck_assert_msg(streq(_o, (want) ?: "(null)"), "%s: driver_override is %s",    \
+                              (bdf), _o);                                                    \
+        } while (0)
+
+#define call_error(bus, name, path, iface, member, ...)                                       \
+        ({                                                                                    \
+                _cleanup_(sd_bus_error_free) sd_bus_error _e = SD_BUS_ERROR_NULL;             \
+                int _r = sd_bus_call_method((bus), BUS_NAME, (path), (iface), (member), &_e,  \
+                                            NULL, __VA_ARGS__);                               \
+                check_error(_r, &_e, (name), (member));                                       \
+        })
+
+/* The same for calls that must fail, ignoring the message. */
+#define expect_error(bus, name, path, iface, member, ...)                                     \
+        free(call_error(bus, name, path, iface, member, __VA_ARGS__))
+
+#define manager_error(bus, name, member, ...) \
+        call_error(bus, name, OBJ_ROOT, IFACE_MANAGER, member, __VA_ARGS__)
+
+/* A call that must succeed; returns the reply. */
+#define call_ok(bus, path, iface, member, ...)                                                \
+        ({                                                                                    \
+                _cleanup_(sd_bus_error_free) sd_bus_error _e = SD_BUS_ERROR_NULL;             \
+                sd_bus_message *_reply = NULL;                                                \
+                int _r = sd_bus_call_method((bus), BUS_NAME, (path), (iface), (member), &_e,  \
+                                            &_reply, __VA_ARGS__);                            \
+                ck_assert_msg(_r >= 0, "%s %s failed: %s: %s", (path), (member),              \
+                              strna(_e.name), _e.message ?: strerror(-_r));                   \
+                _reply;                                                                       \
+        })
+
+#define ROW_GROUP 2
+
+#define ROW_KIND 3
+
+#define ROW_STATE 4
+
+#define ROW_HOLDER 5
+
+#define ROW_UID 6
+
+extern const char *mock_lib;
+extern Case C;
+
+int prctl_die_with_parent(void);
+int64_t now_usec(void);
+void sleep_ms(unsigned ms);
+bool startswith(const char *s, const char *prefix);
+char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+char *case_path(const char *rel);
+void make_dir(const char *path);
+void case_begin(const char *spec);
+void case_begin_data(const char *name);
+void dump_log(void);
+pid_t name_owner_pid(sd_bus *bus);
+void daemon_start(void);
+void daemon_stop(void);
+void daemon_kill(void);
+void case_end(void);
+void set_faults(const char *text);
+bool log_contains(const char *needle);
+int mock_sh_status(const char *script, char **ret_err);
+void mock_sh(const char *script);
+char *driver_of(const char *bdf);
+char *override_of(const char *bdf);
+bool driver_is(const char *bdf, const char *want);
+void assert_on_host(const char *bdf, const char *driver);
+void assert_on_vfio(const char *bdf);
+bool wait_driver(const char *bdf, const char *want, int timeout_ms);
+char *snapshot(void);
+json_object *state_json(void);
+json_object *state_leases(json_object *state);
+json_object *state_only_lease(json_object *state);
+const char *state_original_driver(json_object *lease, const char *bdf);
+bool state_bridge(json_object *lease, const char *bdf);
+void assert_state_empty(void);
+bool wait_state(uint32_t group, const char *state, int timeout_ms);
+sd_bus *bus_connect(void);
+const char *unique_name(sd_bus *bus);
+char *check_error(int r, const sd_bus_error *e, const char *name, const char *what);
+char *reply_path(sd_bus_message *reply);
+char *claim_group(sd_bus *bus, uint32_t group);
+char *claim_device(sd_bus *bus, const char *bdf);
+char *prepare(sd_bus *bus, const char *bdf, bool persistent);
+void unprepare(sd_bus *bus, const char *bdf);
+void release(sd_bus *bus, const char *path);
+int open_fd(sd_bus *bus, const char *path, const char *member, const char *address);
+json_object *list_leases(void);
+size_t n_leases(void);
+json_object *lease_row(const char *path);
+const char *row_str(json_object *row, size_t i);
+json_object *lease_property(const char *path, const char *name);
+int64_t wait_group_back(char *const *bdfs, const char *driver, int timeout_ms);
+void polkit_call(char *const args[]);
+void polkit_allow_all(void);
+void polkit_deny_all(void);
+void case_start(const char *host);
+bool node_exists(uint32_t group);
