@@ -71,7 +71,7 @@ typedef struct LeaseError {
 } LeaseError;
 void lease_error_clear(LeaseError *e);
 
-/* Writes the lease set before each transition (state.c provides it; tests may pass a stub). */
+/* Writes the lease set before each transition (leases.c passes one that calls state.c). */
 typedef int (*LeaseSaveFn)(void *userdata);
 
 typedef struct LeaseContext {

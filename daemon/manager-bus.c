@@ -316,19 +316,33 @@ static int method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *e
         return acquire(m, d, g, LEASE_CLAIM, false, error);
 }
 
-static int method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+/* The (s address, a{sv} options) arguments of the device-addressed mutators, resolved to the
+ * device's group. */
+static int read_address_call(sd_bus_message *m, Daemon *d, int *ret_persistent, const char **ret_address,
+                             const Group **ret_group, sd_bus_error *error) {
         const char *address;
-        const Group *g;
         int k;
 
         k = sd_bus_message_read(m, "s", &address);
         if (k < 0)
                 return k;
-        k = read_options(m, false, NULL, NULL, error);
+        k = read_options(m, ret_persistent != NULL, ret_persistent, NULL, error);
         if (k < 0)
                 return k;
-        k = find_device_group(d, address, &g, error);
+        k = find_device_group(d, address, ret_group, error);
+        if (k < 0)
+                return k;
+        if (ret_address)
+                *ret_address = address;
+        return 0;
+}
+
+static int method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        const Group *g;
+        int k;
+
+        k = read_address_call(m, d, NULL, NULL, &g, error);
         if (k < 0)
                 return k;
         return acquire(m, d, g, LEASE_CLAIM, false, error);
@@ -336,17 +350,10 @@ static int method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *
 
 static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
-        const char *address;
         const Group *g;
         int persistent, k;
 
-        k = sd_bus_message_read(m, "s", &address);
-        if (k < 0)
-                return k;
-        k = read_options(m, true, &persistent, NULL, error);
-        if (k < 0)
-                return k;
-        k = find_device_group(d, address, &g, error);
+        k = read_address_call(m, d, &persistent, NULL, &g, error);
         if (k < 0)
                 return k;
         return acquire(m, d, g, LEASE_PREPARE, persistent, error);
@@ -360,13 +367,7 @@ static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *err
         Lease *l;
         int k;
 
-        k = sd_bus_message_read(m, "s", &address);
-        if (k < 0)
-                return k;
-        k = read_options(m, false, NULL, NULL, error);
-        if (k < 0)
-                return k;
-        k = find_device_group(d, address, &g, error);
+        k = read_address_call(m, d, NULL, &address, &g, error);
         if (k < 0)
                 return k;
         l = lease_set_find_group(d->leases, g->id);
