@@ -50,3 +50,5 @@
 #define BLOCKER_NO_RESET "no-reset"
 #define BLOCKER_VFIO_NOIOMMU "noiommu-group"
 #define BLOCKER_IDENTITY "identity-domain"
+#define BLOCKER_NO_ENDPOINT "no-endpoint"
+#define BLOCKER_UNREADABLE "unreadable"

@@ -20,6 +20,8 @@ typedef struct Daemon {
         char **policy_errors;    /* why the last reload failed (the previous policy stays) */
         char **policy_dirs;
         PolkitRegistry *polkit;
+        sd_event_source *settle;  /* re-reads what the kernel had not finished (model_settle()) */
+        unsigned settle_attempt;
 } Daemon;
 
 /* The policy files are read again; a bad file keeps the policy in force. Returns 0 when the new

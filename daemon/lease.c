@@ -103,6 +103,7 @@ bool lease_group_busy(const LeaseContext *c, const Lease *l) {
 
 int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret, LeaseError *err) {
         _cleanup_(lease_freep) Lease *l = NULL;
+        size_t n_endpoints = 0;
         const Group *g;
         int k;
 
@@ -128,11 +129,15 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
                 const Device *d = topology_find_device(c->model->topology, *a);
                 LeaseDevice *ld = &l->devices[l->n_devices];
 
-                if (!d)
-                        return set_error(err, -ENODEV, "NoSuchDevice",
-                                         "%s, a member of IOMMU group %" PRIu32 ", is not readable", *a, group);
+                /* Every caller has the policy's word that the group is assignable, but the
+                 * transaction does not rely on it: it never moves part of a group it cannot see
+                 * whole, and never a group with nothing to move. */
+                if (!d || !d->ids_known)
+                        return set_error(err, -ENODEV, "NotAssignable",
+                                         "%s, a member of IOMMU group %" PRIu32 ", cannot be read", *a, group);
                 strcpy(ld->address, d->address);
-                ld->bridge = d->bridge;
+                ld->bridge = !device_is_endpoint(d);
+                n_endpoints += !ld->bridge;
                 /* The driver now, from sysfs: the model may not have seen the latest uevent. */
                 k = binding_current_driver(c->model->root, d->address, &ld->original_driver);
                 if (k < 0)
@@ -140,6 +145,9 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
                                          strerror(-k));
                 l->n_devices++;
         }
+        if (n_endpoints == 0)
+                return set_error(err, -ENODEV, "NotAssignable",
+                                 "IOMMU group %" PRIu32 " has only bridges: nothing in it can be assigned", group);
         *ret = TAKE_PTR(l);
         return 0;
 }

@@ -348,7 +348,7 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
                 return -ENOMEM;
         l->devices = n;
         ld = &n[l->n_devices];
-        *ld = (LeaseDevice) { .bridge = d->bridge };
+        *ld = (LeaseDevice) { .bridge = !device_is_endpoint(d) };
         strcpy(ld->address, d->address);
         if (d->driver && !(ld->original_driver = strdup(d->driver)))
                 return -ENOMEM;
@@ -359,7 +359,7 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
                 return k;
         if (l->persistent)
                 (void) persistent_update(s, l, true);
-        if (d->bridge)
+        if (ld->bridge)
                 return asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " (a bridge: left on %s)",
                                 d->address, l->group, d->driver ?: "no driver") < 0 ? -ENOMEM : 1;
         k = binding_bind_vfio(s->ctx.model->root, d->address, s->ctx.timeout_usec, &f);

@@ -224,7 +224,7 @@ static void enforce_leases(Daemon *d, const char *action, const char *address) {
                         log_warning("%s joining its leased group: %s", address, strerror(-k));
                 return;
         }
-        if (dev->bridge)
+        if (!device_is_endpoint(dev))
                 return;
         if (lease_set_is_persistent(d->leases, address, dev->vendor, dev->device) ||
             policy_prepare_at_boot(d->policy, dev)) {
@@ -245,6 +245,82 @@ static void enforce_leases(Daemon *d, const char *action, const char *address) {
         }
 }
 
+static void emit_changes(Daemon *d, const char *action, const char *address, ChangeList *changes) {
+        int k;
+
+        for (size_t i = 0; i < changes->n; i++) {
+                const Change *c = &changes->changes[i];
+
+                if (c->kind <= CHANGE_DEVICE_CHANGED)
+                        log_debug("%s: %s %s", action, change_names[c->kind], c->address);
+                else
+                        log_debug("%s: %s %u", action, change_names[c->kind], c->group);
+        }
+        k = bus_emit_changes(d, changes);
+        if (k < 0)
+                log_warning("%s %s: cannot emit signals: %s", action, address, strerror(-k));
+        change_list_clear(changes);
+}
+
+/* The kernel updates a group's member list and a device's own links one after the other, and a
+ * uevent can come in between (a remove while iommu_groups/N/devices still lists the device). What
+ * was read half-done is read again after 50 ms, doubling, seven times (6.35 s in all); after that
+ * it is what the kernel says it is, and the next event of that group reads it again anyway. */
+#define SETTLE_FIRST_USEC (50 * 1000ULL)
+#define SETTLE_ATTEMPTS 7
+
+static int on_settle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Daemon *d = userdata;
+        ChangeList changes = {};
+        int k;
+
+        k = model_settle(d->model, &changes);
+        if (k < 0)
+                log_warning("Cannot read unsettled IOMMU groups again: %s", strerror(-k));
+        emit_changes(d, "settle", "", &changes);
+        if (model_is_settled(d->model) || k < 0) {
+                d->settle_attempt = 0;
+                return 0;
+        }
+        if (++d->settle_attempt >= SETTLE_ATTEMPTS) {
+                _cleanup_free_ char *what = NULL;
+
+                for (size_t i = 0; i < d->model->n_unsettled_groups; i++)
+                        (void) strextendf(&what, ", ", "IOMMU group %" PRIu32, d->model->unsettled_groups[i]);
+                for (char **a = d->model->unsettled_devices; a && *a; a++)
+                        (void) strextendf(&what, ", ", "%s", *a);
+                log_warning("The kernel's view of %s still disagrees with itself; keeping what it says now",
+                            strna(what));
+                model_forget_unsettled(d->model);
+                d->settle_attempt = 0;
+                return 0;
+        }
+        (void) sd_event_source_set_time_relative(s, SETTLE_FIRST_USEC << d->settle_attempt);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static void schedule_settle(Daemon *d) {
+        int k;
+
+        if (model_is_settled(d->model))
+                return;
+        if (d->settle) {
+                int enabled = SD_EVENT_OFF;
+
+                (void) sd_event_source_get_enabled(d->settle, &enabled);
+                if (enabled != SD_EVENT_OFF)
+                        return; /* already waiting */
+                k = sd_event_source_set_time_relative(d->settle, SETTLE_FIRST_USEC);
+                if (k >= 0)
+                        k = sd_event_source_set_enabled(d->settle, SD_EVENT_ONESHOT);
+        } else
+                k = sd_event_add_time_relative(d->event, &d->settle, CLOCK_MONOTONIC, SETTLE_FIRST_USEC, 0,
+                                               on_settle, d);
+        if (k < 0)
+                log_warning("Cannot schedule reading unsettled IOMMU groups again: %s", strerror(-k));
+        d->settle_attempt = 0;
+}
+
 /* Every uevent, whatever its source, ends here. */
 static void on_uevent(const char *action, const char *address, void *userdata) {
         Daemon *d = userdata;
@@ -254,18 +330,8 @@ static void on_uevent(const char *action, const char *address, void *userdata) {
         k = model_process_event(d->model, action, address, &changes);
         if (k < 0)
                 log_warning("%s %s: cannot refresh the model: %s", action, address, strerror(-k));
-        for (size_t i = 0; i < changes.n; i++) {
-                const Change *c = &changes.changes[i];
-
-                if (c->kind <= CHANGE_DEVICE_CHANGED)
-                        log_debug("%s: %s %s", action, change_names[c->kind], c->address);
-                else
-                        log_debug("%s: %s %u", action, change_names[c->kind], c->group);
-        }
-        k = bus_emit_changes(d, &changes);
-        if (k < 0)
-                log_warning("%s %s: cannot emit signals: %s", action, address, strerror(-k));
-        change_list_clear(&changes);
+        emit_changes(d, action, address, &changes);
+        schedule_settle(d);
         if (streq(action, "add") || streq(action, "bind") || streq(action, "unbind"))
                 enforce_leases(d, action, address);
 }
@@ -374,6 +440,7 @@ static int setup_leases(Daemon *d) {
 }
 
 static void daemon_done(Daemon *d) {
+        d->settle = sd_event_source_disable_unref(d->settle);
         if (d->leases)
                 for (size_t i = 0; i < d->leases->n; i++)
                         lease_bus_forget(d->leases->leases[i]);

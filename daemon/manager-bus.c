@@ -188,7 +188,7 @@ static char **group_details(Daemon *d, const Group *g, GroupDetails *gd) {
         snprintf(gd->group, sizeof(gd->group), "%" PRIu32, g->id);
         for (char **a = g->devices; a && *a && !first; a++) {
                 const Device *dev = topology_find_device(d->model->topology, *a);
-                if (dev && !dev->bridge)
+                if (dev && dev->ids_known && device_is_endpoint(dev))
                         first = dev;
         }
         gd->list[n++] = (char *) "group";

@@ -62,6 +62,7 @@ static void model_clear_derived_inputs(Model *m) {
 Model *model_free(Model *m) {
         if (!m)
                 return NULL;
+        model_forget_unsettled(m);
         model_clear_derived_inputs(m);
         topology_free(m->topology);
         host_info_free(m->host);
@@ -186,6 +187,7 @@ int model_load(Model *m) {
                 return k;
         host_info_free(m->host);
         m->host = h;
+        model_forget_unsettled(m);
         k = topology_scan(m->topology, m->root, m->names);
         if (k < 0)
                 return k;
@@ -229,7 +231,7 @@ static bool strv_equal(char *const *a, char *const *b) {
 uint32_t device_diff(const Device *a, const Device *b) {
         uint32_t m = 0;
 
-        if (a->vendor != b->vendor || a->device != b->device || a->subsystem_vendor != b->subsystem_vendor ||
+        if (a->ids_known != b->ids_known || a->vendor != b->vendor || a->device != b->device || a->subsystem_vendor != b->subsystem_vendor ||
             a->subsystem_device != b->subsystem_device || a->class != b->class ||
             !streq_ptr(a->vendor_name, b->vendor_name) || !streq_ptr(a->device_name, b->device_name))
                 m |= DEVICE_CHANGED_IDS;
@@ -249,7 +251,7 @@ uint32_t device_diff(const Device *a, const Device *b) {
                 m |= DEVICE_CHANGED_VIRTFNS;
         if (a->sriov_totalvfs != b->sriov_totalvfs || a->sriov_numvfs != b->sriov_numvfs)
                 m |= DEVICE_CHANGED_SRIOV;
-        if (a->bridge != b->bridge)
+        if (a->bridge != b->bridge || a->host_bridge != b->host_bridge)
                 m |= DEVICE_CHANGED_BRIDGE;
         if (a->group != b->group)
                 m |= DEVICE_CHANGED_GROUP;
@@ -376,76 +378,249 @@ static int group_changes(Model *m, const RefreshedGroup *r, ChangeList *changes)
         return 0;
 }
 
-static void add_group_id(int64_t *ids, size_t *n, int64_t id) {
-        if (id < 0)
-                return;
-        for (size_t i = 0; i < *n; i++)
-                if (ids[i] == id)
-                        return;
-        ids[(*n)++] = id;
+/* What one pass of refresh() re-reads: devices (and the PF of a VF among them) and groups. */
+typedef struct Batch {
+        Refreshed *devs;
+        size_t n_devs;
+        RefreshedGroup *groups;
+        size_t n_groups;
+} Batch;
+
+static void batch_done(Batch *b) {
+        for (size_t i = 0; i < b->n_devs; i++)
+                device_free(b->devs[i].old);
+        for (size_t i = 0; i < b->n_groups; i++)
+                group_free(b->groups[i].old);
+        free(b->devs);
+        free(b->groups);
 }
 
-int model_process_event(Model *m, const char *action, const char *address, ChangeList *changes) {
-        Refreshed devs[2] = {};
-        RefreshedGroup groups[4] = {};
-        int64_t gids[4];
-        size_t n_devs = 0, n_gids = 0, n_groups = 0;
-        const char *pf = NULL;
+static bool batch_has_device(const Batch *b, const char *address) {
+        for (size_t i = 0; i < b->n_devs; i++)
+                if (streq(b->devs[i].address, address))
+                        return true;
+        return false;
+}
+
+static bool batch_has_group(const Batch *b, uint32_t id) {
+        for (size_t i = 0; i < b->n_groups; i++)
+                if (b->groups[i].id == id)
+                        return true;
+        return false;
+}
+
+static int batch_device(Model *m, Batch *b, const char *address) {
+        Refreshed *n;
+
+        if (batch_has_device(b, address))
+                return 0;
+        n = realloc(b->devs, sizeof(Refreshed) * (b->n_devs + 1));
+        if (!n)
+                return -ENOMEM;
+        b->devs = n;
+        n[b->n_devs] = (Refreshed) {};
+        b->n_devs++;
+        return refresh_device(m, address, &n[b->n_devs - 1]);
+}
+
+static int batch_group(Model *m, Batch *b, int64_t id) {
+        RefreshedGroup *n;
+
+        if (id < 0 || batch_has_group(b, (uint32_t) id))
+                return 0;
+        n = realloc(b->groups, sizeof(RefreshedGroup) * (b->n_groups + 1));
+        if (!n)
+                return -ENOMEM;
+        b->groups = n;
+        n[b->n_groups] = (RefreshedGroup) {};
+        b->n_groups++;
+        return refresh_group(m, (uint32_t) id, &n[b->n_groups - 1]);
+}
+
+static int set_add_group(uint32_t **ids, size_t *n, uint32_t id) {
+        uint32_t *g;
+
+        for (size_t i = 0; i < *n; i++)
+                if ((*ids)[i] == id)
+                        return 0;
+        g = realloc(*ids, sizeof(uint32_t) * (*n + 1));
+        if (!g)
+                return -ENOMEM;
+        g[(*n)++] = id;
+        *ids = g;
+        return 0;
+}
+
+static void set_remove_group(uint32_t *ids, size_t *n, uint32_t id) {
+        for (size_t i = 0; i < *n; i++)
+                if (ids[i] == id) {
+                        ids[i] = ids[--*n];
+                        return;
+                }
+}
+
+static void strv_remove(char **l, const char *s) {
+        size_t n = strv_length(l);
+
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i], s)) {
+                        free(l[i]);
+                        l[i] = l[n - 1];
+                        l[n - 1] = NULL;
+                        return;
+                }
+}
+
+/* A group is settled when every device iommu_groups/N/devices lists is one we read with that
+ * group, and every device we read with that group is listed. The kernel updates the two sides
+ * one after the other: a remove uevent can come while the device is still listed. */
+static bool group_settled(const Model *m, const Group *g, const Batch *b) {
+        for (char **a = g->devices; a && *a; a++) {
+                const Device *d = topology_find_device(m->topology, *a);
+
+                if (!d || d->group != g->id)
+                        return false;
+        }
+        for (size_t i = 0; i < b->n_devs; i++) {
+                const Device *d = topology_find_device(m->topology, b->devs[i].address);
+
+                if (d && d->group == g->id && !strv_contains(g->devices, d->address))
+                        return false;
+        }
+        return true;
+}
+
+/* A device is settled when it has the group it will keep: with an IOMMU, every PCI device gets
+ * one when the kernel adds it (iommu_probe_device()), so a device without one is still being
+ * added. */
+static bool device_settled(const Model *m, const Device *d) {
+        if (d->group < 0)
+                return !m->host || !m->host->iommu_present;
+        return topology_find_group(m->topology, (uint32_t) d->group);
+}
+
+static int update_unsettled(Model *m, const Batch *b) {
         int k;
 
-        if (!action || !pci_address_is_canonical(address))
-                return -EINVAL;
+        for (size_t i = 0; i < b->n_groups; i++) {
+                const Group *g = topology_find_group(m->topology, b->groups[i].id);
 
-        k = refresh_device(m, address, &devs[n_devs++]);
-        if (k < 0)
-                goto finish;
-        /* A VF coming or going changes its PF's virtfnN links and sriov_numvfs. */
-        {
-                Device *now = topology_find_device(m->topology, address);
-                pf = now && now->physfn ? now->physfn : devs[0].old ? devs[0].old->physfn : NULL;
+                if (!g || group_settled(m, g, b))
+                        set_remove_group(m->unsettled_groups, &m->n_unsettled_groups, b->groups[i].id);
+                else if ((k = set_add_group(&m->unsettled_groups, &m->n_unsettled_groups, g->id)) < 0)
+                        return k;
         }
-        if (pf && !streq(pf, address) && topology_find_device(m->topology, pf)) {
-                k = refresh_device(m, pf, &devs[n_devs++]);
-                if (k < 0)
-                        goto finish;
-        }
-        for (size_t i = 0; i < n_devs; i++) {
-                Device *now = topology_find_device(m->topology, devs[i].address);
+        for (size_t i = 0; i < b->n_devs; i++) {
+                const Device *d = topology_find_device(m->topology, b->devs[i].address);
 
-                add_group_id(gids, &n_gids, devs[i].old ? devs[i].old->group : -1);
-                add_group_id(gids, &n_gids, now ? now->group : -1);
+                if (!d || device_settled(m, d))
+                        strv_remove(m->unsettled_devices, b->devs[i].address);
+                else if (!strv_contains(m->unsettled_devices, d->address) &&
+                         strv_extend(&m->unsettled_devices, d->address) < 0)
+                        return -ENOMEM;
         }
-        for (size_t i = 0; i < n_gids; i++) {
-                k = refresh_group(m, (uint32_t) gids[i], &groups[n_groups++]);
-                if (k < 0)
-                        goto finish;
+        return 0;
+}
+
+/* Re-reads the batch's devices (with the PF of a VF: its virtfnN links and sriov_numvfs change),
+ * the groups they were and are in, and the extra groups; derives again; appends what changed. */
+static int refresh(Model *m, Batch *b, bool inputs_may_change, ChangeList *changes) {
+        int k;
+
+        for (size_t i = 0; i < b->n_devs; i++) {
+                const Device *now = topology_find_device(m->topology, b->devs[i].address);
+                const char *pf = now && now->physfn ? now->physfn : b->devs[i].old ? b->devs[i].old->physfn : NULL;
+
+                if (pf && topology_find_device(m->topology, pf) && (k = batch_device(m, b, pf)) < 0)
+                        return k;
+        }
+        for (size_t i = 0; i < b->n_devs; i++) {
+                const Device *now = topology_find_device(m->topology, b->devs[i].address);
+
+                if ((k = batch_group(m, b, b->devs[i].old ? b->devs[i].old->group : -1)) < 0 ||
+                    (k = batch_group(m, b, now ? now->group : -1)) < 0)
+                        return k;
+                if (b->devs[i].present != !!b->devs[i].old)
+                        inputs_may_change = true;
         }
 
         /* Devices appearing or going may change which PCI device holds "/" or the default route,
          * and what an RMRR scope path resolves to. */
-        if (devs[0].present != !!devs[0].old || streq(action, "add") || streq(action, "remove")) {
+        if (inputs_may_change) {
                 k = model_refresh_derived_inputs(m);
                 if (k < 0)
-                        goto finish;
+                        return k;
         }
         k = model_derive(m);
         if (k < 0)
-                goto finish;
+                return k;
+        k = update_unsettled(m, b);
+        if (k < 0)
+                return k;
 
-        for (size_t i = 0; i < n_groups; i++)
-                if (!groups[i].old && groups[i].present && (k = group_changes(m, &groups[i], changes)) < 0)
-                        goto finish;
-        for (size_t i = 0; i < n_devs; i++)
-                if ((k = device_changes(m, &devs[i], changes)) < 0)
-                        goto finish;
-        for (size_t i = 0; i < n_groups; i++)
-                if (groups[i].old && (k = group_changes(m, &groups[i], changes)) < 0)
-                        goto finish;
-        k = 0;
-finish:
-        for (size_t i = 0; i < n_devs; i++)
-                device_free(devs[i].old);
-        for (size_t i = 0; i < n_groups; i++)
-                group_free(groups[i].old);
+        /* A new group is announced before the devices that point at it, a changed one after. */
+        for (size_t i = 0; i < b->n_groups; i++)
+                if (!b->groups[i].old && b->groups[i].present && (k = group_changes(m, &b->groups[i], changes)) < 0)
+                        return k;
+        for (size_t i = 0; i < b->n_devs; i++)
+                if ((k = device_changes(m, &b->devs[i], changes)) < 0)
+                        return k;
+        for (size_t i = 0; i < b->n_groups; i++)
+                if (b->groups[i].old && (k = group_changes(m, &b->groups[i], changes)) < 0)
+                        return k;
+        return 0;
+}
+
+int model_process_event(Model *m, const char *action, const char *address, ChangeList *changes) {
+        Batch b = {};
+        int k;
+
+        if (!action || !pci_address_is_canonical(address))
+                return -EINVAL;
+        k = batch_device(m, &b, address);
+        if (k >= 0)
+                k = refresh(m, &b, streq(action, "add") || streq(action, "remove"), changes);
+        batch_done(&b);
         return k;
+}
+
+bool model_is_settled(const Model *m) {
+        return m->n_unsettled_groups == 0 && strv_length(m->unsettled_devices) == 0;
+}
+
+int model_settle(Model *m, ChangeList *changes) {
+        _cleanup_strv_free_ char **devices = TAKE_PTR(m->unsettled_devices);
+        _cleanup_free_ uint32_t *groups = TAKE_PTR(m->unsettled_groups);
+        size_t n_groups = m->n_unsettled_groups;
+        Batch b = {};
+        int k = 0;
+
+        m->n_unsettled_groups = 0;
+        for (char **a = devices; a && *a && k >= 0; a++)
+                k = batch_device(m, &b, *a);
+        for (size_t i = 0; i < n_groups && k >= 0; i++) {
+                const Group *g;
+
+                k = batch_group(m, &b, groups[i]);
+                g = topology_find_group(m->topology, groups[i]);
+                /* Members the group lists and the model does not have (or has elsewhere), read
+                 * again: the add uevent may still be on its way. */
+                for (char **a = g ? g->devices : NULL; a && *a && k >= 0; a++) {
+                        const Device *d = topology_find_device(m->topology, *a);
+
+                        if (!d || d->group != g->id)
+                                k = batch_device(m, &b, *a);
+                }
+        }
+        if (k >= 0)
+                k = refresh(m, &b, true, changes);
+        batch_done(&b);
+        return k;
+}
+
+void model_forget_unsettled(Model *m) {
+        m->unsettled_groups = mfree(m->unsettled_groups);
+        m->n_unsettled_groups = 0;
+        strv_free(m->unsettled_devices);
+        m->unsettled_devices = NULL;
 }

@@ -68,6 +68,12 @@ typedef struct Model {
         HostCritical *critical;
         size_t n_critical;
         char **errors;           /* host-critical and RMRR resolution problems */
+        /* What the kernel had not finished updating when we read it: a remove uevent can come
+         * while iommu_groups/N/devices still lists the device, an add before the device's group
+         * is there. model_settle() reads these again. */
+        uint32_t *unsettled_groups;
+        size_t n_unsettled_groups;
+        char **unsettled_devices;
 } Model;
 
 /* Takes ownership of root. names may be NULL (no vendor/device names). */
@@ -87,6 +93,15 @@ int model_refresh_host(Model *m, bool *ret_changed);
  * action: add, remove, change, bind, unbind, move (unknown actions refresh). Appends what
  * changed to *changes. -EINVAL for an address that is not canonical. */
 int model_process_event(Model *m, const char *action, const char *address, ChangeList *changes);
+
+/* Whether every group and device the events touched was consistent when read (see Model). */
+bool model_is_settled(const Model *m);
+/* Reads the unsettled groups and devices again (and the members an unsettled group lists that
+ * the model lacks); appends what changed. What is still inconsistent stays unsettled: the caller
+ * tries again a little later, a bounded number of times. */
+int model_settle(Model *m, ChangeList *changes);
+/* The caller gave up waiting: the model keeps what it read last. */
+void model_forget_unsettled(Model *m);
 
 /* Diffs, exposed for tests. */
 uint32_t device_diff(const Device *a, const Device *b);

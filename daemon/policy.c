@@ -753,26 +753,19 @@ static int ir_gate(const Policy *p, const HostInfo *h, PolicyVerdict *v) {
 static int group_members(const Policy *p, const Topology *t, const Group *g, const PolicyCaller *c,
                          PolicyVerdict *v) {
         bool decided = false;
-        size_t n_members = 0;
         int r;
 
         for (char **a = g->devices; a && *a; a++) {
                 _cleanup_(policy_verdict_clear) PolicyVerdict dv = POLICY_VERDICT_INIT;
                 const Device *d = find_device(t, *a);
 
-                if (!d) {
-                        if (add_reason(v,
-                                       "%s, a member of group %" PRIu32 ", is not in the topology",
-                                       *a, g->id) < 0)
-                                return -ENOMEM;
-                        r = verdict_deny(v, POLICY_DENY_BLOCKER, *a, NULL, -1);
-                        if (r < 0)
-                                return r;
+                /* A member that cannot be read, and a group of bridges only, are the topology's
+                 * blockers ("unreadable", "no-endpoint"): group_blockers() says so. */
+                if (!d || !d->ids_known)
                         continue;
-                }
-                /* Bridges stay on pcieport, which the kernel lets share a group with a VM's
-                 * devices (driver_managed_dma, kernel 5.19): they are not assigned. */
-                if (d->bridge) {
+                /* Bridges stay on pcieport and host bridges on the host: they are not assigned,
+                 * but one the host needs keeps the group (a rule cannot name it away). */
+                if (!device_is_endpoint(d)) {
                         if (!d->host_critical)
                                 continue;
                         if (add_reason(v, "%s is a bridge the host needs (%s)", d->address,
@@ -783,7 +776,6 @@ static int group_members(const Policy *p, const Topology *t, const Group *g, con
                                 return r;
                         continue;
                 }
-                n_members++;
                 r = device_verdict(p, d, c, &dv);
                 if (r < 0)
                         return r;
@@ -800,13 +792,6 @@ static int group_members(const Policy *p, const Topology *t, const Group *g, con
                         v->rule_index = dv.rule_index;
                         decided = true;
                 }
-        }
-        if (n_members == 0) {
-                if (add_reason(v,
-                               "group %" PRIu32 " has no member to assign (only bridges or none)",
-                               g->id) < 0)
-                        return -ENOMEM;
-                return verdict_deny(v, POLICY_DENY_BLOCKER, NULL, NULL, -1);
         }
         return 0;
 }
@@ -847,7 +832,7 @@ static int group_blockers(const Policy *p, const Topology *t, const Group *g, Po
         for (char **a = g->devices; a && *a; a++) {
                 const Device *d = find_device(t, *a);
 
-                if (!d || d->bridge || strv_length(d->reset_methods) > 0)
+                if (!d || !d->ids_known || !device_is_endpoint(d) || strv_length(d->reset_methods) > 0)
                         continue;
                 if (add_reason(v, "%s has no reset method the kernel knows of (reset_method) and "
                                "the policy requires one (host.require_reset)", d->address) < 0)
@@ -886,7 +871,7 @@ int policy_evaluate_group(const Policy *p, const Topology *t, const Group *g, co
 }
 
 bool policy_prepare_at_boot(const Policy *p, const Device *d) {
-        if (!p || !d || d->bridge)
+        if (!p || !d || !d->ids_known || !device_is_endpoint(d))
                 return false;
         for (size_t i = 0; i < p->n_rules; i++) {
                 const PolicyRule *r = &p->rules[i];

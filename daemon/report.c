@@ -162,11 +162,16 @@ int report_device_json(const Device *d, struct json_object **ret) {
         if (!o)
                 return -ENOMEM;
         k |= json_add_string(o, "address", d->address);
-        k |= json_add_new(o, "vendor", hex_string(4, d->vendor));
-        k |= json_add_new(o, "device", hex_string(4, d->device));
-        k |= json_add_new(o, "subsystem_vendor", hex_string(4, d->subsystem_vendor));
-        k |= json_add_new(o, "subsystem_device", hex_string(4, d->subsystem_device));
-        k |= json_add_new(o, "class", hex_string(6, d->class));
+        {
+                /* Unreadable ids are null, never a made-up 0x0000 (the group says "unreadable"). */
+                static const char *const keys[] = { "vendor", "device", "subsystem_vendor", "subsystem_device",
+                                                    "class" };
+                const uint32_t ids[] = { d->vendor, d->device, d->subsystem_vendor, d->subsystem_device, d->class };
+
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        k |= d->ids_known ? json_add_new(o, keys[i], hex_string(i == 4 ? 6 : 4, ids[i]))
+                                          : json_add_string(o, keys[i], NULL);
+        }
         k |= json_add_string(o, "vendor_name", d->vendor_name);
         k |= json_add_string(o, "device_name", d->device_name);
         k |= json_add_string(o, "driver", d->driver);
@@ -176,6 +181,7 @@ int report_device_json(const Device *d, struct json_object **ret) {
         else
                 k |= json_add_string(o, "group", NULL);
         k |= json_add_new(o, "bridge", json_object_new_boolean(d->bridge));
+        k |= json_add_new(o, "host_bridge", json_object_new_boolean(d->host_bridge));
         k |= json_add_new(o, "reset_methods", strv_json(d->reset_methods));
         if (d->numa_node >= 0)
                 k |= json_add_new(o, "numa_node", json_object_new_int64(d->numa_node));

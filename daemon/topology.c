@@ -100,7 +100,7 @@ int topology_add_error(char ***errors, const char *fmt, ...) {
 
 bool device_is_bridge_class(uint32_t class) {
         /* PCI Code and ID Assignment spec: 06/04 PCI-to-PCI bridge, 06/09 semi-transparent
-         * PCI-to-PCI bridge. Host (06/00) and ISA (06/01) bridges are endpoints for VFIO. */
+         * PCI-to-PCI bridge. An ISA bridge (06/01, an LPC controller) is an endpoint for VFIO. */
         return (class >> 8) == 0x0604 || (class >> 8) == 0x0609;
 }
 
@@ -324,43 +324,52 @@ static bool parse_modalias(const char *s, Device *d) {
         return true;
 }
 
-/* vendor, device and class identify the function; without them it is gone (removed while we
- * read it) or not a PCI device we can describe. */
+/* vendor, device and class identify the function. Without them the device is either gone
+ * (removed while we read it: -ENOENT) or present but not describable: then it is kept with
+ * ids_known false, so that its group still lists it and is blocked. */
 static int read_ids(const SysRoot *root, int dfd, const char *address, Device *d, char ***errors) {
+        static const struct {
+                const char *attr;
+                unsigned width;
+                bool required;
+        } ids[] = {
+                { "vendor", 16, true },
+                { "device", 16, true },
+                { "class", 24, true },
+                { "subsystem_vendor", 16, false },
+                { "subsystem_device", 16, false },
+        };
+        uint32_t v[ELEMENTSOF(ids)] = {};
         char buf[128];
-        uint32_t v;
-        bool present;
         int k;
 
-        if (sysfs_read_attr_buf(root, dfd, "modalias", buf, sizeof(buf)) >= 0 && parse_modalias(buf, d))
+        if (sysfs_read_attr_buf(root, dfd, "modalias", buf, sizeof(buf)) >= 0 && parse_modalias(buf, d)) {
+                d->ids_known = true;
                 return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                size_t n_errors = strv_length(*errors);
+                bool present;
 
-        k = read_hex(root, dfd, address, "vendor", 16, &v, &present, errors);
-        if (k < 0)
-                return k;
-        if (!present)
-                return sysfs_exists_at(root, dfd, ".") ? -EBADMSG : -ENOENT;
-        d->vendor = (uint16_t) v;
-        k = read_hex(root, dfd, address, "device", 16, &v, &present, errors);
-        if (k < 0)
-                return k;
-        if (!present)
-                return -EBADMSG;
-        d->device = (uint16_t) v;
-        k = read_hex(root, dfd, address, "class", 24, &v, &present, errors);
-        if (k < 0)
-                return k;
-        if (!present)
-                return -EBADMSG;
-        d->class = v;
-        if (read_hex(root, dfd, address, "subsystem_vendor", 16, &v, &present, errors) < 0)
-                return -ENOMEM;
-        if (present)
-                d->subsystem_vendor = (uint16_t) v;
-        if (read_hex(root, dfd, address, "subsystem_device", 16, &v, &present, errors) < 0)
-                return -ENOMEM;
-        if (present)
-                d->subsystem_device = (uint16_t) v;
+                k = read_hex(root, dfd, address, ids[i].attr, ids[i].width, &v[i], &present, errors);
+                if (k < 0)
+                        return k;
+                if (present || !ids[i].required)
+                        continue;
+                if (!sysfs_exists_at(root, dfd, "."))
+                        return -ENOENT;
+                /* A bad value was recorded by read_hex(); an absent file was not. */
+                if (strv_length(*errors) == n_errors &&
+                    topology_add_error(errors, "%s: %s: missing", address, ids[i].attr) < 0)
+                        return -ENOMEM;
+                return 0;
+        }
+        d->vendor = (uint16_t) v[0];
+        d->device = (uint16_t) v[1];
+        d->class = v[2];
+        d->subsystem_vendor = (uint16_t) v[3];
+        d->subsystem_device = (uint16_t) v[4];
+        d->ids_known = true;
         return 0;
 }
 
@@ -464,8 +473,10 @@ int device_read(const SysRoot *root, PciNames *names, const char *address, Devic
         }
         s = mfree(s);
 
-        d->bridge = device_is_bridge_class(d->class);
-        if (!d->bridge && (d->class >> 16) == 0x06 && (d->class >> 8) != 0x0600) {
+        /* PCI Code and ID Assignment spec: 06/00 is a host bridge. */
+        d->host_bridge = d->ids_known && (d->class >> 8) == 0x0600;
+        d->bridge = d->ids_known && device_is_bridge_class(d->class);
+        if (d->ids_known && !d->bridge && !d->host_bridge && (d->class >> 16) == 0x06) {
                 int ht;
 
                 if (read_header_type(root, dfd, &ht) >= 0)
@@ -475,7 +486,7 @@ int device_read(const SysRoot *root, PciNames *names, const char *address, Devic
         if (d->driver && streq(d->driver, DRIVER_VFIO_PCI) && read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
                 return -ENOMEM;
 
-        if (names) {
+        if (names && d->ids_known) {
                 k = pci_names_lookup(names, d->vendor, d->device, &d->vendor_name, &d->device_name);
                 if (k == -ENOMEM)
                         return k;
@@ -856,7 +867,7 @@ static bool group_has_direct_region(const Group *g) {
 
 static int derive_group(Topology *t, Group *g, bool iommu_present) {
         bool direct = group_has_direct_region(g);
-        bool named_any = false;
+        bool named_any = false, endpoint = false, all_known = true;
 
         blockers_free(g->blockers, g->n_blockers);
         g->blockers = NULL;
@@ -871,8 +882,24 @@ static int derive_group(Topology *t, Group *g, bool iommu_present) {
         for (char **a = g->devices; a && *a; a++) {
                 Device *d = topology_find_device(t, *a);
 
-                if (!d)
+                /* The group is what iommu_groups/N/devices lists; a member we cannot describe
+                 * might be anything, so the group stays whole and unassignable. */
+                if (!d) {
+                        if (add_blocker(g, BLOCKER_UNREADABLE, *a,
+                                        "%s is listed in IOMMU group %" PRIu32 " but its device cannot be "
+                                        "read (being removed or added?)", *a, g->id) < 0)
+                                return -ENOMEM;
+                        all_known = false;
                         continue;
+                }
+                if (!d->ids_known) {
+                        if (add_blocker(g, BLOCKER_UNREADABLE, d->address,
+                                        "%s: its vendor, device or class cannot be read", d->address) < 0)
+                                return -ENOMEM;
+                        all_known = false;
+                }
+                if (d->ids_known && device_is_endpoint(d))
+                        endpoint = true;
                 if (d->host_critical && add_blocker(g, BLOCKER_HOST_CRITICAL, d->address, "%s %s", d->address,
                                                     d->host_critical) < 0)
                         return -ENOMEM;
@@ -892,6 +919,12 @@ static int derive_group(Topology *t, Group *g, bool iommu_present) {
                                         g->regions[i].end) < 0)
                                 return -ENOMEM;
         }
+        /* Only bridges (or the host bridge): a claim would move nothing, and VFIO has no device
+         * in the group to hand out. */
+        if (!endpoint && all_known &&
+            add_blocker(g, BLOCKER_NO_ENDPOINT, NULL,
+                        "group %" PRIu32 " has only bridges: nothing in it can be assigned", g->id) < 0)
+                return -ENOMEM;
         g->assignable = g->n_blockers == 0;
         return 0;
 }

@@ -17,6 +17,10 @@ typedef struct Device {
         PciAddress addr;
         uint16_t vendor, device, subsystem_vendor, subsystem_device;
         uint32_t class;
+        /* false: vendor, device or class could not be read (the ids above are 0). The device
+         * stays a member of its group, which is then blocked ("unreadable"): leaving it out
+         * would let a claim split the group. */
+        bool ids_known;
         char *vendor_name, *device_name;
         char *driver;          /* basename of the driver link */
         char *driver_override; /* NULL when the kernel says "(null)" */
@@ -26,7 +30,8 @@ typedef struct Device {
         char *physfn;          /* PF address for a VF */
         char **virtfns;        /* VF addresses for a PF, in virtfnN order */
         int64_t sriov_totalvfs, sriov_numvfs;
-        bool bridge;
+        bool bridge;           /* PCI-to-PCI bridge (header type 1) */
+        bool host_bridge;      /* class 0x0600: the root complex's own function */
         int64_t group;         /* -1 when the device has no IOMMU group */
         char *vfio_dev;        /* "vfioN" from vfio-dev/ (kernel >= 6.6 cdev) */
         char *devpath;         /* real directory relative to the root: "sys/devices/pci0000:00/..." */
@@ -110,5 +115,11 @@ int topology_derive(Topology *t, const PciAddress *rmrr, size_t n_rmrr, const Ho
                      size_t n_crit, bool iommu_present);
 
 bool device_is_bridge_class(uint32_t class);
+/* Whether a claim moves the function to vfio-pci. Bridges stay on pcieport, which the kernel
+ * lets share a group with a VM's devices (driver_managed_dma, 5.19); a host bridge is the host's
+ * root complex, never a VM's. */
+static inline bool device_is_endpoint(const Device *d) {
+        return !d->bridge && !d->host_bridge;
+}
 #define TOPOLOGY_ERRORS_MAX 1000
 int topology_add_error(char ***errors, const char *fmt, ...) _printf_(2, 3);

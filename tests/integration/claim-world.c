@@ -644,3 +644,32 @@ bool node_exists(uint32_t group) {
 
         return path_exists(p);
 }
+
+/* ---- a test program's main ---- */
+
+int world_init(void) {
+        if (!harness_init())
+                return 77;
+        if (!H.python3) {
+                printf("SKIP: the claim tests need python-dbusmock's polkitd\n");
+                return 77;
+        }
+        mock_lib = getenv("VFIO_MOCK_LIB");
+        if (isempty(mock_lib) || access(mock_lib, R_OK) < 0) {
+                printf("SKIP: VFIO_MOCK_LIB (tests/mock/libvfio-mock.so) is not set or missing\n");
+                return 77;
+        }
+        return 0;
+}
+
+void world_setup(void) {
+        char tmpl[] = "/tmp/vfio-assignd-claim.XXXXXX";
+
+        ck_assert_msg(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+        H.tmpdir = strdup(tmpl);
+        ck_assert_ptr_nonnull(H.tmpdir);
+        /* The bus socket lives here; callers switched to nobody must reach it. */
+        ck_assert_int_eq(chmod(H.tmpdir, 0755), 0);
+        H.polkit_log = path_join(H.tmpdir, "polkit.log");
+        harness_start_bus();
+}

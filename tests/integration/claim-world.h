@@ -176,4 +176,10 @@ void polkit_call(char *const args[]);
 void polkit_allow_all(void);
 void polkit_deny_all(void);
 void case_start(const char *host);
+
+/* A test program's main: world_init() returns 0, or 77 (skip) with a message when a tool is
+ * missing; world_setup() is the unchecked fixture (private bus and polkit mock), torn down by
+ * harness_teardown(). */
+int world_init(void);
+void world_setup(void);
 bool node_exists(uint32_t group);

@@ -15,3 +15,15 @@ tests_integration_test_claim_LDADD = \
 	libcommon.a $(CHECK_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS)
 # What a test run starts besides the daemon and assignctl (which `all` builds).
 EXTRA_tests_integration_test_claim_DEPENDENCIES = tests/mock/libvfio-mock.so tests/mkhost$(EXEEXT)
+
+# The daemon as a whole on the same world: agreement of report, bus, assignctl and claim on every
+# sample host; lifecycle and guards.
+check_PROGRAMS += tests/integration/test-daemon
+TESTS += tests/integration/test-daemon
+tests_integration_test_daemon_SOURCES = \
+	tests/integration/test-daemon.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_daemon_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_daemon_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_daemon_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)

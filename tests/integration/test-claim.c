@@ -1244,39 +1244,19 @@ END_TEST
 
 /* ---- main ---- */
 
-static void claim_setup(void) {
-        char tmpl[] = "/tmp/vfio-assignd-claim.XXXXXX";
-
-        ck_assert_msg(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-        H.tmpdir = strdup(tmpl);
-        ck_assert_ptr_nonnull(H.tmpdir);
-        /* The bus socket lives here; callers switched to nobody must reach it. */
-        ck_assert_int_eq(chmod(H.tmpdir, 0755), 0);
-        H.polkit_log = path_join(H.tmpdir, "polkit.log");
-        harness_start_bus();
-}
-
 int main(void) {
         SRunner *sr;
         Suite *s;
         TCase *tc;
-        int failed;
+        int failed, r;
 
-        if (!harness_init())
-                return 77;
-        if (!H.python3) {
-                printf("SKIP: the claim tests need python-dbusmock's polkitd\n");
-                return 77;
-        }
-        mock_lib = getenv("VFIO_MOCK_LIB");
-        if (isempty(mock_lib) || access(mock_lib, R_OK) < 0) {
-                printf("SKIP: VFIO_MOCK_LIB (tests/mock/libvfio-mock.so) is not set or missing\n");
-                return 77;
-        }
+        r = world_init();
+        if (r != 0)
+                return r;
 
         s = suite_create("claim");
         tc = tcase_create("kernel-model");
-        tcase_add_unchecked_fixture(tc, claim_setup, harness_teardown);
+        tcase_add_unchecked_fixture(tc, world_setup, harness_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_claim_bridge_group_q35);
         tcase_add_test(tc, test_claim_bridge_group_server);

@@ -3,10 +3,12 @@
  * tree, and two clients: assignctl and busctl (one nobody here wrote). See harness.h. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <systemd/sd-bus.h>
@@ -621,7 +623,7 @@ typedef struct SignalMatch {
         const char *member;
         const char *path;
         const char *property; /* PropertiesChanged: this key must be in the changed dict */
-        const char *value;    /* ... with this string value */
+        const char *value;    /* ... with this string value; NULL: any value */
 } SignalMatch;
 
 /* One line of `busctl monitor --json=short`. */
@@ -650,7 +652,7 @@ static bool match_signal(const char *line, const void *data) {
         if (!json_object_object_get_ex(json_object_array_get_idx(args, 1), m->property, &v) ||
             !json_object_object_get_ex(v, "data", &v))
                 return false;
-        return streq(json_object_get_string(v), m->value);
+        return !m->value || streq(json_object_get_string(v), m->value);
 }
 
 static bool match_line(const char *line, const void *want) {
@@ -757,6 +759,75 @@ START_TEST(test_hotplug_unbind_bind) {
 }
 END_TEST
 
+static bool group_lists(const char *group_path, const char *bdf) {
+        _cleanup_json_ json_object *p = get_property(group_path, IFACE_GROUP, "Devices");
+        json_object *list = jget(p, "data");
+
+        for (size_t i = 0; i < jlen(list); i++)
+                if (streq(json_object_get_string(jidx(list, i)), bdf))
+                        return true;
+        return false;
+}
+
+/* The kernel can send "remove" while iommu_groups/N/devices still lists the device, and drop the
+ * link a moment later without another uevent (issue 8: a Group's Devices stayed stale for good).
+ * The daemon reads the group again by itself until it agrees with its devices. */
+START_TEST(test_hotplug_remove_before_group_updates) {
+        _cleanup_json_ json_object *report = daemon_report(), *assignable = NULL;
+        json_object *dev = pick_hotplug_device(report);
+        const char *bdf = jstr_or_null(dev, "address");
+        uint32_t group = (uint32_t) json_object_get_int64(jget(dev, "group"));
+        _cleanup_free_ char *path = device_path(bdf), *group_path = NULL, *rel = NULL;
+        _cleanup_free_ char *link = NULL, *pristine = NULL;
+        char target[PATH_MAX];
+        ssize_t n;
+        Proc busctl;
+
+        ck_assert_int_ge(asprintf(&group_path, OBJ_GROUP_PREFIX "/%" PRIu32, group), 0);
+        ck_assert_int_ge(asprintf(&rel, SYSFS_IOMMU_GROUPS "/%" PRIu32 "/devices/%s", group, bdf), 0);
+        link = path_join(H.hostdir, rel);
+        pristine = path_join(H.pristine, rel);
+        n = readlink(pristine, target, sizeof(target) - 1);
+        ck_assert_int_gt(n, 0);
+        target[n] = 0;
+
+        proc_spawn(&busctl, (char *) H.busctl, (char *) "--system", (char *) "--json=short",
+                   (char *) "monitor", (char *) BUS_NAME);
+        ck_assert(proc_wait_stderr(&busctl, "Monitoring bus message stream", EVENT_TIMEOUT_MS));
+
+        /* The device is gone, its group link not yet. */
+        host_remove_device(bdf);
+        ck_assert_int_eq(symlink(target, link), 0);
+        send_uevent("remove", bdf);
+        ck_assert_msg(proc_wait_line(&busctl, match_signal,
+                                     &(SignalMatch) { .member = "InterfacesRemoved", .path = path },
+                                     EVENT_TIMEOUT_MS),
+                      "no InterfacesRemoved for %s:\n%s", path, strempty(busctl.out));
+        /* The group is what the kernel lists: the device, which cannot be read, blocks it. */
+        ck_assert(group_lists(group_path, bdf));
+        assignable = get_property(group_path, IFACE_GROUP, "Assignable");
+        ck_assert(!json_object_get_boolean(jget(assignable, "data")));
+
+        /* The kernel drops the link; no uevent says so. */
+        ck_assert_int_eq(unlink(link), 0);
+        ck_assert_msg(proc_wait_line(&busctl, match_signal,
+                                     &(SignalMatch) { .member = "PropertiesChanged", .path = group_path,
+                                                      .property = "Devices" },
+                                     EVENT_TIMEOUT_MS),
+                      "group %" PRIu32 " did not change after the link went:\n%s", group,
+                      strempty(busctl.out));
+        ck_assert(!group_lists(group_path, bdf));
+
+        host_restore_device(bdf);
+        send_uevent("add", bdf);
+        ck_assert(proc_wait_line(&busctl, match_signal,
+                                 &(SignalMatch) { .member = "InterfacesAdded", .path = path },
+                                 EVENT_TIMEOUT_MS));
+        ck_assert(group_lists(group_path, bdf));
+        (void) proc_stop(&busctl, SIGTERM);
+}
+END_TEST
+
 int main(void) {
         SRunner *sr;
         Suite *s;
@@ -787,6 +858,7 @@ int main(void) {
         tcase_add_test(tc, test_assignctl_no_daemon);
         tcase_add_test(tc, test_hotplug_remove_add);
         tcase_add_test(tc, test_hotplug_unbind_bind);
+        tcase_add_test(tc, test_hotplug_remove_before_group_updates);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);

@@ -9,6 +9,7 @@
 #include "dmar-build.h"
 #include "dmar.h"
 #include "fakesys.h"
+#include "json-util.h"
 #include "macro.h"
 #include "model.h"
 #include "report.h"
@@ -274,8 +275,9 @@ START_TEST(test_bad_input_is_reported) {
         ck_assert_str_eq(d->driver, "nouveau");
         ck_assert_ptr_null(d->reset_methods);
         ck_assert_int_eq(topology_find_device(m->topology, "0000:01:00.1")->numa_node, -1);
-        ck_assert_ptr_null(topology_find_device(m->topology, "0000:03:02.0"));
-        ck_assert_uint_eq(m->topology->n_devices, 10);
+        /* The NIC with garbage ids stays, undescribed, in its group (test_unreadable_member). */
+        ck_assert(!topology_find_device(m->topology, "0000:03:02.0")->ids_known);
+        ck_assert_uint_eq(m->topology->n_devices, 11);
         ck_assert_uint_eq(m->topology->n_groups, 8);
         ck_assert_int_eq(report_to_string(m, &report), 0);
         ck_assert_ptr_nonnull(strstr(report, "\"dmar\":{\"error\":"));
@@ -451,6 +453,168 @@ START_TEST(test_event_bad_address) {
 }
 END_TEST
 
+/* Groups of bridges only (the root ports of build_host() each sit alone), and a host bridge,
+ * have nothing to assign and say so; a host bridge beside an endpoint does not block it. */
+START_TEST(test_bridge_only_groups) {
+        _cleanup_(model_freep) Model *m = NULL;
+        _cleanup_free_ char *report = NULL;
+        const Blocker *b;
+        const Group *g;
+
+        build_host();
+        add_dev("0000:00:00.0", NULL, 0x8086, 0x3e30, 0x060000, NULL, 0);
+        add_dev("0000:00:1f.0", NULL, 0x8086, 0xa305, 0x060100, NULL, 10); /* LPC: an endpoint */
+        add_dev("0000:00:1f.4", NULL, 0x8086, 0xa323, 0x0c0500, "i801_smbus", 10);
+        add_dev("0000:00:08.0", NULL, 0x8086, 0x1911, 0x060000, NULL, 11);  /* host bridge + endpoint */
+        add_dev("0000:00:08.1", NULL, 0x8086, 0x1912, 0x088000, NULL, 11);
+        m = load();
+
+        for (size_t i = 0; i < 4; i++) {
+                uint32_t id = (uint32_t[]) { 0, 1, 7, 8 }[i];
+
+                g = topology_find_group(m->topology, id);
+                ck_assert_ptr_nonnull(g);
+                ck_assert_msg(!g->assignable, "group %u is assignable", id);
+                b = find_blocker(g, "no-endpoint");
+                ck_assert_ptr_nonnull(b);
+                ck_assert_ptr_null(b->device);
+                ck_assert_ptr_nonnull(strstr(b->reason, "only bridges"));
+        }
+        ck_assert(topology_find_device(m->topology, "0000:00:00.0")->host_bridge);
+        ck_assert(!device_is_endpoint(topology_find_device(m->topology, "0000:00:00.0")));
+        ck_assert(device_is_endpoint(topology_find_device(m->topology, "0000:00:1f.0")));
+        ck_assert(topology_find_group(m->topology, 10)->assignable);
+        g = topology_find_group(m->topology, 11);
+        ck_assert(g->assignable);
+        ck_assert_uint_eq(g->n_blockers, 0);
+        /* Group 3: a PCIe-to-PCI bridge with two NICs behind it. */
+        ck_assert(topology_find_group(m->topology, 3)->assignable);
+
+        ck_assert_int_eq(report_to_string(m, &report), 0);
+        ck_assert_ptr_nonnull(strstr(report, "\"code\":\"no-endpoint\""));
+        ck_assert_ptr_nonnull(strstr(report, "\"host_bridge\":true"));
+}
+END_TEST
+
+/* A member whose ids cannot be read stays in its group, with null ids, and blocks it. */
+START_TEST(test_unreadable_member) {
+        _cleanup_(model_freep) Model *m = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        const Blocker *b;
+        const Device *d;
+        const Group *g;
+
+        build_host();
+        ck_assert_int_eq(fakesys_remove_attr(fs, "0000:01:00.1", "modalias"), 0);
+        ck_assert_int_eq(fakesys_remove_attr(fs, "0000:01:00.1", "vendor"), 0);
+        m = load();
+        d = topology_find_device(m->topology, "0000:01:00.1");
+        ck_assert_ptr_nonnull(d);
+        ck_assert(!d->ids_known);
+        ck_assert_int_eq(d->group, 2);
+        ck_assert_str_eq(d->driver, "snd_hda_intel");
+        ck_assert(has_error(m, "0000:01:00.1: vendor: missing"));
+        g = topology_find_group(m->topology, 2);
+        ck_assert_uint_eq(strv_length(g->devices), 2);
+        ck_assert(!g->assignable);
+        b = find_blocker(g, "unreadable");
+        ck_assert_ptr_nonnull(b);
+        ck_assert_str_eq(b->device, "0000:01:00.1");
+        ck_assert_ptr_null(find_blocker(g, "no-endpoint"));
+
+        ck_assert_int_eq(report_device_json(d, &o), 0);
+        for (size_t i = 0; i < 3; i++) {
+                const char *key = (const char *[]) { "vendor", "device", "class" }[i];
+
+                ck_assert(json_object_object_get_ex(o, key, &v));
+                ck_assert_msg(!v, "%s is not null", key);
+        }
+}
+END_TEST
+
+/* The kernel sends the remove uevent while iommu_groups/3/devices still lists the device: the
+ * group keeps it (blocked: it cannot be read) and is unsettled until the kernel drops it. */
+START_TEST(test_event_remove_before_group_updates) {
+        _cleanup_(model_freep) Model *m = NULL;
+        ChangeList l = {};
+        const Change *c;
+        const Group *g;
+
+        build_host();
+        m = load();
+        ck_assert(model_is_settled(m));
+        ck_assert_int_eq(fakesys_remove_device(fs, "0000:03:02.0"), 0);
+        ck_assert_int_eq(fakesys_symlink(fs, "sys/kernel/iommu_groups/3/devices/0000:03:02.0",
+                                         "../../../../devices/pci0000:00/0000:00:04.0/0000:02:00.0/0000:03:02.0"),
+                         0);
+        ck_assert_int_eq(model_process_event(m, "remove", "0000:03:02.0", &l), 0);
+        ck_assert_ptr_nonnull(find_change(&l, CHANGE_DEVICE_REMOVED, "0000:03:02.0", 0));
+        g = topology_find_group(m->topology, 3);
+        ck_assert_uint_eq(strv_length(g->devices), 3);
+        ck_assert(!g->assignable);
+        ck_assert_str_eq(find_blocker(g, "unreadable")->device, "0000:03:02.0");
+        ck_assert(!model_is_settled(m));
+        ck_assert_uint_eq(m->n_unsettled_groups, 1);
+        ck_assert_uint_eq(m->unsettled_groups[0], 3);
+        change_list_clear(&l);
+
+        /* Still there: still unsettled, nothing changed. */
+        ck_assert_int_eq(model_settle(m, &l), 0);
+        ck_assert(!model_is_settled(m));
+        ck_assert_uint_eq(l.n, 0);
+
+        /* The kernel drops it from the group. */
+        ck_assert_int_eq(fakesys_remove(fs, "sys/kernel/iommu_groups/3/devices/0000:03:02.0"), 0);
+        ck_assert_int_eq(model_settle(m, &l), 0);
+        ck_assert(model_is_settled(m));
+        c = find_change(&l, CHANGE_GROUP_CHANGED, NULL, 3);
+        ck_assert_ptr_nonnull(c);
+        ck_assert(c->mask & GROUP_CHANGED_DEVICES);
+        ck_assert(c->mask & GROUP_CHANGED_ASSIGNABLE);
+        g = topology_find_group(m->topology, 3);
+        ck_assert_uint_eq(strv_length(g->devices), 2);
+        ck_assert(g->assignable);
+        change_list_clear(&l);
+}
+END_TEST
+
+/* An add uevent before the device has its group: unsettled until the group appears. */
+START_TEST(test_event_add_before_group) {
+        _cleanup_(model_freep) Model *m = NULL;
+        ChangeList l = {};
+        const Change *c;
+
+        build_host();
+        m = load();
+        add_dev("0000:00:05.0", NULL, 0x8086, 0x1533, 0x020000, "igb", -1);
+        ck_assert_int_eq(model_process_event(m, "add", "0000:00:05.0", &l), 0);
+        ck_assert_ptr_nonnull(find_change(&l, CHANGE_DEVICE_ADDED, "0000:00:05.0", 0));
+        ck_assert_int_eq(topology_find_device(m->topology, "0000:00:05.0")->group, -1);
+        ck_assert(!model_is_settled(m));
+        change_list_clear(&l);
+
+        ck_assert_int_eq(fakesys_set_group(fs, "0000:00:05.0", 9), 0);
+        ck_assert_int_eq(model_settle(m, &l), 0);
+        ck_assert(model_is_settled(m));
+        ck_assert_ptr_nonnull(find_change(&l, CHANGE_GROUP_ADDED, NULL, 9));
+        c = find_change(&l, CHANGE_DEVICE_CHANGED, "0000:00:05.0", 0);
+        ck_assert_ptr_nonnull(c);
+        ck_assert(c->mask & DEVICE_CHANGED_GROUP);
+        ck_assert_int_eq(topology_find_device(m->topology, "0000:00:05.0")->group, 9);
+        ck_assert_uint_eq(strv_length(topology_find_group(m->topology, 9)->devices), 1);
+        change_list_clear(&l);
+
+        /* Without an IOMMU, a device without a group is the normal state. */
+        model_forget_unsettled(m);
+        m->host->iommu_present = false;
+        add_dev("0000:00:06.0", NULL, 0x8086, 0x1533, 0x020000, "igb", -1);
+        ck_assert_int_eq(model_process_event(m, "add", "0000:00:06.0", &l), 0);
+        ck_assert(model_is_settled(m));
+        change_list_clear(&l);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("model");
         TCase *tc = tcase_create("model");
@@ -467,6 +631,10 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_event_unbind_bind);
         tcase_add_test(tc, test_event_sriov_vf);
         tcase_add_test(tc, test_event_bad_address);
+        tcase_add_test(tc, test_bridge_only_groups);
+        tcase_add_test(tc, test_unreadable_member);
+        tcase_add_test(tc, test_event_remove_before_group_updates);
+        tcase_add_test(tc, test_event_add_before_group);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon as a whole, on the kernel model (tests/mock) and a private bus with python-dbusmock's
+ * polkitd, like test-claim.c: what the report, the bus and assignctl say agrees with what a claim
+ * does on every sample host, and the daemon's lifecycle and guards (issue 8). Each test starts a
+ * daemon of its own on a fresh copy of a host. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <systemd/sd-bus.h>
+
+#include "claim-world.h"
+#include "harness.h"
+#include "names.h"
+#include "util.h"
+
+/* ---- the report, the bus, assignctl list and claim agree ---- */
+
+/* Every .host file in tests/data/hosts (test_sample_hosts_listed keeps the list whole). */
+static const char *const sample_hosts[] = {
+        "amd", "no-iommu", "no-ir", "qemu-q35-vtd", "qemu-q35-vtd-intremap-off", "server", "workstation",
+};
+
+START_TEST(test_sample_hosts_listed) {
+        _cleanup_free_ char *dir = path_join(getenv("TEST_DATA_DIR") ?: "tests/data", "hosts");
+        size_t n = 0;
+        DIR *d;
+
+        d = opendir(dir);
+        ck_assert_msg(d, "opendir %s: %s", dir, strerror(errno));
+        for (struct dirent *de; (de = readdir(d));) {
+                size_t len = strlen(de->d_name);
+                bool listed = false;
+
+                if (len < 6 || !streq(de->d_name + len - 5, ".host"))
+                        continue;
+                for (size_t i = 0; i < ELEMENTSOF(sample_hosts); i++)
+                        listed |= strlen(sample_hosts[i]) == len - 5 &&
+                                  strneq(de->d_name, sample_hosts[i], len - 5);
+                ck_assert_msg(listed, "%s is not in sample_hosts[]", de->d_name);
+                n++;
+        }
+        closedir(d);
+        ck_assert_uint_eq(n, ELEMENTSOF(sample_hosts));
+}
+END_TEST
+
+/* The drivers and overrides of snapshot(), without the /dev/vfio nodes and the state file, which
+ * a claim and its release legitimately leave changed (the container node, next_id). */
+static char *drivers_of(const char *snapshot) {
+        const char *end = strstr(snapshot, "dev/vfio") ?: strstr(snapshot, "state.json:");
+        char *s = strndup(snapshot, end ? (size_t) (end - snapshot) : strlen(snapshot));
+
+        ck_assert_ptr_nonnull(s);
+        return s;
+}
+
+static json_object *bus_report(sd_bus *bus) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply =
+                call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "GetHostReport", "");
+        const char *json;
+
+        ck_assert_int_ge(sd_bus_message_read(reply, "s", &json), 0);
+        return parse_json(json, "GetHostReport");
+}
+
+static bool group_assignable_on_bus(sd_bus *bus, uint32_t id) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = xasprintf(OBJ_GROUP_PREFIX "/%" PRIu32, id);
+        int b = -1, r;
+
+        r = sd_bus_get_property_trivial(bus, BUS_NAME, path, IFACE_GROUP, "Assignable", &e, 'b', &b);
+        ck_assert_msg(r >= 0, "Assignable of group %" PRIu32 ": %s", id, strna(e.message));
+        return b;
+}
+
+/* The summary word of "Group N (...): assignable|blocked" in `assignctl list`. */
+static bool group_assignable_in_list(const char *list, uint32_t id) {
+        _cleanup_free_ char *head = xasprintf("Group %" PRIu32 " (", id);
+        const char *line = list;
+
+        for (; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                size_t len = strcspn(line, "\n");
+
+                if (!startswith(line, head))
+                        continue;
+                if (len >= 12 && strneq(line + len - 12, ": assignable", 12))
+                        return true;
+                ck_assert_msg(len >= 9 && strneq(line + len - 9, ": blocked", 9), "unexpected line: %.*s",
+                              (int) len, line);
+                return false;
+        }
+        ck_abort_msg("assignctl list has no line for group %" PRIu32 ":\n%s", id, list);
+        return false;
+}
+
+/* A claim of each group succeeds exactly when the report, the Group object and assignctl list
+ * call it assignable; a refused claim changes nothing; a host bridge never leaves the host. The
+ * policy lets root take anything and accepts unsafe interrupts, so only the groups' blockers
+ * decide (the interrupt gate has its own tests). */
+START_TEST(test_assignable_agrees_with_claim) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_ json_object *report = NULL;
+        _cleanup_free_ char *host = xasprintf("hosts/%s.host", sample_hosts[_i]);
+        _cleanup_free_ char *file = NULL, *list = NULL;
+        json_object *groups;
+        size_t n_claimed = 0, n_refused = 0;
+
+        case_begin_data(host);
+        file = path_join(C.policy, "zz-agree.json"); /* after default.json */
+        write_file(file, "{ \"version\": 1, \"host\": { \"require_interrupt_remapping\": false, "
+                         "\"allow_unsafe_interrupts\": true } }\n");
+        polkit_allow_all();
+        daemon_start();
+        bus = bus_connect();
+        report = bus_report(bus);
+        ck_assert_int_eq(ASSIGNCTL(&list, NULL, (char *) "list"), 0);
+
+        groups = jget(report, "groups");
+        for (size_t i = 0; i < jlen(groups); i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                _cleanup_free_ char *before = snapshot(), *after = NULL, *drivers_before = NULL;
+                _cleanup_free_ char *drivers_after = NULL, *lease = NULL;
+                json_object *g = jidx(groups, i), *members = jget(g, "devices");
+                uint32_t id = (uint32_t) json_object_get_int64(jget(g, "id"));
+                bool assignable = json_object_get_boolean(jget(g, "assignable"));
+                int r;
+
+                ck_assert_msg(assignable == (jlen(jget(g, "blockers")) == 0),
+                              "group %" PRIu32 ": assignable disagrees with its blockers", id);
+                ck_assert_msg(group_assignable_on_bus(bus, id) == assignable,
+                              "group %" PRIu32 ": the Group object disagrees with the report", id);
+                ck_assert_msg(group_assignable_in_list(list, id) == assignable,
+                              "group %" PRIu32 ": assignctl list disagrees with the report", id);
+
+                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", &e, &reply,
+                                       "ua{sv}", id, 0);
+                if (!assignable) {
+                        ck_assert_msg(r < 0, "%s: group %" PRIu32 " is not assignable and was claimed", host, id);
+                        ck_assert_msg(sd_bus_error_has_name(&e, ERROR_PREFIX "NotAssignable") ||
+                                              sd_bus_error_has_name(&e, ERROR_PREFIX "HostCritical") ||
+                                              sd_bus_error_has_name(&e, ERROR_PREFIX "RmrrLocked"),
+                                      "%s: group %" PRIu32 ": %s: %s", host, id, e.name, e.message);
+                        after = snapshot();
+                        ck_assert_str_eq(after, before);
+                        n_refused++;
+                        continue;
+                }
+                ck_assert_msg(r >= 0, "%s: group %" PRIu32 " is assignable and the claim failed: %s: %s", host,
+                              id, strna(e.name), strna(e.message));
+                for (size_t j = 0; j < jlen(members); j++) {
+                        const char *bdf = json_object_get_string(jidx(members, j));
+                        json_object *dev = NULL, *devices = jget(report, "devices");
+
+                        for (size_t k = 0; k < jlen(devices) && !dev; k++)
+                                if (streq(jstr_or_null(jidx(devices, k), "address"), bdf))
+                                        dev = jidx(devices, k);
+                        ck_assert_ptr_nonnull(dev);
+                        if (json_object_get_boolean(jget(dev, "host_bridge")))
+                                ck_assert_msg(!driver_is(bdf, DRIVER_VFIO_PCI),
+                                              "the host bridge %s went to vfio-pci", bdf);
+                }
+                lease = reply_path(TAKE_PTR(reply));
+                release(bus, lease);
+                after = snapshot();
+                drivers_before = drivers_of(before);
+                drivers_after = drivers_of(after);
+                ck_assert_str_eq(drivers_after, drivers_before);
+                n_claimed++;
+        }
+        /* Each host is there to show something: no-iommu has no groups at all. */
+        if (!streq(sample_hosts[_i], "no-iommu"))
+                ck_assert_msg(n_claimed > 0 && n_refused > 0, "%s: %zu claimed, %zu refused", host, n_claimed,
+                              n_refused);
+        daemon_stop();
+        case_end();
+}
+END_TEST
+
+int main(void) {
+        SRunner *sr;
+        Suite *s;
+        TCase *tc;
+        int failed, r;
+
+        r = world_init();
+        if (r != 0)
+                return r;
+
+        s = suite_create("daemon");
+        tc = tcase_create("kernel-model");
+        tcase_add_unchecked_fixture(tc, world_setup, harness_teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_sample_hosts_listed);
+        tcase_add_loop_test(tc, test_assignable_agrees_with_claim, 0, ELEMENTSOF(sample_hosts));
+        suite_add_tcase(s, tc);
+
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
