@@ -439,6 +439,15 @@ static int setup_leases(Daemon *d) {
         return 0;
 }
 
+/* Without the bus nobody can reach the leases, and the holders' exits go unseen: stop, and let
+ * the service manager start us again (the leases are on disk). */
+static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+
+        log_error("Lost the connection to the system bus; exiting");
+        return sd_event_exit(d->event, -ENOTCONN);
+}
+
 static void daemon_done(Daemon *d) {
         d->settle = sd_event_source_disable_unref(d->settle);
         if (d->leases)
@@ -496,8 +505,38 @@ static int run_daemon(void) {
                 return k;
         d.model = model;
 
-        /* Monitor first, then the bus, then enumerate, so no uevent falls in a gap. udev events
-         * describe the real /sys only; on a fake tree the FIFO is the event source. */
+        /* The name first: a second instance must find it taken before it touches anything (the
+         * state file, a persistent prepare, a stuck group). Requests wait in the socket until the
+         * loop runs. */
+        k = bus_errors_register();
+        if (k < 0)
+                goto fail;
+        k = sd_bus_open_system(&bus);
+        if (k < 0) {
+                log_error("Cannot connect to the system bus: %s", strerror(-k));
+                return k;
+        }
+        d.bus = bus;
+        k = bus_register_objects(&d);
+        if (k < 0)
+                goto fail;
+        k = sd_bus_request_name(bus, BUS_NAME, 0);
+        if (k == -EEXIST) {
+                log_error("Another vfio-assignd already owns %s on the system bus; exiting without "
+                          "touching anything", BUS_NAME);
+                return k;
+        }
+        if (k < 0) {
+                log_error("Cannot own %s on the system bus: %s", BUS_NAME, strerror(-k));
+                return k;
+        }
+        k = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, &d);
+        if (k < 0)
+                goto fail;
+
+        /* Monitor first, then enumerate, so no uevent falls in a gap. udev events describe the
+         * real /sys only; on a fake tree the FIFO is the event source. */
         if (sysroot_is_host(model->root)) {
                 k = udev_watch_new(event, on_uevent, &d, &udev);
                 if (k < 0) {
@@ -513,19 +552,6 @@ static int run_daemon(void) {
                         return k;
                 }
         }
-
-        k = bus_errors_register();
-        if (k < 0)
-                goto fail;
-        k = sd_bus_open_system(&bus);
-        if (k < 0) {
-                log_error("Cannot connect to the system bus: %s", strerror(-k));
-                return k;
-        }
-        d.bus = bus;
-        k = bus_register_objects(&d);
-        if (k < 0)
-                goto fail;
 
         k = model_load(model);
         if (k < 0) {
@@ -547,11 +573,6 @@ static int run_daemon(void) {
         k = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, STUCK_CHECK_USEC, 0, on_retry_stuck, &d);
         if (k < 0)
                 goto fail;
-        k = sd_bus_request_name(bus, BUS_NAME, 0);
-        if (k < 0) {
-                log_error("Cannot own %s on the system bus: %s", BUS_NAME, strerror(-k));
-                return k;
-        }
         (void) sd_notify(false, "READY=1\nSTATUS=Serving " BUS_NAME);
 
         k = sd_event_loop(event);

@@ -159,28 +159,31 @@ pid_t name_owner_pid(sd_bus *bus) {
         return pid;
 }
 
-void daemon_start(void) {
+pid_t daemon_spawn(const char *log, const char *bus_address) {
         _cleanup_free_ char *preload = NULL, *root = NULL, *dev = NULL, *fifo = NULL;
-        _cleanup_free_ char *faults = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *faults = NULL, *address = NULL;
         const char *old = getenv("LD_PRELOAD");
-        int64_t deadline;
 
-        ck_assert_int_eq(C.pid, 0);
         preload = isempty(old) ? xasprintf("LD_PRELOAD=%s", mock_lib)
                                : xasprintf("LD_PRELOAD=%s:%s", mock_lib, old);
         root = xasprintf("VFIO_MOCK_ROOT=%s", C.host);
         dev = xasprintf("VFIO_MOCK_DEV_ROOT=%s", C.dev);
         fifo = xasprintf("VFIO_MOCK_UEVENT_FIFO=%s", C.fifo);
         faults = xasprintf("VFIO_MOCK_CONFIG=%s", C.faults);
-        C.pid = spawn_logged((char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root",
-                                               C.host, (char *) "--dev-root", C.dev,
-                                               (char *) "--uevent-fifo", C.fifo,
-                                               (char *) "--policy-dir", C.policy,
-                                               (char *) "--runtime-dir", C.run,
-                                               (char *) "--state-dir", C.state, NULL },
-                             (char *const[]) { preload, root, dev, fifo, faults, NULL }, C.log,
-                             true);
+        address = xasprintf("DBUS_SYSTEM_BUS_ADDRESS=%s", bus_address ?: getenv("DBUS_SYSTEM_BUS_ADDRESS"));
+        return spawn_logged((char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root", C.host,
+                                              (char *) "--dev-root", C.dev, (char *) "--uevent-fifo", C.fifo,
+                                              (char *) "--policy-dir", C.policy, (char *) "--runtime-dir",
+                                              C.run, (char *) "--state-dir", C.state, NULL },
+                            (char *const[]) { preload, root, dev, fifo, faults, address, NULL }, log, true);
+}
+
+void daemon_start(void) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int64_t deadline;
+
+        ck_assert_int_eq(C.pid, 0);
+        C.pid = daemon_spawn(C.log, NULL);
         wait_for_name(BUS_NAME, &C.pid, C.log);
 
         /* A daemon of a test that failed dies with it, but maybe not before we look. */

@@ -134,6 +134,10 @@ void case_begin(const char *spec);
 void case_begin_data(const char *name);
 void dump_log(void);
 pid_t name_owner_pid(sd_bus *bus);
+/* Starts vfio-assignd on the case's world under the kernel model, logging to log, on the bus at
+ * bus_address (NULL: ours); the caller waits for it. daemon_start() does that for C.pid and
+ * waits until it owns the name. */
+pid_t daemon_spawn(const char *log, const char *bus_address);
 void daemon_start(void);
 void daemon_stop(void);
 void daemon_kill(void);

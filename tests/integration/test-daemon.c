@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -184,6 +185,83 @@ START_TEST(test_assignable_agrees_with_claim) {
 }
 END_TEST
 
+/* ---- one instance at a time, and none without the bus ---- */
+
+static char *file_or_empty(const char *dir, const char *name) {
+        _cleanup_free_ char *p = path_join(dir, name);
+
+        return path_exists(p) ? read_file_or_abort(p) : strdup("");
+}
+
+/* A second daemon on the same bus and directories finds the name taken before it reads the
+ * state: it neither rewrites state.json nor applies a persistent prepare it finds. */
+START_TEST(test_second_instance_changes_nothing) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL, *before = NULL, *after = NULL, *log = NULL, *text = NULL;
+        _cleanup_free_ char *persistent = NULL, *state_before = NULL, *state_after = NULL;
+        pid_t second;
+        int status;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        lease = claim_group(bus, Q35_GROUP);
+        /* A prepare the first daemon has not seen, which a start would apply. */
+        persistent = path_join(C.state, PERSISTENT_FILE);
+        write_file(persistent, "{ \"version\": 1, \"devices\": [ { \"address\": \"" SOLO1 "\", "
+                               "\"vendor\": \"0x8086\", \"device\": \"0x10d3\" } ] }\n");
+        before = snapshot();
+        state_before = file_or_empty(C.run, STATE_FILE);
+
+        log = path_join(C.dir, "second.log");
+        second = daemon_spawn(log, NULL);
+        status = wait_exit(second, WAIT_MS);
+        text = read_file_or_abort(log);
+        ck_assert_msg(exit_code_of(status) == 1, "the second daemon exited %d:\n%s", exit_code_of(status), text);
+        assert_contains(text, "Another vfio-assignd already owns " BUS_NAME);
+
+        after = snapshot();
+        ck_assert_str_eq(after, before);
+        state_after = file_or_empty(C.run, STATE_FILE);
+        ck_assert_str_eq(state_after, state_before);
+        assert_on_host(SOLO1, SOLO_DRIVER);
+        ck_assert_int_eq(name_owner_pid(bus), C.pid);
+        ck_assert_str_eq(row_str(lease_row(lease), ROW_STATE), "active");
+        case_end();
+}
+END_TEST
+
+/* A daemon that loses the bus exits non-zero (its service restarts it), saying why. */
+START_TEST(test_bus_loss_exits_nonzero) {
+        _cleanup_free_ char *socket = NULL, *address = NULL, *log = NULL, *text = NULL;
+        int bus_stdout, status;
+        pid_t bus, daemon;
+
+        case_begin_data(Q35_HOST);
+        socket = path_join(C.dir, "own-bus");
+        bus = bus_start(socket, &address, &bus_stdout);
+        log = path_join(C.dir, "daemon-own-bus.log");
+        daemon = daemon_spawn(log, address);
+        /* Ready when it logs its lease setup: the name is taken before that. */
+        for (int64_t deadline = now_usec() + WAIT_MS * 1000LL;;) {
+                free(text);
+                text = read_file_or_abort(log);
+                if (strstr(text, "IOMMU groups; interrupt remapping"))
+                        break;
+                ck_assert_msg(now_usec() < deadline, "the daemon did not start:\n%s", text);
+                ck_assert_msg(waitpid(daemon, &status, WNOHANG) == 0, "the daemon exited:\n%s", text);
+                sleep_ms(10);
+        }
+        bus_stop(bus, bus_stdout);
+        status = wait_exit(daemon, WAIT_MS);
+        free(text);
+        text = read_file_or_abort(log);
+        ck_assert_msg(exit_code_of(status) != 0 && exit_code_of(status) < 128,
+                      "after the bus went the daemon exited %d:\n%s", exit_code_of(status), text);
+        assert_contains(text, "Lost the connection to the system bus");
+        case_end();
+}
+END_TEST
+
 int main(void) {
         SRunner *sr;
         Suite *s;
@@ -200,6 +278,8 @@ int main(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_sample_hosts_listed);
         tcase_add_loop_test(tc, test_assignable_agrees_with_claim, 0, ELEMENTSOF(sample_hosts));
+        tcase_add_test(tc, test_second_instance_changes_nothing);
+        tcase_add_test(tc, test_bus_loss_exits_nonzero);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
