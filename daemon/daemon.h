@@ -22,7 +22,11 @@ typedef struct Daemon {
         PolkitRegistry *polkit;
         sd_event_source *settle;  /* re-reads what the kernel had not finished (model_settle()) */
         unsigned settle_attempt;
+        sd_event_source *stuck_timer;   /* retries stuck groups */
+        int inotify_fd;                 /* closes of /dev/vfio/N that stuck groups wait for */
+        sd_event_source *inotify_source;
 } Daemon;
+
 
 /* The policy files are read again; a bad file keeps the policy in force. Returns 0 when the new
  * policy is in force. Emits PropertiesChanged for PolicyError/PolicyFiles. */
@@ -61,6 +65,11 @@ LeaseBus *lease_bus_attach(Daemon *d, Lease *l);
 int lease_bus_track(Daemon *d, Lease *l);
 /* Frees the bus side of a lease (before the lease itself goes). */
 void lease_bus_forget(Lease *l);
+/* A lease that is stuck because another process holds its group is retried as soon as that
+ * process closes the group (and now, when it already has). */
+void lease_bus_wait_for_close(Daemon *d, Lease *l);
+/* The stuck leases are looked at now rather than at the next periodic check. */
+void lease_bus_kick_stuck(Daemon *d);
 /* Releases a lease and emits the signals; the lease is gone on success. */
 int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error);
 int lease_bus_emit_added(Daemon *d, const Lease *l);

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/inotify.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -127,22 +128,48 @@ static int lease_error_to_bus(const LeaseError *e, int k, sd_bus_error *error) {
         return sd_bus_error_setf(error, name, "%s", e->message ?: strerror(-k));
 }
 
+void lease_bus_kick_stuck(Daemon *d) {
+        if (d->stuck_timer && sd_event_source_set_time_relative(d->stuck_timer, 0) >= 0)
+                (void) sd_event_source_set_enabled(d->stuck_timer, SD_EVENT_ONESHOT);
+}
+
+void lease_bus_wait_for_close(Daemon *d, Lease *l) {
+        int k;
+
+        if (l->state != LEASE_STUCK || !l->waiting || d->inotify_fd < 0)
+                return;
+        if (l->close_wd < 0) {
+                k = lease_watch_close(&d->leases->ctx, l, d->inotify_fd);
+                if (k < 0) {
+                        log_debug("Cannot watch /dev/vfio/%" PRIu32 " for closes (%s); checking periodically",
+                                  l->group, strerror(-k));
+                        return;
+                }
+        }
+        /* It may have been closed between the release attempt and the watch. */
+        if (!lease_group_busy(&d->leases->ctx, l))
+                lease_bus_kick_stuck(d);
+}
+
 int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error) {
         LeaseError err = {};
         LeaseBus *b = l->bus_data;
         uint64_t id = l->id;
-        int k;
+        int wd = l->close_wd, k;
 
         k = lease_set_release(d->leases, l, &err);
         if (k < 0 && lease_set_find_id(d->leases, id)) {
                 /* Still there: stuck. Tell watchers. */
                 (void) lease_bus_emit_changed(d, l);
+                lease_bus_wait_for_close(d, l);
                 k = lease_error_to_bus(&err, k, error);
                 lease_error_clear(&err);
                 return k;
         }
         lease_error_clear(&err);
         /* The lease is gone (freed by the set), with or without a save error. */
+        if (wd >= 0)
+                (void) inotify_rm_watch(d->inotify_fd, wd);
         if (b) {
                 sd_bus_track_unref(b->track);
                 sd_event_source_disable_unref(b->defer);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,7 +122,7 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
         l->state = LEASE_BINDING;
         l->group = group;
         l->granted_uid = UINT32_MAX;
-        l->container_fd = l->group_fd = -1;
+        l->container_fd = l->group_fd = l->close_wd = -1;
         l->devices = calloc(strv_length(g->devices), sizeof(LeaseDevice));
         if (!l->devices)
                 return -ENOMEM;
@@ -339,6 +340,7 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
         int k;
 
         l->state = LEASE_RELEASING;
+        l->waiting = false;
         (void) save(c); /* best effort: a crash now is reconciled as "releasing" */
 
         if (l->granted_uid != UINT32_MAX) {
@@ -359,6 +361,7 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
         k = vfio_group_open(c->model->root, l->group, &l->group_fd);
         if (k == -EBUSY) {
                 l->state = LEASE_STUCK;
+                l->waiting = true;
                 free(l->reason);
                 l->reason = NULL;
                 if (asprintf(&l->reason, "/dev/vfio/%" PRIu32 " is still open in another process (a VMM still "
@@ -404,6 +407,18 @@ int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int 
         if (k < 0)
                 return set_error(err, k, "VfioFailed", "VFIO_GROUP_GET_DEVICE_FD for %s failed: %s", address,
                                  strerror(-k));
+        return 0;
+}
+
+int lease_watch_close(const LeaseContext *c, Lease *l, int inotify_fd) {
+        char path[64];
+        int wd;
+
+        snprintf(path, sizeof(path), "dev/vfio/%" PRIu32, l->group);
+        wd = dev_add_watch(c->model->root, inotify_fd, path, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+        if (wd < 0)
+                return wd;
+        l->close_wd = wd;
         return 0;
 }
 

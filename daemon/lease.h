@@ -50,6 +50,8 @@ typedef struct Lease {
         /* Runtime only: */
         int container_fd;
         int group_fd;
+        bool waiting;           /* STUCK only until another process closes /dev/vfio/N */
+        int close_wd;           /* inotify watch for that close, -1 when none */
         void *bus_data;         /* owned by the bus glue (track slot, object path) */
         uint64_t retry_after;   /* CLOCK_MONOTONIC usec: no new release attempt before */
 } Lease;
@@ -104,6 +106,11 @@ bool lease_has_device(const Lease *l, const char *address);
 /* Whether another process holds /dev/vfio/N open (cheap: one open attempt); while it does, a
  * release would only wait on the kernel. */
 bool lease_group_busy(const LeaseContext *c, const Lease *l);
+
+/* Adds an inotify watch for the closes of /dev/vfio/N (IN_CLOSE_*: the kernel reports the last
+ * close of each open file, which is when a VMM that held the group lets go) and records it in
+ * l->close_wd. */
+int lease_watch_close(const LeaseContext *c, Lease *l, int inotify_fd);
 
 /* GrantAccess: /dev/vfio/N is handed to uid (ownership), for VMMs that open it themselves;
  * UINT32_MAX gives it back to root. The grant is recorded in the lease and revoked on release. */

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <systemd/sd-daemon.h>
@@ -337,7 +340,9 @@ static void on_uevent(const char *action, const char *address, void *userdata) {
 }
 
 /* Stuck groups are looked at often, cheaply (is the group still open elsewhere?), and a real
- * release attempt, which writes to sysfs, is made at most every 30 s per group. */
+ * release attempt, which writes to sysfs, is made at most every 30 s per group. A group that is
+ * stuck only because another process holds /dev/vfio/N is tried again as soon as that process
+ * closes it (lease_bus_wait_for_close()), not on the next tick. */
 #define STUCK_CHECK_USEC (2 * 1000000ULL)
 #define STUCK_RETRY_USEC (30 * 1000000ULL)
 
@@ -352,7 +357,8 @@ static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
                 Lease *l = d->leases->leases[i];
                 uint32_t group = l->group;
 
-                if (l->state != LEASE_STUCK || now < l->retry_after || lease_group_busy(&d->leases->ctx, l)) {
+                if (l->state != LEASE_STUCK || (!l->waiting && now < l->retry_after) ||
+                    lease_group_busy(&d->leases->ctx, l)) {
                         i++;
                         continue;
                 }
@@ -366,6 +372,34 @@ static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) sd_event_source_set_time_relative(s, STUCK_CHECK_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
+}
+
+/* Some /dev/vfio/N was closed for the last time by someone (IN_CLOSE_*). */
+static int on_group_closed(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        union {
+                struct inotify_event ev;
+                char buf[4096];
+        } u;
+
+        /* Which group it was does not matter: checking the stuck ones is cheap. */
+        while (read(fd, &u, sizeof(u)) > 0)
+                ;
+        lease_bus_kick_stuck(userdata);
+        return 0;
+}
+
+static int setup_close_watch(Daemon *d) {
+        int k;
+
+        d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (d->inotify_fd < 0)
+                return negative_errno();
+        k = sd_event_add_io(d->event, &d->inotify_source, d->inotify_fd, EPOLLIN, on_group_closed, d);
+        if (k < 0)
+                return k;
+        /* 1 ms accuracy, not sd-event's default 250 ms: a kick must run at once. */
+        return sd_event_add_time_relative(d->event, &d->stuck_timer, CLOCK_MONOTONIC, STUCK_CHECK_USEC, 1000,
+                                          on_retry_stuck, d);
 }
 
 static int open_dir(const char *path, int *ret) {
@@ -424,6 +458,7 @@ static int setup_leases(Daemon *d) {
                         return -ENOMEM;
                 if (l->kind == LEASE_CLAIM && l->state == LEASE_ACTIVE && lease_bus_track(d, l) < 0)
                         log_warning("Cannot track the holder of lease %" PRIu64, l->id);
+                lease_bus_wait_for_close(d, l);
                 log_info("Lease %" PRIu64 ": IOMMU group %" PRIu32 " %s, %s%s%s", l->id, l->group,
                          lease_kind_to_string(l->kind), lease_state_to_string(l->state), l->holder ? ", held by " : "",
                          strempty(l->holder));
@@ -450,6 +485,9 @@ static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *
 
 static void daemon_done(Daemon *d) {
         d->settle = sd_event_source_disable_unref(d->settle);
+        d->stuck_timer = sd_event_source_disable_unref(d->stuck_timer);
+        d->inotify_source = sd_event_source_disable_unref(d->inotify_source);
+        d->inotify_fd = safe_close(d->inotify_fd);
         if (d->leases)
                 for (size_t i = 0; i < d->leases->n; i++)
                         lease_bus_forget(d->leases->leases[i]);
@@ -467,7 +505,7 @@ static int run_daemon(void) {
         _cleanup_(model_freep) Model *model = NULL;
         _cleanup_(udev_watch_freep) UdevWatch *udev = NULL;
         _cleanup_(fifo_watch_freep) FifoWatch *fifo = NULL;
-        _cleanup_(daemon_done) Daemon d = {};
+        _cleanup_(daemon_done) Daemon d = { .inotify_fd = -1 };
         char *default_dirs[] = { (char *) POLICY_DIR_VENDOR, (char *) POLICY_DIR_ETC, (char *) POLICY_DIR_RUN, NULL };
         sigset_t mask;
         int k;
@@ -565,14 +603,14 @@ static int run_daemon(void) {
         k = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (k < 0)
                 goto fail;
+        k = setup_close_watch(&d);
+        if (k < 0)
+                goto fail;
         k = setup_leases(&d);
         if (k < 0) {
                 log_error("Cannot set up the leases: %s", strerror(-k));
                 return k;
         }
-        k = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, STUCK_CHECK_USEC, 0, on_retry_stuck, &d);
-        if (k < 0)
-                goto fail;
         (void) sd_notify(false, "READY=1\nSTATUS=Serving " BUS_NAME);
 
         k = sd_event_loop(event);

@@ -6,6 +6,8 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@ struct SysRoot {
         int fd;
         int dev_fd;
         char *path;
+        char *dev_path;
         bool host;
 };
 
@@ -38,6 +41,9 @@ int sysroot_open(const char *sysfs_root, const char *dev_root, SysRoot **ret) {
                 return negative_errno();
         r->path = real;
         r->host = streq(real, "/");
+        r->dev_path = realpath(dev_root ?: "/", NULL);
+        if (!r->dev_path)
+                return negative_errno();
         *ret = TAKE_PTR(r);
         return 0;
 }
@@ -48,6 +54,7 @@ SysRoot *sysroot_free(SysRoot *r) {
         safe_close(r->fd);
         safe_close(r->dev_fd);
         free(r->path);
+        free(r->dev_path);
         free(r);
         return NULL;
 }
@@ -223,6 +230,17 @@ int dev_open(const SysRoot *r, const char *path, int flags) {
         int fd = openat(r->dev_fd, path, flags | O_CLOEXEC | O_NOCTTY);
 
         return fd < 0 ? negative_errno() : fd;
+}
+
+int dev_add_watch(const SysRoot *r, int inotify_fd, const char *path, uint32_t mask) {
+        _cleanup_free_ char *abs = NULL;
+        int wd;
+
+        /* inotify has no *at() form; the dev root's real path stands in for its fd. */
+        if (asprintf(&abs, "%s/%s", streq(r->dev_path, "/") ? "" : r->dev_path, path) < 0)
+                return -ENOMEM;
+        wd = inotify_add_watch(inotify_fd, abs, mask);
+        return wd < 0 ? negative_errno() : wd;
 }
 
 int dev_chown(const SysRoot *r, const char *path, uint32_t uid) {

@@ -44,6 +44,8 @@ bool sysfs_exists_at(const SysRoot *r, int dirfd, const char *path);
 bool dev_node_exists(const SysRoot *r, const char *path);
 /* Opens a node under the dev root (O_CLOEXEC is added). */
 int dev_open(const SysRoot *r, const char *path, int flags);
+/* inotify_add_watch() on a node under the dev root; returns the watch descriptor. */
+int dev_add_watch(const SysRoot *r, int inotify_fd, const char *path, uint32_t mask);
 /* Gives a node under the dev root to uid (group root, mode rw for the owner only). */
 int dev_chown(const SysRoot *r, const char *path, uint32_t uid);
 

@@ -262,6 +262,97 @@ START_TEST(test_bus_loss_exits_nonzero) {
 }
 END_TEST
 
+/* ---- a holder's death gives the group back within a second ---- */
+
+/* A process that holds fd (and nothing else of ours) until it is killed, like a VMM. */
+static pid_t hold_fd(int fd) {
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                /* fd only: an inherited bus socket would keep the holder's connection open. */
+                if (prctl_die_with_parent() < 0 || dup2(fd, 3) < 0 || close_range(4, ~0U, 0) < 0)
+                        _exit(1);
+                for (;;)
+                        pause();
+        }
+        ck_assert_int_eq(close(fd), 0);
+        return pid;
+}
+
+/* The holder's connection goes while its VMM still has the group open: the release waits
+ * (stuck) without writing to sysfs, and the group is back within a second of the VMM's death,
+ * not at the next periodic check. */
+START_TEST(test_group_back_when_vmm_dies) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL;
+        char *bdfs[] = { (char *) SOLO5, NULL };
+        pid_t vmm;
+        int64_t took;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        path = claim_device(bus, SOLO5);
+        vmm = hold_fd(open_fd(bus, path, "OpenGroup", NULL));
+        bus = sd_bus_flush_close_unref(bus);
+        ck_assert_msg(wait_state(5, "stuck", WAIT_MS), "the lease did not wait for the VMM");
+        assert_on_vfio(SOLO5);
+
+        /* Past the first periodic check, so that only the close can explain a fast release. */
+        sleep_ms(2100);
+        ck_assert_int_eq(kill(vmm, SIGKILL), 0);
+        ck_assert_int_eq(exit_code_of(wait_exit(vmm, WAIT_MS)), 128 + SIGKILL); /* t0 */
+        took = wait_group_back(bdfs, SOLO_DRIVER, WAIT_MS);
+        printf("VMM gone -> group 5 back on its driver in %.1f ms\n", took / 1000.0);
+        ck_assert_msg(took < HOLDER_EXIT_BOUND_MS * 1000, "the group came back %.1f ms after the VMM died",
+                      took / 1000.0);
+        case_end();
+}
+END_TEST
+
+/* The VMM is the holder and has the fds: its death ends both at once. */
+START_TEST(test_group_back_when_holder_dies) {
+        _cleanup_free_ char *path = NULL;
+        char *bdfs[] = { (char *) SOLO5, NULL };
+        int ready[2];
+        pid_t holder;
+        int64_t took;
+        char c;
+
+        case_start(Q35_HOST);
+        ck_assert_int_eq(pipe(ready), 0);
+        holder = fork();
+        ck_assert_int_ge(holder, 0);
+        if (holder == 0) {
+                sd_bus *bus;
+
+                if (prctl_die_with_parent() < 0)
+                        _exit(1);
+                bus = bus_connect();
+                path = claim_device(bus, SOLO5);
+                (void) open_fd(bus, path, "OpenContainer", NULL);
+                (void) open_fd(bus, path, "OpenGroup", NULL);
+                (void) open_fd(bus, path, "OpenDevice", SOLO5);
+                if (write(ready[1], "r", 1) != 1)
+                        _exit(1);
+                for (;;)
+                        pause();
+        }
+        close(ready[1]);
+        ck_assert_int_eq(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+        assert_on_vfio(SOLO5);
+
+        ck_assert_int_eq(kill(holder, SIGKILL), 0);
+        ck_assert_int_eq(exit_code_of(wait_exit(holder, WAIT_MS)), 128 + SIGKILL); /* t0 */
+        took = wait_group_back(bdfs, SOLO_DRIVER, WAIT_MS);
+        printf("holder gone -> group 5 back on its driver in %.1f ms\n", took / 1000.0);
+        ck_assert_msg(took < HOLDER_EXIT_BOUND_MS * 1000, "the group came back %.1f ms after the holder died",
+                      took / 1000.0);
+        case_end();
+}
+END_TEST
+
 int main(void) {
         SRunner *sr;
         Suite *s;
@@ -280,6 +371,8 @@ int main(void) {
         tcase_add_loop_test(tc, test_assignable_agrees_with_claim, 0, ELEMENTSOF(sample_hosts));
         tcase_add_test(tc, test_second_instance_changes_nothing);
         tcase_add_test(tc, test_bus_loss_exits_nonzero);
+        tcase_add_test(tc, test_group_back_when_vmm_dies);
+        tcase_add_test(tc, test_group_back_when_holder_dies);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);

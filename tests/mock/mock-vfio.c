@@ -150,6 +150,16 @@ static int open_container(const MockRoots *roots, int flags) {
         return install_new(fd, MOCK_KIND_CONTAINER, roots, NULL, 0, false);
 }
 
+static bool group_lock_held(const char *root, unsigned group) {
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = GROUP_LOCK_BYTE, .l_len = 1 };
+        _cleanup_close_ int fd = -1;
+        char p[PATH_MAX + 32];
+
+        snprintf(p, sizeof(p), "%s/" MOCK_STATE_DIR "/group-%u", root, group);
+        fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        return fd >= 0 && fcntl(fd, F_OFD_GETLK, &fl) >= 0 && fl.l_type != F_UNLCK;
+}
+
 static int open_group(const MockRoots *roots, unsigned group, int flags) {
         _cleanup_close_ int root_fd = -1, fd = -1;
         _cleanup_strv_free_ char **members = NULL;
@@ -172,9 +182,14 @@ static int open_group(const MockRoots *roots, unsigned group, int flags) {
         r = mock_group_members(root_fd, group, &members);
         if (r >= 0 && !group_has_vfio_member(root_fd, group))
                 r = -ENOENT;
+        /* One opener per group (vfio_group_fops_open(): -EBUSY when already open). The kernel's
+         * failed open closes nothing that was open, so it makes no close event (__fput() skips
+         * fsnotify_close() without FMODE_OPENED): test the lock read-only first, which a watch
+         * for IN_CLOSE_WRITE does not see (see inotify_add_watch() in vfio-mock.c). */
+        if (r >= 0 && group_lock_held(roots->root, group))
+                r = -EBUSY;
         if (r >= 0)
                 r = fd = mock_group_lock_open(roots->root, group, flags);
-        /* One opener per group (vfio_group_fops_open(): -EBUSY when already open). */
         if (r >= 0)
                 r = set_ofd_lock(fd, F_WRLCK, GROUP_LOCK_BYTE);
         mock_unlock_model(lock);

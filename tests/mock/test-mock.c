@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -722,6 +723,47 @@ START_TEST(test_group_open) {
 }
 END_TEST
 
+/* How many close events the watch has queued (it is non-blocking). */
+static int close_events(int ifd) {
+        union {
+                struct inotify_event ev;
+                char buf[4096];
+        } u;
+        int n = 0;
+        ssize_t k;
+
+        while ((k = read(ifd, &u, sizeof(u))) > 0)
+                for (char *p = u.buf; p < u.buf + k; p += sizeof(struct inotify_event) + ((struct inotify_event *) p)->len)
+                        n += !!(((struct inotify_event *) p)->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE));
+        return n;
+}
+
+/* A watch on /dev/vfio/N sees the last close of the group, as fsnotify_close() in the kernel's
+ * __fput() reports it, and nothing for an open refused with EBUSY (no file was opened). */
+START_TEST(test_group_close_watch) {
+        _cleanup_free_ char *node = NULL;
+        _cleanup_close_ int ifd = -1;
+        int g, d;
+
+        to_vfio(NVME);
+        ck_assert_int_ge(asprintf(&node, "%s/dev/vfio/4", root), 0);
+        ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        ck_assert_int_ge(ifd, 0);
+        ck_assert_int_ge(inotify_add_watch(ifd, node, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE), 0);
+        ck_assert_int_eq(close_events(ifd), 0);
+
+        g = open_dev("dev/vfio/4", O_RDWR);
+        ck_assert_int_ge(g, 0);
+        ck_assert_int_eq(open_dev("dev/vfio/4", O_RDWR), -EBUSY);
+        ck_assert_int_eq(in_child(open_group4_in_child), EBUSY);
+        d = fcntl(g, F_DUPFD_CLOEXEC, 3);
+        ck_assert_int_eq(close(g), 0);
+        ck_assert_int_eq(close_events(ifd), 0);
+        ck_assert_int_eq(close(d), 0);
+        ck_assert_int_eq(close_events(ifd), 1);
+}
+END_TEST
+
 /* A VMM running as nobody (dumpable again, as after an exec, so /proc/self/fd works). */
 static int open_group4_as_nobody(void) {
         struct vfio_group_status st = { .argsz = sizeof(st) };
@@ -1205,6 +1247,7 @@ static Suite *suite(void) {
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, test_container);
         tcase_add_test(tc, test_group_open);
+        tcase_add_test(tc, test_group_close_watch);
         tcase_add_test(tc, test_group_permissions);
         tcase_add_test(tc, test_group_viability);
         tcase_add_test(tc, test_device_fd);

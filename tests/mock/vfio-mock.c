@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -71,6 +72,7 @@ static struct {
         int (*fcntl)(int, int, ...);
         int (*fcntl64)(int, int, ...);
         int (*ioctl)(int, unsigned long, ...);
+        int (*inotify_add_watch)(int, const char *, uint32_t);
 } real;
 
 static void *next_symbol(const char *name) {
@@ -528,6 +530,40 @@ EXPORT int creat(const char *path, mode_t mode) {
 EXPORT int creat64(const char *path, mode_t mode) {
         OPEN_BODY(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC,
                   REAL(creat64, "creat64")(path, mode));
+}
+
+/* ---- inotify ---- */
+
+/* A watch on a fake /dev/vfio/N is put on the group's lock file: that is the file every group
+ * and device fd of the model is an open of (read-write), so its last close is the group being
+ * let go, as the kernel reports the last close of /dev/vfio/N (fsnotify_close() in __fput()).
+ * The model's own read-only looks at the lock file are not such closes: IN_CLOSE_NOWRITE is
+ * dropped from the mask. */
+EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask) {
+        char abs_path[PATH_MAX], lock[PATH_MAX + 32];
+        MockRoots roots;
+        unsigned group;
+        size_t len;
+        int r, lock_fd;
+
+        if (mock_guard || path_is_null(path) || !looks_like_vfio_node(path))
+                return REAL(inotify_add_watch, "inotify_add_watch")(fd, path, mask);
+        mock_guard++;
+        r = mock_roots_get(&roots);
+        if (r >= 0)
+                r = absolute_path(AT_FDCWD, path, abs_path);
+        len = strlen(roots.dev_root);
+        if (r >= 0 && strneq(abs_path, roots.dev_root, len) && abs_path[len] == '/' &&
+            mock_vfio_path_is_node(abs_path + len + 1) && sscanf(abs_path + len + 1, "dev/vfio/%u", &group) == 1 &&
+            (lock_fd = mock_group_lock_open(roots.root, group, O_CLOEXEC)) >= 0) {
+                REAL(close, "close")(lock_fd);
+                snprintf(lock, sizeof(lock), "%s/" MOCK_STATE_DIR "/group-%u", roots.root, group);
+                path = lock;
+                if (mask & IN_CLOSE_WRITE)
+                        mask &= ~IN_CLOSE_NOWRITE;
+        }
+        mock_guard--;
+        return REAL(inotify_add_watch, "inotify_add_watch")(fd, path, mask);
 }
 
 /* ---- write ---- */
