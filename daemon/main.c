@@ -26,6 +26,7 @@ static const char *arg_sysfs_root = "/";
 static const char *arg_dev_root = "/";
 static const char *arg_uevent_fifo = NULL;
 static const char *arg_pci_ids = PCI_IDS_PATH;
+static bool arg_pci_ids_set = false;
 static const char *arg_runtime_dir = NULL;
 static const char *arg_state_dir = NULL;
 static char **arg_policy_dirs = NULL;
@@ -105,6 +106,7 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_PCI_IDS:
                         arg_pci_ids = optarg;
+                        arg_pci_ids_set = true;
                         break;
                 case ARG_UEVENT_FIFO:
                         arg_uevent_fifo = optarg;
@@ -128,6 +130,16 @@ static int parse_argv(int argc, char *argv[]) {
                 return -EINVAL;
         }
         return 1;
+}
+
+/* Paths the administrator named that are not there: the daemon runs without them, and says so. */
+static void warn_missing_inputs(void) {
+        for (char **dir = arg_policy_dirs; dir && *dir; dir++)
+                if (access(*dir, F_OK) < 0)
+                        log_warning("--policy-dir %s: %s; no policy is read from it", *dir, strerror(errno));
+        if (arg_pci_ids && access(arg_pci_ids, R_OK) < 0)
+                log_warning("%s %s: %s; devices are shown without vendor and device names",
+                            arg_pci_ids_set ? "--pci-ids" : "The PCI ID database", arg_pci_ids, strerror(errno));
 }
 
 static int model_open(Model **ret) {
@@ -527,13 +539,14 @@ static int run_daemon(void) {
         d.event = event;
 
         d.policy_dirs = arg_policy_dirs ?: default_dirs;
-        if (daemon_reload_policy(&d) < 0) {
-                /* Nothing to keep yet: start with the built-in default (only root, interrupt
-                 * remapping required) and show the error. */
-                k = policy_new_default(&d.policy);
-                if (k < 0)
-                        goto fail;
-        }
+        warn_missing_inputs();
+        if (daemon_reload_policy(&d) < 0)
+                /* Nothing to keep yet. The built-in default would allow what a rule in the
+                 * unreadable file may forbid: no policy is in force, claims and prepares are
+                 * refused (PolicyInvalid) until a reload succeeds. The leases on disk are still
+                 * looked after. */
+                log_error("No policy is in force: claims and prepares are refused until the policy "
+                          "files are fixed and reloaded (SIGHUP or assignctl policy reload)");
         k = polkit_registry_new(&d.polkit);
         if (k < 0)
                 goto fail;

@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "explain.h"
+#include "json-util.h"
 #include "userdb.h"
 #include "names.h"
 #include "report.h"
@@ -216,6 +217,16 @@ static void refresh_host(Daemon *d) {
                                                       "IommuPresent", NULL);
 }
 
+/* No policy could be loaded at start: what a rule in the unreadable file would decide is not
+ * known, so nothing is decided. */
+static int no_policy_error(Daemon *d, sd_bus_error *error) {
+        _cleanup_free_ char *why = join_reasons(d->policy_errors);
+
+        return sd_bus_error_setf(error, BUS_ERROR_POLICY_INVALID,
+                                 "No policy is in force, so claims and prepares are refused until the policy "
+                                 "files are fixed and reloaded: %s", why ? why : "the policy could not be loaded");
+}
+
 static int evaluate(Daemon *d, const Group *g, const BusCaller *c, PolicyVerdict *v) {
         PolicyCaller pc = { .uid = c->uid, .user = c->user, .groups = c->groups };
 
@@ -238,6 +249,8 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
         k = bus_authorize(d, m, group_details(d, g, &gd), error);
         if (k <= 0)
                 return k < 0 ? k : 1;
+        if (!d->policy)
+                return no_policy_error(d, error);
         k = bus_caller(m, &caller);
         if (k < 0)
                 return sd_bus_error_set_errnof(error, k, "Cannot identify the caller: %m");
@@ -460,16 +473,24 @@ static int method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error 
 }
 
 static int method_get_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(policy_freep) Policy *none = NULL;
         Daemon *d = userdata;
         struct json_object *o = NULL, *errs;
         int k;
 
-        k = policy_to_json(d->policy, &o);
+        /* Without a policy in force: the built-in host settings that still apply to the leases,
+         * no rules, and "in_force": false. */
+        if (!d->policy) {
+                k = policy_new_default(&none);
+                if (k < 0)
+                        return k;
+        }
+        k = policy_to_json(d->policy ?: none, &o);
         if (k < 0)
                 return k;
         errs = json_object_new_array();
-        if (!errs || json_object_object_add(o, "errors", errs) < 0) {
-                json_object_put(errs);
+        if (json_add_new(o, "errors", errs) < 0 ||
+            json_add_new(o, "in_force", json_object_new_boolean(!!d->policy)) < 0) {
                 json_object_put(o);
                 return -ENOMEM;
         }
@@ -498,6 +519,8 @@ static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error
         k = find_device_group(d, address, &g, error);
         if (k < 0)
                 return k;
+        if (!d->policy)
+                return no_policy_error(d, error);
         if (user) {
                 k = userdb_by_name(user, &caller.uid, &caller.user, &caller.groups);
                 if (k < 0)

@@ -53,19 +53,21 @@ void policy_rule_done(PolicyRule *r) {
         free(r->reason);
 }
 
+static const PolicyHost host_defaults = {
+        .require_interrupt_remapping = true,
+        .allow_unsafe_interrupts = false,
+        .restore_driver_on_release = true,
+        .require_reset = false,
+        .on_holder_exit = ON_HOLDER_EXIT_RELEASE,
+        .max_pinned_bytes_per_uid = UINT64_MAX,
+};
+
 Policy *policy_alloc(void) {
         Policy *p = calloc(1, sizeof(Policy));
 
         if (!p)
                 return NULL;
-        p->host = (PolicyHost) {
-                .require_interrupt_remapping = true,
-                .allow_unsafe_interrupts = false,
-                .restore_driver_on_release = true,
-                .require_reset = false,
-                .on_holder_exit = ON_HOLDER_EXIT_RELEASE,
-                .max_pinned_bytes_per_uid = UINT64_MAX,
-        };
+        p->host = host_defaults;
         for (size_t k = 0; k < _POLICY_HOST_KEY_MAX; k++)
                 p->host_source[k] = -1;
         return p;
@@ -95,7 +97,7 @@ Policy *policy_free(Policy *p) {
 }
 
 const PolicyHost *policy_host(const Policy *p) {
-        return p ? &p->host : NULL;
+        return p ? &p->host : &host_defaults;
 }
 
 size_t policy_n_rules(const Policy *p) {

@@ -74,6 +74,7 @@ int policy_new_default(Policy **ret);
 Policy *policy_free(Policy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
 
+/* NULL (no policy in force): the built-in defaults. */
 const PolicyHost *policy_host(const Policy *p);
 size_t policy_n_rules(const Policy *p);
 char **policy_files(const Policy *p); /* the files in effect, in order (borrowed) */

@@ -353,6 +353,90 @@ START_TEST(test_group_back_when_holder_dies) {
 }
 END_TEST
 
+/* ---- the policy at start ---- */
+
+static char *policy_error(void) {
+        _cleanup_json_ json_object *p = get_property(OBJ_ROOT, IFACE_MANAGER, "PolicyError");
+        char *s = strdup(strempty(json_object_get_string(jget(p, "data"))));
+
+        ck_assert_ptr_nonnull(s);
+        return s;
+}
+
+/* A policy file that cannot be read at start is not replaced by the built-in default (which lets
+ * root take anything the file may forbid): claims and prepares are refused, naming the file,
+ * until a reload succeeds. */
+START_TEST(test_bad_policy_at_start) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *file = NULL, *why = NULL, *msg = NULL, *before = NULL, *after = NULL;
+        _cleanup_free_ char *lease = NULL, *text = NULL;
+        _cleanup_json_ json_object *policy = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *json;
+
+        case_begin_data(Q35_HOST);
+        file = path_join(C.policy, "50-lab.json");
+        write_file(file, "{ \"version\": 1, \"rules\": [ { \"match\": { \"vendor\": \"0x8086\" }, "
+                         "\"action\": \"deny\" } ], }\n");
+        polkit_allow_all();
+        daemon_start();
+        bus = bus_connect();
+
+        why = policy_error();
+        assert_contains(why, "50-lab.json");
+        before = snapshot();
+        msg = manager_error(bus, ERROR_PREFIX "PolicyInvalid", "ClaimGroup", "ua{sv}", Q35_GROUP, 0);
+        assert_contains(msg, "No policy is in force");
+        assert_contains(msg, "50-lab.json");
+        free(msg);
+        msg = manager_error(bus, ERROR_PREFIX "PolicyInvalid", "Prepare", "sa{sv}", SOLO1, 0);
+        free(msg);
+        msg = manager_error(bus, ERROR_PREFIX "PolicyInvalid", "ExplainPolicy", "sa{sv}", SOLO1, 0);
+        after = snapshot();
+        ck_assert_str_eq(after, before);
+        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "GetPolicy", "");
+        ck_assert_int_ge(sd_bus_message_read(reply, "s", &json), 0);
+        policy = parse_json(json, "GetPolicy");
+        ck_assert(!json_object_get_boolean(jget(policy, "in_force")));
+        ck_assert_uint_gt(jlen(jget(policy, "errors")), 0);
+        ck_assert(log_contains("No policy is in force"));
+
+        /* Fixed and reloaded: the file decides again. */
+        write_file(file, "{ \"version\": 1, \"rules\": [ { \"match\": { \"vendor\": \"0x8086\" }, "
+                         "\"action\": \"allow\" } ] }\n");
+        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
+        free(why);
+        why = policy_error();
+        ck_assert_str_eq(why, "");
+        lease = claim_group(bus, Q35_GROUP);
+        release(bus, lease);
+        case_end();
+}
+END_TEST
+
+/* A --policy-dir or --pci-ids that is not there is said in the log. */
+START_TEST(test_missing_inputs_warned) {
+        _cleanup_free_ char *log = NULL, *text = NULL;
+        pid_t pid;
+
+        case_begin_data(Q35_HOST);
+        log = path_join(C.dir, "missing.log");
+        pid = spawn_logged((char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root", C.host,
+                                             (char *) "--policy-dir", (char *) "/nonexistent/policy.d",
+                                             (char *) "--pci-ids", (char *) "/nonexistent/pci.ids",
+                                             (char *) "--runtime-dir", C.run, (char *) "--state-dir", C.state,
+                                             NULL },
+                           NULL, log, true);
+        wait_for_name(BUS_NAME, &pid, log);
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+        ck_assert_int_eq(exit_code_of(wait_exit(pid, WAIT_MS)), 0);
+        text = read_file_or_abort(log);
+        assert_contains(text, "--policy-dir /nonexistent/policy.d: No such file or directory");
+        assert_contains(text, "--pci-ids /nonexistent/pci.ids: No such file or directory");
+        case_end();
+}
+END_TEST
+
 int main(void) {
         SRunner *sr;
         Suite *s;
@@ -373,6 +457,8 @@ int main(void) {
         tcase_add_test(tc, test_bus_loss_exits_nonzero);
         tcase_add_test(tc, test_group_back_when_vmm_dies);
         tcase_add_test(tc, test_group_back_when_holder_dies);
+        tcase_add_test(tc, test_bad_policy_at_start);
+        tcase_add_test(tc, test_missing_inputs_warned);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);

@@ -164,6 +164,26 @@ driver_of() {
 
 bound_to() { [[ $(driver_of "$1") == "$2" ]]; }
 
+# dead PID: the process has exited (a zombie counts: its files are closed by then), whoever's
+# child it is.
+dead() {
+        local state
+        state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
+        [[ -z $state || $state == Z || $state == X ]]
+}
+
+# back_on ADDR DRIVER SINCE: waits (10 s at most) until ADDR is on DRIVER with no override and
+# prints the milliseconds since SINCE (an $EPOCHREALTIME); returns 1 on timeout. Polls the sysfs
+# link, not the bus, so the figure is the kernel's.
+back_on() {
+        local addr=$1 driver=$2 since=$3
+        until bound_to "$addr" "$driver" && [[ -z $(override_of "$addr") ]]; do
+                awk -v a="$since" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a > 10) }' && return 1
+                sleep 0.02
+        done
+        awk -v a="$since" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }'
+}
+
 override_of() {
         local v=
         read -r v < "/sys/bus/pci/devices/$1/driver_override" 2>/dev/null

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-flavours: on
 #
-# Scenario 5: the daemon runs as the shipped unit (Type=dbus, BusName=org.vfioassign1),
+# Scenario 5: the daemon runs as the shipped unit (Type=notify, BusName=org.vfioassign1),
 # started by systemd through D-Bus activation, answers on the system bus, shows as running in
 # `systemctl status`, and `systemctl stop` ends it cleanly (exit 0, Result=success). A call
 # afterwards activates it again.
@@ -27,7 +27,7 @@ inactive() { [[ $(show ActiveState) == inactive ]]; }
 [[ -e /usr/share/dbus-1/system-services/org.vfioassign1.service ]] ||
         fail "the D-Bus activation file is not installed"
 [[ -e /usr/share/dbus-1/system.d/org.vfioassign1.conf ]] || fail "the bus policy is not installed"
-[[ $(show Type) == dbus ]] || fail "$UNIT has Type=$(show Type), expected dbus"
+[[ $(show Type) == notify ]] || fail "$UNIT has Type=$(show Type), expected notify"
 [[ $(show BusName) == "$BUS" ]] || fail "$UNIT has BusName=$(show BusName)"
 
 # Earlier scenarios may have activated it already; make sure it is up either way.
