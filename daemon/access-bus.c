@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +36,7 @@ const BusAccess bus_access_table[] = {
         { IFACE_LEASE, "OpenGroup", ACTION_MANAGE },
         { IFACE_LEASE, "OpenDevice", ACTION_MANAGE },
         { IFACE_LEASE, "GrantAccess", ACTION_MANAGE },
+        /* Releasing a prepare (it has no holder) is Unprepare, and is judged as Unprepare. */
         { IFACE_LEASE, "Release", ACTION_MANAGE },
         {}
 };
@@ -46,7 +49,12 @@ const BusAccess *bus_access_find(const char *interface, const char *member) {
 }
 
 int bus_authorize(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_error *error) {
-        const char *iface = sd_bus_message_get_interface(m), *member = sd_bus_message_get_member(m);
+        return bus_authorize_as(d, m, sd_bus_message_get_interface(m), sd_bus_message_get_member(m), details,
+                                error);
+}
+
+int bus_authorize_as(Daemon *d, sd_bus_message *m, const char *iface, const char *member, char *const *details,
+                     sd_bus_error *error) {
         const BusAccess *a = iface && member ? bus_access_find(iface, member) : NULL;
 
         if (!a)
@@ -55,6 +63,31 @@ int bus_authorize(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_err
         if (!a->action)
                 return 1;
         return polkit_check_async(d->polkit, m, a->action, details, error);
+}
+
+char **bus_group_details(Daemon *d, uint32_t group, BusGroupDetails *gd) {
+        const Group *g = topology_find_group(d->model->topology, group);
+        const Device *first = NULL;
+        size_t n = 0;
+
+        snprintf(gd->group, sizeof(gd->group), "%" PRIu32, group);
+        for (char **a = g ? g->devices : NULL; a && *a && !first; a++) {
+                const Device *dev = topology_find_device(d->model->topology, *a);
+
+                if (dev && dev->ids_known && device_is_endpoint(dev))
+                        first = dev;
+        }
+        gd->list[n++] = (char *) "group";
+        gd->list[n++] = gd->group;
+        if (first) {
+                snprintf(gd->vendor, sizeof(gd->vendor), "0x%04x", first->vendor);
+                gd->list[n++] = (char *) "address";
+                gd->list[n++] = (char *) first->address;
+                gd->list[n++] = (char *) "vendor";
+                gd->list[n++] = gd->vendor;
+        }
+        gd->list[n] = NULL;
+        return gd->list;
 }
 
 void bus_caller_clear(BusCaller *c) {

@@ -86,6 +86,18 @@ const BusAccess *bus_access_find(const char *interface, const char *member);
 /* 1: authorised, 0: asked polkit (return 1 from the handler), <0: denied (error set). Unknown
  * members are denied. */
 int bus_authorize(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_error *error);
+/* The same, judged as the table's entry for iface.member instead of the message's own (one act
+ * reached through two methods needs one action). */
+int bus_authorize_as(Daemon *d, sd_bus_message *m, const char *iface, const char *member, char *const *details,
+                     sd_bus_error *error);
+
+/* polkit details for a group: "group", and its first assignable member's "address" and
+ * "vendor" when it has one. */
+typedef struct BusGroupDetails {
+        char group[16], vendor[8];
+        char *list[7];
+} BusGroupDetails;
+char **bus_group_details(Daemon *d, uint32_t group, BusGroupDetails *gd);
 
 typedef struct BusCaller {
         uint32_t uid, gid, pid;

@@ -241,14 +241,17 @@ static bool is_holder(sd_bus_message *m, const Lease *l) {
         return l->holder && sender && streq(sender, l->holder);
 }
 
-/* The holder may use its lease; anyone else needs org.vfioassign1.manage. */
+/* The holder may use its lease; anyone else needs org.vfioassign1.manage, except that releasing
+ * a prepare is what Unprepare does and needs what Unprepare needs. */
 static int authorize_lease_call(Daemon *d, sd_bus_message *m, const Lease *l, sd_bus_error *error) {
-        char group[16];
-        char *details[] = { (char *) "group", group, NULL };
+        BusGroupDetails gd;
+        char **details;
 
         if (is_holder(m, l))
                 return 1;
-        snprintf(group, sizeof(group), "%" PRIu32, l->group);
+        details = bus_group_details(d, l->group, &gd);
+        if (l->kind == LEASE_PREPARE && streq(sd_bus_message_get_member(m), "Release"))
+                return bus_authorize_as(d, m, IFACE_MANAGER, "Unprepare", details, error);
         return bus_authorize(d, m, details, error);
 }
 

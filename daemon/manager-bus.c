@@ -176,35 +176,6 @@ static char *join_reasons(char **reasons) {
         return text;
 }
 
-/* polkit details for a group: its id, its first non-bridge member and that one's vendor. */
-typedef struct GroupDetails {
-        char group[16], vendor[8];
-        char *list[7];
-} GroupDetails;
-
-static char **group_details(Daemon *d, const Group *g, GroupDetails *gd) {
-        const Device *first = NULL;
-        size_t n = 0;
-
-        snprintf(gd->group, sizeof(gd->group), "%" PRIu32, g->id);
-        for (char **a = g->devices; a && *a && !first; a++) {
-                const Device *dev = topology_find_device(d->model->topology, *a);
-                if (dev && dev->ids_known && device_is_endpoint(dev))
-                        first = dev;
-        }
-        gd->list[n++] = (char *) "group";
-        gd->list[n++] = gd->group;
-        if (first) {
-                snprintf(gd->vendor, sizeof(gd->vendor), "0x%04x", first->vendor);
-                gd->list[n++] = (char *) "address";
-                gd->list[n++] = (char *) first->address;
-                gd->list[n++] = (char *) "vendor";
-                gd->list[n++] = gd->vendor;
-        }
-        gd->list[n] = NULL;
-        return gd->list;
-}
-
 /* Host facts are read at each decision: allow_unsafe_interrupts may have been flipped by hand. */
 static void refresh_host(Daemon *d) {
         bool changed = false;
@@ -242,11 +213,11 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
         LeaseRequest req = { .kind = kind, .group = g->id, .persistent = persistent };
         _cleanup_free_ char *path = NULL;
         LeaseError err = {};
-        GroupDetails gd;
+        BusGroupDetails gd;
         Lease *l = NULL;
         int k;
 
-        k = bus_authorize(d, m, group_details(d, g, &gd), error);
+        k = bus_authorize(d, m, bus_group_details(d, g->id, &gd), error);
         if (k <= 0)
                 return k < 0 ? k : 1;
         if (!d->policy)
@@ -375,7 +346,7 @@ static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error
 static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         const char *address;
-        GroupDetails gd;
+        BusGroupDetails gd;
         const Group *g;
         Lease *l;
         int k;
@@ -387,7 +358,7 @@ static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (!l || l->kind != LEASE_PREPARE)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_LEASE, "IOMMU group %" PRIu32 " of %s is not prepared%s",
                                          g->id, address, l ? " (it is claimed)" : "");
-        k = bus_authorize(d, m, group_details(d, g, &gd), error);
+        k = bus_authorize(d, m, bus_group_details(d, g->id, &gd), error);
         if (k <= 0)
                 return k < 0 ? k : 1;
         k = lease_bus_release(d, l, error);

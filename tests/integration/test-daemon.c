@@ -437,6 +437,39 @@ START_TEST(test_missing_inputs_warned) {
 }
 END_TEST
 
+/* ---- one act, one polkit action ---- */
+
+static void polkit_allow(const char *action) {
+        polkit_call((char *const[]) { (char *) "SetAllowed", (char *) "as", (char *) "1", (char *) action, NULL });
+}
+
+/* Giving a prepared group back is one act whether it is called Unprepare or Lease.Release: both
+ * need org.vfioassign1.prepare, neither org.vfioassign1.manage. */
+START_TEST(test_release_of_prepare_needs_prepare) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL, *msg = NULL;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+
+        lease = prepare(bus, SOLO1, false);
+        polkit_allow(ACTION_MANAGE);
+        msg = call_error(bus, ERROR_ACCESS_DENIED, lease, IFACE_LEASE, "Release", "a{sv}", 0);
+        free(msg);
+        msg = manager_error(bus, ERROR_ACCESS_DENIED, "Unprepare", "sa{sv}", SOLO1, 0);
+        assert_on_vfio(SOLO1);
+        polkit_allow(ACTION_PREPARE);
+        release(bus, lease);
+        assert_on_host(SOLO1, SOLO_DRIVER);
+
+        free(lease);
+        lease = prepare(bus, SOLO1, false);
+        unprepare(bus, SOLO1);
+        assert_on_host(SOLO1, SOLO_DRIVER);
+        case_end();
+}
+END_TEST
+
 int main(void) {
         SRunner *sr;
         Suite *s;
@@ -459,6 +492,7 @@ int main(void) {
         tcase_add_test(tc, test_group_back_when_holder_dies);
         tcase_add_test(tc, test_bad_policy_at_start);
         tcase_add_test(tc, test_missing_inputs_warned);
+        tcase_add_test(tc, test_release_of_prepare_needs_prepare);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
