@@ -128,4 +128,5 @@ void bus_caller_clear(BusCaller *c);
 #define BUS_ERROR_VFIO_FAILED "org.vfioassign1.Error.VfioFailed"
 #define BUS_ERROR_STATE_FAILED "org.vfioassign1.Error.StateFailed"
 #define BUS_ERROR_NOT_ACTIVE "org.vfioassign1.Error.NotActive"
+#define BUS_ERROR_NO_SUCH_USER "org.vfioassign1.Error.NoSuchUser"
 int bus_errors_register(void);

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "names.h"
+#include "userdb.h"
 #include "util.h"
 
 /* What the bus glue keeps per lease (Lease.bus_data). */
@@ -338,6 +339,19 @@ static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *
                 return k;
         if (uid == UINT32_MAX)
                 return sd_bus_error_set(error, BUS_ERROR_INVALID_ARGUMENT, "uid 4294967295 is not a user");
+        /* A node owned by a uid nobody has yet would go to whoever is given that uid later. */
+        {
+                _cleanup_strv_free_ char **groups = NULL;
+                _cleanup_free_ char *user = NULL;
+
+                k = userdb_by_uid(uid, &user, &groups);
+                if (k == -ESRCH)
+                        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_USER,
+                                                 "uid %" PRIu32 " has no user entry: /dev/vfio/%" PRIu32
+                                                 " is handed only to an existing user", uid, l->group);
+                if (k < 0)
+                        return k;
+        }
         k = lease_grant_access(&d->leases->ctx, l, uid, &err);
         if (k < 0) {
                 k = lease_error_to_bus(&err, k, error);

@@ -6,10 +6,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -470,6 +472,29 @@ START_TEST(test_release_of_prepare_needs_prepare) {
 }
 END_TEST
 
+/* GrantAccess to a uid that no user has is refused by name, and the node stays root's. */
+START_TEST(test_grant_access_needs_a_user) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL, *msg = NULL, *node = NULL, *state = NULL;
+        uint32_t uid = 2000000000u;
+        struct stat st;
+
+        ck_assert_ptr_null(getpwuid(uid));
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        lease = claim_device(bus, SOLO1);
+        msg = call_error(bus, ERROR_PREFIX "NoSuchUser", lease, IFACE_LEASE, "GrantAccess", "ua{sv}", uid, 0);
+        assert_contains(msg, "uid 2000000000 has no user entry");
+        node = xasprintf("%s/dev/vfio/1", C.dev);
+        ck_assert_int_eq(stat(node, &st), 0);
+        ck_assert_uint_eq(st.st_uid, 0);
+        state = file_or_empty(C.run, STATE_FILE);
+        ck_assert(!strstr(state, "granted_uid"));
+        release(bus, lease);
+        case_end();
+}
+END_TEST
+
 int main(void) {
         SRunner *sr;
         Suite *s;
@@ -493,6 +518,7 @@ int main(void) {
         tcase_add_test(tc, test_bad_policy_at_start);
         tcase_add_test(tc, test_missing_inputs_warned);
         tcase_add_test(tc, test_release_of_prepare_needs_prepare);
+        tcase_add_test(tc, test_grant_access_needs_a_user);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
