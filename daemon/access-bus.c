@@ -90,6 +90,18 @@ char **bus_group_details(Daemon *d, uint32_t group, BusGroupDetails *gd) {
         return gd->list;
 }
 
+char *bus_caller_describe(sd_bus_message *m) {
+        _cleanup_(bus_caller_clear) BusCaller c = {};
+        char *s = NULL;
+
+        if (bus_caller(m, &c) < 0)
+                return strdup(strna(sd_bus_message_get_sender(m)));
+        if (asprintf(&s, "uid %" PRIu32 "%s%s%s, pid %" PRIu32 ", %s", c.uid, c.user ? " (" : "", strempty(c.user),
+                     c.user ? ")" : "", c.pid, strna(c.unique_name)) < 0)
+                return NULL;
+        return s;
+}
+
 void bus_caller_clear(BusCaller *c) {
         free(c->user);
         strv_free(c->groups);

@@ -107,6 +107,8 @@ typedef struct BusCaller {
 } BusCaller;
 int bus_caller(sd_bus_message *m, BusCaller *ret);
 void bus_caller_clear(BusCaller *c);
+/* "uid 1000 (alice), pid 4242, :1.17" for the log: who asked. */
+char *bus_caller_describe(sd_bus_message *m);
 
 /* errors.c */
 #define BUS_ERROR_NO_SUCH_DEVICE "org.vfioassign1.Error.NoSuchDevice"
@@ -129,4 +131,5 @@ void bus_caller_clear(BusCaller *c);
 #define BUS_ERROR_STATE_FAILED "org.vfioassign1.Error.StateFailed"
 #define BUS_ERROR_NOT_ACTIVE "org.vfioassign1.Error.NotActive"
 #define BUS_ERROR_NO_SUCH_USER "org.vfioassign1.Error.NoSuchUser"
+#define BUS_ERROR_NOT_CLAIMED "org.vfioassign1.Error.NotClaimed"
 int bus_errors_register(void);

@@ -26,6 +26,7 @@ static const sd_bus_error_map vfioassign_errors[] = {
         SD_BUS_ERROR_MAP(BUS_ERROR_STATE_FAILED, EIO),
         SD_BUS_ERROR_MAP(BUS_ERROR_NOT_ACTIVE, ESTALE),
         SD_BUS_ERROR_MAP(BUS_ERROR_NO_SUCH_USER, ESRCH),
+        SD_BUS_ERROR_MAP(BUS_ERROR_NOT_CLAIMED, EOPNOTSUPP),
         SD_BUS_ERROR_MAP_END,
 };
 

@@ -354,17 +354,19 @@ int host_info_read(const SysRoot *root, HostInfo **ret) {
         return 0;
 }
 
-int host_allow_unsafe_interrupts(const SysRoot *root) {
+int host_set_unsafe_interrupts(const SysRoot *root, bool allow) {
         static const char type1[] = SYSFS_MODULE "/vfio_iommu_type1/parameters/allow_unsafe_interrupts";
         static const char iommufd[] = SYSFS_MODULE "/iommufd/parameters/allow_unsafe_interrupts";
+        const char *value = allow ? "1" : "0";
         int k;
 
         /* Both parameters are writable at runtime (module_param(..., 0644)); type1 reads it at
-         * VFIO_SET_IOMMU time, so setting it before the claim is enough. */
-        k = sysfs_write_attr(root, type1, "1", 5 * 1000000ULL);
+         * VFIO_SET_IOMMU time, so setting it before the claim is enough, and clearing it does
+         * not undo an attachment already made. */
+        k = sysfs_write_attr(root, type1, value, 5 * 1000000ULL);
         if (k < 0)
                 return k;
         if (sysfs_exists_at(root, -1, iommufd))
-                (void) sysfs_write_attr(root, iommufd, "1", 5 * 1000000ULL);
+                (void) sysfs_write_attr(root, iommufd, value, 5 * 1000000ULL);
         return 0;
 }

@@ -65,9 +65,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HostInfo *, host_info_free);
  * interrupts: the text of /proc/interrupts or NULL; cmdline: /proc/cmdline or NULL. */
 int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline);
 
-/* Sets vfio_iommu_type1.allow_unsafe_interrupts (and iommufd's, where loaded) at runtime: only
- * when the policy explicitly allows unsafe interrupts. */
-int host_allow_unsafe_interrupts(const SysRoot *root);
+/* Sets (allow) or clears vfio_iommu_type1.allow_unsafe_interrupts (and iommufd's, where loaded)
+ * at runtime: set only when the policy explicitly allows unsafe interrupts. */
+int host_set_unsafe_interrupts(const SysRoot *root, bool allow);
 
 const char *ir_verdict_to_string(IrVerdict v);
 const char *iommu_kind_to_string(IommuKind k);

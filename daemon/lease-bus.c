@@ -177,6 +177,14 @@ int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error) {
                 free(b);
         }
         (void) emit_removed(d, id);
+        if (k >= 0) {
+                int r = lease_set_drop_unsafe_interrupts(d->leases);
+
+                if (r > 0)
+                        log_notice("vfio_iommu_type1.allow_unsafe_interrupts cleared: no lease relies on it any more");
+                else if (r < 0)
+                        log_warning("Cannot clear vfio_iommu_type1.allow_unsafe_interrupts: %s", strerror(-r));
+        }
         return k < 0 ? sd_bus_error_set_errnof(error, k, "The lease was released but the state could not be saved: %m")
                      : 0;
 }
@@ -256,12 +264,6 @@ static int authorize_lease_call(Daemon *d, sd_bus_message *m, const Lease *l, sd
         return bus_authorize(d, m, details, error);
 }
 
-static int reply_fd(sd_bus_message *m, int fd) {
-        int k = sd_bus_reply_method_return(m, "h", fd);
-
-        return k;
-}
-
 static Daemon *daemon_of(Lease *l) {
         LeaseBus *b = l->bus_data;
         return b ? b->daemon : NULL;
@@ -277,22 +279,27 @@ static Daemon *daemon_of(Lease *l) {
         if (k <= 0)                                                            \
                 return k < 0 ? k : 1
 
+/* The container or the group fd of an active claim. */
+static int reply_lease_fd(sd_bus_message *m, Lease *l, int fd, sd_bus_error *error) {
+        LeaseError err = {};
+        int k = lease_can_hand_out_fds(l, &err);
+
+        if (k < 0) {
+                k = lease_error_to_bus(&err, k, error);
+                lease_error_clear(&err);
+                return k;
+        }
+        return sd_bus_reply_method_return(m, "h", fd);
+}
+
 static int method_open_container(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         LEASE_METHOD_PROLOGUE(m, userdata, error);
-        if (l->kind != LEASE_CLAIM || l->state != LEASE_ACTIVE || l->container_fd < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_FAILED,
-                                         "The lease on IOMMU group %" PRIu32 " has no container (%s %s)", l->group,
-                                         lease_kind_to_string(l->kind), lease_state_to_string(l->state));
-        return reply_fd(m, l->container_fd);
+        return reply_lease_fd(m, l, l->container_fd, error);
 }
 
 static int method_open_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         LEASE_METHOD_PROLOGUE(m, userdata, error);
-        if (l->kind != LEASE_CLAIM || l->state != LEASE_ACTIVE || l->group_fd < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_FAILED,
-                                         "The lease on IOMMU group %" PRIu32 " has no group fd (%s %s)", l->group,
-                                         lease_kind_to_string(l->kind), lease_state_to_string(l->state));
-        return reply_fd(m, l->group_fd);
+        return reply_lease_fd(m, l, l->group_fd, error);
 }
 
 static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -313,7 +320,7 @@ static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *e
                 lease_error_clear(&err);
                 return k;
         }
-        return reply_fd(m, fd);
+        return sd_bus_reply_method_return(m, "h", fd);
 }
 
 static int check_no_options(sd_bus_message *m, sd_bus_error *error) {
@@ -362,6 +369,7 @@ static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *
 }
 
 static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *who = NULL;
         uint32_t group;
         uint64_t id;
 
@@ -371,10 +379,12 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
                 return k;
         group = l->group;
         id = l->id;
+        who = bus_caller_describe(m);
         k = lease_bus_release(d, l, error);
         if (k < 0)
                 return k;
-        log_info("Lease %" PRIu64 " released: IOMMU group %" PRIu32 " is back on its host drivers", id, group);
+        log_info("Lease %" PRIu64 " released by %s: IOMMU group %" PRIu32 " is back on its host drivers", id,
+                 strna(who), group);
         return sd_bus_reply_method_return(m, NULL);
 }
 

@@ -394,15 +394,32 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
         return 0;
 }
 
+int lease_can_hand_out_fds(const Lease *l, LeaseError *err) {
+        if (l->kind == LEASE_PREPARE)
+                return set_error(err, -EOPNOTSUPP, "NotClaimed",
+                                 "Lease %" PRIu64 " prepares IOMMU group %" PRIu32 " for a VMM that opens /dev/vfio/%"
+                                 PRIu32 " itself: a prepare hands out no file descriptors; claim the group for them",
+                                 l->id, l->group, l->group);
+        if (l->state != LEASE_ACTIVE)
+                return set_error(err, -ESTALE, "NotActive", "The claim of IOMMU group %" PRIu32 " is %s", l->group,
+                                 lease_state_to_string(l->state));
+        if (l->group_fd < 0)
+                return set_error(err, -ESTALE, "NotActive",
+                                 "The claim of IOMMU group %" PRIu32 " has no file descriptors any more: %s", l->group,
+                                 l->granted_uid != UINT32_MAX ? "/dev/vfio/N was handed over with GrantAccess"
+                                                              : "they did not survive a restart of the daemon");
+        return 0;
+}
+
 int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd, LeaseError *err) {
         int k;
 
         if (!lease_has_device(l, address))
                 return set_error(err, -ENODEV, "NoSuchDevice", "%s is not in IOMMU group %" PRIu32 " of this lease",
                                  address, l->group);
-        if (l->state != LEASE_ACTIVE || l->group_fd < 0)
-                return set_error(err, -ESTALE, "NotActive", "The lease on IOMMU group %" PRIu32 " is %s", l->group,
-                                 lease_state_to_string(l->state));
+        k = lease_can_hand_out_fds(l, err);
+        if (k < 0)
+                return k;
         k = vfio_group_device_fd(l->group_fd, address, ret_fd);
         if (k < 0)
                 return set_error(err, k, "VfioFailed", "VFIO_GROUP_GET_DEVICE_FD for %s failed: %s", address,

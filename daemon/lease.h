@@ -46,6 +46,8 @@ typedef struct Lease {
         bool persistent;        /* prepare: keep across reboots */
         char *reason;           /* why it is stuck */
         uint32_t granted_uid;   /* GrantAccess: /dev/vfio/N handed to this uid; UINT32_MAX = none */
+        bool unsafe_interrupts; /* taken without interrupt remapping: it relies on the kernel's
+                                 * allow_unsafe_interrupts */
 
         /* Runtime only: */
         int container_fd;
@@ -98,6 +100,9 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err);
  * retries. Returns 0 when everything is back (the caller then forgets the lease). */
 int lease_release(const LeaseContext *c, Lease *l, LeaseError *err);
 
+/* Whether the lease has the container and group fds to hand out: only an active claim does, and
+ * not after GrantAccess or a restart of the daemon. The error says which. */
+int lease_can_hand_out_fds(const Lease *l, LeaseError *err);
 /* Opens a VFIO device fd of a member of an active claim. */
 int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd, LeaseError *err);
 

@@ -45,7 +45,39 @@ LeaseSet *lease_set_free(LeaseSet *s) {
 }
 
 int lease_set_save(LeaseSet *s) {
-        return state_save(s->runtime_fd, s->leases, s->n, s->next_id);
+        StateGlobals g = { .next_id = s->next_id, .unsafe_interrupts_set = s->unsafe_interrupts_set };
+
+        return state_save(s->runtime_fd, s->leases, s->n, &g);
+}
+
+int lease_set_allow_unsafe_interrupts(LeaseSet *s) {
+        int k;
+
+        if (!s->unsafe_interrupts_set) {
+                s->unsafe_interrupts_set = true;
+                k = lease_set_save(s);
+                if (k < 0) {
+                        s->unsafe_interrupts_set = false;
+                        return k;
+                }
+        }
+        return host_set_unsafe_interrupts(s->ctx.model->root, true);
+}
+
+int lease_set_drop_unsafe_interrupts(LeaseSet *s) {
+        int k;
+
+        if (!s->unsafe_interrupts_set)
+                return 0;
+        for (size_t i = 0; i < s->n; i++)
+                if (s->leases[i]->unsafe_interrupts)
+                        return 0;
+        k = host_set_unsafe_interrupts(s->ctx.model->root, false);
+        if (k < 0 && k != -ENOENT) /* a module that is gone took its parameter with it */
+                return k;
+        s->unsafe_interrupts_set = false;
+        k = lease_set_save(s);
+        return k < 0 ? k : 1;
 }
 
 Lease *lease_set_find_id(const LeaseSet *s, uint64_t id) {
@@ -141,6 +173,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
         l->uid = req->uid;
         l->pid = req->pid;
         l->persistent = req->persistent;
+        l->unsafe_interrupts = req->unsafe_interrupts;
         k = append(s, l);
         if (k < 0) {
                 lease_free(l);
@@ -219,11 +252,11 @@ static int rebind_drifted(LeaseSet *s, Lease *l, char ***log) {
 int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, char ***log) {
         _cleanup_free_ char *error = NULL;
         Lease **loaded = NULL;
+        StateGlobals g;
         size_t n = 0;
-        uint64_t next_id;
         int k;
 
-        k = state_load(s->runtime_fd, &loaded, &n, &next_id, &error);
+        k = state_load(s->runtime_fd, &loaded, &n, &g, &error);
         if (k == -ENOMEM)
                 return k;
         if (k < 0) {
@@ -234,7 +267,8 @@ int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, c
         } else {
                 s->leases = loaded;
                 s->n = n;
-                s->next_id = next_id;
+                s->next_id = g.next_id;
+                s->unsafe_interrupts_set = g.unsafe_interrupts_set;
         }
         error = mfree(error);
         k = persistent_load(s->state_fd, &s->persistent, &s->n_persistent, &error);
@@ -307,6 +341,12 @@ int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, c
                 }
                 lease_error_clear(&err);
         }
+        /* A lease that needed allow_unsafe_interrupts may have ended while we were not running. */
+        k = lease_set_drop_unsafe_interrupts(s);
+        if (k > 0 && log_line(log, "allow_unsafe_interrupts cleared: no lease relies on it any more") < 0)
+                return -ENOMEM;
+        if (k < 0 && log_line(log, "allow_unsafe_interrupts could not be cleared: %s", strerror(-k)) < 0)
+                return -ENOMEM;
         return 0;
 }
 

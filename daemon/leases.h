@@ -16,6 +16,7 @@ typedef struct LeaseSet {
         int state_fd;             /* $STATE_DIRECTORY: persistent.json */
         PersistentDevice *persistent;
         size_t n_persistent;
+        bool unsafe_interrupts_set; /* we set allow_unsafe_interrupts: cleared with its last user */
         LeaseContext ctx;
 } LeaseSet;
 
@@ -35,6 +36,7 @@ typedef struct LeaseRequest {
         const char *holder;     /* claims */
         uint32_t uid, pid;
         bool persistent;        /* prepares */
+        bool unsafe_interrupts; /* taken without interrupt remapping */
 } LeaseRequest;
 
 /* Creates, records and acquires a lease. -EBUSY (name "Busy") when the group already has one.
@@ -61,6 +63,14 @@ int lease_set_enforce_device(LeaseSet *s, const char *address, const char *drive
  * it joins the lease (its driver recorded first) and goes to vfio-pci like the others, so the
  * group is never split. Returns 1 when it joined, 0 if nothing to do. */
 int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message);
+
+/* Sets the kernel's allow_unsafe_interrupts for a lease the policy allows without interrupt
+ * remapping. The state file records that this daemon set it before it is written, so that it is
+ * cleared again (lease_set_drop_unsafe_interrupts()), after a crash too. */
+int lease_set_allow_unsafe_interrupts(LeaseSet *s);
+/* Clears allow_unsafe_interrupts when this daemon set it and no lease relies on it any more
+ * (Lease.unsafe_interrupts). 1 when it was cleared, 0 when nothing was to be done. */
+int lease_set_drop_unsafe_interrupts(LeaseSet *s);
 
 /* Persistent prepares: whether address is one, and setting driver_override for it on "add". */
 bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor, uint16_t device);

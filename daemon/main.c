@@ -150,7 +150,11 @@ static int model_open(Model **ret) {
 
         k = sysroot_open(arg_sysfs_root, arg_dev_root, &root);
         if (k < 0) {
-                log_error("Cannot open the roots %s and %s: %s", arg_sysfs_root, arg_dev_root, strerror(-k));
+                /* Name the one that failed. */
+                _cleanup_close_ int fd = open(arg_sysfs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                log_error("Cannot open the %s root %s: %s", fd < 0 ? "sysfs" : "dev",
+                          fd < 0 ? arg_sysfs_root : arg_dev_root, strerror(-k));
                 return k;
         }
         k = pci_names_new(sysroot_path(root), arg_pci_ids, &names);

@@ -241,7 +241,7 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
                 return k;
         }
         if (v.set_unsafe_interrupts) {
-                k = host_allow_unsafe_interrupts(d->model->root);
+                k = lease_set_allow_unsafe_interrupts(d->leases);
                 log_warning("Policy allows unsafe interrupts: set vfio_iommu_type1.allow_unsafe_interrupts for IOMMU "
                             "group %" PRIu32 "%s%s: devices can forge MSIs without interrupt remapping", g->id,
                             k < 0 ? ", which failed: " : "", k < 0 ? strerror(-k) : "");
@@ -249,6 +249,7 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
                         d->model->host->unsafe_interrupts = 1;
         }
         policy_verdict_clear(&v);
+        req.unsafe_interrupts = d->model->host->ir != IR_ENABLED;
 
         req.holder = kind == LEASE_CLAIM ? caller.unique_name : NULL;
         req.uid = caller.uid;
@@ -344,6 +345,7 @@ static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error
 }
 
 static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *who = NULL;
         Daemon *d = userdata;
         const char *address;
         BusGroupDetails gd;
@@ -361,10 +363,11 @@ static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *err
         k = bus_authorize(d, m, bus_group_details(d, g->id, &gd), error);
         if (k <= 0)
                 return k < 0 ? k : 1;
+        who = bus_caller_describe(m);
         k = lease_bus_release(d, l, error);
         if (k < 0)
                 return k;
-        log_info("IOMMU group %" PRIu32 " unprepared", g->id);
+        log_info("IOMMU group %" PRIu32 " unprepared by %s", g->id, strna(who));
         return sd_bus_reply_method_return(m, NULL);
 }
 

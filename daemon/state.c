@@ -62,6 +62,8 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
         k |= json_add_new(o, "uid", json_object_new_int64(l->uid));
         k |= json_add_new(o, "pid", json_object_new_int64(l->pid));
         k |= json_add_new(o, "persistent", json_object_new_boolean(l->persistent));
+        if (l->unsafe_interrupts)
+                k |= json_add_new(o, "unsafe_interrupts", json_object_new_boolean(true));
         k |= json_add_string(o, "reason", l->reason);
         if (l->granted_uid != UINT32_MAX)
                 k |= json_add_new(o, "granted_uid", json_object_new_int64(l->granted_uid));
@@ -83,7 +85,7 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
         return 0;
 }
 
-int state_save(int dir_fd, Lease *const *leases, size_t n, uint64_t next_id) {
+int state_save(int dir_fd, Lease *const *leases, size_t n, const StateGlobals *g) {
         _cleanup_json_ json_object *root = json_object_new_object();
         struct json_object *arr;
         const char *text;
@@ -92,7 +94,9 @@ int state_save(int dir_fd, Lease *const *leases, size_t n, uint64_t next_id) {
         if (!root)
                 return -ENOMEM;
         k |= json_add_new(root, "version", json_object_new_int(1));
-        k |= json_add_new(root, "next_id", json_object_new_int64((int64_t) next_id));
+        k |= json_add_new(root, "next_id", json_object_new_int64((int64_t) g->next_id));
+        if (g->unsafe_interrupts_set)
+                k |= json_add_new(root, "unsafe_interrupts_set", json_object_new_boolean(true));
         arr = json_object_new_array();
         k |= json_add_new(root, "leases", arr);
         if (k)
@@ -192,6 +196,20 @@ static int get_string(struct json_object *o, const char *key, bool nullable, con
         return 0;
 }
 
+/* Absent is false: older files do not have the key. */
+static int get_optional_bool(struct json_object *o, const char *key, bool *ret) {
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v)) {
+                *ret = false;
+                return 0;
+        }
+        if (!json_object_is_type(v, json_type_boolean))
+                return -EBADMSG;
+        *ret = json_object_get_boolean(v);
+        return 0;
+}
+
 static int lease_from_json(struct json_object *o, size_t index, Lease **ret, char **ret_error) {
         _cleanup_(lease_freep) Lease *l = calloc(1, sizeof(Lease));
         struct json_object *v, *devs;
@@ -218,6 +236,8 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
                 return -ENOMEM;
         if (json_object_object_get_ex(o, "granted_uid", &v) && get_u32(o, "granted_uid", &l->granted_uid) < 0)
                 return bad(ret_error, "leases[%zu].granted_uid: invalid", index);
+        if (get_optional_bool(o, "unsafe_interrupts", &l->unsafe_interrupts) < 0)
+                return bad(ret_error, "leases[%zu].unsafe_interrupts: not a boolean", index);
         l->devices = calloc(json_object_array_length(devs) + 1, sizeof(LeaseDevice));
         if (!l->devices)
                 return -ENOMEM;
@@ -241,11 +261,12 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
         return 0;
 }
 
-int state_load(int dir_fd, Lease ***ret, size_t *ret_n, uint64_t *ret_next_id, char **ret_error) {
+int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_globals, char **ret_error) {
         _cleanup_json_ json_object *root = NULL;
         struct json_object *v, *arr;
         Lease **leases = NULL;
         size_t n = 0, len;
+        bool unsafe_set;
         int64_t next;
         int k;
 
@@ -253,7 +274,7 @@ int state_load(int dir_fd, Lease ***ret, size_t *ret_n, uint64_t *ret_next_id, c
         if (k == -ENOENT) {
                 *ret = NULL;
                 *ret_n = 0;
-                *ret_next_id = 1;
+                *ret_globals = (StateGlobals) { .next_id = 1 };
                 return 0;
         }
         if (k < 0)
@@ -263,6 +284,8 @@ int state_load(int dir_fd, Lease ***ret, size_t *ret_n, uint64_t *ret_next_id, c
             !json_object_is_type(v, json_type_int) || (next = json_object_get_int64(v)) < 1 ||
             !json_object_object_get_ex(root, "leases", &arr) || !json_object_is_type(arr, json_type_array))
                 return bad(ret_error, "%s: not a version 1 state file", STATE_FILE);
+        if (get_optional_bool(root, "unsafe_interrupts_set", &unsafe_set) < 0)
+                return bad(ret_error, "%s: unsafe_interrupts_set: not a boolean", STATE_FILE);
         len = json_object_array_length(arr);
         if (len > STATE_MAX_LEASES)
                 return bad(ret_error, "%s: %zu leases, more than %d", STATE_FILE, len, STATE_MAX_LEASES);
@@ -282,7 +305,7 @@ int state_load(int dir_fd, Lease ***ret, size_t *ret_n, uint64_t *ret_next_id, c
         }
         *ret = leases;
         *ret_n = n;
-        *ret_next_id = (uint64_t) next;
+        *ret_globals = (StateGlobals) { .next_id = (uint64_t) next, .unsafe_interrupts_set = unsafe_set };
         return 0;
 fail:
         for (size_t i = 0; i < n; i++)

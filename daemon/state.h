@@ -14,10 +14,16 @@
 #define STATE_MAX_SIZE (4 * 1024 * 1024)
 #define STATE_MAX_LEASES 4096
 
-int state_save(int dir_fd, Lease *const *leases, size_t n, uint64_t next_id);
+/* What the file holds besides the leases. */
+typedef struct StateGlobals {
+        uint64_t next_id;
+        bool unsafe_interrupts_set; /* the daemon set allow_unsafe_interrupts and clears it later */
+} StateGlobals;
+
+int state_save(int dir_fd, Lease *const *leases, size_t n, const StateGlobals *g);
 /* Missing file: no leases. A file that cannot be parsed: -EBADMSG with a message; the caller keeps
  * it aside (state.json.corrupt) rather than lose what it said. */
-int state_load(int dir_fd, Lease ***ret, size_t *ret_n, uint64_t *ret_next_id, char **ret_error);
+int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_globals, char **ret_error);
 
 /* Persistent prepares: $STATE_DIRECTORY/persistent.json, a list of devices that are bound to
  * vfio-pci at start and whenever they appear. */

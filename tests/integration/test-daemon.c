@@ -495,6 +495,151 @@ START_TEST(test_grant_access_needs_a_user) {
 }
 END_TEST
 
+/* ---- allow_unsafe_interrupts: set for the leases that need it, cleared after the last ---- */
+
+#define Q35_NO_IR_HOST "hosts/qemu-q35-vtd-intremap-off.host"
+#define PARAM_UNSAFE "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
+
+static char *unsafe_param(void) {
+        _cleanup_free_ char *p = path_join(C.host, PARAM_UNSAFE);
+        char *v = read_file_or_abort(p);
+
+        v[strcspn(v, "\n")] = 0;
+        return v;
+}
+
+#define assert_unsafe(want)                                                                      \
+        do {                                                                                     \
+                _cleanup_free_ char *_v = unsafe_param();                                        \
+                ck_assert_msg(streq(_v, (want)) || streq(_v, (want)[0] == 'Y' ? "1" : "0"),      \
+                              "allow_unsafe_interrupts is %s, expected %s", _v, (want));         \
+        } while (0)
+
+/* A host without interrupt remapping whose policy accepts unsafe interrupts; the parameter reads
+ * initial. */
+static void unsafe_case(const char *initial) {
+        _cleanup_free_ char *file = NULL, *param = NULL, *dir = NULL;
+
+        case_begin_data(Q35_NO_IR_HOST);
+        file = path_join(C.policy, "zz-lab.json");
+        write_file(file, "{ \"version\": 1, \"host\": { \"allow_unsafe_interrupts\": true } }\n");
+        dir = path_join(C.host, "sys/module/vfio_iommu_type1/parameters");
+        ck_assert_int_eq(run(NULL, NULL, (char *) "mkdir", (char *) "-p", dir), 0);
+        param = path_join(C.host, PARAM_UNSAFE);
+        write_file(param, initial);
+        set_faults("no-interrupt-remapping\n");
+        polkit_allow_all();
+        daemon_start();
+}
+
+/* The daemon sets the parameter for the first claim that needs it and clears it when the last
+ * such lease ends, not before. */
+START_TEST(test_unsafe_interrupts_cleared_with_last_lease) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        unsafe_case("N\n");
+        bus = bus_connect();
+        a = claim_device(bus, SOLO1);
+        assert_unsafe("Y");
+        b = claim_device(bus, SOLO5);
+        release(bus, a);
+        assert_unsafe("Y");
+        release(bus, b);
+        assert_unsafe("N");
+        ck_assert(log_contains("allow_unsafe_interrupts cleared"));
+        case_end();
+}
+END_TEST
+
+/* A lease that needed it ended while the daemon was down: the next start clears it. */
+START_TEST(test_unsafe_interrupts_cleared_at_start) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *a = NULL;
+
+        unsafe_case("N\n");
+        bus = bus_connect();
+        a = claim_device(bus, SOLO1);
+        assert_unsafe("Y");
+        daemon_kill();
+        bus = sd_bus_flush_close_unref(bus); /* the holder goes while nobody watches */
+        daemon_start();
+        assert_on_host(SOLO1, SOLO_DRIVER);
+        assert_unsafe("N");
+        case_end();
+}
+END_TEST
+
+/* Set by the administrator: the daemon did not set it and leaves it alone. */
+START_TEST(test_unsafe_interrupts_set_by_admin_stay) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *a = NULL;
+
+        unsafe_case("Y\n");
+        bus = bus_connect();
+        a = claim_device(bus, SOLO1);
+        release(bus, a);
+        assert_unsafe("Y");
+        case_end();
+}
+END_TEST
+
+/* ---- messages a user can act on ---- */
+
+START_TEST(test_prepare_hands_out_no_fds) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL, *msg = NULL;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        lease = prepare(bus, SOLO1, false);
+        msg = call_error(bus, ERROR_PREFIX "NotClaimed", lease, IFACE_LEASE, "OpenDevice", "s", SOLO1);
+        assert_contains(msg, "a prepare hands out no file descriptors");
+        free(msg);
+        msg = call_error(bus, ERROR_PREFIX "NotClaimed", lease, IFACE_LEASE, "OpenContainer", "");
+        free(msg);
+        msg = call_error(bus, ERROR_PREFIX "NotClaimed", lease, IFACE_LEASE, "OpenGroup", "");
+        release(bus, lease);
+        case_end();
+}
+END_TEST
+
+START_TEST(test_release_logged_with_caller) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL, *who = NULL;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        lease = claim_device(bus, SOLO1);
+        release(bus, lease);
+        who = xasprintf("released by uid 0 (root), pid %d, %s", (int) getpid(), unique_name(bus));
+        ck_assert_msg(log_contains(who), "the log does not say \"%s\"", who);
+        free(lease);
+        lease = prepare(bus, SOLO1, false);
+        unprepare(bus, SOLO1);
+        free(who);
+        who = xasprintf("IOMMU group 1 unprepared by uid 0 (root), pid %d, %s", (int) getpid(), unique_name(bus));
+        ck_assert_msg(log_contains(who), "the log does not say \"%s\"", who);
+        case_end();
+}
+END_TEST
+
+START_TEST(test_roots_named) {
+        _cleanup_free_ char *err = NULL, *err2 = NULL;
+
+        case_begin_data(Q35_HOST);
+        ck_assert_int_eq(run(NULL, &err, (char *) H.vfio_assignd, (char *) "--report", (char *) "--sysfs-root",
+                             (char *) "/nonexistent", (char *) "--dev-root", (char *) "/"),
+                         1);
+        assert_contains(err, "Cannot open the sysfs root /nonexistent:");
+        ck_assert_int_eq(run(NULL, &err2, (char *) H.vfio_assignd, (char *) "--report", (char *) "--sysfs-root",
+                             C.host, (char *) "--dev-root", (char *) "/nonexistent"),
+                         1);
+        assert_contains(err2, "Cannot open the dev root /nonexistent:");
+        case_end();
+}
+END_TEST
+
 int main(void) {
         SRunner *sr;
         Suite *s;
@@ -519,6 +664,12 @@ int main(void) {
         tcase_add_test(tc, test_missing_inputs_warned);
         tcase_add_test(tc, test_release_of_prepare_needs_prepare);
         tcase_add_test(tc, test_grant_access_needs_a_user);
+        tcase_add_test(tc, test_unsafe_interrupts_cleared_with_last_lease);
+        tcase_add_test(tc, test_unsafe_interrupts_cleared_at_start);
+        tcase_add_test(tc, test_unsafe_interrupts_set_by_admin_stay);
+        tcase_add_test(tc, test_prepare_hands_out_no_fds);
+        tcase_add_test(tc, test_release_logged_with_caller);
+        tcase_add_test(tc, test_roots_named);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
