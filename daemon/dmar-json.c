@@ -195,6 +195,7 @@ int dmar_to_json(const DmarTable *t, json_object **ret) {
             (r = add(o, "oem_table_id", json_object_new_string(t->oem_table_id))) < 0 ||
             (r = add(o, "host_address_width", json_object_new_int(t->host_address_width + 1))) < 0 ||
             (r = add(o, "flags", json_object_new_int(t->flags))) < 0 ||
+            (r = add(o, "checksum_valid", json_object_new_boolean(t->checksum_valid))) < 0 ||
             (r = add(o, "structures", TAKE_PTR(structs))) < 0 ||
             (r = add(o, "notes", TAKE_PTR(notes))) < 0)
                 return r;

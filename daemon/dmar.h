@@ -87,13 +87,16 @@ typedef struct DmarTable {
         uint32_t oem_revision;
         uint8_t host_address_width;    /* the raw field; address bits = field + 1 */
         uint8_t flags;
+        bool checksum_valid;           /* all bytes add up to 0 (ACPI spec 5.2.6) */
+        uint8_t checksum_sum;          /* what they add up to */
         size_t n_structs;
         DmarStruct *structs;           /* known types only, in table order */
         char **notes;                  /* NULL-terminated strv, never NULL after a successful parse */
 } DmarTable;
 
-/* Pure: no I/O. Validates the signature, the header length against size, the checksum, every
- * structure and scope length. On a malformed table returns -EBADMSG and, if ret_error != NULL, a
+/* Pure: no I/O. Validates the signature, the header length against size, every structure and
+ * scope length; a bad checksum is not an error, it is recorded in checksum_valid and
+ * checksum_sum. On a malformed table returns -EBADMSG and, if ret_error != NULL, a
  * malloc'd message naming the offset and what is wrong; -EFBIG if size > DMAR_SIZE_MAX; -ENOMEM.
  * Unknown structure types (>= 7) and unknown scope types are skipped with a note. *ret and
  * *ret_error are only written on the paths described. */

@@ -220,6 +220,13 @@ int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline) {
                 return strv_extendf(&h->ir_reasons, "no IOMMU: no DMAR or IVRS ACPI table and no units in /%s", SYSFS_CLASS_IOMMU);
         }
         if (h->kind == IOMMU_KIND_INTEL) {
+                /* Not a verdict of its own: the kernel only warns and uses the table (dmar.c). */
+                if (h->dmar && !h->dmar->checksum_valid) {
+                        k = strv_extendf(&h->ir_reasons, "the DMAR table's checksum is invalid (bytes sum to 0x%02x, "
+                                         "not 0); like the kernel, the table is used anyway", h->dmar->checksum_sum);
+                        if (k < 0)
+                                return k;
+                }
                 if (h->dmar_error) {
                         hw_unknown = true;
                         k = strv_extendf(&h->ir_reasons, "the DMAR table is invalid: %s", h->dmar_error);

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The interrupt-remapping verdict over every combination of DMAR flag, unit ECAPs, kernel
- * state and command line, and the host-critical parsers (mountinfo, routes, device paths). */
+ * state and command line (and once through host_info_read() on a sample host), and the
+ * host-critical parsers (mountinfo, routes, device paths). */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dmar.h"
 #include "host.h"
@@ -26,6 +30,7 @@ static HostInfo *intel_host(bool table, int dmar_flags_ir, const int *unit_ir, s
                 h->dmar = calloc(1, sizeof(DmarTable));
                 ck_assert_ptr_nonnull(h->dmar);
                 h->dmar->flags = dmar_flags_ir ? DMAR_FLAG_INTR_REMAP : 0;
+                h->dmar->checksum_valid = true;
         }
         h->units = calloc(n_units + 1, sizeof(IommuUnit));
         for (size_t i = 0; i < n_units; i++) {
@@ -135,10 +140,94 @@ START_TEST(test_ir_table_invalid_or_missing) {
         ck_assert_int_eq(host_ir_verdict(h, IR_INTERRUPTS, NULL), 0);
         ck_assert_int_eq(h->ir, IR_UNKNOWN);
         ck_assert(reasons_mention(h, "no readable DMAR table"));
-        h->dmar_error = strdup("bad checksum");
+        h->dmar_error = strdup("structure 0 (DRHD) at offset 0x30: length 80 runs past the end");
         ck_assert_int_eq(host_ir_verdict(h, IR_INTERRUPTS, NULL), 0);
         ck_assert_int_eq(h->ir, IR_UNKNOWN);
-        ck_assert(reasons_mention(h, "the DMAR table is invalid: bad checksum"));
+        ck_assert(reasons_mention(h, "the DMAR table is invalid: structure 0 (DRHD)"));
+}
+END_TEST
+
+#define BAD_CHECKSUM_REASON "the DMAR table's checksum is invalid (bytes sum to 0x%02x, not 0); like the " \
+        "kernel, the table is used anyway"
+
+/* A bad checksum adds a reason and changes no verdict: like the kernel, the table is used. */
+START_TEST(test_ir_dmar_bad_checksum) {
+        for (int flag = 0; flag <= 1; flag++) {
+                int ir[] = { 1 };
+                _cleanup_(host_info_freep) HostInfo *h = intel_host(true, flag, ir, 1, true);
+                char reason[160];
+                size_t n;
+
+                ck_assert_int_eq(host_ir_verdict(h, IR_INTERRUPTS, NULL), 0);
+                ck_assert_int_eq(h->ir, flag ? IR_ENABLED : IR_UNSUPPORTED);
+                ck_assert(!reasons_mention(h, "checksum"));
+                n = strv_length(h->ir_reasons);
+
+                h->dmar->checksum_valid = false;
+                h->dmar->checksum_sum = 0x5a;
+                ck_assert_int_eq(host_ir_verdict(h, IR_INTERRUPTS, NULL), 0);
+                ck_assert_int_eq(h->ir, flag ? IR_ENABLED : IR_UNSUPPORTED);
+                ck_assert_uint_eq(strv_length(h->ir_reasons), n + 1);
+                snprintf(reason, sizeof(reason), BAD_CHECKSUM_REASON, 0x5a);
+                ck_assert_str_eq(h->ir_reasons[0], reason);
+        }
+}
+END_TEST
+
+static HostInfo *read_host(const char *path) {
+        _cleanup_(sysroot_freep) SysRoot *root = NULL;
+        HostInfo *h = NULL;
+
+        ck_assert_int_eq(sysroot_open(path, path, &root), 0);
+        ck_assert_int_eq(host_info_read(root, &h), 0);
+        ck_assert_ptr_null(h->dmar_error);
+        ck_assert_ptr_nonnull(h->dmar);
+        ck_assert_uint_eq(h->dmar->n_structs, 1);
+        ck_assert_int_eq(h->ir, IR_ENABLED);
+        return h;
+}
+
+/* The same through host_info_read() on the QEMU sample host (tests/data/hosts): its real table
+ * with the checksum byte changed is decoded, not rejected, and IR is still enabled. */
+START_TEST(test_host_read_bad_checksum) {
+        const char *mkhost = getenv("MKHOST"), *data = getenv("TEST_DATA_DIR");
+        char dir[] = "/tmp/test-host.XXXXXX", reason[160];
+        _cleanup_free_ char *root = NULL, *table = NULL, *cmd = NULL;
+        _cleanup_(host_info_freep) HostInfo *good = NULL, *bad = NULL;
+        FILE *f;
+        int c;
+
+        if (isempty(mkhost) || isempty(data) || access(mkhost, X_OK) < 0)
+                return; /* covered when run by make check, which sets both */
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        ck_assert_int_ge(asprintf(&root, "%s/root", dir), 0);
+        ck_assert_int_ge(asprintf(&table, "%s/sys/firmware/acpi/tables/DMAR", root), 0);
+        ck_assert_int_ge(asprintf(&cmd, "'%s' '%s/hosts/qemu-q35-vtd.host' '%s'", mkhost, data, root), 0);
+        ck_assert_int_eq(system(cmd), 0);
+
+        good = read_host(root);
+        ck_assert(good->dmar->checksum_valid);
+        ck_assert(!reasons_mention(good, "checksum"));
+
+        /* The checksum byte is at offset 9 (ACPI spec 5.2.6); the file is 0400 like in sysfs. */
+        ck_assert_int_eq(chmod(table, 0600), 0);
+        f = fopen(table, "r+e");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fseek(f, 9, SEEK_SET), 0);
+        c = getc(f);
+        ck_assert_int_eq(fseek(f, 9, SEEK_SET), 0);
+        ck_assert_int_eq(fputc((c + 1) & 0xff, f), (c + 1) & 0xff);
+        ck_assert_int_eq(fclose(f), 0);
+
+        bad = read_host(root);
+        ck_assert(!bad->dmar->checksum_valid);
+        ck_assert_uint_eq(strv_length(bad->ir_reasons), strv_length(good->ir_reasons) + 1);
+        snprintf(reason, sizeof(reason), BAD_CHECKSUM_REASON, 0x01);
+        ck_assert_str_eq(bad->ir_reasons[0], reason);
+
+        free(cmd);
+        ck_assert_int_ge(asprintf(&cmd, "rm -rf '%s'", dir), 0);
+        ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -251,6 +340,8 @@ static Suite *suite(void) {
         tcase_add_test(ir, test_ir_no_runtime_evidence);
         tcase_add_test(ir, test_ir_unit_unreadable);
         tcase_add_test(ir, test_ir_table_invalid_or_missing);
+        tcase_add_test(ir, test_ir_dmar_bad_checksum);
+        tcase_add_test(ir, test_host_read_bad_checksum);
         tcase_add_test(ir, test_ir_iommu_off_in_kernel);
         tcase_add_test(ir, test_ir_no_iommu_and_amd);
         tcase_add_test(crit, test_mountinfo);
