@@ -16,7 +16,7 @@ device=${DEMO_DEVICE:-0000:01:00.0}
 build=${BUILD_DIR:-$top/_build/demo}
 python=${DBUSMOCK_PYTHON:-/usr/bin/python3} # pyenv's python3 on PATH has no dbusmock
 
-"$top/tests/install-deps.sh"
+"$top/tests/install-deps.sh" demo
 echo "== building in $build"
 # configure is regenerated only when missing or older than configure.ac; make regenerates the
 # Makefiles by itself when a Makefile.am or *.mk changed.
