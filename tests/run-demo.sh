@@ -3,20 +3,53 @@
 # host from tests/data/hosts/ (workstation by default), and shows it with assignctl. The daemon
 # runs under the kernel model (tests/mock, an LD_PRELOAD library that makes the fake sysfs react
 # to driver_override/unbind/drivers_probe the way Linux does and fakes /dev/vfio), so the demo
-# also claims a group for the run of a command, prepares and unprepares it, with python-dbusmock
-# standing in for polkitd.
+# also claims a device's group for the run of a command, prepares and unprepares it, with
+# python-dbusmock standing in for polkitd.
 #
-#   tests/run-demo.sh [HOST]          e.g. server; DEMO_DEVICE=0000:BB:DD.F picks the device
-#                                     to claim (default 0000:01:00.0, the workstation's GPU)
+#   tests/run-demo.sh [HOST]          tests/data/hosts/HOST.host (default workstation)
+#   DEMO_DEVICE=0000:BB:DD.F          the device to claim (default: the host's, below)
 #   BUILD_DIR=DIR                     where to build (default _build/demo)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 host=${1:-workstation}
-device=${DEMO_DEVICE:-0000:01:00.0}
+hostfile=$top/tests/data/hosts/$host.host
 build=${BUILD_DIR:-$top/_build/demo}
 python=${DBUSMOCK_PYTHON:-/usr/bin/python3} # pyenv's python3 on PATH has no dbusmock
 
-"$top/tests/install-deps.sh"
+if ! [ -f "$hostfile" ]; then
+        hosts=
+        for f in "$top"/tests/data/hosts/*.host; do
+                f=${f##*/}
+                hosts+=" ${f%.host}"
+        done
+        echo "run-demo: no sample host $hostfile; there are:$hosts" >&2
+        exit 2
+fi
+# Each sample host's device to claim and what becomes of it. README.md ("Try it") lists the
+# same. A host missing here is shown without a claim unless DEMO_DEVICE names a device.
+case $host in
+workstation)
+        default=0000:01:00.0 about="the discrete GPU; its HDMI audio function shares the group" ;;
+server)
+        default=0000:3b:02.1 about="an SR-IOV VF of the X710 port 0000:3b:00.0, alone in its group" ;;
+qemu-q35-vtd)
+        default=0000:01:00.0 about="the e1000e alone in group 5, as in the VM level's claim-single" ;;
+qemu-q35-vtd-intremap-off | no-ir)
+        default=0000:01:00.0 about="a spare NIC; refused: the host has no interrupt remapping" ;;
+amd)
+        default=0000:0a:00.0 about="the GPU; refused: it is the boot VGA device, the host needs it" ;;
+no-iommu)
+        default=0000:01:00.0 about="the discrete GPU" ;;
+*)
+        default='' about='' ;;
+esac
+if [ -n "${DEMO_DEVICE:-}" ]; then
+        device=$DEMO_DEVICE about="named by DEMO_DEVICE"
+else
+        device=$default
+fi
+
+"$top/tests/install-deps.sh" demo
 echo "== building in $build"
 # configure is regenerated only when missing or older than configure.ac; make regenerates the
 # Makefiles by itself when a Makefile.am or *.mk changed.
@@ -50,7 +83,7 @@ wait_name() {
         return 1
 }
 
-./tests/mkhost "$top/tests/data/hosts/$host.host" "$tmp/host"
+./tests/mkhost "$hostfile" "$tmp/host"
 mkdir -p "$tmp/run" "$tmp/state" "$tmp/policy.d"
 cp "$top/policy/default.json" "$tmp/policy.d/"
 mkfifo "$tmp/uevents"
@@ -87,74 +120,96 @@ VFIO_MOCK_UEVENT_FIFO="$tmp/uevents" \
 daemon_pid=$!
 wait_name org.vfioassign1 "$tmp/daemon.log"
 
-# Shows a command and runs it; a failure is shown, not fatal (a host may refuse the device).
+# Shows a command and runs it, leaving its exit status in $rc; a failure is shown, not fatal
+# (a host may refuse the device).
 run() {
         echo
         echo "\$ $*"
-        "$@" || echo "(exit status $?)"
+        rc=0
+        "$@" || rc=$?
+        [ "$rc" -eq 0 ] || echo "(exit status $rc)"
 }
-echo "== sample host '$host': $top/tests/data/hosts/$host.host"
-run ./assignctl status
-run ./assignctl list
-run ./assignctl show "$device"
+# Commands are shown as a user types them: assignctl from the build, the helpers from $tmp.
+PATH=$build:$tmp:$PATH
+echo "== sample host '$host': $hostfile"
+run assignctl status
+run assignctl list
 run busctl --system get-property org.vfioassign1 /org/vfioassign1 org.vfioassign1.Manager \
         InterruptRemapping
+if [ -z "$device" ]; then
+        echo
+        echo "== no device to claim on '$host' (DEMO_DEVICE=0000:BB:DD.F names one)"
+        exit 0
+fi
+run assignctl show "$device"
+if [ "$rc" -ne 0 ]; then
+        echo "run-demo: $device is not a device of '$host'" >&2
+        exit 1
+fi
 
 if [ "$polkit" = no ]; then
         echo
         echo "== $python has no dbusmock (python3-dbusmock): skipping claim, prepare and release"
         exit 0
 fi
-group=$(./assignctl --json=short show "$device" | jq -r '.group // empty' 2>/dev/null || true)
+group=$(assignctl --json=short show "$device" | jq -r '.group // empty')
 if [ -z "$group" ]; then
         echo
-        echo "== $device is in no IOMMU group on this host: skipping claim, prepare and release"
+        echo "== $device ($about) is in no IOMMU group: skipping claim, prepare and release"
         exit 0
 fi
-sysdev="$tmp/host/sys/bus/pci/devices"
-members=$(./assignctl --json=short show "$group" |
+members=$(assignctl --json=short show "$group" |
         jq -r '.devices[]? | if type == "object" then .address else . end' 2>/dev/null || true)
 [ -n "$members" ] || members=$device
-export sysdev members
+sysdev=$tmp/host/sys/bus/pci/devices
+export group members sysdev
 
-# The group's block of `assignctl list`, as a command so that the claimed command can run it too.
-cat >"$tmp/list-group" <<EOF
+# The group's block of `assignctl list`, a command so that in-claim can run it too.
+cat >"$tmp/list-group" <<'EOF'
 #!/bin/sh
-echo "\$ assignctl list   # IOMMU group $group"
-"$build/assignctl" list |
-        awk -v g="$group" '/^Group /{p = (\$2 == g)} /^[0-9]+ groups/{p = 0} p'
+echo
+echo "\$ assignctl list   # only IOMMU group $group"
+assignctl list | awk -v g="$group" '!/^ / { p = ($1 == "Group" && $2 == g) } p'
 EOF
-chmod +x "$tmp/list-group"
-list_group="$tmp/list-group"
-export list_group
+# The command run while the group is claimed: what a VMM is given.
+cat >"$tmp/in-claim" <<'EOF'
+#!/bin/sh
+echo "-- in-claim: the lease and its fds (on fake nodes of the kernel model)"
+env | grep '^VFIO_' | sort
+for fd in $VFIO_CONTAINER_FD $VFIO_GROUP_FD $(echo "$VFIO_DEVICE_FDS" | tr , ' '); do
+        fd=${fd#*=}
+        printf 'fd %s -> %s\n' "$fd" "$(readlink "/proc/$$/fd/$fd")"
+done
+echo "-- in-claim: the driver links"
+for d in $members; do
+        printf '%s -> %s\n' "$d" "$(readlink "$sysdev/$d/driver" || echo "(no driver)")"
+done
+list-group
+EOF
+chmod +x "$tmp/list-group" "$tmp/in-claim"
 
 echo
-echo "== claim: IOMMU group $group of $device goes to vfio-pci for the run of a command"
-"$list_group"
-# shellcheck disable=SC2016 # expanded by the command's shell
-run ./assignctl claim "$device" --exec sh -c '
-        echo "-- inside the claim: the lease and its fds (on fake nodes of the kernel model)"
-        env | grep "^VFIO_" | sort
-        for fd in $VFIO_CONTAINER_FD $VFIO_GROUP_FD $(echo "$VFIO_DEVICE_FDS" | tr , " "); do
-                fd=${fd#*=}
-                printf "fd %s -> %s\n" "$fd" "$(readlink /proc/$$/fd/$fd)"
-        done
-        echo "-- the driver links"
-        for d in $members; do
-                printf "%s -> %s\n" "$d" "$(readlink "$sysdev/$d/driver" || echo "(no driver)")"
-        done
-        "$list_group"'
-echo "-- after the command"
-"$list_group"
+echo "== claim: $device, $about"
+echo "A granted claim puts IOMMU group $group on vfio-pci while in-claim runs, then gives it back."
+list-group
+run assignctl claim "$device" --exec in-claim
+if [ "$rc" -eq 0 ]; then
+        echo "-- after in-claim"
+        list-group
 
-echo
-echo "== prepare: the group goes to vfio-pci with no holder, until unprepare"
-run ./assignctl prepare "$device"
-run ./assignctl leases
-"$list_group"
-run ./assignctl unprepare "$device"
-run ./assignctl leases
-"$list_group"
+        echo
+        echo "== prepare: the group goes to vfio-pci with no holder, until unprepare"
+        run assignctl prepare "$device"
+        run assignctl leases
+        list-group
+        run assignctl unprepare "$device"
+        run assignctl leases
+        list-group
+else
+        echo
+        echo "== the claim failed (see above): skipping prepare and unprepare"
+fi
+
 echo
 echo "== the daemon's log"
 cat "$tmp/daemon.log"
