@@ -284,6 +284,29 @@ START_TEST(test_bad_input_is_reported) {
 }
 END_TEST
 
+/* A DMAR table whose checksum is wrong is used, as the kernel uses it, and the report says so. */
+START_TEST(test_dmar_bad_checksum_reported) {
+        _cleanup_(model_freep) Model *m = NULL;
+        _cleanup_free_ char *report = NULL, *table = NULL;
+        size_t size;
+        bool said = false;
+
+        build_host();
+        ck_assert_int_eq(fakesys_read_file(fs, "sys/firmware/acpi/tables/DMAR", &table, &size), 0);
+        table[9]++;
+        ck_assert_int_eq(fakesys_set_acpi_table(fs, "DMAR", table, size), 0);
+        m = load();
+        ck_assert_ptr_nonnull(m->host->dmar);
+        ck_assert_int_eq(m->host->ir, IR_ENABLED);
+        ck_assert(topology_find_device(m->topology, "0000:00:14.0")->rmrr_locked);
+        for (char **r = m->host->ir_reasons; r && *r; r++)
+                said |= strstr(*r, "checksum is invalid") != NULL;
+        ck_assert(said);
+        ck_assert_int_eq(report_to_string(m, &report), 0);
+        ck_assert_ptr_nonnull(strstr(report, "\"checksum_valid\":false"));
+}
+END_TEST
+
 START_TEST(test_no_iommu) {
         _cleanup_(model_freep) Model *m = NULL;
 
@@ -625,6 +648,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_rmrr_relaxable_and_boot_vga);
         tcase_add_test(tc, test_rmrr_bridge_scope_locks_subtree);
         tcase_add_test(tc, test_bad_input_is_reported);
+        tcase_add_test(tc, test_dmar_bad_checksum_reported);
         tcase_add_test(tc, test_no_iommu);
         tcase_add_test(tc, test_event_remove_add);
         tcase_add_test(tc, test_event_group_appears_and_goes);
