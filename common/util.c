@@ -164,6 +164,18 @@ int strv_extendf(char ***l, const char *fmt, ...) {
         return k;
 }
 
+void strv_remove(char **l, const char *s) {
+        size_t n = strv_length(l);
+
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i], s)) {
+                        free(l[i]);
+                        l[i] = l[n - 1];
+                        l[n - 1] = NULL;
+                        return;
+                }
+}
+
 bool strv_contains(char *const *l, const char *s) {
         if (l)
                 for (; *l; l++)

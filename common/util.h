@@ -29,4 +29,6 @@ int strv_extend(char ***l, const char *s);
 int strv_extendv(char ***l, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 int strv_extendf(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool strv_contains(char *const *l, const char *s);
+/* Removes the first s from l (the last element takes its place). */
+void strv_remove(char **l, const char *s);
 void strv_sort(char **l);

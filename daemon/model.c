@@ -231,8 +231,9 @@ static bool strv_equal(char *const *a, char *const *b) {
 uint32_t device_diff(const Device *a, const Device *b) {
         uint32_t m = 0;
 
-        if (a->ids_known != b->ids_known || a->vendor != b->vendor || a->device != b->device || a->subsystem_vendor != b->subsystem_vendor ||
-            a->subsystem_device != b->subsystem_device || a->class != b->class ||
+        if (a->ids_known != b->ids_known || a->vendor != b->vendor || a->device != b->device ||
+            a->subsystem_vendor != b->subsystem_vendor || a->subsystem_device != b->subsystem_device ||
+            a->class != b->class ||
             !streq_ptr(a->vendor_name, b->vendor_name) || !streq_ptr(a->device_name, b->device_name))
                 m |= DEVICE_CHANGED_IDS;
         if (!streq_ptr(a->driver, b->driver))
@@ -455,18 +456,6 @@ static void set_remove_group(uint32_t *ids, size_t *n, uint32_t id) {
         for (size_t i = 0; i < *n; i++)
                 if (ids[i] == id) {
                         ids[i] = ids[--*n];
-                        return;
-                }
-}
-
-static void strv_remove(char **l, const char *s) {
-        size_t n = strv_length(l);
-
-        for (size_t i = 0; i < n; i++)
-                if (streq(l[i], s)) {
-                        free(l[i]);
-                        l[i] = l[n - 1];
-                        l[n - 1] = NULL;
                         return;
                 }
 }
