@@ -36,6 +36,7 @@ typedef struct Target {
 
 /* ADDRESS, or a decimal number of at most max. */
 static int parse_target(const char *arg, uint64_t max, const char *what, Target *ret) {
+        _cleanup_free_ char *shown = NULL;
         Target t = {};
         int r;
 
@@ -43,10 +44,12 @@ static int parse_target(const char *arg, uint64_t max, const char *what, Target 
                 r = parse_address_arg(arg, t.address);
                 if (r != EXIT_OK)
                         return r;
-        } else if (safe_atou64(arg, 10, &t.number) < 0 || t.number > max)
+        } else if (safe_atou64(arg, 10, &t.number) < 0 || t.number > max) {
+                shown = strcut(arg, ARG_SHOWN_MAX);
                 return fail(EXIT_USAGE, NULL,
                             "Invalid argument '%s': expected a PCI address (DDDD:BB:DD.F) or %s.",
-                            arg, what);
+                            strna(shown), what);
+        }
         *ret = t;
         return EXIT_OK;
 }
@@ -234,18 +237,13 @@ static json_object *lease_info_to_json(const LeaseInfo *l) {
 }
 
 static int print_lease(const char *verb, const LeaseInfo *l, FILE *f, const char *suffix) {
-        if (arg_json != JSON_OFF) {
-                _cleanup_json_ json_object *o = lease_info_to_json(l);
+        _cleanup_json_ json_object *o = lease_info_to_json(l);
 
-                if (!o)
-                        return fail(EXIT_FAILED, NULL, "Out of memory.");
+        if (!o)
+                return fail(EXIT_FAILED, NULL, "Out of memory.");
+        if (arg_json != JSON_OFF)
                 return print_json_to(f, o);
-        }
-        fprintf(f, "%s IOMMU group %" PRIu32 " (devices", verb, l->group);
-        for (char **d = l->devices; d && *d; d++)
-                fprintf(f, " %s", *d);
-        fprintf(f, ") as lease %" PRIu64 " (%s)%s\n", l->id, strna(l->path), suffix);
-        return EXIT_OK;
+        return printed(output_lease(f, verb, o, suffix));
 }
 
 static int release_lease(sd_bus *bus, const char *context, const LeaseInfo *l) {
@@ -690,7 +688,8 @@ int verb_release(int argc, char *argv[]) {
                 }
         }
         r = release_lease(bus, context, l);
-        if (r == EXIT_OK)
+        /* Under --json, the exit status says it all: stdout carries JSON or nothing. */
+        if (r == EXIT_OK && arg_json == JSON_OFF)
                 printf("Released lease %" PRIu64 " (IOMMU group %" PRIu32 ").\n", l->id,
                        l->group);
 finish:
@@ -798,6 +797,5 @@ int verb_leases(int argc, char *argv[]) {
                 return r;
         if (arg_json != JSON_OFF)
                 return print_json(doc);
-        output_leases(stdout, array);
-        return EXIT_OK;
+        return printed(output_leases(stdout, array));
 }

@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "assignctl.h"
+#include "escape.h"
 #include "names.h"
 #include "util.h"
 
@@ -263,31 +264,40 @@ static json_object *event_new(const char *event, const Object *obj, const char *
         return r < 0 ? NULL : TAKE_PTR(o);
 }
 
-static void emit_json(json_object *o) {
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
-        fflush(stdout); /* readers of a pipe see each event as it happens */
+/* Text lines carry names from sysfs and the daemon: escaped, so each event stays one harmless
+ * line. */
+static int put_escaped(const char *s) {
+        _cleanup_free_ char *e = cescape(s);
+
+        if (!e)
+                return -ENOMEM;
+        fputs(e, stdout);
+        return 0;
 }
 
-static void emit_text_start(const char *event, const Object *obj) {
-        printf("%s %s %s", event, kind_names[obj->kind], obj->id);
+/* "EVENT KIND ID"; there is one manager, so it goes without its path. */
+static int emit_text_start(const char *event, const Object *obj) {
+        printf("%s %s", event, kind_names[obj->kind]);
+        if (obj->kind == OBJECT_MANAGER)
+                return 0;
+        putchar(' ');
+        return put_escaped(obj->id);
 }
 
 static void emit_text_end(void) {
         putchar('\n');
-        fflush(stdout);
+        fflush(stdout); /* readers of a pipe see each event as it happens */
 }
 
 /* Strings print bare (so "Driver=vfio-pci"), the empty string as "", everything else as JSON. */
-static void print_value(json_object *v) {
-        if (json_object_is_type(v, json_type_string)) {
-                const char *s = json_object_get_string(v);
+static int print_value(json_object *v) {
+        const char *s;
 
-                fputs(isempty(s) ? "\"\"" : s, stdout);
-        } else
-                fputs(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-                                                                JSON_C_TO_STRING_NOSLASHESCAPE),
-                      stdout);
+        if (!json_object_is_type(v, json_type_string))
+                return put_escaped(json_object_to_json_string_ext(
+                        v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        s = json_object_get_string(v);
+        return put_escaped(isempty(s) ? "\"\"" : s);
 }
 
 static int warn_bad_signal(sd_bus_message *m, int r) {
@@ -321,11 +331,13 @@ static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *
 
                 if (!o || json_add(o, "interfaces", json_object_get(ifaces)) < 0)
                         return warn_bad_signal(m, -ENOMEM);
-                emit_json(o);
-                return 0;
+                r = print_json_line(o);
+                return r < 0 ? warn_bad_signal(m, r) : 0;
         }
 
-        emit_text_start("added", &obj);
+        r = emit_text_start("added", &obj);
+        if (r < 0)
+                return warn_bad_signal(m, r);
         if (obj.kind == OBJECT_DEVICE && json_object_object_get_ex(ifaces, IFACE_DEVICE, &props) &&
             json_object_object_get_ex(props, "Group", &group) &&
             json_object_is_type(group, json_type_int) && json_object_get_int64(group) >= 0)
@@ -355,16 +367,20 @@ static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error
 
                 if (!o || json_add(o, "interfaces", json_object_get(ifaces)) < 0)
                         return warn_bad_signal(m, -ENOMEM);
-                emit_json(o);
-                return 0;
+                r = print_json_line(o);
+                return r < 0 ? warn_bad_signal(m, r) : 0;
         }
-        emit_text_start("removed", &obj);
+        r = emit_text_start("removed", &obj);
+        if (r < 0)
+                return warn_bad_signal(m, r);
         emit_text_end();
         return 0;
 }
 
 static int emit_changed(const Object *obj, const char *path, const char *iface, const char *name,
                         json_object *value, bool invalidated) {
+        int r;
+
         if (arg_json != JSON_OFF) {
                 _cleanup_json_ json_object *o = event_new("changed", obj, path);
 
@@ -373,17 +389,20 @@ static int emit_changed(const Object *obj, const char *path, const char *iface, 
                     (invalidated ? json_add(o, "invalidated", json_object_new_boolean(true))
                                  : json_add(o, "value", json_object_get(value))) < 0)
                         return -ENOMEM;
-                emit_json(o);
-                return 0;
+                return print_json_line(o);
         }
-        emit_text_start("changed", obj);
-        printf(" %s", name);
-        if (invalidated)
-                fputs(" (invalidated)", stdout);
-        else {
+        r = emit_text_start("changed", obj);
+        if (r >= 0) {
+                putchar(' ');
+                r = put_escaped(name);
+        }
+        if (r >= 0 && !invalidated) {
                 putchar('=');
-                print_value(value);
-        }
+                r = print_value(value);
+        } else if (r >= 0)
+                fputs(" (invalidated)", stdout);
+        if (r < 0)
+                return r;
         emit_text_end();
         return 0;
 }

@@ -606,9 +606,9 @@ int64_t wait_group_back(char *const *bdfs, const char *driver, int timeout_ms) {
 
 /* ---- the polkit mock ---- */
 
-void polkit_call(char *const args[]) {
-        char *argv[16] = { (char *) H.busctl, (char *) "--system", (char *) "call",
-                           (char *) POLKIT_NAME, (char *) POLKIT_AUTHORITY, (char *) POLKIT_MOCK };
+void busctl_call(const char *dest, const char *path, const char *iface, char *const args[]) {
+        char *argv[24] = { (char *) H.busctl, (char *) "--system", (char *) "call", (char *) dest,
+                           (char *) path, (char *) iface };
         _cleanup_free_ char *err = NULL;
         size_t n = 6;
         int r;
@@ -619,7 +619,12 @@ void polkit_call(char *const args[]) {
         }
         argv[n] = NULL;
         r = run_argv(argv, NULL, &err);
-        ck_assert_msg(r == 0, "busctl call %s on the polkit mock failed (%d): %s", args[0], r, err);
+        ck_assert_msg(r == 0, "busctl call %s %s on %s failed (%d): %s", iface, args[0], dest, r,
+                      err);
+}
+
+void polkit_call(char *const args[]) {
+        busctl_call(POLKIT_NAME, POLKIT_AUTHORITY, POLKIT_MOCK, args);
 }
 
 void polkit_allow_all(void) {
@@ -643,4 +648,33 @@ bool node_exists(uint32_t group) {
         _cleanup_free_ char *p = xasprintf("%s/dev/vfio/%" PRIu32, C.dev, group);
 
         return path_exists(p);
+}
+
+/* ---- a program of claim tests ---- */
+
+bool claim_world_init(void) {
+        if (!harness_init())
+                return false;
+        if (!H.python3) {
+                printf("SKIP: the claim tests need python-dbusmock's polkitd\n");
+                return false;
+        }
+        mock_lib = getenv("VFIO_MOCK_LIB");
+        if (isempty(mock_lib) || access(mock_lib, R_OK) < 0) {
+                printf("SKIP: VFIO_MOCK_LIB (tests/mock/libvfio-mock.so) is not set or missing\n");
+                return false;
+        }
+        return true;
+}
+
+void claim_world_setup(void) {
+        char tmpl[] = "/tmp/vfio-assignd-claim.XXXXXX";
+
+        ck_assert_msg(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+        H.tmpdir = strdup(tmpl);
+        ck_assert_ptr_nonnull(H.tmpdir);
+        /* The bus socket lives here; callers switched to nobody must reach it. */
+        ck_assert_int_eq(chmod(H.tmpdir, 0755), 0);
+        H.polkit_log = path_join(H.tmpdir, "polkit.log");
+        harness_start_bus();
 }

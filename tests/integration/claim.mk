@@ -15,3 +15,18 @@ tests_integration_test_claim_LDADD = \
 	libcommon.a $(CHECK_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS)
 # What a test run starts besides the daemon and assignctl (which `all` builds).
 EXTRA_tests_integration_test_claim_DEPENDENCIES = tests/mock/libvfio-mock.so tests/mkhost$(EXEEXT)
+
+# assignctl's own tests (issue 8): what it prints and how it follows the daemon, against the real
+# daemon under the kernel model and a fake one from python-dbusmock that says what the real one
+# never would.
+check_PROGRAMS += tests/integration/test-client
+TESTS += tests/integration/test-client
+tests_integration_test_client_SOURCES = \
+	tests/integration/test-client.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_client_CFLAGS = \
+	$(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+tests_integration_test_client_LDADD = \
+	libcommon.a $(CHECK_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS)
+EXTRA_tests_integration_test_client_DEPENDENCIES = tests/mock/libvfio-mock.so tests/mkhost$(EXEEXT)
