@@ -13,6 +13,7 @@
 #include "bdf.h"
 #include "escape.h"
 #include "macro.h"
+#include "names.h"
 
 /* Exit codes, documented in docs/assignctl.1. */
 enum {
@@ -62,6 +63,12 @@ void note(const char *format, ...) _printf_(1, 2);
 /* The exit code after an output_*() call (output.h): EXIT_OK, or EXIT_FAILED after saying that
  * memory ran out. */
 int printed(int r);
+
+/* The bus's signal that org.vfioassign1 has a new owner, or none: the daemon started, stopped or
+ * restarted. */
+#define MATCH_OWNER_CHANGED                                                                     \
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"        \
+        "member='NameOwnerChanged',arg0='" BUS_NAME "'"
 
 /* Connects to the system bus; on failure prints why and returns EXIT_UNREACHABLE. Interactive
  * polkit authentication is allowed unless --no-ask-password was given. */

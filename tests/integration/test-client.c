@@ -4,6 +4,7 @@
  * - Under --json, stdout carries one JSON document or nothing, whatever the verb.
  * - Text from the daemon, sysfs or the command line is printed escaped; long arguments are cut.
  *   A fake daemon (python-dbusmock owning org.vfioassign1) says what the real one never would.
+ * - monitor waits for a daemon that is not there, and follows one that restarts.
  *
  * The real daemon runs as in test-claim.c (claim-world.c): under the kernel model, one per test,
  * on a private bus with the polkit mock. */
@@ -289,6 +290,146 @@ START_TEST(test_arguments_escaped_and_cut) {
 }
 END_TEST
 
+/* ---- 3. monitor without a daemon, and across a restart ---- */
+
+typedef struct AnyOf {
+        bool (*match)(const char *line, const void *data);
+        const void *const *wants;
+        bool *seen;
+        size_t n;
+} AnyOf;
+
+static bool match_any_of(const char *line, const void *data) {
+        const AnyOf *a = data;
+
+        for (size_t i = 0; i < a->n; i++)
+                if (!a->seen[i] && a->match(line, a->wants[i])) {
+                        a->seen[i] = true;
+                        return true;
+                }
+        return false;
+}
+
+/* Waits until each of wants (at most 8) has matched a line of stdout, in any order. */
+static void expect_lines(Proc *p, bool (*match)(const char *line, const void *data),
+                         const void *const *wants, size_t n) {
+        bool seen[8] = {};
+        AnyOf a = { match, wants, seen, n };
+
+        ck_assert_uint_le(n, ELEMENTSOF(seen));
+        for (size_t i = 0; i < n; i++)
+                ck_assert_msg(proc_wait_line(p, match_any_of, &a, WAIT_MS),
+                              "assignctl printed %zu of the %zu lines expected:\n%s", i, n,
+                              strempty(p->out));
+}
+
+/* Makes the daemon's next start give the one lease back: a lease found "releasing" is one a
+ * crash interrupted, and reconcile finishes it (daemon/leases.c). Returns the lease id. */
+static uint64_t give_back_at_next_start(void) {
+        _cleanup_json_ json_object *state = state_json();
+        _cleanup_free_ char *path = path_join(C.run, STATE_FILE);
+        json_object *lease = state_only_lease(state);
+
+        ck_assert_int_eq(json_object_object_add(lease, "state",
+                                                json_object_new_string("releasing")),
+                         0);
+        write_file(path, json_object_to_json_string_ext(state, JSON_C_TO_STRING_PLAIN));
+        return (uint64_t) json_object_get_int64(jget(lease, "id"));
+}
+
+typedef struct EventMatch {
+        const char *event, *type, *address;
+        int64_t id; /* a group's, when address is NULL */
+        const char *property, *value;
+} EventMatch;
+
+/* One line of `assignctl --json monitor`; every line must be a JSON object. */
+static bool match_event(const char *line, const void *data) {
+        const EventMatch *m = data;
+        _cleanup_json_ json_object *o = parse_json(line, "a line of assignctl --json monitor");
+        json_object *v = NULL;
+
+        ck_assert_msg(json_object_is_type(o, json_type_object), "not an object: %s", line);
+        if (!streq(jstr_or_null(o, "event"), m->event) || !streq(jstr_or_null(o, "type"), m->type))
+                return false;
+        if (m->address ? !streq(jstr_or_null(o, "address"), m->address)
+                       : json_object_get_int64(jget(o, "id")) != m->id)
+                return false;
+        if (!m->property)
+                return true;
+        return streq(jstr_or_null(o, "property"), m->property) &&
+               json_object_object_get_ex(o, "value", &v) &&
+               streq(json_object_get_string(v), m->value);
+}
+
+START_TEST(test_monitor_waits_for_daemon) {
+        static const EventMatch group_added = { .event = "added", .type = "group",
+                                                .id = Q35_GROUP };
+        static const EventMatch nic_added = { .event = "added", .type = "device", .address = NIC1 };
+        static const EventMatch nic_bound = { .event = "changed", .type = "device", .address = NIC1,
+                                              .property = "Driver", .value = DRIVER_VFIO_PCI };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL;
+        Proc monitor;
+
+        case_begin_data(Q35_HOST);
+        polkit_allow_all();
+        proc_spawn(&monitor, (char *) H.assignctl, (char *) "--json", (char *) "monitor");
+        ck_assert_msg(proc_wait_stderr(&monitor, "waiting for it to appear on the bus", WAIT_MS),
+                      "assignctl monitor does not wait: %s", strempty(monitor.err));
+        ck_assert_msg(proc_wait_stderr(&monitor, "Monitoring " BUS_NAME, WAIT_MS),
+                      "no banner: %s", strempty(monitor.err));
+
+        /* The daemon appears: its objects are new to the monitor. */
+        daemon_start();
+        expect_lines(&monitor, match_event, (const void *const[]) { &group_added, &nic_added }, 2);
+        /* ... and its signals reach the monitor. */
+        bus = bus_connect();
+        path = claim_group(bus, Q35_GROUP);
+        expect_lines(&monitor, match_event, (const void *const[]) { &nic_bound }, 1);
+        release(bus, path);
+        ck_assert_int_eq(proc_stop(&monitor, SIGTERM), 0);
+        case_end();
+}
+END_TEST
+
+START_TEST(test_monitor_reports_restart_changes) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL, *again = NULL, *removed = NULL;
+        Proc monitor;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        path = claim_group(bus, Q35_GROUP);
+        proc_spawn(&monitor, (char *) H.assignctl, (char *) "monitor");
+        ck_assert_msg(proc_wait_stderr(&monitor, "Monitoring " BUS_NAME, WAIT_MS),
+                      "assignctl monitor did not start: %s", strempty(monitor.err));
+
+        /* A daemon that restarts gives the group back at start, where nobody hears it. */
+        daemon_kill();
+        ck_assert_msg(proc_wait_stderr(&monitor, "vfio-assignd left the bus", WAIT_MS),
+                      "%s", strempty(monitor.err));
+        (void) give_back_at_next_start();
+        daemon_start();
+        assert_on_host(NIC1, NIC_DRIVER);
+        removed = xasprintf("removed object %s", path);
+        expect_lines(&monitor, match_line,
+                     (const void *const[]) { "changed device " NIC1 " Driver=" NIC_DRIVER,
+                                             "changed device " NIC2 " Driver=" NIC_DRIVER,
+                                             removed },
+                     3);
+
+        /* The new daemon's own signals reach it too. */
+        again = claim_group(bus, Q35_GROUP);
+        expect_lines(&monitor, match_line,
+                     (const void *const[]) { "changed device " NIC1 " Driver=" DRIVER_VFIO_PCI },
+                     1);
+        release(bus, again);
+        ck_assert_int_eq(proc_stop(&monitor, SIGINT), 0);
+        case_end();
+}
+END_TEST
+
 /* ---- main ---- */
 
 int main(void) {
@@ -307,6 +448,8 @@ int main(void) {
         tcase_add_test(tc, test_json_stdout_is_only_json);
         tcase_add_test(tc, test_text_escapes_daemon_strings);
         tcase_add_test(tc, test_arguments_escaped_and_cut);
+        tcase_add_test(tc, test_monitor_waits_for_daemon);
+        tcase_add_test(tc, test_monitor_reports_restart_changes);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
