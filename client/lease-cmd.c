@@ -265,11 +265,11 @@ typedef struct Claim {
         const char *context;
         LeaseInfo lease;
         sigset_t saved_mask;
-        pid_t child;       /* --exec: the command while it runs */
-        int status;        /* --exec: its exit code, 128 + signal when killed */
-        bool gone;         /* the lease went away under us */
-        bool disconnected; /* the bus went away: the daemon releases the lease itself */
-        bool done;         /* leave the event loop */
+        sd_bus_slot *check; /* asking a new daemon about our lease */
+        pid_t child;        /* --exec: the command while it runs */
+        int status;         /* --exec: its exit code, 128 + signal when killed */
+        int lost;           /* EXIT_OK while we hold the lease, then our exit code */
+        bool done;          /* leave the event loop */
 } Claim;
 
 /* Not sd_event_loop()/sd_event_exit(): on exit the event loop runs the exit source that
@@ -284,20 +284,75 @@ static int run_loop(Claim *c) {
         return EXIT_OK;
 }
 
+/* The lease ended without us: say how, once. With --exec we still wait for the command: it
+ * decides what to do without its devices, and our exit status tells that the lease was lost. */
+static void lease_lost(Claim *c, int exit_code, const char *how) {
+        if (c->lost != EXIT_OK)
+                return;
+        c->lost = fail(exit_code, NULL, "%s: %s: lease %" PRIu64 " on IOMMU group %" PRIu32 " %s",
+                       program_invocation_short_name, c->context, c->lease.id, c->lease.group,
+                       how);
+        if (c->child <= 0)
+                c->done = true;
+}
+
 static int on_lease_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Claim *c = userdata;
         const char *path;
 
-        if (sd_bus_message_read(m, "o", &path) < 0 || !c->lease.path ||
-            !streq(path, c->lease.path))
+        if (sd_bus_message_read(m, "o", &path) >= 0 && c->lease.path && streq(path, c->lease.path))
+                lease_lost(c, EXIT_FAILED, "was released by someone else");
+        return 0;
+}
+
+static int on_lease_checked(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_(lease_info_done) LeaseInfo now = {};
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        Claim *c = userdata;
+        const char *me = NULL;
+
+        c->check = sd_bus_slot_unref(c->check);
+        if (sd_bus_error_has_names(e, SD_BUS_ERROR_UNKNOWN_OBJECT, SD_BUS_ERROR_UNKNOWN_INTERFACE))
+                lease_lost(c, EXIT_FAILED, "was given back by the restarted daemon");
+        else if (e || read_lease_properties(reply, &now) < 0)
+                /* Gone again, or no answer we can read: the next daemon is asked in turn. */
+                note("%s: %s: cannot ask vfio-assignd about lease %" PRIu64 ": %s",
+                     program_invocation_short_name, c->context, c->lease.id,
+                     e ? strna(e->message) : "malformed reply");
+        else if (sd_bus_get_unique_name(c->bus, &me) < 0 || !now.holder ||
+                 !streq(now.holder, me))
+                lease_lost(c, EXIT_FAILED, "is no longer ours after the daemon restarted");
+        else if (!now.state || !streq(now.state, "active"))
+                /* Releasing, or stuck while a process (our --exec command) holds the group. */
+                lease_lost(c, EXIT_FAILED, "was given back by the restarted daemon");
+        else
+                note("%s: %s: vfio-assignd is back; still holding lease %" PRIu64,
+                     program_invocation_short_name, c->context, c->lease.id);
+        return 0;
+}
+
+/* The old daemon is gone without a word about our lease. While none runs, the group stays on
+ * vfio-pci: keep holding. A new one kept the claims whose holders are still connected, but gave
+ * back those it found half-way, and says nothing about it: ask it about ours. */
+static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *name, *old_owner, *new_owner;
+        Claim *c = userdata;
+        int r;
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 ||
+            !streq(name, BUS_NAME))
                 return 0;
-        c->gone = true;
-        fprintf(stderr, "%s: %s: lease %" PRIu64 " on IOMMU group %" PRIu32
-                " was released by someone else\n", program_invocation_short_name, c->context,
-                c->lease.id, c->lease.group);
-        /* With --exec we still wait for the command, which has lost its devices. */
-        if (c->child <= 0)
-                c->done = true;
+        c->check = sd_bus_slot_unref(c->check);
+        if (isempty(new_owner)) {
+                note("%s: %s: vfio-assignd left the bus; holding lease %" PRIu64
+                     " until it is back", program_invocation_short_name, c->context, c->lease.id);
+                return 0;
+        }
+        r = sd_bus_call_method_async(c->bus, &c->check, BUS_NAME, c->lease.path, IFACE_PROPERTIES,
+                                     "GetAll", on_lease_checked, c, "s", IFACE_LEASE);
+        if (r < 0)
+                note("%s: %s: cannot ask vfio-assignd about lease %" PRIu64 ": %s",
+                     program_invocation_short_name, c->context, c->lease.id, strerror(-r));
         return 0;
 }
 
@@ -322,14 +377,9 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         return 0;
 }
 
+/* The daemon releases the lease of a holder whose connection closed. */
 static int on_disconnect(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Claim *c = userdata;
-
-        c->disconnected = true;
-        fprintf(stderr, "%s: %s: lost the connection to the system bus, and with it lease %"
-                PRIu64 "\n", program_invocation_short_name, c->context, c->lease.id);
-        if (c->child <= 0)
-                c->done = true;
+        lease_lost(userdata, EXIT_UNREACHABLE, "went with our connection to the system bus");
         return 0;
 }
 
@@ -342,12 +392,7 @@ static int hold(Claim *c) {
         fflush(stdout);
         fprintf(stderr, "Holding IOMMU group %" PRIu32 " (lease %" PRIu64 "); press Ctrl-C to "
                 "release.\n", c->lease.group, c->lease.id);
-        r = run_loop(c);
-        if (r != EXIT_OK)
-                return r;
-        if (c->gone)
-                return EXIT_FAILED;
-        return c->disconnected ? EXIT_UNREACHABLE : EXIT_OK;
+        return run_loop(c);
 }
 
 /* Duplicates an fd owned by a reply message, so it outlives the message. */
@@ -533,6 +578,8 @@ static int claim_setup(Claim *c) {
         if (r >= 0)
                 r = sd_bus_match_signal(c->bus, NULL, BUS_NAME, OBJ_ROOT, IFACE_OBJECT_MANAGER,
                                         "InterfacesRemoved", on_lease_removed, c);
+        if (r >= 0)
+                r = sd_bus_add_match(c->bus, NULL, MATCH_OWNER_CHANGED, on_owner_changed, c);
         /* sd-bus synthesizes this local signal when the connection drops. */
         if (r >= 0)
                 r = sd_bus_match_signal(c->bus, NULL, "org.freedesktop.DBus.Local",
@@ -545,6 +592,7 @@ static int claim_setup(Claim *c) {
 }
 
 static void claim_done(Claim *c) {
+        c->check = sd_bus_slot_unref(c->check);
         lease_info_done(&c->lease);
         c->bus = sd_bus_flush_close_unref(c->bus);
         c->event = sd_event_unref(c->event);
@@ -591,8 +639,9 @@ int verb_claim(int argc, char *argv[]) {
         }
 
         r = arg_exec ? run_command(&c) : hold(&c);
-        if (c.gone || c.disconnected)
-                return r; /* nothing left to release */
+        if (c.lost != EXIT_OK)
+                /* Nothing left to release. A command that failed says more than we do. */
+                return r != EXIT_OK ? r : c.lost;
         k = release_lease(c.bus, context, &c.lease);
         if (k == EXIT_OK)
                 fprintf(stderr, "Released lease %" PRIu64 " (IOMMU group %" PRIu32 ").\n",

@@ -5,6 +5,7 @@
  * - Text from the daemon, sysfs or the command line is printed escaped; long arguments are cut.
  *   A fake daemon (python-dbusmock owning org.vfioassign1) says what the real one never would.
  * - monitor waits for a daemon that is not there, and follows one that restarts.
+ * - claim learns that a restarted daemon gave its lease back.
  *
  * The real daemon runs as in test-claim.c (claim-world.c): under the kernel model, one per test,
  * on a private bus with the polkit mock. */
@@ -430,6 +431,75 @@ START_TEST(test_monitor_reports_restart_changes) {
 }
 END_TEST
 
+/* ---- 4. a claim that a restarted daemon gave back ---- */
+
+/* The command of --exec: prints its pid, exits 0 on SIGTERM. */
+#define EXEC_SCRIPT "trap 'kill $!; exit 0' TERM; sleep 1000 & echo \"pid $$\"; wait"
+
+static bool match_pid(const char *line, const void *data) {
+        return startswith(line, "pid ");
+}
+
+static void claim_given_back(bool exec) {
+        _cleanup_free_ char *gone = NULL;
+        Proc claim;
+        pid_t command = 0;
+        uint64_t id;
+
+        case_start(Q35_HOST);
+        if (exec) {
+                const char *line;
+
+                proc_spawn(&claim, (char *) H.assignctl, (char *) "claim", (char *) "6",
+                           (char *) "--exec", (char *) "sh", (char *) "-c",
+                           (char *) EXEC_SCRIPT);
+                line = proc_wait_line(&claim, match_pid, NULL, WAIT_MS);
+                ck_assert_msg(line, "the command did not start: %s", strempty(claim.err));
+                ck_assert_int_eq(safe_atoi32(line + 4, &command), 0);
+        } else {
+                proc_spawn(&claim, (char *) H.assignctl, (char *) "claim", (char *) "6");
+                ck_assert_msg(proc_wait_stderr(&claim, "Holding IOMMU group 6 ", WAIT_MS),
+                              "assignctl claim did not hold: %s", strempty(claim.err));
+        }
+
+        /* While no daemon runs, the claim holds on. */
+        daemon_kill();
+        ck_assert_msg(proc_wait_stderr(&claim, "vfio-assignd left the bus; holding lease",
+                                       WAIT_MS),
+                      "%s", strempty(claim.err));
+        ck_assert_int_eq(waitpid(claim.pid, NULL, WNOHANG), 0);
+
+        id = give_back_at_next_start();
+        daemon_start();
+        /* The command holds the group: the daemon waits for it to let go (the lease is stuck). */
+        if (!exec)
+                assert_on_host(NIC1, NIC_DRIVER);
+        gone = xasprintf("assignctl: claim 6: lease %" PRIu64 " on IOMMU group 6 was given back "
+                         "by the restarted daemon\n", id);
+        ck_assert_msg(proc_wait_stderr(&claim, gone, WAIT_MS),
+                      "assignctl claim did not learn that its lease is gone: %s",
+                      strempty(claim.err));
+
+        if (exec) {
+                /* The command decides; it ends well, but the claim did not. */
+                ck_assert_int_eq(waitpid(claim.pid, NULL, WNOHANG), 0);
+                ck_assert_int_eq(kill(command, SIGTERM), 0);
+        }
+        /* Nothing to send: it ends by itself. */
+        ck_assert_int_eq(proc_stop(&claim, 0), EXIT_FAILURE);
+        case_end();
+}
+
+START_TEST(test_claim_learns_restart_gave_lease_back) {
+        claim_given_back(false);
+}
+END_TEST
+
+START_TEST(test_claim_exec_learns_restart_gave_lease_back) {
+        claim_given_back(true);
+}
+END_TEST
+
 /* ---- main ---- */
 
 int main(void) {
@@ -450,6 +520,8 @@ int main(void) {
         tcase_add_test(tc, test_arguments_escaped_and_cut);
         tcase_add_test(tc, test_monitor_waits_for_daemon);
         tcase_add_test(tc, test_monitor_reports_restart_changes);
+        tcase_add_test(tc, test_claim_learns_restart_gave_lease_back);
+        tcase_add_test(tc, test_claim_exec_learns_restart_gave_lease_back);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
