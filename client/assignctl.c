@@ -10,6 +10,7 @@
 
 #include "assignctl.h"
 #include "bdf.h"
+#include "escape.h"
 #include "names.h"
 #include "output.h"
 #include "util.h"
@@ -25,6 +26,18 @@ bool arg_persistent = false;
 char **arg_exec = NULL;
 static bool arg_ask_password = true;
 
+/* o as JSON text on f; 0 or -ENOMEM. json-c escapes the C0 controls in strings, but leaves DEL,
+ * the C1 controls and bytes that are not UTF-8 to us. */
+static int print_json_text(FILE *f, json_object *o, int flags) {
+        _cleanup_free_ char *text = json_escape_controls(
+                json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
+
+        if (!text)
+                return -ENOMEM;
+        fprintf(f, "%s\n", text);
+        return 0;
+}
+
 /* {"error": {"message": ..., "name": ..., "exit_code": n}} on one line; false if out of memory. */
 static bool print_json_error(int exit_code, const char *error_name, const char *msg) {
         _cleanup_json_ json_object *o = json_object_new_object();
@@ -37,30 +50,50 @@ static bool print_json_error(int exit_code, const char *error_name, const char *
             json_add(e, "exit_code", json_object_new_int(exit_code)) < 0 ||
             json_add(o, "error", json_object_get(e)) < 0)
                 return false;
-        fprintf(stderr, "%s\n",
-                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
-        return true;
+        return print_json_text(stderr, o, JSON_C_TO_STRING_PLAIN) >= 0;
+}
+
+/* Messages carry the daemon's words, names from sysfs and our arguments: escaped, each is one
+ * line that cannot drive the terminal. NULL when out of memory. */
+_printf_(1, 0) static char *message_new(const char *format, va_list ap) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (vasprintf(&msg, format, ap) < 0)
+                return NULL;
+        return cescape(msg);
+}
+
+void note(const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        msg = message_new(format, ap);
+        va_end(ap);
+        fprintf(stderr, "%s\n", msg ?: "Out of memory.");
 }
 
 int fail(int exit_code, const char *error_name, const char *format, ...) {
-        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ char *shown = NULL;
         va_list ap;
-        int r;
 
         va_start(ap, format);
-        r = vasprintf(&msg, format, ap);
+        shown = message_new(format, ap);
         va_end(ap);
-        if (r < 0) {
+        if (!shown) {
                 fputs("Out of memory.\n", stderr);
                 return exit_code;
         }
         /* With --json, errors are JSON too, so a script parses one format. They still go to
          * stderr: stdout carries only results. */
-        if (arg_json != JSON_OFF && print_json_error(exit_code, error_name, msg))
+        if (arg_json != JSON_OFF && print_json_error(exit_code, error_name, shown))
                 return exit_code;
-        fprintf(stderr, "%s\n", msg);
+        fprintf(stderr, "%s\n", shown);
         return exit_code;
+}
+
+int printed(int r) {
+        return r < 0 ? fail(EXIT_FAILED, NULL, "Out of memory.") : EXIT_OK;
 }
 
 #define UNREACHABLE "vfio-assignd is not running or not reachable on the system bus: "
@@ -187,9 +220,9 @@ int parse_address_arg(const char *arg, char ret[static PCI_ADDRESS_STRLEN]) {
         PciAddress a;
 
         if (pci_address_parse(arg, &a) < 0)
-                return fail(EXIT_USAGE, NULL,
-                            "Invalid PCI address '%s': expected DDDD:BB:DD.F, e.g. 0000:01:00.0.",
-                            arg);
+                return fail_arg(EXIT_USAGE,
+                                "Invalid PCI address '%s': expected DDDD:BB:DD.F, e.g. "
+                                "0000:01:00.0.", arg);
         pci_address_format(&a, ret);
         return EXIT_OK;
 }
@@ -228,11 +261,15 @@ int fetch_report(sd_bus *bus, json_object **ret) {
 }
 
 int print_json_to(FILE *f, json_object *o) {
-        int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
+        return printed(print_json_text(
+                f, o, arg_json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN));
+}
 
-        flags |= arg_json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN;
-        fprintf(f, "%s\n", json_object_to_json_string_ext(o, flags));
-        return EXIT_OK;
+int print_json_line(json_object *o) {
+        int r = print_json_text(stdout, o, JSON_C_TO_STRING_PLAIN);
+
+        fflush(stdout);
+        return r;
 }
 
 int print_json(json_object *o) {
@@ -281,8 +318,7 @@ static int verb_status(int argc, char *argv[]) {
                 return r;
         if (arg_json != JSON_OFF)
                 return print_report_part(report, keys, ELEMENTSOF(keys));
-        output_status(stdout, report);
-        return EXIT_OK;
+        return printed(output_status(stdout, report));
 }
 
 static int verb_list(int argc, char *argv[]) {
@@ -299,8 +335,7 @@ static int verb_list(int argc, char *argv[]) {
                 return r;
         if (arg_json != JSON_OFF)
                 return print_report_part(report, keys, ELEMENTSOF(keys));
-        output_list(stdout, report);
-        return EXIT_OK;
+        return printed(output_list(stdout, report));
 }
 
 static int verb_show(int argc, char *argv[]) {
@@ -317,9 +352,9 @@ static int verb_show(int argc, char *argv[]) {
                 if (r != EXIT_OK)
                         return r;
         } else if (safe_atou32(argv[1], 10, &group) < 0)
-                return fail(EXIT_USAGE, NULL,
-                            "Invalid argument '%s': expected a PCI address (DDDD:BB:DD.F) or an "
-                            "IOMMU group number.", argv[1]);
+                return fail_arg(EXIT_USAGE,
+                                "Invalid argument '%s': expected a PCI address (DDDD:BB:DD.F) or "
+                                "an IOMMU group number.", argv[1]);
 
         r = connect_bus(&bus);
         if (r != EXIT_OK)
@@ -334,16 +369,14 @@ static int verb_show(int argc, char *argv[]) {
                         return fail(EXIT_FAILED, NULL, "no device %s", address);
                 if (arg_json != JSON_OFF)
                         return print_json(o);
-                output_device(stdout, report, o);
-        } else {
-                o = report_find_group(report, group);
-                if (!o)
-                        return fail(EXIT_FAILED, NULL, "group %" PRIu32 " does not exist", group);
-                if (arg_json != JSON_OFF)
-                        return print_json(o);
-                output_group(stdout, report, o);
+                return printed(output_device(stdout, report, o));
         }
-        return EXIT_OK;
+        o = report_find_group(report, group);
+        if (!o)
+                return fail(EXIT_FAILED, NULL, "group %" PRIu32 " does not exist", group);
+        if (arg_json != JSON_OFF)
+                return print_json(o);
+        return printed(output_group(stdout, report, o));
 }
 
 static int help(void) {
@@ -460,6 +493,7 @@ static int check_options(const Verb *v) {
 }
 
 static int dispatch(const Verb *table, size_t n, const char *what, int argc, char *argv[]) {
+        _cleanup_free_ char *unknown = NULL;
         unsigned n_args = (unsigned) argc - 1;
 
         for (size_t i = 0; i < n; i++) {
@@ -479,7 +513,9 @@ static int dispatch(const Verb *table, size_t n, const char *what, int argc, cha
                         return r;
                 return v->fn(argc, argv);
         }
-        return fail(EXIT_USAGE, NULL, "Unknown %s '%s'. Try 'assignctl help'.", what, argv[0]);
+        unknown = strcut(argv[0], ARG_SHOWN_MAX);
+        return fail(EXIT_USAGE, NULL, "Unknown %s '%s'. Try 'assignctl help'.", what,
+                    strna(unknown));
 }
 
 static int verb_policy(int argc, char *argv[]) {
@@ -554,9 +590,9 @@ static int parse_argv(int argc, char *argv[]) {
                         else if (streq(optarg, "off"))
                                 arg_json = JSON_OFF;
                         else
-                                return fail(EXIT_USAGE, NULL,
-                                            "Invalid --json= mode '%s': expected pretty, short "
-                                            "or off.", optarg);
+                                return fail_arg(EXIT_USAGE,
+                                                "Invalid --json= mode '%s': expected pretty, "
+                                                "short or off.", optarg);
                         break;
                 case ARG_NO_PAGER:
                         break;
@@ -566,7 +602,7 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_USER:
                         /* What the daemon's user lookup accepts (common/userdb.c). */
                         if (!filename_is_valid(optarg))
-                                return fail(EXIT_USAGE, NULL, "Invalid user name '%s'.", optarg);
+                                return fail_arg(EXIT_USAGE, "Invalid user name '%s'.", optarg);
                         arg_user = optarg;
                         break;
                 case ARG_SYSFS_ROOT:
@@ -588,9 +624,9 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_persistent = true;
                         break;
                 case ':':
-                        return fail(EXIT_USAGE, NULL,
-                                    "Option '%s' needs an argument. Try 'assignctl --help'.",
-                                    argv[optind - 1]);
+                        return fail_arg(EXIT_USAGE,
+                                        "Option '%s' needs an argument. Try 'assignctl --help'.",
+                                        argv[optind - 1]);
                 case '?': {
                         /* getopt sets optopt to the option's value when a known long option
                          * got an argument it does not take, and to 0 for unknown long ones. */
@@ -602,11 +638,11 @@ static int parse_argv(int argc, char *argv[]) {
                                             "Unknown option '-%c'. Try 'assignctl --help'.",
                                             optopt);
                         if (optopt != 0)
-                                return fail(EXIT_USAGE, NULL,
-                                            "Option '%s' takes no argument. "
-                                            "Try 'assignctl --help'.", opt);
-                        return fail(EXIT_USAGE, NULL,
-                                    "Unknown option '%s'. Try 'assignctl --help'.", opt);
+                                return fail_arg(EXIT_USAGE,
+                                                "Option '%s' takes no argument. "
+                                                "Try 'assignctl --help'.", opt);
+                        return fail_arg(EXIT_USAGE,
+                                        "Unknown option '%s'. Try 'assignctl --help'.", opt);
                 }
                 default:
                         return fail(EXIT_USAGE, NULL, "Unexpected option. Try 'assignctl --help'.");

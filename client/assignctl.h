@@ -11,7 +11,9 @@
 #include <systemd/sd-bus.h>
 
 #include "bdf.h"
+#include "escape.h"
 #include "macro.h"
+#include "names.h"
 
 /* Exit codes, documented in docs/assignctl.1. */
 enum {
@@ -40,8 +42,33 @@ extern char **arg_exec;            /* claim --exec CMD ARGS...: points into argv
 
 
 /* Prints an error on stderr (as one JSON object when --json is on) and returns exit_code.
- * error_name may be NULL; it is the D-Bus error name when there is one. */
+ * error_name may be NULL; it is the D-Bus error name when there is one. The message is escaped
+ * (cescape()): whatever it quotes, it prints as one line of text. */
 int fail(int exit_code, const char *error_name, const char *format, ...) _printf_(3, 4);
+
+/* Prints a line on stderr that is not an error (text also under --json), escaped like fail()'s. */
+void note(const char *format, ...) _printf_(1, 2);
+
+/* Error messages quote arguments from the command line up to this many characters. */
+#define ARG_SHOWN_MAX 64
+
+/* fail() for a message that quotes one argument of the command line (format's one "%s"), cut to
+ * ARG_SHOWN_MAX characters: an address of 10,000 characters is not echoed whole. */
+#define fail_arg(exit_code, format, arg)                                                       \
+        ({                                                                                     \
+                _cleanup_free_ char *_shown = strcut((arg), ARG_SHOWN_MAX);                    \
+                fail((exit_code), NULL, (format), strna(_shown));                              \
+        })
+
+/* The exit code after an output_*() call (output.h): EXIT_OK, or EXIT_FAILED after saying that
+ * memory ran out. */
+int printed(int r);
+
+/* The bus's signal that org.vfioassign1 has a new owner, or none: the daemon started, stopped or
+ * restarted. */
+#define MATCH_OWNER_CHANGED                                                                     \
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"        \
+        "member='NameOwnerChanged',arg0='" BUS_NAME "'"
 
 /* Connects to the system bus; on failure prints why and returns EXIT_UNREACHABLE. Interactive
  * polkit authentication is allowed unless --no-ask-password was given. */
@@ -73,8 +100,9 @@ int fetch_report(sd_bus *bus, json_object **ret);
 /* Prints o on stdout (or f) in the --json mode; returns an exit code. */
 int print_json(json_object *o);
 int print_json_to(FILE *f, json_object *o);
-
-/* Adds v under key; takes v, also on failure (json_object_object_add() does not then). */
+/* Prints o on one line of stdout whatever the mode, and flushes it (monitor's events); 0 or
+ * -ENOMEM. */
+int print_json_line(json_object *o);
 
 /* Verbs. Each returns an exit code. */
 int verb_monitor(int argc, char *argv[]);

@@ -36,6 +36,7 @@ typedef struct Target {
 
 /* ADDRESS, or a decimal number of at most max. */
 static int parse_target(const char *arg, uint64_t max, const char *what, Target *ret) {
+        _cleanup_free_ char *shown = NULL;
         Target t = {};
         int r;
 
@@ -43,10 +44,12 @@ static int parse_target(const char *arg, uint64_t max, const char *what, Target 
                 r = parse_address_arg(arg, t.address);
                 if (r != EXIT_OK)
                         return r;
-        } else if (safe_atou64(arg, 10, &t.number) < 0 || t.number > max)
+        } else if (safe_atou64(arg, 10, &t.number) < 0 || t.number > max) {
+                shown = strcut(arg, ARG_SHOWN_MAX);
                 return fail(EXIT_USAGE, NULL,
                             "Invalid argument '%s': expected a PCI address (DDDD:BB:DD.F) or %s.",
-                            arg, what);
+                            strna(shown), what);
+        }
         *ret = t;
         return EXIT_OK;
 }
@@ -234,18 +237,13 @@ static json_object *lease_info_to_json(const LeaseInfo *l) {
 }
 
 static int print_lease(const char *verb, const LeaseInfo *l, FILE *f, const char *suffix) {
-        if (arg_json != JSON_OFF) {
-                _cleanup_json_ json_object *o = lease_info_to_json(l);
+        _cleanup_json_ json_object *o = lease_info_to_json(l);
 
-                if (!o)
-                        return fail(EXIT_FAILED, NULL, "Out of memory.");
+        if (!o)
+                return fail(EXIT_FAILED, NULL, "Out of memory.");
+        if (arg_json != JSON_OFF)
                 return print_json_to(f, o);
-        }
-        fprintf(f, "%s IOMMU group %" PRIu32 " (devices", verb, l->group);
-        for (char **d = l->devices; d && *d; d++)
-                fprintf(f, " %s", *d);
-        fprintf(f, ") as lease %" PRIu64 " (%s)%s\n", l->id, strna(l->path), suffix);
-        return EXIT_OK;
+        return printed(output_lease(f, verb, o, suffix));
 }
 
 static int release_lease(sd_bus *bus, const char *context, const LeaseInfo *l) {
@@ -267,11 +265,11 @@ typedef struct Claim {
         const char *context;
         LeaseInfo lease;
         sigset_t saved_mask;
-        pid_t child;       /* --exec: the command while it runs */
-        int status;        /* --exec: its exit code, 128 + signal when killed */
-        bool gone;         /* the lease went away under us */
-        bool disconnected; /* the bus went away: the daemon releases the lease itself */
-        bool done;         /* leave the event loop */
+        sd_bus_slot *check; /* asking a new daemon about our lease */
+        pid_t child;        /* --exec: the command while it runs */
+        int status;         /* --exec: its exit code, 128 + signal when killed */
+        int lost;           /* EXIT_OK while we hold the lease, then our exit code */
+        bool done;          /* leave the event loop */
 } Claim;
 
 /* Not sd_event_loop()/sd_event_exit(): on exit the event loop runs the exit source that
@@ -286,20 +284,75 @@ static int run_loop(Claim *c) {
         return EXIT_OK;
 }
 
+/* The lease ended without us: say how, once. With --exec we still wait for the command: it
+ * decides what to do without its devices, and our exit status tells that the lease was lost. */
+static void lease_lost(Claim *c, int exit_code, const char *how) {
+        if (c->lost != EXIT_OK)
+                return;
+        c->lost = fail(exit_code, NULL, "%s: %s: lease %" PRIu64 " on IOMMU group %" PRIu32 " %s",
+                       program_invocation_short_name, c->context, c->lease.id, c->lease.group,
+                       how);
+        if (c->child <= 0)
+                c->done = true;
+}
+
 static int on_lease_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Claim *c = userdata;
         const char *path;
 
-        if (sd_bus_message_read(m, "o", &path) < 0 || !c->lease.path ||
-            !streq(path, c->lease.path))
+        if (sd_bus_message_read(m, "o", &path) >= 0 && c->lease.path && streq(path, c->lease.path))
+                lease_lost(c, EXIT_FAILED, "was released by someone else");
+        return 0;
+}
+
+static int on_lease_checked(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_(lease_info_done) LeaseInfo now = {};
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        Claim *c = userdata;
+        const char *me = NULL;
+
+        c->check = sd_bus_slot_unref(c->check);
+        if (sd_bus_error_has_names(e, SD_BUS_ERROR_UNKNOWN_OBJECT, SD_BUS_ERROR_UNKNOWN_INTERFACE))
+                lease_lost(c, EXIT_FAILED, "was given back by the restarted daemon");
+        else if (e || read_lease_properties(reply, &now) < 0)
+                /* Gone again, or no answer we can read: the next daemon is asked in turn. */
+                note("%s: %s: cannot ask vfio-assignd about lease %" PRIu64 ": %s",
+                     program_invocation_short_name, c->context, c->lease.id,
+                     e ? strna(e->message) : "malformed reply");
+        else if (sd_bus_get_unique_name(c->bus, &me) < 0 || !now.holder ||
+                 !streq(now.holder, me))
+                lease_lost(c, EXIT_FAILED, "is no longer ours after the daemon restarted");
+        else if (!now.state || !streq(now.state, "active"))
+                /* Releasing, or stuck while a process (our --exec command) holds the group. */
+                lease_lost(c, EXIT_FAILED, "was given back by the restarted daemon");
+        else
+                note("%s: %s: vfio-assignd is back; still holding lease %" PRIu64,
+                     program_invocation_short_name, c->context, c->lease.id);
+        return 0;
+}
+
+/* The old daemon is gone without a word about our lease. While none runs, the group stays on
+ * vfio-pci: keep holding. A new one kept the claims whose holders are still connected, but gave
+ * back those it found half-way, and says nothing about it: ask it about ours. */
+static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *name, *old_owner, *new_owner;
+        Claim *c = userdata;
+        int r;
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 ||
+            !streq(name, BUS_NAME))
                 return 0;
-        c->gone = true;
-        fprintf(stderr, "%s: %s: lease %" PRIu64 " on IOMMU group %" PRIu32
-                " was released by someone else\n", program_invocation_short_name, c->context,
-                c->lease.id, c->lease.group);
-        /* With --exec we still wait for the command, which has lost its devices. */
-        if (c->child <= 0)
-                c->done = true;
+        c->check = sd_bus_slot_unref(c->check);
+        if (isempty(new_owner)) {
+                note("%s: %s: vfio-assignd left the bus; holding lease %" PRIu64
+                     " until it is back", program_invocation_short_name, c->context, c->lease.id);
+                return 0;
+        }
+        r = sd_bus_call_method_async(c->bus, &c->check, BUS_NAME, c->lease.path, IFACE_PROPERTIES,
+                                     "GetAll", on_lease_checked, c, "s", IFACE_LEASE);
+        if (r < 0)
+                note("%s: %s: cannot ask vfio-assignd about lease %" PRIu64 ": %s",
+                     program_invocation_short_name, c->context, c->lease.id, strerror(-r));
         return 0;
 }
 
@@ -324,14 +377,9 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         return 0;
 }
 
+/* The daemon releases the lease of a holder whose connection closed. */
 static int on_disconnect(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Claim *c = userdata;
-
-        c->disconnected = true;
-        fprintf(stderr, "%s: %s: lost the connection to the system bus, and with it lease %"
-                PRIu64 "\n", program_invocation_short_name, c->context, c->lease.id);
-        if (c->child <= 0)
-                c->done = true;
+        lease_lost(userdata, EXIT_UNREACHABLE, "went with our connection to the system bus");
         return 0;
 }
 
@@ -344,12 +392,7 @@ static int hold(Claim *c) {
         fflush(stdout);
         fprintf(stderr, "Holding IOMMU group %" PRIu32 " (lease %" PRIu64 "); press Ctrl-C to "
                 "release.\n", c->lease.group, c->lease.id);
-        r = run_loop(c);
-        if (r != EXIT_OK)
-                return r;
-        if (c->gone)
-                return EXIT_FAILED;
-        return c->disconnected ? EXIT_UNREACHABLE : EXIT_OK;
+        return run_loop(c);
 }
 
 /* Duplicates an fd owned by a reply message, so it outlives the message. */
@@ -459,11 +502,14 @@ static int run_command(Claim *c) {
         if (r == EXIT_OK)
                 r = open_fd(c, "OpenGroup", NULL, &f.group);
         for (char **d = c->lease.devices; r == EXIT_OK && d && *d; d++) {
-                json_object *dev = report_find_device(report, *d), *bridge = NULL;
+                json_object *dev = report_find_device(report, *d), *bridge = NULL, *host = NULL;
 
-                /* Bridges stay on pcieport; VFIO has no device fd for them. */
-                if (dev && json_object_object_get_ex(dev, "bridge", &bridge) &&
-                    json_object_get_boolean(bridge))
+                /* Bridges stay on pcieport and host bridges with the host; VFIO has no device
+                 * fd for them. */
+                if (dev && ((json_object_object_get_ex(dev, "bridge", &bridge) &&
+                             json_object_get_boolean(bridge)) ||
+                            (json_object_object_get_ex(dev, "host_bridge", &host) &&
+                             json_object_get_boolean(host))))
                         continue;
                 r = open_fd(c, "OpenDevice", *d, &f.devices[f.n_devices]);
                 if (r == EXIT_OK) {
@@ -535,6 +581,8 @@ static int claim_setup(Claim *c) {
         if (r >= 0)
                 r = sd_bus_match_signal(c->bus, NULL, BUS_NAME, OBJ_ROOT, IFACE_OBJECT_MANAGER,
                                         "InterfacesRemoved", on_lease_removed, c);
+        if (r >= 0)
+                r = sd_bus_add_match(c->bus, NULL, MATCH_OWNER_CHANGED, on_owner_changed, c);
         /* sd-bus synthesizes this local signal when the connection drops. */
         if (r >= 0)
                 r = sd_bus_match_signal(c->bus, NULL, "org.freedesktop.DBus.Local",
@@ -547,6 +595,7 @@ static int claim_setup(Claim *c) {
 }
 
 static void claim_done(Claim *c) {
+        c->check = sd_bus_slot_unref(c->check);
         lease_info_done(&c->lease);
         c->bus = sd_bus_flush_close_unref(c->bus);
         c->event = sd_event_unref(c->event);
@@ -593,8 +642,9 @@ int verb_claim(int argc, char *argv[]) {
         }
 
         r = arg_exec ? run_command(&c) : hold(&c);
-        if (c.gone || c.disconnected)
-                return r; /* nothing left to release */
+        if (c.lost != EXIT_OK)
+                /* Nothing left to release. A command that failed says more than we do. */
+                return r != EXIT_OK ? r : c.lost;
         k = release_lease(c.bus, context, &c.lease);
         if (k == EXIT_OK)
                 fprintf(stderr, "Released lease %" PRIu64 " (IOMMU group %" PRIu32 ").\n",
@@ -690,7 +740,8 @@ int verb_release(int argc, char *argv[]) {
                 }
         }
         r = release_lease(bus, context, l);
-        if (r == EXIT_OK)
+        /* Under --json, the exit status says it all: stdout carries JSON or nothing. */
+        if (r == EXIT_OK && arg_json == JSON_OFF)
                 printf("Released lease %" PRIu64 " (IOMMU group %" PRIu32 ").\n", l->id,
                        l->group);
 finish:
@@ -798,6 +849,5 @@ int verb_leases(int argc, char *argv[]) {
                 return r;
         if (arg_json != JSON_OFF)
                 return print_json(doc);
-        output_leases(stdout, array);
-        return EXIT_OK;
+        return printed(output_leases(stdout, array));
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* assignctl monitor: one line per added, removed or changed object until SIGINT/SIGTERM. */
+/* assignctl monitor: one line per added, removed or changed object until SIGINT/SIGTERM, across
+ * restarts of the daemon. It keeps what it knows of the daemon's objects, so when a daemon appears
+ * it can print what differs from before instead of missing what changed while none was there. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -10,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "assignctl.h"
+#include "escape.h"
 #include "names.h"
 #include "util.h"
 
@@ -263,31 +266,124 @@ static json_object *event_new(const char *event, const Object *obj, const char *
         return r < 0 ? NULL : TAKE_PTR(o);
 }
 
-static void emit_json(json_object *o) {
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
-        fflush(stdout); /* readers of a pipe see each event as it happens */
+/* Text lines carry names from sysfs and the daemon: escaped, so each event stays one harmless
+ * line. */
+static int put_escaped(const char *s) {
+        _cleanup_free_ char *e = cescape(s);
+
+        if (!e)
+                return -ENOMEM;
+        fputs(e, stdout);
+        return 0;
 }
 
-static void emit_text_start(const char *event, const Object *obj) {
-        printf("%s %s %s", event, kind_names[obj->kind], obj->id);
+/* "EVENT KIND ID"; there is one manager, so it goes without its path. */
+static int emit_text_start(const char *event, const Object *obj) {
+        printf("%s %s", event, kind_names[obj->kind]);
+        if (obj->kind == OBJECT_MANAGER)
+                return 0;
+        putchar(' ');
+        return put_escaped(obj->id);
 }
 
 static void emit_text_end(void) {
         putchar('\n');
-        fflush(stdout);
+        fflush(stdout); /* readers of a pipe see each event as it happens */
 }
 
 /* Strings print bare (so "Driver=vfio-pci"), the empty string as "", everything else as JSON. */
-static void print_value(json_object *v) {
-        if (json_object_is_type(v, json_type_string)) {
-                const char *s = json_object_get_string(v);
+static int print_value(json_object *v) {
+        const char *s;
 
-                fputs(isempty(s) ? "\"\"" : s, stdout);
-        } else
-                fputs(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-                                                                JSON_C_TO_STRING_NOSLASHESCAPE),
-                      stdout);
+        if (!json_object_is_type(v, json_type_string))
+                return put_escaped(json_object_to_json_string_ext(
+                        v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        s = json_object_get_string(v);
+        return put_escaped(isempty(s) ? "\"\"" : s);
+}
+
+/* {"event": "added", ..., "interfaces": {interface: {property: value}}} or "added KIND ID", with
+ * the group of a device. */
+static int emit_added(const char *path, json_object *ifaces) {
+        _cleanup_(object_done) Object obj = {};
+        json_object *props = NULL, *group = NULL;
+        int r;
+
+        r = object_from_path(path, &obj);
+        if (r < 0)
+                return r;
+        if (arg_json != JSON_OFF) {
+                _cleanup_json_ json_object *o = event_new("added", &obj, path);
+
+                if (!o || json_add(o, "interfaces", json_object_get(ifaces)) < 0)
+                        return -ENOMEM;
+                return print_json_line(o);
+        }
+        r = emit_text_start("added", &obj);
+        if (r < 0)
+                return r;
+        if (obj.kind == OBJECT_DEVICE && json_object_object_get_ex(ifaces, IFACE_DEVICE, &props) &&
+            json_object_object_get_ex(props, "Group", &group) &&
+            json_object_is_type(group, json_type_int) && json_object_get_int64(group) >= 0)
+                printf(" group %" PRIi64, json_object_get_int64(group));
+        emit_text_end();
+        return 0;
+}
+
+/* names: the array of the interfaces that went. */
+static int emit_removed(const char *path, json_object *names) {
+        _cleanup_(object_done) Object obj = {};
+        int r;
+
+        r = object_from_path(path, &obj);
+        if (r < 0)
+                return r;
+        if (arg_json != JSON_OFF) {
+                _cleanup_json_ json_object *o = event_new("removed", &obj, path);
+
+                if (!o || json_add(o, "interfaces", json_object_get(names)) < 0)
+                        return -ENOMEM;
+                return print_json_line(o);
+        }
+        r = emit_text_start("removed", &obj);
+        if (r < 0)
+                return r;
+        emit_text_end();
+        return 0;
+}
+
+/* value NULL: the property was invalidated. */
+static int emit_changed(const char *path, const char *iface, const char *name, json_object *value) {
+        _cleanup_(object_done) Object obj = {};
+        int r;
+
+        r = object_from_path(path, &obj);
+        if (r < 0)
+                return r;
+        if (arg_json != JSON_OFF) {
+                _cleanup_json_ json_object *o = event_new("changed", &obj, path);
+
+                if (!o || json_add(o, "interface", json_object_new_string(iface)) < 0 ||
+                    json_add(o, "property", json_object_new_string(name)) < 0 ||
+                    (value ? json_add(o, "value", json_object_get(value))
+                           : json_add(o, "invalidated", json_object_new_boolean(true))) < 0)
+                        return -ENOMEM;
+                return print_json_line(o);
+        }
+        r = emit_text_start("changed", &obj);
+        if (r >= 0) {
+                putchar(' ');
+                r = put_escaped(name);
+        }
+        if (r >= 0 && value) {
+                putchar('=');
+                r = print_value(value);
+        } else if (r >= 0)
+                fputs(" (invalidated)", stdout);
+        if (r < 0)
+                return r;
+        emit_text_end();
+        return 0;
 }
 
 static int warn_bad_signal(sd_bus_message *m, int r) {
@@ -297,175 +393,349 @@ static int warn_bad_signal(sd_bus_message *m, int r) {
         return 0;
 }
 
+/* ---- what we know of the daemon's objects ---- */
+
+typedef struct Monitor {
+        sd_bus *bus;
+        /* {path: {interface: {property: value}}}, kept up to date by the signals. */
+        json_object *objects;
+        /* One reading of the daemon's objects while it is in flight: [0] GetManagedObjects for
+         * the objects below the root, [1] GetAll for the manager's properties at the root. */
+        sd_bus_slot *reading[2];
+        bool quiet;     /* the reading sets what we know without printing the difference */
+        bool announced; /* the banner is out */
+        bool seen;      /* a daemon was on the bus since we started */
+} Monitor;
+
+static void monitor_done(Monitor *m) {
+        for (size_t i = 0; i < ELEMENTSOF(m->reading); i++)
+                m->reading[i] = sd_bus_slot_unref(m->reading[i]);
+        json_object_put(m->objects);
+        m->objects = NULL;
+}
+
+/* The interfaces of path in objects, NULL when it is not there. */
+static json_object *object_in(json_object *objects, const char *path) {
+        json_object *o = NULL;
+
+        return json_object_object_get_ex(objects, path, &o) ? o : NULL;
+}
+
+static int remember_interfaces(Monitor *m, const char *path, json_object *ifaces) {
+        json_object *o = object_in(m->objects, path);
+
+        if (!o) {
+                o = json_object_new_object();
+                if (!o || json_add(m->objects, path, o) < 0)
+                        return -ENOMEM;
+        }
+        json_object_object_foreach(ifaces, iface, props)
+                if (json_add(o, iface, json_object_get(props)) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+static void forget_interfaces(Monitor *m, const char *path, json_object *names) {
+        json_object *o = object_in(m->objects, path);
+
+        for (size_t i = 0; o && i < json_object_array_length(names); i++)
+                json_object_object_del(o, json_object_get_string(
+                                                  json_object_array_get_idx(names, i)));
+        if (o && json_object_object_length(o) == 0)
+                json_object_object_del(m->objects, path);
+}
+
+/* Changed and invalidated properties of an object we know; an unknown one waits for a reading. */
+static int remember_properties(Monitor *m, const char *path, const char *iface,
+                               json_object *changed, json_object *invalidated) {
+        json_object *props = NULL;
+
+        if (!json_object_object_get_ex(object_in(m->objects, path), iface, &props))
+                return 0;
+        json_object_object_foreach(changed, name, value)
+                if (json_add(props, name, json_object_get(value)) < 0)
+                        return -ENOMEM;
+        for (size_t i = 0; i < json_object_array_length(invalidated); i++)
+                json_object_object_del(props, json_object_get_string(
+                                                      json_object_array_get_idx(invalidated, i)));
+        return 0;
+}
+
+/* Prints how an object differs from what we knew of it: new, or properties that changed. */
+static int print_difference(const char *path, json_object *was, json_object *now) {
+        int r;
+
+        if (!was)
+                return emit_added(path, now);
+        json_object_object_foreach(now, iface, props) {
+                json_object *was_props = NULL;
+
+                (void) json_object_object_get_ex(was, iface, &was_props);
+                json_object_object_foreach(props, name, value) {
+                        json_object *was_value = NULL;
+
+                        if (json_object_object_get_ex(was_props, name, &was_value) &&
+                            json_object_equal(was_value, value))
+                                continue;
+                        r = emit_changed(path, iface, name, value);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int print_removed(const char *path, json_object *was) {
+        _cleanup_json_ json_object *names = json_object_new_array();
+
+        if (!names)
+                return -ENOMEM;
+        json_object_object_foreach(was, iface, props)
+                if (json_append_new(names, json_object_new_string(iface)) < 0)
+                        return -ENOMEM;
+        return emit_removed(path, names);
+}
+
+/* Takes over a reading of part of the daemon's objects: the root alone, or all below it. Signals
+ * sent before the reply have been applied already (sd-bus dispatches in order), so what differs
+ * now changed while nobody could tell us. */
+static int adopt(Monitor *m, json_object *now /* takes */, bool root) {
+        _cleanup_json_ json_object *reading = now;
+        int r = 0;
+
+        json_object_object_foreach(m->objects, path, was) {
+                if (streq(path, OBJ_ROOT) != root) {
+                        /* Not covered by this reading: kept as it is. */
+                        if (json_add(reading, path, json_object_get(was)) < 0)
+                                return -ENOMEM;
+                } else if (!object_in(reading, path) && !m->quiet)
+                        r = print_removed(path, was);
+                if (r < 0)
+                        return r;
+        }
+        json_object_object_foreach(reading, path2, obj) {
+                if (!m->quiet && streq(path2, OBJ_ROOT) == root)
+                        r = print_difference(path2, object_in(m->objects, path2), obj);
+                if (r < 0)
+                        return r;
+        }
+        json_object_put(m->objects);
+        m->objects = TAKE_PTR(reading);
+        return 0;
+}
+
+/* ---- reading the daemon's objects ---- */
+
+static void announce(Monitor *m) {
+        if (m->announced)
+                return;
+        m->announced = true;
+        fputs("Monitoring " BUS_NAME " (Ctrl-C to stop)\n", stderr);
+}
+
+static void reading_done(Monitor *m, sd_bus_slot **slot) {
+        *slot = sd_bus_slot_unref(*slot);
+        for (size_t i = 0; i < ELEMENTSOF(m->reading); i++)
+                if (m->reading[i])
+                        return;
+        m->quiet = false;
+        announce(m);
+}
+
+/* False (after saying why, when it matters) for a failed call. */
+static bool reading_ok(Monitor *m, sd_bus_message *reply, bool say_waiting) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        if (!e)
+                return true;
+        if (bus_error_exit_code(e->name, -sd_bus_message_get_errno(reply)) != EXIT_UNREACHABLE)
+                note("Cannot read the objects of %s: %s", BUS_NAME, strna(e->message));
+        else if (say_waiting && !m->seen)
+                /* One part of a reading says it, and only until a daemon was seen: once. */
+                fputs("vfio-assignd is not running; waiting for it to appear on the bus\n",
+                      stderr);
+        return false;
+}
+
+/* {key: v}; takes v; NULL when out of memory (or v is NULL). */
+static json_object *json_wrap(const char *key, json_object *v) {
+        _cleanup_json_ json_object *o = NULL;
+
+        if (!v)
+                return NULL;
+        o = json_object_new_object();
+        if (!o) {
+                json_object_put(v);
+                return NULL;
+        }
+        return json_add(o, key, v) < 0 ? NULL : TAKE_PTR(o);
+}
+
+/* root: the reply is GetAll of the manager's properties, else GetManagedObjects. */
+static void on_reading(Monitor *m, sd_bus_message *reply, bool root) {
+        json_object *now = NULL;
+        int r;
+
+        if (reading_ok(m, reply, !root)) {
+                m->seen = true;
+                r = sd_bus_message_has_signature(reply, root ? "a{sv}" : "a{oa{sa{sv}}}")
+                            ? read_json(reply, 0, &now)
+                            : -EBADMSG;
+                /* As GetManagedObjects would have it: {OBJ_ROOT: {IFACE_MANAGER: props}}. */
+                if (r >= 0 && root)
+                        now = json_wrap(OBJ_ROOT, json_wrap(IFACE_MANAGER, now));
+                if (r >= 0)
+                        r = now ? adopt(m, now, root) : -ENOMEM;
+                if (r < 0)
+                        note("Ignoring the malformed answer of %s: %s", BUS_NAME, strerror(-r));
+        }
+        reading_done(m, &m->reading[root]);
+}
+
+static int on_objects(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        on_reading(userdata, reply, false);
+        return 0;
+}
+
+static int on_manager(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        on_reading(userdata, reply, true);
+        return 0;
+}
+
+/* Without auto-start: monitoring watches the daemon, it does not start it. */
+static int call_async(Monitor *m, sd_bus_slot **slot, const char *iface, const char *member,
+                      sd_bus_message_handler_t callback, const char *arg) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(m->bus, &call, BUS_NAME, OBJ_ROOT, iface, member);
+        if (r >= 0)
+                r = sd_bus_message_set_auto_start(call, false);
+        if (r >= 0 && arg)
+                r = sd_bus_message_append(call, "s", arg);
+        if (r >= 0)
+                r = sd_bus_call_async(m->bus, slot, call, callback, m, 0);
+        return r;
+}
+
+/* A new reading replaces one in flight: its answers may come from a daemon that is gone. */
+static int read_objects(Monitor *m, bool quiet) {
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(m->reading); i++)
+                m->reading[i] = sd_bus_slot_unref(m->reading[i]);
+        m->quiet = quiet;
+        r = call_async(m, &m->reading[0], IFACE_OBJECT_MANAGER, "GetManagedObjects", on_objects,
+                       NULL);
+        if (r >= 0)
+                r = call_async(m, &m->reading[1], IFACE_PROPERTIES, "GetAll", on_manager,
+                               IFACE_MANAGER);
+        return r;
+}
+
 /* ---- signal handlers ---- */
 
-static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int on_interfaces_added(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_json_ json_object *ifaces = NULL;
-        _cleanup_(object_done) Object obj = {};
-        json_object *props = NULL, *group = NULL;
+        Monitor *m = userdata;
         const char *path;
         int r;
 
-        r = sd_bus_message_read(m, "o", &path);
-        if (r < 0)
-                return warn_bad_signal(m, r);
-        r = read_json(m, 0, &ifaces);
-        if (r < 0)
-                return warn_bad_signal(m, r);
-        r = object_from_path(path, &obj);
-        if (r < 0)
-                return warn_bad_signal(m, r);
-
-        if (arg_json != JSON_OFF) {
-                _cleanup_json_ json_object *o = event_new("added", &obj, path);
-
-                if (!o || json_add(o, "interfaces", json_object_get(ifaces)) < 0)
-                        return warn_bad_signal(m, -ENOMEM);
-                emit_json(o);
-                return 0;
-        }
-
-        emit_text_start("added", &obj);
-        if (obj.kind == OBJECT_DEVICE && json_object_object_get_ex(ifaces, IFACE_DEVICE, &props) &&
-            json_object_object_get_ex(props, "Group", &group) &&
-            json_object_is_type(group, json_type_int) && json_object_get_int64(group) >= 0)
-                printf(" group %" PRIi64, json_object_get_int64(group));
-        emit_text_end();
-        return 0;
+        r = sd_bus_message_read(msg, "o", &path);
+        if (r >= 0)
+                r = read_json(msg, 0, &ifaces);
+        if (r >= 0 && !json_object_is_type(ifaces, json_type_object))
+                r = -EBADMSG;
+        if (r >= 0)
+                r = emit_added(path, ifaces);
+        if (r >= 0)
+                r = remember_interfaces(m, path, ifaces);
+        return r < 0 ? warn_bad_signal(msg, r) : 0;
 }
 
-static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        _cleanup_json_ json_object *ifaces = NULL;
-        _cleanup_(object_done) Object obj = {};
+static int on_interfaces_removed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_json_ json_object *names = NULL;
+        Monitor *m = userdata;
         const char *path;
         int r;
 
-        r = sd_bus_message_read(m, "o", &path);
+        r = sd_bus_message_read(msg, "o", &path);
+        if (r >= 0)
+                r = read_json(msg, 0, &names);
+        if (r >= 0 && !json_object_is_type(names, json_type_array))
+                r = -EBADMSG;
+        if (r >= 0)
+                r = emit_removed(path, names);
         if (r < 0)
-                return warn_bad_signal(m, r);
-        r = read_json(m, 0, &ifaces);
-        if (r < 0)
-                return warn_bad_signal(m, r);
-        r = object_from_path(path, &obj);
-        if (r < 0)
-                return warn_bad_signal(m, r);
-
-        if (arg_json != JSON_OFF) {
-                _cleanup_json_ json_object *o = event_new("removed", &obj, path);
-
-                if (!o || json_add(o, "interfaces", json_object_get(ifaces)) < 0)
-                        return warn_bad_signal(m, -ENOMEM);
-                emit_json(o);
-                return 0;
-        }
-        emit_text_start("removed", &obj);
-        emit_text_end();
+                return warn_bad_signal(msg, r);
+        forget_interfaces(m, path, names);
         return 0;
 }
 
-static int emit_changed(const Object *obj, const char *path, const char *iface, const char *name,
-                        json_object *value, bool invalidated) {
-        if (arg_json != JSON_OFF) {
-                _cleanup_json_ json_object *o = event_new("changed", obj, path);
-
-                if (!o || json_add(o, "interface", json_object_new_string(iface)) < 0 ||
-                    json_add(o, "property", json_object_new_string(name)) < 0 ||
-                    (invalidated ? json_add(o, "invalidated", json_object_new_boolean(true))
-                                 : json_add(o, "value", json_object_get(value))) < 0)
-                        return -ENOMEM;
-                emit_json(o);
-                return 0;
-        }
-        emit_text_start("changed", obj);
-        printf(" %s", name);
-        if (invalidated)
-                fputs(" (invalidated)", stdout);
-        else {
-                putchar('=');
-                print_value(value);
-        }
-        emit_text_end();
-        return 0;
-}
-
-static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_json_ json_object *changed = NULL, *invalidated = NULL;
-        _cleanup_(object_done) Object obj = {};
-        const char *path = sd_bus_message_get_path(m), *iface;
+        const char *path = sd_bus_message_get_path(msg), *iface;
+        Monitor *m = userdata;
         int r;
 
         if (!path)
                 return 0;
-        r = sd_bus_message_read(m, "s", &iface);
-        if (r < 0)
-                return warn_bad_signal(m, r);
-        r = read_json(m, 0, &changed);
+        r = sd_bus_message_read(msg, "s", &iface);
         if (r >= 0)
-                r = read_json(m, 0, &invalidated);
+                r = read_json(msg, 0, &changed);
+        if (r >= 0)
+                r = read_json(msg, 0, &invalidated);
         if (r >= 0 && (!json_object_is_type(changed, json_type_object) ||
                        !json_object_is_type(invalidated, json_type_array)))
                 r = -EBADMSG;
-        if (r >= 0)
-                r = object_from_path(path, &obj);
         if (r < 0)
-                return warn_bad_signal(m, r);
+                return warn_bad_signal(msg, r);
 
         json_object_object_foreach(changed, name, value) {
-                r = emit_changed(&obj, path, iface, name, value, false);
+                r = emit_changed(path, iface, name, value);
                 if (r < 0)
-                        return warn_bad_signal(m, r);
+                        return warn_bad_signal(msg, r);
         }
         for (size_t i = 0; i < json_object_array_length(invalidated); i++) {
                 json_object *n = json_object_array_get_idx(invalidated, i);
 
-                r = emit_changed(&obj, path, iface, strna(json_object_get_string(n)), NULL, true);
+                r = emit_changed(path, iface, strna(json_object_get_string(n)), NULL);
                 if (r < 0)
-                        return warn_bad_signal(m, r);
+                        return warn_bad_signal(msg, r);
         }
-        return 0;
+        r = remember_properties(m, path, iface, changed, invalidated);
+        return r < 0 ? warn_bad_signal(msg, r) : 0;
 }
 
-/* Not an event of the model, so it goes to stderr with the banner. */
-static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+/* Not an event of the model, so it goes to stderr with the banner. A new owner may be a daemon
+ * that restarted: it announces nothing of what it found or changed at start, so read it all. */
+static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *name, *old_owner, *new_owner;
+        Monitor *m = userdata;
         int r;
 
-        r = sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner);
+        r = sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner);
         if (r < 0)
-                return warn_bad_signal(m, r);
+                return warn_bad_signal(msg, r);
         if (!streq(name, BUS_NAME))
                 return 0;
-        if (isempty(new_owner))
+        if (isempty(new_owner)) {
                 fputs("vfio-assignd left the bus; waiting for it to come back\n", stderr);
-        else if (isempty(old_owner))
-                fputs("vfio-assignd is on the bus again\n", stderr);
+                return 0;
+        }
+        fputs(m->seen ? "vfio-assignd is on the bus again\n" : "vfio-assignd is on the bus\n",
+              stderr);
+        m->seen = true;
+        r = read_objects(m, false);
+        if (r < 0)
+                note("Cannot read the objects of %s: %s", BUS_NAME, strerror(-r));
         return 0;
-}
-
-static int check_daemon_present(sd_bus *bus) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int has_owner = 0, r;
-
-        r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                               "org.freedesktop.DBus", "NameHasOwner", &error, &reply, "s",
-                               BUS_NAME);
-        if (r < 0)
-                return fail_bus_call("NameHasOwner", &error, r);
-        r = sd_bus_message_read(reply, "b", &has_owner);
-        if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Malformed reply to NameHasOwner: %s",
-                            strerror(-r));
-        if (!has_owner)
-                return fail(EXIT_UNREACHABLE, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
-                            "vfio-assignd is not running or not reachable on the system bus: "
-                            "nobody owns %s", BUS_NAME);
-        return EXIT_OK;
 }
 
 int verb_monitor(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(monitor_done) Monitor m = {};
         sigset_t mask;
         int r;
 
@@ -488,9 +758,13 @@ int verb_monitor(int argc, char *argv[]) {
                 return fail(EXIT_FAILED, NULL, "Failed to watch SIGINT/SIGTERM: %s",
                             strerror(-r));
 
+        m.objects = json_object_new_object();
+        if (!m.objects)
+                return fail(EXIT_FAILED, NULL, "Out of memory.");
         r = connect_bus(&bus);
         if (r != EXIT_OK)
                 return r;
+        m.bus = bus;
         r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return fail(EXIT_FAILED, NULL, "Failed to attach the bus to the event loop: %s",
@@ -500,13 +774,14 @@ int verb_monitor(int argc, char *argv[]) {
         if (r < 0)
                 return fail(EXIT_FAILED, NULL, "Failed to set up the bus: %s", strerror(-r));
 
-        /* Subscribe before checking for the daemon, so nothing falls between the two. The
-         * synchronous matches are installed on the bus when these calls return. */
+        /* Subscribe before reading the objects, so nothing falls between the two. The
+         * synchronous matches are installed on the bus when these calls return. The bus sends us
+         * the signals of whoever owns BUS_NAME at the time, so they follow a restarted daemon. */
         r = sd_bus_match_signal(bus, NULL, BUS_NAME, OBJ_ROOT, IFACE_OBJECT_MANAGER,
-                                "InterfacesAdded", on_interfaces_added, NULL);
+                                "InterfacesAdded", on_interfaces_added, &m);
         if (r >= 0)
                 r = sd_bus_match_signal(bus, NULL, BUS_NAME, OBJ_ROOT, IFACE_OBJECT_MANAGER,
-                                        "InterfacesRemoved", on_interfaces_removed, NULL);
+                                        "InterfacesRemoved", on_interfaces_removed, &m);
         /* sd_bus_match_signal() takes one exact path; the objects live below the root, so
          * the property match uses path_namespace. */
         if (r >= 0)
@@ -515,21 +790,18 @@ int verb_monitor(int argc, char *argv[]) {
                                      "interface='" IFACE_PROPERTIES "',"
                                      "member='PropertiesChanged',"
                                      "path_namespace='" OBJ_ROOT "'",
-                                     on_properties_changed, NULL);
+                                     on_properties_changed, &m);
         if (r >= 0)
-                r = sd_bus_add_match(bus, NULL,
-                                     "type='signal',sender='org.freedesktop.DBus',"
-                                     "interface='org.freedesktop.DBus',"
-                                     "member='NameOwnerChanged',arg0='" BUS_NAME "'",
-                                     on_name_owner_changed, NULL);
+                r = sd_bus_add_match(bus, NULL, MATCH_OWNER_CHANGED, on_name_owner_changed, &m);
         if (r < 0)
                 return fail_bus_call("AddMatch", NULL, r);
 
-        r = check_daemon_present(bus);
-        if (r != EXIT_OK)
-                return r;
+        /* What there is now is no event: the first reading is not printed. The banner follows
+         * it, so whoever waits for the banner knows a change after it is printed. */
+        r = read_objects(&m, true);
+        if (r < 0)
+                return fail_bus_call("GetManagedObjects", NULL, r);
 
-        fputs("Monitoring " BUS_NAME " (Ctrl-C to stop)\n", stderr);
         r = sd_event_loop(event);
         if (r < 0)
                 return fail(EXIT_FAILED, NULL, "Event loop failed: %s", strerror(-r));

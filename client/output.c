@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <string.h>
 
+#include "escape.h"
 #include "macro.h"
 #include "output.h"
 
@@ -101,6 +103,41 @@ static void print_names(FILE *f, json_object *dev) {
                 fputs(d, f);
         else
                 fputs("(unknown device)", f);
+}
+
+/* Escapes every string in o, in place (see output.h). */
+static int escape_strings(json_object *o) {
+        int r;
+
+        switch (json_object_get_type(o)) {
+        case json_type_string: {
+                _cleanup_free_ char *e = cescape(json_object_get_string(o));
+
+                if (!e)
+                        return -ENOMEM;
+                if (streq(e, json_object_get_string(o)))
+                        return 0;
+                return json_object_set_string(o, e) ? 0 : -ENOMEM;
+        }
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(o); i++) {
+                        r = escape_strings(json_object_array_get_idx(o, i));
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        case json_type_object: {
+                json_object_object_foreach(o, key, value) {
+                        (void) key; /* the keys are the daemon's schema */
+                        r = escape_strings(value);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        default:
+                return 0;
+        }
 }
 
 /* ---- lookups ---- */
@@ -215,7 +252,7 @@ static void print_group_heading(FILE *f, json_object *group) {
 
 /* ---- list ---- */
 
-void output_list(FILE *f, json_object *report) {
+static void render_list(FILE *f, json_object *report) {
         json_object *groups = jarray(report, "groups"), *devices = jarray(report, "devices");
         size_t n_assignable = 0, n_ungrouped = 0;
         Columns c = { .driver_width = 6 };
@@ -416,7 +453,7 @@ static void print_dmar(FILE *f, json_object *report) {
         }
 }
 
-void output_status(FILE *f, json_object *report) {
+static void render_status(FILE *f, json_object *report) {
         json_object *host = jget(report, "host");
         const char *kind = jstr(host, "iommu_kind");
         int present = jbool(host, "iommu_present");
@@ -510,7 +547,7 @@ static void print_word_list(FILE *f, const char *label, json_object *array) {
         fputc('\n', f);
 }
 
-void output_device(FILE *f, json_object *report, json_object *dev) {
+static void render_device(FILE *f, json_object *report, json_object *dev) {
         Columns c = { .driver_width = 0 };
         json_object *group = NULL;
         const char *hc = jstr(dev, "host_critical");
@@ -565,7 +602,7 @@ void output_device(FILE *f, json_object *report, json_object *dev) {
         print_blockers(f, SHOW_WIDTH, group);
 }
 
-void output_group(FILE *f, json_object *report, json_object *group) {
+static void render_group(FILE *f, json_object *report, json_object *group) {
         json_object *regions = jarray(group, "reserved_regions");
 
         print_group_heading(f, group);
@@ -589,7 +626,7 @@ void output_group(FILE *f, json_object *report, json_object *group) {
 
 #define POLICY_WIDTH 5 /* "Files", "Rules" */
 
-void output_verdict(FILE *f, const char *address, json_object *v) {
+static void render_verdict(FILE *f, const char *address, json_object *v) {
         json_object *reasons = jarray(v, "reasons"), *rule = jget(v, "rule");
         const char *user = jstr(v, "user"), *key = jstr(v, "policy_key");
         int64_t group = -1, uid = -1, index = -1;
@@ -630,15 +667,20 @@ static void print_json_value(FILE *f, json_object *v) {
                       f);
 }
 
-void output_policy(FILE *f, json_object *policy) {
+static void render_policy(FILE *f, json_object *policy) {
         json_object *errors = jarray(policy, "errors"), *host = jget(policy, "host");
         json_object *sources = jget(policy, "host_sources");
         size_t width = 0, i = 0;
 
         /* First, so nobody reads the policy below as the one on disk. */
-        if (jlen(errors) > 0) {
+        if (jbool(policy, "in_force") == 0)
+                fputs("POLICY ERROR: no policy is in force (the files could not be loaded when the "
+                      "daemon started): claims and prepares are refused until they are fixed and "
+                      "reloaded:\n", f);
+        else if (jlen(errors) > 0)
                 fputs("POLICY ERROR: the last reload failed; the previous policy stays in "
                       "force:\n", f);
+        if (jlen(errors) > 0) {
                 for (size_t j = 0; j < jlen(errors); j++)
                         fprintf(f, "  %s\n", strna(jidx_str(errors, j)));
                 fputc('\n', f);
@@ -670,7 +712,7 @@ void output_policy(FILE *f, json_object *policy) {
 
 /* ---- leases ---- */
 
-void output_leases(FILE *f, json_object *leases) {
+static void render_leases(FILE *f, json_object *leases) {
         int w_id = 2, w_group = 5, w_kind = 4, w_state = 5, w_holder = 6, w_uid = 3;
 
         if (jlen(leases) == 0) {
@@ -711,4 +753,82 @@ void output_leases(FILE *f, json_object *leases) {
                         fprintf(f, "%s%s", j > 0 ? " " : "", strna(jidx_str(devices, j)));
                 fputc('\n', f);
         }
+}
+
+static void render_lease(FILE *f, const char *verb, json_object *lease, const char *suffix) {
+        json_object *devices = jarray(lease, "devices");
+        int64_t id = 0, group = 0;
+
+        (void) jint(lease, "id", &id);
+        (void) jint(lease, "group", &group);
+        fprintf(f, "%s IOMMU group %" PRIi64 " (devices", verb, group);
+        for (size_t i = 0; i < jlen(devices); i++)
+                fprintf(f, " %s", strna(jidx_str(devices, i)));
+        fprintf(f, ") as lease %" PRIi64 " (%s)%s\n", id, strna(jstr(lease, "path")), suffix);
+}
+
+/* ---- the entry points: escape, then render ---- */
+
+int output_status(FILE *f, json_object *report) {
+        int r = escape_strings(report);
+
+        if (r >= 0)
+                render_status(f, report);
+        return r;
+}
+
+int output_list(FILE *f, json_object *report) {
+        int r = escape_strings(report);
+
+        if (r >= 0)
+                render_list(f, report);
+        return r;
+}
+
+int output_device(FILE *f, json_object *report, json_object *device) {
+        int r = escape_strings(report);
+
+        if (r >= 0)
+                render_device(f, report, device);
+        return r;
+}
+
+int output_group(FILE *f, json_object *report, json_object *group) {
+        int r = escape_strings(report);
+
+        if (r >= 0)
+                render_group(f, report, group);
+        return r;
+}
+
+int output_verdict(FILE *f, const char *address, json_object *verdict) {
+        int r = escape_strings(verdict);
+
+        if (r >= 0)
+                render_verdict(f, address, verdict);
+        return r;
+}
+
+int output_policy(FILE *f, json_object *policy) {
+        int r = escape_strings(policy);
+
+        if (r >= 0)
+                render_policy(f, policy);
+        return r;
+}
+
+int output_leases(FILE *f, json_object *leases) {
+        int r = escape_strings(leases);
+
+        if (r >= 0)
+                render_leases(f, leases);
+        return r;
+}
+
+int output_lease(FILE *f, const char *verb, json_object *lease, const char *suffix) {
+        int r = escape_strings(lease);
+
+        if (r >= 0)
+                render_lease(f, verb, lease, suffix);
+        return r;
 }

@@ -127,12 +127,16 @@ static int check_file(const char *path, json_object *results) {
                         return -ENOMEM;
                 }
         } else if (p) {
+                _cleanup_free_ char *shown = cescape(path);
                 size_t n = policy_n_rules(p);
 
-                printf("%s: valid, %zu rule%s\n", path, n, n == 1 ? "" : "s");
+                if (!shown)
+                        return -ENOMEM;
+                printf("%s: valid, %zu rule%s\n", shown, n, n == 1 ? "" : "s");
         } else
+                /* They quote the file name and what the file says: fail() escapes them. */
                 for (char **e = errors; e && *e; e++)
-                        fprintf(stderr, "%s\n", *e);
+                        (void) fail(EXIT_FAILED, NULL, "%s", *e);
         return p ? 1 : 0;
 }
 
@@ -242,10 +246,11 @@ static int load_policy(const char *context, Policy **ret) {
                 return fail(EXIT_FAILED, NULL, "Out of memory.");
         if (r >= 0)
                 return EXIT_OK;
+        /* One line, as the daemon joins its reasons (fail() escapes line breaks). */
         for (char **e = errors; e && *e; e++)
-                if (strextendf(&text, "\n", "  %s", *e) < 0)
+                if (strextendf(&text, "; ", "%s", *e) < 0)
                         return fail(EXIT_FAILED, NULL, "Out of memory.");
-        return fail(EXIT_FAILED, NULL, "%s: %s: the policy does not load:\n%s",
+        return fail(EXIT_FAILED, NULL, "%s: %s: the policy does not load: %s",
                     program_invocation_short_name, context, text ?: strerror(-r));
 }
 
@@ -334,8 +339,7 @@ int verb_policy_explain(int argc, char *argv[]) {
                 return r;
         if (arg_json != JSON_OFF)
                 return print_json(verdict);
-        output_verdict(stdout, address, verdict);
-        return EXIT_OK;
+        return printed(output_verdict(stdout, address, verdict));
 }
 
 /* ---- policy status, policy reload ---- */
@@ -378,9 +382,11 @@ int verb_policy_status(int argc, char *argv[]) {
         if (r != EXIT_OK)
                 return r;
         if (arg_json != JSON_OFF)
-                (void) print_json(policy);
+                r = print_json(policy);
         else
-                output_policy(stdout, policy);
+                r = printed(output_policy(stdout, policy));
+        if (r != EXIT_OK)
+                return r;
         /* A failed reload is not an outage (the previous policy is in force) but scripts
          * must notice it. */
         return array_length(policy, "errors") > 0 ? EXIT_FAILED : EXIT_OK;

@@ -611,9 +611,9 @@ int64_t wait_group_back(char *const *bdfs, const char *driver, int timeout_ms) {
 
 /* ---- the polkit mock ---- */
 
-void polkit_call(char *const args[]) {
-        char *argv[16] = { (char *) H.busctl, (char *) "--system", (char *) "call",
-                           (char *) POLKIT_NAME, (char *) POLKIT_AUTHORITY, (char *) POLKIT_MOCK };
+void busctl_call(const char *dest, const char *path, const char *iface, char *const args[]) {
+        char *argv[24] = { (char *) H.busctl, (char *) "--system", (char *) "call", (char *) dest,
+                           (char *) path, (char *) iface };
         _cleanup_free_ char *err = NULL;
         size_t n = 6;
         int r;
@@ -624,7 +624,12 @@ void polkit_call(char *const args[]) {
         }
         argv[n] = NULL;
         r = run_argv(argv, NULL, &err);
-        ck_assert_msg(r == 0, "busctl call %s on the polkit mock failed (%d): %s", args[0], r, err);
+        ck_assert_msg(r == 0, "busctl call %s %s on %s failed (%d): %s", iface, args[0], dest, r,
+                      err);
+}
+
+void polkit_call(char *const args[]) {
+        busctl_call(POLKIT_NAME, POLKIT_AUTHORITY, POLKIT_MOCK, args);
 }
 
 void polkit_allow_all(void) {

@@ -176,6 +176,8 @@ json_object *lease_row(const char *path);
 const char *row_str(json_object *row, size_t i);
 json_object *lease_property(const char *path, const char *name);
 int64_t wait_group_back(char *const *bdfs, const char *driver, int timeout_ms);
+/* busctl --system call DEST PATH IFACE ARGS...; fails the test unless it exits 0. */
+void busctl_call(const char *dest, const char *path, const char *iface, char *const args[]);
 void polkit_call(char *const args[]);
 void polkit_allow_all(void);
 void polkit_deny_all(void);
@@ -187,3 +189,4 @@ void case_start(const char *host);
 int world_init(void);
 void world_setup(void);
 bool node_exists(uint32_t group);
+

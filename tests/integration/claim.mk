@@ -27,3 +27,16 @@ tests_integration_test_daemon_SOURCES = \
 tests_integration_test_daemon_CFLAGS = $(tests_integration_test_claim_CFLAGS)
 tests_integration_test_daemon_LDADD = $(tests_integration_test_claim_LDADD)
 EXTRA_tests_integration_test_daemon_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
+
+# assignctl's own tests (issue 8): what it prints and how it follows the daemon, against the real
+# daemon under the kernel model and a fake one from python-dbusmock that says what the real one
+# never would.
+check_PROGRAMS += tests/integration/test-client
+TESTS += tests/integration/test-client
+tests_integration_test_client_SOURCES = \
+	tests/integration/test-client.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_client_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_client_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_client_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)

@@ -402,6 +402,8 @@ START_TEST(test_bad_policy_at_start) {
         ck_assert(!json_object_get_boolean(jget(policy, "in_force")));
         ck_assert_uint_gt(jlen(jget(policy, "errors")), 0);
         ck_assert(log_contains("No policy is in force"));
+        ck_assert_int_eq(ASSIGNCTL(&text, NULL, (char *) "policy", (char *) "status"), 1);
+        assert_contains(text, "no policy is in force");
 
         /* Fixed and reloaded: the file decides again. */
         write_file(file, "{ \"version\": 1, \"rules\": [ { \"match\": { \"vendor\": \"0x8086\" }, "

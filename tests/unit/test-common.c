@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "bdf.h"
+#include "escape.h"
 #include "macro.h"
 #include "util.h"
 
@@ -140,6 +141,107 @@ START_TEST(test_strv) {
 }
 END_TEST
 
+static void assert_escaped(const char *in, const char *want) {
+        _cleanup_free_ char *got = cescape(in);
+
+        ck_assert_ptr_nonnull(got);
+        ck_assert_msg(streq(got, want), "cescape(\"%s\") is \"%s\", expected \"%s\"", in, got,
+                      want);
+}
+
+START_TEST(test_cescape_controls) {
+        /* Terminal escapes, line breaks and the other C0 controls, DEL. */
+        assert_escaped("0000:01:00.0\x1b[31m", "0000:01:00.0\\x1b[31m");
+        assert_escaped("a\nb\rc\td\ae\bf\vg\fh", "a\\nb\\rc\\td\\ae\\bf\\vg\\fh");
+        assert_escaped("\x01\x1f\x7f", "\\x01\\x1f\\x7f");
+        /* The backslash too, so the escaped text is unambiguous. */
+        assert_escaped("C:\\x1b", "C:\\\\x1b");
+        /* C1 controls in UTF-8 (U+009B is CSI on some terminals); U+00A0 is printable. */
+        assert_escaped("a\xc2\x9b" "2J\xc2\x80\xc2\x9f\xc2\xa0",
+                       "a\\xc2\\x9b" "2J\\xc2\\x80\\xc2\\x9f\xc2\xa0");
+}
+END_TEST
+
+START_TEST(test_cescape_utf8) {
+        static const char *const kept[] = {
+                "", "Intel Corporation", "Gr\xc3\xbc\xc3\x9f" "e", ELLIPSIS,
+                "\xe4\xb8\xad\xe6\x96\x87", "\xf0\x9f\x96\xa5", "\xef\xbf\xbd", "\xf4\x8f\xbf\xbf",
+        };
+        static const struct {
+                const char *in, *want;
+        } bad[] = {
+                { "\xff", "\\xff" },                            /* never in UTF-8 */
+                { "\x80x", "\\x80x" },                          /* a stray continuation byte */
+                { "\xc0\xaf", "\\xc0\\xaf" },                   /* overlong '/' */
+                { "\xe0\x80\xaf", "\\xe0\\x80\\xaf" },          /* overlong, 3 bytes */
+                { "\xed\xa0\x80", "\\xed\\xa0\\x80" },          /* a UTF-16 surrogate */
+                { "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" }, /* beyond U+10FFFF */
+                { "\xe2\x80", "\\xe2\\x80" },                   /* cut short at the end */
+                { "\xe2\x80" "a", "\\xe2\\x80" "a" },           /* cut short by ASCII */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++)
+                assert_escaped(kept[i], kept[i]);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_escaped(bad[i].in, bad[i].want);
+}
+END_TEST
+
+static void assert_cut(const char *in, size_t max, const char *want) {
+        _cleanup_free_ char *got = strcut(in, max);
+
+        ck_assert_ptr_nonnull(got);
+        ck_assert_msg(streq(got, want), "strcut(\"%s\", %zu) is \"%s\", expected \"%s\"", in, max,
+                      got, want);
+}
+
+START_TEST(test_strcut) {
+        _cleanup_free_ char *long_arg = malloc(10001), *cut = NULL;
+
+        assert_cut("0000:01:00.0", 12, "0000:01:00.0");
+        assert_cut("0000:01:00.0", 4, "0000" ELLIPSIS);
+        assert_cut("abc", 0, ELLIPSIS);
+        assert_cut("", 0, "");
+        /* Characters, not bytes: a multi-byte character is kept whole; a stray byte is one. */
+        assert_cut("\xc3\xbc\xc3\xbc\xc3\xbc", 2, "\xc3\xbc\xc3\xbc" ELLIPSIS);
+        assert_cut("\xff\xff\xff", 1, "\xff" ELLIPSIS);
+        assert_cut("\xe2\x80", 1, "\xe2" ELLIPSIS);
+
+        /* An address argument of 10,000 characters. */
+        ck_assert_ptr_nonnull(long_arg);
+        memset(long_arg, '0', 10000);
+        long_arg[10000] = '\0';
+        cut = strcut(long_arg, 64);
+        ck_assert_ptr_nonnull(cut);
+        ck_assert_uint_eq(strlen(cut), 64 + strlen(ELLIPSIS));
+        ck_assert(streq(cut + 64, ELLIPSIS));
+}
+END_TEST
+
+START_TEST(test_json_escape_controls) {
+        static const struct {
+                const char *in, *want;
+        } cases[] = {
+                { "{\"a\":\"b\"}", "{\"a\":\"b\"}" },
+                { "{\n  \"a\":\"b\"\n}", "{\n  \"a\":\"b\"\n}" }, /* pretty */
+                /* What json-c writes for "\e", "\\" and a line break stays. */
+                { "[\"\\u001b\\\\\\n\"]", "[\"\\u001b\\\\\\n\"]" },
+                { "\"Gr\xc3\xbc\xc3\x9f" "e \xc2\xa0\"", "\"Gr\xc3\xbc\xc3\x9f" "e \xc2\xa0\"" },
+                { "\"a\x7f\"", "\"a\\u007f\"" },
+                { "\"\xc2\x80\xc2\x9b" "2J\"", "\"\\u0080\\u009b" "2J\"" },
+                { "\"\xff\xe2\x80\"", "\"\\ufffd\\ufffd\\ufffd\"" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *got = json_escape_controls(cases[i].in);
+
+                ck_assert_ptr_nonnull(got);
+                ck_assert_msg(streq(got, cases[i].want), "\"%s\" became \"%s\", expected \"%s\"",
+                              cases[i].in, got, cases[i].want);
+        }
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("common");
         TCase *tc = tcase_create("common");
@@ -151,6 +253,10 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_safe_atou);
         tcase_add_test(tc, test_filename_is_valid);
         tcase_add_test(tc, test_strv);
+        tcase_add_test(tc, test_cescape_controls);
+        tcase_add_test(tc, test_cescape_utf8);
+        tcase_add_test(tc, test_strcut);
+        tcase_add_test(tc, test_json_escape_controls);
         suite_add_tcase(s, tc);
         return s;
 }
