@@ -87,6 +87,44 @@ char *strstrip_trailing(char *s) {
         return s;
 }
 
+/* The length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, at most
+ * U+10FFFF), or 0. */
+static size_t utf8_sequence(const unsigned char *s) {
+        unsigned c = s[0], n, cp;
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                n = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+                n = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+                n = 4, cp = c & 0x07;
+        else
+                return 0;
+        for (unsigned i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = cp << 6 | (s[i] & 0x3f);
+        }
+        if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+                return 0;
+        if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+                return 0;
+        return n;
+}
+
+void utf8_sanitize(char *s) {
+        for (unsigned char *p = (unsigned char *) s; p && *p;) {
+                size_t n = utf8_sequence(p);
+
+                if (n == 0)
+                        *p++ = '?';
+                else
+                        p += n;
+        }
+}
+
 bool filename_is_valid(const char *s) {
         size_t n = 0;
 

@@ -19,6 +19,9 @@ char *strstrip_trailing(char *s);
  * printable ASCII, at most 255 bytes. */
 bool filename_is_valid(const char *s);
 
+/* Replaces every byte of s that is not part of a valid UTF-8 sequence with '?' (NULL is fine). */
+void utf8_sanitize(char *s);
+
 /* Appends a formatted string to *s (which may be NULL), separated by sep when *s is not empty. */
 int strextendf(char **s, const char *sep, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

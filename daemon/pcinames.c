@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pcinames.h"
+#include "util.h"
 
 struct PciNames {
         struct pci_access *pacc;
@@ -79,22 +80,38 @@ PciNames *pci_names_free(PciNames *n) {
         return NULL;
 }
 
+/* Every string on the bus must be UTF-8, or sd-bus refuses the message: a damaged pci.ids must
+ * not take GetHostReport and the names' properties down with it. */
+static char *name_dup(const char *s) {
+        char *copy = strdup(s);
+
+        utf8_sanitize(copy);
+        return copy;
+}
+
+/* The names in the caller's buffers, NULL when unknown; the one place that enters libpci. */
+static int lookup(PciNames *n, uint16_t vendor, uint16_t device, char vbuf[static 256], char dbuf[static 256],
+                  const char **ret_vendor, const char **ret_device) {
+        WITH_PCI_JUMP(return -EIO);
+        *ret_vendor = pci_lookup_name(n->pacc, vbuf, 256, PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS, (int) vendor);
+        *ret_device = pci_lookup_name(n->pacc, dbuf, 256, PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS, (int) vendor,
+                                      (int) device);
+        current_jump = NULL;
+        return 0;
+}
+
 int pci_names_lookup(PciNames *n, uint16_t vendor, uint16_t device, char **ret_vendor, char **ret_device) {
         char vbuf[256], dbuf[256];
         const char *v, *d;
         char *vs = NULL, *ds = NULL;
+        int k;
 
-        {
-                WITH_PCI_JUMP(return -EIO);
-                v = pci_lookup_name(n->pacc, vbuf, sizeof(vbuf), PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS,
-                                    (int) vendor);
-                d = pci_lookup_name(n->pacc, dbuf, sizeof(dbuf), PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS,
-                                    (int) vendor, (int) device);
-                current_jump = NULL;
-        }
-        if (v && !(vs = strdup(v)))
+        k = lookup(n, vendor, device, vbuf, dbuf, &v, &d);
+        if (k < 0)
+                return k;
+        if (v && !(vs = name_dup(v)))
                 return -ENOMEM;
-        if (d && !(ds = strdup(d))) {
+        if (d && !(ds = name_dup(d))) {
                 free(vs);
                 return -ENOMEM;
         }

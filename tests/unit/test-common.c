@@ -242,6 +242,18 @@ START_TEST(test_json_escape_controls) {
 }
 END_TEST
 
+START_TEST(test_utf8_sanitize) {
+        char ok[] = "Caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x92\xa9";
+        char bad[] = "a\xff b\xc3 c\xe0\x80\xaf d\xed\xa0\x80 e\xf4\x90\x80\x80 f\xc3\xa9";
+
+        utf8_sanitize(ok);
+        ck_assert_str_eq(ok, "Caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x92\xa9");
+        utf8_sanitize(bad);
+        ck_assert_str_eq(bad, "a? b? c??? d??? e???? f\xc3\xa9");
+        utf8_sanitize(NULL);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("common");
         TCase *tc = tcase_create("common");
@@ -257,6 +269,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_cescape_utf8);
         tcase_add_test(tc, test_strcut);
         tcase_add_test(tc, test_json_escape_controls);
+        tcase_add_test(tc, test_utf8_sanitize);
         suite_add_tcase(s, tc);
         return s;
 }
