@@ -267,6 +267,10 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
                 snprintf(name, sizeof(name), ERROR_PREFIX "%s", err.name ?: "Failed");
                 k = sd_bus_error_setf(error, name, "%s", err.message ?: strerror(-k));
                 lease_error_clear(&err);
+                /* Set for this claim, which did not happen (a stuck rollback keeps its lease). */
+                if (lease_set_drop_unsafe_interrupts(d->leases) > 0)
+                        log_notice("vfio_iommu_type1.allow_unsafe_interrupts cleared: the claim that needed it "
+                                   "failed");
                 return k;
         }
         if (kind == LEASE_CLAIM) {

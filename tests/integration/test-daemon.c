@@ -554,6 +554,32 @@ START_TEST(test_unsafe_interrupts_cleared_with_last_lease) {
 }
 END_TEST
 
+/* A claim that fails after the daemon set the parameter for it leaves it as it was: group 6's
+ * bridge on a driver that does not let the group go to user space (not pcieport) makes the
+ * kernel call the group not viable, after its NICs went to vfio-pci and before the lease. */
+START_TEST(test_unsafe_interrupts_cleared_after_failed_claim) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *msg = NULL, *drv = NULL, *dev = NULL, *link = NULL, *real = NULL;
+
+        unsafe_case("N\n");
+        daemon_stop();
+        drv = path_join(C.host, "sys/bus/pci/drivers/shpchp");
+        ck_assert_int_eq(run(NULL, NULL, (char *) "mkdir", (char *) "-p", drv), 0);
+        dev = path_join(C.host, "sys/bus/pci/devices/" Q35_BRIDGE);
+        real = realpath(dev, NULL);
+        ck_assert_ptr_nonnull(real);
+        link = path_join(real, "driver");
+        ck_assert_int_eq(symlink(drv, link), 0);
+        daemon_start();
+        bus = bus_connect();
+        msg = manager_error(bus, ERROR_PREFIX "GroupNotViable", "ClaimGroup", "ua{sv}", Q35_GROUP, 0);
+        assert_contains(msg, Q35_BRIDGE " is on shpchp");
+        assert_on_host(NIC1, NIC_DRIVER);
+        assert_unsafe("N");
+        case_end();
+}
+END_TEST
+
 /* A lease that needed it ended while the daemon was down: the next start clears it. */
 START_TEST(test_unsafe_interrupts_cleared_at_start) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -668,6 +694,7 @@ int main(void) {
         tcase_add_test(tc, test_grant_access_needs_a_user);
         tcase_add_test(tc, test_unsafe_interrupts_cleared_with_last_lease);
         tcase_add_test(tc, test_unsafe_interrupts_cleared_at_start);
+        tcase_add_test(tc, test_unsafe_interrupts_cleared_after_failed_claim);
         tcase_add_test(tc, test_unsafe_interrupts_set_by_admin_stay);
         tcase_add_test(tc, test_prepare_hands_out_no_fds);
         tcase_add_test(tc, test_release_logged_with_caller);
