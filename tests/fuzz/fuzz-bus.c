@@ -1,0 +1,2207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* fuzz-bus: the D-Bus API under fire (issue 8, item 14). Not a libFuzzer target: it drives the
+ * real vfio-assignd, run under the kernel model (tests/mock) on a sample host, on a private bus
+ * with python-dbusmock's polkitd (the world of tests/integration/claim-world.c), and sends it
+ * seeded random calls:
+ *
+ *  - every method and property of every object, found by introspecting the daemon (new members
+ *    are covered without touching this file), plus the standard interfaces sd-bus serves;
+ *  - the member's own signature with hostile values (empty, 64 KiB, "../", control characters,
+ *    invalid and non-canonical PCI addresses, group ids and uids at the edges, a{sv} options with
+ *    unknown keys and known keys of the wrong type, nested containers, fds), and signatures that
+ *    are not the member's (built with sd_bus_message_new_method_call, so sd-bus cannot fix them);
+ *  - from root (the lease holder and a second root connection) and from uid 65534 (a worker
+ *    child that did setresuid), with polkit allowing, denying, or holding its answers back until
+ *    other calls have run (bursts), and with connections that go away.
+ *
+ * Every reply must be a success or a named error: one documented in docs/org.vfioassign1.5, or
+ * one of the few standard ones sd-bus and polkit give (see classify()). A refused call must leave
+ * the host tree (driver links, driver_override, /dev/vfio nodes) and state.json/persistent.json
+ * as they were. At the end the daemon must still answer, hold no more fds than it did with no
+ * lease before, and exit 0 on SIGTERM (under ASan a leak makes that fail).
+ *
+ * Each call is a function of (seed, index) and what the daemon said before, so a run is
+ * reproduced with --seed; a finding prints the seed, the call's index and the call. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <systemd/sd-bus.h>
+
+#include "claim-world.h"
+#include "harness.h"
+#include "names.h"
+#include "util.h"
+
+#define FALLTHROUGH __attribute__((fallthrough))
+#define IFACE_STD_PREFIX "org.freedesktop.DBus."
+#define IFACE_PEER "org.freedesktop.DBus.Peer"
+#define IFACE_MOCK "org.freedesktop.DBus.Mock"
+#define CALL_TIMEOUT_US (20 * 1000000ULL)
+#define SETTLE_MS 10000
+/* Each costs CALL_TIMEOUT_US: after this many, the daemon is not going to answer. */
+#define MAX_NO_REPLY 5
+/* Enough to see what is wrong; the count is always printed. */
+#define FINDINGS_SHOWN 25
+/* Bytes of string payload one message may carry (a few 64 KiB strings). */
+#define MESSAGE_BUDGET (512u * 1024u)
+/* D-Bus allows 64 levels of nesting (32 arrays, 32 structs); stay well inside them: a message
+ * the bus refuses would cost us the connection, which is not the daemon's fault. */
+#define MAX_DEPTH 8
+/* dbus-daemon drops a connection that sends more fds in one message than it allows (16 here):
+ * again our fault, so arrays of fds stay short. */
+#define FD_BUDGET 12
+
+static struct {
+        uint64_t seed;
+        uint64_t calls;
+        const char *host;
+        bool verbose;
+} opt = { .calls = 3000, .host = Q35_HOST };
+
+/* ---- a seeded PRNG: xoshiro256**, seeded per (seed, index, stream) by splitmix64 ---- */
+
+typedef struct Rng {
+        uint64_t s[4];
+} Rng;
+
+static uint64_t splitmix64(uint64_t *x) {
+        uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+}
+
+/* Every call draws from its own stream, so that what it sends does not depend on how many
+ * numbers the steps before it used. */
+static void rng_init(Rng *r, uint64_t seed, uint64_t index, uint64_t stream) {
+        uint64_t x = seed;
+
+        x ^= splitmix64(&x) + index;
+        x ^= splitmix64(&x) + stream;
+        for (size_t i = 0; i < 4; i++)
+                r->s[i] = splitmix64(&x);
+}
+
+static uint64_t rotl(uint64_t x, int k) {
+        return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(Rng *r) {
+        uint64_t *s = r->s, result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = rotl(s[3], 45);
+        return result;
+}
+
+static uint64_t rng_below(Rng *r, uint64_t n) {
+        return n ? rng_next(r) % n : 0;
+}
+
+static bool rng_percent(Rng *r, unsigned p) {
+        return rng_below(r, 100) < p;
+}
+
+#define PICK(r, array) ((array)[rng_below((r), ELEMENTSOF(array))])
+
+/* ---- what the daemon serves, learnt by introspection ---- */
+
+typedef struct Member {
+        char *iface, *name;
+        char *sig;         /* methods: the in-arguments; properties: the type */
+        char **arg_names;  /* methods: one per in-argument */
+        bool property, writable;
+} Member;
+
+typedef struct Node {
+        char *path;
+        Member *members;
+        size_t n_members;
+} Node;
+
+typedef enum Role { ROLE_HOLDER, ROLE_OTHER, ROLE_NOBODY, _ROLE_MAX } Role;
+static const char *const role_names[_ROLE_MAX] = { "root", "root-other", "nobody" };
+
+typedef struct World {
+        Node *nodes; /* the manager, the groups, the devices and the nodes between */
+        size_t n_nodes;
+        Node lease;  /* the members of a lease object (its path is unused) */
+        char **addresses;
+        uint32_t *groups;
+        size_t n_groups;
+        char **ifaces, **props, **methods; /* every name seen, for mix-ups */
+        char **errors;                     /* the documented error names */
+        char **leases, **holders;          /* ListLeases, refreshed after every success */
+        uint64_t max_lease_id;
+        int null_fd, memfd;
+} World;
+
+static World W = { .null_fd = -1, .memfd = -1 };
+
+typedef struct Stats {
+        uint64_t calls, ok, refused, findings, no_reply;
+        uint64_t by_role[_ROLE_MAX];
+        uint64_t wrong_sig, utf8_rejected, bursts, burst_calls, hung_bursts, reconnects, cleanups;
+        uint64_t polkit_changes;
+        unsigned fds_idle;     /* the daemon's fds with no lease, first seen */
+        uint64_t rss_first_kb, rss_max_kb, rss_last_kb;
+} Stats;
+
+static Stats S;
+
+/* The connections: the lease holder and another root caller here, nobody's in the worker. */
+static sd_bus *conn[2];
+static struct {
+        pid_t pid;
+        int cmd, res; /* our ends of its pipes */
+} worker = { .pid = 0, .cmd = -1, .res = -1 };
+
+/* What the tree and the daemon's files looked like after the last call. */
+static char *last_snapshot;
+
+static char *xstrdup(const char *s) {
+        char *p = strdup(s);
+
+        ck_assert_msg(p, "out of memory");
+        return p;
+}
+
+static void add_unique(char ***l, const char *s) {
+        if (!strv_contains(*l, s))
+                ck_assert_int_ge(strv_extend(l, s), 0);
+}
+
+/* The value of attribute name="..." in one XML tag, or NULL. */
+static char *xml_attr(const char *tag, const char *name) {
+        _cleanup_free_ char *key = xasprintf(" %s=\"", name);
+        const char *p = strstr(tag, key), *end;
+
+        if (!p)
+                return NULL;
+        p += strlen(key);
+        end = strchr(p, '"');
+        ck_assert_msg(end, "unterminated attribute in <%s>", tag);
+        return strndup(p, end - p);
+}
+
+static Member *node_add(Node *n, const char *iface, const char *name) {
+        Member *m;
+
+        n->members = reallocarray(n->members, n->n_members + 1, sizeof(Member));
+        ck_assert_ptr_nonnull(n->members);
+        m = &n->members[n->n_members++];
+        *m = (Member) { .iface = xstrdup(iface), .name = xstrdup(name), .sig = xstrdup("") };
+        return m;
+}
+
+/* sd-bus's introspection XML, one tag at a time: interfaces, their methods with the in-args
+ * and their properties; the names of child nodes go to *children. */
+static void parse_introspection(const char *xml, Node *n, char ***children) {
+        _cleanup_free_ char *iface = NULL;
+        Member *method = NULL;
+        bool in_signal = false;
+
+        for (const char *p = xml; (p = strchr(p, '<'));) {
+                const char *end = strchr(p, '>');
+                _cleanup_free_ char *tag = NULL, *name = NULL;
+                bool self_closing;
+
+                ck_assert_msg(end, "unterminated tag in the introspection of %s", n->path);
+                tag = strndup(p + 1, end - p - 1);
+                ck_assert_ptr_nonnull(tag);
+                p = end + 1;
+                self_closing = *tag && tag[strlen(tag) - 1] == '/';
+                name = xml_attr(tag, "name");
+                if (startswith(tag, "interface ")) {
+                        free(iface);
+                        iface = TAKE_PTR(name);
+                        add_unique(&W.ifaces, iface);
+                } else if (streq(tag, "/interface"))
+                        iface = mfree(iface);
+                else if (startswith(tag, "method ") && iface && name) {
+                        method = node_add(n, iface, name);
+                        add_unique(&W.methods, name);
+                        if (self_closing)
+                                method = NULL;
+                } else if (streq(tag, "/method"))
+                        method = NULL;
+                else if (startswith(tag, "signal "))
+                        in_signal = !self_closing;
+                else if (streq(tag, "/signal"))
+                        in_signal = false;
+                else if (startswith(tag, "arg ") && method && !in_signal) {
+                        _cleanup_free_ char *type = xml_attr(tag, "type");
+                        _cleanup_free_ char *dir = xml_attr(tag, "direction");
+
+                        ck_assert_ptr_nonnull(type);
+                        if (dir && !streq(dir, "in"))
+                                continue;
+                        ck_assert_int_ge(strextendf(&method->sig, "", "%s", type), 0);
+                        ck_assert_int_ge(strv_extend(&method->arg_names, name ?: ""), 0);
+                } else if (startswith(tag, "property ") && iface && name) {
+                        _cleanup_free_ char *type = xml_attr(tag, "type");
+                        _cleanup_free_ char *access = xml_attr(tag, "access");
+                        Member *m = node_add(n, iface, name);
+
+                        ck_assert_ptr_nonnull(type);
+                        free(m->sig);
+                        m->sig = TAKE_PTR(type);
+                        m->property = true;
+                        m->writable = access && strstr(access, "write");
+                        add_unique(&W.props, name);
+                } else if (startswith(tag, "node ") && name)
+                        ck_assert_int_ge(strv_extend(children, name), 0);
+        }
+}
+
+static char *introspect(sd_bus *bus, const char *path) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *xml;
+        int r;
+
+        r = sd_bus_call_method(bus, BUS_NAME, path, "org.freedesktop.DBus.Introspectable",
+                               "Introspect", &e, &reply, "");
+        ck_assert_msg(r >= 0, "Introspect %s: %s", path, e.message ?: strerror(-r));
+        ck_assert_int_ge(sd_bus_message_read(reply, "s", &xml), 0);
+        return xstrdup(xml);
+}
+
+/* Every node below the manager, breadth first (the manager first). No lease exists yet. */
+static void introspect_tree(sd_bus *bus) {
+        _cleanup_strv_free_ char **queue = NULL;
+
+        ck_assert_int_ge(strv_extend(&queue, OBJ_ROOT), 0);
+        for (size_t i = 0; queue[i]; i++) {
+                _cleanup_free_ char *xml = introspect(bus, queue[i]);
+                _cleanup_strv_free_ char **children = NULL;
+                Node n = { .path = xstrdup(queue[i]) };
+
+                parse_introspection(xml, &n, &children);
+                for (char **c = children; c && *c; c++)
+                        ck_assert_int_ge(strv_extendf(&queue, "%s/%s", queue[i], *c), 0);
+                W.nodes = reallocarray(W.nodes, W.n_nodes + 1, sizeof(Node));
+                ck_assert_ptr_nonnull(W.nodes);
+                W.nodes[W.n_nodes++] = n;
+        }
+}
+
+static const Member *node_find(const Node *n, const char *iface, const char *name, bool property) {
+        for (size_t i = 0; i < n->n_members; i++) {
+                const Member *m = &n->members[i];
+
+                if (m->property == property && streq(m->name, name) &&
+                    (!iface || streq(m->iface, iface)))
+                        return m;
+        }
+        return NULL;
+}
+
+/* The error names the man page documents: ".B org.vfioassign1.Error.Name" lines, where more
+ * names may follow as ", " Other ", " More. */
+static void load_documented_errors(void) {
+        _cleanup_free_ char *path = path_join(H.top_srcdir, "docs/org.vfioassign1.5");
+        _cleanup_free_ char *text = read_file_or_abort(path);
+        const char *lead = ".B " ERROR_PREFIX;
+
+        for (const char *p = text; p && *p;) {
+                const char *nl = strchrnul(p, '\n');
+
+                if (strneq(p, lead, strlen(lead)))
+                        for (const char *q = p + strlen(lead) - strlen(ERROR_PREFIX); q < nl;) {
+                                size_t n = 0;
+
+                                if (strneq(q, ERROR_PREFIX, strlen(ERROR_PREFIX)))
+                                        q += strlen(ERROR_PREFIX);
+                                while (q + n < nl && isalnum((unsigned char) q[n]))
+                                        n++;
+                                if (n > 0) {
+                                        _cleanup_free_ char *name = xasprintf(
+                                                ERROR_PREFIX "%.*s", (int) n, q);
+
+                                        add_unique(&W.errors, name);
+                                        q += n;
+                                } else
+                                        q++;
+                        }
+                p = *nl ? nl + 1 : nl;
+        }
+        ck_assert_msg(strv_length(W.errors) >= 10, "%s documents only %zu error names", path,
+                      strv_length(W.errors));
+}
+
+static void load_devices(sd_bus *bus) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *address, *path, *driver;
+        int32_t group;
+        uint32_t id;
+        int b, r;
+
+        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ListDevices", "");
+        ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "(sosi)"), 0);
+        while ((r = sd_bus_message_read(reply, "(sosi)", &address, &path, &driver, &group)) > 0)
+                ck_assert_int_ge(strv_extend(&W.addresses, address), 0);
+        ck_assert_int_ge(r, 0);
+        sd_bus_message_unref(reply);
+
+        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ListGroups", "");
+        ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "(uobas)"), 0);
+        while ((r = sd_bus_message_enter_container(reply, 'r', "uobas")) > 0) {
+                ck_assert_int_ge(sd_bus_message_read(reply, "uob", &id, &path, &b), 0);
+                ck_assert_int_ge(sd_bus_message_skip(reply, "as"), 0);
+                ck_assert_int_ge(sd_bus_message_exit_container(reply), 0);
+                W.groups = reallocarray(W.groups, W.n_groups + 1, sizeof(uint32_t));
+                ck_assert_ptr_nonnull(W.groups);
+                W.groups[W.n_groups++] = id;
+        }
+        ck_assert_int_ge(r, 0);
+        ck_assert_msg(W.addresses && W.n_groups > 0, "the host has no devices or no groups");
+}
+
+/* W.leases and W.holders from ListLeases. */
+static void refresh_leases(void) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path, *kind, *state, *holder;
+        uint32_t group, uid;
+        uint64_t id;
+        int r;
+
+        strv_free(W.leases);
+        strv_free(W.holders);
+        W.leases = W.holders = NULL;
+        reply = call_ok(conn[ROLE_HOLDER], OBJ_ROOT, IFACE_MANAGER, "ListLeases", "");
+        ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "(tousssu)"), 0);
+        while ((r = sd_bus_message_read(reply, "(tousssu)", &id, &path, &group, &kind, &state,
+                                        &holder, &uid)) > 0) {
+                ck_assert_int_ge(strv_extend(&W.leases, path), 0);
+                ck_assert_int_ge(strv_extend(&W.holders, holder), 0);
+                W.max_lease_id = MAX(W.max_lease_id, id);
+        }
+        ck_assert_int_ge(r, 0);
+}
+
+/* ---- values ---- */
+
+/* A call under construction: the message and a printable copy of what went into it. */
+typedef struct Gen {
+        Rng *rng;
+        sd_bus_message *m;
+        const Node *node;
+        char *desc;
+        size_t budget;
+        unsigned fds;
+        int r;  /* the first error sd-bus gave while we built the message */
+} Gen;
+
+static void desc_add(Gen *g, const char *fmt, ...) _printf_(2, 3);
+static void desc_add(Gen *g, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        ck_assert_int_ge(r, 0);
+        ck_assert_int_ge(strextendf(&g->desc, "", "%s", s), 0);
+}
+
+/* A string as C would write it; long ones as their start and length. */
+static void desc_string(Gen *g, const char *s) {
+        size_t n = strlen(s);
+
+        desc_add(g, "\"");
+        for (size_t i = 0; i < n && i < 80; i++) {
+                unsigned char c = s[i];
+
+                if (c == '"' || c == '\\')
+                        desc_add(g, "\\%c", c);
+                else if (c < 0x20 || c >= 0x7f)
+                        desc_add(g, "\\x%02x", c);
+                else
+                        desc_add(g, "%c", c);
+        }
+        if (n > 80)
+                desc_add(g, "\"...(%zu bytes)", n);
+        else
+                desc_add(g, "\"");
+}
+
+static void gen_check(Gen *g, int r, const char *what) {
+        if (r < 0 && g->r >= 0)
+                g->r = r;
+        /* Only the cases handled by the callers may fail: a message we cannot build is a bug
+         * here, not in the daemon. */
+        ck_assert_msg(r >= 0, "building the message failed at %s: %s (%s)", what, strerror(-r),
+                      g->desc);
+}
+
+static const char *const hostile_strings[] = {
+        "", "/", ".", "..", "../", "../../../../../../etc/passwd", "./", "//", "\\", "\"", "'", "*",
+        "?", "~", "-", "--", "-1", "0", "4294967295", "4294967296", "18446744073709551616",
+        "%s%s%s%s%n", "%p", "(null)", "null", "true", "{}", "[]", "<node/>", "vfio-pci", "pcieport",
+        "e1000", "driver_override", "sys/bus/pci/devices", "/sys/bus/pci/drivers_probe",
+        "/dev/vfio/vfio", "dev/vfio/../../etc", "org.vfioassign1", "org.vfioassign1.Error.Failed",
+        "0x10de", "0x03*", "persistent", "user", "root", "nobody", "0000:03:01.0/..",
+        "0000:03:01.0/../../..", "../0000:03:01.0", "./0000:00:02.0", "03:01.0", "3:1.0", "0:3:1.0",
+        "0000:03:01", "0000:03:01.", "0000:03:01.00", "00000:03:01.0", "0000:003:01.0",
+        "0000:03:001.0", "0000:03:01.8", "0000:03:20.0", "0000:0g:01.0", "0000:0A:00.0",
+        "0000:0a:00.0", "ffff:ff:1f.7", "FFFF:FF:1F.7", "0000:7f:00.0", "0000:00:00.0",
+        "0001:00:02.0", "10000:00:02.0", " 0000:00:02.0", "0000:00:02.0 ", "0000:00:02.0\n",
+        "0000:00:02.0\t", "0000-00-02.0", "0000:00:02_0", ":::.", "+0000:00:02.0",
+        "\x01\x02\x03\x1f\x7f", "\x1b[2J\x1b[31m", "\r\n", "\t", "\n", "a\nb", "\xc3\xa9",
+        "\xe2\x80\xae" "0000:00:02.0", "\xef\xbb\xbf" "0000:00:02.0", "\xf0\x9f\x92\xa9",
+        "\xef\xbf\xbd", "\xf3\xa0\x80\x81",
+};
+
+/* Sequences sd-bus must refuse to put in an "s": it validates UTF-8 and also refuses the
+ * noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF). */
+static const char *const invalid_utf8[] = {
+        "\xff", "\xfe\xff", "\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf5\x80\x80\x80",
+        "0000:00:02.0\x80", "\xe2\x82", "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xef\xb7\x90",
+};
+
+static const char *const users[] = {
+        "root", "nobody", "daemon", "", "0", "65534", "-1", "nosuchuser", "../root", "root\n",
+        "ROOT", "root ", "+", "@", "nobody:x", "a-very-long-user-name-that-is-not-there-at-all",
+};
+
+static const char *const option_keys[] = {
+        "persistent", "persistent", "user", "user", "", "Persistent", "persistent ", "force",
+        "frobnicate", "../", "persistent\n", "options", "uid", "group", "address",
+};
+
+static char *repeat(const char *unit, size_t bytes) {
+        size_t n = strlen(unit);
+        char *s = malloc(bytes + 1);
+
+        ck_assert_ptr_nonnull(s);
+        for (size_t i = 0; i < bytes; i++)
+                s[i] = unit[i % n];
+        s[bytes] = '\0';
+        /* Cut at a character boundary if the unit is multi-byte. */
+        while (bytes > 0 && ((unsigned char) s[bytes - 1] & 0xc0) == 0x80)
+                s[--bytes] = '\0';
+        if (bytes > 0 && ((unsigned char) s[bytes - 1]) >= 0xc0)
+                s[--bytes] = '\0';
+        return s;
+}
+
+/* A random valid UTF-8 string without NUL: ASCII (controls included) and some code points. */
+static char *random_string(Rng *r) {
+        size_t n = 1 + rng_below(r, 48);
+        char *s = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                uint32_t cp;
+
+                if (rng_percent(r, 85))
+                        cp = 1 + rng_below(r, 0x7f);
+                else {
+                        cp = 0x80 + rng_below(r, 0x10ff80);
+                        /* Surrogates and noncharacters: sd-bus refuses them (invalid_utf8). */
+                        if ((cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0xfdd0 && cp <= 0xfdef) ||
+                            (cp & 0xfffe) == 0xfffe)
+                                cp = 0xfffd;
+                }
+                if (cp < 0x80)
+                        ck_assert_int_ge(strextendf(&s, "", "%c", (char) cp), 0);
+                else if (cp < 0x800)
+                        ck_assert_int_ge(strextendf(&s, "", "%c%c", (char) (0xc0 | cp >> 6),
+                                                    (char) (0x80 | (cp & 0x3f))), 0);
+                else if (cp < 0x10000)
+                        ck_assert_int_ge(strextendf(&s, "", "%c%c%c", (char) (0xe0 | cp >> 12),
+                                                    (char) (0x80 | ((cp >> 6) & 0x3f)),
+                                                    (char) (0x80 | (cp & 0x3f))), 0);
+                else
+                        ck_assert_int_ge(strextendf(&s, "", "%c%c%c%c", (char) (0xf0 | cp >> 18),
+                                                    (char) (0x80 | ((cp >> 12) & 0x3f)),
+                                                    (char) (0x80 | ((cp >> 6) & 0x3f)),
+                                                    (char) (0x80 | (cp & 0x3f))), 0);
+        }
+        return s;
+}
+
+/* A real address, bent: upper case, no domain, another function, junk around it. */
+static char *bent_address(Rng *r) {
+        const char *a = W.addresses[rng_below(r, strv_length(W.addresses))];
+        char *s = xstrdup(a);
+
+        switch (rng_below(r, 8)) {
+        case 0:
+                for (char *p = s; *p; p++)
+                        *p = (char) toupper((unsigned char) *p);
+                return s;
+        case 1:
+                free(s);
+                return xstrdup(a + 5); /* BB:DD.F */
+        case 2:
+                s[strlen(s) - 1] = (char) ('0' + rng_below(r, 10));
+                return s;
+        case 3:
+                free(s);
+                return xasprintf("%s/..", a);
+        case 4:
+                free(s);
+                return xasprintf("../%s", a);
+        case 5:
+                free(s);
+                return xasprintf("%s%s", a, rng_percent(r, 50) ? "\n" : "\x01");
+        case 6:
+                free(s);
+                return xasprintf("0000:%s", a);
+        default:
+                s[rng_below(r, strlen(s))] = (char) (1 + rng_below(r, 0x7f));
+                return s;
+        }
+}
+
+static char *generic_string(Gen *g) {
+        Rng *r = g->rng;
+        size_t big;
+
+        switch (rng_below(r, 10)) {
+        case 0:
+        case 1:
+        case 2:
+                return xstrdup(PICK(r, hostile_strings));
+        case 3:
+                return xstrdup(W.addresses[rng_below(r, strv_length(W.addresses))]);
+        case 4:
+                return bent_address(r);
+        case 5: {
+                static const size_t sizes[] = { 255, 256, 4095, 4096, 65535, 65536, 65537 };
+                static const char *const units[] = { "A", "../", "0000:00:02.0/", "\x01",
+                                                     "\xf0\x9f\x92\xa9", "%n" };
+
+                big = PICK(r, sizes);
+                if (big > g->budget)
+                        big = 64;
+                g->budget -= big;
+                return repeat(PICK(r, units), big);
+        }
+        case 6:
+                return xstrdup(rng_percent(r, 50) ? PICK(r, users) : PICK(r, option_keys));
+        case 7:
+                if (rng_percent(r, 50))
+                        return xstrdup(W.ifaces[rng_below(r, strv_length(W.ifaces))]);
+                return xstrdup(W.props[rng_below(r, strv_length(W.props))]);
+        default:
+                return random_string(r);
+        }
+}
+
+/* A string for an argument, by its name. */
+static char *string_for(Gen *g, const char *arg) {
+        Rng *r = g->rng;
+        const Node *n = g->node;
+
+        if (streq(arg, "address") && rng_percent(r, 50))
+                return xstrdup(W.addresses[rng_below(r, strv_length(W.addresses))]);
+        if (streq(arg, "user") && rng_percent(r, 70))
+                return xstrdup(PICK(r, users));
+        if ((streq(arg, "interface_name") || streq(arg, "property_name")) && n && n->n_members &&
+            rng_percent(r, 75)) {
+                const Member *m = &n->members[rng_below(r, n->n_members)];
+
+                /* The property of the node, mostly: the path where Get works. */
+                if (streq(arg, "interface_name"))
+                        return xstrdup(m->iface);
+                for (size_t i = 0; i < 8 && !m->property; i++)
+                        m = &n->members[rng_below(r, n->n_members)];
+                return xstrdup(m->name);
+        }
+        return generic_string(g);
+}
+
+static void append_string(Gen *g, const char *arg) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        if (rng_percent(g->rng, 3)) {
+                const char *bad = PICK(g->rng, invalid_utf8);
+
+                r = sd_bus_message_append_basic(g->m, 's', bad);
+                if (r >= 0) {
+                        /* Sent: then the daemon must cope, and the finding says why. */
+                        desc_add(g, "(invalid UTF-8 that sd-bus let through)");
+                        desc_string(g, bad);
+                        return;
+                }
+                S.utf8_rejected++;
+        }
+        s = string_for(g, arg);
+        gen_check(g, sd_bus_message_append_basic(g->m, 's', s), "a string");
+        desc_string(g, s);
+}
+
+static uint32_t u32_for(Gen *g, const char *arg) {
+        static const uint32_t edges[] = { 0, 1, 2, 65534, 65535, 65536, 99999, INT32_MAX,
+                                          (uint32_t) INT32_MAX + 1, UINT32_MAX - 1, UINT32_MAX };
+        static const uint32_t uids[] = { 0, 0, 65534, 65534, 1, 1000, 65535, UINT32_MAX,
+                                         UINT32_MAX - 1, (uint32_t) INT32_MAX + 1 };
+        Rng *r = g->rng;
+
+        if (streq(arg, "group") && rng_percent(r, 60))
+                return W.groups[rng_below(r, W.n_groups)];
+        if (streq(arg, "uid"))
+                return rng_percent(r, 80) ? PICK(r, uids) : (uint32_t) rng_next(r);
+        if (rng_percent(r, 30))
+                return W.groups[rng_below(r, W.n_groups)];
+        return rng_percent(r, 70) ? PICK(r, edges) : (uint32_t) rng_next(r);
+}
+
+static uint64_t u64_edge(Rng *r) {
+        static const uint64_t edges[] = { 0, 1, 2, UINT32_MAX, (uint64_t) UINT32_MAX + 1,
+                                          INT64_MAX, (uint64_t) INT64_MAX + 1, UINT64_MAX };
+
+        return rng_percent(r, 70) ? PICK(r, edges) : rng_next(r);
+}
+
+/* An object path: the daemon's, a lease's (live or gone) or one that is not there. */
+static char *object_path(Rng *r) {
+        static const char *const bogus[] = {
+                "/", "/org", "/org/vfioassign1/group", "/org/vfioassign1/device",
+                "/org/vfioassign1/lease", "/org/vfioassign1/group/4294967296",
+                "/org/vfioassign1/group/_2e_2e", "/org/vfioassign1/group/00", "/org/vfioassign1/group/x",
+                "/org/vfioassign1/device/_2e_2e", "/org/vfioassign1/device/0000_3a7f_3a00_2e0",
+                "/org/vfioassign1/lease/0", "/org/vfioassign1/lease/18446744073709551615",
+                "/org/vfioassign1/lease/18446744073709551616", "/org/vfioassign1/lease/01",
+                "/org/vfioassign1/lease/1/2", "/org/vfioassign1/Lease/1", "/org/vfioassign1/a/b/c",
+                "/org/freedesktop/DBus", "/org/vfioassign1/lease/_31",
+        };
+
+        switch (rng_below(r, 4)) {
+        case 0:
+                return xstrdup(W.nodes[rng_below(r, W.n_nodes)].path);
+        case 1:
+                if (W.leases)
+                        return xstrdup(W.leases[rng_below(r, strv_length(W.leases))]);
+                FALLTHROUGH;
+        case 2:
+                return xasprintf(OBJ_LEASE_PREFIX "/%" PRIu64, rng_below(r, W.max_lease_id + 3));
+        default:
+                return xstrdup(PICK(r, bogus));
+        }
+}
+
+/* The length of the complete type at s, 0 at the end. */
+static size_t type_len(const char *s) {
+        size_t n = 1;
+        char close;
+
+        switch (*s) {
+        case '\0':
+                return 0;
+        case 'a':
+                return 1 + type_len(s + 1);
+        case '(':
+        case '{':
+                close = *s == '(' ? ')' : '}';
+                while (s[n] && s[n] != close)
+                        n += type_len(s + n);
+                return n + 1;
+        default:
+                return 1;
+        }
+}
+
+static const char basic_types[] = "ybnqiuxtdsogh";
+
+/* Appends one random complete type to *sig; with fds false, one without "h". */
+static void random_type(Rng *r, int depth, bool fds, char **sig) {
+        unsigned k = depth >= 3 ? 0 : (unsigned) rng_below(r, 10);
+        size_t n_basic = sizeof(basic_types) - (fds ? 1 : 2);
+
+        switch (k) {
+        case 6:
+                ck_assert_int_ge(strextendf(sig, "", "a"), 0);
+                random_type(r, depth + 1, fds, sig);
+                return;
+        case 7:
+                ck_assert_int_ge(strextendf(sig, "", "a{%c", basic_types[rng_below(r, 12)]), 0);
+                random_type(r, depth + 1, fds, sig);
+                ck_assert_int_ge(strextendf(sig, "", "}"), 0);
+                return;
+        case 8: {
+                size_t n = 1 + rng_below(r, 3);
+
+                ck_assert_int_ge(strextendf(sig, "", "("), 0);
+                for (size_t i = 0; i < n; i++)
+                        random_type(r, depth + 1, fds, sig);
+                ck_assert_int_ge(strextendf(sig, "", ")"), 0);
+                return;
+        }
+        case 9:
+                ck_assert_int_ge(strextendf(sig, "", "v"), 0);
+                return;
+        default:
+                ck_assert_int_ge(strextendf(sig, "", "%c", basic_types[rng_below(r, n_basic)]), 0);
+        }
+}
+
+static void gen_value(Gen *g, const char *type, size_t len, const char *arg, int depth);
+
+/* The a{sv} every mutator ends with: nothing, known keys right or wrong, unknown keys. */
+static void gen_options(Gen *g, int depth) {
+        Rng *r = g->rng;
+        size_t n;
+
+        switch (rng_below(r, 20)) {
+        case 0 ... 7:
+                n = 0;
+                break;
+        case 8 ... 14:
+                n = 1;
+                break;
+        case 15 ... 18:
+                n = 2 + rng_below(r, 2);
+                break;
+        default:
+                n = 16 + rng_below(r, 48);
+        }
+        gen_check(g, sd_bus_message_open_container(g->m, 'a', "{sv}"), "options");
+        desc_add(g, "{");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *key = NULL, *vtype = NULL;
+
+                key = rng_percent(r, 80) ? xstrdup(PICK(r, option_keys)) : generic_string(g);
+                if (streq(key, "persistent") && rng_percent(r, 60))
+                        vtype = xstrdup("b");
+                else if (streq(key, "user") && rng_percent(r, 60))
+                        vtype = xstrdup("s");
+                else
+                        random_type(r, depth + 1, g->fds < FD_BUDGET, &vtype);
+                gen_check(g, sd_bus_message_open_container(g->m, 'e', "sv"), "an option");
+                gen_check(g, sd_bus_message_append_basic(g->m, 's', key), "an option's key");
+                desc_add(g, i ? ", " : "");
+                desc_string(g, key);
+                desc_add(g, ": <%s> ", vtype);
+                gen_check(g, sd_bus_message_open_container(g->m, 'v', vtype), "an option's value");
+                gen_value(g, vtype, strlen(vtype), streq(key, "user") ? "user" : key, depth + 2);
+                gen_check(g, sd_bus_message_close_container(g->m), "an option's value");
+                gen_check(g, sd_bus_message_close_container(g->m), "an option");
+        }
+        desc_add(g, "}");
+        gen_check(g, sd_bus_message_close_container(g->m), "options");
+}
+
+/* One value of the complete type type[0..len). */
+static void gen_value(Gen *g, const char *type, size_t len, const char *arg, int depth) {
+        _cleanup_free_ char *contents = len > 1 ? strndup(type + 1, len - 2) : NULL;
+        Rng *r = g->rng;
+
+        switch (type[0]) {
+        case 'y': {
+                uint8_t v = rng_percent(r, 50) ? PICK(r, ((uint8_t[]) { 0, 1, 0x7f, 0xff })) :
+                                                 (uint8_t) rng_next(r);
+
+                gen_check(g, sd_bus_message_append_basic(g->m, 'y', &v), "y");
+                desc_add(g, "%u", v);
+                return;
+        }
+        case 'b': {
+                int v = (int) rng_below(r, 2);
+
+                gen_check(g, sd_bus_message_append_basic(g->m, 'b', &v), "b");
+                desc_add(g, "%s", v ? "true" : "false");
+                return;
+        }
+        case 'n':
+        case 'q': {
+                uint16_t v = rng_percent(r, 50) ? PICK(r, ((uint16_t[]) { 0, 1, 0x7fff, 0x8000,
+                                                                          0xffff })) :
+                                                  (uint16_t) rng_next(r);
+
+                gen_check(g, sd_bus_message_append_basic(g->m, type[0], &v), "n/q");
+                desc_add(g, type[0] == 'n' ? "%d" : "%u", type[0] == 'n' ? (int) (int16_t) v : v);
+                return;
+        }
+        case 'i':
+        case 'u': {
+                uint32_t v = u32_for(g, arg);
+
+                gen_check(g, sd_bus_message_append_basic(g->m, type[0], &v), "i/u");
+                if (type[0] == 'i')
+                        desc_add(g, "%" PRIi32, (int32_t) v);
+                else
+                        desc_add(g, "%" PRIu32, v);
+                return;
+        }
+        case 'x':
+        case 't': {
+                uint64_t v = u64_edge(r);
+
+                gen_check(g, sd_bus_message_append_basic(g->m, type[0], &v), "x/t");
+                if (type[0] == 'x')
+                        desc_add(g, "%" PRIi64, (int64_t) v);
+                else
+                        desc_add(g, "%" PRIu64, v);
+                return;
+        }
+        case 'd': {
+                double v = PICK(r, ((double[]) { 0.0, -0.0, 1.5, -1e308, 1e308, NAN, INFINITY,
+                                                 -INFINITY, 4294967296.0 }));
+
+                gen_check(g, sd_bus_message_append_basic(g->m, 'd', &v), "d");
+                desc_add(g, "%g", v);
+                return;
+        }
+        case 's':
+                append_string(g, arg);
+                return;
+        case 'o': {
+                _cleanup_free_ char *p = object_path(r);
+
+                gen_check(g, sd_bus_message_append_basic(g->m, 'o', p), "o");
+                desc_add(g, "o\"%s\"", p);
+                return;
+        }
+        case 'g': {
+                static const char *const sigs[] = { "", "s", "a{sv}", "ua{sv}", "sa{sv}", "h",
+                                                    "aaaaaaaa{sv}", "(((((((v)))))))", "v" };
+                const char *s = PICK(r, sigs);
+
+                gen_check(g, sd_bus_message_append_basic(g->m, 'g', s), "g");
+                desc_add(g, "g\"%s\"", s);
+                return;
+        }
+        case 'h': {
+                int fd = rng_percent(r, 50) ? W.null_fd : W.memfd;
+
+                gen_check(g, sd_bus_message_append_basic(g->m, 'h', &fd), "h");
+                g->fds++;
+                desc_add(g, "fd:%s", fd == W.null_fd ? "/dev/null" : "memfd");
+                return;
+        }
+        case 'v': {
+                _cleanup_free_ char *vt = NULL;
+
+                if (depth >= MAX_DEPTH)
+                        vt = xstrdup("s");
+                else
+                        random_type(r, depth + 1, g->fds < FD_BUDGET, &vt);
+                gen_check(g, sd_bus_message_open_container(g->m, 'v', vt), "v");
+                desc_add(g, "<%s> ", vt);
+                gen_value(g, vt, strlen(vt), arg, depth + 1);
+                gen_check(g, sd_bus_message_close_container(g->m), "v");
+                return;
+        }
+        case 'a': {
+                _cleanup_free_ char *elem = strndup(type + 1, len - 1);
+                size_t n = rng_percent(r, 30) ? 0 : rng_percent(r, 90) ? 1 + rng_below(r, 3) :
+                                                                          16 + rng_below(r, 48);
+
+                ck_assert_ptr_nonnull(elem);
+                if (streq(elem, "{sv}") && (streq(arg, "options") || rng_percent(r, 50))) {
+                        gen_options(g, depth);
+                        return;
+                }
+                if (depth >= MAX_DEPTH || (strchr(elem, 'h') && g->fds + n > FD_BUDGET))
+                        n = 0;
+                gen_check(g, sd_bus_message_open_container(g->m, 'a', elem), "a");
+                desc_add(g, "[");
+                for (size_t i = 0; i < n; i++) {
+                        desc_add(g, i ? ", " : "");
+                        gen_value(g, elem, strlen(elem), arg, depth + 1);
+                }
+                desc_add(g, "]");
+                gen_check(g, sd_bus_message_close_container(g->m), "a");
+                return;
+        }
+        case '(':
+        case '{':
+                ck_assert_ptr_nonnull(contents);
+                gen_check(g, sd_bus_message_open_container(g->m, type[0] == '(' ? 'r' : 'e',
+                                                           contents),
+                          "struct");
+                desc_add(g, type[0] == '(' ? "(" : "{");
+                for (size_t i = 0, k; (k = type_len(contents + i)) > 0; i += k) {
+                        desc_add(g, i ? ", " : "");
+                        gen_value(g, contents + i, k, arg, depth + 1);
+                }
+                desc_add(g, type[0] == '(' ? ")" : "}");
+                gen_check(g, sd_bus_message_close_container(g->m), "struct");
+                return;
+        default:
+                ck_abort_msg("unknown type %c", type[0]);
+        }
+}
+
+/* ---- calls ---- */
+
+typedef struct Call {
+        char *path, *iface, *member;
+        char *sig;             /* what was sent */
+        const char *want;      /* the member's own signature, NULL when it has none here */
+        bool standard;         /* an interface sd-bus implements itself */
+        char *desc;
+} Call;
+
+static void call_clear(Call *c) {
+        free(c->path);
+        free(c->iface);
+        free(c->member);
+        free(c->sig);
+        free(c->desc);
+        *c = (Call) {};
+}
+
+/* Not the member's signature: one argument less or more, one of another type, none, or random. */
+static char *wrong_signature(Rng *r, const char *right) {
+        char *sig = NULL;
+        size_t n = 0, lens[16], offs[16];
+
+        for (size_t i = 0, k; n < ELEMENTSOF(lens) && (k = type_len(right + i)) > 0; i += k) {
+                offs[n] = i;
+                lens[n++] = k;
+        }
+        switch (rng_below(r, 5)) {
+        case 0:
+                if (n > 0) {
+                        sig = strndup(right, offs[n - 1]);
+                        ck_assert_ptr_nonnull(sig);
+                        break;
+                }
+                FALLTHROUGH;
+        case 1:
+                sig = xstrdup(right);
+                random_type(r, 0, true, &sig);
+                break;
+        case 2:
+                if (n > 0) {
+                        size_t i = rng_below(r, n);
+
+                        sig = strndup(right, offs[i]);
+                        ck_assert_ptr_nonnull(sig);
+                        random_type(r, 0, true, &sig);
+                        ck_assert_int_ge(strextendf(&sig, "", "%s", right + offs[i] + lens[i]), 0);
+                        break;
+                }
+                FALLTHROUGH;
+        case 3:
+                sig = xstrdup(rng_percent(r, 50) ? "" : "h");
+                break;
+        default:
+                sig = xstrdup("");
+                for (size_t i = 0, k = 1 + rng_below(r, 4); i < k; i++)
+                        random_type(r, 0, true, &sig);
+        }
+        return sig;
+}
+
+static const Member *pick_method(Rng *r, const Node *n) {
+        size_t k = 0, j;
+
+        for (size_t i = 0; i < n->n_members; i++)
+                k += !n->members[i].property;
+        ck_assert_msg(k > 0, "%s has no methods", n->path);
+        j = rng_below(r, k);
+        for (size_t i = 0; i < n->n_members; i++)
+                if (!n->members[i].property && j-- == 0)
+                        return &n->members[i];
+        return NULL;
+}
+
+static const Node *pick_node(Rng *r, char **ret_path) {
+        unsigned k = (unsigned) rng_below(r, 100);
+        const Node *n;
+
+        if (k < 30 && W.leases) {
+                *ret_path = xstrdup(W.leases[rng_below(r, strv_length(W.leases))]);
+                return &W.lease;
+        }
+        if (k < 36) {
+                /* A lease that is gone or never was, with a lease's members. */
+                *ret_path = xasprintf(OBJ_LEASE_PREFIX "/%" PRIu64,
+                                      rng_below(r, W.max_lease_id + 3));
+                return &W.lease;
+        }
+        if (k < 44) {
+                /* Somewhere else entirely, with some object's members. */
+                *ret_path = object_path(r);
+                return rng_percent(r, 50) ? &W.lease : &W.nodes[rng_below(r, W.n_nodes)];
+        }
+        /* The manager half of the time: it has most of the methods. */
+        n = k < 72 ? &W.nodes[0] : &W.nodes[rng_below(r, W.n_nodes)];
+        *ret_path = xstrdup(n->path);
+        return n;
+}
+
+/* Call number index: everything about it comes from (seed, index) and the world. Builds the
+ * message on bus (the caller sends it); the description is filled even when building fails. */
+static int gen_call(sd_bus *bus, uint64_t index, Call *c, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        const Node *node;
+        const Member *member = NULL;
+        Rng rng;
+        Gen g;
+        int k;
+
+        rng_init(&rng, opt.seed, index, 1);
+        *c = (Call) {};
+        node = pick_node(&rng, &c->path);
+        if (node->n_members == 0)
+                node = &W.nodes[0];
+        /* Properties are reached through org.freedesktop.DBus.Properties, a method like the
+         * others. */
+        member = pick_method(&rng, node);
+        c->iface = xstrdup(member->iface);
+        c->member = xstrdup(member->name);
+        c->want = member->sig;
+
+        k = (int) rng_below(&rng, 100);
+        if (k < 4) {
+                /* A member nobody has. */
+                free(c->member);
+                c->member = xstrdup(PICK(&rng, ((const char *[]) { "Frobnicate", "Claim", "listgroups",
+                                                                   "Release_", "Get_" })));
+                c->want = NULL;
+        } else if (k < 8) {
+                /* A member of another interface, or of another object's. */
+                const char *other = W.ifaces[rng_below(&rng, strv_length(W.ifaces))];
+
+                free(c->iface);
+                c->iface = xstrdup(other);
+                member = node_find(node, other, c->member, false);
+                c->want = member ? member->sig : NULL;
+        } else if (k < 12) {
+                /* No interface: sd-bus looks the member up in all of the object's. */
+                c->iface = mfree(c->iface);
+        } else if (k < 14) {
+                const char *other = W.methods[rng_below(&rng, strv_length(W.methods))];
+
+                free(c->member);
+                c->member = xstrdup(other);
+                member = node_find(node, c->iface, other, false);
+                c->want = member ? member->sig : NULL;
+        }
+        c->standard = c->iface && startswith(c->iface, IFACE_STD_PREFIX);
+
+        if (c->want && !rng_percent(&rng, 18))
+                c->sig = xstrdup(c->want);
+        else
+                c->sig = wrong_signature(&rng, c->want ?: "");
+
+        g = (Gen) { .rng = &rng, .node = node, .budget = MESSAGE_BUDGET };
+        desc_add(&g, "%s %s.%s(%s: ", c->path, c->iface ?: "(no interface)", c->member, c->sig);
+        k = sd_bus_message_new_method_call(bus, &m, BUS_NAME, c->path, c->iface, c->member);
+        ck_assert_msg(k >= 0, "new_method_call %s: %s", g.desc, strerror(-k));
+        g.m = m;
+        if (rng_percent(&rng, 10)) {
+                ck_assert_int_ge(sd_bus_message_set_allow_interactive_authorization(m, true), 0);
+                desc_add(&g, "[interactive] ");
+        }
+        for (size_t i = 0, n = 0, len; (len = type_len(c->sig + i)) > 0; i += len, n++) {
+                const Member *own = c->want ? member : NULL;
+                const char *arg = own && n < strv_length(own->arg_names) ? own->arg_names[n] : "";
+
+                desc_add(&g, n ? ", " : "");
+                gen_value(&g, c->sig + i, len, arg, 0);
+        }
+        desc_add(&g, ")");
+        c->desc = TAKE_PTR(g.desc);
+        if (c->want && streq(c->sig, c->want))
+                ;
+        else
+                S.wrong_sig += ret != NULL;
+        if (ret)
+                *ret = TAKE_PTR(m);
+        return 0;
+}
+
+/* ---- replies ---- */
+
+typedef struct Result {
+        bool ok;
+        char *name, *message; /* the error, when not ok */
+        char *reply_sig;
+} Result;
+
+static void result_clear(Result *r) {
+        free(r->name);
+        free(r->message);
+        free(r->reply_sig);
+        *r = (Result) {};
+}
+
+static void result_from(Result *res, int r, const sd_bus_error *e, sd_bus_message *reply) {
+        *res = (Result) {};
+        if (r >= 0) {
+                res->ok = true;
+                res->reply_sig = xstrdup(strempty(sd_bus_message_get_signature(reply, true)));
+                return;
+        }
+        res->name = e && e->name ? xstrdup(e->name) : xasprintf("(no reply: %s)", strerror(-r));
+        res->message = xstrdup(e && e->message ? e->message : "");
+}
+
+typedef enum Verdict { V_OK, V_REFUSED, V_FINDING } Verdict;
+
+/* Which replies are acceptable: success, a documented org.vfioassign1.Error, or the standard
+ * errors sd-bus gives for what does not exist or does not fit, and polkit's refusals.
+ * InvalidArgs is sd-bus's answer to a signature that is not the member's; our own members
+ * answer wrong values with org.vfioassign1.Error.InvalidArgument. Everything else (NoReply,
+ * Disconnected, errno names like System.Error.ENODEV, a bare org.freedesktop.DBus.Error.Failed)
+ * is a finding. */
+static Verdict classify(const Call *c, const Result *res, const char **why) {
+        static const char *const standard[] = {
+                SD_BUS_ERROR_UNKNOWN_METHOD, SD_BUS_ERROR_UNKNOWN_OBJECT,
+                SD_BUS_ERROR_UNKNOWN_INTERFACE, SD_BUS_ERROR_UNKNOWN_PROPERTY,
+                SD_BUS_ERROR_PROPERTY_READ_ONLY, SD_BUS_ERROR_ACCESS_DENIED,
+                SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+        };
+
+        *why = NULL;
+        if (res->ok)
+                return V_OK;
+        if (startswith(res->name, ERROR_PREFIX)) {
+                if (strv_contains(W.errors, res->name))
+                        return V_REFUSED;
+                *why = "an error name the man page does not document";
+                return V_FINDING;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(standard); i++)
+                if (streq(res->name, standard[i]))
+                        return V_REFUSED;
+        if (streq(res->name, SD_BUS_ERROR_INVALID_ARGS)) {
+                if (!c->want || !streq(c->sig, c->want) || c->standard)
+                        return V_REFUSED;
+                *why = "InvalidArgs for the member's own signature (an errno, not a named error)";
+                return V_FINDING;
+        }
+        *why = "not a named error";
+        return V_FINDING;
+}
+
+static uint64_t findings_shown;
+
+/* With --verbose, what happens between the calls. */
+static void note(const char *fmt, ...) _printf_(1, 2);
+static void note(const char *fmt, ...) {
+        va_list ap;
+
+        if (!opt.verbose)
+                return;
+        va_start(ap, fmt);
+        printf("# ");
+        vprintf(fmt, ap);
+        printf("\n");
+        va_end(ap);
+}
+
+static void finding(uint64_t index, Role role, const char *what, const char *detail) {
+        S.findings++;
+        if (findings_shown++ >= FINDINGS_SHOWN)
+                return;
+        printf("FINDING %" PRIu64 " (seed %" PRIu64 ", call %" PRIu64 ", as %s): %s\n%s\n"
+               "  reproduce: fuzz-bus --seed %" PRIu64 " --calls %" PRIu64 " --host %s\n",
+               S.findings, opt.seed, index, role_names[role], what, detail, opt.seed, index + 1,
+               opt.host);
+        fflush(stdout);
+}
+
+/* "- line" / "+ line" for what differs between two snapshots. */
+static char *snapshot_diff(const char *before, const char *after) {
+        _cleanup_strv_free_ char **a = NULL, **b = NULL;
+        char *out = NULL;
+
+        for (const char *p = before; p && *p;) {
+                const char *nl = strchrnul(p, '\n');
+
+                ck_assert_int_ge(strv_extendf(&a, "%.*s", (int) (nl - p), p), 0);
+                p = *nl ? nl + 1 : nl;
+        }
+        for (const char *p = after; p && *p;) {
+                const char *nl = strchrnul(p, '\n');
+
+                ck_assert_int_ge(strv_extendf(&b, "%.*s", (int) (nl - p), p), 0);
+                p = *nl ? nl + 1 : nl;
+        }
+        for (char **l = a; l && *l; l++)
+                if (!strv_contains(b, *l))
+                        ck_assert_int_ge(strextendf(&out, "", "  - %s\n", *l), 0);
+        for (char **l = b; l && *l; l++)
+                if (!strv_contains(a, *l))
+                        ck_assert_int_ge(strextendf(&out, "", "  + %s\n", *l), 0);
+        return out ?: xstrdup("  (same lines, another order)\n");
+}
+
+static void count(Role role, Verdict v) {
+        S.calls++;
+        S.by_role[role]++;
+        if (v == V_OK)
+                S.ok++;
+        else
+                S.refused++;
+}
+
+/* After a call or a batch: a refusal changes nothing; a success makes the new state the one to
+ * compare with. */
+static void check_world(uint64_t index, Role role, const char *desc, bool any_ok) {
+        _cleanup_free_ char *now = snapshot();
+
+        if (!any_ok && !streq(now, last_snapshot)) {
+                _cleanup_free_ char *diff = snapshot_diff(last_snapshot, now);
+                _cleanup_free_ char *detail = xasprintf("  %s\n  changed:\n%s", desc, diff);
+
+                finding(index, role, "a refused call changed the host or the state files", detail);
+        }
+        free(last_snapshot);
+        last_snapshot = TAKE_PTR(now);
+        if (any_ok)
+                refresh_leases();
+}
+
+static void judge(uint64_t index, Role role, const Call *c, const Result *res) {
+        const char *why;
+        Verdict v = classify(c, res, &why);
+
+        count(role, v);
+        if (opt.verbose)
+                printf("%" PRIu64 " %s %s -> %s%s%s\n", index, role_names[role], c->desc,
+                       res->ok ? "ok " : res->name, res->ok ? res->reply_sig : ": ",
+                       res->ok ? "" : res->message);
+        if (v == V_FINDING) {
+                _cleanup_free_ char *detail = xasprintf("  %s\n  -> %s: %s", c->desc, res->name,
+                                                        res->message);
+
+                finding(index, role, why, detail);
+                if (streq(res->name, SD_BUS_ERROR_TIMEOUT) || streq(res->name, SD_BUS_ERROR_NO_REPLY))
+                        ck_assert_msg(++S.no_reply < MAX_NO_REPLY,
+                                      "giving up: %d calls got no reply", MAX_NO_REPLY);
+        }
+}
+
+/* ---- the unprivileged worker ---- */
+
+/* Line protocol on two pipes. Us: "C index max_lease_id n path..." (make call index with these
+ * leases) | "R" (reconnect) | "Q". It: "R ok hash name message" | "U old-unique-name". Strings
+ * in replies are hex, so that nothing in them can break a line. */
+
+static uint64_t fnv1a(const char *s) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * 0x100000001b3ULL;
+        return h;
+}
+
+static char *hex(const char *s) {
+        char *out = NULL;
+
+        for (; s && *s; s++)
+                ck_assert_int_ge(strextendf(&out, "", "%02x", (unsigned char) *s), 0);
+        return out ?: xstrdup("-");
+}
+
+static char *unhex(const char *s) {
+        size_t n = streq(s, "-") ? 0 : strlen(s) / 2;
+        char *out = malloc(n + 1);
+
+        ck_assert_ptr_nonnull(out);
+        for (size_t i = 0; i < n; i++) {
+                unsigned v;
+
+                ck_assert_int_eq(sscanf(s + 2 * i, "%2x", &v), 1);
+                out[i] = (char) v;
+        }
+        out[n] = '\0';
+        return out;
+}
+
+static char *read_line_fd(int fd, int timeout_ms) {
+        char *line = NULL;
+        size_t n = 0;
+        int64_t deadline = now_usec() + (int64_t) timeout_ms * 1000;
+
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                char c;
+                ssize_t k;
+
+                if (now_usec() > deadline || poll(&p, 1, 100) < 0) {
+                        free(line);
+                        return NULL;
+                }
+                if (!(p.revents & (POLLIN | POLLHUP)))
+                        continue;
+                k = read(fd, &c, 1);
+                if (k <= 0) {
+                        free(line);
+                        return NULL;
+                }
+                if (c == '\n')
+                        return line ?: xstrdup("");
+                line = realloc(line, n + 2);
+                ck_assert_ptr_nonnull(line);
+                line[n++] = c;
+                line[n] = '\0';
+        }
+}
+
+static int call_and_wait(sd_bus *bus, sd_bus_message *m, Result *res) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = sd_bus_call(bus, m, CALL_TIMEOUT_US, &e, &reply);
+
+        result_from(res, r, &e, reply);
+        return r;
+}
+
+_noreturn_ static void worker_main(int cmd, int res) {
+        sd_bus *bus = NULL;
+        char *line;
+
+        /* The parent's connections must end when the parent closes them, not live on here. */
+        for (Role role = ROLE_HOLDER; role <= ROLE_OTHER; role++)
+                if (conn[role])
+                        close(sd_bus_get_fd(conn[role]));
+        if (setgroups(0, NULL) < 0 || setresgid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 ||
+            setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0)
+                _exit(10);
+        if (sd_bus_open_system(&bus) < 0)
+                _exit(11);
+        while ((line = read_line_fd(cmd, 24 * 3600 * 1000))) {
+                if (line[0] == 'C') {
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                        _cleanup_free_ char *hname = NULL, *hmsg = NULL;
+                        uint64_t index, max_id;
+                        Call c;
+                        Result r;
+                        char *save = NULL, *tok;
+                        size_t n;
+
+                        tok = strtok_r(line + 2, " ", &save);
+                        index = strtoull(tok, NULL, 10);
+                        max_id = strtoull(strtok_r(NULL, " ", &save), NULL, 10);
+                        n = strtoul(strtok_r(NULL, " ", &save), NULL, 10);
+                        strv_free(W.leases);
+                        W.leases = NULL;
+                        for (size_t i = 0; i < n; i++)
+                                (void) strv_extend(&W.leases, strtok_r(NULL, " ", &save));
+                        W.max_lease_id = max_id;
+                        gen_call(bus, index, &c, &m);
+                        (void) call_and_wait(bus, m, &r);
+                        hname = hex(r.name);
+                        hmsg = hex(r.ok ? r.reply_sig : r.message);
+                        dprintf(res, "R %d %" PRIu64 " %s %s\n", r.ok, fnv1a(c.desc), hname, hmsg);
+                        call_clear(&c);
+                        result_clear(&r);
+                } else if (line[0] == 'R') {
+                        const char *old = NULL;
+                        _cleanup_free_ char *name = NULL;
+
+                        (void) sd_bus_get_unique_name(bus, &old);
+                        name = xstrdup(strempty(old));
+                        bus = sd_bus_flush_close_unref(bus);
+                        if (sd_bus_open_system(&bus) < 0)
+                                _exit(11);
+                        dprintf(res, "U %s\n", name);
+                } else
+                        break;
+                free(line);
+        }
+        sd_bus_flush_close_unref(bus);
+        _exit(0);
+}
+
+static void worker_start(void) {
+        int cmd[2], res[2];
+
+        ck_assert_int_eq(pipe2(cmd, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(res, O_CLOEXEC), 0);
+        fflush(NULL);
+        worker.pid = fork();
+        ck_assert_int_ge(worker.pid, 0);
+        if (worker.pid == 0) {
+                (void) prctl_die_with_parent();
+                close(cmd[1]);
+                close(res[0]);
+                worker_main(cmd[0], res[1]);
+        }
+        close(cmd[0]);
+        close(res[1]);
+        worker.cmd = cmd[1];
+        worker.res = res[0];
+}
+
+static char *worker_ask(const char *fmt, ...) _printf_(1, 2);
+static char *worker_ask(const char *fmt, ...) {
+        _cleanup_free_ char *cmd = NULL;
+        va_list ap;
+        char *line;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&cmd, fmt, ap);
+        va_end(ap);
+        ck_assert_int_ge(r, 0);
+        ck_assert_msg(write(worker.cmd, cmd, strlen(cmd)) == (ssize_t) strlen(cmd),
+                      "the worker is gone: %s", strerror(errno));
+        line = read_line_fd(worker.res, 2 * CALL_TIMEOUT_US / 1000);
+        ck_assert_msg(line, "the unprivileged worker did not answer \"%.40s\"", cmd);
+        return line;
+}
+
+static void worker_stop(void) {
+        int status;
+
+        if (worker.pid <= 0)
+                return;
+        (void) write(worker.cmd, "Q\n", 2);
+        worker.cmd = safe_close(worker.cmd);
+        worker.res = safe_close(worker.res);
+        status = wait_exit(worker.pid, WAIT_MS);
+        ck_assert_msg(exit_code_of(status) == 0, "the worker exited with %d", exit_code_of(status));
+        worker.pid = 0;
+}
+
+static void worker_call(uint64_t index, Call *c, Result *res) {
+        _cleanup_free_ char *cmd = xasprintf("C %" PRIu64 " %" PRIu64 " %zu", index, W.max_lease_id,
+                                             strv_length(W.leases));
+        _cleanup_free_ char *line = NULL;
+        char *save = NULL, *tok[5];
+
+        for (char **l = W.leases; l && *l; l++)
+                ck_assert_int_ge(strextendf(&cmd, " ", "%s", *l), 0);
+        line = worker_ask("%s\n", cmd);
+        tok[0] = strtok_r(line, " ", &save);
+        for (size_t i = 1; i < ELEMENTSOF(tok); i++)
+                tok[i] = tok[i - 1] ? strtok_r(NULL, " ", &save) : NULL;
+        ck_assert_msg(tok[4] && streq(tok[0], "R"), "the worker said \"%.200s\"", line);
+        /* The same call here, to know what it was: both sides must have built the same. */
+        gen_call(conn[ROLE_HOLDER], index, c, NULL);
+        ck_assert_msg(strtoull(tok[2], NULL, 10) == fnv1a(c->desc),
+                      "the worker built another call %" PRIu64 " than %s", index, c->desc);
+        S.wrong_sig += !(c->want && streq(c->sig, c->want));
+        *res = (Result) { .ok = streq(tok[1], "1") };
+        if (res->ok)
+                res->reply_sig = unhex(tok[4]);
+        else {
+                res->name = unhex(tok[3]);
+                res->message = unhex(tok[4]);
+        }
+}
+
+/* ---- the polkit mock ---- */
+
+static void mock_call(const char *member, const char *sig, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_call(conn[ROLE_HOLDER], &m, POLKIT_NAME, POLKIT_AUTHORITY,
+                                           IFACE_MOCK, member);
+        ck_assert_int_ge(r, 0);
+        va_start(ap, sig);
+        r = sd_bus_message_appendv(m, sig, ap);
+        va_end(ap);
+        ck_assert_int_ge(r, 0);
+        r = sd_bus_call(conn[ROLE_HOLDER], m, CALL_TIMEOUT_US, &e, NULL);
+        ck_assert_msg(r >= 0, "polkit mock %s: %s", member, e.message ?: strerror(-r));
+}
+
+typedef enum PolkitMode { PK_ALLOW, PK_DENY, PK_CLAIM_ONLY, PK_PREPARE_MANAGE, PK_UNKNOWN,
+                          _PK_MAX } PolkitMode;
+static PolkitMode polkit_mode = _PK_MAX;
+
+static void polkit_set(PolkitMode mode) {
+        if (mode == polkit_mode)
+                return;
+        if (polkit_mode == PK_UNKNOWN)
+                mock_call("AllowUnknown", "b", 0);
+        switch (mode) {
+        case PK_ALLOW:
+                mock_call("SetAllowed", "as", 3, ACTION_CLAIM, ACTION_PREPARE, ACTION_MANAGE);
+                break;
+        case PK_DENY:
+        case PK_UNKNOWN:
+                mock_call("SetAllowed", "as", 0);
+                if (mode == PK_UNKNOWN)
+                        mock_call("AllowUnknown", "b", 1);
+                break;
+        case PK_CLAIM_ONLY:
+                mock_call("SetAllowed", "as", 1, ACTION_CLAIM);
+                break;
+        default:
+                mock_call("SetAllowed", "as", 2, ACTION_PREPARE, ACTION_MANAGE);
+        }
+        polkit_mode = mode;
+        S.polkit_changes++;
+        note("polkit mode %d", mode);
+}
+
+/* ---- the daemon's health ---- */
+
+static unsigned daemon_fds(void) {
+        _cleanup_free_ char *dir = xasprintf("/proc/%d/fd", (int) C.pid);
+        unsigned n = 0;
+        DIR *d = opendir(dir);
+
+        ck_assert_msg(d, "%s: %s", dir, strerror(errno));
+        for (struct dirent *de; (de = readdir(d));)
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+static uint64_t daemon_rss_kb(void) {
+        _cleanup_free_ char *path = xasprintf("/proc/%d/status", (int) C.pid);
+        _cleanup_free_ char *text = read_file_or_abort(path);
+        const char *p = strstr(text, "VmRSS:");
+        unsigned long long kb = 0;
+
+        ck_assert_msg(p && sscanf(p, "VmRSS: %llu", &kb) == 1, "no VmRSS in %s", path);
+        return kb;
+}
+
+static bool daemon_alive(void) {
+        int status;
+
+        if (C.pid <= 0)
+                return false;
+        if (waitpid(C.pid, &status, WNOHANG) == C.pid) {
+                printf("vfio-assignd exited with %d\n", exit_code_of(status));
+                C.pid = 0;
+                return false;
+        }
+        return true;
+}
+
+/* ---- probes: fixed calls every run makes, whatever the seed ---- */
+
+/* Strings that end inside a multi-byte character where a message might cut them (the daemon
+ * quotes a caller's string up to 32 or 64 bytes in its errors), and a few fixed edges. */
+static char **probe_strings(void) {
+        static const size_t cuts[] = { 16, 32, 64, 128, 256 };
+        char **l = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(cuts); i++)
+                for (size_t back = 1; back <= 3; back++) {
+                        _cleanup_free_ char *a = repeat("A", cuts[i] - back);
+
+                        ck_assert_int_ge(strv_extendf(&l, "%s\xf0\x9f\x92\xa9tail", a), 0);
+                }
+        ck_assert_int_ge(strv_extendf(&l, "%s", "0000:00:02.\xc3\xa9"), 0);
+        ck_assert_int_ge(strv_extendf(&l, "%s", ""), 0);
+        return l;
+}
+
+/* One value of type for a probe: the probe string wherever a string goes, the first group for a
+ * number, and in options either the probe as a key or as the value of "user". */
+static void append_probe(sd_bus_message *m, const char *type, size_t len, const char *probe,
+                         bool as_user) {
+        _cleanup_free_ char *contents = len > 1 ? strndup(type + 1, len - 2) : NULL;
+        uint64_t zero = 0;
+        int fd = W.null_fd;
+
+        switch (type[0]) {
+        case 's':
+                ck_assert_int_ge(sd_bus_message_append_basic(m, 's', probe), 0);
+                return;
+        case 'u':
+                ck_assert_int_ge(sd_bus_message_append_basic(m, 'u', &W.groups[0]), 0);
+                return;
+        case 'o':
+                ck_assert_int_ge(sd_bus_message_append_basic(m, 'o', "/"), 0);
+                return;
+        case 'g':
+                ck_assert_int_ge(sd_bus_message_append_basic(m, 'g', ""), 0);
+                return;
+        case 'h':
+                ck_assert_int_ge(sd_bus_message_append_basic(m, 'h', &fd), 0);
+                return;
+        case 'v':
+                ck_assert_int_ge(sd_bus_message_append(m, "v", "s", probe), 0);
+                return;
+        case 'a':
+                if (strneq(type, "a{sv}", 5) && len == 5)
+                        ck_assert_int_ge(as_user ? sd_bus_message_append(m, "a{sv}", 1, "user",
+                                                                         "s", probe)
+                                                 : sd_bus_message_append(m, "a{sv}", 1, probe,
+                                                                         "b", 1),
+                                         0);
+                else {
+                        _cleanup_free_ char *elem = strndup(type + 1, len - 1);
+
+                        ck_assert_int_ge(sd_bus_message_open_container(m, 'a', elem), 0);
+                        ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+                }
+                return;
+        case '(':
+                ck_assert_int_ge(sd_bus_message_open_container(m, 'r', contents), 0);
+                for (size_t i = 0, k; (k = type_len(contents + i)) > 0; i += k)
+                        append_probe(m, contents + i, k, probe, as_user);
+                ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+                return;
+        default:
+                ck_assert_int_ge(sd_bus_message_append_basic(m, type[0], &zero), 0);
+        }
+}
+
+static void judge(uint64_t index, Role role, const Call *c, const Result *res);
+static void check_world(uint64_t index, Role role, const char *desc, bool any_ok);
+
+static void probe_one(const char *path, const Member *mb, const char *probe, bool as_user) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        Call c = { .path = xstrdup(path), .iface = xstrdup(mb->iface), .member = xstrdup(mb->name),
+                   .sig = xstrdup(mb->sig), .want = mb->sig,
+                   .standard = startswith(mb->iface, IFACE_STD_PREFIX) };
+        Result res;
+
+        c.desc = xasprintf("probe: %s %s.%s(%s) with %s\"%.40s\"... (%zu bytes)", c.path, c.iface,
+                           c.member, c.sig, as_user ? "user option " : "", probe, strlen(probe));
+        ck_assert_int_ge(sd_bus_message_new_method_call(conn[ROLE_HOLDER], &m, BUS_NAME, c.path,
+                                                        c.iface, c.member),
+                         0);
+        for (size_t i = 0, k; (k = type_len(mb->sig + i)) > 0; i += k)
+                append_probe(m, mb->sig + i, k, probe, as_user);
+        (void) call_and_wait(conn[ROLE_HOLDER], m, &res);
+        judge(0, ROLE_HOLDER, &c, &res);
+        check_world(0, ROLE_HOLDER, c.desc, res.ok);
+        call_clear(&c);
+        result_clear(&res);
+}
+
+/* Every method that takes a string, on the manager, a group, a device and a live lease, with
+ * each probe string in every string argument and in its options. */
+static void probe(void) {
+        _cleanup_strv_free_ char **probes = probe_strings();
+        _cleanup_free_ char *lease = NULL;
+        const Node *nodes[4] = { &W.nodes[0], NULL, NULL, &W.lease };
+        const char *paths[4] = { W.nodes[0].path };
+
+        for (size_t i = 0; i < W.n_nodes; i++) {
+                if (!nodes[1] && startswith(W.nodes[i].path, OBJ_GROUP_PREFIX "/"))
+                        nodes[1] = &W.nodes[i];
+                if (!nodes[2] && startswith(W.nodes[i].path, OBJ_DEVICE_PREFIX "/"))
+                        nodes[2] = &W.nodes[i];
+        }
+        ck_assert(nodes[1] && nodes[2]);
+        paths[1] = nodes[1]->path;
+        paths[2] = nodes[2]->path;
+        lease = claim_group(conn[ROLE_HOLDER], W.groups[0]);
+        paths[3] = lease;
+        free(last_snapshot);
+        last_snapshot = snapshot();
+        refresh_leases();
+
+        for (size_t n = 0; n < ELEMENTSOF(nodes); n++)
+                for (size_t j = 0; j < nodes[n]->n_members; j++) {
+                        const Member *mb = &nodes[n]->members[j];
+
+                        if (mb->property || !strpbrk(mb->sig, "sv"))
+                                continue;
+                        for (char **p = probes; *p; p++) {
+                                probe_one(paths[n], mb, *p, false);
+                                if (strstr(mb->sig, "a{sv}"))
+                                        probe_one(paths[n], mb, *p, true);
+                        }
+                }
+        refresh_leases();
+        if (strv_contains(W.leases, lease))
+                release(conn[ROLE_HOLDER], lease);
+        refresh_leases();
+        free(last_snapshot);
+        last_snapshot = snapshot();
+}
+
+/* ---- steps ---- */
+
+static void single(uint64_t index, Role role) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        Call c;
+        Result res;
+
+        if (role == ROLE_NOBODY)
+                worker_call(index, &c, &res);
+        else {
+                gen_call(conn[role], index, &c, &m);
+                (void) call_and_wait(conn[role], m, &res);
+        }
+        judge(index, role, &c, &res);
+        check_world(index, role, c.desc, res.ok);
+        call_clear(&c);
+        result_clear(&res);
+}
+
+typedef struct Pending {
+        bool done;
+        Result res;
+} Pending;
+
+static int on_burst_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Pending *p = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        result_from(&p->res, e ? -sd_bus_message_get_errno(m) ?: -EIO : 0, e, m);
+        p->done = true;
+        return 0;
+}
+
+static void pump(sd_bus *const *buses, size_t n, int timeout_ms) {
+        struct pollfd p[2];
+
+        ck_assert_uint_le(n, ELEMENTSOF(p));
+        for (size_t i = 0; i < n; i++) {
+                while (sd_bus_process(buses[i], NULL) > 0)
+                        ;
+                p[i] = (struct pollfd) { .fd = sd_bus_get_fd(buses[i]),
+                                         .events = (short) sd_bus_get_events(buses[i]) };
+        }
+        (void) poll(p, n, timeout_ms);
+}
+
+/* Several calls from both root connections at once. With hold, polkit keeps its answers until
+ * all of them were dispatched once, so that the ones it lets through run again after the others
+ * changed the world (a lease released, a group claimed) under them. */
+static uint64_t burst(uint64_t index, Rng *r, uint64_t left) {
+        size_t n = MIN(2 + rng_below(r, 5), left);
+        bool hold = rng_percent(r, 50);
+        sd_bus_slot *slots[8] = {};
+        Pending pending[8] = {};
+        Call calls[8] = {};
+        Role roles[8];
+        bool any_ok = false;
+        int64_t deadline;
+        _cleanup_free_ char *descs = NULL;
+
+        note("burst of %zu%s", n, hold ? ", polkit held" : "");
+        S.bursts++;
+        S.burst_calls += n;
+        S.hung_bursts += hold;
+        if (hold)
+                mock_call("SimulateHang", "b", 1);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+
+                roles[i] = rng_percent(r, 60) ? ROLE_HOLDER : ROLE_OTHER;
+                gen_call(conn[roles[i]], index + i, &calls[i], &m);
+                ck_assert_int_ge(sd_bus_call_async(conn[roles[i]], &slots[i], m, on_burst_reply,
+                                                   &pending[i], CALL_TIMEOUT_US),
+                                 0);
+        }
+        if (hold) {
+                /* Each connection's messages are dispatched in order: a Ping answered means the
+                 * calls before it have been seen and are waiting for polkit. */
+                for (Role role = ROLE_HOLDER; role <= ROLE_OTHER; role++)
+                        sd_bus_message_unref(call_ok(conn[role], OBJ_ROOT, IFACE_PEER, "Ping", ""));
+                mock_call("SimulateHang", "b", 0);
+                mock_call("ReleaseHangingCalls", "");
+        }
+        deadline = now_usec() + 2 * CALL_TIMEOUT_US;
+        for (;;) {
+                bool all = true;
+
+                for (size_t i = 0; i < n; i++)
+                        all = all && pending[i].done;
+                if (all || now_usec() > deadline)
+                        break;
+                pump(conn, 2, 10);
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!pending[i].done)
+                        result_from(&pending[i].res, -ETIMEDOUT, NULL, NULL);
+                judge(index + i, roles[i], &calls[i], &pending[i].res);
+                any_ok = any_ok || pending[i].res.ok;
+                ck_assert_int_ge(strextendf(&descs, "\n  ", "[%s] %s -> %s", role_names[roles[i]],
+                                            calls[i].desc,
+                                            pending[i].res.ok ? "ok" : pending[i].res.name),
+                                 0);
+                sd_bus_slot_unref(slots[i]);
+                call_clear(&calls[i]);
+                result_clear(&pending[i].res);
+        }
+        check_world(index + n - 1, ROLE_HOLDER, descs, any_ok);
+        return n;
+}
+
+/* Waits until no lease names holder; a lease of a holder that left must be given back. */
+static void settle_holder(uint64_t index, Role role, const char *holder) {
+        int64_t deadline = now_usec() + (int64_t) SETTLE_MS * 1000;
+
+        for (;;) {
+                refresh_leases();
+                if (!strv_contains(W.holders, holder))
+                        break;
+                if (now_usec() > deadline) {
+                        _cleanup_free_ char *d = xasprintf("  %s left with a lease; after %d ms "
+                                                           "it is still listed", holder, SETTLE_MS);
+
+                        finding(index, role, "a holder's lease outlived its connection", d);
+                        break;
+                }
+                sleep_ms(5);
+        }
+        free(last_snapshot);
+        last_snapshot = snapshot();
+}
+
+static void reconnect(uint64_t index, Role role) {
+        _cleanup_free_ char *old = NULL;
+
+        S.reconnects++;
+        note("reconnect %s", role_names[role]);
+        if (role == ROLE_NOBODY) {
+                _cleanup_free_ char *line = worker_ask("R\n");
+
+                ck_assert_msg(startswith(line, "U "), "the worker said \"%s\"", line);
+                old = xstrdup(line + 2);
+        } else {
+                old = xstrdup(unique_name(conn[role]));
+                conn[role] = sd_bus_flush_close_unref(conn[role]);
+                conn[role] = bus_connect();
+        }
+        settle_holder(index, role, old);
+}
+
+/* Every lease released (by a root connection with every action allowed), then the daemon's fds
+ * compared with the first time it had no lease. */
+static void cleanup(uint64_t index) {
+        PolkitMode mode = polkit_mode;
+        unsigned fds;
+        uint64_t rss;
+
+        S.cleanups++;
+        note("cleanup");
+        polkit_set(PK_ALLOW);
+        refresh_leases();
+        for (char **l = W.leases; l && *l; l++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                int r = sd_bus_call_method(conn[ROLE_HOLDER], BUS_NAME, *l, IFACE_LEASE, "Release",
+                                           &e, NULL, "a{sv}", 0);
+
+                if (r < 0) {
+                        _cleanup_free_ char *d = xasprintf("  %s Release({}) -> %s: %s", *l,
+                                                           e.name, e.message);
+
+                        finding(index, ROLE_HOLDER, "a lease could not be released", d);
+                }
+        }
+        refresh_leases();
+        free(last_snapshot);
+        last_snapshot = snapshot();
+        polkit_set(mode);
+        mock_call("ClearCalls", "");
+
+        rss = daemon_rss_kb();
+        S.rss_first_kb = S.rss_first_kb ?: rss;
+        S.rss_max_kb = MAX(S.rss_max_kb, rss);
+        S.rss_last_kb = rss;
+        if (W.leases)
+                return;
+        fds = daemon_fds();
+        if (S.fds_idle == 0)
+                S.fds_idle = fds;
+        else if (fds > S.fds_idle) {
+                _cleanup_free_ char *d = xasprintf("  with no lease the daemon had %u fds at first, "
+                                                   "now %u", S.fds_idle, fds);
+
+                finding(index, ROLE_HOLDER, "the daemon's fds grow", d);
+                S.fds_idle = fds;
+        }
+}
+
+/* A claim made the plain way (of the first group that can be claimed), so that the lease's
+ * members can be learnt. */
+static void learn_lease(void) {
+        _cleanup_free_ char *path = NULL, *xml = NULL;
+        _cleanup_strv_free_ char **children = NULL;
+
+        polkit_set(PK_ALLOW);
+        for (size_t i = 0; i < W.n_groups && !path; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+
+                if (sd_bus_call_method(conn[ROLE_HOLDER], BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
+                                       "ClaimGroup", &e, &reply, "ua{sv}", W.groups[i], 0) >= 0)
+                        path = reply_path(sd_bus_message_ref(reply));
+        }
+        ck_assert_msg(path, "no group of %s can be claimed: no lease to learn from", opt.host);
+        W.lease.path = xstrdup(path);
+        xml = introspect(conn[ROLE_HOLDER], path);
+        parse_introspection(xml, &W.lease, &children);
+        ck_assert_msg(node_find(&W.lease, IFACE_LEASE, "Release", false),
+                      "%s has no %s.Release", path, IFACE_LEASE);
+        refresh_leases();
+        release(conn[ROLE_HOLDER], path);
+}
+
+/* Lets the policy give uid 65534 network controllers, so that its claims can succeed. */
+static void policy_for_nobody(void) {
+        _cleanup_free_ char *p = path_join(C.policy, "50-fuzz-nobody.json");
+
+        write_file(p, "{\"version\": 1, \"rules\": [{\"description\": \"fuzz-bus: network "
+                      "controllers for nobody\", \"match\": {\"class\": \"0x02*\"}, "
+                      "\"action\": \"allow\", \"users\": [\"nobody\"]}]}\n");
+}
+
+static void run_fuzz(void) {
+        int64_t start;
+        uint64_t i = 0;
+        double secs;
+
+        case_begin_data(opt.host);
+        policy_for_nobody();
+        polkit_allow_all();
+        daemon_start();
+        conn[ROLE_HOLDER] = bus_connect();
+        conn[ROLE_OTHER] = bus_connect();
+        polkit_mode = PK_ALLOW;
+        W.null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        W.memfd = memfd_create("fuzz-bus", MFD_CLOEXEC);
+        ck_assert(W.null_fd >= 0 && W.memfd >= 0);
+        load_documented_errors();
+        load_devices(conn[ROLE_HOLDER]);
+        introspect_tree(conn[ROLE_HOLDER]);
+        learn_lease();
+        ck_assert_msg(W.n_nodes > 0 && W.lease.n_members > 0, "nothing to call");
+        worker_start();
+        cleanup(0);
+        probe();
+
+        printf("bus-fuzz: seed %" PRIu64 ", %" PRIu64 " calls, host %s, %zu objects, %zu "
+               "interfaces, %zu methods, %zu properties, %zu documented errors\n",
+               opt.seed, opt.calls, opt.host, W.n_nodes, strv_length(W.ifaces),
+               strv_length(W.methods), strv_length(W.props), strv_length(W.errors));
+        fflush(stdout);
+        start = now_usec();
+        while (i < opt.calls) {
+                Rng r;
+
+                rng_init(&r, opt.seed, i, 0);
+                if (rng_percent(&r, 2))
+                        polkit_set((PolkitMode) rng_below(&r, _PK_MAX));
+                if (rng_below(&r, 1000) < 3)
+                        reconnect(i, (Role) rng_below(&r, _ROLE_MAX));
+                if (rng_below(&r, 1000) < 5)
+                        cleanup(i);
+                if (rng_percent(&r, 3))
+                        i += burst(i, &r, opt.calls - i);
+                else {
+                        unsigned k = (unsigned) rng_below(&r, 100);
+
+                        single(i, k < 50 ? ROLE_HOLDER : k < 65 ? ROLE_OTHER : ROLE_NOBODY);
+                        i++;
+                }
+                if (!daemon_alive()) {
+                        finding(i, ROLE_HOLDER, "the daemon died", "  (its log follows)");
+                        dump_log();
+                        break;
+                }
+                if (opt.verbose || (i % 10000) == 0)
+                        fflush(stdout);
+        }
+        secs = (double) (now_usec() - start) / 1e6;
+
+        if (daemon_alive()) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                int r = sd_bus_call_method(conn[ROLE_OTHER], BUS_NAME, OBJ_ROOT, IFACE_PEER, "Ping",
+                                           &e, NULL, "");
+
+                if (r < 0)
+                        finding(i, ROLE_OTHER, "the daemon does not answer Ping at the end",
+                                e.message ?: strerror(-r));
+                cleanup(i);
+        }
+        worker_stop();
+        printf("bus-fuzz: %.1f s, %.0f calls/s; %" PRIu64 " as root, %" PRIu64 " as another root "
+               "connection, %" PRIu64 " as nobody; %" PRIu64 " with a wrong signature, %" PRIu64
+               " in %" PRIu64 " bursts (%" PRIu64 " with polkit held), %" PRIu64
+               " reconnects, %" PRIu64 " polkit changes, %" PRIu64 " invalid UTF-8 strings "
+               "refused by sd-bus; daemon fds with no lease %u, RSS %" PRIu64 "/%" PRIu64
+               "/%" PRIu64 " KiB (first/max/last)\n",
+               secs, secs > 0 ? (double) S.calls / secs : 0.0, S.by_role[ROLE_HOLDER],
+               S.by_role[ROLE_OTHER], S.by_role[ROLE_NOBODY], S.wrong_sig, S.burst_calls,
+               S.bursts, S.hung_bursts, S.reconnects, S.polkit_changes, S.utf8_rejected,
+               S.fds_idle, S.rss_first_kb, S.rss_max_kb, S.rss_last_kb);
+        fflush(stdout);
+        /* SIGTERM: exit 0, or ASan's report (a leak, an error) makes it fail here. */
+        if (C.pid > 0)
+                daemon_stop();
+        printf("bus-fuzz: %" PRIu64 " calls, %" PRIu64 " refused, %" PRIu64 " succeeded, %" PRIu64
+               " findings (seed %" PRIu64 ")\n",
+               S.calls, S.refused, S.ok, S.findings, opt.seed);
+        fflush(stdout);
+        ck_assert_msg(S.findings == 0, "%" PRIu64 " findings", S.findings);
+        case_end();
+}
+
+START_TEST(test_bus_fuzz) {
+        run_fuzz();
+}
+END_TEST
+
+/* ---- main ---- */
+
+static void fuzz_setup(void) {
+        char tmpl[] = "/tmp/vfio-assignd-fuzz-bus.XXXXXX";
+
+        ck_assert_msg(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+        H.tmpdir = xstrdup(tmpl);
+        /* The bus socket lives here; the worker switched to nobody must reach it. */
+        ck_assert_int_eq(chmod(H.tmpdir, 0755), 0);
+        H.polkit_log = path_join(H.tmpdir, "polkit.log");
+        harness_start_bus();
+}
+
+static void help(void) {
+        printf("Usage: fuzz-bus [--seed N] [--calls N] [--host FILE] [--verbose]\n"
+               "Sends N random calls to vfio-assignd on the kernel model (see the top of\n"
+               "tests/fuzz/fuzz-bus.c). FILE is relative to tests/data (default %s).\n",
+               Q35_HOST);
+}
+
+/* Defaults for running it by hand from the build tree, without make's environment. */
+static void default_env(void) {
+        static const struct {
+                const char *name, *value;
+        } defaults[] = {
+                { "TOP_SRCDIR", ABS_TOP_SRCDIR },
+                { "TEST_DATA_DIR", ABS_TOP_SRCDIR "/tests/data" },
+                { "TEST_BUS_CONF", ABS_TOP_SRCDIR "/tests/test-system-bus.conf" },
+                { "VFIO_ASSIGND", ABS_TOP_BUILDDIR "/vfio-assignd" },
+                { "ASSIGNCTL", ABS_TOP_BUILDDIR "/assignctl" },
+                { "MKHOST", ABS_TOP_BUILDDIR "/tests/mkhost" },
+                { "VFIO_MOCK_LIB", ABS_TOP_BUILDDIR "/tests/mock/libvfio-mock.so" },
+                /* The preload comes before the sanitizer runtime (tests/mock/README.md). */
+                { "ASAN_OPTIONS", "verify_asan_link_order=0" },
+        };
+
+        /* Before Check runs: no ck_assert here. */
+        for (size_t i = 0; i < ELEMENTSOF(defaults); i++)
+                if (setenv(defaults[i].name, defaults[i].value, 0) < 0)
+                        abort();
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },      { "seed", required_argument, NULL, 's' },
+                { "calls", required_argument, NULL, 'n' }, { "host", required_argument, NULL, 'H' },
+                { "verbose", no_argument, NULL, 'v' },   {}
+        };
+        const char *env;
+        bool seeded = false;
+        int c;
+
+        if ((env = getenv("FUZZ_BUS_SEED"))) {
+                if (safe_atou64(env, 10, &opt.seed) < 0) {
+                        fprintf(stderr, "FUZZ_BUS_SEED: not a number: %s\n", env);
+                        return -EINVAL;
+                }
+                seeded = true;
+        }
+        if ((env = getenv("FUZZ_BUS_CALLS")) && safe_atou64(env, 10, &opt.calls) < 0) {
+                fprintf(stderr, "FUZZ_BUS_CALLS: not a number: %s\n", env);
+                return -EINVAL;
+        }
+        while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        exit(0);
+                case 's':
+                        if (safe_atou64(optarg, 10, &opt.seed) < 0) {
+                                fprintf(stderr, "--seed: not a number: %s\n", optarg);
+                                return -EINVAL;
+                        }
+                        seeded = true;
+                        break;
+                case 'n':
+                        if (safe_atou64(optarg, 10, &opt.calls) < 0) {
+                                fprintf(stderr, "--calls: not a number: %s\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case 'H':
+                        opt.host = optarg;
+                        break;
+                case 'v':
+                        opt.verbose = true;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "fuzz-bus: unexpected argument %s\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (!seeded) {
+                /* Printed at the start and the end: that is all a rerun needs. */
+                if (getrandom(&opt.seed, sizeof(opt.seed), 0) != sizeof(opt.seed))
+                        opt.seed = (uint64_t) time(NULL) ^ (uint64_t) getpid();
+                opt.seed %= 1000000000000ULL;
+        }
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        SRunner *sr;
+        Suite *s;
+        TCase *tc;
+        int failed;
+
+        if (parse_argv(argc, argv) < 0)
+                return 2;
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        default_env();
+        if (getuid() != 0) {
+                printf("SKIP: fuzz-bus runs the daemon and a caller as uid %u: it needs root\n",
+                       NOBODY_UID);
+                return 77;
+        }
+        if (!harness_init())
+                return 77;
+        if (!H.python3) {
+                printf("SKIP: fuzz-bus needs python-dbusmock's polkitd\n");
+                return 77;
+        }
+        mock_lib = getenv("VFIO_MOCK_LIB");
+        if (isempty(mock_lib) || access(mock_lib, R_OK) < 0) {
+                printf("SKIP: VFIO_MOCK_LIB (tests/mock/libvfio-mock.so) is missing\n");
+                return 77;
+        }
+        printf("bus-fuzz: seed %" PRIu64 "\n", opt.seed);
+
+        s = suite_create("bus-fuzz");
+        tc = tcase_create("kernel-model");
+        tcase_add_unchecked_fixture(tc, fuzz_setup, harness_teardown);
+        /* Generous: ASan, a slow machine shared with others; a hang is caught per call. */
+        tcase_set_timeout(tc, 300 + (double) opt.calls / 10);
+        tcase_add_test(tc, test_bus_fuzz);
+        suite_add_tcase(s, tc);
+
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
