@@ -19,6 +19,11 @@ char *strstrip_trailing(char *s);
  * printable ASCII, at most 255 bytes. */
 bool filename_is_valid(const char *s);
 
+/* The length of the longest prefix of the UTF-8 string s that has at most max bytes and does not
+ * end inside a multi-byte character: for "%.*s" of a caller's string in a bus error message,
+ * which sd-bus does not send when it is not valid UTF-8 (the caller would get no reply). */
+int utf8_prefix_len(const char *s, size_t max);
+
 /* Appends a formatted string to *s (which may be NULL), separated by sep when *s is not empty. */
 int strextendf(char **s, const char *sep, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
