@@ -61,6 +61,16 @@
 #define SETTLE_MS 10000
 /* Each costs CALL_TIMEOUT_US: after this many, the daemon is not going to answer. */
 #define MAX_NO_REPLY 5
+/* How much the daemon's RSS may grow from a tenth of the run to its end (it settles at about
+ * 8 MiB). Not checked under ASan, whose quarantine keeps freed memory on purpose. */
+#define RSS_GROWTH_KB (16 * 1024)
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
 /* Enough to see what is wrong; the count is always printed. */
 #define FINDINGS_SHOWN 25
 /* Bytes of string payload one message may carry (a few 64 KiB strings). */
@@ -168,9 +178,11 @@ typedef struct Stats {
         uint64_t calls, ok, refused, findings, no_reply;
         uint64_t by_role[_ROLE_MAX];
         uint64_t wrong_sig, utf8_rejected, bursts, burst_calls, hung_bursts, reconnects, cleanups;
+        uint64_t abandoned;
         uint64_t polkit_changes;
         unsigned fds_idle;     /* the daemon's fds with no lease, first seen */
         uint64_t rss_first_kb, rss_max_kb, rss_last_kb;
+        uint64_t rss_ref_kb; /* at the first cleanup after a tenth of the calls */
 } Stats;
 
 static Stats S;
@@ -1967,12 +1979,16 @@ static void pump(sd_bus *const *buses, size_t n, int timeout_ms) {
         (void) poll(p, n, timeout_ms);
 }
 
+static void settle_holder(uint64_t index, Role role, const char *holder);
+
 /* Several calls from both root connections at once. With hold, polkit keeps its answers until
  * all of them were dispatched once, so that the ones it lets through run again after the others
- * changed the world (a lease released, a group claimed) under them. */
+ * changed the world (a lease released, a group claimed) under them; with abandon, the second
+ * connection goes away before polkit answers: what it was granted must not outlive it. */
 static uint64_t burst(uint64_t index, Rng *r, uint64_t left) {
         size_t n = MIN(2 + rng_below(r, 5), left);
-        bool hold = rng_percent(r, 50);
+        bool hold = rng_percent(r, 50), abandon = hold && rng_percent(r, 30);
+        _cleanup_free_ char *gone = NULL;
         sd_bus_slot *slots[8] = {};
         Pending pending[8] = {};
         Call calls[8] = {};
@@ -1981,7 +1997,8 @@ static uint64_t burst(uint64_t index, Rng *r, uint64_t left) {
         int64_t deadline;
         _cleanup_free_ char *descs = NULL;
 
-        note("burst of %zu%s", n, hold ? ", polkit held" : "");
+        note("burst of %zu%s%s", n, hold ? ", polkit held" : "",
+             abandon ? ", the second connection leaves" : "");
         S.bursts++;
         S.burst_calls += n;
         S.hung_bursts += hold;
@@ -2001,8 +2018,22 @@ static uint64_t burst(uint64_t index, Rng *r, uint64_t left) {
                  * calls before it have been seen and are waiting for polkit. */
                 for (Role role = ROLE_HOLDER; role <= ROLE_OTHER; role++)
                         sd_bus_message_unref(call_ok(conn[role], OBJ_ROOT, IFACE_PEER, "Ping", ""));
+                if (abandon) {
+                        gone = xstrdup(unique_name(conn[ROLE_OTHER]));
+                        for (size_t i = 0; i < n; i++)
+                                if (roles[i] == ROLE_OTHER) {
+                                        slots[i] = sd_bus_slot_unref(slots[i]);
+                                        pending[i].done = true;
+                                }
+                        conn[ROLE_OTHER] = sd_bus_flush_close_unref(conn[ROLE_OTHER]);
+                        conn[ROLE_OTHER] = bus_connect();
+                        S.reconnects++;
+                }
                 mock_call("SimulateHang", "b", 0);
                 mock_call("ReleaseHangingCalls", "");
+                /* polkit answered the daemon before us: once this Ping is answered, the calls it
+                 * let through have run again, the abandoned ones too. */
+                sd_bus_message_unref(call_ok(conn[ROLE_HOLDER], OBJ_ROOT, IFACE_PEER, "Ping", ""));
         }
         deadline = now_usec() + 2 * CALL_TIMEOUT_US;
         for (;;) {
@@ -2015,6 +2046,12 @@ static uint64_t burst(uint64_t index, Rng *r, uint64_t left) {
                 pump(conn, 2, 10);
         }
         for (size_t i = 0; i < n; i++) {
+                if (gone && roles[i] == ROLE_OTHER) {
+                        /* Nobody is left to hear the answer. */
+                        S.abandoned++;
+                        call_clear(&calls[i]);
+                        continue;
+                }
                 if (!pending[i].done)
                         result_from(&pending[i].res, -ETIMEDOUT, NULL, NULL);
                 judge(index + i, roles[i], &calls[i], &pending[i].res);
@@ -2027,7 +2064,10 @@ static uint64_t burst(uint64_t index, Rng *r, uint64_t left) {
                 call_clear(&calls[i]);
                 result_clear(&pending[i].res);
         }
-        check_world(index + n - 1, ROLE_HOLDER, descs, any_ok);
+        if (gone)
+                settle_holder(index + n - 1, ROLE_OTHER, gone);
+        else
+                check_world(index + n - 1, ROLE_HOLDER, descs, any_ok);
         return n;
 }
 
@@ -2101,6 +2141,8 @@ static void cleanup(uint64_t index) {
 
         rss = daemon_rss_kb();
         S.rss_first_kb = S.rss_first_kb ?: rss;
+        if (!S.rss_ref_kb && index >= opt.calls / 10)
+                S.rss_ref_kb = rss;
         S.rss_max_kb = MAX(S.rss_max_kb, rss);
         S.rss_last_kb = rss;
         if (W.leases)
@@ -2230,17 +2272,26 @@ static void run_fuzz(void) {
                         finding(i, ROLE_OTHER, "the daemon does not answer Ping at the end",
                                 e.message ?: strerror(-r));
                 cleanup(i);
+#ifndef UNDER_ASAN
+                if (S.rss_ref_kb && S.rss_last_kb > S.rss_ref_kb + RSS_GROWTH_KB) {
+                        _cleanup_free_ char *d = xasprintf("  RSS %" PRIu64 " KiB after a tenth of "
+                                                           "the calls, %" PRIu64 " KiB at the end",
+                                                           S.rss_ref_kb, S.rss_last_kb);
+
+                        finding(i, ROLE_HOLDER, "the daemon's memory grows", d);
+                }
+#endif
         }
         worker_stop();
         printf("bus-fuzz: %.1f s, %.0f calls/s; %" PRIu64 " as root, %" PRIu64 " as another root "
                "connection, %" PRIu64 " as nobody; %" PRIu64 " with a wrong signature, %" PRIu64
                " in %" PRIu64 " bursts (%" PRIu64 " with polkit held), %" PRIu64
-               " reconnects, %" PRIu64 " polkit changes, %" PRIu64 " invalid UTF-8 strings "
+               " reconnects (%" PRIu64 " calls left unanswered), %" PRIu64 " polkit changes, %" PRIu64 " invalid UTF-8 strings "
                "refused by sd-bus; daemon fds with no lease %u, RSS %" PRIu64 "/%" PRIu64
                "/%" PRIu64 " KiB (first/max/last)\n",
                secs, secs > 0 ? (double) S.calls / secs : 0.0, S.by_role[ROLE_HOLDER],
                S.by_role[ROLE_OTHER], S.by_role[ROLE_NOBODY], S.wrong_sig, S.burst_calls,
-               S.bursts, S.hung_bursts, S.reconnects, S.polkit_changes, S.utf8_rejected,
+               S.bursts, S.hung_bursts, S.reconnects, S.abandoned, S.polkit_changes, S.utf8_rejected,
                S.fds_idle, S.rss_first_kb, S.rss_max_kb, S.rss_last_kb);
         fflush(stdout);
         /* SIGTERM: exit 0, or ASan's report (a leak, an error) makes it fail here. */
