@@ -2313,14 +2313,7 @@ END_TEST
 /* ---- main ---- */
 
 static void fuzz_setup(void) {
-        char tmpl[] = "/tmp/vfio-assignd-fuzz-bus.XXXXXX";
-
-        ck_assert_msg(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-        H.tmpdir = xstrdup(tmpl);
-        /* The bus socket lives here; the worker switched to nobody must reach it. */
-        ck_assert_int_eq(chmod(H.tmpdir, 0755), 0);
-        H.polkit_log = path_join(H.tmpdir, "polkit.log");
-        harness_start_bus();
+        world_setup("fuzz-bus");
 }
 
 static void help(void) {
@@ -2428,17 +2421,8 @@ int main(int argc, char *argv[]) {
                        NOBODY_UID);
                 return 77;
         }
-        if (!harness_init())
+        if (!world_init("fuzz-bus"))
                 return 77;
-        if (!H.python3) {
-                printf("SKIP: fuzz-bus needs python-dbusmock's polkitd\n");
-                return 77;
-        }
-        mock_lib = getenv("VFIO_MOCK_LIB");
-        if (isempty(mock_lib) || access(mock_lib, R_OK) < 0) {
-                printf("SKIP: VFIO_MOCK_LIB (tests/mock/libvfio-mock.so) is missing\n");
-                return 77;
-        }
         printf("bus-fuzz: seed %" PRIu64 "\n", opt.seed);
 
         s = suite_create("bus-fuzz");

@@ -644,3 +644,29 @@ bool node_exists(uint32_t group) {
 
         return path_exists(p);
 }
+
+bool world_init(const char *who) {
+        if (!harness_init())
+                return false;
+        if (!H.python3) {
+                printf("SKIP: %s: python-dbusmock's polkitd is missing\n", who);
+                return false;
+        }
+        mock_lib = getenv("VFIO_MOCK_LIB");
+        if (isempty(mock_lib) || access(mock_lib, R_OK) < 0) {
+                printf("SKIP: VFIO_MOCK_LIB (tests/mock/libvfio-mock.so) is not set or missing\n");
+                return false;
+        }
+        return true;
+}
+
+void world_setup(const char *name) {
+        _cleanup_free_ char *tmpl = xasprintf("/tmp/vfio-assignd-%s.XXXXXX", name);
+
+        ck_assert_msg(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+        H.tmpdir = TAKE_PTR(tmpl);
+        /* The bus socket lives here; callers switched to nobody must reach it. */
+        ck_assert_int_eq(chmod(H.tmpdir, 0755), 0);
+        H.polkit_log = path_join(H.tmpdir, "polkit.log");
+        harness_start_bus();
+}

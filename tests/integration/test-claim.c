@@ -1245,15 +1245,7 @@ END_TEST
 /* ---- main ---- */
 
 static void claim_setup(void) {
-        char tmpl[] = "/tmp/vfio-assignd-claim.XXXXXX";
-
-        ck_assert_msg(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-        H.tmpdir = strdup(tmpl);
-        ck_assert_ptr_nonnull(H.tmpdir);
-        /* The bus socket lives here; callers switched to nobody must reach it. */
-        ck_assert_int_eq(chmod(H.tmpdir, 0755), 0);
-        H.polkit_log = path_join(H.tmpdir, "polkit.log");
-        harness_start_bus();
+        world_setup("claim");
 }
 
 int main(void) {
@@ -1262,17 +1254,8 @@ int main(void) {
         TCase *tc;
         int failed;
 
-        if (!harness_init())
+        if (!world_init("the claim tests"))
                 return 77;
-        if (!H.python3) {
-                printf("SKIP: the claim tests need python-dbusmock's polkitd\n");
-                return 77;
-        }
-        mock_lib = getenv("VFIO_MOCK_LIB");
-        if (isempty(mock_lib) || access(mock_lib, R_OK) < 0) {
-                printf("SKIP: VFIO_MOCK_LIB (tests/mock/libvfio-mock.so) is not set or missing\n");
-                return 77;
-        }
 
         s = suite_create("claim");
         tc = tcase_create("kernel-model");
