@@ -1406,12 +1406,26 @@ static uint64_t fnv1a(const char *s) {
         return h;
 }
 
+/* Linear: an error message may quote two 64 KiB arguments. */
 static char *hex(const char *s) {
-        char *out = NULL;
+        static const char digits[] = "0123456789abcdef";
+        size_t n = s ? strlen(s) : 0;
+        char *out;
 
-        for (; s && *s; s++)
-                ck_assert_int_ge(strextendf(&out, "", "%02x", (unsigned char) *s), 0);
-        return out ?: xstrdup("-");
+        if (n == 0)
+                return xstrdup("-");
+        out = malloc(2 * n + 1);
+        ck_assert_ptr_nonnull(out);
+        for (size_t i = 0; i < n; i++) {
+                out[2 * i] = digits[(unsigned char) s[i] >> 4];
+                out[2 * i + 1] = digits[(unsigned char) s[i] & 0xf];
+        }
+        out[2 * n] = '\0';
+        return out;
+}
+
+static int hexval(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 static char *unhex(const char *s) {
@@ -1420,42 +1434,54 @@ static char *unhex(const char *s) {
 
         ck_assert_ptr_nonnull(out);
         for (size_t i = 0; i < n; i++) {
-                unsigned v;
+                int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
 
-                ck_assert_int_eq(sscanf(s + 2 * i, "%2x", &v), 1);
-                out[i] = (char) v;
+                ck_assert_msg(hi >= 0 && lo >= 0, "the worker sent no hex: %.40s", s);
+                out[i] = (char) (hi << 4 | lo);
         }
         out[n] = '\0';
         return out;
 }
 
+/* The next line from fd within timeout_ms; NULL with errno ETIMEDOUT or EPIPE (closed). Each
+ * process reads one pipe only, so what was read past the line waits in one buffer. */
 static char *read_line_fd(int fd, int timeout_ms) {
-        char *line = NULL;
-        size_t n = 0;
+        static char *buf;
+        static size_t n;
         int64_t deadline = now_usec() + (int64_t) timeout_ms * 1000;
 
         for (;;) {
+                char *nl = n ? memchr(buf, '\n', n) : NULL, chunk[65536];
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                char c;
+                int64_t left = deadline - now_usec();
                 ssize_t k;
 
-                if (now_usec() > deadline || poll(&p, 1, 100) < 0) {
-                        free(line);
+                if (nl) {
+                        size_t len = (size_t) (nl - buf);
+                        char *line = strndup(buf, len);
+
+                        ck_assert_ptr_nonnull(line);
+                        memmove(buf, nl + 1, n - len - 1);
+                        n -= len + 1;
+                        return line;
+                }
+                if (left <= 0) {
+                        errno = ETIMEDOUT;
                         return NULL;
                 }
-                if (!(p.revents & (POLLIN | POLLHUP)))
+                if (poll(&p, 1, (int) MIN(left / 1000 + 1, 1000)) <= 0)
                         continue;
-                k = read(fd, &c, 1);
+                k = read(fd, chunk, sizeof(chunk));
+                if (k < 0 && errno == EINTR)
+                        continue;
                 if (k <= 0) {
-                        free(line);
+                        errno = k == 0 ? EPIPE : errno;
                         return NULL;
                 }
-                if (c == '\n')
-                        return line ?: xstrdup("");
-                line = realloc(line, n + 2);
-                ck_assert_ptr_nonnull(line);
-                line[n++] = c;
-                line[n] = '\0';
+                buf = realloc(buf, n + (size_t) k);
+                ck_assert_ptr_nonnull(buf);
+                memcpy(buf + n, chunk, (size_t) k);
+                n += (size_t) k;
         }
 }
 
@@ -1549,8 +1575,9 @@ static void worker_start(void) {
         worker.res = res[0];
 }
 
-static char *worker_ask(const char *fmt, ...) _printf_(1, 2);
-static char *worker_ask(const char *fmt, ...) {
+/* Sends the worker a command and returns its answer; what names the command in a failure. */
+static char *worker_ask(const char *what, const char *fmt, ...) _printf_(2, 3);
+static char *worker_ask(const char *what, const char *fmt, ...) {
         _cleanup_free_ char *cmd = NULL;
         va_list ap;
         char *line;
@@ -1563,7 +1590,14 @@ static char *worker_ask(const char *fmt, ...) {
         ck_assert_msg(write(worker.cmd, cmd, strlen(cmd)) == (ssize_t) strlen(cmd),
                       "the worker is gone: %s", strerror(errno));
         line = read_line_fd(worker.res, 2 * CALL_TIMEOUT_US / 1000);
-        ck_assert_msg(line, "the unprivileged worker did not answer \"%.40s\"", cmd);
+        if (!line) {
+                int status = 0, e = errno;
+                pid_t p = waitpid(worker.pid, &status, WNOHANG);
+
+                ck_abort_msg("the unprivileged worker did not answer (%s; %s %d): %s", strerror(e),
+                             p == worker.pid ? "it exited with" : "it runs, pid",
+                             p == worker.pid ? exit_code_of(status) : (int) worker.pid, what);
+        }
         return line;
 }
 
@@ -1588,13 +1622,13 @@ static void worker_call(uint64_t index, Call *c, Result *res) {
 
         for (char **l = W.leases; l && *l; l++)
                 ck_assert_int_ge(strextendf(&cmd, " ", "%s", *l), 0);
-        line = worker_ask("%s\n", cmd);
+        /* The same call here, to know what it was: both sides must build the same. */
+        gen_call(conn[ROLE_HOLDER], index, c, NULL);
+        line = worker_ask(c->desc, "%s\n", cmd);
         tok[0] = strtok_r(line, " ", &save);
         for (size_t i = 1; i < ELEMENTSOF(tok); i++)
                 tok[i] = tok[i - 1] ? strtok_r(NULL, " ", &save) : NULL;
         ck_assert_msg(tok[4] && streq(tok[0], "R"), "the worker said \"%.200s\"", line);
-        /* The same call here, to know what it was: both sides must have built the same. */
-        gen_call(conn[ROLE_HOLDER], index, c, NULL);
         ck_assert_msg(strtoull(tok[2], NULL, 10) == fnv1a(c->desc),
                       "the worker built another call %" PRIu64 " than %s", index, c->desc);
         *res = (Result) { .ok = streq(tok[1], "1") };
@@ -2140,7 +2174,7 @@ static void reconnect(uint64_t index, Role role) {
         S.reconnects++;
         note("reconnect %s", role_names[role]);
         if (role == ROLE_NOBODY) {
-                _cleanup_free_ char *line = worker_ask("R\n");
+                _cleanup_free_ char *line = worker_ask("reconnect", "R\n");
 
                 ck_assert_msg(startswith(line, "U "), "the worker said \"%s\"", line);
                 old = xstrdup(line + 2);
