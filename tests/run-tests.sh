@@ -136,7 +136,7 @@ check_bus_fuzz() {
         cd "$out/asan" && make -j"$jobs" --quiet tests/fuzz/fuzz-bus >/dev/null || return 1
         local seed=${BUS_FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} rc=0 r host line
         for host in qemu-q35-vtd server; do
-                tests/fuzz/fuzz-bus --seed "$seed" --calls "${BUS_FUZZ_CALLS:-1500}" \
+                tests/fuzz/fuzz-bus --seed "$seed" --calls "${BUS_FUZZ_CALLS:-4000}" \
                         --host "hosts/$host.host" >"bus-fuzz-$host.log" 2>&1
                 r=$?
                 line=$(grep '^bus-fuzz: [0-9]* calls' "bus-fuzz-$host.log" | tail -n 1)
