@@ -4,7 +4,7 @@
 # the ASan build) and by hand: `make check-fuzz-bus FUZZ_BUS_FLAGS="--calls 100000 --seed N"`.
 check_PROGRAMS += tests/fuzz/fuzz-bus
 tests_fuzz_fuzz_bus_SOURCES = \
-	tests/fuzz/fuzz-bus.c \
+	tests/fuzz/fuzz-bus.c tests/fuzz/bus-calls.c tests/fuzz/bus-calls.h \
 	tests/integration/claim-world.c tests/integration/claim-world.h \
 	tests/integration/harness.c tests/integration/harness.h
 # Where the program finds the daemon, the mock and the data when run without make.
