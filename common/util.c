@@ -125,6 +125,15 @@ void utf8_sanitize(char *s) {
         }
 }
 
+int utf8_prefix_len(const char *s, size_t max) {
+        size_t n = strnlen(s, MIN(max, (size_t) INT_MAX));
+
+        /* A continuation byte (10xxxxxx) right after the cut: the character straddles it. */
+        while (n > 0 && s[n] && ((unsigned char) s[n] & 0xc0) == 0x80)
+                n--;
+        return (int) n;
+}
+
 bool filename_is_valid(const char *s) {
         size_t n = 0;
 

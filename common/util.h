@@ -21,6 +21,10 @@ bool filename_is_valid(const char *s);
 
 /* Replaces every byte of s that is not part of a valid UTF-8 sequence with '?' (NULL is fine). */
 void utf8_sanitize(char *s);
+/* The length of the longest prefix of the UTF-8 string s that has at most max bytes and does not
+ * end inside a multi-byte character: for "%.*s" of a caller's string in a bus error message,
+ * which sd-bus does not send when it is not valid UTF-8 (the caller would get no reply). */
+int utf8_prefix_len(const char *s, size_t max);
 
 /* Appends a formatted string to *s (which may be NULL), separated by sep when *s is not empty. */
 int strextendf(char **s, const char *sep, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -313,7 +313,8 @@ static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *e
                 return k;
         if (!pci_address_is_canonical(address))
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                         "\"%.32s\" is not a PCI address like 0000:03:01.0", address);
+                                         "\"%.*s\" is not a PCI address like 0000:03:01.0",
+                                         utf8_prefix_len(address, 32), address);
         k = lease_open_device(&d->leases->ctx, l, address, &fd, &err);
         if (k < 0) {
                 k = lease_error_to_bus(&err, k, error);

@@ -440,6 +440,7 @@ int lease_watch_close(const LeaseContext *c, Lease *l, int inotify_fd) {
 }
 
 int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError *err) {
+        uint32_t before = l->granted_uid;
         char path[64];
         int k;
 
@@ -451,12 +452,19 @@ int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError
          * unrecorded grant behind. */
         l->granted_uid = uid;
         k = save(c);
-        if (k < 0)
+        if (k < 0) {
+                l->granted_uid = before;
                 return set_error(err, k, "StateFailed", "Cannot record the grant: %s", strerror(-k));
+        }
         k = dev_chown(c->model->root, path, uid == UINT32_MAX ? 0 : uid);
-        if (k < 0)
+        if (k < 0) {
+                /* Refused: the node stays (or goes back to) whose it was, and so does the record. */
+                (void) dev_chown(c->model->root, path, before == UINT32_MAX ? 0 : before);
+                l->granted_uid = before;
+                (void) save(c);
                 return set_error(err, k, "Failed", "Cannot hand /dev/vfio/%" PRIu32 " to uid %" PRIu32 ": %s",
                                  l->group, uid, strerror(-k));
+        }
         /* The kernel lets one open file own a group: the VMM that opens the node itself needs
          * ours closed. The lease then hands out no fds of its own. */
         l->group_fd = safe_close(l->group_fd);

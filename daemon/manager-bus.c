@@ -121,7 +121,8 @@ static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persi
                 else if (ret_user && streq(key, "user"))
                         k = sd_bus_message_read(m, "v", "s", ret_user);
                 else
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Unknown option \"%.64s\"", key);
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Unknown option \"%.*s\"",
+                                                 utf8_prefix_len(key, 64), key);
                 if (k < 0)
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Option \"%s\" has the wrong type",
                                                  key);
@@ -140,7 +141,8 @@ static int find_device_group(Daemon *d, const char *address, const Group **ret, 
 
         if (!pci_address_is_canonical(address))
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                         "\"%.32s\" is not a PCI address like 0000:03:01.0", address);
+                                         "\"%.*s\" is not a PCI address like 0000:03:01.0",
+                                         utf8_prefix_len(address, 32), address);
         dev = topology_find_device(d->model->topology, address);
         if (!dev)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_DEVICE, "No PCI device %s", address);
@@ -502,7 +504,8 @@ static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error
         if (user) {
                 k = userdb_by_name(user, &caller.uid, &caller.user, &caller.groups);
                 if (k < 0)
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "No user \"%.32s\"", user);
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "No user \"%.*s\"",
+                                                 utf8_prefix_len(user, 32), user);
         } else {
                 k = bus_caller(m, &caller);
                 if (k < 0)

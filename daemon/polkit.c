@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <systemd/sd-event.h>
+
 #include "polkit.h"
 #include "util.h"
 
@@ -12,6 +14,7 @@ struct PolkitQuery {
         PolkitQuery *next;
         sd_bus_message *request;
         sd_bus_slot *slot;
+        sd_event_source *rerun_done; /* after the message ran again, see on_check_reply() */
         char *action;
         int verdict;             /* -1 pending, 0 denied, 1 granted */
         sd_bus_error error;      /* why it failed, when polkit could not answer */
@@ -25,6 +28,7 @@ static PolkitQuery *query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
         sd_bus_slot_unref(q->slot);
+        sd_event_source_disable_unref(q->rerun_done);
         sd_bus_message_unref(q->request);
         free(q->action);
         sd_bus_error_free(&q->error);
@@ -61,6 +65,16 @@ PolkitRegistry *polkit_registry_free(PolkitRegistry *r) {
         return NULL;
 }
 
+/* The message ran again without asking for its verdict (its object went away meanwhile, or the
+ * handler failed before asking): nobody will, so the query goes, and with it the message. */
+static int on_rerun_done(sd_event_source *s, void *userdata) {
+        PolkitQuery *q = userdata;
+
+        query_unlink(q);
+        query_free(q);
+        return 0;
+}
+
 static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         PolkitQuery *q = userdata;
         const sd_bus_error *e;
@@ -86,8 +100,17 @@ static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
                 } else
                         q->verdict = authorized ? 1 : 0;
         }
-        /* Run the method again; this time it finds the verdict. */
+        /* Run the method again; this time it finds the verdict. An idle event frees the query
+         * once the queued messages have been dispatched, in case the handler never asks (as
+         * systemd's bus-polkit.c does). */
         k = sd_bus_message_rewind(q->request, true);
+        if (k >= 0) {
+                sd_event *event = sd_bus_get_event(sd_bus_message_get_bus(q->request));
+
+                k = event ? sd_event_add_defer(event, &q->rerun_done, on_rerun_done, q) : -ENXIO;
+        }
+        if (k >= 0)
+                k = sd_event_source_set_priority(q->rerun_done, SD_EVENT_PRIORITY_IDLE);
         if (k >= 0)
                 k = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
         if (k < 0) {

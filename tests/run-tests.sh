@@ -128,6 +128,34 @@ check_fuzz() {
         return $rc
 }
 
+# The D-Bus fuzzer (tests/fuzz/fuzz-bus.c) briefly, against the ASan build: random and malformed
+# calls to every member, from root and from nobody, on two sample hosts. A reply that is not a
+# named error, a change made by a refused call, a leak or a crash of the daemon fails it; the
+# seed is printed (BUS_FUZZ_SEED reruns one, BUS_FUZZ_CALLS sets the number of calls per host).
+check_bus_fuzz() {
+        cd "$out/asan" && make -j"$jobs" --quiet tests/fuzz/fuzz-bus >/dev/null || return 1
+        local seed=${BUS_FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} rc=0 r host line
+        for host in qemu-q35-vtd server; do
+                tests/fuzz/fuzz-bus --seed "$seed" --calls "${BUS_FUZZ_CALLS:-4000}" \
+                        --host "hosts/$host.host" >"bus-fuzz-$host.log" 2>&1
+                r=$?
+                line=$(grep '^bus-fuzz: [0-9]* calls' "bus-fuzz-$host.log" | tail -n 1)
+                if [ $r -eq 77 ]; then
+                        echo "SKIP: bus-fuzz: $host.host: $(grep -m1 '^SKIP' "bus-fuzz-$host.log")"
+                elif [ $r -eq 0 ]; then
+                        echo "PASS: bus-fuzz: $host.host: ${line#bus-fuzz: }"
+                        tests_passed=$((tests_passed + 1))
+                else
+                        echo "FAIL: bus-fuzz: $host.host: ${line:-no summary} (log: $out/asan/bus-fuzz-$host.log)"
+                        grep -A4 '^FINDING' "bus-fuzz-$host.log" | head -n 60
+                        tail -n 40 "bus-fuzz-$host.log"
+                        tests_failed=$((tests_failed + 1))
+                        rc=1
+                fi
+        done
+        return $rc
+}
+
 check_distcheck() {
         cd "$out/check" && make -j"$jobs" distcheck >distcheck.out 2>&1
         local rc=$?
@@ -152,6 +180,7 @@ step "make check" check_plain
 step "make check under ASan/UBSan" check_sanitizers
 step "unit tests under valgrind" check_valgrind
 step "fuzz targets" check_fuzz
+step "D-Bus fuzzer under ASan" check_bus_fuzz
 step "make distcheck" check_distcheck
 if [ "${SKIP_VM:-0}" != 1 ]; then
         step "VM level (real kernel)" check_vm

@@ -655,29 +655,26 @@ bool node_exists(uint32_t group) {
         return path_exists(p);
 }
 
-/* ---- a test program's main ---- */
-
-int world_init(void) {
+bool world_init(const char *who) {
         if (!harness_init())
-                return 77;
+                return false;
         if (!H.python3) {
-                printf("SKIP: the claim tests need python-dbusmock's polkitd\n");
-                return 77;
+                printf("SKIP: %s: python-dbusmock's polkitd is missing\n", who);
+                return false;
         }
         mock_lib = getenv("VFIO_MOCK_LIB");
         if (isempty(mock_lib) || access(mock_lib, R_OK) < 0) {
                 printf("SKIP: VFIO_MOCK_LIB (tests/mock/libvfio-mock.so) is not set or missing\n");
-                return 77;
+                return false;
         }
-        return 0;
+        return true;
 }
 
-void world_setup(void) {
-        char tmpl[] = "/tmp/vfio-assignd-claim.XXXXXX";
+void world_setup(const char *name) {
+        _cleanup_free_ char *tmpl = xasprintf("/tmp/vfio-assignd-%s.XXXXXX", name);
 
         ck_assert_msg(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-        H.tmpdir = strdup(tmpl);
-        ck_assert_ptr_nonnull(H.tmpdir);
+        H.tmpdir = TAKE_PTR(tmpl);
         /* The bus socket lives here; callers switched to nobody must reach it. */
         ck_assert_int_eq(chmod(H.tmpdir, 0755), 0);
         H.polkit_log = path_join(H.tmpdir, "polkit.log");

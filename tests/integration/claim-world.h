@@ -182,11 +182,11 @@ void polkit_call(char *const args[]);
 void polkit_allow_all(void);
 void polkit_deny_all(void);
 void case_start(const char *host);
-
-/* A test program's main: world_init() returns 0, or 77 (skip) with a message when a tool is
- * missing; world_setup() is the unchecked fixture (private bus and polkit mock), torn down by
- * harness_teardown(). */
-int world_init(void);
-void world_setup(void);
+/* harness_init() and what a claim world needs besides (python-dbusmock's polkitd, the kernel
+ * model); false after a "SKIP: who ..." line. */
+bool world_init(const char *who);
+/* The unchecked fixture of a program of claim worlds: H.tmpdir as /tmp/vfio-assignd-NAME.XXXXXX,
+ * reachable by a caller switched to nobody, with the private bus and the polkit mock in it. */
+void world_setup(const char *name);
 bool node_exists(uint32_t group);
 

@@ -1244,19 +1244,22 @@ END_TEST
 
 /* ---- main ---- */
 
+static void claim_setup(void) {
+        world_setup("claim");
+}
+
 int main(void) {
         SRunner *sr;
         Suite *s;
         TCase *tc;
-        int failed, r;
+        int failed;
 
-        r = world_init();
-        if (r != 0)
-                return r;
+        if (!world_init("the claim tests"))
+                return 77;
 
         s = suite_create("claim");
         tc = tcase_create("kernel-model");
-        tcase_add_unchecked_fixture(tc, world_setup, harness_teardown);
+        tcase_add_unchecked_fixture(tc, claim_setup, harness_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_claim_bridge_group_q35);
         tcase_add_test(tc, test_claim_bridge_group_server);

@@ -502,19 +502,22 @@ END_TEST
 
 /* ---- main ---- */
 
+static void client_setup(void) {
+        world_setup("client");
+}
+
 int main(void) {
         SRunner *sr;
         Suite *s;
         TCase *tc;
-        int failed, r;
+        int failed;
 
-        r = world_init();
-        if (r != 0)
-                return r;
+        if (!world_init("the client tests"))
+                return 77;
 
         s = suite_create("client");
         tc = tcase_create("assignctl");
-        tcase_add_unchecked_fixture(tc, world_setup, harness_teardown);
+        tcase_add_unchecked_fixture(tc, client_setup, harness_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_json_stdout_is_only_json);
         tcase_add_test(tc, test_text_escapes_daemon_strings);

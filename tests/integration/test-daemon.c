@@ -668,19 +668,22 @@ START_TEST(test_roots_named) {
 }
 END_TEST
 
+static void daemon_setup(void) {
+        world_setup("daemon");
+}
+
 int main(void) {
         SRunner *sr;
         Suite *s;
         TCase *tc;
-        int failed, r;
+        int failed;
 
-        r = world_init();
-        if (r != 0)
-                return r;
+        if (!world_init("the daemon tests"))
+                return 77;
 
         s = suite_create("daemon");
         tc = tcase_create("kernel-model");
-        tcase_add_unchecked_fixture(tc, world_setup, harness_teardown);
+        tcase_add_unchecked_fixture(tc, daemon_setup, harness_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_sample_hosts_listed);
         tcase_add_loop_test(tc, test_assignable_agrees_with_claim, 0, ELEMENTSOF(sample_hosts));

@@ -254,6 +254,23 @@ START_TEST(test_utf8_sanitize) {
 }
 END_TEST
 
+/* A caller's string cut for an error message must stay valid UTF-8, or sd-bus sends no reply. */
+START_TEST(test_utf8_prefix_len) {
+        /* "é" is c3 a9, "💩" is f0 9f 92 a9. */
+        ck_assert_int_eq(utf8_prefix_len("abc", 32), 3);
+        ck_assert_int_eq(utf8_prefix_len("", 32), 0);
+        ck_assert_int_eq(utf8_prefix_len("abcdef", 4), 4);
+        ck_assert_int_eq(utf8_prefix_len("ab\xc3\xa9", 3), 2);
+        ck_assert_int_eq(utf8_prefix_len("ab\xc3\xa9", 4), 4);
+        ck_assert_int_eq(utf8_prefix_len("ab\xc3\xa9z", 4), 4);
+        for (size_t cut = 1; cut <= 4; cut++)
+                ck_assert_int_eq(utf8_prefix_len("\xf0\x9f\x92\xa9", cut), cut == 4 ? 4 : 0);
+        ck_assert_int_eq(utf8_prefix_len("a\xf0\x9f\x92\xa9" "b", 3), 1);
+        ck_assert_int_eq(utf8_prefix_len("a\xf0\x9f\x92\xa9" "b", 5), 5);
+        ck_assert_int_eq(utf8_prefix_len("abc", 0), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("common");
         TCase *tc = tcase_create("common");
@@ -270,6 +287,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_strcut);
         tcase_add_test(tc, test_json_escape_controls);
         tcase_add_test(tc, test_utf8_sanitize);
+        tcase_add_test(tc, test_utf8_prefix_len);
         suite_add_tcase(s, tc);
         return s;
 }
