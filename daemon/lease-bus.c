@@ -124,7 +124,7 @@ static int lease_error_to_bus(const LeaseError *e, int k, sd_bus_error *error) {
         char name[128];
 
         if (!e->name)
-                return sd_bus_error_set_errnof(error, k, "%s", e->message ?: strerror(-k));
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "%s", e->message ?: strerror(-k));
         snprintf(name, sizeof(name), ERROR_PREFIX "%s", e->name);
         return sd_bus_error_setf(error, name, "%s", e->message ?: strerror(-k));
 }
@@ -185,7 +185,8 @@ int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error) {
                 else if (r < 0)
                         log_warning("Cannot clear vfio_iommu_type1.allow_unsafe_interrupts: %s", strerror(-r));
         }
-        return k < 0 ? sd_bus_error_set_errnof(error, k, "The lease was released but the state could not be saved: %m")
+        return k < 0 ? sd_bus_error_setf(error, BUS_ERROR_STATE_FAILED,
+                                         "The lease was released but the state could not be saved: %s", strerror(-k))
                      : 0;
 }
 

@@ -226,7 +226,7 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
                 return no_policy_error(d, error);
         k = bus_caller(m, &caller);
         if (k < 0)
-                return sd_bus_error_set_errnof(error, k, "Cannot identify the caller: %m");
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s", strerror(-k));
 
         /* polkit said this caller may act now; the policy says what its uid may get. */
         k = evaluate(d, g, &caller, &v);
@@ -509,7 +509,7 @@ static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error
         } else {
                 k = bus_caller(m, &caller);
                 if (k < 0)
-                        return sd_bus_error_set_errnof(error, k, "Cannot identify the caller: %m");
+                        return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s", strerror(-k));
         }
         k = evaluate(d, g, &caller, &v);
         if (k < 0)

@@ -114,8 +114,11 @@ static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         if (k >= 0)
                 k = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
         if (k < 0) {
-                /* Cannot re-run: answer the caller here so it is not left waiting. */
-                (void) sd_bus_reply_method_errnof(q->request, k, "Authorisation for %s failed: %m", q->action);
+                /* Cannot re-run: answer the caller here so it is not left waiting. An
+                 * authorisation that cannot be completed is a refusal. */
+                (void) sd_bus_reply_method_errorf(q->request, SD_BUS_ERROR_ACCESS_DENIED,
+                                                  "Authorisation for %s could not be completed: %s", q->action,
+                                                  strerror(-k));
                 query_unlink(q);
                 query_free(q);
         }
