@@ -75,6 +75,7 @@ static int introspect(sd_bus *client, const char *path, const char *interface, c
 int bus_print_introspection(FILE *out) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *client = NULL;
         _cleanup_free_ char *mgr = NULL, *grp = NULL, *dev = NULL, *devpath = NULL, *grppath = NULL;
+        _cleanup_free_ char *lease = NULL, *leasepath = NULL;
         Server server = {};
         Topology topology = {};
         Model model = { .topology = &topology };
@@ -83,12 +84,15 @@ int bus_print_introspection(FILE *out) {
         Group group = { .id = 0 };
         Device *devices[] = { &device, NULL };
         Group *groups[] = { &group, NULL };
-        Daemon d = { .model = &model };
+        Lease l = { .id = 1, .container_fd = -1, .group_fd = -1, .close_wd = -1 };
+        Lease *leases[] = { &l };
+        LeaseSet set = { .leases = leases, .n = 1 };
+        Daemon d = { .model = &model, .leases = &set };
         pthread_t thread;
         sd_id128_t id;
         int fds[2], k;
 
-        /* A model with one device in one group, so every object path resolves. */
+        /* A model with one device in one group and a lease, so every object path resolves. */
         topology.devices = devices;
         topology.n_devices = 1;
         topology.groups = groups;
@@ -138,6 +142,10 @@ int bus_print_introspection(FILE *out) {
                 k = introspect(client, grppath, IFACE_GROUP, &grp);
         if (k >= 0)
                 k = introspect(client, devpath, IFACE_DEVICE, &dev);
+        if (k >= 0)
+                k = lease_object_path(l.id, &leasepath);
+        if (k >= 0)
+                k = introspect(client, leasepath, IFACE_LEASE, &lease);
         server.stop = 1;
         pthread_join(thread, NULL);
         if (k >= 0) {
@@ -148,6 +156,7 @@ int bus_print_introspection(FILE *out) {
                 fputs(mgr, out);
                 fputs(grp, out);
                 fputs(dev, out);
+                fputs(lease, out);
                 fputs("</node>\n", out);
                 k = ferror(out) ? -EIO : 0;
         }
