@@ -333,7 +333,8 @@ static void schedule_settle(Daemon *d) {
                 if (k >= 0)
                         k = sd_event_source_set_enabled(d->settle, SD_EVENT_ONESHOT);
         } else
-                k = sd_event_add_time_relative(d->event, &d->settle, CLOCK_MONOTONIC, SETTLE_FIRST_USEC, 0,
+                /* 1 ms accuracy: sd-event's default of 250 ms would dwarf the first 50 ms. */
+                k = sd_event_add_time_relative(d->event, &d->settle, CLOCK_MONOTONIC, SETTLE_FIRST_USEC, 1000,
                                                on_settle, d);
         if (k < 0)
                 log_warning("Cannot schedule reading unsettled IOMMU groups again: %s", strerror(-k));
