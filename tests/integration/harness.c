@@ -76,8 +76,11 @@ char *read_file_or_abort(const char *path) {
         ck_assert_msg(f, "cannot open %s: %s", path, strerror(errno));
         n = getdelim(&buf, &size, '\0', f);
         ck_assert_msg(n >= 0 || feof(f), "cannot read %s", path);
-        if (!buf)
+        /* An empty file: getdelim() may have allocated without writing a NUL. */
+        if (n < 0) {
+                free(buf);
                 buf = xstrdup("");
+        }
         return buf;
 }
 

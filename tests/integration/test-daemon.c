@@ -201,6 +201,7 @@ START_TEST(test_second_instance_changes_nothing) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *lease = NULL, *before = NULL, *after = NULL, *log = NULL, *text = NULL;
         _cleanup_free_ char *persistent = NULL, *state_before = NULL, *state_after = NULL;
+        _cleanup_json_ json_object *row = NULL;
         pid_t second;
         int status;
 
@@ -227,7 +228,8 @@ START_TEST(test_second_instance_changes_nothing) {
         ck_assert_str_eq(state_after, state_before);
         assert_on_host(SOLO1, SOLO_DRIVER);
         ck_assert_int_eq(name_owner_pid(bus), C.pid);
-        ck_assert_str_eq(row_str(lease_row(lease), ROW_STATE), "active");
+        row = lease_row(lease);
+        ck_assert_str_eq(row_str(row, ROW_STATE), "active");
         case_end();
 }
 END_TEST
