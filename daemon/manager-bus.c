@@ -94,6 +94,9 @@ static int method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_erro
         k = report_to_string(d->model, &json);
         if (k < 0)
                 return k;
+        /* Everything in it is UTF-8 but what sysfs and the ACPI tables quote; the bus must get
+         * UTF-8 or the call gets no answer. */
+        utf8_sanitize(json);
         return sd_bus_reply_method_return(m, "s", json);
 }
 

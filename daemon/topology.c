@@ -95,6 +95,9 @@ int topology_add_error(char ***errors, const char *fmt, ...) {
         va_start(ap, fmt);
         k = strv_extendv(errors, fmt, ap);
         va_end(ap);
+        /* Quoted sysfs values may be any bytes; the line goes on the bus, which wants UTF-8. */
+        if (k >= 0)
+                utf8_sanitize((*errors)[strv_length(*errors) - 1]);
         return k;
 }
 
@@ -843,6 +846,8 @@ static int add_blocker(Group *g, const char *code, const char *device, const cha
         va_end(ap);
         if (k < 0)
                 return -ENOMEM;
+        /* A host-critical reason names an interface, and interface names may be any bytes. */
+        utf8_sanitize(reason);
         nb = realloc(g->blockers, sizeof(*nb) * (g->n_blockers + 1));
         if (!nb) {
                 free(reason);
@@ -947,6 +952,7 @@ int topology_derive(Topology *t, const PciAddress *rmrr, size_t n_rmrr, const Ho
                                 d->host_critical = strdup(crit[j].reason);
                                 if (!d->host_critical)
                                         return -ENOMEM;
+                                utf8_sanitize(d->host_critical);
                                 break;
                         }
         }

@@ -654,6 +654,26 @@ START_TEST(test_release_logged_with_caller) {
 }
 END_TEST
 
+/* sysfs may hold any bytes; what the daemon quotes of them reaches the bus as UTF-8. */
+START_TEST(test_report_with_garbage_in_sysfs) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_ json_object *report = NULL;
+        _cleanup_free_ char *attr = NULL, *text = NULL;
+
+        case_begin_data(Q35_HOST);
+        attr = xasprintf("%s/sys/bus/pci/devices/" SOLO1 "/numa_node", C.host);
+        write_file(attr, "\xff\xfe\xc3(0\n");
+        polkit_allow_all();
+        daemon_start();
+        bus = bus_connect();
+        report = bus_report(bus);
+        text = strdup(json_object_to_json_string(report));
+        ck_assert_ptr_nonnull(text);
+        assert_contains(text, SOLO1 ": numa_node: invalid value");
+        case_end();
+}
+END_TEST
+
 START_TEST(test_roots_named) {
         _cleanup_free_ char *err = NULL, *err2 = NULL;
 
@@ -704,6 +724,7 @@ int main(void) {
         tcase_add_test(tc, test_prepare_hands_out_no_fds);
         tcase_add_test(tc, test_release_logged_with_caller);
         tcase_add_test(tc, test_roots_named);
+        tcase_add_test(tc, test_report_with_garbage_in_sysfs);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
