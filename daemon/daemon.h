@@ -23,6 +23,7 @@ typedef struct Daemon {
         sd_event_source *settle;  /* re-reads what the kernel had not finished (model_settle()) */
         unsigned settle_attempt;
         sd_event_source *stuck_timer;   /* retries stuck groups */
+        unsigned close_attempt;         /* checks since the last close of a /dev/vfio/N */
         int inotify_fd;                 /* closes of /dev/vfio/N that stuck groups wait for */
         sd_event_source *inotify_source;
 } Daemon;

@@ -363,9 +363,19 @@ static void on_uevent(const char *action, const char *address, void *userdata) {
 #define STUCK_CHECK_USEC (2 * 1000000ULL)
 #define STUCK_RETRY_USEC (30 * 1000000ULL)
 
+/* The close event is no promise that the group can be opened again: __fput() (fs/file_table.c)
+ * queues IN_CLOSE_* before it calls the file's ->release, and only vfio_group_fops_release()
+ * clears the group's opened file (drivers/vfio/group.c; vfio_main.c before 6.2). A check right
+ * after the event can still meet EBUSY, and nothing else tells when the release has run; so after
+ * a close a group still busy is looked at again 1, 2, 4 ... 512 ms later, before the periodic
+ * check takes over. */
+#define CLOSE_FIRST_USEC 1000ULL
+#define CLOSE_ATTEMPTS 10
+
 /* A group that could not be given back is retried until it can: it is never dropped. */
 static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
         Daemon *d = userdata;
+        bool waiting = false;
         uint64_t now;
 
         (void) sd_event_now(d->event, CLOCK_MONOTONIC, &now);
@@ -374,8 +384,12 @@ static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
                 Lease *l = d->leases->leases[i];
                 uint32_t group = l->group;
 
-                if (l->state != LEASE_STUCK || (!l->waiting && now < l->retry_after) ||
-                    lease_group_busy(&d->leases->ctx, l)) {
+                if (l->state != LEASE_STUCK || (!l->waiting && now < l->retry_after)) {
+                        i++;
+                        continue;
+                }
+                if (lease_group_busy(&d->leases->ctx, l)) {
+                        waiting = true;
                         i++;
                         continue;
                 }
@@ -386,13 +400,19 @@ static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
                         i++;
                 }
         }
-        (void) sd_event_source_set_time_relative(s, STUCK_CHECK_USEC);
+        if (waiting && d->close_attempt < CLOSE_ATTEMPTS)
+                (void) sd_event_source_set_time_relative(s, CLOSE_FIRST_USEC << d->close_attempt++);
+        else {
+                d->close_attempt = CLOSE_ATTEMPTS;
+                (void) sd_event_source_set_time_relative(s, STUCK_CHECK_USEC);
+        }
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
 /* Some /dev/vfio/N was closed for the last time by someone (IN_CLOSE_*). */
 static int on_group_closed(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Daemon *d = userdata;
         union {
                 struct inotify_event ev;
                 char buf[4096];
@@ -401,7 +421,8 @@ static int on_group_closed(sd_event_source *s, int fd, uint32_t revents, void *u
         /* Which group it was does not matter: checking the stuck ones is cheap. */
         while (read(fd, &u, sizeof(u)) > 0)
                 ;
-        lease_bus_kick_stuck(userdata);
+        d->close_attempt = 0;
+        lease_bus_kick_stuck(d);
         return 0;
 }
 
@@ -522,7 +543,7 @@ static int run_daemon(void) {
         _cleanup_(model_freep) Model *model = NULL;
         _cleanup_(udev_watch_freep) UdevWatch *udev = NULL;
         _cleanup_(fifo_watch_freep) FifoWatch *fifo = NULL;
-        _cleanup_(daemon_done) Daemon d = { .inotify_fd = -1 };
+        _cleanup_(daemon_done) Daemon d = { .inotify_fd = -1, .close_attempt = CLOSE_ATTEMPTS };
         char *default_dirs[] = { (char *) POLICY_DIR_VENDOR, (char *) POLICY_DIR_ETC, (char *) POLICY_DIR_RUN, NULL };
         sigset_t mask;
         int k;
