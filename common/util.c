@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "util.h"
@@ -240,4 +242,38 @@ void strv_sort(char **l) {
 
         if (n > 1)
                 qsort(l, n, sizeof(char *), cmp_str);
+}
+
+int pid_start_time(pid_t pid, uint64_t *ret) {
+        char path[32], buf[1024], *p;
+        uint64_t t;
+        ssize_t n;
+        int fd;
+
+        /* proc(5), /proc/pid/stat: the command name (field 2) is in parentheses and may hold
+         * spaces and ')', so fields are counted from the last ')'; starttime is field 22. */
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        p = strrchr(buf, ')');
+        if (!p)
+                return -EBADMSG;
+        p++;
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EBADMSG;
+        }
+        p++;
+        p[strcspn(p, " ")] = '\0';
+        if (safe_atou64(p, 10, &t) < 0)
+                return -EBADMSG;
+        *ret = t;
+        return 0;
 }

@@ -5,12 +5,17 @@
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Strict number parsing: the whole string (trailing newline allowed) must be a number that fits.
  * base 0 accepts 0x-prefixed hex and decimal (never octal). */
 int safe_atou64(const char *s, unsigned base, uint64_t *ret);
 int safe_atou32(const char *s, unsigned base, uint32_t *ret);
 int safe_atoi32(const char *s, int32_t *ret);
+
+/* The start time of a process, in clock ticks after boot (proc(5), /proc/pid/stat field 22):
+ * with the pid, it names one process even after the pid is reused. -ESRCH when there is none. */
+int pid_start_time(pid_t pid, uint64_t *ret);
 
 /* Removes trailing whitespace in place; returns s. */
 char *strstrip_trailing(char *s);

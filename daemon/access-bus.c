@@ -108,33 +108,60 @@ void bus_caller_clear(BusCaller *c) {
         *c = (BusCaller) {};
 }
 
+/* Who called, from the bus's record of the connection (org.freedesktop.DBus.GetConnectionCredentials:
+ * the uid, pid and groups the kernel gave dbus-daemon when the caller connected, SO_PEERCRED and
+ * SO_PEERGROUPS), never from /proc/<pid>: under the same pid a caller can exec a setuid or setgid
+ * binary after it connected. The user database adds every group of the uid. */
 int bus_caller(sd_bus_message *m, BusCaller *ret) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(bus_caller_clear) BusCaller c = {};
-        const gid_t *gids = NULL;
-        int k, n;
+        const uint32_t *gids = NULL; /* in reply */
+        size_t n_gids = 0;
+        bool have_uid = false;
+        const char *key;
+        int k;
 
-        k = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_PID |
-                                                 SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
-                                      &creds);
-        if (k < 0)
-                return k;
-        k = sd_bus_creds_get_euid(creds, &c.uid);
-        if (k < 0)
-                return k;
-        if (sd_bus_creds_get_pid(creds, (pid_t *) &c.pid) < 0)
-                c.pid = 0;
         c.unique_name = sd_bus_message_get_sender(m);
+        if (!c.unique_name)
+                return -ENXIO;
+        k = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetConnectionCredentials", &e, &reply, "s", c.unique_name);
+        if (k < 0)
+                return k;
+        k = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (k >= 0 && (k = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                k = sd_bus_message_read(reply, "s", &key);
+                if (k < 0)
+                        break;
+                if (streq(key, "UnixUserID")) {
+                        k = sd_bus_message_read(reply, "v", "u", &c.uid);
+                        have_uid = k >= 0;
+                } else if (streq(key, "ProcessID"))
+                        k = sd_bus_message_read(reply, "v", "u", &c.pid);
+                else if (streq(key, "UnixGroupIDs")) {
+                        size_t size = 0;
 
-        /* The user database gives the name and every group of the uid; the groups the process
-         * actually runs with are added when the bus tells them. */
+                        k = sd_bus_message_enter_container(reply, 'v', "au");
+                        if (k >= 0)
+                                k = sd_bus_message_read_array(reply, 'u', (const void **) &gids, &size);
+                        n_gids = size / sizeof(uint32_t);
+                        if (k >= 0)
+                                k = sd_bus_message_exit_container(reply);
+                } else
+                        k = sd_bus_message_skip(reply, "v");
+                if (k >= 0)
+                        k = sd_bus_message_exit_container(reply);
+        }
+        if (k < 0)
+                return k;
+        if (!have_uid)
+                return -ENODATA;
+
         k = userdb_by_uid(c.uid, &c.user, &c.groups);
         if (k == -ENOMEM)
                 return k;
-        if (sd_bus_creds_get_egid(creds, &c.gid) >= 0 && userdb_add_group(&c.groups, c.gid) < 0)
-                return -ENOMEM;
-        n = sd_bus_creds_get_supplementary_gids(creds, &gids);
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < n_gids; i++)
                 if (userdb_add_group(&c.groups, gids[i]) < 0)
                         return -ENOMEM;
         *ret = c;

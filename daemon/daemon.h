@@ -14,6 +14,7 @@
 typedef struct Daemon {
         sd_event *event;
         sd_bus *bus;
+        char bus_id[33];          /* org.freedesktop.DBus.GetId, for holder identities */
         Model *model;
         LeaseSet *leases;        /* NULL in --bus-introspect */
         Policy *policy;
@@ -101,7 +102,7 @@ typedef struct BusGroupDetails {
 char **bus_group_details(Daemon *d, uint32_t group, BusGroupDetails *gd);
 
 typedef struct BusCaller {
-        uint32_t uid, gid, pid;
+        uint32_t uid, pid;
         const char *unique_name;
         char *user;
         char **groups;

@@ -245,10 +245,12 @@ int lease_bus_track(Daemon *d, Lease *l) {
         return sd_bus_track_add_name(b->track, l->holder);
 }
 
-static bool is_holder(sd_bus_message *m, const Lease *l) {
+/* Unique names are never reused on one bus instance, and a claim made on another one was given
+ * back at start unless its holder was recognised on this one (holder_alive()). */
+static bool is_holder(Daemon *d, sd_bus_message *m, const Lease *l) {
         const char *sender = sd_bus_message_get_sender(m);
 
-        return l->holder && sender && streq(sender, l->holder);
+        return l->holder && sender && streq(sender, l->holder) && streq(l->holder_bus_id, d->bus_id);
 }
 
 /* The holder may use its lease; anyone else needs org.vfioassign1.manage, except that releasing
@@ -257,7 +259,7 @@ static int authorize_lease_call(Daemon *d, sd_bus_message *m, const Lease *l, sd
         BusGroupDetails gd;
         char **details;
 
-        if (is_holder(m, l))
+        if (is_holder(d, m, l))
                 return 1;
         details = bus_group_details(d, l->group, &gd);
         if (l->kind == LEASE_PREPARE && streq(sd_bus_message_get_member(m), "Release"))

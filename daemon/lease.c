@@ -90,6 +90,14 @@ bool lease_has_device(const Lease *l, const char *address) {
         return false;
 }
 
+bool lease_holder_is(const Lease *l, const char *bus_id, uint32_t uid, uint32_t pid) {
+        uint64_t start;
+
+        if (!l->holder || !bus_id || !streq(l->holder_bus_id, bus_id) || l->uid != uid || l->pid != pid)
+                return false;
+        return pid_start_time((pid_t) pid, &start) >= 0 && start == l->holder_start_time;
+}
+
 bool lease_group_busy(const LeaseContext *c, const Lease *l) {
         int fd = -1;
 

@@ -41,8 +41,13 @@ typedef struct Lease {
         LeaseDevice *devices;
         size_t n_devices;
         char *holder;           /* D-Bus unique name of a claim's holder */
-        uint32_t uid;           /* the caller the policy judged */
+        uint32_t uid;           /* the caller the policy judged (a claim's holder) */
         uint32_t pid;
+        /* A unique name is no identity on its own: names restart at :1.0 with the bus. A claim's
+         * holder is the process uid/pid started at holder_start_time (pid_start_time()) that
+         * owned the name on the bus instance holder_bus_id (org.freedesktop.DBus.GetId). */
+        uint64_t holder_start_time;
+        char holder_bus_id[33];
         bool persistent;        /* prepare: keep across reboots */
         char *reason;           /* why it is stuck */
         uint32_t granted_uid;   /* GrantAccess: /dev/vfio/N handed to this uid; UINT32_MAX = none */
@@ -107,6 +112,10 @@ int lease_can_hand_out_fds(const Lease *l, LeaseError *err);
 int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd, LeaseError *err);
 
 bool lease_has_device(const Lease *l, const char *address);
+
+/* Whether the process that owns the holder's name now, on the bus instance bus_id, with the
+ * bus-reported uid and pid, is the claim's holder: same bus, uid, pid and process start time. */
+bool lease_holder_is(const Lease *l, const char *bus_id, uint32_t uid, uint32_t pid);
 
 /* Whether another process holds /dev/vfio/N open (cheap: one open attempt); while it does, a
  * release would only wait on the kernel. */

@@ -172,6 +172,22 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
         }
         l->uid = req->uid;
         l->pid = req->pid;
+        if (req->holder) {
+                /* Without the start time the holder could not be recognised after a restart: the
+                 * caller is gone already, and the claim is refused rather than half-recorded. */
+                k = pid_start_time((pid_t) req->pid, &l->holder_start_time);
+                if (k < 0 || !req->holder_bus_id || strlen(req->holder_bus_id) != 32) {
+                        lease_free(l);
+                        lease_error_clear(err);
+                        err->error = k < 0 ? k : -EINVAL;
+                        err->name = "Failed";
+                        if (asprintf(&err->message, "Cannot identify the caller %s (pid %" PRIu32 "): %s",
+                                     req->holder, req->pid, k < 0 ? strerror(-k) : "no bus id") < 0)
+                                err->message = NULL;
+                        return err->error;
+                }
+                strcpy(l->holder_bus_id, req->holder_bus_id);
+        }
         l->persistent = req->persistent;
         l->unsafe_interrupts = req->unsafe_interrupts;
         k = append(s, l);

@@ -33,7 +33,8 @@ Lease *lease_set_find_device(const LeaseSet *s, const char *address);
 typedef struct LeaseRequest {
         LeaseKind kind;
         uint32_t group;
-        const char *holder;     /* claims */
+        const char *holder;     /* claims: the unique name, on the bus instance holder_bus_id */
+        const char *holder_bus_id;
         uint32_t uid, pid;
         bool persistent;        /* prepares */
         bool unsafe_interrupts; /* taken without interrupt remapping */

@@ -452,12 +452,19 @@ static int open_dir(const char *path, int *ret) {
         return 0;
 }
 
-/* A claim's holder is still there if its unique name still has an owner on the bus. */
+/* A claim's holder is still there if the owner of its unique name is the process that claimed,
+ * on the same bus instance: after a bus restart another user may own the same name. The uid and
+ * pid are the bus's record of the connection (no augmenting from /proc). */
 static bool holder_alive(void *userdata, const Lease *l) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         Daemon *d = userdata;
+        uid_t uid;
+        pid_t pid;
 
-        return l->holder && sd_bus_get_name_creds(d->bus, l->holder, 0, &creds) >= 0;
+        if (!l->holder || sd_bus_get_name_creds(d->bus, l->holder, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds) < 0 ||
+            sd_bus_creds_get_euid(creds, &uid) < 0 || sd_bus_creds_get_pid(creds, &pid) < 0)
+                return false;
+        return lease_holder_is(l, d->bus_id, uid, (uint32_t) pid);
 }
 
 static int setup_leases(Daemon *d) {
@@ -540,6 +547,7 @@ static void daemon_done(Daemon *d) {
 static int run_daemon(void) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        sd_id128_t bus_id;
         _cleanup_(model_freep) Model *model = NULL;
         _cleanup_(udev_watch_freep) UdevWatch *udev = NULL;
         _cleanup_(fifo_watch_freep) FifoWatch *fifo = NULL;
@@ -607,6 +615,12 @@ static int run_daemon(void) {
                 log_error("Cannot own %s on the system bus: %s", BUS_NAME, strerror(-k));
                 return k;
         }
+        k = sd_bus_get_bus_id(bus, &bus_id);
+        if (k < 0) {
+                log_error("Cannot get the id of the system bus: %s", strerror(-k));
+                return k;
+        }
+        sd_id128_to_string(bus_id, d.bus_id);
         k = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
                                 "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, &d);
         if (k < 0)

@@ -257,6 +257,7 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
         req.unsafe_interrupts = d->model->host->ir != IR_ENABLED;
 
         req.holder = kind == LEASE_CLAIM ? caller.unique_name : NULL;
+        req.holder_bus_id = d->bus_id;
         req.uid = caller.uid;
         req.pid = caller.pid;
         k = lease_set_acquire(d->leases, &req, &l, &err);

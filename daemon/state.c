@@ -61,6 +61,10 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
         k |= json_add_string(o, "holder", l->holder);
         k |= json_add_new(o, "uid", json_object_new_int64(l->uid));
         k |= json_add_new(o, "pid", json_object_new_int64(l->pid));
+        if (l->holder) {
+                k |= json_add_new(o, "holder_start_time", json_object_new_int64((int64_t) l->holder_start_time));
+                k |= json_add_string(o, "holder_bus_id", l->holder_bus_id);
+        }
         k |= json_add_new(o, "persistent", json_object_new_boolean(l->persistent));
         if (l->unsafe_interrupts)
                 k |= json_add_new(o, "unsafe_interrupts", json_object_new_boolean(true));
@@ -179,6 +183,19 @@ static int get_u32(struct json_object *o, const char *key, uint32_t *ret) {
         return 0;
 }
 
+static int get_u64(struct json_object *o, const char *key, uint64_t *ret) {
+        struct json_object *v;
+        int64_t i;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return -EBADMSG;
+        i = json_object_get_int64(v);
+        if (i < 0)
+                return -EBADMSG;
+        *ret = (uint64_t) i;
+        return 0;
+}
+
 static int get_string(struct json_object *o, const char *key, bool nullable, const char **ret) {
         struct json_object *v;
 
@@ -234,6 +251,14 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
         l->persistent = persistent;
         if ((holder && !(l->holder = strdup(holder))) || (reason && !(l->reason = strdup(reason))))
                 return -ENOMEM;
+        /* A holder recorded without them (an older daemon wrote the file) is no identity: it is
+         * never recognised, and the claim goes back as if its holder were gone. */
+        if (holder && json_object_object_get_ex(o, "holder_bus_id", &v)) {
+                if (get_string(o, "holder_bus_id", false, &s) < 0 || strlen(s) != 32 ||
+                    strspn(s, "0123456789abcdef") != 32 || get_u64(o, "holder_start_time", &l->holder_start_time) < 0)
+                        return bad(ret_error, "leases[%zu]: invalid holder_bus_id or holder_start_time", index);
+                strcpy(l->holder_bus_id, s);
+        }
         if (json_object_object_get_ex(o, "granted_uid", &v) && get_u32(o, "granted_uid", &l->granted_uid) < 0)
                 return bad(ret_error, "leases[%zu].granted_uid: invalid", index);
         if (get_optional_bool(o, "unsafe_interrupts", &l->unsafe_interrupts) < 0)

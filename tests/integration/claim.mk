@@ -40,3 +40,14 @@ tests_integration_test_client_SOURCES = \
 tests_integration_test_client_CFLAGS = $(tests_integration_test_claim_CFLAGS)
 tests_integration_test_client_LDADD = $(tests_integration_test_claim_LDADD)
 EXTRA_tests_integration_test_client_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
+
+# The attacks of issue 9 (security), each as a local user would make it.
+check_PROGRAMS += tests/integration/test-security
+TESTS += tests/integration/test-security
+tests_integration_test_security_SOURCES = \
+	tests/integration/test-security.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_security_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_security_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_security_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)

@@ -416,8 +416,7 @@ static void mkhost(const char *dir) {
         mkhost_spec(H.host_file, dir);
 }
 
-/* Reads one line from fd within timeout_ms; NULL on timeout or EOF. */
-static char *read_line(int fd, int timeout_ms) {
+char *read_line(int fd, int timeout_ms) {
         int64_t deadline = now_ms() + timeout_ms;
         char *buf = NULL, *nl;
         size_t n = 0;

@@ -118,6 +118,9 @@ void mkhost_spec(const char *spec, const char *dir);
 void write_file(const char *path, const char *text);
 
 /* A dbus-daemon with our test config listening on socket_path; its log is socket_path.log. */
+/* Reads one line from fd within timeout_ms; NULL on timeout or EOF. What follows the line in
+ * the same read is dropped: for peers that write one line and wait. */
+char *read_line(int fd, int timeout_ms);
 pid_t bus_start(const char *socket_path, char **ret_address, int *ret_stdout);
 void bus_stop(pid_t pid, int stdout_fd);
 

@@ -3,6 +3,9 @@
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bdf.h"
 #include "escape.h"
@@ -254,6 +257,41 @@ START_TEST(test_utf8_sanitize) {
 }
 END_TEST
 
+/* A holder is recognised by pid and start time: the start time must not move when the process
+ * renames itself to something with spaces and parentheses, and a reaped pid has none. */
+START_TEST(test_pid_start_time) {
+        uint64_t self, before, after;
+        int ready[2], go[2];
+        pid_t pid;
+        char c;
+
+        ck_assert_int_eq(pid_start_time(getpid(), &self), 0);
+        ck_assert_int_eq(pipe(ready), 0);
+        ck_assert_int_eq(pipe(go), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                close(go[1]);
+                if (read(go[0], &c, 1) != 1 || prctl(PR_SET_NAME, "a) 1 2 (b) 3") < 0 || write(ready[1], "r", 1) != 1)
+                        _exit(1);
+                (void) read(go[0], &c, 1);
+                _exit(0);
+        }
+        ck_assert_int_eq(pid_start_time(pid, &before), 0);
+        ck_assert_uint_ge(before, self);
+        ck_assert_int_eq(write(go[1], "g", 1), 1);
+        ck_assert_int_eq(read(ready[0], &c, 1), 1);
+        ck_assert_int_eq(pid_start_time(pid, &after), 0);
+        ck_assert_uint_eq(after, before);
+        close(go[1]);
+        ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+        ck_assert_int_eq(pid_start_time(pid, &after), -ESRCH);
+        close(go[0]);
+        close(ready[0]);
+        close(ready[1]);
+}
+END_TEST
+
 /* A caller's string cut for an error message must stay valid UTF-8, or sd-bus sends no reply. */
 START_TEST(test_utf8_prefix_len) {
         /* "é" is c3 a9, "💩" is f0 9f 92 a9. */
@@ -288,6 +326,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_json_escape_controls);
         tcase_add_test(tc, test_utf8_sanitize);
         tcase_add_test(tc, test_utf8_prefix_len);
+        tcase_add_test(tc, test_pid_start_time);
         suite_add_tcase(s, tc);
         return s;
 }

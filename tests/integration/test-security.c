@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The attacks of issue 9, each as a local user would make it, on the kernel model and a private
+ * bus with python-dbusmock's polkitd (or no polkitd at all: nobody is ever asked). Each test
+ * failed before its fix. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <systemd/sd-bus.h>
+
+#include "claim-world.h"
+#include "harness.h"
+#include "names.h"
+#include "util.h"
+
+#define DISK_GID 6u /* "disk" in Debian's base-passwd: a group nobody is not in */
+
+static bool need_root(const char *test) {
+        if (getuid() == 0)
+                return true;
+        printf("SKIP: %s needs root to act as uid %u\n", test, NOBODY_UID);
+        return false;
+}
+
+static sd_bus *bus_connect_to(const char *address) {
+        sd_bus *bus = NULL;
+
+        ck_assert_int_ge(sd_bus_new(&bus), 0);
+        ck_assert_int_ge(sd_bus_set_address(bus, address), 0);
+        ck_assert_int_ge(sd_bus_set_bus_client(bus, true), 0);
+        ck_assert_int_ge(sd_bus_start(bus), 0);
+        return bus;
+}
+
+/* The daemon answers on the bus at address (it took its name and reconciled its leases). */
+static void wait_daemon_on(const char *address, pid_t daemon, const char *log) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = bus_connect_to(address);
+
+        for (int64_t deadline = now_usec() + WAIT_MS * 1000LL;;) {
+                _cleanup_free_ char *text = NULL;
+                int status;
+
+                if (sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, "") >= 0)
+                        return;
+                text = read_file_or_abort(log);
+                ck_assert_msg(now_usec() < deadline, "the daemon did not answer:\n%s", text);
+                ck_assert_msg(waitpid(daemon, &status, WNOHANG) == 0, "the daemon exited:\n%s", text);
+                sleep_ms(10);
+        }
+}
+
+/* ---- 1. a holder is an identity, not a unique name ---- */
+
+/* Unique names restart at :1.0 with the bus. After a bus restart another user opens connections
+ * until it owns the name a claim's holder had; the restarted daemon must not take it for the
+ * holder (before the fix it did, and the squatter could GrantAccess itself /dev/vfio/N with no
+ * polkit at all). The squatter, uid nobody, reports "OWN" once it has the name and then, on
+ * "go", tries to use the lease. */
+_noreturn_ static void squatter(const char *address, const char *name, const char *lease, int in, int out) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus *bus = NULL;
+        char c;
+        int r;
+
+        if (setgroups(0, NULL) < 0 || setresgid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 ||
+            setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0)
+                _exit(10);
+        for (int i = 0; i < 10000; i++) {
+                const char *u;
+
+                if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address) < 0 ||
+                    sd_bus_set_bus_client(bus, true) < 0 || sd_bus_start(bus) < 0 ||
+                    sd_bus_get_unique_name(bus, &u) < 0)
+                        _exit(11);
+                if (streq(u, name))
+                        break;
+                bus = sd_bus_flush_close_unref(bus);
+        }
+        if (!bus) {
+                dprintf(out, "ERR never got %s\n", name);
+                _exit(12);
+        }
+        dprintf(out, "OWN\n");
+        if (read(in, &c, 1) != 1)
+                _exit(13);
+        r = sd_bus_call_method(bus, BUS_NAME, lease, IFACE_LEASE, "GrantAccess", &e, NULL, "ua{sv}", NOBODY_UID, 0);
+        if (r >= 0)
+                dprintf(out, "GRANTED\n");
+        else
+                dprintf(out, "ERR %s %s\n", strna(e.name), strna(e.message));
+        _exit(0);
+}
+
+START_TEST(test_holder_name_squat_after_bus_restart) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *holder = NULL;
+        _cleanup_free_ char *lease = NULL, *name = NULL, *socket = NULL, *address = NULL, *log = NULL;
+        _cleanup_free_ char *line = NULL, *line2 = NULL, *text = NULL, *node = NULL;
+        int to[2], from[2], bus_stdout, status;
+        pid_t bus_b, daemon_b, child;
+        struct stat st;
+
+        if (!need_root("test_holder_name_squat_after_bus_restart"))
+                return;
+        case_start(Q35_HOST);
+        holder = bus_connect();
+        lease = claim_device(holder, SOLO5);
+        name = strdup(unique_name(holder));
+        ck_assert_ptr_nonnull(name);
+        /* The daemon dies with the claim on record, active, held by name. */
+        daemon_kill();
+
+        /* The bus comes back (a new instance on the same socket path would do; a new path is
+         * the same to the daemon): its names start again at :1.0, and no polkitd runs on it. */
+        socket = case_path("bus-b");
+        bus_b = bus_start(socket, &address, &bus_stdout);
+        ck_assert_int_eq(pipe2(to, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(from, O_CLOEXEC), 0);
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                (void) prctl_die_with_parent();
+                squatter(address, name, lease, to[0], from[1]);
+        }
+        close(to[0]);
+        close(from[1]);
+        line = read_line(from[0], WAIT_MS);
+        ck_assert_msg(line && streq(line, "OWN"), "the squatter: %s", strna(line));
+
+        log = case_path("daemon-b.log");
+        daemon_b = daemon_spawn(log, address);
+        wait_daemon_on(address, daemon_b, log);
+        text = read_file_or_abort(log);
+        ck_assert_msg(wait_driver(SOLO5, SOLO_DRIVER, WAIT_MS), "the claim of a holder on another bus was kept:\n%s",
+                      text);
+        assert_contains(text, "its holder is gone");
+
+        ck_assert_int_eq(write(to[1], "g", 1), 1);
+        line2 = read_line(from[0], WAIT_MS);
+        ck_assert_msg(line2 && startswith(line2, "ERR org.freedesktop.DBus.Error.UnknownObject"),
+                      "the squatter's GrantAccess: %s", strna(line2));
+        ck_assert_int_eq(exit_code_of(wait_exit(child, WAIT_MS)), 0);
+        node = xasprintf("%s/dev/vfio/5", C.dev);
+        ck_assert(stat(node, &st) < 0 || st.st_uid != NOBODY_UID);
+        close(to[1]);
+        close(from[0]);
+
+        ck_assert_int_eq(kill(daemon_b, SIGTERM), 0);
+        status = wait_exit(daemon_b, WAIT_MS);
+        ck_assert_int_eq(exit_code_of(status), 0);
+        bus_stop(bus_b, bus_stdout);
+        case_end();
+}
+END_TEST
+
+/* ---- 2. group rules judge groups the caller cannot change after connecting ---- */
+
+/* A client, uid nobody, that connects with the groups in at_connect and then, under the same
+ * pid, takes egid later_gid (what exec()ing a setgid binary does) before it claims SOLO5. It
+ * writes "OK <path>" or "ERR <name> <message>" and exits (the claim goes with it). */
+static char *claim_with_groups(const gid_t *at_connect, size_t n_at_connect, gid_t later_gid) {
+        _cleanup_close_ int out_fd = -1;
+        int out[2];
+        pid_t pid;
+        char *line;
+
+        ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                const char *path;
+                sd_bus *bus = NULL;
+
+                (void) prctl_die_with_parent();
+                /* The saved uid stays 0 until the switch: it lets the process change its gid after
+                 * connecting, as a setgid exec would. */
+                if (setgroups(n_at_connect, at_connect) < 0 ||
+                    setresgid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 ||
+                    setresuid(NOBODY_UID, NOBODY_UID, 0) < 0 || sd_bus_open_system(&bus) < 0)
+                        _exit(10);
+                if (later_gid != (gid_t) -1 &&
+                    (setresuid(-1, 0, -1) < 0 || setresgid(later_gid, later_gid, later_gid) < 0))
+                        _exit(11);
+                if (setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0)
+                        _exit(12);
+                if (sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", &e, &reply, "sa{sv}",
+                                       SOLO5, 0) < 0 ||
+                    sd_bus_message_read(reply, "o", &path) < 0)
+                        dprintf(out[1], "ERR %s %s\n", strna(e.name), strna(e.message));
+                else
+                        dprintf(out[1], "OK %s\n", path);
+                _exit(0);
+        }
+        close(out[1]);
+        out_fd = out[0];
+        line = read_line(out_fd, WAIT_MS);
+        ck_assert_int_eq(exit_code_of(wait_exit(pid, WAIT_MS)), 0);
+        ck_assert_msg(line, "the client wrote nothing");
+        return line;
+}
+
+START_TEST(test_group_rule_ignores_gid_taken_after_connect) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *rule = NULL, *raced = NULL, *member = NULL, *before = NULL;
+        const gid_t disk = DISK_GID;
+
+        if (!need_root("test_group_rule_ignores_gid_taken_after_connect"))
+                return;
+        case_start(Q35_HOST);
+        rule = path_join(C.policy, "50-disk.json");
+        write_file(rule, "{\"version\": 1, \"rules\": [{\"match\": {\"address\": \"" SOLO5 "\"}, "
+                         "\"action\": \"allow\", \"groups\": [\"disk\"]}]}\n");
+        bus = bus_connect();
+        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
+        before = snapshot();
+
+        /* Not in "disk" when it connected; egid "disk" by the time it calls. */
+        raced = claim_with_groups(NULL, 0, DISK_GID);
+        ck_assert_msg(startswith(raced, "ERR " ERROR_PREFIX "PolicyDenied "), "a claim with a gid taken after "
+                      "connecting: %s", raced);
+        {
+                _cleanup_free_ char *after = snapshot();
+
+                ck_assert_str_eq(after, before);
+        }
+
+        /* In "disk" when it connected: the rule is for it. */
+        member = claim_with_groups(&disk, 1, (gid_t) -1);
+        ck_assert_msg(startswith(member, "OK "), "a claim by a member of disk: %s", member);
+        ck_assert_msg(wait_driver(SOLO5, SOLO_DRIVER, WAIT_MS), "the member's claim was not given back");
+        case_end();
+}
+END_TEST
+
+static void security_setup(void) {
+        world_setup("security");
+}
+
+int main(void) {
+        SRunner *sr;
+        Suite *s;
+        TCase *tc;
+        int failed;
+
+        if (!world_init("the security tests"))
+                return 77;
+
+        s = suite_create("security");
+        tc = tcase_create("kernel-model");
+        tcase_add_unchecked_fixture(tc, security_setup, harness_teardown);
+        tcase_set_timeout(tc, 60);
+        /* First: on a young bus the holder's unique name is small, and the squatter's
+         * connections to reach it few. */
+        tcase_add_test(tc, test_holder_name_squat_after_bus_restart);
+        tcase_add_test(tc, test_group_rule_ignores_gid_taken_after_connect);
+        suite_add_tcase(s, tc);
+
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
