@@ -65,6 +65,10 @@ int bus_authorize_as(Daemon *d, sd_bus_message *m, const char *iface, const char
         return polkit_check_async(d->polkit, m, a->action, details, error);
 }
 
+int bus_authorize_manage(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_error *error) {
+        return polkit_check_async(d->polkit, m, ACTION_MANAGE, details, error);
+}
+
 char **bus_group_details(Daemon *d, uint32_t group, BusGroupDetails *gd) {
         const Group *g = topology_find_group(d->model->topology, group);
         const Device *first = NULL;

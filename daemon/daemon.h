@@ -93,6 +93,10 @@ int bus_authorize(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_err
 int bus_authorize_as(Daemon *d, sd_bus_message *m, const char *iface, const char *member, char *const *details,
                      sd_bus_error *error);
 
+/* The same for org.vfioassign1.manage, for what a method does only for administrators (an
+ * option of a method free to call). */
+int bus_authorize_manage(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_error *error);
+
 /* polkit details for a group: "group", and its first assignable member's "address" and
  * "vendor" when it has one. */
 typedef struct BusGroupDetails {
@@ -109,6 +113,10 @@ typedef struct BusCaller {
 } BusCaller;
 int bus_caller(sd_bus_message *m, BusCaller *ret);
 void bus_caller_clear(BusCaller *c);
+/* Whether the policy gives IOMMU group to the user c (uid, user, groups) as it would to a claim
+ * of its own: 0, or the error a claim would get (PolicyDenied, HostCritical, ...). */
+int bus_policy_check_user(Daemon *d, uint32_t group, const BusCaller *c, sd_bus_error *error);
+
 /* "uid 1000 (alice), pid 4242, :1.17" for the log: who asked. */
 char *bus_caller_describe(sd_bus_message *m);
 

@@ -202,7 +202,21 @@ static int on_holder_gone_deferred(sd_event_source *s, void *userdata) {
          * calling us). A stuck release is retried by the main loop's timer. */
         b->track = sd_bus_track_unref(b->track);
         if (policy_host(d->policy)->on_holder_exit == ON_HOLDER_EXIT_KEEP) {
-                /* The group stays on vfio-pci for whoever is authorised to take it over. */
+                LeaseError err = {};
+
+                /* The group stays on vfio-pci for whoever is authorised to take it over; what the
+                 * holder handed out goes with it. */
+                if (l->granted_uid != UINT32_MAX) {
+                        uint32_t was = l->granted_uid;
+
+                        if (lease_grant_access(&d->leases->ctx, l, UINT32_MAX, &err) < 0)
+                                log_warning("Lease %" PRIu64 ": cannot take /dev/vfio/%" PRIu32 " back from uid %" PRIu32
+                                            ": %s", l->id, l->group, was, strna(err.message));
+                        else
+                                log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32 " taken back from uid %" PRIu32
+                                         ": its holder is gone", l->id, l->group, was);
+                        lease_error_clear(&err);
+                }
                 l->holder = mfree(l->holder);
                 (void) lease_set_save(d->leases);
                 (void) lease_bus_emit_changed(d, l);
@@ -338,6 +352,8 @@ static int check_no_options(sd_bus_message *m, sd_bus_error *error) {
 }
 
 static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(bus_caller_clear) BusCaller grantee = {};
+        _cleanup_free_ char *who = NULL;
         LeaseError err = {};
         uint32_t uid;
 
@@ -350,18 +366,25 @@ static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *
                 return k;
         if (uid == UINT32_MAX)
                 return sd_bus_error_set(error, BUS_ERROR_INVALID_ARGUMENT, "uid 4294967295 is not a user");
+        who = bus_caller_describe(m);
         /* A node owned by a uid nobody has yet would go to whoever is given that uid later. */
-        {
-                _cleanup_strv_free_ char **groups = NULL;
-                _cleanup_free_ char *user = NULL;
-
-                k = userdb_by_uid(uid, &user, &groups);
-                if (k == -ESRCH)
-                        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_USER,
-                                                 "uid %" PRIu32 " has no user entry: /dev/vfio/%" PRIu32
-                                                 " is handed only to an existing user", uid, l->group);
-                if (k < 0)
+        k = userdb_by_uid(uid, &grantee.user, &grantee.groups);
+        if (k == -ESRCH)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_USER,
+                                         "uid %" PRIu32 " has no user entry: /dev/vfio/%" PRIu32
+                                         " is handed only to an existing user", uid, l->group);
+        if (k < 0)
+                return k;
+        grantee.uid = uid;
+        /* The node gives the grantee what a claim of its own would: the policy must allow it the
+         * group as it allowed the holder. */
+        if (uid != l->uid) {
+                k = bus_policy_check_user(d, l->group, &grantee, error);
+                if (k < 0) {
+                        log_notice("Lease %" PRIu64 ": refused to hand /dev/vfio/%" PRIu32 " to uid %" PRIu32
+                                   " for %s: %s", l->id, l->group, uid, strna(who), error->message);
                         return k;
+                }
         }
         k = lease_grant_access(&d->leases->ctx, l, uid, &err);
         if (k < 0) {
@@ -369,6 +392,8 @@ static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *
                 lease_error_clear(&err);
                 return k;
         }
+        log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32 " handed to uid %" PRIu32 " (%s) by %s", l->id, l->group,
+                 uid, strna(grantee.user), strna(who));
         return sd_bus_reply_method_return(m, NULL);
 }
 

@@ -211,6 +211,32 @@ static int evaluate(Daemon *d, const Group *g, const BusCaller *c, PolicyVerdict
         return policy_evaluate_group(d->policy, d->model->topology, g, d->model->host, &pc, v);
 }
 
+int bus_policy_check_user(Daemon *d, uint32_t group, const BusCaller *c, sd_bus_error *error) {
+        PolicyVerdict v = POLICY_VERDICT_INIT;
+        const Group *g = topology_find_group(d->model->topology, group);
+        _cleanup_free_ char *why = NULL;
+        int k;
+
+        if (!g)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_GROUP, "IOMMU group %" PRIu32 " does not exist",
+                                         group);
+        if (!d->policy)
+                return no_policy_error(d, error);
+        k = evaluate(d, g, c, &v);
+        if (k < 0)
+                return k;
+        if (v.allowed) {
+                policy_verdict_clear(&v);
+                return 0;
+        }
+        why = join_reasons(v.denials ?: v.reasons);
+        k = sd_bus_error_setf(error, deny_error(&v, g), "IOMMU group %" PRIu32 " for uid %" PRIu32 "%s%s%s: %s",
+                              group, c->uid, c->user ? " (" : "", strempty(c->user), c->user ? ")" : "",
+                              why ? why : "denied by policy");
+        policy_verdict_clear(&v);
+        return k;
+}
+
 static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind, bool persistent,
                    sd_bus_error *error) {
         _cleanup_(bus_caller_clear) BusCaller caller = {};
@@ -505,15 +531,22 @@ static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error
                 return k;
         if (!d->policy)
                 return no_policy_error(d, error);
-        if (user) {
+        k = bus_caller(m, &caller);
+        if (k < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s", strerror(-k));
+        if (user && !(caller.user && streq(user, caller.user))) {
+                BusGroupDetails gd;
+
+                /* Another user's verdicts, and whether the account exists, are for administrators:
+                 * asked before the name is looked up. */
+                k = bus_authorize_manage(d, m, bus_group_details(d, g->id, &gd), error);
+                if (k <= 0)
+                        return k < 0 ? k : 1;
+                bus_caller_clear(&caller);
                 k = userdb_by_name(user, &caller.uid, &caller.user, &caller.groups);
                 if (k < 0)
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "No user \"%.*s\"",
                                                  utf8_prefix_len(user, 32), user);
-        } else {
-                k = bus_caller(m, &caller);
-                if (k < 0)
-                        return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s", strerror(-k));
         }
         k = evaluate(d, g, &caller, &v);
         if (k < 0)

@@ -439,6 +439,12 @@ void assert_state_empty(void) {
 }
 
 /* Polls state.json until a lease on group is in state; false on timeout. */
+char *file_or_empty(const char *dir, const char *name) {
+        _cleanup_free_ char *p = path_join(dir, name);
+
+        return path_exists(p) ? read_file_or_abort(p) : strdup("");
+}
+
 bool wait_state(uint32_t group, const char *state, int timeout_ms) {
         _cleanup_free_ char *p = path_join(C.run, STATE_FILE);
         int64_t deadline = now_usec() + (int64_t) timeout_ms * 1000;

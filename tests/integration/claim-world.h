@@ -159,6 +159,8 @@ json_object *state_only_lease(json_object *state);
 const char *state_original_driver(json_object *lease, const char *bdf);
 bool state_bridge(json_object *lease, const char *bdf);
 void assert_state_empty(void);
+/* The text of dir/name, "" when there is no such file. */
+char *file_or_empty(const char *dir, const char *name);
 bool wait_state(uint32_t group, const char *state, int timeout_ms);
 sd_bus *bus_connect(void);
 const char *unique_name(sd_bus *bus);

@@ -190,12 +190,6 @@ END_TEST
 
 /* ---- one instance at a time, and none without the bus ---- */
 
-static char *file_or_empty(const char *dir, const char *name) {
-        _cleanup_free_ char *p = path_join(dir, name);
-
-        return path_exists(p) ? read_file_or_abort(p) : strdup("");
-}
-
 /* A second daemon on the same bus and directories finds the name taken before it reads the
  * state: it neither rewrites state.json nor applies a persistent prepare it finds. */
 START_TEST(test_second_instance_changes_nothing) {

@@ -242,6 +242,156 @@ START_TEST(test_group_rule_ignores_gid_taken_after_connect) {
 }
 END_TEST
 
+/* ---- 6. GrantAccess gives the grantee what a claim of its own would, and says so ---- */
+
+static uid_t node_owner(uint32_t group) {
+        _cleanup_free_ char *p = xasprintf("%s/dev/vfio/%" PRIu32, C.dev, group);
+        struct stat st;
+
+        ck_assert_msg(stat(p, &st) == 0, "stat %s: %s", p, strerror(errno));
+        return st.st_uid;
+}
+
+static void allow_nobody_solo5(sd_bus *bus, const char *host) {
+        _cleanup_free_ char *rule = path_join(C.policy, "50-nobody.json");
+        _cleanup_free_ char *text = xasprintf("{\"version\": 1, %s\"rules\": [{\"match\": {\"address\": \"" SOLO5 "\"}, "
+                                              "\"action\": \"allow\", \"users\": [\"nobody\"]}]}\n",
+                                              host ?: "");
+
+        write_file(rule, text);
+        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
+}
+
+START_TEST(test_grant_access_to_denied_uid) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL, *msg = NULL, *state = NULL;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        lease = claim_device(bus, SOLO5);
+        /* No rule gives nobody the device: the holder cannot hand it the node. */
+        msg = call_error(bus, ERROR_PREFIX "PolicyDenied", lease, IFACE_LEASE, "GrantAccess", "ua{sv}", NOBODY_UID, 0);
+        assert_contains(msg, "uid 65534 (nobody)");
+        assert_contains(msg, "no rule matches");
+        ck_assert_uint_eq(node_owner(5), 0);
+        state = file_or_empty(C.run, STATE_FILE);
+        ck_assert(!strstr(state, "granted_uid"));
+        ck_assert(log_contains("refused to hand /dev/vfio/5 to uid 65534"));
+
+        /* With a rule it may; the grant is logged with who made it. */
+        allow_nobody_solo5(bus, NULL);
+        sd_bus_message_unref(call_ok(bus, lease, IFACE_LEASE, "GrantAccess", "ua{sv}", NOBODY_UID, 0));
+        ck_assert_uint_eq(node_owner(5), NOBODY_UID);
+        ck_assert(log_contains("/dev/vfio/5 handed to uid 65534 (nobody) by uid 0"));
+        release(bus, lease);
+        case_end();
+}
+END_TEST
+
+/* With on_holder_exit "keep" the group stays on vfio-pci when its holder goes, but what the
+ * holder handed out does not: the node is root's again. */
+START_TEST(test_grant_revoked_when_holder_goes) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL, *admin = NULL;
+        _cleanup_free_ char *lease = NULL;
+        int64_t deadline;
+
+        case_start(Q35_HOST);
+        admin = bus_connect();
+        allow_nobody_solo5(admin, "\"host\": {\"on_holder_exit\": \"keep\"}, ");
+        bus = bus_connect();
+        lease = claim_device(bus, SOLO5);
+        sd_bus_message_unref(call_ok(bus, lease, IFACE_LEASE, "GrantAccess", "ua{sv}", NOBODY_UID, 0));
+        ck_assert_uint_eq(node_owner(5), NOBODY_UID);
+
+        bus = sd_bus_flush_close_unref(bus);
+        for (deadline = now_usec() + WAIT_MS * 1000LL; node_owner(5) != 0;) {
+                ck_assert_msg(now_usec() < deadline, "/dev/vfio/5 still belongs to nobody after its holder went");
+                sleep_ms(5);
+        }
+        assert_on_vfio(SOLO5);
+        ck_assert_uint_eq(n_leases(), 1);
+        ck_assert(log_contains("/dev/vfio/5 taken back from uid 65534: its holder is gone"));
+        sd_bus_message_unref(call_ok(admin, lease, IFACE_LEASE, "Release", "a{sv}", 0));
+        assert_on_host(SOLO5, SOLO_DRIVER);
+        case_end();
+}
+END_TEST
+
+/* ---- 7. ExplainPolicy for another user is for administrators ---- */
+
+/* As uid nobody: ExplainPolicy(SOLO5, {user}) (no option when user is NULL); "OK <json>" or
+ * "ERR <name> <message>". */
+static char *explain_as_nobody(const char *user) {
+        _cleanup_close_ int out_fd = -1;
+        int out[2];
+        pid_t pid;
+        char *line;
+
+        ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                const char *json;
+                sd_bus *bus = NULL;
+                int r;
+
+                (void) prctl_die_with_parent();
+                if (setgroups(0, NULL) < 0 || setresgid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 ||
+                    setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 || sd_bus_open_system(&bus) < 0)
+                        _exit(10);
+                if (user)
+                        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", &e, &reply,
+                                               "sa{sv}", SOLO5, 1, "user", "s", user);
+                else
+                        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", &e, &reply,
+                                               "sa{sv}", SOLO5, 0);
+                if (r < 0 || sd_bus_message_read(reply, "s", &json) < 0)
+                        dprintf(out[1], "ERR %s %s\n", strna(e.name), strna(e.message));
+                else
+                        dprintf(out[1], "OK %s\n", json);
+                _exit(0);
+        }
+        close(out[1]);
+        out_fd = out[0];
+        line = read_line(out_fd, WAIT_MS);
+        ck_assert_int_eq(exit_code_of(wait_exit(pid, WAIT_MS)), 0);
+        ck_assert_msg(line, "the client wrote nothing");
+        return line;
+}
+
+START_TEST(test_explain_policy_for_other_user_needs_manage) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *own = NULL, *own_named = NULL, *other = NULL, *missing = NULL;
+        const char *json;
+
+        if (!need_root("test_explain_policy_for_other_user_needs_manage"))
+                return;
+        case_start(Q35_HOST);
+        polkit_deny_all();
+        /* Its own verdict, with or without naming itself, needs nothing. */
+        own = explain_as_nobody(NULL);
+        ck_assert_msg(startswith(own, "OK ") && strstr(own, "\"uid\":65534"), "nobody's own verdict: %s", own);
+        own_named = explain_as_nobody("nobody");
+        ck_assert_msg(startswith(own_named, "OK "), "nobody's own verdict by name: %s", own_named);
+        /* Another user's, and whether an account exists, is refused without manage. */
+        other = explain_as_nobody("root");
+        ck_assert_msg(startswith(other, "ERR " ERROR_ACCESS_DENIED " "), "root's verdict for nobody: %s", other);
+        missing = explain_as_nobody("no-such-user-here");
+        ck_assert_msg(startswith(missing, "ERR " ERROR_ACCESS_DENIED " "), "a missing user for nobody: %s", missing);
+
+        /* With manage (root, polkit allowing) another user's verdict is given. */
+        polkit_allow_all();
+        bus = bus_connect();
+        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", "sa{sv}", SOLO5, 1, "user", "s", "nobody");
+        ck_assert_int_ge(sd_bus_message_read(reply, "s", &json), 0);
+        assert_contains(json, "\"uid\":65534");
+        case_end();
+}
+END_TEST
+
 static void security_setup(void) {
         world_setup("security");
 }
@@ -263,6 +413,9 @@ int main(void) {
          * connections to reach it few. */
         tcase_add_test(tc, test_holder_name_squat_after_bus_restart);
         tcase_add_test(tc, test_group_rule_ignores_gid_taken_after_connect);
+        tcase_add_test(tc, test_grant_access_to_denied_uid);
+        tcase_add_test(tc, test_grant_revoked_when_holder_goes);
+        tcase_add_test(tc, test_explain_policy_for_other_user_needs_manage);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);

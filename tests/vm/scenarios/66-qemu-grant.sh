@@ -3,7 +3,8 @@
 # vm-flavours: on
 #
 # Scenario 12: an unprivileged QEMU (user vmm, uid 1001) that opens the VFIO paths itself. Root
-# claims group 5 and calls Lease.GrantAccess(1001); QEMU then starts with
+# claims group 5 and calls Lease.GrantAccess(1001), refused until a policy rule gives vmm the
+# device (the grantee gets what a claim of its own would); QEMU then starts with
 # -device vfio-pci,host=0000:01:00.0 (-S: no guest code runs, nested TCG is slow) and its QMP
 # query-pci must show the device (8086:10d3). quit, release, the e1000e is back and
 # /dev/vfio/5 is gone. RLIMIT_MEMLOCK covers the 64 MiB of guest RAM QEMU pins for DMA.
@@ -25,6 +26,16 @@ command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 is not inst
 start_holder "$TMP/claim.out" assignctl claim "$ADDR"
 path=$(lease_of_group "$GROUP" | jq -r '.[1]')
 [[ -n $path && $path != null ]] || fail "no lease on group $GROUP: $(list_leases)"
+# The node gives vmm what a claim of its own would: without a policy rule for it, refused.
+if out=$(busctl --system call "$BUS" "$path" "$LEASE_IFACE" GrantAccess 'ua{sv}' "$VMM_UID" 0 2>&1); then
+        fail "GrantAccess($VMM_UID) with no policy rule for $VMM_USER succeeded"
+fi
+[[ $out == *"no rule matches"* ]] || fail "GrantAccess($VMM_UID) with no rule: $out"
+[[ $(stat -c %u "/dev/vfio/$GROUP") == 0 ]] || fail "a refused GrantAccess changed /dev/vfio/$GROUP's owner"
+log "GrantAccess($VMM_UID) without a rule: $out"
+install_policy 50-vfio-vm-vmm.json '{ "version": 1, "rules": [
+  { "description": "vfio-assignd VM test: the unprivileged QEMU may have the e1000e",
+    "match": { "address": "'"$ADDR"'" }, "action": "allow", "users": [ "'"$VMM_USER"'" ] } ] }'
 out=$(busctl --system call "$BUS" "$path" "$LEASE_IFACE" GrantAccess 'ua{sv}' "$VMM_UID" 0 2>&1) ||
         fail "GrantAccess($VMM_UID) on $path failed: $out"
 [[ $(stat -c %u "/dev/vfio/$GROUP") == "$VMM_UID" ]] ||
