@@ -275,6 +275,11 @@ int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, c
         k = state_load(s->runtime_fd, &loaded, &n, &g, &error);
         if (k == -ENOMEM)
                 return k;
+        if (k == -EPERM) {
+                /* Someone else could have written it: neither acted on nor moved aside. */
+                (void) log_line(log, "state: %s", error ?: strerror(-k));
+                return k;
+        }
         if (k < 0) {
                 /* Keep the unreadable file for a human and start from nothing. */
                 (void) renameat(s->runtime_fd, STATE_FILE, s->runtime_fd, STATE_FILE ".corrupt");
@@ -290,6 +295,10 @@ int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, c
         k = persistent_load(s->state_fd, &s->persistent, &s->n_persistent, &error);
         if (k == -ENOMEM)
                 return k;
+        if (k == -EPERM) {
+                (void) log_line(log, "persistent prepares: %s", error ?: strerror(-k));
+                return k;
+        }
         if (k < 0 && log_line(log, "persistent prepares: %s", error ?: strerror(-k)) < 0)
                 return -ENOMEM;
 

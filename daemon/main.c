@@ -440,18 +440,6 @@ static int setup_close_watch(Daemon *d) {
                                           on_retry_stuck, d);
 }
 
-static int open_dir(const char *path, int *ret) {
-        int fd;
-
-        if (mkdir(path, 0700) < 0 && errno != EEXIST)
-                return negative_errno();
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        *ret = fd;
-        return 0;
-}
-
 /* A claim's holder is still there if the owner of its unique name is the process that claimed,
  * on the same bus instance: after a bus restart another user may own the same name. The uid and
  * pid are the bus's record of the connection (no augmenting from /proc). */
@@ -469,19 +457,21 @@ static bool holder_alive(void *userdata, const Lease *l) {
 
 static int setup_leases(Daemon *d) {
         _cleanup_strv_free_ char **log = NULL;
+        _cleanup_free_ char *why = NULL;
         const char *runtime = arg_runtime_dir ?: getenv("RUNTIME_DIRECTORY") ?: "/run/vfio-assignd";
         const char *state = arg_state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/vfio-assignd";
         int runtime_fd = -1, state_fd = -1, k;
 
         /* systemd may pass several directories separated by ':'; the first is ours. */
-        k = open_dir(runtime, &runtime_fd);
+        k = state_open_dir(runtime, &runtime_fd, &why);
         if (k < 0) {
-                log_error("Cannot open the runtime directory %s: %s", runtime, strerror(-k));
+                log_error("Cannot use the runtime directory %s: %s", runtime, why ?: strerror(-k));
                 return k;
         }
-        k = open_dir(state, &state_fd);
+        why = mfree(why);
+        k = state_open_dir(state, &state_fd, &why);
         if (k < 0) {
-                log_error("Cannot open the state directory %s: %s", state, strerror(-k));
+                log_error("Cannot use the state directory %s: %s", state, why ?: strerror(-k));
                 safe_close(runtime_fd);
                 return k;
         }

@@ -13,13 +13,55 @@
 #include "state.h"
 #include "util.h"
 
+/* What the daemon acts on at start (leases that bind devices) must be root's alone: a directory
+ * or file another user can write, or replace, could make it bind the root disk. */
+static int check_trusted(const struct stat *st, const char *path, bool file, char **ret_error) {
+        const char *why = NULL;
+
+        if (file && !S_ISREG(st->st_mode))
+                why = "is not a regular file";
+        else if (st->st_uid != geteuid())
+                why = "is not owned by the daemon's user";
+        else if (st->st_mode & (file ? 0077 : 0022))
+                why = file ? "can be read or written by group or others (state files are 0600)"
+                           : "is writable by group or others";
+        if (!why)
+                return 0;
+        return asprintf(ret_error, "%s %s (owner uid %u, mode %04o): refusing to trust it", path, why,
+                        (unsigned) st->st_uid, (unsigned) (st->st_mode & 07777)) < 0 ? -ENOMEM : -EPERM;
+}
+
+int state_open_dir(const char *path, int *ret_fd, char **ret_error) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int k;
+
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return negative_errno();
+        /* O_NOFOLLOW: a symlink in its place is refused (ELOOP), not followed. */
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        k = check_trusted(&st, path, false, ret_error);
+        if (k < 0)
+                return k;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 static int write_atomic(int dir_fd, const char *name, const char *text) {
         char tmp[64];
         size_t n = strlen(text);
         int fd, k = 0;
 
+        /* A fresh file, never an existing one or what a symlink points to: whatever has the
+         * name (a crash's leftover) goes first. */
         snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (unlinkat(dir_fd, tmp, 0) < 0 && errno != ENOENT)
+                return negative_errno();
+        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return negative_errno();
         for (size_t done = 0; done < n;) {
@@ -127,15 +169,21 @@ static int read_json(int dir_fd, const char *name, struct json_object **ret, cha
         struct json_object *o;
         struct stat st;
         ssize_t n;
+        int k;
 
-        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        /* O_NONBLOCK: a FIFO in its place must not hang the start (it is refused below). */
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0 && errno == ELOOP)
+                return asprintf(ret_error, "%s is a symbolic link: refusing to trust it", name) < 0 ? -ENOMEM : -EPERM;
         if (fd < 0)
                 return negative_errno();
         if (fstat(fd, &st) < 0)
                 return negative_errno();
-        if (!S_ISREG(st.st_mode) || st.st_size > STATE_MAX_SIZE)
-                return asprintf(ret_error, "%s: not a regular file of at most %d bytes", name, STATE_MAX_SIZE) < 0
-                               ? -ENOMEM : -EBADMSG;
+        k = check_trusted(&st, name, true, ret_error);
+        if (k < 0)
+                return k;
+        if (st.st_size > STATE_MAX_SIZE)
+                return asprintf(ret_error, "%s: larger than %d bytes", name, STATE_MAX_SIZE) < 0 ? -ENOMEM : -EBADMSG;
         buf = malloc((size_t) st.st_size + 1);
         if (!buf)
                 return -ENOMEM;
@@ -148,7 +196,7 @@ static int read_json(int dir_fd, const char *name, struct json_object **ret, cha
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         o = json_tokener_parse_ex(tok, buf, (int) n);
         if (!o || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != (size_t) n) {
-                int k = asprintf(ret_error, "%s: not valid JSON: %s", name,
+                k = asprintf(ret_error, "%s: not valid JSON: %s", name,
                                  json_tokener_error_desc(json_tokener_get_error(tok)));
                 json_object_put(o);
                 json_tokener_free(tok);

@@ -20,9 +20,15 @@ typedef struct StateGlobals {
         bool unsafe_interrupts_set; /* the daemon set allow_unsafe_interrupts and clears it later */
 } StateGlobals;
 
+/* Opens (creating it 0700 if missing) the runtime or state directory; -EPERM with a message
+ * naming it when it is a symlink, not the daemon user's, or group/other writable. */
+int state_open_dir(const char *path, int *ret_fd, char **ret_error);
+
 int state_save(int dir_fd, Lease *const *leases, size_t n, const StateGlobals *g);
 /* Missing file: no leases. A file that cannot be parsed: -EBADMSG with a message; the caller keeps
- * it aside (state.json.corrupt) rather than lose what it said. */
+ * it aside (state.json.corrupt) rather than lose what it said. A file that is not a regular file,
+ * not the daemon user's or not 0600 (someone else could have planted it): -EPERM with a message;
+ * the caller refuses to start. The same for persistent_load(). */
 int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_globals, char **ret_error);
 
 /* Persistent prepares: $STATE_DIRECTORY/persistent.json, a list of devices that are bound to

@@ -58,7 +58,7 @@ END_TEST
 /* The drivers and overrides of snapshot(), without the /dev/vfio nodes and the state file, which
  * a claim and its release legitimately leave changed (the container node, next_id). */
 static char *drivers_of(const char *snapshot) {
-        const char *end = strstr(snapshot, "dev/vfio") ?: strstr(snapshot, "state.json:");
+        const char *end = strstr(snapshot, "dev/vfio") ?: strstr(snapshot, STATE_FILE " ");
         char *s = strndup(snapshot, end ? (size_t) (end - snapshot) : strlen(snapshot));
 
         ck_assert_ptr_nonnull(s);

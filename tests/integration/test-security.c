@@ -392,6 +392,97 @@ START_TEST(test_explain_policy_for_other_user_needs_manage) {
 }
 END_TEST
 
+/* ---- 5. the runtime and state directories and files are root's alone ---- */
+
+/* A daemon started on the case's trees must refuse to start, saying needle, and change
+ * nothing. */
+static void assert_start_refused(const char *needle) {
+        _cleanup_free_ char *log = case_path("refused.log"), *text = NULL, *before = snapshot(), *after = NULL;
+        int status;
+        pid_t pid;
+
+        (void) unlink(log);
+        pid = daemon_spawn(log, NULL);
+        status = wait_exit(pid, WAIT_MS);
+        text = read_file_or_abort(log);
+        ck_assert_msg(exit_code_of(status) != 0 && exit_code_of(status) < 128, "the daemon exited %d:\n%s",
+                      exit_code_of(status), text);
+        assert_contains(text, needle);
+        after = snapshot();
+        ck_assert_str_eq(after, before);
+}
+
+START_TEST(test_loose_directories_refused) {
+        _cleanup_free_ char *msg = NULL, *msg2 = NULL;
+
+        case_begin_data(Q35_HOST);
+        polkit_allow_all();
+        ck_assert_int_eq(chmod(C.run, 0777), 0);
+        msg = xasprintf("Cannot use the runtime directory %s: %s is writable by group or others", C.run, C.run);
+        assert_start_refused(msg);
+        ck_assert_int_eq(chmod(C.run, 0755), 0);
+
+        ck_assert_int_eq(chown(C.state, NOBODY_UID, NOBODY_UID), 0);
+        msg2 = xasprintf("Cannot use the state directory %s: %s is not owned by the daemon's user", C.state,
+                         C.state);
+        assert_start_refused(msg2);
+        ck_assert_int_eq(chown(C.state, 0, 0), 0);
+
+        /* Fixed, it starts. */
+        daemon_start();
+        case_end();
+}
+END_TEST
+
+/* A state.json someone else could have written is not acted on, nor moved aside: the start is
+ * refused, and the group it names stays as it is. */
+START_TEST(test_planted_state_refused) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL, *state = NULL, *persistent = NULL, *tmp = NULL;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        lease = claim_device(bus, SOLO5);
+        daemon_kill();
+        state = path_join(C.run, STATE_FILE);
+
+        ck_assert_int_eq(chown(state, NOBODY_UID, NOBODY_UID), 0);
+        assert_start_refused("state: state.json is not owned by the daemon's user (owner uid 65534, mode 0600)");
+        ck_assert_int_eq(chown(state, 0, 0), 0);
+        ck_assert_int_eq(chmod(state, 0644), 0);
+        assert_start_refused("state: state.json can be read or written by group or others");
+        ck_assert_int_eq(chmod(state, 0600), 0);
+
+        persistent = path_join(C.state, PERSISTENT_FILE);
+        write_file(persistent, "{ \"version\": 1, \"devices\": [ { \"address\": \"" SOLO1 "\", "
+                               "\"vendor\": \"0x8086\", \"device\": \"0x10d3\" } ] }\n");
+        assert_start_refused("persistent prepares: persistent.json can be read or written by group or others");
+        ck_assert_int_eq(unlink(persistent), 0);
+
+        /* A leftover temporary file, or a symlink in its place, is replaced, never followed. */
+        tmp = path_join(C.run, ".state.json.tmp");
+        ck_assert_int_eq(symlink("/nonexistent-vfio-assignd-target", tmp), 0);
+        daemon_start();
+        assert_on_vfio(SOLO5);
+        release(bus_connect(), lease);
+        ck_assert(access("/nonexistent-vfio-assignd-target", F_OK) < 0);
+        assert_on_host(SOLO5, SOLO_DRIVER);
+        case_end();
+}
+END_TEST
+
+/* A FIFO named state.json used to hang the start for good, out of SIGTERM's reach. */
+START_TEST(test_fifo_state_refused) {
+        _cleanup_free_ char *state = NULL;
+
+        case_begin_data(Q35_HOST);
+        state = path_join(C.run, STATE_FILE);
+        ck_assert_int_eq(mkfifo(state, 0600), 0);
+        assert_start_refused("state: state.json is not a regular file");
+        case_end();
+}
+END_TEST
+
 static void security_setup(void) {
         world_setup("security");
 }
@@ -416,6 +507,9 @@ int main(void) {
         tcase_add_test(tc, test_grant_access_to_denied_uid);
         tcase_add_test(tc, test_grant_revoked_when_holder_goes);
         tcase_add_test(tc, test_explain_policy_for_other_user_needs_manage);
+        tcase_add_test(tc, test_loose_directories_refused);
+        tcase_add_test(tc, test_planted_state_refused);
+        tcase_add_test(tc, test_fifo_state_refused);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
