@@ -147,6 +147,14 @@ static int persistent_update(LeaseSet *s, const Lease *l, bool add) {
         return persistent_save(s->state_fd, s->persistent, s->n_persistent);
 }
 
+/* Nothing is bound unattended without a guard's yes. */
+static int guard(LeaseSet *s, uint32_t group, char **ret_why) {
+        if (!s->guard)
+                return asprintf(ret_why, "no checks are set up for bindings the daemon starts on its own") < 0
+                               ? -ENOMEM : -EPERM;
+        return s->guard(s->guard_userdata, group, ret_why);
+}
+
 int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseError *err) {
         Lease *l, *other;
         int k;
@@ -162,6 +170,18 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                              strempty(other->holder)) < 0)
                         err->message = NULL;
                 return -EBUSY;
+        }
+        if (req->unattended) {
+                _cleanup_free_ char *why = NULL;
+
+                k = guard(s, req->group, &why);
+                if (k < 0) {
+                        lease_error_clear(err);
+                        err->error = k;
+                        err->name = "PolicyDenied";
+                        err->message = TAKE_PTR(why);
+                        return k;
+                }
         }
         k = lease_new(&s->ctx, req->kind, req->group, s->next_id, &l, err);
         if (k < 0)
@@ -347,7 +367,7 @@ int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, c
         /* Persistent prepares whose group has no lease (after a reboot). */
         for (size_t i = 0; i < s->n_persistent; i++) {
                 const Device *d = topology_find_device(s->ctx.model->topology, s->persistent[i].address);
-                LeaseRequest req = { .kind = LEASE_PREPARE, .persistent = true };
+                LeaseRequest req = { .kind = LEASE_PREPARE, .persistent = true, .unattended = true };
                 LeaseError err = {};
                 Lease *l;
 
@@ -388,6 +408,17 @@ int lease_set_enforce_device(LeaseSet *s, const char *address, const char *drive
                         d = &l->devices[i];
         if (!d || d->bridge || (driver && streq(driver, DRIVER_VFIO_PCI)))
                 return 0;
+        {
+                _cleanup_free_ char *why = NULL;
+
+                k = guard(s, l->group, &why);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        return asprintf(ret_message, "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s "
+                                        "and is left there: %s", address, l->group, driver ?: "no driver", strna(why)) < 0
+                                       ? -ENOMEM : 1;
+        }
         k = binding_bind_vfio(s->ctx.model->root, address, s->ctx.timeout_usec, &f);
         if (k < 0)
                 k = asprintf(ret_message, "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s and could "
@@ -408,6 +439,17 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
 
         if (!l || lease_has_device(l, d->address) || l->state != LEASE_ACTIVE)
                 return 0;
+        if (device_is_endpoint(d)) {
+                _cleanup_free_ char *why = NULL;
+
+                k = guard(s, l->group, &why);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        return asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " and was left on %s: "
+                                        "%s", d->address, l->group, d->driver ?: "no driver", strna(why)) < 0
+                                       ? -ENOMEM : 1;
+        }
         n = realloc(l->devices, sizeof(LeaseDevice) * (l->n_devices + 1));
         if (!n)
                 return -ENOMEM;

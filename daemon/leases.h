@@ -8,6 +8,12 @@
 #include "state.h"
 
 /* Every lease the daemon holds, saved as a whole on each transition (state.c). */
+/* Judges a binding the daemon starts on its own, with no caller: a persistent or boot-time
+ * prepare, a device joining a leased group, a member moved back after a host driver took it. The
+ * checks a bus call passes (host-critical members, blockers, the policy), for the whole group: 0
+ * to go ahead, else a negative errno and *ret_why naming device and rule. */
+typedef int (*LeaseGuardFn)(void *userdata, uint32_t group, char **ret_why);
+
 typedef struct LeaseSet {
         Lease **leases;
         size_t n;
@@ -18,6 +24,8 @@ typedef struct LeaseSet {
         size_t n_persistent;
         bool unsafe_interrupts_set; /* we set allow_unsafe_interrupts: cleared with its last user */
         LeaseContext ctx;
+        LeaseGuardFn guard;       /* NULL: nothing is bound unattended */
+        void *guard_userdata;
 } LeaseSet;
 
 /* Takes the directory fds. */
@@ -38,6 +46,7 @@ typedef struct LeaseRequest {
         uint32_t uid, pid;
         bool persistent;        /* prepares */
         bool unsafe_interrupts; /* taken without interrupt remapping */
+        bool unattended;        /* no caller: the daemon prepares on its own (s->guard judges) */
 } LeaseRequest;
 
 /* Creates, records and acquires a lease. -EBUSY (name "Busy") when the group already has one.

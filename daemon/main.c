@@ -247,7 +247,7 @@ static void enforce_leases(Daemon *d, const char *action, const char *address) {
                 return;
         if (lease_set_is_persistent(d->leases, address, dev->vendor, dev->device) ||
             policy_prepare_at_boot(d->policy, dev)) {
-                LeaseRequest req = { .kind = LEASE_PREPARE, .group = (uint32_t) dev->group,
+                LeaseRequest req = { .kind = LEASE_PREPARE, .group = (uint32_t) dev->group, .unattended = true,
                                      .persistent = lease_set_is_persistent(d->leases, address, dev->vendor, dev->device) };
                 LeaseError err = {};
 
@@ -440,6 +440,36 @@ static int setup_close_watch(Daemon *d) {
                                           on_retry_stuck, d);
 }
 
+/* What the daemon binds on its own is judged as root's own prepare of the group would be: a
+ * host-critical member only when a rule names it, no blocker, no rule denying everyone. An entry
+ * in persistent.json or a prepare_at_boot rule is no rule naming the root disk. */
+static int guard_unattended(void *userdata, uint32_t group, char **ret_why) {
+        static char *const root_groups[] = { (char *) "root", NULL };
+        const PolicyCaller root = { .uid = 0, .user = "root", .groups = root_groups };
+        PolicyVerdict v = POLICY_VERDICT_INIT;
+        Daemon *d = userdata;
+        const Group *g = topology_find_group(d->model->topology, group);
+        int k;
+
+        if (!g)
+                return asprintf(ret_why, "IOMMU group %" PRIu32 " does not exist", group) < 0 ? -ENOMEM : -ENOENT;
+        if (!d->policy)
+                return asprintf(ret_why, "no policy is in force") < 0 ? -ENOMEM : -EPERM;
+        k = policy_evaluate_group(d->policy, d->model->topology, g, d->model->host, &root, &v);
+        if (k < 0)
+                return k;
+        if (!v.allowed) {
+                for (char **r = v.denials ?: v.reasons; r && *r; r++)
+                        if (strextendf(ret_why, "; ", "%s", *r) < 0) {
+                                policy_verdict_clear(&v);
+                                return -ENOMEM;
+                        }
+                k = -EPERM;
+        }
+        policy_verdict_clear(&v);
+        return k;
+}
+
 /* A claim's holder is still there if the owner of its unique name is the process that claimed,
  * on the same bus instance: after a bus restart another user may own the same name. The uid and
  * pid are the bus's record of the connection (no augmenting from /proc). */
@@ -481,6 +511,8 @@ static int setup_leases(Daemon *d) {
                 safe_close(state_fd);
                 return k;
         }
+        d->leases->guard = guard_unattended;
+        d->leases->guard_userdata = d;
         k = lease_set_reconcile(d->leases, holder_alive, d, &log);
         for (char **l = log; l && *l; l++)
                 log_warning("%s", *l);

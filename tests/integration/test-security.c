@@ -392,6 +392,62 @@ START_TEST(test_explain_policy_for_other_user_needs_manage) {
 }
 END_TEST
 
+/* ---- 4. what the daemon binds on its own passes the guards of a bus call ---- */
+
+#define WORKSTATION_HOST "hosts/workstation.host"
+#define ROOT_NVME "0000:02:00.0" /* holds "/" on the workstation: host-critical */
+
+/* An entry in persistent.json for the disk holding "/" bound it to vfio-pci at start. */
+START_TEST(test_persistent_root_disk_left_alone) {
+        _cleanup_free_ char *persistent = NULL;
+
+        case_begin_data(WORKSTATION_HOST);
+        polkit_allow_all();
+        persistent = path_join(C.state, PERSISTENT_FILE);
+        write_file(persistent, "{ \"version\": 1, \"devices\": [ { \"address\": \"" ROOT_NVME "\", "
+                               "\"vendor\": \"0x144d\", \"device\": \"0xa808\" } ] }\n");
+        ck_assert_int_eq(chmod(persistent, 0600), 0);
+        daemon_start();
+        assert_on_host(ROOT_NVME, "nvme");
+        ck_assert_uint_eq(n_leases(), 0);
+        ck_assert(log_contains("persistent prepare of " ROOT_NVME ": " ROOT_NVME " is needed by the host"));
+        case_end();
+}
+END_TEST
+
+/* A device that appears in a leased group joins it on vfio-pci, unless the checks of a bus call
+ * would refuse the group with it: then it is left on its driver, and the log says why. */
+START_TEST(test_member_joining_lease_guarded) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL, *rule = NULL;
+
+        case_begin_data(Q35_HOST);
+        polkit_allow_all();
+        host_remove_device(NIC2);
+        daemon_start();
+        bus = bus_connect();
+        path = claim_group(bus, Q35_GROUP);
+        assert_on_vfio(NIC1);
+
+        rule = path_join(C.policy, "10-uplink.json");
+        write_file(rule, "{\"version\": 1, \"rules\": [{\"match\": {\"address\": \"" NIC2 "\"}, "
+                         "\"action\": \"deny\", \"reason\": \"the lab's uplink\"}]}\n");
+        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
+        host_restore_device(NIC2);
+        send_uevent("add", NIC2);
+        for (int64_t deadline = now_usec() + WAIT_MS * 1000LL; !log_contains(NIC2 " appeared in leased");) {
+                ck_assert_msg(now_usec() < deadline, "the daemon did not judge %s's arrival", NIC2);
+                sleep_ms(5);
+        }
+        ck_assert(log_contains(NIC2 " appeared in leased IOMMU group 6 and was left on " NIC_DRIVER ": "));
+        ck_assert(log_contains("the lab's uplink"));
+        assert_on_host(NIC2, NIC_DRIVER);
+        release(bus, path);
+        assert_on_host(NIC1, NIC_DRIVER);
+        case_end();
+}
+END_TEST
+
 /* ---- 5. the runtime and state directories and files are root's alone ---- */
 
 /* A daemon started on the case's trees must refuse to start, saying needle, and change
@@ -507,6 +563,8 @@ int main(void) {
         tcase_add_test(tc, test_grant_access_to_denied_uid);
         tcase_add_test(tc, test_grant_revoked_when_holder_goes);
         tcase_add_test(tc, test_explain_policy_for_other_user_needs_manage);
+        tcase_add_test(tc, test_persistent_root_disk_left_alone);
+        tcase_add_test(tc, test_member_joining_lease_guarded);
         tcase_add_test(tc, test_loose_directories_refused);
         tcase_add_test(tc, test_planted_state_refused);
         tcase_add_test(tc, test_fifo_state_refused);
