@@ -603,7 +603,7 @@ static int run_daemon(void) {
                  * looked after. */
                 log_error("No policy is in force: claims and prepares are refused until the policy "
                           "files are fixed and reloaded (SIGHUP or assignctl policy reload)");
-        k = polkit_registry_new(&d.polkit);
+        k = polkit_registry_new(event, &d.polkit);
         if (k < 0)
                 goto fail;
 

@@ -11,13 +11,16 @@
  * time and finds the verdict. polkit not running means denied. */
 typedef struct PolkitRegistry PolkitRegistry;
 
-int polkit_registry_new(PolkitRegistry **ret);
+/* Opens the registry's own connection to the system bus, attached to event. */
+int polkit_registry_new(sd_event *event, PolkitRegistry **ret);
 PolkitRegistry *polkit_registry_free(PolkitRegistry *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PolkitRegistry *, polkit_registry_free);
 
 /* Returns 1 when authorised, 0 when the question was sent (the handler must return 1 and do
  * nothing else), or a negative errno with error set (-EACCES: denied, sd_bus_error
  * org.freedesktop.DBus.Error.AccessDenied naming the action). details: NULL-terminated key/value
- * list, e.g. { "address", "0000:01:00.0", NULL }. */
+ * list, e.g. { "address", "0000:01:00.0", NULL }. Too many checks pending (per uid, in all):
+ * POLKIT_ERROR_BUSY at once. */
+#define POLKIT_ERROR_BUSY "org.vfioassign1.Error.Busy"
 int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action, char *const *details,
                        sd_bus_error *error);

@@ -163,10 +163,11 @@ END_TEST
 
 /* ---- 2. group rules judge groups the caller cannot change after connecting ---- */
 
-/* A client, uid nobody, that connects with the groups in at_connect and then, under the same
- * pid, takes egid later_gid (what exec()ing a setgid binary does) before it claims SOLO5. It
- * writes "OK <path>" or "ERR <name> <message>" and exits (the claim goes with it). */
-static char *claim_with_groups(const gid_t *at_connect, size_t n_at_connect, gid_t later_gid) {
+/* A client, uid (and gid) uid, that connects with the groups in at_connect and then, under the
+ * same pid, takes egid later_gid unless it is -1 (what exec()ing a setgid binary does) before it
+ * claims SOLO5. It writes "OK <path>" or "ERR <name> <message>" and exits (the claim goes with
+ * it). */
+static char *claim_with_groups(const gid_t *at_connect, size_t n_at_connect, gid_t later_gid, uid_t uid) {
         _cleanup_close_ int out_fd = -1;
         int out[2];
         pid_t pid;
@@ -184,14 +185,13 @@ static char *claim_with_groups(const gid_t *at_connect, size_t n_at_connect, gid
                 (void) prctl_die_with_parent();
                 /* The saved uid stays 0 until the switch: it lets the process change its gid after
                  * connecting, as a setgid exec would. */
-                if (setgroups(n_at_connect, at_connect) < 0 ||
-                    setresgid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 ||
-                    setresuid(NOBODY_UID, NOBODY_UID, 0) < 0 || sd_bus_open_system(&bus) < 0)
+                if (setgroups(n_at_connect, at_connect) < 0 || setresgid(uid, uid, uid) < 0 ||
+                    setresuid(uid, uid, 0) < 0 || sd_bus_open_system(&bus) < 0)
                         _exit(10);
                 if (later_gid != (gid_t) -1 &&
                     (setresuid(-1, 0, -1) < 0 || setresgid(later_gid, later_gid, later_gid) < 0))
                         _exit(11);
-                if (setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0)
+                if (setresuid(uid, uid, uid) < 0)
                         _exit(12);
                 if (sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", &e, &reply, "sa{sv}",
                                        SOLO5, 0) < 0 ||
@@ -225,7 +225,7 @@ START_TEST(test_group_rule_ignores_gid_taken_after_connect) {
         before = snapshot();
 
         /* Not in "disk" when it connected; egid "disk" by the time it calls. */
-        raced = claim_with_groups(NULL, 0, DISK_GID);
+        raced = claim_with_groups(NULL, 0, DISK_GID, NOBODY_UID);
         ck_assert_msg(startswith(raced, "ERR " ERROR_PREFIX "PolicyDenied "), "a claim with a gid taken after "
                       "connecting: %s", raced);
         {
@@ -235,7 +235,7 @@ START_TEST(test_group_rule_ignores_gid_taken_after_connect) {
         }
 
         /* In "disk" when it connected: the rule is for it. */
-        member = claim_with_groups(&disk, 1, (gid_t) -1);
+        member = claim_with_groups(&disk, 1, (gid_t) -1, NOBODY_UID);
         ck_assert_msg(startswith(member, "OK "), "a claim by a member of disk: %s", member);
         ck_assert_msg(wait_driver(SOLO5, SOLO_DRIVER, WAIT_MS), "the member's claim was not given back");
         case_end();
@@ -392,6 +392,106 @@ START_TEST(test_explain_policy_for_other_user_needs_manage) {
 }
 END_TEST
 
+/* ---- 3. one user cannot fill the polkit queue for everyone ---- */
+
+#define DAEMON_UID 1u /* "daemon" in Debian's base-passwd: the second unprivileged user */
+
+/* As uid: n ReloadPolicy calls sent without expecting replies (each makes the daemon ask polkit
+ * for manage), then a Ping that returns once they were all dispatched; then one more
+ * ReloadPolicy awaiting its reply. Writes "SENT <error name of the last call>" and keeps its
+ * connection until its stdin closes. */
+static pid_t flood_start(uid_t uid, unsigned n, int *ret_in, int *ret_out) {
+        int to[2], from[2];
+        pid_t pid;
+
+        ck_assert_int_eq(pipe2(to, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(from, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                sd_bus *bus = NULL;
+                char c;
+
+                (void) prctl_die_with_parent();
+                close(to[1]);
+                close(from[0]);
+                if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+                    sd_bus_open_system(&bus) < 0)
+                        _exit(10);
+                for (unsigned i = 0; i < n; i++) {
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+
+                        if (sd_bus_message_new_method_call(bus, &m, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
+                                                           "ReloadPolicy") < 0 ||
+                            sd_bus_message_append(m, "a{sv}", 0) < 0 || sd_bus_message_set_expect_reply(m, false) < 0 ||
+                            sd_bus_send(bus, m, NULL) < 0)
+                                _exit(11);
+                }
+                if (sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, "") < 0)
+                        _exit(12);
+                (void) sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", &e, NULL, "a{sv}", 0);
+                dprintf(from[1], "SENT %s\n", strna(e.name));
+                while (read(to[0], &c, 1) > 0)
+                        ;
+                _exit(0);
+        }
+        close(to[0]);
+        close(from[1]);
+        *ret_in = to[1];
+        *ret_out = from[0];
+        return pid;
+}
+
+static void polkit_hang(const char *action) {
+        if (action)
+                polkit_call((char *const[]) { (char *) "SimulateHangActions", (char *) "as", (char *) "1",
+                                              (char *) action, NULL });
+        else {
+                polkit_call((char *const[]) { (char *) "SimulateHangActions", (char *) "as", (char *) "0", NULL });
+                polkit_call((char *const[]) { (char *) "ReleaseHangingCalls", NULL });
+        }
+}
+
+START_TEST(test_polkit_flood_blocks_nobody_else) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *root = NULL;
+        _cleanup_free_ char *line = NULL, *rule = NULL, *claim = NULL, *root_lease = NULL, *again = NULL;
+        int in, out;
+        pid_t flooder;
+
+        if (!need_root("test_polkit_flood_blocks_nobody_else"))
+                return;
+        case_start(Q35_HOST);
+        root = bus_connect();
+        rule = path_join(C.policy, "50-daemon.json");
+        write_file(rule, "{\"version\": 1, \"rules\": [{\"match\": {\"address\": \"" SOLO5 "\"}, "
+                         "\"action\": \"allow\", \"users\": [\"daemon\"]}]}\n");
+        sd_bus_message_unref(call_ok(root, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
+
+        /* polkit never answers for manage: nobody's 200 checks would all stay pending. */
+        polkit_hang(ACTION_MANAGE);
+        flooder = flood_start(NOBODY_UID, 200, &in, &out);
+        line = read_line(out, WAIT_MS);
+        ck_assert_msg(line && streq(line, "SENT " ERROR_PREFIX "Busy"), "the flooder's last call: %s", strna(line));
+
+        /* Another user, and root, are asked and answered at once. */
+        claim = claim_with_groups(NULL, 0, (gid_t) -1, DAEMON_UID);
+        ck_assert_msg(startswith(claim, "OK "), "uid %u's claim while nobody floods: %s", DAEMON_UID, claim);
+        root_lease = claim_device(root, SOLO1);
+        release(root, root_lease);
+
+        /* Its connection gone, nobody's checks are cancelled; their places come free as polkit
+         * answers them, and nobody is asked again. */
+        close(in);
+        ck_assert_int_eq(exit_code_of(wait_exit(flooder, WAIT_MS)), 0);
+        close(out);
+        polkit_hang(NULL);
+        again = explain_as_nobody("root");
+        ck_assert_msg(!strstr(again, "Busy"), "nobody's next check after the flood: %s", again);
+        case_end();
+}
+END_TEST
+
 /* ---- 4. what the daemon binds on its own passes the guards of a bus call ---- */
 
 #define WORKSTATION_HOST "hosts/workstation.host"
@@ -539,6 +639,11 @@ START_TEST(test_fifo_state_refused) {
 }
 END_TEST
 
+/* Every test starts with a polkit mock that answers (a failed test may have left it hanging). */
+static void polkit_reset(void) {
+        polkit_hang(NULL);
+}
+
 static void security_setup(void) {
         world_setup("security");
 }
@@ -555,6 +660,7 @@ int main(void) {
         s = suite_create("security");
         tc = tcase_create("kernel-model");
         tcase_add_unchecked_fixture(tc, security_setup, harness_teardown);
+        tcase_add_checked_fixture(tc, polkit_reset, NULL);
         tcase_set_timeout(tc, 60);
         /* First: on a young bus the holder's unique name is small, and the squatter's
          * connections to reach it few. */
@@ -563,6 +669,7 @@ int main(void) {
         tcase_add_test(tc, test_grant_access_to_denied_uid);
         tcase_add_test(tc, test_grant_revoked_when_holder_goes);
         tcase_add_test(tc, test_explain_policy_for_other_user_needs_manage);
+        tcase_add_test(tc, test_polkit_flood_blocks_nobody_else);
         tcase_add_test(tc, test_persistent_root_disk_left_alone);
         tcase_add_test(tc, test_member_joining_lease_guarded);
         tcase_add_test(tc, test_loose_directories_refused);
