@@ -103,13 +103,12 @@ static int on_rerun_done(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-/* Pending checks of uid, and of every unprivileged caller. */
+/* Queries of uid, and of every unprivileged caller: pending, or answered and waiting for their
+ * message to run again (which frees them at once). */
 static void count_pending(const PolkitRegistry *r, uint32_t uid, size_t *ret_uid, size_t *ret_total) {
         size_t n_uid = 0, total = 0;
 
         for (const PolkitQuery *q = r->queries; q; q = q->next) {
-                if (!q->slot)
-                        continue;
                 if (q->uid == uid)
                         n_uid++;
                 if (q->uid != 0)

@@ -492,6 +492,80 @@ START_TEST(test_polkit_flood_blocks_nobody_else) {
 }
 END_TEST
 
+/* ---- 8. a query whose method no longer asks is freed ---- */
+
+static bool daemon_lists_device(sd_bus *bus, const char *address) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply =
+                call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ListDevices", "");
+        const char *a, *o, *drv;
+        bool found = false;
+        int32_t group;
+
+        ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "(sosi)"), 0);
+        while (sd_bus_message_read(reply, "(sosi)", &a, &o, &drv, &group) > 0)
+                found |= streq(a, address);
+        return found;
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        char **name = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        *name = strdup(e ? e->name : "OK");
+        return 0;
+}
+
+/* The device goes while polkit decides: the method, run again with the verdict, fails before it
+ * asks for it (NoSuchDevice). The query must still go: a query left behind keeps counting
+ * against its uid, and after 16 root would get Busy. */
+START_TEST(test_polkit_query_freed_when_device_goes) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        for (int i = 0; i < 17; i++) {
+                _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+                _cleanup_free_ char *answer = NULL;
+                int64_t deadline;
+
+                polkit_hang(ACTION_CLAIM);
+                ck_assert_int_ge(sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice",
+                                                          on_reply, &answer, "sa{sv}", SOLO5, 0),
+                                 0);
+                /* Dispatched, and polkit asked, once a later call is answered. */
+                sd_bus_message_unref(call_ok(bus, OBJ_ROOT, "org.freedesktop.DBus.Peer", "Ping", ""));
+                ck_assert_ptr_null(answer);
+
+                host_remove_device(SOLO5);
+                send_uevent("remove", SOLO5);
+                for (deadline = now_usec() + WAIT_MS * 1000LL; daemon_lists_device(bus, SOLO5);) {
+                        ck_assert_msg(now_usec() < deadline, "the daemon still lists %s", SOLO5);
+                        sleep_ms(2);
+                }
+                polkit_hang(NULL);
+                for (deadline = now_usec() + WAIT_MS * 1000LL; !answer;) {
+                        ck_assert_msg(now_usec() < deadline, "the claim was not answered");
+                        ck_assert_int_ge(sd_bus_process(bus, NULL), 0);
+                        if (!answer)
+                                ck_assert_int_ge(sd_bus_wait(bus, 100000), 0);
+                }
+                ck_assert_msg(streq(answer, ERROR_PREFIX "NoSuchDevice"), "claim %d of a vanished device: %s", i,
+                              answer);
+
+                host_restore_device(SOLO5);
+                send_uevent("add", SOLO5);
+                for (deadline = now_usec() + WAIT_MS * 1000LL; !daemon_lists_device(bus, SOLO5);) {
+                        ck_assert_msg(now_usec() < deadline, "the daemon does not list %s again", SOLO5);
+                        sleep_ms(2);
+                }
+        }
+        lease = claim_device(bus, SOLO5);
+        release(bus, lease);
+        case_end();
+}
+END_TEST
+
 /* ---- 4. what the daemon binds on its own passes the guards of a bus call ---- */
 
 #define WORKSTATION_HOST "hosts/workstation.host"
@@ -620,7 +694,7 @@ START_TEST(test_planted_state_refused) {
         ck_assert_int_eq(symlink("/nonexistent-vfio-assignd-target", tmp), 0);
         daemon_start();
         assert_on_vfio(SOLO5);
-        release(bus_connect(), lease);
+        release(bus, lease);
         ck_assert(access("/nonexistent-vfio-assignd-target", F_OK) < 0);
         assert_on_host(SOLO5, SOLO_DRIVER);
         case_end();
@@ -670,6 +744,7 @@ int main(void) {
         tcase_add_test(tc, test_grant_revoked_when_holder_goes);
         tcase_add_test(tc, test_explain_policy_for_other_user_needs_manage);
         tcase_add_test(tc, test_polkit_flood_blocks_nobody_else);
+        tcase_add_test(tc, test_polkit_query_freed_when_device_goes);
         tcase_add_test(tc, test_persistent_root_disk_left_alone);
         tcase_add_test(tc, test_member_joining_lease_guarded);
         tcase_add_test(tc, test_loose_directories_refused);
