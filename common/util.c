@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,13 @@ void strv_sort(char **l) {
 
         if (n > 1)
                 qsort(l, n, sizeof(char *), cmp_str);
+}
+
+bool pidfd_is_alive(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        /* A pidfd polls readable once its process has exited (pidfd_open(2)). */
+        return poll(&p, 1, 0) == 0;
 }
 
 int pid_start_time(pid_t pid, uint64_t *ret) {

@@ -16,6 +16,8 @@ int safe_atoi32(const char *s, int32_t *ret);
 /* The start time of a process, in clock ticks after boot (proc(5), /proc/pid/stat field 22):
  * with the pid, it names one process even after the pid is reused. -ESRCH when there is none. */
 int pid_start_time(pid_t pid, uint64_t *ret);
+/* Whether the process a pidfd names is still running. */
+bool pidfd_is_alive(int pidfd);
 
 /* Removes trailing whitespace in place; returns s. */
 char *strstrip_trailing(char *s);

@@ -58,6 +58,7 @@ Lease *lease_free(Lease *l) {
         free(l->reason);
         safe_close(l->group_fd);
         safe_close(l->container_fd);
+        safe_close(l->holder_pidfd);
         free(l);
         return NULL;
 }
@@ -95,7 +96,11 @@ bool lease_holder_is(const Lease *l, const char *bus_id, uint32_t uid, uint32_t 
 
         if (!l->holder || !bus_id || !streq(l->holder_bus_id, bus_id) || l->uid != uid || l->pid != pid)
                 return false;
-        return pid_start_time((pid_t) pid, &start) >= 0 && start == l->holder_start_time;
+        /* The pidfd is that process until it exits, whatever the pid is given to later. */
+        if (l->holder_pidfd >= 0)
+                return pidfd_is_alive(l->holder_pidfd);
+        return l->holder_start_time != 0 && pid_start_time((pid_t) pid, &start) >= 0 &&
+               start == l->holder_start_time;
 }
 
 bool lease_group_busy(const LeaseContext *c, const Lease *l) {
@@ -130,7 +135,7 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
         l->state = LEASE_BINDING;
         l->group = group;
         l->granted_uid = UINT32_MAX;
-        l->container_fd = l->group_fd = l->close_wd = -1;
+        l->container_fd = l->group_fd = l->close_wd = l->holder_pidfd = -1;
         l->devices = calloc(strv_length(g->devices), sizeof(LeaseDevice));
         if (!l->devices)
                 return -ENOMEM;

@@ -44,8 +44,10 @@ typedef struct Lease {
         uint32_t uid;           /* the caller the policy judged (a claim's holder) */
         uint32_t pid;
         /* A unique name is no identity on its own: names restart at :1.0 with the bus. A claim's
-         * holder is the process uid/pid started at holder_start_time (pid_start_time()) that
-         * owned the name on the bus instance holder_bus_id (org.freedesktop.DBus.GetId). */
+         * holder is the process uid/pid that owned the name on the bus instance holder_bus_id
+         * (org.freedesktop.DBus.GetId): holder_pidfd names that very process, and it outlives
+         * our restarts in systemd's fd store; without it (not run by systemd), the pid's start
+         * time (pid_start_time(), 0 when /proc did not show it) does. */
         uint64_t holder_start_time;
         char holder_bus_id[33];
         bool persistent;        /* prepare: keep across reboots */
@@ -59,6 +61,7 @@ typedef struct Lease {
         int group_fd;
         bool waiting;           /* STUCK only until another process closes /dev/vfio/N */
         int close_wd;           /* inotify watch for that close, -1 when none */
+        int holder_pidfd;       /* pidfd_open() of a claim's holder, -1 when none */
         void *bus_data;         /* owned by the bus glue (track slot, object path) */
         uint64_t retry_after;   /* CLOCK_MONOTONIC usec: no new release attempt before */
 } Lease;

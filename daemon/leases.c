@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 
 #include "leases.h"
 #include "names.h"
@@ -193,9 +194,14 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
         l->uid = req->uid;
         l->pid = req->pid;
         if (req->holder) {
-                /* Without the start time the holder could not be recognised after a restart: the
-                 * caller is gone already, and the claim is refused rather than half-recorded. */
-                k = pid_start_time((pid_t) req->pid, &l->holder_start_time);
+                /* Without a pidfd the holder could not be recognised after a restart: the caller
+                 * is gone already, and the claim is refused rather than half-recorded. The start
+                 * time is for restarts without systemd's fd store; /proc may not show it
+                 * (ProtectProc=invisible hides other users' processes). */
+                l->holder_pidfd = pidfd_open((pid_t) req->pid, 0);
+                k = l->holder_pidfd < 0 ? negative_errno() : 0;
+                if (k >= 0 && pid_start_time((pid_t) req->pid, &l->holder_start_time) < 0)
+                        l->holder_start_time = 0;
                 if (k < 0 || !req->holder_bus_id || strlen(req->holder_bus_id) != 32) {
                         lease_free(l);
                         lease_error_clear(err);

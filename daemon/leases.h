@@ -62,7 +62,8 @@ int lease_set_release(LeaseSet *s, Lease *l, LeaseError *err);
  * middle of something: BINDING is rolled back, RELEASING and STUCK are (re)released, ACTIVE claims
  * whose holder is gone (holder_alive() false) are released, ACTIVE prepares are re-bound if a
  * member drifted. Problems go to *log as lines. Never drops a lease it could not settle. */
-typedef bool (*LeaseHolderAliveFn)(void *userdata, const Lease *l);
+/* May give the lease what identifies its holder (holder_pidfd). */
+typedef bool (*LeaseHolderAliveFn)(void *userdata, Lease *l);
 int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, char ***log);
 
 /* A member of a leased group got a host driver (a kernel upgrade adding a driver is the known

@@ -284,7 +284,7 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
 
         if (!l)
                 return -ENOMEM;
-        l->container_fd = l->group_fd = l->close_wd = -1;
+        l->container_fd = l->group_fd = l->close_wd = l->holder_pidfd = -1;
         l->granted_uid = UINT32_MAX;
         if (!json_object_is_type(o, json_type_object) || get_u32(o, "id", &id) < 0 ||
             get_u32(o, "group", &l->group) < 0 || get_u32(o, "uid", &l->uid) < 0 || get_u32(o, "pid", &l->pid) < 0 ||

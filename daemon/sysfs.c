@@ -244,9 +244,13 @@ int dev_add_watch(const SysRoot *r, int inotify_fd, const char *path, uint32_t m
 }
 
 int dev_chown(const SysRoot *r, const char *path, uint32_t uid) {
-        if (fchownat(r->dev_fd, path, uid, 0, AT_SYMLINK_NOFOLLOW) < 0)
+        /* The mode is set while root owns the node: chmod of another user's file would need
+         * CAP_FOWNER, which the unit does not give us (chown(2), chmod(2)). */
+        if (fchownat(r->dev_fd, path, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(r->dev_fd, path, 0600, 0) < 0)
                 return negative_errno();
-        return fchmodat(r->dev_fd, path, 0600, 0) < 0 ? negative_errno() : 0;
+        if (uid != 0 && fchownat(r->dev_fd, path, uid, 0, AT_SYMLINK_NOFOLLOW) < 0)
+                return negative_errno();
+        return 0;
 }
 
 int sysfs_resolve_link(const SysRoot *r, const char *link_path, char **ret) {

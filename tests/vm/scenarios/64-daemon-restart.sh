@@ -6,19 +6,44 @@
 # alive. systemd restarts it (Restart=on-failure); the new process must find the lease again
 # from its state file (same id, same holder, active, the device still on vfio-pci) and track
 # the holder again: when the holder then exits, the lease is released and the e1000e is back.
+# The holder is alice (uid 1000): with ProtectProc=invisible the daemon cannot see her process
+# in /proc, so only the pidfd it left in systemd's fd store can say she is the holder.
 
 . /usr/local/lib/vfio-vm/lib.sh
 
 ADDR=0000:01:00.0
 GROUP=5
 UNIT=vfio-assignd.service
+USER_NAME=alice
+USER_ID=1000
+RULES=/etc/polkit-1/rules.d/50-vfio-vm-restart.rules
 
 require_daemon
 require_host_clean
 on_exit restore_host
 show() { systemctl show -P "$1" "$UNIT"; }
+[[ $(show ProtectProc) == invisible ]] || fail "$UNIT runs with ProtectProc=$(show ProtectProc)"
+[[ $(id -u "$USER_NAME" 2>/dev/null) == "$USER_ID" ]] || fail "no user $USER_NAME with uid $USER_ID in the guest"
 
-start_holder "$TMP/hold.out" test-vmm claim "$ADDR" --hold
+rm -f "$RULES"
+on_exit "rm -f $RULES"
+printf '%s\n' '/* vfio-assignd VM test: alice may claim, without authentication. */' \
+        'polkit.addRule(function(action, subject) {' \
+        '        if (action.id == "org.vfioassign1.claim" && subject.user == "alice")' \
+        '                return polkit.Result.YES;' \
+        '});' > "$RULES"
+install_policy 50-vfio-vm-restart.json '{ "version": 1, "rules": [
+  { "description": "vfio-assignd VM test: alice may have the e1000e",
+    "match": { "address": "'"$ADDR"'" }, "action": "allow", "users": [ "alice" ] } ] }'
+# polkitd reloads its rules on inotify; wait until alice's claim gets through.
+alice_may_claim() { timeout 30 setpriv --reuid="$USER_ID" --regid="$USER_ID" --init-groups -- \
+        assignctl --no-ask-password claim "$ADDR" --exec true >/dev/null 2>&1; }
+wait_until 20 alice_may_claim || fail "alice's claim is still refused 20 s after the polkit rule"
+wait_until 10 host_restored || fail "after alice's probe claim: $(host_state)"
+
+# setpriv execs the test VMM: the holder is the process start_holder waits for and kills.
+start_holder "$TMP/hold.out" setpriv --reuid="$USER_ID" --regid="$USER_ID" --init-groups -- \
+        test-vmm claim "$ADDR" --hold
 grep -q '^not ok' "$TMP/hold.out" && fail "the test VMM failed: $(grep -m 3 '^not ok' "$TMP/hold.out" | tr '\n' ' ')"
 before=$(lease_of_group "$GROUP")
 [[ -n $before ]] || fail "no lease on group $GROUP after the claim: $(list_leases)"
@@ -49,6 +74,7 @@ fi
 [[ $(jq -c '[.[0], .[2], .[3], .[5], .[6]]' <<<"$after") == "$(jq -c '[.[0], .[2], .[3], .[5], .[6]]' <<<"$before")" ]] ||
         fail "the lease changed across the restart: before $before, after $after"
 [[ $(jq -r '.[4]' <<<"$after") == active ]] || fail "the lease is $(jq -r '.[4]' <<<"$after") after the restart"
+[[ $(jq -r '.[6]' <<<"$after") == "$USER_ID" ]] || fail "the lease's uid is $(jq -r '.[6]' <<<"$after"), not alice's"
 bound_to "$ADDR" vfio-pci || fail "$ADDR is on '$(driver_of "$ADDR")' after the restart"
 kill -0 "$HOLDER_PID" 2>/dev/null || fail "the holder died with the daemon"
 
