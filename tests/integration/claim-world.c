@@ -661,6 +661,14 @@ void case_start(const char *host) {
         daemon_start();
 }
 
+uid_t node_owner(uint32_t group) {
+        _cleanup_free_ char *p = xasprintf("%s/dev/vfio/%" PRIu32, C.dev, group);
+        struct stat st;
+
+        ck_assert_msg(stat(p, &st) == 0, "stat %s: %s", p, strerror(errno));
+        return st.st_uid;
+}
+
 bool node_exists(uint32_t group) {
         _cleanup_free_ char *p = xasprintf("%s/dev/vfio/%" PRIu32, C.dev, group);
 

@@ -191,4 +191,5 @@ bool world_init(const char *who);
  * reachable by a caller switched to nobody, with the private bus and the polkit mock in it. */
 void world_setup(const char *name);
 bool node_exists(uint32_t group);
+uid_t node_owner(uint32_t group); /* of the fake /dev/vfio/N */
 

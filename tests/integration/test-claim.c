@@ -1139,14 +1139,6 @@ END_TEST
 
 /* ---- 10. GrantAccess hands /dev/vfio/N to a uid; release gives it back ---- */
 
-static uid_t node_owner(uint32_t group) {
-        _cleanup_free_ char *p = xasprintf("%s/dev/vfio/%" PRIu32, C.dev, group);
-        struct stat st;
-
-        ck_assert_msg(stat(p, &st) == 0, "stat %s: %s", p, strerror(errno));
-        return st.st_uid;
-}
-
 START_TEST(test_grant_access) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_json_ json_object *state = NULL, *state2 = NULL;

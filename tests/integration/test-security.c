@@ -58,6 +58,40 @@ static void wait_daemon_on(const char *address, pid_t daemon, const char *log) {
         }
 }
 
+/* Runs body(out, arg) in a child (which dies with us) and returns the one line it writes to out;
+ * the child must exit 0. */
+static char *child_line(void (*body)(int out, const void *arg), const void *arg) {
+        _cleanup_close_ int out_fd = -1;
+        int out[2];
+        pid_t pid;
+        char *line;
+
+        ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                (void) prctl_die_with_parent();
+                body(out[1], arg);
+                _exit(0);
+        }
+        close(out[1]);
+        out_fd = out[0];
+        line = read_line(out_fd, WAIT_MS);
+        ck_assert_int_eq(exit_code_of(wait_exit(pid, WAIT_MS)), 0);
+        ck_assert_msg(line, "the client wrote nothing");
+        return line;
+}
+
+/* Writes "OK <first string of the reply>" or "ERR <name> <message>" for a call's result. */
+static void write_result(int out, int r, sd_bus_message *reply, const char *type, const sd_bus_error *e) {
+        const char *s;
+
+        if (r < 0 || sd_bus_message_read(reply, type, &s) < 0)
+                dprintf(out, "ERR %s %s\n", strna(e->name), strna(e->message));
+        else
+                dprintf(out, "OK %s\n", s);
+}
+
 /* ---- 1. a holder is an identity, not a unique name ---- */
 
 /* Unique names restart at :1.0 with the bus. After a bus restart another user opens connections
@@ -163,50 +197,41 @@ END_TEST
 
 /* ---- 2. group rules judge groups the caller cannot change after connecting ---- */
 
+typedef struct GroupsClaim {
+        const gid_t *at_connect;
+        size_t n_at_connect;
+        gid_t later_gid;
+        uid_t uid;
+} GroupsClaim;
+
+static void claim_with_groups_body(int out, const void *arg) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        const GroupsClaim *g = arg;
+        sd_bus_message *reply = NULL;
+        sd_bus *bus = NULL;
+        int r;
+
+        /* The saved uid stays 0 until the switch: it lets the process change its gid after
+         * connecting, as a setgid exec would. */
+        if (setgroups(g->n_at_connect, g->at_connect) < 0 || setresgid(g->uid, g->uid, g->uid) < 0 ||
+            setresuid(g->uid, g->uid, 0) < 0 || sd_bus_open_system(&bus) < 0)
+                _exit(10);
+        if (g->later_gid != (gid_t) -1 &&
+            (setresuid(-1, 0, -1) < 0 || setresgid(g->later_gid, g->later_gid, g->later_gid) < 0))
+                _exit(11);
+        if (setresuid(g->uid, g->uid, g->uid) < 0)
+                _exit(12);
+        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", &e, &reply, "sa{sv}", SOLO5, 0);
+        write_result(out, r, reply, "o", &e);
+}
+
 /* A client, uid (and gid) uid, that connects with the groups in at_connect and then, under the
  * same pid, takes egid later_gid unless it is -1 (what exec()ing a setgid binary does) before it
- * claims SOLO5. It writes "OK <path>" or "ERR <name> <message>" and exits (the claim goes with
- * it). */
+ * claims SOLO5. "OK <path>" or "ERR <name> <message>"; the claim goes with the client. */
 static char *claim_with_groups(const gid_t *at_connect, size_t n_at_connect, gid_t later_gid, uid_t uid) {
-        _cleanup_close_ int out_fd = -1;
-        int out[2];
-        pid_t pid;
-        char *line;
+        GroupsClaim g = { at_connect, n_at_connect, later_gid, uid };
 
-        ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                sd_bus_message *reply = NULL;
-                const char *path;
-                sd_bus *bus = NULL;
-
-                (void) prctl_die_with_parent();
-                /* The saved uid stays 0 until the switch: it lets the process change its gid after
-                 * connecting, as a setgid exec would. */
-                if (setgroups(n_at_connect, at_connect) < 0 || setresgid(uid, uid, uid) < 0 ||
-                    setresuid(uid, uid, 0) < 0 || sd_bus_open_system(&bus) < 0)
-                        _exit(10);
-                if (later_gid != (gid_t) -1 &&
-                    (setresuid(-1, 0, -1) < 0 || setresgid(later_gid, later_gid, later_gid) < 0))
-                        _exit(11);
-                if (setresuid(uid, uid, uid) < 0)
-                        _exit(12);
-                if (sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", &e, &reply, "sa{sv}",
-                                       SOLO5, 0) < 0 ||
-                    sd_bus_message_read(reply, "o", &path) < 0)
-                        dprintf(out[1], "ERR %s %s\n", strna(e.name), strna(e.message));
-                else
-                        dprintf(out[1], "OK %s\n", path);
-                _exit(0);
-        }
-        close(out[1]);
-        out_fd = out[0];
-        line = read_line(out_fd, WAIT_MS);
-        ck_assert_int_eq(exit_code_of(wait_exit(pid, WAIT_MS)), 0);
-        ck_assert_msg(line, "the client wrote nothing");
-        return line;
+        return child_line(claim_with_groups_body, &g);
 }
 
 START_TEST(test_group_rule_ignores_gid_taken_after_connect) {
@@ -243,14 +268,6 @@ START_TEST(test_group_rule_ignores_gid_taken_after_connect) {
 END_TEST
 
 /* ---- 6. GrantAccess gives the grantee what a claim of its own would, and says so ---- */
-
-static uid_t node_owner(uint32_t group) {
-        _cleanup_free_ char *p = xasprintf("%s/dev/vfio/%" PRIu32, C.dev, group);
-        struct stat st;
-
-        ck_assert_msg(stat(p, &st) == 0, "stat %s: %s", p, strerror(errno));
-        return st.st_uid;
-}
 
 static void allow_nobody_solo5(sd_bus *bus, const char *host) {
         _cleanup_free_ char *rule = path_join(C.policy, "50-nobody.json");
@@ -319,46 +336,29 @@ END_TEST
 
 /* ---- 7. ExplainPolicy for another user is for administrators ---- */
 
+static void explain_as_nobody_body(int out, const void *arg) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *user = arg;
+        sd_bus *bus = NULL;
+        int r;
+
+        if (setgroups(0, NULL) < 0 || setresgid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 ||
+            setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 || sd_bus_open_system(&bus) < 0)
+                _exit(10);
+        if (user)
+                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", &e, &reply, "sa{sv}",
+                                       SOLO5, 1, "user", "s", user);
+        else
+                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", &e, &reply, "sa{sv}",
+                                       SOLO5, 0);
+        write_result(out, r, reply, "s", &e);
+}
+
 /* As uid nobody: ExplainPolicy(SOLO5, {user}) (no option when user is NULL); "OK <json>" or
  * "ERR <name> <message>". */
 static char *explain_as_nobody(const char *user) {
-        _cleanup_close_ int out_fd = -1;
-        int out[2];
-        pid_t pid;
-        char *line;
-
-        ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                sd_bus_message *reply = NULL;
-                const char *json;
-                sd_bus *bus = NULL;
-                int r;
-
-                (void) prctl_die_with_parent();
-                if (setgroups(0, NULL) < 0 || setresgid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 ||
-                    setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 || sd_bus_open_system(&bus) < 0)
-                        _exit(10);
-                if (user)
-                        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", &e, &reply,
-                                               "sa{sv}", SOLO5, 1, "user", "s", user);
-                else
-                        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", &e, &reply,
-                                               "sa{sv}", SOLO5, 0);
-                if (r < 0 || sd_bus_message_read(reply, "s", &json) < 0)
-                        dprintf(out[1], "ERR %s %s\n", strna(e.name), strna(e.message));
-                else
-                        dprintf(out[1], "OK %s\n", json);
-                _exit(0);
-        }
-        close(out[1]);
-        out_fd = out[0];
-        line = read_line(out_fd, WAIT_MS);
-        ck_assert_int_eq(exit_code_of(wait_exit(pid, WAIT_MS)), 0);
-        ck_assert_msg(line, "the client wrote nothing");
-        return line;
+        return child_line(explain_as_nobody_body, user);
 }
 
 START_TEST(test_explain_policy_for_other_user_needs_manage) {
