@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -257,9 +258,30 @@ bool log_contains(const char *needle) {
 /* Runs a shell script under the kernel model, as a root process on the host would ($1 is the
  * host root). Its uevents go nowhere: a test sends the daemon the one it means, so the daemon
  * does not race the script. Returns the exit code; stderr in *ret_err. */
+void wait_uevents_handled(void) {
+        _cleanup_close_ int fd = open(C.fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        int64_t deadline = now_usec() + WAIT_MS * 1000LL;
+        int queued = 0;
+
+        /* A reader that never reads: it sees what is queued without taking it (FIONREAD,
+         * pipe(7)). */
+        ck_assert_msg(fd >= 0, "open %s: %s", C.fifo, strerror(errno));
+        while (ioctl(fd, FIONREAD, &queued) == 0 && queued > 0) {
+                ck_assert_msg(now_usec() < deadline, "the daemon left %d bytes of uevents unread", queued);
+                sleep_ms(1);
+        }
+        /* Read in one dispatch with their handling; a call is answered after it. */
+        (void) n_leases();
+}
+
 int mock_sh_status(const char *script, char **ret_err) {
         _cleanup_free_ char *preload = NULL, *root = NULL, *dev = NULL, *faults = NULL;
         _cleanup_free_ char *ev = NULL;
+
+        /* The daemon's own binds queued uevents (the model emits them as the kernel would); the
+         * script must not change the tree under events the daemon has yet to handle. */
+        if (C.pid > 0)
+                wait_uevents_handled();
 
         preload = xasprintf("LD_PRELOAD=%s", mock_lib);
         root = xasprintf("VFIO_MOCK_ROOT=%s", C.host);

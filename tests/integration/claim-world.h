@@ -144,6 +144,8 @@ void daemon_kill(void);
 void case_end(void);
 void set_faults(const char *text);
 bool log_contains(const char *needle);
+/* Returns once the daemon has read and handled every uevent queued in the FIFO so far. */
+void wait_uevents_handled(void);
 int mock_sh_status(const char *script, char **ret_err);
 void mock_sh(const char *script);
 char *driver_of(const char *bdf);

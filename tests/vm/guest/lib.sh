@@ -311,6 +311,14 @@ journal_since() {
         journalctl -q --after-cursor="$1" -u vfio-assignd -o cat 2>/dev/null
 }
 
+# journal_has CURSOR PATTERN: the daemon has logged a line matching PATTERN (grep -E) since
+# CURSOR, waiting up to 10 s for journald, which stores what the daemon wrote a little later.
+journal_has() {
+        local cursor=$1 pattern=$2
+        _journal_match() { journal_since "$cursor" | grep -Eq "$pattern"; }
+        wait_until 10 _journal_match
+}
+
 journal_cursor() {
         journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p'
 }

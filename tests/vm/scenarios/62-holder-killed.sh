@@ -58,9 +58,9 @@ if [[ -n $tracing ]]; then
         note "reset seen in the kernel: $(grep -Eo '(pci_try_reset_function|pci_reset_function) <-[a-z_]+' "$TMP/trace" | sort -u | paste -sd, -)"
 fi
 
+journal_has "$cursor" "IOMMU group $GROUP: holder gone, released" ||
+        fail "the daemon's journal does not say the holder's departure released group $GROUP: $(journal_since "$cursor" | tail -n 3 | tr '\n' ' ')"
 journal_since "$cursor" > "$TMP/journal"
-grep -q "IOMMU group $GROUP: holder gone, released" "$TMP/journal" ||
-        fail "the daemon's journal does not say the holder's departure released group $GROUP: $(tail -n 3 "$TMP/journal" | tr '\n' ' ')"
 if grep -qi "reset" "$TMP/journal"; then
         note "the daemon's journal mentions the reset"
 else

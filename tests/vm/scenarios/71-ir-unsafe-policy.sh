@@ -69,11 +69,11 @@ for want in "^ok container VFIO_IOMMU_MAP_DMA iova=0x40000000 size=0x200000\$" \
             "^ok $ADDR config vendor=0x8086 device=0x10d3 " "^summary: [0-9]+ ok, 0 not ok\$"; do
         grep -Eq "$want" "$TMP/2.out" || fail "the test VMM: no line /$want/"
 done
-journal_since "$cursor" | grep -q "allow_unsafe_interrupts" ||
+journal_has "$cursor" "allow_unsafe_interrupts" ||
         fail "the daemon did not log that it set allow_unsafe_interrupts"
 host_restored || fail "after the claim: $(host_state)"
 [[ $(cat "$PARAM") == N ]] || fail "allow_unsafe_interrupts is $(cat "$PARAM") after the last lease that needed it ended"
-journal_since "$cursor" | grep -q "allow_unsafe_interrupts cleared: no lease relies on it any more" ||
+journal_has "$cursor" "allow_unsafe_interrupts cleared: no lease relies on it any more" ||
         fail "the daemon did not log that it cleared allow_unsafe_interrupts"
 seen=$(assignctl --json=short status | jq -r '.host.unsafe_interrupts_allowed')
 [[ $seen == false ]] || fail "after the release the daemon's report says unsafe_interrupts_allowed=$seen"
