@@ -7,13 +7,8 @@
 #include "leases.h"
 #include "model.h"
 #include "policy.h"
+#include "fdstore.h"
 #include "polkit.h"
-
-/* A file descriptor systemd kept for us across a restart (FDSTORE=1), by name. */
-typedef struct StoredFd {
-        char *name;
-        int fd;
-} StoredFd;
 
 /* The running daemon: the model, the leases, the policy, and the bus it is served on. Shared by
  * the *-bus.c glue. */
@@ -21,8 +16,7 @@ typedef struct Daemon {
         sd_event *event;
         sd_bus *bus;
         char bus_id[33];          /* org.freedesktop.DBus.GetId, for holder identities */
-        StoredFd *stored;         /* at start: holders' pidfds systemd kept for us */
-        size_t n_stored;
+        FdStore *stored;          /* at start: the leases' fds systemd kept for us */
         Model *model;
         LeaseSet *leases;        /* NULL in --bus-introspect */
         Policy *policy;
@@ -80,8 +74,6 @@ void lease_bus_forget(Lease *l);
 void lease_bus_wait_for_close(Daemon *d, Lease *l);
 /* The stuck leases are looked at now rather than at the next periodic check. */
 void lease_bus_kick_stuck(Daemon *d);
-void lease_bus_store_holder(const Lease *l);
-void lease_bus_unstore_holder(uint64_t id);
 /* Releases a lease and emits the signals; the lease is gone on success. */
 int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error);
 int lease_bus_emit_added(Daemon *d, const Lease *l);

@@ -30,6 +30,7 @@ libbus_a_SOURCES = \
 	daemon/lease-bus.c \
 	daemon/access-bus.c \
 	daemon/introspect.c daemon/introspect.h \
+	daemon/fdstore.c daemon/fdstore.h \
 	daemon/polkit.c daemon/polkit.h \
 	daemon/log.c daemon/log.h
 libbus_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)

@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <sys/inotify.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "daemon.h"
+#include "fdstore.h"
 #include "log.h"
 #include "names.h"
 #include "userdb.h"
@@ -131,22 +130,6 @@ static int lease_error_to_bus(const LeaseError *e, int k, sd_bus_error *error) {
         return sd_bus_error_setf(error, name, "%s", e->message ?: strerror(-k));
 }
 
-/* A claim's holder pidfd goes to systemd's fd store (FileDescriptorStoreMax= in the unit), so
- * that after a crash or restart the holder is still known by process, not by name or pid. Not run
- * by systemd, this does nothing, and the holder's start time stands in. */
-void lease_bus_store_holder(const Lease *l) {
-        char state[64];
-
-        if (l->holder_pidfd < 0)
-                return;
-        snprintf(state, sizeof(state), "FDSTORE=1\nFDNAME=holder-%" PRIu64, l->id);
-        (void) sd_pid_notify_with_fds(0, false, state, &l->holder_pidfd, 1);
-}
-
-void lease_bus_unstore_holder(uint64_t id) {
-        (void) sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=holder-%" PRIu64, id);
-}
-
 void lease_bus_kick_stuck(Daemon *d) {
         if (d->stuck_timer && sd_event_source_set_time_relative(d->stuck_timer, 0) >= 0)
                 (void) sd_event_source_set_enabled(d->stuck_timer, SD_EVENT_ONESHOT);
@@ -174,7 +157,6 @@ int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error) {
         LeaseError err = {};
         LeaseBus *b = l->bus_data;
         uint64_t id = l->id;
-        bool had_holder = l->holder_pidfd >= 0;
         int wd = l->close_wd, k;
 
         k = lease_set_release(d->leases, l, &err);
@@ -190,8 +172,7 @@ int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error) {
         /* The lease is gone (freed by the set), with or without a save error. */
         if (wd >= 0)
                 (void) inotify_rm_watch(d->inotify_fd, wd);
-        if (had_holder)
-                lease_bus_unstore_holder(id);
+        fdstore_remove_holder(id); /* its fds left the store before the release */
         if (b) {
                 sd_bus_track_unref(b->track);
                 sd_event_source_disable_unref(b->defer);
@@ -240,7 +221,7 @@ static int on_holder_gone_deferred(sd_event_source *s, void *userdata) {
                 }
                 l->holder = mfree(l->holder);
                 l->holder_pidfd = safe_close(l->holder_pidfd);
-                lease_bus_unstore_holder(l->id);
+                fdstore_remove_holder(l->id);
                 (void) lease_set_save(d->leases);
                 (void) lease_bus_emit_changed(d, l);
                 log_notice("Lease %" PRIu64 " on IOMMU group %" PRIu32 ": holder gone, kept (on_holder_exit=keep)",
@@ -415,6 +396,7 @@ static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *
                 lease_error_clear(&err);
                 return k;
         }
+        fdstore_remove_fds(l->id); /* the daemon's fds went with the grant */
         log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32 " handed to uid %" PRIu32 " (%s) by %s", l->id, l->group,
                  uid, strna(grantee.user), strna(who));
         return sd_bus_reply_method_return(m, NULL);

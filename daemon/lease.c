@@ -420,7 +420,9 @@ int lease_can_hand_out_fds(const Lease *l, LeaseError *err) {
                 return set_error(err, -ESTALE, "NotActive",
                                  "The claim of IOMMU group %" PRIu32 " has no file descriptors any more: %s", l->group,
                                  l->granted_uid != UINT32_MAX ? "/dev/vfio/N was handed over with GrantAccess"
-                                                              : "they did not survive a restart of the daemon");
+                                                              : "they did not survive a restart of the daemon "
+                                                                "(systemd's fd store keeps them when systemd "
+                                                                "runs it)");
         return 0;
 }
 

@@ -254,6 +254,8 @@ int lease_set_release(LeaseSet *s, Lease *l, LeaseError *err) {
         bool persistent = l->persistent;
         int k;
 
+        if (s->before_release)
+                s->before_release(s->guard_userdata, l);
         k = lease_release(&s->ctx, l, err);
         if (k < 0)
                 return k;
@@ -291,7 +293,7 @@ static int rebind_drifted(LeaseSet *s, Lease *l, char ***log) {
         return 0;
 }
 
-int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, char ***log) {
+int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn alive, void *userdata, char ***log) {
         _cleanup_free_ char *error = NULL;
         Lease **loaded = NULL;
         StateGlobals g;
@@ -314,6 +316,8 @@ int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, c
         } else {
                 s->leases = loaded;
                 s->n = n;
+                for (size_t i = 0; adopt && i < n; i++)
+                        adopt(userdata, loaded[i]);
                 s->next_id = g.next_id;
                 s->unsafe_interrupts_set = g.unsafe_interrupts_set;
         }
@@ -351,6 +355,8 @@ int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, c
                              l->group, lease_state_to_string(l->state),
                              l->state == LEASE_ACTIVE ? " and its holder is gone" : "") < 0)
                         return -ENOMEM;
+                if (s->before_release)
+                        s->before_release(s->guard_userdata, l);
                 k = lease_release(&s->ctx, l, &err);
                 if (k == -ENOMEM)
                         return k;

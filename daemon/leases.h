@@ -25,7 +25,10 @@ typedef struct LeaseSet {
         bool unsafe_interrupts_set; /* we set allow_unsafe_interrupts: cleared with its last user */
         LeaseContext ctx;
         LeaseGuardFn guard;       /* NULL: nothing is bound unattended */
-        void *guard_userdata;
+        void *guard_userdata;     /* also before_release()'s */
+        /* Called before a lease is given back: whoever else holds copies of its fds (systemd's fd
+         * store) must let go first, or the group stays open and the release waits for it. */
+        void (*before_release)(void *userdata, Lease *l);
 } LeaseSet;
 
 /* Takes the directory fds. */
@@ -62,9 +65,10 @@ int lease_set_release(LeaseSet *s, Lease *l, LeaseError *err);
  * middle of something: BINDING is rolled back, RELEASING and STUCK are (re)released, ACTIVE claims
  * whose holder is gone (holder_alive() false) are released, ACTIVE prepares are re-bound if a
  * member drifted. Problems go to *log as lines. Never drops a lease it could not settle. */
-/* May give the lease what identifies its holder (holder_pidfd). */
 typedef bool (*LeaseHolderAliveFn)(void *userdata, Lease *l);
-int lease_set_reconcile(LeaseSet *s, LeaseHolderAliveFn alive, void *userdata, char ***log);
+/* Gives a lease read back from state.json what it had before the restart (fds). */
+typedef void (*LeaseAdoptFn)(void *userdata, Lease *l);
+int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn alive, void *userdata, char ***log);
 
 /* A member of a leased group got a host driver (a kernel upgrade adding a driver is the known
  * case): move it back to vfio-pci. Returns 1 if something was undone, 0 if nothing to do. */

@@ -442,6 +442,19 @@ static int setup_close_watch(Daemon *d) {
                                           on_retry_stuck, d);
 }
 
+static void release_stored_fds(void *userdata, Lease *l) {
+        if (l->kind == LEASE_CLAIM)
+                fdstore_remove_fds(l->id);
+}
+
+/* A lease read back at start gets the fds systemd kept for it: its holder's pidfd, and for a
+ * claim its container and group, which it can hand out again. */
+static void adopt_stored_fds(void *userdata, Lease *l) {
+        Daemon *d = userdata;
+
+        fdstore_adopt(d->stored, l);
+}
+
 /* What the daemon binds on its own is judged as root's own prepare of the group would be: a
  * host-critical member only when a rule names it, no blocker, no rule denying everyone. An entry
  * in persistent.json or a prepare_at_boot rule is no rule naming the root disk. */
@@ -478,53 +491,14 @@ static int guard_unattended(void *userdata, uint32_t group, char **ret_why) {
 static bool holder_alive(void *userdata, Lease *l) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         Daemon *d = userdata;
-        char name[64];
         uid_t uid;
         pid_t pid;
 
-        /* The pidfd systemd kept for this lease, if any, is the holder. */
-        snprintf(name, sizeof(name), "holder-%" PRIu64, l->id);
-        for (size_t i = 0; i < d->n_stored; i++)
-                if (d->stored[i].fd >= 0 && streq(d->stored[i].name, name) && l->holder_pidfd < 0)
-                        l->holder_pidfd = TAKE_FD(d->stored[i].fd);
 
         if (!l->holder || sd_bus_get_name_creds(d->bus, l->holder, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds) < 0 ||
             sd_bus_creds_get_euid(creds, &uid) < 0 || sd_bus_creds_get_pid(creds, &pid) < 0)
                 return false;
         return lease_holder_is(l, d->bus_id, uid, (uint32_t) pid);
-}
-
-/* The holders' pidfds systemd kept for us (lease_bus_store_holder()). */
-static void take_stored_fds(Daemon *d) {
-        _cleanup_strv_free_ char **names = NULL;
-        int n = sd_listen_fds_with_names(true, &names);
-
-        if (n <= 0)
-                return;
-        d->stored = calloc((size_t) n, sizeof(StoredFd));
-        for (int i = 0; i < n; i++) {
-                int fd = SD_LISTEN_FDS_START + i;
-
-                if (!d->stored || !names || !names[i] || !strneq(names[i], "holder-", 7)) {
-                        safe_close(fd);
-                        continue;
-                }
-                (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
-                d->stored[d->n_stored++] = (StoredFd) { .name = TAKE_PTR(names[i]), .fd = fd };
-        }
-}
-
-/* What no kept lease took: its lease is gone, and so is the entry in the store. */
-static void drop_stored_fds(Daemon *d) {
-        for (size_t i = 0; i < d->n_stored; i++) {
-                if (d->stored[i].fd >= 0) {
-                        safe_close(d->stored[i].fd);
-                        (void) sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", d->stored[i].name);
-                }
-                free(d->stored[i].name);
-        }
-        d->stored = mfree(d->stored);
-        d->n_stored = 0;
 }
 
 static int setup_leases(Daemon *d) {
@@ -554,10 +528,12 @@ static int setup_leases(Daemon *d) {
                 return k;
         }
         d->leases->guard = guard_unattended;
+        d->leases->before_release = release_stored_fds;
         d->leases->guard_userdata = d;
-        take_stored_fds(d);
-        k = lease_set_reconcile(d->leases, holder_alive, d, &log);
-        drop_stored_fds(d);
+        d->stored = fdstore_take();
+        k = lease_set_reconcile(d->leases, adopt_stored_fds, holder_alive, d, &log);
+        fdstore_finish(d->stored, d->leases);
+        d->stored = NULL;
         for (char **l = log; l && *l; l++)
                 log_warning("%s", *l);
         if (k < 0)
@@ -572,7 +548,7 @@ static int setup_leases(Daemon *d) {
                 /* Recognised by its start time (no fd store before): from now on by its pidfd. */
                 if (l->kind == LEASE_CLAIM && l->holder && l->holder_pidfd < 0) {
                         l->holder_pidfd = pidfd_open((pid_t) l->pid, 0);
-                        lease_bus_store_holder(l);
+                        fdstore_put_lease(l);
                 }
                 lease_bus_wait_for_close(d, l);
                 log_info("Lease %" PRIu64 ": IOMMU group %" PRIu32 " %s, %s%s%s", l->id, l->group,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "daemon.h"
+#include "fdstore.h"
 #include "log.h"
 #include "explain.h"
 #include "json-util.h"
@@ -306,7 +307,7 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
                 return k;
         }
         if (kind == LEASE_CLAIM) {
-                lease_bus_store_holder(l);
+                fdstore_put_lease(l);
                 k = lease_bus_track(d, l);
                 if (k < 0)
                         log_warning("Cannot track the holder %s of IOMMU group %" PRIu32 ": %s", strna(l->holder),

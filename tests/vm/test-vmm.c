@@ -16,6 +16,8 @@
  * when nothing failed. --hold then prints "READY" and waits for SIGTERM/SIGINT, holding the fds
  * (and, for claim, the bus connection the lease belongs to); it exits 0 without releasing, so the
  * daemon's holder tracking does the release. Without --hold, claim releases the lease itself.
+ * SIGUSR1 while holding a claim: OpenDevice again for every member and the same device checks,
+ * then "REOPENED <failures so far>".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -559,17 +561,41 @@ static int from_env(Vmm *v) {
         return 0;
 }
 
-static void hold(void) {
+/* SIGUSR1 while holding a claim: OpenDevice again for every member and check the new fd (after
+ * a restart of the daemon, its lease must still hand them out); then "REOPENED N" with the
+ * number of failed checks so far. */
+static void reopen_devices(Vmm *v) {
+        for (size_t i = 0; i < v->n_devices; i++) {
+                Device d = { .fd = -1 };
+
+                strcpy(d.address, v->devices[i].address);
+                if (open_fd(v, "OpenDevice", d.address, &d.fd) >= 0) {
+                        check_device(&d);
+                        close(d.fd);
+                }
+        }
+        printf("REOPENED %u\n", n_failed);
+        fflush(stdout);
+}
+
+static void hold(Vmm *v) {
         sigset_t mask;
         int sig = 0;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGUSR1);
         printf("READY\n");
         fflush(stdout);
         /* Blocked since main(): no signal can slip in between READY and the wait. */
-        (void) sigwait(&mask, &sig);
+        for (;;) {
+                (void) sigwait(&mask, &sig);
+                if (sig != SIGUSR1)
+                        break;
+                if (v->bus && v->lease)
+                        reopen_devices(v);
+        }
         printf("info signal %d: exiting without Release\n", sig);
 }
 
@@ -588,6 +614,7 @@ int main(int argc, char *argv[]) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGUSR1);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
         if (argc >= 2 && streq(argv[argc - 1], "--hold")) {
@@ -612,7 +639,7 @@ int main(int argc, char *argv[]) {
         run_checks(&v);
         if (do_hold && n_failed == 0) {
                 printf("summary: %u ok, %u not ok\n", n_ok, n_failed);
-                hold();
+                hold(&v);
                 return 0;
         }
         if (v.bus && v.lease && !streq(argv[1], "fds"))

@@ -7,7 +7,9 @@
 # from its state file (same id, same holder, active, the device still on vfio-pci) and track
 # the holder again: when the holder then exits, the lease is released and the e1000e is back.
 # The holder is alice (uid 1000): with ProtectProc=invisible the daemon cannot see her process
-# in /proc, so only the pidfd it left in systemd's fd store can say she is the holder.
+# in /proc, so only the pidfd it left in systemd's fd store can say she is the holder. The
+# claim's container and group fds come back from the same store: after the restart the holder
+# opens its device again (SIGUSR1 to test-vmm) and reads its config space.
 
 . /usr/local/lib/vfio-vm/lib.sh
 
@@ -77,6 +79,15 @@ fi
 [[ $(jq -r '.[6]' <<<"$after") == "$USER_ID" ]] || fail "the lease's uid is $(jq -r '.[6]' <<<"$after"), not alice's"
 bound_to "$ADDR" vfio-pci || fail "$ADDR is on '$(driver_of "$ADDR")' after the restart"
 kill -0 "$HOLDER_PID" 2>/dev/null || fail "the holder died with the daemon"
+
+# The claim's container and group came back from systemd's fd store: the lease still hands out
+# fds, and a device fd opened now reads the device's config space.
+kill -USR1 "$HOLDER_PID"
+reopened() { grep -q '^REOPENED' "$TMP/hold.out"; }
+wait_until 20 reopened || fail "the holder did not reopen its device: $(tail -n 5 "$TMP/hold.out" | tr '\n' ' ')"
+grep -q '^REOPENED 0$' "$TMP/hold.out" ||
+        fail "OpenDevice after the restart: $(grep -m 3 '^not ok' "$TMP/hold.out" | tr '\n' ' ')"
+note "after the restart: $(grep -m 1 '^ok OpenDevice' "$TMP/hold.out"), config space read through it"
 
 # Still tracked: the holder's departure now releases it.
 kill -TERM "$HOLDER_PID"

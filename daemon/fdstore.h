@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lease.h"
+#include "leases.h"
+#include "macro.h"
+
+/* A lease's file descriptors in systemd's fd store (sd_pid_notify_with_fds(3), FDSTORE=1 with
+ * FDNAME=lease-<id>-<kind>; FileDescriptorStoreMax= in the unit): the holder's pidfd, so that
+ * the holder is known as a process after a restart, and a claim's container and group, so that
+ * a claim that survives a crash or restart still hands out fds. systemd gives them back at the
+ * next start (sd_listen_fds_with_names(3)). Not run by systemd, every call here does nothing. */
+
+/* Stores whichever of l's holder pidfd, container fd and group fd are open. */
+void fdstore_put_lease(const Lease *l);
+/* Takes a lease's holder pidfd, or its container and group, out of the store. The latter waits
+ * until systemd has closed its copies (sd_notify_barrier(3)): until then /dev/vfio/N is open in
+ * PID 1, and the group would look busy to a release or to a VMM given the node. */
+void fdstore_remove_holder(uint64_t id);
+void fdstore_remove_fds(uint64_t id);
+
+/* What systemd gave back at start. */
+typedef struct FdStore FdStore;
+FdStore *fdstore_take(void);
+/* Moves the fds stored for l into it (the fields that are -1 only). */
+void fdstore_adopt(FdStore *s, Lease *l);
+/* After the leases are settled: closes what no lease took and removes from the store every entry
+ * whose lease is gone or does not hold that fd any more. Frees s. */
+void fdstore_finish(FdStore *s, const LeaseSet *set);
