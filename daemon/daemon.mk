@@ -35,6 +35,17 @@ libbus_a_SOURCES = \
 	daemon/log.c daemon/log.h
 libbus_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 
+# libFuzzer target for state.json and persistent.json (configure --enable-fuzzing); state.c is
+# compiled into it for coverage, the rest of the model comes from libmodel.a.
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-state
+tests_fuzz_fuzz_state_SOURCES = tests/fuzz/fuzz-state.c daemon/state.c daemon/state.h
+tests_fuzz_fuzz_state_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_state_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_state_LDADD = $(MODEL_LIBS)
+endif
+EXTRA_DIST += tests/fuzz/corpus/state
+
 sbin_PROGRAMS += vfio-assignd
 vfio_assignd_SOURCES = daemon/main.c
 vfio_assignd_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)

@@ -103,7 +103,9 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
         k |= json_add_string(o, "holder", l->holder);
         k |= json_add_new(o, "uid", json_object_new_int64(l->uid));
         k |= json_add_new(o, "pid", json_object_new_int64(l->pid));
-        if (l->holder) {
+        /* Only a holder identified at its claim has them (one read back from an older file
+         * does not): an empty id written here could not be read back. */
+        if (l->holder && l->holder_bus_id[0]) {
                 k |= json_add_new(o, "holder_start_time", json_object_new_int64((int64_t) l->holder_start_time));
                 k |= json_add_string(o, "holder_bus_id", l->holder_bus_id);
         }

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libFuzzer target for the state files the daemon reads back at start (daemon/state.c): the
+ * first byte chooses state.json or persistent.json, the rest is the file. A file that loads is
+ * saved again and must load again to the same number of entries (what the daemon writes, it
+ * must be able to read). The files live in a private directory of the fuzzer's own, 0700, with
+ * mode 0600, as the daemon's trust checks want. Seed corpus: tests/fuzz/corpus/state/. */
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lease.h"
+#include "state.h"
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int dir_fd = -1;
+static char dir[] = "/tmp/fuzz-state.XXXXXX";
+
+static void remove_dir(void) {
+        (void) unlinkat(dir_fd, STATE_FILE, 0);
+        (void) unlinkat(dir_fd, PERSISTENT_FILE, 0);
+        (void) rmdir(dir);
+}
+
+static void write_file(const char *name, const uint8_t *data, size_t size) {
+        int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+        if (fd < 0 || (size > 0 && write(fd, data, size) != (ssize_t) size))
+                abort();
+        close(fd);
+}
+
+static void free_leases(Lease **l, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                lease_free(l[i]);
+        free(l);
+}
+
+static void fuzz_state(void) {
+        Lease **leases = NULL, **again = NULL;
+        size_t n = 0, n_again = 0;
+        StateGlobals g, g_again;
+        char *error = NULL;
+
+        if (state_load(dir_fd, &leases, &n, &g, &error) >= 0) {
+                if (state_save(dir_fd, leases, n, &g) < 0 ||
+                    state_load(dir_fd, &again, &n_again, &g_again, &error) < 0 || n_again != n ||
+                    g_again.next_id != g.next_id)
+                        abort();
+                free_leases(again, n_again);
+        }
+        free_leases(leases, n);
+        free(error);
+}
+
+static void fuzz_persistent(void) {
+        PersistentDevice *d = NULL, *again = NULL;
+        size_t n = 0, n_again = 0;
+        char *error = NULL;
+
+        if (persistent_load(dir_fd, &d, &n, &error) >= 0) {
+                if (persistent_save(dir_fd, d, n) < 0 || persistent_load(dir_fd, &again, &n_again, &error) < 0 ||
+                    n_again != n)
+                        abort();
+                free(again);
+        }
+        free(d);
+        free(error);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        if (dir_fd < 0) {
+                if (!mkdtemp(dir) || (dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                        abort();
+                (void) atexit(remove_dir);
+        }
+        if (size < 1)
+                return 0;
+        if (data[0] & 1) {
+                write_file(PERSISTENT_FILE, data + 1, size - 1);
+                fuzz_persistent();
+        } else {
+                write_file(STATE_FILE, data + 1, size - 1);
+                fuzz_state();
+        }
+        return 0;
+}
