@@ -172,3 +172,24 @@ int bus_caller(sd_bus_message *m, BusCaller *ret) {
         c = (BusCaller) {};
         return 0;
 }
+
+/* The uid and pid are the bus's record of the connection (no augmenting from /proc). */
+int bus_name_owner(Daemon *d, const char *name, uint32_t *ret_uid, uint32_t *ret_pid) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t uid;
+        pid_t pid;
+        int k;
+
+        k = sd_bus_get_name_creds(d->bus, name, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+        if (k < 0)
+                return k;
+        k = sd_bus_creds_get_euid(creds, &uid);
+        if (k < 0)
+                return k;
+        k = sd_bus_creds_get_pid(creds, &pid);
+        if (k < 0)
+                return k;
+        *ret_uid = (uint32_t) uid;
+        *ret_pid = (uint32_t) pid;
+        return 0;
+}

@@ -2,6 +2,8 @@
 noinst_LIBRARIES += libmodel.a
 libmodel_a_SOURCES = \
 	daemon/sysfs.c daemon/sysfs.h \
+	daemon/worker.c daemon/worker.h \
+	daemon/job.c daemon/job.h \
 	daemon/pcinames.c daemon/pcinames.h \
 	daemon/topology.c daemon/topology.h \
 	daemon/host.c daemon/host.h \
@@ -15,7 +17,7 @@ libmodel_a_SOURCES = \
 	daemon/state.c daemon/state.h \
 	daemon/leases.c daemon/leases.h \
 	daemon/explain.c daemon/explain.h
-libmodel_a_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
+libmodel_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)
 
@@ -23,6 +25,7 @@ MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_
 noinst_LIBRARIES += libbus.a
 libbus_a_SOURCES = \
 	daemon/daemon.h \
+	daemon/manager.c \
 	daemon/errors.c \
 	daemon/manager-bus.c \
 	daemon/group-bus.c \

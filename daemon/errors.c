@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <systemd/sd-bus.h>
 
 #include "daemon.h"
+#include "names.h"
 
 /* One map from our named errors to errnos, so sd_bus_error_set_errno() and clients agree. */
 static const sd_bus_error_map vfioassign_errors[] = {
@@ -32,4 +35,14 @@ static const sd_bus_error_map vfioassign_errors[] = {
 
 int bus_errors_register(void) {
         return sd_bus_error_add_map(vfioassign_errors);
+}
+
+int bus_error_set_lease(sd_bus_error *error, const LeaseError *e, int k) {
+        char name[128];
+
+        /* LeaseError names are the suffixes of our bus errors. */
+        if (!e->name)
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "%s", e->message ?: strerror(-k));
+        snprintf(name, sizeof(name), ERROR_PREFIX "%s", e->name);
+        return sd_bus_error_setf(error, name, "%s", e->message ?: strerror(-k));
 }

@@ -12,9 +12,11 @@ int group_object_path(uint32_t id, char **ret) {
         return asprintf(ret, OBJ_GROUP_PREFIX "/%" PRIu32, id) < 0 ? -ENOMEM : 0;
 }
 
+static Daemon *served;
+
 int group_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                    sd_bus_error *error) {
-        Daemon *d = userdata;
+        Daemon *d = served = userdata;
         _cleanup_free_ char *id = NULL;
         uint32_t n;
         Group *g;
@@ -126,6 +128,21 @@ static int get_regions(sd_bus *bus, const char *path, const char *interface, con
         return sd_bus_message_close_container(reply);
 }
 
+/* The kind of the job running on the group. The object is the model's group; the job queue is
+ * the manager's, known from the lookup that found the group (sd-bus runs it before every getter). */
+static int get_job(sd_bus *bus, const char *path, const char *interface, const char *property,
+                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s",
+                                     strempty(served ? job_queue_running(served->jobs, GROUP(userdata)->id) : NULL));
+}
+
+void group_bus_send_job_changed(Daemon *d, uint32_t group) {
+        _cleanup_free_ char *path = NULL;
+
+        if (d->bus && group_object_path(group, &path) >= 0)
+                (void) sd_bus_emit_properties_changed(d->bus, path, IFACE_GROUP, "Job", NULL);
+}
+
 const sd_bus_vtable group_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Id", "u", get_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -134,5 +151,6 @@ const sd_bus_vtable group_vtable[] = {
         SD_BUS_PROPERTY("Assignable", "b", get_assignable, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Blockers", "a(sss)", get_blockers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ReservedRegions", "a(tts)", get_regions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Job", "s", get_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };

@@ -15,7 +15,7 @@
 /* What the bus glue keeps per lease (Lease.bus_data). */
 struct LeaseBus {
         Daemon *daemon;
-        Lease *lease;
+        uint64_t id;              /* the lease may be gone before its bus side (its job's end) */
         sd_bus_track *track;
         sd_event_source *defer;
 };
@@ -40,7 +40,8 @@ int lease_bus_find(sd_bus *bus, const char *path, const char *interface, void *u
         if (safe_atou64(id, 10, &n) < 0)
                 return 0;
         l = lease_set_find_id(d->leases, n);
-        if (!l)
+        /* A lease being acquired is served already: a Release waits for the claim's job. */
+        if (!l || !lease_bus_attach(d, l))
                 return 0;
         *found = l;
         return 1;
@@ -62,14 +63,16 @@ int lease_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char **
         return 0;
 }
 
-void lease_bus_forget(Lease *l) {
-        LeaseBus *b = l->bus_data;
-
+void lease_bus_free(LeaseBus *b) {
         if (!b)
                 return;
         sd_bus_track_unref(b->track);
         sd_event_source_disable_unref(b->defer);
         free(b);
+}
+
+void lease_bus_forget(Lease *l) {
+        lease_bus_free(l->bus_data);
         l->bus_data = NULL;
 }
 
@@ -81,7 +84,7 @@ LeaseBus *lease_bus_attach(Daemon *d, Lease *l) {
                 if (!b)
                         return NULL;
                 b->daemon = d;
-                b->lease = l;
+                b->id = l->id;
                 l->bus_data = b;
         }
         return b;
@@ -101,7 +104,7 @@ int lease_bus_emit_changed(Daemon *d, const Lease *l) {
         return k < 0 ? k : sd_bus_emit_properties_changed(d->bus, path, IFACE_LEASE, "State", "Reason", "Holder", NULL);
 }
 
-static int emit_removed(Daemon *d, uint64_t id) {
+int lease_bus_emit_removed(Daemon *d, uint64_t id) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *path = NULL;
         int k;
@@ -120,119 +123,16 @@ static int emit_removed(Daemon *d, uint64_t id) {
         return sd_bus_send(d->bus, m, NULL);
 }
 
-/* LeaseError names are the suffixes of our bus errors. */
-static int lease_error_to_bus(const LeaseError *e, int k, sd_bus_error *error) {
-        char name[128];
-
-        if (!e->name)
-                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "%s", e->message ?: strerror(-k));
-        snprintf(name, sizeof(name), ERROR_PREFIX "%s", e->name);
-        return sd_bus_error_setf(error, name, "%s", e->message ?: strerror(-k));
-}
-
-void lease_bus_kick_stuck(Daemon *d) {
-        if (d->stuck_timer && sd_event_source_set_time_relative(d->stuck_timer, 0) >= 0)
-                (void) sd_event_source_set_enabled(d->stuck_timer, SD_EVENT_ONESHOT);
-}
-
-void lease_bus_wait_for_close(Daemon *d, Lease *l) {
-        int k;
-
-        if (l->state != LEASE_STUCK || !l->waiting || d->inotify_fd < 0)
-                return;
-        if (l->close_wd < 0) {
-                k = lease_watch_close(&d->leases->ctx, l, d->inotify_fd);
-                if (k < 0) {
-                        log_debug("Cannot watch /dev/vfio/%" PRIu32 " for closes (%s); checking periodically",
-                                  l->group, strerror(-k));
-                        return;
-                }
-        }
-        /* It may have been closed between the release attempt and the watch. */
-        if (!lease_group_busy(&d->leases->ctx, l))
-                lease_bus_kick_stuck(d);
-}
-
-int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error) {
-        LeaseError err = {};
-        LeaseBus *b = l->bus_data;
-        uint64_t id = l->id;
-        int wd = l->close_wd, k;
-
-        k = lease_set_release(d->leases, l, &err);
-        if (k < 0 && lease_set_find_id(d->leases, id)) {
-                /* Still there: stuck. Tell watchers. */
-                (void) lease_bus_emit_changed(d, l);
-                lease_bus_wait_for_close(d, l);
-                k = lease_error_to_bus(&err, k, error);
-                lease_error_clear(&err);
-                return k;
-        }
-        lease_error_clear(&err);
-        /* The lease is gone (freed by the set), with or without a save error. */
-        if (wd >= 0)
-                (void) inotify_rm_watch(d->inotify_fd, wd);
-        fdstore_remove_holder(id); /* its fds left the store before the release */
-        if (b) {
-                sd_bus_track_unref(b->track);
-                sd_event_source_disable_unref(b->defer);
-                free(b);
-        }
-        (void) emit_removed(d, id);
-        if (k >= 0) {
-                int r = lease_set_drop_unsafe_interrupts(d->leases);
-
-                if (r > 0)
-                        log_notice("vfio_iommu_type1.allow_unsafe_interrupts cleared: no lease relies on it any more");
-                else if (r < 0)
-                        log_warning("Cannot clear vfio_iommu_type1.allow_unsafe_interrupts: %s", strerror(-r));
-        }
-        return k < 0 ? sd_bus_error_setf(error, BUS_ERROR_STATE_FAILED,
-                                         "The lease was released but the state could not be saved: %s", strerror(-k))
-                     : 0;
-}
-
 static int on_holder_gone_deferred(sd_event_source *s, void *userdata) {
         LeaseBus *b = userdata;
-        Daemon *d = b->daemon;
-        Lease *l = b->lease;
-        uint32_t group = l->group;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Lease *l = lease_set_find_id(b->daemon->leases, b->id);
 
         b->defer = sd_event_source_disable_unref(b->defer);
         /* The holder is gone for good: nothing is left to track (and an empty track would keep
-         * calling us). A stuck release is retried by the main loop's timer. */
+         * calling us). */
         b->track = sd_bus_track_unref(b->track);
-        if (policy_host(d->policy)->on_holder_exit == ON_HOLDER_EXIT_KEEP) {
-                LeaseError err = {};
-
-                /* The group stays on vfio-pci for whoever is authorised to take it over; what the
-                 * holder handed out goes with it. */
-                if (l->granted_uid != UINT32_MAX) {
-                        uint32_t was = l->granted_uid;
-
-                        if (lease_grant_access(&d->leases->ctx, l, UINT32_MAX, &err) < 0)
-                                log_warning("Lease %" PRIu64 ": cannot take /dev/vfio/%" PRIu32 " back from uid %" PRIu32
-                                            ": %s", l->id, l->group, was, strna(err.message));
-                        else
-                                log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32 " taken back from uid %" PRIu32
-                                         ": its holder is gone", l->id, l->group, was);
-                        lease_error_clear(&err);
-                }
-                l->holder = mfree(l->holder);
-                l->holder_pidfd = safe_close(l->holder_pidfd);
-                fdstore_remove_holder(l->id);
-                (void) lease_set_save(d->leases);
-                (void) lease_bus_emit_changed(d, l);
-                log_notice("Lease %" PRIu64 " on IOMMU group %" PRIu32 ": holder gone, kept (on_holder_exit=keep)",
-                           l->id, l->group);
-                return 0;
-        }
-        /* b and l are gone once the release succeeds. */
-        if (lease_bus_release(d, l, &error) < 0)
-                log_warning("IOMMU group %" PRIu32 ": holder gone, release failed: %s", group, error.message);
-        else
-                log_info("IOMMU group %" PRIu32 ": holder gone, released", group);
+        if (l)
+                manager_holder_gone(b->daemon, l);
         return 0;
 }
 
@@ -306,7 +206,7 @@ static int reply_lease_fd(sd_bus_message *m, Lease *l, int fd, sd_bus_error *err
         int k = lease_can_hand_out_fds(l, &err);
 
         if (k < 0) {
-                k = lease_error_to_bus(&err, k, error);
+                k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
                 return k;
         }
@@ -336,9 +236,9 @@ static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *e
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                          "\"%.*s\" is not a PCI address like 0000:03:01.0",
                                          utf8_prefix_len(address, 32), address);
-        k = lease_open_device(&d->leases->ctx, l, address, &fd, &err);
+        k = manager_open_device(d, l, address, &fd, &err);
         if (k < 0) {
-                k = lease_error_to_bus(&err, k, error);
+                k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
                 return k;
         }
@@ -380,46 +280,29 @@ static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *
         if (k < 0)
                 return k;
         grantee.uid = uid;
-        /* The node gives the grantee what a claim of its own would: the policy must allow it the
-         * group as it allowed the holder. */
-        if (uid != l->uid) {
-                k = bus_policy_check_user(d, l->group, &grantee, error);
-                if (k < 0) {
-                        log_notice("Lease %" PRIu64 ": refused to hand /dev/vfio/%" PRIu32 " to uid %" PRIu32
-                                   " for %s: %s", l->id, l->group, uid, strna(who), error->message);
-                        return k;
-                }
-        }
-        k = lease_grant_access(&d->leases->ctx, l, uid, &err);
+        k = manager_grant_access(d, l, &grantee, who, bus_reply_empty, m, &err);
         if (k < 0) {
-                k = lease_error_to_bus(&err, k, error);
+                k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
                 return k;
         }
-        fdstore_remove_fds(l->id); /* the daemon's fds went with the grant */
-        log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32 " handed to uid %" PRIu32 " (%s) by %s", l->id, l->group,
-                 uid, strna(grantee.user), strna(who));
-        return sd_bus_reply_method_return(m, NULL);
+        sd_bus_message_ref(m); /* until the job's reply */
+        return 1;
 }
 
 static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *who = NULL;
-        uint32_t group;
-        uint64_t id;
 
         LEASE_METHOD_PROLOGUE(m, userdata, error);
         k = check_no_options(m, error);
         if (k < 0)
                 return k;
-        group = l->group;
-        id = l->id;
         who = bus_caller_describe(m);
-        k = lease_bus_release(d, l, error);
+        k = manager_release(d, l, who, bus_reply_empty, m);
         if (k < 0)
                 return k;
-        log_info("Lease %" PRIu64 " released by %s: IOMMU group %" PRIu32 " is back on its host drivers", id,
-                 strna(who), group);
-        return sd_bus_reply_method_return(m, NULL);
+        sd_bus_message_ref(m); /* until the job's reply */
+        return 1;
 }
 
 #define LEASE(userdata) ((const Lease *) (userdata))

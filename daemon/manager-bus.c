@@ -84,14 +84,12 @@ static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static void refresh_host(Daemon *d);
-
 static int method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         _cleanup_free_ char *json = NULL;
         int k;
 
-        refresh_host(d);
+        manager_refresh_host(d);
         k = report_to_string(d->model, &json);
         if (k < 0)
                 return k;
@@ -157,168 +155,54 @@ static int find_device_group(Daemon *d, const char *address, const Group **ret, 
         return 0;
 }
 
-static const char *deny_error(const PolicyVerdict *v, const Group *g) {
-        switch (v->code) {
-        case POLICY_DENY_HOST_CRITICAL:
-                return BUS_ERROR_HOST_CRITICAL;
-        case POLICY_DENY_INTERRUPT_REMAPPING:
-                return BUS_ERROR_IR_REQUIRED;
-        case POLICY_DENY_BLOCKER:
-                for (size_t i = 0; i < g->n_blockers; i++)
-                        if (streq(g->blockers[i].code, BLOCKER_RMRR))
-                                return BUS_ERROR_RMRR_LOCKED;
-                return BUS_ERROR_NOT_ASSIGNABLE;
-        default:
-                return BUS_ERROR_POLICY_DENIED;
-        }
+/* A job's end, for a method call kept until then. */
+static void reply_job(sd_bus_message *m, const Lease *l, const LeaseError *err) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+
+        if (err)
+                (void) bus_error_set_lease(&error, err, err->error ?: -EIO);
+        else if (l && lease_object_path(l->id, &path) < 0)
+                (void) sd_bus_error_set_errno(&error, -ENOMEM);
+        if (sd_bus_error_is_set(&error))
+                (void) sd_bus_reply_method_error(m, &error);
+        else if (path)
+                (void) sd_bus_reply_method_return(m, "o", path);
+        else
+                (void) sd_bus_reply_method_return(m, NULL);
+        sd_bus_message_unref(m);
 }
 
-static char *join_reasons(char **reasons) {
-        char *text = NULL;
-
-        for (char **r = reasons; r && *r; r++)
-                if (strextendf(&text, "; ", "%s", *r) < 0)
-                        return mfree(text);
-        return text;
+void bus_reply_lease_path(void *userdata, const Lease *l, const LeaseError *err) {
+        reply_job(userdata, l, err);
 }
 
-/* Host facts are read at each decision: allow_unsafe_interrupts may have been flipped by hand. */
-static void refresh_host(Daemon *d) {
-        bool changed = false;
-        int k = model_refresh_host(d->model, &changed);
-
-        if (k < 0)
-                log_warning("Cannot read the host facts again, using the previous ones: %s", strerror(-k));
-        else if (changed && d->bus)
-                (void) sd_bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, "InterruptRemapping",
-                                                      "IommuPresent", NULL);
+void bus_reply_empty(void *userdata, const Lease *l, const LeaseError *err) {
+        reply_job(userdata, NULL, err);
 }
 
-/* No policy could be loaded at start: what a rule in the unreadable file would decide is not
- * known, so nothing is decided. */
-static int no_policy_error(Daemon *d, sd_bus_error *error) {
-        _cleanup_free_ char *why = join_reasons(d->policy_errors);
-
-        return sd_bus_error_setf(error, BUS_ERROR_POLICY_INVALID,
-                                 "No policy is in force, so claims and prepares are refused until the policy "
-                                 "files are fixed and reloaded: %s", why ? why : "the policy could not be loaded");
-}
-
-static int evaluate(Daemon *d, const Group *g, const BusCaller *c, PolicyVerdict *v) {
-        PolicyCaller pc = { .uid = c->uid, .user = c->user, .groups = c->groups };
-
-        refresh_host(d);
-        *v = POLICY_VERDICT_INIT;
-        return policy_evaluate_group(d->policy, d->model->topology, g, d->model->host, &pc, v);
-}
-
-int bus_policy_check_user(Daemon *d, uint32_t group, const BusCaller *c, sd_bus_error *error) {
-        PolicyVerdict v = POLICY_VERDICT_INIT;
-        const Group *g = topology_find_group(d->model->topology, group);
-        _cleanup_free_ char *why = NULL;
-        int k;
-
-        if (!g)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_GROUP, "IOMMU group %" PRIu32 " does not exist",
-                                         group);
-        if (!d->policy)
-                return no_policy_error(d, error);
-        k = evaluate(d, g, c, &v);
-        if (k < 0)
-                return k;
-        if (v.allowed) {
-                policy_verdict_clear(&v);
-                return 0;
-        }
-        why = join_reasons(v.denials ?: v.reasons);
-        k = sd_bus_error_setf(error, deny_error(&v, g), "IOMMU group %" PRIu32 " for uid %" PRIu32 "%s%s%s: %s",
-                              group, c->uid, c->user ? " (" : "", strempty(c->user), c->user ? ")" : "",
-                              why ? why : "denied by policy");
-        policy_verdict_clear(&v);
-        return k;
-}
-
+/* Authorised, the call is the manager's; the reply waits for its job. */
 static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind, bool persistent,
                    sd_bus_error *error) {
         _cleanup_(bus_caller_clear) BusCaller caller = {};
-        PolicyVerdict v = POLICY_VERDICT_INIT;
-        LeaseRequest req = { .kind = kind, .group = g->id, .persistent = persistent };
-        _cleanup_free_ char *path = NULL;
         LeaseError err = {};
         BusGroupDetails gd;
-        Lease *l = NULL;
         int k;
 
         k = bus_authorize(d, m, bus_group_details(d, g->id, &gd), error);
         if (k <= 0)
                 return k < 0 ? k : 1;
-        if (!d->policy)
-                return no_policy_error(d, error);
         k = bus_caller(m, &caller);
         if (k < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s", strerror(-k));
-
-        /* polkit said this caller may act now; the policy says what its uid may get. */
-        k = evaluate(d, g, &caller, &v);
-        if (k < 0)
-                return k;
-        if (!v.allowed) {
-                _cleanup_free_ char *why = join_reasons(v.denials ?: v.reasons);
-
-                log_notice("Refused %s of IOMMU group %" PRIu32 " for uid %" PRIu32 ": %s", lease_kind_to_string(kind),
-                           g->id, caller.uid, strna(why));
-                k = sd_bus_error_setf(error, deny_error(&v, g), "IOMMU group %" PRIu32 ": %s", g->id,
-                                      why ? why : "denied by policy");
-                policy_verdict_clear(&v);
-                return k;
-        }
-        if (v.set_unsafe_interrupts) {
-                k = lease_set_allow_unsafe_interrupts(d->leases);
-                log_warning("Policy allows unsafe interrupts: set vfio_iommu_type1.allow_unsafe_interrupts for IOMMU "
-                            "group %" PRIu32 "%s%s: devices can forge MSIs without interrupt remapping", g->id,
-                            k < 0 ? ", which failed: " : "", k < 0 ? strerror(-k) : "");
-                if (k >= 0)
-                        d->model->host->unsafe_interrupts = 1;
-        }
-        policy_verdict_clear(&v);
-        req.unsafe_interrupts = d->model->host->ir != IR_ENABLED;
-
-        req.holder = kind == LEASE_CLAIM ? caller.unique_name : NULL;
-        req.holder_bus_id = d->bus_id;
-        req.uid = caller.uid;
-        req.pid = caller.pid;
-        k = lease_set_acquire(d->leases, &req, &l, &err);
-        if (l) {
-                (void) lease_bus_attach(d, l);
-                (void) lease_bus_emit_added(d, l);
-        }
+        k = manager_acquire(d, kind, g->id, persistent, &caller, bus_reply_lease_path, m, &err);
         if (k < 0) {
-                char name[128];
-
-                log_warning("%s of IOMMU group %" PRIu32 " failed: %s", lease_kind_to_string(kind), g->id,
-                            err.message ?: strerror(-k));
-                snprintf(name, sizeof(name), ERROR_PREFIX "%s", err.name ?: "Failed");
-                k = sd_bus_error_setf(error, name, "%s", err.message ?: strerror(-k));
+                k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
-                /* Set for this claim, which did not happen (a stuck rollback keeps its lease). */
-                if (lease_set_drop_unsafe_interrupts(d->leases) > 0)
-                        log_notice("vfio_iommu_type1.allow_unsafe_interrupts cleared: the claim that needed it "
-                                   "failed");
                 return k;
         }
-        if (kind == LEASE_CLAIM) {
-                fdstore_put_lease(l);
-                k = lease_bus_track(d, l);
-                if (k < 0)
-                        log_warning("Cannot track the holder %s of IOMMU group %" PRIu32 ": %s", strna(l->holder),
-                                    g->id, strerror(-k));
-        }
-        log_info("IOMMU group %" PRIu32 " %s for uid %" PRIu32 " (%s), lease %" PRIu64,
-                 g->id, kind == LEASE_CLAIM ? "claimed" : "prepared", caller.uid, strna(caller.unique_name), l->id);
-        k = lease_object_path(l->id, &path);
-        if (k < 0)
-                return k;
-        return sd_bus_reply_method_return(m, "o", path);
+        sd_bus_message_ref(m); /* until the job's reply */
+        return 1;
 }
 
 static int method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -402,11 +286,11 @@ static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (k <= 0)
                 return k < 0 ? k : 1;
         who = bus_caller_describe(m);
-        k = lease_bus_release(d, l, error);
+        k = manager_release(d, l, who, bus_reply_empty, m);
         if (k < 0)
                 return k;
-        log_info("IOMMU group %" PRIu32 " unprepared by %s", g->id, strna(who));
-        return sd_bus_reply_method_return(m, NULL);
+        sd_bus_message_ref(m); /* until the job's reply */
+        return 1;
 }
 
 static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -438,32 +322,6 @@ static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *e
         return sd_bus_send(NULL, reply, NULL);
 }
 
-int daemon_reload_policy(Daemon *d) {
-        _cleanup_strv_free_ char **errors = NULL;
-        Policy *p = NULL;
-        int k;
-
-        k = policy_load_dirs(d->policy_dirs, &p, &errors);
-        strv_free(d->policy_errors);
-        d->policy_errors = NULL;
-        if (k < 0) {
-                /* Validate everything, then swap: a bad file leaves the policy in force. */
-                for (char **e = errors; e && *e; e++)
-                        log_error("Policy not loaded, the previous one stays in force: %s", *e);
-                d->policy_errors = TAKE_PTR(errors);
-                if (!d->policy_errors)
-                        (void) strv_extendf(&d->policy_errors, "cannot load the policy: %s", strerror(-k));
-        } else {
-                policy_free(d->policy);
-                d->policy = p;
-                log_info("Policy loaded: %zu files, %zu rules", strv_length(policy_files(p)), policy_n_rules(p));
-        }
-        if (d->bus)
-                (void) sd_bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, "PolicyError", "PolicyFiles",
-                                                      NULL);
-        return k;
-}
-
 static int method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         _cleanup_free_ char *why = NULL;
@@ -475,9 +333,9 @@ static int method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error 
         k = bus_authorize(d, m, NULL, error);
         if (k <= 0)
                 return k < 0 ? k : 1;
-        k = daemon_reload_policy(d);
+        k = manager_reload_policy(d);
         if (k < 0) {
-                why = join_reasons(d->policy_errors);
+                why = manager_policy_errors(d);
                 return sd_bus_error_setf(error, BUS_ERROR_POLICY_INVALID, "The policy was not reloaded, the previous "
                                          "one stays in force: %s", why ? why : strerror(-k));
         }
@@ -516,7 +374,7 @@ static int method_get_policy(sd_bus_message *m, void *userdata, sd_bus_error *er
 static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(bus_caller_clear) BusCaller caller = {};
         Daemon *d = userdata;
-        PolicyVerdict v = POLICY_VERDICT_INIT;
+        LeaseError err = {};
         const char *address, *user;
         struct json_object *o;
         const Group *g;
@@ -531,8 +389,6 @@ static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error
         k = find_device_group(d, address, &g, error);
         if (k < 0)
                 return k;
-        if (!d->policy)
-                return no_policy_error(d, error);
         k = bus_caller(m, &caller);
         if (k < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s", strerror(-k));
@@ -550,13 +406,12 @@ static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "No user \"%.*s\"",
                                                  utf8_prefix_len(user, 32), user);
         }
-        k = evaluate(d, g, &caller, &v);
-        if (k < 0)
+        k = manager_explain(d, g->id, &caller, &o, &err);
+        if (k < 0) {
+                k = bus_error_set_lease(error, &err, k);
+                lease_error_clear(&err);
                 return k;
-        k = policy_verdict_to_json(&v, g->id, caller.user, caller.uid, &o);
-        policy_verdict_clear(&v);
-        if (k < 0)
-                return k;
+        }
         k = sd_bus_reply_method_return(m, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         return k;
@@ -565,7 +420,7 @@ static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error
 static int get_policy_error(sd_bus *bus, const char *path, const char *interface, const char *property,
                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
-        _cleanup_free_ char *why = join_reasons(d->policy_errors);
+        _cleanup_free_ char *why = manager_policy_errors(d);
 
         return sd_bus_message_append(reply, "s", strempty(why));
 }
@@ -629,6 +484,24 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_SIGNAL_WITH_ARGS("DriverReverted", SD_BUS_ARGS("s", address, "s", driver, "u", group, "s", message), 0),
         SD_BUS_VTABLE_END,
 };
+
+void manager_bus_send_policy_changed(Daemon *d) {
+        if (d->bus)
+                (void) sd_bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, "PolicyError", "PolicyFiles",
+                                                      NULL);
+}
+
+void manager_bus_send_host_changed(Daemon *d) {
+        if (d->bus)
+                (void) sd_bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, "InterruptRemapping",
+                                                      "IommuPresent", NULL);
+}
+
+void manager_bus_send_driver_reverted(Daemon *d, const char *address, const char *driver, uint32_t group,
+                                      const char *message) {
+        (void) sd_bus_emit_signal(d->bus, OBJ_ROOT, IFACE_MANAGER, "DriverReverted", "ssus", address,
+                                  strempty(driver), group, strempty(message));
+}
 
 int bus_register_objects(Daemon *d) {
         int k;

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "sysfs.h"
 #include "util.h"
+#include "worker.h"
 
 struct SysRoot {
         int fd;
@@ -300,113 +300,6 @@ int sysfs_resolve_link(const SysRoot *r, const char *link_path, char **ret) {
         return 0;
 }
 
-/* A write in a worker thread, so that a stuck probe cannot stall the daemon; the job is freed by
- * whichever side lets go of it last. */
-typedef struct WriteJob {
-        pthread_mutex_t lock;
-        pthread_cond_t done_cond;
-        unsigned refs;
-        bool done;
-        int result;
-        int dirfd;
-        char *path;
-        char *value;
-} WriteJob;
-
-static void write_job_unref(WriteJob *j) {
-        bool last;
-
-        pthread_mutex_lock(&j->lock);
-        last = --j->refs == 0;
-        pthread_mutex_unlock(&j->lock);
-        if (!last)
-                return;
-        pthread_mutex_destroy(&j->lock);
-        pthread_cond_destroy(&j->done_cond);
-        safe_close(j->dirfd);
-        free(j->path);
-        free(j->value);
-        free(j);
-}
-
-static void *write_worker(void *p) {
-        WriteJob *j = p;
-        int fd, k = 0;
-
-        fd = openat(j->dirfd, j->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                k = negative_errno();
-        else {
-                size_t n = strlen(j->value);
-                ssize_t w = write(fd, j->value, n);
-
-                if (w < 0)
-                        k = negative_errno();
-                else if ((size_t) w != n)
-                        k = -EIO;
-                close(fd);
-        }
-        pthread_mutex_lock(&j->lock);
-        j->result = k;
-        j->done = true;
-        pthread_cond_signal(&j->done_cond);
-        pthread_mutex_unlock(&j->lock);
-        write_job_unref(j);
-        return NULL;
-}
-
 int sysfs_write_attr(const SysRoot *r, const char *path, const char *value, uint64_t timeout_usec) {
-        pthread_condattr_t ca;
-        struct timespec deadline;
-        pthread_attr_t attr;
-        pthread_t thread;
-        WriteJob *j;
-        int k;
-
-        j = calloc(1, sizeof(*j));
-        if (!j)
-                return -ENOMEM;
-        j->dirfd = fcntl(r->fd, F_DUPFD_CLOEXEC, 3);
-        j->path = strdup(path);
-        j->value = strdup(value);
-        if (j->dirfd < 0 || !j->path || !j->value) {
-                safe_close(j->dirfd);
-                free(j->path);
-                free(j->value);
-                free(j);
-                return -ENOMEM;
-        }
-        pthread_mutex_init(&j->lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&j->done_cond, &ca);
-        pthread_condattr_destroy(&ca);
-        j->refs = 2;
-
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        k = pthread_create(&thread, &attr, write_worker, j);
-        pthread_attr_destroy(&attr);
-        if (k != 0) {
-                j->refs = 1;
-                write_job_unref(j);
-                return -k;
-        }
-
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += (time_t) (timeout_usec / 1000000);
-        deadline.tv_nsec += (long) (timeout_usec % 1000000) * 1000;
-        if (deadline.tv_nsec >= 1000000000) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000;
-        }
-        pthread_mutex_lock(&j->lock);
-        while (!j->done) {
-                if (pthread_cond_timedwait(&j->done_cond, &j->lock, &deadline) == ETIMEDOUT)
-                        break;
-        }
-        k = j->done ? j->result : -ETIMEDOUT;
-        pthread_mutex_unlock(&j->lock);
-        write_job_unref(j);
-        return k;
+        return worker_write(r->fd, path, value, timeout_usec);
 }

@@ -23,7 +23,7 @@ tests_unit_test_common_SOURCES = tests/unit/test-common.c
 tests_unit_test_common_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_common_LDADD = libcommon.a $(CHECK_LIBS)
 
-tests_unit_test_host_SOURCES = tests/unit/test-host.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c \
+tests_unit_test_host_SOURCES = tests/unit/test-host.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c \
 	daemon/dmar.c
 tests_unit_test_host_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_host_LDADD = libcommon.a $(CHECK_LIBS)
@@ -41,7 +41,7 @@ EXTRA_DIST += tests/install-deps.sh tests/run-demo.sh tests/run-tests.sh
 check_PROGRAMS += tests/unit/test-model
 TESTS += tests/unit/test-model
 tests_unit_test_model_SOURCES = tests/unit/test-model.c \
-	daemon/model.c daemon/topology.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/dmar.c \
+	daemon/model.c daemon/topology.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c daemon/dmar.c \
 	daemon/dmar-json.c daemon/report.c daemon/pcinames.c \
 	tests/fakesys.c tests/fakesys-host.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
 tests_unit_test_model_CPPFLAGS = $(UNIT_CPPFLAGS)

@@ -4,6 +4,7 @@
  *
  *   BDF bind-fails | probe-nothing | unbind-ebusy | override-eio | reset-fails
  *   BDF hang SECONDS
+ *   BDF probe-hang SECONDS
  *   BDF host-driver NAME
  *   BDF refuse-release [ERRNO-NAME]
  *   no-interrupt-remapping
@@ -86,11 +87,11 @@ static void apply(MockFaults *f, char **argv, size_t argc) {
                 f->override_eio = true;
         else if (streq(what, "reset-fails"))
                 f->reset_fails = true;
-        else if (streq(what, "hang") && argc == 3) {
+        else if ((streq(what, "hang") || streq(what, "probe-hang")) && argc == 3) {
                 uint32_t s;
 
                 if (safe_atou32(argv[2], 10, &s) >= 0)
-                        f->hang_sec = MIN(s, MOCK_HANG_MAX_SEC);
+                        *(streq(what, "hang") ? &f->hang_sec : &f->probe_hang_sec) = MIN(s, MOCK_HANG_MAX_SEC);
         } else if (streq(what, "host-driver") && argc == 3 && filename_is_valid(argv[2]) &&
                    strlen(argv[2]) < MOCK_NAME_MAX)
                 strcpy(f->host_driver, argv[2]);

@@ -45,6 +45,7 @@ typedef struct MockFaults {
         bool reset_fails;               /* sysfs reset and VFIO_DEVICE_RESET fail with EIO */
         bool no_interrupt_remapping;    /* global: VFIO_SET_IOMMU needs allow_unsafe_interrupts */
         unsigned hang_sec;              /* writes concerning the device block this long */
+        unsigned probe_hang_sec;        /* drivers_probe writes naming it block this long */
         int refuse_release;             /* errno for unbinding from vfio-pci; 0: none */
         char host_driver[MOCK_NAME_MAX]; /* "": none */
 } MockFaults;

@@ -22,7 +22,7 @@ tests_mock_libvfio_mock_so_LDADD = -ldl -lpthread
 check_PROGRAMS += tests/mock/test-mock
 TESTS += tests/mock/test-mock
 tests_mock_test_mock_SOURCES = tests/mock/test-mock.c \
-	daemon/sysfs.c daemon/binding.c daemon/vfio.c
+	daemon/sysfs.c daemon/worker.c daemon/binding.c daemon/vfio.c
 tests_mock_test_mock_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 tests_mock_test_mock_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_mock_test_mock_LDADD = libfakesys.a libcommon.a $(CHECK_LIBS) -lpthread

@@ -643,6 +643,27 @@ START_TEST(test_hang) {
 }
 END_TEST
 
+/* Only the probe waits: the writes before it and a bind by name go through at once. */
+START_TEST(test_probe_hang) {
+        double t0;
+
+        config(NVME " probe-hang 1\n");
+        t0 = now_sec();
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "vfio-pci"), 0);
+        ck_assert_int_eq(attr_wr(NVME, "driver/unbind", NVME), 0);
+        ck_assert(now_sec() - t0 < 0.9);
+        t0 = now_sec();
+        ck_assert_int_eq(wr(PROBE, NVME), 0);
+        ck_assert(now_sec() - t0 >= 0.95);
+        assert_driver(NVME, "vfio-pci");
+        ck_assert_int_eq(attr_wr(NVME, "driver/unbind", NVME), 0);
+        ck_assert_int_eq(attr_wr(NVME, "driver_override", "\n"), 0);
+        t0 = now_sec();
+        ck_assert_int_eq(drv_wr("nvme", "bind", NVME), 0);
+        ck_assert(now_sec() - t0 < 0.9);
+}
+END_TEST
+
 /* ---- /dev/vfio ---- */
 
 START_TEST(test_container) {
@@ -1240,6 +1261,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_reset);
         tcase_add_test(tc, test_sriov);
         tcase_add_test(tc, test_hang);
+        tcase_add_test(tc, test_probe_hang);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("vfio");

@@ -1,0 +1,1096 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "explain.h"
+#include "log.h"
+#include "names.h"
+#include "util.h"
+#include "worker.h"
+
+/* The manager decides: what a uevent means for the leases, whether a caller gets a group, what
+ * happens when a holder goes, when a stuck group is tried again, which policy is in force. It
+ * changes groups only through jobs (job.h) and tells the bus through the glue's send functions;
+ * the glue parses, authorises, calls one function here and replies. */
+
+static void lease_error_set(LeaseError *e, int error, const char *name, const char *fmt, ...) _printf_(4, 5);
+static void lease_error_set(LeaseError *e, int error, const char *name, const char *fmt, ...) {
+        va_list ap;
+
+        lease_error_clear(e);
+        e->error = error;
+        e->name = name;
+        va_start(ap, fmt);
+        if (vasprintf(&e->message, fmt, ap) < 0)
+                e->message = NULL;
+        va_end(ap);
+}
+
+static char *join_reasons(char **reasons) {
+        char *text = NULL;
+
+        for (char **r = reasons; r && *r; r++)
+                if (strextendf(&text, "; ", "%s", *r) < 0)
+                        return mfree(text);
+        return text;
+}
+
+/* ---- the policy ---- */
+
+int manager_reload_policy(Daemon *d) {
+        _cleanup_strv_free_ char **errors = NULL;
+        Policy *p = NULL;
+        int k;
+
+        k = policy_load_dirs(d->policy_dirs, &p, &errors);
+        strv_free(d->policy_errors);
+        d->policy_errors = NULL;
+        if (k < 0) {
+                /* Validate everything, then swap: a bad file leaves the policy in force. */
+                for (char **e = errors; e && *e; e++)
+                        log_error("Policy not loaded, the previous one stays in force: %s", *e);
+                d->policy_errors = TAKE_PTR(errors);
+                if (!d->policy_errors)
+                        (void) strv_extendf(&d->policy_errors, "cannot load the policy: %s", strerror(-k));
+        } else {
+                policy_free(d->policy);
+                d->policy = p;
+                log_info("Policy loaded: %zu files, %zu rules", strv_length(policy_files(p)), policy_n_rules(p));
+        }
+        manager_bus_send_policy_changed(d);
+        return k;
+}
+
+char *manager_policy_errors(const Daemon *d) {
+        return join_reasons(d->policy_errors);
+}
+
+/* Host facts are read at each decision: allow_unsafe_interrupts may have been flipped by hand. */
+void manager_refresh_host(Daemon *d) {
+        bool changed = false;
+        int k = model_refresh_host(d->model, &changed);
+
+        if (k < 0)
+                log_warning("Cannot read the host facts again, using the previous ones: %s", strerror(-k));
+        else if (changed)
+                manager_bus_send_host_changed(d);
+}
+
+/* No policy could be loaded at start: what a rule in the unreadable file would decide is not
+ * known, so nothing is decided. */
+static int no_policy_error(Daemon *d, LeaseError *err) {
+        _cleanup_free_ char *why = join_reasons(d->policy_errors);
+
+        lease_error_set(err, -EINVAL, "PolicyInvalid",
+                        "No policy is in force, so claims and prepares are refused until the policy files are fixed "
+                        "and reloaded: %s", why ? why : "the policy could not be loaded");
+        return -EINVAL;
+}
+
+static const char *deny_error(const PolicyVerdict *v, const Group *g) {
+        switch (v->code) {
+        case POLICY_DENY_HOST_CRITICAL:
+                return "HostCritical";
+        case POLICY_DENY_INTERRUPT_REMAPPING:
+                return "InterruptRemappingRequired";
+        case POLICY_DENY_BLOCKER:
+                for (size_t i = 0; i < g->n_blockers; i++)
+                        if (streq(g->blockers[i].code, BLOCKER_RMRR))
+                                return "RmrrLocked";
+                return "NotAssignable";
+        default:
+                return "PolicyDenied";
+        }
+}
+
+static int find_group(Daemon *d, uint32_t group, const Group **ret, LeaseError *err) {
+        const Group *g = topology_find_group(d->model->topology, group);
+
+        if (!g) {
+                lease_error_set(err, -ENOENT, "NoSuchGroup", "IOMMU group %" PRIu32 " does not exist", group);
+                return -ENOENT;
+        }
+        *ret = g;
+        return 0;
+}
+
+static int evaluate(Daemon *d, const Group *g, const BusCaller *c, PolicyVerdict *v, LeaseError *err) {
+        PolicyCaller pc = { .uid = c->uid, .user = c->user, .groups = c->groups };
+
+        if (!d->policy)
+                return no_policy_error(d, err);
+        manager_refresh_host(d);
+        *v = POLICY_VERDICT_INIT;
+        return policy_evaluate_group(d->policy, d->model->topology, g, d->model->host, &pc, v);
+}
+
+/* The verdict's refusal as an error naming group, user and rule. */
+static int verdict_error(const PolicyVerdict *v, const Group *g, const BusCaller *c, LeaseError *err) {
+        _cleanup_free_ char *why = join_reasons(v->denials ?: v->reasons);
+
+        lease_error_set(err, -EPERM, deny_error(v, g), "IOMMU group %" PRIu32 " for uid %" PRIu32 "%s%s%s: %s", g->id,
+                        c->uid, c->user ? " (" : "", strempty(c->user), c->user ? ")" : "",
+                        why ? why : "denied by policy");
+        return -EPERM;
+}
+
+int manager_check_user(Daemon *d, uint32_t group, const BusCaller *c, LeaseError *err) {
+        PolicyVerdict v = POLICY_VERDICT_INIT;
+        const Group *g;
+        int k;
+
+        k = find_group(d, group, &g, err);
+        if (k < 0)
+                return k;
+        k = evaluate(d, g, c, &v, err);
+        if (k >= 0 && !v.allowed)
+                k = verdict_error(&v, g, c, err);
+        policy_verdict_clear(&v);
+        return k;
+}
+
+int manager_explain(Daemon *d, uint32_t group, const BusCaller *c, struct json_object **ret, LeaseError *err) {
+        PolicyVerdict v = POLICY_VERDICT_INIT;
+        const Group *g;
+        int k;
+
+        k = find_group(d, group, &g, err);
+        if (k < 0)
+                return k;
+        k = evaluate(d, g, c, &v, err);
+        if (k >= 0)
+                k = policy_verdict_to_json(&v, g->id, c->user, c->uid, ret);
+        policy_verdict_clear(&v);
+        return k;
+}
+
+/* What the daemon binds on its own is judged as root's own prepare of the group would be: a
+ * host-critical member only when a rule names it, no blocker, no rule denying everyone. An entry
+ * in persistent.json or a prepare_at_boot rule is no rule naming the root disk. */
+static int guard_unattended(void *userdata, uint32_t group, char **ret_why) {
+        static char *const root_groups[] = { (char *) "root", NULL };
+        const PolicyCaller root = { .uid = 0, .user = "root", .groups = root_groups };
+        PolicyVerdict v = POLICY_VERDICT_INIT;
+        Daemon *d = userdata;
+        const Group *g = topology_find_group(d->model->topology, group);
+        int k;
+
+        if (!g)
+                return asprintf(ret_why, "IOMMU group %" PRIu32 " does not exist", group) < 0 ? -ENOMEM : -ENOENT;
+        if (!d->policy)
+                return asprintf(ret_why, "no policy is in force") < 0 ? -ENOMEM : -EPERM;
+        k = policy_evaluate_group(d->policy, d->model->topology, g, d->model->host, &root, &v);
+        if (k < 0)
+                return k;
+        if (!v.allowed) {
+                for (char **r = v.denials ?: v.reasons; r && *r; r++)
+                        if (strextendf(ret_why, "; ", "%s", *r) < 0) {
+                                policy_verdict_clear(&v);
+                                return -ENOMEM;
+                        }
+                k = -EPERM;
+        }
+        policy_verdict_clear(&v);
+        return k;
+}
+
+/* ---- jobs ---- */
+
+/* Stuck groups are looked at often, cheaply (is the group still open elsewhere?), and a real
+ * release attempt, which writes to sysfs, is made at most every 30 s per group. A group that is
+ * stuck only because another process holds /dev/vfio/N is tried again as soon as that process
+ * closes it (manager_wait_for_close()), not on the next tick. */
+#define STUCK_CHECK_USEC (2 * 1000000ULL)
+#define STUCK_RETRY_USEC (30 * 1000000ULL)
+
+static void drop_unsafe_interrupts(Daemon *d, const char *why) {
+        int k = lease_set_drop_unsafe_interrupts(d->leases);
+
+        if (k > 0)
+                log_notice("vfio_iommu_type1.allow_unsafe_interrupts cleared: %s", why);
+        else if (k < 0)
+                log_warning("Cannot clear vfio_iommu_type1.allow_unsafe_interrupts: %s", strerror(-k));
+}
+
+static void lease_appeared(Daemon *d, Lease *l) {
+        (void) lease_bus_attach(d, l);
+        (void) lease_bus_emit_added(d, l);
+}
+
+static void reply(ManagerReplyFn fn, void *userdata, const Lease *l, const LeaseError *err) {
+        if (fn)
+                fn(userdata, l, err);
+}
+
+static const LeaseError stopping_error = { .error = -ESHUTDOWN, .name = "Failed",
+                                           .message = (char *) "vfio-assignd is stopping" };
+
+typedef struct AcquireJob {
+        Daemon *daemon;
+        LeaseRequest req;
+        char *holder;
+        char *caller;            /* for the log */
+        bool set_unsafe_interrupts;
+        int unsafe_result;
+        ManagerReplyFn reply;
+        void *userdata;
+        Lease *lease;
+        int result;
+        LeaseError err;
+} AcquireJob;
+
+static void acquire_run(Job *j) {
+        AcquireJob *a = j->data;
+        Daemon *d = a->daemon;
+
+        if (a->set_unsafe_interrupts) {
+                a->unsafe_result = lease_set_allow_unsafe_interrupts(d->leases);
+                if (a->unsafe_result >= 0)
+                        d->model->host->unsafe_interrupts = 1;
+        }
+        a->req.unsafe_interrupts = d->model->host->ir != IR_ENABLED;
+        a->result = lease_set_acquire(d->leases, &a->req, &a->lease, &a->err);
+}
+
+static void acquire_done(Job *j) {
+        AcquireJob *a = j->data;
+        Daemon *d = a->daemon;
+        Lease *l = a->lease;
+        const char *what = lease_kind_to_string(a->req.kind);
+        int k;
+
+        if (j->cancelled)
+                reply(a->reply, a->userdata, NULL, &stopping_error);
+        else {
+                if (a->set_unsafe_interrupts)
+                        log_warning("Policy allows unsafe interrupts: set vfio_iommu_type1.allow_unsafe_interrupts "
+                                    "for IOMMU group %" PRIu32 "%s%s: devices can forge MSIs without interrupt "
+                                    "remapping", j->group, a->unsafe_result < 0 ? ", which failed: " : "",
+                                    a->unsafe_result < 0 ? strerror(-a->unsafe_result) : "");
+                if (l)
+                        lease_appeared(d, l);
+                if (a->result < 0) {
+                        log_warning("%s of IOMMU group %" PRIu32 " failed: %s", what, j->group,
+                                    a->err.message ?: strerror(-a->result));
+                        if (!a->err.name)
+                                a->err.error = a->result;
+                        /* Set for this claim, which did not happen (a stuck rollback keeps its lease). */
+                        drop_unsafe_interrupts(d, "the claim that needed it failed");
+                        reply(a->reply, a->userdata, NULL, &a->err);
+                } else {
+                        if (l->kind == LEASE_CLAIM) {
+                                fdstore_put_lease(l);
+                                k = lease_bus_track(d, l);
+                                if (k < 0)
+                                        log_warning("Cannot track the holder %s of IOMMU group %" PRIu32 ": %s",
+                                                    strna(l->holder), j->group, strerror(-k));
+                        }
+                        if (a->req.unattended)
+                                log_info("IOMMU group %" PRIu32 " prepared for vfio-pci (%s), lease %" PRIu64,
+                                         j->group, strna(a->caller), l->id);
+                        else
+                                log_info("IOMMU group %" PRIu32 " %s for %s, lease %" PRIu64, j->group,
+                                         l->kind == LEASE_CLAIM ? "claimed" : "prepared", strna(a->caller), l->id);
+                        reply(a->reply, a->userdata, l, NULL);
+                }
+        }
+        lease_error_clear(&a->err);
+        free(a->holder);
+        free(a->caller);
+        free(a);
+}
+
+static int queue_acquire(Daemon *d, const LeaseRequest *req, const char *caller, bool set_unsafe,
+                         ManagerReplyFn fn, void *userdata) {
+        AcquireJob *a = calloc(1, sizeof(*a));
+        int k;
+
+        if (!a)
+                return -ENOMEM;
+        *a = (AcquireJob) { .daemon = d, .req = *req, .set_unsafe_interrupts = set_unsafe, .reply = fn,
+                            .userdata = userdata };
+        a->caller = caller ? strdup(caller) : NULL;
+        if (req->holder && !(a->holder = strdup(req->holder))) {
+                free(a->caller);
+                free(a);
+                return -ENOMEM;
+        }
+        a->req.holder = a->holder;
+        a->req.holder_bus_id = d->bus_id;
+        k = job_enqueue(d->jobs, req->kind == LEASE_CLAIM ? JOB_CLAIM : JOB_PREPARE, req->group, acquire_run,
+                        acquire_done, a);
+        if (k < 0) {
+                free(a->holder);
+                free(a->caller);
+                free(a);
+        }
+        return k;
+}
+
+int manager_acquire(Daemon *d, LeaseKind kind, uint32_t group, bool persistent, const BusCaller *c,
+                    ManagerReplyFn fn, void *userdata, LeaseError *err) {
+        PolicyVerdict v = POLICY_VERDICT_INIT;
+        LeaseRequest req = { .kind = kind, .group = group, .persistent = persistent, .uid = c->uid, .pid = c->pid,
+                             .holder = kind == LEASE_CLAIM ? c->unique_name : NULL };
+        _cleanup_free_ char *who = NULL;
+        const Group *g;
+        bool unsafe;
+        int k;
+
+        k = find_group(d, group, &g, err);
+        if (k < 0)
+                return k;
+        /* polkit said this caller may act now; the policy says what its uid may get. */
+        k = evaluate(d, g, c, &v, err);
+        if (k < 0)
+                return k;
+        if (!v.allowed) {
+                _cleanup_free_ char *why = join_reasons(v.denials ?: v.reasons);
+
+                log_notice("Refused %s of IOMMU group %" PRIu32 " for uid %" PRIu32 ": %s", lease_kind_to_string(kind),
+                           group, c->uid, strna(why));
+                lease_error_set(err, -EPERM, deny_error(&v, g), "IOMMU group %" PRIu32 ": %s", group,
+                                why ? why : "denied by policy");
+                policy_verdict_clear(&v);
+                return -EPERM;
+        }
+        unsafe = v.set_unsafe_interrupts;
+        policy_verdict_clear(&v);
+        if (asprintf(&who, "uid %" PRIu32 " (%s)", c->uid, strna(c->unique_name)) < 0)
+                return -ENOMEM;
+        return queue_acquire(d, &req, who, unsafe, fn, userdata);
+}
+
+typedef struct ReleaseJob {
+        Daemon *daemon;
+        uint64_t id;
+        char *who;                /* NULL: the daemon's own retry */
+        bool holder_gone;
+        ManagerReplyFn reply;
+        void *userdata;
+        /* Results: */
+        bool missing;             /* no such lease (any more) */
+        Lease *stuck;             /* still there */
+        bool kept;                /* on_holder_exit=keep */
+        uint32_t revoked_uid;     /* UINT32_MAX: none */
+        LeaseBus *bus;            /* of a lease that is gone */
+        int close_wd;
+        bool was_claim;
+        int result;
+        LeaseError err;
+} ReleaseJob;
+
+static void fdstore_remove_fds_unlocked(uint64_t id) {
+        /* Waits for systemd (sd_notify_barrier()): nothing shared is touched meanwhile. */
+        blocking_begin();
+        fdstore_remove_fds(id);
+        blocking_end();
+}
+
+/* The holder is gone and the policy keeps the group on vfio-pci for whoever is authorised to
+ * take it over; what the holder handed out goes with it. */
+static void keep_without_holder(Daemon *d, Lease *l, ReleaseJob *r) {
+        r->kept = true;
+        r->revoked_uid = UINT32_MAX;
+        if (l->granted_uid != UINT32_MAX) {
+                r->revoked_uid = l->granted_uid;
+                r->result = lease_grant_access(&d->leases->ctx, l, UINT32_MAX, &r->err);
+        }
+        l->holder = mfree(l->holder);
+        l->holder_pidfd = safe_close(l->holder_pidfd);
+        fdstore_remove_holder(l->id);
+        (void) lease_set_save(d->leases);
+}
+
+static void release_run(Job *j) {
+        ReleaseJob *r = j->data;
+        Daemon *d = r->daemon;
+        Lease *l = lease_set_find_id(d->leases, r->id);
+
+        if (!l) {
+                lease_error_set(&r->err, -ENOENT, "NoSuchLease", "Lease %" PRIu64 " is gone", r->id);
+                r->missing = true;
+                return;
+        }
+        if (r->holder_gone && policy_host(d->policy)->on_holder_exit == ON_HOLDER_EXIT_KEEP) {
+                keep_without_holder(d, l, r);
+                r->stuck = l;
+                return;
+        }
+        if (j->kind == JOB_RETRY && (l->state != LEASE_STUCK || lease_group_busy(&d->leases->ctx, l))) {
+                r->stuck = l; /* nothing to try now */
+                return;
+        }
+        r->bus = l->bus_data;
+        r->close_wd = l->close_wd;
+        r->was_claim = l->kind == LEASE_CLAIM;
+        r->result = lease_set_release(d->leases, l, &r->err);
+        if (r->result < 0 && lease_set_find_id(d->leases, r->id))
+                r->stuck = l;
+}
+
+static void release_done(Job *j) {
+        ReleaseJob *r = j->data;
+        Daemon *d = r->daemon;
+
+        if (j->cancelled) {
+                reply(r->reply, r->userdata, NULL, &stopping_error);
+                goto finish;
+        }
+        if (r->kept) {
+                if (r->revoked_uid != UINT32_MAX) {
+                        if (r->result < 0)
+                                log_warning("Lease %" PRIu64 ": cannot take /dev/vfio/%" PRIu32 " back from uid %" PRIu32
+                                            ": %s", r->id, j->group, r->revoked_uid, strna(r->err.message));
+                        else
+                                log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32 " taken back from uid %" PRIu32
+                                         ": its holder is gone", r->id, j->group, r->revoked_uid);
+                }
+                (void) lease_bus_emit_changed(d, r->stuck);
+                log_notice("Lease %" PRIu64 " on IOMMU group %" PRIu32 ": holder gone, kept (on_holder_exit=keep)",
+                           r->id, j->group);
+                goto finish;
+        }
+        if (r->stuck) {
+                if (j->kind == JOB_RETRY && r->result == 0)
+                        goto finish; /* not tried */
+                /* Still there: stuck. Tell watchers, and wait for whoever holds the group. */
+                if (j->kind == JOB_RETRY) {
+                        uint64_t now = 0;
+
+                        (void) sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+                        r->stuck->retry_after = now + STUCK_RETRY_USEC;
+                }
+                (void) lease_bus_emit_changed(d, r->stuck);
+                manager_wait_for_close(d, r->stuck);
+                if (r->holder_gone)
+                        log_warning("IOMMU group %" PRIu32 ": holder gone, release failed: %s", j->group,
+                                    strna(r->err.message));
+                if (!r->err.name)
+                        r->err.error = r->result;
+                reply(r->reply, r->userdata, NULL, &r->err);
+                goto finish;
+        }
+        if (r->missing) {
+                reply(r->reply, r->userdata, NULL, &r->err);
+                goto finish;
+        }
+        /* The lease is gone (freed by the set), with or without a save error. */
+        if (r->close_wd >= 0)
+                (void) inotify_rm_watch(d->inotify_fd, r->close_wd);
+        fdstore_remove_holder(r->id); /* its fds left the store before the release */
+        lease_bus_free(r->bus);
+        (void) lease_bus_emit_removed(d, r->id);
+        if (r->result >= 0)
+                drop_unsafe_interrupts(d, "no lease relies on it any more");
+        if (r->holder_gone)
+                log_info("IOMMU group %" PRIu32 ": holder gone, released", j->group);
+        else if (j->kind == JOB_RETRY)
+                log_info("IOMMU group %" PRIu32 " is back on its host drivers", j->group);
+        else if (j->kind == JOB_UNPREPARE)
+                log_info("IOMMU group %" PRIu32 " unprepared by %s", j->group, strna(r->who));
+        else
+                log_info("Lease %" PRIu64 " released by %s: IOMMU group %" PRIu32 " is back on its host drivers",
+                         r->id, strna(r->who), j->group);
+        if (r->result < 0) {
+                LeaseError e = {};
+
+                lease_error_set(&e, r->result, "StateFailed", "The lease was released but the state could not be "
+                                "saved: %s", strerror(-r->result));
+                reply(r->reply, r->userdata, NULL, &e);
+                lease_error_clear(&e);
+        } else
+                reply(r->reply, r->userdata, NULL, NULL);
+finish:
+        lease_error_clear(&r->err);
+        free(r->who);
+        free(r);
+}
+
+static int queue_release(Daemon *d, JobKind kind, const Lease *l, const char *who, bool holder_gone,
+                         ManagerReplyFn fn, void *userdata) {
+        ReleaseJob *r = calloc(1, sizeof(*r));
+        int k;
+
+        if (!r)
+                return -ENOMEM;
+        *r = (ReleaseJob) { .daemon = d, .id = l->id, .holder_gone = holder_gone, .reply = fn,
+                            .userdata = userdata, .close_wd = -1 };
+        if (who && !(r->who = strdup(who))) {
+                free(r);
+                return -ENOMEM;
+        }
+        k = job_enqueue(d->jobs, kind, l->group, release_run, release_done, r);
+        if (k < 0) {
+                free(r->who);
+                free(r);
+        }
+        return k;
+}
+
+int manager_release(Daemon *d, Lease *l, const char *who, ManagerReplyFn fn, void *userdata) {
+        return queue_release(d, l->kind == LEASE_PREPARE ? JOB_UNPREPARE : JOB_RELEASE, l, who, false, fn,
+                             userdata);
+}
+
+void manager_holder_gone(Daemon *d, Lease *l) {
+        int k = queue_release(d, JOB_RELEASE, l, NULL, true, NULL, NULL);
+
+        if (k < 0)
+                log_warning("IOMMU group %" PRIu32 ": holder gone, cannot queue the release: %s", l->group,
+                            strerror(-k));
+}
+
+typedef struct GrantJob {
+        Daemon *daemon;
+        uint64_t id;
+        uint32_t uid;
+        char *user, *who;
+        ManagerReplyFn reply;
+        void *userdata;
+        int result;
+        LeaseError err;
+} GrantJob;
+
+static void grant_run(Job *j) {
+        GrantJob *g = j->data;
+        Lease *l = lease_set_find_id(g->daemon->leases, g->id);
+
+        if (!l) {
+                lease_error_set(&g->err, -ENOENT, "NoSuchLease", "Lease %" PRIu64 " is gone", g->id);
+                g->result = -ENOENT;
+                return;
+        }
+        g->result = lease_grant_access(&g->daemon->leases->ctx, l, g->uid, &g->err);
+        if (g->result >= 0)
+                fdstore_remove_fds_unlocked(g->id); /* the daemon's fds went with the grant */
+}
+
+static void grant_done(Job *j) {
+        GrantJob *g = j->data;
+        Lease *l = lease_set_find_id(g->daemon->leases, g->id);
+
+        if (j->cancelled)
+                reply(g->reply, g->userdata, NULL, &stopping_error);
+        else if (g->result < 0) {
+                if (!g->err.name)
+                        g->err.error = g->result;
+                reply(g->reply, g->userdata, NULL, &g->err);
+        } else {
+                log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32 " handed to uid %" PRIu32 " (%s) by %s", g->id,
+                         j->group, g->uid, strna(g->user), strna(g->who));
+                reply(g->reply, g->userdata, l, NULL);
+        }
+        lease_error_clear(&g->err);
+        free(g->user);
+        free(g->who);
+        free(g);
+}
+
+int manager_grant_access(Daemon *d, Lease *l, const BusCaller *grantee, const char *who, ManagerReplyFn fn,
+                         void *userdata, LeaseError *err) {
+        GrantJob *g;
+        int k;
+
+        /* The node gives the grantee what a claim of its own would: the policy must allow it the
+         * group as it allowed the holder. */
+        if (grantee->uid != l->uid) {
+                k = manager_check_user(d, l->group, grantee, err);
+                if (k < 0) {
+                        log_notice("Lease %" PRIu64 ": refused to hand /dev/vfio/%" PRIu32 " to uid %" PRIu32
+                                   " for %s: %s", l->id, l->group, grantee->uid, strna(who), strna(err->message));
+                        return k;
+                }
+        }
+        g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        *g = (GrantJob) { .daemon = d, .id = l->id, .uid = grantee->uid, .reply = fn, .userdata = userdata };
+        g->user = grantee->user ? strdup(grantee->user) : NULL;
+        g->who = who ? strdup(who) : NULL;
+        k = job_enqueue(d->jobs, JOB_GRANT, l->group, grant_run, grant_done, g);
+        if (k < 0) {
+                free(g->user);
+                free(g->who);
+                free(g);
+        }
+        return k;
+}
+
+int manager_open_device(Daemon *d, Lease *l, const char *address, int *ret_fd, LeaseError *err) {
+        return lease_open_device(&d->leases->ctx, l, address, ret_fd, err);
+}
+
+/* ---- uevents ---- */
+
+/* What a uevent means for the leases, decided again when its job runs: a host driver that binds
+ * to a member of a leased group (a kernel upgrade adding a driver is the known case) is undone and
+ * reported; a device that joins a leased group follows it to vfio-pci; a device that should go to
+ * vfio-pci as soon as it appears (persistent prepare, prepare_at_boot) goes there. */
+typedef struct Enforcement {
+        char *message;            /* for the log */
+        bool reverted;            /* DriverReverted: the driver it had, in driver */
+        char *driver;
+        bool joined;
+        bool prepare;             /* an arrival to prepare */
+        bool persistent;
+} Enforcement;
+
+static void enforcement_clear(Enforcement *e) {
+        free(e->message);
+        free(e->driver);
+        *e = (Enforcement) {};
+}
+
+static int enforce_device(Daemon *d, const char *action, const char *address, Enforcement *ret) {
+        const Device *dev = topology_find_device(d->model->topology, address);
+        int k;
+
+        if (!dev)
+                return 0;
+        if (lease_set_find_device(d->leases, address)) {
+                if (dev->driver && !(ret->driver = strdup(dev->driver)))
+                        return -ENOMEM;
+                k = lease_set_enforce_device(d->leases, address, dev->driver, &ret->message);
+                ret->reverted = k > 0;
+                return k;
+        }
+        if (!streq(action, "add") || dev->group < 0)
+                return 0;
+        k = lease_set_add_member(d->leases, dev, &ret->message);
+        if (k != 0) {
+                ret->joined = k > 0;
+                return k;
+        }
+        if (!device_is_endpoint(dev))
+                return 0;
+        ret->persistent = lease_set_is_persistent(d->leases, address, dev->vendor, dev->device);
+        ret->prepare = ret->persistent || policy_prepare_at_boot(d->policy, dev);
+        return 0;
+}
+
+/* Whether a uevent of address may need a job: it is in a lease, or it arrived where one may want
+ * it. Decided cheaply here, exactly by enforce_device() in the job. */
+static bool may_need_enforcement(Daemon *d, const char *action, const char *address) {
+        const Device *dev = topology_find_device(d->model->topology, address);
+
+        if (!dev || !d->leases)
+                return false;
+        if (lease_set_find_device(d->leases, address))
+                return true;
+        if (!streq(action, "add") || dev->group < 0)
+                return false;
+        return lease_set_find_group(d->leases, (uint32_t) dev->group) ||
+               lease_set_is_persistent(d->leases, address, dev->vendor, dev->device) ||
+               policy_prepare_at_boot(d->policy, dev);
+}
+
+typedef struct EnforceJob {
+        Daemon *daemon;
+        char *action, *address;
+        Enforcement e;
+        int result;
+} EnforceJob;
+
+static void enforce_run(Job *j) {
+        EnforceJob *x = j->data;
+
+        x->result = enforce_device(x->daemon, x->action, x->address, &x->e);
+}
+
+static void enforce_done(Job *j) {
+        EnforceJob *x = j->data;
+        Daemon *d = x->daemon;
+        int k;
+
+        if (j->cancelled)
+                goto finish;
+        if (x->result < 0)
+                log_warning("%s joining its leased group: %s", x->address, strerror(-x->result));
+        else if (x->e.reverted) {
+                log_warning("%s", x->e.message);
+                manager_bus_send_driver_reverted(d, x->address, x->e.driver, j->group, x->e.message);
+        } else if (x->e.joined)
+                log_info("%s", x->e.message);
+        else if (x->e.prepare) {
+                LeaseRequest req = { .kind = LEASE_PREPARE, .group = j->group, .unattended = true,
+                                     .persistent = x->e.persistent };
+                _cleanup_free_ char *why = NULL;
+
+                if (asprintf(&why, "%s appeared", x->address) < 0)
+                        goto finish;
+                k = queue_acquire(d, &req, why, false, NULL, NULL);
+                if (k < 0)
+                        log_warning("Preparing %s on arrival failed: %s", x->address, strerror(-k));
+        }
+finish:
+        enforcement_clear(&x->e);
+        free(x->action);
+        free(x->address);
+        free(x);
+}
+
+static void queue_enforcement(Daemon *d, const char *action, const char *address) {
+        const Device *dev = topology_find_device(d->model->topology, address);
+        EnforceJob *x;
+        int k;
+
+        if (!dev || dev->group < 0 || !may_need_enforcement(d, action, address))
+                return;
+        x = calloc(1, sizeof(*x));
+        if (!x || !(x->action = strdup(action)) || !(x->address = strdup(address))) {
+                if (x)
+                        free(x->action);
+                free(x);
+                log_warning("%s %s: out of memory", action, address);
+                return;
+        }
+        x->daemon = d;
+        k = job_enqueue(d->jobs, JOB_ENFORCE, (uint32_t) dev->group, enforce_run, enforce_done, x);
+        if (k < 0) {
+                free(x->action);
+                free(x->address);
+                free(x);
+                log_warning("%s %s: cannot queue the check of its lease: %s", action, address, strerror(-k));
+        }
+}
+
+static const char *const change_names[] = {
+        [CHANGE_DEVICE_ADDED] = "added device",
+        [CHANGE_DEVICE_REMOVED] = "removed device",
+        [CHANGE_DEVICE_CHANGED] = "changed device",
+        [CHANGE_GROUP_ADDED] = "added group",
+        [CHANGE_GROUP_REMOVED] = "removed group",
+        [CHANGE_GROUP_CHANGED] = "changed group",
+};
+
+static void emit_changes(Daemon *d, const char *action, const char *address, ChangeList *changes) {
+        int k;
+
+        for (size_t i = 0; i < changes->n; i++) {
+                const Change *c = &changes->changes[i];
+
+                if (c->kind <= CHANGE_DEVICE_CHANGED)
+                        log_debug("%s: %s %s", action, change_names[c->kind], c->address);
+                else
+                        log_debug("%s: %s %u", action, change_names[c->kind], c->group);
+        }
+        k = bus_emit_changes(d, changes);
+        if (k < 0)
+                log_warning("%s %s: cannot emit signals: %s", action, address, strerror(-k));
+        change_list_clear(changes);
+}
+
+/* The kernel updates a group's member list and a device's own links one after the other, and a
+ * uevent can come in between (a remove while iommu_groups/N/devices still lists the device). What
+ * was read half-done is read again after 50 ms, doubling, seven times (6.35 s in all); after that
+ * it is what the kernel says it is, and the next event of that group reads it again anyway. */
+#define SETTLE_FIRST_USEC (50 * 1000ULL)
+#define SETTLE_ATTEMPTS 7
+
+static int on_settle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Daemon *d = userdata;
+        ChangeList changes = {};
+        int k;
+
+        k = model_settle(d->model, &changes);
+        if (k < 0)
+                log_warning("Cannot read unsettled IOMMU groups again: %s", strerror(-k));
+        emit_changes(d, "settle", "", &changes);
+        if (model_is_settled(d->model) || k < 0) {
+                d->settle_attempt = 0;
+                return 0;
+        }
+        if (++d->settle_attempt >= SETTLE_ATTEMPTS) {
+                _cleanup_free_ char *what = NULL;
+
+                for (size_t i = 0; i < d->model->n_unsettled_groups; i++)
+                        (void) strextendf(&what, ", ", "IOMMU group %" PRIu32, d->model->unsettled_groups[i]);
+                for (char **a = d->model->unsettled_devices; a && *a; a++)
+                        (void) strextendf(&what, ", ", "%s", *a);
+                log_warning("The kernel's view of %s still disagrees with itself; keeping what it says now",
+                            strna(what));
+                model_forget_unsettled(d->model);
+                d->settle_attempt = 0;
+                return 0;
+        }
+        (void) sd_event_source_set_time_relative(s, SETTLE_FIRST_USEC << d->settle_attempt);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static void schedule_settle(Daemon *d) {
+        int k;
+
+        if (model_is_settled(d->model))
+                return;
+        if (d->settle) {
+                int enabled = SD_EVENT_OFF;
+
+                (void) sd_event_source_get_enabled(d->settle, &enabled);
+                if (enabled != SD_EVENT_OFF)
+                        return; /* already waiting */
+                k = sd_event_source_set_time_relative(d->settle, SETTLE_FIRST_USEC);
+                if (k >= 0)
+                        k = sd_event_source_set_enabled(d->settle, SD_EVENT_ONESHOT);
+        } else
+                /* 1 ms accuracy: sd-event's default of 250 ms would dwarf the first 50 ms. */
+                k = sd_event_add_time_relative(d->event, &d->settle, CLOCK_MONOTONIC, SETTLE_FIRST_USEC, 1000,
+                                               on_settle, d);
+        if (k < 0)
+                log_warning("Cannot schedule reading unsettled IOMMU groups again: %s", strerror(-k));
+        d->settle_attempt = 0;
+}
+
+/* Every uevent, whatever its source, ends here. */
+void manager_uevent(const char *action, const char *address, void *userdata) {
+        Daemon *d = userdata;
+        ChangeList changes = {};
+        int k;
+
+        k = model_process_event(d->model, action, address, &changes);
+        if (k < 0)
+                log_warning("%s %s: cannot refresh the model: %s", action, address, strerror(-k));
+        emit_changes(d, action, address, &changes);
+        schedule_settle(d);
+        if (streq(action, "add") || streq(action, "bind") || streq(action, "unbind"))
+                queue_enforcement(d, action, address);
+}
+
+/* ---- stuck groups ---- */
+
+/* The close event is no promise that the group can be opened again: __fput() (fs/file_table.c)
+ * queues IN_CLOSE_* before it calls the file's ->release, and only vfio_group_fops_release()
+ * clears the group's opened file (drivers/vfio/group.c; vfio_main.c before 6.2). A check right
+ * after the event can still meet EBUSY, and nothing else tells when the release has run; so after
+ * a close a group still busy is looked at again 1, 2, 4 ... 512 ms later, before the periodic
+ * check takes over. */
+#define CLOSE_FIRST_USEC 1000ULL
+#define CLOSE_ATTEMPTS 10
+
+/* A group that could not be given back is retried until it can: it is never dropped. */
+static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
+        Daemon *d = userdata;
+        bool waiting = false;
+        uint64_t now;
+
+        (void) sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        for (size_t i = 0; d->leases && i < d->leases->n; i++) {
+                Lease *l = d->leases->leases[i];
+
+                if (l->state != LEASE_STUCK || job_queue_has(d->jobs, l->group) ||
+                    (!l->waiting && now < l->retry_after))
+                        continue;
+                if (lease_group_busy(&d->leases->ctx, l)) {
+                        waiting = true;
+                        continue;
+                }
+                if (queue_release(d, JOB_RETRY, l, NULL, false, NULL, NULL) < 0)
+                        log_warning("IOMMU group %" PRIu32 ": cannot queue another release attempt", l->group);
+        }
+        if (waiting && d->close_attempt < CLOSE_ATTEMPTS)
+                (void) sd_event_source_set_time_relative(s, CLOSE_FIRST_USEC << d->close_attempt++);
+        else {
+                d->close_attempt = CLOSE_ATTEMPTS;
+                (void) sd_event_source_set_time_relative(s, STUCK_CHECK_USEC);
+        }
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* The stuck leases are looked at now rather than at the next periodic check. */
+static void kick_stuck(Daemon *d) {
+        if (d->stuck_timer && sd_event_source_set_time_relative(d->stuck_timer, 0) >= 0)
+                (void) sd_event_source_set_enabled(d->stuck_timer, SD_EVENT_ONESHOT);
+}
+
+/* Some /dev/vfio/N was closed for the last time by someone (IN_CLOSE_*). */
+static int on_group_closed(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Daemon *d = userdata;
+        union {
+                struct inotify_event ev;
+                char buf[4096];
+        } u;
+
+        /* Which group it was does not matter: checking the stuck ones is cheap. */
+        while (read(fd, &u, sizeof(u)) > 0)
+                ;
+        d->close_attempt = 0;
+        kick_stuck(d);
+        return 0;
+}
+
+void manager_wait_for_close(Daemon *d, Lease *l) {
+        int k;
+
+        if (l->state != LEASE_STUCK || !l->waiting || d->inotify_fd < 0)
+                return;
+        if (l->close_wd < 0) {
+                k = lease_watch_close(&d->leases->ctx, l, d->inotify_fd);
+                if (k < 0) {
+                        log_debug("Cannot watch /dev/vfio/%" PRIu32 " for closes (%s); checking periodically",
+                                  l->group, strerror(-k));
+                        return;
+                }
+        }
+        /* It may have been closed between the release attempt and the watch. */
+        if (!lease_group_busy(&d->leases->ctx, l))
+                kick_stuck(d);
+}
+
+static int setup_close_watch(Daemon *d) {
+        int k;
+
+        d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (d->inotify_fd < 0)
+                return negative_errno();
+        k = sd_event_add_io(d->event, &d->inotify_source, d->inotify_fd, EPOLLIN, on_group_closed, d);
+        if (k < 0)
+                return k;
+        /* 1 ms accuracy, not sd-event's default 250 ms: a kick must run at once. */
+        return sd_event_add_time_relative(d->event, &d->stuck_timer, CLOCK_MONOTONIC, STUCK_CHECK_USEC, 1000,
+                                          on_retry_stuck, d);
+}
+
+/* ---- start and stop ---- */
+
+static void release_stored_fds(void *userdata, Lease *l) {
+        if (l->kind == LEASE_CLAIM)
+                fdstore_remove_fds_unlocked(l->id);
+}
+
+/* A lease read back at start gets the fds systemd kept for it: its holder's pidfd, and for a
+ * claim its container and group, which it can hand out again. */
+static void adopt_stored_fds(void *userdata, Lease *l) {
+        Daemon *d = userdata;
+
+        fdstore_adopt(d->stored, l);
+}
+
+/* A claim's holder is still there if the owner of its unique name is the process that claimed,
+ * on the same bus instance: after a bus restart another user may own the same name. */
+static bool holder_alive(void *userdata, Lease *l) {
+        Daemon *d = userdata;
+        uint32_t uid, pid;
+
+        return l->holder && bus_name_owner(d, l->holder, &uid, &pid) >= 0 && lease_holder_is(l, d->bus_id, uid, pid);
+}
+
+static void job_changed(void *userdata, uint32_t group) {
+        group_bus_send_job_changed(userdata, group);
+}
+
+static int setup_leases(Daemon *d, int runtime_fd, int state_fd) {
+        _cleanup_strv_free_ char **log = NULL;
+        int k;
+
+        k = lease_set_new(d->model, runtime_fd, state_fd, &d->leases);
+        if (k < 0) {
+                safe_close(runtime_fd);
+                safe_close(state_fd);
+                return k;
+        }
+        d->leases->ctx.timeout_usec = d->write_timeout_usec;
+        d->leases->guard = guard_unattended;
+        d->leases->before_release = release_stored_fds;
+        d->leases->guard_userdata = d;
+        d->stored = fdstore_take();
+        k = lease_set_reconcile(d->leases, adopt_stored_fds, holder_alive, d, &log);
+        fdstore_finish(d->stored, d->leases);
+        d->stored = NULL;
+        for (char **l = log; l && *l; l++)
+                log_warning("%s", *l);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < d->leases->n; i++) {
+                Lease *l = d->leases->leases[i];
+
+                if (!lease_bus_attach(d, l))
+                        return -ENOMEM;
+                if (l->kind == LEASE_CLAIM && l->state == LEASE_ACTIVE && lease_bus_track(d, l) < 0)
+                        log_warning("Cannot track the holder of lease %" PRIu64, l->id);
+                /* Recognised by its start time (no fd store before): from now on by its pidfd. */
+                if (l->kind == LEASE_CLAIM && l->holder && l->holder_pidfd < 0) {
+                        l->holder_pidfd = pidfd_open((pid_t) l->pid, 0);
+                        fdstore_put_lease(l);
+                }
+                manager_wait_for_close(d, l);
+                log_info("Lease %" PRIu64 ": IOMMU group %" PRIu32 " %s, %s%s%s", l->id, l->group,
+                         lease_kind_to_string(l->kind), lease_state_to_string(l->state), l->holder ? ", held by " : "",
+                         strempty(l->holder));
+        }
+        return 0;
+}
+
+/* prepare_at_boot rules: groups that should already be on vfio-pci, before anyone is served:
+ * run here and now, not as jobs. */
+static void prepare_at_boot(Daemon *d) {
+        for (size_t i = 0; i < d->model->topology->n_devices; i++) {
+                const Device *dev = d->model->topology->devices[i];
+                LeaseRequest req = { .kind = LEASE_PREPARE, .unattended = true };
+                LeaseError err = {};
+                Lease *l = NULL;
+                int k;
+
+                if (dev->group < 0 || lease_set_find_group(d->leases, (uint32_t) dev->group) ||
+                    !device_is_endpoint(dev) || !policy_prepare_at_boot(d->policy, dev))
+                        continue;
+                req.group = (uint32_t) dev->group;
+                k = lease_set_acquire(d->leases, &req, &l, &err);
+                if (l)
+                        lease_appeared(d, l);
+                if (k < 0)
+                        log_warning("Preparing %s at start failed: %s", dev->address, err.message ?: strerror(-k));
+                else
+                        log_info("%s was prepared for vfio-pci at start (IOMMU group %" PRIu32 ")", dev->address,
+                                 l->group);
+                lease_error_clear(&err);
+        }
+}
+
+int manager_start(Daemon *d, int runtime_fd, int state_fd) {
+        int k;
+
+        k = job_queue_new(d->event, job_changed, d, &d->jobs);
+        if (k < 0) {
+                safe_close(runtime_fd);
+                safe_close(state_fd);
+                return k;
+        }
+        k = setup_close_watch(d);
+        if (k < 0) {
+                safe_close(runtime_fd);
+                safe_close(state_fd);
+                return k;
+        }
+        k = setup_leases(d, runtime_fd, state_fd);
+        if (k < 0)
+                return k;
+        prepare_at_boot(d);
+        return 0;
+}
+
+void manager_done(Daemon *d) {
+        /* Running jobs end first: they may still reply and emit. */
+        d->jobs = job_queue_free(d->jobs);
+        d->settle = sd_event_source_disable_unref(d->settle);
+        d->stuck_timer = sd_event_source_disable_unref(d->stuck_timer);
+        d->inotify_source = sd_event_source_disable_unref(d->inotify_source);
+        d->inotify_fd = safe_close(d->inotify_fd);
+        if (d->leases)
+                for (size_t i = 0; i < d->leases->n; i++)
+                        lease_bus_forget(d->leases->leases[i]);
+        /* The leases stay on disk and the groups on vfio-pci: the next start picks them up. */
+        d->leases = lease_set_free(d->leases);
+        d->polkit = polkit_registry_free(d->polkit);
+        d->policy = policy_free(d->policy);
+        strv_free(d->policy_errors);
+        d->policy_errors = NULL;
+}
