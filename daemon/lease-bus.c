@@ -120,16 +120,6 @@ static int emit_removed(Daemon *d, uint64_t id) {
         return sd_bus_send(d->bus, m, NULL);
 }
 
-/* LeaseError names are the suffixes of our bus errors. */
-static int lease_error_to_bus(const LeaseError *e, int k, sd_bus_error *error) {
-        char name[128];
-
-        if (!e->name)
-                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "%s", e->message ?: strerror(-k));
-        snprintf(name, sizeof(name), ERROR_PREFIX "%s", e->name);
-        return sd_bus_error_setf(error, name, "%s", e->message ?: strerror(-k));
-}
-
 void lease_bus_kick_stuck(Daemon *d) {
         if (d->stuck_timer && sd_event_source_set_time_relative(d->stuck_timer, 0) >= 0)
                 (void) sd_event_source_set_enabled(d->stuck_timer, SD_EVENT_ONESHOT);
@@ -164,7 +154,7 @@ int lease_bus_release(Daemon *d, Lease *l, sd_bus_error *error) {
                 /* Still there: stuck. Tell watchers. */
                 (void) lease_bus_emit_changed(d, l);
                 lease_bus_wait_for_close(d, l);
-                k = lease_error_to_bus(&err, k, error);
+                k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
                 return k;
         }
@@ -306,7 +296,7 @@ static int reply_lease_fd(sd_bus_message *m, Lease *l, int fd, sd_bus_error *err
         int k = lease_can_hand_out_fds(l, &err);
 
         if (k < 0) {
-                k = lease_error_to_bus(&err, k, error);
+                k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
                 return k;
         }
@@ -338,7 +328,7 @@ static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *e
                                          utf8_prefix_len(address, 32), address);
         k = lease_open_device(&d->leases->ctx, l, address, &fd, &err);
         if (k < 0) {
-                k = lease_error_to_bus(&err, k, error);
+                k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
                 return k;
         }
@@ -392,7 +382,7 @@ static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *
         }
         k = lease_grant_access(&d->leases->ctx, l, uid, &err);
         if (k < 0) {
-                k = lease_error_to_bus(&err, k, error);
+                k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
                 return k;
         }

@@ -164,7 +164,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
         if (other) {
                 lease_error_clear(err);
                 err->error = -EBUSY;
-                err->name = "Busy";
+                err->code = VA_ERROR_BUSY;
                 if (asprintf(&err->message, "IOMMU group %" PRIu32 " is already leased (lease %" PRIu64 ", %s, %s%s%s)",
                              req->group, other->id, lease_kind_to_string(other->kind),
                              lease_state_to_string(other->state), other->holder ? ", held by " : "",
@@ -179,7 +179,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                 if (k < 0) {
                         lease_error_clear(err);
                         err->error = k;
-                        err->name = "PolicyDenied";
+                        err->code = VA_ERROR_POLICY_DENIED;
                         err->message = TAKE_PTR(why);
                         return k;
                 }
@@ -206,7 +206,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                         lease_free(l);
                         lease_error_clear(err);
                         err->error = k < 0 ? k : -EINVAL;
-                        err->name = "Failed";
+                        err->code = VA_ERROR_FAILED;
                         if (asprintf(&err->message, "Cannot identify the caller %s (pid %" PRIu32 "): %s",
                                      req->holder, req->pid, k < 0 ? strerror(-k) : "no bus id") < 0)
                                 err->message = NULL;
@@ -238,7 +238,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                 if (k < 0) {
                         lease_error_clear(err);
                         err->error = k;
-                        err->name = "StateFailed";
+                        err->code = VA_ERROR_STATE_FAILED;
                         if (asprintf(&err->message, "IOMMU group %" PRIu32 " is on vfio-pci but could not be made "
                                      "persistent: %s", l->group, strerror(-k)) < 0)
                                 err->message = NULL;

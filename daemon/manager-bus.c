@@ -293,12 +293,9 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
                 (void) lease_bus_emit_added(d, l);
         }
         if (k < 0) {
-                char name[128];
-
                 log_warning("%s of IOMMU group %" PRIu32 " failed: %s", lease_kind_to_string(kind), g->id,
                             err.message ?: strerror(-k));
-                snprintf(name, sizeof(name), ERROR_PREFIX "%s", err.name ?: "Failed");
-                k = sd_bus_error_setf(error, name, "%s", err.message ?: strerror(-k));
+                k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
                 /* Set for this claim, which did not happen (a stuck rollback keeps its lease). */
                 if (lease_set_drop_unsafe_interrupts(d->leases) > 0)
