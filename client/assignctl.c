@@ -149,28 +149,12 @@ static bool error_is_unreachable(const char *name, int r) {
         }
 }
 
-/* The daemon's refusals on policy grounds, as opposed to failures while acting. */
-static bool error_is_policy_denial(const char *name) {
-        static const char *const names[] = {
-                ERROR_PREFIX "PolicyDenied", ERROR_PREFIX "HostCritical",
-                ERROR_PREFIX "RmrrLocked",   ERROR_PREFIX "NotAssignable",
-                ERROR_PREFIX "InterruptRemappingRequired",
-        };
-
-        for (size_t i = 0; name && i < ELEMENTSOF(names); i++)
-                if (streq(name, names[i]))
-                        return true;
-        return false;
-}
-
 int bus_error_exit_code(const char *name, int r) {
         if (error_is_unreachable(name, r))
                 return EXIT_UNREACHABLE;
         if (name && streq(name, SD_BUS_ERROR_ACCESS_DENIED))
                 return EXIT_ACCESS_DENIED;
-        if (error_is_policy_denial(name))
-                return EXIT_POLICY_DENIED;
-        return EXIT_FAILED;
+        return va_error_exit_code(va_error_from_name(name));
 }
 
 const char *bus_error_short_name(const char *name) {

@@ -11,19 +11,10 @@
 #include <systemd/sd-bus.h>
 
 #include "bdf.h"
+#include "errors.h"
 #include "escape.h"
 #include "macro.h"
 #include "names.h"
-
-/* Exit codes, documented in docs/assignctl.1. */
-enum {
-        EXIT_OK = 0,
-        EXIT_FAILED = 1,      /* the daemon reported a failure, or the object does not exist */
-        EXIT_USAGE = 2,       /* bad command line; nothing was sent to the daemon */
-        EXIT_UNREACHABLE = 3, /* no system bus, or nobody owns org.vfioassign1 */
-        EXIT_ACCESS_DENIED = 4, /* polkit refused (org.freedesktop.DBus.Error.AccessDenied) */
-        EXIT_POLICY_DENIED = 5, /* the policy refused the device or group (PolicyDenied, ...) */
-};
 
 typedef enum JsonMode {
         JSON_OFF,
@@ -78,7 +69,8 @@ int connect_bus(sd_bus **ret);
  * 1 otherwise. `what` names the operation ("GetHostReport"). */
 int fail_bus_call(const char *what, const sd_bus_error *error, int r);
 
-/* The exit code for a failed call: 3 unreachable, 4 AccessDenied, 5 a policy denial, else 1. */
+/* The exit code for a failed call: 3 unreachable, 4 AccessDenied, else the catalogue's (5 for a
+ * policy denial, 1 for the rest and for errors not ours). */
 int bus_error_exit_code(const char *name, int r);
 /* "org.vfioassign1.Error.HostCritical" -> "HostCritical" (the part after the last dot). */
 const char *bus_error_short_name(const char *name);

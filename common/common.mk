@@ -4,6 +4,7 @@ libcommon_a_SOURCES = \
 	common/macro.h \
 	common/names.h \
 	common/util.c common/util.h \
+	common/errors.c common/errors.h \
 	common/escape.c common/escape.h \
 	common/bdf.c common/bdf.h \
 	common/userdb.c common/userdb.h \

@@ -160,26 +160,22 @@ int bus_name_owner(Daemon *d, const char *name, uint32_t *ret_uid, uint32_t *ret
 /* "uid 1000 (alice), pid 4242, :1.17" for the log: who asked. */
 char *bus_caller_describe(sd_bus_message *m);
 
-/* errors.c */
-#define BUS_ERROR_NO_SUCH_DEVICE "org.vfioassign1.Error.NoSuchDevice"
-#define BUS_ERROR_NO_SUCH_GROUP "org.vfioassign1.Error.NoSuchGroup"
-#define BUS_ERROR_INVALID_ARGUMENT "org.vfioassign1.Error.InvalidArgument"
-#define BUS_ERROR_POLICY_DENIED "org.vfioassign1.Error.PolicyDenied"
-#define BUS_ERROR_IR_REQUIRED "org.vfioassign1.Error.InterruptRemappingRequired"
-#define BUS_ERROR_HOST_CRITICAL "org.vfioassign1.Error.HostCritical"
-#define BUS_ERROR_RMRR_LOCKED "org.vfioassign1.Error.RmrrLocked"
-#define BUS_ERROR_NOT_ASSIGNABLE "org.vfioassign1.Error.NotAssignable"
-#define BUS_ERROR_BIND_FAILED "org.vfioassign1.Error.BindFailed"
-#define BUS_ERROR_GROUP_NOT_VIABLE "org.vfioassign1.Error.GroupNotViable"
-#define BUS_ERROR_BUSY "org.vfioassign1.Error.Busy"
-#define BUS_ERROR_STUCK "org.vfioassign1.Error.Stuck"
-#define BUS_ERROR_NO_SUCH_LEASE "org.vfioassign1.Error.NoSuchLease"
-#define BUS_ERROR_NOT_HOLDER "org.vfioassign1.Error.NotHolder"
-#define BUS_ERROR_POLICY_INVALID "org.vfioassign1.Error.PolicyInvalid"
-#define BUS_ERROR_FAILED "org.vfioassign1.Error.Failed"
-#define BUS_ERROR_VFIO_FAILED "org.vfioassign1.Error.VfioFailed"
-#define BUS_ERROR_STATE_FAILED "org.vfioassign1.Error.StateFailed"
-#define BUS_ERROR_NOT_ACTIVE "org.vfioassign1.Error.NotActive"
-#define BUS_ERROR_NO_SUCH_USER "org.vfioassign1.Error.NoSuchUser"
-#define BUS_ERROR_NOT_CLAIMED "org.vfioassign1.Error.NotClaimed"
+/* errors.c. The names the glue sets itself, from the catalogue (common/errors.h). */
+#define BUS_ERROR_NO_SUCH_DEVICE va_error_name(VA_ERROR_NO_SUCH_DEVICE)
+#define BUS_ERROR_NO_SUCH_GROUP va_error_name(VA_ERROR_NO_SUCH_GROUP)
+#define BUS_ERROR_INVALID_ARGUMENT va_error_name(VA_ERROR_INVALID_ARGUMENT)
+#define BUS_ERROR_POLICY_DENIED va_error_name(VA_ERROR_POLICY_DENIED)
+#define BUS_ERROR_IR_REQUIRED va_error_name(VA_ERROR_IR_REQUIRED)
+#define BUS_ERROR_HOST_CRITICAL va_error_name(VA_ERROR_HOST_CRITICAL)
+#define BUS_ERROR_RMRR_LOCKED va_error_name(VA_ERROR_RMRR_LOCKED)
+#define BUS_ERROR_NOT_ASSIGNABLE va_error_name(VA_ERROR_NOT_ASSIGNABLE)
+#define BUS_ERROR_NO_SUCH_LEASE va_error_name(VA_ERROR_NO_SUCH_LEASE)
+#define BUS_ERROR_POLICY_INVALID va_error_name(VA_ERROR_POLICY_INVALID)
+#define BUS_ERROR_FAILED va_error_name(VA_ERROR_FAILED)
+#define BUS_ERROR_STATE_FAILED va_error_name(VA_ERROR_STATE_FAILED)
+#define BUS_ERROR_NO_SUCH_USER va_error_name(VA_ERROR_NO_SUCH_USER)
+/* Adds the catalogue's errnos to sd-bus's, for sd_bus_error_setf()'s return and for clients. */
 int bus_errors_register(void);
+/* Sets error from the LeaseError of the lease operation that failed with k (its strerror() when err
+ * has no message). */
+int bus_error_set_lease(sd_bus_error *error, const LeaseError *err, int k);

@@ -68,14 +68,14 @@ void lease_error_clear(LeaseError *e) {
         *e = (LeaseError) {};
 }
 
-static int set_error(LeaseError *e, int error, const char *name, const char *fmt, ...) _printf_(4, 5);
-static int set_error(LeaseError *e, int error, const char *name, const char *fmt, ...) {
+static int set_error(LeaseError *e, int error, VaError code, const char *fmt, ...) _printf_(4, 5);
+static int set_error(LeaseError *e, int error, VaError code, const char *fmt, ...) {
         va_list ap;
 
         if (e) {
                 lease_error_clear(e);
                 e->error = error;
-                e->name = name;
+                e->code = code;
                 va_start(ap, fmt);
                 if (vasprintf(&e->message, fmt, ap) < 0)
                         e->message = NULL;
@@ -123,9 +123,11 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
 
         g = topology_find_group(c->model->topology, group);
         if (!g)
-                return set_error(err, -ENOENT, "NoSuchGroup", "IOMMU group %" PRIu32 " does not exist", group);
+                return set_error(err, -ENOENT, VA_ERROR_NO_SUCH_GROUP,
+                                 "IOMMU group %" PRIu32 " does not exist", group);
         if (strv_length(g->devices) == 0)
-                return set_error(err, -ENODEV, "NoSuchGroup", "IOMMU group %" PRIu32 " has no PCI devices", group);
+                return set_error(err, -ENODEV, VA_ERROR_NO_SUCH_GROUP,
+                                 "IOMMU group %" PRIu32 " has no PCI devices", group);
 
         l = calloc(1, sizeof(*l));
         if (!l)
@@ -147,7 +149,7 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
                  * transaction does not rely on it: it never moves part of a group it cannot see
                  * whole, and never a group with nothing to move. */
                 if (!d || !d->ids_known)
-                        return set_error(err, -ENODEV, "NotAssignable",
+                        return set_error(err, -ENODEV, VA_ERROR_NOT_ASSIGNABLE,
                                          "%s, a member of IOMMU group %" PRIu32 ", cannot be read", *a, group);
                 strcpy(ld->address, d->address);
                 ld->bridge = !device_is_endpoint(d);
@@ -155,12 +157,12 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
                 /* The driver now, from sysfs: the model may not have seen the latest uevent. */
                 k = binding_current_driver(c->model->root, d->address, &ld->original_driver);
                 if (k < 0)
-                        return set_error(err, k, "NoSuchDevice", "Cannot read the driver of %s: %s", d->address,
-                                         strerror(-k));
+                        return set_error(err, k, VA_ERROR_NO_SUCH_DEVICE,
+                                         "Cannot read the driver of %s: %s", d->address, strerror(-k));
                 l->n_devices++;
         }
         if (n_endpoints == 0)
-                return set_error(err, -ENODEV, "NotAssignable",
+                return set_error(err, -ENODEV, VA_ERROR_NOT_ASSIGNABLE,
                                  "IOMMU group %" PRIu32 " has only bridges: nothing in it can be assigned", group);
         *ret = TAKE_PTR(l);
         return 0;
@@ -248,34 +250,36 @@ static int open_container(const LeaseContext *c, Lease *l, LeaseError *err) {
 
         k = vfio_group_open(c->model->root, l->group, &l->group_fd);
         if (k < 0)
-                return set_error(err, k, k == -EBUSY ? "Busy" : "VfioFailed",
+                return set_error(err, k, k == -EBUSY ? VA_ERROR_BUSY : VA_ERROR_VFIO_FAILED,
                                  "Cannot open /dev/vfio/%" PRIu32 ": %s%s", l->group, strerror(-k),
                                  k == -EBUSY ? " (another VFIO user holds the group)" : "");
         k = vfio_group_is_viable(l->group_fd, &viable);
         if (k < 0)
-                return set_error(err, k, "VfioFailed", "VFIO_GROUP_GET_STATUS on group %" PRIu32 " failed: %s",
+                return set_error(err, k, VA_ERROR_VFIO_FAILED,
+                                 "VFIO_GROUP_GET_STATUS on group %" PRIu32 " failed: %s",
                                  l->group, strerror(-k));
         if (!viable) {
                 _cleanup_free_ char *who = not_viable_members(c, l);
 
-                return set_error(err, -EPERM, "GroupNotViable",
+                return set_error(err, -EPERM, VA_ERROR_GROUP_NOT_VIABLE,
                                  "IOMMU group %" PRIu32 " is not viable: %s", l->group,
                                  who ? who : "a member is on a driver that does not allow user DMA");
         }
         k = vfio_container_open(c->model->root, &l->container_fd);
         if (k < 0)
-                return set_error(err, k, "VfioFailed", "Cannot open the VFIO container /dev/vfio/vfio: %s",
-                                 strerror(-k));
+                return set_error(err, k, VA_ERROR_VFIO_FAILED,
+                                 "Cannot open the VFIO container /dev/vfio/vfio: %s", strerror(-k));
         k = vfio_group_attach(l->group_fd, l->container_fd, true);
         if (k == -EPERM)
                 /* The type1 backend refuses VFIO_SET_IOMMU without interrupt remapping unless
                  * vfio_iommu_type1.allow_unsafe_interrupts is set (vfio_iommu_type1_attach_group). */
-                return set_error(err, k, "InterruptRemappingRequired",
+                return set_error(err, k, VA_ERROR_IR_REQUIRED,
                                  "The kernel refused IOMMU group %" PRIu32 " a type1 IOMMU domain (EPERM): "
                                  "interrupt remapping is not available and vfio_iommu_type1."
                                  "allow_unsafe_interrupts is off", l->group);
         if (k < 0)
-                return set_error(err, k, "VfioFailed", "Attaching IOMMU group %" PRIu32 " to a container failed: %s",
+                return set_error(err, k, VA_ERROR_VFIO_FAILED,
+                                 "Attaching IOMMU group %" PRIu32 " to a container failed: %s",
                                  l->group, strerror(-k));
         return 0;
 }
@@ -288,7 +292,8 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
         /* The original drivers are on disk before the first write to sysfs. */
         k = save(c);
         if (k < 0)
-                return set_error(err, k, "StateFailed", "Cannot record the state before binding: %s", strerror(-k));
+                return set_error(err, k, VA_ERROR_STATE_FAILED,
+                                 "Cannot record the state before binding: %s", strerror(-k));
 
         for (i = 0; i < l->n_devices; i++) {
                 const LeaseDevice *d = &l->devices[i];
@@ -298,7 +303,7 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
                         continue;
                 k = binding_bind_vfio(c->model->root, d->address, c->timeout_usec, &f);
                 if (k < 0) {
-                        set_error(err, k, "BindFailed",
+                        set_error(err, k, VA_ERROR_BIND_FAILED,
                                   "Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s%s%s",
                                   d->address, d->original_driver ?: "no driver", bind_step_to_string(f.step),
                                   strerror(-k), f.driver ? "; it is now on " : "", f.driver ?: "");
@@ -318,7 +323,7 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
         l->state = LEASE_ACTIVE;
         k = save(c);
         if (k < 0) {
-                set_error(err, k, "StateFailed", "Cannot record the lease: %s", strerror(-k));
+                set_error(err, k, VA_ERROR_STATE_FAILED, "Cannot record the lease: %s", strerror(-k));
                 (void) roll_back(c, l, l->n_devices, err);
                 return k;
         }
@@ -381,8 +386,8 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
                              "running?); waiting for it to close before giving the devices back", l->group) < 0)
                         l->reason = NULL;
                 (void) save(c);
-                return set_error(err, -EBUSY, "Stuck", "IOMMU group %" PRIu32 " is stuck: %s", l->group,
-                                 strna(l->reason));
+                return set_error(err, -EBUSY, VA_ERROR_STUCK,
+                                 "IOMMU group %" PRIu32 " is stuck: %s", l->group, strna(l->reason));
         }
         /* With the group ours again, VFIO can reset each device; without it (prepared and never
          * opened, or no node), the sysfs reset attribute does. */
@@ -401,7 +406,8 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
                 free(l->reason);
                 l->reason = TAKE_PTR(reason);
                 (void) save(c);
-                return set_error(err, -EBUSY, "Stuck", "IOMMU group %" PRIu32 " is stuck: %s", l->group, l->reason);
+                return set_error(err, -EBUSY, VA_ERROR_STUCK,
+                                 "IOMMU group %" PRIu32 " is stuck: %s", l->group, l->reason);
         }
         l->reason = mfree(l->reason);
         return 0;
@@ -409,15 +415,16 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
 
 int lease_can_hand_out_fds(const Lease *l, LeaseError *err) {
         if (l->kind == LEASE_PREPARE)
-                return set_error(err, -EOPNOTSUPP, "NotClaimed",
+                return set_error(err, -EOPNOTSUPP, VA_ERROR_NOT_CLAIMED,
                                  "Lease %" PRIu64 " prepares IOMMU group %" PRIu32 " for a VMM that opens /dev/vfio/%"
                                  PRIu32 " itself: a prepare hands out no file descriptors; claim the group for them",
                                  l->id, l->group, l->group);
         if (l->state != LEASE_ACTIVE)
-                return set_error(err, -ESTALE, "NotActive", "The claim of IOMMU group %" PRIu32 " is %s", l->group,
+                return set_error(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
+                                 "The claim of IOMMU group %" PRIu32 " is %s", l->group,
                                  lease_state_to_string(l->state));
         if (l->group_fd < 0)
-                return set_error(err, -ESTALE, "NotActive",
+                return set_error(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
                                  "The claim of IOMMU group %" PRIu32 " has no file descriptors any more: %s", l->group,
                                  l->granted_uid != UINT32_MAX ? "/dev/vfio/N was handed over with GrantAccess"
                                                               : "they did not survive a restart of the daemon "
@@ -430,15 +437,15 @@ int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int 
         int k;
 
         if (!lease_has_device(l, address))
-                return set_error(err, -ENODEV, "NoSuchDevice", "%s is not in IOMMU group %" PRIu32 " of this lease",
-                                 address, l->group);
+                return set_error(err, -ENODEV, VA_ERROR_NO_SUCH_DEVICE,
+                                 "%s is not in IOMMU group %" PRIu32 " of this lease", address, l->group);
         k = lease_can_hand_out_fds(l, err);
         if (k < 0)
                 return k;
         k = vfio_group_device_fd(l->group_fd, address, ret_fd);
         if (k < 0)
-                return set_error(err, k, "VfioFailed", "VFIO_GROUP_GET_DEVICE_FD for %s failed: %s", address,
-                                 strerror(-k));
+                return set_error(err, k, VA_ERROR_VFIO_FAILED,
+                                 "VFIO_GROUP_GET_DEVICE_FD for %s failed: %s", address, strerror(-k));
         return 0;
 }
 
@@ -460,8 +467,8 @@ int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError
         int k;
 
         if (l->kind != LEASE_CLAIM || l->state != LEASE_ACTIVE)
-                return set_error(err, -ESTALE, "NotActive", "The lease on IOMMU group %" PRIu32 " is not an active claim",
-                                 l->group);
+                return set_error(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
+                                 "The lease on IOMMU group %" PRIu32 " is not an active claim", l->group);
         snprintf(path, sizeof(path), "dev/vfio/%" PRIu32, l->group);
         /* The grant is recorded before the node changes hands, so a crash cannot leave an
          * unrecorded grant behind. */
@@ -469,7 +476,7 @@ int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError
         k = save(c);
         if (k < 0) {
                 l->granted_uid = before;
-                return set_error(err, k, "StateFailed", "Cannot record the grant: %s", strerror(-k));
+                return set_error(err, k, VA_ERROR_STATE_FAILED, "Cannot record the grant: %s", strerror(-k));
         }
         k = dev_chown(c->model->root, path, uid == UINT32_MAX ? 0 : uid);
         if (k < 0) {
@@ -477,7 +484,8 @@ int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError
                 (void) dev_chown(c->model->root, path, before == UINT32_MAX ? 0 : before);
                 l->granted_uid = before;
                 (void) save(c);
-                return set_error(err, k, "Failed", "Cannot hand /dev/vfio/%" PRIu32 " to uid %" PRIu32 ": %s",
+                return set_error(err, k, VA_ERROR_FAILED,
+                                 "Cannot hand /dev/vfio/%" PRIu32 " to uid %" PRIu32 ": %s",
                                  l->group, uid, strerror(-k));
         }
         /* The kernel lets one open file own a group: the VMM that opens the node itself needs

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "binding.h"
+#include "errors.h"
 #include "macro.h"
 #include "model.h"
 
@@ -78,7 +79,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Lease *, lease_free);
  * errno. */
 typedef struct LeaseError {
         int error;               /* negative errno */
-        const char *name;        /* a BUS error suffix: "BindFailed", "GroupNotViable", ... */
+        VaError code;            /* VA_ERROR_BIND_FAILED, VA_ERROR_GROUP_NOT_VIABLE, ... */
         char *message;
 } LeaseError;
 void lease_error_clear(LeaseError *e);

@@ -164,7 +164,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
         if (other) {
                 lease_error_clear(err);
                 err->error = -EBUSY;
-                err->name = "Busy";
+                err->code = VA_ERROR_BUSY;
                 if (asprintf(&err->message, "IOMMU group %" PRIu32 " is already leased (lease %" PRIu64 ", %s, %s%s%s)",
                              req->group, other->id, lease_kind_to_string(other->kind),
                              lease_state_to_string(other->state), other->holder ? ", held by " : "",
@@ -179,7 +179,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                 if (k < 0) {
                         lease_error_clear(err);
                         err->error = k;
-                        err->name = "PolicyDenied";
+                        err->code = VA_ERROR_POLICY_DENIED;
                         err->message = TAKE_PTR(why);
                         return k;
                 }
@@ -206,7 +206,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                         lease_free(l);
                         lease_error_clear(err);
                         err->error = k < 0 ? k : -EINVAL;
-                        err->name = "Failed";
+                        err->code = VA_ERROR_FAILED;
                         if (asprintf(&err->message, "Cannot identify the caller %s (pid %" PRIu32 "): %s",
                                      req->holder, req->pid, k < 0 ? strerror(-k) : "no bus id") < 0)
                                 err->message = NULL;
@@ -238,7 +238,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                 if (k < 0) {
                         lease_error_clear(err);
                         err->error = k;
-                        err->name = "StateFailed";
+                        err->code = VA_ERROR_STATE_FAILED;
                         if (asprintf(&err->message, "IOMMU group %" PRIu32 " is on vfio-pci but could not be made "
                                      "persistent: %s", l->group, strerror(-k)) < 0)
                                 err->message = NULL;
@@ -481,14 +481,16 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
         if (ld->bridge)
                 return asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " (a bridge: left on %s)",
                                 d->address, l->group, d->driver ?: "no driver") < 0 ? -ENOMEM : 1;
-        k = binding_bind_vfio(s->ctx.model->root, d->address, s->ctx.timeout_usec, &f);
+        /* d is the model's, which a uevent may change while the write waits: the lease's copies
+         * from here on. */
+        k = binding_bind_vfio(s->ctx.model->root, ld->address, s->ctx.timeout_usec, &f);
         if (k < 0)
                 k = asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " on %s and could not be "
-                             "moved to vfio-pci: %s failed: %s", d->address, l->group, d->driver ?: "no driver",
-                             bind_step_to_string(f.step), strerror(-k));
+                             "moved to vfio-pci: %s failed: %s", ld->address, l->group,
+                             ld->original_driver ?: "no driver", bind_step_to_string(f.step), strerror(-k));
         else
                 k = asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " and joined it on vfio-pci",
-                             d->address, l->group);
+                             ld->address, l->group);
         bind_failure_clear(&f);
         return k < 0 ? -ENOMEM : 1;
 }

@@ -52,7 +52,7 @@ typedef struct LeaseRequest {
         bool unattended;        /* no caller: the daemon prepares on its own (s->guard judges) */
 } LeaseRequest;
 
-/* Creates, records and acquires a lease. -EBUSY (name "Busy") when the group already has one.
+/* Creates, records and acquires a lease. -EBUSY (VA_ERROR_BUSY) when the group already has one.
  * On failure nothing is kept, unless rolling back left the group stuck (then the stuck lease
  * stays in the set and is returned in *ret as well). */
 int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseError *err);

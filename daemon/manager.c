@@ -21,13 +21,13 @@
  * changes groups only through jobs (job.h) and tells the bus through the glue's send functions;
  * the glue parses, authorises, calls one function here and replies. */
 
-static void lease_error_set(LeaseError *e, int error, const char *name, const char *fmt, ...) _printf_(4, 5);
-static void lease_error_set(LeaseError *e, int error, const char *name, const char *fmt, ...) {
+static void lease_error_set(LeaseError *e, int error, VaError code, const char *fmt, ...) _printf_(4, 5);
+static void lease_error_set(LeaseError *e, int error, VaError code, const char *fmt, ...) {
         va_list ap;
 
         lease_error_clear(e);
         e->error = error;
-        e->name = name;
+        e->code = code;
         va_start(ap, fmt);
         if (vasprintf(&e->message, fmt, ap) < 0)
                 e->message = NULL;
@@ -89,25 +89,25 @@ void manager_refresh_host(Daemon *d) {
 static int no_policy_error(Daemon *d, LeaseError *err) {
         _cleanup_free_ char *why = join_reasons(d->policy_errors);
 
-        lease_error_set(err, -EINVAL, "PolicyInvalid",
+        lease_error_set(err, -EINVAL, VA_ERROR_POLICY_INVALID,
                         "No policy is in force, so claims and prepares are refused until the policy files are fixed "
                         "and reloaded: %s", why ? why : "the policy could not be loaded");
         return -EINVAL;
 }
 
-static const char *deny_error(const PolicyVerdict *v, const Group *g) {
+static VaError deny_error(const PolicyVerdict *v, const Group *g) {
         switch (v->code) {
         case POLICY_DENY_HOST_CRITICAL:
-                return "HostCritical";
+                return VA_ERROR_HOST_CRITICAL;
         case POLICY_DENY_INTERRUPT_REMAPPING:
-                return "InterruptRemappingRequired";
+                return VA_ERROR_IR_REQUIRED;
         case POLICY_DENY_BLOCKER:
                 for (size_t i = 0; i < g->n_blockers; i++)
                         if (streq(g->blockers[i].code, BLOCKER_RMRR))
-                                return "RmrrLocked";
-                return "NotAssignable";
+                                return VA_ERROR_RMRR_LOCKED;
+                return VA_ERROR_NOT_ASSIGNABLE;
         default:
-                return "PolicyDenied";
+                return VA_ERROR_POLICY_DENIED;
         }
 }
 
@@ -115,7 +115,7 @@ static int find_group(Daemon *d, uint32_t group, const Group **ret, LeaseError *
         const Group *g = topology_find_group(d->model->topology, group);
 
         if (!g) {
-                lease_error_set(err, -ENOENT, "NoSuchGroup", "IOMMU group %" PRIu32 " does not exist", group);
+                lease_error_set(err, -ENOENT, VA_ERROR_NO_SUCH_GROUP, "IOMMU group %" PRIu32 " does not exist", group);
                 return -ENOENT;
         }
         *ret = g;
@@ -230,7 +230,7 @@ static void reply(ManagerReplyFn fn, void *userdata, const Lease *l, const Lease
                 fn(userdata, l, err);
 }
 
-static const LeaseError stopping_error = { .error = -ESHUTDOWN, .name = "Failed",
+static const LeaseError stopping_error = { .error = -ESHUTDOWN, .code = VA_ERROR_FAILED,
                                            .message = (char *) "vfio-assignd is stopping" };
 
 typedef struct AcquireJob {
@@ -280,7 +280,7 @@ static void acquire_done(Job *j) {
                 if (a->result < 0) {
                         log_warning("%s of IOMMU group %" PRIu32 " failed: %s", what, j->group,
                                     a->err.message ?: strerror(-a->result));
-                        if (!a->err.name)
+                        if (!a->err.error)
                                 a->err.error = a->result;
                         /* Set for this claim, which did not happen (a stuck rollback keeps its lease). */
                         drop_unsafe_interrupts(d, "the claim that needed it failed");
@@ -416,7 +416,7 @@ static void release_run(Job *j) {
         Lease *l = lease_set_find_id(d->leases, r->id);
 
         if (!l) {
-                lease_error_set(&r->err, -ENOENT, "NoSuchLease", "Lease %" PRIu64 " is gone", r->id);
+                lease_error_set(&r->err, -ENOENT, VA_ERROR_NO_SUCH_LEASE, "Lease %" PRIu64 " is gone", r->id);
                 r->missing = true;
                 return;
         }
@@ -474,7 +474,7 @@ static void release_done(Job *j) {
                 if (r->holder_gone)
                         log_warning("IOMMU group %" PRIu32 ": holder gone, release failed: %s", j->group,
                                     strna(r->err.message));
-                if (!r->err.name)
+                if (!r->err.error)
                         r->err.error = r->result;
                 reply(r->reply, r->userdata, NULL, &r->err);
                 goto finish;
@@ -503,7 +503,7 @@ static void release_done(Job *j) {
         if (r->result < 0) {
                 LeaseError e = {};
 
-                lease_error_set(&e, r->result, "StateFailed", "The lease was released but the state could not be "
+                lease_error_set(&e, r->result, VA_ERROR_STATE_FAILED, "The lease was released but the state could not be "
                                 "saved: %s", strerror(-r->result));
                 reply(r->reply, r->userdata, NULL, &e);
                 lease_error_clear(&e);
@@ -565,7 +565,7 @@ static void grant_run(Job *j) {
         Lease *l = lease_set_find_id(g->daemon->leases, g->id);
 
         if (!l) {
-                lease_error_set(&g->err, -ENOENT, "NoSuchLease", "Lease %" PRIu64 " is gone", g->id);
+                lease_error_set(&g->err, -ENOENT, VA_ERROR_NO_SUCH_LEASE, "Lease %" PRIu64 " is gone", g->id);
                 g->result = -ENOENT;
                 return;
         }
@@ -581,7 +581,7 @@ static void grant_done(Job *j) {
         if (j->cancelled)
                 reply(g->reply, g->userdata, NULL, &stopping_error);
         else if (g->result < 0) {
-                if (!g->err.name)
+                if (!g->err.error)
                         g->err.error = g->result;
                 reply(g->reply, g->userdata, NULL, &g->err);
         } else {
@@ -657,9 +657,10 @@ static int enforce_device(Daemon *d, const char *action, const char *address, En
         if (!dev)
                 return 0;
         if (lease_set_find_device(d->leases, address)) {
+                /* A copy: the model's may change while the job waits for the kernel. */
                 if (dev->driver && !(ret->driver = strdup(dev->driver)))
                         return -ENOMEM;
-                k = lease_set_enforce_device(d->leases, address, dev->driver, &ret->message);
+                k = lease_set_enforce_device(d->leases, address, ret->driver, &ret->message);
                 ret->reverted = k > 0;
                 return k;
         }

@@ -3,6 +3,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "errors.h"
 #include "macro.h"
 
 /* Asynchronous polkit checks without threads (systemd's bus-polkit.c protocol): the first time a
@@ -21,6 +22,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PolkitRegistry *, polkit_registry_free);
  * org.freedesktop.DBus.Error.AccessDenied naming the action). details: NULL-terminated key/value
  * list, e.g. { "address", "0000:01:00.0", NULL }. Too many checks pending (per uid, in all):
  * POLKIT_ERROR_BUSY at once. */
-#define POLKIT_ERROR_BUSY "org.vfioassign1.Error.Busy"
+#define POLKIT_ERROR_BUSY va_error_name(VA_ERROR_BUSY)
 int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action, char *const *details,
                        sd_bus_error *error);

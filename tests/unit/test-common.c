@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* BDF parsing and the strict number helpers every parser relies on. */
+/* BDF parsing, the strict number helpers every parser relies on, and the error catalogue. */
 #include <check.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bdf.h"
+#include "errors.h"
 #include "escape.h"
 #include "macro.h"
+#include "names.h"
 #include "util.h"
 
 START_TEST(test_bdf_parse_canonical) {
@@ -309,6 +314,136 @@ START_TEST(test_utf8_prefix_len) {
 }
 END_TEST
 
+/* Clients match these names and errnos and scripts these exit codes: they are API, and are
+ * pinned here as they shipped. */
+START_TEST(test_error_catalogue) {
+        static const struct {
+                const char *suffix;
+                int errno_value;
+        } shipped[] = {
+                { "NoSuchDevice", ENODEV },   { "NoSuchGroup", ENOENT },      { "InvalidArgument", EINVAL },
+                { "PolicyDenied", EPERM },    { "InterruptRemappingRequired", EPERM },
+                { "HostCritical", EPERM },    { "RmrrLocked", EPERM },        { "NotAssignable", EPERM },
+                { "BindFailed", EIO },        { "GroupNotViable", EPERM },    { "Busy", EBUSY },
+                { "Stuck", EBUSY },           { "NoSuchLease", ENOENT },      { "NotHolder", EACCES },
+                { "PolicyInvalid", EINVAL },  { "Failed", EIO },              { "VfioFailed", EIO },
+                { "StateFailed", EIO },       { "NotActive", ESTALE },        { "NoSuchUser", ESRCH },
+                { "NotClaimed", EOPNOTSUPP },
+        };
+
+        ck_assert_int_eq(EXIT_OK, 0);
+        ck_assert_int_eq(EXIT_FAILED, 1);
+        ck_assert_int_eq(EXIT_USAGE, 2);
+        ck_assert_int_eq(EXIT_UNREACHABLE, 3);
+        ck_assert_int_eq(EXIT_ACCESS_DENIED, 4);
+        ck_assert_int_eq(EXIT_POLICY_DENIED, 5);
+
+        ck_assert_uint_eq(ELEMENTSOF(shipped), _VA_ERROR_MAX);
+        for (size_t i = 0; i < ELEMENTSOF(shipped); i++) {
+                char name[128];
+                VaError e;
+
+                snprintf(name, sizeof(name), ERROR_PREFIX "%s", shipped[i].suffix);
+                e = va_error_from_name(name);
+                ck_assert_msg(e < _VA_ERROR_MAX, "%s is not in the catalogue", name);
+                ck_assert_str_eq(va_error_name(e), name);
+                ck_assert_int_eq(va_error_errno(e), shipped[i].errno_value);
+        }
+
+        for (VaError e = 0; e < _VA_ERROR_MAX; e++) {
+                const char *name = va_error_name(e);
+                int x = va_error_exit_code(e);
+
+                ck_assert_ptr_nonnull(name);
+                ck_assert_int_eq(va_error_from_name(name), e); /* and so no other code has the name */
+                ck_assert_int_gt(va_error_errno(e), 0);
+                ck_assert_msg(x == EXIT_FAILED || x == EXIT_POLICY_DENIED, "%s: exit code %d", name, x);
+        }
+        /* An error nobody named (a zeroed struct) is Failed. */
+        ck_assert_int_eq(VA_ERROR_FAILED, 0);
+
+        ck_assert_ptr_null(va_error_name(_VA_ERROR_MAX));
+        ck_assert_ptr_null(va_error_name((VaError) -1));
+        ck_assert_int_eq(va_error_errno(_VA_ERROR_MAX), 0);
+        ck_assert_int_eq(va_error_exit_code(_VA_ERROR_MAX), EXIT_FAILED);
+        ck_assert_int_eq(va_error_from_name(NULL), _VA_ERROR_MAX);
+        ck_assert_int_eq(va_error_from_name(""), _VA_ERROR_MAX);
+        ck_assert_int_eq(va_error_from_name(ERROR_PREFIX), _VA_ERROR_MAX);
+        ck_assert_int_eq(va_error_from_name("NoSuchGroup"), _VA_ERROR_MAX);
+        ck_assert_int_eq(va_error_from_name(ERROR_PREFIX "nosuchgroup"), _VA_ERROR_MAX);
+        ck_assert_int_eq(va_error_from_name("org.freedesktop.DBus.Error.AccessDenied"), _VA_ERROR_MAX);
+}
+END_TEST
+
+static FILE *open_doc(const char *name) {
+        const char *top = getenv("TOP_SRCDIR");
+        _cleanup_free_ char *path = NULL;
+        FILE *f;
+
+        ck_assert_msg(top, "TOP_SRCDIR is not set (make check sets it)");
+        ck_assert_int_ge(asprintf(&path, "%s/docs/%s", top, name), 0);
+        f = fopen(path, "re");
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
+        return f;
+}
+
+/* The man pages list every error, and the exit status 5 errors, as the catalogue has them. */
+START_TEST(test_error_docs) {
+        bool documented[_VA_ERROR_MAX] = {}, exit_5[_VA_ERROR_MAX] = {}, in_exit_5 = false;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        /* ".B org.vfioassign1.Error.Name", where more names may follow as ", " Other ", " More. */
+        f = open_doc("org.vfioassign1.5");
+        while (getline(&line, &size, f) >= 0) {
+                const char *lead = ".B " ERROR_PREFIX;
+
+                if (!strneq(line, lead, strlen(lead)))
+                        continue;
+                for (char *w = strtok(line + strlen(lead), "\", \n"); w; w = strtok(NULL, "\", \n")) {
+                        char name[128];
+                        VaError e;
+
+                        snprintf(name, sizeof(name), ERROR_PREFIX "%s", w);
+                        e = va_error_from_name(name);
+                        ck_assert_msg(e < _VA_ERROR_MAX, "org.vfioassign1.5 documents %s, which is not in the "
+                                      "catalogue", name);
+                        documented[e] = true;
+                }
+        }
+        fclose(f);
+        for (VaError e = 0; e < _VA_ERROR_MAX; e++)
+                ck_assert_msg(documented[e], "org.vfioassign1.5 does not document %s", va_error_name(e));
+
+        /* ".B 5" in EXIT STATUS, then ".BR PolicyDenied ," ... up to the next paragraph. */
+        f = open_doc("assignctl.1");
+        while (getline(&line, &size, f) >= 0) {
+                if (streq(line, ".B 5\n"))
+                        in_exit_5 = true;
+                else if (in_exit_5 && line[0] == '.' && !strneq(line, ".B", 2))
+                        break;
+                else if (in_exit_5 && strneq(line, ".B", 2)) {
+                        const char *w;
+                        char name[128];
+                        VaError e;
+
+                        (void) strtok(line, " ,\n"); /* .B or .BR */
+                        w = strtok(NULL, " ,\n");
+                        snprintf(name, sizeof(name), ERROR_PREFIX "%s", strempty(w));
+                        e = va_error_from_name(name);
+                        if (e < _VA_ERROR_MAX)
+                                exit_5[e] = true;
+                }
+        }
+        fclose(f);
+        for (VaError e = 0; e < _VA_ERROR_MAX; e++)
+                ck_assert_msg(exit_5[e] == (va_error_exit_code(e) == EXIT_POLICY_DENIED),
+                              "assignctl.1 %s %s under exit status 5", exit_5[e] ? "lists" : "does not list",
+                              va_error_name(e));
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("common");
         TCase *tc = tcase_create("common");
@@ -327,6 +462,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_utf8_sanitize);
         tcase_add_test(tc, test_utf8_prefix_len);
         tcase_add_test(tc, test_pid_start_time);
+        tcase_add_test(tc, test_error_catalogue);
+        tcase_add_test(tc, test_error_docs);
         suite_add_tcase(s, tc);
         return s;
 }
