@@ -46,8 +46,10 @@ typedef struct BusProperty {
         uint32_t change;        /* the model's *_CHANGED_* bit announcing it; 0: none */
         uint64_t flags;         /* SD_BUS_VTABLE_PROPERTY_CONST or _EMITS_CHANGE */
 } BusProperty;
-#define BUS_PROPERTY_ROW(name, sig, get, change, flags) { name, sig, get, change, SD_BUS_VTABLE_PROPERTY_##flags },
-#define BUS_PROPERTY_VTABLE(name, sig, get, change, flags) SD_BUS_PROPERTY(name, sig, get, 0, SD_BUS_VTABLE_PROPERTY_##flags),
+#define BUS_PROPERTY_ROW(name, sig, get, change, flags) \
+        { name, sig, get, change, SD_BUS_VTABLE_PROPERTY_##flags },
+#define BUS_PROPERTY_VTABLE(name, sig, get, change, flags) \
+        SD_BUS_PROPERTY(name, sig, get, 0, SD_BUS_VTABLE_PROPERTY_##flags),
 
 /* Defines fn, the getter of a property of a `type`: it appends `value`, computed from `o`. */
 #define BUS_GETTER(fn, type, sig, value)                                                                 \

@@ -437,15 +437,13 @@ END_TEST
 
 /* A name no table has is an error, never another property's value. */
 START_TEST(test_unknown_property) {
-        _cleanup_free_ char *device_path = NULL, *lease_path = NULL;
-        const char *paths[] = { OBJ_ROOT, NULL, NULL, NULL };
+        _cleanup_free_ char *group_path = NULL, *device_path = NULL, *lease_path = NULL;
 
+        ck_assert_int_ge(group_object_path(7, &group_path), 0);
         ck_assert_int_ge(device_object_path(DEVICE_ADDRESS, &device_path), 0);
         ck_assert_int_ge(lease_object_path(5, &lease_path), 0);
-        ck_assert_int_ge(group_object_path(7, (char **) &paths[1]), 0);
-        paths[2] = device_path;
-        paths[3] = lease_path;
         for (size_t i = 0; i < ELEMENTSOF(objects); i++) {
+                const char *paths[] = { OBJ_ROOT, group_path, device_path, lease_path };
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
                 reply = call(paths[i], "org.freedesktop.DBus.Properties", "Get", "ss", objects[i].interface,
@@ -453,7 +451,6 @@ START_TEST(test_unknown_property) {
                 ck_assert_msg(sd_bus_message_is_method_error(reply, SD_BUS_ERROR_UNKNOWN_PROPERTY),
                               "%s.Nope did not fail with UnknownProperty", objects[i].interface);
         }
-        free((char *) paths[1]);
 }
 END_TEST
 
