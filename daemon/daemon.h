@@ -75,6 +75,40 @@ void manager_wait_for_close(Daemon *d, Lease *l);
 int manager_check_user(Daemon *d, uint32_t group, const BusCaller *c, LeaseError *err);
 int manager_explain(Daemon *d, uint32_t group, const BusCaller *c, struct json_object **ret, LeaseError *err);
 
+/* One property of a bus object. Each *-bus.c lists its properties once, as an X-macro of
+ * (name, signature, getter, change bit, flags), and expands that list into its BusProperty table
+ * and into its vtable: PropertiesChanged names come from the table. */
+typedef struct BusProperty {
+        const char *name;
+        const char *signature;
+        sd_bus_property_get_t get;
+        uint32_t change;        /* the model's *_CHANGED_* bit announcing it; 0: none */
+        uint64_t flags;         /* SD_BUS_VTABLE_PROPERTY_CONST or _EMITS_CHANGE */
+} BusProperty;
+#define BUS_PROPERTY_ROW(name, sig, get, change, flags) \
+        { name, sig, get, change, SD_BUS_VTABLE_PROPERTY_##flags },
+#define BUS_PROPERTY_VTABLE(name, sig, get, change, flags) \
+        SD_BUS_PROPERTY(name, sig, get, 0, SD_BUS_VTABLE_PROPERTY_##flags),
+
+/* Defines fn, the getter of a property of a `type`: it appends `value`, computed from `o`. */
+#define BUS_GETTER(fn, type, sig, value)                                                                 \
+        static int fn(sd_bus *bus, const char *path, const char *interface, const char *property,       \
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {                     \
+                const type *o = userdata;                                                               \
+                return sd_bus_message_append(reply, sig, value);                                        \
+        }
+
+/* Changes that are no model change: a group's running job (above the model's GROUP_CHANGED_*
+ * bits), and the manager's own properties. */
+#define GROUP_CHANGED_JOB (1u << 31)
+enum {
+        MANAGER_CHANGED_HOST = 1u << 0,
+        MANAGER_CHANGED_POLICY = 1u << 1,
+};
+
+/* The tables, each ended by an entry without a name. */
+extern const BusProperty manager_properties[], group_properties[], device_properties[], lease_properties[];
+
 /* manager-bus.c */
 extern const sd_bus_vtable manager_vtable[];
 int bus_register_objects(Daemon *d);
@@ -91,6 +125,9 @@ void bus_reply_lease_path(void *userdata, const Lease *l, const LeaseError *err)
 void bus_reply_empty(void *userdata, const Lease *l, const LeaseError *err);
 /* A model error as a bus error (k: the errno when e says nothing). */
 int bus_error_set_lease(sd_bus_error *error, const LeaseError *e, int k);
+/* PropertiesChanged for every property of the table whose change bit is in mask. */
+int bus_emit_properties_changed(sd_bus *bus, const char *path, const char *interface, const BusProperty *props,
+                                uint32_t mask);
 
 /* group-bus.c, device-bus.c */
 extern const sd_bus_vtable group_vtable[];
@@ -103,8 +140,6 @@ int device_bus_find(sd_bus *bus, const char *path, const char *interface, void *
 int device_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error);
 int group_object_path(uint32_t id, char **ret);
 int device_object_path(const char *address, char **ret);
-const char *const *group_changed_properties(uint32_t mask, const char **buf, size_t n);
-const char *const *device_changed_properties(uint32_t mask, const char **buf, size_t n);
 
 /* lease-bus.c */
 extern const sd_bus_vtable lease_vtable[];

@@ -44,142 +44,70 @@ int device_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char *
         return 0;
 }
 
-static const struct {
-        uint32_t bit;
-        const char *names[8];
-} device_props[] = {
-        { DEVICE_CHANGED_IDS, { "Vendor", "Device", "SubsystemVendor", "SubsystemDevice", "Class", "VendorName",
-                                "DeviceName" } },
-        { DEVICE_CHANGED_DRIVER, { "Driver" } },
-        { DEVICE_CHANGED_DRIVER_OVERRIDE, { "DriverOverride" } },
-        { DEVICE_CHANGED_RESET, { "ResetMethods" } },
-        { DEVICE_CHANGED_NUMA, { "NumaNode" } },
-        { DEVICE_CHANGED_BOOT_VGA, { "BootVga" } },
-        { DEVICE_CHANGED_PHYSFN, { "PhysFn" } },
-        { DEVICE_CHANGED_VIRTFNS, { "VirtFns" } },
-        { DEVICE_CHANGED_SRIOV, { "SriovTotalVfs", "SriovNumVfs" } },
-        { DEVICE_CHANGED_BRIDGE, { "Bridge" } },
-        { DEVICE_CHANGED_GROUP, { "Group" } },
-        { DEVICE_CHANGED_VFIO_DEV, { "VfioDevice" } },
-        { DEVICE_CHANGED_RMRR, { "RmrrLocked" } },
-        { DEVICE_CHANGED_HOST_CRITICAL, { "HostCritical" } },
-};
-
-const char *const *device_changed_properties(uint32_t mask, const char **buf, size_t n) {
-        size_t j = 0;
-
-        for (size_t i = 0; i < ELEMENTSOF(device_props); i++)
-                if (mask & device_props[i].bit)
-                        for (size_t p = 0; p < ELEMENTSOF(device_props[i].names) && device_props[i].names[p]; p++)
-                                if (j + 1 < n)
-                                        buf[j++] = device_props[i].names[p];
-        buf[j] = NULL;
-        return buf;
-}
-
-#define DEVICE(userdata) ((const Device *) (userdata))
-
 static int get_address(sd_bus *bus, const char *path, const char *interface, const char *property,
                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", DEVICE(userdata)->address);
+        return sd_bus_message_append(reply, "s", ((const Device *) userdata)->address);
 }
 
-static int get_ids(sd_bus *bus, const char *path, const char *interface, const char *property,
-                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        const Device *d = DEVICE(userdata);
+BUS_GETTER(get_vendor, Device, "q", o->vendor)
+BUS_GETTER(get_device, Device, "q", o->device)
+BUS_GETTER(get_subsystem_vendor, Device, "q", o->subsystem_vendor)
+BUS_GETTER(get_subsystem_device, Device, "q", o->subsystem_device)
+BUS_GETTER(get_class, Device, "u", o->class)
+BUS_GETTER(get_vendor_name, Device, "s", strempty(o->vendor_name))
+BUS_GETTER(get_device_name, Device, "s", strempty(o->device_name))
+BUS_GETTER(get_driver, Device, "s", strempty(o->driver))
+BUS_GETTER(get_driver_override, Device, "s", strempty(o->driver_override))
+BUS_GETTER(get_group, Device, "i", (int32_t) (o->group >= 0 ? o->group : -1))
+BUS_GETTER(get_bridge, Device, "b", (int) o->bridge)
+BUS_GETTER(get_numa_node, Device, "i", o->numa_node)
+BUS_GETTER(get_boot_vga, Device, "b", (int) (o->boot_vga > 0))
+BUS_GETTER(get_physfn, Device, "s", strempty(o->physfn))
+BUS_GETTER(get_sriov_total_vfs, Device, "u", (uint32_t) MAX(o->sriov_totalvfs, 0))
+BUS_GETTER(get_sriov_num_vfs, Device, "u", (uint32_t) MAX(o->sriov_numvfs, 0))
+BUS_GETTER(get_rmrr_locked, Device, "b", (int) o->rmrr_locked)
+BUS_GETTER(get_host_critical, Device, "s", strempty(o->host_critical))
+BUS_GETTER(get_vfio_device, Device, "s", strempty(o->vfio_dev))
 
-        if (streq(property, "Vendor"))
-                return sd_bus_message_append(reply, "q", d->vendor);
-        if (streq(property, "Device"))
-                return sd_bus_message_append(reply, "q", d->device);
-        if (streq(property, "SubsystemVendor"))
-                return sd_bus_message_append(reply, "q", d->subsystem_vendor);
-        if (streq(property, "SubsystemDevice"))
-                return sd_bus_message_append(reply, "q", d->subsystem_device);
-        return sd_bus_message_append(reply, "u", d->class);
+static int get_reset_methods(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append_strv(reply, ((const Device *) userdata)->reset_methods);
 }
 
-static int get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
-                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        const Device *d = DEVICE(userdata);
-        const char *s;
-
-        if (streq(property, "VendorName"))
-                s = d->vendor_name;
-        else if (streq(property, "DeviceName"))
-                s = d->device_name;
-        else if (streq(property, "Driver"))
-                s = d->driver;
-        else if (streq(property, "DriverOverride"))
-                s = d->driver_override;
-        else if (streq(property, "PhysFn"))
-                s = d->physfn;
-        else if (streq(property, "VfioDevice"))
-                s = d->vfio_dev;
-        else
-                s = d->host_critical;
-        return sd_bus_message_append(reply, "s", strempty(s));
+static int get_virtfns(sd_bus *bus, const char *path, const char *interface, const char *property,
+                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append_strv(reply, ((const Device *) userdata)->virtfns);
 }
 
-static int get_strv(sd_bus *bus, const char *path, const char *interface, const char *property,
-                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        const Device *d = DEVICE(userdata);
+/* name, signature, getter, the model's change bit, flags (see BusProperty) */
+#define DEVICE_PROPERTIES(P)                                                                            \
+        P("Address", "s", get_address, 0, CONST)                                                        \
+        P("Vendor", "q", get_vendor, DEVICE_CHANGED_IDS, EMITS_CHANGE)                                  \
+        P("Device", "q", get_device, DEVICE_CHANGED_IDS, EMITS_CHANGE)                                  \
+        P("SubsystemVendor", "q", get_subsystem_vendor, DEVICE_CHANGED_IDS, EMITS_CHANGE)               \
+        P("SubsystemDevice", "q", get_subsystem_device, DEVICE_CHANGED_IDS, EMITS_CHANGE)               \
+        P("Class", "u", get_class, DEVICE_CHANGED_IDS, EMITS_CHANGE)                                    \
+        P("VendorName", "s", get_vendor_name, DEVICE_CHANGED_IDS, EMITS_CHANGE)                         \
+        P("DeviceName", "s", get_device_name, DEVICE_CHANGED_IDS, EMITS_CHANGE)                         \
+        P("Driver", "s", get_driver, DEVICE_CHANGED_DRIVER, EMITS_CHANGE)                               \
+        P("DriverOverride", "s", get_driver_override, DEVICE_CHANGED_DRIVER_OVERRIDE, EMITS_CHANGE)     \
+        P("Group", "i", get_group, DEVICE_CHANGED_GROUP, EMITS_CHANGE)                                  \
+        P("Bridge", "b", get_bridge, DEVICE_CHANGED_BRIDGE, EMITS_CHANGE)                               \
+        P("ResetMethods", "as", get_reset_methods, DEVICE_CHANGED_RESET, EMITS_CHANGE)                  \
+        P("NumaNode", "i", get_numa_node, DEVICE_CHANGED_NUMA, EMITS_CHANGE)                            \
+        P("BootVga", "b", get_boot_vga, DEVICE_CHANGED_BOOT_VGA, EMITS_CHANGE)                          \
+        P("PhysFn", "s", get_physfn, DEVICE_CHANGED_PHYSFN, EMITS_CHANGE)                               \
+        P("VirtFns", "as", get_virtfns, DEVICE_CHANGED_VIRTFNS, EMITS_CHANGE)                           \
+        P("SriovTotalVfs", "u", get_sriov_total_vfs, DEVICE_CHANGED_SRIOV, EMITS_CHANGE)                \
+        P("SriovNumVfs", "u", get_sriov_num_vfs, DEVICE_CHANGED_SRIOV, EMITS_CHANGE)                    \
+        P("RmrrLocked", "b", get_rmrr_locked, DEVICE_CHANGED_RMRR, EMITS_CHANGE)                        \
+        P("HostCritical", "s", get_host_critical, DEVICE_CHANGED_HOST_CRITICAL, EMITS_CHANGE)           \
+        P("VfioDevice", "s", get_vfio_device, DEVICE_CHANGED_VFIO_DEV, EMITS_CHANGE)
 
-        return sd_bus_message_append_strv(reply, streq(property, "VirtFns") ? d->virtfns : d->reset_methods);
-}
-
-static int get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
-                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        const Device *d = DEVICE(userdata);
-        int b;
-
-        if (streq(property, "Bridge"))
-                b = d->bridge;
-        else if (streq(property, "BootVga"))
-                b = d->boot_vga > 0;
-        else
-                b = d->rmrr_locked;
-        return sd_bus_message_append(reply, "b", b);
-}
-
-static int get_int(sd_bus *bus, const char *path, const char *interface, const char *property,
-                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        const Device *d = DEVICE(userdata);
-
-        if (streq(property, "Group"))
-                return sd_bus_message_append(reply, "i", (int32_t) (d->group >= 0 ? d->group : -1));
-        if (streq(property, "NumaNode"))
-                return sd_bus_message_append(reply, "i", d->numa_node);
-        if (streq(property, "SriovTotalVfs"))
-                return sd_bus_message_append(reply, "u", (uint32_t) MAX(d->sriov_totalvfs, 0));
-        return sd_bus_message_append(reply, "u", (uint32_t) MAX(d->sriov_numvfs, 0));
-}
-
-#define PROP(name, sig, getter) SD_BUS_PROPERTY(name, sig, getter, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
+const BusProperty device_properties[] = { DEVICE_PROPERTIES(BUS_PROPERTY_ROW) {} };
 
 const sd_bus_vtable device_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Address", "s", get_address, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        PROP("Vendor", "q", get_ids),
-        PROP("Device", "q", get_ids),
-        PROP("SubsystemVendor", "q", get_ids),
-        PROP("SubsystemDevice", "q", get_ids),
-        PROP("Class", "u", get_ids),
-        PROP("VendorName", "s", get_string),
-        PROP("DeviceName", "s", get_string),
-        PROP("Driver", "s", get_string),
-        PROP("DriverOverride", "s", get_string),
-        PROP("Group", "i", get_int),
-        PROP("Bridge", "b", get_bool),
-        PROP("ResetMethods", "as", get_strv),
-        PROP("NumaNode", "i", get_int),
-        PROP("BootVga", "b", get_bool),
-        PROP("PhysFn", "s", get_string),
-        PROP("VirtFns", "as", get_strv),
-        PROP("SriovTotalVfs", "u", get_int),
-        PROP("SriovNumVfs", "u", get_int),
-        PROP("RmrrLocked", "b", get_bool),
-        PROP("HostCritical", "s", get_string),
-        PROP("VfioDevice", "s", get_string),
+        DEVICE_PROPERTIES(BUS_PROPERTY_VTABLE)
         SD_BUS_VTABLE_END,
 };

@@ -51,47 +51,15 @@ int group_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char **
         return 0;
 }
 
-static const struct {
-        uint32_t bit;
-        const char *name;
-} group_props[] = {
-        { GROUP_CHANGED_DEVICES, "Devices" },
-        { GROUP_CHANGED_TYPE, "Type" },
-        { GROUP_CHANGED_REGIONS, "ReservedRegions" },
-        { GROUP_CHANGED_ASSIGNABLE, "Assignable" },
-        { GROUP_CHANGED_BLOCKERS, "Blockers" },
-};
-
-const char *const *group_changed_properties(uint32_t mask, const char **buf, size_t n) {
-        size_t j = 0;
-
-        for (size_t i = 0; i < ELEMENTSOF(group_props); i++)
-                if ((mask & group_props[i].bit) && j + 1 < n)
-                        buf[j++] = group_props[i].name;
-        buf[j] = NULL;
-        return buf;
-}
-
 #define GROUP(userdata) ((const Group *) (userdata))
 
-static int get_id(sd_bus *bus, const char *path, const char *interface, const char *property,
-                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "u", GROUP(userdata)->id);
-}
+BUS_GETTER(get_id, Group, "u", o->id)
+BUS_GETTER(get_type, Group, "s", strempty(o->type))
+BUS_GETTER(get_assignable, Group, "b", (int) o->assignable)
 
 static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append_strv(reply, GROUP(userdata)->devices);
-}
-
-static int get_type(sd_bus *bus, const char *path, const char *interface, const char *property,
-                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", strempty(GROUP(userdata)->type));
-}
-
-static int get_assignable(sd_bus *bus, const char *path, const char *interface, const char *property,
-                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "b", (int) GROUP(userdata)->assignable);
 }
 
 static int get_blockers(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -140,17 +108,23 @@ void group_bus_send_job_changed(Daemon *d, uint32_t group) {
         _cleanup_free_ char *path = NULL;
 
         if (d->bus && group_object_path(group, &path) >= 0)
-                (void) sd_bus_emit_properties_changed(d->bus, path, IFACE_GROUP, "Job", NULL);
+                (void) bus_emit_properties_changed(d->bus, path, IFACE_GROUP, group_properties, GROUP_CHANGED_JOB);
 }
+
+/* name, signature, getter, the model's change bit, flags (see BusProperty) */
+#define GROUP_PROPERTIES(P)                                                                             \
+        P("Id", "u", get_id, 0, CONST)                                                                  \
+        P("Devices", "as", get_devices, GROUP_CHANGED_DEVICES, EMITS_CHANGE)                            \
+        P("Type", "s", get_type, GROUP_CHANGED_TYPE, EMITS_CHANGE)                                      \
+        P("Assignable", "b", get_assignable, GROUP_CHANGED_ASSIGNABLE, EMITS_CHANGE)                    \
+        P("Blockers", "a(sss)", get_blockers, GROUP_CHANGED_BLOCKERS, EMITS_CHANGE)                     \
+        P("ReservedRegions", "a(tts)", get_regions, GROUP_CHANGED_REGIONS, EMITS_CHANGE)                 \
+        P("Job", "s", get_job, GROUP_CHANGED_JOB, EMITS_CHANGE)
+
+const BusProperty group_properties[] = { GROUP_PROPERTIES(BUS_PROPERTY_ROW) {} };
 
 const sd_bus_vtable group_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Id", "u", get_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Devices", "as", get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Type", "s", get_type, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Assignable", "b", get_assignable, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Blockers", "a(sss)", get_blockers, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ReservedRegions", "a(tts)", get_regions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Job", "s", get_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        GROUP_PROPERTIES(BUS_PROPERTY_VTABLE)
         SD_BUS_VTABLE_END,
 };

@@ -97,11 +97,15 @@ int lease_bus_emit_added(Daemon *d, const Lease *l) {
         return k < 0 ? k : sd_bus_emit_object_added(d->bus, path);
 }
 
+/* The model has no change bits for leases: what changes in one (state, reason, holder) is announced
+ * together. */
+#define LEASE_CHANGED (1u << 0)
+
 int lease_bus_emit_changed(Daemon *d, const Lease *l) {
         _cleanup_free_ char *path = NULL;
         int k = lease_object_path(l->id, &path);
 
-        return k < 0 ? k : sd_bus_emit_properties_changed(d->bus, path, IFACE_LEASE, "State", "Reason", "Holder", NULL);
+        return k < 0 ? k : bus_emit_properties_changed(d->bus, path, IFACE_LEASE, lease_properties, LEASE_CHANGED);
 }
 
 int lease_bus_emit_removed(Daemon *d, uint64_t id) {
@@ -307,30 +311,15 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
 
 #define LEASE(userdata) ((const Lease *) (userdata))
 
-static int get_prop(sd_bus *bus, const char *path, const char *interface, const char *property,
-                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        const Lease *l = LEASE(userdata);
-
-        if (streq(property, "Id"))
-                return sd_bus_message_append(reply, "t", l->id);
-        if (streq(property, "Kind"))
-                return sd_bus_message_append(reply, "s", lease_kind_to_string(l->kind));
-        if (streq(property, "Group"))
-                return sd_bus_message_append(reply, "u", l->group);
-        if (streq(property, "Holder"))
-                return sd_bus_message_append(reply, "s", strempty(l->holder));
-        if (streq(property, "Uid"))
-                return sd_bus_message_append(reply, "u", l->uid);
-        if (streq(property, "Pid"))
-                return sd_bus_message_append(reply, "u", l->pid);
-        if (streq(property, "State"))
-                return sd_bus_message_append(reply, "s", lease_state_to_string(l->state));
-        if (streq(property, "Reason"))
-                return sd_bus_message_append(reply, "s", strempty(l->reason));
-        if (streq(property, "Persistent"))
-                return sd_bus_message_append(reply, "b", (int) l->persistent);
-        return -EINVAL;
-}
+BUS_GETTER(get_id, Lease, "t", o->id)
+BUS_GETTER(get_kind, Lease, "s", lease_kind_to_string(o->kind))
+BUS_GETTER(get_group, Lease, "u", o->group)
+BUS_GETTER(get_holder, Lease, "s", strempty(o->holder))
+BUS_GETTER(get_uid, Lease, "u", o->uid)
+BUS_GETTER(get_pid, Lease, "u", o->pid)
+BUS_GETTER(get_state, Lease, "s", lease_state_to_string(o->state))
+BUS_GETTER(get_reason, Lease, "s", strempty(o->reason))
+BUS_GETTER(get_persistent, Lease, "b", (int) o->persistent)
 
 static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -348,18 +337,24 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
         return sd_bus_message_close_container(reply);
 }
 
+/* name, signature, getter, change bit, flags (see BusProperty) */
+#define LEASE_PROPERTIES(P)                                                                             \
+        P("Id", "t", get_id, 0, CONST)                                                                  \
+        P("Kind", "s", get_kind, 0, CONST)                                                              \
+        P("Group", "u", get_group, 0, CONST)                                                            \
+        P("Devices", "as", get_devices, 0, CONST)                                                       \
+        P("Holder", "s", get_holder, LEASE_CHANGED, EMITS_CHANGE)                                       \
+        P("Uid", "u", get_uid, 0, CONST)                                                                \
+        P("Pid", "u", get_pid, 0, CONST)                                                                \
+        P("State", "s", get_state, LEASE_CHANGED, EMITS_CHANGE)                                         \
+        P("Reason", "s", get_reason, LEASE_CHANGED, EMITS_CHANGE)                                       \
+        P("Persistent", "b", get_persistent, 0, CONST)
+
+const BusProperty lease_properties[] = { LEASE_PROPERTIES(BUS_PROPERTY_ROW) {} };
+
 const sd_bus_vtable lease_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Id", "t", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Kind", "s", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Group", "u", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Devices", "as", get_devices, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Holder", "s", get_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Uid", "u", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Pid", "u", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("State", "s", get_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Reason", "s", get_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Persistent", "b", get_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        LEASE_PROPERTIES(BUS_PROPERTY_VTABLE)
         SD_BUS_METHOD_WITH_ARGS("OpenContainer", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", container),
                                 method_open_container, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenGroup", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", group), method_open_group,

@@ -451,14 +451,20 @@ static int get_iommu_present(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append(reply, "b", (int) d->model->host->iommu_present);
 }
 
+/* name, signature, getter, change bit, flags (see BusProperty). The model has no change bits for
+ * these: refresh_host() and daemon_reload_policy() announce them by name. */
+#define MANAGER_PROPERTIES(P)                                                                           \
+        P("APIVersion", "u", get_api_version, 0, CONST)                                                 \
+        P("InterruptRemapping", "s", get_interrupt_remapping, MANAGER_CHANGED_HOST, EMITS_CHANGE)       \
+        P("IommuPresent", "b", get_iommu_present, MANAGER_CHANGED_HOST, EMITS_CHANGE)                   \
+        P("PolicyError", "s", get_policy_error, MANAGER_CHANGED_POLICY, EMITS_CHANGE)                   \
+        P("PolicyFiles", "as", get_policy_files, MANAGER_CHANGED_POLICY, EMITS_CHANGE)
+
+const BusProperty manager_properties[] = { MANAGER_PROPERTIES(BUS_PROPERTY_ROW) {} };
+
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("APIVersion", "u", get_api_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("InterruptRemapping", "s", get_interrupt_remapping, 0,
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("IommuPresent", "b", get_iommu_present, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("PolicyError", "s", get_policy_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("PolicyFiles", "as", get_policy_files, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        MANAGER_PROPERTIES(BUS_PROPERTY_VTABLE)
         SD_BUS_METHOD_WITH_ARGS("ListGroups", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(uobas)", groups),
                                 method_list_groups, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sosi)", devices),
@@ -487,14 +493,14 @@ const sd_bus_vtable manager_vtable[] = {
 
 void manager_bus_send_policy_changed(Daemon *d) {
         if (d->bus)
-                (void) sd_bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, "PolicyError", "PolicyFiles",
-                                                      NULL);
+                (void) bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, manager_properties,
+                                                   MANAGER_CHANGED_POLICY);
 }
 
 void manager_bus_send_host_changed(Daemon *d) {
         if (d->bus)
-                (void) sd_bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, "InterruptRemapping",
-                                                      "IommuPresent", NULL);
+                (void) bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, manager_properties,
+                                                   MANAGER_CHANGED_HOST);
 }
 
 void manager_bus_send_driver_reverted(Daemon *d, const char *address, const char *driver, uint32_t group,
@@ -549,9 +555,26 @@ static int emit_removed(Daemon *d, const char *path, const char *interface) {
         return sd_bus_send(d->bus, m, NULL);
 }
 
+int bus_emit_properties_changed(sd_bus *bus, const char *path, const char *interface, const BusProperty *props,
+                                uint32_t mask) {
+        _cleanup_free_ char **names = NULL;
+        size_t n = 0;
+
+        /* Room for every property of the table: none can be left out. */
+        for (const BusProperty *p = props; p->name; p++)
+                n++;
+        names = calloc(n + 1, sizeof(char *));
+        if (!names)
+                return -ENOMEM;
+        n = 0;
+        for (const BusProperty *p = props; p->name; p++)
+                if (p->change & mask)
+                        names[n++] = (char *) p->name;
+        return sd_bus_emit_properties_changed_strv(bus, path, interface, names);
+}
+
 static int emit_change(Daemon *d, const Change *c) {
         _cleanup_free_ char *path = NULL;
-        const char *props[16];
         int k;
 
         switch (c->kind) {
@@ -575,13 +598,9 @@ static int emit_change(Daemon *d, const Change *c) {
         case CHANGE_GROUP_REMOVED:
                 return emit_removed(d, path, IFACE_GROUP);
         case CHANGE_DEVICE_CHANGED:
-                return sd_bus_emit_properties_changed_strv(
-                                d->bus, path, IFACE_DEVICE,
-                                (char **) device_changed_properties(c->mask, props, ELEMENTSOF(props)));
+                return bus_emit_properties_changed(d->bus, path, IFACE_DEVICE, device_properties, c->mask);
         case CHANGE_GROUP_CHANGED:
-                return sd_bus_emit_properties_changed_strv(
-                                d->bus, path, IFACE_GROUP,
-                                (char **) group_changed_properties(c->mask, props, ELEMENTSOF(props)));
+                return bus_emit_properties_changed(d->bus, path, IFACE_GROUP, group_properties, c->mask);
         }
         return -EINVAL;
 }

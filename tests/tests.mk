@@ -64,6 +64,12 @@ tests_unit_test_access_SOURCES = tests/unit/test-access.c
 tests_unit_test_access_CFLAGS = $(UNIT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_access_LDADD = libbus.a $(MODEL_LIBS) $(CHECK_LIBS) -lpthread
 
+check_PROGRAMS += tests/unit/test-properties
+TESTS += tests/unit/test-properties
+tests_unit_test_properties_SOURCES = tests/unit/test-properties.c
+tests_unit_test_properties_CFLAGS = $(UNIT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_properties_LDADD = libbus.a $(MODEL_LIBS) $(CHECK_LIBS) -lpthread
+
 # The unit's hardening, scored offline.
 TESTS += tests/check-unit.sh
 EXTRA_DIST += tests/check-unit.sh
