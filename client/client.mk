@@ -7,10 +7,11 @@ assignctl_SOURCES = \
 	client/policy-cmd.c \
 	client/lease-cmd.c
 assignctl_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
-# libmodel.a: `policy check` and the offline `policy explain` run the daemon's own parser, model
-# and evaluator.
-assignctl_LDADD = libmodel.a libcommon.a \
-	$(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS) $(LIBSYSTEMD_LIBS)
+# `policy check` and `policy explain` run the daemon's own reader, parser and evaluator
+# (libpolicy.a). The offline `policy explain --sysfs-root` also reads the host as the daemon does:
+# from libmodel.a the linker takes model.c and what model_load() reaches (sysfs, topology, host,
+# hostcrit, dmar, pcinames: hence libpci), not the claim machinery nor udev.
+assignctl_LDADD = libmodel.a $(POLICY_LIBS) $(LIBPCI_LIBS) $(LIBSYSTEMD_LIBS)
 
 dist_man_MANS += docs/assignctl.1 docs/org.vfioassign1.5
 EXTRA_DIST += docs/report.md tests/test-system-bus.conf

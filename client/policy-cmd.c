@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* assignctl policy check|explain|status|reload. check and the offline explain run the daemon's
- * own parser and evaluator (daemon/policy.c, linked from libmodel.a), so they cannot disagree
- * with it; the rest asks the daemon. */
+ * own reader, parser and evaluator (libpolicy.a), and the offline explain reads the host with
+ * the daemon's model (libmodel.a), so they cannot disagree with it; the rest asks the daemon. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,36 +22,6 @@
 #define CALLER_GROUPS_MAX 256
 
 /* ---- policy check ---- */
-
-/* Reads at most POLICY_FILE_SIZE_MAX + 1 bytes, like the daemon: one byte more than a valid
- * file may have, so an oversized one is noticed without reading all of it. */
-static int read_policy_text(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
-        buf = malloc(POLICY_FILE_SIZE_MAX + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (size < POLICY_FILE_SIZE_MAX + 1) {
-                ssize_t k = read(fd, buf + size, POLICY_FILE_SIZE_MAX + 1 - size);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
-}
 
 static int strv_to_json(char *const *l, json_object **ret) {
         _cleanup_json_ json_object *a = json_object_new_array();
@@ -91,15 +60,16 @@ static int check_result_to_json(const char *path, const Policy *p, char **errors
 static int check_file(const char *path, json_object *results) {
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *text = NULL, *error = NULL;
         size_t size = 0;
         int r;
 
-        r = read_policy_text(path, &text, &size);
+        /* /dev/null, a mask in a policy directory, is checked as the empty file it reads as. */
+        r = policy_read_file(path, &text, &size, &error);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                r = strv_extendf(&errors, "%s: cannot read: %s", path, strerror(-r));
+                r = strv_extend(&errors, error);
         else if (size > POLICY_FILE_SIZE_MAX)
                 r = strv_extendf(&errors, "%s: file too large (more than %u bytes)", path,
                                  POLICY_FILE_SIZE_MAX);

@@ -15,8 +15,7 @@ libmodel_a_SOURCES = \
 	daemon/vfio.c daemon/vfio.h \
 	daemon/lease.c daemon/lease.h \
 	daemon/state.c daemon/state.h \
-	daemon/leases.c daemon/leases.h \
-	daemon/explain.c daemon/explain.h
+	daemon/leases.c daemon/leases.h
 libmodel_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Shared between daemon/policy-parse.c (text -> Policy) and daemon/policy.c (load, merge,
- * evaluate). Not for other modules: they use policy.h. */
+/* Shared by the files of libpolicy.a: policy.c (the Policy object, evaluation), policy-parse.c
+ * (text -> Policy) and policy-load.c (files -> Policy), each calling only the ones before it.
+ * Not for other modules: they use policy.h. */
 
 #include <stdarg.h>
 #include <sys/types.h>
@@ -67,6 +68,13 @@ struct Policy {
         size_t n_rules;
 };
 
+/* policy.c */
+void policy_match_init(PolicyMatch *m);
+/* An empty policy with the host defaults. */
+Policy *policy_alloc(void);
+bool policy_glob_has_wildcard(const char *glob);
+
+/* policy-parse.c */
 /* Error lines of one load, capped at POLICY_ERRORS_MAX. */
 typedef struct PolicyErrors {
         char **lines;
@@ -79,15 +87,9 @@ void policy_errors_add(PolicyErrors *e, const char *fmt, ...) _printf_(2, 3);
 int policy_errors_finish(PolicyErrors *e, char ***ret);
 void policy_errors_done(PolicyErrors *e);
 
-void policy_rule_done(PolicyRule *r);
-void policy_match_init(PolicyMatch *m);
-/* An empty policy with the host defaults. */
-Policy *policy_alloc(void);
-
 /* Parses one file; errors go to *e. -EINVAL when the file has errors, -ENOMEM. */
 int policy_parse_text(PolicyErrors *e, const char *name, const char *text, size_t size,
                       Policy **ret);
 
 /* For messages: a JSON-style quoted, escaped copy of s (at most about 64 bytes of it). */
 char *policy_quote(const char *s, size_t len);
-bool policy_glob_has_wildcard(const char *glob);

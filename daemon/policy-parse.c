@@ -24,15 +24,6 @@
 #define PATH_LEN 256
 #define QUOTE_MAX 64
 
-const char *const policy_host_key_names[_POLICY_HOST_KEY_MAX] = {
-        [POLICY_HOST_REQUIRE_IR] = "require_interrupt_remapping",
-        [POLICY_HOST_ALLOW_UNSAFE] = "allow_unsafe_interrupts",
-        [POLICY_HOST_RESTORE_DRIVER] = "restore_driver_on_release",
-        [POLICY_HOST_ON_HOLDER_EXIT] = "on_holder_exit",
-        [POLICY_HOST_MAX_PINNED] = "max_pinned_bytes_per_uid",
-        [POLICY_HOST_REQUIRE_RESET] = "require_reset",
-};
-
 static void json_tokener_freep(json_tokener **t) {
         if (*t)
                 json_tokener_free(*t);
@@ -125,10 +116,6 @@ char *policy_quote(const char *s, size_t len) {
         *p++ = '"';
         *p = 0;
         return buf;
-}
-
-bool policy_glob_has_wildcard(const char *glob) {
-        return strpbrk(glob, "*?[") != NULL;
 }
 
 /* 1-based line and byte column, as editors and compilers count them. */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The assignment policy (vfio-assignd.policy(5)): load, validate, merge, evaluate. Pure: no
- * sd-bus, no logging, no sysfs; the only file access is policy_load_dirs() reading the
- * policy directories it is given. */
+/* The assignment policy (vfio-assignd.policy(5)), libpolicy.a: load, validate, merge, evaluate.
+ * Pure: no sd-bus, no logging, no sysfs; the only file access is policy_read_file() and
+ * policy_load_dirs() reading the files and directories they are given. It links with
+ * libcommon.a and json-c only: the devices, groups and host facts it judges are the model's
+ * structs (topology.h, host.h), filled by the caller; no function of the model is called. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -60,6 +62,14 @@ typedef struct PolicyHost {
  * *ret_errors (which may be NULL); *ret is untouched. */
 int policy_parse_file(const char *name, const char *text, size_t size, Policy **ret,
                       char ***ret_errors);
+
+/* The one reader of policy files: at most POLICY_FILE_SIZE_MAX + 1 bytes (one more than a valid
+ * file may have, so that the parser reports an oversized file), of a regular file; a FIFO does
+ * not block. Returns 0 with the text (NUL-terminated for convenience; it may hold NULs) and its
+ * size, 1 for /dev/null (the mask of policy_load_dirs(): *ret_text NULL, size 0), -ENOMEM, or
+ * -EINVAL with the line "PATH: cannot read: reason" or "PATH: not a regular file" in
+ * *ret_error (which may be NULL). */
+int policy_read_file(const char *path, char **ret_text, size_t *ret_size, char **ret_error);
 
 /* Loads *.json from each directory (in order; missing directories are fine), applies the
  * same-name-replaces rule (a same-named symlink to /dev/null masks the earlier file), parses

@@ -38,23 +38,13 @@ static const char *srcdir(void) {
         return isempty(d) ? POLICY_TEST_SRCDIR : d;
 }
 
+/* Through the daemon's own reader, as every policy file is read. */
 static char *read_file(const char *path, size_t *ret_size) {
-        _cleanup_fclose_ FILE *f = NULL;
-        char *buf;
-        long n;
+        _cleanup_free_ char *error = NULL;
+        char *text = NULL;
 
-        f = fopen(path, "re");
-        ck_assert_msg(f, "cannot open %s: %s", path, strerror(errno));
-        ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-        n = ftell(f);
-        ck_assert_int_ge(n, 0);
-        rewind(f);
-        buf = malloc((size_t) n + 1);
-        ck_assert_ptr_nonnull(buf);
-        ck_assert_uint_eq(fread(buf, 1, (size_t) n, f), (size_t) n);
-        buf[n] = 0;
-        *ret_size = (size_t) n;
-        return buf;
+        ck_assert_msg(policy_read_file(path, &text, ret_size, &error) == 0, "%s", strna(error));
+        return text;
 }
 
 static void write_file(const char *dir, const char *name, const char *text) {
@@ -1721,6 +1711,72 @@ START_TEST(test_load_bad_directory) {
 }
 END_TEST
 
+/* The one reader of policy files, for the daemon and `assignctl policy check` alike. */
+START_TEST(test_read_file) {
+        char *tmp = make_tmpdir();
+        _cleanup_free_ char *big = malloc(POLICY_FILE_SIZE_MAX + 11), *path = NULL,
+                            *text = NULL, *error = NULL, *expected = NULL;
+        char *const untouched = (char *) "untouched";
+        size_t size = 0;
+
+        ck_assert_ptr_nonnull(big);
+        write_file(tmp, "a.json", "{\"version\": 1}");
+        ck_assert_int_ge(asprintf(&path, "%s/a.json", tmp), 0);
+        ck_assert_int_eq(policy_read_file(path, &text, &size, &error), 0);
+        ck_assert_uint_eq(size, 14);
+        ck_assert_str_eq(text, "{\"version\": 1}");
+        ck_assert_ptr_null(error);
+        free(text);
+        free(path);
+
+        /* One byte past the limit and no more: enough for the parser to say it is too large. */
+        memset(big, ' ', POLICY_FILE_SIZE_MAX + 10);
+        big[POLICY_FILE_SIZE_MAX + 10] = 0;
+        write_file(tmp, "big.json", big);
+        ck_assert_int_ge(asprintf(&path, "%s/big.json", tmp), 0);
+        ck_assert_int_eq(policy_read_file(path, &text, &size, &error), 0);
+        ck_assert_uint_eq(size, POLICY_FILE_SIZE_MAX + 1);
+        ck_assert_uint_eq(strlen(text), POLICY_FILE_SIZE_MAX + 1);
+        free(text);
+        free(path);
+
+        /* A mask. */
+        text = untouched;
+        ck_assert_int_eq(policy_read_file("/dev/null", &text, &size, &error), 1);
+        ck_assert_ptr_null(text);
+        ck_assert_uint_eq(size, 0);
+        ck_assert_ptr_null(error);
+
+        /* Failures leave the text and size alone and say why, naming the file. */
+        text = untouched;
+        size = 7;
+        ck_assert_int_eq(policy_read_file(tmp, &text, &size, &error), -EINVAL);
+        ck_assert_int_ge(asprintf(&expected, "%s: not a regular file", tmp), 0);
+        ck_assert_str_eq(error, expected);
+        free(expected);
+        free(error);
+        error = NULL;
+        ck_assert_int_ge(asprintf(&path, "%s/fifo.json", tmp), 0);
+        ck_assert_int_eq(mkfifo(path, 0644), 0);
+        ck_assert_int_eq(policy_read_file(path, &text, &size, &error), -EINVAL); /* no hang */
+        ck_assert_int_ge(asprintf(&expected, "%s: not a regular file", path), 0);
+        ck_assert_str_eq(error, expected);
+        free(expected);
+        free(error);
+        free(path);
+        error = NULL;
+        ck_assert_int_ge(asprintf(&path, "%s/missing.json", tmp), 0);
+        ck_assert_int_eq(policy_read_file(path, &text, &size, &error), -EINVAL);
+        ck_assert_int_ge(asprintf(&expected, "%s: cannot read: %s", path, strerror(ENOENT)), 0);
+        ck_assert_str_eq(error, expected);
+        ck_assert_int_eq(policy_read_file(path, &text, &size, NULL), -EINVAL);
+        ck_assert_ptr_eq(text, untouched);
+        ck_assert_uint_eq(size, 7);
+        text = NULL;
+        rm_rf(tmp);
+}
+END_TEST
+
 START_TEST(test_load_too_many_files) {
         char *tmp = make_tmpdir();
         _cleanup_strv_free_ char **errors = NULL;
@@ -1788,6 +1844,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_load_no_files);
         tcase_add_test(tc, test_load_all_or_nothing);
         tcase_add_test(tc, test_load_bad_directory);
+        tcase_add_test(tc, test_read_file);
         tcase_add_test(tc, test_load_too_many_files);
         suite_add_tcase(s, tc);
         return s;
