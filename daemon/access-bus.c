@@ -48,12 +48,12 @@ const BusAccess *bus_access_find(const char *interface, const char *member) {
         return NULL;
 }
 
-int bus_authorize(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_error *error) {
+int bus_authorize(Manager *d, sd_bus_message *m, char *const *details, sd_bus_error *error) {
         return bus_authorize_as(d, m, sd_bus_message_get_interface(m), sd_bus_message_get_member(m), details,
                                 error);
 }
 
-int bus_authorize_as(Daemon *d, sd_bus_message *m, const char *iface, const char *member, char *const *details,
+int bus_authorize_as(Manager *d, sd_bus_message *m, const char *iface, const char *member, char *const *details,
                      sd_bus_error *error) {
         const BusAccess *a = iface && member ? bus_access_find(iface, member) : NULL;
 
@@ -65,11 +65,11 @@ int bus_authorize_as(Daemon *d, sd_bus_message *m, const char *iface, const char
         return polkit_check_async(d->polkit, m, a->action, details, error);
 }
 
-int bus_authorize_manage(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_error *error) {
+int bus_authorize_manage(Manager *d, sd_bus_message *m, char *const *details, sd_bus_error *error) {
         return polkit_check_async(d->polkit, m, ACTION_MANAGE, details, error);
 }
 
-char **bus_group_details(Daemon *d, uint32_t group, BusGroupDetails *gd) {
+char **bus_group_details(Manager *d, uint32_t group, BusGroupDetails *gd) {
         const Group *g = topology_find_group(d->model->topology, group);
         const Device *first = NULL;
         size_t n = 0;
@@ -174,7 +174,7 @@ int bus_caller(sd_bus_message *m, BusCaller *ret) {
 }
 
 /* The uid and pid are the bus's record of the connection (no augmenting from /proc). */
-int bus_name_owner(Daemon *d, const char *name, uint32_t *ret_uid, uint32_t *ret_pid) {
+int bus_name_owner(Manager *d, const char *name, uint32_t *ret_uid, uint32_t *ret_pid) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         uid_t uid;
         pid_t pid;

@@ -1,79 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+/* The bus glue: what the *-bus.c files share, and what the manager calls to tell the bus. */
+
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "leases.h"
-#include "model.h"
-#include "policy.h"
-#include "fdstore.h"
-#include "job.h"
-#include "polkit.h"
-
-/* The running daemon: the model, the leases, the policy, the group jobs, and the bus it is served
- * on. Decided on by manager.c, served by the *-bus.c glue. */
-typedef struct Daemon {
-        sd_event *event;
-        sd_bus *bus;
-        char bus_id[33];          /* org.freedesktop.DBus.GetId, for holder identities */
-        FdStore *stored;          /* at start: the leases' fds systemd kept for us */
-        Model *model;
-        LeaseSet *leases;        /* NULL in --bus-introspect */
-        Policy *policy;
-        char **policy_errors;    /* why the last reload failed (the previous policy stays) */
-        char **policy_dirs;
-        PolkitRegistry *polkit;
-        JobQueue *jobs;
-        uint64_t write_timeout_usec;    /* per sysfs write */
-        sd_event_source *settle;  /* re-reads what the kernel had not finished (model_settle()) */
-        unsigned settle_attempt;
-        sd_event_source *stuck_timer;   /* retries stuck groups */
-        unsigned close_attempt;         /* checks since the last close of a /dev/vfio/N */
-        int inotify_fd;                 /* closes of /dev/vfio/N that stuck groups wait for */
-        sd_event_source *inotify_source;
-} Daemon;
-
-typedef struct BusCaller {
-        uint32_t uid, pid;
-        const char *unique_name;
-        char *user;
-        char **groups;
-} BusCaller;
-
-/* manager.c: every decision. Functions that take a ManagerReplyFn queue a group job and return
- * 0; the reply comes when the job ends (err NULL on success, l the lease when there is one). A
- * negative return means refused at once, with *err saying why. */
-typedef void (*ManagerReplyFn)(void *userdata, const Lease *l, const LeaseError *err);
-
-/* Reconciles the leases read back from runtime_fd/state_fd (taken) with the host and prepares
- * what prepare_at_boot rules name, before anyone is served. */
-int manager_start(Daemon *d, int runtime_fd, int state_fd);
-/* Waits for running jobs, cancels queued ones, and frees what the daemon holds. */
-void manager_done(Daemon *d);
-/* Every uevent (udev, the kernel, the test FIFO): the model, the signals, the leases. */
-void manager_uevent(const char *action, const char *address, void *userdata);
-/* The policy files are read again; a bad file keeps the policy in force. Returns 0 when the new
- * policy is in force. */
-int manager_reload_policy(Daemon *d);
-/* Why the policy is not what the files say ("" when it is); free() it. */
-char *manager_policy_errors(const Daemon *d);
-void manager_refresh_host(Daemon *d);
-int manager_acquire(Daemon *d, LeaseKind kind, uint32_t group, bool persistent, const BusCaller *c,
-                    ManagerReplyFn reply, void *userdata, LeaseError *err);
-/* who: the caller, for the log. */
-int manager_release(Daemon *d, Lease *l, const char *who, ManagerReplyFn reply, void *userdata);
-int manager_grant_access(Daemon *d, Lease *l, const BusCaller *grantee, const char *who, ManagerReplyFn reply,
-                         void *userdata, LeaseError *err);
-int manager_open_device(Daemon *d, Lease *l, const char *address, int *ret_fd, LeaseError *err);
-/* The holder of a claim left the bus: on_holder_exit applies. */
-void manager_holder_gone(Daemon *d, Lease *l);
-/* A stuck lease waiting for another process to close its group is retried when it does. */
-void manager_wait_for_close(Daemon *d, Lease *l);
-/* Whether the policy gives IOMMU group to the user c as it would to a claim of its own: 0, or
- * the error a claim would get (PolicyDenied, HostCritical, ...). */
-int manager_check_user(Daemon *d, uint32_t group, const BusCaller *c, LeaseError *err);
-int manager_explain(Daemon *d, uint32_t group, const BusCaller *c, struct json_object **ret, LeaseError *err);
+#include "manager.h"
 
 /* One property of a bus object. Each *-bus.c lists its properties once, as an X-macro of
  * (name, signature, getter, change bit, flags), and expands that list into its BusProperty table
@@ -111,15 +44,15 @@ extern const BusProperty manager_properties[], group_properties[], device_proper
 
 /* manager-bus.c */
 extern const sd_bus_vtable manager_vtable[];
-int bus_register_objects(Daemon *d);
+int bus_register_objects(Manager *d);
 /* Turns model changes into InterfacesAdded/Removed and PropertiesChanged. */
-int bus_emit_changes(Daemon *d, const ChangeList *changes);
+int bus_emit_changes(Manager *d, const ChangeList *changes);
 /* What the manager tells the bus. */
-void manager_bus_send_policy_changed(Daemon *d);
-void manager_bus_send_host_changed(Daemon *d);
-void manager_bus_send_driver_reverted(Daemon *d, const char *address, const char *driver, uint32_t group,
+void manager_bus_send_policy_changed(Manager *d);
+void manager_bus_send_host_changed(Manager *d);
+void manager_bus_send_driver_reverted(Manager *d, const char *address, const char *driver, uint32_t group,
                                       const char *message);
-void group_bus_send_job_changed(Daemon *d, uint32_t group);
+void group_bus_send_job_changed(Manager *d, uint32_t group);
 /* Replies to a method call kept for a job (userdata: the message, whose reference is dropped). */
 void bus_reply_lease_path(void *userdata, const Lease *l, const LeaseError *err);
 void bus_reply_empty(void *userdata, const Lease *l, const LeaseError *err);
@@ -149,15 +82,15 @@ int lease_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char **
 int lease_object_path(uint64_t id, char **ret);
 /* Every lease served on the bus has its bus side attached (Lease.bus_data). */
 typedef struct LeaseBus LeaseBus;
-LeaseBus *lease_bus_attach(Daemon *d, Lease *l);
+LeaseBus *lease_bus_attach(Manager *d, Lease *l);
 /* Starts watching a claim's holder on the bus; when it goes, manager_holder_gone(). */
-int lease_bus_track(Daemon *d, Lease *l);
+int lease_bus_track(Manager *d, Lease *l);
 /* Frees the bus side of a lease (before the lease itself goes), or of one already gone. */
 void lease_bus_forget(Lease *l);
 void lease_bus_free(LeaseBus *b);
-int lease_bus_emit_added(Daemon *d, const Lease *l);
-int lease_bus_emit_changed(Daemon *d, const Lease *l);
-int lease_bus_emit_removed(Daemon *d, uint64_t id);
+int lease_bus_emit_added(Manager *d, const Lease *l);
+int lease_bus_emit_changed(Manager *d, const Lease *l);
+int lease_bus_emit_removed(Manager *d, uint64_t id);
 
 /* access-bus.c: the one authorisation chokepoint. */
 typedef struct BusAccess {
@@ -169,15 +102,15 @@ extern const BusAccess bus_access_table[];
 const BusAccess *bus_access_find(const char *interface, const char *member);
 /* 1: authorised, 0: asked polkit (return 1 from the handler), <0: denied (error set). Unknown
  * members are denied. */
-int bus_authorize(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_error *error);
+int bus_authorize(Manager *d, sd_bus_message *m, char *const *details, sd_bus_error *error);
 /* The same, judged as the table's entry for iface.member instead of the message's own (one act
  * reached through two methods needs one action). */
-int bus_authorize_as(Daemon *d, sd_bus_message *m, const char *iface, const char *member, char *const *details,
+int bus_authorize_as(Manager *d, sd_bus_message *m, const char *iface, const char *member, char *const *details,
                      sd_bus_error *error);
 
 /* The same for org.vfioassign1.manage, for what a method does only for administrators (an
  * option of a method free to call). */
-int bus_authorize_manage(Daemon *d, sd_bus_message *m, char *const *details, sd_bus_error *error);
+int bus_authorize_manage(Manager *d, sd_bus_message *m, char *const *details, sd_bus_error *error);
 
 /* polkit details for a group: "group", and its first assignable member's "address" and
  * "vendor" when it has one. */
@@ -185,12 +118,12 @@ typedef struct BusGroupDetails {
         char group[16], vendor[8];
         char *list[7];
 } BusGroupDetails;
-char **bus_group_details(Daemon *d, uint32_t group, BusGroupDetails *gd);
+char **bus_group_details(Manager *d, uint32_t group, BusGroupDetails *gd);
 
 int bus_caller(sd_bus_message *m, BusCaller *ret);
 void bus_caller_clear(BusCaller *c);
 /* The uid and pid of the process that owns a bus name now, as the bus recorded them. */
-int bus_name_owner(Daemon *d, const char *name, uint32_t *ret_uid, uint32_t *ret_pid);
+int bus_name_owner(Manager *d, const char *name, uint32_t *ret_uid, uint32_t *ret_pid);
 
 /* "uid 1000 (alice), pid 4242, :1.17" for the log: who asked. */
 char *bus_caller_describe(sd_bus_message *m);

@@ -15,7 +15,7 @@ libmodel_a_SOURCES = \
 	daemon/vfio.c daemon/vfio.h \
 	daemon/lease.c daemon/lease.h \
 	daemon/state.c daemon/state.h \
-	daemon/leases.c daemon/leases.h
+	daemon/lease-set.c daemon/lease-set.h
 libmodel_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)
@@ -23,7 +23,7 @@ MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_
 # The bus glue, in a library so that tests can inspect the vtables.
 noinst_LIBRARIES += libbus.a
 libbus_a_SOURCES = \
-	daemon/daemon.h \
+	daemon/daemon.h daemon/manager.h \
 	daemon/manager.c \
 	daemon/errors.c \
 	daemon/manager-bus.c \

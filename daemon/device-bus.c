@@ -12,7 +12,7 @@ int device_object_path(const char *address, char **ret) {
 
 int device_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                     sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         _cleanup_free_ char *address = NULL;
         Device *dev;
         int k;
@@ -28,7 +28,7 @@ int device_bus_find(sd_bus *bus, const char *path, const char *interface, void *
 }
 
 int device_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         const Topology *t = d->model->topology;
         char **l;
 

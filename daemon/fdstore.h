@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "lease.h"
-#include "leases.h"
+#include "lease-set.h"
 #include "macro.h"
 
 /* A lease's file descriptors in systemd's fd store (sd_pid_notify_with_fds(3), FDSTORE=1 with

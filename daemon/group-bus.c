@@ -12,11 +12,11 @@ int group_object_path(uint32_t id, char **ret) {
         return asprintf(ret, OBJ_GROUP_PREFIX "/%" PRIu32, id) < 0 ? -ENOMEM : 0;
 }
 
-static Daemon *served;
+static Manager *served;
 
 int group_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                    sd_bus_error *error) {
-        Daemon *d = served = userdata;
+        Manager *d = served = userdata;
         _cleanup_free_ char *id = NULL;
         uint32_t n;
         Group *g;
@@ -35,7 +35,7 @@ int group_bus_find(sd_bus *bus, const char *path, const char *interface, void *u
 }
 
 int group_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         const Topology *t = d->model->topology;
         char **l;
 
@@ -104,7 +104,7 @@ static int get_job(sd_bus *bus, const char *path, const char *interface, const c
                                      strempty(served ? job_queue_running(served->jobs, GROUP(userdata)->id) : NULL));
 }
 
-void group_bus_send_job_changed(Daemon *d, uint32_t group) {
+void group_bus_send_job_changed(Manager *d, uint32_t group) {
         _cleanup_free_ char *path = NULL;
 
         if (d->bus && group_object_path(group, &path) >= 0)

@@ -87,7 +87,7 @@ int bus_print_introspection(FILE *out) {
         Lease l = { .id = 1, .container_fd = -1, .group_fd = -1, .close_wd = -1, .holder_pidfd = -1 };
         Lease *leases[] = { &l };
         LeaseSet set = { .leases = leases, .n = 1 };
-        Daemon d = { .model = &model, .leases = &set };
+        Manager d = { .model = &model, .leases = &set };
         pthread_t thread;
         sd_id128_t id;
         int fds[2], k;

@@ -14,7 +14,7 @@
 
 /* What the bus glue keeps per lease (Lease.bus_data). */
 struct LeaseBus {
-        Daemon *daemon;
+        Manager *daemon;
         uint64_t id;              /* the lease may be gone before its bus side (its job's end) */
         sd_bus_track *track;
         sd_event_source *defer;
@@ -26,7 +26,7 @@ int lease_object_path(uint64_t id, char **ret) {
 
 int lease_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                    sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         _cleanup_free_ char *id = NULL;
         uint64_t n;
         Lease *l;
@@ -48,7 +48,7 @@ int lease_bus_find(sd_bus *bus, const char *path, const char *interface, void *u
 }
 
 int lease_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         size_t n = d->leases ? d->leases->n : 0;
         char **l = calloc(n + 1, sizeof(char *));
 
@@ -76,7 +76,7 @@ void lease_bus_forget(Lease *l) {
         l->bus_data = NULL;
 }
 
-LeaseBus *lease_bus_attach(Daemon *d, Lease *l) {
+LeaseBus *lease_bus_attach(Manager *d, Lease *l) {
         LeaseBus *b = l->bus_data;
 
         if (!b) {
@@ -90,7 +90,7 @@ LeaseBus *lease_bus_attach(Daemon *d, Lease *l) {
         return b;
 }
 
-int lease_bus_emit_added(Daemon *d, const Lease *l) {
+int lease_bus_emit_added(Manager *d, const Lease *l) {
         _cleanup_free_ char *path = NULL;
         int k = lease_object_path(l->id, &path);
 
@@ -101,14 +101,14 @@ int lease_bus_emit_added(Daemon *d, const Lease *l) {
  * together. */
 #define LEASE_CHANGED (1u << 0)
 
-int lease_bus_emit_changed(Daemon *d, const Lease *l) {
+int lease_bus_emit_changed(Manager *d, const Lease *l) {
         _cleanup_free_ char *path = NULL;
         int k = lease_object_path(l->id, &path);
 
         return k < 0 ? k : bus_emit_properties_changed(d->bus, path, IFACE_LEASE, lease_properties, LEASE_CHANGED);
 }
 
-int lease_bus_emit_removed(Daemon *d, uint64_t id) {
+int lease_bus_emit_removed(Manager *d, uint64_t id) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *path = NULL;
         int k;
@@ -150,7 +150,7 @@ static int on_holder_gone(sd_bus_track *t, void *userdata) {
         return 1;
 }
 
-int lease_bus_track(Daemon *d, Lease *l) {
+int lease_bus_track(Manager *d, Lease *l) {
         LeaseBus *b;
         int k;
 
@@ -169,7 +169,7 @@ int lease_bus_track(Daemon *d, Lease *l) {
 
 /* Unique names are never reused on one bus instance, and a claim made on another one was given
  * back at start unless its holder was recognised on this one (holder_alive()). */
-static bool is_holder(Daemon *d, sd_bus_message *m, const Lease *l) {
+static bool is_holder(Manager *d, sd_bus_message *m, const Lease *l) {
         const char *sender = sd_bus_message_get_sender(m);
 
         return l->holder && sender && streq(sender, l->holder) && streq(l->holder_bus_id, d->bus_id);
@@ -177,7 +177,7 @@ static bool is_holder(Daemon *d, sd_bus_message *m, const Lease *l) {
 
 /* The holder may use its lease; anyone else needs org.vfioassign1.manage, except that releasing
  * a prepare is what Unprepare does and needs what Unprepare needs. */
-static int authorize_lease_call(Daemon *d, sd_bus_message *m, const Lease *l, sd_bus_error *error) {
+static int authorize_lease_call(Manager *d, sd_bus_message *m, const Lease *l, sd_bus_error *error) {
         BusGroupDetails gd;
         char **details;
 
@@ -189,14 +189,14 @@ static int authorize_lease_call(Daemon *d, sd_bus_message *m, const Lease *l, sd
         return bus_authorize(d, m, details, error);
 }
 
-static Daemon *daemon_of(Lease *l) {
+static Manager *manager_of(Lease *l) {
         LeaseBus *b = l->bus_data;
         return b ? b->daemon : NULL;
 }
 
 #define LEASE_METHOD_PROLOGUE(m, userdata, error)                              \
         Lease *l = userdata;                                                   \
-        Daemon *d = daemon_of(l);                                              \
+        Manager *d = manager_of(l);                                              \
         int k;                                                                 \
         if (!d)                                                                \
                 return sd_bus_error_set(error, BUS_ERROR_FAILED, "Lease not served"); \

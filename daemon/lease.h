@@ -84,7 +84,7 @@ typedef struct LeaseError {
 } LeaseError;
 void lease_error_clear(LeaseError *e);
 
-/* Writes the lease set before each transition (leases.c passes one that calls state.c). */
+/* Writes the lease set before each transition (lease-set.c passes one that calls state.c). */
 typedef int (*LeaseSaveFn)(void *userdata);
 
 typedef struct LeaseContext {

@@ -268,7 +268,7 @@ static int run_loop(sd_event *e) {
 /* Without the bus nobody can reach the leases, and the holders' exits go unseen: stop, and let
  * the service manager start us again (the leases are on disk). */
 static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
 
         log_error("Lost the connection to the system bus; exiting");
         return sd_event_exit(d->event, -ENOTCONN);
@@ -281,7 +281,7 @@ static int run_daemon(void) {
         _cleanup_(model_freep) Model *model = NULL;
         _cleanup_(udev_watch_freep) UdevWatch *udev = NULL;
         _cleanup_(fifo_watch_freep) FifoWatch *fifo = NULL;
-        _cleanup_(manager_done) Daemon d = { .inotify_fd = -1, .write_timeout_usec = arg_write_timeout_usec };
+        _cleanup_(manager_done) Manager d = { .inotify_fd = -1, .write_timeout_usec = arg_write_timeout_usec };
         char *default_dirs[] = { (char *) POLICY_DIR_VENDOR, (char *) POLICY_DIR_ETC, (char *) POLICY_DIR_RUN, NULL };
         int runtime_fd = -1, state_fd = -1, k;
         sigset_t mask;

@@ -18,7 +18,7 @@
 
 static int method_list_groups(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Daemon *d = userdata;
+        Manager *d = userdata;
         const Topology *t = d->model->topology;
         int k;
 
@@ -56,7 +56,7 @@ static int method_list_groups(sd_bus_message *m, void *userdata, sd_bus_error *e
 
 static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Daemon *d = userdata;
+        Manager *d = userdata;
         const Topology *t = d->model->topology;
         int k;
 
@@ -85,7 +85,7 @@ static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *
 }
 
 static int method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         _cleanup_free_ char *json = NULL;
         int k;
 
@@ -137,7 +137,7 @@ static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persi
         return sd_bus_message_exit_container(m);
 }
 
-static int find_device_group(Daemon *d, const char *address, const Group **ret, sd_bus_error *error) {
+static int find_device_group(Manager *d, const char *address, const Group **ret, sd_bus_error *error) {
         const Device *dev;
         const Group *g;
 
@@ -182,7 +182,7 @@ void bus_reply_empty(void *userdata, const Lease *l, const LeaseError *err) {
 }
 
 /* Authorised, the call is the manager's; the reply waits for its job. */
-static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind, bool persistent,
+static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind, bool persistent,
                    sd_bus_error *error) {
         _cleanup_(bus_caller_clear) BusCaller caller = {};
         LeaseError err = {};
@@ -206,7 +206,7 @@ static int acquire(sd_bus_message *m, Daemon *d, const Group *g, LeaseKind kind,
 }
 
 static int method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         const Group *g;
         uint32_t id;
         int k;
@@ -225,7 +225,7 @@ static int method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *e
 
 /* The (s address, a{sv} options) arguments of the device-addressed mutators, resolved to the
  * device's group. */
-static int read_address_call(sd_bus_message *m, Daemon *d, int *ret_persistent, const char **ret_address,
+static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent, const char **ret_address,
                              const Group **ret_group, sd_bus_error *error) {
         const char *address;
         int k;
@@ -245,7 +245,7 @@ static int read_address_call(sd_bus_message *m, Daemon *d, int *ret_persistent, 
 }
 
 static int method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         const Group *g;
         int k;
 
@@ -256,7 +256,7 @@ static int method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *
 }
 
 static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         const Group *g;
         int persistent, k;
 
@@ -268,7 +268,7 @@ static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error
 
 static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *who = NULL;
-        Daemon *d = userdata;
+        Manager *d = userdata;
         const char *address;
         BusGroupDetails gd;
         const Group *g;
@@ -295,7 +295,7 @@ static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *err
 
 static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Daemon *d = userdata;
+        Manager *d = userdata;
         int k;
 
         k = sd_bus_message_new_method_return(m, &reply);
@@ -323,7 +323,7 @@ static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *e
 }
 
 static int method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         _cleanup_free_ char *why = NULL;
         int k;
 
@@ -344,7 +344,7 @@ static int method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error 
 
 static int method_get_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(policy_freep) Policy *none = NULL;
-        Daemon *d = userdata;
+        Manager *d = userdata;
         struct json_object *o = NULL, *errs;
         int k;
 
@@ -373,7 +373,7 @@ static int method_get_policy(sd_bus_message *m, void *userdata, sd_bus_error *er
 
 static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(bus_caller_clear) BusCaller caller = {};
-        Daemon *d = userdata;
+        Manager *d = userdata;
         LeaseError err = {};
         const char *address, *user;
         struct json_object *o;
@@ -419,7 +419,7 @@ static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error
 
 static int get_policy_error(sd_bus *bus, const char *path, const char *interface, const char *property,
                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         _cleanup_free_ char *why = manager_policy_errors(d);
 
         return sd_bus_message_append(reply, "s", strempty(why));
@@ -427,7 +427,7 @@ static int get_policy_error(sd_bus *bus, const char *path, const char *interface
 
 static int get_policy_files(sd_bus *bus, const char *path, const char *interface, const char *property,
                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
 
         return sd_bus_message_append_strv(reply, d->policy ? policy_files(d->policy) : NULL);
 }
@@ -439,14 +439,14 @@ static int get_api_version(sd_bus *bus, const char *path, const char *interface,
 
 static int get_interrupt_remapping(sd_bus *bus, const char *path, const char *interface, const char *property,
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
 
         return sd_bus_message_append(reply, "s", ir_verdict_to_string(d->model->host->ir));
 }
 
 static int get_iommu_present(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
 
         return sd_bus_message_append(reply, "b", (int) d->model->host->iommu_present);
 }
@@ -491,25 +491,25 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-void manager_bus_send_policy_changed(Daemon *d) {
+void manager_bus_send_policy_changed(Manager *d) {
         if (d->bus)
                 (void) bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, manager_properties,
                                                    MANAGER_CHANGED_POLICY);
 }
 
-void manager_bus_send_host_changed(Daemon *d) {
+void manager_bus_send_host_changed(Manager *d) {
         if (d->bus)
                 (void) bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, manager_properties,
                                                    MANAGER_CHANGED_HOST);
 }
 
-void manager_bus_send_driver_reverted(Daemon *d, const char *address, const char *driver, uint32_t group,
+void manager_bus_send_driver_reverted(Manager *d, const char *address, const char *driver, uint32_t group,
                                       const char *message) {
         (void) sd_bus_emit_signal(d->bus, OBJ_ROOT, IFACE_MANAGER, "DriverReverted", "ssus", address,
                                   strempty(driver), group, strempty(message));
 }
 
-int bus_register_objects(Daemon *d) {
+int bus_register_objects(Manager *d) {
         int k;
 
         k = sd_bus_add_object_vtable(d->bus, NULL, OBJ_ROOT, IFACE_MANAGER, manager_vtable, d);
@@ -539,7 +539,7 @@ int bus_register_objects(Daemon *d) {
 
 /* sd_bus_emit_object_removed() needs the object to still exist to list its interfaces; ours is
  * already gone from the model, so we say which interfaces went ourselves. */
-static int emit_removed(Daemon *d, const char *path, const char *interface) {
+static int emit_removed(Manager *d, const char *path, const char *interface) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int k;
 
@@ -573,7 +573,7 @@ int bus_emit_properties_changed(sd_bus *bus, const char *path, const char *inter
         return sd_bus_emit_properties_changed_strv(bus, path, interface, names);
 }
 
-static int emit_change(Daemon *d, const Change *c) {
+static int emit_change(Manager *d, const Change *c) {
         _cleanup_free_ char *path = NULL;
         int k;
 
@@ -605,7 +605,7 @@ static int emit_change(Daemon *d, const Change *c) {
         return -EINVAL;
 }
 
-int bus_emit_changes(Daemon *d, const ChangeList *changes) {
+int bus_emit_changes(Manager *d, const ChangeList *changes) {
         int r = 0;
 
         /* Keep going after a failure: one lost signal must not hide the others. */

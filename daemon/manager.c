@@ -45,7 +45,7 @@ static char *join_reasons(char **reasons) {
 
 /* ---- the policy ---- */
 
-int manager_reload_policy(Daemon *d) {
+int manager_reload_policy(Manager *d) {
         _cleanup_strv_free_ char **errors = NULL;
         Policy *p = NULL;
         int k;
@@ -69,12 +69,12 @@ int manager_reload_policy(Daemon *d) {
         return k;
 }
 
-char *manager_policy_errors(const Daemon *d) {
+char *manager_policy_errors(const Manager *d) {
         return join_reasons(d->policy_errors);
 }
 
 /* Host facts are read at each decision: allow_unsafe_interrupts may have been flipped by hand. */
-void manager_refresh_host(Daemon *d) {
+void manager_refresh_host(Manager *d) {
         bool changed = false;
         int k = model_refresh_host(d->model, &changed);
 
@@ -86,7 +86,7 @@ void manager_refresh_host(Daemon *d) {
 
 /* No policy could be loaded at start: what a rule in the unreadable file would decide is not
  * known, so nothing is decided. */
-static int no_policy_error(Daemon *d, LeaseError *err) {
+static int no_policy_error(Manager *d, LeaseError *err) {
         _cleanup_free_ char *why = join_reasons(d->policy_errors);
 
         lease_error_set(err, -EINVAL, VA_ERROR_POLICY_INVALID,
@@ -111,7 +111,7 @@ static VaError deny_error(const PolicyVerdict *v, const Group *g) {
         }
 }
 
-static int find_group(Daemon *d, uint32_t group, const Group **ret, LeaseError *err) {
+static int find_group(Manager *d, uint32_t group, const Group **ret, LeaseError *err) {
         const Group *g = topology_find_group(d->model->topology, group);
 
         if (!g) {
@@ -122,7 +122,7 @@ static int find_group(Daemon *d, uint32_t group, const Group **ret, LeaseError *
         return 0;
 }
 
-static int evaluate(Daemon *d, const Group *g, const BusCaller *c, PolicyVerdict *v, LeaseError *err) {
+static int evaluate(Manager *d, const Group *g, const BusCaller *c, PolicyVerdict *v, LeaseError *err) {
         PolicyCaller pc = { .uid = c->uid, .user = c->user, .groups = c->groups };
 
         if (!d->policy)
@@ -142,7 +142,7 @@ static int verdict_error(const PolicyVerdict *v, const Group *g, const BusCaller
         return -EPERM;
 }
 
-int manager_check_user(Daemon *d, uint32_t group, const BusCaller *c, LeaseError *err) {
+int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, LeaseError *err) {
         PolicyVerdict v = POLICY_VERDICT_INIT;
         const Group *g;
         int k;
@@ -157,7 +157,7 @@ int manager_check_user(Daemon *d, uint32_t group, const BusCaller *c, LeaseError
         return k;
 }
 
-int manager_explain(Daemon *d, uint32_t group, const BusCaller *c, struct json_object **ret, LeaseError *err) {
+int manager_explain(Manager *d, uint32_t group, const BusCaller *c, struct json_object **ret, LeaseError *err) {
         PolicyVerdict v = POLICY_VERDICT_INIT;
         const Group *g;
         int k;
@@ -179,7 +179,7 @@ static int guard_unattended(void *userdata, uint32_t group, char **ret_why) {
         static char *const root_groups[] = { (char *) "root", NULL };
         const PolicyCaller root = { .uid = 0, .user = "root", .groups = root_groups };
         PolicyVerdict v = POLICY_VERDICT_INIT;
-        Daemon *d = userdata;
+        Manager *d = userdata;
         const Group *g = topology_find_group(d->model->topology, group);
         int k;
 
@@ -211,7 +211,7 @@ static int guard_unattended(void *userdata, uint32_t group, char **ret_why) {
 #define STUCK_CHECK_USEC (2 * 1000000ULL)
 #define STUCK_RETRY_USEC (30 * 1000000ULL)
 
-static void drop_unsafe_interrupts(Daemon *d, const char *why) {
+static void drop_unsafe_interrupts(Manager *d, const char *why) {
         int k = lease_set_drop_unsafe_interrupts(d->leases);
 
         if (k > 0)
@@ -220,7 +220,7 @@ static void drop_unsafe_interrupts(Daemon *d, const char *why) {
                 log_warning("Cannot clear vfio_iommu_type1.allow_unsafe_interrupts: %s", strerror(-k));
 }
 
-static void lease_appeared(Daemon *d, Lease *l) {
+static void lease_appeared(Manager *d, Lease *l) {
         (void) lease_bus_attach(d, l);
         (void) lease_bus_emit_added(d, l);
 }
@@ -234,7 +234,7 @@ static const LeaseError stopping_error = { .error = -ESHUTDOWN, .code = VA_ERROR
                                            .message = (char *) "vfio-assignd is stopping" };
 
 typedef struct AcquireJob {
-        Daemon *daemon;
+        Manager *daemon;
         LeaseRequest req;
         char *holder;
         char *caller;            /* for the log */
@@ -249,7 +249,7 @@ typedef struct AcquireJob {
 
 static void acquire_run(Job *j) {
         AcquireJob *a = j->data;
-        Daemon *d = a->daemon;
+        Manager *d = a->daemon;
 
         if (a->set_unsafe_interrupts) {
                 a->unsafe_result = lease_set_allow_unsafe_interrupts(d->leases);
@@ -262,7 +262,7 @@ static void acquire_run(Job *j) {
 
 static void acquire_done(Job *j) {
         AcquireJob *a = j->data;
-        Daemon *d = a->daemon;
+        Manager *d = a->daemon;
         Lease *l = a->lease;
         const char *what = lease_kind_to_string(a->req.kind);
         int k;
@@ -308,7 +308,7 @@ static void acquire_done(Job *j) {
         free(a);
 }
 
-static int queue_acquire(Daemon *d, const LeaseRequest *req, const char *caller, bool set_unsafe,
+static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller, bool set_unsafe,
                          ManagerReplyFn fn, void *userdata) {
         AcquireJob *a = calloc(1, sizeof(*a));
         int k;
@@ -335,7 +335,7 @@ static int queue_acquire(Daemon *d, const LeaseRequest *req, const char *caller,
         return k;
 }
 
-int manager_acquire(Daemon *d, LeaseKind kind, uint32_t group, bool persistent, const BusCaller *c,
+int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent, const BusCaller *c,
                     ManagerReplyFn fn, void *userdata, LeaseError *err) {
         PolicyVerdict v = POLICY_VERDICT_INIT;
         LeaseRequest req = { .kind = kind, .group = group, .persistent = persistent, .uid = c->uid, .pid = c->pid,
@@ -370,7 +370,7 @@ int manager_acquire(Daemon *d, LeaseKind kind, uint32_t group, bool persistent, 
 }
 
 typedef struct ReleaseJob {
-        Daemon *daemon;
+        Manager *daemon;
         uint64_t id;
         char *who;                /* NULL: the daemon's own retry */
         bool holder_gone;
@@ -397,7 +397,7 @@ static void fdstore_remove_fds_unlocked(uint64_t id) {
 
 /* The holder is gone and the policy keeps the group on vfio-pci for whoever is authorised to
  * take it over; what the holder handed out goes with it. */
-static void keep_without_holder(Daemon *d, Lease *l, ReleaseJob *r) {
+static void keep_without_holder(Manager *d, Lease *l, ReleaseJob *r) {
         r->kept = true;
         r->revoked_uid = UINT32_MAX;
         if (l->granted_uid != UINT32_MAX) {
@@ -412,7 +412,7 @@ static void keep_without_holder(Daemon *d, Lease *l, ReleaseJob *r) {
 
 static void release_run(Job *j) {
         ReleaseJob *r = j->data;
-        Daemon *d = r->daemon;
+        Manager *d = r->daemon;
         Lease *l = lease_set_find_id(d->leases, r->id);
 
         if (!l) {
@@ -439,7 +439,7 @@ static void release_run(Job *j) {
 
 static void release_done(Job *j) {
         ReleaseJob *r = j->data;
-        Daemon *d = r->daemon;
+        Manager *d = r->daemon;
 
         if (j->cancelled) {
                 reply(r->reply, r->userdata, NULL, &stopping_error);
@@ -515,7 +515,7 @@ finish:
         free(r);
 }
 
-static int queue_release(Daemon *d, JobKind kind, const Lease *l, const char *who, bool holder_gone,
+static int queue_release(Manager *d, JobKind kind, const Lease *l, const char *who, bool holder_gone,
                          ManagerReplyFn fn, void *userdata) {
         ReleaseJob *r = calloc(1, sizeof(*r));
         int k;
@@ -536,12 +536,12 @@ static int queue_release(Daemon *d, JobKind kind, const Lease *l, const char *wh
         return k;
 }
 
-int manager_release(Daemon *d, Lease *l, const char *who, ManagerReplyFn fn, void *userdata) {
+int manager_release(Manager *d, Lease *l, const char *who, ManagerReplyFn fn, void *userdata) {
         return queue_release(d, l->kind == LEASE_PREPARE ? JOB_UNPREPARE : JOB_RELEASE, l, who, false, fn,
                              userdata);
 }
 
-void manager_holder_gone(Daemon *d, Lease *l) {
+void manager_holder_gone(Manager *d, Lease *l) {
         int k = queue_release(d, JOB_RELEASE, l, NULL, true, NULL, NULL);
 
         if (k < 0)
@@ -550,7 +550,7 @@ void manager_holder_gone(Daemon *d, Lease *l) {
 }
 
 typedef struct GrantJob {
-        Daemon *daemon;
+        Manager *daemon;
         uint64_t id;
         uint32_t uid;
         char *user, *who;
@@ -595,7 +595,7 @@ static void grant_done(Job *j) {
         free(g);
 }
 
-int manager_grant_access(Daemon *d, Lease *l, const BusCaller *grantee, const char *who, ManagerReplyFn fn,
+int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const char *who, ManagerReplyFn fn,
                          void *userdata, LeaseError *err) {
         GrantJob *g;
         int k;
@@ -625,7 +625,7 @@ int manager_grant_access(Daemon *d, Lease *l, const BusCaller *grantee, const ch
         return k;
 }
 
-int manager_open_device(Daemon *d, Lease *l, const char *address, int *ret_fd, LeaseError *err) {
+int manager_open_device(Manager *d, Lease *l, const char *address, int *ret_fd, LeaseError *err) {
         return lease_open_device(&d->leases->ctx, l, address, ret_fd, err);
 }
 
@@ -650,7 +650,7 @@ static void enforcement_clear(Enforcement *e) {
         *e = (Enforcement) {};
 }
 
-static int enforce_device(Daemon *d, const char *action, const char *address, Enforcement *ret) {
+static int enforce_device(Manager *d, const char *action, const char *address, Enforcement *ret) {
         const Device *dev = topology_find_device(d->model->topology, address);
         int k;
 
@@ -680,7 +680,7 @@ static int enforce_device(Daemon *d, const char *action, const char *address, En
 
 /* Whether a uevent of address may need a job: it is in a lease, or it arrived where one may want
  * it. Decided cheaply here, exactly by enforce_device() in the job. */
-static bool may_need_enforcement(Daemon *d, const char *action, const char *address) {
+static bool may_need_enforcement(Manager *d, const char *action, const char *address) {
         const Device *dev = topology_find_device(d->model->topology, address);
 
         if (!dev || !d->leases)
@@ -695,7 +695,7 @@ static bool may_need_enforcement(Daemon *d, const char *action, const char *addr
 }
 
 typedef struct EnforceJob {
-        Daemon *daemon;
+        Manager *daemon;
         char *action, *address;
         Enforcement e;
         int result;
@@ -709,7 +709,7 @@ static void enforce_run(Job *j) {
 
 static void enforce_done(Job *j) {
         EnforceJob *x = j->data;
-        Daemon *d = x->daemon;
+        Manager *d = x->daemon;
         int k;
 
         if (j->cancelled)
@@ -739,7 +739,7 @@ finish:
         free(x);
 }
 
-static void queue_enforcement(Daemon *d, const char *action, const char *address) {
+static void queue_enforcement(Manager *d, const char *action, const char *address) {
         const Device *dev = topology_find_device(d->model->topology, address);
         EnforceJob *x;
         int k;
@@ -773,7 +773,7 @@ static const char *const change_names[] = {
         [CHANGE_GROUP_CHANGED] = "changed group",
 };
 
-static void emit_changes(Daemon *d, const char *action, const char *address, ChangeList *changes) {
+static void emit_changes(Manager *d, const char *action, const char *address, ChangeList *changes) {
         int k;
 
         for (size_t i = 0; i < changes->n; i++) {
@@ -798,7 +798,7 @@ static void emit_changes(Daemon *d, const char *action, const char *address, Cha
 #define SETTLE_ATTEMPTS 7
 
 static int on_settle(sd_event_source *s, uint64_t usec, void *userdata) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         ChangeList changes = {};
         int k;
 
@@ -827,7 +827,7 @@ static int on_settle(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
-static void schedule_settle(Daemon *d) {
+static void schedule_settle(Manager *d) {
         int k;
 
         if (model_is_settled(d->model))
@@ -852,7 +852,7 @@ static void schedule_settle(Daemon *d) {
 
 /* Every uevent, whatever its source, ends here. */
 void manager_uevent(const char *action, const char *address, void *userdata) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         ChangeList changes = {};
         int k;
 
@@ -878,7 +878,7 @@ void manager_uevent(const char *action, const char *address, void *userdata) {
 
 /* A group that could not be given back is retried until it can: it is never dropped. */
 static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         bool waiting = false;
         uint64_t now;
 
@@ -907,14 +907,14 @@ static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 /* The stuck leases are looked at now rather than at the next periodic check. */
-static void kick_stuck(Daemon *d) {
+static void kick_stuck(Manager *d) {
         if (d->stuck_timer && sd_event_source_set_time_relative(d->stuck_timer, 0) >= 0)
                 (void) sd_event_source_set_enabled(d->stuck_timer, SD_EVENT_ONESHOT);
 }
 
 /* Some /dev/vfio/N was closed for the last time by someone (IN_CLOSE_*). */
 static int on_group_closed(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         union {
                 struct inotify_event ev;
                 char buf[4096];
@@ -928,7 +928,7 @@ static int on_group_closed(sd_event_source *s, int fd, uint32_t revents, void *u
         return 0;
 }
 
-void manager_wait_for_close(Daemon *d, Lease *l) {
+void manager_wait_for_close(Manager *d, Lease *l) {
         int k;
 
         if (l->state != LEASE_STUCK || !l->waiting || d->inotify_fd < 0)
@@ -946,7 +946,7 @@ void manager_wait_for_close(Daemon *d, Lease *l) {
                 kick_stuck(d);
 }
 
-static int setup_close_watch(Daemon *d) {
+static int setup_close_watch(Manager *d) {
         int k;
 
         d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -970,7 +970,7 @@ static void release_stored_fds(void *userdata, Lease *l) {
 /* A lease read back at start gets the fds systemd kept for it: its holder's pidfd, and for a
  * claim its container and group, which it can hand out again. */
 static void adopt_stored_fds(void *userdata, Lease *l) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
 
         fdstore_adopt(d->stored, l);
 }
@@ -978,7 +978,7 @@ static void adopt_stored_fds(void *userdata, Lease *l) {
 /* A claim's holder is still there if the owner of its unique name is the process that claimed,
  * on the same bus instance: after a bus restart another user may own the same name. */
 static bool holder_alive(void *userdata, Lease *l) {
-        Daemon *d = userdata;
+        Manager *d = userdata;
         uint32_t uid, pid;
 
         return l->holder && bus_name_owner(d, l->holder, &uid, &pid) >= 0 && lease_holder_is(l, d->bus_id, uid, pid);
@@ -988,7 +988,7 @@ static void job_changed(void *userdata, uint32_t group) {
         group_bus_send_job_changed(userdata, group);
 }
 
-static int setup_leases(Daemon *d, int runtime_fd, int state_fd) {
+static int setup_leases(Manager *d, int runtime_fd, int state_fd) {
         _cleanup_strv_free_ char **log = NULL;
         int k;
 
@@ -1032,7 +1032,7 @@ static int setup_leases(Daemon *d, int runtime_fd, int state_fd) {
 
 /* prepare_at_boot rules: groups that should already be on vfio-pci, before anyone is served:
  * run here and now, not as jobs. */
-static void prepare_at_boot(Daemon *d) {
+static void prepare_at_boot(Manager *d) {
         for (size_t i = 0; i < d->model->topology->n_devices; i++) {
                 const Device *dev = d->model->topology->devices[i];
                 LeaseRequest req = { .kind = LEASE_PREPARE, .unattended = true };
@@ -1056,7 +1056,7 @@ static void prepare_at_boot(Daemon *d) {
         }
 }
 
-int manager_start(Daemon *d, int runtime_fd, int state_fd) {
+int manager_start(Manager *d, int runtime_fd, int state_fd) {
         int k;
 
         k = job_queue_new(d->event, job_changed, d, &d->jobs);
@@ -1078,7 +1078,7 @@ int manager_start(Daemon *d, int runtime_fd, int state_fd) {
         return 0;
 }
 
-void manager_done(Daemon *d) {
+void manager_done(Manager *d) {
         /* Running jobs end first: they may still reply and emit. */
         d->jobs = job_queue_free(d->jobs);
         d->settle = sd_event_source_disable_unref(d->settle);

@@ -325,7 +325,7 @@ static void expect_lines(Proc *p, bool (*match)(const char *line, const void *da
 }
 
 /* Makes the daemon's next start give the one lease back: a lease found "releasing" is one a
- * crash interrupted, and reconcile finishes it (daemon/leases.c). Returns the lease id. */
+ * crash interrupted, and reconcile finishes it (daemon/lease-set.c). Returns the lease id. */
 static uint64_t give_back_at_next_start(void) {
         _cleanup_json_ json_object *state = state_json();
         _cleanup_free_ char *path = path_join(C.run, STATE_FILE);

@@ -25,7 +25,7 @@ static struct {
         Lease lease;
         Lease *leases[1];
         LeaseSet set;
-        Daemon d;
+        Manager d;
         sd_bus *client;
         char **changed;         /* the names the PropertiesChanged signals carried */
         unsigned n_changed_signals;
@@ -123,7 +123,7 @@ static void setup(void) {
         w.topology = (Topology) { .devices = w.devices, .n_devices = 1, .groups = w.groups, .n_groups = 1 };
         w.model = (Model) { .topology = &w.topology, .host = &w.host };
         w.set = (LeaseSet) { .leases = w.leases, .n = 1 };
-        w.d = (Daemon) { .model = &w.model, .leases = &w.set, .inotify_fd = -1 };
+        w.d = (Manager) { .model = &w.model, .leases = &w.set, .inotify_fd = -1 };
 
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
         ck_assert_int_ge(sd_id128_randomize(&id), 0);

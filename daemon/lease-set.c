@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 
-#include "leases.h"
+#include "lease-set.h"
 #include "names.h"
 #include "util.h"
 

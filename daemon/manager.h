@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "fdstore.h"
+#include "job.h"
+#include "lease-set.h"
+#include "model.h"
+#include "policy.h"
+#include "polkit.h"
+
+/* The running daemon: the model, the leases, the policy, the group jobs, and the bus it is served
+ * on. Decided on by manager.c, served by the *-bus.c glue. */
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        char bus_id[33];          /* org.freedesktop.DBus.GetId, for holder identities */
+        FdStore *stored;          /* at start: the leases' fds systemd kept for us */
+        Model *model;
+        LeaseSet *leases;        /* NULL in --bus-introspect */
+        Policy *policy;
+        char **policy_errors;    /* why the last reload failed (the previous policy stays) */
+        char **policy_dirs;
+        PolkitRegistry *polkit;
+        JobQueue *jobs;
+        uint64_t write_timeout_usec;    /* per sysfs write */
+        sd_event_source *settle;  /* re-reads what the kernel had not finished (model_settle()) */
+        unsigned settle_attempt;
+        sd_event_source *stuck_timer;   /* retries stuck groups */
+        unsigned close_attempt;         /* checks since the last close of a /dev/vfio/N */
+        int inotify_fd;                 /* closes of /dev/vfio/N that stuck groups wait for */
+        sd_event_source *inotify_source;
+} Manager;
+
+typedef struct BusCaller {
+        uint32_t uid, pid;
+        const char *unique_name;
+        char *user;
+        char **groups;
+} BusCaller;
+
+/* manager.c: every decision. Functions that take a ManagerReplyFn queue a group job and return
+ * 0; the reply comes when the job ends (err NULL on success, l the lease when there is one). A
+ * negative return means refused at once, with *err saying why. */
+typedef void (*ManagerReplyFn)(void *userdata, const Lease *l, const LeaseError *err);
+
+/* Reconciles the leases read back from runtime_fd/state_fd (taken) with the host and prepares
+ * what prepare_at_boot rules name, before anyone is served. */
+int manager_start(Manager *d, int runtime_fd, int state_fd);
+/* Waits for running jobs, cancels queued ones, and frees what the daemon holds. */
+void manager_done(Manager *d);
+/* Every uevent (udev, the kernel, the test FIFO): the model, the signals, the leases. */
+void manager_uevent(const char *action, const char *address, void *userdata);
+/* The policy files are read again; a bad file keeps the policy in force. Returns 0 when the new
+ * policy is in force. */
+int manager_reload_policy(Manager *d);
+/* Why the policy is not what the files say ("" when it is); free() it. */
+char *manager_policy_errors(const Manager *d);
+void manager_refresh_host(Manager *d);
+int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent, const BusCaller *c,
+                    ManagerReplyFn reply, void *userdata, LeaseError *err);
+/* who: the caller, for the log. */
+int manager_release(Manager *d, Lease *l, const char *who, ManagerReplyFn reply, void *userdata);
+int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const char *who, ManagerReplyFn reply,
+                         void *userdata, LeaseError *err);
+int manager_open_device(Manager *d, Lease *l, const char *address, int *ret_fd, LeaseError *err);
+/* The holder of a claim left the bus: on_holder_exit applies. */
+void manager_holder_gone(Manager *d, Lease *l);
+/* A stuck lease waiting for another process to close its group is retried when it does. */
+void manager_wait_for_close(Manager *d, Lease *l);
+/* Whether the policy gives IOMMU group to the user c as it would to a claim of its own: 0, or
+ * the error a claim would get (PolicyDenied, HostCritical, ...). */
+int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, LeaseError *err);
+int manager_explain(Manager *d, uint32_t group, const BusCaller *c, struct json_object **ret, LeaseError *err);
