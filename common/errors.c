@@ -33,6 +33,7 @@ static const struct {
         [VA_ERROR_NOT_ACTIVE] = { ERROR_PREFIX "NotActive", ESTALE, EXIT_FAILED },
         [VA_ERROR_NO_SUCH_USER] = { ERROR_PREFIX "NoSuchUser", ESRCH, EXIT_FAILED },
         [VA_ERROR_NOT_CLAIMED] = { ERROR_PREFIX "NotClaimed", EOPNOTSUPP, EXIT_FAILED },
+        [VA_ERROR_TIMEOUT] = { ERROR_PREFIX "Timeout", ETIMEDOUT, EXIT_FAILED },
 };
 
 const char *va_error_name(VaError e) {

@@ -39,6 +39,7 @@ typedef enum VaError {
         VA_ERROR_NOT_ACTIVE,
         VA_ERROR_NO_SUCH_USER,
         VA_ERROR_NOT_CLAIMED,
+        VA_ERROR_TIMEOUT,
         _VA_ERROR_MAX, /* also: not one of ours */
 } VaError;
 

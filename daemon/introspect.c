@@ -162,6 +162,8 @@ int bus_print_introspection(FILE *out) {
         }
 close_fds:
         sd_bus_flush_close_unref(server.bus);
+        /* Serving the lease object attached its bus side, as for a real lease. */
+        lease_bus_forget(&l);
         safe_close(fds[0]);
         safe_close(fds[1]);
         return k;

@@ -303,7 +303,9 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
                         continue;
                 k = binding_bind_vfio(c->model->root, d->address, c->timeout_usec, &f);
                 if (k < 0) {
-                        set_error(err, k, VA_ERROR_BIND_FAILED,
+                        /* A write the kernel did not finish in time: a driver's probe or remove
+                         * that hangs. Named apart, for the caller may well try again. */
+                        set_error(err, k, k == -ETIMEDOUT ? VA_ERROR_TIMEOUT : VA_ERROR_BIND_FAILED,
                                   "Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s%s%s",
                                   d->address, d->original_driver ?: "no driver", bind_step_to_string(f.step),
                                   strerror(-k), f.driver ? "; it is now on " : "", f.driver ?: "");

@@ -94,7 +94,10 @@ check_valgrind() {
         for t in tests/unit/test-*; do
                 [ -x "$t" ] || continue
                 case "$t" in *.o | *.log | *.trs) continue ;; esac
+                # The environment of make check (tests/tests.mk's AM_TESTS_ENVIRONMENT).
                 TEST_DATA_DIR="$top/tests/data" MKHOST="$out/check/tests/mkhost" CK_FORK=no \
+                        TOP_SRCDIR="$top" TOP_BUILDDIR="$out/check" TEST_BUS_CONF="$top/tests/test-system-bus.conf" \
+                        VFIO_ASSIGND="$out/check/vfio-assignd" ASSIGNCTL="$out/check/assignctl" \
                         valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
                         "$t" >"$t.valgrind.log" 2>&1
                 local r=$?

@@ -329,18 +329,25 @@ static bool may_change(const Result *r) {
 
 static void polkit_set(PolkitMode mode);
 
+/* A lease between two states: a job works on it (a retry after the last fd closed, a release
+ * whose caller left) and changes the world without any call of ours. */
+static bool any_unsettled(void) {
+        return strv_contains(W.states, "stuck") || strv_contains(W.states, "releasing") ||
+               strv_contains(W.states, "binding");
+}
+
 /* A release is stuck while anyone holds the group open, e.g. while a reply carrying one of its fds
- * is still on its way to a caller of the same burst. The daemon retries every 30 s, which would
- * change the world between two of our calls: retry now, until the lease goes. */
+ * is still on its way to a caller of the same burst. The daemon retries every 30 s, and at once
+ * when the group's last fd closes, in a job of its own; either would change the world between two
+ * of our calls: retry now, and wait for the daemon's own jobs, until no lease is in between. */
 static void unstick(uint64_t index) {
         PolkitMode mode = polkit_mode;
         bool stuck = true;
 
         for (unsigned tries = 0; stuck && tries < 100; tries++) {
-                stuck = false;
+                stuck = any_unsettled();
                 for (size_t i = 0; W.states && W.states[i]; i++)
                         if (streq(W.states[i], "stuck")) {
-                                stuck = true;
                                 polkit_set(PK_ALLOW);
                                 (void) sd_bus_call_method(conn[ROLE_HOLDER], BUS_NAME, W.leases[i],
                                                           IFACE_LEASE, "Release", NULL, NULL,
@@ -354,13 +361,10 @@ static void unstick(uint64_t index) {
         polkit_set(mode);
         if (stuck)
                 finding(index, ROLE_HOLDER, "a lease stays stuck",
-                        "  Release kept failing for 2 s though no caller holds the group");
+                        "  Release kept failing (or the daemon's job kept running) for 2 s though no "
+                        "caller holds the group");
         free(last_snapshot);
         last_snapshot = snapshot();
-}
-
-static bool any_stuck(void) {
-        return strv_contains(W.states, "stuck");
 }
 
 /* After a call or a batch: a refusal changes nothing; a success makes the new state the one to
@@ -378,7 +382,7 @@ static void check_world(uint64_t index, Role role, const char *desc, bool change
         last_snapshot = TAKE_PTR(now);
         if (changed) {
                 refresh_leases();
-                if (any_stuck())
+                if (any_unsettled())
                         unstick(index);
         }
 }
@@ -1163,7 +1167,7 @@ static void settle_holder(uint64_t index, Role role, const char *holder) {
 
         for (;;) {
                 refresh_leases();
-                if (any_stuck())
+                if (any_unsettled())
                         unstick(index);
                 if (!strv_contains(W.holders, holder))
                         break;

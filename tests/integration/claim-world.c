@@ -37,6 +37,7 @@
 #include "util.h"
 
 const char *mock_lib;
+const char *daemon_write_timeout;
 
 /* For children forked by a test: die with it (see spawn_logged()). */
 int prctl_die_with_parent(void) {
@@ -162,7 +163,7 @@ pid_t name_owner_pid(sd_bus *bus) {
 
 pid_t daemon_spawn(const char *log, const char *bus_address) {
         _cleanup_free_ char *preload = NULL, *root = NULL, *dev = NULL, *fifo = NULL;
-        _cleanup_free_ char *faults = NULL, *address = NULL;
+        _cleanup_free_ char *faults = NULL, *address = NULL, *timeout = NULL;
         const char *old = getenv("LD_PRELOAD");
 
         preload = isempty(old) ? xasprintf("LD_PRELOAD=%s", mock_lib)
@@ -172,10 +173,11 @@ pid_t daemon_spawn(const char *log, const char *bus_address) {
         fifo = xasprintf("VFIO_MOCK_UEVENT_FIFO=%s", C.fifo);
         faults = xasprintf("VFIO_MOCK_CONFIG=%s", C.faults);
         address = xasprintf("DBUS_SYSTEM_BUS_ADDRESS=%s", bus_address ?: getenv("DBUS_SYSTEM_BUS_ADDRESS"));
+        timeout = xasprintf("--write-timeout=%s", daemon_write_timeout ?: "10");
         return spawn_logged((char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root", C.host,
                                               (char *) "--dev-root", C.dev, (char *) "--uevent-fifo", C.fifo,
                                               (char *) "--policy-dir", C.policy, (char *) "--runtime-dir",
-                                              C.run, (char *) "--state-dir", C.state, NULL },
+                                              C.run, (char *) "--state-dir", C.state, timeout, NULL },
                             (char *const[]) { preload, root, dev, fifo, faults, address, NULL }, log, true);
 }
 
@@ -243,6 +245,7 @@ void case_end(void) {
         free(C.log);
         free(C.faults);
         C = (Case) {};
+        daemon_write_timeout = NULL;
 }
 
 void set_faults(const char *text) {

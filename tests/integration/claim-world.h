@@ -121,6 +121,8 @@ typedef struct Case {
 #define ROW_UID 6
 
 extern const char *mock_lib;
+/* --write-timeout for the daemons the case starts (NULL: the default); reset by case_end(). */
+extern const char *daemon_write_timeout;
 extern Case C;
 
 int prctl_die_with_parent(void);

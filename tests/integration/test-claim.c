@@ -976,6 +976,141 @@ START_TEST(test_driver_reverted_prepared) {
 }
 END_TEST
 
+/* ---- 8b. group jobs: one group's hung probe holds up nobody else; one group's jobs in order ---- */
+
+/* The Job property of an IOMMU group ("" when none runs). */
+static char *group_job(sd_bus *bus, uint32_t group) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = xasprintf(OBJ_GROUP_PREFIX "/%" PRIu32, group);
+        char *job = NULL;
+        int r = sd_bus_get_property_string(bus, BUS_NAME, path, IFACE_GROUP, "Job", &e, &job);
+
+        ck_assert_msg(r >= 0, "Job of group %" PRIu32 ": %s", group, e.message ?: strerror(-r));
+        return job;
+}
+
+static void wait_group_job(sd_bus *bus, uint32_t group, const char *want) {
+        int64_t deadline = now_usec() + WAIT_MS * 1000;
+
+        for (;;) {
+                _cleanup_free_ char *job = group_job(bus, group);
+
+                if (streq(job, want))
+                        return;
+                ck_assert_msg(now_usec() < deadline, "group %" PRIu32 " runs \"%s\", not \"%s\"", group, job,
+                              want);
+                sleep_ms(5);
+        }
+}
+
+#define PROBE_HANG_S 4
+
+/* The first member's drivers_probe hangs past the daemon's write timeout (2 s). While the claim
+ * of its group waits in the kernel, another group is claimed and the daemon answers at once; the
+ * hung claim then fails with Timeout naming the device and step, and its group is whole on its
+ * host drivers; the write that completes late changes nothing. */
+START_TEST(test_hung_probe_holds_up_only_its_group) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL, *other = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_(pending_clear) Pending hung = {};
+        _cleanup_free_ char *path = NULL, *job = NULL;
+        sd_bus_message *reply;
+        int64_t t0, list_us, claim_us;
+
+        daemon_write_timeout = "2";
+        case_start(Q35_HOST);
+        set_faults(NIC1 " probe-hang 4\n"); /* PROBE_HANG_S */
+        bus = bus_connect();
+        other = bus_connect();
+        ck_assert_int_ge(sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
+                                                  "ClaimGroup", on_pending_reply, &hung,
+                                                  "ua{sv}", Q35_GROUP, 0),
+                         0);
+        ck_assert_int_ge(sd_bus_flush(bus), 0);
+        wait_group_job(other, Q35_GROUP, "claim");
+        /* Unbound from e1000 and not yet on vfio-pci: in the hanging drivers_probe. */
+        ck_assert_msg(wait_driver(NIC1, NULL, WAIT_MS), "the first NIC never left e1000");
+        sleep_ms(100);
+
+        t0 = now_usec();
+        reply = call_ok(other, OBJ_ROOT, IFACE_MANAGER, "ListGroups", "");
+        list_us = now_usec() - t0;
+        sd_bus_message_unref(reply);
+        ck_assert_msg(list_us < 100 * 1000, "ListGroups took %" PRId64 " ms while a probe hung",
+                      list_us / 1000);
+
+        t0 = now_usec();
+        path = claim_device(other, SOLO5);
+        claim_us = now_usec() - t0;
+        assert_on_vfio(SOLO5);
+        /* ... while the hung claim still runs. */
+        job = group_job(other, Q35_GROUP);
+        ck_assert_str_eq(job, "claim");
+        ck_assert_msg(claim_us < 1000 * 1000, "the other claim took %" PRId64 " ms", claim_us / 1000);
+
+        pending_wait(bus, &hung);
+        ck_assert_msg(hung.error_name, "the hung claim succeeded: %s", strna(hung.path));
+        ck_assert_str_eq(hung.error_name, ERROR_PREFIX "Timeout");
+        assert_contains(hung.error_message, NIC1);
+        assert_contains(hung.error_message, "drivers_probe");
+        assert_on_host(NIC1, NIC_DRIVER);
+        assert_on_host(NIC2, NIC_DRIVER);
+        assert_override(NIC1, NULL);
+        assert_override(NIC2, NULL);
+        ck_assert(!node_exists(Q35_GROUP));
+        wait_group_job(other, Q35_GROUP, "");
+
+        /* The late probe finds the NIC on e1000 without an override: nothing moves. */
+        sleep_ms(PROBE_HANG_S * 1000);
+        assert_on_host(NIC1, NIC_DRIVER);
+        assert_override(NIC1, NULL);
+        release(other, path);
+        assert_on_host(SOLO5, SOLO_DRIVER);
+        assert_state_empty();
+        case_end();
+}
+END_TEST
+
+/* Two clients claim one group at once: the second claim waits for the first one's job and sees
+ * its result, an active claim held by the first client. */
+START_TEST(test_jobs_of_one_group_run_in_order) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *first = NULL, *second = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot1 = NULL, *slot2 = NULL;
+        _cleanup_(pending_clear) Pending a = {};
+        _cleanup_(pending_clear) Pending b = {};
+        _cleanup_free_ char *held = NULL;
+
+        case_start(Q35_HOST);
+        /* The first claim takes a second in its probe. */
+        set_faults(NIC1 " probe-hang 1\n");
+        first = bus_connect();
+        second = bus_connect();
+        ck_assert_int_ge(sd_bus_call_method_async(first, &slot1, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
+                                                  "ClaimGroup", on_pending_reply, &a, "ua{sv}", Q35_GROUP, 0),
+                         0);
+        ck_assert_int_ge(sd_bus_flush(first), 0);
+        wait_group_job(second, Q35_GROUP, "claim");
+        ck_assert_int_ge(sd_bus_call_method_async(second, &slot2, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
+                                                  "ClaimGroup", on_pending_reply, &b, "ua{sv}", Q35_GROUP, 0),
+                         0);
+        ck_assert_int_ge(sd_bus_flush(second), 0);
+
+        pending_wait(second, &b);
+        ck_assert_msg(b.error_name, "both claims succeeded");
+        ck_assert_str_eq(b.error_name, ERROR_PREFIX "Busy");
+        held = xasprintf("claim, active, held by %s", unique_name(first));
+        assert_contains(b.error_message, held);
+        pending_wait(first, &a);
+        ck_assert_msg(!a.error_name, "the first claim failed: %s: %s", a.error_name, a.error_message);
+        assert_on_vfio(NIC1);
+        assert_on_vfio(NIC2);
+        set_faults("");
+        release(first, a.path);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
 /* ---- 9. persistent prepares: on disk, re-applied at start and on arrival ---- */
 
 static json_object *persistent_devices(void) {
@@ -1274,6 +1409,8 @@ int main(void) {
         tcase_add_test(tc, test_bad_arguments);
         tcase_add_test(tc, test_driver_reverted_claimed);
         tcase_add_test(tc, test_driver_reverted_prepared);
+        tcase_add_test(tc, test_hung_probe_holds_up_only_its_group);
+        tcase_add_test(tc, test_jobs_of_one_group_run_in_order);
         tcase_add_test(tc, test_persistent_prepare);
         tcase_add_test(tc, test_persistent_prepare_on_add);
         tcase_add_test(tc, test_persistent_group_members_arrive);

@@ -328,7 +328,7 @@ START_TEST(test_error_catalogue) {
                 { "Stuck", EBUSY },           { "NoSuchLease", ENOENT },      { "NotHolder", EACCES },
                 { "PolicyInvalid", EINVAL },  { "Failed", EIO },              { "VfioFailed", EIO },
                 { "StateFailed", EIO },       { "NotActive", ESTALE },        { "NoSuchUser", ESRCH },
-                { "NotClaimed", EOPNOTSUPP },
+                { "NotClaimed", EOPNOTSUPP }, { "Timeout", ETIMEDOUT },
         };
 
         ck_assert_int_eq(EXIT_OK, 0);

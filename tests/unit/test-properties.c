@@ -144,6 +144,7 @@ static void setup(void) {
 static void teardown(void) {
         w.client = sd_bus_flush_close_unref(w.client);
         w.d.bus = sd_bus_flush_close_unref(w.d.bus);
+        lease_bus_forget(&w.lease);
         strv_free(w.changed);
         w.changed = NULL;
 }
