@@ -247,7 +247,11 @@ static void print_group_heading(FILE *f, json_object *group) {
         fprintf(f, "Group %" PRIi64, id);
         if (!isempty(type))
                 fprintf(f, " (%s)", type);
-        fprintf(f, ": %s\n", group_verdict(group));
+        fprintf(f, ": %s", group_verdict(group));
+        /* The daemon's job on the group (GetHostReport's "job", the Group's Job property). */
+        if (!isempty(jstr(group, "job")))
+                fprintf(f, ", %s running", jstr(group, "job"));
+        fputc('\n', f);
 }
 
 /* ---- list ---- */

@@ -206,7 +206,7 @@ static int run_report(void) {
                 log_error("Cannot read the host: %s", strerror(-k));
                 return k;
         }
-        k = report_write(m, stdout);
+        k = report_write(m, NULL, NULL, stdout);
         if (k >= 0 && fflush(stdout) != 0)
                 k = -EIO;
         if (k < 0)

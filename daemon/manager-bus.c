@@ -13,7 +13,6 @@
 #include "json-util.h"
 #include "userdb.h"
 #include "names.h"
-#include "report.h"
 #include "util.h"
 
 static int method_list_groups(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -89,8 +88,7 @@ static int method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_erro
         _cleanup_free_ char *json = NULL;
         int k;
 
-        manager_refresh_host(d);
-        k = report_to_string(d->model, &json);
+        k = manager_host_report(d, &json);
         if (k < 0)
                 return k;
         /* Everything in it is UTF-8 but what sysfs and the ACPI tables quote; the bus must get

@@ -13,6 +13,7 @@
 #include "explain.h"
 #include "log.h"
 #include "names.h"
+#include "report.h"
 #include "util.h"
 #include "worker.h"
 
@@ -82,6 +83,17 @@ void manager_refresh_host(Manager *d) {
                 log_warning("Cannot read the host facts again, using the previous ones: %s", strerror(-k));
         else if (changed)
                 manager_bus_send_host_changed(d);
+}
+
+static const char *running_job(const void *userdata, uint32_t group) {
+        const Manager *d = userdata;
+
+        return job_queue_running(d->jobs, group);
+}
+
+int manager_host_report(Manager *d, char **ret) {
+        manager_refresh_host(d);
+        return report_to_string(d->model, running_job, d, ret);
 }
 
 /* No policy could be loaded at start: what a rule in the unreadable file would decide is not

@@ -112,7 +112,7 @@ int report_host_json(const Model *m, struct json_object **ret) {
         return 0;
 }
 
-int report_group_json(const Group *g, struct json_object **ret) {
+int report_group_json(const Group *g, const char *job, struct json_object **ret) {
         _cleanup_json_ json_object *o = NULL;
         struct json_object *bl, *rr;
         int k = 0;
@@ -124,6 +124,8 @@ int report_group_json(const Group *g, struct json_object **ret) {
         k |= json_add_string(o, "type", g->type);
         k |= json_add_new(o, "devices", strv_json(g->devices));
         k |= json_add_new(o, "assignable", json_object_new_boolean(g->assignable));
+        if (job)
+                k |= json_add_new(o, "job", json_object_new_string(job));
         bl = json_object_new_array();
         k |= json_add_new(o, "blockers", bl);
         for (size_t i = 0; bl && i < g->n_blockers; i++) {
@@ -223,7 +225,7 @@ static int dmar_json(const Model *m, struct json_object **ret) {
         return 0;
 }
 
-int report_write(const Model *m, FILE *f) {
+int report_write(const Model *m, ReportJobFn job, const void *userdata, FILE *f) {
         _cleanup_json_ json_object *host = NULL, *dmar = NULL;
         const Topology *t = m->topology;
         int k;
@@ -247,7 +249,7 @@ int report_write(const Model *m, FILE *f) {
         for (size_t i = 0; i < t->n_groups; i++) {
                 _cleanup_json_ json_object *g = NULL;
 
-                k = report_group_json(t->groups[i], &g);
+                k = report_group_json(t->groups[i], job ? job(userdata, t->groups[i]->id) : NULL, &g);
                 if (k < 0)
                         return k;
                 fputs(i ? ",\n" : "\n", f);
@@ -269,7 +271,7 @@ int report_write(const Model *m, FILE *f) {
         return ferror(f) ? -EIO : 0;
 }
 
-int report_to_string(const Model *m, char **ret) {
+int report_to_string(const Model *m, ReportJobFn job, const void *userdata, char **ret) {
         char *buf = NULL;
         size_t size = 0;
         FILE *f;
@@ -278,7 +280,7 @@ int report_to_string(const Model *m, char **ret) {
         f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
-        k = report_write(m, f);
+        k = report_write(m, job, userdata, f);
         if (fclose(f) != 0 && k >= 0)
                 k = -ENOMEM;
         if (k < 0) {

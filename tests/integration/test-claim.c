@@ -1013,7 +1013,7 @@ START_TEST(test_hung_probe_holds_up_only_its_group) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL, *other = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         _cleanup_(pending_clear) Pending hung = {};
-        _cleanup_free_ char *path = NULL, *job = NULL;
+        _cleanup_free_ char *path = NULL, *job = NULL, *out = NULL, *heading = NULL, *line = NULL;
         sd_bus_message *reply;
         int64_t t0, list_us, claim_us;
 
@@ -1038,6 +1038,15 @@ START_TEST(test_hung_probe_holds_up_only_its_group) {
         sd_bus_message_unref(reply);
         ck_assert_msg(list_us < 100 * 1000, "ListGroups took %" PRId64 " ms while a probe hung",
                       list_us / 1000);
+        /* assignctl list shows what the daemon is doing to the group (GetHostReport's "job"). */
+        ck_assert_int_eq(ASSIGNCTL(&out, NULL, "list"), 0);
+        heading = xasprintf("Group %u ", Q35_GROUP);
+        for (char *save = NULL, *l = strtok_r(out, "\n", &save); l && !line; l = strtok_r(NULL, "\n", &save))
+                if (startswith(l, heading))
+                        line = strdup(l);
+        ck_assert_msg(line, "assignctl list has no line for group %u", Q35_GROUP);
+        ck_assert_msg(strstr(line, ": assignable, claim running") || strstr(line, ": blocked, claim running"),
+                      "assignctl list shows group %u as \"%s\"", Q35_GROUP, line);
 
         t0 = now_usec();
         path = claim_device(other, SOLO5);
