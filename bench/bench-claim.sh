@@ -5,16 +5,23 @@
 # the same run: a plain shell script, under the same preload, writing the same sysfs files in the
 # same order (driver_override, unbind, drivers_probe for each function, then driver_override,
 # unbind, bind back) with no checks, no state file, no VFIO and no D-Bus. Prints both rates and
-# the ratio. Exits 77 when dbus-daemon or python-dbusmock (the polkit stand-in) is missing.
+# the ratio. Then, in rounds, with one long-lived client: the cycle rate, and the latency of
+# ListGroups while the daemon is idle and while a claim waits for a driver's probe that hangs
+# (the mock's probe-hang, 2 s) against the idle latency of the same round; with --before, an
+# older build's daemon is measured the same way in each round, alternating with this one.
+# Exits 77 when dbus-daemon or python-dbusmock (the polkit stand-in) is missing.
 #
 # Options: --builddir=DIR (vfio-assignd, assignctl, tests/mkhost, tests/mock/libvfio-mock.so)
 #          --srcdir=DIR (tests/test-system-bus.conf, tests/data/hosts)  --cycles=N (200)
+#          --rounds=N (3)  --before=DIR (the build directory of an older vfio-assignd)
 #          --tmpdir=DIR (default /dev/shm when writable: /run, where state.json lives, is tmpfs)
 set -eu
 
 builddir=.
 srcdir=
 cycles=200
+rounds=3
+before=
 tmpbase=
 python=${DBUSMOCK_PYTHON:-/usr/bin/python3}
 
@@ -23,16 +30,24 @@ for arg in "$@"; do
         --builddir=*) builddir=${arg#*=} ;;
         --srcdir=*) srcdir=${arg#*=} ;;
         --cycles=*) cycles=${arg#*=} ;;
+        --rounds=*) rounds=${arg#*=} ;;
+        --before=*) before=${arg#*=} ;;
         --tmpdir=*) tmpbase=${arg#*=} ;;
-        -h|--help) sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-claim.sh: unknown argument: $arg" >&2; exit 2 ;;
         esac
 done
 [ -n "$srcdir" ] || srcdir=$(cd "$(dirname "$0")/.." && pwd)
 builddir=$(cd "$builddir" && pwd)
-case "$cycles" in
-''|*[!0-9]*|0) echo "bench-claim.sh: --cycles needs a positive number" >&2; exit 2 ;;
-esac
+for n in "$cycles" "$rounds"; do
+        case "$n" in
+        ''|*[!0-9]*|0) echo "bench-claim.sh: --cycles and --rounds need a positive number" >&2; exit 2 ;;
+        esac
+done
+if [ -n "$before" ]; then
+        before=$(cd "$before" && pwd)
+        [ -x "$before/vfio-assignd" ] || { echo "bench-claim.sh: $before/vfio-assignd not built" >&2; exit 2; }
+fi
 conf=$srcdir/tests/test-system-bus.conf
 mock=$builddir/tests/mock/libvfio-mock.so
 
@@ -113,12 +128,30 @@ wait_name org.freedesktop.PolicyKit1 "$work/polkit.log"
 busctl --system call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Authority \
         org.freedesktop.DBus.Mock SetAllowed as 1 org.vfioassign1.claim
 
-LD_PRELOAD=$mock VFIO_MOCK_ROOT=$work/host VFIO_MOCK_UEVENT_FIFO=$work/uevents \
-        "$builddir/vfio-assignd" --sysfs-root="$work/host" --dev-root="$work/host" \
-        --uevent-fifo="$work/uevents" --policy-dir="$work/policy.d" --runtime-dir="$work/run" \
-        --state-dir="$work/state" >"$work/daemon.log" 2>&1 &
-daemon_pid=$!
-wait_name org.vfioassign1 "$work/daemon.log"
+# start_daemon BUILDDIR: its vfio-assignd on the tree; faults (the mock's VFIO_MOCK_CONFIG) empty.
+: >"$work/faults"
+start_daemon() {
+        LD_PRELOAD=$mock VFIO_MOCK_ROOT=$work/host VFIO_MOCK_UEVENT_FIFO=$work/uevents \
+                VFIO_MOCK_CONFIG=$work/faults \
+                "$1/vfio-assignd" --sysfs-root="$work/host" --dev-root="$work/host" \
+                --uevent-fifo="$work/uevents" --policy-dir="$work/policy.d" --runtime-dir="$work/run" \
+                --state-dir="$work/state" >"$work/daemon.log" 2>&1 &
+        daemon_pid=$!
+        wait_name org.vfioassign1 "$work/daemon.log"
+}
+stop_daemon() {
+        kill -TERM "$daemon_pid"
+        wait "$daemon_pid" 2>/dev/null || true
+        daemon_pid=
+        # The bus forgets the name a moment after the process is gone.
+        tries=0
+        while busctl --system status org.vfioassign1 >/dev/null 2>&1; do
+                tries=$((tries + 1))
+                [ "$tries" -lt 200 ] || { echo "bench-claim.sh: org.vfioassign1 stays on the bus" >&2; exit 1; }
+                sleep 0.05
+        done
+}
+start_daemon "$builddir"
 
 driver_of() { basename "$(readlink "$1/sys/bus/pci/devices/$2/driver")"; }
 check_host_drivers() {
@@ -141,23 +174,87 @@ done
 t1=$(now)
 check_host_drivers "$work/host"
 
-# 2. The daemon with one long-lived client (python-dbus): ClaimGroup + Release per cycle, so the
-#    client's start-up is not counted.
-t2=$(now)
-"$python" - "$group" "$cycles" <<'EOF'
+# 2. Rounds with one long-lived client (python-dbus), so the client's start-up is not counted:
+#    ClaimGroup + Release cycles; then ListGroups, idle and while a claim of the group waits for a
+#    probe that hangs 2 s (samples started in the first 1.5 s of the hang). With --before, the
+#    older daemon takes its turn in each round.
+cat >"$work/round.py" <<'PYEOF'
+import os
+import statistics
+import subprocess
 import sys
+import time
 import dbus
+
+group, cycles, host, faults, addr = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 bus = dbus.SystemBus()
 manager = dbus.Interface(bus.get_object("org.vfioassign1", "/org/vfioassign1"),
                          "org.vfioassign1.Manager")
-for _ in range(int(sys.argv[2])):
-    none = dbus.Dictionary({}, signature="sv")
-    path = manager.ClaimGroup(dbus.UInt32(int(sys.argv[1])), none)
-    lease = dbus.Interface(bus.get_object("org.vfioassign1", path), "org.vfioassign1.Lease")
-    lease.Release(none)
-EOF
-t3=$(now)
-check_host_drivers "$work/host"
+none = dbus.Dictionary({}, signature="sv")
+
+
+def list_ms():
+    t = time.perf_counter()
+    manager.ListGroups()
+    return (time.perf_counter() - t) * 1000
+
+
+def wait_for(what, check, seconds):
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            sys.exit("bench-claim.sh: " + what)
+        time.sleep(0.005)
+
+
+t = time.perf_counter()
+for _ in range(cycles):
+    path = manager.ClaimGroup(dbus.UInt32(group), none)
+    dbus.Interface(bus.get_object("org.vfioassign1", path), "org.vfioassign1.Lease").Release(none)
+rate = cycles / (time.perf_counter() - t)
+
+idle = [list_ms() for _ in range(50)]
+
+with open(faults, "w") as f:
+    f.write(f"{addr} probe-hang 2\n")
+claim = subprocess.Popen(["busctl", "--system", "call", "org.vfioassign1", "/org/vfioassign1",
+                          "org.vfioassign1.Manager", "ClaimGroup", "ua{sv}", str(group), "0"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+link = f"{host}/sys/bus/pci/devices/{addr}/driver"
+# Unbound from igb: the claim is in the drivers_probe that hangs.
+wait_for(f"{addr} never left igb", lambda: not os.path.lexists(link), 10)
+blocked = []
+end = time.monotonic() + 1.5
+while time.monotonic() < end:
+    blocked.append(list_ms())
+with open(faults, "w") as f:
+    f.write("")
+_, err = claim.communicate(timeout=30)
+if claim.returncode != 0:
+    sys.exit(f"bench-claim.sh: the claim behind the hung probe failed: {err.decode().strip()}")
+# busctl was the holder: its exit gives the group back.
+wait_for("the hung claim's lease stays", lambda: len(manager.ListLeases()) == 0, 10)
+print(f"{rate:.1f} {statistics.median(idle):.3f} {max(idle):.3f} "
+      f"{statistics.median(blocked):.3f} {max(blocked):.3f} {len(blocked)}")
+PYEOF
+: >"$work/rounds"
+r=0
+while [ "$r" -lt "$rounds" ]; do
+        for build in after ${before:+before}; do
+                if [ "$build" = before ]; then
+                        stop_daemon
+                        start_daemon "$before"
+                fi
+                echo "$build $("$python" "$work/round.py" "$group" "$cycles" "$work/host" \
+                        "$work/faults" "${functions%% *}")" >>"$work/rounds"
+                check_host_drivers "$work/host"
+                if [ "$build" = before ]; then
+                        stop_daemon
+                        start_daemon "$builddir"
+                fi
+        done
+        r=$((r + 1))
+done
 
 # 3. The baseline: the same writes from one shell process under the same preload, on a tree of
 #    its own (no uevents: nobody listens).
@@ -190,17 +287,49 @@ LD_PRELOAD=$mock VFIO_MOCK_ROOT=$work/baseline \
 t5=$(now)
 check_host_drivers "$work/baseline"
 
-echo "$cycles $t0 $t1 $t2 $t3 $t4 $t5" | awk '
+# The medians of the rounds per build, then everything against its baseline.
+{
+        echo "cycles $cycles $t0 $t1 $t4 $t5"
+        cat "$work/rounds"
+} | awk '
+function median(a, n,   i, j, t) {
+        for (i = 2; i <= n; i++)
+                for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
 function line(what, rate) {
         printf "bench:   %-48s %8.1f cycles/s (%6.2f ms/cycle)\n", what, rate, 1000 / rate
 }
+$1 == "cycles" { n = $2; cli = n / ($4 - $3); base = n / ($6 - $5); next }
 {
-        n = $1
-        cli = n / ($3 - $2); one = n / ($5 - $4); base = n / ($7 - $6)
+        k = ++count[$1]
+        rate[$1, k] = $2; idle[$1, k] = $3; idlemax[$1, k] = $4; blk[$1, k] = $5; blkmax[$1, k] = $6
+        samples[$1, k] = $7
+}
+END {
+        for (b in count) {
+                for (i = 1; i <= count[b]; i++) {
+                        r[i] = rate[b, i]; x[i] = idle[b, i]; y[i] = blk[b, i]
+                        mx[b] = idlemax[b, i] > mx[b] ? idlemax[b, i] : mx[b]
+                        my[b] = blkmax[b, i] > my[b] ? blkmax[b, i] : my[b]
+                        ns[b] += samples[b, i]
+                }
+                mrate[b] = median(r, count[b]); midle[b] = median(x, count[b]); mblk[b] = median(y, count[b])
+        }
         printf "bench: claim+release of a 3-function IOMMU group, kernel model, %d cycles\n", n
         line("vfio-assignd, assignctl claim --exec true:", cli)
-        line("vfio-assignd, one client (ClaimGroup+Release):", one)
+        line("vfio-assignd, one client (ClaimGroup+Release):", mrate["after"])
         line("baseline, sh writing the same sysfs files:", base)
         printf "bench: ratio baseline/daemon: %.1fx (one client), %.1fx (assignctl)\n",
-               base / one, base / cli
+               base / mrate["after"], base / cli
+        if ("before" in count) {
+                line("the older build (--before), one client:", mrate["before"])
+                printf "bench: ratio this build/older build: %.2fx cycles/s (median of %d interleaved rounds)\n",
+                       mrate["after"] / mrate["before"], count["after"]
+        }
+        print "bench: ListGroups latency, idle and while a claim waits 2 s for a hung probe (medians of the rounds):"
+        for (b in count)
+                printf "bench:   %-6s idle p50 %7.2f ms (max %7.2f), blocked p50 %8.2f ms (max %8.2f, %d calls in 1.5 s), ratio blocked/idle %.1fx\n",
+                       b == "after" ? "this" : "older", midle[b], mx[b], mblk[b], my[b], ns[b] / count[b],
+                       mblk[b] / midle[b]
 }'
