@@ -33,8 +33,8 @@ static const char *const sample_hosts[] = {
 
 START_TEST(test_sample_hosts_listed) {
         _cleanup_free_ char *dir = path_join(getenv("TEST_DATA_DIR") ?: "tests/data", "hosts");
+        _cleanup_closedir_ DIR *d = NULL;
         size_t n = 0;
-        DIR *d;
 
         d = opendir(dir);
         ck_assert_msg(d, "opendir %s: %s", dir, strerror(errno));
@@ -50,7 +50,6 @@ START_TEST(test_sample_hosts_listed) {
                 ck_assert_msg(listed, "%s is not in sample_hosts[]", de->d_name);
                 n++;
         }
-        closedir(d);
         ck_assert_uint_eq(n, ELEMENTSOF(sample_hosts));
 }
 END_TEST
