@@ -58,104 +58,68 @@ static char *capture_end(void) {
         return text;
 }
 
-START_TEST(test_errno_negative) {
-        _cleanup_free_ char *out = NULL;
-        int r;
+/* Runs call with errno set to a value of its own and stderr captured; asserts what call returned,
+ * that errno is unchanged, and what it printed. */
+#define ASSERT_LOGGED(call, want_r, want_out)                                                      \
+        do {                                                                                       \
+                _cleanup_free_ char *_out = NULL;                                                  \
+                int _r;                                                                            \
+                                                                                                   \
+                capture_begin();                                                                   \
+                errno = EBUSY;                                                                     \
+                _r = (call);                                                                       \
+                _out = capture_end();                                                              \
+                ck_assert_int_eq(errno, EBUSY);                                                    \
+                ck_assert_int_eq(_r, (want_r));                                                    \
+                ck_assert_str_eq(_out, (want_out));                                                \
+        } while (0)
 
+START_TEST(test_errno_negative) {
         setup_log(NULL, false);
-        errno = EBUSY;
-        capture_begin();
-        r = log_error_errno(-ENOENT, "Cannot open %s: %m", "/x");
-        out = capture_end();
-        ck_assert_int_eq(r, -ENOENT);
-        ck_assert_int_eq(errno, EBUSY);
-        ck_assert_str_eq(out, "Cannot open /x: No such file or directory\n");
+        ASSERT_LOGGED(log_error_errno(-ENOENT, "Cannot open %s: %m", "/x"), -ENOENT,
+                      "Cannot open /x: No such file or directory\n");
 }
 END_TEST
 
 START_TEST(test_errno_positive) {
-        _cleanup_free_ char *out = NULL;
-        int r;
-
         /* errno values straight from errno (e.g. after access()) are positive. */
         setup_log(NULL, false);
-        errno = 0;
-        capture_begin();
-        r = log_warning_errno(EACCES, "%s %s: %m; going on", "--pci-ids", "/y");
-        out = capture_end();
-        ck_assert_int_eq(r, -EACCES);
-        ck_assert_int_eq(errno, 0);
-        ck_assert_str_eq(out, "--pci-ids /y: Permission denied; going on\n");
+        ASSERT_LOGGED(log_warning_errno(EACCES, "%s %s: %m; going on", "--pci-ids", "/y"), -EACCES,
+                      "--pci-ids /y: Permission denied; going on\n");
 }
 END_TEST
 
 START_TEST(test_errno_journal_prefix) {
-        _cleanup_free_ char *out = NULL;
-        int r;
-
         /* The "<N>" prefix is printed before the message: "%m" still names the given error. */
         setup_log(NULL, true);
-        errno = EINTR;
-        capture_begin();
-        r = log_notice_errno(-EPERM, "a: %m");
-        out = capture_end();
-        ck_assert_int_eq(r, -EPERM);
-        ck_assert_int_eq(errno, EINTR);
-        ck_assert_str_eq(out, "<5>a: Operation not permitted\n");
-
-        capture_begin();
-        r = log_error_errno(-EIO, "b: %m");
-        out = mfree(out);
-        out = capture_end();
-        ck_assert_int_eq(r, -EIO);
-        ck_assert_str_eq(out, "<3>b: Input/output error\n");
+        ASSERT_LOGGED(log_notice_errno(-EPERM, "a: %m"), -EPERM, "<5>a: Operation not permitted\n");
+        ASSERT_LOGGED(log_error_errno(-EIO, "b: %m"), -EIO, "<3>b: Input/output error\n");
 }
 END_TEST
 
 START_TEST(test_errno_level_filtered) {
-        _cleanup_free_ char *out = NULL;
-        int r;
-
-        /* Not shown at the default level (6, info), yet still returns the error. */
+        /* Not shown above the level, yet the error is returned all the same. */
         setup_log("6", false);
-        errno = EAGAIN;
-        capture_begin();
-        r = log_debug_errno(-ENOMEM, "never: %m");
-        out = capture_end();
-        ck_assert_int_eq(r, -ENOMEM);
-        ck_assert_int_eq(errno, EAGAIN);
-        ck_assert_str_eq(out, "");
-
+        ASSERT_LOGGED(log_debug_errno(-ENOMEM, "never: %m"), -ENOMEM, "");
         setup_log("7", false);
-        capture_begin();
-        r = log_debug_errno(-ENOMEM, "now: %m");
-        out = mfree(out);
-        out = capture_end();
-        ck_assert_int_eq(r, -ENOMEM);
-        ck_assert_str_eq(out, "now: Cannot allocate memory\n");
-
+        ASSERT_LOGGED(log_debug_errno(-ENOMEM, "now: %m"), -ENOMEM, "now: Cannot allocate memory\n");
         setup_log("3", false);
-        capture_begin();
-        r = log_warning_errno(-ENOMEM, "hidden: %m");
-        out = mfree(out);
-        out = capture_end();
-        ck_assert_int_eq(r, -ENOMEM);
-        ck_assert_str_eq(out, "");
+        ASSERT_LOGGED(log_warning_errno(-ENOMEM, "hidden: %m"), -ENOMEM, "");
+        ASSERT_LOGGED(log_error_errno(-ENOMEM, "shown: %m"), -ENOMEM,
+                      "shown: Cannot allocate memory\n");
         setup_log("6", false);
 }
 END_TEST
 
-START_TEST(test_plain_log_keeps_errno) {
-        _cleanup_free_ char *out = NULL;
+static int log_info_returning(void) {
+        log_info("c: %m (%d)", 7);
+        return 0;
+}
 
+START_TEST(test_plain_log_keeps_errno) {
         /* log_msg()'s "%m" is the caller's errno, even after the prefix is printed. */
         setup_log(NULL, true);
-        errno = ENOENT;
-        capture_begin();
-        log_info("c: %m (%d)", 7);
-        out = capture_end();
-        ck_assert_int_eq(errno, ENOENT);
-        ck_assert_str_eq(out, "<6>c: No such file or directory (7)\n");
+        ASSERT_LOGGED(log_info_returning(), 0, "<6>c: Device or resource busy (7)\n");
 }
 END_TEST
 
