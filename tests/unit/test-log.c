@@ -60,18 +60,18 @@ static char *capture_end(void) {
 
 /* Runs call with errno set to a value of its own and stderr captured; asserts what call returned,
  * that errno is unchanged, and what it printed. */
-#define ASSERT_LOGGED(call, want_r, want_out)                                                      \
-        do {                                                                                       \
-                _cleanup_free_ char *_out = NULL;                                                  \
-                int _r;                                                                            \
-                                                                                                   \
-                capture_begin();                                                                   \
-                errno = EBUSY;                                                                     \
-                _r = (call);                                                                       \
-                _out = capture_end();                                                              \
-                ck_assert_int_eq(errno, EBUSY);                                                    \
-                ck_assert_int_eq(_r, (want_r));                                                    \
-                ck_assert_str_eq(_out, (want_out));                                                \
+#define ASSERT_LOGGED(call, want_r, want_out)       \
+        do {                                        \
+                _cleanup_free_ char *_out = NULL;   \
+                int _r;                             \
+                                                    \
+                capture_begin();                    \
+                errno = EBUSY;                      \
+                _r = (call);                        \
+                _out = capture_end();               \
+                ck_assert_int_eq(errno, EBUSY);     \
+                ck_assert_int_eq(_r, (want_r));     \
+                ck_assert_str_eq(_out, (want_out)); \
         } while (0)
 
 START_TEST(test_errno_negative) {
@@ -102,7 +102,8 @@ START_TEST(test_errno_level_filtered) {
         setup_log("6", false);
         ASSERT_LOGGED(log_debug_errno(-ENOMEM, "never: %m"), -ENOMEM, "");
         setup_log("7", false);
-        ASSERT_LOGGED(log_debug_errno(-ENOMEM, "now: %m"), -ENOMEM, "now: Cannot allocate memory\n");
+        ASSERT_LOGGED(log_debug_errno(-ENOMEM, "now: %m"), -ENOMEM,
+                      "now: Cannot allocate memory\n");
         setup_log("3", false);
         ASSERT_LOGGED(log_warning_errno(-ENOMEM, "hidden: %m"), -ENOMEM, "");
         ASSERT_LOGGED(log_error_errno(-ENOMEM, "shown: %m"), -ENOMEM,
