@@ -54,32 +54,46 @@ static bool print_json_error(int exit_code, const char *error_name, const char *
 }
 
 /* Messages carry the daemon's words, names from sysfs and our arguments: escaped, each is one
- * line that cannot drive the terminal. NULL when out of memory. */
-_printf_(1, 0) static char *message_new(const char *format, va_list ap) {
+ * line that cannot drive the terminal. error (positive) is errno while the format is expanded,
+ * for its "%m"; errno is what it was before. NULL when out of memory. */
+_printf_(2, 0) static char *message_new(int error, const char *format, va_list ap) {
         _cleanup_free_ char *msg = NULL;
+        int saved = errno, k;
 
-        if (vasprintf(&msg, format, ap) < 0)
+        errno = error;
+        k = vasprintf(&msg, format, ap);
+        errno = saved;
+        if (k < 0)
                 return NULL;
         return cescape(msg);
 }
 
-void note(const char *format, ...) {
-        _cleanup_free_ char *msg = NULL;
-        va_list ap;
+_printf_(2, 0) static void note_v(int error, const char *format, va_list ap) {
+        _cleanup_free_ char *msg = message_new(error, format, ap);
 
-        va_start(ap, format);
-        msg = message_new(format, ap);
-        va_end(ap);
         fprintf(stderr, "%s\n", msg ?: "Out of memory.");
 }
 
-int fail(int exit_code, const char *error_name, const char *format, ...) {
-        _cleanup_free_ char *shown = NULL;
+void note(const char *format, ...) {
         va_list ap;
 
         va_start(ap, format);
-        shown = message_new(format, ap);
+        note_v(errno, format, ap);
         va_end(ap);
+}
+
+void note_errno(int error, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        note_v(error < 0 ? -error : error, format, ap);
+        va_end(ap);
+}
+
+_printf_(4, 0) static int fail_v(int exit_code, const char *error_name, int error, const char *format,
+                                 va_list ap) {
+        _cleanup_free_ char *shown = message_new(error, format, ap);
+
         if (!shown) {
                 fputs("Out of memory.\n", stderr);
                 return exit_code;
@@ -90,6 +104,26 @@ int fail(int exit_code, const char *error_name, const char *format, ...) {
                 return exit_code;
         fprintf(stderr, "%s\n", shown);
         return exit_code;
+}
+
+int fail(int exit_code, const char *error_name, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = fail_v(exit_code, error_name, errno, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int fail_errno(int exit_code, int error, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = fail_v(exit_code, NULL, error < 0 ? -error : error, format, ap);
+        va_end(ap);
+        return r;
 }
 
 int printed(int r) {
@@ -105,14 +139,13 @@ int connect_bus(sd_bus **ret) {
         /* sd_bus_open_system() honours $DBUS_SYSTEM_BUS_ADDRESS, which the tests rely on. */
         r = sd_bus_open_system(&bus);
         if (r < 0)
-                return fail(EXIT_UNREACHABLE, NULL, UNREACHABLE "cannot connect to the bus: %s",
-                            strerror(-r));
+                return fail_errno(EXIT_UNREACHABLE, r, UNREACHABLE "cannot connect to the bus: %m");
         /* Sets ALLOW_INTERACTIVE_AUTHORIZATION on our calls, so polkit may ask for a password
          * instead of refusing outright (D-Bus specification, "Message Format", flag 0x4). */
         r = sd_bus_set_allow_interactive_authorization(bus, arg_ask_password);
         if (r < 0) {
                 sd_bus_unref(bus);
-                return fail(EXIT_FAILED, NULL, "Failed to set up the bus: %s", strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Failed to set up the bus: %m");
         }
         *ret = bus;
         return EXIT_OK;
@@ -239,8 +272,7 @@ int fetch_report(sd_bus *bus, json_object **ret) {
                 return fail_bus_call("GetHostReport", &error, r);
         r = sd_bus_message_read(reply, "s", &text);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Malformed reply to GetHostReport: %s",
-                            strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Malformed reply to GetHostReport: %m");
         return parse_json_object("GetHostReport", text, ret);
 }
 
@@ -650,7 +682,6 @@ int main(int argc, char *argv[]) {
         strv_free(arg_policy_dirs);
 
         if (fflush(stdout) != 0 || ferror(stdout))
-                return fail(EXIT_FAILED, NULL, "Failed to write to standard output: %s",
-                            strerror(errno));
+                return fail_errno(EXIT_FAILED, errno, "Failed to write to standard output: %m");
         return r;
 }

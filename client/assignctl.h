@@ -40,6 +40,12 @@ int fail(int exit_code, const char *error_name, const char *format, ...) _printf
 /* Prints a line on stderr that is not an error (text also under --json), escaped like fail()'s. */
 void note(const char *format, ...) _printf_(1, 2);
 
+/* fail() and note() for a failed call: error, an errno negative or positive, is what the
+ * message's "%m" prints (as daemon/log.h's log_error_errno() does), so callers write
+ * `return fail_errno(EXIT_FAILED, r, "Cannot ...: %m");`. */
+int fail_errno(int exit_code, int error, const char *format, ...) _printf_(3, 4);
+void note_errno(int error, const char *format, ...) _printf_(2, 3);
+
 /* Error messages quote arguments from the command line up to this many characters. */
 #define ARG_SHOWN_MAX 64
 

@@ -201,7 +201,7 @@ static int list_leases(sd_bus *bus, LeaseInfo **ret, size_t *ret_n) {
         }
         if (r < 0) {
                 lease_info_array_free(l, n);
-                return fail(EXIT_FAILED, NULL, "Malformed reply to ListLeases: %s", strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Malformed reply to ListLeases: %m");
         }
         *ret = l;
         *ret_n = n;
@@ -279,7 +279,7 @@ static int run_loop(Claim *c) {
                 int r = sd_event_run(c->event, UINT64_MAX);
 
                 if (r < 0)
-                        return fail(EXIT_FAILED, NULL, "Event loop failed: %s", strerror(-r));
+                        return fail_errno(EXIT_FAILED, r, "Event loop failed: %m");
         }
         return EXIT_OK;
 }
@@ -351,8 +351,8 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *err
         r = sd_bus_call_method_async(c->bus, &c->check, BUS_NAME, c->lease.path, IFACE_PROPERTIES,
                                      "GetAll", on_lease_checked, c, "s", IFACE_LEASE);
         if (r < 0)
-                note("%s: %s: cannot ask vfio-assignd about lease %" PRIu64 ": %s",
-                     program_invocation_short_name, c->context, c->lease.id, strerror(-r));
+                note_errno(r, "%s: %s: cannot ask vfio-assignd about lease %" PRIu64 ": %m",
+                           program_invocation_short_name, c->context, c->lease.id);
         return 0;
 }
 
@@ -424,8 +424,8 @@ static int open_fd(Claim *c, const char *method, const char *address, int *ret) 
                 return fail_call(c->context, &error, r);
         r = take_fd(reply, ret);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "%s: %s: cannot take the fd from %s: %s",
-                            program_invocation_short_name, c->context, method, strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "%s: %s: cannot take the fd from %s: %m",
+                                  program_invocation_short_name, c->context, method);
         return EXIT_OK;
 }
 
@@ -519,7 +519,7 @@ static int run_command(Claim *c) {
                 }
         }
         if (r == EXIT_OK && export_env(c, &f, addresses) < 0)
-                r = fail(EXIT_FAILED, NULL, "Cannot set the environment: %s", strerror(ENOMEM));
+                r = fail_errno(EXIT_FAILED, ENOMEM, "Cannot set the environment: %m");
         if (r != EXIT_OK) {
                 fds_close(&f);
                 return r;
@@ -531,7 +531,7 @@ static int run_command(Claim *c) {
         if (c->child < 0) {
                 r = negative_errno();
                 fds_close(&f);
-                return fail(EXIT_FAILED, NULL, "Cannot fork: %s", strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Cannot fork: %m");
         }
         if (c->child == 0)
                 exec_child(c, &f);
@@ -564,7 +564,7 @@ static int claim_setup(Claim *c) {
         if (arg_exec)
                 sigaddset(&mask, SIGCHLD); /* sd_event_add_child() needs it blocked */
         if (sigprocmask(SIG_BLOCK, &mask, &c->saved_mask) < 0)
-                return fail(EXIT_FAILED, NULL, "Failed to block signals: %s", strerror(errno));
+                return fail_errno(EXIT_FAILED, errno, "Failed to block signals: %m");
 
         r = sd_event_default(&c->event);
         if (r >= 0)
@@ -572,8 +572,7 @@ static int claim_setup(Claim *c) {
         if (r >= 0)
                 r = sd_event_add_signal(c->event, NULL, SIGTERM, on_signal, c);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Failed to set up the event loop: %s",
-                            strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Failed to set up the event loop: %m");
         r = connect_bus(&c->bus);
         if (r != EXIT_OK)
                 return r;
@@ -630,7 +629,7 @@ int verb_claim(int argc, char *argv[]) {
                 return fail_call(context, &error, r);
         r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Malformed reply to the claim: %s", strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Malformed reply to the claim: %m");
         r = set_string(&c.lease.path, path);
         if (r >= 0)
                 r = lease_get(c.bus, path, &c.lease, &error);

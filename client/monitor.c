@@ -387,9 +387,8 @@ static int emit_changed(const char *path, const char *iface, const char *name, j
 }
 
 static int warn_bad_signal(sd_bus_message *m, int r) {
-        fprintf(stderr, "Ignoring malformed %s signal from %s: %s\n",
-                strna(sd_bus_message_get_member(m)), strna(sd_bus_message_get_path(m)),
-                strerror(-r));
+        note_errno(r, "Ignoring malformed %s signal from %s: %m", strna(sd_bus_message_get_member(m)),
+                   strna(sd_bus_message_get_path(m)));
         return 0;
 }
 
@@ -587,7 +586,7 @@ static void on_reading(Monitor *m, sd_bus_message *reply, bool root) {
                 if (r >= 0)
                         r = now ? adopt(m, now, root) : -ENOMEM;
                 if (r < 0)
-                        note("Ignoring the malformed answer of %s: %s", BUS_NAME, strerror(-r));
+                        note_errno(r, "Ignoring the malformed answer of %s: %m", BUS_NAME);
         }
         reading_done(m, &m->reading[root]);
 }
@@ -728,7 +727,7 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
         m->seen = true;
         r = read_objects(m, false);
         if (r < 0)
-                note("Cannot read the objects of %s: %s", BUS_NAME, strerror(-r));
+                note_errno(r, "Cannot read the objects of %s: %m", BUS_NAME);
         return 0;
 }
 
@@ -745,18 +744,16 @@ int verb_monitor(int argc, char *argv[]) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGTERM);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return fail(EXIT_FAILED, NULL, "Failed to block signals: %s", strerror(errno));
+                return fail_errno(EXIT_FAILED, errno, "Failed to block signals: %m");
 
         r = sd_event_default(&event);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Failed to allocate the event loop: %s",
-                            strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Failed to allocate the event loop: %m");
         r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
         if (r >= 0)
                 r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Failed to watch SIGINT/SIGTERM: %s",
-                            strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Failed to watch SIGINT/SIGTERM: %m");
 
         m.objects = json_object_new_object();
         if (!m.objects)
@@ -767,12 +764,11 @@ int verb_monitor(int argc, char *argv[]) {
         m.bus = bus;
         r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Failed to attach the bus to the event loop: %s",
-                            strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Failed to attach the bus to the event loop: %m");
         /* A lost bus ends the loop with a non-zero code instead of exiting the process. */
         r = sd_bus_set_exit_on_disconnect(bus, true);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Failed to set up the bus: %s", strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Failed to set up the bus: %m");
 
         /* Subscribe before reading the objects, so nothing falls between the two. The
          * synchronous matches are installed on the bus when these calls return. The bus sends us
@@ -804,7 +800,7 @@ int verb_monitor(int argc, char *argv[]) {
 
         r = sd_event_loop(event);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Event loop failed: %s", strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Event loop failed: %m");
         if (r > 0)
                 return fail(EXIT_UNREACHABLE, NULL, "Lost the connection to the system bus.");
         return EXIT_OK;

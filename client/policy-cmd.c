@@ -122,7 +122,7 @@ int verb_policy_check(int argc, char *argv[]) {
                 int r = check_file(argv[i], results);
 
                 if (r < 0)
-                        return fail(EXIT_FAILED, NULL, "%s: %s", argv[i], strerror(-r));
+                        return fail_errno(EXIT_FAILED, r, "%s: %m", argv[i]);
                 if (r == 0)
                         n_invalid++;
         }
@@ -184,22 +184,21 @@ static int open_model(const char *context, Model **ret) {
         /* dev/ only tells whether the VFIO nodes exist, which no verdict depends on. */
         r = sysroot_open(arg_sysfs_root, "/", &root);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "%s: %s: cannot open the host tree %s: %s",
-                            program_invocation_short_name, context, arg_sysfs_root, strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "%s: %s: cannot open the host tree %s: %m",
+                                  program_invocation_short_name, context, arg_sysfs_root);
         /* Names only label devices; without pci.ids the verdicts are the same. */
         if (pci_names_new(sysroot_path(root), PCI_IDS_PATH, &names) < 0)
                 names = NULL;
         r = model_new(root, names, &m);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "%s: %s: cannot set up the model: %s",
-                            program_invocation_short_name, context, strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "%s: %s: cannot set up the model: %m",
+                                  program_invocation_short_name, context);
         root = NULL; /* the model took both */
         names = NULL;
         r = model_load(m);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "%s: %s: cannot read the host under %s: %s",
-                            program_invocation_short_name, context, arg_sysfs_root,
-                            strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "%s: %s: cannot read the host under %s: %m",
+                                  program_invocation_short_name, context, arg_sysfs_root);
         *ret = TAKE_PTR(m);
         return EXIT_OK;
 }
@@ -257,8 +256,8 @@ static int explain_offline(const char *context, const char *address, json_object
         pc = (PolicyCaller) { .uid = c.uid, .user = c.user, .groups = c.groups };
         r = policy_evaluate_group(p, m->topology, g, m->host, &pc, &v);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "%s: %s: cannot evaluate the policy: %s",
-                            program_invocation_short_name, context, strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "%s: %s: cannot evaluate the policy: %m",
+                                  program_invocation_short_name, context);
         r = policy_verdict_to_json(&v, g->id, c.user, c.uid, ret);
         if (r < 0)
                 return fail(EXIT_FAILED, NULL, "Out of memory.");
@@ -287,8 +286,7 @@ static int explain_online(const char *context, const char *address, json_object 
                 return fail_call(context, &error, r);
         r = sd_bus_message_read(reply, "s", &text);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Malformed reply to ExplainPolicy: %s",
-                            strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Malformed reply to ExplainPolicy: %m");
         return parse_json_object("ExplainPolicy", text, ret);
 }
 
@@ -326,7 +324,7 @@ static int fetch_policy(sd_bus *bus, const char *context, json_object **ret) {
                 return fail_call(context, &error, r);
         r = sd_bus_message_read(reply, "s", &text);
         if (r < 0)
-                return fail(EXIT_FAILED, NULL, "Malformed reply to GetPolicy: %s", strerror(-r));
+                return fail_errno(EXIT_FAILED, r, "Malformed reply to GetPolicy: %m");
         return parse_json_object("GetPolicy", text, ret);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,21 @@ static inline void fclosep(FILE **f) {
                 fclose(*f);
 }
 #define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* closedir() that accepts NULL, keeps errno and returns NULL, for "d = safe_closedir(d)" where a
+ * function is done with one directory before it opens the next into the same variable. */
+static inline DIR *safe_closedir(DIR *d) {
+        if (d) {
+                int saved = errno;
+                closedir(d);
+                errno = saved;
+        }
+        return NULL;
+}
+static inline void closedirp(DIR **d) {
+        safe_closedir(*d);
+}
+#define _cleanup_closedir_ _cleanup_(closedirp)
 
 static inline void strv_free(char **l) {
         if (!l)

@@ -73,8 +73,8 @@ static int read_param_bool(const SysRoot *root, const char *path, char ***errors
 
 static int read_units(const SysRoot *root, HostInfo *h) {
         _cleanup_strv_free_ char **names = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        DIR *d;
         int k;
 
         k = sysroot_opendir_at(root, -1, SYSFS_CLASS_IOMMU, &d);
@@ -83,11 +83,8 @@ static int read_units(const SysRoot *root, HostInfo *h) {
         if (k < 0)
                 return k == -ENOMEM ? k : strv_extendf(&h->errors, "%s: %s", SYSFS_CLASS_IOMMU, strerror(-k));
         while ((de = readdir(d)))
-                if (de->d_name[0] != '.' && filename_is_valid(de->d_name) && strv_extend(&names, de->d_name) < 0) {
-                        closedir(d);
+                if (de->d_name[0] != '.' && filename_is_valid(de->d_name) && strv_extend(&names, de->d_name) < 0)
                         return -ENOMEM;
-                }
-        closedir(d);
         strv_sort(names);
 
         h->units = calloc(strv_length(names) + 1, sizeof(IommuUnit));
@@ -130,8 +127,8 @@ static int read_units(const SysRoot *root, HostInfo *h) {
 }
 
 static int read_hugepages(const SysRoot *root, HostInfo *h) {
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        DIR *d;
         int k;
 
         k = sysroot_opendir_at(root, -1, SYSFS_HUGEPAGES, &d);
@@ -158,14 +155,11 @@ static int read_hugepages(const SysRoot *root, HostInfo *h) {
                 if (sysfs_read_attr_buf(root, -1, path, buf, sizeof(buf)) < 0 || safe_atou64(buf, 10, &freep_) < 0)
                         continue;
                 nh = realloc(h->hugepages, sizeof(*nh) * (h->n_hugepages + 1));
-                if (!nh) {
-                        closedir(d);
+                if (!nh)
                         return -ENOMEM;
-                }
                 h->hugepages = nh;
                 nh[h->n_hugepages++] = (Hugepages) { .size_kb = size, .total = total, .free = freep_ };
         }
-        closedir(d);
         for (size_t i = 1; i < h->n_hugepages; i++)
                 for (size_t j = i; j > 0 && h->hugepages[j - 1].size_kb > h->hugepages[j].size_kb; j--) {
                         Hugepages x = h->hugepages[j];
@@ -176,15 +170,14 @@ static int read_hugepages(const SysRoot *root, HostInfo *h) {
 }
 
 static bool dir_has_entries(const SysRoot *root, const char *path) {
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         bool any = false;
-        DIR *d;
 
         if (sysroot_opendir_at(root, -1, path, &d) < 0)
                 return false;
         while (!any && (de = readdir(d)))
                 any = de->d_name[0] != '.';
-        closedir(d);
         return any;
 }
 

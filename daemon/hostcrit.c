@@ -156,9 +156,9 @@ static int read_text(const SysRoot *root, const char *path, char **ret) {
 static int block_devices(const SysRoot *root, const char *blockpath, const char *what, unsigned depth,
                          HostCritical **c, size_t *n, char ***errors) {
         _cleanup_free_ char *real = NULL, *slaves = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         char addr[PCI_ADDRESS_STRLEN];
         struct dirent *de;
-        DIR *d;
         int k;
 
         if (depth > STACK_DEPTH_MAX)
@@ -183,17 +183,12 @@ static int block_devices(const SysRoot *root, const char *blockpath, const char 
 
                 if (de->d_name[0] == '.' || !filename_is_valid(de->d_name))
                         continue;
-                if (asprintf(&sub, "%s/%s", slaves, de->d_name) < 0) {
-                        closedir(d);
+                if (asprintf(&sub, "%s/%s", slaves, de->d_name) < 0)
                         return -ENOMEM;
-                }
                 k = block_devices(root, sub, what, depth + 1, c, n, errors);
-                if (k < 0) {
-                        closedir(d);
+                if (k < 0)
                         return k;
-                }
         }
-        closedir(d);
         return 0;
 }
 
@@ -201,9 +196,9 @@ static int block_devices(const SysRoot *root, const char *blockpath, const char 
 static int net_devices(const SysRoot *root, const char *ifname, const char *top, unsigned depth,
                        HostCritical **c, size_t *n, char ***errors) {
         _cleanup_free_ char *link = NULL, *real = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         char addr[PCI_ADDRESS_STRLEN];
         struct dirent *de;
-        DIR *d;
         int k;
 
         if (depth > STACK_DEPTH_MAX)
@@ -224,11 +219,9 @@ static int net_devices(const SysRoot *root, const char *ifname, const char *top,
                         continue;
                 k = net_devices(root, de->d_name + 6, top, depth + 1, c, n, errors);
                 if (k < 0)
-                        break;
+                        return k;
         }
-        closedir(d);
-        if (k < 0)
-                return k;
+        d = safe_closedir(d);
         link = mfree(link);
         if (asprintf(&link, "%s/brif", real) < 0)
                 return -ENOMEM;
@@ -239,10 +232,9 @@ static int net_devices(const SysRoot *root, const char *ifname, const char *top,
                         continue;
                 k = net_devices(root, de->d_name, top, depth + 1, c, n, errors);
                 if (k < 0)
-                        break;
+                        return k;
         }
-        closedir(d);
-        return k < 0 ? k : 0;
+        return 0;
 }
 
 int host_critical_find(const SysRoot *root, const Topology *t, HostCritical **ret, size_t *ret_n,

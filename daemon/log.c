@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,15 +18,38 @@ void log_setup(void) {
                 log_max = level[0] - '0';
 }
 
+/* error goes into errno just before the message is formatted, for its "%m" (the prefix's
+ * fprintf() may change errno); the callers put the caller's errno back. */
+_printf_(3, 0) static void log_msgv(int level, int error, const char *fmt, va_list ap) {
+        if (log_prefix)
+                fprintf(stderr, "<%d>", level);
+        errno = error;
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+}
+
 void log_msg(int level, const char *fmt, ...) {
+        int saved = errno;
         va_list ap;
 
         if (level > log_max)
                 return;
-        if (log_prefix)
-                fprintf(stderr, "<%d>", level);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        log_msgv(level, saved, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
+        errno = saved;
+}
+
+int log_msg_errno(int level, int error, const char *fmt, ...) {
+        int saved = errno;
+        va_list ap;
+
+        error = error < 0 ? -error : error;
+        if (level <= log_max) {
+                va_start(ap, fmt);
+                log_msgv(level, error, fmt, ap);
+                va_end(ap);
+                errno = saved;
+        }
+        return -error;
 }

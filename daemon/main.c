@@ -152,10 +152,10 @@ static int parse_argv(int argc, char *argv[]) {
 static void warn_missing_inputs(void) {
         for (char **dir = arg_policy_dirs; dir && *dir; dir++)
                 if (access(*dir, F_OK) < 0)
-                        log_warning("--policy-dir %s: %s; no policy is read from it", *dir, strerror(errno));
+                        log_warning_errno(errno, "--policy-dir %s: %m; no policy is read from it", *dir);
         if (arg_pci_ids && access(arg_pci_ids, R_OK) < 0)
-                log_warning("%s %s: %s; devices are shown without vendor and device names",
-                            arg_pci_ids_set ? "--pci-ids" : "The PCI ID database", arg_pci_ids, strerror(errno));
+                log_warning_errno(errno, "%s %s: %m; devices are shown without vendor and device names",
+                                  arg_pci_ids_set ? "--pci-ids" : "The PCI ID database", arg_pci_ids);
 }
 
 static int model_open(Model **ret) {
@@ -169,9 +169,8 @@ static int model_open(Model **ret) {
                 /* Name the one that failed. */
                 _cleanup_close_ int fd = open(arg_sysfs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-                log_error("Cannot open the %s root %s: %s", fd < 0 ? "sysfs" : "dev",
-                          fd < 0 ? arg_sysfs_root : arg_dev_root, strerror(-k));
-                return k;
+                return log_error_errno(k, "Cannot open the %s root %s: %m", fd < 0 ? "sysfs" : "dev",
+                                       fd < 0 ? arg_sysfs_root : arg_dev_root);
         }
         k = pci_names_new(sysroot_path(root), arg_pci_ids, &names);
         if (k < 0)
@@ -202,15 +201,13 @@ static int run_report(void) {
         if (k < 0)
                 return k;
         k = model_load(m);
-        if (k < 0) {
-                log_error("Cannot read the host: %s", strerror(-k));
-                return k;
-        }
+        if (k < 0)
+                return log_error_errno(k, "Cannot read the host: %m");
         k = report_write(m, NULL, NULL, stdout);
         if (k >= 0 && fflush(stdout) != 0)
                 k = -EIO;
         if (k < 0)
-                log_error("Cannot write the report: %s", strerror(-k));
+                return log_error_errno(k, "Cannot write the report: %m");
         return k;
 }
 
@@ -329,10 +326,8 @@ static int run_daemon(void) {
         if (k < 0)
                 goto fail;
         k = sd_bus_open_system(&bus);
-        if (k < 0) {
-                log_error("Cannot connect to the system bus: %s", strerror(-k));
-                return k;
-        }
+        if (k < 0)
+                return log_error_errno(k, "Cannot connect to the system bus: %m");
         d.bus = bus;
         k = bus_register_objects(&d);
         if (k < 0)
@@ -343,15 +338,11 @@ static int run_daemon(void) {
                           "touching anything", BUS_NAME);
                 return k;
         }
-        if (k < 0) {
-                log_error("Cannot own %s on the system bus: %s", BUS_NAME, strerror(-k));
-                return k;
-        }
+        if (k < 0)
+                return log_error_errno(k, "Cannot own %s on the system bus: %m", BUS_NAME);
         k = sd_bus_get_bus_id(bus, &bus_id);
-        if (k < 0) {
-                log_error("Cannot get the id of the system bus: %s", strerror(-k));
-                return k;
-        }
+        if (k < 0)
+                return log_error_errno(k, "Cannot get the id of the system bus: %m");
         sd_id128_to_string(bus_id, d.bus_id);
         k = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
                                 "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, &d);
@@ -362,25 +353,19 @@ static int run_daemon(void) {
          * real /sys only; on a fake tree the FIFO is the event source. */
         if (sysroot_is_host(model->root)) {
                 k = udev_watch_new(event, manager_uevent, &d, &udev);
-                if (k < 0) {
-                        log_error("Cannot listen to uevents: %s", strerror(-k));
-                        return k;
-                }
+                if (k < 0)
+                        return log_error_errno(k, "Cannot listen to uevents: %m");
                 log_info("Listening to %s uevents for pci", udev_watch_uses_udevd(udev) ? "udev" : "kernel");
         }
         if (arg_uevent_fifo) {
                 k = fifo_watch_new(event, arg_uevent_fifo, manager_uevent, &d, &fifo);
-                if (k < 0) {
-                        log_error("Cannot open the uevent FIFO %s: %s", arg_uevent_fifo, strerror(-k));
-                        return k;
-                }
+                if (k < 0)
+                        return log_error_errno(k, "Cannot open the uevent FIFO %s: %m", arg_uevent_fifo);
         }
 
         k = model_load(model);
-        if (k < 0) {
-                log_error("Cannot read the host under %s: %s", arg_sysfs_root, strerror(-k));
-                return k;
-        }
+        if (k < 0)
+                return log_error_errno(k, "Cannot read the host under %s: %m", arg_sysfs_root);
         log_model_errors(model);
         log_info("%zu PCI devices in %zu IOMMU groups; interrupt remapping %s", model->topology->n_devices,
                  model->topology->n_groups, ir_verdict_to_string(model->host->ir));
@@ -392,10 +377,8 @@ static int run_daemon(void) {
         if (k < 0)
                 return k;
         k = manager_start(&d, runtime_fd, state_fd);
-        if (k < 0) {
-                log_error("Cannot set up the leases: %s", strerror(-k));
-                return k;
-        }
+        if (k < 0)
+                return log_error_errno(k, "Cannot set up the leases: %m");
         (void) sd_notify(false, "READY=1\nSTATUS=Serving " BUS_NAME);
 
         k = run_loop(event);
@@ -405,8 +388,7 @@ static int run_daemon(void) {
         log_info("Stopped.");
         return 0;
 fail:
-        log_error("vfio-assignd: %s", strerror(-k));
-        return k;
+        return log_error_errno(k, "vfio-assignd: %m");
 }
 
 int main(int argc, char *argv[]) {
@@ -424,7 +406,7 @@ int main(int argc, char *argv[]) {
         case ACTION_INTROSPECT:
                 k = bus_print_introspection(stdout);
                 if (k < 0)
-                        log_error("Cannot render the introspection data: %s", strerror(-k));
+                        log_error_errno(k, "Cannot render the introspection data: %m");
                 break;
         default:
                 k = run_daemon();

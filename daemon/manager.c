@@ -80,7 +80,7 @@ void manager_refresh_host(Manager *d) {
         int k = model_refresh_host(d->model, &changed);
 
         if (k < 0)
-                log_warning("Cannot read the host facts again, using the previous ones: %s", strerror(-k));
+                log_warning_errno(k, "Cannot read the host facts again, using the previous ones: %m");
         else if (changed)
                 manager_bus_send_host_changed(d);
 }
@@ -229,7 +229,7 @@ static void drop_unsafe_interrupts(Manager *d, const char *why) {
         if (k > 0)
                 log_notice("vfio_iommu_type1.allow_unsafe_interrupts cleared: %s", why);
         else if (k < 0)
-                log_warning("Cannot clear vfio_iommu_type1.allow_unsafe_interrupts: %s", strerror(-k));
+                log_warning_errno(k, "Cannot clear vfio_iommu_type1.allow_unsafe_interrupts: %m");
 }
 
 static void lease_appeared(Manager *d, Lease *l) {
@@ -302,8 +302,8 @@ static void acquire_done(Job *j) {
                                 fdstore_put_lease(l);
                                 k = lease_bus_track(d, l);
                                 if (k < 0)
-                                        log_warning("Cannot track the holder %s of IOMMU group %" PRIu32 ": %s",
-                                                    strna(l->holder), j->group, strerror(-k));
+                                        log_warning_errno(k, "Cannot track the holder %s of IOMMU group %" PRIu32
+                                                          ": %m", strna(l->holder), j->group);
                         }
                         if (a->req.unattended)
                                 log_info("IOMMU group %" PRIu32 " prepared for vfio-pci (%s), lease %" PRIu64,
@@ -557,8 +557,8 @@ void manager_holder_gone(Manager *d, Lease *l) {
         int k = queue_release(d, JOB_RELEASE, l, NULL, true, NULL, NULL);
 
         if (k < 0)
-                log_warning("IOMMU group %" PRIu32 ": holder gone, cannot queue the release: %s", l->group,
-                            strerror(-k));
+                log_warning_errno(k, "IOMMU group %" PRIu32 ": holder gone, cannot queue the release: %m",
+                                  l->group);
 }
 
 typedef struct GrantJob {
@@ -727,7 +727,7 @@ static void enforce_done(Job *j) {
         if (j->cancelled)
                 goto finish;
         if (x->result < 0)
-                log_warning("%s joining its leased group: %s", x->address, strerror(-x->result));
+                log_warning_errno(x->result, "%s joining its leased group: %m", x->address);
         else if (x->e.reverted) {
                 log_warning("%s", x->e.message);
                 manager_bus_send_driver_reverted(d, x->address, x->e.driver, j->group, x->e.message);
@@ -742,7 +742,7 @@ static void enforce_done(Job *j) {
                         goto finish;
                 k = queue_acquire(d, &req, why, false, NULL, NULL);
                 if (k < 0)
-                        log_warning("Preparing %s on arrival failed: %s", x->address, strerror(-k));
+                        log_warning_errno(k, "Preparing %s on arrival failed: %m", x->address);
         }
 finish:
         enforcement_clear(&x->e);
@@ -772,7 +772,7 @@ static void queue_enforcement(Manager *d, const char *action, const char *addres
                 free(x->action);
                 free(x->address);
                 free(x);
-                log_warning("%s %s: cannot queue the check of its lease: %s", action, address, strerror(-k));
+                log_warning_errno(k, "%s %s: cannot queue the check of its lease: %m", action, address);
         }
 }
 
@@ -798,7 +798,7 @@ static void emit_changes(Manager *d, const char *action, const char *address, Ch
         }
         k = bus_emit_changes(d, changes);
         if (k < 0)
-                log_warning("%s %s: cannot emit signals: %s", action, address, strerror(-k));
+                log_warning_errno(k, "%s %s: cannot emit signals: %m", action, address);
         change_list_clear(changes);
 }
 
@@ -816,7 +816,7 @@ static int on_settle(sd_event_source *s, uint64_t usec, void *userdata) {
 
         k = model_settle(d->model, &changes);
         if (k < 0)
-                log_warning("Cannot read unsettled IOMMU groups again: %s", strerror(-k));
+                log_warning_errno(k, "Cannot read unsettled IOMMU groups again: %m");
         emit_changes(d, "settle", "", &changes);
         if (model_is_settled(d->model) || k < 0) {
                 d->settle_attempt = 0;
@@ -858,7 +858,7 @@ static void schedule_settle(Manager *d) {
                 k = sd_event_add_time_relative(d->event, &d->settle, CLOCK_MONOTONIC, SETTLE_FIRST_USEC, 1000,
                                                on_settle, d);
         if (k < 0)
-                log_warning("Cannot schedule reading unsettled IOMMU groups again: %s", strerror(-k));
+                log_warning_errno(k, "Cannot schedule reading unsettled IOMMU groups again: %m");
         d->settle_attempt = 0;
 }
 
@@ -870,7 +870,7 @@ void manager_uevent(const char *action, const char *address, void *userdata) {
 
         k = model_process_event(d->model, action, address, &changes);
         if (k < 0)
-                log_warning("%s %s: cannot refresh the model: %s", action, address, strerror(-k));
+                log_warning_errno(k, "%s %s: cannot refresh the model: %m", action, address);
         emit_changes(d, action, address, &changes);
         schedule_settle(d);
         if (streq(action, "add") || streq(action, "bind") || streq(action, "unbind"))
@@ -948,8 +948,8 @@ void manager_wait_for_close(Manager *d, Lease *l) {
         if (l->close_wd < 0) {
                 k = lease_watch_close(&d->leases->ctx, l, d->inotify_fd);
                 if (k < 0) {
-                        log_debug("Cannot watch /dev/vfio/%" PRIu32 " for closes (%s); checking periodically",
-                                  l->group, strerror(-k));
+                        log_debug_errno(k, "Cannot watch /dev/vfio/%" PRIu32 " for closes (%m); checking periodically",
+                                        l->group);
                         return;
                 }
         }

@@ -79,8 +79,8 @@ static int secondary_bus(void *userdata, const PciAddress *bridge, uint8_t *ret_
         char addr[PCI_ADDRESS_STRLEN], path[128];
         _cleanup_close_ int dfd = -1;
         struct dirent *de;
+        _cleanup_closedir_ DIR *d = NULL;
         uint8_t b;
-        DIR *d;
 
         pci_address_format(bridge, addr);
         snprintf(path, sizeof(path), SYSFS_PCI_DEVICES "/%s", addr);
@@ -101,11 +101,9 @@ static int secondary_bus(void *userdata, const PciAddress *bridge, uint8_t *ret_
 
                 if (pci_address_is_canonical(de->d_name) && pci_address_parse(de->d_name, &child) >= 0) {
                         *ret_bus = child.bus;
-                        closedir(d);
                         return 0;
                 }
         }
-        closedir(d);
         return -ENODEV;
 }
 

@@ -67,10 +67,10 @@ static int entry_cmp(const void *a, const void *b) {
 
 /* Collects DIR/NAME.json; a missing directory is normal (nothing installed there). */
 static int list_dir(PolicyErrors *e, const char *dir, EntryList *l) {
+        _cleanup_closedir_ DIR *d = NULL;
         _cleanup_close_ int fd = -1;
         size_t dlen = strlen(dir);
         struct dirent *de;
-        DIR *d;
         int r = 0;
 
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -124,7 +124,6 @@ static int list_dir(PolicyErrors *e, const char *dir, EntryList *l) {
                         break;
                 }
         }
-        closedir(d);
         return r;
 }
 

@@ -218,7 +218,7 @@ static int cmp_virtfn(const void *a, const void *b) {
 
 /* The virtfnN links of an SR-IOV PF, in N order (sysfs-bus-pci: virtfnN -> ../<VF>). */
 static int read_virtfns(const SysRoot *root, int dfd, const char *addr, char ***ret, char ***errors) {
-        DIR *d = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         VirtFn *v = NULL;
         size_t n = 0;
@@ -268,12 +268,11 @@ out:
         for (size_t i = 0; i < n; i++)
                 free(v[i].addr);
         free(v);
-        closedir(d);
         return k;
 }
 
 static int read_vfio_dev(const SysRoot *root, int dfd, char **ret) {
-        DIR *d = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int k;
 
@@ -291,7 +290,6 @@ static int read_vfio_dev(const SysRoot *root, int dfd, char **ret) {
                         break;
                 }
         }
-        closedir(d);
         return 0;
 }
 
@@ -541,8 +539,8 @@ static int group_read_full(const SysRoot *root, uint32_t id, bool list_members, 
         _cleanup_(group_freep) Group *g = NULL;
         _cleanup_close_ int gfd = -1;
         _cleanup_free_ char *path = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        DIR *d;
         int k;
 
         g = calloc(1, sizeof(*g));
@@ -566,12 +564,9 @@ static int group_read_full(const SysRoot *root, uint32_t id, bool list_members, 
                         /* Groups may hold non-PCI devices (platform devices); we only manage PCI. */
                         continue;
                 }
-                if (strv_extend(&g->devices, de->d_name) < 0) {
-                        closedir(d);
+                if (strv_extend(&g->devices, de->d_name) < 0)
                         return -ENOMEM;
-                }
         }
-        closedir(d);
         strv_sort(g->devices);
 
 attributes:
@@ -601,19 +596,16 @@ static int cmp_device(const void *a, const void *b) {
 
 static int list_dir(const SysRoot *root, const char *path, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        DIR *d;
         int k;
 
         k = sysroot_opendir_at(root, -1, path, &d);
         if (k < 0)
                 return k;
         while ((de = readdir(d)))
-                if (de->d_name[0] != '.' && strv_extend(&l, de->d_name) < 0) {
-                        closedir(d);
+                if (de->d_name[0] != '.' && strv_extend(&l, de->d_name) < 0)
                         return -ENOMEM;
-                }
-        closedir(d);
         *ret = TAKE_PTR(l);
         return 0;
 }

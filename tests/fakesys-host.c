@@ -20,12 +20,6 @@
 
 typedef char Path[PATH_MAX];
 
-static inline void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-#define _cleanup_closedir_ _cleanup_(closedirp)
-
 static _printf_(2, 3) int pathf(char *buf, const char *fmt, ...) {
         va_list ap;
         int n;

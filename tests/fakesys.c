@@ -115,7 +115,7 @@ static int mkdir_parent_at(int dirfd, const char *rel) {
 static int rm_rf_at(int dirfd, const char *rel);
 
 static int rm_rf_children(int fd) {
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         int dfd, r = 0;
 
         dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -130,7 +130,6 @@ static int rm_rf_children(int fd) {
         for (struct dirent *de; r >= 0 && (de = readdir(d));)
                 if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
                         r = rm_rf_at(fd, de->d_name);
-        closedir(d);
         return r;
 }
 
@@ -360,7 +359,7 @@ static int put_link(FakeSys *fs, const char *dir, const char *name, const char *
 /* Names in a directory of the tree, sorted. */
 static int list_dir(FakeSys *fs, const char *rel, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         int fd, r = 0;
 
         fd = openat(fs->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -374,7 +373,6 @@ static int list_dir(FakeSys *fs, const char *rel, char ***ret) {
         for (struct dirent *de; r >= 0 && (de = readdir(d));)
                 if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
                         r = strv_extend(&l, de->d_name);
-        closedir(d);
         if (r < 0)
                 return r;
         strv_sort(l);

@@ -13,8 +13,8 @@
 #include "macro.h"
 
 static int dir_is_empty_or_missing(const char *dir) {
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        DIR *d;
         int r = 1;
 
         d = opendir(dir);
@@ -23,7 +23,6 @@ static int dir_is_empty_or_missing(const char *dir) {
         while ((de = readdir(d)))
                 if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
                         r = 0;
-        closedir(d);
         return r;
 }
 

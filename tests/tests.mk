@@ -23,6 +23,12 @@ tests_unit_test_common_SOURCES = tests/unit/test-common.c
 tests_unit_test_common_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_common_LDADD = libcommon.a $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/test-log
+TESTS += tests/unit/test-log
+tests_unit_test_log_SOURCES = tests/unit/test-log.c daemon/log.c daemon/log.h
+tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_log_LDADD = $(CHECK_LIBS)
+
 tests_unit_test_host_SOURCES = tests/unit/test-host.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c \
 	daemon/dmar.c
 tests_unit_test_host_CFLAGS = $(UNIT_CFLAGS)

@@ -706,13 +706,12 @@ static void polkit_set(PolkitMode mode) {
 
 static unsigned daemon_fds(void) {
         _cleanup_free_ char *dir = xasprintf("/proc/%d/fd", (int) C.pid);
+        _cleanup_closedir_ DIR *d = opendir(dir);
         unsigned n = 0;
-        DIR *d = opendir(dir);
 
         ck_assert_msg(d, "%s: %s", dir, strerror(errno));
         for (struct dirent *de; (de = readdir(d));)
                 n += de->d_name[0] != '.';
-        closedir(d);
         return n;
 }
 

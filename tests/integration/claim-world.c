@@ -368,15 +368,15 @@ char *snapshot(void) {
         _cleanup_free_ char *state = path_join(C.run, STATE_FILE);
         _cleanup_free_ char *persistent = path_join(C.state, PERSISTENT_FILE);
         _cleanup_strv_free_ char **names = NULL, **nodes = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         char *text = NULL;
-        DIR *d;
 
         d = opendir(devices);
         ck_assert_msg(d, "opendir %s: %s", devices, strerror(errno));
         for (struct dirent *de; (de = readdir(d));)
                 if (de->d_name[0] != '.')
                         ck_assert_int_ge(strv_extend(&names, de->d_name), 0);
-        closedir(d);
+        d = safe_closedir(d);
         strv_sort(names);
         for (char **n = names; n && *n; n++) {
                 _cleanup_free_ char *drv = driver_of(*n), *ovr = override_of(*n);
@@ -396,7 +396,6 @@ char *snapshot(void) {
                                                       (unsigned) st.st_mode & 07777),
                                          0);
                 }
-                closedir(d);
         }
         strv_sort(nodes);
         for (char **n = nodes; n && *n; n++)

@@ -726,7 +726,7 @@ static char **device_links(const char *root, const char *bdf) {
         add_if_exists(&l, root, xasprintf("%s/%s", SYSFS_PCI_DEVICES, bdf));
         for (size_t i = 0; i < ELEMENTSOF(parents); i++) {
                 _cleanup_free_ char *dir = path_join(root, parents[i]);
-                DIR *d = opendir(dir);
+                _cleanup_closedir_ DIR *d = opendir(dir);
 
                 if (!d)
                         continue;
@@ -739,7 +739,6 @@ static char **device_links(const char *root, const char *bdf) {
                                                          de->d_name, bdf)
                                              : xasprintf("%s/%s/%s", parents[i], de->d_name, bdf));
                 }
-                closedir(d);
         }
         if (!l) {
                 l = calloc(1, sizeof(char *));

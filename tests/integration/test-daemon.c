@@ -33,8 +33,8 @@ static const char *const sample_hosts[] = {
 
 START_TEST(test_sample_hosts_listed) {
         _cleanup_free_ char *dir = path_join(getenv("TEST_DATA_DIR") ?: "tests/data", "hosts");
+        _cleanup_closedir_ DIR *d = NULL;
         size_t n = 0;
-        DIR *d;
 
         d = opendir(dir);
         ck_assert_msg(d, "opendir %s: %s", dir, strerror(errno));
@@ -50,7 +50,6 @@ START_TEST(test_sample_hosts_listed) {
                 ck_assert_msg(listed, "%s is not in sample_hosts[]", de->d_name);
                 n++;
         }
-        closedir(d);
         ck_assert_uint_eq(n, ELEMENTSOF(sample_hosts));
 }
 END_TEST
@@ -718,11 +717,11 @@ START_TEST(test_roots_named) {
         ck_assert_int_eq(run(NULL, &err, (char *) H.vfio_assignd, (char *) "--report", (char *) "--sysfs-root",
                              (char *) "/nonexistent", (char *) "--dev-root", (char *) "/"),
                          1);
-        assert_contains(err, "Cannot open the sysfs root /nonexistent:");
+        assert_contains(err, "Cannot open the sysfs root /nonexistent: No such file or directory");
         ck_assert_int_eq(run(NULL, &err2, (char *) H.vfio_assignd, (char *) "--report", (char *) "--sysfs-root",
                              C.host, (char *) "--dev-root", (char *) "/nonexistent"),
                          1);
-        assert_contains(err2, "Cannot open the dev root /nonexistent:");
+        assert_contains(err2, "Cannot open the dev root /nonexistent: No such file or directory");
         case_end();
 }
 END_TEST

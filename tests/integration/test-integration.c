@@ -606,6 +606,13 @@ START_TEST(test_assignctl_no_daemon) {
         ck_assert_int_ge(asprintf(&nowhere, "unix:path=%s/no-such-socket", H.tmpdir), 0);
         ck_assert_int_eq(setenv("DBUS_SYSTEM_BUS_ADDRESS", nowhere, 1), 0);
         assert_unreachable("no bus", true);
+        {
+                _cleanup_free_ char *err = NULL;
+
+                /* The reason is the connect's errno, spelled out. */
+                ck_assert_int_eq(ASSIGNCTL(NULL, &err, (char *) "list"), 3);
+                assert_contains(err, "cannot connect to the bus: No such file or directory");
+        }
 
         /* A second private bus on which nobody owns the name. */
         socket_path = path_join(H.tmpdir, "empty-bus");

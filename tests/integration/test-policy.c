@@ -73,7 +73,7 @@ static char *xasprintf(const char *fmt, ...) {
 /* The *.json names in dir, sorted. */
 static char **list_json(const char *dir) {
         _cleanup_strv_free_ char **l = NULL;
-        DIR *d = opendir(dir);
+        _cleanup_closedir_ DIR *d = opendir(dir);
 
         ck_assert_msg(d, "opendir %s: %s", dir, strerror(errno));
         for (struct dirent *de; (de = readdir(d));) {
@@ -82,7 +82,6 @@ static char **list_json(const char *dir) {
                 if (n > 5 && streq(de->d_name + n - 5, ".json"))
                         ck_assert_int_ge(strv_extend(&l, de->d_name), 0);
         }
-        closedir(d);
         ck_assert_msg(l, "no *.json in %s", dir);
         strv_sort(l);
         return TAKE_PTR(l);

@@ -152,7 +152,7 @@ static int link_name(int dirfd, const char *rel, char ret[static MOCK_NAME_MAX])
 
 static int list_names(int dirfd, const char *rel, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         int fd, r = 0;
 
         fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -166,7 +166,6 @@ static int list_names(int dirfd, const char *rel, char ***ret) {
         for (struct dirent *de; r >= 0 && (de = readdir(d));)
                 if (de->d_name[0] != '.')
                         r = strv_extend(&l, de->d_name);
-        closedir(d);
         if (r < 0)
                 return r;
         strv_sort(l);

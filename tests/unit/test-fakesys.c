@@ -139,15 +139,14 @@ static char *names(const char *rel) {
         _cleanup_free_ char *p = at(rel);
         char *out = NULL, *list[64];
         size_t n = 0, len = 1;
+        _cleanup_closedir_ DIR *d = opendir(p);
         struct dirent *de;
-        DIR *d = opendir(p);
 
         if (!d)
                 return NULL;
         while ((de = readdir(d)) && n < ELEMENTSOF(list))
                 if (de->d_name[0] != '.')
                         list[n++] = strdup(de->d_name);
-        closedir(d);
         for (size_t i = 0; i < n; i++)
                 for (size_t j = i + 1; j < n; j++)
                         if (strcmp(list[j], list[i]) < 0) {
@@ -937,8 +936,8 @@ START_TEST(test_sample_materialises) {
         ck_assert_int_eq(strv_extend(&queue, "sys"), 0);
         for (size_t q = 0; q < strv_length(queue); q++) {
                 _cleanup_free_ char *p = at(queue[q]);
+                _cleanup_closedir_ DIR *d = opendir(p);
                 struct dirent *de;
-                DIR *d = opendir(p);
 
                 ck_assert_msg(d, "%s: %m", queue[q]);
                 while ((de = readdir(d))) {
@@ -956,7 +955,6 @@ START_TEST(test_sample_materialises) {
                         } else if (de->d_type == DT_DIR)
                                 ck_assert_int_eq(strv_extend(&queue, rel), 0);
                 }
-                closedir(d);
         }
         ck_assert_uint_gt(links, 20);
 }

@@ -147,15 +147,14 @@ static bool has_suffix(const char *s, const char *suffix) {
 
 static char **list_dir(const char *dir, const char *suffix) {
         _cleanup_strv_free_ char **l = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        DIR *d;
 
         d = opendir(dir);
         ck_assert_msg(d, "%s: %s", dir, strerror(errno));
         while ((de = readdir(d)))
                 if (de->d_name[0] != '.' && has_suffix(de->d_name, suffix))
                         ck_assert_int_eq(strv_extend(&l, de->d_name), 0);
-        closedir(d);
         strv_sort(l);
         return TAKE_PTR(l);
 }
