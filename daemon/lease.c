@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,26 +58,6 @@ Lease *lease_free(Lease *l) {
         safe_close(l->holder_pidfd);
         free(l);
         return NULL;
-}
-
-void lease_error_clear(LeaseError *e) {
-        free(e->message);
-        *e = (LeaseError) {};
-}
-
-int lease_error_set(LeaseError *e, int error, VaError code, const char *fmt, ...) {
-        va_list ap;
-
-        if (e) {
-                lease_error_clear(e);
-                e->error = error;
-                e->code = code;
-                va_start(ap, fmt);
-                if (vasprintf(&e->message, fmt, ap) < 0)
-                        e->message = NULL;
-                va_end(ap);
-        }
-        return error;
 }
 
 bool lease_has_device(const Lease *l, const char *address) {

@@ -6,6 +6,7 @@
 
 #include "binding.h"
 #include "errors.h"
+#include "lease-error.h"
 #include "macro.h"
 #include "model.h"
 #include "vfio-backend.h"
@@ -76,16 +77,6 @@ LeaseState lease_state_from_string(const char *s);
 Lease *lease_free(Lease *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Lease *, lease_free);
 
-/* What went wrong in a transaction, for an error message that names device, driver, step and
- * errno. */
-typedef struct LeaseError {
-        int error;               /* negative errno */
-        VaError code;            /* VA_ERROR_BIND_FAILED, VA_ERROR_GROUP_NOT_VIABLE, ... */
-        char *message;
-} LeaseError;
-void lease_error_clear(LeaseError *e);
-/* Replaces *e (NULL: nothing) and returns error. */
-int lease_error_set(LeaseError *e, int error, VaError code, const char *fmt, ...) _printf_(4, 5);
 
 /* Writes the lease set before each transition (lease-set.c passes one that calls state.c). */
 typedef int (*LeaseSaveFn)(void *userdata);

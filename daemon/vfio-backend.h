@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "host.h"
+#include "lease-error.h"
 #include "macro.h"
 #include "sysfs.h"
 
@@ -14,8 +15,6 @@
  * spapr) and QEMU one VFIOIOMMUClass per backend (legacy container, iommufd). lease.c calls
  * only these; what a backend holds (type1: the container and group fds) lives behind its
  * handle. The backends call daemon/vfio.c, the only file that issues VFIO ioctls. */
-
-struct LeaseError;
 
 /* The fds a lease hands out whole (Lease.OpenContainer, Lease.OpenGroup); a backend hands out
  * the kinds it has. Device fds are per member: VfioBackendOps.open_device. */
@@ -45,10 +44,10 @@ struct VfioBackendOps {
 
         /* Takes the group from the kernel for this lease. -EBUSY when another process holds it
          * (the kernel lets one open file own a group); *err says what could not be opened. */
-        int (*open)(VfioBackend *b, const SysRoot *root, struct LeaseError *err);
+        int (*open)(VfioBackend *b, const SysRoot *root, LeaseError *err);
         /* The opened group gets the IOMMU context the VMM maps its memory into. A group that is
          * not viable is -EPERM with VA_ERROR_GROUP_NOT_VIABLE (lease.c names the members). */
-        int (*attach)(VfioBackend *b, const SysRoot *root, struct LeaseError *err);
+        int (*attach)(VfioBackend *b, const SysRoot *root, LeaseError *err);
         /* Whether it holds the group (open() succeeded and close() has not run since). */
         bool (*is_open)(const VfioBackend *b);
         /* Closes every fd; the handle stays and can open again. */
@@ -58,7 +57,7 @@ struct VfioBackendOps {
          * fails when the group is not attached or the device has no reset. */
         int (*reset_device)(VfioBackend *b, const char *address);
         /* A new fd of a member for the VMM (the caller owns it); *err names the device. */
-        int (*open_device)(VfioBackend *b, const char *address, int *ret_fd, struct LeaseError *err);
+        int (*open_device)(VfioBackend *b, const char *address, int *ret_fd, LeaseError *err);
         /* The fd of that kind, still the backend's (the bus sends a copy): -EOPNOTSUPP when the
          * backend has no such kind, -EBADF when it is not open. */
         int (*hand_out)(VfioBackend *b, VfioFdKind kind, int *ret_fd);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lease.h"
 #include "util.h"
 #include "vfio-backend.h"
 #include "vfio.h"
