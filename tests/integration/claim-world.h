@@ -141,6 +141,9 @@ pid_t name_owner_pid(sd_bus *bus);
  * waits until it owns the name. */
 pid_t daemon_spawn(const char *log, const char *bus_address);
 void daemon_start(void);
+/* A daemon started on the case's trees must refuse to start, saying needle, and change nothing
+ * (the tree, the nodes, the state files: snapshot()). */
+void daemon_start_refused(const char *needle);
 void daemon_stop(void);
 void daemon_kill(void);
 void case_end(void);
