@@ -702,6 +702,16 @@ void case_start(const char *host) {
         daemon_start();
 }
 
+void assert_q35_group_back(void) {
+        assert_on_host(NIC1, NIC_DRIVER);
+        assert_on_host(NIC2, NIC_DRIVER);
+        assert_driver(Q35_BRIDGE, NULL);
+        assert_override(Q35_BRIDGE, NULL);
+        ck_assert_uint_eq(n_leases(), 0);
+        assert_state_empty();
+        ck_assert(!node_exists(Q35_GROUP));
+}
+
 uid_t node_owner(uint32_t group) {
         _cleanup_free_ char *p = xasprintf("%s/dev/vfio/%" PRIu32, C.dev, group);
         struct stat st;

@@ -199,4 +199,7 @@ bool world_init(const char *who);
 void world_setup(const char *name);
 bool node_exists(uint32_t group);
 uid_t node_owner(uint32_t group); /* of the fake /dev/vfio/N */
+/* Nothing of the q35 group 6 is left on vfio-pci and nothing is leased (the no-lease-lost part
+ * is the tests' own: each says which lease must still be there). */
+void assert_q35_group_back(void);
 

@@ -71,14 +71,6 @@ static void set_state_backend(const char *backend) {
         write_file(p, json_object_to_json_string_ext(state, JSON_C_TO_STRING_PRETTY));
 }
 
-static void assert_group_back(void) {
-        assert_on_host(NIC1, NIC_DRIVER);
-        assert_on_host(NIC2, NIC_DRIVER);
-        ck_assert_uint_eq(n_leases(), 0);
-        assert_state_empty();
-        ck_assert(!node_exists(Q35_GROUP));
-}
-
 /* ---- the backends a host supports ---- */
 
 static const struct {
@@ -156,7 +148,7 @@ START_TEST(test_claim_fds_come_from_backend) {
         assert_contains(msg, "/dev/vfio/6 was handed over with GrantAccess");
 
         release(bus, path);
-        assert_group_back();
+        assert_q35_group_back();
         case_end();
 }
 END_TEST
@@ -184,7 +176,7 @@ START_TEST(test_restart_without_fd_store) {
                 msg = mfree(msg);
         }
         release(bus, path);
-        assert_group_back();
+        assert_q35_group_back();
         case_end();
 }
 END_TEST
@@ -209,7 +201,7 @@ START_TEST(test_assignctl_shows_backend) {
         ck_assert_uint_eq(jlen(leases), 1);
         ck_assert_str_eq(jstr_or_null(jidx(leases, 0), "backend"), "type1");
         release(bus, path);
-        assert_group_back();
+        assert_q35_group_back();
         case_end();
 }
 END_TEST
@@ -239,7 +231,7 @@ START_TEST(test_state_without_backend_is_type1) {
         assert_on_vfio(NIC1);
         assert_on_vfio(NIC2);
         release(bus, path);
-        assert_group_back();
+        assert_q35_group_back();
         case_end();
 }
 END_TEST
@@ -270,7 +262,7 @@ START_TEST(test_state_unknown_backend_refused) {
         ck_assert_msg(row, "the claim did not survive the refused start");
         ck_assert_str_eq(row_str(row, ROW_STATE), "active");
         release(bus, path);
-        assert_group_back();
+        assert_q35_group_back();
         case_end();
 }
 END_TEST
