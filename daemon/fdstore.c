@@ -58,6 +58,9 @@ void fdstore_remove_fds(const Lease *l) {
         /* Every name the backend has, open or not: GrantAccess closed them before this. */
         for (size_t i = 0; (name = l->backend->ops->stored_fd(l->backend, i, &fd)); i++)
                 remove_entry(l->id, name);
+}
+
+void fdstore_wait_removed(void) {
         (void) sd_notify_barrier(0, 5 * 1000000ULL);
 }
 

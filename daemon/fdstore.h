@@ -17,11 +17,13 @@
 
 /* Stores l's holder pidfd and whichever of its backend's fds are open. */
 void fdstore_put_lease(const Lease *l);
-/* Takes a lease's holder pidfd, or its backend's fds, out of the store. The latter waits until
- * systemd has closed its copies (sd_notify_barrier(3)): until then the group is open in PID 1,
- * and would look busy to a release or to a VMM given the node. */
+/* Takes a lease's holder pidfd, or its backend's fds, out of the store. */
 void fdstore_remove_holder(uint64_t id);
 void fdstore_remove_fds(const Lease *l);
+/* Waits until systemd has closed its copies of what was removed (sd_notify_barrier(3)): until
+ * then the group is open in PID 1, and would look busy to a release or to a VMM given the node.
+ * Blocks: it touches nothing of the daemon's. */
+void fdstore_wait_removed(void);
 
 /* What systemd gave back at start. */
 typedef struct FdStore FdStore;

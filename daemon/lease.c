@@ -80,14 +80,15 @@ bool lease_holder_is(const Lease *l, const char *bus_id, uint32_t uid, uint32_t 
 }
 
 bool lease_group_busy(const LeaseContext *c, const Lease *l) {
-        bool busy;
+        _cleanup_(vfio_backend_freep) VfioBackend *look = NULL;
 
         if (vfio_backend_is_open(l->backend))
                 return false; /* we hold it ourselves */
-        /* Opened only to look: closed again at once. */
-        busy = l->backend->ops->open(l->backend, c->model->root, NULL) == -EBUSY;
-        vfio_backend_close(l->backend);
-        return busy;
+        /* A handle of its own, opened only to look and closed again at once: the lease's stays as
+         * it is. */
+        if (vfio_backend_new(l->backend->ops, l->group, &look) < 0)
+                return false;
+        return look->ops->open(look, c->model->root, NULL) == -EBUSY;
 }
 
 int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret, LeaseError *err) {

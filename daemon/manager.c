@@ -376,10 +376,10 @@ typedef struct ReleaseJob {
 } ReleaseJob;
 
 static void fdstore_remove_fds_unlocked(const Lease *l) {
-        /* Waits for systemd (sd_notify_barrier()): nothing shared is touched meanwhile (the
-         * backend's fd names are fixed at its creation). */
-        blocking_begin();
         fdstore_remove_fds(l);
+        /* Waits for systemd (sd_notify_barrier()): nothing shared is touched meanwhile. */
+        blocking_begin();
+        fdstore_wait_removed();
         blocking_end();
 }
 

@@ -501,6 +501,7 @@ START_TEST(test_fdstore_remove_fds) {
 
                 fdstore_remove_fds(l);
                 lease_free(l);
+                fdstore_wait_removed();
                 _exit(0);
         }
         expect_message(sock, "FDSTOREREMOVE=1\nFDNAME=lease-7-container", -1);
