@@ -61,6 +61,7 @@ typedef struct LeaseInfo {
         char *path;
         uint32_t group;
         char *kind, *state, *holder;
+        char *backend;          /* NULL: a daemon older than the Backend property */
         uint32_t uid;
         char **devices;
 } LeaseInfo;
@@ -70,6 +71,7 @@ static void lease_info_done(LeaseInfo *l) {
         free(l->kind);
         free(l->state);
         free(l->holder);
+        free(l->backend);
         strv_free(l->devices);
         *l = (LeaseInfo) {};
 }
@@ -123,6 +125,8 @@ static int read_lease_properties(sd_bus_message *m, LeaseInfo *l) {
                         r = read_string_variant(m, &l->state);
                 else if (streq(key, "Holder"))
                         r = read_string_variant(m, &l->holder);
+                else if (streq(key, "Backend"))
+                        r = read_string_variant(m, &l->backend);
                 else if (streq(key, "Devices")) {
                         strv_free(l->devices);
                         l->devices = NULL;
@@ -208,7 +212,8 @@ static int list_leases(sd_bus *bus, LeaseInfo **ret, size_t *ret_n) {
         return EXIT_OK;
 }
 
-/* {"id", "path", "group", "kind", "state", "holder" (null when none), "uid", "devices"} */
+/* {"id", "path", "group", "kind", "backend" (null when the daemon does not say), "state", "holder"
+ * (null when none), "uid", "devices"} */
 static json_object *lease_info_to_json(const LeaseInfo *l) {
         _cleanup_json_ json_object *o = json_object_new_object(), *devices = NULL;
 
@@ -227,6 +232,7 @@ static json_object *lease_info_to_json(const LeaseInfo *l) {
             json_add(o, "path", json_object_new_string(strempty(l->path))) < 0 ||
             json_add(o, "group", json_object_new_int64(l->group)) < 0 ||
             json_add(o, "kind", json_object_new_string(strempty(l->kind))) < 0 ||
+            json_add(o, "backend", isempty(l->backend) ? NULL : json_object_new_string(l->backend)) < 0 ||
             json_add(o, "state", json_object_new_string(strempty(l->state))) < 0 ||
             json_add(o, "holder",
                      isempty(l->holder) ? NULL : json_object_new_string(l->holder)) < 0 ||

@@ -717,7 +717,7 @@ static void render_policy(FILE *f, json_object *policy) {
 /* ---- leases ---- */
 
 static void render_leases(FILE *f, json_object *leases) {
-        int w_id = 2, w_group = 5, w_kind = 4, w_state = 5, w_holder = 6, w_uid = 3;
+        int w_id = 2, w_group = 5, w_kind = 4, w_backend = 7, w_state = 5, w_holder = 6, w_uid = 3;
 
         if (jlen(leases) == 0) {
                 fputs("No leases.\n", f);
@@ -735,11 +735,12 @@ static void render_leases(FILE *f, json_object *leases) {
                 (void) jint(l, "uid", &n);
                 w_uid = MAX(w_uid, snprintf(buf, sizeof(buf), "%" PRIi64, n));
                 w_kind = MAX(w_kind, (int) strlen(strna(jstr(l, "kind"))));
+                w_backend = MAX(w_backend, (int) strlen(jstr(l, "backend") ?: "-"));
                 w_state = MAX(w_state, (int) strlen(strna(jstr(l, "state"))));
                 w_holder = MAX(w_holder, (int) strlen(jstr(l, "holder") ?: "-"));
         }
-        fprintf(f, "%*s %*s %-*s %-*s %-*s %*s DEVICES\n", w_id, "ID", w_group, "GROUP", w_kind,
-                "KIND", w_state, "STATE", w_holder, "HOLDER", w_uid, "UID");
+        fprintf(f, "%*s %*s %-*s %-*s %-*s %-*s %*s DEVICES\n", w_id, "ID", w_group, "GROUP", w_kind,
+                "KIND", w_backend, "BACKEND", w_state, "STATE", w_holder, "HOLDER", w_uid, "UID");
         for (size_t i = 0; i < jlen(leases); i++) {
                 json_object *l = json_object_array_get_idx(leases, i);
                 json_object *devices = jarray(l, "devices");
@@ -748,9 +749,10 @@ static void render_leases(FILE *f, json_object *leases) {
                 (void) jint(l, "id", &id);
                 (void) jint(l, "group", &group);
                 (void) jint(l, "uid", &uid);
-                fprintf(f, "%*" PRIi64 " %*" PRIi64 " %-*s %-*s %-*s %*" PRIi64 " ", w_id, id,
-                        w_group, group, w_kind, strna(jstr(l, "kind")), w_state,
-                        strna(jstr(l, "state")), w_holder, jstr(l, "holder") ?: "-", w_uid, uid);
+                fprintf(f, "%*" PRIi64 " %*" PRIi64 " %-*s %-*s %-*s %-*s %*" PRIi64 " ", w_id, id,
+                        w_group, group, w_kind, strna(jstr(l, "kind")), w_backend,
+                        jstr(l, "backend") ?: "-", w_state, strna(jstr(l, "state")), w_holder,
+                        jstr(l, "holder") ?: "-", w_uid, uid);
                 if (jlen(devices) == 0)
                         fputc('-', f);
                 for (size_t j = 0; j < jlen(devices); j++)

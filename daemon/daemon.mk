@@ -13,6 +13,9 @@ libmodel_a_SOURCES = \
 	daemon/udev.c daemon/udev.h \
 	daemon/binding.c daemon/binding.h \
 	daemon/vfio.c daemon/vfio.h \
+	daemon/vfio-backend.c daemon/vfio-backend.h \
+	daemon/vfio-type1.c \
+	daemon/lease-error.c daemon/lease-error.h \
 	daemon/lease.c daemon/lease.h \
 	daemon/state.c daemon/state.h \
 	daemon/lease-set.c daemon/lease-set.h

@@ -10,22 +10,13 @@
 #include "fdstore.h"
 #include "util.h"
 
-typedef enum FdKind {
-        FD_HOLDER,
-        FD_CONTAINER,
-        FD_GROUP,
-        _FD_KIND_MAX,
-} FdKind;
-
-static const char *const kind_names[_FD_KIND_MAX] = {
-        [FD_HOLDER] = "holder",
-        [FD_CONTAINER] = "container",
-        [FD_GROUP] = "group",
-};
+/* The holder's pidfd is the lease's; the rest are its backend's, named by it ("container",
+ * "group" for type1). */
+#define HOLDER "holder"
 
 typedef struct Entry {
         uint64_t id;
-        FdKind kind;
+        char *name;
         int fd; /* -1 once a lease took it */
 } Entry;
 
@@ -34,48 +25,47 @@ struct FdStore {
         size_t n;
 };
 
-static int *lease_fd(Lease *l, FdKind kind) {
-        switch (kind) {
-        case FD_HOLDER:
-                return &l->holder_pidfd;
-        case FD_CONTAINER:
-                return &l->container_fd;
-        default:
-                return &l->group_fd;
-        }
-}
-
-static void put(uint64_t id, FdKind kind, int fd) {
-        char state[96];
+static void put(uint64_t id, const char *name, int fd) {
+        char state[320];
 
         if (fd < 0)
                 return;
-        snprintf(state, sizeof(state), "FDSTORE=1\nFDNAME=lease-%" PRIu64 "-%s", id, kind_names[kind]);
+        snprintf(state, sizeof(state), "FDSTORE=1\nFDNAME=lease-%" PRIu64 "-%s", id, name);
         (void) sd_pid_notify_with_fds(0, false, state, &fd, 1);
 }
 
-static void remove_entry(uint64_t id, FdKind kind) {
-        (void) sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=lease-%" PRIu64 "-%s", id, kind_names[kind]);
+static void remove_entry(uint64_t id, const char *name) {
+        (void) sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=lease-%" PRIu64 "-%s", id, name);
 }
 
 void fdstore_put_lease(const Lease *l) {
-        put(l->id, FD_HOLDER, l->holder_pidfd);
-        put(l->id, FD_CONTAINER, l->container_fd);
-        put(l->id, FD_GROUP, l->group_fd);
+        const char *name;
+        int fd;
+
+        put(l->id, HOLDER, l->holder_pidfd);
+        for (size_t i = 0; (name = l->backend->ops->stored_fd(l->backend, i, &fd)); i++)
+                put(l->id, name, fd);
 }
 
 void fdstore_remove_holder(uint64_t id) {
-        remove_entry(id, FD_HOLDER);
+        remove_entry(id, HOLDER);
 }
 
-void fdstore_remove_fds(uint64_t id) {
-        remove_entry(id, FD_CONTAINER);
-        remove_entry(id, FD_GROUP);
+void fdstore_remove_fds(const Lease *l) {
+        const char *name;
+        int fd;
+
+        /* Every name the backend has, open or not: GrantAccess closed them before this. */
+        for (size_t i = 0; (name = l->backend->ops->stored_fd(l->backend, i, &fd)); i++)
+                remove_entry(l->id, name);
+}
+
+void fdstore_wait_removed(void) {
         (void) sd_notify_barrier(0, 5 * 1000000ULL);
 }
 
-/* "lease-<id>-<kind>" */
-static bool parse_name(const char *name, uint64_t *ret_id, FdKind *ret_kind) {
+/* "lease-<id>-<name>" */
+static bool parse_name(const char *name, uint64_t *ret_id, const char **ret_name) {
         char id[24];
         const char *dash;
         size_t n;
@@ -85,18 +75,14 @@ static bool parse_name(const char *name, uint64_t *ret_id, FdKind *ret_kind) {
         name += 6;
         dash = strchr(name, '-');
         n = dash ? (size_t) (dash - name) : 0;
-        if (n == 0 || n >= sizeof(id))
+        if (n == 0 || n >= sizeof(id) || !dash[1])
                 return false;
         memcpy(id, name, n);
         id[n] = 0;
         if (safe_atou64(id, 10, ret_id) < 0)
                 return false;
-        for (FdKind k = 0; k < _FD_KIND_MAX; k++)
-                if (streq(dash + 1, kind_names[k])) {
-                        *ret_kind = k;
-                        return true;
-                }
-        return false;
+        *ret_name = dash + 1;
+        return true;
 }
 
 FdStore *fdstore_take(void) {
@@ -109,9 +95,12 @@ FdStore *fdstore_take(void) {
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
                 Entry e = { .fd = fd };
+                const char *name = NULL;
 
-                /* Not ours (an older daemon's name, or a stranger's): closed, and out of the store. */
-                if (!s || !s->entries || !names || !parse_name(names[i], &e.id, &e.kind)) {
+                /* Not ours (a stranger's name): closed, and out of the store. A name of ours that
+                 * no lease takes goes in fdstore_finish(). */
+                if (!s || !s->entries || !names || !parse_name(names[i], &e.id, &name) ||
+                    !(e.name = strdup(name))) {
                         safe_close(fd);
                         if (names && names[i])
                                 (void) sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", names[i]);
@@ -126,11 +115,22 @@ FdStore *fdstore_take(void) {
 void fdstore_adopt(FdStore *s, Lease *l) {
         for (size_t i = 0; s && i < s->n; i++) {
                 Entry *e = &s->entries[i];
-                int *fd = lease_fd(l, e->kind);
 
-                if (e->id == l->id && e->fd >= 0 && *fd < 0)
-                        *fd = TAKE_FD(e->fd);
+                if (e->id != l->id || e->fd < 0)
+                        continue;
+                if (streq(e->name, HOLDER)) {
+                        if (l->holder_pidfd < 0)
+                                l->holder_pidfd = TAKE_FD(e->fd);
+                } else if (l->backend->ops->adopt_fd(l->backend, e->name, e->fd) > 0)
+                        e->fd = -1;
         }
+}
+
+/* Whether l holds the fd stored under name. */
+static bool lease_holds(const Lease *l, const char *name) {
+        if (streq(name, HOLDER))
+                return l->holder_pidfd >= 0;
+        return vfio_backend_stored_fd(l->backend, name) >= 0;
 }
 
 void fdstore_finish(FdStore *s, const LeaseSet *set) {
@@ -141,8 +141,9 @@ void fdstore_finish(FdStore *s, const LeaseSet *set) {
                 Lease *l = lease_set_find_id(set, e->id);
 
                 e->fd = safe_close(e->fd);
-                if (!l || *lease_fd(l, e->kind) < 0)
-                        remove_entry(e->id, e->kind);
+                if (!l || !lease_holds(l, e->name))
+                        remove_entry(e->id, e->name);
+                free(e->name);
         }
         free(s->entries);
         free(s);

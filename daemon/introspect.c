@@ -84,7 +84,7 @@ int bus_print_introspection(FILE *out) {
         Group group = { .id = 0 };
         Device *devices[] = { &device, NULL };
         Group *groups[] = { &group, NULL };
-        Lease l = { .id = 1, .container_fd = -1, .group_fd = -1, .close_wd = -1, .holder_pidfd = -1 };
+        Lease l = { .id = 1, .close_wd = -1, .holder_pidfd = -1 };
         Lease *leases[] = { &l };
         LeaseSet set = { .leases = leases, .n = 1 };
         Manager d = { .model = &model, .leases = &set };

@@ -204,10 +204,10 @@ static Manager *manager_of(Lease *l) {
         if (k <= 0)                                                            \
                 return k < 0 ? k : 1
 
-/* The container or the group fd of an active claim. */
-static int reply_lease_fd(sd_bus_message *m, Lease *l, int fd, sd_bus_error *error) {
+/* The container or the group fd of an active claim, from its backend. */
+static int reply_lease_fd(sd_bus_message *m, Manager *d, Lease *l, VfioFdKind kind, sd_bus_error *error) {
         LeaseError err = {};
-        int k = lease_can_hand_out_fds(l, &err);
+        int fd = -1, k = manager_hand_out_fd(d, l, kind, &fd, &err);
 
         if (k < 0) {
                 k = bus_error_set_lease(error, &err, k);
@@ -219,12 +219,12 @@ static int reply_lease_fd(sd_bus_message *m, Lease *l, int fd, sd_bus_error *err
 
 static int method_open_container(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         LEASE_METHOD_PROLOGUE(m, userdata, error);
-        return reply_lease_fd(m, l, l->container_fd, error);
+        return reply_lease_fd(m, d, l, VFIO_FD_CONTAINER, error);
 }
 
 static int method_open_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         LEASE_METHOD_PROLOGUE(m, userdata, error);
-        return reply_lease_fd(m, l, l->group_fd, error);
+        return reply_lease_fd(m, d, l, VFIO_FD_GROUP, error);
 }
 
 static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -320,6 +320,7 @@ BUS_GETTER(get_pid, Lease, "u", o->pid)
 BUS_GETTER(get_state, Lease, "s", lease_state_to_string(o->state))
 BUS_GETTER(get_reason, Lease, "s", strempty(o->reason))
 BUS_GETTER(get_persistent, Lease, "b", (int) o->persistent)
+BUS_GETTER(get_backend, Lease, "s", vfio_backend_name(o->backend))
 
 static int get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -348,7 +349,8 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
         P("Pid", "u", get_pid, 0, CONST)                                                                \
         P("State", "s", get_state, LEASE_CHANGED, EMITS_CHANGE)                                         \
         P("Reason", "s", get_reason, LEASE_CHANGED, EMITS_CHANGE)                                       \
-        P("Persistent", "b", get_persistent, 0, CONST)
+        P("Persistent", "b", get_persistent, 0, CONST)                                                  \
+        P("Backend", "s", get_backend, 0, CONST)
 
 const BusProperty lease_properties[] = { LEASE_PROPERTIES(BUS_PROPERTY_ROW) {} };
 

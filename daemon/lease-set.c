@@ -157,6 +157,7 @@ static int guard(LeaseSet *s, uint32_t group, char **ret_why) {
 }
 
 int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseError *err) {
+        LeaseContext c = s->ctx;
         Lease *l, *other;
         int k;
 
@@ -184,7 +185,9 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                         return k;
                 }
         }
-        k = lease_new(&s->ctx, req->kind, req->group, s->next_id, &l, err);
+        if (req->backend)
+                c.backend = req->backend;
+        k = lease_new(&c, req->kind, req->group, s->next_id, &l, err);
         if (k < 0)
                 return k;
         if (req->holder && !(l->holder = strdup(req->holder))) {
@@ -303,8 +306,9 @@ int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn aliv
         k = state_load(s->runtime_fd, &loaded, &n, &g, &error);
         if (k == -ENOMEM)
                 return k;
-        if (k == -EPERM) {
-                /* Someone else could have written it: neither acted on nor moved aside. */
+        if (k == -EPERM || k == -EPROTONOSUPPORT) {
+                /* Someone else could have written it, or a daemon that knows a backend this one
+                 * does not: neither acted on nor moved aside. */
                 (void) log_line(log, "state: %s", error ?: strerror(-k));
                 return k;
         }

@@ -50,6 +50,7 @@ typedef struct LeaseRequest {
         bool persistent;        /* prepares */
         bool unsafe_interrupts; /* taken without interrupt remapping */
         bool unattended;        /* no caller: the daemon prepares on its own (s->guard judges) */
+        const VfioBackendOps *backend; /* NULL: the set's (ctx.backend) */
 } LeaseRequest;
 
 /* Creates, records and acquires a lease. -EBUSY (VA_ERROR_BUSY) when the group already has one.

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,6 @@
 #include "lease.h"
 #include "names.h"
 #include "util.h"
-#include "vfio.h"
 
 static const char *const kind_table[_LEASE_KIND_MAX] = {
         [LEASE_CLAIM] = "claim",
@@ -56,32 +54,10 @@ Lease *lease_free(Lease *l) {
         free(l->devices);
         free(l->holder);
         free(l->reason);
-        safe_close(l->group_fd);
-        safe_close(l->container_fd);
+        vfio_backend_free(l->backend);
         safe_close(l->holder_pidfd);
         free(l);
         return NULL;
-}
-
-void lease_error_clear(LeaseError *e) {
-        free(e->message);
-        *e = (LeaseError) {};
-}
-
-static int set_error(LeaseError *e, int error, VaError code, const char *fmt, ...) _printf_(4, 5);
-static int set_error(LeaseError *e, int error, VaError code, const char *fmt, ...) {
-        va_list ap;
-
-        if (e) {
-                lease_error_clear(e);
-                e->error = error;
-                e->code = code;
-                va_start(ap, fmt);
-                if (vasprintf(&e->message, fmt, ap) < 0)
-                        e->message = NULL;
-                va_end(ap);
-        }
-        return error;
 }
 
 bool lease_has_device(const Lease *l, const char *address) {
@@ -104,15 +80,15 @@ bool lease_holder_is(const Lease *l, const char *bus_id, uint32_t uid, uint32_t 
 }
 
 bool lease_group_busy(const LeaseContext *c, const Lease *l) {
-        int fd = -1;
+        _cleanup_(vfio_backend_freep) VfioBackend *look = NULL;
 
-        if (l->group_fd >= 0)
+        if (vfio_backend_is_open(l->backend))
                 return false; /* we hold it ourselves */
-        if (vfio_group_open(c->model->root, l->group, &fd) == -EBUSY)
-                return true;
-        if (fd >= 0)
-                safe_close(fd);
-        return false;
+        /* A handle of its own, opened only to look and closed again at once: the lease's stays as
+         * it is. */
+        if (vfio_backend_new(l->backend->ops, l->group, &look) < 0)
+                return false;
+        return look->ops->open(look, c->model->root, NULL) == -EBUSY;
 }
 
 int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret, LeaseError *err) {
@@ -123,11 +99,11 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
 
         g = topology_find_group(c->model->topology, group);
         if (!g)
-                return set_error(err, -ENOENT, VA_ERROR_NO_SUCH_GROUP,
-                                 "IOMMU group %" PRIu32 " does not exist", group);
+                return lease_error_set(err, -ENOENT, VA_ERROR_NO_SUCH_GROUP,
+                                       "IOMMU group %" PRIu32 " does not exist", group);
         if (strv_length(g->devices) == 0)
-                return set_error(err, -ENODEV, VA_ERROR_NO_SUCH_GROUP,
-                                 "IOMMU group %" PRIu32 " has no PCI devices", group);
+                return lease_error_set(err, -ENODEV, VA_ERROR_NO_SUCH_GROUP,
+                                       "IOMMU group %" PRIu32 " has no PCI devices", group);
 
         l = calloc(1, sizeof(*l));
         if (!l)
@@ -137,7 +113,10 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
         l->state = LEASE_BINDING;
         l->group = group;
         l->granted_uid = UINT32_MAX;
-        l->container_fd = l->group_fd = l->close_wd = l->holder_pidfd = -1;
+        l->close_wd = l->holder_pidfd = -1;
+        k = vfio_backend_new(c->backend, group, &l->backend);
+        if (k < 0)
+                return k;
         l->devices = calloc(strv_length(g->devices), sizeof(LeaseDevice));
         if (!l->devices)
                 return -ENOMEM;
@@ -149,21 +128,22 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
                  * transaction does not rely on it: it never moves part of a group it cannot see
                  * whole, and never a group with nothing to move. */
                 if (!d || !d->ids_known)
-                        return set_error(err, -ENODEV, VA_ERROR_NOT_ASSIGNABLE,
-                                         "%s, a member of IOMMU group %" PRIu32 ", cannot be read", *a, group);
+                        return lease_error_set(err, -ENODEV, VA_ERROR_NOT_ASSIGNABLE,
+                                               "%s, a member of IOMMU group %" PRIu32 ", cannot be read", *a,
+                                               group);
                 strcpy(ld->address, d->address);
                 ld->bridge = !device_is_endpoint(d);
                 n_endpoints += !ld->bridge;
                 /* The driver now, from sysfs: the model may not have seen the latest uevent. */
                 k = binding_current_driver(c->model->root, d->address, &ld->original_driver);
                 if (k < 0)
-                        return set_error(err, k, VA_ERROR_NO_SUCH_DEVICE,
-                                         "Cannot read the driver of %s: %s", d->address, strerror(-k));
+                        return lease_error_set(err, k, VA_ERROR_NO_SUCH_DEVICE,
+                                               "Cannot read the driver of %s: %s", d->address, strerror(-k));
                 l->n_devices++;
         }
         if (n_endpoints == 0)
-                return set_error(err, -ENODEV, VA_ERROR_NOT_ASSIGNABLE,
-                                 "IOMMU group %" PRIu32 " has only bridges: nothing in it can be assigned", group);
+                return lease_error_set(err, -ENODEV, VA_ERROR_NOT_ASSIGNABLE, "IOMMU group %" PRIu32
+                                       " has only bridges: nothing in it can be assigned", group);
         *ret = TAKE_PTR(l);
         return 0;
 }
@@ -208,9 +188,7 @@ static int roll_back(const LeaseContext *c, Lease *l, size_t n_bound, LeaseError
         _cleanup_free_ char *reason = NULL;
         int k;
 
-        safe_close(l->group_fd);
-        safe_close(l->container_fd);
-        l->group_fd = l->container_fd = -1;
+        vfio_backend_close(l->backend);
         l->state = LEASE_RELEASING;
         (void) save(c);
         k = restore_members(c, l, n_bound, &reason);
@@ -244,44 +222,27 @@ static char *not_viable_members(const LeaseContext *c, const Lease *l) {
         return text;
 }
 
-static int open_container(const LeaseContext *c, Lease *l, LeaseError *err) {
-        bool viable = false;
+/* The backend takes the group for the claim: opens it and attaches it. */
+static int attach_group(const LeaseContext *c, Lease *l, LeaseError *err) {
+        VfioBackend *b = l->backend;
+        LeaseError e = {};
         int k;
 
-        k = vfio_group_open(c->model->root, l->group, &l->group_fd);
-        if (k < 0)
-                return set_error(err, k, k == -EBUSY ? VA_ERROR_BUSY : VA_ERROR_VFIO_FAILED,
-                                 "Cannot open /dev/vfio/%" PRIu32 ": %s%s", l->group, strerror(-k),
-                                 k == -EBUSY ? " (another VFIO user holds the group)" : "");
-        k = vfio_group_is_viable(l->group_fd, &viable);
-        if (k < 0)
-                return set_error(err, k, VA_ERROR_VFIO_FAILED,
-                                 "VFIO_GROUP_GET_STATUS on group %" PRIu32 " failed: %s",
-                                 l->group, strerror(-k));
-        if (!viable) {
+        k = b->ops->open(b, c->model->root, &e);
+        if (k >= 0)
+                k = b->ops->attach(b, c->model->root, &e);
+        if (k < 0 && e.code == VA_ERROR_GROUP_NOT_VIABLE) {
                 _cleanup_free_ char *who = not_viable_members(c, l);
 
-                return set_error(err, -EPERM, VA_ERROR_GROUP_NOT_VIABLE,
-                                 "IOMMU group %" PRIu32 " is not viable: %s", l->group,
-                                 who ? who : "a member is on a driver that does not allow user DMA");
+                lease_error_set(&e, k, VA_ERROR_GROUP_NOT_VIABLE, "IOMMU group %" PRIu32 " is not viable: %s",
+                                l->group, who ? who : "a member is on a driver that does not allow user DMA");
         }
-        k = vfio_container_open(c->model->root, &l->container_fd);
-        if (k < 0)
-                return set_error(err, k, VA_ERROR_VFIO_FAILED,
-                                 "Cannot open the VFIO container /dev/vfio/vfio: %s", strerror(-k));
-        k = vfio_group_attach(l->group_fd, l->container_fd, true);
-        if (k == -EPERM)
-                /* The type1 backend refuses VFIO_SET_IOMMU without interrupt remapping unless
-                 * vfio_iommu_type1.allow_unsafe_interrupts is set (vfio_iommu_type1_attach_group). */
-                return set_error(err, k, VA_ERROR_IR_REQUIRED,
-                                 "The kernel refused IOMMU group %" PRIu32 " a type1 IOMMU domain (EPERM): "
-                                 "interrupt remapping is not available and vfio_iommu_type1."
-                                 "allow_unsafe_interrupts is off", l->group);
-        if (k < 0)
-                return set_error(err, k, VA_ERROR_VFIO_FAILED,
-                                 "Attaching IOMMU group %" PRIu32 " to a container failed: %s",
-                                 l->group, strerror(-k));
-        return 0;
+        if (k < 0 && err) {
+                lease_error_clear(err);
+                *err = e;
+        } else
+                lease_error_clear(&e);
+        return k;
 }
 
 int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
@@ -292,8 +253,8 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
         /* The original drivers are on disk before the first write to sysfs. */
         k = save(c);
         if (k < 0)
-                return set_error(err, k, VA_ERROR_STATE_FAILED,
-                                 "Cannot record the state before binding: %s", strerror(-k));
+                return lease_error_set(err, k, VA_ERROR_STATE_FAILED,
+                                       "Cannot record the state before binding: %s", strerror(-k));
 
         for (i = 0; i < l->n_devices; i++) {
                 const LeaseDevice *d = &l->devices[i];
@@ -305,10 +266,10 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
                 if (k < 0) {
                         /* A write the kernel did not finish in time: a driver's probe or remove
                          * that hangs. Named apart, for the caller may well try again. */
-                        set_error(err, k, k == -ETIMEDOUT ? VA_ERROR_TIMEOUT : VA_ERROR_BIND_FAILED,
-                                  "Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s%s%s",
-                                  d->address, d->original_driver ?: "no driver", bind_step_to_string(f.step),
-                                  strerror(-k), f.driver ? "; it is now on " : "", f.driver ?: "");
+                        lease_error_set(err, k, k == -ETIMEDOUT ? VA_ERROR_TIMEOUT : VA_ERROR_BIND_FAILED,
+                                        "Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s%s%s",
+                                        d->address, d->original_driver ?: "no driver", bind_step_to_string(f.step),
+                                        strerror(-k), f.driver ? "; it is now on " : "", f.driver ?: "");
                         bind_failure_clear(&f);
                         (void) roll_back(c, l, i + 1, err);
                         return k;
@@ -316,7 +277,7 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
         }
 
         if (l->kind == LEASE_CLAIM) {
-                k = open_container(c, l, err);
+                k = attach_group(c, l, err);
                 if (k < 0) {
                         (void) roll_back(c, l, l->n_devices, err);
                         return k;
@@ -325,9 +286,42 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
         l->state = LEASE_ACTIVE;
         k = save(c);
         if (k < 0) {
-                set_error(err, k, VA_ERROR_STATE_FAILED, "Cannot record the lease: %s", strerror(-k));
+                lease_error_set(err, k, VA_ERROR_STATE_FAILED, "Cannot record the lease: %s", strerror(-k));
                 (void) roll_back(c, l, l->n_devices, err);
                 return k;
+        }
+        return 0;
+}
+
+/* "/dev/vfio/7": the backend's device nodes, for messages. */
+static char *nodes_text(const Lease *l) {
+        _cleanup_strv_free_ char **nodes = NULL;
+        char *text = NULL;
+
+        if (l->backend->ops->nodes(l->backend, &nodes) < 0)
+                return NULL;
+        for (char **n = nodes; *n; n++)
+                if (strextendf(&text, ", ", "/%s", *n) < 0)
+                        return mfree(text);
+        return text;
+}
+
+/* Hands the backend's device nodes to uid (0: back to root). On failure the nodes changed so
+ * far go back to undo_uid. */
+static int chown_nodes(const LeaseContext *c, const Lease *l, uid_t uid, uid_t undo_uid) {
+        _cleanup_strv_free_ char **nodes = NULL;
+        int k;
+
+        k = l->backend->ops->nodes(l->backend, &nodes);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; nodes[i]; i++) {
+                k = dev_chown(c->model->root, nodes[i], uid);
+                if (k < 0) {
+                        for (size_t j = 0; j <= i; j++)
+                                (void) dev_chown(c->model->root, nodes[j], undo_uid);
+                        return k;
+                }
         }
         return 0;
 }
@@ -339,15 +333,10 @@ static void reset_members(const LeaseContext *c, Lease *l) {
 
                 if (d->bridge)
                         continue;
-                if (l->group_fd >= 0 && l->container_fd >= 0) {
-                        _cleanup_close_ int fd = -1;
-                        bool can = false;
-
-                        /* VFIO_DEVICE_RESET picks the device's best method (FLR, PM, bus). */
-                        if (vfio_group_device_fd(l->group_fd, d->address, &fd) >= 0 &&
-                            vfio_device_can_reset(fd, &can) >= 0 && can && vfio_device_reset(fd) >= 0)
-                                continue;
-                }
+                /* Through VFIO first: VFIO_DEVICE_RESET picks the device's best method (FLR, PM,
+                 * bus). */
+                if (l->backend->ops->reset_device(l->backend, d->address) >= 0)
+                        continue;
                 /* sysfs-bus-pci "reset": present only when some reset method exists. */
                 snprintf(path, sizeof(path), SYSFS_PCI_DEVICES "/%s/reset", d->address);
                 if (sysfs_exists_at(c->model->root, -1, path))
@@ -357,6 +346,7 @@ static void reset_members(const LeaseContext *c, Lease *l) {
 
 int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
         _cleanup_free_ char *reason = NULL;
+        VfioBackend *b = l->backend;
         int k;
 
         l->state = LEASE_RELEASING;
@@ -364,10 +354,7 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
         (void) save(c); /* best effort: a crash now is reconciled as "releasing" */
 
         if (l->granted_uid != UINT32_MAX) {
-                char path[64];
-
-                snprintf(path, sizeof(path), "dev/vfio/%" PRIu32, l->group);
-                (void) dev_chown(c->model->root, path, 0);
+                (void) chown_nodes(c, l, 0, 0);
                 l->granted_uid = UINT32_MAX;
         }
 
@@ -376,29 +363,28 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
          * still holding the group (a VMM that got or inherited our fds, or opened the node after
          * GrantAccess)? The kernel lets one open file own a group: once ours are closed, EBUSY
          * on a fresh open says so, and we wait without writing to sysfs. */
-        l->group_fd = safe_close(l->group_fd);
-        l->container_fd = safe_close(l->container_fd);
-        k = vfio_group_open(c->model->root, l->group, &l->group_fd);
+        vfio_backend_close(b);
+        k = b->ops->open(b, c->model->root, NULL);
         if (k == -EBUSY) {
+                _cleanup_free_ char *nodes = nodes_text(l);
+
                 l->state = LEASE_STUCK;
                 l->waiting = true;
                 free(l->reason);
                 l->reason = NULL;
-                if (asprintf(&l->reason, "/dev/vfio/%" PRIu32 " is still open in another process (a VMM still "
-                             "running?); waiting for it to close before giving the devices back", l->group) < 0)
+                if (asprintf(&l->reason, "%s is still open in another process (a VMM still running?); waiting for "
+                             "it to close before giving the devices back", strna(nodes)) < 0)
                         l->reason = NULL;
                 (void) save(c);
-                return set_error(err, -EBUSY, VA_ERROR_STUCK,
-                                 "IOMMU group %" PRIu32 " is stuck: %s", l->group, strna(l->reason));
+                return lease_error_set(err, -EBUSY, VA_ERROR_STUCK,
+                                       "IOMMU group %" PRIu32 " is stuck: %s", l->group, strna(l->reason));
         }
         /* With the group ours again, VFIO can reset each device; without it (prepared and never
          * opened, or no node), the sysfs reset attribute does. */
-        if (l->group_fd >= 0 && (vfio_container_open(c->model->root, &l->container_fd) < 0 ||
-                                 vfio_group_attach(l->group_fd, l->container_fd, true) < 0))
-                l->container_fd = safe_close(l->container_fd);
+        if (k >= 0)
+                (void) b->ops->attach(b, c->model->root, NULL);
         reset_members(c, l);
-        l->group_fd = safe_close(l->group_fd);
-        l->container_fd = safe_close(l->container_fd);
+        vfio_backend_close(b);
 
         k = restore_members(c, l, l->n_devices, &reason);
         if (k == -ENOMEM)
@@ -408,30 +394,58 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
                 free(l->reason);
                 l->reason = TAKE_PTR(reason);
                 (void) save(c);
-                return set_error(err, -EBUSY, VA_ERROR_STUCK,
-                                 "IOMMU group %" PRIu32 " is stuck: %s", l->group, l->reason);
+                return lease_error_set(err, -EBUSY, VA_ERROR_STUCK,
+                                       "IOMMU group %" PRIu32 " is stuck: %s", l->group, l->reason);
         }
         l->reason = mfree(l->reason);
         return 0;
 }
 
 int lease_can_hand_out_fds(const Lease *l, LeaseError *err) {
-        if (l->kind == LEASE_PREPARE)
-                return set_error(err, -EOPNOTSUPP, VA_ERROR_NOT_CLAIMED,
-                                 "Lease %" PRIu64 " prepares IOMMU group %" PRIu32 " for a VMM that opens /dev/vfio/%"
-                                 PRIu32 " itself: a prepare hands out no file descriptors; claim the group for them",
-                                 l->id, l->group, l->group);
+        if (l->kind == LEASE_PREPARE) {
+                _cleanup_free_ char *nodes = nodes_text(l);
+
+                return lease_error_set(err, -EOPNOTSUPP, VA_ERROR_NOT_CLAIMED,
+                                       "Lease %" PRIu64 " prepares IOMMU group %" PRIu32 " for a VMM that "
+                                       "opens %s itself: a prepare hands out no file descriptors; claim the "
+                                       "group for them", l->id, l->group, strna(nodes));
+        }
         if (l->state != LEASE_ACTIVE)
-                return set_error(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
-                                 "The claim of IOMMU group %" PRIu32 " is %s", l->group,
-                                 lease_state_to_string(l->state));
-        if (l->group_fd < 0)
-                return set_error(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
-                                 "The claim of IOMMU group %" PRIu32 " has no file descriptors any more: %s", l->group,
-                                 l->granted_uid != UINT32_MAX ? "/dev/vfio/N was handed over with GrantAccess"
-                                                              : "they did not survive a restart of the daemon "
-                                                                "(systemd's fd store keeps them when systemd "
-                                                                "runs it)");
+                return lease_error_set(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
+                                       "The claim of IOMMU group %" PRIu32 " is %s", l->group,
+                                       lease_state_to_string(l->state));
+        if (!vfio_backend_is_open(l->backend)) {
+                _cleanup_free_ char *nodes = l->granted_uid != UINT32_MAX ? nodes_text(l) : NULL;
+
+                if (l->granted_uid != UINT32_MAX)
+                        return lease_error_set(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
+                                               "The claim of IOMMU group %" PRIu32 " has no file descriptors "
+                                               "any more: %s was handed over with GrantAccess", l->group,
+                                               strna(nodes));
+                return lease_error_set(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
+                                       "The claim of IOMMU group %" PRIu32 " has no file descriptors any more: "
+                                       "they did not survive a restart of the daemon (systemd's fd store keeps "
+                                       "them when systemd runs it)", l->group);
+        }
+        return 0;
+}
+
+int lease_hand_out_fd(Lease *l, VfioFdKind kind, int *ret_fd, LeaseError *err) {
+        int k;
+
+        k = lease_can_hand_out_fds(l, err);
+        if (k < 0)
+                return k;
+        k = l->backend->ops->hand_out(l->backend, kind, ret_fd);
+        if (k == -EOPNOTSUPP)
+                return lease_error_set(err, k, VA_ERROR_INVALID_ARGUMENT,
+                                       "Lease %" PRIu64 " uses the %s backend, which has no %s to hand out",
+                                       l->id, vfio_backend_name(l->backend),
+                                       strna(vfio_fd_kind_to_string(kind)));
+        if (k < 0)
+                return lease_error_set(err, k, VA_ERROR_NOT_ACTIVE,
+                                       "The claim of IOMMU group %" PRIu32 " has no %s any more", l->group,
+                                       strna(vfio_fd_kind_to_string(kind)));
         return 0;
 }
 
@@ -439,60 +453,62 @@ int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int 
         int k;
 
         if (!lease_has_device(l, address))
-                return set_error(err, -ENODEV, VA_ERROR_NO_SUCH_DEVICE,
-                                 "%s is not in IOMMU group %" PRIu32 " of this lease", address, l->group);
+                return lease_error_set(err, -ENODEV, VA_ERROR_NO_SUCH_DEVICE,
+                                       "%s is not in IOMMU group %" PRIu32 " of this lease", address, l->group);
         k = lease_can_hand_out_fds(l, err);
         if (k < 0)
                 return k;
-        k = vfio_group_device_fd(l->group_fd, address, ret_fd);
-        if (k < 0)
-                return set_error(err, k, VA_ERROR_VFIO_FAILED,
-                                 "VFIO_GROUP_GET_DEVICE_FD for %s failed: %s", address, strerror(-k));
-        return 0;
+        return l->backend->ops->open_device(l->backend, address, ret_fd, err);
 }
 
 int lease_watch_close(const LeaseContext *c, Lease *l, int inotify_fd) {
-        char path[64];
-        int wd;
+        _cleanup_strv_free_ char **nodes = NULL;
+        int k, wd = -1;
 
-        snprintf(path, sizeof(path), "dev/vfio/%" PRIu32, l->group);
-        wd = dev_add_watch(c->model->root, inotify_fd, path, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+        k = l->backend->ops->nodes(l->backend, &nodes);
+        if (k < 0)
+                return k;
+        /* Any of them closing is worth a look (the stuck check is cheap); one wd says "watched". */
+        for (char **n = nodes; *n; n++) {
+                k = dev_add_watch(c->model->root, inotify_fd, *n, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+                if (k < 0)
+                        return k;
+                if (wd < 0)
+                        wd = k;
+        }
         if (wd < 0)
-                return wd;
+                return -ENOENT;
         l->close_wd = wd;
         return 0;
 }
 
 int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError *err) {
         uint32_t before = l->granted_uid;
-        char path[64];
         int k;
 
         if (l->kind != LEASE_CLAIM || l->state != LEASE_ACTIVE)
-                return set_error(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
-                                 "The lease on IOMMU group %" PRIu32 " is not an active claim", l->group);
-        snprintf(path, sizeof(path), "dev/vfio/%" PRIu32, l->group);
+                return lease_error_set(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
+                                       "The lease on IOMMU group %" PRIu32 " is not an active claim", l->group);
         /* The grant is recorded before the node changes hands, so a crash cannot leave an
          * unrecorded grant behind. */
         l->granted_uid = uid;
         k = save(c);
         if (k < 0) {
                 l->granted_uid = before;
-                return set_error(err, k, VA_ERROR_STATE_FAILED, "Cannot record the grant: %s", strerror(-k));
+                return lease_error_set(err, k, VA_ERROR_STATE_FAILED, "Cannot record the grant: %s", strerror(-k));
         }
-        k = dev_chown(c->model->root, path, uid == UINT32_MAX ? 0 : uid);
+        /* Refused: the nodes stay (or go back to) whose they were, and so does the record. */
+        k = chown_nodes(c, l, uid == UINT32_MAX ? 0 : uid, before == UINT32_MAX ? 0 : before);
         if (k < 0) {
-                /* Refused: the node stays (or goes back to) whose it was, and so does the record. */
-                (void) dev_chown(c->model->root, path, before == UINT32_MAX ? 0 : before);
+                _cleanup_free_ char *nodes = nodes_text(l);
+
                 l->granted_uid = before;
                 (void) save(c);
-                return set_error(err, k, VA_ERROR_FAILED,
-                                 "Cannot hand /dev/vfio/%" PRIu32 " to uid %" PRIu32 ": %s",
-                                 l->group, uid, strerror(-k));
+                return lease_error_set(err, k, VA_ERROR_FAILED, "Cannot hand %s to uid %" PRIu32 ": %s",
+                                       strna(nodes), uid, strerror(-k));
         }
         /* The kernel lets one open file own a group: the VMM that opens the node itself needs
          * ours closed. The lease then hands out no fds of its own. */
-        l->group_fd = safe_close(l->group_fd);
-        l->container_fd = safe_close(l->container_fd);
+        vfio_backend_close(l->backend);
         return 0;
 }

@@ -6,8 +6,10 @@
 
 #include "binding.h"
 #include "errors.h"
+#include "lease-error.h"
 #include "macro.h"
 #include "model.h"
+#include "vfio-backend.h"
 
 /* A lease owns one IOMMU group while it is away from the host: either claimed by a holder (a
  * D-Bus peer that gets fds) or prepared (bound to vfio-pci with no holder, optionally across
@@ -22,7 +24,7 @@ typedef enum LeaseKind {
 
 typedef enum LeaseState {
         LEASE_BINDING,   /* members are being moved to vfio-pci */
-        LEASE_ACTIVE,    /* the group is on vfio-pci (and attached to the container for claims) */
+        LEASE_ACTIVE,    /* the group is on vfio-pci (and attached by its backend for claims) */
         LEASE_RELEASING, /* members are being given back */
         LEASE_STUCK,     /* a member could not be given back; retried, never dropped */
         _LEASE_STATE_MAX,
@@ -56,10 +58,10 @@ typedef struct Lease {
         uint32_t granted_uid;   /* GrantAccess: /dev/vfio/N handed to this uid; UINT32_MAX = none */
         bool unsafe_interrupts; /* taken without interrupt remapping: it relies on the kernel's
                                  * allow_unsafe_interrupts */
+        VfioBackend *backend;   /* how the group reaches the VMM (vfio-backend.h): its name is
+                                 * saved, the fds it holds are runtime only; never NULL */
 
         /* Runtime only: */
-        int container_fd;
-        int group_fd;
         bool waiting;           /* STUCK only until another process closes /dev/vfio/N */
         int close_wd;           /* inotify watch for that close, -1 when none */
         int holder_pidfd;       /* pidfd_open() of a claim's holder, -1 when none */
@@ -75,14 +77,6 @@ LeaseState lease_state_from_string(const char *s);
 Lease *lease_free(Lease *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Lease *, lease_free);
 
-/* What went wrong in a transaction, for an error message that names device, driver, step and
- * errno. */
-typedef struct LeaseError {
-        int error;               /* negative errno */
-        VaError code;            /* VA_ERROR_BIND_FAILED, VA_ERROR_GROUP_NOT_VIABLE, ... */
-        char *message;
-} LeaseError;
-void lease_error_clear(LeaseError *e);
 
 /* Writes the lease set before each transition (lease-set.c passes one that calls state.c). */
 typedef int (*LeaseSaveFn)(void *userdata);
@@ -92,26 +86,31 @@ typedef struct LeaseContext {
         LeaseSaveFn save;
         void *save_userdata;
         uint64_t timeout_usec;   /* per sysfs write */
+        const VfioBackendOps *backend; /* of new leases; NULL: the default (vfio_backends[0]) */
 } LeaseContext;
 
-/* Builds a lease for the group from the model: records every member and its driver now. */
+/* Builds a lease for the group from the model: records every member and its driver now, and
+ * gives it a handle of c->backend with nothing open. */
 int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret, LeaseError *err);
 
 /* The transaction: state BINDING is saved, every non-bridge member is bound to vfio-pci; any
- * failure restores every member to its original driver. For a claim, then the group is opened,
- * checked viable (VFIO_GROUP_GET_STATUS), attached to a new type1 container and the IOMMU set.
+ * failure restores every member to its original driver. For a claim, then the backend opens the
+ * group and attaches it (type1: checked viable, attached to a new container, the IOMMU set).
  * On success the lease is ACTIVE and saved; on failure everything is as it was. */
 int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err);
 
-/* Gives the group back: closes the daemon's fds, resets each member (VFIO_DEVICE_RESET when the
- * group can still be opened, else the sysfs reset attribute), restores original drivers. A member
+/* Gives the group back: closes the daemon's fds, resets each member (through the backend when
+ * the group can still be opened, else the sysfs reset attribute), restores original drivers. A member
  * that cannot be restored leaves the lease STUCK with a reason (returns -EBUSY); a later call
  * retries. Returns 0 when everything is back (the caller then forgets the lease). */
 int lease_release(const LeaseContext *c, Lease *l, LeaseError *err);
 
-/* Whether the lease has the container and group fds to hand out: only an active claim does, and
- * not after GrantAccess or a restart of the daemon. The error says which. */
+/* Whether the lease has fds to hand out: only an active claim does, and not after GrantAccess
+ * or a restart of the daemon that systemd's fd store did not bridge. The error says which. */
 int lease_can_hand_out_fds(const Lease *l, LeaseError *err);
+/* The backend's fd of that kind (the container, the group), still the lease's: the caller sends
+ * a copy. A kind the lease's backend does not have is an error naming the backend. */
+int lease_hand_out_fd(Lease *l, VfioFdKind kind, int *ret_fd, LeaseError *err);
 /* Opens a VFIO device fd of a member of an active claim. */
 int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd, LeaseError *err);
 
@@ -121,15 +120,16 @@ bool lease_has_device(const Lease *l, const char *address);
  * bus-reported uid and pid, is the claim's holder: same bus, uid, pid and process start time. */
 bool lease_holder_is(const Lease *l, const char *bus_id, uint32_t uid, uint32_t pid);
 
-/* Whether another process holds /dev/vfio/N open (cheap: one open attempt); while it does, a
- * release would only wait on the kernel. */
+/* Whether another process holds the group open (cheap: one open attempt through the backend);
+ * while it does, a release would only wait on the kernel. */
 bool lease_group_busy(const LeaseContext *c, const Lease *l);
 
-/* Adds an inotify watch for the closes of /dev/vfio/N (IN_CLOSE_*: the kernel reports the last
- * close of each open file, which is when a VMM that held the group lets go) and records it in
- * l->close_wd. */
+/* Adds inotify watches for the closes of the backend's device nodes (type1: /dev/vfio/N;
+ * IN_CLOSE_*: the kernel reports the last close of each open file, which is when a VMM that held
+ * the group lets go) and records one in l->close_wd. */
 int lease_watch_close(const LeaseContext *c, Lease *l, int inotify_fd);
 
-/* GrantAccess: /dev/vfio/N is handed to uid (ownership), for VMMs that open it themselves;
- * UINT32_MAX gives it back to root. The grant is recorded in the lease and revoked on release. */
+/* GrantAccess: the backend's device nodes (type1: /dev/vfio/N) are handed to uid (ownership),
+ * for VMMs that open them themselves; UINT32_MAX gives them back to root. The grant is recorded
+ * in the lease and revoked on release. */
 int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError *err);

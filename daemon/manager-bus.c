@@ -449,10 +449,20 @@ static int get_iommu_present(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append(reply, "b", (int) d->model->host->iommu_present);
 }
 
+static int get_backends(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_strv_free_ char **names = NULL;
+        Manager *d = userdata;
+        int k = vfio_backends_supported(d->model->host, &names);
+
+        return k < 0 ? k : sd_bus_message_append_strv(reply, names);
+}
+
 /* name, signature, getter, change bit, flags (see BusProperty). The model has no change bits for
  * these: refresh_host() and daemon_reload_policy() announce them by name. */
 #define MANAGER_PROPERTIES(P)                                                                           \
         P("APIVersion", "u", get_api_version, 0, CONST)                                                 \
+        P("Backends", "as", get_backends, MANAGER_CHANGED_HOST, EMITS_CHANGE)                           \
         P("InterruptRemapping", "s", get_interrupt_remapping, MANAGER_CHANGED_HOST, EMITS_CHANGE)       \
         P("IommuPresent", "b", get_iommu_present, MANAGER_CHANGED_HOST, EMITS_CHANGE)                   \
         P("PolicyError", "s", get_policy_error, MANAGER_CHANGED_POLICY, EMITS_CHANGE)                   \

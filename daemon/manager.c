@@ -22,19 +22,6 @@
  * changes groups only through jobs (job.h) and tells the bus through the glue's send functions;
  * the glue parses, authorises, calls one function here and replies. */
 
-static void lease_error_set(LeaseError *e, int error, VaError code, const char *fmt, ...) _printf_(4, 5);
-static void lease_error_set(LeaseError *e, int error, VaError code, const char *fmt, ...) {
-        va_list ap;
-
-        lease_error_clear(e);
-        e->error = error;
-        e->code = code;
-        va_start(ap, fmt);
-        if (vasprintf(&e->message, fmt, ap) < 0)
-                e->message = NULL;
-        va_end(ap);
-}
-
 static char *join_reasons(char **reasons) {
         char *text = NULL;
 
@@ -400,10 +387,11 @@ typedef struct ReleaseJob {
         LeaseError err;
 } ReleaseJob;
 
-static void fdstore_remove_fds_unlocked(uint64_t id) {
+static void fdstore_remove_fds_unlocked(const Lease *l) {
+        fdstore_remove_fds(l);
         /* Waits for systemd (sd_notify_barrier()): nothing shared is touched meanwhile. */
         blocking_begin();
-        fdstore_remove_fds(id);
+        fdstore_wait_removed();
         blocking_end();
 }
 
@@ -583,7 +571,7 @@ static void grant_run(Job *j) {
         }
         g->result = lease_grant_access(&g->daemon->leases->ctx, l, g->uid, &g->err);
         if (g->result >= 0)
-                fdstore_remove_fds_unlocked(g->id); /* the daemon's fds went with the grant */
+                fdstore_remove_fds_unlocked(l); /* the daemon's fds went with the grant */
 }
 
 static void grant_done(Job *j) {
@@ -639,6 +627,10 @@ int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const c
 
 int manager_open_device(Manager *d, Lease *l, const char *address, int *ret_fd, LeaseError *err) {
         return lease_open_device(&d->leases->ctx, l, address, ret_fd, err);
+}
+
+int manager_hand_out_fd(Manager *d, Lease *l, VfioFdKind kind, int *ret_fd, LeaseError *err) {
+        return lease_hand_out_fd(l, kind, ret_fd, err);
 }
 
 /* ---- uevents ---- */
@@ -976,11 +968,11 @@ static int setup_close_watch(Manager *d) {
 
 static void release_stored_fds(void *userdata, Lease *l) {
         if (l->kind == LEASE_CLAIM)
-                fdstore_remove_fds_unlocked(l->id);
+                fdstore_remove_fds_unlocked(l);
 }
 
 /* A lease read back at start gets the fds systemd kept for it: its holder's pidfd, and for a
- * claim its container and group, which it can hand out again. */
+ * claim its backend's (type1: container and group), which it can hand out again. */
 static void adopt_stored_fds(void *userdata, Lease *l) {
         Manager *d = userdata;
 

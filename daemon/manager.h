@@ -68,6 +68,8 @@ int manager_release(Manager *d, Lease *l, const char *who, ManagerReplyFn reply,
 int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const char *who, ManagerReplyFn reply,
                          void *userdata, LeaseError *err);
 int manager_open_device(Manager *d, Lease *l, const char *address, int *ret_fd, LeaseError *err);
+/* The lease's fd of that kind (OpenContainer, OpenGroup), still the lease's: send a copy. */
+int manager_hand_out_fd(Manager *d, Lease *l, VfioFdKind kind, int *ret_fd, LeaseError *err);
 /* The holder of a claim left the bus: on_holder_exit applies. */
 void manager_holder_gone(Manager *d, Lease *l);
 /* A stuck lease waiting for another process to close its group is retried when it does. */

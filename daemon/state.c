@@ -100,6 +100,7 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
         k |= json_add_new(o, "kind", json_object_new_string(lease_kind_to_string(l->kind)));
         k |= json_add_new(o, "state", json_object_new_string(lease_state_to_string(l->state)));
         k |= json_add_new(o, "group", json_object_new_int64(l->group));
+        k |= json_add_new(o, "backend", json_object_new_string(vfio_backend_name(l->backend)));
         k |= json_add_string(o, "holder", l->holder);
         k |= json_add_new(o, "uid", json_object_new_int64(l->uid));
         k |= json_add_new(o, "pid", json_object_new_int64(l->pid));
@@ -277,16 +278,41 @@ static int get_optional_bool(struct json_object *o, const char *key, bool *ret) 
         return 0;
 }
 
+/* The lease's backend; absent, the file is older than the backends, when every lease was type1.
+ * A name this daemon does not know is no corruption: a newer daemon wrote it, and the lease can
+ * be given back only by a daemon that knows how (-EPROTONOSUPPORT: the file stays as it is). */
+static int backend_from_json(struct json_object *o, size_t index, const VfioBackendOps **ret, char **ret_error) {
+        _cleanup_free_ char *known = NULL;
+        const char *name;
+
+        if (!json_object_object_get_ex(o, "backend", NULL)) {
+                *ret = &vfio_type1_ops;
+                return 0;
+        }
+        if (get_string(o, "backend", false, &name) < 0)
+                return bad(ret_error, "%s: leases[%zu].backend: not a string", STATE_FILE, index);
+        *ret = vfio_backend_ops_from_name(name);
+        if (*ret)
+                return 0;
+        known = vfio_backends_known();
+        return asprintf(ret_error, "%s: leases[%zu].backend: unknown VFIO backend \"%.*s\" (this vfio-assignd "
+                        "knows %s); a newer vfio-assignd wrote it, and only one that knows the backend can give "
+                        "the group back: the file is left as it is", STATE_FILE, index,
+                        utf8_prefix_len(name, 64), name, strna(known)) < 0 ? -ENOMEM : -EPROTONOSUPPORT;
+}
+
 static int lease_from_json(struct json_object *o, size_t index, Lease **ret, char **ret_error) {
         _cleanup_(lease_freep) Lease *l = calloc(1, sizeof(Lease));
+        const VfioBackendOps *backend = NULL;
         struct json_object *v, *devs;
         const char *s, *holder, *reason;
         uint32_t id;
         bool persistent;
+        int k;
 
         if (!l)
                 return -ENOMEM;
-        l->container_fd = l->group_fd = l->close_wd = l->holder_pidfd = -1;
+        l->close_wd = l->holder_pidfd = -1;
         l->granted_uid = UINT32_MAX;
         if (!json_object_is_type(o, json_type_object) || get_u32(o, "id", &id) < 0 ||
             get_u32(o, "group", &l->group) < 0 || get_u32(o, "uid", &l->uid) < 0 || get_u32(o, "pid", &l->pid) < 0 ||
@@ -297,6 +323,12 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
             !json_object_object_get_ex(o, "devices", &devs) || !json_object_is_type(devs, json_type_array))
                 return bad(ret_error, "leases[%zu]: missing or invalid fields", index);
         persistent = json_object_get_boolean(v);
+        k = backend_from_json(o, index, &backend, ret_error);
+        if (k < 0)
+                return k;
+        k = vfio_backend_new(backend, l->group, &l->backend);
+        if (k < 0)
+                return k;
         l->id = id;
         l->persistent = persistent;
         if ((holder && !(l->holder = strdup(holder))) || (reason && !(l->reason = strdup(reason))))

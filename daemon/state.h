@@ -28,7 +28,11 @@ int state_save(int dir_fd, Lease *const *leases, size_t n, const StateGlobals *g
 /* Missing file: no leases. A file that cannot be parsed: -EBADMSG with a message; the caller keeps
  * it aside (state.json.corrupt) rather than lose what it said. A file that is not a regular file,
  * not the daemon user's or not 0600 (someone else could have planted it): -EPERM with a message;
- * the caller refuses to start. The same for persistent_load(). */
+ * the caller refuses to start. The same for persistent_load(). A lease's "backend" names its VFIO
+ * backend (vfio-backend.h; absent: type1, as every lease was before there were others); a name
+ * this daemon does not know is -EPROTONOSUPPORT with a message naming it: the caller refuses to
+ * start and leaves the file as it is, since only a daemon that knows the backend can give the
+ * group back. */
 int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_globals, char **ret_error);
 
 /* Persistent prepares: $STATE_DIRECTORY/persistent.json, a list of devices that are bound to

@@ -76,6 +76,14 @@ tests_unit_test_properties_SOURCES = tests/unit/test-properties.c
 tests_unit_test_properties_CFLAGS = $(UNIT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_properties_LDADD = libbus.a $(MODEL_LIBS) $(CHECK_LIBS) -lpthread
 
+# The VFIO backend seam without a kernel: registry, a type1 handle, state.json's "backend", the fd
+# store's messages.
+check_PROGRAMS += tests/unit/test-backend
+TESTS += tests/unit/test-backend
+tests_unit_test_backend_SOURCES = tests/unit/test-backend.c
+tests_unit_test_backend_CFLAGS = $(UNIT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_backend_LDADD = libbus.a $(MODEL_LIBS) $(CHECK_LIBS) -lpthread
+
 # The unit's hardening, scored offline.
 TESTS += tests/check-unit.sh
 EXTRA_DIST += tests/check-unit.sh

@@ -201,6 +201,22 @@ void daemon_start(void) {
         }
 }
 
+void daemon_start_refused(const char *needle) {
+        _cleanup_free_ char *log = case_path("refused.log"), *text = NULL, *before = snapshot(), *after = NULL;
+        int status;
+        pid_t pid;
+
+        (void) unlink(log);
+        pid = daemon_spawn(log, NULL);
+        status = wait_exit(pid, WAIT_MS);
+        text = read_file_or_abort(log);
+        ck_assert_msg(exit_code_of(status) != 0 && exit_code_of(status) < 128, "the daemon exited %d:\n%s",
+                      exit_code_of(status), text);
+        assert_contains(text, needle);
+        after = snapshot();
+        ck_assert_str_eq(after, before);
+}
+
 /* SIGTERM: the daemon must exit 0 (sanitizer and valgrind findings make it fail). */
 void daemon_stop(void) {
         int status;
@@ -683,6 +699,16 @@ void case_start(const char *host) {
         case_begin_data(host);
         polkit_allow_all();
         daemon_start();
+}
+
+void assert_q35_group_back(void) {
+        assert_on_host(NIC1, NIC_DRIVER);
+        assert_on_host(NIC2, NIC_DRIVER);
+        assert_driver(Q35_BRIDGE, NULL);
+        assert_override(Q35_BRIDGE, NULL);
+        ck_assert_uint_eq(n_leases(), 0);
+        assert_state_empty();
+        ck_assert(!node_exists(Q35_GROUP));
 }
 
 uid_t node_owner(uint32_t group) {

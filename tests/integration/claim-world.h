@@ -141,6 +141,9 @@ pid_t name_owner_pid(sd_bus *bus);
  * waits until it owns the name. */
 pid_t daemon_spawn(const char *log, const char *bus_address);
 void daemon_start(void);
+/* A daemon started on the case's trees must refuse to start, saying needle, and change nothing
+ * (the tree, the nodes, the state files: snapshot()). */
+void daemon_start_refused(const char *needle);
 void daemon_stop(void);
 void daemon_kill(void);
 void case_end(void);
@@ -196,4 +199,7 @@ bool world_init(const char *who);
 void world_setup(const char *name);
 bool node_exists(uint32_t group);
 uid_t node_owner(uint32_t group); /* of the fake /dev/vfio/N */
+/* Nothing of the q35 group 6 is left on vfio-pci and nothing is leased (the no-lease-lost part
+ * is the tests' own: each says which lease must still be there). */
+void assert_q35_group_back(void);
 

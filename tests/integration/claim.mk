@@ -51,3 +51,15 @@ tests_integration_test_security_SOURCES = \
 tests_integration_test_security_CFLAGS = $(tests_integration_test_claim_CFLAGS)
 tests_integration_test_security_LDADD = $(tests_integration_test_claim_LDADD)
 EXTRA_tests_integration_test_security_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
+
+# The VFIO backend seam through the daemon: Backends, a lease's Backend and fds, state.json's
+# backend at start.
+check_PROGRAMS += tests/integration/test-backend
+TESTS += tests/integration/test-backend
+tests_integration_test_backend_SOURCES = \
+	tests/integration/test-backend.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_backend_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_backend_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_backend_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)

@@ -291,18 +291,6 @@ static void pending_wait(sd_bus *bus, Pending *p) {
         }
 }
 
-/* Nothing of the group is left on vfio-pci and nothing is leased (the no-lease-lost part is the
- * tests' own: each says which lease must still be there). */
-static void assert_q35_group_back(void) {
-        assert_on_host(NIC1, NIC_DRIVER);
-        assert_on_host(NIC2, NIC_DRIVER);
-        assert_driver(Q35_BRIDGE, NULL);
-        assert_override(Q35_BRIDGE, NULL);
-        ck_assert_uint_eq(n_leases(), 0);
-        assert_state_empty();
-        ck_assert(!node_exists(Q35_GROUP));
-}
-
 /* The member whose writes hang in the crash tests: the first (nothing moved yet) or the
  * second (the first is already on vfio-pci, or already back). */
 static const char *const hang_members[] = { NIC1, NIC2 };

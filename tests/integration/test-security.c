@@ -624,24 +624,6 @@ END_TEST
 
 /* ---- 5. the runtime and state directories and files are root's alone ---- */
 
-/* A daemon started on the case's trees must refuse to start, saying needle, and change
- * nothing. */
-static void assert_start_refused(const char *needle) {
-        _cleanup_free_ char *log = case_path("refused.log"), *text = NULL, *before = snapshot(), *after = NULL;
-        int status;
-        pid_t pid;
-
-        (void) unlink(log);
-        pid = daemon_spawn(log, NULL);
-        status = wait_exit(pid, WAIT_MS);
-        text = read_file_or_abort(log);
-        ck_assert_msg(exit_code_of(status) != 0 && exit_code_of(status) < 128, "the daemon exited %d:\n%s",
-                      exit_code_of(status), text);
-        assert_contains(text, needle);
-        after = snapshot();
-        ck_assert_str_eq(after, before);
-}
-
 START_TEST(test_loose_directories_refused) {
         _cleanup_free_ char *msg = NULL, *msg2 = NULL;
 
@@ -649,13 +631,13 @@ START_TEST(test_loose_directories_refused) {
         polkit_allow_all();
         ck_assert_int_eq(chmod(C.run, 0777), 0);
         msg = xasprintf("Cannot use the runtime directory %s: %s is writable by group or others", C.run, C.run);
-        assert_start_refused(msg);
+        daemon_start_refused(msg);
         ck_assert_int_eq(chmod(C.run, 0755), 0);
 
         ck_assert_int_eq(chown(C.state, NOBODY_UID, NOBODY_UID), 0);
         msg2 = xasprintf("Cannot use the state directory %s: %s is not owned by the daemon's user", C.state,
                          C.state);
-        assert_start_refused(msg2);
+        daemon_start_refused(msg2);
         ck_assert_int_eq(chown(C.state, 0, 0), 0);
 
         /* Fixed, it starts. */
@@ -677,16 +659,16 @@ START_TEST(test_planted_state_refused) {
         state = path_join(C.run, STATE_FILE);
 
         ck_assert_int_eq(chown(state, NOBODY_UID, NOBODY_UID), 0);
-        assert_start_refused("state: state.json is not owned by the daemon's user (owner uid 65534, mode 0600)");
+        daemon_start_refused("state: state.json is not owned by the daemon's user (owner uid 65534, mode 0600)");
         ck_assert_int_eq(chown(state, 0, 0), 0);
         ck_assert_int_eq(chmod(state, 0644), 0);
-        assert_start_refused("state: state.json can be read or written by group or others");
+        daemon_start_refused("state: state.json can be read or written by group or others");
         ck_assert_int_eq(chmod(state, 0600), 0);
 
         persistent = path_join(C.state, PERSISTENT_FILE);
         write_file(persistent, "{ \"version\": 1, \"devices\": [ { \"address\": \"" SOLO1 "\", "
                                "\"vendor\": \"0x8086\", \"device\": \"0x10d3\" } ] }\n");
-        assert_start_refused("persistent prepares: persistent.json can be read or written by group or others");
+        daemon_start_refused("persistent prepares: persistent.json can be read or written by group or others");
         ck_assert_int_eq(unlink(persistent), 0);
 
         /* A leftover temporary file, or a symlink in its place, is replaced, never followed. */
@@ -708,7 +690,7 @@ START_TEST(test_fifo_state_refused) {
         case_begin_data(Q35_HOST);
         state = path_join(C.run, STATE_FILE);
         ck_assert_int_eq(mkfifo(state, 0600), 0);
-        assert_start_refused("state: state.json is not a regular file");
+        daemon_start_refused("state: state.json is not a regular file");
         case_end();
 }
 END_TEST

@@ -115,8 +115,8 @@ static void setup(void) {
         w.lease_devices[0] = (LeaseDevice) { .address = DEVICE_ADDRESS };
         w.lease = (Lease) { .id = 5, .kind = LEASE_CLAIM, .state = LEASE_STUCK, .group = 7,
                             .devices = w.lease_devices, .n_devices = 1, .holder = (char *) ":1.42", .uid = 1000,
-                            .pid = 4242, .reason = (char *) "busy", .container_fd = -1, .group_fd = -1,
-                            .close_wd = -1, .holder_pidfd = -1 };
+                            .pid = 4242, .reason = (char *) "busy", .close_wd = -1, .holder_pidfd = -1 };
+        ck_assert_int_eq(vfio_backend_new(&vfio_type1_ops, 7, &w.lease.backend), 0);
         w.devices[0] = &w.device;
         w.groups[0] = &w.group;
         w.leases[0] = &w.lease;
@@ -145,6 +145,7 @@ static void teardown(void) {
         w.client = sd_bus_flush_close_unref(w.client);
         w.d.bus = sd_bus_flush_close_unref(w.d.bus);
         lease_bus_forget(&w.lease);
+        w.lease.backend = vfio_backend_free(w.lease.backend);
         strv_free(w.changed);
         w.changed = NULL;
 }
@@ -281,7 +282,7 @@ START_TEST(test_manager_changes) {
                             *job = emitted(emit_job_change), *every = emitting(manager_vtable), *both = NULL;
 
         ck_assert_str_eq(policy, "PolicyError,PolicyFiles");
-        ck_assert_str_eq(host, "InterruptRemapping,IommuPresent");
+        ck_assert_str_eq(host, "Backends,InterruptRemapping,IommuPresent");
         ck_assert_str_eq(job, "Job");
         ck_assert_int_ge(asprintf(&both, "%s,%s", host, policy), 0);
         ck_assert_str_eq(both, every);
@@ -450,7 +451,7 @@ START_TEST(test_get_all) {
         };
         static const char *const lease[] = {
                 "Id=5", "Kind=claim", "Group=7", "Devices=" DEVICE_ADDRESS, "Holder=:1.42", "Uid=1000",
-                "Pid=4242", "State=stuck", "Reason=busy", "Persistent=false", NULL,
+                "Pid=4242", "State=stuck", "Reason=busy", "Persistent=false", "Backend=type1", NULL,
         };
         _cleanup_free_ char *device_path = NULL, *group_path = NULL, *lease_path = NULL;
 
@@ -461,6 +462,42 @@ START_TEST(test_get_all) {
         check_get_all(1, group_path, group);
         check_get_all(2, device_path, device);
         check_get_all(3, lease_path, lease);
+}
+END_TEST
+
+static char *manager_backends(void) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply =
+                call(OBJ_ROOT, "org.freedesktop.DBus.Properties", "Get", "ss", IFACE_MANAGER, "Backends");
+
+        ck_assert_msg(!sd_bus_message_is_method_error(reply, NULL), "Get Backends: %s",
+                      sd_bus_message_get_error(reply)->message);
+        return variant_text(reply, "as");
+}
+
+/* Backends comes from the host facts: type1 wants an IOMMU and the vfio container (its node, or
+ * the vfio module that makes it). */
+START_TEST(test_manager_backends) {
+        static const struct {
+                bool iommu, node, module;
+                const char *want;
+        } cases[] = {
+                { true, true, true, "type1" },
+                { true, true, false, "type1" },
+                { true, false, true, "type1" },
+                { true, false, false, "" },
+                { false, true, true, "" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *got = NULL;
+
+                w.host.iommu_present = cases[i].iommu;
+                w.host.vfio_container_node = cases[i].node;
+                w.host.mod_vfio = cases[i].module;
+                got = manager_backends();
+                ck_assert_msg(streq(got, cases[i].want), "case %zu: Backends %s, expected %s", i, got,
+                              cases[i].want);
+        }
 }
 END_TEST
 
@@ -494,6 +531,7 @@ int main(void) {
         tcase_add_test(tc, test_group_change_bits);
         tcase_add_test(tc, test_lease_changed);
         tcase_add_test(tc, test_manager_changes);
+        tcase_add_test(tc, test_manager_backends);
         tcase_add_test(tc, test_vtables_are_the_tables);
         tcase_add_test(tc, test_get_all);
         tcase_add_test(tc, test_unknown_property);

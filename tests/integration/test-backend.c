@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The VFIO backend seam through the daemon, on the kernel model (tests/mock) and a private bus
+ * with python-dbusmock's polkitd, like test-claim.c: the backends a host supports
+ * (Manager.Backends), a lease's backend (Lease.Backend, state.json, assignctl), the fds a claim
+ * hands out are its backend's, and state.json's "backend" at start: absent is type1, a name this
+ * daemon does not know refuses the start and changes nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <systemd/sd-bus.h>
+
+#include "claim-world.h"
+#include "harness.h"
+#include "names.h"
+#include "util.h"
+
+#define NO_IOMMU_HOST "hosts/no-iommu.host"
+
+/* Manager.Backends as "a,b" ("" for none). */
+static char *manager_backends(void) {
+        _cleanup_json_ json_object *reply = get_property(OBJ_ROOT, IFACE_MANAGER, "Backends");
+        json_object *data = jget(reply, "data");
+        char *text = NULL;
+
+        ck_assert_str_eq(jstr_or_null(reply, "type"), "as");
+        for (size_t i = 0; i < jlen(data); i++)
+                ck_assert_int_ge(strextendf(&text, ",", "%s", json_object_get_string(jidx(data, i))), 0);
+        return text ?: strdup("");
+}
+
+static char *lease_backend(const char *path) {
+        _cleanup_json_ json_object *v = lease_property(path, "Backend");
+
+        ck_assert(json_object_is_type(v, json_type_string));
+        return strdup(json_object_get_string(v));
+}
+
+/* What /proc/self/fd/N says fd is. */
+static char *fd_target(int fd) {
+        _cleanup_free_ char *link = xasprintf("/proc/self/fd/%d", fd);
+        char buf[PATH_MAX];
+        ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+
+        ck_assert_msg(n > 0, "readlink %s: %s", link, strerror(errno));
+        buf[n] = 0;
+        return strdup(buf);
+}
+
+static bool same_file(int a, int b) {
+        struct stat sa, sb;
+
+        return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Rewrites the one lease's "backend" in state.json (NULL: removes it), mode and owner kept. */
+static void set_state_backend(const char *backend) {
+        _cleanup_json_ json_object *state = state_json();
+        _cleanup_free_ char *p = path_join(C.run, STATE_FILE);
+        json_object *lease = state_only_lease(state);
+
+        json_object_object_del(lease, "backend");
+        if (backend)
+                ck_assert_int_eq(json_object_object_add(lease, "backend", json_object_new_string(backend)), 0);
+        write_file(p, json_object_to_json_string_ext(state, JSON_C_TO_STRING_PRETTY));
+}
+
+/* ---- the backends a host supports ---- */
+
+static const struct {
+        const char *host;
+        const char *backends;
+} hosts[] = {
+        { Q35_HOST, "type1" },
+        { SERVER_HOST, "type1" },
+        /* /dev/vfio/vfio and the vfio module, but no IOMMU: nothing type1 could attach. */
+        { NO_IOMMU_HOST, "" },
+};
+
+START_TEST(test_backends_of_host) {
+        _cleanup_free_ char *got = NULL;
+
+        case_start(hosts[_i].host);
+        got = manager_backends();
+        ck_assert_msg(streq(got, hosts[_i].backends), "%s: Backends [%s], expected [%s]", hosts[_i].host, got,
+                      hosts[_i].backends);
+        case_end();
+}
+END_TEST
+
+/* ---- a lease's backend and its fds ---- */
+
+START_TEST(test_claim_fds_come_from_backend) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_ json_object *state = NULL;
+        _cleanup_free_ char *path = NULL, *backend = NULL, *container_target = NULL, *group_target = NULL;
+        _cleanup_free_ char *device_target = NULL, *group_file = NULL, *msg = NULL;
+        int container, container2, group, group2, device;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        path = claim_group(bus, Q35_GROUP);
+        backend = lease_backend(path);
+        ck_assert_str_eq(backend, "type1");
+        state = state_json();
+        ck_assert_str_eq(jstr_or_null(state_only_lease(state), "backend"), "type1");
+
+        /* The container is the model's (a memfd stands for /dev/vfio/vfio), the group and device
+         * fds are fds of the model's group file. */
+        container = open_fd(bus, path, "OpenContainer", NULL);
+        group = open_fd(bus, path, "OpenGroup", NULL);
+        device = open_fd(bus, path, "OpenDevice", NIC1);
+        container_target = fd_target(container);
+        group_target = fd_target(group);
+        device_target = fd_target(device);
+        group_file = xasprintf("%s/.vfio-mock/group-%d", C.host, Q35_GROUP);
+        ck_assert_msg(startswith(container_target, "/memfd:vfio-mock-container"), "the container is %s",
+                      container_target);
+        ck_assert_str_eq(group_target, group_file);
+        ck_assert_str_eq(device_target, group_file);
+        /* The backend's own: the same container and group each time, a new device fd. */
+        container2 = open_fd(bus, path, "OpenContainer", NULL);
+        group2 = open_fd(bus, path, "OpenGroup", NULL);
+        ck_assert(same_file(container, container2));
+        ck_assert(same_file(group, group2));
+        ck_assert_int_eq(close(container), 0);
+        ck_assert_int_eq(close(container2), 0);
+        ck_assert_int_eq(close(group), 0);
+        ck_assert_int_eq(close(group2), 0);
+        ck_assert_int_eq(close(device), 0);
+
+        /* GrantAccess hands the backend's node over and closes its fds: none to hand out, and the
+         * error names the node. */
+        sd_bus_message_unref(call_ok(bus, path, IFACE_LEASE, "GrantAccess", "ua{sv}", 0u, 0));
+        msg = call_error(bus, ERROR_PREFIX "NotActive", path, IFACE_LEASE, "OpenGroup", "");
+        assert_contains(msg, "/dev/vfio/6 was handed over with GrantAccess");
+        free(msg);
+        msg = call_error(bus, ERROR_PREFIX "NotActive", path, IFACE_LEASE, "OpenContainer", "");
+        assert_contains(msg, "/dev/vfio/6 was handed over with GrantAccess");
+        free(msg);
+        msg = call_error(bus, ERROR_PREFIX "NotActive", path, IFACE_LEASE, "OpenDevice", "s", NIC1);
+        assert_contains(msg, "/dev/vfio/6 was handed over with GrantAccess");
+
+        release(bus, path);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
+/* Not run by systemd, a claim that survives a restart keeps its backend but not its fds, and says
+ * so. */
+START_TEST(test_restart_without_fd_store) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL, *backend = NULL, *msg = NULL;
+        static const char *const members[] = { "OpenContainer", "OpenGroup", "OpenDevice" };
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        path = claim_group(bus, Q35_GROUP);
+        daemon_kill();
+        daemon_start();
+        backend = lease_backend(path);
+        ck_assert_str_eq(backend, "type1");
+        for (size_t i = 0; i < ELEMENTSOF(members); i++) {
+                msg = streq(members[i], "OpenDevice")
+                              ? call_error(bus, ERROR_PREFIX "NotActive", path, IFACE_LEASE, members[i], "s", NIC1)
+                              : call_error(bus, ERROR_PREFIX "NotActive", path, IFACE_LEASE, members[i], "");
+                assert_contains(msg, "has no file descriptors any more: they did not survive a restart of the "
+                                     "daemon (systemd's fd store keeps them when systemd runs it)");
+                msg = mfree(msg);
+        }
+        release(bus, path);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
+/* assignctl leases shows it, in text and in JSON. */
+START_TEST(test_assignctl_shows_backend) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL, *out = NULL, *json = NULL, *line = NULL;
+        _cleanup_json_ json_object *doc = NULL;
+        json_object *leases;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        path = claim_group(bus, Q35_GROUP);
+        ck_assert_int_eq(ASSIGNCTL(&out, NULL, (char *) "leases"), 0);
+        assert_contains(out, "ID GROUP KIND  BACKEND STATE  HOLDER");
+        line = xasprintf(" 1     6 claim type1   active %s ", unique_name(bus));
+        assert_contains(out, line);
+        ck_assert_int_eq(ASSIGNCTL(&json, NULL, (char *) "--json", (char *) "leases"), 0);
+        doc = parse_json(json, "assignctl --json leases");
+        leases = jget(doc, "leases");
+        ck_assert_uint_eq(jlen(leases), 1);
+        ck_assert_str_eq(jstr_or_null(jidx(leases, 0), "backend"), "type1");
+        release(bus, path);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
+/* ---- state.json's "backend" at start ---- */
+
+/* A file written before there were backends has none: its leases are type1, and are written
+ * back with it. */
+START_TEST(test_state_without_backend_is_type1) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_ json_object *row = NULL, *state = NULL;
+        _cleanup_free_ char *path = NULL, *backend = NULL;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        path = claim_group(bus, Q35_GROUP);
+        daemon_kill();
+        set_state_backend(NULL);
+        daemon_start();
+        row = lease_row(path);
+        ck_assert_msg(row, "the claim did not survive the restart");
+        ck_assert_str_eq(row_str(row, ROW_STATE), "active");
+        backend = lease_backend(path);
+        ck_assert_str_eq(backend, "type1");
+        state = state_json();
+        ck_assert_str_eq(jstr_or_null(state_only_lease(state), "backend"), "type1");
+        assert_on_vfio(NIC1);
+        assert_on_vfio(NIC2);
+        release(bus, path);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
+/* A backend this daemon does not know (a newer one wrote the file): the start is refused, naming
+ * the file and the value, and nothing changes: the group stays on vfio-pci, the file as it was.
+ * With the file fixed, the lease is there again. */
+START_TEST(test_state_unknown_backend_refused) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_ json_object *row = NULL;
+        _cleanup_free_ char *path = NULL, *corrupt = NULL;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        path = claim_group(bus, Q35_GROUP);
+        daemon_kill();
+        set_state_backend("iommufd");
+        daemon_start_refused("state: state.json: leases[0].backend: unknown VFIO backend \"iommufd\" (this "
+                             "vfio-assignd knows type1)");
+        corrupt = path_join(C.run, STATE_FILE ".corrupt");
+        ck_assert(!path_exists(corrupt));
+        assert_on_vfio(NIC1);
+        assert_on_vfio(NIC2);
+
+        set_state_backend("type1");
+        daemon_start();
+        row = lease_row(path);
+        ck_assert_msg(row, "the claim did not survive the refused start");
+        ck_assert_str_eq(row_str(row, ROW_STATE), "active");
+        release(bus, path);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
+static void backend_setup(void) {
+        world_setup("backend");
+}
+
+int main(void) {
+        SRunner *sr;
+        Suite *s;
+        TCase *tc;
+        int failed;
+
+        if (!world_init("the backend tests"))
+                return 77;
+
+        s = suite_create("backend");
+        tc = tcase_create("kernel-model");
+        tcase_add_unchecked_fixture(tc, backend_setup, harness_teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_loop_test(tc, test_backends_of_host, 0, ELEMENTSOF(hosts));
+        tcase_add_test(tc, test_claim_fds_come_from_backend);
+        tcase_add_test(tc, test_restart_without_fd_store);
+        tcase_add_test(tc, test_assignctl_shows_backend);
+        tcase_add_test(tc, test_state_without_backend_is_type1);
+        tcase_add_test(tc, test_state_unknown_backend_refused);
+        suite_add_tcase(s, tc);
+
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
