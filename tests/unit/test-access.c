@@ -179,8 +179,10 @@ START_TEST(test_lease_inspect) {
                 ck_assert(a.about_group);
                 ck_assert_uint_eq(a.group, 5);
                 a = inspect_lease(&prepare, &d, members[i], ":1.7");
-                ck_assert_str_eq(a.action, streq(members[i], "Release") ? bus_access_find(IFACE_MANAGER, "Unprepare")->action
-                                                                        : POLKIT_ACTION_MANAGE);
+                if (streq(members[i], "Release"))
+                        ck_assert_str_eq(a.action, bus_access_find(IFACE_MANAGER, "Unprepare")->action);
+                else
+                        ck_assert_str_eq(a.action, POLKIT_ACTION_MANAGE);
                 ck_assert(a.about_group);
                 ck_assert_uint_eq(a.group, 6);
         }
@@ -195,7 +197,8 @@ END_TEST
 
 START_TEST(test_lease_inspect_not_served) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = call(OBJ_LEASE_PREFIX "/7", IFACE_LEASE, "Release", ":1.7");
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m =
+                call(OBJ_LEASE_PREFIX "/7", IFACE_LEASE, "Release", ":1.7");
         Manager d = {};
         Lease l = { .id = 7, .kind = LEASE_CLAIM, .group = 5, .holder = (char *) ":1.7" };
         BusAuth auth = { .action = POLKIT_ACTION_MANAGE };
