@@ -51,6 +51,38 @@ const BusAccess *bus_access_find(const char *interface, const char *member) {
         return NULL;
 }
 
+/* polkit details for a group: "group", and its first assignable member's "address" and
+ * "vendor" when it has one. */
+typedef struct BusGroupDetails {
+        char group[16], vendor[8];
+        char *list[7];
+} BusGroupDetails;
+
+static char **group_details(Manager *d, uint32_t group, BusGroupDetails *gd) {
+        const Group *g = topology_find_group(d->model->topology, group);
+        const Device *first = NULL;
+        size_t n = 0;
+
+        snprintf(gd->group, sizeof(gd->group), "%" PRIu32, group);
+        for (char **a = g ? g->devices : NULL; a && *a && !first; a++) {
+                const Device *dev = topology_find_device(d->model->topology, *a);
+
+                if (dev && dev->ids_known && device_is_endpoint(dev))
+                        first = dev;
+        }
+        gd->list[n++] = (char *) "group";
+        gd->list[n++] = gd->group;
+        if (first) {
+                snprintf(gd->vendor, sizeof(gd->vendor), "0x%04x", first->vendor);
+                gd->list[n++] = (char *) "address";
+                gd->list[n++] = (char *) first->address;
+                gd->list[n++] = (char *) "vendor";
+                gd->list[n++] = gd->vendor;
+        }
+        gd->list[n] = NULL;
+        return gd->list;
+}
+
 /* Every vtable is registered with the manager as its userdata (for the fallback vtables, the
  * object the handlers get is what the find callback found; the slot keeps the manager). */
 static Manager *current_manager(sd_bus_message *m) {
@@ -87,36 +119,11 @@ int bus_method_trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error
                 /* 0: polkit was asked; its answer queues the message again, which comes back
                  * here, finds the verdict and, when granted, runs the handler, once. */
                 k = polkit_check_async(d->polkit, m, auth.action,
-                                       auth.about_group ? bus_group_details(d, auth.group, &gd) : NULL, error);
+                                       auth.about_group ? group_details(d, auth.group, &gd) : NULL, error);
                 if (k <= 0)
                         return k < 0 ? k : 1;
         }
         return a->handler(m, userdata, error);
-}
-
-char **bus_group_details(Manager *d, uint32_t group, BusGroupDetails *gd) {
-        const Group *g = topology_find_group(d->model->topology, group);
-        const Device *first = NULL;
-        size_t n = 0;
-
-        snprintf(gd->group, sizeof(gd->group), "%" PRIu32, group);
-        for (char **a = g ? g->devices : NULL; a && *a && !first; a++) {
-                const Device *dev = topology_find_device(d->model->topology, *a);
-
-                if (dev && dev->ids_known && device_is_endpoint(dev))
-                        first = dev;
-        }
-        gd->list[n++] = (char *) "group";
-        gd->list[n++] = gd->group;
-        if (first) {
-                snprintf(gd->vendor, sizeof(gd->vendor), "0x%04x", first->vendor);
-                gd->list[n++] = (char *) "address";
-                gd->list[n++] = (char *) first->address;
-                gd->list[n++] = (char *) "vendor";
-                gd->list[n++] = gd->vendor;
-        }
-        gd->list[n] = NULL;
-        return gd->list;
 }
 
 char *bus_caller_describe(sd_bus_message *m) {

@@ -136,14 +136,6 @@ bus_method_fn lease_method_open_container, lease_method_open_group, lease_method
         lease_method_grant_access, lease_method_release;
 bus_inspect_fn lease_inspect;
 
-/* polkit details for a group: "group", and its first assignable member's "address" and
- * "vendor" when it has one. */
-typedef struct BusGroupDetails {
-        char group[16], vendor[8];
-        char *list[7];
-} BusGroupDetails;
-char **bus_group_details(Manager *d, uint32_t group, BusGroupDetails *gd);
-
 int bus_caller(sd_bus_message *m, BusCaller *ret);
 void bus_caller_clear(BusCaller *c);
 /* The uid and pid of the process that owns a bus name now, as the bus recorded them. */

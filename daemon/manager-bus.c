@@ -465,8 +465,8 @@ int manager_inspect_explain_policy(sd_bus_message *m, Manager *d, void *object, 
         bool other;
         int k;
 
-        /* Without the option, the caller's own verdicts are free: the caller need not be asked
-         * for twice. */
+        /* Without the option, the caller's own verdicts are free, and the bus is not asked who
+         * called until the handler asks. */
         k = read_explain_call(m, d, &user, &g, error);
         if (k < 0 || !user)
                 return k;
@@ -603,6 +603,7 @@ void manager_bus_send_driver_reverted(Manager *d, const char *address, const cha
                                   strempty(driver), group, strempty(message));
 }
 
+/* Every vtable gets the manager as its userdata: bus_method_trampoline() finds it there. */
 int bus_register_objects(Manager *d) {
         int k;
 
