@@ -16,6 +16,11 @@
 #define OBJ_LEASE_PREFIX "/org/vfioassign1/lease"
 #define ERROR_PREFIX "org.vfioassign1.Error."
 
+/* polkit actions (policy/org.vfioassign1.policy). */
+#define POLKIT_ACTION_CLAIM "org.vfioassign1.claim"
+#define POLKIT_ACTION_PREPARE "org.vfioassign1.prepare"
+#define POLKIT_ACTION_MANAGE "org.vfioassign1.manage"
+
 /* sysfs, relative to the sysfs root (see Documentation/ABI/testing/sysfs-bus-pci and
  * Documentation/ABI/testing/sysfs-kernel-iommu_groups). */
 #define SYSFS_PCI_DEVICES "sys/bus/pci/devices"

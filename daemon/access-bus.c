@@ -11,65 +11,54 @@
 #include "userdb.h"
 #include "util.h"
 
-#define ACTION_CLAIM "org.vfioassign1.claim"
-#define ACTION_PREPARE "org.vfioassign1.prepare"
-#define ACTION_MANAGE "org.vfioassign1.manage"
-
-/* Every method of every interface we serve, and the polkit action that guards it. Reading is
- * free; anything that changes the host needs an action. A member missing here is refused
- * (tests/unit/test-access.c checks that every vtable method is listed). Lease methods called by
- * the lease's own holder need no action (the holder was authorised when it claimed); anyone else
- * needs "manage". */
+/* Every method of every interface we serve: the polkit action that guards it, the handler that
+ * runs once the caller is authorised, and the hook that reads what authorisation depends on.
+ * Reading is free: a row without an action is the read-only set, and nothing else is.
+ * Anything that changes the host needs an action. A member missing here is refused
+ * (tests/unit/test-access.c checks that every vtable method goes through bus_method_trampoline()
+ * and has a row, and that every row is served). Beyond the rows' actions, as their inspect hooks
+ * find them: Lease methods called by the lease's own holder need no action (the holder was
+ * authorised when it claimed); releasing a prepare (it has no holder) is Unprepare and is judged
+ * as Unprepare; ExplainPolicy for another user needs manage. */
 const BusAccess bus_access_table[] = {
-        { IFACE_MANAGER, "ListGroups", NULL },
-        { IFACE_MANAGER, "ListDevices", NULL },
-        { IFACE_MANAGER, "GetHostReport", NULL },
-        { IFACE_MANAGER, "ListLeases", NULL },
-        { IFACE_MANAGER, "GetPolicy", NULL },
-        { IFACE_MANAGER, "ExplainPolicy", NULL },
-        { IFACE_MANAGER, "ClaimGroup", ACTION_CLAIM },
-        { IFACE_MANAGER, "ClaimDevice", ACTION_CLAIM },
-        { IFACE_MANAGER, "Prepare", ACTION_PREPARE },
-        { IFACE_MANAGER, "Unprepare", ACTION_PREPARE },
-        { IFACE_MANAGER, "ReloadPolicy", ACTION_MANAGE },
-        { IFACE_LEASE, "OpenContainer", ACTION_MANAGE },
-        { IFACE_LEASE, "OpenGroup", ACTION_MANAGE },
-        { IFACE_LEASE, "OpenDevice", ACTION_MANAGE },
-        { IFACE_LEASE, "GrantAccess", ACTION_MANAGE },
-        /* Releasing a prepare (it has no holder) is Unprepare, and is judged as Unprepare. */
-        { IFACE_LEASE, "Release", ACTION_MANAGE },
+        { IFACE_MANAGER, "ListGroups", NULL, manager_method_list_groups, NULL },
+        { IFACE_MANAGER, "ListDevices", NULL, manager_method_list_devices, NULL },
+        { IFACE_MANAGER, "GetHostReport", NULL, manager_method_get_host_report, NULL },
+        { IFACE_MANAGER, "ListLeases", NULL, manager_method_list_leases, NULL },
+        { IFACE_MANAGER, "GetPolicy", NULL, manager_method_get_policy, NULL },
+        { IFACE_MANAGER, "ExplainPolicy", NULL, manager_method_explain_policy, manager_inspect_explain_policy },
+        { IFACE_MANAGER, "ClaimGroup", POLKIT_ACTION_CLAIM, manager_method_claim_group, manager_inspect_claim_group },
+        { IFACE_MANAGER, "ClaimDevice", POLKIT_ACTION_CLAIM, manager_method_claim_device,
+          manager_inspect_claim_device },
+        { IFACE_MANAGER, "Prepare", POLKIT_ACTION_PREPARE, manager_method_prepare, manager_inspect_prepare },
+        { IFACE_MANAGER, "Unprepare", POLKIT_ACTION_PREPARE, manager_method_unprepare, manager_inspect_unprepare },
+        { IFACE_MANAGER, "ReloadPolicy", POLKIT_ACTION_MANAGE, manager_method_reload_policy,
+          manager_inspect_reload_policy },
+        { IFACE_LEASE, "OpenContainer", POLKIT_ACTION_MANAGE, lease_method_open_container, lease_inspect },
+        { IFACE_LEASE, "OpenGroup", POLKIT_ACTION_MANAGE, lease_method_open_group, lease_inspect },
+        { IFACE_LEASE, "OpenDevice", POLKIT_ACTION_MANAGE, lease_method_open_device, lease_inspect },
+        { IFACE_LEASE, "GrantAccess", POLKIT_ACTION_MANAGE, lease_method_grant_access, lease_inspect },
+        { IFACE_LEASE, "Release", POLKIT_ACTION_MANAGE, lease_method_release, lease_inspect },
         {}
 };
 
 const BusAccess *bus_access_find(const char *interface, const char *member) {
+        if (!interface || !member)
+                return NULL;
         for (const BusAccess *a = bus_access_table; a->interface; a++)
                 if (streq(a->interface, interface) && streq(a->member, member))
                         return a;
         return NULL;
 }
 
-int bus_authorize(Manager *d, sd_bus_message *m, char *const *details, sd_bus_error *error) {
-        return bus_authorize_as(d, m, sd_bus_message_get_interface(m), sd_bus_message_get_member(m), details,
-                                error);
-}
+/* polkit details for a group: "group", and its first assignable member's "address" and
+ * "vendor" when it has one. */
+typedef struct BusGroupDetails {
+        char group[16], vendor[8];
+        char *list[7];
+} BusGroupDetails;
 
-int bus_authorize_as(Manager *d, sd_bus_message *m, const char *iface, const char *member, char *const *details,
-                     sd_bus_error *error) {
-        const BusAccess *a = iface && member ? bus_access_find(iface, member) : NULL;
-
-        if (!a)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "%s.%s is not an authorised method",
-                                         strna(iface), strna(member));
-        if (!a->action)
-                return 1;
-        return polkit_check_async(d->polkit, m, a->action, details, error);
-}
-
-int bus_authorize_manage(Manager *d, sd_bus_message *m, char *const *details, sd_bus_error *error) {
-        return polkit_check_async(d->polkit, m, ACTION_MANAGE, details, error);
-}
-
-char **bus_group_details(Manager *d, uint32_t group, BusGroupDetails *gd) {
+static char **group_details(Manager *d, uint32_t group, BusGroupDetails *gd) {
         const Group *g = topology_find_group(d->model->topology, group);
         const Device *first = NULL;
         size_t n = 0;
@@ -92,6 +81,49 @@ char **bus_group_details(Manager *d, uint32_t group, BusGroupDetails *gd) {
         }
         gd->list[n] = NULL;
         return gd->list;
+}
+
+/* Every vtable is registered with the manager as its userdata (for the fallback vtables, the
+ * object the handlers get is what the find callback found; the slot keeps the manager). */
+static Manager *current_manager(sd_bus_message *m) {
+        sd_bus_slot *slot = sd_bus_get_current_slot(sd_bus_message_get_bus(m));
+
+        return slot ? sd_bus_slot_get_userdata(slot) : NULL;
+}
+
+int bus_method_trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *iface = sd_bus_message_get_interface(m), *member = sd_bus_message_get_member(m);
+        const BusAccess *a = bus_access_find(iface, member);
+        Manager *d = current_manager(m);
+        BusGroupDetails gd;
+        BusAuth auth;
+        int k;
+
+        if (!a || !a->handler)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "%s.%s is not an authorised method",
+                                         strna(iface), strna(member));
+        if (!d && (a->action || a->inspect))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "%s.%s cannot be authorised outside the daemon's objects", iface, member);
+        auth = (BusAuth) { .action = a->action };
+        if (a->inspect) {
+                k = a->inspect(m, d, userdata, &auth, error);
+                if (k < 0)
+                        return k;
+                /* The handler reads the arguments from the start. */
+                k = sd_bus_message_rewind(m, true);
+                if (k < 0)
+                        return k;
+        }
+        if (auth.action) {
+                /* 0: polkit was asked; its answer queues the message again, which comes back
+                 * here, finds the verdict and, when granted, runs the handler, once. */
+                k = polkit_check_async(d->polkit, m, auth.action,
+                                       auth.about_group ? group_details(d, auth.group, &gd) : NULL, error);
+                if (k <= 0)
+                        return k < 0 ? k : 1;
+        }
+        return a->handler(m, userdata, error);
 }
 
 char *bus_caller_describe(sd_bus_message *m) {

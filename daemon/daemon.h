@@ -92,33 +92,49 @@ int lease_bus_emit_added(Manager *d, const Lease *l);
 int lease_bus_emit_changed(Manager *d, const Lease *l);
 int lease_bus_emit_removed(Manager *d, uint64_t id);
 
-/* access-bus.c: the one authorisation chokepoint. */
+/* access-bus.c: the one authorisation chokepoint. Every method of every vtable is
+ * bus_method_trampoline(): it finds the method's row in bus_access_table, refuses a member
+ * without one, asks polkit for the row's action and only then runs the row's handler. The handler
+ * cannot skip the check, and a method without a row cannot be called. */
+
+/* What one call needs authorised, as the row says and its inspect hook refines it. */
+typedef struct BusAuth {
+        const char *action;     /* the polkit action to ask for; NULL: nothing to ask */
+        bool about_group;       /* polkit's details are those of group */
+        uint32_t group;
+} BusAuth;
+
+/* A row's handler: an sd-bus method handler, run once the call is authorised. */
+typedef int bus_method_fn(sd_bus_message *m, void *userdata, sd_bus_error *error);
+/* A row's inspect hook: reads what authorisation depends on (the arguments, the object) into
+ * auth, whose action starts as the row's. Runs before polkit is asked, again when the message
+ * comes back with polkit's answer, and its errors are the handler's own for the same
+ * arguments. object: the vtable's userdata (the manager, a lease). */
+typedef int bus_inspect_fn(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error);
+
 typedef struct BusAccess {
         const char *interface;
         const char *member;
-        const char *action;      /* polkit action, NULL = free (read-only) */
+        const char *action;      /* polkit action, NULL = free (reads only) */
+        bus_method_fn *handler;
+        bus_inspect_fn *inspect; /* NULL: the row's action, no details */
 } BusAccess;
 extern const BusAccess bus_access_table[];
 const BusAccess *bus_access_find(const char *interface, const char *member);
-/* 1: authorised, 0: asked polkit (return 1 from the handler), <0: denied (error set). Unknown
- * members are denied. */
-int bus_authorize(Manager *d, sd_bus_message *m, char *const *details, sd_bus_error *error);
-/* The same, judged as the table's entry for iface.member instead of the message's own (one act
- * reached through two methods needs one action). */
-int bus_authorize_as(Manager *d, sd_bus_message *m, const char *iface, const char *member, char *const *details,
-                     sd_bus_error *error);
+/* The handler of every vtable method. Finds the manager in the vtable's registration (each is
+ * registered with the Manager as its userdata, see bus_register_objects()). */
+int bus_method_trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error);
 
-/* The same for org.vfioassign1.manage, for what a method does only for administrators (an
- * option of a method free to call). */
-int bus_authorize_manage(Manager *d, sd_bus_message *m, char *const *details, sd_bus_error *error);
-
-/* polkit details for a group: "group", and its first assignable member's "address" and
- * "vendor" when it has one. */
-typedef struct BusGroupDetails {
-        char group[16], vendor[8];
-        char *list[7];
-} BusGroupDetails;
-char **bus_group_details(Manager *d, uint32_t group, BusGroupDetails *gd);
+/* The rows' handlers and inspect hooks (manager-bus.c, lease-bus.c). */
+bus_method_fn manager_method_list_groups, manager_method_list_devices, manager_method_get_host_report,
+        manager_method_list_leases, manager_method_get_policy, manager_method_explain_policy,
+        manager_method_claim_group, manager_method_claim_device, manager_method_prepare,
+        manager_method_unprepare, manager_method_reload_policy;
+bus_inspect_fn manager_inspect_explain_policy, manager_inspect_claim_group, manager_inspect_claim_device,
+        manager_inspect_prepare, manager_inspect_unprepare, manager_inspect_reload_policy;
+bus_method_fn lease_method_open_container, lease_method_open_group, lease_method_open_device,
+        lease_method_grant_access, lease_method_release;
+bus_inspect_fn lease_inspect;
 
 int bus_caller(sd_bus_message *m, BusCaller *ret);
 void bus_caller_clear(BusCaller *c);

@@ -175,34 +175,42 @@ static bool is_holder(Manager *d, sd_bus_message *m, const Lease *l) {
         return l->holder && sender && streq(sender, l->holder) && streq(l->holder_bus_id, d->bus_id);
 }
 
-/* The holder may use its lease; anyone else needs org.vfioassign1.manage, except that releasing
- * a prepare is what Unprepare does and needs what Unprepare needs. */
-static int authorize_lease_call(Manager *d, sd_bus_message *m, const Lease *l, sd_bus_error *error) {
-        BusGroupDetails gd;
-        char **details;
-
-        if (is_holder(d, m, l))
-                return 1;
-        details = bus_group_details(d, l->group, &gd);
-        if (l->kind == LEASE_PREPARE && streq(sd_bus_message_get_member(m), "Release"))
-                return bus_authorize_as(d, m, IFACE_MANAGER, "Unprepare", details, error);
-        return bus_authorize(d, m, details, error);
-}
-
 static Manager *manager_of(Lease *l) {
         LeaseBus *b = l->bus_data;
         return b ? b->daemon : NULL;
 }
 
+/* The holder may use its lease; anyone else needs the row's org.vfioassign1.manage, except that
+ * releasing a prepare is what Unprepare does and needs what Unprepare needs. */
+int lease_inspect(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error) {
+        Lease *l = object;
+
+        if (!manager_of(l))
+                return sd_bus_error_set(error, BUS_ERROR_FAILED, "Lease not served");
+        if (is_holder(d, m, l)) {
+                auth->action = NULL;
+                return 0;
+        }
+        if (l->kind == LEASE_PREPARE && streq(sd_bus_message_get_member(m), "Release")) {
+                const BusAccess *unprepare = bus_access_find(IFACE_MANAGER, "Unprepare");
+
+                if (!unprepare)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                IFACE_MANAGER ".Unprepare is not an authorised method");
+                auth->action = unprepare->action;
+        }
+        auth->about_group = true;
+        auth->group = l->group;
+        return 0;
+}
+
+/* Authorised by lease_inspect() before the handler runs. */
 #define LEASE_METHOD_PROLOGUE(m, userdata, error)                              \
         Lease *l = userdata;                                                   \
         Manager *d = manager_of(l);                                              \
-        int k;                                                                 \
-        if (!d)                                                                \
-                return sd_bus_error_set(error, BUS_ERROR_FAILED, "Lease not served"); \
-        k = authorize_lease_call(d, m, l, error);                              \
-        if (k <= 0)                                                            \
-                return k < 0 ? k : 1
+        int k = d ? 0 : sd_bus_error_set(error, BUS_ERROR_FAILED, "Lease not served"); \
+        if (k < 0)                                                             \
+                return k
 
 /* The container or the group fd of an active claim, from its backend. */
 static int reply_lease_fd(sd_bus_message *m, Manager *d, Lease *l, VfioFdKind kind, sd_bus_error *error) {
@@ -217,17 +225,17 @@ static int reply_lease_fd(sd_bus_message *m, Manager *d, Lease *l, VfioFdKind ki
         return sd_bus_reply_method_return(m, "h", fd);
 }
 
-static int method_open_container(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int lease_method_open_container(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         LEASE_METHOD_PROLOGUE(m, userdata, error);
         return reply_lease_fd(m, d, l, VFIO_FD_CONTAINER, error);
 }
 
-static int method_open_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int lease_method_open_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         LEASE_METHOD_PROLOGUE(m, userdata, error);
         return reply_lease_fd(m, d, l, VFIO_FD_GROUP, error);
 }
 
-static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int lease_method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_close_ int fd = -1;
         LeaseError err = {};
         const char *address;
@@ -259,7 +267,7 @@ static int check_no_options(sd_bus_message *m, sd_bus_error *error) {
         return sd_bus_message_exit_container(m);
 }
 
-static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int lease_method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(bus_caller_clear) BusCaller grantee = {};
         _cleanup_free_ char *who = NULL;
         LeaseError err = {};
@@ -294,7 +302,7 @@ static int method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *
         return 1;
 }
 
-static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int lease_method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *who = NULL;
 
         LEASE_METHOD_PROLOGUE(m, userdata, error);
@@ -358,14 +366,14 @@ const sd_bus_vtable lease_vtable[] = {
         SD_BUS_VTABLE_START(0),
         LEASE_PROPERTIES(BUS_PROPERTY_VTABLE)
         SD_BUS_METHOD_WITH_ARGS("OpenContainer", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", container),
-                                method_open_container, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("OpenGroup", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", group), method_open_group,
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenGroup", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", group), bus_method_trampoline,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenDevice", SD_BUS_ARGS("s", address), SD_BUS_RESULT("h", device),
-                                method_open_device, SD_BUS_VTABLE_UNPRIVILEGED),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GrantAccess", SD_BUS_ARGS("u", uid, "a{sv}", options), SD_BUS_NO_RESULT,
-                                method_grant_access, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_release,
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, bus_method_trampoline,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -15,7 +15,7 @@
 #include "names.h"
 #include "util.h"
 
-static int method_list_groups(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int manager_method_list_groups(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *d = userdata;
         const Topology *t = d->model->topology;
@@ -53,7 +53,7 @@ static int method_list_groups(sd_bus_message *m, void *userdata, sd_bus_error *e
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int manager_method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *d = userdata;
         const Topology *t = d->model->topology;
@@ -83,7 +83,7 @@ static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int manager_method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *d = userdata;
         _cleanup_free_ char *json = NULL;
         int k;
@@ -179,17 +179,13 @@ void bus_reply_empty(void *userdata, const Lease *l, const LeaseError *err) {
         reply_job(userdata, NULL, err);
 }
 
-/* Authorised, the call is the manager's; the reply waits for its job. */
+/* The call is the manager's; the reply waits for its job. */
 static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind, bool persistent,
                    sd_bus_error *error) {
         _cleanup_(bus_caller_clear) BusCaller caller = {};
         LeaseError err = {};
-        BusGroupDetails gd;
         int k;
 
-        k = bus_authorize(d, m, bus_group_details(d, g->id, &gd), error);
-        if (k <= 0)
-                return k < 0 ? k : 1;
         k = bus_caller(m, &caller);
         if (k < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s", strerror(-k));
@@ -203,8 +199,15 @@ static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind
         return 1;
 }
 
-static int method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Manager *d = userdata;
+/* The polkit details of a call are those of the group it acts on. */
+static int about_group(BusAuth *auth, const Group *g) {
+        auth->about_group = true;
+        auth->group = g->id;
+        return 0;
+}
+
+/* ClaimGroup's (u group, a{sv} options). */
+static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_group, sd_bus_error *error) {
         const Group *g;
         uint32_t id;
         int k;
@@ -218,6 +221,25 @@ static int method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *e
         g = topology_find_group(d->model->topology, id);
         if (!g)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_GROUP, "IOMMU group %" PRIu32 " does not exist", id);
+        *ret_group = g;
+        return 0;
+}
+
+int manager_inspect_claim_group(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error) {
+        const Group *g;
+        int k = read_group_call(m, d, &g, error);
+
+        return k < 0 ? k : about_group(auth, g);
+}
+
+int manager_method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *d = userdata;
+        const Group *g;
+        int k;
+
+        k = read_group_call(m, d, &g, error);
+        if (k < 0)
+                return k;
         return acquire(m, d, g, LEASE_CLAIM, false, error);
 }
 
@@ -242,7 +264,14 @@ static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent,
         return 0;
 }
 
-static int method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int manager_inspect_claim_device(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error) {
+        const Group *g;
+        int k = read_address_call(m, d, NULL, NULL, &g, error);
+
+        return k < 0 ? k : about_group(auth, g);
+}
+
+int manager_method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *d = userdata;
         const Group *g;
         int k;
@@ -253,7 +282,15 @@ static int method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *
         return acquire(m, d, g, LEASE_CLAIM, false, error);
 }
 
-static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int manager_inspect_prepare(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error) {
+        const Group *g;
+        int persistent, k;
+
+        k = read_address_call(m, d, &persistent, NULL, &g, error);
+        return k < 0 ? k : about_group(auth, g);
+}
+
+int manager_method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *d = userdata;
         const Group *g;
         int persistent, k;
@@ -264,11 +301,9 @@ static int method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error
         return acquire(m, d, g, LEASE_PREPARE, persistent, error);
 }
 
-static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        _cleanup_free_ char *who = NULL;
-        Manager *d = userdata;
+/* Unprepare's (s address, a{sv} options), resolved to the prepare of the device's group. */
+static int read_unprepare_call(sd_bus_message *m, Manager *d, Lease **ret, sd_bus_error *error) {
         const char *address;
-        BusGroupDetails gd;
         const Group *g;
         Lease *l;
         int k;
@@ -280,9 +315,30 @@ static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (!l || l->kind != LEASE_PREPARE)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_LEASE, "IOMMU group %" PRIu32 " of %s is not prepared%s",
                                          g->id, address, l ? " (it is claimed)" : "");
-        k = bus_authorize(d, m, bus_group_details(d, g->id, &gd), error);
-        if (k <= 0)
-                return k < 0 ? k : 1;
+        *ret = l;
+        return 0;
+}
+
+int manager_inspect_unprepare(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error) {
+        Lease *l;
+        int k = read_unprepare_call(m, d, &l, error);
+
+        if (k < 0)
+                return k;
+        auth->about_group = true;
+        auth->group = l->group;
+        return 0;
+}
+
+int manager_method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *who = NULL;
+        Manager *d = userdata;
+        Lease *l;
+        int k;
+
+        k = read_unprepare_call(m, d, &l, error);
+        if (k < 0)
+                return k;
         who = bus_caller_describe(m);
         k = manager_release(d, l, who, bus_reply_empty, m);
         if (k < 0)
@@ -291,7 +347,7 @@ static int method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *err
         return 1;
 }
 
-static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int manager_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *d = userdata;
         int k;
@@ -320,7 +376,12 @@ static int method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *e
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int manager_inspect_reload_policy(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
+                                  sd_bus_error *error) {
+        return read_options(m, false, NULL, NULL, error);
+}
+
+int manager_method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *d = userdata;
         _cleanup_free_ char *why = NULL;
         int k;
@@ -328,9 +389,6 @@ static int method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error 
         k = read_options(m, false, NULL, NULL, error);
         if (k < 0)
                 return k;
-        k = bus_authorize(d, m, NULL, error);
-        if (k <= 0)
-                return k < 0 ? k : 1;
         k = manager_reload_policy(d);
         if (k < 0) {
                 why = manager_policy_errors(d);
@@ -340,7 +398,7 @@ static int method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error 
         return sd_bus_reply_method_return(m, NULL);
 }
 
-static int method_get_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int manager_method_get_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(policy_freep) Policy *none = NULL;
         Manager *d = userdata;
         struct json_object *o = NULL, *errs;
@@ -369,35 +427,71 @@ static int method_get_policy(sd_bus_message *m, void *userdata, sd_bus_error *er
         return k;
 }
 
-static int method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        _cleanup_(bus_caller_clear) BusCaller caller = {};
-        Manager *d = userdata;
-        LeaseError err = {};
-        const char *address, *user;
-        struct json_object *o;
-        const Group *g;
+/* ExplainPolicy's (s address, a{sv} options), resolved to the device's group. */
+static int read_explain_call(sd_bus_message *m, Manager *d, const char **ret_user, const Group **ret_group,
+                             sd_bus_error *error) {
+        const char *address;
         int k;
 
         k = sd_bus_message_read(m, "s", &address);
         if (k < 0)
                 return k;
-        k = read_options(m, false, NULL, &user, error);
+        k = read_options(m, false, NULL, ret_user, error);
         if (k < 0)
                 return k;
-        k = find_device_group(d, address, &g, error);
-        if (k < 0)
-                return k;
-        k = bus_caller(m, &caller);
+        return find_device_group(d, address, ret_group, error);
+}
+
+/* The caller, and whether the option user names someone else. */
+static int explain_caller(sd_bus_message *m, const char *user, BusCaller *ret, bool *ret_other,
+                          sd_bus_error *error) {
+        int k = bus_caller(m, ret);
+
         if (k < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s", strerror(-k));
-        if (user && !(caller.user && streq(user, caller.user))) {
-                BusGroupDetails gd;
+        *ret_other = user && !(ret->user && streq(user, ret->user));
+        return 0;
+}
 
-                /* Another user's verdicts, and whether the account exists, are for administrators:
-                 * asked before the name is looked up. */
-                k = bus_authorize_manage(d, m, bus_group_details(d, g->id, &gd), error);
-                if (k <= 0)
-                        return k < 0 ? k : 1;
+/* Another user's verdicts, and whether the account exists, are for administrators: asked before
+ * the handler looks the name up. */
+int manager_inspect_explain_policy(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
+                                   sd_bus_error *error) {
+        _cleanup_(bus_caller_clear) BusCaller caller = {};
+        const char *user;
+        const Group *g;
+        bool other;
+        int k;
+
+        /* Without the option, the caller's own verdicts are free, and the bus is not asked who
+         * called until the handler asks. */
+        k = read_explain_call(m, d, &user, &g, error);
+        if (k < 0 || !user)
+                return k;
+        k = explain_caller(m, user, &caller, &other, error);
+        if (k < 0 || !other)
+                return k;
+        auth->action = POLKIT_ACTION_MANAGE;
+        return about_group(auth, g);
+}
+
+int manager_method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(bus_caller_clear) BusCaller caller = {};
+        Manager *d = userdata;
+        LeaseError err = {};
+        struct json_object *o;
+        const char *user;
+        const Group *g;
+        bool other;
+        int k;
+
+        k = read_explain_call(m, d, &user, &g, error);
+        if (k < 0)
+                return k;
+        k = explain_caller(m, user, &caller, &other, error);
+        if (k < 0)
+                return k;
+        if (other) {
                 bus_caller_clear(&caller);
                 k = userdb_by_name(user, &caller.uid, &caller.user, &caller.groups);
                 if (k < 0)
@@ -474,27 +568,27 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         MANAGER_PROPERTIES(BUS_PROPERTY_VTABLE)
         SD_BUS_METHOD_WITH_ARGS("ListGroups", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(uobas)", groups),
-                                method_list_groups, SD_BUS_VTABLE_UNPRIVILEGED),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sosi)", devices),
-                                method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetHostReport", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", report),
-                                method_get_host_report, SD_BUS_VTABLE_UNPRIVILEGED),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListLeases", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tousssu)", leases),
-                                method_list_leases, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetPolicy", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", policy), method_get_policy,
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetPolicy", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", policy), bus_method_trampoline,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ExplainPolicy", SD_BUS_ARGS("s", address, "a{sv}", options),
-                                SD_BUS_RESULT("s", verdict), method_explain_policy, SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("s", verdict), bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ClaimGroup", SD_BUS_ARGS("u", group, "a{sv}", options), SD_BUS_RESULT("o", lease),
-                                method_claim_group, SD_BUS_VTABLE_UNPRIVILEGED),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ClaimDevice", SD_BUS_ARGS("s", address, "a{sv}", options),
-                                SD_BUS_RESULT("o", lease), method_claim_device, SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("o", lease), bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Prepare", SD_BUS_ARGS("s", address, "a{sv}", options), SD_BUS_RESULT("o", lease),
-                                method_prepare, SD_BUS_VTABLE_UNPRIVILEGED),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Unprepare", SD_BUS_ARGS("s", address, "a{sv}", options), SD_BUS_NO_RESULT,
-                                method_unprepare, SD_BUS_VTABLE_UNPRIVILEGED),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
-                                method_reload_policy, SD_BUS_VTABLE_UNPRIVILEGED),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DriverReverted", SD_BUS_ARGS("s", address, "s", driver, "u", group, "s", message), 0),
         SD_BUS_VTABLE_END,
 };
@@ -517,6 +611,7 @@ void manager_bus_send_driver_reverted(Manager *d, const char *address, const cha
                                   strempty(driver), group, strempty(message));
 }
 
+/* Every vtable gets the manager as its userdata: bus_method_trampoline() finds it there. */
 int bus_register_objects(Manager *d) {
         int k;
 

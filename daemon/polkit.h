@@ -6,10 +6,11 @@
 #include "errors.h"
 #include "macro.h"
 
-/* Asynchronous polkit checks without threads (systemd's bus-polkit.c protocol): the first time a
- * method handler asks, CheckAuthorization is sent and the handler returns "reply later"; when
- * polkit answers, the original message is rewound and queued again, the handler runs a second
- * time and finds the verdict. polkit not running means denied. */
+/* Asynchronous polkit checks without threads (systemd's bus-polkit.c protocol), asked by
+ * bus_method_trampoline() alone (access-bus.c): the first time a call asks, CheckAuthorization
+ * is sent and the trampoline returns "reply later"; when polkit answers, the original message is
+ * rewound and queued again, the trampoline runs a second time and finds the verdict. polkit not
+ * running means denied. */
 typedef struct PolkitRegistry PolkitRegistry;
 
 /* Opens the registry's own connection to the system bus, attached to event. */
