@@ -1,0 +1,1921 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The group transaction (lease.c), the lease set (lease-set.c) and the state files (state.c), on
+ * the workstation sample host under the kernel model: libvfio-mock.so is linked into this program
+ * (tests/tests.mk), so the sysfs writes of binding.c and the VFIO ioctls of vfio.c behave as the
+ * kernel's would. Nothing of the bus glue, the manager or main is linked; the lease code sees
+ * the host through a topology scanned from the tree (the only part of the model it reads).
+ *
+ * Each test builds its tree with the model off (fakesys' own writes must not look like kernel
+ * writes), then switches it on. Outcomes are read back from the tree (driver links,
+ * driver_override, dev/vfio/N) and from the state files, never from the code under test.
+ *
+ * The crash tests kill a helper (this program, run with --crash-helper) with SIGKILL while a
+ * member's writes hang in the model, so that the state file says "binding" or "releasing" with
+ * the group half moved, exactly as a daemon killed there leaves it. The helper is a new process
+ * image rather than a fork: the writer threads of daemon/worker.c do not survive a fork. */
+#include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/vfio.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fakesys.h"
+#include "hostspec.h"
+#include "json-util.h"
+#include "lease-set.h"
+#include "lease.h"
+#include "macro.h"
+#include "names.h"
+#include "state.h"
+#include "topology.h"
+#include "util.h"
+
+#ifndef TEST_DATA_DIR_DEFAULT
+#define TEST_DATA_DIR_DEFAULT "tests/data"
+#endif
+
+/* tests/data/hosts/workstation.host */
+#define HOST "hosts/workstation.host"
+#define GPU "0000:01:00.0"      /* nouveau, group 7 with AUDIO */
+#define AUDIO "0000:01:00.1"    /* snd_hda_intel */
+#define GPU_GROUP 7
+#define USB "0000:00:14.0"      /* xhci_hcd, group 3 with USB_SRAM */
+#define USB_SRAM "0000:00:14.2" /* no driver */
+#define USB_GROUP 3
+#define NIC "0000:03:00.0"      /* igb 8086:1533, group 8 alone */
+#define NIC_GROUP 8
+#define PORT_GROUP 1            /* root port 00:01.0 alone */
+#define HOLDER ":1.42"
+#define BUS_ID "0123456789abcdef0123456789abcdef"
+#define PARAM_UNSAFE "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
+#define WAIT_MS 10000
+
+static char *tmpdir, *root, *run_dir, *state_dir, *faults_path, *uevents_path;
+static FakeSys *fs;
+static Model *model;
+
+/* ---- the ioctls the code under test makes ----
+ *
+ * A reset through VFIO_DEVICE_RESET leaves no trace in the tree (the kernel's changes no sysfs
+ * file), so this ioctl(), in front of the model's, notes which device each VFIO device fd
+ * stands for and which devices were reset. vfio.c calls it like any other; it passes every call
+ * on unchanged. */
+
+#define SPY_FDS 4096
+static char spy_fd_device[SPY_FDS][PCI_ADDRESS_STRLEN];
+static char **spy_resets;
+
+int ioctl(int fd, unsigned long request, ...) {
+        static int (*next)(int, unsigned long, ...);
+        va_list ap;
+        void *arg;
+        int r;
+
+        va_start(ap, request);
+        arg = va_arg(ap, void *);
+        va_end(ap);
+        if (!next)
+                next = (int (*)(int, unsigned long, ...)) dlsym(RTLD_NEXT, "ioctl");
+        r = next(fd, request, arg);
+        if (request == VFIO_GROUP_GET_DEVICE_FD && r >= 0 && r < SPY_FDS)
+                snprintf(spy_fd_device[r], PCI_ADDRESS_STRLEN, "%s", (const char *) arg);
+        if (request == VFIO_DEVICE_RESET && r == 0 && fd >= 0 && fd < SPY_FDS)
+                (void) strv_extend(&spy_resets, spy_fd_device[fd]);
+        return r;
+}
+
+static bool streq_ptr(const char *a, const char *b) {
+        return a && b ? streq(a, b) : a == b;
+}
+
+static int64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- the tree ---- */
+
+static void mock_on(void) {
+        ck_assert_int_eq(setenv("VFIO_MOCK_ROOT", root, 1), 0);
+}
+
+static void mock_off(void) {
+        ck_assert_int_eq(unsetenv("VFIO_MOCK_ROOT"), 0);
+}
+
+static const char *data_dir(void) {
+        const char *d = getenv("TEST_DATA_DIR");
+
+        return isempty(d) ? TEST_DATA_DIR_DEFAULT : d;
+}
+
+static char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+static char *xasprintf(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        ck_assert_int_ge(k, 0);
+        return s;
+}
+
+static void write_text(const char *path, const char *text, mode_t mode) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        size_t n = strlen(text);
+
+        ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+        ck_assert_int_eq(fchmod(fd, mode), 0);
+        ck_assert_int_eq(write(fd, text, n), (ssize_t) n);
+        ck_assert_int_eq(close(fd), 0);
+}
+
+/* The whole file, "" when it is missing. */
+static char *read_text(const char *path) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = fopen(path, "re");
+
+        if (!f)
+                return strdup("");
+        if (getdelim(&text, &size, 0, f) < 0) {
+                ck_assert(feof(f));
+                free(text);
+                text = strdup("");
+        }
+        fclose(f);
+        return text;
+}
+
+static void faults(const char *text) {
+        write_text(faults_path, text, 0600);
+}
+
+/* The lease code's view of the host: the topology as the kernel shows it now. */
+static Model *view_new(const char *root_dir) {
+        Model *m = calloc(1, sizeof(Model));
+
+        if (!m || sysroot_open(root_dir, root_dir, &m->root) < 0 || topology_new(&m->topology) < 0 ||
+            topology_scan(m->topology, m->root, NULL) < 0) {
+                free(m);
+                return NULL;
+        }
+        return m;
+}
+
+static Model *view_free(Model *m) {
+        if (m) {
+                topology_free(m->topology);
+                sysroot_free(m->root);
+                free(m);
+        }
+        return NULL;
+}
+
+static void setup(void) {
+        _cleanup_free_ char *spec = xasprintf("%s/" HOST, data_dir()), *error = NULL;
+        int k;
+
+        tmpdir = strdup("/tmp/test-lease.XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+        root = xasprintf("%s/root", tmpdir);
+        run_dir = xasprintf("%s/run", tmpdir);
+        state_dir = xasprintf("%s/state", tmpdir);
+        faults_path = xasprintf("%s/faults", tmpdir);
+        uevents_path = xasprintf("%s/uevents", tmpdir);
+        mock_off();
+        ck_assert_int_eq(fakesys_new(root, 0, &fs), 0);
+        k = hostspec_apply(fs, spec, &error);
+        ck_assert_msg(k == 0, "%s: %s", spec, strna(error));
+        faults("");
+        write_text(uevents_path, "", 0600);
+        ck_assert_int_eq(setenv("VFIO_MOCK_CONFIG", faults_path, 1), 0);
+        /* A regular file: the model appends its "ACTION BDF" lines. */
+        ck_assert_int_eq(setenv("VFIO_MOCK_UEVENT_FIFO", uevents_path, 1), 0);
+        ck_assert_int_eq(unsetenv("VFIO_MOCK_DEV_ROOT"), 0);
+        mock_on();
+        model = view_new(root);
+        ck_assert_ptr_nonnull(model);
+        memset(spy_fd_device, 0, sizeof(spy_fd_device));
+        spy_resets = NULL;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path) < 0 ? -1 : 0;
+}
+
+static void teardown(void) {
+        model = view_free(model);
+        mock_off();
+        fs = fakesys_free(fs);
+        ck_assert_int_eq(nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        strv_free(spy_resets);
+        spy_resets = NULL;
+        free(tmpdir);
+        free(root);
+        free(run_dir);
+        free(state_dir);
+        free(faults_path);
+        free(uevents_path);
+}
+
+/* The driver from the device's driver link; NULL when unbound. */
+static char *driver_of(const char *bdf) {
+        _cleanup_free_ char *p = xasprintf(SYSFS_PCI_DEVICES "/%s/driver", bdf);
+        char buf[PATH_MAX];
+        ssize_t n = readlinkat(fakesys_root_fd(fs), p, buf, sizeof(buf) - 1);
+
+        if (n < 0) {
+                ck_assert_int_eq(errno, ENOENT);
+                return NULL;
+        }
+        buf[n] = 0;
+        return strdup(strrchr(buf, '/') + 1);
+}
+
+static void assert_driver(const char *bdf, const char *want) {
+        _cleanup_free_ char *now = driver_of(bdf);
+
+        ck_assert_msg(streq_ptr(now, want), "%s is on %s, not on %s", bdf, strna(now), strna(want));
+}
+
+static char *override_of(const char *bdf) {
+        _cleanup_free_ char *p = xasprintf(SYSFS_PCI_DEVICES "/%s/driver_override", bdf);
+        char *text = NULL;
+        size_t size;
+
+        ck_assert_int_eq(fakesys_read_file(fs, p, &text, &size), 0);
+        text[strcspn(text, "\n")] = 0;
+        return text;
+}
+
+/* On its host driver (or none) with no override left behind. */
+static void assert_on_host(const char *bdf, const char *driver) {
+        _cleanup_free_ char *o = override_of(bdf);
+
+        assert_driver(bdf, driver);
+        ck_assert_msg(streq(o, "(null)"), "%s keeps driver_override %s", bdf, o);
+}
+
+static void assert_on_vfio(const char *bdf) {
+        _cleanup_free_ char *o = override_of(bdf);
+
+        assert_driver(bdf, DRIVER_VFIO_PCI);
+        ck_assert_str_eq(o, DRIVER_VFIO_PCI);
+}
+
+static bool node_exists(uint32_t group) {
+        _cleanup_free_ char *p = xasprintf("dev/vfio/%" PRIu32, group);
+
+        return fakesys_exists(fs, p);
+}
+
+static void assert_gpu_group_on_host(void) {
+        assert_on_host(GPU, "nouveau");
+        assert_on_host(AUDIO, "snd_hda_intel");
+        ck_assert(!node_exists(GPU_GROUP));
+}
+
+static void assert_gpu_group_on_vfio(void) {
+        assert_on_vfio(GPU);
+        assert_on_vfio(AUDIO);
+        ck_assert(node_exists(GPU_GROUP));
+}
+
+#define assert_contains(haystack, needle)                                                          \
+        do {                                                                                       \
+                const char *_h = (haystack), *_n = (needle);                                       \
+                ck_assert_msg(_h && strstr(_h, _n), "\"%s\" does not contain \"%s\"", strna(_h), _n); \
+        } while (0)
+
+static bool uevent_seen(const char *line) {
+        _cleanup_free_ char *text = read_text(uevents_path), *want = xasprintf("%s\n", line);
+
+        return strstr(text, want);
+}
+
+/* Reset, through VFIO_DEVICE_RESET or the sysfs reset attribute (which the model reports as a
+ * "change" uevent). */
+static bool was_reset(const char *bdf) {
+        _cleanup_free_ char *change = xasprintf("change %s", bdf);
+
+        return strv_contains(spy_resets, bdf) || uevent_seen(change);
+}
+
+/* ---- the state files, as JSON ---- */
+
+static json_object *read_json(const char *dir, const char *name) {
+        _cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
+
+        return json_object_from_file(p);
+}
+
+static json_object *jget(json_object *o, const char *key) {
+        json_object *v = NULL;
+
+        ck_assert_msg(json_object_object_get_ex(o, key, &v), "no key %s in %s", key,
+                      json_object_to_json_string(o));
+        return v;
+}
+
+static const char *jstr(json_object *o, const char *key) {
+        return json_object_get_string(jget(o, key));
+}
+
+static int64_t jint(json_object *o, const char *key) {
+        return json_object_get_int64(jget(o, key));
+}
+
+static json_object *state_leases(json_object *state) {
+        ck_assert_ptr_nonnull(state);
+        ck_assert_int_eq(jint(state, "version"), 1);
+        return jget(state, "leases");
+}
+
+/* The only lease in state.json. */
+static json_object *state_only_lease(json_object *state) {
+        json_object *leases = state_leases(state);
+
+        ck_assert_uint_eq(json_object_array_length(leases), 1);
+        return json_object_array_get_idx(leases, 0);
+}
+
+static size_t state_n_leases(void) {
+        _cleanup_json_ json_object *state = read_json(run_dir, STATE_FILE);
+
+        return json_object_array_length(state_leases(state));
+}
+
+static void assert_state_device(json_object *lease, size_t i, const char *address, const char *original) {
+        json_object *d = json_object_array_get_idx(jget(lease, "devices"), i);
+
+        ck_assert_ptr_nonnull(d);
+        ck_assert_str_eq(jstr(d, "address"), address);
+        ck_assert_msg(streq_ptr(jstr(d, "original_driver"), original), "%s: original_driver %s, not %s", address,
+                      strna(jstr(d, "original_driver")), strna(original));
+        ck_assert(!json_object_get_boolean(jget(d, "bridge")));
+}
+
+/* ---- a lease on its own: the context records every save ---- */
+
+typedef struct Journal {
+        Lease *lease;
+        int dir_fd;
+        char **states;          /* the lease's state at each save */
+        char *drivers_at_first; /* "GPU=driver ..." when the first save was made */
+        unsigned fail_save;     /* 1-based number of the save that fails (-EIO); 0: none */
+} Journal;
+
+static int journal_save(void *userdata) {
+        Journal *j = userdata;
+        StateGlobals g = { .next_id = j->lease->id + 1 };
+
+        if (!j->states)
+                for (size_t i = 0; i < j->lease->n_devices; i++) {
+                        _cleanup_free_ char *drv = driver_of(j->lease->devices[i].address);
+
+                        ck_assert_int_ge(strextendf(&j->drivers_at_first, " ", "%s=%s", j->lease->devices[i].address,
+                                                    strna(drv)),
+                                         0);
+                }
+        ck_assert_int_ge(strv_extend(&j->states, lease_state_to_string(j->lease->state)), 0);
+        if (strv_length(j->states) == j->fail_save)
+                return -EIO;
+        return state_save(j->dir_fd, &j->lease, 1, &g);
+}
+
+static char *journal_states(const Journal *j) {
+        char *text = NULL;
+
+        for (char **s = j->states; s && *s; s++)
+                ck_assert_int_ge(strextendf(&text, ",", "%s", *s), 0);
+        return text ?: strdup("");
+}
+
+static void journal_clear(Journal *j) {
+        lease_free(j->lease);
+        safe_close(j->dir_fd);
+        strv_free(j->states);
+        free(j->drivers_at_first);
+        *j = (Journal) { .dir_fd = -1 };
+}
+
+static LeaseContext context(Journal *j) {
+        ck_assert_int_eq(mkdir(run_dir, 0700), 0);
+        j->dir_fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(j->dir_fd, 0);
+        return (LeaseContext) {
+                .model = model,
+                .save = journal_save,
+                .save_userdata = j,
+                .timeout_usec = BINDING_TIMEOUT_USEC,
+        };
+}
+
+static void new_lease(const LeaseContext *c, Journal *j, LeaseKind kind, uint32_t group) {
+        LeaseError err = {};
+        int k = lease_new(c, kind, group, 1, &j->lease, &err);
+
+        ck_assert_msg(k == 0, "lease_new(%" PRIu32 "): %s", group, strna(err.message));
+        lease_error_clear(&err);
+}
+
+static void acquire(const LeaseContext *c, Journal *j) {
+        LeaseError err = {};
+        int k = lease_acquire(c, j->lease, &err);
+
+        ck_assert_msg(k == 0, "lease_acquire(%" PRIu32 "): %s", j->lease->group, strna(err.message));
+        ck_assert_int_eq(j->lease->state, LEASE_ACTIVE);
+        lease_error_clear(&err);
+}
+
+static void release(const LeaseContext *c, Journal *j) {
+        LeaseError err = {};
+        int k = lease_release(c, j->lease, &err);
+
+        ck_assert_msg(k == 0, "lease_release(%" PRIu32 "): %s", j->lease->group, strna(err.message));
+        lease_error_clear(&err);
+}
+
+/* ---- 1. the transaction ---- */
+
+START_TEST(test_new_reads_the_group) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        Lease *sentinel = (Lease *) &j, *l = sentinel;
+        LeaseError err = {};
+
+        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
+        ck_assert_int_eq(j.lease->kind, LEASE_CLAIM);
+        ck_assert_int_eq(j.lease->state, LEASE_BINDING);
+        ck_assert_uint_eq(j.lease->group, GPU_GROUP);
+        ck_assert_uint_eq(j.lease->n_devices, 2);
+        ck_assert_str_eq(j.lease->devices[0].address, GPU);
+        ck_assert_str_eq(j.lease->devices[0].original_driver, "nouveau");
+        ck_assert_str_eq(j.lease->devices[1].address, AUDIO);
+        ck_assert_str_eq(j.lease->devices[1].original_driver, "snd_hda_intel");
+        ck_assert(!j.lease->devices[0].bridge && !j.lease->devices[1].bridge);
+        ck_assert(lease_has_device(j.lease, AUDIO));
+        ck_assert(!lease_has_device(j.lease, NIC));
+        ck_assert_uint_eq(j.lease->granted_uid, UINT32_MAX);
+        /* Recording is reading: nothing saved, nothing moved. */
+        ck_assert_ptr_null(j.states);
+        assert_gpu_group_on_host();
+
+        ck_assert_int_eq(lease_new(&c, LEASE_CLAIM, 99, 2, &l, &err), -ENOENT);
+        ck_assert_int_eq(err.code, VA_ERROR_NO_SUCH_GROUP);
+        ck_assert_str_eq(err.message, "IOMMU group 99 does not exist");
+        ck_assert_ptr_eq(l, sentinel);
+
+        ck_assert_int_eq(lease_new(&c, LEASE_PREPARE, PORT_GROUP, 2, &l, &err), -ENODEV);
+        ck_assert_int_eq(err.code, VA_ERROR_NOT_ASSIGNABLE);
+        assert_contains(err.message, "IOMMU group 1 has only bridges");
+        ck_assert_ptr_eq(l, sentinel);
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* Claim: every member to vfio-pci, the group opened and attached; the lease hands out device fds.
+ * Release: each member reset through VFIO and given back to the driver it had. */
+START_TEST(test_claim_binds_and_releases) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        _cleanup_free_ char *states = NULL;
+        _cleanup_json_ json_object *state = NULL;
+        _cleanup_close_ int dfd = -1;
+        LeaseError err = {};
+        int fd = -1;
+
+        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
+        acquire(&c, &j);
+        assert_gpu_group_on_vfio();
+        states = journal_states(&j);
+        ck_assert_str_eq(states, "binding,active");
+        /* The original drivers were on disk before the first write. */
+        ck_assert_str_eq(j.drivers_at_first, GPU "=nouveau " AUDIO "=snd_hda_intel");
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_str_eq(jstr(state_only_lease(state), "state"), "active");
+        assert_state_device(state_only_lease(state), 0, GPU, "nouveau");
+        assert_state_device(state_only_lease(state), 1, AUDIO, "snd_hda_intel");
+
+        ck_assert_int_eq(lease_can_hand_out_fds(j.lease, &err), 0);
+        ck_assert_int_eq(lease_open_device(&c, j.lease, AUDIO, &dfd, &err), 0);
+        ck_assert_int_ge(dfd, 0);
+        ck_assert_str_eq(spy_fd_device[dfd], AUDIO);
+        ck_assert_int_eq(lease_open_device(&c, j.lease, NIC, &fd, &err), -ENODEV);
+        ck_assert_int_eq(err.code, VA_ERROR_NO_SUCH_DEVICE);
+        ck_assert_str_eq(err.message, NIC " is not in IOMMU group 7 of this lease");
+        ck_assert_int_eq(fd, -1);
+        /* The daemon's own fds do not make the group busy. */
+        ck_assert(!lease_group_busy(&c, j.lease));
+        dfd = safe_close(dfd);
+
+        release(&c, &j);
+        assert_gpu_group_on_host();
+        ck_assert_ptr_null(j.lease->reason);
+        free(states);
+        states = journal_states(&j);
+        ck_assert_str_eq(states, "binding,active,releasing");
+        ck_assert(strv_contains(spy_resets, GPU));
+        ck_assert(strv_contains(spy_resets, AUDIO));
+        ck_assert_uint_eq(strv_length(spy_resets), 2);
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* A member found without a driver is recorded so and left without one again. */
+START_TEST(test_claim_unbound_member) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+
+        assert_driver(USB_SRAM, NULL);
+        new_lease(&c, &j, LEASE_CLAIM, USB_GROUP);
+        ck_assert_ptr_null(j.lease->devices[1].original_driver);
+        acquire(&c, &j);
+        assert_on_vfio(USB);
+        assert_on_vfio(USB_SRAM);
+        release(&c, &j);
+        assert_on_host(USB, "xhci_hcd");
+        assert_on_host(USB_SRAM, NULL);
+        ck_assert(!node_exists(USB_GROUP));
+}
+END_TEST
+
+/* A prepare binds the group and hands out nothing: the VMM opens /dev/vfio/N itself. */
+START_TEST(test_prepare_hands_out_nothing) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        LeaseError err = {};
+        int fd = -1;
+
+        new_lease(&c, &j, LEASE_PREPARE, NIC_GROUP);
+        acquire(&c, &j);
+        assert_on_vfio(NIC);
+        ck_assert(node_exists(NIC_GROUP));
+        ck_assert(!lease_group_busy(&c, j.lease));
+
+        ck_assert_int_eq(lease_can_hand_out_fds(j.lease, &err), -EOPNOTSUPP);
+        ck_assert_int_eq(err.code, VA_ERROR_NOT_CLAIMED);
+        assert_contains(err.message, "a prepare hands out no file descriptors");
+        ck_assert_int_eq(lease_open_device(&c, j.lease, NIC, &fd, &err), -EOPNOTSUPP);
+        ck_assert_int_eq(fd, -1);
+        ck_assert_int_eq(lease_grant_access(&c, j.lease, 4242, &err), -ESTALE);
+        ck_assert_int_eq(err.code, VA_ERROR_NOT_ACTIVE);
+
+        release(&c, &j);
+        assert_on_host(NIC, "igb");
+        ck_assert(!node_exists(NIC_GROUP));
+        ck_assert(was_reset(NIC));
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* One member fails on its way to vfio-pci: every member is back where it was, and the error
+ * names device, driver, step and errno. */
+static const struct {
+        const char *fault;
+        const char *member, *driver, *step;
+        int error;
+} bind_failures[] = {
+        { AUDIO " probe-nothing\n", AUDIO, "snd_hda_intel", "verify the driver link", -EIO },
+        { AUDIO " unbind-ebusy\n", AUDIO, "snd_hda_intel", "unbind", -EBUSY },
+        { GPU " probe-nothing\n", GPU, "nouveau", "verify the driver link", -EIO },
+};
+
+START_TEST(test_bind_failure_rolls_back) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        _cleanup_free_ char *want = NULL, *states = NULL;
+        _cleanup_json_ json_object *state = NULL;
+        LeaseError err = {};
+
+        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
+        faults(bind_failures[_i].fault);
+        ck_assert_int_eq(lease_acquire(&c, j.lease, &err), bind_failures[_i].error);
+        ck_assert_int_eq(err.error, bind_failures[_i].error);
+        ck_assert_int_eq(err.code, VA_ERROR_BIND_FAILED);
+        want = xasprintf("Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s", bind_failures[_i].member,
+                         bind_failures[_i].driver, bind_failures[_i].step, strerror(-bind_failures[_i].error));
+        assert_contains(err.message, want);
+        ck_assert_msg(!strstr(err.message, "stuck"), "the roll-back did not complete: %s", err.message);
+
+        faults("");
+        assert_gpu_group_on_host();
+        ck_assert_int_eq(j.lease->state, LEASE_RELEASING);
+        ck_assert_ptr_null(j.lease->reason);
+        states = journal_states(&j);
+        ck_assert_str_eq(states, "binding,releasing");
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_str_eq(jstr(state_only_lease(state), "state"), "releasing");
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* The way back fails too (the model refuses every bind of the member, the one to its own driver
+ * included): the group is stuck, never dropped, and the message says why. A later release
+ * completes once the member can move. */
+START_TEST(test_failed_rollback_is_stuck) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        _cleanup_free_ char *states = NULL;
+        _cleanup_json_ json_object *state = NULL;
+        LeaseError err = {};
+
+        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
+        faults(AUDIO " bind-fails\n");
+        ck_assert_int_eq(lease_acquire(&c, j.lease, &err), -ENODEV);
+        ck_assert_int_eq(err.code, VA_ERROR_BIND_FAILED);
+        assert_contains(err.message, "Binding " AUDIO " (was on snd_hda_intel) to vfio-pci failed at step "
+                                     "\"drivers_probe\"");
+        assert_contains(err.message, "rolling back failed, the group is stuck: " AUDIO
+                                     " cannot be given back to snd_hda_intel: bind failed");
+        ck_assert_int_eq(j.lease->state, LEASE_STUCK);
+        assert_contains(j.lease->reason, AUDIO);
+        assert_on_host(GPU, "nouveau");
+        assert_driver(AUDIO, NULL);
+        states = journal_states(&j);
+        ck_assert_str_eq(states, "binding,releasing,stuck");
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_str_eq(jstr(state_only_lease(state), "state"), "stuck");
+        assert_contains(jstr(state_only_lease(state), "reason"), AUDIO " cannot be given back");
+
+        faults("");
+        release(&c, &j);
+        assert_gpu_group_on_host();
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* Without interrupt remapping the kernel refuses the container after every member moved: the
+ * named error, and the members go back. */
+START_TEST(test_claim_without_interrupt_remapping) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        LeaseError err = {};
+
+        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
+        faults("no-interrupt-remapping\n");
+        ck_assert_int_eq(lease_acquire(&c, j.lease, &err), -EPERM);
+        ck_assert_int_eq(err.code, VA_ERROR_IR_REQUIRED);
+        assert_contains(err.message, "The kernel refused IOMMU group 7 a type1 IOMMU domain (EPERM)");
+        assert_contains(err.message, "allow_unsafe_interrupts is off");
+        ck_assert_int_ne(lease_can_hand_out_fds(j.lease, &err), 0);
+        assert_gpu_group_on_host();
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* The state cannot be written: before the first write nothing moves; at the last transition
+ * everything goes back. */
+START_TEST(test_save_failure) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        _cleanup_free_ char *states = NULL;
+        LeaseError err = {};
+
+        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
+        j.fail_save = 1;
+        ck_assert_int_eq(lease_acquire(&c, j.lease, &err), -EIO);
+        ck_assert_int_eq(err.code, VA_ERROR_STATE_FAILED);
+        assert_contains(err.message, "Cannot record the state before binding");
+        assert_gpu_group_on_host();
+        /* Not a single write: the model reports every bind and unbind. */
+        ck_assert(!uevent_seen("unbind " GPU));
+
+        strv_free(j.states);
+        j.states = NULL;
+        j.fail_save = 2;
+        ck_assert_int_eq(lease_acquire(&c, j.lease, &err), -EIO);
+        ck_assert_int_eq(err.code, VA_ERROR_STATE_FAILED);
+        assert_contains(err.message, "Cannot record the lease");
+        states = journal_states(&j);
+        ck_assert_str_eq(states, "binding,active,releasing");
+        ck_assert(uevent_seen("bind " GPU));
+        assert_gpu_group_on_host();
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* A VMM still has the group open (here: a child holding a device fd it inherited): the release
+ * writes nothing and waits, STUCK with the reason; once the child is gone it completes. */
+START_TEST(test_release_waits_for_other_process) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        _cleanup_json_ json_object *state = NULL;
+        _cleanup_free_ char *before = NULL, *after = NULL;
+        LeaseError err = {};
+        int dfd = -1, go[2], status;
+        pid_t pid;
+        char b = 0;
+
+        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
+        acquire(&c, &j);
+        ck_assert_int_eq(lease_open_device(&c, j.lease, GPU, &dfd, &err), 0);
+        ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                /* Only async-signal-safe calls: the parent has threads. */
+                (void) read(go[0], &b, 1);
+                _exit(0);
+        }
+        safe_close(go[0]);
+        safe_close(dfd);
+
+        before = read_text(uevents_path);
+        ck_assert_int_eq(lease_release(&c, j.lease, &err), -EBUSY);
+        ck_assert_int_eq(err.code, VA_ERROR_STUCK);
+        ck_assert_str_eq(err.message, "IOMMU group 7 is stuck: /dev/vfio/7 is still open in another process (a VMM "
+                                      "still running?); waiting for it to close before giving the devices back");
+        ck_assert_int_eq(j.lease->state, LEASE_STUCK);
+        ck_assert(j.lease->waiting);
+        assert_contains(j.lease->reason, "/dev/vfio/7 is still open in another process");
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_str_eq(jstr(state_only_lease(state), "state"), "stuck");
+        ck_assert_str_eq(jstr(state_only_lease(state), "reason"), j.lease->reason);
+        after = read_text(uevents_path);
+        ck_assert_str_eq(after, before);
+        assert_gpu_group_on_vfio();
+        ck_assert(lease_group_busy(&c, j.lease));
+
+        ck_assert_int_eq(write(go[1], &b, 1), 1);
+        safe_close(go[1]);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ck_assert(!lease_group_busy(&c, j.lease));
+        release(&c, &j);
+        assert_gpu_group_on_host();
+        ck_assert(!j.lease->waiting);
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* A member refuses to leave vfio-pci: the others go back, the lease is STUCK naming the member,
+ * and a retry after the refusal ends completes. */
+START_TEST(test_release_refused_is_stuck) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        _cleanup_free_ char *states = NULL;
+        LeaseError err = {};
+
+        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
+        acquire(&c, &j);
+        faults(AUDIO " refuse-release EBUSY\n");
+        ck_assert_int_eq(lease_release(&c, j.lease, &err), -EBUSY);
+        ck_assert_int_eq(err.code, VA_ERROR_STUCK);
+        assert_contains(err.message, "IOMMU group 7 is stuck: " AUDIO " cannot be given back to snd_hda_intel: "
+                                     "unbind failed: Device or resource busy (now on vfio-pci)");
+        ck_assert_int_eq(j.lease->state, LEASE_STUCK);
+        ck_assert(!j.lease->waiting);
+        assert_on_host(GPU, "nouveau");
+        assert_driver(AUDIO, DRIVER_VFIO_PCI);
+        states = journal_states(&j);
+        ck_assert_str_eq(states, "binding,active,releasing,stuck");
+
+        /* Still refused: still stuck, nothing lost. */
+        ck_assert_int_eq(lease_release(&c, j.lease, &err), -EBUSY);
+        ck_assert_int_eq(j.lease->state, LEASE_STUCK);
+
+        faults("");
+        release(&c, &j);
+        assert_gpu_group_on_host();
+        ck_assert_ptr_null(j.lease->reason);
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* GrantAccess hands /dev/vfio/N to a uid and closes the daemon's fds; it is recorded, and taken
+ * back on release. */
+START_TEST(test_grant_access) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        _cleanup_json_ json_object *state = NULL;
+        _cleanup_free_ char *node = xasprintf("%s/dev/vfio/7", root);
+        LeaseError err = {};
+        struct stat st;
+        int fd = -1;
+
+        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
+        acquire(&c, &j);
+        ck_assert_int_eq(lease_grant_access(&c, j.lease, 4242, &err), 0);
+        ck_assert_int_eq(stat(node, &st), 0);
+        ck_assert_uint_eq(st.st_uid, 4242);
+        ck_assert_uint_eq(st.st_mode & 07777, 0600);
+        ck_assert_uint_eq(j.lease->granted_uid, 4242);
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_int_eq(jint(state_only_lease(state), "granted_uid"), 4242);
+
+        ck_assert_int_eq(lease_can_hand_out_fds(j.lease, &err), -ESTALE);
+        ck_assert_int_eq(err.code, VA_ERROR_NOT_ACTIVE);
+        assert_contains(err.message, "/dev/vfio/N was handed over with GrantAccess");
+        ck_assert_int_eq(lease_open_device(&c, j.lease, GPU, &fd, &err), -ESTALE);
+        ck_assert_int_eq(fd, -1);
+        /* Nobody holds the group now (the VMM has not opened it yet). */
+        ck_assert(!lease_group_busy(&c, j.lease));
+
+        ck_assert_int_eq(lease_grant_access(&c, j.lease, UINT32_MAX, &err), 0);
+        ck_assert_int_eq(stat(node, &st), 0);
+        ck_assert_uint_eq(st.st_uid, 0);
+        ck_assert_int_eq(lease_grant_access(&c, j.lease, 4243, &err), 0);
+
+        release(&c, &j);
+        ck_assert_uint_eq(j.lease->granted_uid, UINT32_MAX);
+        assert_gpu_group_on_host();
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* ---- 2. the lease set and its files ---- */
+
+static LeaseSet *set_open(void) {
+        _cleanup_free_ char *error = NULL;
+        int run_fd = -1, state_fd = -1;
+        LeaseSet *s;
+
+        ck_assert_msg(state_open_dir(run_dir, &run_fd, &error) == 0, "%s", strna(error));
+        ck_assert_msg(state_open_dir(state_dir, &state_fd, &error) == 0, "%s", strna(error));
+        ck_assert_int_eq(lease_set_new(model, run_fd, state_fd, &s), 0);
+        return s;
+}
+
+static LeaseRequest claim_request(uint32_t group) {
+        return (LeaseRequest) {
+                .kind = LEASE_CLAIM,
+                .group = group,
+                .holder = HOLDER,
+                .holder_bus_id = BUS_ID,
+                .uid = (uint32_t) getuid(),
+                .pid = (uint32_t) getpid(),
+        };
+}
+
+static Lease *set_acquire(LeaseSet *s, const LeaseRequest *req) {
+        LeaseError err = {};
+        Lease *l = NULL;
+        int k = lease_set_acquire(s, req, &l, &err);
+
+        ck_assert_msg(k == 0, "lease_set_acquire(%" PRIu32 "): %s", req->group, strna(err.message));
+        ck_assert_ptr_nonnull(l);
+        lease_error_clear(&err);
+        return l;
+}
+
+static void set_release(LeaseSet *s, Lease *l) {
+        LeaseError err = {};
+        int k = lease_set_release(s, l, &err);
+
+        ck_assert_msg(k == 0, "lease_set_release: %s", strna(err.message));
+        lease_error_clear(&err);
+}
+
+typedef struct Restart {
+        bool alive;           /* what holder_alive() says */
+        uint64_t adopted[8];  /* ids given to adopt(), in order */
+        size_t n_adopted;
+        char **log;
+} Restart;
+
+static void on_adopt(void *userdata, Lease *l) {
+        Restart *r = userdata;
+
+        ck_assert_uint_lt(r->n_adopted, ELEMENTSOF(r->adopted));
+        r->adopted[r->n_adopted++] = l->id;
+}
+
+static bool on_alive(void *userdata, Lease *l) {
+        Restart *r = userdata;
+
+        ck_assert_ptr_nonnull(l->holder);
+        return r->alive;
+}
+
+static void restart_clear(Restart *r) {
+        strv_free(r->log);
+        *r = (Restart) {};
+}
+
+static bool log_has(char **log, const char *needle) {
+        for (char **l = log; l && *l; l++)
+                if (strstr(*l, needle))
+                        return true;
+        return false;
+}
+
+static char *log_text(char **log) {
+        char *text = NULL;
+
+        for (char **l = log; l && *l; l++)
+                ck_assert_int_ge(strextendf(&text, " | ", "%s", *l), 0);
+        return text ?: strdup("");
+}
+
+#define assert_log_has(log, needle)                                                                \
+        do {                                                                                       \
+                _cleanup_free_ char *_t = log_text(log);                                           \
+                ck_assert_msg(log_has((log), (needle)), "log \"%s\" lacks \"%s\"", _t, (needle));  \
+        } while (0)
+
+/* A new lease set reads the files as a restarted daemon does. */
+static LeaseSet *set_restart(Restart *r, int expect) {
+        LeaseSet *s = set_open();
+
+        ck_assert_int_eq(lease_set_reconcile(s, on_adopt, on_alive, r, &r->log), expect);
+        return s;
+}
+
+static int guard_yes(void *userdata, uint32_t group, char **ret_why) {
+        unsigned *calls = userdata;
+
+        if (calls)
+                (*calls)++;
+        return 0;
+}
+
+static int guard_no(void *userdata, uint32_t group, char **ret_why) {
+        *ret_why = xasprintf("IOMMU group %" PRIu32 ": denied by rule test-rule", group);
+        return -EPERM;
+}
+
+START_TEST(test_set_claim_records_every_step) {
+        _cleanup_(lease_set_freep) LeaseSet *s = set_open();
+        _cleanup_json_ json_object *state = NULL;
+        LeaseRequest req = claim_request(GPU_GROUP);
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE, run_dir);
+        json_object *o;
+        LeaseError err = {};
+        struct stat st;
+        Lease *l, *other = NULL;
+
+        l = set_acquire(s, &req);
+        assert_gpu_group_on_vfio();
+        ck_assert_uint_eq(l->id, 1);
+        ck_assert_ptr_eq(lease_set_find_group(s, GPU_GROUP), l);
+        ck_assert_ptr_eq(lease_set_find_device(s, AUDIO), l);
+        ck_assert_ptr_eq(lease_set_find_id(s, 1), l);
+        ck_assert_ptr_null(lease_set_find_device(s, NIC));
+        ck_assert(lease_holder_is(l, BUS_ID, (uint32_t) getuid(), (uint32_t) getpid()));
+        ck_assert(!lease_holder_is(l, "fedcba9876543210fedcba9876543210", (uint32_t) getuid(), (uint32_t) getpid()));
+
+        /* The file is the daemon's alone, and says everything a restart needs. */
+        ck_assert_int_eq(lstat(path, &st), 0);
+        ck_assert(S_ISREG(st.st_mode));
+        ck_assert_uint_eq(st.st_mode & 07777, 0600);
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_int_eq(jint(state, "next_id"), 2);
+        o = state_only_lease(state);
+        ck_assert_int_eq(jint(o, "id"), 1);
+        ck_assert_str_eq(jstr(o, "kind"), "claim");
+        ck_assert_str_eq(jstr(o, "state"), "active");
+        ck_assert_int_eq(jint(o, "group"), GPU_GROUP);
+        ck_assert_str_eq(jstr(o, "holder"), HOLDER);
+        ck_assert_str_eq(jstr(o, "holder_bus_id"), BUS_ID);
+        ck_assert_int_eq(jint(o, "pid"), getpid());
+        ck_assert_int_gt(jint(o, "holder_start_time"), 0);
+        assert_state_device(o, 0, GPU, "nouveau");
+        assert_state_device(o, 1, AUDIO, "snd_hda_intel");
+
+        /* One lease per group. */
+        ck_assert_int_eq(lease_set_acquire(s, &req, &other, &err), -EBUSY);
+        ck_assert_int_eq(err.code, VA_ERROR_BUSY);
+        ck_assert_str_eq(err.message, "IOMMU group 7 is already leased (lease 1, claim, active, held by " HOLDER ")");
+        ck_assert_ptr_null(other);
+        /* A group that does not exist: nothing recorded, no id used. */
+        req.group = 99;
+        ck_assert_int_eq(lease_set_acquire(s, &req, &other, &err), -ENOENT);
+        ck_assert_int_eq(err.code, VA_ERROR_NO_SUCH_GROUP);
+        ck_assert_ptr_null(other);
+        ck_assert_uint_eq(s->n, 1);
+        json_object_put(state);
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_int_eq(jint(state, "next_id"), 2);
+
+        set_release(s, l);
+        assert_gpu_group_on_host();
+        ck_assert_uint_eq(s->n, 0);
+        json_object_put(state);
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_uint_eq(json_object_array_length(state_leases(state)), 0);
+        ck_assert_int_eq(jint(state, "next_id"), 2);
+        lease_error_clear(&err);
+}
+END_TEST
+
+
+/* A caller that cannot be recognised after a restart is refused before anything moves. */
+START_TEST(test_set_claim_needs_an_identity) {
+        _cleanup_(lease_set_freep) LeaseSet *s = set_open();
+        _cleanup_free_ char *want = NULL, *path = xasprintf("%s/" STATE_FILE, run_dir);
+        LeaseRequest req = claim_request(GPU_GROUP);
+        LeaseError err = {};
+        Lease *l = NULL;
+        int status;
+        pid_t gone;
+
+        req.holder_bus_id = "short";
+        ck_assert_int_eq(lease_set_acquire(s, &req, &l, &err), -EINVAL);
+        ck_assert_int_eq(err.code, VA_ERROR_FAILED);
+        want = xasprintf("Cannot identify the caller " HOLDER " (pid %d): no bus id", (int) getpid());
+        ck_assert_str_eq(err.message, want);
+
+        /* The caller is gone by the time its claim runs: no pidfd for it. */
+        gone = fork();
+        ck_assert_int_ge(gone, 0);
+        if (gone == 0)
+                _exit(0);
+        ck_assert_int_eq(waitpid(gone, &status, 0), gone);
+        req = claim_request(GPU_GROUP);
+        req.pid = (uint32_t) gone;
+        ck_assert_int_eq(lease_set_acquire(s, &req, &l, &err), -ESRCH);
+        assert_contains(err.message, strerror(ESRCH));
+
+        ck_assert_ptr_null(l);
+        ck_assert_uint_eq(s->n, 0);
+        assert_gpu_group_on_host();
+        ck_assert_int_eq(access(path, F_OK), -1);
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* What the daemon binds on its own needs the guard's yes; without a guard nothing is bound. */
+START_TEST(test_set_unattended_needs_the_guard) {
+        _cleanup_(lease_set_freep) LeaseSet *s = set_open();
+        LeaseRequest req = { .kind = LEASE_PREPARE, .group = NIC_GROUP, .unattended = true };
+        LeaseError err = {};
+        unsigned calls = 0;
+        Lease *l = NULL;
+
+        ck_assert_int_eq(lease_set_acquire(s, &req, &l, &err), -EPERM);
+        ck_assert_int_eq(err.code, VA_ERROR_POLICY_DENIED);
+        ck_assert_str_eq(err.message, "no checks are set up for bindings the daemon starts on its own");
+        assert_on_host(NIC, "igb");
+
+        s->guard = guard_no;
+        ck_assert_int_eq(lease_set_acquire(s, &req, &l, &err), -EPERM);
+        ck_assert_int_eq(err.code, VA_ERROR_POLICY_DENIED);
+        ck_assert_str_eq(err.message, "IOMMU group 8: denied by rule test-rule");
+        assert_on_host(NIC, "igb");
+        ck_assert_ptr_null(l);
+        ck_assert_uint_eq(s->n, 0);
+
+        s->guard = guard_yes;
+        s->guard_userdata = &calls;
+        l = set_acquire(s, &req);
+        ck_assert_uint_eq(calls, 1);
+        ck_assert_int_eq(l->kind, LEASE_PREPARE);
+        assert_on_vfio(NIC);
+        set_release(s, l);
+        assert_on_host(NIC, "igb");
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* A persistent prepare is written to persistent.json, and leaves it on release. */
+START_TEST(test_set_persistent_prepare) {
+        _cleanup_(lease_set_freep) LeaseSet *s = set_open();
+        _cleanup_json_ json_object *p = NULL, *state = NULL;
+        LeaseRequest req = { .kind = LEASE_PREPARE, .group = NIC_GROUP, .persistent = true };
+        json_object *d;
+        Lease *l;
+
+        l = set_acquire(s, &req);
+        assert_on_vfio(NIC);
+        p = read_json(state_dir, PERSISTENT_FILE);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_eq(json_object_array_length(jget(p, "devices")), 1);
+        d = json_object_array_get_idx(jget(p, "devices"), 0);
+        ck_assert_str_eq(jstr(d, "address"), NIC);
+        ck_assert_str_eq(jstr(d, "vendor"), "0x8086");
+        ck_assert_str_eq(jstr(d, "device"), "0x1533");
+        ck_assert(lease_set_is_persistent(s, NIC, 0x8086, 0x1533));
+        /* Another card in the slot is not what was prepared. */
+        ck_assert(!lease_set_is_persistent(s, NIC, 0x8086, 0x1534));
+        ck_assert(!lease_set_is_persistent(s, GPU, 0x10de, 0x1b80));
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert(json_object_get_boolean(jget(state_only_lease(state), "persistent")));
+
+        set_release(s, l);
+        assert_on_host(NIC, "igb");
+        json_object_put(p);
+        p = read_json(state_dir, PERSISTENT_FILE);
+        ck_assert_uint_eq(json_object_array_length(jget(p, "devices")), 0);
+        ck_assert(!lease_set_is_persistent(s, NIC, 0x8086, 0x1533));
+}
+END_TEST
+
+static char *param_unsafe(void) {
+        char *text = NULL;
+        size_t size;
+
+        ck_assert_int_eq(fakesys_read_file(fs, PARAM_UNSAFE, &text, &size), 0);
+        text[strcspn(text, "\n")] = 0;
+        return text;
+}
+
+/* allow_unsafe_interrupts: set (and recorded) for a lease that needs it, cleared with the last
+ * lease that relied on it. */
+START_TEST(test_set_unsafe_interrupts) {
+        _cleanup_(lease_set_freep) LeaseSet *s = set_open();
+        _cleanup_json_ json_object *state = NULL;
+        _cleanup_free_ char *param = NULL;
+        LeaseRequest req = claim_request(GPU_GROUP);
+        LeaseError err = {};
+        json_object *v;
+        Lease *l = NULL;
+
+        faults("no-interrupt-remapping\n");
+        ck_assert_int_eq(lease_set_acquire(s, &req, &l, &err), -EPERM);
+        ck_assert_int_eq(err.code, VA_ERROR_IR_REQUIRED);
+        ck_assert_uint_eq(s->n, 0);
+        assert_gpu_group_on_host();
+
+        ck_assert_int_eq(lease_set_allow_unsafe_interrupts(s), 0);
+        param = param_unsafe();
+        ck_assert_str_eq(param, "1");
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert(json_object_get_boolean(jget(state, "unsafe_interrupts_set")));
+
+        req.unsafe_interrupts = true;
+        l = set_acquire(s, &req);
+        assert_gpu_group_on_vfio();
+        /* Still relied on. */
+        ck_assert_int_eq(lease_set_drop_unsafe_interrupts(s), 0);
+        free(param);
+        param = param_unsafe();
+        ck_assert_str_eq(param, "1");
+
+        set_release(s, l);
+        assert_gpu_group_on_host();
+        ck_assert_int_eq(lease_set_drop_unsafe_interrupts(s), 1);
+        free(param);
+        param = param_unsafe();
+        ck_assert_str_eq(param, "0");
+        json_object_put(state);
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert(!json_object_object_get_ex(state, "unsafe_interrupts_set", &v));
+        ck_assert_int_eq(lease_set_drop_unsafe_interrupts(s), 0);
+        lease_error_clear(&err);
+}
+END_TEST
+
+/* state.json across a restart: a new set reads every lease back and adopts it; a claim whose
+ * holder is gone is given back, a prepare stays. */
+START_TEST(test_reconcile_adopts_and_releases) {
+        _cleanup_(restart_clear) Restart r1 = { .alive = true }, r2 = { .alive = false };
+        _cleanup_json_ json_object *state = NULL, *p = NULL;
+        _cleanup_free_ char *log1 = NULL;
+        LeaseRequest claim = claim_request(GPU_GROUP);
+        LeaseRequest prep = { .kind = LEASE_PREPARE, .group = NIC_GROUP, .persistent = true };
+        LeaseError err = {};
+        LeaseSet *s = set_open();
+        Lease *l;
+
+        set_acquire(s, &claim);
+        set_acquire(s, &prep);
+        /* The daemon goes away (its fds with it); the groups stay bound. */
+        s = lease_set_free(s);
+        assert_gpu_group_on_vfio();
+        assert_on_vfio(NIC);
+
+        s = set_restart(&r1, 0);
+        log1 = log_text(r1.log);
+        ck_assert_msg(!r1.log, "unexpected log: %s", log1);
+        ck_assert_uint_eq(r1.n_adopted, 2);
+        ck_assert_uint_eq(r1.adopted[0], 1);
+        ck_assert_uint_eq(r1.adopted[1], 2);
+        ck_assert_uint_eq(s->n, 2);
+        ck_assert_uint_eq(s->next_id, 3);
+        l = lease_set_find_group(s, GPU_GROUP);
+        ck_assert_ptr_nonnull(l);
+        ck_assert_uint_eq(l->id, 1);
+        ck_assert_int_eq(l->kind, LEASE_CLAIM);
+        ck_assert_int_eq(l->state, LEASE_ACTIVE);
+        ck_assert_str_eq(l->holder, HOLDER);
+        ck_assert_uint_eq(l->n_devices, 2);
+        ck_assert_str_eq(l->devices[0].original_driver, "nouveau");
+        ck_assert_str_eq(l->devices[1].original_driver, "snd_hda_intel");
+        /* The holder is recognised by its start time now that no pidfd survived. */
+        ck_assert(lease_holder_is(l, BUS_ID, (uint32_t) getuid(), (uint32_t) getpid()));
+        ck_assert(!lease_holder_is(l, BUS_ID, (uint32_t) getuid(), (uint32_t) getppid()));
+        ck_assert_int_eq(lease_can_hand_out_fds(l, &err), -ESTALE);
+        assert_contains(err.message, "they did not survive a restart of the daemon");
+        l = lease_set_find_group(s, NIC_GROUP);
+        ck_assert_ptr_nonnull(l);
+        ck_assert_int_eq(l->kind, LEASE_PREPARE);
+        ck_assert(l->persistent);
+        ck_assert(lease_set_is_persistent(s, NIC, 0x8086, 0x1533));
+        assert_gpu_group_on_vfio();
+        assert_on_vfio(NIC);
+        s = lease_set_free(s);
+
+        s = set_restart(&r2, 0);
+        assert_log_has(r2.log, "lease 1 on IOMMU group 7 was active and its holder is gone: giving it back");
+        ck_assert_uint_eq(r2.n_adopted, 2);
+        ck_assert_uint_eq(s->n, 1);
+        ck_assert_ptr_null(lease_set_find_group(s, GPU_GROUP));
+        assert_gpu_group_on_host();
+        ck_assert(was_reset(GPU) && was_reset(AUDIO));
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_int_eq(jint(state_only_lease(state), "id"), 2);
+        assert_on_vfio(NIC);
+
+        set_release(s, lease_set_find_group(s, NIC_GROUP));
+        assert_on_host(NIC, "igb");
+        p = read_json(state_dir, PERSISTENT_FILE);
+        ck_assert_uint_eq(json_object_array_length(jget(p, "devices")), 0);
+        ck_assert_uint_eq(state_n_leases(), 0);
+        lease_set_free(s);
+        lease_error_clear(&err);
+}
+END_TEST
+
+static void write_attr(const char *rel, const char *value) {
+        int fd = openat(fakesys_root_fd(fs), rel, O_WRONLY | O_CLOEXEC);
+        size_t n = strlen(value);
+
+        ck_assert_msg(fd >= 0, "%s: %s", rel, strerror(errno));
+        ck_assert_msg(write(fd, value, n) == (ssize_t) n, "%s: %s", rel, strerror(errno));
+        ck_assert_int_eq(close(fd), 0);
+}
+
+/* Through the model, as a script or a new host driver would: the override cleared, vfio-pci
+ * unbound, the host driver bound. */
+static void nic_taken_by_igb(void) {
+        write_attr(SYSFS_PCI_DEVICES "/" NIC "/driver_override", "\n");
+        write_attr(SYSFS_PCI_DRIVERS "/vfio-pci/unbind", NIC);
+        write_attr(SYSFS_PCI_DRIVERS "/igb/bind", NIC);
+        assert_on_host(NIC, "igb");
+}
+
+#define NIC_MOVED_BACK NIC ", a member of leased IOMMU group 8, was taken by igb; moved back to vfio-pci"
+
+/* A prepared member that a host driver took, while the daemon was away and while it runs. */
+START_TEST(test_drifted_member_moved_back) {
+        _cleanup_(restart_clear) Restart r = {};
+        _cleanup_free_ char *msg = NULL;
+        LeaseRequest prep = { .kind = LEASE_PREPARE, .group = NIC_GROUP };
+        LeaseSet *s = set_open();
+        unsigned calls = 0;
+
+        set_acquire(s, &prep);
+        s = lease_set_free(s);
+        nic_taken_by_igb();
+
+        s = set_open();
+        s->guard = guard_yes;
+        s->guard_userdata = &calls;
+        ck_assert_int_eq(lease_set_reconcile(s, on_adopt, on_alive, &r, &r.log), 0);
+        assert_log_has(r.log, NIC_MOVED_BACK);
+        ck_assert_uint_eq(calls, 1);
+        assert_on_vfio(NIC);
+        ck_assert_int_eq(lease_set_find_group(s, NIC_GROUP)->state, LEASE_ACTIVE);
+
+        nic_taken_by_igb();
+        ck_assert_int_eq(lease_set_enforce_device(s, NIC, "igb", &msg), 1);
+        ck_assert_str_eq(msg, NIC_MOVED_BACK);
+        assert_on_vfio(NIC);
+
+        /* Without the guard's yes the member is left where it is, and the message says why. */
+        s->guard = guard_no;
+        nic_taken_by_igb();
+        msg = mfree(msg);
+        ck_assert_int_eq(lease_set_enforce_device(s, NIC, "igb", &msg), 1);
+        ck_assert_str_eq(msg, NIC ", a member of leased IOMMU group 8, was taken by igb and is left there: "
+                              "IOMMU group 8: denied by rule test-rule");
+        assert_on_host(NIC, "igb");
+
+        /* Nothing to do: a device nobody leases, a member on vfio-pci. */
+        msg = mfree(msg);
+        ck_assert_int_eq(lease_set_enforce_device(s, GPU, "nouveau", &msg), 0);
+        ck_assert_int_eq(lease_set_enforce_device(s, NIC, DRIVER_VFIO_PCI, &msg), 0);
+        ck_assert_ptr_null(msg);
+
+        set_release(s, lease_set_find_group(s, NIC_GROUP));
+        assert_on_host(NIC, "igb");
+        lease_set_free(s);
+}
+END_TEST
+
+/* After a reboot /run is empty and persistent.json names what to prepare again, with the guard's
+ * yes; a device whose ids changed is not touched. */
+START_TEST(test_persistent_prepared_again) {
+        _cleanup_(restart_clear) Restart r1 = {}, r2 = {};
+        _cleanup_json_ json_object *p = NULL, *state = NULL;
+        const PersistentDevice list[] = {
+                { .address = NIC, .vendor = 0x8086, .device = 0x1533 },
+                { .address = GPU, .vendor = 0x10de, .device = 0x1b81 }, /* another card now */
+        };
+        _cleanup_free_ char *error = NULL;
+        int state_fd = -1;
+        unsigned calls = 0;
+        LeaseSet *s;
+        Lease *l;
+
+        ck_assert_int_eq(state_open_dir(state_dir, &state_fd, &error), 0);
+        ck_assert_int_eq(persistent_save(state_fd, list, ELEMENTSOF(list)), 0);
+        safe_close(state_fd);
+
+        s = set_restart(&r1, 0);
+        assert_log_has(r1.log, "persistent prepare of " NIC ": no checks are set up for bindings the daemon "
+                               "starts on its own");
+        ck_assert_uint_eq(strv_length(r1.log), 1);
+        ck_assert_uint_eq(s->n, 0);
+        assert_on_host(NIC, "igb");
+        s = lease_set_free(s);
+
+        s = set_open();
+        s->guard = guard_yes;
+        s->guard_userdata = &calls;
+        ck_assert_int_eq(lease_set_reconcile(s, on_adopt, on_alive, &r2, &r2.log), 0);
+        ck_assert_ptr_null(r2.log);
+        ck_assert_uint_eq(calls, 1);
+        ck_assert_uint_eq(s->n, 1);
+        l = lease_set_find_group(s, NIC_GROUP);
+        ck_assert_ptr_nonnull(l);
+        ck_assert_int_eq(l->kind, LEASE_PREPARE);
+        ck_assert(l->persistent);
+        assert_on_vfio(NIC);
+        assert_gpu_group_on_host();
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_int_eq(jint(state_only_lease(state), "group"), NIC_GROUP);
+
+        set_release(s, l);
+        assert_on_host(NIC, "igb");
+        /* Only the released device left the list. */
+        p = read_json(state_dir, PERSISTENT_FILE);
+        ck_assert_uint_eq(json_object_array_length(jget(p, "devices")), 1);
+        ck_assert_str_eq(jstr(json_object_array_get_idx(jget(p, "devices"), 0), "address"), GPU);
+        lease_set_free(s);
+}
+END_TEST
+
+/* ---- 3. the files on their own ---- */
+
+START_TEST(test_state_round_trip) {
+        _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
+        LeaseContext c = context(&j);
+        _cleanup_(lease_freep) Lease *a = NULL, *b = NULL;
+        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ PersistentDevice *pd = NULL;
+        const PersistentDevice list[] = {
+                { .address = NIC, .vendor = 0x8086, .device = 0x1533 },
+                { .address = GPU, .vendor = 0x10de, .device = 0x1b80 },
+        };
+        StateGlobals g = { .next_id = 10, .unsafe_interrupts_set = true }, got = {};
+        Lease **loaded = NULL;
+        size_t n = 0;
+
+        ck_assert_int_eq(lease_new(&c, LEASE_CLAIM, GPU_GROUP, 5, &a, NULL), 0);
+        a->state = LEASE_STUCK;
+        a->holder = strdup(HOLDER);
+        strcpy(a->holder_bus_id, BUS_ID);
+        a->holder_start_time = 123456789;
+        a->uid = 1000;
+        a->pid = 4321;
+        a->reason = strdup("0000:01:00.1 cannot be given back to \"snd_hda_intel\"");
+        a->granted_uid = 1000;
+        a->unsafe_interrupts = true;
+        ck_assert_int_eq(lease_new(&c, LEASE_PREPARE, USB_GROUP, 9, &b, NULL), 0);
+        b->state = LEASE_ACTIVE;
+        b->persistent = true;
+
+        /* Missing: no leases, ids from 1. */
+        ck_assert_int_eq(state_load(j.dir_fd, &loaded, &n, &got, &error), 0);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_uint_eq(got.next_id, 1);
+
+        ck_assert_int_eq(state_save(j.dir_fd, (Lease *[]) { a, b }, 2, &g), 0);
+        ck_assert_int_eq(state_load(j.dir_fd, &loaded, &n, &got, &error), 0);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_uint_eq(got.next_id, 10);
+        ck_assert(got.unsafe_interrupts_set);
+
+        ck_assert_uint_eq(loaded[0]->id, 5);
+        ck_assert_int_eq(loaded[0]->kind, LEASE_CLAIM);
+        ck_assert_int_eq(loaded[0]->state, LEASE_STUCK);
+        ck_assert_uint_eq(loaded[0]->group, GPU_GROUP);
+        ck_assert_str_eq(loaded[0]->holder, HOLDER);
+        ck_assert_str_eq(loaded[0]->holder_bus_id, BUS_ID);
+        ck_assert_uint_eq(loaded[0]->holder_start_time, 123456789);
+        ck_assert_uint_eq(loaded[0]->uid, 1000);
+        ck_assert_uint_eq(loaded[0]->pid, 4321);
+        ck_assert_str_eq(loaded[0]->reason, a->reason);
+        ck_assert_uint_eq(loaded[0]->granted_uid, 1000);
+        ck_assert(loaded[0]->unsafe_interrupts);
+        ck_assert(!loaded[0]->persistent);
+        ck_assert_uint_eq(loaded[0]->n_devices, 2);
+        ck_assert_str_eq(loaded[0]->devices[1].address, AUDIO);
+        ck_assert_str_eq(loaded[0]->devices[1].original_driver, "snd_hda_intel");
+        ck_assert(!lease_group_busy(&c, loaded[0]));
+
+        ck_assert_uint_eq(loaded[1]->id, 9);
+        ck_assert_int_eq(loaded[1]->kind, LEASE_PREPARE);
+        ck_assert_int_eq(loaded[1]->state, LEASE_ACTIVE);
+        ck_assert_ptr_null(loaded[1]->holder);
+        ck_assert_ptr_null(loaded[1]->reason);
+        ck_assert_uint_eq(loaded[1]->granted_uid, UINT32_MAX);
+        ck_assert(!loaded[1]->unsafe_interrupts);
+        ck_assert(loaded[1]->persistent);
+        ck_assert_str_eq(loaded[1]->devices[0].address, USB);
+        ck_assert_str_eq(loaded[1]->devices[0].original_driver, "xhci_hcd");
+        ck_assert_str_eq(loaded[1]->devices[1].address, USB_SRAM);
+        ck_assert_ptr_null(loaded[1]->devices[1].original_driver);
+        for (size_t i = 0; i < n; i++)
+                lease_free(loaded[i]);
+        free(loaded);
+
+        ck_assert_int_eq(persistent_save(j.dir_fd, list, ELEMENTSOF(list)), 0);
+        ck_assert_int_eq(persistent_load(j.dir_fd, &pd, &n, &error), 0);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_str_eq(pd[0].address, NIC);
+        ck_assert_uint_eq(pd[0].vendor, 0x8086);
+        ck_assert_uint_eq(pd[0].device, 0x1533);
+        ck_assert_str_eq(pd[1].address, GPU);
+        ck_assert_uint_eq(pd[1].device, 0x1b80);
+        ck_assert_ptr_null(error);
+}
+END_TEST
+
+/* A valid state file, and ways to spoil it. */
+#define STATE_BASE                                                                                  \
+        "{\"version\":1,\"next_id\":2,\"leases\":[{\"id\":1,\"kind\":\"claim\",\"state\":\"active\",\"group\":7," \
+        "\"holder\":null,\"uid\":0,\"pid\":0,\"persistent\":false,\"reason\":null,\"devices\":[{\"address\":\"" GPU \
+        "\",\"original_driver\":\"nouveau\",\"bridge\":false}]}]}"
+
+static const struct {
+        const char *from, *to; /* from NULL: the first half of the file (a torn write) */
+        const char *error;
+} corrupt_states[] = {
+        { NULL, NULL, "state.json: not valid JSON: it ends inside a value (a truncated file)" },
+        { "}]}]}", "}]}]} []", "state.json: not valid JSON: unexpected character" },
+        { "\"version\":1", "\"version\":2", "state.json: not a version 1 state file" },
+        { "\"leases\":[", "\"lease\":[", "state.json: not a version 1 state file" },
+        { "\"leases\":[", "\"unsafe_interrupts_set\":\"yes\",\"leases\":[",
+          "state.json: unsafe_interrupts_set: not a boolean" },
+        { "\"next_id\":2", "\"next_id\":1", "leases[0]: id 1 is not below next_id" },
+        { "\"state\":\"active\"", "\"state\":\"flying\"", "leases[0]: missing or invalid fields" },
+        { "\"group\":7", "\"group\":4294967296", "leases[0]: missing or invalid fields" },
+        { "\"group\":7", "\"group\":\"7\"", "leases[0]: missing or invalid fields" },
+        { ",\"devices\":", ",\"members\":", "leases[0]: missing or invalid fields" },
+        { GPU, "0000:1:00.0", "leases[0].devices[0]: missing or invalid fields" },
+        { "\"nouveau\"", "\"../nouveau\"", "leases[0].devices[0]: missing or invalid fields" },
+        { "\"holder\":null", "\"holder\":\":1.1\",\"holder_bus_id\":\"xyz\",\"holder_start_time\":1",
+          "leases[0]: invalid holder_bus_id or holder_start_time" },
+        { "\"reason\":null", "\"reason\":null,\"granted_uid\":-1", "leases[0].granted_uid: invalid" },
+        { "\"persistent\":false", "\"persistent\":false,\"unsafe_interrupts\":1",
+          "leases[0].unsafe_interrupts: not a boolean" },
+};
+
+static char *spoil(const char *base, const char *from, const char *to) {
+        const char *at;
+
+        if (!from)
+                return strndup(base, strlen(base) / 2);
+        at = strstr(base, from);
+        ck_assert_ptr_nonnull(at);
+        return xasprintf("%.*s%s%s", (int) (at - base), base, to, at + strlen(from));
+}
+
+/* The base is valid, so each case fails for the reason it names. */
+START_TEST(test_state_base_is_valid) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE, run_dir), *error = NULL;
+        Lease **loaded = NULL;
+        StateGlobals g;
+        size_t n = 0;
+
+        ck_assert_int_eq(mkdir(run_dir, 0700), 0);
+        fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        write_text(path, STATE_BASE, 0600);
+        ck_assert_int_eq(state_load(fd, &loaded, &n, &g, &error), 0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_str_eq(loaded[0]->devices[0].original_driver, "nouveau");
+        lease_free(loaded[0]);
+        free(loaded);
+}
+END_TEST
+
+/* A state file that cannot be read: a clear error, the outputs untouched; at a restart the file
+ * is kept aside for a human and the tree is left alone (what it said is unknown). */
+START_TEST(test_corrupt_state_file) {
+        _cleanup_(restart_clear) Restart r = {};
+        _cleanup_free_ char *text = spoil(STATE_BASE, corrupt_states[_i].from, corrupt_states[_i].to);
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE, run_dir), *error = NULL, *kept = NULL;
+        _cleanup_free_ char *aside = NULL, *want = NULL;
+        LeaseRequest claim = claim_request(GPU_GROUP);
+        Lease **sentinel = (Lease **) &r, **loaded = sentinel;
+        StateGlobals g = { .next_id = 77 };
+        size_t n = 77;
+        _cleanup_close_ int dir_fd = -1;
+        LeaseSet *s = set_open();
+
+        set_acquire(s, &claim);
+        s = lease_set_free(s);
+        write_text(path, text, 0600);
+
+        dir_fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(dir_fd, 0);
+        ck_assert_int_eq(state_load(dir_fd, &loaded, &n, &g, &error), -EBADMSG);
+        ck_assert_msg(streq_ptr(error, corrupt_states[_i].error), "error \"%s\", not \"%s\"", strna(error),
+                      corrupt_states[_i].error);
+        ck_assert_ptr_eq(loaded, sentinel);
+        ck_assert_uint_eq(n, 77);
+        ck_assert_uint_eq(g.next_id, 77);
+
+        s = set_restart(&r, 0);
+        want = xasprintf("state: %s; moved aside to " STATE_FILE ".corrupt", error);
+        ck_assert_ptr_nonnull(r.log);
+        ck_assert_str_eq(r.log[0], want);
+        ck_assert_uint_eq(s->n, 0);
+        ck_assert_uint_eq(r.n_adopted, 0);
+        assert_gpu_group_on_vfio();
+        aside = xasprintf("%s/" STATE_FILE ".corrupt", run_dir);
+        kept = read_text(aside);
+        ck_assert_str_eq(kept, text);
+        ck_assert_uint_eq(state_n_leases(), 0);
+        lease_set_free(s);
+}
+END_TEST
+
+/* A state file someone else could have written is neither acted on nor moved aside: the start
+ * fails with a message naming it, and nothing changes. */
+START_TEST(test_untrusted_state_file) {
+        _cleanup_(restart_clear) Restart r = {};
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE, run_dir), *real = xasprintf("%s/real.json", run_dir);
+        _cleanup_free_ char *before = NULL, *after = NULL, *error = NULL, *aside = NULL;
+        _cleanup_close_ int dir_fd = -1;
+        LeaseRequest claim = claim_request(GPU_GROUP);
+        Lease **loaded = NULL;
+        StateGlobals g;
+        size_t n = 0;
+        LeaseSet *s = set_open();
+
+        set_acquire(s, &claim);
+        s = lease_set_free(s);
+        ck_assert_int_eq(chmod(path, 0644), 0);
+        before = read_text(path);
+
+        dir_fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(dir_fd, 0);
+        ck_assert_int_eq(state_load(dir_fd, &loaded, &n, &g, &error), -EPERM);
+        ck_assert_str_eq(error, STATE_FILE " can be read or written by group or others (state files are 0600) "
+                                "(owner uid 0, mode 0644): refusing to trust it");
+
+        s = set_restart(&r, -EPERM);
+        ck_assert_uint_eq(strv_length(r.log), 1);
+        assert_log_has(r.log, "state: " STATE_FILE " can be read or written by group or others");
+        ck_assert_uint_eq(s->n, 0);
+        s = lease_set_free(s);
+        after = read_text(path);
+        ck_assert_str_eq(after, before);
+        aside = xasprintf("%s/" STATE_FILE ".corrupt", run_dir);
+        ck_assert_int_eq(access(aside, F_OK), -1);
+        assert_gpu_group_on_vfio();
+
+        /* A symbolic link in its place is not followed. */
+        ck_assert_int_eq(rename(path, real), 0);
+        ck_assert_int_eq(chmod(real, 0600), 0);
+        ck_assert_int_eq(symlink("real.json", path), 0);
+        error = mfree(error);
+        ck_assert_int_eq(state_load(dir_fd, &loaded, &n, &g, &error), -EPERM);
+        ck_assert_str_eq(error, STATE_FILE " is a symbolic link: refusing to trust it");
+        assert_gpu_group_on_vfio();
+}
+END_TEST
+
+/* persistent.json that cannot be read: a clear error; the leases in state.json are still
+ * settled and nothing is prepared. */
+START_TEST(test_corrupt_persistent_file) {
+        _cleanup_(restart_clear) Restart r = { .alive = true };
+        _cleanup_free_ char *path = xasprintf("%s/" PERSISTENT_FILE, state_dir), *error = NULL;
+        _cleanup_free_ PersistentDevice *sentinel = malloc(1);
+        PersistentDevice *loaded = sentinel;
+        _cleanup_close_ int dir_fd = -1;
+        LeaseRequest claim = claim_request(GPU_GROUP);
+        unsigned calls = 0;
+        size_t n = 77;
+        LeaseSet *s = set_open();
+
+        set_acquire(s, &claim);
+        s = lease_set_free(s);
+        write_text(path,
+                   "{\"version\":1,\"devices\":[{\"address\":\"" NIC "\",\"vendor\":\"0x10000\",\"device\":\"0x1533\"}]}",
+                   0600);
+        dir_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(dir_fd, 0);
+        ck_assert_int_eq(persistent_load(dir_fd, &loaded, &n, &error), -EBADMSG);
+        ck_assert_str_eq(error, PERSISTENT_FILE ": devices[0]: missing or invalid fields");
+        ck_assert_ptr_eq(loaded, sentinel);
+        ck_assert_uint_eq(n, 77);
+
+        s = set_open();
+        s->guard = guard_yes;
+        s->guard_userdata = &calls;
+        ck_assert_int_eq(lease_set_reconcile(s, on_adopt, on_alive, &r, &r.log), 0);
+        ck_assert_uint_eq(strv_length(r.log), 1);
+        ck_assert_str_eq(r.log[0], "persistent prepares: " PERSISTENT_FILE ": devices[0]: missing or invalid fields");
+        ck_assert_uint_eq(s->n, 1);
+        ck_assert_ptr_nonnull(lease_set_find_group(s, GPU_GROUP));
+        ck_assert_uint_eq(calls, 0);
+        assert_on_host(NIC, "igb");
+        assert_gpu_group_on_vfio();
+        s = lease_set_free(s);
+
+        write_text(path, "{\"version\":1,\"devices\":[", 0600);
+        error = mfree(error);
+        ck_assert_int_eq(persistent_load(dir_fd, &loaded, &n, &error), -EBADMSG);
+        ck_assert_str_eq(error, PERSISTENT_FILE ": not valid JSON: it ends inside a value (a truncated file)");
+}
+END_TEST
+
+/* ---- 4. kill -9 half way ---- */
+
+static char *self_exe(void) {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+        ck_assert_int_gt(n, 0);
+        exe[n] = 0;
+        return strdup(exe);
+}
+
+/* --crash-helper ROOT RUN STATE claim|release [GO_FD]: claims the GPU group through a lease set
+ * and, for "release", gives it back once a byte arrives on GO_FD. The test kills it on the way;
+ * exit 0 means it was not. */
+static int crash_helper(int argc, char *argv[]) {
+        LeaseRequest req = { .kind = LEASE_CLAIM, .group = GPU_GROUP };
+        _cleanup_free_ char *error = NULL;
+        LeaseSet *s = NULL;
+        LeaseError err = {};
+        int run_fd, state_fd, go_fd = -1, r = 0;
+        Lease *l = NULL;
+        Model *m;
+        char b;
+
+        if (argc != 6 && argc != 7)
+                return 2;
+        if (argc == 7 && safe_atoi32(argv[6], &go_fd) < 0)
+                return 2;
+        m = view_new(argv[2]);
+        if (!m || state_open_dir(argv[3], &run_fd, &error) < 0 || state_open_dir(argv[4], &state_fd, &error) < 0 ||
+            lease_set_new(m, run_fd, state_fd, &s) < 0)
+                return 3;
+        if (lease_set_acquire(s, &req, &l, &err) < 0)
+                r = 4;
+        else if (streq(argv[5], "release") && (read(go_fd, &b, 1) != 1 || lease_set_release(s, l, &err) < 0))
+                r = 5;
+        if (err.message)
+                fprintf(stderr, "crash helper: %s\n", err.message);
+        lease_error_clear(&err);
+        lease_set_free(s);
+        view_free(m);
+        return r;
+}
+
+static pid_t spawn_helper(const char *mode, int *ret_go) {
+        _cleanup_free_ char *exe = self_exe(), *go_arg = NULL;
+        int go[2] = { -1, -1 };
+        pid_t pid;
+
+        if (ret_go) {
+                /* The read end goes to the helper; the write end stays here. */
+                ck_assert_int_eq(pipe(go), 0);
+                ck_assert_int_eq(fcntl(go[1], F_SETFD, FD_CLOEXEC), 0);
+                go_arg = xasprintf("%d", go[0]);
+        }
+        char *argv[] = { exe, (char *) "--crash-helper", root, run_dir, state_dir, (char *) mode, go_arg, NULL };
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                execv(exe, argv);
+                _exit(127);
+        }
+        if (ret_go) {
+                safe_close(go[0]);
+                *ret_go = go[1];
+        }
+        return pid;
+}
+
+static bool state_says(const char *want) {
+        _cleanup_json_ json_object *state = read_json(run_dir, STATE_FILE);
+        json_object *leases, *l, *v;
+
+        if (!state || !json_object_object_get_ex(state, "leases", &leases) || json_object_array_length(leases) != 1)
+                return false;
+        l = json_object_array_get_idx(leases, 0);
+        return json_object_object_get_ex(l, "state", &v) && streq(json_object_get_string(v), want);
+}
+
+/* The member whose writes hang: the first (nothing of the group moved yet) or the second (the
+ * first has moved already). */
+static const char *const hang_faults[] = { GPU " hang 60\n", AUDIO " hang 60\n" };
+
+/* state.json says `state` and, when the second member hangs, the first has moved: to vfio-pci
+ * while binding, back to nouveau while releasing. Stable from then on: the next write hangs. */
+static bool crash_point(const char *state, int hang) {
+        _cleanup_free_ char *gpu = NULL;
+
+        if (!state_says(state))
+                return false;
+        if (hang == 0)
+                return true;
+        gpu = driver_of(GPU);
+        return streq_ptr(gpu, streq(state, "binding") ? DRIVER_VFIO_PCI : "nouveau");
+}
+
+/* Waits (bounded) until the helper reaches the point; it must not end before. */
+static void wait_point(pid_t pid, const char *state, int hang) {
+        int64_t deadline = now_usec() + WAIT_MS * 1000LL;
+        int status = 0;
+
+        while (!crash_point(state, hang)) {
+                ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "the helper ended on its own (status %d)", status);
+                ck_assert_msg(now_usec() < deadline, "state.json never said %s", state);
+                nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
+        }
+}
+
+static void kill_at(pid_t pid, const char *state, int hang) {
+        int status = 0;
+
+        wait_point(pid, state, hang);
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* After the restart the whole group is on one side: the host's. */
+static void restart_gives_back(const char *was) {
+        _cleanup_(restart_clear) Restart r = { .alive = true };
+        _cleanup_free_ char *line = xasprintf("lease 1 on IOMMU group 7 was %s: giving it back", was);
+        LeaseSet *s;
+
+        faults("");
+        s = set_restart(&r, 0);
+        assert_log_has(r.log, line);
+        ck_assert_uint_eq(r.n_adopted, 1);
+        ck_assert_uint_eq(s->n, 0);
+        assert_gpu_group_on_host();
+        ck_assert(was_reset(GPU) && was_reset(AUDIO));
+        ck_assert_uint_eq(state_n_leases(), 0);
+        lease_set_free(s);
+}
+
+/* SIGKILL while a member is being bound. */
+START_TEST(test_crash_while_binding) {
+        pid_t pid;
+
+        faults(hang_faults[_i]);
+        pid = spawn_helper("claim", NULL);
+        kill_at(pid, "binding", _i);
+        /* Half moved, as the daemon left it. */
+        if (_i == 0)
+                assert_driver(GPU, "nouveau");
+        else
+                assert_driver(GPU, DRIVER_VFIO_PCI);
+        assert_driver(AUDIO, "snd_hda_intel");
+        restart_gives_back("binding");
+}
+END_TEST
+
+/* SIGKILL while a member is being given back. */
+START_TEST(test_crash_while_releasing) {
+        int go = -1;
+        pid_t pid;
+
+        pid = spawn_helper("release", &go);
+        wait_point(pid, "active", 0);
+        assert_gpu_group_on_vfio();
+        faults(hang_faults[_i]);
+        ck_assert_int_eq(write(go, "x", 1), 1);
+        kill_at(pid, "releasing", _i);
+        safe_close(go);
+        if (_i == 0)
+                assert_driver(GPU, DRIVER_VFIO_PCI);
+        else
+                assert_on_host(GPU, "nouveau");
+        assert_driver(AUDIO, DRIVER_VFIO_PCI);
+        restart_gives_back("releasing");
+}
+END_TEST
+
+/* SIGKILL with the group stuck: the restart retries, keeps the lease while the member still
+ * refuses (never drops it), and gives the group back once it can. */
+START_TEST(test_crash_while_stuck) {
+        _cleanup_(restart_clear) Restart r1 = { .alive = true };
+        _cleanup_json_ json_object *state = NULL;
+        LeaseRequest claim = claim_request(GPU_GROUP);
+        LeaseError err = {};
+        LeaseSet *s = set_open();
+        Lease *l;
+
+        l = set_acquire(s, &claim);
+        faults(AUDIO " refuse-release EBUSY\n");
+        ck_assert_int_eq(lease_set_release(s, l, &err), -EBUSY);
+        ck_assert_int_eq(l->state, LEASE_STUCK);
+        s = lease_set_free(s);
+
+        s = set_restart(&r1, 0);
+        assert_log_has(r1.log, "lease 1 on IOMMU group 7 was stuck: giving it back");
+        assert_log_has(r1.log, "IOMMU group 7 is stuck: " AUDIO " cannot be given back to snd_hda_intel");
+        ck_assert_uint_eq(s->n, 1);
+        l = lease_set_find_group(s, GPU_GROUP);
+        ck_assert_int_eq(l->state, LEASE_STUCK);
+        assert_contains(l->reason, AUDIO);
+        state = read_json(run_dir, STATE_FILE);
+        ck_assert_str_eq(jstr(state_only_lease(state), "state"), "stuck");
+        assert_on_host(GPU, "nouveau");
+        assert_driver(AUDIO, DRIVER_VFIO_PCI);
+        s = lease_set_free(s);
+
+        restart_gives_back("stuck");
+        lease_error_clear(&err);
+}
+END_TEST
+
+static Suite *suite(void) {
+        Suite *s = suite_create("lease");
+        TCase *tc;
+
+        tc = tcase_create("lease");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_new_reads_the_group);
+        tcase_add_test(tc, test_claim_binds_and_releases);
+        tcase_add_test(tc, test_claim_unbound_member);
+        tcase_add_test(tc, test_prepare_hands_out_nothing);
+        tcase_add_loop_test(tc, test_bind_failure_rolls_back, 0, ELEMENTSOF(bind_failures));
+        tcase_add_test(tc, test_failed_rollback_is_stuck);
+        tcase_add_test(tc, test_claim_without_interrupt_remapping);
+        tcase_add_test(tc, test_save_failure);
+        tcase_add_test(tc, test_release_waits_for_other_process);
+        tcase_add_test(tc, test_release_refused_is_stuck);
+        tcase_add_test(tc, test_grant_access);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("set");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_set_claim_records_every_step);
+        tcase_add_test(tc, test_set_claim_needs_an_identity);
+        tcase_add_test(tc, test_set_unattended_needs_the_guard);
+        tcase_add_test(tc, test_set_persistent_prepare);
+        tcase_add_test(tc, test_set_unsafe_interrupts);
+        tcase_add_test(tc, test_reconcile_adopts_and_releases);
+        tcase_add_test(tc, test_drifted_member_moved_back);
+        tcase_add_test(tc, test_persistent_prepared_again);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("state");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_state_round_trip);
+        tcase_add_test(tc, test_state_base_is_valid);
+        tcase_add_loop_test(tc, test_corrupt_state_file, 0, ELEMENTSOF(corrupt_states));
+        tcase_add_test(tc, test_untrusted_state_file);
+        tcase_add_test(tc, test_corrupt_persistent_file);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("crash");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_loop_test(tc, test_crash_while_binding, 0, ELEMENTSOF(hang_faults));
+        tcase_add_loop_test(tc, test_crash_while_releasing, 0, ELEMENTSOF(hang_faults));
+        tcase_add_test(tc, test_crash_while_stuck);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(int argc, char *argv[]) {
+        SRunner *sr;
+        int failed;
+
+        if (argc > 1 && streq(argv[1], "--crash-helper"))
+                return crash_helper(argc, argv);
+        /* Whatever the caller's environment says, each test picks its own root. */
+        unsetenv("VFIO_MOCK_ROOT");
+        unsetenv("VFIO_MOCK_DEV_ROOT");
+        sr = srunner_create(suite());
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
