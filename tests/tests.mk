@@ -81,7 +81,7 @@ check_DATA = systemd/vfio-assignd.service
 # and the program needs no re-exec, so a valgrind run checks the tests themselves.
 check_PROGRAMS += tests/unit/test-lease
 TESTS += tests/unit/test-lease
-tests_unit_test_lease_SOURCES = tests/unit/test-lease.c \
+tests_unit_test_lease_SOURCES = tests/unit/test-lease.c tests/unit/lease-world.c tests/unit/lease-world.h \
 	daemon/lease.c daemon/lease-set.c daemon/state.c daemon/binding.c daemon/vfio.c daemon/sysfs.c \
 	daemon/worker.c daemon/topology.c daemon/pcinames.c daemon/host.c daemon/dmar.c
 tests_unit_test_lease_CPPFLAGS = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'

@@ -6,372 +6,32 @@
  * the host through a topology scanned from the tree (the only part of the model it reads).
  *
  * Each test builds its tree with the model off (fakesys' own writes must not look like kernel
- * writes), then switches it on. Outcomes are read back from the tree (driver links,
- * driver_override, dev/vfio/N) and from the state files, never from the code under test.
+ * writes), then switches it on (lease-world.c). Outcomes are read back from the tree (driver
+ * links, driver_override, dev/vfio/N) and from the state files, never from the code under test.
  *
  * The crash tests kill a helper (this program, run with --crash-helper) with SIGKILL while a
  * member's writes hang in the model, so that the state file says "binding" or "releasing" with
- * the group half moved, exactly as a daemon killed there leaves it. The helper is a new process
- * image rather than a fork: the writer threads of daemon/worker.c do not survive a fork. */
+ * the group half moved, exactly as a daemon killed there leaves it. */
 #include <check.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <linux/vfio.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "fakesys.h"
-#include "hostspec.h"
 #include "json-util.h"
-#include "lease-set.h"
-#include "lease.h"
-#include "macro.h"
+#include "lease-world.h"
 #include "names.h"
 #include "state.h"
-#include "topology.h"
 #include "util.h"
 
-#ifndef TEST_DATA_DIR_DEFAULT
-#define TEST_DATA_DIR_DEFAULT "tests/data"
-#endif
-
-/* tests/data/hosts/workstation.host */
-#define HOST "hosts/workstation.host"
-#define GPU "0000:01:00.0"      /* nouveau, group 7 with AUDIO */
-#define AUDIO "0000:01:00.1"    /* snd_hda_intel */
-#define GPU_GROUP 7
-#define USB "0000:00:14.0"      /* xhci_hcd, group 3 with USB_SRAM */
-#define USB_SRAM "0000:00:14.2" /* no driver */
-#define USB_GROUP 3
-#define NIC "0000:03:00.0"      /* igb 8086:1533, group 8 alone */
-#define NIC_GROUP 8
-#define PORT_GROUP 1            /* root port 00:01.0 alone */
-#define HOLDER ":1.42"
-#define BUS_ID "0123456789abcdef0123456789abcdef"
 #define PARAM_UNSAFE "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
-#define WAIT_MS 10000
-
-static char *tmpdir, *root, *run_dir, *state_dir, *faults_path, *uevents_path;
-static FakeSys *fs;
-static Model *model;
-
-/* ---- the ioctls the code under test makes ----
- *
- * A reset through VFIO_DEVICE_RESET leaves no trace in the tree (the kernel's changes no sysfs
- * file), so this ioctl(), in front of the model's, notes which device each VFIO device fd
- * stands for and which devices were reset. vfio.c calls it like any other; it passes every call
- * on unchanged. */
-
-#define SPY_FDS 4096
-static char spy_fd_device[SPY_FDS][PCI_ADDRESS_STRLEN];
-static char **spy_resets;
-
-int ioctl(int fd, unsigned long request, ...) {
-        static int (*next)(int, unsigned long, ...);
-        va_list ap;
-        void *arg;
-        int r;
-
-        va_start(ap, request);
-        arg = va_arg(ap, void *);
-        va_end(ap);
-        if (!next)
-                next = (int (*)(int, unsigned long, ...)) dlsym(RTLD_NEXT, "ioctl");
-        r = next(fd, request, arg);
-        if (request == VFIO_GROUP_GET_DEVICE_FD && r >= 0 && r < SPY_FDS)
-                snprintf(spy_fd_device[r], PCI_ADDRESS_STRLEN, "%s", (const char *) arg);
-        if (request == VFIO_DEVICE_RESET && r == 0 && fd >= 0 && fd < SPY_FDS)
-                (void) strv_extend(&spy_resets, spy_fd_device[fd]);
-        return r;
-}
-
-static bool streq_ptr(const char *a, const char *b) {
-        return a && b ? streq(a, b) : a == b;
-}
-
-static int64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ---- the tree ---- */
-
-static void mock_on(void) {
-        ck_assert_int_eq(setenv("VFIO_MOCK_ROOT", root, 1), 0);
-}
-
-static void mock_off(void) {
-        ck_assert_int_eq(unsetenv("VFIO_MOCK_ROOT"), 0);
-}
-
-static const char *data_dir(void) {
-        const char *d = getenv("TEST_DATA_DIR");
-
-        return isempty(d) ? TEST_DATA_DIR_DEFAULT : d;
-}
-
-static char *xasprintf(const char *fmt, ...) _printf_(1, 2);
-static char *xasprintf(const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        int k;
-
-        va_start(ap, fmt);
-        k = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        ck_assert_int_ge(k, 0);
-        return s;
-}
-
-static void write_text(const char *path, const char *text, mode_t mode) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-        size_t n = strlen(text);
-
-        ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
-        ck_assert_int_eq(fchmod(fd, mode), 0);
-        ck_assert_int_eq(write(fd, text, n), (ssize_t) n);
-        ck_assert_int_eq(close(fd), 0);
-}
-
-/* The whole file, "" when it is missing. */
-static char *read_text(const char *path) {
-        char *text = NULL;
-        size_t size = 0;
-        FILE *f = fopen(path, "re");
-
-        if (!f)
-                return strdup("");
-        if (getdelim(&text, &size, 0, f) < 0) {
-                ck_assert(feof(f));
-                free(text);
-                text = strdup("");
-        }
-        fclose(f);
-        return text;
-}
-
-static void faults(const char *text) {
-        write_text(faults_path, text, 0600);
-}
-
-/* The lease code's view of the host: the topology as the kernel shows it now. */
-static Model *view_new(const char *root_dir) {
-        Model *m = calloc(1, sizeof(Model));
-
-        if (!m || sysroot_open(root_dir, root_dir, &m->root) < 0 || topology_new(&m->topology) < 0 ||
-            topology_scan(m->topology, m->root, NULL) < 0) {
-                free(m);
-                return NULL;
-        }
-        return m;
-}
-
-static Model *view_free(Model *m) {
-        if (m) {
-                topology_free(m->topology);
-                sysroot_free(m->root);
-                free(m);
-        }
-        return NULL;
-}
-
-static void setup(void) {
-        _cleanup_free_ char *spec = xasprintf("%s/" HOST, data_dir()), *error = NULL;
-        int k;
-
-        tmpdir = strdup("/tmp/test-lease.XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-        root = xasprintf("%s/root", tmpdir);
-        run_dir = xasprintf("%s/run", tmpdir);
-        state_dir = xasprintf("%s/state", tmpdir);
-        faults_path = xasprintf("%s/faults", tmpdir);
-        uevents_path = xasprintf("%s/uevents", tmpdir);
-        mock_off();
-        ck_assert_int_eq(fakesys_new(root, 0, &fs), 0);
-        k = hostspec_apply(fs, spec, &error);
-        ck_assert_msg(k == 0, "%s: %s", spec, strna(error));
-        faults("");
-        write_text(uevents_path, "", 0600);
-        ck_assert_int_eq(setenv("VFIO_MOCK_CONFIG", faults_path, 1), 0);
-        /* A regular file: the model appends its "ACTION BDF" lines. */
-        ck_assert_int_eq(setenv("VFIO_MOCK_UEVENT_FIFO", uevents_path, 1), 0);
-        ck_assert_int_eq(unsetenv("VFIO_MOCK_DEV_ROOT"), 0);
-        mock_on();
-        model = view_new(root);
-        ck_assert_ptr_nonnull(model);
-        memset(spy_fd_device, 0, sizeof(spy_fd_device));
-        spy_resets = NULL;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path) < 0 ? -1 : 0;
-}
-
-static void teardown(void) {
-        model = view_free(model);
-        mock_off();
-        fs = fakesys_free(fs);
-        ck_assert_int_eq(nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-        strv_free(spy_resets);
-        spy_resets = NULL;
-        free(tmpdir);
-        free(root);
-        free(run_dir);
-        free(state_dir);
-        free(faults_path);
-        free(uevents_path);
-}
-
-/* The driver from the device's driver link; NULL when unbound. */
-static char *driver_of(const char *bdf) {
-        _cleanup_free_ char *p = xasprintf(SYSFS_PCI_DEVICES "/%s/driver", bdf);
-        char buf[PATH_MAX];
-        ssize_t n = readlinkat(fakesys_root_fd(fs), p, buf, sizeof(buf) - 1);
-
-        if (n < 0) {
-                ck_assert_int_eq(errno, ENOENT);
-                return NULL;
-        }
-        buf[n] = 0;
-        return strdup(strrchr(buf, '/') + 1);
-}
-
-static void assert_driver(const char *bdf, const char *want) {
-        _cleanup_free_ char *now = driver_of(bdf);
-
-        ck_assert_msg(streq_ptr(now, want), "%s is on %s, not on %s", bdf, strna(now), strna(want));
-}
-
-static char *override_of(const char *bdf) {
-        _cleanup_free_ char *p = xasprintf(SYSFS_PCI_DEVICES "/%s/driver_override", bdf);
-        char *text = NULL;
-        size_t size;
-
-        ck_assert_int_eq(fakesys_read_file(fs, p, &text, &size), 0);
-        text[strcspn(text, "\n")] = 0;
-        return text;
-}
-
-/* On its host driver (or none) with no override left behind. */
-static void assert_on_host(const char *bdf, const char *driver) {
-        _cleanup_free_ char *o = override_of(bdf);
-
-        assert_driver(bdf, driver);
-        ck_assert_msg(streq(o, "(null)"), "%s keeps driver_override %s", bdf, o);
-}
-
-static void assert_on_vfio(const char *bdf) {
-        _cleanup_free_ char *o = override_of(bdf);
-
-        assert_driver(bdf, DRIVER_VFIO_PCI);
-        ck_assert_str_eq(o, DRIVER_VFIO_PCI);
-}
-
-static bool node_exists(uint32_t group) {
-        _cleanup_free_ char *p = xasprintf("dev/vfio/%" PRIu32, group);
-
-        return fakesys_exists(fs, p);
-}
-
-static void assert_gpu_group_on_host(void) {
-        assert_on_host(GPU, "nouveau");
-        assert_on_host(AUDIO, "snd_hda_intel");
-        ck_assert(!node_exists(GPU_GROUP));
-}
-
-static void assert_gpu_group_on_vfio(void) {
-        assert_on_vfio(GPU);
-        assert_on_vfio(AUDIO);
-        ck_assert(node_exists(GPU_GROUP));
-}
-
-#define assert_contains(haystack, needle)                                                          \
-        do {                                                                                       \
-                const char *_h = (haystack), *_n = (needle);                                       \
-                ck_assert_msg(_h && strstr(_h, _n), "\"%s\" does not contain \"%s\"", strna(_h), _n); \
-        } while (0)
-
-static bool uevent_seen(const char *line) {
-        _cleanup_free_ char *text = read_text(uevents_path), *want = xasprintf("%s\n", line);
-
-        return strstr(text, want);
-}
-
-/* Reset, through VFIO_DEVICE_RESET or the sysfs reset attribute (which the model reports as a
- * "change" uevent). */
-static bool was_reset(const char *bdf) {
-        _cleanup_free_ char *change = xasprintf("change %s", bdf);
-
-        return strv_contains(spy_resets, bdf) || uevent_seen(change);
-}
-
-/* ---- the state files, as JSON ---- */
-
-static json_object *read_json(const char *dir, const char *name) {
-        _cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
-
-        return json_object_from_file(p);
-}
-
-static json_object *jget(json_object *o, const char *key) {
-        json_object *v = NULL;
-
-        ck_assert_msg(json_object_object_get_ex(o, key, &v), "no key %s in %s", key,
-                      json_object_to_json_string(o));
-        return v;
-}
-
-static const char *jstr(json_object *o, const char *key) {
-        return json_object_get_string(jget(o, key));
-}
-
-static int64_t jint(json_object *o, const char *key) {
-        return json_object_get_int64(jget(o, key));
-}
-
-static json_object *state_leases(json_object *state) {
-        ck_assert_ptr_nonnull(state);
-        ck_assert_int_eq(jint(state, "version"), 1);
-        return jget(state, "leases");
-}
-
-/* The only lease in state.json. */
-static json_object *state_only_lease(json_object *state) {
-        json_object *leases = state_leases(state);
-
-        ck_assert_uint_eq(json_object_array_length(leases), 1);
-        return json_object_array_get_idx(leases, 0);
-}
-
-static size_t state_n_leases(void) {
-        _cleanup_json_ json_object *state = read_json(run_dir, STATE_FILE);
-
-        return json_object_array_length(state_leases(state));
-}
-
-static void assert_state_device(json_object *lease, size_t i, const char *address, const char *original) {
-        json_object *d = json_object_array_get_idx(jget(lease, "devices"), i);
-
-        ck_assert_ptr_nonnull(d);
-        ck_assert_str_eq(jstr(d, "address"), address);
-        ck_assert_msg(streq_ptr(jstr(d, "original_driver"), original), "%s: original_driver %s, not %s", address,
-                      strna(jstr(d, "original_driver")), strna(original));
-        ck_assert(!json_object_get_boolean(jget(d, "bridge")));
-}
 
 /* ---- a lease on its own: the context records every save ---- */
 
@@ -714,29 +374,26 @@ START_TEST(test_save_failure) {
 END_TEST
 
 /* A VMM still has the group open (here: a child holding a device fd it inherited): the release
- * writes nothing and waits, STUCK with the reason; once the child is gone it completes. */
+ * writes nothing and waits, STUCK with the reason; once the child is gone (killed: valgrind
+ * checks no leaks then, in a copy of this process) it completes. */
 START_TEST(test_release_waits_for_other_process) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
         LeaseContext c = context(&j);
         _cleanup_json_ json_object *state = NULL;
         _cleanup_free_ char *before = NULL, *after = NULL;
         LeaseError err = {};
-        int dfd = -1, go[2], status;
+        int dfd = -1, status;
         pid_t pid;
-        char b = 0;
 
         new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
         acquire(&c, &j);
         ck_assert_int_eq(lease_open_device(&c, j.lease, GPU, &dfd, &err), 0);
-        ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
         pid = fork();
         ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
+        if (pid == 0)
                 /* Only async-signal-safe calls: the parent has threads. */
-                (void) read(go[0], &b, 1);
-                _exit(0);
-        }
-        safe_close(go[0]);
+                for (;;)
+                        pause();
         safe_close(dfd);
 
         before = read_text(uevents_path);
@@ -755,10 +412,9 @@ START_TEST(test_release_waits_for_other_process) {
         assert_gpu_group_on_vfio();
         ck_assert(lease_group_busy(&c, j.lease));
 
-        ck_assert_int_eq(write(go[1], &b, 1), 1);
-        safe_close(go[1]);
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ck_assert(WIFSIGNALED(status));
         ck_assert(!lease_group_busy(&c, j.lease));
         release(&c, &j);
         assert_gpu_group_on_host();
@@ -844,115 +500,6 @@ END_TEST
 
 /* ---- 2. the lease set and its files ---- */
 
-static LeaseSet *set_open(void) {
-        _cleanup_free_ char *error = NULL;
-        int run_fd = -1, state_fd = -1;
-        LeaseSet *s;
-
-        ck_assert_msg(state_open_dir(run_dir, &run_fd, &error) == 0, "%s", strna(error));
-        ck_assert_msg(state_open_dir(state_dir, &state_fd, &error) == 0, "%s", strna(error));
-        ck_assert_int_eq(lease_set_new(model, run_fd, state_fd, &s), 0);
-        return s;
-}
-
-static LeaseRequest claim_request(uint32_t group) {
-        return (LeaseRequest) {
-                .kind = LEASE_CLAIM,
-                .group = group,
-                .holder = HOLDER,
-                .holder_bus_id = BUS_ID,
-                .uid = (uint32_t) getuid(),
-                .pid = (uint32_t) getpid(),
-        };
-}
-
-static Lease *set_acquire(LeaseSet *s, const LeaseRequest *req) {
-        LeaseError err = {};
-        Lease *l = NULL;
-        int k = lease_set_acquire(s, req, &l, &err);
-
-        ck_assert_msg(k == 0, "lease_set_acquire(%" PRIu32 "): %s", req->group, strna(err.message));
-        ck_assert_ptr_nonnull(l);
-        lease_error_clear(&err);
-        return l;
-}
-
-static void set_release(LeaseSet *s, Lease *l) {
-        LeaseError err = {};
-        int k = lease_set_release(s, l, &err);
-
-        ck_assert_msg(k == 0, "lease_set_release: %s", strna(err.message));
-        lease_error_clear(&err);
-}
-
-typedef struct Restart {
-        bool alive;           /* what holder_alive() says */
-        uint64_t adopted[8];  /* ids given to adopt(), in order */
-        size_t n_adopted;
-        char **log;
-} Restart;
-
-static void on_adopt(void *userdata, Lease *l) {
-        Restart *r = userdata;
-
-        ck_assert_uint_lt(r->n_adopted, ELEMENTSOF(r->adopted));
-        r->adopted[r->n_adopted++] = l->id;
-}
-
-static bool on_alive(void *userdata, Lease *l) {
-        Restart *r = userdata;
-
-        ck_assert_ptr_nonnull(l->holder);
-        return r->alive;
-}
-
-static void restart_clear(Restart *r) {
-        strv_free(r->log);
-        *r = (Restart) {};
-}
-
-static bool log_has(char **log, const char *needle) {
-        for (char **l = log; l && *l; l++)
-                if (strstr(*l, needle))
-                        return true;
-        return false;
-}
-
-static char *log_text(char **log) {
-        char *text = NULL;
-
-        for (char **l = log; l && *l; l++)
-                ck_assert_int_ge(strextendf(&text, " | ", "%s", *l), 0);
-        return text ?: strdup("");
-}
-
-#define assert_log_has(log, needle)                                                                \
-        do {                                                                                       \
-                _cleanup_free_ char *_t = log_text(log);                                           \
-                ck_assert_msg(log_has((log), (needle)), "log \"%s\" lacks \"%s\"", _t, (needle));  \
-        } while (0)
-
-/* A new lease set reads the files as a restarted daemon does. */
-static LeaseSet *set_restart(Restart *r, int expect) {
-        LeaseSet *s = set_open();
-
-        ck_assert_int_eq(lease_set_reconcile(s, on_adopt, on_alive, r, &r->log), expect);
-        return s;
-}
-
-static int guard_yes(void *userdata, uint32_t group, char **ret_why) {
-        unsigned *calls = userdata;
-
-        if (calls)
-                (*calls)++;
-        return 0;
-}
-
-static int guard_no(void *userdata, uint32_t group, char **ret_why) {
-        *ret_why = xasprintf("IOMMU group %" PRIu32 ": denied by rule test-rule", group);
-        return -EPERM;
-}
-
 START_TEST(test_set_claim_records_every_step) {
         _cleanup_(lease_set_freep) LeaseSet *s = set_open();
         _cleanup_json_ json_object *state = NULL;
@@ -970,8 +517,11 @@ START_TEST(test_set_claim_records_every_step) {
         ck_assert_ptr_eq(lease_set_find_device(s, AUDIO), l);
         ck_assert_ptr_eq(lease_set_find_id(s, 1), l);
         ck_assert_ptr_null(lease_set_find_device(s, NIC));
-        ck_assert(lease_holder_is(l, BUS_ID, (uint32_t) getuid(), (uint32_t) getpid()));
-        ck_assert(!lease_holder_is(l, "fedcba9876543210fedcba9876543210", (uint32_t) getuid(), (uint32_t) getpid()));
+        if (holders_identifiable()) {
+                ck_assert(lease_holder_is(l, BUS_ID, (uint32_t) getuid(), (uint32_t) getpid()));
+                ck_assert(!lease_holder_is(l, "fedcba9876543210fedcba9876543210", (uint32_t) getuid(),
+                                           (uint32_t) getpid()));
+        }
 
         /* The file is the daemon's alone, and says everything a restart needs. */
         ck_assert_int_eq(lstat(path, &st), 0);
@@ -984,17 +534,22 @@ START_TEST(test_set_claim_records_every_step) {
         ck_assert_str_eq(jstr(o, "kind"), "claim");
         ck_assert_str_eq(jstr(o, "state"), "active");
         ck_assert_int_eq(jint(o, "group"), GPU_GROUP);
-        ck_assert_str_eq(jstr(o, "holder"), HOLDER);
-        ck_assert_str_eq(jstr(o, "holder_bus_id"), BUS_ID);
         ck_assert_int_eq(jint(o, "pid"), getpid());
-        ck_assert_int_gt(jint(o, "holder_start_time"), 0);
+        if (holders_identifiable()) {
+                ck_assert_str_eq(jstr(o, "holder"), HOLDER);
+                ck_assert_str_eq(jstr(o, "holder_bus_id"), BUS_ID);
+                ck_assert_int_gt(jint(o, "holder_start_time"), 0);
+        } else
+                ck_assert_ptr_null(jstr(o, "holder"));
         assert_state_device(o, 0, GPU, "nouveau");
         assert_state_device(o, 1, AUDIO, "snd_hda_intel");
 
         /* One lease per group. */
         ck_assert_int_eq(lease_set_acquire(s, &req, &other, &err), -EBUSY);
         ck_assert_int_eq(err.code, VA_ERROR_BUSY);
-        ck_assert_str_eq(err.message, "IOMMU group 7 is already leased (lease 1, claim, active, held by " HOLDER ")");
+        ck_assert_str_eq(err.message, holders_identifiable()
+                                              ? "IOMMU group 7 is already leased (lease 1, claim, active, held by " HOLDER ")"
+                                              : "IOMMU group 7 is already leased (lease 1, claim, active)");
         ck_assert_ptr_null(other);
         /* A group that does not exist: nothing recorded, no id used. */
         req.group = 99;
@@ -1017,33 +572,32 @@ START_TEST(test_set_claim_records_every_step) {
 }
 END_TEST
 
-
-/* A caller that cannot be recognised after a restart is refused before anything moves. */
+/* A caller that cannot be recognised after a restart is refused before anything moves. Where
+ * pidfd_open() is missing (valgrind 3.19) nobody can be: that is the refusal then. */
 START_TEST(test_set_claim_needs_an_identity) {
         _cleanup_(lease_set_freep) LeaseSet *s = set_open();
         _cleanup_free_ char *want = NULL, *path = xasprintf("%s/" STATE_FILE, run_dir);
         LeaseRequest req = claim_request(GPU_GROUP);
+        bool pidfds = holders_identifiable();
         LeaseError err = {};
         Lease *l = NULL;
-        int status;
-        pid_t gone;
 
+        req.holder = HOLDER;
         req.holder_bus_id = "short";
-        ck_assert_int_eq(lease_set_acquire(s, &req, &l, &err), -EINVAL);
+        ck_assert_int_eq(lease_set_acquire(s, &req, &l, &err), pidfds ? -EINVAL : -ENOSYS);
         ck_assert_int_eq(err.code, VA_ERROR_FAILED);
-        want = xasprintf("Cannot identify the caller " HOLDER " (pid %d): no bus id", (int) getpid());
+        want = xasprintf("Cannot identify the caller " HOLDER " (pid %d): %s", (int) getpid(),
+                         pidfds ? "no bus id" : strerror(ENOSYS));
         ck_assert_str_eq(err.message, want);
 
-        /* The caller is gone by the time its claim runs: no pidfd for it. */
-        gone = fork();
-        ck_assert_int_ge(gone, 0);
-        if (gone == 0)
-                _exit(0);
-        ck_assert_int_eq(waitpid(gone, &status, 0), gone);
+        /* The caller is gone by the time its claim runs: no process has its pid (beyond any
+         * pid_max, so never reused), no pidfd for it. */
         req = claim_request(GPU_GROUP);
-        req.pid = (uint32_t) gone;
-        ck_assert_int_eq(lease_set_acquire(s, &req, &l, &err), -ESRCH);
-        assert_contains(err.message, strerror(ESRCH));
+        req.holder = HOLDER;
+        req.holder_bus_id = BUS_ID;
+        req.pid = INT32_MAX;
+        ck_assert_int_eq(lease_set_acquire(s, &req, &l, &err), pidfds ? -ESRCH : -ENOSYS);
+        assert_contains(err.message, strerror(pidfds ? ESRCH : ENOSYS));
 
         ck_assert_ptr_null(l);
         ck_assert_uint_eq(s->n, 0);
@@ -1206,13 +760,15 @@ START_TEST(test_reconcile_adopts_and_releases) {
         ck_assert_uint_eq(l->id, 1);
         ck_assert_int_eq(l->kind, LEASE_CLAIM);
         ck_assert_int_eq(l->state, LEASE_ACTIVE);
-        ck_assert_str_eq(l->holder, HOLDER);
         ck_assert_uint_eq(l->n_devices, 2);
         ck_assert_str_eq(l->devices[0].original_driver, "nouveau");
         ck_assert_str_eq(l->devices[1].original_driver, "snd_hda_intel");
-        /* The holder is recognised by its start time now that no pidfd survived. */
-        ck_assert(lease_holder_is(l, BUS_ID, (uint32_t) getuid(), (uint32_t) getpid()));
-        ck_assert(!lease_holder_is(l, BUS_ID, (uint32_t) getuid(), (uint32_t) getppid()));
+        if (holders_identifiable()) {
+                ck_assert_str_eq(l->holder, HOLDER);
+                /* The holder is recognised by its start time now that no pidfd survived. */
+                ck_assert(lease_holder_is(l, BUS_ID, (uint32_t) getuid(), (uint32_t) getpid()));
+                ck_assert(!lease_holder_is(l, BUS_ID, (uint32_t) getuid(), (uint32_t) getppid()));
+        }
         ck_assert_int_eq(lease_can_hand_out_fds(l, &err), -ESTALE);
         assert_contains(err.message, "they did not survive a restart of the daemon");
         l = lease_set_find_group(s, NIC_GROUP);
@@ -1646,86 +1202,8 @@ END_TEST
 
 /* ---- 4. kill -9 half way ---- */
 
-static char *self_exe(void) {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+/* ---- 4. kill -9 half way ---- */
 
-        ck_assert_int_gt(n, 0);
-        exe[n] = 0;
-        return strdup(exe);
-}
-
-/* --crash-helper ROOT RUN STATE claim|release [GO_FD]: claims the GPU group through a lease set
- * and, for "release", gives it back once a byte arrives on GO_FD. The test kills it on the way;
- * exit 0 means it was not. */
-static int crash_helper(int argc, char *argv[]) {
-        LeaseRequest req = { .kind = LEASE_CLAIM, .group = GPU_GROUP };
-        _cleanup_free_ char *error = NULL;
-        LeaseSet *s = NULL;
-        LeaseError err = {};
-        int run_fd, state_fd, go_fd = -1, r = 0;
-        Lease *l = NULL;
-        Model *m;
-        char b;
-
-        if (argc != 6 && argc != 7)
-                return 2;
-        if (argc == 7 && safe_atoi32(argv[6], &go_fd) < 0)
-                return 2;
-        m = view_new(argv[2]);
-        if (!m || state_open_dir(argv[3], &run_fd, &error) < 0 || state_open_dir(argv[4], &state_fd, &error) < 0 ||
-            lease_set_new(m, run_fd, state_fd, &s) < 0)
-                return 3;
-        if (lease_set_acquire(s, &req, &l, &err) < 0)
-                r = 4;
-        else if (streq(argv[5], "release") && (read(go_fd, &b, 1) != 1 || lease_set_release(s, l, &err) < 0))
-                r = 5;
-        if (err.message)
-                fprintf(stderr, "crash helper: %s\n", err.message);
-        lease_error_clear(&err);
-        lease_set_free(s);
-        view_free(m);
-        return r;
-}
-
-static pid_t spawn_helper(const char *mode, int *ret_go) {
-        _cleanup_free_ char *exe = self_exe(), *go_arg = NULL;
-        int go[2] = { -1, -1 };
-        pid_t pid;
-
-        if (ret_go) {
-                /* The read end goes to the helper; the write end stays here. */
-                ck_assert_int_eq(pipe(go), 0);
-                ck_assert_int_eq(fcntl(go[1], F_SETFD, FD_CLOEXEC), 0);
-                go_arg = xasprintf("%d", go[0]);
-        }
-        char *argv[] = { exe, (char *) "--crash-helper", root, run_dir, state_dir, (char *) mode, go_arg, NULL };
-
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                execv(exe, argv);
-                _exit(127);
-        }
-        if (ret_go) {
-                safe_close(go[0]);
-                *ret_go = go[1];
-        }
-        return pid;
-}
-
-static bool state_says(const char *want) {
-        _cleanup_json_ json_object *state = read_json(run_dir, STATE_FILE);
-        json_object *leases, *l, *v;
-
-        if (!state || !json_object_object_get_ex(state, "leases", &leases) || json_object_array_length(leases) != 1)
-                return false;
-        l = json_object_array_get_idx(leases, 0);
-        return json_object_object_get_ex(l, "state", &v) && streq(json_object_get_string(v), want);
-}
-
-/* The member whose writes hang: the first (nothing of the group moved yet) or the second (the
- * first has moved already). */
 static const char *const hang_faults[] = { GPU " hang 60\n", AUDIO " hang 60\n" };
 
 /* state.json says `state` and, when the second member hangs, the first has moved: to vfio-pci
@@ -1856,7 +1334,7 @@ static Suite *suite(void) {
         TCase *tc;
 
         tc = tcase_create("lease");
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, world_setup, world_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_new_reads_the_group);
         tcase_add_test(tc, test_claim_binds_and_releases);
@@ -1872,7 +1350,7 @@ static Suite *suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("set");
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, world_setup, world_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_set_claim_records_every_step);
         tcase_add_test(tc, test_set_claim_needs_an_identity);
@@ -1885,7 +1363,7 @@ static Suite *suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("state");
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, world_setup, world_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_state_round_trip);
         tcase_add_test(tc, test_state_base_is_valid);
@@ -1895,7 +1373,7 @@ static Suite *suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("crash");
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, world_setup, world_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_loop_test(tc, test_crash_while_binding, 0, ELEMENTSOF(hang_faults));
         tcase_add_loop_test(tc, test_crash_while_releasing, 0, ELEMENTSOF(hang_faults));
@@ -1919,3 +1397,4 @@ int main(int argc, char *argv[]) {
         srunner_free(sr);
         return failed ? 1 : 0;
 }
+
