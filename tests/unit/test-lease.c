@@ -89,12 +89,15 @@ static LeaseContext context(Journal *j) {
         };
 }
 
-static void new_lease(const LeaseContext *c, Journal *j, LeaseKind kind, uint32_t group) {
+/* The context, and a new lease (id 1) on the group in j->lease. */
+static LeaseContext begin(Journal *j, LeaseKind kind, uint32_t group) {
+        LeaseContext c = context(j);
         LeaseError err = {};
-        int k = lease_new(c, kind, group, 1, &j->lease, &err);
+        int k = lease_new(&c, kind, group, 1, &j->lease, &err);
 
         ck_assert_msg(k == 0, "lease_new(%" PRIu32 "): %s", group, strna(err.message));
         lease_error_clear(&err);
+        return c;
 }
 
 static void acquire(const LeaseContext *c, Journal *j) {
@@ -118,11 +121,10 @@ static void release(const LeaseContext *c, Journal *j) {
 
 START_TEST(test_new_reads_the_group) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_CLAIM, GPU_GROUP);
         Lease *sentinel = (Lease *) &j, *l = sentinel;
         LeaseError err = {};
 
-        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
         ck_assert_int_eq(j.lease->kind, LEASE_CLAIM);
         ck_assert_int_eq(j.lease->state, LEASE_BINDING);
         ck_assert_uint_eq(j.lease->group, GPU_GROUP);
@@ -156,14 +158,13 @@ END_TEST
  * Release: each member reset through VFIO and given back to the driver it had. */
 START_TEST(test_claim_binds_and_releases) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_CLAIM, GPU_GROUP);
         _cleanup_free_ char *states = NULL;
         _cleanup_json_ json_object *state = NULL;
         _cleanup_close_ int dfd = -1;
         LeaseError err = {};
         int fd = -1;
 
-        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
         acquire(&c, &j);
         assert_gpu_group_on_vfio();
         states = journal_states(&j);
@@ -203,10 +204,9 @@ END_TEST
 /* A member found without a driver is recorded so and left without one again. */
 START_TEST(test_claim_unbound_member) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_CLAIM, USB_GROUP);
 
         assert_driver(USB_SRAM, NULL);
-        new_lease(&c, &j, LEASE_CLAIM, USB_GROUP);
         ck_assert_ptr_null(j.lease->devices[1].original_driver);
         acquire(&c, &j);
         assert_on_vfio(USB);
@@ -221,11 +221,10 @@ END_TEST
 /* A prepare binds the group and hands out nothing: the VMM opens /dev/vfio/N itself. */
 START_TEST(test_prepare_hands_out_nothing) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_PREPARE, NIC_GROUP);
         LeaseError err = {};
         int fd = -1;
 
-        new_lease(&c, &j, LEASE_PREPARE, NIC_GROUP);
         acquire(&c, &j);
         assert_on_vfio(NIC);
         ck_assert(node_exists(NIC_GROUP));
@@ -261,12 +260,11 @@ static const struct {
 
 START_TEST(test_bind_failure_rolls_back) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_CLAIM, GPU_GROUP);
         _cleanup_free_ char *want = NULL, *states = NULL;
         _cleanup_json_ json_object *state = NULL;
         LeaseError err = {};
 
-        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
         faults(bind_failures[_i].fault);
         ck_assert_int_eq(lease_acquire(&c, j.lease, &err), bind_failures[_i].error);
         ck_assert_int_eq(err.error, bind_failures[_i].error);
@@ -293,12 +291,11 @@ END_TEST
  * completes once the member can move. */
 START_TEST(test_failed_rollback_is_stuck) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_CLAIM, GPU_GROUP);
         _cleanup_free_ char *states = NULL;
         _cleanup_json_ json_object *state = NULL;
         LeaseError err = {};
 
-        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
         faults(AUDIO " bind-fails\n");
         ck_assert_int_eq(lease_acquire(&c, j.lease, &err), -ENODEV);
         ck_assert_int_eq(err.code, VA_ERROR_BIND_FAILED);
@@ -327,10 +324,9 @@ END_TEST
  * named error, and the members go back. */
 START_TEST(test_claim_without_interrupt_remapping) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_CLAIM, GPU_GROUP);
         LeaseError err = {};
 
-        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
         faults("no-interrupt-remapping\n");
         ck_assert_int_eq(lease_acquire(&c, j.lease, &err), -EPERM);
         ck_assert_int_eq(err.code, VA_ERROR_IR_REQUIRED);
@@ -346,11 +342,10 @@ END_TEST
  * everything goes back. */
 START_TEST(test_save_failure) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_CLAIM, GPU_GROUP);
         _cleanup_free_ char *states = NULL;
         LeaseError err = {};
 
-        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
         j.fail_save = 1;
         ck_assert_int_eq(lease_acquire(&c, j.lease, &err), -EIO);
         ck_assert_int_eq(err.code, VA_ERROR_STATE_FAILED);
@@ -378,14 +373,13 @@ END_TEST
  * checks no leaks then, in a copy of this process) it completes. */
 START_TEST(test_release_waits_for_other_process) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_CLAIM, GPU_GROUP);
         _cleanup_json_ json_object *state = NULL;
         _cleanup_free_ char *before = NULL, *after = NULL;
         LeaseError err = {};
         int dfd = -1, status;
         pid_t pid;
 
-        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
         acquire(&c, &j);
         ck_assert_int_eq(lease_open_device(&c, j.lease, GPU, &dfd, &err), 0);
         pid = fork();
@@ -427,11 +421,10 @@ END_TEST
  * and a retry after the refusal ends completes. */
 START_TEST(test_release_refused_is_stuck) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_CLAIM, GPU_GROUP);
         _cleanup_free_ char *states = NULL;
         LeaseError err = {};
 
-        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
         acquire(&c, &j);
         faults(AUDIO " refuse-release EBUSY\n");
         ck_assert_int_eq(lease_release(&c, j.lease, &err), -EBUSY);
@@ -461,14 +454,13 @@ END_TEST
  * back on release. */
 START_TEST(test_grant_access) {
         _cleanup_(journal_clear) Journal j = { .dir_fd = -1 };
-        LeaseContext c = context(&j);
+        LeaseContext c = begin(&j, LEASE_CLAIM, GPU_GROUP);
         _cleanup_json_ json_object *state = NULL;
         _cleanup_free_ char *node = xasprintf("%s/dev/vfio/7", root);
         LeaseError err = {};
         struct stat st;
         int fd = -1;
 
-        new_lease(&c, &j, LEASE_CLAIM, GPU_GROUP);
         acquire(&c, &j);
         ck_assert_int_eq(lease_grant_access(&c, j.lease, 4242, &err), 0);
         ck_assert_int_eq(stat(node, &st), 0);
@@ -1329,13 +1321,21 @@ START_TEST(test_crash_while_stuck) {
 }
 END_TEST
 
+/* Each test on a fresh world; the crash tests wait up to WAIT_MS for their helper. */
+static TCase *new_tcase(Suite *s, const char *name) {
+        TCase *tc = tcase_create(name);
+
+        tcase_add_checked_fixture(tc, world_setup, world_teardown);
+        tcase_set_timeout(tc, 60);
+        suite_add_tcase(s, tc);
+        return tc;
+}
+
 static Suite *suite(void) {
         Suite *s = suite_create("lease");
         TCase *tc;
 
-        tc = tcase_create("lease");
-        tcase_add_checked_fixture(tc, world_setup, world_teardown);
-        tcase_set_timeout(tc, 60);
+        tc = new_tcase(s, "lease");
         tcase_add_test(tc, test_new_reads_the_group);
         tcase_add_test(tc, test_claim_binds_and_releases);
         tcase_add_test(tc, test_claim_unbound_member);
@@ -1347,11 +1347,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_release_waits_for_other_process);
         tcase_add_test(tc, test_release_refused_is_stuck);
         tcase_add_test(tc, test_grant_access);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("set");
-        tcase_add_checked_fixture(tc, world_setup, world_teardown);
-        tcase_set_timeout(tc, 60);
+        tc = new_tcase(s, "set");
         tcase_add_test(tc, test_set_claim_records_every_step);
         tcase_add_test(tc, test_set_claim_needs_an_identity);
         tcase_add_test(tc, test_set_unattended_needs_the_guard);
@@ -1360,25 +1357,18 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_reconcile_adopts_and_releases);
         tcase_add_test(tc, test_drifted_member_moved_back);
         tcase_add_test(tc, test_persistent_prepared_again);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("state");
-        tcase_add_checked_fixture(tc, world_setup, world_teardown);
-        tcase_set_timeout(tc, 60);
+        tc = new_tcase(s, "state");
         tcase_add_test(tc, test_state_round_trip);
         tcase_add_test(tc, test_state_base_is_valid);
         tcase_add_loop_test(tc, test_corrupt_state_file, 0, ELEMENTSOF(corrupt_states));
         tcase_add_test(tc, test_untrusted_state_file);
         tcase_add_test(tc, test_corrupt_persistent_file);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("crash");
-        tcase_add_checked_fixture(tc, world_setup, world_teardown);
-        tcase_set_timeout(tc, 60);
+        tc = new_tcase(s, "crash");
         tcase_add_loop_test(tc, test_crash_while_binding, 0, ELEMENTSOF(hang_faults));
         tcase_add_loop_test(tc, test_crash_while_releasing, 0, ELEMENTSOF(hang_faults));
         tcase_add_test(tc, test_crash_while_stuck);
-        suite_add_tcase(s, tc);
         return s;
 }
 
