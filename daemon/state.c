@@ -199,8 +199,12 @@ static int read_json(int dir_fd, const char *name, struct json_object **ret, cha
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         o = json_tokener_parse_ex(tok, buf, (int) n);
         if (!o || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != (size_t) n) {
+                enum json_tokener_error e = json_tokener_get_error(tok);
+
+                /* json-c's word for input that stops inside a value is "continue". */
                 k = asprintf(ret_error, "%s: not valid JSON: %s", name,
-                                 json_tokener_error_desc(json_tokener_get_error(tok)));
+                             e == json_tokener_continue ? "it ends inside a value (a truncated file)"
+                                                        : json_tokener_error_desc(e));
                 json_object_put(o);
                 json_tokener_free(tok);
                 return k < 0 ? -ENOMEM : -EBADMSG;

@@ -88,3 +88,18 @@ tests_unit_test_backend_LDADD = libbus.a $(MODEL_LIBS) $(CHECK_LIBS) -lpthread
 TESTS += tests/check-unit.sh
 EXTRA_DIST += tests/check-unit.sh
 check_DATA = systemd/vfio-assignd.service
+
+# The lease transaction, the lease set and the state files (tests/unit/test-lease.c) on the kernel
+# model, with nothing of the bus glue, the manager or main. libvfio-mock.so is linked in rather
+# than preloaded (found through the rpath): its open/write/ioctl come before libc's all the same,
+# and the program needs no re-exec, so a valgrind run checks the tests themselves.
+check_PROGRAMS += tests/unit/test-lease
+TESTS += tests/unit/test-lease
+tests_unit_test_lease_SOURCES = tests/unit/test-lease.c tests/unit/lease-world.c tests/unit/lease-world.h \
+	daemon/lease.c daemon/lease-set.c daemon/state.c daemon/binding.c daemon/vfio.c daemon/sysfs.c \
+	daemon/worker.c daemon/topology.c daemon/pcinames.c daemon/host.c daemon/dmar.c
+tests_unit_test_lease_CPPFLAGS = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'
+tests_unit_test_lease_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
+tests_unit_test_lease_LDFLAGS = -Wl,-rpath,$(abs_top_builddir)/tests/mock
+tests_unit_test_lease_LDADD = tests/mock/libvfio-mock.so libfakesys.a libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) \
+	$(LIBPCI_LIBS) -ldl -lpthread
