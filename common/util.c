@@ -70,7 +70,7 @@ int safe_atoi32(const char *s, int32_t *ret) {
                         return r;
                 if (v > (uint32_t) INT32_MAX + 1)
                         return -ERANGE;
-                *ret = (int32_t) -(int64_t) v;
+                *ret = (int32_t) (0 - (int64_t) v);
                 return 0;
         }
         r = safe_atou32(s, 10, &v);

@@ -106,8 +106,11 @@ static int get_virtfns(sd_bus *bus, const char *path, const char *interface, con
 
 const BusProperty device_properties[] = { DEVICE_PROPERTIES(BUS_PROPERTY_ROW) {} };
 
+/* The property rows are a macro list, not an expression: clang-format would indent them. */
+/* clang-format off */
 const sd_bus_vtable device_vtable[] = {
         SD_BUS_VTABLE_START(0),
         DEVICE_PROPERTIES(BUS_PROPERTY_VTABLE)
         SD_BUS_VTABLE_END,
 };
+/* clang-format on */

@@ -123,8 +123,11 @@ void group_bus_send_job_changed(Manager *d, uint32_t group) {
 
 const BusProperty group_properties[] = { GROUP_PROPERTIES(BUS_PROPERTY_ROW) {} };
 
+/* The property rows are a macro list, not an expression: clang-format would indent them. */
+/* clang-format off */
 const sd_bus_vtable group_vtable[] = {
         SD_BUS_VTABLE_START(0),
         GROUP_PROPERTIES(BUS_PROPERTY_VTABLE)
         SD_BUS_VTABLE_END,
 };
+/* clang-format on */

@@ -204,13 +204,16 @@ int lease_inspect(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd
         return 0;
 }
 
-/* Authorised by lease_inspect() before the handler runs. */
-#define LEASE_METHOD_PROLOGUE(m, userdata, error)                              \
-        Lease *l = userdata;                                                   \
-        Manager *d = manager_of(l);                                              \
-        int k = d ? 0 : sd_bus_error_set(error, BUS_ERROR_FAILED, "Lease not served"); \
-        if (k < 0)                                                             \
+/* Authorised by lease_inspect() before the handler runs. (clang-format cannot lay out a macro
+ * that ends in a statement.) */
+/* clang-format off */
+#define LEASE_METHOD_PROLOGUE(m, userdata, error)                                       \
+        Lease *l = userdata;                                                            \
+        Manager *d = manager_of(l);                                                     \
+        int k = d ? 0 : sd_bus_error_set(error, BUS_ERROR_FAILED, "Lease not served");  \
+        if (k < 0)                                                                      \
                 return k
+/* clang-format on */
 
 /* The container or the group fd of an active claim, from its backend. */
 static int reply_lease_fd(sd_bus_message *m, Manager *d, Lease *l, VfioFdKind kind, sd_bus_error *error) {
@@ -362,6 +365,8 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
 
 const BusProperty lease_properties[] = { LEASE_PROPERTIES(BUS_PROPERTY_ROW) {} };
 
+/* The property rows are a macro list, not an expression: clang-format would indent them. */
+/* clang-format off */
 const sd_bus_vtable lease_vtable[] = {
         SD_BUS_VTABLE_START(0),
         LEASE_PROPERTIES(BUS_PROPERTY_VTABLE)
@@ -377,3 +382,4 @@ const sd_bus_vtable lease_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
+/* clang-format on */

@@ -564,6 +564,8 @@ static int get_backends(sd_bus *bus, const char *path, const char *interface, co
 
 const BusProperty manager_properties[] = { MANAGER_PROPERTIES(BUS_PROPERTY_ROW) {} };
 
+/* The property rows are a macro list, not an expression: clang-format would indent them. */
+/* clang-format off */
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         MANAGER_PROPERTIES(BUS_PROPERTY_VTABLE)
@@ -592,6 +594,7 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_SIGNAL_WITH_ARGS("DriverReverted", SD_BUS_ARGS("s", address, "s", driver, "u", group, "s", message), 0),
         SD_BUS_VTABLE_END,
 };
+/* clang-format on */
 
 void manager_bus_send_policy_changed(Manager *d) {
         if (d->bus)
