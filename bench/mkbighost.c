@@ -287,8 +287,8 @@ static int host_facts(Gen *g) {
         if (r >= 0)
                 r = fakesys_set_acpi_table(g->fs, "DMAR", table, size);
         if (r >= 0)
-                r = fakesys_set_module_param(g->fs, "vfio_iommu_type1",
-                                             "allow_unsafe_interrupts", "N");
+                r = fakesys_set_module_param(g->fs, "vfio_iommu_type1", "allow_unsafe_interrupts",
+                                             "N");
         if (r >= 0)
                 r = fakesys_set_module_param(g->fs, "vfio_iommu_type1", "dma_entry_limit", "65535");
         if (r >= 0)
@@ -307,11 +307,9 @@ static int host_facts(Gen *g) {
 }
 
 int main(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "devices", required_argument, NULL, 'n' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = { { "devices", required_argument, NULL, 'n' },
+                                                 { "help", no_argument, NULL, 'h' },
+                                                 {} };
         Gen g = { .next_group = 0 };
         uint32_t want = 9000;
         unsigned units;

@@ -61,7 +61,6 @@ int main(int argc, char *argv[]) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         printf("wall_ms=%.3f maxrss_kb=%ld exit=%d\n",
                (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6,
-               ru.ru_maxrss,
-               WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+               ru.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
         return 0;
 }

@@ -90,8 +90,8 @@ void note_errno(int error, const char *format, ...) {
         va_end(ap);
 }
 
-_printf_(4, 0) static int fail_v(int exit_code, const char *error_name, int error, const char *format,
-                                 va_list ap) {
+_printf_(4, 0) static int fail_v(int exit_code, const char *error_name, int error,
+                                 const char *format, va_list ap) {
         _cleanup_free_ char *shown = message_new(error, format, ap);
 
         if (!shown) {
@@ -154,9 +154,12 @@ int connect_bus(sd_bus **ret) {
 /* Errors that mean "nobody answered", as opposed to "the daemon said no". */
 static bool error_is_unreachable(const char *name, int r) {
         static const char *const names[] = {
-                SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
-                SD_BUS_ERROR_NO_SERVER,       SD_BUS_ERROR_DISCONNECTED,
-                SD_BUS_ERROR_NO_REPLY,        SD_BUS_ERROR_TIMEOUT,
+                SD_BUS_ERROR_SERVICE_UNKNOWN,
+                SD_BUS_ERROR_NAME_HAS_NO_OWNER,
+                SD_BUS_ERROR_NO_SERVER,
+                SD_BUS_ERROR_DISCONNECTED,
+                SD_BUS_ERROR_NO_REPLY,
+                SD_BUS_ERROR_TIMEOUT,
                 "org.freedesktop.DBus.Error.TimedOut",
         };
 
@@ -239,7 +242,8 @@ int parse_address_arg(const char *arg, char ret[static PCI_ADDRESS_STRLEN]) {
         if (pci_address_parse(arg, &a) < 0)
                 return fail_arg(EXIT_USAGE,
                                 "Invalid PCI address '%s': expected DDDD:BB:DD.F, e.g. "
-                                "0000:01:00.0.", arg);
+                                "0000:01:00.0.",
+                                arg);
         pci_address_format(&a, ret);
         return EXIT_OK;
 }
@@ -277,8 +281,9 @@ int fetch_report(sd_bus *bus, json_object **ret) {
 }
 
 int print_json_to(FILE *f, json_object *o) {
-        return printed(print_json_text(
-                f, o, arg_json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN));
+        return printed(print_json_text(f, o,
+                                       arg_json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY
+                                                               : JSON_C_TO_STRING_PLAIN));
 }
 
 int print_json_line(json_object *o) {
@@ -370,7 +375,8 @@ static int verb_show(int argc, char *argv[]) {
         } else if (safe_atou32(argv[1], 10, &group) < 0)
                 return fail_arg(EXIT_USAGE,
                                 "Invalid argument '%s': expected a PCI address (DDDD:BB:DD.F) or "
-                                "an IOMMU group number.", argv[1]);
+                                "an IOMMU group number.",
+                                argv[1]);
 
         r = connect_bus(&bus);
         if (r != EXIT_OK)
@@ -504,7 +510,8 @@ static int check_options(const Verb *v) {
                 if (table[i].given && !(v->options & table[i].flag))
                         return fail(EXIT_USAGE, NULL,
                                     "Option %s does not apply to 'assignctl %s'. "
-                                    "Try 'assignctl help'.", table[i].option, v->usage);
+                                    "Try 'assignctl help'.",
+                                    table[i].option, v->usage);
         return EXIT_OK;
 }
 
@@ -608,7 +615,8 @@ static int parse_argv(int argc, char *argv[]) {
                         else
                                 return fail_arg(EXIT_USAGE,
                                                 "Invalid --json= mode '%s': expected pretty, "
-                                                "short or off.", optarg);
+                                                "short or off.",
+                                                optarg);
                         break;
                 case ARG_NO_PAGER:
                         break;
@@ -656,9 +664,10 @@ static int parse_argv(int argc, char *argv[]) {
                         if (optopt != 0)
                                 return fail_arg(EXIT_USAGE,
                                                 "Option '%s' takes no argument. "
-                                                "Try 'assignctl --help'.", opt);
-                        return fail_arg(EXIT_USAGE,
-                                        "Unknown option '%s'. Try 'assignctl --help'.", opt);
+                                                "Try 'assignctl --help'.",
+                                                opt);
+                        return fail_arg(EXIT_USAGE, "Unknown option '%s'. Try 'assignctl --help'.",
+                                        opt);
                 }
                 default:
                         return fail(EXIT_USAGE, NULL, "Unexpected option. Try 'assignctl --help'.");

@@ -31,7 +31,6 @@ extern char **arg_policy_dirs;     /* policy explain --policy-dir, repeatable */
 extern bool arg_persistent;        /* prepare --persistent */
 extern char **arg_exec;            /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
 
-
 /* Prints an error on stderr (as one JSON object when --json is on) and returns exit_code.
  * error_name may be NULL; it is the D-Bus error name when there is one. The message is escaped
  * (cescape()): whatever it quotes, it prints as one line of text. */
@@ -51,10 +50,10 @@ void note_errno(int error, const char *format, ...) _printf_(2, 3);
 
 /* fail() for a message that quotes one argument of the command line (format's one "%s"), cut to
  * ARG_SHOWN_MAX characters: an address of 10,000 characters is not echoed whole. */
-#define fail_arg(exit_code, format, arg)                                                       \
-        ({                                                                                     \
-                _cleanup_free_ char *_shown = strcut((arg), ARG_SHOWN_MAX);                    \
-                fail((exit_code), NULL, (format), strna(_shown));                              \
+#define fail_arg(exit_code, format, arg)                                    \
+        ({                                                                  \
+                _cleanup_free_ char *_shown = strcut((arg), ARG_SHOWN_MAX); \
+                fail((exit_code), NULL, (format), strna(_shown));           \
         })
 
 /* The exit code after an output_*() call (output.h): EXIT_OK, or EXIT_FAILED after saying that
@@ -63,8 +62,8 @@ int printed(int r);
 
 /* The bus's signal that org.vfioassign1 has a new owner, or none: the daemon started, stopped or
  * restarted. */
-#define MATCH_OWNER_CHANGED                                                                     \
-        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"        \
+#define MATCH_OWNER_CHANGED                                                             \
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus'," \
         "member='NameOwnerChanged',arg0='" BUS_NAME "'"
 
 /* Connects to the system bus; on failure prints why and returns EXIT_UNREACHABLE. Interactive

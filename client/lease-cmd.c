@@ -61,7 +61,7 @@ typedef struct LeaseInfo {
         char *path;
         uint32_t group;
         char *kind, *state, *holder;
-        char *backend;          /* NULL: a daemon older than the Backend property */
+        char *backend; /* NULL: a daemon older than the Backend property */
         uint32_t uid;
         char **devices;
 } LeaseInfo;
@@ -154,8 +154,8 @@ static int lease_get(sd_bus *bus, const char *path, LeaseInfo *l, sd_bus_error *
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = sd_bus_call_method(bus, BUS_NAME, path, IFACE_PROPERTIES, "GetAll", error, &reply,
-                               "s", IFACE_LEASE);
+        r = sd_bus_call_method(bus, BUS_NAME, path, IFACE_PROPERTIES, "GetAll", error, &reply, "s",
+                               IFACE_LEASE);
         if (r < 0)
                 return r;
         r = read_lease_properties(reply, l);
@@ -172,8 +172,8 @@ static int list_leases(sd_bus *bus, LeaseInfo **ret, size_t *ret_n) {
         size_t n = 0;
         int r;
 
-        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ListLeases", &error,
-                               &reply, "");
+        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ListLeases", &error, &reply,
+                               "");
         if (r < 0)
                 return fail_call("ListLeases", &error, r);
         r = sd_bus_message_enter_container(reply, 'a', "(tousssu)");
@@ -232,10 +232,11 @@ static json_object *lease_info_to_json(const LeaseInfo *l) {
             json_add(o, "path", json_object_new_string(strempty(l->path))) < 0 ||
             json_add(o, "group", json_object_new_int64(l->group)) < 0 ||
             json_add(o, "kind", json_object_new_string(strempty(l->kind))) < 0 ||
-            json_add(o, "backend", isempty(l->backend) ? NULL : json_object_new_string(l->backend)) < 0 ||
+            json_add(o, "backend",
+                     isempty(l->backend) ? NULL : json_object_new_string(l->backend)) < 0 ||
             json_add(o, "state", json_object_new_string(strempty(l->state))) < 0 ||
-            json_add(o, "holder",
-                     isempty(l->holder) ? NULL : json_object_new_string(l->holder)) < 0 ||
+            json_add(o, "holder", isempty(l->holder) ? NULL : json_object_new_string(l->holder)) <
+                    0 ||
             json_add(o, "uid", json_object_new_int64(l->uid)) < 0 ||
             json_add(o, "devices", TAKE_PTR(devices)) < 0)
                 return NULL;
@@ -296,8 +297,7 @@ static void lease_lost(Claim *c, int exit_code, const char *how) {
         if (c->lost != EXIT_OK)
                 return;
         c->lost = fail(exit_code, NULL, "%s: %s: lease %" PRIu64 " on IOMMU group %" PRIu32 " %s",
-                       program_invocation_short_name, c->context, c->lease.id, c->lease.group,
-                       how);
+                       program_invocation_short_name, c->context, c->lease.id, c->lease.group, how);
         if (c->child <= 0)
                 c->done = true;
 }
@@ -325,8 +325,7 @@ static int on_lease_checked(sd_bus_message *reply, void *userdata, sd_bus_error 
                 note("%s: %s: cannot ask vfio-assignd about lease %" PRIu64 ": %s",
                      program_invocation_short_name, c->context, c->lease.id,
                      e ? strna(e->message) : "malformed reply");
-        else if (sd_bus_get_unique_name(c->bus, &me) < 0 || !now.holder ||
-                 !streq(now.holder, me))
+        else if (sd_bus_get_unique_name(c->bus, &me) < 0 || !now.holder || !streq(now.holder, me))
                 lease_lost(c, EXIT_FAILED, "is no longer ours after the daemon restarted");
         else if (!now.state || !streq(now.state, "active"))
                 /* Releasing, or stuck while a process (our --exec command) holds the group. */
@@ -351,7 +350,8 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *err
         c->check = sd_bus_slot_unref(c->check);
         if (isempty(new_owner)) {
                 note("%s: %s: vfio-assignd left the bus; holding lease %" PRIu64
-                     " until it is back", program_invocation_short_name, c->context, c->lease.id);
+                     " until it is back",
+                     program_invocation_short_name, c->context, c->lease.id);
                 return 0;
         }
         r = sd_bus_call_method_async(c->bus, &c->check, BUS_NAME, c->lease.path, IFACE_PROPERTIES,
@@ -396,8 +396,10 @@ static int hold(Claim *c) {
         if (r != EXIT_OK)
                 return r;
         fflush(stdout);
-        fprintf(stderr, "Holding IOMMU group %" PRIu32 " (lease %" PRIu64 "); press Ctrl-C to "
-                "release.\n", c->lease.group, c->lease.id);
+        fprintf(stderr,
+                "Holding IOMMU group %" PRIu32 " (lease %" PRIu64 "); press Ctrl-C to "
+                "release.\n",
+                c->lease.group, c->lease.id);
         return run_loop(c);
 }
 
@@ -421,11 +423,11 @@ static int open_fd(Claim *c, const char *method, const char *address, int *ret) 
         int r;
 
         if (address)
-                r = sd_bus_call_method(c->bus, BUS_NAME, c->lease.path, IFACE_LEASE, method,
-                                       &error, &reply, "s", address);
+                r = sd_bus_call_method(c->bus, BUS_NAME, c->lease.path, IFACE_LEASE, method, &error,
+                                       &reply, "s", address);
         else
-                r = sd_bus_call_method(c->bus, BUS_NAME, c->lease.path, IFACE_LEASE, method,
-                                       &error, &reply, "");
+                r = sd_bus_call_method(c->bus, BUS_NAME, c->lease.path, IFACE_LEASE, method, &error,
+                                       &reply, "");
         if (r < 0)
                 return fail_call(c->context, &error, r);
         r = take_fd(reply, ret);
@@ -591,9 +593,8 @@ static int claim_setup(Claim *c) {
         /* sd-bus synthesizes this local signal when the connection drops. */
         if (r >= 0)
                 r = sd_bus_match_signal(c->bus, NULL, "org.freedesktop.DBus.Local",
-                                        "/org/freedesktop/DBus/Local",
-                                        "org.freedesktop.DBus.Local", "Disconnected",
-                                        on_disconnect, c);
+                                        "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                        "Disconnected", on_disconnect, c);
         if (r < 0)
                 return fail_call(c->context, NULL, r);
         return EXIT_OK;
@@ -661,8 +662,7 @@ int verb_claim(int argc, char *argv[]) {
 /* ---- release, prepare, unprepare, leases ---- */
 
 /* The group of a device, from the host report. */
-static int device_group(sd_bus *bus, const char *context, const char *address,
-                        uint32_t *ret) {
+static int device_group(sd_bus *bus, const char *context, const char *address, uint32_t *ret) {
         _cleanup_json_ json_object *report = NULL;
         json_object *dev, *group = NULL;
         int r;
@@ -718,9 +718,10 @@ int verb_release(int argc, char *argv[]) {
                         goto finish;
                 l = find_lease(leases, n, false, group);
                 if (!l) {
-                        r = fail(EXIT_FAILED, NULL, "%s: %s: IOMMU group %" PRIu32 " of %s is "
-                                 "not leased", program_invocation_short_name, context, group,
-                                 t.address);
+                        r = fail(EXIT_FAILED, NULL,
+                                 "%s: %s: IOMMU group %" PRIu32 " of %s is "
+                                 "not leased",
+                                 program_invocation_short_name, context, group, t.address);
                         goto finish;
                 }
         } else {
@@ -732,23 +733,23 @@ int verb_release(int argc, char *argv[]) {
                         r = fail(EXIT_USAGE, NULL,
                                  "'%s' is ambiguous: lease %" PRIu64 " holds IOMMU group %" PRIu32
                                  ", and lease %" PRIu64 " holds IOMMU group %s. Name a device of "
-                                 "the group you mean instead.", argv[1], by_id->id, by_id->group,
-                                 by_group->id, argv[1]);
+                                 "the group you mean instead.",
+                                 argv[1], by_id->id, by_id->group, by_group->id, argv[1]);
                         goto finish;
                 }
                 l = by_id ?: by_group;
                 if (!l) {
-                        r = fail(EXIT_FAILED, NULL, "%s: %s: no lease %s and no lease on IOMMU "
-                                 "group %s", program_invocation_short_name, context, argv[1],
-                                 argv[1]);
+                        r = fail(EXIT_FAILED, NULL,
+                                 "%s: %s: no lease %s and no lease on IOMMU "
+                                 "group %s",
+                                 program_invocation_short_name, context, argv[1], argv[1]);
                         goto finish;
                 }
         }
         r = release_lease(bus, context, l);
         /* Under --json, the exit status says it all: stdout carries JSON or nothing. */
         if (r == EXIT_OK && arg_json == JSON_OFF)
-                printf("Released lease %" PRIu64 " (IOMMU group %" PRIu32 ").\n", l->id,
-                       l->group);
+                printf("Released lease %" PRIu64 " (IOMMU group %" PRIu32 ").\n", l->id, l->group);
 finish:
         lease_info_array_free(leases, n);
         return r;

@@ -387,8 +387,8 @@ static int emit_changed(const char *path, const char *iface, const char *name, j
 }
 
 static int warn_bad_signal(sd_bus_message *m, int r) {
-        note_errno(r, "Ignoring malformed %s signal from %s: %m", strna(sd_bus_message_get_member(m)),
-                   strna(sd_bus_message_get_path(m)));
+        note_errno(r, "Ignoring malformed %s signal from %s: %m",
+                   strna(sd_bus_message_get_member(m)), strna(sd_bus_message_get_path(m)));
         return 0;
 }
 
@@ -438,8 +438,8 @@ static void forget_interfaces(Monitor *m, const char *path, json_object *names) 
         json_object *o = object_in(m->objects, path);
 
         for (size_t i = 0; o && i < json_object_array_length(names); i++)
-                json_object_object_del(o, json_object_get_string(
-                                                  json_object_array_get_idx(names, i)));
+                json_object_object_del(o,
+                                       json_object_get_string(json_object_array_get_idx(names, i)));
         if (o && json_object_object_length(o) == 0)
                 json_object_object_del(m->objects, path);
 }
@@ -455,8 +455,9 @@ static int remember_properties(Monitor *m, const char *path, const char *iface,
                 if (json_add(props, name, json_object_get(value)) < 0)
                         return -ENOMEM;
         for (size_t i = 0; i < json_object_array_length(invalidated); i++)
-                json_object_object_del(props, json_object_get_string(
-                                                      json_object_array_get_idx(invalidated, i)));
+                json_object_object_del(props,
+                                       json_object_get_string(json_object_array_get_idx(invalidated,
+                                                                                        i)));
         return 0;
 }
 
@@ -551,8 +552,7 @@ static bool reading_ok(Monitor *m, sd_bus_message *reply, bool say_waiting) {
                 note("Cannot read the objects of %s: %s", BUS_NAME, strna(e->message));
         else if (say_waiting && !m->seen)
                 /* One part of a reading says it, and only until a daemon was seen: once. */
-                fputs("vfio-assignd is not running; waiting for it to appear on the bus\n",
-                      stderr);
+                fputs("vfio-assignd is not running; waiting for it to appear on the bus\n", stderr);
         return false;
 }
 

@@ -197,8 +197,7 @@ static void group_columns(json_object *report, json_object *group, Columns *c) {
         json_object *members = jarray(group, "devices");
 
         for (size_t i = 0; i < jlen(members); i++) {
-                json_object *d = report_find_device(
-                                report, jidx_str(members, i));
+                json_object *d = report_find_device(report, jidx_str(members, i));
                 if (d)
                         columns_add(c, d);
         }
@@ -300,7 +299,8 @@ static void render_list(FILE *f, json_object *report) {
         fputs(".\n", f);
         if (jlen(groups) == 0 && jbool(jget(report, "host"), "iommu_present") == 0)
                 fputs("No IOMMU is active, so no device can be assigned "
-                      "(see 'assignctl status').\n", f);
+                      "(see 'assignctl status').\n",
+                      f);
 }
 
 /* ---- status ---- */
@@ -334,8 +334,7 @@ static void print_ir(FILE *f, json_object *host) {
                 fprintf(f, "%s\n", ir ?: "n/a");
         for (size_t i = 0; i < jlen(reasons); i++) {
                 print_continuation(f, STATUS_WIDTH);
-                fprintf(f, "- %s\n",
-                        strna(jidx_str(reasons, i)));
+                fprintf(f, "- %s\n", strna(jidx_str(reasons, i)));
         }
 }
 
@@ -437,7 +436,8 @@ static void print_dmar(FILE *f, json_object *report) {
         (void) jint(dmar, "host_address_width", &haw);
         (void) jint(dmar, "flags", &flags);
         /* DMAR flags bit 0 is INTR_REMAP (VT-d spec 8.1, "DMA Remapping Reporting Structure"). */
-        fprintf(f, "revision %" PRIi64 ", OEM %s %s, %" PRIi64 "-bit addresses, flags 0x%" PRIx64
+        fprintf(f,
+                "revision %" PRIi64 ", OEM %s %s, %" PRIi64 "-bit addresses, flags 0x%" PRIx64
                 "%s\n",
                 rev, strna(jstr(dmar, "oem_id")), strempty(jstr(dmar, "oem_table_id")), haw,
                 (uint64_t) flags, flags & 1 ? " (INTR_REMAP)" : "");
@@ -452,8 +452,7 @@ static void print_dmar(FILE *f, json_object *report) {
         notes = jarray(dmar, "notes");
         for (size_t i = 0; i < jlen(notes); i++) {
                 print_continuation(f, STATUS_WIDTH);
-                fprintf(f, "- %s\n",
-                        strna(jidx_str(notes, i)));
+                fprintf(f, "- %s\n", strna(jidx_str(notes, i)));
         }
 }
 
@@ -546,8 +545,7 @@ static void print_word_list(FILE *f, const char *label, json_object *array) {
                 return;
         }
         for (size_t i = 0; i < jlen(array); i++)
-                fprintf(f, "%s%s", i > 0 ? " " : "",
-                        strna(jidx_str(array, i)));
+                fprintf(f, "%s%s", i > 0 ? " " : "", strna(jidx_str(array, i)));
         fputc('\n', f);
 }
 
@@ -646,8 +644,7 @@ static void render_verdict(FILE *f, const char *address, json_object *v) {
         if (jbool(v, "allowed") > 0) {
                 if (jstr(rule, "file")) {
                         (void) jint(rule, "index", &index);
-                        fprintf(f, ": ALLOWED by %s rule %" PRIi64 "\n", jstr(rule, "file"),
-                                index);
+                        fprintf(f, ": ALLOWED by %s rule %" PRIi64 "\n", jstr(rule, "file"), index);
                 } else
                         fputs(": ALLOWED by default (no rule matches; root may claim)\n", f);
         } else
@@ -656,7 +653,8 @@ static void render_verdict(FILE *f, const char *address, json_object *v) {
                 fprintf(f, "  %s\n", strna(jidx_str(reasons, i)));
         if (jbool(v, "set_unsafe_interrupts") > 0)
                 fputs("Claiming it sets vfio_iommu_type1.allow_unsafe_interrupts: the device can "
-                      "forge interrupts.\n", f);
+                      "forge interrupts.\n",
+                      f);
         if (key)
                 fprintf(f, "Policy key to change: %s\n", key);
 }
@@ -680,10 +678,12 @@ static void render_policy(FILE *f, json_object *policy) {
         if (jbool(policy, "in_force") == 0)
                 fputs("POLICY ERROR: no policy is in force (the files could not be loaded when the "
                       "daemon started): claims and prepares are refused until they are fixed and "
-                      "reloaded:\n", f);
+                      "reloaded:\n",
+                      f);
         else if (jlen(errors) > 0)
                 fputs("POLICY ERROR: the last reload failed; the previous policy stays in "
-                      "force:\n", f);
+                      "force:\n",
+                      f);
         if (jlen(errors) > 0) {
                 for (size_t j = 0; j < jlen(errors); j++)
                         fprintf(f, "  %s\n", strna(jidx_str(errors, j)));
@@ -739,8 +739,9 @@ static void render_leases(FILE *f, json_object *leases) {
                 w_state = MAX(w_state, (int) strlen(strna(jstr(l, "state"))));
                 w_holder = MAX(w_holder, (int) strlen(jstr(l, "holder") ?: "-"));
         }
-        fprintf(f, "%*s %*s %-*s %-*s %-*s %-*s %*s DEVICES\n", w_id, "ID", w_group, "GROUP", w_kind,
-                "KIND", w_backend, "BACKEND", w_state, "STATE", w_holder, "HOLDER", w_uid, "UID");
+        fprintf(f, "%*s %*s %-*s %-*s %-*s %-*s %*s DEVICES\n", w_id, "ID", w_group, "GROUP",
+                w_kind, "KIND", w_backend, "BACKEND", w_state, "STATE", w_holder, "HOLDER", w_uid,
+                "UID");
         for (size_t i = 0; i < jlen(leases); i++) {
                 json_object *l = json_object_array_get_idx(leases, i);
                 json_object *devices = jarray(l, "devices");

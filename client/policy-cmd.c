@@ -48,8 +48,8 @@ static int check_result_to_json(const char *path, const Policy *p, char **errors
 
         if (!o || json_add(o, "file", json_object_new_string(path)) < 0 ||
             json_add(o, "valid", json_object_new_boolean(p != NULL)) < 0 ||
-            json_add(o, "rules",
-                     p ? json_object_new_int64((int64_t) policy_n_rules(p)) : NULL) < 0 ||
+            json_add(o, "rules", p ? json_object_new_int64((int64_t) policy_n_rules(p)) : NULL) <
+                    0 ||
             strv_to_json(errors, &e) < 0 || json_add(o, "errors", e) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
@@ -277,8 +277,7 @@ static int explain_online(const char *context, const char *address, json_object 
         /* Without "user" the daemon judges us, the caller on the bus. */
         if (arg_user)
                 r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy",
-                                       &error, &reply, "sa{sv}", address, 1, "user", "s",
-                                       arg_user);
+                                       &error, &reply, "sa{sv}", address, 1, "user", "s", arg_user);
         else
                 r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy",
                                        &error, &reply, "sa{sv}", address, 0);
@@ -369,8 +368,8 @@ int verb_policy_reload(int argc, char *argv[]) {
         r = connect_bus(&bus);
         if (r != EXIT_OK)
                 return r;
-        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", &error,
-                               NULL, "a{sv}", 0);
+        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", &error, NULL,
+                               "a{sv}", 0);
         if (r < 0)
                 return fail_call("policy reload", &error, r);
         r = fetch_policy(bus, "policy reload", &policy);

@@ -48,7 +48,9 @@ int pci_address_parse(const char *s, PciAddress *ret) {
                 return -EINVAL;
         if (dev > 0x1f || fn > 7)
                 return -EINVAL;
-        *ret = (PciAddress) { .domain = domain, .bus = (uint8_t) bus, .dev = (uint8_t) dev, .fn = (uint8_t) fn };
+        *ret = (PciAddress) {
+                .domain = domain, .bus = (uint8_t) bus, .dev = (uint8_t) dev, .fn = (uint8_t) fn
+        };
         return 0;
 }
 
@@ -62,7 +64,8 @@ bool pci_address_is_canonical(const char *s) {
 }
 
 char *pci_address_format(const PciAddress *a, char buf[static PCI_ADDRESS_STRLEN]) {
-        snprintf(buf, PCI_ADDRESS_STRLEN, "%04x:%02x:%02x.%x", a->domain & 0xffffu, a->bus, a->dev & 0x1fu, a->fn & 7u);
+        snprintf(buf, PCI_ADDRESS_STRLEN, "%04x:%02x:%02x.%x", a->domain & 0xffffu, a->bus,
+                 a->dev & 0x1fu, a->fn & 7u);
         return buf;
 }
 

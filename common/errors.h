@@ -9,9 +9,9 @@
 /* assignctl's exit codes, documented in docs/assignctl.1. */
 enum {
         EXIT_OK = 0,
-        EXIT_FAILED = 1,      /* the daemon reported a failure, or the object does not exist */
-        EXIT_USAGE = 2,       /* bad command line; nothing was sent to the daemon */
-        EXIT_UNREACHABLE = 3, /* no system bus, or nobody owns org.vfioassign1 */
+        EXIT_FAILED = 1,        /* the daemon reported a failure, or the object does not exist */
+        EXIT_USAGE = 2,         /* bad command line; nothing was sent to the daemon */
+        EXIT_UNREACHABLE = 3,   /* no system bus, or nobody owns org.vfioassign1 */
         EXIT_ACCESS_DENIED = 4, /* polkit refused (org.freedesktop.DBus.Error.AccessDenied) */
         EXIT_POLICY_DENIED = 5, /* the policy refused the device or group (PolicyDenied, ...) */
 };

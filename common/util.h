@@ -34,7 +34,8 @@ void utf8_sanitize(char *s);
 int utf8_prefix_len(const char *s, size_t max);
 
 /* Appends a formatted string to *s (which may be NULL), separated by sep when *s is not empty. */
-int strextendf(char **s, const char *sep, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int strextendf(char **s, const char *sep, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 size_t strv_length(char *const *l);
 /* Appends a copy of s; *l may be NULL. */

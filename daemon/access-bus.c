@@ -26,18 +26,25 @@ const BusAccess bus_access_table[] = {
         { IFACE_MANAGER, "GetHostReport", NULL, manager_method_get_host_report, NULL },
         { IFACE_MANAGER, "ListLeases", NULL, manager_method_list_leases, NULL },
         { IFACE_MANAGER, "GetPolicy", NULL, manager_method_get_policy, NULL },
-        { IFACE_MANAGER, "ExplainPolicy", NULL, manager_method_explain_policy, manager_inspect_explain_policy },
-        { IFACE_MANAGER, "ClaimGroup", POLKIT_ACTION_CLAIM, manager_method_claim_group, manager_inspect_claim_group },
+        { IFACE_MANAGER, "ExplainPolicy", NULL, manager_method_explain_policy,
+          manager_inspect_explain_policy },
+        { IFACE_MANAGER, "ClaimGroup", POLKIT_ACTION_CLAIM, manager_method_claim_group,
+          manager_inspect_claim_group },
         { IFACE_MANAGER, "ClaimDevice", POLKIT_ACTION_CLAIM, manager_method_claim_device,
           manager_inspect_claim_device },
-        { IFACE_MANAGER, "Prepare", POLKIT_ACTION_PREPARE, manager_method_prepare, manager_inspect_prepare },
-        { IFACE_MANAGER, "Unprepare", POLKIT_ACTION_PREPARE, manager_method_unprepare, manager_inspect_unprepare },
+        { IFACE_MANAGER, "Prepare", POLKIT_ACTION_PREPARE, manager_method_prepare,
+          manager_inspect_prepare },
+        { IFACE_MANAGER, "Unprepare", POLKIT_ACTION_PREPARE, manager_method_unprepare,
+          manager_inspect_unprepare },
         { IFACE_MANAGER, "ReloadPolicy", POLKIT_ACTION_MANAGE, manager_method_reload_policy,
           manager_inspect_reload_policy },
-        { IFACE_LEASE, "OpenContainer", POLKIT_ACTION_MANAGE, lease_method_open_container, lease_inspect },
+        { IFACE_LEASE, "OpenContainer", POLKIT_ACTION_MANAGE, lease_method_open_container,
+          lease_inspect },
         { IFACE_LEASE, "OpenGroup", POLKIT_ACTION_MANAGE, lease_method_open_group, lease_inspect },
-        { IFACE_LEASE, "OpenDevice", POLKIT_ACTION_MANAGE, lease_method_open_device, lease_inspect },
-        { IFACE_LEASE, "GrantAccess", POLKIT_ACTION_MANAGE, lease_method_grant_access, lease_inspect },
+        { IFACE_LEASE, "OpenDevice", POLKIT_ACTION_MANAGE, lease_method_open_device,
+          lease_inspect },
+        { IFACE_LEASE, "GrantAccess", POLKIT_ACTION_MANAGE, lease_method_grant_access,
+          lease_inspect },
         { IFACE_LEASE, "Release", POLKIT_ACTION_MANAGE, lease_method_release, lease_inspect },
         {}
 };
@@ -100,11 +107,13 @@ int bus_method_trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error
         int k;
 
         if (!a || !a->handler)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "%s.%s is not an authorised method",
-                                         strna(iface), strna(member));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "%s.%s is not an authorised method", strna(iface),
+                                         strna(member));
         if (!d && (a->action || a->inspect))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "%s.%s cannot be authorised outside the daemon's objects", iface, member);
+                                         "%s.%s cannot be authorised outside the daemon's objects",
+                                         iface, member);
         auth = (BusAuth) { .action = a->action };
         if (a->inspect) {
                 k = a->inspect(m, d, userdata, &auth, error);
@@ -119,7 +128,8 @@ int bus_method_trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error
                 /* 0: polkit was asked; its answer queues the message again, which comes back
                  * here, finds the verdict and, when granted, runs the handler, once. */
                 k = polkit_check_async(d->polkit, m, auth.action,
-                                       auth.about_group ? group_details(d, auth.group, &gd) : NULL, error);
+                                       auth.about_group ? group_details(d, auth.group, &gd) : NULL,
+                                       error);
                 if (k <= 0)
                         return k < 0 ? k : 1;
         }
@@ -132,8 +142,8 @@ char *bus_caller_describe(sd_bus_message *m) {
 
         if (bus_caller(m, &c) < 0)
                 return strdup(strna(sd_bus_message_get_sender(m)));
-        if (asprintf(&s, "uid %" PRIu32 "%s%s%s, pid %" PRIu32 ", %s", c.uid, c.user ? " (" : "", strempty(c.user),
-                     c.user ? ")" : "", c.pid, strna(c.unique_name)) < 0)
+        if (asprintf(&s, "uid %" PRIu32 "%s%s%s, pid %" PRIu32 ", %s", c.uid, c.user ? " (" : "",
+                     strempty(c.user), c.user ? ")" : "", c.pid, strna(c.unique_name)) < 0)
                 return NULL;
         return s;
 }
@@ -161,8 +171,9 @@ int bus_caller(sd_bus_message *m, BusCaller *ret) {
         c.unique_name = sd_bus_message_get_sender(m);
         if (!c.unique_name)
                 return -ENXIO;
-        k = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                               "org.freedesktop.DBus", "GetConnectionCredentials", &e, &reply, "s", c.unique_name);
+        k = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus",
+                               "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "GetConnectionCredentials", &e, &reply, "s", c.unique_name);
         if (k < 0)
                 return k;
         k = sd_bus_message_enter_container(reply, 'a', "{sv}");
@@ -180,7 +191,8 @@ int bus_caller(sd_bus_message *m, BusCaller *ret) {
 
                         k = sd_bus_message_enter_container(reply, 'v', "au");
                         if (k >= 0)
-                                k = sd_bus_message_read_array(reply, 'u', (const void **) &gids, &size);
+                                k = sd_bus_message_read_array(reply, 'u', (const void **) &gids,
+                                                              &size);
                         n_gids = size / sizeof(uint32_t);
                         if (k >= 0)
                                 k = sd_bus_message_exit_container(reply);

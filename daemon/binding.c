@@ -62,7 +62,8 @@ static bool driver_is(const char *driver, const char *want) {
 /* The kernel binds synchronously inside the write to drivers_probe or bind, so the link is there
  * when the write returns; a short grace period covers asynchronous probing (PROBE_PREFER_ASYNCHRONOUS
  * drivers) without sleeping when it is not needed. */
-static int verify_driver(const SysRoot *r, const char *address, const char *want, uint64_t timeout_usec) {
+static int verify_driver(const SysRoot *r, const char *address, const char *want,
+                         uint64_t timeout_usec) {
         struct timespec step = { .tv_nsec = 10 * 1000 * 1000 };
         uint64_t waited = 0;
 
@@ -81,22 +82,24 @@ static int verify_driver(const SysRoot *r, const char *address, const char *want
         }
 }
 
-static int write_dev_attr(const SysRoot *r, const char *address, const char *attr, const char *value,
-                          uint64_t timeout_usec) {
+static int write_dev_attr(const SysRoot *r, const char *address, const char *attr,
+                          const char *value, uint64_t timeout_usec) {
         char path[160];
 
         snprintf(path, sizeof(path), SYSFS_PCI_DEVICES "/%s/%s", address, attr);
         return sysfs_write_attr(r, path, value, timeout_usec);
 }
 
-int binding_set_override(const SysRoot *r, const char *address, const char *driver, uint64_t timeout_usec) {
+int binding_set_override(const SysRoot *r, const char *address, const char *driver,
+                         uint64_t timeout_usec) {
         if (!pci_address_is_canonical(address) || (driver && !filename_is_valid(driver)))
                 return -EINVAL;
         /* A lone newline clears the override (sysfs-bus-pci: driver_override). */
         return write_dev_attr(r, address, "driver_override", driver ?: "\n", timeout_usec);
 }
 
-int binding_bind_vfio(const SysRoot *r, const char *address, uint64_t timeout_usec, BindFailure *ret_failure) {
+int binding_bind_vfio(const SysRoot *r, const char *address, uint64_t timeout_usec,
+                      BindFailure *ret_failure) {
         _cleanup_free_ char *current = NULL;
         int k;
 
@@ -124,8 +127,8 @@ int binding_bind_vfio(const SysRoot *r, const char *address, uint64_t timeout_us
         return 0;
 }
 
-int binding_restore(const SysRoot *r, const char *address, const char *original, uint64_t timeout_usec,
-                    BindFailure *ret_failure) {
+int binding_restore(const SysRoot *r, const char *address, const char *original,
+                    uint64_t timeout_usec, BindFailure *ret_failure) {
         _cleanup_free_ char *current = NULL;
         int k;
 

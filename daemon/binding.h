@@ -23,8 +23,8 @@ typedef enum BindStep {
 
 typedef struct BindFailure {
         BindStep step;
-        int error;          /* negative errno */
-        char *driver;       /* the driver found bound after the failure, or NULL */
+        int error;    /* negative errno */
+        char *driver; /* the driver found bound after the failure, or NULL */
 } BindFailure;
 
 void bind_failure_clear(BindFailure *f);
@@ -35,13 +35,15 @@ int binding_current_driver(const SysRoot *r, const char *address, char **ret);
 
 /* driver_override = vfio-pci, unbind the current driver, drivers_probe, then verify the driver
  * link: drivers_probe reports success even when nothing bound. Idempotent. */
-int binding_bind_vfio(const SysRoot *r, const char *address, uint64_t timeout_usec, BindFailure *ret_failure);
+int binding_bind_vfio(const SysRoot *r, const char *address, uint64_t timeout_usec,
+                      BindFailure *ret_failure);
 
 /* Clears driver_override, unbinds vfio-pci and binds original (NULL: leaves the device
  * unbound, as it was found), then verifies. */
-int binding_restore(const SysRoot *r, const char *address, const char *original, uint64_t timeout_usec,
-                    BindFailure *ret_failure);
+int binding_restore(const SysRoot *r, const char *address, const char *original,
+                    uint64_t timeout_usec, BindFailure *ret_failure);
 
 /* Only sets driver_override, so that the next probe (hotplug, boot) picks vfio-pci before a
  * host driver can take the device. */
-int binding_set_override(const SysRoot *r, const char *address, const char *driver, uint64_t timeout_usec);
+int binding_set_override(const SysRoot *r, const char *address, const char *driver,
+                         uint64_t timeout_usec);

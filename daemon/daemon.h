@@ -15,8 +15,8 @@ typedef struct BusProperty {
         const char *name;
         const char *signature;
         sd_bus_property_get_t get;
-        uint32_t change;        /* the model's *_CHANGED_* bit announcing it; 0: none */
-        uint64_t flags;         /* SD_BUS_VTABLE_PROPERTY_CONST or _EMITS_CHANGE */
+        uint32_t change; /* the model's *_CHANGED_* bit announcing it; 0: none */
+        uint64_t flags;  /* SD_BUS_VTABLE_PROPERTY_CONST or _EMITS_CHANGE */
 } BusProperty;
 #define BUS_PROPERTY_ROW(name, sig, get, change, flags) \
         { name, sig, get, change, SD_BUS_VTABLE_PROPERTY_##flags },
@@ -24,11 +24,11 @@ typedef struct BusProperty {
         SD_BUS_PROPERTY(name, sig, get, 0, SD_BUS_VTABLE_PROPERTY_##flags),
 
 /* Defines fn, the getter of a property of a `type`: it appends `value`, computed from `o`. */
-#define BUS_GETTER(fn, type, sig, value)                                                                 \
-        static int fn(sd_bus *bus, const char *path, const char *interface, const char *property,       \
-                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {                     \
-                const type *o = userdata;                                                               \
-                return sd_bus_message_append(reply, sig, value);                                        \
+#define BUS_GETTER(fn, type, sig, value)                                                          \
+        static int fn(sd_bus *bus, const char *path, const char *interface, const char *property, \
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {               \
+                const type *o = userdata;                                                         \
+                return sd_bus_message_append(reply, sig, value);                                  \
         }
 
 /* Changes that are no model change: a group's running job (above the model's GROUP_CHANGED_*
@@ -40,7 +40,8 @@ enum {
 };
 
 /* The tables, each ended by an entry without a name. */
-extern const BusProperty manager_properties[], group_properties[], device_properties[], lease_properties[];
+extern const BusProperty manager_properties[], group_properties[], device_properties[],
+        lease_properties[];
 
 /* manager-bus.c */
 extern const sd_bus_vtable manager_vtable[];
@@ -50,8 +51,8 @@ int bus_emit_changes(Manager *d, const ChangeList *changes);
 /* What the manager tells the bus. */
 void manager_bus_send_policy_changed(Manager *d);
 void manager_bus_send_host_changed(Manager *d);
-void manager_bus_send_driver_reverted(Manager *d, const char *address, const char *driver, uint32_t group,
-                                      const char *message);
+void manager_bus_send_driver_reverted(Manager *d, const char *address, const char *driver,
+                                      uint32_t group, const char *message);
 void group_bus_send_job_changed(Manager *d, uint32_t group);
 /* Replies to a method call kept for a job (userdata: the message, whose reference is dropped). */
 void bus_reply_lease_path(void *userdata, const Lease *l, const LeaseError *err);
@@ -59,26 +60,29 @@ void bus_reply_empty(void *userdata, const Lease *l, const LeaseError *err);
 /* A model error as a bus error (k: the errno when e says nothing). */
 int bus_error_set_lease(sd_bus_error *error, const LeaseError *e, int k);
 /* PropertiesChanged for every property of the table whose change bit is in mask. */
-int bus_emit_properties_changed(sd_bus *bus, const char *path, const char *interface, const BusProperty *props,
-                                uint32_t mask);
+int bus_emit_properties_changed(sd_bus *bus, const char *path, const char *interface,
+                                const BusProperty *props, uint32_t mask);
 
 /* group-bus.c, device-bus.c */
 extern const sd_bus_vtable group_vtable[];
 extern const sd_bus_vtable device_vtable[];
-int group_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
-                   sd_bus_error *error);
-int group_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error);
-int device_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
-                    sd_bus_error *error);
-int device_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error);
+int group_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                   void **found, sd_bus_error *error);
+int group_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
+                        sd_bus_error *error);
+int device_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                    void **found, sd_bus_error *error);
+int device_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
+                         sd_bus_error *error);
 int group_object_path(uint32_t id, char **ret);
 int device_object_path(const char *address, char **ret);
 
 /* lease-bus.c */
 extern const sd_bus_vtable lease_vtable[];
-int lease_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
-                   sd_bus_error *error);
-int lease_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error);
+int lease_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                   void **found, sd_bus_error *error);
+int lease_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
+                        sd_bus_error *error);
 int lease_object_path(uint64_t id, char **ret);
 /* Every lease served on the bus has its bus side attached (Lease.bus_data). */
 typedef struct LeaseBus LeaseBus;
@@ -99,8 +103,8 @@ int lease_bus_emit_removed(Manager *d, uint64_t id);
 
 /* What one call needs authorised, as the row says and its inspect hook refines it. */
 typedef struct BusAuth {
-        const char *action;     /* the polkit action to ask for; NULL: nothing to ask */
-        bool about_group;       /* polkit's details are those of group */
+        const char *action; /* the polkit action to ask for; NULL: nothing to ask */
+        bool about_group;   /* polkit's details are those of group */
         uint32_t group;
 } BusAuth;
 
@@ -110,12 +114,13 @@ typedef int bus_method_fn(sd_bus_message *m, void *userdata, sd_bus_error *error
  * auth, whose action starts as the row's. Runs before polkit is asked, again when the message
  * comes back with polkit's answer, and its errors are the handler's own for the same
  * arguments. object: the vtable's userdata (the manager, a lease). */
-typedef int bus_inspect_fn(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error);
+typedef int bus_inspect_fn(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
+                           sd_bus_error *error);
 
 typedef struct BusAccess {
         const char *interface;
         const char *member;
-        const char *action;      /* polkit action, NULL = free (reads only) */
+        const char *action; /* polkit action, NULL = free (reads only) */
         bus_method_fn *handler;
         bus_inspect_fn *inspect; /* NULL: the row's action, no details */
 } BusAccess;
@@ -126,12 +131,13 @@ const BusAccess *bus_access_find(const char *interface, const char *member);
 int bus_method_trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error);
 
 /* The rows' handlers and inspect hooks (manager-bus.c, lease-bus.c). */
-bus_method_fn manager_method_list_groups, manager_method_list_devices, manager_method_get_host_report,
-        manager_method_list_leases, manager_method_get_policy, manager_method_explain_policy,
-        manager_method_claim_group, manager_method_claim_device, manager_method_prepare,
-        manager_method_unprepare, manager_method_reload_policy;
-bus_inspect_fn manager_inspect_explain_policy, manager_inspect_claim_group, manager_inspect_claim_device,
-        manager_inspect_prepare, manager_inspect_unprepare, manager_inspect_reload_policy;
+bus_method_fn manager_method_list_groups, manager_method_list_devices,
+        manager_method_get_host_report, manager_method_list_leases, manager_method_get_policy,
+        manager_method_explain_policy, manager_method_claim_group, manager_method_claim_device,
+        manager_method_prepare, manager_method_unprepare, manager_method_reload_policy;
+bus_inspect_fn manager_inspect_explain_policy, manager_inspect_claim_group,
+        manager_inspect_claim_device, manager_inspect_prepare, manager_inspect_unprepare,
+        manager_inspect_reload_policy;
 bus_method_fn lease_method_open_container, lease_method_open_group, lease_method_open_device,
         lease_method_grant_access, lease_method_release;
 bus_inspect_fn lease_inspect;

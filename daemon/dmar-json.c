@@ -83,7 +83,8 @@ static int struct_fields_to_json(const DmarStruct *s, json_object *o) {
         case DMAR_DRHD:
                 if ((r = add(o, "flags", json_object_new_int(s->flags))) < 0 ||
                     (r = add(o, "include_pci_all",
-                             json_object_new_boolean(s->flags & DMAR_DRHD_FLAG_INCLUDE_PCI_ALL))) < 0 ||
+                             json_object_new_boolean(s->flags & DMAR_DRHD_FLAG_INCLUDE_PCI_ALL))) <
+                            0 ||
                     (r = add(o, "segment", json_object_new_int(s->segment))) < 0 ||
                     (r = add(o, "register_base", hex64(s->register_base))) < 0)
                         return r;
@@ -103,12 +104,15 @@ static int struct_fields_to_json(const DmarStruct *s, json_object *o) {
                 break;
         case DMAR_RHSA:
                 if ((r = add(o, "register_base", hex64(s->register_base))) < 0 ||
-                    (r = add(o, "proximity_domain", json_object_new_int64(s->proximity_domain))) < 0)
+                    (r = add(o, "proximity_domain", json_object_new_int64(s->proximity_domain))) <
+                            0)
                         return r;
                 break;
         case DMAR_ANDD:
-                if ((r = add(o, "acpi_device_number", json_object_new_int(s->acpi_device_number))) < 0 ||
-                    (r = add(o, "object_name", json_object_new_string(strempty(s->object_name)))) < 0)
+                if ((r = add(o, "acpi_device_number", json_object_new_int(s->acpi_device_number))) <
+                            0 ||
+                    (r = add(o, "object_name", json_object_new_string(strempty(s->object_name)))) <
+                            0)
                         return r;
                 break;
         case DMAR_SATC:
@@ -193,7 +197,8 @@ int dmar_to_json(const DmarTable *t, json_object **ret) {
         if ((r = add(o, "revision", json_object_new_int(t->revision))) < 0 ||
             (r = add(o, "oem_id", json_object_new_string(t->oem_id))) < 0 ||
             (r = add(o, "oem_table_id", json_object_new_string(t->oem_table_id))) < 0 ||
-            (r = add(o, "host_address_width", json_object_new_int(t->host_address_width + 1))) < 0 ||
+            (r = add(o, "host_address_width", json_object_new_int(t->host_address_width + 1))) <
+                    0 ||
             (r = add(o, "flags", json_object_new_int(t->flags))) < 0 ||
             (r = add(o, "checksum_valid", json_object_new_boolean(t->checksum_valid))) < 0 ||
             (r = add(o, "structures", TAKE_PTR(structs))) < 0 ||

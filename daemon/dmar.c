@@ -56,7 +56,8 @@ static uint16_t rd16(const uint8_t *p) {
 }
 
 static uint32_t rd32(const uint8_t *p) {
-        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
+               (uint32_t) p[3] << 24;
 }
 
 static uint64_t rd64(const uint8_t *p) {
@@ -139,15 +140,15 @@ _printf_(3, 0) static int vfail(Parser *ps, unsigned depth, const char *fmt, va_
         return -EBADMSG;
 }
 
-#define DEFINE_FAIL(name, depth)                                                \
-        _printf_(2, 3) static int name(Parser *ps, const char *fmt, ...) {      \
-                va_list ap;                                                     \
-                int r;                                                          \
-                                                                                \
-                va_start(ap, fmt);                                              \
-                r = vfail(ps, depth, fmt, ap);                                  \
-                va_end(ap);                                                     \
-                return r;                                                       \
+#define DEFINE_FAIL(name, depth)                                           \
+        _printf_(2, 3) static int name(Parser *ps, const char *fmt, ...) { \
+                va_list ap;                                                \
+                int r;                                                     \
+                                                                           \
+                va_start(ap, fmt);                                         \
+                r = vfail(ps, depth, fmt, ap);                             \
+                va_end(ap);                                                \
+                return r;                                                  \
         }
 DEFINE_FAIL(fail, 0)
 DEFINE_FAIL(fail_struct, 1)
@@ -197,11 +198,16 @@ static int parse_header(Parser *ps) {
         }
         length = rd32(p + 4);
         if (length != ps->size)
-                return fail(ps, "header length (offset 0x4) is %" PRIu32 " bytes but the table is "
-                            "%zu bytes", length, ps->size);
+                return fail(ps,
+                            "header length (offset 0x4) is %" PRIu32 " bytes but the table is "
+                            "%zu bytes",
+                            length, ps->size);
         if (length < DMAR_HEADER_SIZE)
-                return fail(ps, "header length (offset 0x4) %" PRIu32 " is shorter than the DMAR header "
-                            "(%u bytes)", length, DMAR_HEADER_SIZE);
+                return fail(ps,
+                            "header length (offset 0x4) %" PRIu32
+                            " is shorter than the DMAR header "
+                            "(%u bytes)",
+                            length, DMAR_HEADER_SIZE);
         /* ACPI spec 5.2.6: all bytes of the table, checksum included, add up to zero. A table
          * that does not is still decoded: ACPICA's acpi_ut_verify_checksum() only warns
          * (ACPI_CHECKSUM_ABORT is FALSE in acconfig.h) and the kernel uses the table. */
@@ -230,18 +236,23 @@ static int parse_scopes(Parser *ps, DmarStruct *s, size_t start, size_t end) {
                 uint8_t type, len;
                 DmarScope *sc;
 
-                snprintf(ps->scope, sizeof(ps->scope), "device scope %zu at offset 0x%zx", index, off);
+                snprintf(ps->scope, sizeof(ps->scope), "device scope %zu at offset 0x%zx", index,
+                         off);
                 if (left < DMAR_SCOPE_HEADER_SIZE)
-                        return fail_scope(ps, "only %zu bytes left in the structure, shorter than a "
-                                          "device scope (%u bytes)", left, DMAR_SCOPE_HEADER_SIZE);
+                        return fail_scope(ps,
+                                          "only %zu bytes left in the structure, shorter than a "
+                                          "device scope (%u bytes)",
+                                          left, DMAR_SCOPE_HEADER_SIZE);
                 type = q[0];
                 len = q[1];
                 if (len < DMAR_SCOPE_HEADER_SIZE)
                         return fail_scope(ps, "length %u is shorter than a device scope (%u bytes)",
                                           len, DMAR_SCOPE_HEADER_SIZE);
                 if (len > left)
-                        return fail_scope(ps, "length %u runs past the end of its structure "
-                                          "(%zu bytes left)", len, left);
+                        return fail_scope(ps,
+                                          "length %u runs past the end of its structure "
+                                          "(%zu bytes left)",
+                                          len, left);
                 /* The path is a list of 2-byte (device, function) pairs. */
                 if ((len - DMAR_SCOPE_HEADER_SIZE) % 2 != 0)
                         return fail_scope(ps, "length %u leaves an odd number of path bytes (%u)",
@@ -291,23 +302,29 @@ static int parse_andd_name(Parser *ps, DmarStruct *s, size_t start, size_t end) 
 
         nul = memchr(name, 0, end - start);
         if (!nul)
-                return fail_struct(ps, "ACPI object name at offset 0x%zx is not NUL-terminated", start);
+                return fail_struct(ps, "ACPI object name at offset 0x%zx is not NUL-terminated",
+                                   start);
         n = (size_t) (nul - name);
         for (size_t i = 0; i < n; i++)
                 if (name[i] < 0x20 || name[i] >= 0x7f)
-                        return fail_struct(ps, "ACPI object name has a non-printable byte 0x%02x "
-                                           "at offset 0x%zx", name[i], start + i);
+                        return fail_struct(ps,
+                                           "ACPI object name has a non-printable byte 0x%02x "
+                                           "at offset 0x%zx",
+                                           name[i], start + i);
         s->object_name = strndup((const char *) name, n);
         return s->object_name ? 0 : -ENOMEM;
 }
 
 static int parse_rmrr_notes(Parser *ps, const DmarStruct *s) {
         if (s->limit < s->base)
-                return note(ps, "RMRR at offset 0x%zx: limit 0x%" PRIx64 " is below base 0x%" PRIx64,
+                return note(ps,
+                            "RMRR at offset 0x%zx: limit 0x%" PRIx64 " is below base 0x%" PRIx64,
                             s->offset, s->limit, s->base);
         if (s->base % DMAR_RMRR_ALIGN != 0 || (s->limit + 1) % DMAR_RMRR_ALIGN != 0)
-                return note(ps, "RMRR at offset 0x%zx: region 0x%" PRIx64 "-0x%" PRIx64
-                            " is not 4 KiB aligned", s->offset, s->base, s->limit);
+                return note(ps,
+                            "RMRR at offset 0x%zx: region 0x%" PRIx64 "-0x%" PRIx64
+                            " is not 4 KiB aligned",
+                            s->offset, s->base, s->limit);
         return 0;
 }
 
@@ -367,8 +384,10 @@ static int parse_structs(Parser *ps) {
                 if (left < DMAR_STRUCT_HEADER_SIZE) {
                         snprintf(ps->where, sizeof(ps->where), "structure %zu at offset 0x%zx",
                                  index, off);
-                        return fail_struct(ps, "only %zu bytes left in the table, shorter than a "
-                                           "structure header (%u bytes)", left, DMAR_STRUCT_HEADER_SIZE);
+                        return fail_struct(ps,
+                                           "only %zu bytes left in the table, shorter than a "
+                                           "structure header (%u bytes)",
+                                           left, DMAR_STRUCT_HEADER_SIZE);
                 }
                 type = rd16(q);
                 len = rd16(q + 2);
@@ -377,25 +396,30 @@ static int parse_structs(Parser *ps) {
                         snprintf(ps->where, sizeof(ps->where), "structure %zu (%s) at offset 0x%zx",
                                  index, name, off);
                 else
-                        snprintf(ps->where, sizeof(ps->where), "structure %zu (type %u) at offset 0x%zx",
-                                 index, type, off);
+                        snprintf(ps->where, sizeof(ps->where),
+                                 "structure %zu (type %u) at offset 0x%zx", index, type, off);
 
                 /* A zero length would make every later structure unreachable (and loop forever). */
                 if (len < DMAR_STRUCT_HEADER_SIZE)
-                        return fail_struct(ps, "length %u is shorter than a structure header (%u bytes)",
-                                           len, DMAR_STRUCT_HEADER_SIZE);
+                        return fail_struct(
+                                ps, "length %u is shorter than a structure header (%u bytes)", len,
+                                DMAR_STRUCT_HEADER_SIZE);
                 if (len > left)
-                        return fail_struct(ps, "length %u runs past the end of the table "
-                                           "(%zu bytes left)", len, left);
+                        return fail_struct(ps,
+                                           "length %u runs past the end of the table "
+                                           "(%zu bytes left)",
+                                           len, left);
                 if (!name) {
-                        r = note(ps, "skipped structure of unknown type %u at offset 0x%zx", type, off);
+                        r = note(ps, "skipped structure of unknown type %u at offset 0x%zx", type,
+                                 off);
                         if (r < 0)
                                 return r;
                         off += len;
                         continue;
                 }
                 if (len < fixed_size[type])
-                        return fail_struct(ps, "length %u is shorter than its fixed part (%u bytes)",
+                        return fail_struct(ps,
+                                           "length %u is shorter than its fixed part (%u bytes)",
                                            len, fixed_size[type]);
 
                 r = grow((void **) &ps->t->structs, &ps->structs_allocated, ps->t->n_structs,

@@ -28,8 +28,8 @@ typedef enum DmarScopeType {
         DMAR_SCOPE_ENDPOINT = 1, /* PCI endpoint device */
         DMAR_SCOPE_BRIDGE = 2,   /* PCI sub-hierarchy: the bridge and everything below it */
         DMAR_SCOPE_IOAPIC = 3,
-        DMAR_SCOPE_HPET = 4,     /* MSI-capable HPET */
-        DMAR_SCOPE_ACPI = 5,     /* ACPI namespace device (see ANDD) */
+        DMAR_SCOPE_HPET = 4, /* MSI-capable HPET */
+        DMAR_SCOPE_ACPI = 5, /* ACPI namespace device (see ANDD) */
         _DMAR_SCOPE_TYPE_MAX,
 } DmarScopeType;
 
@@ -56,42 +56,42 @@ typedef struct DmarPathEntry {
 } DmarPathEntry;
 
 typedef struct DmarScope {
-        uint8_t type;           /* DmarScopeType; unknown types are skipped with a note */
+        uint8_t type; /* DmarScopeType; unknown types are skipped with a note */
         uint8_t flags;
         uint8_t enumeration_id; /* IOAPIC id, HPET number or ACPI device number */
         uint8_t start_bus;
-        size_t n_path;          /* may be 0 (names nothing; dmar_scope_resolve() gives -EINVAL) */
+        size_t n_path; /* may be 0 (names nothing; dmar_scope_resolve() gives -EINVAL) */
         DmarPathEntry *path;
-        size_t offset;          /* offset of the scope in the table */
+        size_t offset; /* offset of the scope in the table */
 } DmarScope;
 
 typedef struct DmarStruct {
         uint16_t type;
         uint16_t length;
-        size_t offset;                 /* offset in the table */
-        uint8_t flags;                 /* DRHD/ATSR/SATC flags */
-        uint16_t segment;              /* DRHD/RMRR/ATSR/SATC/SIDP segment */
-        uint64_t register_base;        /* DRHD, RHSA */
-        uint64_t base, limit;          /* RMRR (limit inclusive) */
-        uint32_t proximity_domain;     /* RHSA */
-        uint8_t acpi_device_number;    /* ANDD */
-        char *object_name;             /* ANDD */
+        size_t offset;              /* offset in the table */
+        uint8_t flags;              /* DRHD/ATSR/SATC flags */
+        uint16_t segment;           /* DRHD/RMRR/ATSR/SATC/SIDP segment */
+        uint64_t register_base;     /* DRHD, RHSA */
+        uint64_t base, limit;       /* RMRR (limit inclusive) */
+        uint32_t proximity_domain;  /* RHSA */
+        uint8_t acpi_device_number; /* ANDD */
+        char *object_name;          /* ANDD */
         size_t n_scopes;
         DmarScope *scopes;
 } DmarStruct;
 
 typedef struct DmarTable {
         uint8_t revision;
-        char oem_id[7];                /* as in the table, space padding kept, stops at a NUL */
+        char oem_id[7]; /* as in the table, space padding kept, stops at a NUL */
         char oem_table_id[9];
         uint32_t oem_revision;
-        uint8_t host_address_width;    /* the raw field; address bits = field + 1 */
+        uint8_t host_address_width; /* the raw field; address bits = field + 1 */
         uint8_t flags;
-        bool checksum_valid;           /* all bytes add up to 0 (ACPI spec 5.2.6) */
-        uint8_t checksum_sum;          /* what they add up to */
+        bool checksum_valid;  /* all bytes add up to 0 (ACPI spec 5.2.6) */
+        uint8_t checksum_sum; /* what they add up to */
         size_t n_structs;
-        DmarStruct *structs;           /* known types only, in table order */
-        char **notes;                  /* NULL-terminated strv, never NULL after a successful parse */
+        DmarStruct *structs; /* known types only, in table order */
+        char **notes;        /* NULL-terminated strv, never NULL after a successful parse */
 } DmarTable;
 
 /* Pure: no I/O. Validates the signature, the header length against size, every structure and
@@ -134,9 +134,9 @@ int dmar_rmrr_devices(const DmarTable *t, DmarSecondaryBusFn secondary_bus, void
 
 typedef struct DmarRmrrLock {
         PciAddress address;
-        bool subtree;           /* a bridge scope: devices below it are locked too */
-        uint64_t base, limit;   /* the region (limit inclusive) */
-        size_t rmrr_index;      /* index into DmarTable.structs */
+        bool subtree;         /* a bridge scope: devices below it are locked too */
+        uint64_t base, limit; /* the region (limit inclusive) */
+        size_t rmrr_index;    /* index into DmarTable.structs */
 } DmarRmrrLock;
 /* Like dmar_rmrr_devices(), one entry per (RMRR, resolved endpoint/bridge scope), table order. */
 int dmar_rmrr_locks(const DmarTable *t, DmarSecondaryBusFn secondary_bus, void *userdata,

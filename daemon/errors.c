@@ -16,5 +16,6 @@ int bus_errors_register(void) {
 }
 
 int bus_error_set_lease(sd_bus_error *error, const LeaseError *err, int k) {
-        return sd_bus_error_setf(error, va_error_name(err->code), "%s", err->message ?: strerror(-k));
+        return sd_bus_error_setf(error, va_error_name(err->code), "%s",
+                                 err->message ?: strerror(-k));
 }

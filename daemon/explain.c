@@ -32,7 +32,8 @@ int policy_verdict_to_json(const PolicyVerdict *v, uint32_t group, const char *u
         for (char **r = v->reasons; reasons && r && *r; r++) {
                 k |= json_append_new(reasons, json_object_new_string(*r));
         }
-        k |= json_add_new(o, "set_unsafe_interrupts", json_object_new_boolean(v->set_unsafe_interrupts));
+        k |= json_add_new(o, "set_unsafe_interrupts",
+                          json_object_new_boolean(v->set_unsafe_interrupts));
         k |= json_add_string(o, "policy_key", v->ir_denial_key);
         if (k) {
                 json_object_put(o);

@@ -14,8 +14,8 @@ int group_object_path(uint32_t id, char **ret) {
 
 static Manager *served;
 
-int group_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
-                   sd_bus_error *error) {
+int group_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                   void **found, sd_bus_error *error) {
         Manager *d = served = userdata;
         _cleanup_free_ char *id = NULL;
         uint32_t n;
@@ -34,7 +34,8 @@ int group_bus_find(sd_bus *bus, const char *path, const char *interface, void *u
         return 1;
 }
 
-int group_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error) {
+int group_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
+                        sd_bus_error *error) {
         Manager *d = userdata;
         const Topology *t = d->model->topology;
         char **l;
@@ -71,8 +72,8 @@ static int get_blockers(sd_bus *bus, const char *path, const char *interface, co
         if (k < 0)
                 return k;
         for (size_t i = 0; i < g->n_blockers; i++) {
-                k = sd_bus_message_append(reply, "(sss)", g->blockers[i].code, strempty(g->blockers[i].device),
-                                          g->blockers[i].reason);
+                k = sd_bus_message_append(reply, "(sss)", g->blockers[i].code,
+                                          strempty(g->blockers[i].device), g->blockers[i].reason);
                 if (k < 0)
                         return k;
         }
@@ -100,25 +101,27 @@ static int get_regions(sd_bus *bus, const char *path, const char *interface, con
  * the manager's, known from the lookup that found the group (sd-bus runs it before every getter). */
 static int get_job(sd_bus *bus, const char *path, const char *interface, const char *property,
                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s",
-                                     strempty(served ? job_queue_running(served->jobs, GROUP(userdata)->id) : NULL));
+        return sd_bus_message_append(
+                reply, "s",
+                strempty(served ? job_queue_running(served->jobs, GROUP(userdata)->id) : NULL));
 }
 
 void group_bus_send_job_changed(Manager *d, uint32_t group) {
         _cleanup_free_ char *path = NULL;
 
         if (d->bus && group_object_path(group, &path) >= 0)
-                (void) bus_emit_properties_changed(d->bus, path, IFACE_GROUP, group_properties, GROUP_CHANGED_JOB);
+                (void) bus_emit_properties_changed(d->bus, path, IFACE_GROUP, group_properties,
+                                                   GROUP_CHANGED_JOB);
 }
 
 /* name, signature, getter, the model's change bit, flags (see BusProperty) */
-#define GROUP_PROPERTIES(P)                                                                             \
-        P("Id", "u", get_id, 0, CONST)                                                                  \
-        P("Devices", "as", get_devices, GROUP_CHANGED_DEVICES, EMITS_CHANGE)                            \
-        P("Type", "s", get_type, GROUP_CHANGED_TYPE, EMITS_CHANGE)                                      \
-        P("Assignable", "b", get_assignable, GROUP_CHANGED_ASSIGNABLE, EMITS_CHANGE)                    \
-        P("Blockers", "a(sss)", get_blockers, GROUP_CHANGED_BLOCKERS, EMITS_CHANGE)                     \
-        P("ReservedRegions", "a(tts)", get_regions, GROUP_CHANGED_REGIONS, EMITS_CHANGE)                 \
+#define GROUP_PROPERTIES(P)                                                              \
+        P("Id", "u", get_id, 0, CONST)                                                   \
+        P("Devices", "as", get_devices, GROUP_CHANGED_DEVICES, EMITS_CHANGE)             \
+        P("Type", "s", get_type, GROUP_CHANGED_TYPE, EMITS_CHANGE)                       \
+        P("Assignable", "b", get_assignable, GROUP_CHANGED_ASSIGNABLE, EMITS_CHANGE)     \
+        P("Blockers", "a(sss)", get_blockers, GROUP_CHANGED_BLOCKERS, EMITS_CHANGE)      \
+        P("ReservedRegions", "a(tts)", get_regions, GROUP_CHANGED_REGIONS, EMITS_CHANGE) \
         P("Job", "s", get_job, GROUP_CHANGED_JOB, EMITS_CHANGE)
 
 const BusProperty group_properties[] = { GROUP_PROPERTIES(BUS_PROPERTY_ROW) {} };

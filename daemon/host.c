@@ -81,9 +81,12 @@ static int read_units(const SysRoot *root, HostInfo *h) {
         if (k == -ENOENT)
                 return 0;
         if (k < 0)
-                return k == -ENOMEM ? k : strv_extendf(&h->errors, "%s: %s", SYSFS_CLASS_IOMMU, strerror(-k));
+                return k == -ENOMEM ? k
+                                    : strv_extendf(&h->errors, "%s: %s", SYSFS_CLASS_IOMMU,
+                                                   strerror(-k));
         while ((de = readdir(d)))
-                if (de->d_name[0] != '.' && filename_is_valid(de->d_name) && strv_extend(&names, de->d_name) < 0)
+                if (de->d_name[0] != '.' && filename_is_valid(de->d_name) &&
+                    strv_extend(&names, de->d_name) < 0)
                         return -ENOMEM;
         strv_sort(names);
 
@@ -113,7 +116,7 @@ static int read_units(const SysRoot *root, HostInfo *h) {
                                 u->ir = !!(u->ecap & DMAR_ECAP_IR);
                 } else if (k != -ENOENT || intel) {
                         if (strv_extendf(&h->errors, "%s: %s", path,
-                                               k < 0 ? strerror(-k) : "invalid value") < 0)
+                                         k < 0 ? strerror(-k) : "invalid value") < 0)
                                 return -ENOMEM;
                 }
                 if (intel)
@@ -149,19 +152,24 @@ static int read_hugepages(const SysRoot *root, HostInfo *h) {
                 if (safe_atou64(num, 10, &size) < 0)
                         continue;
                 snprintf(path, sizeof(path), SYSFS_HUGEPAGES "/%s/nr_hugepages", de->d_name);
-                if (sysfs_read_attr_buf(root, -1, path, buf, sizeof(buf)) < 0 || safe_atou64(buf, 10, &total) < 0)
+                if (sysfs_read_attr_buf(root, -1, path, buf, sizeof(buf)) < 0 ||
+                    safe_atou64(buf, 10, &total) < 0)
                         continue;
                 snprintf(path, sizeof(path), SYSFS_HUGEPAGES "/%s/free_hugepages", de->d_name);
-                if (sysfs_read_attr_buf(root, -1, path, buf, sizeof(buf)) < 0 || safe_atou64(buf, 10, &freep_) < 0)
+                if (sysfs_read_attr_buf(root, -1, path, buf, sizeof(buf)) < 0 ||
+                    safe_atou64(buf, 10, &freep_) < 0)
                         continue;
                 nh = realloc(h->hugepages, sizeof(*nh) * (h->n_hugepages + 1));
                 if (!nh)
                         return -ENOMEM;
                 h->hugepages = nh;
-                nh[h->n_hugepages++] = (Hugepages) { .size_kb = size, .total = total, .free = freep_ };
+                nh[h->n_hugepages++] = (Hugepages) { .size_kb = size,
+                                                     .total = total,
+                                                     .free = freep_ };
         }
         for (size_t i = 1; i < h->n_hugepages; i++)
-                for (size_t j = i; j > 0 && h->hugepages[j - 1].size_kb > h->hugepages[j].size_kb; j--) {
+                for (size_t j = i; j > 0 && h->hugepages[j - 1].size_kb > h->hugepages[j].size_kb;
+                     j--) {
                         Hugepages x = h->hugepages[j];
                         h->hugepages[j] = h->hugepages[j - 1];
                         h->hugepages[j - 1] = x;
@@ -190,7 +198,6 @@ static bool cmdline_has(const char *cmdline, const char *word) {
         return false;
 }
 
-
 /* Static support, as the kernel decides it (drivers/iommu/intel/irq_remapping.c,
  * intel_irq_remapping_supported()): the DMAR INTR_REMAP flag and the IR bit of every unit's ECAP.
  * Runtime: the kernel may still have turned it off (intremap=off, chipset quirks); remapped
@@ -205,31 +212,43 @@ int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline) {
         if (h->kind == IOMMU_KIND_NONE && h->iommu_present) {
                 /* Groups without a unit or an ACPI table to say what the hardware can do. */
                 h->ir = IR_UNKNOWN;
-                return strv_extendf(&h->ir_reasons, "IOMMU groups exist but no DMAR or IVRS table and no unit "
-                                    "in /%s describes the hardware", SYSFS_CLASS_IOMMU);
+                return strv_extendf(&h->ir_reasons,
+                                    "IOMMU groups exist but no DMAR or IVRS table and no unit "
+                                    "in /%s describes the hardware",
+                                    SYSFS_CLASS_IOMMU);
         }
         if (h->kind == IOMMU_KIND_NONE) {
                 h->ir = IR_UNSUPPORTED;
-                return strv_extendf(&h->ir_reasons, "no IOMMU: no DMAR or IVRS ACPI table and no units in /%s", SYSFS_CLASS_IOMMU);
+                return strv_extendf(&h->ir_reasons,
+                                    "no IOMMU: no DMAR or IVRS ACPI table and no units in /%s",
+                                    SYSFS_CLASS_IOMMU);
         }
         if (h->kind == IOMMU_KIND_INTEL) {
                 /* Not a verdict of its own: the kernel only warns and uses the table (dmar.c). */
                 if (h->dmar && !h->dmar->checksum_valid) {
-                        k = strv_extendf(&h->ir_reasons, "the DMAR table's checksum is invalid (bytes sum to 0x%02x, "
-                                         "not 0); like the kernel, the table is used anyway", h->dmar->checksum_sum);
+                        k = strv_extendf(
+                                &h->ir_reasons,
+                                "the DMAR table's checksum is invalid (bytes sum to 0x%02x, "
+                                "not 0); like the kernel, the table is used anyway",
+                                h->dmar->checksum_sum);
                         if (k < 0)
                                 return k;
                 }
                 if (h->dmar_error) {
                         hw_unknown = true;
-                        k = strv_extendf(&h->ir_reasons, "the DMAR table is invalid: %s", h->dmar_error);
+                        k = strv_extendf(&h->ir_reasons, "the DMAR table is invalid: %s",
+                                         h->dmar_error);
                 } else if (!h->dmar) {
                         hw_unknown = true;
-                        k = strv_extendf(&h->ir_reasons, "no readable DMAR table at /%s", SYSFS_ACPI_DMAR);
+                        k = strv_extendf(&h->ir_reasons, "no readable DMAR table at /%s",
+                                         SYSFS_ACPI_DMAR);
                 } else if (!(h->dmar->flags & DMAR_FLAG_INTR_REMAP)) {
                         hw_unsupported = true;
-                        k = strv_extendf(&h->ir_reasons, "DMAR flags 0x%02x: INTR_REMAP (bit 0) is clear, the firmware does not "
-                                   "support interrupt remapping", h->dmar->flags);
+                        k = strv_extendf(
+                                &h->ir_reasons,
+                                "DMAR flags 0x%02x: INTR_REMAP (bit 0) is clear, the firmware does not "
+                                "support interrupt remapping",
+                                h->dmar->flags);
                 }
                 if (k < 0)
                         return k;
@@ -238,10 +257,13 @@ int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline) {
 
                         if (u->ir == 0) {
                                 hw_unsupported = true;
-                                k = strv_extendf(&h->ir_reasons, "%s: ecap 0x%" PRIx64 " has IR (bit 3) clear", u->name, u->ecap);
+                                k = strv_extendf(&h->ir_reasons,
+                                                 "%s: ecap 0x%" PRIx64 " has IR (bit 3) clear",
+                                                 u->name, u->ecap);
                         } else if (u->ir < 0) {
                                 hw_unknown = true;
-                                k = strv_extendf(&h->ir_reasons, "%s: ecap could not be read", u->name);
+                                k = strv_extendf(&h->ir_reasons, "%s: ecap could not be read",
+                                                 u->name);
                         }
                         if (k < 0)
                                 return k;
@@ -253,25 +275,37 @@ int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline) {
         }
         if (!h->iommu_present) {
                 h->ir = IR_DISABLED;
-                return strv_extendf(&h->ir_reasons, "the firmware describes an IOMMU but the kernel did not enable it (no units "
-                              "in /%s; boot with %s)", SYSFS_CLASS_IOMMU,
-                              h->kind == IOMMU_KIND_AMD ? "amd_iommu=on" : "intel_iommu=on");
+                return strv_extendf(
+                        &h->ir_reasons,
+                        "the firmware describes an IOMMU but the kernel did not enable it (no units "
+                        "in /%s; boot with %s)",
+                        SYSFS_CLASS_IOMMU,
+                        h->kind == IOMMU_KIND_AMD ? "amd_iommu=on" : "intel_iommu=on");
         }
-        if (cmdline && (cmdline_has(cmdline, "intremap=off") || cmdline_has(cmdline, "nointremap"))) {
+        if (cmdline &&
+            (cmdline_has(cmdline, "intremap=off") || cmdline_has(cmdline, "nointremap"))) {
                 h->ir = IR_DISABLED;
-                return strv_extendf(&h->ir_reasons, "interrupt remapping is turned off on the kernel command line");
+                return strv_extendf(&h->ir_reasons,
+                                    "interrupt remapping is turned off on the kernel command line");
         }
         if (interrupts && strstr(interrupts, "IR-")) {
                 h->ir = hw_unknown ? IR_UNKNOWN : IR_ENABLED;
-                return hw_unknown ? 0 : strv_extendf(&h->ir_reasons, "remapped interrupt domains (IR-) in /proc/interrupts");
+                return hw_unknown ? 0
+                                  : strv_extendf(
+                                            &h->ir_reasons,
+                                            "remapped interrupt domains (IR-) in /proc/interrupts");
         }
         if (interrupts) {
                 h->ir = IR_DISABLED;
-                return strv_extendf(&h->ir_reasons, "no remapped interrupt domain (IR-) in /proc/interrupts: the kernel did "
-                              "not enable interrupt remapping");
+                return strv_extendf(
+                        &h->ir_reasons,
+                        "no remapped interrupt domain (IR-) in /proc/interrupts: the kernel did "
+                        "not enable interrupt remapping");
         }
         h->ir = IR_UNKNOWN;
-        return strv_extendf(&h->ir_reasons, "/proc/interrupts is not readable: the runtime state cannot be confirmed");
+        return strv_extendf(
+                &h->ir_reasons,
+                "/proc/interrupts is not readable: the runtime state cannot be confirmed");
 }
 
 int host_info_read(const SysRoot *root, HostInfo **ret) {
@@ -299,7 +333,8 @@ int host_info_read(const SysRoot *root, HostInfo **ret) {
         } else if (k != -ENOENT) {
                 h->dmar_table = true;
                 h->kind = IOMMU_KIND_INTEL;
-                if (asprintf(&h->dmar_error, "cannot read /%s: %s", SYSFS_ACPI_DMAR, strerror(-k)) < 0)
+                if (asprintf(&h->dmar_error, "cannot read /%s: %s", SYSFS_ACPI_DMAR, strerror(-k)) <
+                    0)
                         return -ENOMEM;
         }
         h->ivrs_table = sysfs_exists_at(root, -1, SYSFS_ACPI_IVRS);
@@ -311,11 +346,14 @@ int host_info_read(const SysRoot *root, HostInfo **ret) {
                 return k;
         h->iommu_present = h->n_units > 0 || dir_has_entries(root, SYSFS_IOMMU_GROUPS);
 
-        h->unsafe_interrupts = read_param_bool(root, SYSFS_MODULE "/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
-                                               &h->errors);
-        h->iommufd_unsafe_interrupts = read_param_bool(root, SYSFS_MODULE "/iommufd/parameters/allow_unsafe_interrupts",
-                                                       &h->errors);
-        k = sysfs_read_attr_buf(root, -1, SYSFS_MODULE "/vfio_iommu_type1/parameters/dma_entry_limit", buf, sizeof(buf));
+        h->unsafe_interrupts = read_param_bool(
+                root, SYSFS_MODULE "/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+                &h->errors);
+        h->iommufd_unsafe_interrupts = read_param_bool(
+                root, SYSFS_MODULE "/iommufd/parameters/allow_unsafe_interrupts", &h->errors);
+        k = sysfs_read_attr_buf(root, -1,
+                                SYSFS_MODULE "/vfio_iommu_type1/parameters/dma_entry_limit", buf,
+                                sizeof(buf));
         if (k >= 0) {
                 uint32_t v;
 
@@ -355,7 +393,8 @@ int host_info_read(const SysRoot *root, HostInfo **ret) {
 }
 
 int host_set_unsafe_interrupts(const SysRoot *root, bool allow) {
-        static const char type1[] = SYSFS_MODULE "/vfio_iommu_type1/parameters/allow_unsafe_interrupts";
+        static const char type1[] = SYSFS_MODULE
+                "/vfio_iommu_type1/parameters/allow_unsafe_interrupts";
         static const char iommufd[] = SYSFS_MODULE "/iommufd/parameters/allow_unsafe_interrupts";
         const char *value = allow ? "1" : "0";
         int k;

@@ -25,10 +25,10 @@ typedef enum IrVerdict {
 } IrVerdict;
 
 typedef struct IommuUnit {
-        char *name;            /* dmar0, ivhd0 */
+        char *name; /* dmar0, ivhd0 */
         bool has_ecap;
-        uint64_t ecap;         /* Intel extended capability register, or AMD features */
-        int ir;                /* -1 unknown, 0, 1 */
+        uint64_t ecap; /* Intel extended capability register, or AMD features */
+        int ir;        /* -1 unknown, 0, 1 */
 } IommuUnit;
 
 typedef struct Hugepages {
@@ -40,8 +40,8 @@ typedef struct HostInfo {
         IommuKind kind;
         bool iommu_present;
         bool dmar_table, ivrs_table;
-        DmarTable *dmar;       /* parsed DMAR, NULL if absent or invalid */
-        char *dmar_error;      /* why the DMAR table was rejected */
+        DmarTable *dmar;  /* parsed DMAR, NULL if absent or invalid */
+        char *dmar_error; /* why the DMAR table was rejected */
         IommuUnit *units;
         size_t n_units;
         IrVerdict ir;

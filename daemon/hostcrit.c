@@ -33,7 +33,8 @@ int mountinfo_root_device(const char *mountinfo, unsigned *ret_major, unsigned *
                 int n = 0;
 
                 if (sscanf(line, "%*u %*u %u:%u %*s %7s%n", &a, &b, mp, &n) == 3 && n > 0 &&
-                    line + n <= end && streq(mp, "/") && (line[n] == ' ' || line[n] == '\n' || !line[n])) {
+                    line + n <= end && streq(mp, "/") &&
+                    (line[n] == ' ' || line[n] == '\n' || !line[n])) {
                         maj = a;
                         min = b;
                         found = true;
@@ -57,10 +58,11 @@ int route_default_interfaces(const char *route, const char *ipv6_route, char ***
                 char ifname[64], dest[16], mask[16];
                 unsigned flags;
 
-                if (sscanf(line, "%63s %15s %*s %x %*s %*s %*s %15s", ifname, dest, &flags, mask) == 4 &&
+                if (sscanf(line, "%63s %15s %*s %x %*s %*s %*s %15s", ifname, dest, &flags, mask) ==
+                            4 &&
                     streq(dest, "00000000") && streq(mask, "00000000") && (flags & 1) &&
-                    filename_is_valid(ifname) && !streq(ifname, "lo") && !strv_contains(l, ifname) &&
-                    strv_extend(&l, ifname) < 0)
+                    filename_is_valid(ifname) && !streq(ifname, "lo") &&
+                    !strv_contains(l, ifname) && strv_extend(&l, ifname) < 0)
                         return -ENOMEM;
                 line = *end ? end + 1 : end;
         }
@@ -71,10 +73,11 @@ int route_default_interfaces(const char *route, const char *ipv6_route, char ***
                 char dest[40], plen[4], ifname[64];
                 unsigned flags;
 
-                if (sscanf(line, "%39s %3s %*s %*s %*s %*s %*s %*s %x %63s", dest, plen, &flags, ifname) == 4 &&
-                    streq(dest, "00000000000000000000000000000000") && streq(plen, "00") && (flags & 1) &&
-                    filename_is_valid(ifname) && !streq(ifname, "lo") && !strv_contains(l, ifname) &&
-                    strv_extend(&l, ifname) < 0)
+                if (sscanf(line, "%39s %3s %*s %*s %*s %*s %*s %*s %x %63s", dest, plen, &flags,
+                           ifname) == 4 &&
+                    streq(dest, "00000000000000000000000000000000") && streq(plen, "00") &&
+                    (flags & 1) && filename_is_valid(ifname) && !streq(ifname, "lo") &&
+                    !strv_contains(l, ifname) && strv_extend(&l, ifname) < 0)
                         return -ENOMEM;
                 line = *end ? end + 1 : end;
         }
@@ -105,7 +108,8 @@ int devpath_pci_device(const char *path, char ret[static PCI_ADDRESS_STRLEN]) {
         return 0;
 }
 
-static int add(HostCritical **c, size_t *n, const char *address, const char *fmt, ...) _printf_(4, 5);
+static int add(HostCritical **c, size_t *n, const char *address, const char *fmt, ...)
+        _printf_(4, 5);
 static int add(HostCritical **c, size_t *n, const char *address, const char *fmt, ...) {
         HostCritical *nc;
         char *reason;
@@ -153,8 +157,8 @@ static int read_text(const SysRoot *root, const char *path, char **ret) {
 
 /* Walks from a block device to the PCI devices under it, following stacked devices (dm, md)
  * through their slaves/ directory (Documentation/ABI/stable/sysfs-block). */
-static int block_devices(const SysRoot *root, const char *blockpath, const char *what, unsigned depth,
-                         HostCritical **c, size_t *n, char ***errors) {
+static int block_devices(const SysRoot *root, const char *blockpath, const char *what,
+                         unsigned depth, HostCritical **c, size_t *n, char ***errors) {
         _cleanup_free_ char *real = NULL, *slaves = NULL;
         _cleanup_closedir_ DIR *d = NULL;
         char addr[PCI_ADDRESS_STRLEN];
@@ -167,7 +171,9 @@ static int block_devices(const SysRoot *root, const char *blockpath, const char 
         if (k == -EINVAL) /* not a link: already a real directory */
                 real = strdup(blockpath);
         else if (k < 0)
-                return k == -ENOMEM ? k : strv_extendf(errors, "root filesystem: %s: %s", blockpath, strerror(-k));
+                return k == -ENOMEM ? k
+                                    : strv_extendf(errors, "root filesystem: %s: %s", blockpath,
+                                                   strerror(-k));
         if (!real)
                 return -ENOMEM;
         if (devpath_pci_device(real, addr) >= 0)
@@ -177,7 +183,8 @@ static int block_devices(const SysRoot *root, const char *blockpath, const char 
                 return -ENOMEM;
         k = sysroot_opendir_at(root, -1, slaves, &d);
         if (k < 0)
-                return k == -ENOMEM ? k : 0; /* virtual device with nothing under it (tmpfs, overlay) */
+                return k == -ENOMEM ? k
+                                    : 0; /* virtual device with nothing under it (tmpfs, overlay) */
         while ((de = readdir(d))) {
                 _cleanup_free_ char *sub = NULL;
 
@@ -207,7 +214,9 @@ static int net_devices(const SysRoot *root, const char *ifname, const char *top,
                 return -ENOMEM;
         k = sysfs_resolve_link(root, link, &real);
         if (k < 0)
-                return k == -ENOMEM ? k : strv_extendf(errors, "default route: %s: %s", link, strerror(-k));
+                return k == -ENOMEM
+                               ? k
+                               : strv_extendf(errors, "default route: %s: %s", link, strerror(-k));
         if (devpath_pci_device(real, addr) >= 0)
                 return add(c, n, addr, "carries the default route (%s)", top);
 
@@ -280,7 +289,8 @@ int host_critical_find(const SysRoot *root, const Topology *t, HostCritical **re
         /* boot_vga: the device the firmware used for the console (sysfs-bus-pci). */
         for (size_t i = 0; i < t->n_devices; i++)
                 if (t->devices[i]->boot_vga > 0) {
-                        k = add(&c, &n, t->devices[i]->address, "is the boot VGA device (boot_vga=1)");
+                        k = add(&c, &n, t->devices[i]->address,
+                                "is the boot VGA device (boot_vga=1)");
                         if (k < 0)
                                 goto fail;
                 }

@@ -62,8 +62,8 @@ static int introspect(sd_bus *client, const char *path, const char *interface, c
         const char *xml;
         int k;
 
-        k = sd_bus_call_method(client, NULL, path, "org.freedesktop.DBus.Introspectable", "Introspect", &error,
-                               &reply, "");
+        k = sd_bus_call_method(client, NULL, path, "org.freedesktop.DBus.Introspectable",
+                               "Introspect", &error, &reply, "");
         if (k < 0)
                 return k;
         k = sd_bus_message_read(reply, "s", &xml);

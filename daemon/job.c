@@ -10,21 +10,17 @@
 #include "worker.h"
 
 struct JobQueue {
-        Job *jobs;                 /* in the order they were queued */
-        int eventfd;               /* a job thread finished */
+        Job *jobs;   /* in the order they were queued */
+        int eventfd; /* a job thread finished */
         sd_event_source *source;
         JobChangeFn on_change;
         void *userdata;
-        bool stopping;             /* job_queue_free(): nothing new starts */
+        bool stopping; /* job_queue_free(): nothing new starts */
 };
 
 static const char *const kind_table[_JOB_KIND_MAX] = {
-        [JOB_CLAIM] = "claim",
-        [JOB_PREPARE] = "prepare",
-        [JOB_RELEASE] = "release",
-        [JOB_UNPREPARE] = "unprepare",
-        [JOB_ENFORCE] = "enforce",
-        [JOB_RETRY] = "retry",
+        [JOB_CLAIM] = "claim",         [JOB_PREPARE] = "prepare", [JOB_RELEASE] = "release",
+        [JOB_UNPREPARE] = "unprepare", [JOB_ENFORCE] = "enforce", [JOB_RETRY] = "retry",
         [JOB_GRANT] = "grant",
 };
 
@@ -181,7 +177,9 @@ int job_enqueue(JobQueue *q, JobKind kind, uint32_t group, JobFn run, JobFn done
         j = calloc(1, sizeof(*j));
         if (!j)
                 return -ENOMEM;
-        *j = (Job) { .kind = kind, .group = group, .data = data, .run = run, .done = done, .queue = q };
+        *j = (Job) {
+                .kind = kind, .group = group, .data = data, .run = run, .done = done, .queue = q
+        };
         if (!running_job(q, group)) {
                 int k = start(q, j);
 

@@ -20,8 +20,8 @@ typedef enum JobKind {
         JOB_PREPARE,
         JOB_RELEASE,
         JOB_UNPREPARE,
-        JOB_ENFORCE,     /* after a uevent: a member back to vfio-pci, a new member, an arrival */
-        JOB_RETRY,       /* a stuck group given back again */
+        JOB_ENFORCE, /* after a uevent: a member back to vfio-pci, a new member, an arrival */
+        JOB_RETRY,   /* a stuck group given back again */
         JOB_GRANT,
         _JOB_KIND_MAX,
 } JobKind;
@@ -36,8 +36,8 @@ struct Job {
         JobKind kind;
         uint32_t group;
         void *data;
-        JobFn run;         /* in the job's thread, daemon lock held */
-        JobFn done;        /* in the event loop once run returned, or with cancelled set when the
+        JobFn run;  /* in the job's thread, daemon lock held */
+        JobFn done; /* in the event loop once run returned, or with cancelled set when the
                             * queue goes before the job ran; frees data */
         bool cancelled;
 

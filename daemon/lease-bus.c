@@ -15,7 +15,7 @@
 /* What the bus glue keeps per lease (Lease.bus_data). */
 struct LeaseBus {
         Manager *daemon;
-        uint64_t id;              /* the lease may be gone before its bus side (its job's end) */
+        uint64_t id; /* the lease may be gone before its bus side (its job's end) */
         sd_bus_track *track;
         sd_event_source *defer;
 };
@@ -24,8 +24,8 @@ int lease_object_path(uint64_t id, char **ret) {
         return asprintf(ret, OBJ_LEASE_PREFIX "/%" PRIu64, id) < 0 ? -ENOMEM : 0;
 }
 
-int lease_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
-                   sd_bus_error *error) {
+int lease_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                   void **found, sd_bus_error *error) {
         Manager *d = userdata;
         _cleanup_free_ char *id = NULL;
         uint64_t n;
@@ -47,7 +47,8 @@ int lease_bus_find(sd_bus *bus, const char *path, const char *interface, void *u
         return 1;
 }
 
-int lease_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error) {
+int lease_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
+                        sd_bus_error *error) {
         Manager *d = userdata;
         size_t n = d->leases ? d->leases->n : 0;
         char **l = calloc(n + 1, sizeof(char *));
@@ -105,7 +106,9 @@ int lease_bus_emit_changed(Manager *d, const Lease *l) {
         _cleanup_free_ char *path = NULL;
         int k = lease_object_path(l->id, &path);
 
-        return k < 0 ? k : bus_emit_properties_changed(d->bus, path, IFACE_LEASE, lease_properties, LEASE_CHANGED);
+        return k < 0 ? k
+                     : bus_emit_properties_changed(d->bus, path, IFACE_LEASE, lease_properties,
+                                                   LEASE_CHANGED);
 }
 
 int lease_bus_emit_removed(Manager *d, uint64_t id) {
@@ -120,7 +123,8 @@ int lease_bus_emit_removed(Manager *d, uint64_t id) {
                                       "InterfacesRemoved");
         if (k < 0)
                 return k;
-        k = sd_bus_message_append(m, "oas", path, 4, "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
+        k = sd_bus_message_append(m, "oas", path, 4, "org.freedesktop.DBus.Peer",
+                                  "org.freedesktop.DBus.Introspectable",
                                   "org.freedesktop.DBus.Properties", IFACE_LEASE);
         if (k < 0)
                 return k;
@@ -172,7 +176,8 @@ int lease_bus_track(Manager *d, Lease *l) {
 static bool is_holder(Manager *d, sd_bus_message *m, const Lease *l) {
         const char *sender = sd_bus_message_get_sender(m);
 
-        return l->holder && sender && streq(sender, l->holder) && streq(l->holder_bus_id, d->bus_id);
+        return l->holder && sender && streq(sender, l->holder) &&
+               streq(l->holder_bus_id, d->bus_id);
 }
 
 static Manager *manager_of(Lease *l) {
@@ -196,7 +201,8 @@ int lease_inspect(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd
 
                 if (!unprepare)
                         return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                IFACE_MANAGER ".Unprepare is not an authorised method");
+                                                IFACE_MANAGER
+                                                ".Unprepare is not an authorised method");
                 auth->action = unprepare->action;
         }
         auth->about_group = true;
@@ -216,7 +222,8 @@ int lease_inspect(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd
 /* clang-format on */
 
 /* The container or the group fd of an active claim, from its backend. */
-static int reply_lease_fd(sd_bus_message *m, Manager *d, Lease *l, VfioFdKind kind, sd_bus_error *error) {
+static int reply_lease_fd(sd_bus_message *m, Manager *d, Lease *l, VfioFdKind kind,
+                          sd_bus_error *error) {
         LeaseError err = {};
         int fd = -1, k = manager_hand_out_fd(d, l, kind, &fd, &err);
 
@@ -266,7 +273,8 @@ static int check_no_options(sd_bus_message *m, sd_bus_error *error) {
         if (k < 0)
                 return k;
         if (sd_bus_message_at_end(m, false) == 0)
-                return sd_bus_error_set(error, BUS_ERROR_INVALID_ARGUMENT, "This method takes no options yet");
+                return sd_bus_error_set(error, BUS_ERROR_INVALID_ARGUMENT,
+                                        "This method takes no options yet");
         return sd_bus_message_exit_container(m);
 }
 
@@ -284,14 +292,16 @@ int lease_method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (k < 0)
                 return k;
         if (uid == UINT32_MAX)
-                return sd_bus_error_set(error, BUS_ERROR_INVALID_ARGUMENT, "uid 4294967295 is not a user");
+                return sd_bus_error_set(error, BUS_ERROR_INVALID_ARGUMENT,
+                                        "uid 4294967295 is not a user");
         who = bus_caller_describe(m);
         /* A node owned by a uid nobody has yet would go to whoever is given that uid later. */
         k = userdb_by_uid(uid, &grantee.user, &grantee.groups);
         if (k == -ESRCH)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_USER,
                                          "uid %" PRIu32 " has no user entry: /dev/vfio/%" PRIu32
-                                         " is handed only to an existing user", uid, l->group);
+                                         " is handed only to an existing user",
+                                         uid, l->group);
         if (k < 0)
                 return k;
         grantee.uid = uid;
@@ -350,17 +360,17 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
 }
 
 /* name, signature, getter, change bit, flags (see BusProperty) */
-#define LEASE_PROPERTIES(P)                                                                             \
-        P("Id", "t", get_id, 0, CONST)                                                                  \
-        P("Kind", "s", get_kind, 0, CONST)                                                              \
-        P("Group", "u", get_group, 0, CONST)                                                            \
-        P("Devices", "as", get_devices, 0, CONST)                                                       \
-        P("Holder", "s", get_holder, LEASE_CHANGED, EMITS_CHANGE)                                       \
-        P("Uid", "u", get_uid, 0, CONST)                                                                \
-        P("Pid", "u", get_pid, 0, CONST)                                                                \
-        P("State", "s", get_state, LEASE_CHANGED, EMITS_CHANGE)                                         \
-        P("Reason", "s", get_reason, LEASE_CHANGED, EMITS_CHANGE)                                       \
-        P("Persistent", "b", get_persistent, 0, CONST)                                                  \
+#define LEASE_PROPERTIES(P)                                       \
+        P("Id", "t", get_id, 0, CONST)                            \
+        P("Kind", "s", get_kind, 0, CONST)                        \
+        P("Group", "u", get_group, 0, CONST)                      \
+        P("Devices", "as", get_devices, 0, CONST)                 \
+        P("Holder", "s", get_holder, LEASE_CHANGED, EMITS_CHANGE) \
+        P("Uid", "u", get_uid, 0, CONST)                          \
+        P("Pid", "u", get_pid, 0, CONST)                          \
+        P("State", "s", get_state, LEASE_CHANGED, EMITS_CHANGE)   \
+        P("Reason", "s", get_reason, LEASE_CHANGED, EMITS_CHANGE) \
+        P("Persistent", "b", get_persistent, 0, CONST)            \
         P("Backend", "s", get_backend, 0, CONST)
 
 const BusProperty lease_properties[] = { LEASE_PROPERTIES(BUS_PROPERTY_ROW) {} };

@@ -7,8 +7,8 @@
 /* What went wrong in a transaction, for an error message that names device, driver, step and
  * errno. */
 typedef struct LeaseError {
-        int error;               /* negative errno */
-        VaError code;            /* VA_ERROR_BIND_FAILED, VA_ERROR_GROUP_NOT_VIABLE, ... */
+        int error;    /* negative errno */
+        VaError code; /* VA_ERROR_BIND_FAILED, VA_ERROR_GROUP_NOT_VIABLE, ... */
         char *message;
 } LeaseError;
 void lease_error_clear(LeaseError *e);

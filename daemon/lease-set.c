@@ -46,7 +46,8 @@ LeaseSet *lease_set_free(LeaseSet *s) {
 }
 
 int lease_set_save(LeaseSet *s) {
-        StateGlobals g = { .next_id = s->next_id, .unsafe_interrupts_set = s->unsafe_interrupts_set };
+        StateGlobals g = { .next_id = s->next_id,
+                           .unsafe_interrupts_set = s->unsafe_interrupts_set };
 
         return state_save(s->runtime_fd, s->leases, s->n, &g);
 }
@@ -132,7 +133,8 @@ static int persistent_update(LeaseSet *s, const Lease *l, bool add) {
         s->n_persistent = j;
         if (add)
                 for (size_t i = 0; i < l->n_devices; i++) {
-                        const Device *d = topology_find_device(s->ctx.model->topology, l->devices[i].address);
+                        const Device *d = topology_find_device(s->ctx.model->topology,
+                                                               l->devices[i].address);
                         PersistentDevice *n;
 
                         if (l->devices[i].bridge || !d)
@@ -141,7 +143,8 @@ static int persistent_update(LeaseSet *s, const Lease *l, bool add) {
                         if (!n)
                                 return -ENOMEM;
                         s->persistent = n;
-                        n[s->n_persistent] = (PersistentDevice) { .vendor = d->vendor, .device = d->device };
+                        n[s->n_persistent] = (PersistentDevice) { .vendor = d->vendor,
+                                                                  .device = d->device };
                         strcpy(n[s->n_persistent].address, d->address);
                         s->n_persistent++;
                 }
@@ -151,8 +154,11 @@ static int persistent_update(LeaseSet *s, const Lease *l, bool add) {
 /* Nothing is bound unattended without a guard's yes. */
 static int guard(LeaseSet *s, uint32_t group, char **ret_why) {
         if (!s->guard)
-                return asprintf(ret_why, "no checks are set up for bindings the daemon starts on its own") < 0
-                               ? -ENOMEM : -EPERM;
+                return asprintf(ret_why,
+                                "no checks are set up for bindings the daemon starts on its own") <
+                                       0
+                               ? -ENOMEM
+                               : -EPERM;
         return s->guard(s->guard_userdata, group, ret_why);
 }
 
@@ -166,7 +172,9 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                 lease_error_clear(err);
                 err->error = -EBUSY;
                 err->code = VA_ERROR_BUSY;
-                if (asprintf(&err->message, "IOMMU group %" PRIu32 " is already leased (lease %" PRIu64 ", %s, %s%s%s)",
+                if (asprintf(&err->message,
+                             "IOMMU group %" PRIu32 " is already leased (lease %" PRIu64
+                             ", %s, %s%s%s)",
                              req->group, other->id, lease_kind_to_string(other->kind),
                              lease_state_to_string(other->state), other->holder ? ", held by " : "",
                              strempty(other->holder)) < 0)
@@ -210,7 +218,8 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                         lease_error_clear(err);
                         err->error = k < 0 ? k : -EINVAL;
                         err->code = VA_ERROR_FAILED;
-                        if (asprintf(&err->message, "Cannot identify the caller %s (pid %" PRIu32 "): %s",
+                        if (asprintf(&err->message,
+                                     "Cannot identify the caller %s (pid %" PRIu32 "): %s",
                                      req->holder, req->pid, k < 0 ? strerror(-k) : "no bus id") < 0)
                                 err->message = NULL;
                         return err->error;
@@ -242,8 +251,10 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                         lease_error_clear(err);
                         err->error = k;
                         err->code = VA_ERROR_STATE_FAILED;
-                        if (asprintf(&err->message, "IOMMU group %" PRIu32 " is on vfio-pci but could not be made "
-                                     "persistent: %s", l->group, strerror(-k)) < 0)
+                        if (asprintf(&err->message,
+                                     "IOMMU group %" PRIu32 " is on vfio-pci but could not be made "
+                                     "persistent: %s",
+                                     l->group, strerror(-k)) < 0)
                                 err->message = NULL;
                         *ret = l;
                         return k;
@@ -296,7 +307,8 @@ static int rebind_drifted(LeaseSet *s, Lease *l, char ***log) {
         return 0;
 }
 
-int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn alive, void *userdata, char ***log) {
+int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn alive, void *userdata,
+                        char ***log) {
         _cleanup_free_ char *error = NULL;
         Lease **loaded = NULL;
         StateGlobals g;
@@ -315,7 +327,8 @@ int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn aliv
         if (k < 0) {
                 /* Keep the unreadable file for a human and start from nothing. */
                 (void) renameat(s->runtime_fd, STATE_FILE, s->runtime_fd, STATE_FILE ".corrupt");
-                if (log_line(log, "state: %s; moved aside to %s.corrupt", error ?: strerror(-k), STATE_FILE) < 0)
+                if (log_line(log, "state: %s; moved aside to %s.corrupt", error ?: strerror(-k),
+                             STATE_FILE) < 0)
                         return -ENOMEM;
         } else {
                 s->leases = loaded;
@@ -355,8 +368,10 @@ int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn aliv
                         i++;
                         continue;
                 }
-                if (log_line(log, "lease %" PRIu64 " on IOMMU group %" PRIu32 " was %s%s: giving it back", l->id,
-                             l->group, lease_state_to_string(l->state),
+                if (log_line(log,
+                             "lease %" PRIu64 " on IOMMU group %" PRIu32
+                             " was %s%s: giving it back",
+                             l->id, l->group, lease_state_to_string(l->state),
                              l->state == LEASE_ACTIVE ? " and its holder is gone" : "") < 0)
                         return -ENOMEM;
                 if (s->before_release)
@@ -382,13 +397,17 @@ int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn aliv
 
         /* Persistent prepares whose group has no lease (after a reboot). */
         for (size_t i = 0; i < s->n_persistent; i++) {
-                const Device *d = topology_find_device(s->ctx.model->topology, s->persistent[i].address);
-                LeaseRequest req = { .kind = LEASE_PREPARE, .persistent = true, .unattended = true };
+                const Device *d = topology_find_device(s->ctx.model->topology,
+                                                       s->persistent[i].address);
+                LeaseRequest req = { .kind = LEASE_PREPARE,
+                                     .persistent = true,
+                                     .unattended = true };
                 LeaseError err = {};
                 Lease *l;
 
                 if (!d || d->group < 0 || d->vendor != s->persistent[i].vendor ||
-                    d->device != s->persistent[i].device || lease_set_find_group(s, (uint32_t) d->group))
+                    d->device != s->persistent[i].device ||
+                    lease_set_find_group(s, (uint32_t) d->group))
                         continue;
                 req.group = (uint32_t) d->group;
                 k = lease_set_acquire(s, &req, &l, &err);
@@ -396,7 +415,8 @@ int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn aliv
                         lease_error_clear(&err);
                         return k;
                 }
-                if (k < 0 && log_line(log, "persistent prepare of %s: %s", d->address, err.message ?: strerror(-k)) < 0) {
+                if (k < 0 && log_line(log, "persistent prepare of %s: %s", d->address,
+                                      err.message ?: strerror(-k)) < 0) {
                         lease_error_clear(&err);
                         return -ENOMEM;
                 }
@@ -404,14 +424,17 @@ int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn aliv
         }
         /* A lease that needed allow_unsafe_interrupts may have ended while we were not running. */
         k = lease_set_drop_unsafe_interrupts(s);
-        if (k > 0 && log_line(log, "allow_unsafe_interrupts cleared: no lease relies on it any more") < 0)
+        if (k > 0 &&
+            log_line(log, "allow_unsafe_interrupts cleared: no lease relies on it any more") < 0)
                 return -ENOMEM;
-        if (k < 0 && log_line(log, "allow_unsafe_interrupts could not be cleared: %s", strerror(-k)) < 0)
+        if (k < 0 &&
+            log_line(log, "allow_unsafe_interrupts could not be cleared: %s", strerror(-k)) < 0)
                 return -ENOMEM;
         return 0;
 }
 
-int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver, char **ret_message) {
+int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver,
+                             char **ret_message) {
         Lease *l = lease_set_find_device(s, address);
         BindFailure f = {};
         const LeaseDevice *d = NULL;
@@ -431,18 +454,28 @@ int lease_set_enforce_device(LeaseSet *s, const char *address, const char *drive
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0)
-                        return asprintf(ret_message, "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s "
-                                        "and is left there: %s", address, l->group, driver ?: "no driver", strna(why)) < 0
-                                       ? -ENOMEM : 1;
+                        return asprintf(ret_message,
+                                        "%s, a member of leased IOMMU group %" PRIu32
+                                        ", was taken by %s "
+                                        "and is left there: %s",
+                                        address, l->group, driver ?: "no driver", strna(why)) < 0
+                                       ? -ENOMEM
+                                       : 1;
         }
         k = binding_bind_vfio(s->ctx.model->root, address, s->ctx.timeout_usec, &f);
         if (k < 0)
-                k = asprintf(ret_message, "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s and could "
-                             "not be moved back to vfio-pci: %s failed: %s", address, l->group, driver ?: "no driver",
-                             bind_step_to_string(f.step), strerror(-k));
+                k = asprintf(ret_message,
+                             "%s, a member of leased IOMMU group %" PRIu32
+                             ", was taken by %s and could "
+                             "not be moved back to vfio-pci: %s failed: %s",
+                             address, l->group, driver ?: "no driver", bind_step_to_string(f.step),
+                             strerror(-k));
         else
-                k = asprintf(ret_message, "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s; moved "
-                             "back to vfio-pci", address, l->group, driver ?: "no driver");
+                k = asprintf(ret_message,
+                             "%s, a member of leased IOMMU group %" PRIu32
+                             ", was taken by %s; moved "
+                             "back to vfio-pci",
+                             address, l->group, driver ?: "no driver");
         bind_failure_clear(&f);
         return k < 0 ? -ENOMEM : 1;
 }
@@ -462,9 +495,14 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0)
-                        return asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " and was left on %s: "
-                                        "%s", d->address, l->group, d->driver ?: "no driver", strna(why)) < 0
-                                       ? -ENOMEM : 1;
+                        return asprintf(ret_message,
+                                        "%s appeared in leased IOMMU group %" PRIu32
+                                        " and was left on %s: "
+                                        "%s",
+                                        d->address, l->group, d->driver ?: "no driver",
+                                        strna(why)) < 0
+                                       ? -ENOMEM
+                                       : 1;
         }
         n = realloc(l->devices, sizeof(LeaseDevice) * (l->n_devices + 1));
         if (!n)
@@ -483,23 +521,32 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
         if (l->persistent)
                 (void) persistent_update(s, l, true);
         if (ld->bridge)
-                return asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " (a bridge: left on %s)",
-                                d->address, l->group, d->driver ?: "no driver") < 0 ? -ENOMEM : 1;
+                return asprintf(ret_message,
+                                "%s appeared in leased IOMMU group %" PRIu32
+                                " (a bridge: left on %s)",
+                                d->address, l->group, d->driver ?: "no driver") < 0
+                               ? -ENOMEM
+                               : 1;
         /* d is the model's, which a uevent may change while the write waits: the lease's copies
          * from here on. */
         k = binding_bind_vfio(s->ctx.model->root, ld->address, s->ctx.timeout_usec, &f);
         if (k < 0)
-                k = asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " on %s and could not be "
-                             "moved to vfio-pci: %s failed: %s", ld->address, l->group,
-                             ld->original_driver ?: "no driver", bind_step_to_string(f.step), strerror(-k));
+                k = asprintf(ret_message,
+                             "%s appeared in leased IOMMU group %" PRIu32 " on %s and could not be "
+                             "moved to vfio-pci: %s failed: %s",
+                             ld->address, l->group, ld->original_driver ?: "no driver",
+                             bind_step_to_string(f.step), strerror(-k));
         else
-                k = asprintf(ret_message, "%s appeared in leased IOMMU group %" PRIu32 " and joined it on vfio-pci",
+                k = asprintf(ret_message,
+                             "%s appeared in leased IOMMU group %" PRIu32
+                             " and joined it on vfio-pci",
                              ld->address, l->group);
         bind_failure_clear(&f);
         return k < 0 ? -ENOMEM : 1;
 }
 
-bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor, uint16_t device) {
+bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor,
+                             uint16_t device) {
         for (size_t i = 0; i < s->n_persistent; i++)
                 if (streq(s->persistent[i].address, address) && s->persistent[i].vendor == vendor &&
                     s->persistent[i].device == device)

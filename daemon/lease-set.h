@@ -18,14 +18,14 @@ typedef struct LeaseSet {
         Lease **leases;
         size_t n;
         uint64_t next_id;
-        int runtime_fd;           /* $RUNTIME_DIRECTORY: state.json */
-        int state_fd;             /* $STATE_DIRECTORY: persistent.json */
+        int runtime_fd; /* $RUNTIME_DIRECTORY: state.json */
+        int state_fd;   /* $STATE_DIRECTORY: persistent.json */
         PersistentDevice *persistent;
         size_t n_persistent;
         bool unsafe_interrupts_set; /* we set allow_unsafe_interrupts: cleared with its last user */
         LeaseContext ctx;
-        LeaseGuardFn guard;       /* NULL: nothing is bound unattended */
-        void *guard_userdata;     /* also before_release()'s */
+        LeaseGuardFn guard;   /* NULL: nothing is bound unattended */
+        void *guard_userdata; /* also before_release()'s */
         /* Called before a lease is given back: whoever else holds copies of its fds (systemd's fd
          * store) must let go first, or the group stays open and the release waits for it. */
         void (*before_release)(void *userdata, Lease *l);
@@ -44,7 +44,7 @@ Lease *lease_set_find_device(const LeaseSet *s, const char *address);
 typedef struct LeaseRequest {
         LeaseKind kind;
         uint32_t group;
-        const char *holder;     /* claims: the unique name, on the bus instance holder_bus_id */
+        const char *holder; /* claims: the unique name, on the bus instance holder_bus_id */
         const char *holder_bus_id;
         uint32_t uid, pid;
         bool persistent;        /* prepares */
@@ -69,11 +69,13 @@ int lease_set_release(LeaseSet *s, Lease *l, LeaseError *err);
 typedef bool (*LeaseHolderAliveFn)(void *userdata, Lease *l);
 /* Gives a lease read back from state.json what it had before the restart (fds). */
 typedef void (*LeaseAdoptFn)(void *userdata, Lease *l);
-int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn alive, void *userdata, char ***log);
+int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn alive, void *userdata,
+                        char ***log);
 
 /* A member of a leased group got a host driver (a kernel upgrade adding a driver is the known
  * case): move it back to vfio-pci. Returns 1 if something was undone, 0 if nothing to do. */
-int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver, char **ret_message);
+int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver,
+                             char **ret_message);
 
 /* A device appeared in a group that is leased (hotplug, a VF, a member back after a reboot):
  * it joins the lease (its driver recorded first) and goes to vfio-pci like the others, so the
@@ -89,4 +91,5 @@ int lease_set_allow_unsafe_interrupts(LeaseSet *s);
 int lease_set_drop_unsafe_interrupts(LeaseSet *s);
 
 /* Persistent prepares: whether address is one, and setting driver_override for it on "add". */
-bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor, uint16_t device);
+bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor,
+                             uint16_t device);

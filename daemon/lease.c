@@ -70,7 +70,8 @@ bool lease_has_device(const Lease *l, const char *address) {
 bool lease_holder_is(const Lease *l, const char *bus_id, uint32_t uid, uint32_t pid) {
         uint64_t start;
 
-        if (!l->holder || !bus_id || !streq(l->holder_bus_id, bus_id) || l->uid != uid || l->pid != pid)
+        if (!l->holder || !bus_id || !streq(l->holder_bus_id, bus_id) || l->uid != uid ||
+            l->pid != pid)
                 return false;
         /* The pidfd is that process until it exits, whatever the pid is given to later. */
         if (l->holder_pidfd >= 0)
@@ -91,7 +92,8 @@ bool lease_group_busy(const LeaseContext *c, const Lease *l) {
         return look->ops->open(look, c->model->root, NULL) == -EBUSY;
 }
 
-int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret, LeaseError *err) {
+int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret,
+              LeaseError *err) {
         _cleanup_(lease_freep) Lease *l = NULL;
         size_t n_endpoints = 0;
         const Group *g;
@@ -129,8 +131,9 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
                  * whole, and never a group with nothing to move. */
                 if (!d || !d->ids_known)
                         return lease_error_set(err, -ENODEV, VA_ERROR_NOT_ASSIGNABLE,
-                                               "%s, a member of IOMMU group %" PRIu32 ", cannot be read", *a,
-                                               group);
+                                               "%s, a member of IOMMU group %" PRIu32
+                                               ", cannot be read",
+                                               *a, group);
                 strcpy(ld->address, d->address);
                 ld->bridge = !device_is_endpoint(d);
                 n_endpoints += !ld->bridge;
@@ -138,12 +141,15 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
                 k = binding_current_driver(c->model->root, d->address, &ld->original_driver);
                 if (k < 0)
                         return lease_error_set(err, k, VA_ERROR_NO_SUCH_DEVICE,
-                                               "Cannot read the driver of %s: %s", d->address, strerror(-k));
+                                               "Cannot read the driver of %s: %s", d->address,
+                                               strerror(-k));
                 l->n_devices++;
         }
         if (n_endpoints == 0)
-                return lease_error_set(err, -ENODEV, VA_ERROR_NOT_ASSIGNABLE, "IOMMU group %" PRIu32
-                                       " has only bridges: nothing in it can be assigned", group);
+                return lease_error_set(err, -ENODEV, VA_ERROR_NOT_ASSIGNABLE,
+                                       "IOMMU group %" PRIu32
+                                       " has only bridges: nothing in it can be assigned",
+                                       group);
         *ret = TAKE_PTR(l);
         return 0;
 }
@@ -165,11 +171,14 @@ static int restore_members(const LeaseContext *c, Lease *l, size_t n, char **rea
 
                 if (d->bridge)
                         continue;
-                k = binding_restore(c->model->root, d->address, d->original_driver, c->timeout_usec, &f);
+                k = binding_restore(c->model->root, d->address, d->original_driver, c->timeout_usec,
+                                    &f);
                 if (k < 0) {
-                        if (strextendf(&text, "; ", "%s cannot be given back to %s: %s failed: %s (now on %s)",
-                                       d->address, d->original_driver ?: "no driver", bind_step_to_string(f.step),
-                                       strerror(-k), f.driver ?: "no driver") < 0) {
+                        if (strextendf(&text, "; ",
+                                       "%s cannot be given back to %s: %s failed: %s (now on %s)",
+                                       d->address, d->original_driver ?: "no driver",
+                                       bind_step_to_string(f.step), strerror(-k),
+                                       f.driver ?: "no driver") < 0) {
                                 bind_failure_clear(&f);
                                 return -ENOMEM;
                         }
@@ -200,8 +209,8 @@ static int roll_back(const LeaseContext *c, Lease *l, size_t n_bound, LeaseError
                 l->reason = TAKE_PTR(reason);
                 (void) save(c);
                 if (err)
-                        (void) strextendf(&err->message, "; ", "rolling back failed, the group is stuck: %s",
-                                          l->reason);
+                        (void) strextendf(&err->message, "; ",
+                                          "rolling back failed, the group is stuck: %s", l->reason);
         }
         return 0;
 }
@@ -213,8 +222,9 @@ static char *not_viable_members(const LeaseContext *c, const Lease *l) {
         for (size_t i = 0; i < l->n_devices; i++) {
                 _cleanup_free_ char *drv = NULL;
 
-                if (binding_current_driver(c->model->root, l->devices[i].address, &drv) < 0 || !drv ||
-                    streq(drv, DRIVER_VFIO_PCI) || streq(drv, DRIVER_PCIEPORT) || streq(drv, "pci-stub"))
+                if (binding_current_driver(c->model->root, l->devices[i].address, &drv) < 0 ||
+                    !drv || streq(drv, DRIVER_VFIO_PCI) || streq(drv, DRIVER_PCIEPORT) ||
+                    streq(drv, "pci-stub"))
                         continue;
                 if (strextendf(&text, ", ", "%s is on %s", l->devices[i].address, drv) < 0)
                         return mfree(text);
@@ -234,8 +244,9 @@ static int attach_group(const LeaseContext *c, Lease *l, LeaseError *err) {
         if (k < 0 && e.code == VA_ERROR_GROUP_NOT_VIABLE) {
                 _cleanup_free_ char *who = not_viable_members(c, l);
 
-                lease_error_set(&e, k, VA_ERROR_GROUP_NOT_VIABLE, "IOMMU group %" PRIu32 " is not viable: %s",
-                                l->group, who ? who : "a member is on a driver that does not allow user DMA");
+                lease_error_set(&e, k, VA_ERROR_GROUP_NOT_VIABLE,
+                                "IOMMU group %" PRIu32 " is not viable: %s", l->group,
+                                who ? who : "a member is on a driver that does not allow user DMA");
         }
         if (k < 0 && err) {
                 lease_error_clear(err);
@@ -266,10 +277,12 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
                 if (k < 0) {
                         /* A write the kernel did not finish in time: a driver's probe or remove
                          * that hangs. Named apart, for the caller may well try again. */
-                        lease_error_set(err, k, k == -ETIMEDOUT ? VA_ERROR_TIMEOUT : VA_ERROR_BIND_FAILED,
-                                        "Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s%s%s",
-                                        d->address, d->original_driver ?: "no driver", bind_step_to_string(f.step),
-                                        strerror(-k), f.driver ? "; it is now on " : "", f.driver ?: "");
+                        lease_error_set(
+                                err, k, k == -ETIMEDOUT ? VA_ERROR_TIMEOUT : VA_ERROR_BIND_FAILED,
+                                "Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s%s%s",
+                                d->address, d->original_driver ?: "no driver",
+                                bind_step_to_string(f.step), strerror(-k),
+                                f.driver ? "; it is now on " : "", f.driver ?: "");
                         bind_failure_clear(&f);
                         (void) roll_back(c, l, i + 1, err);
                         return k;
@@ -286,7 +299,8 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
         l->state = LEASE_ACTIVE;
         k = save(c);
         if (k < 0) {
-                lease_error_set(err, k, VA_ERROR_STATE_FAILED, "Cannot record the lease: %s", strerror(-k));
+                lease_error_set(err, k, VA_ERROR_STATE_FAILED, "Cannot record the lease: %s",
+                                strerror(-k));
                 (void) roll_back(c, l, l->n_devices, err);
                 return k;
         }
@@ -372,12 +386,16 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
                 l->waiting = true;
                 free(l->reason);
                 l->reason = NULL;
-                if (asprintf(&l->reason, "%s is still open in another process (a VMM still running?); waiting for "
-                             "it to close before giving the devices back", strna(nodes)) < 0)
+                if (asprintf(
+                            &l->reason,
+                            "%s is still open in another process (a VMM still running?); waiting for "
+                            "it to close before giving the devices back",
+                            strna(nodes)) < 0)
                         l->reason = NULL;
                 (void) save(c);
                 return lease_error_set(err, -EBUSY, VA_ERROR_STUCK,
-                                       "IOMMU group %" PRIu32 " is stuck: %s", l->group, strna(l->reason));
+                                       "IOMMU group %" PRIu32 " is stuck: %s", l->group,
+                                       strna(l->reason));
         }
         /* With the group ours again, VFIO can reset each device; without it (prepared and never
          * opened, or no node), the sysfs reset attribute does. */
@@ -405,10 +423,12 @@ int lease_can_hand_out_fds(const Lease *l, LeaseError *err) {
         if (l->kind == LEASE_PREPARE) {
                 _cleanup_free_ char *nodes = nodes_text(l);
 
-                return lease_error_set(err, -EOPNOTSUPP, VA_ERROR_NOT_CLAIMED,
-                                       "Lease %" PRIu64 " prepares IOMMU group %" PRIu32 " for a VMM that "
-                                       "opens %s itself: a prepare hands out no file descriptors; claim the "
-                                       "group for them", l->id, l->group, strna(nodes));
+                return lease_error_set(
+                        err, -EOPNOTSUPP, VA_ERROR_NOT_CLAIMED,
+                        "Lease %" PRIu64 " prepares IOMMU group %" PRIu32 " for a VMM that "
+                        "opens %s itself: a prepare hands out no file descriptors; claim the "
+                        "group for them",
+                        l->id, l->group, strna(nodes));
         }
         if (l->state != LEASE_ACTIVE)
                 return lease_error_set(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
@@ -419,13 +439,16 @@ int lease_can_hand_out_fds(const Lease *l, LeaseError *err) {
 
                 if (l->granted_uid != UINT32_MAX)
                         return lease_error_set(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
-                                               "The claim of IOMMU group %" PRIu32 " has no file descriptors "
-                                               "any more: %s was handed over with GrantAccess", l->group,
-                                               strna(nodes));
-                return lease_error_set(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
-                                       "The claim of IOMMU group %" PRIu32 " has no file descriptors any more: "
-                                       "they did not survive a restart of the daemon (systemd's fd store keeps "
-                                       "them when systemd runs it)", l->group);
+                                               "The claim of IOMMU group %" PRIu32
+                                               " has no file descriptors "
+                                               "any more: %s was handed over with GrantAccess",
+                                               l->group, strna(nodes));
+                return lease_error_set(
+                        err, -ESTALE, VA_ERROR_NOT_ACTIVE,
+                        "The claim of IOMMU group %" PRIu32 " has no file descriptors any more: "
+                        "they did not survive a restart of the daemon (systemd's fd store keeps "
+                        "them when systemd runs it)",
+                        l->group);
         }
         return 0;
 }
@@ -439,22 +462,25 @@ int lease_hand_out_fd(Lease *l, VfioFdKind kind, int *ret_fd, LeaseError *err) {
         k = l->backend->ops->hand_out(l->backend, kind, ret_fd);
         if (k == -EOPNOTSUPP)
                 return lease_error_set(err, k, VA_ERROR_INVALID_ARGUMENT,
-                                       "Lease %" PRIu64 " uses the %s backend, which has no %s to hand out",
+                                       "Lease %" PRIu64
+                                       " uses the %s backend, which has no %s to hand out",
                                        l->id, vfio_backend_name(l->backend),
                                        strna(vfio_fd_kind_to_string(kind)));
         if (k < 0)
                 return lease_error_set(err, k, VA_ERROR_NOT_ACTIVE,
-                                       "The claim of IOMMU group %" PRIu32 " has no %s any more", l->group,
-                                       strna(vfio_fd_kind_to_string(kind)));
+                                       "The claim of IOMMU group %" PRIu32 " has no %s any more",
+                                       l->group, strna(vfio_fd_kind_to_string(kind)));
         return 0;
 }
 
-int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd, LeaseError *err) {
+int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd,
+                      LeaseError *err) {
         int k;
 
         if (!lease_has_device(l, address))
                 return lease_error_set(err, -ENODEV, VA_ERROR_NO_SUCH_DEVICE,
-                                       "%s is not in IOMMU group %" PRIu32 " of this lease", address, l->group);
+                                       "%s is not in IOMMU group %" PRIu32 " of this lease",
+                                       address, l->group);
         k = lease_can_hand_out_fds(l, err);
         if (k < 0)
                 return k;
@@ -470,7 +496,8 @@ int lease_watch_close(const LeaseContext *c, Lease *l, int inotify_fd) {
                 return k;
         /* Any of them closing is worth a look (the stuck check is cheap); one wd says "watched". */
         for (char **n = nodes; *n; n++) {
-                k = dev_add_watch(c->model->root, inotify_fd, *n, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+                k = dev_add_watch(c->model->root, inotify_fd, *n,
+                                  IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
                 if (k < 0)
                         return k;
                 if (wd < 0)
@@ -488,14 +515,17 @@ int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError
 
         if (l->kind != LEASE_CLAIM || l->state != LEASE_ACTIVE)
                 return lease_error_set(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
-                                       "The lease on IOMMU group %" PRIu32 " is not an active claim", l->group);
+                                       "The lease on IOMMU group %" PRIu32
+                                       " is not an active claim",
+                                       l->group);
         /* The grant is recorded before the node changes hands, so a crash cannot leave an
          * unrecorded grant behind. */
         l->granted_uid = uid;
         k = save(c);
         if (k < 0) {
                 l->granted_uid = before;
-                return lease_error_set(err, k, VA_ERROR_STATE_FAILED, "Cannot record the grant: %s", strerror(-k));
+                return lease_error_set(err, k, VA_ERROR_STATE_FAILED, "Cannot record the grant: %s",
+                                       strerror(-k));
         }
         /* Refused: the nodes stay (or go back to) whose they were, and so does the record. */
         k = chown_nodes(c, l, uid == UINT32_MAX ? 0 : uid, before == UINT32_MAX ? 0 : before);
@@ -504,8 +534,9 @@ int lease_grant_access(const LeaseContext *c, Lease *l, uint32_t uid, LeaseError
 
                 l->granted_uid = before;
                 (void) save(c);
-                return lease_error_set(err, k, VA_ERROR_FAILED, "Cannot hand %s to uid %" PRIu32 ": %s",
-                                       strna(nodes), uid, strerror(-k));
+                return lease_error_set(err, k, VA_ERROR_FAILED,
+                                       "Cannot hand %s to uid %" PRIu32 ": %s", strna(nodes), uid,
+                                       strerror(-k));
         }
         /* The kernel lets one open file own a group: the VMM that opens the node itself needs
          * ours closed. The lease then hands out no fds of its own. */

@@ -32,8 +32,8 @@ typedef enum LeaseState {
 
 typedef struct LeaseDevice {
         char address[PCI_ADDRESS_STRLEN];
-        char *original_driver;  /* NULL: it was unbound */
-        bool bridge;            /* left on its driver (pcieport) */
+        char *original_driver; /* NULL: it was unbound */
+        bool bridge;           /* left on its driver (pcieport) */
 } LeaseDevice;
 
 typedef struct Lease {
@@ -43,8 +43,8 @@ typedef struct Lease {
         uint32_t group;
         LeaseDevice *devices;
         size_t n_devices;
-        char *holder;           /* D-Bus unique name of a claim's holder */
-        uint32_t uid;           /* the caller the policy judged (a claim's holder) */
+        char *holder; /* D-Bus unique name of a claim's holder */
+        uint32_t uid; /* the caller the policy judged (a claim's holder) */
         uint32_t pid;
         /* A unique name is no identity on its own: names restart at :1.0 with the bus. A claim's
          * holder is the process uid/pid that owned the name on the bus instance holder_bus_id
@@ -62,11 +62,11 @@ typedef struct Lease {
                                  * saved, the fds it holds are runtime only; never NULL */
 
         /* Runtime only: */
-        bool waiting;           /* STUCK only until another process closes /dev/vfio/N */
-        int close_wd;           /* inotify watch for that close, -1 when none */
-        int holder_pidfd;       /* pidfd_open() of a claim's holder, -1 when none */
-        void *bus_data;         /* owned by the bus glue (track slot, object path) */
-        uint64_t retry_after;   /* CLOCK_MONOTONIC usec: no new release attempt before */
+        bool waiting;         /* STUCK only until another process closes /dev/vfio/N */
+        int close_wd;         /* inotify watch for that close, -1 when none */
+        int holder_pidfd;     /* pidfd_open() of a claim's holder, -1 when none */
+        void *bus_data;       /* owned by the bus glue (track slot, object path) */
+        uint64_t retry_after; /* CLOCK_MONOTONIC usec: no new release attempt before */
 } Lease;
 
 const char *lease_kind_to_string(LeaseKind k);
@@ -77,7 +77,6 @@ LeaseState lease_state_from_string(const char *s);
 Lease *lease_free(Lease *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Lease *, lease_free);
 
-
 /* Writes the lease set before each transition (lease-set.c passes one that calls state.c). */
 typedef int (*LeaseSaveFn)(void *userdata);
 
@@ -85,13 +84,14 @@ typedef struct LeaseContext {
         Model *model;
         LeaseSaveFn save;
         void *save_userdata;
-        uint64_t timeout_usec;   /* per sysfs write */
+        uint64_t timeout_usec;         /* per sysfs write */
         const VfioBackendOps *backend; /* of new leases; NULL: the default (vfio_backends[0]) */
 } LeaseContext;
 
 /* Builds a lease for the group from the model: records every member and its driver now, and
  * gives it a handle of c->backend with nothing open. */
-int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret, LeaseError *err);
+int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id, Lease **ret,
+              LeaseError *err);
 
 /* The transaction: state BINDING is saved, every non-bridge member is bound to vfio-pci; any
  * failure restores every member to its original driver. For a claim, then the backend opens the
@@ -112,7 +112,8 @@ int lease_can_hand_out_fds(const Lease *l, LeaseError *err);
  * a copy. A kind the lease's backend does not have is an error naming the backend. */
 int lease_hand_out_fd(Lease *l, VfioFdKind kind, int *ret_fd, LeaseError *err);
 /* Opens a VFIO device fd of a member of an active claim. */
-int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd, LeaseError *err);
+int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd,
+                      LeaseError *err);
 
 bool lease_has_device(const Lease *l, const char *address);
 

@@ -54,8 +54,8 @@ static void help(void) {
                "     --write-timeout=SEC  Give up on a sysfs write (a driver's probe or remove) after SEC\n"
                "                          seconds and roll back (default %u)\n"
                "\nSee vfio-assignd(8).\n",
-               program_invocation_short_name, BUS_NAME, PCI_IDS_PATH, POLICY_DIR_VENDOR, POLICY_DIR_ETC,
-               POLICY_DIR_RUN, (unsigned) (BINDING_TIMEOUT_USEC / 1000000));
+               program_invocation_short_name, BUS_NAME, PCI_IDS_PATH, POLICY_DIR_VENDOR,
+               POLICY_DIR_ETC, POLICY_DIR_RUN, (unsigned) (BINDING_TIMEOUT_USEC / 1000000));
 }
 
 static int parse_argv(int argc, char *argv[]) {
@@ -130,7 +130,8 @@ static int parse_argv(int argc, char *argv[]) {
                         uint32_t sec;
 
                         if (safe_atou32(optarg, 10, &sec) < 0 || sec == 0 || sec > 3600) {
-                                fprintf(stderr, "%s: --write-timeout=%s: not a number of seconds from 1 to 3600\n",
+                                fprintf(stderr,
+                                        "%s: --write-timeout=%s: not a number of seconds from 1 to 3600\n",
                                         program_invocation_short_name, optarg);
                                 return -EINVAL;
                         }
@@ -141,8 +142,8 @@ static int parse_argv(int argc, char *argv[]) {
                         return -EINVAL;
                 }
         if (optind < argc) {
-                fprintf(stderr, "%s: unexpected argument \"%s\"; see --help\n", program_invocation_short_name,
-                        argv[optind]);
+                fprintf(stderr, "%s: unexpected argument \"%s\"; see --help\n",
+                        program_invocation_short_name, argv[optind]);
                 return -EINVAL;
         }
         return 1;
@@ -152,10 +153,13 @@ static int parse_argv(int argc, char *argv[]) {
 static void warn_missing_inputs(void) {
         for (char **dir = arg_policy_dirs; dir && *dir; dir++)
                 if (access(*dir, F_OK) < 0)
-                        log_warning_errno(errno, "--policy-dir %s: %m; no policy is read from it", *dir);
+                        log_warning_errno(errno, "--policy-dir %s: %m; no policy is read from it",
+                                          *dir);
         if (arg_pci_ids && access(arg_pci_ids, R_OK) < 0)
-                log_warning_errno(errno, "%s %s: %m; devices are shown without vendor and device names",
-                                  arg_pci_ids_set ? "--pci-ids" : "The PCI ID database", arg_pci_ids);
+                log_warning_errno(errno,
+                                  "%s %s: %m; devices are shown without vendor and device names",
+                                  arg_pci_ids_set ? "--pci-ids" : "The PCI ID database",
+                                  arg_pci_ids);
 }
 
 static int model_open(Model **ret) {
@@ -169,7 +173,8 @@ static int model_open(Model **ret) {
                 /* Name the one that failed. */
                 _cleanup_close_ int fd = open(arg_sysfs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-                return log_error_errno(k, "Cannot open the %s root %s: %m", fd < 0 ? "sysfs" : "dev",
+                return log_error_errno(k, "Cannot open the %s root %s: %m",
+                                       fd < 0 ? "sysfs" : "dev",
                                        fd < 0 ? arg_sysfs_root : arg_dev_root);
         }
         k = pci_names_new(sysroot_path(root), arg_pci_ids, &names);
@@ -278,8 +283,10 @@ static int run_daemon(void) {
         _cleanup_(model_freep) Model *model = NULL;
         _cleanup_(udev_watch_freep) UdevWatch *udev = NULL;
         _cleanup_(fifo_watch_freep) FifoWatch *fifo = NULL;
-        _cleanup_(manager_done) Manager d = { .inotify_fd = -1, .write_timeout_usec = arg_write_timeout_usec };
-        char *default_dirs[] = { (char *) POLICY_DIR_VENDOR, (char *) POLICY_DIR_ETC, (char *) POLICY_DIR_RUN, NULL };
+        _cleanup_(manager_done)
+                Manager d = { .inotify_fd = -1, .write_timeout_usec = arg_write_timeout_usec };
+        char *default_dirs[] = { (char *) POLICY_DIR_VENDOR, (char *) POLICY_DIR_ETC,
+                                 (char *) POLICY_DIR_RUN, NULL };
         int runtime_fd = -1, state_fd = -1, k;
         sigset_t mask;
 
@@ -335,7 +342,8 @@ static int run_daemon(void) {
         k = sd_bus_request_name(bus, BUS_NAME, 0);
         if (k == -EEXIST) {
                 log_error("Another vfio-assignd already owns %s on the system bus; exiting without "
-                          "touching anything", BUS_NAME);
+                          "touching anything",
+                          BUS_NAME);
                 return k;
         }
         if (k < 0)
@@ -344,8 +352,9 @@ static int run_daemon(void) {
         if (k < 0)
                 return log_error_errno(k, "Cannot get the id of the system bus: %m");
         sd_id128_to_string(bus_id, d.bus_id);
-        k = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
-                                "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, &d);
+        k = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local",
+                                "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                "Disconnected", on_bus_disconnected, &d);
         if (k < 0)
                 goto fail;
 
@@ -355,20 +364,23 @@ static int run_daemon(void) {
                 k = udev_watch_new(event, manager_uevent, &d, &udev);
                 if (k < 0)
                         return log_error_errno(k, "Cannot listen to uevents: %m");
-                log_info("Listening to %s uevents for pci", udev_watch_uses_udevd(udev) ? "udev" : "kernel");
+                log_info("Listening to %s uevents for pci",
+                         udev_watch_uses_udevd(udev) ? "udev" : "kernel");
         }
         if (arg_uevent_fifo) {
                 k = fifo_watch_new(event, arg_uevent_fifo, manager_uevent, &d, &fifo);
                 if (k < 0)
-                        return log_error_errno(k, "Cannot open the uevent FIFO %s: %m", arg_uevent_fifo);
+                        return log_error_errno(k, "Cannot open the uevent FIFO %s: %m",
+                                               arg_uevent_fifo);
         }
 
         k = model_load(model);
         if (k < 0)
                 return log_error_errno(k, "Cannot read the host under %s: %m", arg_sysfs_root);
         log_model_errors(model);
-        log_info("%zu PCI devices in %zu IOMMU groups; interrupt remapping %s", model->topology->n_devices,
-                 model->topology->n_groups, ir_verdict_to_string(model->host->ir));
+        log_info("%zu PCI devices in %zu IOMMU groups; interrupt remapping %s",
+                 model->topology->n_devices, model->topology->n_groups,
+                 ir_verdict_to_string(model->host->ir));
 
         k = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (k < 0)

@@ -72,7 +72,8 @@ int manager_method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error 
                 k = device_object_path(dev->address, &path);
                 if (k < 0)
                         return k;
-                k = sd_bus_message_append(reply, "(sosi)", dev->address, path, strempty(dev->driver),
+                k = sd_bus_message_append(reply, "(sosi)", dev->address, path,
+                                          strempty(dev->driver),
                                           (int32_t) (dev->group >= 0 ? dev->group : -1));
                 if (k < 0)
                         return k;
@@ -97,10 +98,9 @@ int manager_method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(m, "s", json);
 }
 
-
 /* Options are a{sv}; unknown keys are refused so that clients notice what we do not support. */
-static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persistent, const char **ret_user,
-                        sd_bus_error *error) {
+static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persistent,
+                        const char **ret_user, sd_bus_error *error) {
         int k;
 
         if (ret_persistent)
@@ -121,11 +121,12 @@ static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persi
                 else if (ret_user && streq(key, "user"))
                         k = sd_bus_message_read(m, "v", "s", ret_user);
                 else
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Unknown option \"%.*s\"",
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                 "Unknown option \"%.*s\"",
                                                  utf8_prefix_len(key, 64), key);
                 if (k < 0)
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Option \"%s\" has the wrong type",
-                                                 key);
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                 "Option \"%s\" has the wrong type", key);
                 k = sd_bus_message_exit_container(m);
                 if (k < 0)
                         return k;
@@ -135,7 +136,8 @@ static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persi
         return sd_bus_message_exit_container(m);
 }
 
-static int find_device_group(Manager *d, const char *address, const Group **ret, sd_bus_error *error) {
+static int find_device_group(Manager *d, const char *address, const Group **ret,
+                             sd_bus_error *error) {
         const Device *dev;
         const Group *g;
 
@@ -145,10 +147,12 @@ static int find_device_group(Manager *d, const char *address, const Group **ret,
                                          utf8_prefix_len(address, 32), address);
         dev = topology_find_device(d->model->topology, address);
         if (!dev)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_DEVICE, "No PCI device %s", address);
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_DEVICE, "No PCI device %s",
+                                         address);
         g = dev->group >= 0 ? topology_find_group(d->model->topology, (uint32_t) dev->group) : NULL;
         if (!g)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_GROUP, "%s is in no IOMMU group", address);
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_GROUP, "%s is in no IOMMU group",
+                                         address);
         *ret = g;
         return 0;
 }
@@ -188,7 +192,8 @@ static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind
 
         k = bus_caller(m, &caller);
         if (k < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s", strerror(-k));
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s",
+                                         strerror(-k));
         k = manager_acquire(d, kind, g->id, persistent, &caller, bus_reply_lease_path, m, &err);
         if (k < 0) {
                 k = bus_error_set_lease(error, &err, k);
@@ -207,7 +212,8 @@ static int about_group(BusAuth *auth, const Group *g) {
 }
 
 /* ClaimGroup's (u group, a{sv} options). */
-static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_group, sd_bus_error *error) {
+static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_group,
+                           sd_bus_error *error) {
         const Group *g;
         uint32_t id;
         int k;
@@ -220,12 +226,14 @@ static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_grou
                 return k;
         g = topology_find_group(d->model->topology, id);
         if (!g)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_GROUP, "IOMMU group %" PRIu32 " does not exist", id);
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_GROUP,
+                                         "IOMMU group %" PRIu32 " does not exist", id);
         *ret_group = g;
         return 0;
 }
 
-int manager_inspect_claim_group(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error) {
+int manager_inspect_claim_group(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
+                                sd_bus_error *error) {
         const Group *g;
         int k = read_group_call(m, d, &g, error);
 
@@ -245,8 +253,9 @@ int manager_method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *
 
 /* The (s address, a{sv} options) arguments of the device-addressed mutators, resolved to the
  * device's group. */
-static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent, const char **ret_address,
-                             const Group **ret_group, sd_bus_error *error) {
+static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent,
+                             const char **ret_address, const Group **ret_group,
+                             sd_bus_error *error) {
         const char *address;
         int k;
 
@@ -264,7 +273,8 @@ static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent,
         return 0;
 }
 
-int manager_inspect_claim_device(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error) {
+int manager_inspect_claim_device(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
+                                 sd_bus_error *error) {
         const Group *g;
         int k = read_address_call(m, d, NULL, NULL, &g, error);
 
@@ -282,7 +292,8 @@ int manager_method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error 
         return acquire(m, d, g, LEASE_CLAIM, false, error);
 }
 
-int manager_inspect_prepare(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error) {
+int manager_inspect_prepare(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
+                            sd_bus_error *error) {
         const Group *g;
         int persistent, k;
 
@@ -313,13 +324,15 @@ static int read_unprepare_call(sd_bus_message *m, Manager *d, Lease **ret, sd_bu
                 return k;
         l = lease_set_find_group(d->leases, g->id);
         if (!l || l->kind != LEASE_PREPARE)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_LEASE, "IOMMU group %" PRIu32 " of %s is not prepared%s",
-                                         g->id, address, l ? " (it is claimed)" : "");
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_LEASE,
+                                         "IOMMU group %" PRIu32 " of %s is not prepared%s", g->id,
+                                         address, l ? " (it is claimed)" : "");
         *ret = l;
         return 0;
 }
 
-int manager_inspect_unprepare(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd_bus_error *error) {
+int manager_inspect_unprepare(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
+                              sd_bus_error *error) {
         Lease *l;
         int k = read_unprepare_call(m, d, &l, error);
 
@@ -365,8 +378,10 @@ int manager_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *
                 k = lease_object_path(l->id, &path);
                 if (k < 0)
                         return k;
-                k = sd_bus_message_append(reply, "(tousssu)", l->id, path, l->group, lease_kind_to_string(l->kind),
-                                          lease_state_to_string(l->state), strempty(l->holder), l->uid);
+                k = sd_bus_message_append(reply, "(tousssu)", l->id, path, l->group,
+                                          lease_kind_to_string(l->kind),
+                                          lease_state_to_string(l->state), strempty(l->holder),
+                                          l->uid);
                 if (k < 0)
                         return k;
         }
@@ -392,8 +407,10 @@ int manager_method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error
         k = manager_reload_policy(d);
         if (k < 0) {
                 why = manager_policy_errors(d);
-                return sd_bus_error_setf(error, BUS_ERROR_POLICY_INVALID, "The policy was not reloaded, the previous "
-                                         "one stays in force: %s", why ? why : strerror(-k));
+                return sd_bus_error_setf(error, BUS_ERROR_POLICY_INVALID,
+                                         "The policy was not reloaded, the previous "
+                                         "one stays in force: %s",
+                                         why ? why : strerror(-k));
         }
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -422,14 +439,15 @@ int manager_method_get_policy(sd_bus_message *m, void *userdata, sd_bus_error *e
         }
         for (char **e = d->policy_errors; e && *e; e++)
                 json_object_array_add(errs, json_object_new_string(*e));
-        k = sd_bus_reply_method_return(m, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        k = sd_bus_reply_method_return(m, "s",
+                                       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         return k;
 }
 
 /* ExplainPolicy's (s address, a{sv} options), resolved to the device's group. */
-static int read_explain_call(sd_bus_message *m, Manager *d, const char **ret_user, const Group **ret_group,
-                             sd_bus_error *error) {
+static int read_explain_call(sd_bus_message *m, Manager *d, const char **ret_user,
+                             const Group **ret_group, sd_bus_error *error) {
         const char *address;
         int k;
 
@@ -448,7 +466,8 @@ static int explain_caller(sd_bus_message *m, const char *user, BusCaller *ret, b
         int k = bus_caller(m, ret);
 
         if (k < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s", strerror(-k));
+                return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s",
+                                         strerror(-k));
         *ret_other = user && !(ret->user && streq(user, ret->user));
         return 0;
 }
@@ -495,8 +514,9 @@ int manager_method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_erro
                 bus_caller_clear(&caller);
                 k = userdb_by_name(user, &caller.uid, &caller.user, &caller.groups);
                 if (k < 0)
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "No user \"%.*s\"",
-                                                 utf8_prefix_len(user, 32), user);
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                 "No user \"%.*s\"", utf8_prefix_len(user, 32),
+                                                 user);
         }
         k = manager_explain(d, g->id, &caller, &o, &err);
         if (k < 0) {
@@ -504,40 +524,46 @@ int manager_method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_erro
                 lease_error_clear(&err);
                 return k;
         }
-        k = sd_bus_reply_method_return(m, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        k = sd_bus_reply_method_return(m, "s",
+                                       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         return k;
 }
 
-static int get_policy_error(sd_bus *bus, const char *path, const char *interface, const char *property,
-                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int get_policy_error(sd_bus *bus, const char *path, const char *interface,
+                            const char *property, sd_bus_message *reply, void *userdata,
+                            sd_bus_error *error) {
         Manager *d = userdata;
         _cleanup_free_ char *why = manager_policy_errors(d);
 
         return sd_bus_message_append(reply, "s", strempty(why));
 }
 
-static int get_policy_files(sd_bus *bus, const char *path, const char *interface, const char *property,
-                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int get_policy_files(sd_bus *bus, const char *path, const char *interface,
+                            const char *property, sd_bus_message *reply, void *userdata,
+                            sd_bus_error *error) {
         Manager *d = userdata;
 
         return sd_bus_message_append_strv(reply, d->policy ? policy_files(d->policy) : NULL);
 }
 
-static int get_api_version(sd_bus *bus, const char *path, const char *interface, const char *property,
-                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int get_api_version(sd_bus *bus, const char *path, const char *interface,
+                           const char *property, sd_bus_message *reply, void *userdata,
+                           sd_bus_error *error) {
         return sd_bus_message_append(reply, "u", (uint32_t) API_VERSION);
 }
 
-static int get_interrupt_remapping(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int get_interrupt_remapping(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
         Manager *d = userdata;
 
         return sd_bus_message_append(reply, "s", ir_verdict_to_string(d->model->host->ir));
 }
 
-static int get_iommu_present(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int get_iommu_present(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error) {
         Manager *d = userdata;
 
         return sd_bus_message_append(reply, "b", (int) d->model->host->iommu_present);
@@ -554,12 +580,12 @@ static int get_backends(sd_bus *bus, const char *path, const char *interface, co
 
 /* name, signature, getter, change bit, flags (see BusProperty). The model has no change bits for
  * these: refresh_host() and daemon_reload_policy() announce them by name. */
-#define MANAGER_PROPERTIES(P)                                                                           \
-        P("APIVersion", "u", get_api_version, 0, CONST)                                                 \
-        P("Backends", "as", get_backends, MANAGER_CHANGED_HOST, EMITS_CHANGE)                           \
-        P("InterruptRemapping", "s", get_interrupt_remapping, MANAGER_CHANGED_HOST, EMITS_CHANGE)       \
-        P("IommuPresent", "b", get_iommu_present, MANAGER_CHANGED_HOST, EMITS_CHANGE)                   \
-        P("PolicyError", "s", get_policy_error, MANAGER_CHANGED_POLICY, EMITS_CHANGE)                   \
+#define MANAGER_PROPERTIES(P)                                                                     \
+        P("APIVersion", "u", get_api_version, 0, CONST)                                           \
+        P("Backends", "as", get_backends, MANAGER_CHANGED_HOST, EMITS_CHANGE)                     \
+        P("InterruptRemapping", "s", get_interrupt_remapping, MANAGER_CHANGED_HOST, EMITS_CHANGE) \
+        P("IommuPresent", "b", get_iommu_present, MANAGER_CHANGED_HOST, EMITS_CHANGE)             \
+        P("PolicyError", "s", get_policy_error, MANAGER_CHANGED_POLICY, EMITS_CHANGE)             \
         P("PolicyFiles", "as", get_policy_files, MANAGER_CHANGED_POLICY, EMITS_CHANGE)
 
 const BusProperty manager_properties[] = { MANAGER_PROPERTIES(BUS_PROPERTY_ROW) {} };
@@ -598,20 +624,20 @@ const sd_bus_vtable manager_vtable[] = {
 
 void manager_bus_send_policy_changed(Manager *d) {
         if (d->bus)
-                (void) bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, manager_properties,
-                                                   MANAGER_CHANGED_POLICY);
+                (void) bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER,
+                                                   manager_properties, MANAGER_CHANGED_POLICY);
 }
 
 void manager_bus_send_host_changed(Manager *d) {
         if (d->bus)
-                (void) bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER, manager_properties,
-                                                   MANAGER_CHANGED_HOST);
+                (void) bus_emit_properties_changed(d->bus, OBJ_ROOT, IFACE_MANAGER,
+                                                   manager_properties, MANAGER_CHANGED_HOST);
 }
 
-void manager_bus_send_driver_reverted(Manager *d, const char *address, const char *driver, uint32_t group,
-                                      const char *message) {
-        (void) sd_bus_emit_signal(d->bus, OBJ_ROOT, IFACE_MANAGER, "DriverReverted", "ssus", address,
-                                  strempty(driver), group, strempty(message));
+void manager_bus_send_driver_reverted(Manager *d, const char *address, const char *driver,
+                                      uint32_t group, const char *message) {
+        (void) sd_bus_emit_signal(d->bus, OBJ_ROOT, IFACE_MANAGER, "DriverReverted", "ssus",
+                                  address, strempty(driver), group, strempty(message));
 }
 
 /* Every vtable gets the manager as its userdata: bus_method_trampoline() finds it there. */
@@ -621,7 +647,8 @@ int bus_register_objects(Manager *d) {
         k = sd_bus_add_object_vtable(d->bus, NULL, OBJ_ROOT, IFACE_MANAGER, manager_vtable, d);
         if (k < 0)
                 return k;
-        k = sd_bus_add_fallback_vtable(d->bus, NULL, OBJ_GROUP_PREFIX, IFACE_GROUP, group_vtable, group_bus_find, d);
+        k = sd_bus_add_fallback_vtable(d->bus, NULL, OBJ_GROUP_PREFIX, IFACE_GROUP, group_vtable,
+                                       group_bus_find, d);
         if (k < 0)
                 return k;
         k = sd_bus_add_node_enumerator(d->bus, NULL, OBJ_GROUP_PREFIX, group_bus_enumerate, d);
@@ -634,7 +661,8 @@ int bus_register_objects(Manager *d) {
         k = sd_bus_add_node_enumerator(d->bus, NULL, OBJ_DEVICE_PREFIX, device_bus_enumerate, d);
         if (k < 0)
                 return k;
-        k = sd_bus_add_fallback_vtable(d->bus, NULL, OBJ_LEASE_PREFIX, IFACE_LEASE, lease_vtable, lease_bus_find, d);
+        k = sd_bus_add_fallback_vtable(d->bus, NULL, OBJ_LEASE_PREFIX, IFACE_LEASE, lease_vtable,
+                                       lease_bus_find, d);
         if (k < 0)
                 return k;
         k = sd_bus_add_node_enumerator(d->bus, NULL, OBJ_LEASE_PREFIX, lease_bus_enumerate, d);
@@ -654,15 +682,15 @@ static int emit_removed(Manager *d, const char *path, const char *interface) {
         if (k < 0)
                 return k;
         k = sd_bus_message_append(m, "oas", path, 4, "org.freedesktop.DBus.Peer",
-                                  "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Properties",
-                                  interface);
+                                  "org.freedesktop.DBus.Introspectable",
+                                  "org.freedesktop.DBus.Properties", interface);
         if (k < 0)
                 return k;
         return sd_bus_send(d->bus, m, NULL);
 }
 
-int bus_emit_properties_changed(sd_bus *bus, const char *path, const char *interface, const BusProperty *props,
-                                uint32_t mask) {
+int bus_emit_properties_changed(sd_bus *bus, const char *path, const char *interface,
+                                const BusProperty *props, uint32_t mask) {
         _cleanup_free_ char **names = NULL;
         size_t n = 0;
 
@@ -704,9 +732,11 @@ static int emit_change(Manager *d, const Change *c) {
         case CHANGE_GROUP_REMOVED:
                 return emit_removed(d, path, IFACE_GROUP);
         case CHANGE_DEVICE_CHANGED:
-                return bus_emit_properties_changed(d->bus, path, IFACE_DEVICE, device_properties, c->mask);
+                return bus_emit_properties_changed(d->bus, path, IFACE_DEVICE, device_properties,
+                                                   c->mask);
         case CHANGE_GROUP_CHANGED:
-                return bus_emit_properties_changed(d->bus, path, IFACE_GROUP, group_properties, c->mask);
+                return bus_emit_properties_changed(d->bus, path, IFACE_GROUP, group_properties,
+                                                   c->mask);
         }
         return -EINVAL;
 }

@@ -47,11 +47,13 @@ int manager_reload_policy(Manager *d) {
                         log_error("Policy not loaded, the previous one stays in force: %s", *e);
                 d->policy_errors = TAKE_PTR(errors);
                 if (!d->policy_errors)
-                        (void) strv_extendf(&d->policy_errors, "cannot load the policy: %s", strerror(-k));
+                        (void) strv_extendf(&d->policy_errors, "cannot load the policy: %s",
+                                            strerror(-k));
         } else {
                 policy_free(d->policy);
                 d->policy = p;
-                log_info("Policy loaded: %zu files, %zu rules", strv_length(policy_files(p)), policy_n_rules(p));
+                log_info("Policy loaded: %zu files, %zu rules", strv_length(policy_files(p)),
+                         policy_n_rules(p));
         }
         manager_bus_send_policy_changed(d);
         return k;
@@ -67,7 +69,8 @@ void manager_refresh_host(Manager *d) {
         int k = model_refresh_host(d->model, &changed);
 
         if (k < 0)
-                log_warning_errno(k, "Cannot read the host facts again, using the previous ones: %m");
+                log_warning_errno(k,
+                                  "Cannot read the host facts again, using the previous ones: %m");
         else if (changed)
                 manager_bus_send_host_changed(d);
 }
@@ -88,9 +91,11 @@ int manager_host_report(Manager *d, char **ret) {
 static int no_policy_error(Manager *d, LeaseError *err) {
         _cleanup_free_ char *why = join_reasons(d->policy_errors);
 
-        lease_error_set(err, -EINVAL, VA_ERROR_POLICY_INVALID,
-                        "No policy is in force, so claims and prepares are refused until the policy files are fixed "
-                        "and reloaded: %s", why ? why : "the policy could not be loaded");
+        lease_error_set(
+                err, -EINVAL, VA_ERROR_POLICY_INVALID,
+                "No policy is in force, so claims and prepares are refused until the policy files are fixed "
+                "and reloaded: %s",
+                why ? why : "the policy could not be loaded");
         return -EINVAL;
 }
 
@@ -114,14 +119,16 @@ static int find_group(Manager *d, uint32_t group, const Group **ret, LeaseError 
         const Group *g = topology_find_group(d->model->topology, group);
 
         if (!g) {
-                lease_error_set(err, -ENOENT, VA_ERROR_NO_SUCH_GROUP, "IOMMU group %" PRIu32 " does not exist", group);
+                lease_error_set(err, -ENOENT, VA_ERROR_NO_SUCH_GROUP,
+                                "IOMMU group %" PRIu32 " does not exist", group);
                 return -ENOENT;
         }
         *ret = g;
         return 0;
 }
 
-static int evaluate(Manager *d, const Group *g, const BusCaller *c, PolicyVerdict *v, LeaseError *err) {
+static int evaluate(Manager *d, const Group *g, const BusCaller *c, PolicyVerdict *v,
+                    LeaseError *err) {
         PolicyCaller pc = { .uid = c->uid, .user = c->user, .groups = c->groups };
 
         if (!d->policy)
@@ -132,11 +139,13 @@ static int evaluate(Manager *d, const Group *g, const BusCaller *c, PolicyVerdic
 }
 
 /* The verdict's refusal as an error naming group, user and rule. */
-static int verdict_error(const PolicyVerdict *v, const Group *g, const BusCaller *c, LeaseError *err) {
+static int verdict_error(const PolicyVerdict *v, const Group *g, const BusCaller *c,
+                         LeaseError *err) {
         _cleanup_free_ char *why = join_reasons(v->denials ?: v->reasons);
 
-        lease_error_set(err, -EPERM, deny_error(v, g), "IOMMU group %" PRIu32 " for uid %" PRIu32 "%s%s%s: %s", g->id,
-                        c->uid, c->user ? " (" : "", strempty(c->user), c->user ? ")" : "",
+        lease_error_set(err, -EPERM, deny_error(v, g),
+                        "IOMMU group %" PRIu32 " for uid %" PRIu32 "%s%s%s: %s", g->id, c->uid,
+                        c->user ? " (" : "", strempty(c->user), c->user ? ")" : "",
                         why ? why : "denied by policy");
         return -EPERM;
 }
@@ -156,7 +165,8 @@ int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, LeaseErro
         return k;
 }
 
-int manager_explain(Manager *d, uint32_t group, const BusCaller *c, struct json_object **ret, LeaseError *err) {
+int manager_explain(Manager *d, uint32_t group, const BusCaller *c, struct json_object **ret,
+                    LeaseError *err) {
         PolicyVerdict v = POLICY_VERDICT_INIT;
         const Group *g;
         int k;
@@ -183,7 +193,9 @@ static int guard_unattended(void *userdata, uint32_t group, char **ret_why) {
         int k;
 
         if (!g)
-                return asprintf(ret_why, "IOMMU group %" PRIu32 " does not exist", group) < 0 ? -ENOMEM : -ENOENT;
+                return asprintf(ret_why, "IOMMU group %" PRIu32 " does not exist", group) < 0
+                               ? -ENOMEM
+                               : -ENOENT;
         if (!d->policy)
                 return asprintf(ret_why, "no policy is in force") < 0 ? -ENOMEM : -EPERM;
         k = policy_evaluate_group(d->policy, d->model->topology, g, d->model->host, &root, &v);
@@ -229,14 +241,15 @@ static void reply(ManagerReplyFn fn, void *userdata, const Lease *l, const Lease
                 fn(userdata, l, err);
 }
 
-static const LeaseError stopping_error = { .error = -ESHUTDOWN, .code = VA_ERROR_FAILED,
+static const LeaseError stopping_error = { .error = -ESHUTDOWN,
+                                           .code = VA_ERROR_FAILED,
                                            .message = (char *) "vfio-assignd is stopping" };
 
 typedef struct AcquireJob {
         Manager *daemon;
         LeaseRequest req;
         char *holder;
-        char *caller;            /* for the log */
+        char *caller; /* for the log */
         bool set_unsafe_interrupts;
         int unsafe_result;
         ManagerReplyFn reply;
@@ -270,10 +283,13 @@ static void acquire_done(Job *j) {
                 reply(a->reply, a->userdata, NULL, &stopping_error);
         else {
                 if (a->set_unsafe_interrupts)
-                        log_warning("Policy allows unsafe interrupts: set vfio_iommu_type1.allow_unsafe_interrupts "
-                                    "for IOMMU group %" PRIu32 "%s%s: devices can forge MSIs without interrupt "
-                                    "remapping", j->group, a->unsafe_result < 0 ? ", which failed: " : "",
-                                    a->unsafe_result < 0 ? strerror(-a->unsafe_result) : "");
+                        log_warning(
+                                "Policy allows unsafe interrupts: set vfio_iommu_type1.allow_unsafe_interrupts "
+                                "for IOMMU group %" PRIu32
+                                "%s%s: devices can forge MSIs without interrupt "
+                                "remapping",
+                                j->group, a->unsafe_result < 0 ? ", which failed: " : "",
+                                a->unsafe_result < 0 ? strerror(-a->unsafe_result) : "");
                 if (l)
                         lease_appeared(d, l);
                 if (a->result < 0) {
@@ -289,15 +305,20 @@ static void acquire_done(Job *j) {
                                 fdstore_put_lease(l);
                                 k = lease_bus_track(d, l);
                                 if (k < 0)
-                                        log_warning_errno(k, "Cannot track the holder %s of IOMMU group %" PRIu32
-                                                          ": %m", strna(l->holder), j->group);
+                                        log_warning_errno(
+                                                k,
+                                                "Cannot track the holder %s of IOMMU group %" PRIu32
+                                                ": %m",
+                                                strna(l->holder), j->group);
                         }
                         if (a->req.unattended)
-                                log_info("IOMMU group %" PRIu32 " prepared for vfio-pci (%s), lease %" PRIu64,
+                                log_info("IOMMU group %" PRIu32
+                                         " prepared for vfio-pci (%s), lease %" PRIu64,
                                          j->group, strna(a->caller), l->id);
                         else
-                                log_info("IOMMU group %" PRIu32 " %s for %s, lease %" PRIu64, j->group,
-                                         l->kind == LEASE_CLAIM ? "claimed" : "prepared", strna(a->caller), l->id);
+                                log_info("IOMMU group %" PRIu32 " %s for %s, lease %" PRIu64,
+                                         j->group, l->kind == LEASE_CLAIM ? "claimed" : "prepared",
+                                         strna(a->caller), l->id);
                         reply(a->reply, a->userdata, l, NULL);
                 }
         }
@@ -314,7 +335,10 @@ static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller
 
         if (!a)
                 return -ENOMEM;
-        *a = (AcquireJob) { .daemon = d, .req = *req, .set_unsafe_interrupts = set_unsafe, .reply = fn,
+        *a = (AcquireJob) { .daemon = d,
+                            .req = *req,
+                            .set_unsafe_interrupts = set_unsafe,
+                            .reply = fn,
                             .userdata = userdata };
         a->caller = caller ? strdup(caller) : NULL;
         if (req->holder && !(a->holder = strdup(req->holder))) {
@@ -324,8 +348,8 @@ static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller
         }
         a->req.holder = a->holder;
         a->req.holder_bus_id = d->bus_id;
-        k = job_enqueue(d->jobs, req->kind == LEASE_CLAIM ? JOB_CLAIM : JOB_PREPARE, req->group, acquire_run,
-                        acquire_done, a);
+        k = job_enqueue(d->jobs, req->kind == LEASE_CLAIM ? JOB_CLAIM : JOB_PREPARE, req->group,
+                        acquire_run, acquire_done, a);
         if (k < 0) {
                 free(a->holder);
                 free(a->caller);
@@ -337,7 +361,11 @@ static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller
 int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent, const BusCaller *c,
                     ManagerReplyFn fn, void *userdata, LeaseError *err) {
         PolicyVerdict v = POLICY_VERDICT_INIT;
-        LeaseRequest req = { .kind = kind, .group = group, .persistent = persistent, .uid = c->uid, .pid = c->pid,
+        LeaseRequest req = { .kind = kind,
+                             .group = group,
+                             .persistent = persistent,
+                             .uid = c->uid,
+                             .pid = c->pid,
                              .holder = kind == LEASE_CLAIM ? c->unique_name : NULL };
         _cleanup_free_ char *who = NULL;
         const Group *g;
@@ -354,10 +382,10 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent,
         if (!v.allowed) {
                 _cleanup_free_ char *why = join_reasons(v.denials ?: v.reasons);
 
-                log_notice("Refused %s of IOMMU group %" PRIu32 " for uid %" PRIu32 ": %s", lease_kind_to_string(kind),
-                           group, c->uid, strna(why));
-                lease_error_set(err, -EPERM, deny_error(&v, g), "IOMMU group %" PRIu32 ": %s", group,
-                                why ? why : "denied by policy");
+                log_notice("Refused %s of IOMMU group %" PRIu32 " for uid %" PRIu32 ": %s",
+                           lease_kind_to_string(kind), group, c->uid, strna(why));
+                lease_error_set(err, -EPERM, deny_error(&v, g), "IOMMU group %" PRIu32 ": %s",
+                                group, why ? why : "denied by policy");
                 policy_verdict_clear(&v);
                 return -EPERM;
         }
@@ -371,16 +399,16 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent,
 typedef struct ReleaseJob {
         Manager *daemon;
         uint64_t id;
-        char *who;                /* NULL: the daemon's own retry */
+        char *who; /* NULL: the daemon's own retry */
         bool holder_gone;
         ManagerReplyFn reply;
         void *userdata;
         /* Results: */
-        bool missing;             /* no such lease (any more) */
-        Lease *stuck;             /* still there */
-        bool kept;                /* on_holder_exit=keep */
-        uint32_t revoked_uid;     /* UINT32_MAX: none */
-        LeaseBus *bus;            /* of a lease that is gone */
+        bool missing;         /* no such lease (any more) */
+        Lease *stuck;         /* still there */
+        bool kept;            /* on_holder_exit=keep */
+        uint32_t revoked_uid; /* UINT32_MAX: none */
+        LeaseBus *bus;        /* of a lease that is gone */
         int close_wd;
         bool was_claim;
         int result;
@@ -416,7 +444,8 @@ static void release_run(Job *j) {
         Lease *l = lease_set_find_id(d->leases, r->id);
 
         if (!l) {
-                lease_error_set(&r->err, -ENOENT, VA_ERROR_NO_SUCH_LEASE, "Lease %" PRIu64 " is gone", r->id);
+                lease_error_set(&r->err, -ENOENT, VA_ERROR_NO_SUCH_LEASE,
+                                "Lease %" PRIu64 " is gone", r->id);
                 r->missing = true;
                 return;
         }
@@ -425,7 +454,8 @@ static void release_run(Job *j) {
                 r->stuck = l;
                 return;
         }
-        if (j->kind == JOB_RETRY && (l->state != LEASE_STUCK || lease_group_busy(&d->leases->ctx, l))) {
+        if (j->kind == JOB_RETRY &&
+            (l->state != LEASE_STUCK || lease_group_busy(&d->leases->ctx, l))) {
                 r->stuck = l; /* nothing to try now */
                 return;
         }
@@ -448,14 +478,17 @@ static void release_done(Job *j) {
         if (r->kept) {
                 if (r->revoked_uid != UINT32_MAX) {
                         if (r->result < 0)
-                                log_warning("Lease %" PRIu64 ": cannot take /dev/vfio/%" PRIu32 " back from uid %" PRIu32
-                                            ": %s", r->id, j->group, r->revoked_uid, strna(r->err.message));
+                                log_warning("Lease %" PRIu64 ": cannot take /dev/vfio/%" PRIu32
+                                            " back from uid %" PRIu32 ": %s",
+                                            r->id, j->group, r->revoked_uid, strna(r->err.message));
                         else
-                                log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32 " taken back from uid %" PRIu32
-                                         ": its holder is gone", r->id, j->group, r->revoked_uid);
+                                log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32
+                                         " taken back from uid %" PRIu32 ": its holder is gone",
+                                         r->id, j->group, r->revoked_uid);
                 }
                 (void) lease_bus_emit_changed(d, r->stuck);
-                log_notice("Lease %" PRIu64 " on IOMMU group %" PRIu32 ": holder gone, kept (on_holder_exit=keep)",
+                log_notice("Lease %" PRIu64 " on IOMMU group %" PRIu32
+                           ": holder gone, kept (on_holder_exit=keep)",
                            r->id, j->group);
                 goto finish;
         }
@@ -472,8 +505,8 @@ static void release_done(Job *j) {
                 (void) lease_bus_emit_changed(d, r->stuck);
                 manager_wait_for_close(d, r->stuck);
                 if (r->holder_gone)
-                        log_warning("IOMMU group %" PRIu32 ": holder gone, release failed: %s", j->group,
-                                    strna(r->err.message));
+                        log_warning("IOMMU group %" PRIu32 ": holder gone, release failed: %s",
+                                    j->group, strna(r->err.message));
                 if (!r->err.error)
                         r->err.error = r->result;
                 reply(r->reply, r->userdata, NULL, &r->err);
@@ -498,13 +531,16 @@ static void release_done(Job *j) {
         else if (j->kind == JOB_UNPREPARE)
                 log_info("IOMMU group %" PRIu32 " unprepared by %s", j->group, strna(r->who));
         else
-                log_info("Lease %" PRIu64 " released by %s: IOMMU group %" PRIu32 " is back on its host drivers",
+                log_info("Lease %" PRIu64 " released by %s: IOMMU group %" PRIu32
+                         " is back on its host drivers",
                          r->id, strna(r->who), j->group);
         if (r->result < 0) {
                 LeaseError e = {};
 
-                lease_error_set(&e, r->result, VA_ERROR_STATE_FAILED, "The lease was released but the state could not be "
-                                "saved: %s", strerror(-r->result));
+                lease_error_set(&e, r->result, VA_ERROR_STATE_FAILED,
+                                "The lease was released but the state could not be "
+                                "saved: %s",
+                                strerror(-r->result));
                 reply(r->reply, r->userdata, NULL, &e);
                 lease_error_clear(&e);
         } else
@@ -515,15 +551,19 @@ finish:
         free(r);
 }
 
-static int queue_release(Manager *d, JobKind kind, const Lease *l, const char *who, bool holder_gone,
-                         ManagerReplyFn fn, void *userdata) {
+static int queue_release(Manager *d, JobKind kind, const Lease *l, const char *who,
+                         bool holder_gone, ManagerReplyFn fn, void *userdata) {
         ReleaseJob *r = calloc(1, sizeof(*r));
         int k;
 
         if (!r)
                 return -ENOMEM;
-        *r = (ReleaseJob) { .daemon = d, .id = l->id, .holder_gone = holder_gone, .reply = fn,
-                            .userdata = userdata, .close_wd = -1 };
+        *r = (ReleaseJob) { .daemon = d,
+                            .id = l->id,
+                            .holder_gone = holder_gone,
+                            .reply = fn,
+                            .userdata = userdata,
+                            .close_wd = -1 };
         if (who && !(r->who = strdup(who))) {
                 free(r);
                 return -ENOMEM;
@@ -537,15 +577,17 @@ static int queue_release(Manager *d, JobKind kind, const Lease *l, const char *w
 }
 
 int manager_release(Manager *d, Lease *l, const char *who, ManagerReplyFn fn, void *userdata) {
-        return queue_release(d, l->kind == LEASE_PREPARE ? JOB_UNPREPARE : JOB_RELEASE, l, who, false, fn,
-                             userdata);
+        return queue_release(d, l->kind == LEASE_PREPARE ? JOB_UNPREPARE : JOB_RELEASE, l, who,
+                             false, fn, userdata);
 }
 
 void manager_holder_gone(Manager *d, Lease *l) {
         int k = queue_release(d, JOB_RELEASE, l, NULL, true, NULL, NULL);
 
         if (k < 0)
-                log_warning_errno(k, "IOMMU group %" PRIu32 ": holder gone, cannot queue the release: %m",
+                log_warning_errno(k,
+                                  "IOMMU group %" PRIu32
+                                  ": holder gone, cannot queue the release: %m",
                                   l->group);
 }
 
@@ -565,7 +607,8 @@ static void grant_run(Job *j) {
         Lease *l = lease_set_find_id(g->daemon->leases, g->id);
 
         if (!l) {
-                lease_error_set(&g->err, -ENOENT, VA_ERROR_NO_SUCH_LEASE, "Lease %" PRIu64 " is gone", g->id);
+                lease_error_set(&g->err, -ENOENT, VA_ERROR_NO_SUCH_LEASE,
+                                "Lease %" PRIu64 " is gone", g->id);
                 g->result = -ENOENT;
                 return;
         }
@@ -585,8 +628,9 @@ static void grant_done(Job *j) {
                         g->err.error = g->result;
                 reply(g->reply, g->userdata, NULL, &g->err);
         } else {
-                log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32 " handed to uid %" PRIu32 " (%s) by %s", g->id,
-                         j->group, g->uid, strna(g->user), strna(g->who));
+                log_info("Lease %" PRIu64 ": /dev/vfio/%" PRIu32 " handed to uid %" PRIu32
+                         " (%s) by %s",
+                         g->id, j->group, g->uid, strna(g->user), strna(g->who));
                 reply(g->reply, g->userdata, l, NULL);
         }
         lease_error_clear(&g->err);
@@ -595,8 +639,8 @@ static void grant_done(Job *j) {
         free(g);
 }
 
-int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const char *who, ManagerReplyFn fn,
-                         void *userdata, LeaseError *err) {
+int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const char *who,
+                         ManagerReplyFn fn, void *userdata, LeaseError *err) {
         GrantJob *g;
         int k;
 
@@ -605,15 +649,18 @@ int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const c
         if (grantee->uid != l->uid) {
                 k = manager_check_user(d, l->group, grantee, err);
                 if (k < 0) {
-                        log_notice("Lease %" PRIu64 ": refused to hand /dev/vfio/%" PRIu32 " to uid %" PRIu32
-                                   " for %s: %s", l->id, l->group, grantee->uid, strna(who), strna(err->message));
+                        log_notice("Lease %" PRIu64 ": refused to hand /dev/vfio/%" PRIu32
+                                   " to uid %" PRIu32 " for %s: %s",
+                                   l->id, l->group, grantee->uid, strna(who), strna(err->message));
                         return k;
                 }
         }
         g = calloc(1, sizeof(*g));
         if (!g)
                 return -ENOMEM;
-        *g = (GrantJob) { .daemon = d, .id = l->id, .uid = grantee->uid, .reply = fn, .userdata = userdata };
+        *g = (GrantJob) {
+                .daemon = d, .id = l->id, .uid = grantee->uid, .reply = fn, .userdata = userdata
+        };
         g->user = grantee->user ? strdup(grantee->user) : NULL;
         g->who = who ? strdup(who) : NULL;
         k = job_enqueue(d->jobs, JOB_GRANT, l->group, grant_run, grant_done, g);
@@ -640,11 +687,11 @@ int manager_hand_out_fd(Manager *d, Lease *l, VfioFdKind kind, int *ret_fd, Leas
  * reported; a device that joins a leased group follows it to vfio-pci; a device that should go to
  * vfio-pci as soon as it appears (persistent prepare, prepare_at_boot) goes there. */
 typedef struct Enforcement {
-        char *message;            /* for the log */
-        bool reverted;            /* DriverReverted: the driver it had, in driver */
+        char *message; /* for the log */
+        bool reverted; /* DriverReverted: the driver it had, in driver */
         char *driver;
         bool joined;
-        bool prepare;             /* an arrival to prepare */
+        bool prepare; /* an arrival to prepare */
         bool persistent;
 } Enforcement;
 
@@ -722,11 +769,14 @@ static void enforce_done(Job *j) {
                 log_warning_errno(x->result, "%s joining its leased group: %m", x->address);
         else if (x->e.reverted) {
                 log_warning("%s", x->e.message);
-                manager_bus_send_driver_reverted(d, x->address, x->e.driver, j->group, x->e.message);
+                manager_bus_send_driver_reverted(d, x->address, x->e.driver, j->group,
+                                                 x->e.message);
         } else if (x->e.joined)
                 log_info("%s", x->e.message);
         else if (x->e.prepare) {
-                LeaseRequest req = { .kind = LEASE_PREPARE, .group = j->group, .unattended = true,
+                LeaseRequest req = { .kind = LEASE_PREPARE,
+                                     .group = j->group,
+                                     .unattended = true,
                                      .persistent = x->e.persistent };
                 _cleanup_free_ char *why = NULL;
 
@@ -764,17 +814,15 @@ static void queue_enforcement(Manager *d, const char *action, const char *addres
                 free(x->action);
                 free(x->address);
                 free(x);
-                log_warning_errno(k, "%s %s: cannot queue the check of its lease: %m", action, address);
+                log_warning_errno(k, "%s %s: cannot queue the check of its lease: %m", action,
+                                  address);
         }
 }
 
 static const char *const change_names[] = {
-        [CHANGE_DEVICE_ADDED] = "added device",
-        [CHANGE_DEVICE_REMOVED] = "removed device",
-        [CHANGE_DEVICE_CHANGED] = "changed device",
-        [CHANGE_GROUP_ADDED] = "added group",
-        [CHANGE_GROUP_REMOVED] = "removed group",
-        [CHANGE_GROUP_CHANGED] = "changed group",
+        [CHANGE_DEVICE_ADDED] = "added device",     [CHANGE_DEVICE_REMOVED] = "removed device",
+        [CHANGE_DEVICE_CHANGED] = "changed device", [CHANGE_GROUP_ADDED] = "added group",
+        [CHANGE_GROUP_REMOVED] = "removed group",   [CHANGE_GROUP_CHANGED] = "changed group",
 };
 
 static void emit_changes(Manager *d, const char *action, const char *address, ChangeList *changes) {
@@ -818,11 +866,13 @@ static int on_settle(sd_event_source *s, uint64_t usec, void *userdata) {
                 _cleanup_free_ char *what = NULL;
 
                 for (size_t i = 0; i < d->model->n_unsettled_groups; i++)
-                        (void) strextendf(&what, ", ", "IOMMU group %" PRIu32, d->model->unsettled_groups[i]);
+                        (void) strextendf(&what, ", ", "IOMMU group %" PRIu32,
+                                          d->model->unsettled_groups[i]);
                 for (char **a = d->model->unsettled_devices; a && *a; a++)
                         (void) strextendf(&what, ", ", "%s", *a);
-                log_warning("The kernel's view of %s still disagrees with itself; keeping what it says now",
-                            strna(what));
+                log_warning(
+                        "The kernel's view of %s still disagrees with itself; keeping what it says now",
+                        strna(what));
                 model_forget_unsettled(d->model);
                 d->settle_attempt = 0;
                 return 0;
@@ -847,8 +897,8 @@ static void schedule_settle(Manager *d) {
                         k = sd_event_source_set_enabled(d->settle, SD_EVENT_ONESHOT);
         } else
                 /* 1 ms accuracy: sd-event's default of 250 ms would dwarf the first 50 ms. */
-                k = sd_event_add_time_relative(d->event, &d->settle, CLOCK_MONOTONIC, SETTLE_FIRST_USEC, 1000,
-                                               on_settle, d);
+                k = sd_event_add_time_relative(d->event, &d->settle, CLOCK_MONOTONIC,
+                                               SETTLE_FIRST_USEC, 1000, on_settle, d);
         if (k < 0)
                 log_warning_errno(k, "Cannot schedule reading unsettled IOMMU groups again: %m");
         d->settle_attempt = 0;
@@ -898,7 +948,8 @@ static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
                         continue;
                 }
                 if (queue_release(d, JOB_RETRY, l, NULL, false, NULL, NULL) < 0)
-                        log_warning("IOMMU group %" PRIu32 ": cannot queue another release attempt", l->group);
+                        log_warning("IOMMU group %" PRIu32 ": cannot queue another release attempt",
+                                    l->group);
         }
         if (waiting && d->close_attempt < CLOSE_ATTEMPTS)
                 (void) sd_event_source_set_time_relative(s, CLOSE_FIRST_USEC << d->close_attempt++);
@@ -940,7 +991,9 @@ void manager_wait_for_close(Manager *d, Lease *l) {
         if (l->close_wd < 0) {
                 k = lease_watch_close(&d->leases->ctx, l, d->inotify_fd);
                 if (k < 0) {
-                        log_debug_errno(k, "Cannot watch /dev/vfio/%" PRIu32 " for closes (%m); checking periodically",
+                        log_debug_errno(k,
+                                        "Cannot watch /dev/vfio/%" PRIu32
+                                        " for closes (%m); checking periodically",
                                         l->group);
                         return;
                 }
@@ -956,12 +1009,13 @@ static int setup_close_watch(Manager *d) {
         d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (d->inotify_fd < 0)
                 return negative_errno();
-        k = sd_event_add_io(d->event, &d->inotify_source, d->inotify_fd, EPOLLIN, on_group_closed, d);
+        k = sd_event_add_io(d->event, &d->inotify_source, d->inotify_fd, EPOLLIN, on_group_closed,
+                            d);
         if (k < 0)
                 return k;
         /* 1 ms accuracy, not sd-event's default 250 ms: a kick must run at once. */
-        return sd_event_add_time_relative(d->event, &d->stuck_timer, CLOCK_MONOTONIC, STUCK_CHECK_USEC, 1000,
-                                          on_retry_stuck, d);
+        return sd_event_add_time_relative(d->event, &d->stuck_timer, CLOCK_MONOTONIC,
+                                          STUCK_CHECK_USEC, 1000, on_retry_stuck, d);
 }
 
 /* ---- start and stop ---- */
@@ -985,7 +1039,8 @@ static bool holder_alive(void *userdata, Lease *l) {
         Manager *d = userdata;
         uint32_t uid, pid;
 
-        return l->holder && bus_name_owner(d, l->holder, &uid, &pid) >= 0 && lease_holder_is(l, d->bus_id, uid, pid);
+        return l->holder && bus_name_owner(d, l->holder, &uid, &pid) >= 0 &&
+               lease_holder_is(l, d->bus_id, uid, pid);
 }
 
 static void job_changed(void *userdata, uint32_t group) {
@@ -1028,8 +1083,8 @@ static int setup_leases(Manager *d, int runtime_fd, int state_fd) {
                 }
                 manager_wait_for_close(d, l);
                 log_info("Lease %" PRIu64 ": IOMMU group %" PRIu32 " %s, %s%s%s", l->id, l->group,
-                         lease_kind_to_string(l->kind), lease_state_to_string(l->state), l->holder ? ", held by " : "",
-                         strempty(l->holder));
+                         lease_kind_to_string(l->kind), lease_state_to_string(l->state),
+                         l->holder ? ", held by " : "", strempty(l->holder));
         }
         return 0;
 }
@@ -1052,10 +1107,11 @@ static void prepare_at_boot(Manager *d) {
                 if (l)
                         lease_appeared(d, l);
                 if (k < 0)
-                        log_warning("Preparing %s at start failed: %s", dev->address, err.message ?: strerror(-k));
+                        log_warning("Preparing %s at start failed: %s", dev->address,
+                                    err.message ?: strerror(-k));
                 else
-                        log_info("%s was prepared for vfio-pci at start (IOMMU group %" PRIu32 ")", dev->address,
-                                 l->group);
+                        log_info("%s was prepared for vfio-pci at start (IOMMU group %" PRIu32 ")",
+                                 dev->address, l->group);
                 lease_error_clear(&err);
         }
 }

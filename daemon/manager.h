@@ -16,21 +16,21 @@
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
-        char bus_id[33];          /* org.freedesktop.DBus.GetId, for holder identities */
-        FdStore *stored;          /* at start: the leases' fds systemd kept for us */
+        char bus_id[33]; /* org.freedesktop.DBus.GetId, for holder identities */
+        FdStore *stored; /* at start: the leases' fds systemd kept for us */
         Model *model;
-        LeaseSet *leases;        /* NULL in --bus-introspect */
+        LeaseSet *leases; /* NULL in --bus-introspect */
         Policy *policy;
-        char **policy_errors;    /* why the last reload failed (the previous policy stays) */
+        char **policy_errors; /* why the last reload failed (the previous policy stays) */
         char **policy_dirs;
         PolkitRegistry *polkit;
         JobQueue *jobs;
-        uint64_t write_timeout_usec;    /* per sysfs write */
-        sd_event_source *settle;  /* re-reads what the kernel had not finished (model_settle()) */
+        uint64_t write_timeout_usec; /* per sysfs write */
+        sd_event_source *settle; /* re-reads what the kernel had not finished (model_settle()) */
         unsigned settle_attempt;
-        sd_event_source *stuck_timer;   /* retries stuck groups */
-        unsigned close_attempt;         /* checks since the last close of a /dev/vfio/N */
-        int inotify_fd;                 /* closes of /dev/vfio/N that stuck groups wait for */
+        sd_event_source *stuck_timer; /* retries stuck groups */
+        unsigned close_attempt;       /* checks since the last close of a /dev/vfio/N */
+        int inotify_fd;               /* closes of /dev/vfio/N that stuck groups wait for */
         sd_event_source *inotify_source;
 } Manager;
 
@@ -65,8 +65,8 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent,
                     ManagerReplyFn reply, void *userdata, LeaseError *err);
 /* who: the caller, for the log. */
 int manager_release(Manager *d, Lease *l, const char *who, ManagerReplyFn reply, void *userdata);
-int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const char *who, ManagerReplyFn reply,
-                         void *userdata, LeaseError *err);
+int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const char *who,
+                         ManagerReplyFn reply, void *userdata, LeaseError *err);
 int manager_open_device(Manager *d, Lease *l, const char *address, int *ret_fd, LeaseError *err);
 /* The lease's fd of that kind (OpenContainer, OpenGroup), still the lease's: send a copy. */
 int manager_hand_out_fd(Manager *d, Lease *l, VfioFdKind kind, int *ret_fd, LeaseError *err);
@@ -77,4 +77,5 @@ void manager_wait_for_close(Manager *d, Lease *l);
 /* Whether the policy gives IOMMU group to the user c as it would to a claim of its own: 0, or
  * the error a claim would get (PolicyDenied, HostCritical, ...). */
 int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, LeaseError *err);
-int manager_explain(Manager *d, uint32_t group, const BusCaller *c, struct json_object **ret, LeaseError *err);
+int manager_explain(Manager *d, uint32_t group, const BusCaller *c, struct json_object **ret,
+                    LeaseError *err);

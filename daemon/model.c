@@ -17,7 +17,8 @@ void change_list_clear(ChangeList *l) {
         l->n = 0;
 }
 
-static int change_add(ChangeList *l, ChangeKind kind, const char *address, uint32_t group, uint32_t mask) {
+static int change_add(ChangeList *l, ChangeKind kind, const char *address, uint32_t group,
+                      uint32_t mask) {
         Change *nc = realloc(l->changes, sizeof(Change) * (l->n + 1));
 
         if (!nc)
@@ -99,7 +100,8 @@ static int secondary_bus(void *userdata, const PciAddress *bridge, uint8_t *ret_
         while ((de = readdir(d))) {
                 PciAddress child;
 
-                if (pci_address_is_canonical(de->d_name) && pci_address_parse(de->d_name, &child) >= 0) {
+                if (pci_address_is_canonical(de->d_name) &&
+                    pci_address_parse(de->d_name, &child) >= 0) {
                         *ret_bus = child.bus;
                         return 0;
                 }
@@ -146,7 +148,8 @@ static int rmrr_devices(Model *m) {
                 for (size_t j = 0; j < m->topology->n_devices; j++) {
                         const Device *d = m->topology->devices[j];
 
-                        if (d->devpath && strstr(d->devpath, bridge) && (k = rmrr_add(m, &d->addr)) < 0)
+                        if (d->devpath && strstr(d->devpath, bridge) &&
+                            (k = rmrr_add(m, &d->addr)) < 0)
                                 return k;
                 }
         }
@@ -162,7 +165,8 @@ static int model_refresh_derived_inputs(Model *m) {
                 k = rmrr_devices(m);
                 if (k == -ENOMEM)
                         return k;
-                if (k < 0 && topology_add_error(&m->errors, "DMAR RMRR scopes: %s", strerror(-k)) < 0)
+                if (k < 0 &&
+                    topology_add_error(&m->errors, "DMAR RMRR scopes: %s", strerror(-k)) < 0)
                         return -ENOMEM;
         }
         k = host_critical_find(m->root, m->topology, &m->critical, &m->n_critical, &m->errors);
@@ -203,7 +207,8 @@ int model_refresh_host(Model *m, bool *ret_changed) {
         if (k < 0)
                 return k;
         if (ret_changed)
-                *ret_changed = !m->host || m->host->ir != h->ir || m->host->iommu_present != h->iommu_present;
+                *ret_changed = !m->host || m->host->ir != h->ir ||
+                               m->host->iommu_present != h->iommu_present;
         host_info_free(m->host);
         m->host = h;
         return 0;
@@ -230,9 +235,10 @@ uint32_t device_diff(const Device *a, const Device *b) {
         uint32_t m = 0;
 
         if (a->ids_known != b->ids_known || a->vendor != b->vendor || a->device != b->device ||
-            a->subsystem_vendor != b->subsystem_vendor || a->subsystem_device != b->subsystem_device ||
-            a->class != b->class ||
-            !streq_ptr(a->vendor_name, b->vendor_name) || !streq_ptr(a->device_name, b->device_name))
+            a->subsystem_vendor != b->subsystem_vendor ||
+            a->subsystem_device != b->subsystem_device || a->class != b->class ||
+            !streq_ptr(a->vendor_name, b->vendor_name) ||
+            !streq_ptr(a->device_name, b->device_name))
                 m |= DEVICE_CHANGED_IDS;
         if (!streq_ptr(a->driver, b->driver))
                 m |= DEVICE_CHANGED_DRIVER;
@@ -274,7 +280,8 @@ uint32_t group_diff(const Group *a, const Group *b) {
                 m |= GROUP_CHANGED_REGIONS;
         else
                 for (size_t i = 0; i < a->n_regions; i++)
-                        if (a->regions[i].start != b->regions[i].start || a->regions[i].end != b->regions[i].end ||
+                        if (a->regions[i].start != b->regions[i].start ||
+                            a->regions[i].end != b->regions[i].end ||
                             !streq(a->regions[i].type, b->regions[i].type))
                                 m |= GROUP_CHANGED_REGIONS;
         if (a->assignable != b->assignable)
@@ -493,8 +500,10 @@ static int update_unsettled(Model *m, const Batch *b) {
                 const Group *g = topology_find_group(m->topology, b->groups[i].id);
 
                 if (!g || group_settled(m, g, b))
-                        set_remove_group(m->unsettled_groups, &m->n_unsettled_groups, b->groups[i].id);
-                else if ((k = set_add_group(&m->unsettled_groups, &m->n_unsettled_groups, g->id)) < 0)
+                        set_remove_group(m->unsettled_groups, &m->n_unsettled_groups,
+                                         b->groups[i].id);
+                else if ((k = set_add_group(&m->unsettled_groups, &m->n_unsettled_groups, g->id)) <
+                         0)
                         return k;
         }
         for (size_t i = 0; i < b->n_devs; i++) {
@@ -516,7 +525,9 @@ static int refresh(Model *m, Batch *b, bool inputs_may_change, ChangeList *chang
 
         for (size_t i = 0; i < b->n_devs; i++) {
                 const Device *now = topology_find_device(m->topology, b->devs[i].address);
-                const char *pf = now && now->physfn ? now->physfn : b->devs[i].old ? b->devs[i].old->physfn : NULL;
+                const char *pf = now && now->physfn ? now->physfn
+                                 : b->devs[i].old   ? b->devs[i].old->physfn
+                                                    : NULL;
 
                 if (pf && topology_find_device(m->topology, pf) && (k = batch_device(m, b, pf)) < 0)
                         return k;
@@ -547,7 +558,8 @@ static int refresh(Model *m, Batch *b, bool inputs_may_change, ChangeList *chang
 
         /* A new group is announced before the devices that point at it, a changed one after. */
         for (size_t i = 0; i < b->n_groups; i++)
-                if (!b->groups[i].old && b->groups[i].present && (k = group_changes(m, &b->groups[i], changes)) < 0)
+                if (!b->groups[i].old && b->groups[i].present &&
+                    (k = group_changes(m, &b->groups[i], changes)) < 0)
                         return k;
         for (size_t i = 0; i < b->n_devs; i++)
                 if ((k = device_changes(m, &b->devs[i], changes)) < 0)

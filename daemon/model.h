@@ -63,11 +63,11 @@ typedef struct Model {
         PciNames *names;
         Topology *topology;
         HostInfo *host;
-        PciAddress *rmrr;        /* devices named by DMAR RMRR scopes */
+        PciAddress *rmrr; /* devices named by DMAR RMRR scopes */
         size_t n_rmrr;
         HostCritical *critical;
         size_t n_critical;
-        char **errors;           /* host-critical and RMRR resolution problems */
+        char **errors; /* host-critical and RMRR resolution problems */
         /* What the kernel had not finished updating when we read it: a remove uevent can come
          * while iommu_groups/N/devices still lists the device, an add before the device's group
          * is there. model_settle() reads these again. */

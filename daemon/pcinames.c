@@ -27,12 +27,12 @@ _printf_(1, 2) _noreturn_ static void on_pci_error(char *msg, ...) {
 _printf_(1, 2) static void on_pci_quiet(char *msg, ...) {
 }
 
-#define WITH_PCI_JUMP(fail)                                    \
-        jmp_buf _jb;                                           \
-        if (setjmp(_jb) != 0) {                                \
-                current_jump = NULL;                           \
-                fail;                                          \
-        }                                                      \
+#define WITH_PCI_JUMP(fail)          \
+        jmp_buf _jb;                 \
+        if (setjmp(_jb) != 0) {      \
+                current_jump = NULL; \
+                fail;                \
+        }                            \
         current_jump = &_jb
 
 int pci_names_new(const char *sysfs_root, const char *ids_path, PciNames **ret) {
@@ -90,17 +90,19 @@ static char *name_dup(const char *s) {
 }
 
 /* The names in the caller's buffers, NULL when unknown; the one place that enters libpci. */
-static int lookup(PciNames *n, uint16_t vendor, uint16_t device, char vbuf[static 256], char dbuf[static 256],
-                  const char **ret_vendor, const char **ret_device) {
+static int lookup(PciNames *n, uint16_t vendor, uint16_t device, char vbuf[static 256],
+                  char dbuf[static 256], const char **ret_vendor, const char **ret_device) {
         WITH_PCI_JUMP(return -EIO);
-        *ret_vendor = pci_lookup_name(n->pacc, vbuf, 256, PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS, (int) vendor);
-        *ret_device = pci_lookup_name(n->pacc, dbuf, 256, PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS, (int) vendor,
-                                      (int) device);
+        *ret_vendor = pci_lookup_name(n->pacc, vbuf, 256, PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS,
+                                      (int) vendor);
+        *ret_device = pci_lookup_name(n->pacc, dbuf, 256, PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS,
+                                      (int) vendor, (int) device);
         current_jump = NULL;
         return 0;
 }
 
-int pci_names_lookup(PciNames *n, uint16_t vendor, uint16_t device, char **ret_vendor, char **ret_device) {
+int pci_names_lookup(PciNames *n, uint16_t vendor, uint16_t device, char **ret_vendor,
+                     char **ret_device) {
         char vbuf[256], dbuf[256];
         const char *v, *d;
         char *vs = NULL, *ds = NULL;

@@ -15,4 +15,5 @@ PciNames *pci_names_free(PciNames *n);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PciNames *, pci_names_free);
 
 /* Either output may be NULL on return when the database does not know the id. */
-int pci_names_lookup(PciNames *n, uint16_t vendor, uint16_t device, char **ret_vendor, char **ret_device);
+int pci_names_lookup(PciNames *n, uint16_t vendor, uint16_t device, char **ret_vendor,
+                     char **ret_device);

@@ -938,7 +938,7 @@ static bool get_names(Ctx *c, const char *path, json_object *o, const char *what
 static void parse_match(Ctx *c, const char *path, json_object *o, PolicyMatch *m) {
         if (!want_type(c, path, o, json_type_object, "an object"))
                 return;
-        json_object_object_foreach (o, key, v) {
+        json_object_object_foreach(o, key, v) {
                 char p[PATH_LEN];
                 int64_t i;
                 bool b;
@@ -966,8 +966,9 @@ static void parse_match(Ctx *c, const char *path, json_object *o, PolicyMatch *m
                                 continue;
                         if (strlen(s) > POLICY_DRIVER_LEN_MAX || !filename_is_valid(s) ||
                             strchr(s, ' '))
-                                bad_value(c, p, s, "expected a driver name (no \"/\" or spaces, "
-                                                   "at most 64 characters)");
+                                bad_value(c, p, s,
+                                          "expected a driver name (no \"/\" or spaces, "
+                                          "at most 64 characters)");
                         else if (!(m->driver = strdup(s)))
                                 ctx_oom(c);
                 } else if (streq(key, "boot_vga")) {
@@ -1000,7 +1001,7 @@ static void parse_rule(Ctx *c, const char *path, json_object *o, PolicyRule *r) 
 
         if (!want_type(c, path, o, json_type_object, "an object"))
                 return;
-        json_object_object_foreach (o, key, v) {
+        json_object_object_foreach(o, key, v) {
                 char p[PATH_LEN];
 
                 child_path(p, path, key);
@@ -1041,8 +1042,8 @@ static void parse_rule(Ctx *c, const char *path, json_object *o, PolicyRule *r) 
         }
 }
 
-#define SIZE_WHAT                                                                          \
-        "a number of bytes, \"unlimited\", or digits with an optional K, M, G or T "       \
+#define SIZE_WHAT                                                                    \
+        "a number of bytes, \"unlimited\", or digits with an optional K, M, G or T " \
         "suffix (powers of 1024)"
 
 /* Integers are bytes; strings take binary suffixes, as memlock limits and hugepage sizes do. */
@@ -1104,7 +1105,7 @@ static bool get_size(Ctx *c, const char *path, json_object *o, uint64_t *ret) {
 static void parse_host(Ctx *c, const char *path, json_object *o, Policy *p) {
         if (!want_type(c, path, o, json_type_object, "an object"))
                 return;
-        json_object_object_foreach (o, key, v) {
+        json_object_object_foreach(o, key, v) {
                 char kp[PATH_LEN];
                 PolicyHostKey k = _POLICY_HOST_KEY_MAX;
                 bool ok = false;
@@ -1210,7 +1211,7 @@ static void parse_root(Ctx *c, json_object *root, Policy *p) {
                           type_name(v));
                 return;
         }
-        json_object_object_foreach (root, key, val) {
+        json_object_object_foreach(root, key, val) {
                 if (streq(key, "version"))
                         continue;
                 if (streq(key, "host"))

@@ -308,8 +308,10 @@ static int device_verdict(const Policy *p, const Device *d, const PolicyCaller *
                 return verdict_deny(v, POLICY_DENY_RULE, d->address, file, index);
         }
         if (!rule && c->uid != 0) {
-                if (add_reason(v, "no rule matches %s for %s; without a rule only root may claim "
-                               "a device", d->address, who) < 0)
+                if (add_reason(v,
+                               "no rule matches %s for %s; without a rule only root may claim "
+                               "a device",
+                               d->address, who) < 0)
                         return -ENOMEM;
                 return verdict_deny(v, POLICY_DENY_DEFAULT, d->address, NULL, -1);
         }
@@ -317,13 +319,17 @@ static int device_verdict(const Policy *p, const Device *d, const PolicyCaller *
                 int k;
 
                 if (rule)
-                        k = add_reason(v, "%s is needed by the host (%s) and rule %s#%d does not "
+                        k = add_reason(v,
+                                       "%s is needed by the host (%s) and rule %s#%d does not "
                                        "name it explicitly (with \"host_critical\": true or its "
-                                       "exact address)", d->address, d->host_critical, file, index);
+                                       "exact address)",
+                                       d->address, d->host_critical, file, index);
                 else
-                        k = add_reason(v, "%s is needed by the host (%s) and no rule names it "
+                        k = add_reason(v,
+                                       "%s is needed by the host (%s) and no rule names it "
                                        "explicitly (with \"host_critical\": true or its exact "
-                                       "address)", d->address, d->host_critical);
+                                       "address)",
+                                       d->address, d->host_critical);
                 if (k < 0)
                         return -ENOMEM;
                 return verdict_deny(v, POLICY_DENY_HOST_CRITICAL, d->address, file, index);
@@ -406,7 +412,8 @@ static int ir_gate(const Policy *p, const HostInfo *h, PolicyVerdict *v) {
                 if (ir_ok || !p->host.allow_unsafe_interrupts || h->unsafe_interrupts > 0)
                         return 0;
                 v->set_unsafe_interrupts = true;
-                return add_reason(v, "interrupt remapping is %s (%s); "
+                return add_reason(v,
+                                  "interrupt remapping is %s (%s); "
                                   "host.require_interrupt_remapping is false and "
                                   "host.allow_unsafe_interrupts is true (set in %s): "
                                   "vfio_iommu_type1.allow_unsafe_interrupts will be set when the "
@@ -419,14 +426,16 @@ static int ir_gate(const Policy *p, const HostInfo *h, PolicyVerdict *v) {
                 int k;
 
                 if (!ir_ok)
-                        k = add_reason(v, "interrupt remapping is %s (%s): without it a device "
+                        k = add_reason(v,
+                                       "interrupt remapping is %s (%s): without it a device "
                                        "given to a VM can forge interrupts to attack the host, and "
                                        "the policy requires it (host.require_interrupt_remapping); "
                                        "to accept that risk set host.allow_unsafe_interrupts to "
                                        "true",
                                        ir_name(h->ir), isempty(details) ? "no details" : details);
                 else
-                        k = add_reason(v, "the kernel already accepts unsafe interrupts "
+                        k = add_reason(v,
+                                       "the kernel already accepts unsafe interrupts "
                                        "(vfio_iommu_type1.allow_unsafe_interrupts=%d, "
                                        "iommufd.allow_unsafe_interrupts=%d) and the policy does "
                                        "not: clear the module parameter or set "
@@ -442,20 +451,22 @@ static int ir_gate(const Policy *p, const HostInfo *h, PolicyVerdict *v) {
         }
 
         if (ir_ok)
-                return add_reason(v, "the kernel already accepts unsafe interrupts "
+                return add_reason(v,
+                                  "the kernel already accepts unsafe interrupts "
                                   "(vfio_iommu_type1.allow_unsafe_interrupts=%d, "
                                   "iommufd.allow_unsafe_interrupts=%d); accepted because "
                                   "host.allow_unsafe_interrupts is true (set in %s)",
                                   h->unsafe_interrupts, h->iommufd_unsafe_interrupts,
                                   strna(source));
         v->set_unsafe_interrupts = h->unsafe_interrupts <= 0;
-        return add_reason(v, "interrupt remapping is %s (%s); allowed only because "
+        return add_reason(v,
+                          "interrupt remapping is %s (%s); allowed only because "
                           "host.allow_unsafe_interrupts is true (set in %s): "
                           "vfio_iommu_type1.allow_unsafe_interrupts %s, and a device in the VM can "
                           "forge interrupts to attack the host",
                           ir_name(h->ir), isempty(details) ? "no details" : details, strna(source),
-                          v->set_unsafe_interrupts ? "will be set when the group is claimed" :
-                                                     "is already set in the kernel");
+                          v->set_unsafe_interrupts ? "will be set when the group is claimed"
+                                                   : "is already set in the kernel");
 }
 
 static int group_members(const Policy *p, const Topology *t, const Group *g, const PolicyCaller *c,
@@ -540,10 +551,13 @@ static int group_blockers(const Policy *p, const Topology *t, const Group *g, Po
         for (char **a = g->devices; a && *a; a++) {
                 const Device *d = find_device(t, *a);
 
-                if (!d || !d->ids_known || !device_is_endpoint(d) || strv_length(d->reset_methods) > 0)
+                if (!d || !d->ids_known || !device_is_endpoint(d) ||
+                    strv_length(d->reset_methods) > 0)
                         continue;
-                if (add_reason(v, "%s has no reset method the kernel knows of (reset_method) and "
-                               "the policy requires one (host.require_reset)", d->address) < 0)
+                if (add_reason(v,
+                               "%s has no reset method the kernel knows of (reset_method) and "
+                               "the policy requires one (host.require_reset)",
+                               d->address) < 0)
                         return -ENOMEM;
                 r = verdict_deny(v, POLICY_DENY_NO_RESET, d->address, NULL, -1);
                 if (r < 0)

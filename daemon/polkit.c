@@ -31,16 +31,16 @@ struct PolkitQuery {
         sd_bus_track *caller;        /* while pending: its going cancels the check */
         sd_event_source *rerun_done; /* after the message ran again, see on_check_reply() */
         char *action;
-        char cancel_id[48];          /* CheckAuthorization's cancellation_id */
-        uint32_t uid;                /* whose budget it counts against */
-        int verdict;                 /* -1 pending, 0 denied, 1 granted */
-        sd_bus_error error;          /* why it failed, when polkit could not answer */
+        char cancel_id[48]; /* CheckAuthorization's cancellation_id */
+        uint32_t uid;       /* whose budget it counts against */
+        int verdict;        /* -1 pending, 0 denied, 1 granted */
+        sd_bus_error error; /* why it failed, when polkit could not answer */
 };
 
 struct PolkitRegistry {
         PolkitQuery *queries;
-        sd_bus *bus;                 /* our connection for polkit, see above */
-        uint64_t n_checks;           /* for cancellation ids */
+        sd_bus *bus;       /* our connection for polkit, see above */
+        uint64_t n_checks; /* for cancellation ids */
 };
 
 static PolkitQuery *query_free(PolkitQuery *q) {
@@ -105,7 +105,8 @@ static int on_rerun_done(sd_event_source *s, void *userdata) {
 
 /* Queries of uid, and of every unprivileged caller: pending, or answered and waiting for their
  * message to run again (which frees them at once). */
-static void count_pending(const PolkitRegistry *r, uint32_t uid, size_t *ret_uid, size_t *ret_total) {
+static void count_pending(const PolkitRegistry *r, uint32_t uid, size_t *ret_uid,
+                          size_t *ret_total) {
         size_t n_uid = 0, total = 0;
 
         for (const PolkitQuery *q = r->queries; q; q = q->next) {
@@ -129,7 +130,8 @@ static int on_caller_gone(sd_bus_track *t, void *userdata) {
         q->request = sd_bus_message_unref(q->request);
         if (sd_bus_message_new_method_call(q->registry->bus, &cancel, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
-                                           "org.freedesktop.PolicyKit1.Authority", "CancelCheckAuthorization") >= 0 &&
+                                           "org.freedesktop.PolicyKit1.Authority",
+                                           "CancelCheckAuthorization") >= 0 &&
             sd_bus_message_append(cancel, "s", q->cancel_id) >= 0 &&
             sd_bus_message_set_expect_reply(cancel, false) >= 0)
                 (void) sd_bus_send(q->registry->bus, cancel, NULL);
@@ -155,17 +157,18 @@ static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
                 /* polkitd missing or broken: deny, and say why. */
                 q->verdict = 0;
                 (void) sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Authorisation for %s could not be checked: polkit: %s", q->action,
-                                         e->message ?: e->name);
+                                         "Authorisation for %s could not be checked: polkit: %s",
+                                         q->action, e->message ?: e->name);
         } else {
                 k = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
                 if (k >= 0)
                         k = sd_bus_message_read(reply, "bb", &authorized, &challenge);
                 if (k < 0) {
                         q->verdict = 0;
-                        (void) sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                 "Authorisation for %s could not be checked: bad reply from polkit",
-                                                 q->action);
+                        (void) sd_bus_error_setf(
+                                &q->error, SD_BUS_ERROR_ACCESS_DENIED,
+                                "Authorisation for %s could not be checked: bad reply from polkit",
+                                q->action);
                 } else
                         q->verdict = authorized ? 1 : 0;
         }
@@ -186,8 +189,8 @@ static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
                 /* Cannot re-run: answer the caller here so it is not left waiting. An
                  * authorisation that cannot be completed is a refusal. */
                 (void) sd_bus_reply_method_errorf(q->request, SD_BUS_ERROR_ACCESS_DENIED,
-                                                  "Authorisation for %s could not be completed: %s", q->action,
-                                                  strerror(-k));
+                                                  "Authorisation for %s could not be completed: %s",
+                                                  q->action, strerror(-k));
                 query_unlink(q);
                 query_free(q);
         }
@@ -201,8 +204,8 @@ static PolkitQuery *find_query(PolkitRegistry *r, sd_bus_message *m) {
         return NULL;
 }
 
-int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action, char *const *details,
-                       sd_bus_error *error) {
+int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action,
+                       char *const *details, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         size_t n_uid, n_total;
@@ -241,23 +244,27 @@ int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action,
         if (k >= 0)
                 k = sd_bus_creds_get_euid(creds, &uid);
         if (k < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot identify the caller %s for %s: %s",
-                                         sender, action, strerror(-k));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Cannot identify the caller %s for %s: %s", sender, action,
+                                         strerror(-k));
         count_pending(r, uid, &n_uid, &n_total);
         if (n_uid >= POLKIT_MAX_PER_UID || (uid != 0 && n_total >= POLKIT_MAX_TOTAL))
-                return sd_bus_error_setf(error, POLKIT_ERROR_BUSY,
-                                         "Too many authorisation checks are waiting for polkit (%zu of uid %" PRIu32
-                                         ", %zu in all); try again once they are answered",
-                                         n_uid, (uint32_t) uid, n_total);
+                return sd_bus_error_setf(
+                        error, POLKIT_ERROR_BUSY,
+                        "Too many authorisation checks are waiting for polkit (%zu of uid %" PRIu32
+                        ", %zu in all); try again once they are answered",
+                        n_uid, (uint32_t) uid, n_total);
         if (sd_bus_message_get_allow_interactive_authorization(m))
                 flags |= 1; /* CheckAuthorization AllowUserInteraction */
 
         k = sd_bus_message_new_method_call(r->bus, &call, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
-                                           "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+                                           "org.freedesktop.PolicyKit1.Authority",
+                                           "CheckAuthorization");
         if (k < 0)
                 return k;
-        k = sd_bus_message_append(call, "(sa{sv})s", "system-bus-name", 1, "name", "s", sender, action);
+        k = sd_bus_message_append(call, "(sa{sv})s", "system-bus-name", 1, "name", "s", sender,
+                                  action);
         if (k < 0)
                 return k;
         k = sd_bus_message_open_container(call, 'a', "{ss}");
@@ -275,7 +282,8 @@ int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action,
         if (!q)
                 return -ENOMEM;
         /* Unique to this daemon's run, so that a cancel names only this check. */
-        snprintf(q->cancel_id, sizeof(q->cancel_id), "vfio-assignd-%d-%" PRIu64, (int) getpid(), ++r->n_checks);
+        snprintf(q->cancel_id, sizeof(q->cancel_id), "vfio-assignd-%d-%" PRIu64, (int) getpid(),
+                 ++r->n_checks);
         k = sd_bus_message_append(call, "us", flags, q->cancel_id);
         if (k < 0) {
                 free(q);
@@ -295,7 +303,8 @@ int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action,
                 k = sd_bus_track_add_name(q->caller, sender);
         /* Interactive authentication may take as long as the user needs. */
         if (k >= 0)
-                k = sd_bus_call_async(r->bus, &q->slot, call, on_check_reply, q, flags ? 300 * 1000000ULL : 0);
+                k = sd_bus_call_async(r->bus, &q->slot, call, on_check_reply, q,
+                                      flags ? 300 * 1000000ULL : 0);
         if (k < 0) {
                 query_free(q);
                 return k;

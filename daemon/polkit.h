@@ -24,5 +24,5 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PolkitRegistry *, polkit_registry_free);
  * list, e.g. { "address", "0000:01:00.0", NULL }. Too many checks pending (per uid, in all):
  * POLKIT_ERROR_BUSY at once. */
 #define POLKIT_ERROR_BUSY va_error_name(VA_ERROR_BUSY)
-int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action, char *const *details,
-                       sd_bus_error *error);
+int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action,
+                       char *const *details, sd_bus_error *error);

@@ -70,7 +70,8 @@ int report_host_json(const Model *m, struct json_object **ret) {
                         k |= json_add_string(u, "ecap", NULL);
                 k |= add_tristate(u, "interrupt_remapping", h->units[i].ir);
         }
-        k |= json_add_new(o, "unsafe_interrupts_allowed", json_object_new_boolean(h->unsafe_interrupts > 0));
+        k |= json_add_new(o, "unsafe_interrupts_allowed",
+                          json_object_new_boolean(h->unsafe_interrupts > 0));
         k |= add_tristate(o, "iommufd_unsafe_interrupts_allowed", h->iommufd_unsafe_interrupts);
         if (h->dma_entry_limit >= 0)
                 k |= json_add_new(o, "dma_entry_limit", json_object_new_int64(h->dma_entry_limit));
@@ -81,10 +82,12 @@ int report_host_json(const Model *m, struct json_object **ret) {
         if (mods) {
                 k |= json_add_new(mods, "vfio", json_object_new_boolean(h->mod_vfio));
                 k |= json_add_new(mods, "vfio_pci", json_object_new_boolean(h->mod_vfio_pci));
-                k |= json_add_new(mods, "vfio_iommu_type1", json_object_new_boolean(h->mod_vfio_iommu_type1));
+                k |= json_add_new(mods, "vfio_iommu_type1",
+                                  json_object_new_boolean(h->mod_vfio_iommu_type1));
                 k |= json_add_new(mods, "iommufd", json_object_new_boolean(h->mod_iommufd));
         }
-        k |= json_add_new(o, "vfio_container_node", json_object_new_boolean(h->vfio_container_node));
+        k |= json_add_new(o, "vfio_container_node",
+                          json_object_new_boolean(h->vfio_container_node));
         k |= json_add_new(o, "iommufd_node", json_object_new_boolean(h->iommufd_node));
         k |= json_add_string(o, "kernel_release", h->kernel_release);
         hp = json_object_new_array();
@@ -95,8 +98,10 @@ int report_host_json(const Model *m, struct json_object **ret) {
                 k |= json_append_new(hp, e);
                 if (!e)
                         break;
-                k |= json_add_new(e, "size_kb", json_object_new_int64((int64_t) h->hugepages[i].size_kb));
-                k |= json_add_new(e, "total", json_object_new_int64((int64_t) h->hugepages[i].total));
+                k |= json_add_new(e, "size_kb",
+                                  json_object_new_int64((int64_t) h->hugepages[i].size_kb));
+                k |= json_add_new(e, "total",
+                                  json_object_new_int64((int64_t) h->hugepages[i].total));
                 k |= json_add_new(e, "free", json_object_new_int64((int64_t) h->hugepages[i].free));
         }
         /* Everything that could not be read, from every part of the model. */
@@ -166,13 +171,15 @@ int report_device_json(const Device *d, struct json_object **ret) {
         k |= json_add_string(o, "address", d->address);
         {
                 /* Unreadable ids are null, never a made-up 0x0000 (the group says "unreadable"). */
-                static const char *const keys[] = { "vendor", "device", "subsystem_vendor", "subsystem_device",
-                                                    "class" };
-                const uint32_t ids[] = { d->vendor, d->device, d->subsystem_vendor, d->subsystem_device, d->class };
+                static const char *const keys[] = { "vendor", "device", "subsystem_vendor",
+                                                    "subsystem_device", "class" };
+                const uint32_t ids[] = { d->vendor, d->device, d->subsystem_vendor,
+                                         d->subsystem_device, d->class };
 
                 for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                        k |= d->ids_known ? json_add_new(o, keys[i], hex_string(i == 4 ? 6 : 4, ids[i]))
-                                          : json_add_string(o, keys[i], NULL);
+                        k |= d->ids_known
+                                     ? json_add_new(o, keys[i], hex_string(i == 4 ? 6 : 4, ids[i]))
+                                     : json_add_string(o, keys[i], NULL);
         }
         k |= json_add_string(o, "vendor_name", d->vendor_name);
         k |= json_add_string(o, "device_name", d->device_name);
@@ -194,7 +201,8 @@ int report_device_json(const Device *d, struct json_object **ret) {
         k |= json_add_new(o, "virtfns", strv_json(d->virtfns));
         if (d->sriov_totalvfs >= 0) {
                 k |= json_add_new(o, "sriov_totalvfs", json_object_new_int64(d->sriov_totalvfs));
-                k |= json_add_new(o, "sriov_numvfs", json_object_new_int64(MAX(d->sriov_numvfs, 0)));
+                k |= json_add_new(o, "sriov_numvfs",
+                                  json_object_new_int64(MAX(d->sriov_numvfs, 0)));
         } else {
                 k |= json_add_string(o, "sriov_totalvfs", NULL);
                 k |= json_add_string(o, "sriov_numvfs", NULL);
@@ -209,7 +217,8 @@ int report_device_json(const Device *d, struct json_object **ret) {
 }
 
 static int write_json(FILE *f, struct json_object *o) {
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
 
         if (!s)
                 return -ENOMEM;
@@ -249,7 +258,8 @@ int report_write(const Model *m, ReportJobFn job, const void *userdata, FILE *f)
         for (size_t i = 0; i < t->n_groups; i++) {
                 _cleanup_json_ json_object *g = NULL;
 
-                k = report_group_json(t->groups[i], job ? job(userdata, t->groups[i]->id) : NULL, &g);
+                k = report_group_json(t->groups[i], job ? job(userdata, t->groups[i]->id) : NULL,
+                                      &g);
                 if (k < 0)
                         return k;
                 fputs(i ? ",\n" : "\n", f);

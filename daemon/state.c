@@ -27,8 +27,10 @@ static int check_trusted(const struct stat *st, const char *path, bool file, cha
                            : "is writable by group or others";
         if (!why)
                 return 0;
-        return asprintf(ret_error, "%s %s (owner uid %u, mode %04o): refusing to trust it", path, why,
-                        (unsigned) st->st_uid, (unsigned) (st->st_mode & 07777)) < 0 ? -ENOMEM : -EPERM;
+        return asprintf(ret_error, "%s %s (owner uid %u, mode %04o): refusing to trust it", path,
+                        why, (unsigned) st->st_uid, (unsigned) (st->st_mode & 07777)) < 0
+                       ? -ENOMEM
+                       : -EPERM;
 }
 
 int state_open_dir(const char *path, int *ret_fd, char **ret_error) {
@@ -107,7 +109,8 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
         /* Only a holder identified at its claim has them (one read back from an older file
          * does not): an empty id written here could not be read back. */
         if (l->holder && l->holder_bus_id[0]) {
-                k |= json_add_new(o, "holder_start_time", json_object_new_int64((int64_t) l->holder_start_time));
+                k |= json_add_new(o, "holder_start_time",
+                                  json_object_new_int64((int64_t) l->holder_start_time));
                 k |= json_add_string(o, "holder_bus_id", l->holder_bus_id);
         }
         k |= json_add_new(o, "persistent", json_object_new_boolean(l->persistent));
@@ -159,7 +162,8 @@ int state_save(int dir_fd, Lease *const *leases, size_t n, const StateGlobals *g
                 if (json_append_new(arr, o) < 0)
                         return -ENOMEM;
         }
-        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text)
                 return -ENOMEM;
         return write_atomic(dir_fd, STATE_FILE, text);
@@ -177,7 +181,9 @@ static int read_json(int dir_fd, const char *name, struct json_object **ret, cha
         /* O_NONBLOCK: a FIFO in its place must not hang the start (it is refused below). */
         fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0 && errno == ELOOP)
-                return asprintf(ret_error, "%s is a symbolic link: refusing to trust it", name) < 0 ? -ENOMEM : -EPERM;
+                return asprintf(ret_error, "%s is a symbolic link: refusing to trust it", name) < 0
+                               ? -ENOMEM
+                               : -EPERM;
         if (fd < 0)
                 return negative_errno();
         if (fstat(fd, &st) < 0)
@@ -186,7 +192,9 @@ static int read_json(int dir_fd, const char *name, struct json_object **ret, cha
         if (k < 0)
                 return k;
         if (st.st_size > STATE_MAX_SIZE)
-                return asprintf(ret_error, "%s: larger than %d bytes", name, STATE_MAX_SIZE) < 0 ? -ENOMEM : -EBADMSG;
+                return asprintf(ret_error, "%s: larger than %d bytes", name, STATE_MAX_SIZE) < 0
+                               ? -ENOMEM
+                               : -EBADMSG;
         buf = malloc((size_t) st.st_size + 1);
         if (!buf)
                 return -ENOMEM;
@@ -198,13 +206,15 @@ static int read_json(int dir_fd, const char *name, struct json_object **ret, cha
                 return -ENOMEM;
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         o = json_tokener_parse_ex(tok, buf, (int) n);
-        if (!o || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != (size_t) n) {
+        if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+            json_tokener_get_parse_end(tok) != (size_t) n) {
                 enum json_tokener_error e = json_tokener_get_error(tok);
 
                 /* json-c's word for input that stops inside a value is "continue". */
                 k = asprintf(ret_error, "%s: not valid JSON: %s", name,
-                             e == json_tokener_continue ? "it ends inside a value (a truncated file)"
-                                                        : json_tokener_error_desc(e));
+                             e == json_tokener_continue
+                                     ? "it ends inside a value (a truncated file)"
+                                     : json_tokener_error_desc(e));
                 json_object_put(o);
                 json_tokener_free(tok);
                 return k < 0 ? -ENOMEM : -EBADMSG;
@@ -285,7 +295,8 @@ static int get_optional_bool(struct json_object *o, const char *key, bool *ret) 
 /* The lease's backend; absent, the file is older than the backends, when every lease was type1.
  * A name this daemon does not know is no corruption: a newer daemon wrote it, and the lease can
  * be given back only by a daemon that knows how (-EPROTONOSUPPORT: the file stays as it is). */
-static int backend_from_json(struct json_object *o, size_t index, const VfioBackendOps **ret, char **ret_error) {
+static int backend_from_json(struct json_object *o, size_t index, const VfioBackendOps **ret,
+                             char **ret_error) {
         _cleanup_free_ char *known = NULL;
         const char *name;
 
@@ -299,10 +310,14 @@ static int backend_from_json(struct json_object *o, size_t index, const VfioBack
         if (*ret)
                 return 0;
         known = vfio_backends_known();
-        return asprintf(ret_error, "%s: leases[%zu].backend: unknown VFIO backend \"%.*s\" (this vfio-assignd "
-                        "knows %s); a newer vfio-assignd wrote it, and only one that knows the backend can give "
-                        "the group back: the file is left as it is", STATE_FILE, index,
-                        utf8_prefix_len(name, 64), name, strna(known)) < 0 ? -ENOMEM : -EPROTONOSUPPORT;
+        return asprintf(
+                       ret_error,
+                       "%s: leases[%zu].backend: unknown VFIO backend \"%.*s\" (this vfio-assignd "
+                       "knows %s); a newer vfio-assignd wrote it, and only one that knows the backend can give "
+                       "the group back: the file is left as it is",
+                       STATE_FILE, index, utf8_prefix_len(name, 64), name, strna(known)) < 0
+                       ? -ENOMEM
+                       : -EPROTONOSUPPORT;
 }
 
 static int lease_from_json(struct json_object *o, size_t index, Lease **ret, char **ret_error) {
@@ -319,12 +334,17 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
         l->close_wd = l->holder_pidfd = -1;
         l->granted_uid = UINT32_MAX;
         if (!json_object_is_type(o, json_type_object) || get_u32(o, "id", &id) < 0 ||
-            get_u32(o, "group", &l->group) < 0 || get_u32(o, "uid", &l->uid) < 0 || get_u32(o, "pid", &l->pid) < 0 ||
-            get_string(o, "kind", false, &s) < 0 || (l->kind = lease_kind_from_string(s)) == _LEASE_KIND_MAX ||
-            get_string(o, "state", false, &s) < 0 || (l->state = lease_state_from_string(s)) == _LEASE_STATE_MAX ||
-            get_string(o, "holder", true, &holder) < 0 || get_string(o, "reason", true, &reason) < 0 ||
-            !json_object_object_get_ex(o, "persistent", &v) || !json_object_is_type(v, json_type_boolean) ||
-            !json_object_object_get_ex(o, "devices", &devs) || !json_object_is_type(devs, json_type_array))
+            get_u32(o, "group", &l->group) < 0 || get_u32(o, "uid", &l->uid) < 0 ||
+            get_u32(o, "pid", &l->pid) < 0 || get_string(o, "kind", false, &s) < 0 ||
+            (l->kind = lease_kind_from_string(s)) == _LEASE_KIND_MAX ||
+            get_string(o, "state", false, &s) < 0 ||
+            (l->state = lease_state_from_string(s)) == _LEASE_STATE_MAX ||
+            get_string(o, "holder", true, &holder) < 0 ||
+            get_string(o, "reason", true, &reason) < 0 ||
+            !json_object_object_get_ex(o, "persistent", &v) ||
+            !json_object_is_type(v, json_type_boolean) ||
+            !json_object_object_get_ex(o, "devices", &devs) ||
+            !json_object_is_type(devs, json_type_array))
                 return bad(ret_error, "leases[%zu]: missing or invalid fields", index);
         persistent = json_object_get_boolean(v);
         k = backend_from_json(o, index, &backend, ret_error);
@@ -341,11 +361,15 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
          * never recognised, and the claim goes back as if its holder were gone. */
         if (holder && json_object_object_get_ex(o, "holder_bus_id", &v)) {
                 if (get_string(o, "holder_bus_id", false, &s) < 0 || strlen(s) != 32 ||
-                    strspn(s, "0123456789abcdef") != 32 || get_u64(o, "holder_start_time", &l->holder_start_time) < 0)
-                        return bad(ret_error, "leases[%zu]: invalid holder_bus_id or holder_start_time", index);
+                    strspn(s, "0123456789abcdef") != 32 ||
+                    get_u64(o, "holder_start_time", &l->holder_start_time) < 0)
+                        return bad(ret_error,
+                                   "leases[%zu]: invalid holder_bus_id or holder_start_time",
+                                   index);
                 strcpy(l->holder_bus_id, s);
         }
-        if (json_object_object_get_ex(o, "granted_uid", &v) && get_u32(o, "granted_uid", &l->granted_uid) < 0)
+        if (json_object_object_get_ex(o, "granted_uid", &v) &&
+            get_u32(o, "granted_uid", &l->granted_uid) < 0)
                 return bad(ret_error, "leases[%zu].granted_uid: invalid", index);
         if (get_optional_bool(o, "unsafe_interrupts", &l->unsafe_interrupts) < 0)
                 return bad(ret_error, "leases[%zu].unsafe_interrupts: not a boolean", index);
@@ -357,11 +381,14 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
                 const char *addr, *drv;
                 LeaseDevice *ld = &l->devices[l->n_devices];
 
-                if (!json_object_is_type(d, json_type_object) || get_string(d, "address", false, &addr) < 0 ||
-                    !pci_address_is_canonical(addr) || get_string(d, "original_driver", true, &drv) < 0 ||
-                    (drv && !filename_is_valid(drv)) || !json_object_object_get_ex(d, "bridge", &b) ||
+                if (!json_object_is_type(d, json_type_object) ||
+                    get_string(d, "address", false, &addr) < 0 || !pci_address_is_canonical(addr) ||
+                    get_string(d, "original_driver", true, &drv) < 0 ||
+                    (drv && !filename_is_valid(drv)) ||
+                    !json_object_object_get_ex(d, "bridge", &b) ||
                     !json_object_is_type(b, json_type_boolean))
-                        return bad(ret_error, "leases[%zu].devices[%zu]: missing or invalid fields", index, i);
+                        return bad(ret_error, "leases[%zu].devices[%zu]: missing or invalid fields",
+                                   index, i);
                 strcpy(ld->address, addr);
                 ld->bridge = json_object_get_boolean(b);
                 if (drv && !(ld->original_driver = strdup(drv)))
@@ -372,7 +399,8 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
         return 0;
 }
 
-int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_globals, char **ret_error) {
+int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_globals,
+               char **ret_error) {
         _cleanup_json_ json_object *root = NULL;
         struct json_object *v, *arr;
         Lease **leases = NULL;
@@ -390,16 +418,19 @@ int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_global
         }
         if (k < 0)
                 return k;
-        if (!json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "version", &v) ||
-            json_object_get_int64(v) != 1 || !json_object_object_get_ex(root, "next_id", &v) ||
+        if (!json_object_is_type(root, json_type_object) ||
+            !json_object_object_get_ex(root, "version", &v) || json_object_get_int64(v) != 1 ||
+            !json_object_object_get_ex(root, "next_id", &v) ||
             !json_object_is_type(v, json_type_int) || (next = json_object_get_int64(v)) < 1 ||
-            !json_object_object_get_ex(root, "leases", &arr) || !json_object_is_type(arr, json_type_array))
+            !json_object_object_get_ex(root, "leases", &arr) ||
+            !json_object_is_type(arr, json_type_array))
                 return bad(ret_error, "%s: not a version 1 state file", STATE_FILE);
         if (get_optional_bool(root, "unsafe_interrupts_set", &unsafe_set) < 0)
                 return bad(ret_error, "%s: unsafe_interrupts_set: not a boolean", STATE_FILE);
         len = json_object_array_length(arr);
         if (len > STATE_MAX_LEASES)
-                return bad(ret_error, "%s: %zu leases, more than %d", STATE_FILE, len, STATE_MAX_LEASES);
+                return bad(ret_error, "%s: %zu leases, more than %d", STATE_FILE, len,
+                           STATE_MAX_LEASES);
         leases = calloc(len + 1, sizeof(Lease *));
         if (!leases)
                 return -ENOMEM;
@@ -408,7 +439,8 @@ int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_global
                 if (k < 0)
                         goto fail;
                 if (leases[n]->id >= (uint64_t) next) {
-                        k = bad(ret_error, "leases[%zu]: id %" PRIu64 " is not below next_id", i, leases[n]->id);
+                        k = bad(ret_error, "leases[%zu]: id %" PRIu64 " is not below next_id", i,
+                                leases[n]->id);
                         n++;
                         goto fail;
                 }
@@ -416,7 +448,8 @@ int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_global
         }
         *ret = leases;
         *ret_n = n;
-        *ret_globals = (StateGlobals) { .next_id = (uint64_t) next, .unsafe_interrupts_set = unsafe_set };
+        *ret_globals = (StateGlobals) { .next_id = (uint64_t) next,
+                                        .unsafe_interrupts_set = unsafe_set };
         return 0;
 fail:
         for (size_t i = 0; i < n; i++)
@@ -471,8 +504,10 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
         }
         if (k < 0)
                 return k;
-        if (!json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "devices", &arr) ||
-            !json_object_is_type(arr, json_type_array) || (len = json_object_array_length(arr)) > STATE_MAX_LEASES)
+        if (!json_object_is_type(root, json_type_object) ||
+            !json_object_object_get_ex(root, "devices", &arr) ||
+            !json_object_is_type(arr, json_type_array) ||
+            (len = json_object_array_length(arr)) > STATE_MAX_LEASES)
                 return bad(ret_error, "%s: not a version 1 list of devices", PERSISTENT_FILE);
         d = calloc(len + 1, sizeof(*d));
         if (!d)
@@ -482,11 +517,13 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
                 const char *addr, *vendor, *device;
                 uint32_t v, dv;
 
-                if (!json_object_is_type(o, json_type_object) || get_string(o, "address", false, &addr) < 0 ||
-                    !pci_address_is_canonical(addr) || get_string(o, "vendor", false, &vendor) < 0 ||
-                    get_string(o, "device", false, &device) < 0 || safe_atou32(vendor, 0, &v) < 0 || v > 0xffff ||
-                    safe_atou32(device, 0, &dv) < 0 || dv > 0xffff)
-                        return bad(ret_error, "%s: devices[%zu]: missing or invalid fields", PERSISTENT_FILE, i);
+                if (!json_object_is_type(o, json_type_object) ||
+                    get_string(o, "address", false, &addr) < 0 || !pci_address_is_canonical(addr) ||
+                    get_string(o, "vendor", false, &vendor) < 0 ||
+                    get_string(o, "device", false, &device) < 0 || safe_atou32(vendor, 0, &v) < 0 ||
+                    v > 0xffff || safe_atou32(device, 0, &dv) < 0 || dv > 0xffff)
+                        return bad(ret_error, "%s: devices[%zu]: missing or invalid fields",
+                                   PERSISTENT_FILE, i);
                 strcpy(d[i].address, addr);
                 d[i].vendor = (uint16_t) v;
                 d[i].device = (uint16_t) dv;

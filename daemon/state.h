@@ -33,7 +33,8 @@ int state_save(int dir_fd, Lease *const *leases, size_t n, const StateGlobals *g
  * this daemon does not know is -EPROTONOSUPPORT with a message naming it: the caller refuses to
  * start and leaves the file as it is, since only a daemon that knows the backend can give the
  * group back. */
-int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_globals, char **ret_error);
+int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_globals,
+               char **ret_error);
 
 /* Persistent prepares: $STATE_DIRECTORY/persistent.json, a list of devices that are bound to
  * vfio-pci at start and whenever they appear. */

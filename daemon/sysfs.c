@@ -140,7 +140,8 @@ int sysfs_read_attr(const SysRoot *r, const char *path, char **ret) {
         return sysfs_read_attr_at(r, -1, path, ret);
 }
 
-int sysfs_read_file(const SysRoot *r, const char *path, size_t max, uint8_t **ret, size_t *ret_size) {
+int sysfs_read_file(const SysRoot *r, const char *path, size_t max, uint8_t **ret,
+                    size_t *ret_size) {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ uint8_t *buf = NULL;
         size_t have = 0, alloc = 4096;
@@ -246,7 +247,8 @@ int dev_add_watch(const SysRoot *r, int inotify_fd, const char *path, uint32_t m
 int dev_chown(const SysRoot *r, const char *path, uint32_t uid) {
         /* The mode is set while root owns the node: chmod of another user's file would need
          * CAP_FOWNER, which the unit does not give us (chown(2), chmod(2)). */
-        if (fchownat(r->dev_fd, path, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(r->dev_fd, path, 0600, 0) < 0)
+        if (fchownat(r->dev_fd, path, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
+            fchmodat(r->dev_fd, path, 0600, 0) < 0)
                 return negative_errno();
         if (uid != 0 && fchownat(r->dev_fd, path, uid, 0, AT_SYMLINK_NOFOLLOW) < 0)
                 return negative_errno();

@@ -21,7 +21,7 @@ SysRoot *sysroot_free(SysRoot *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SysRoot *, sysroot_free);
 
 const char *sysroot_path(const SysRoot *r);
-bool sysroot_is_host(const SysRoot *r);  /* the real "/" (so udev events describe this tree) */
+bool sysroot_is_host(const SysRoot *r); /* the real "/" (so udev events describe this tree) */
 
 /* Opens a directory under the sysfs root; returns an O_DIRECTORY fd. */
 int sysroot_open_dir(const SysRoot *r, const char *path, int *ret_fd);
@@ -35,7 +35,8 @@ int sysfs_read_attr(const SysRoot *r, const char *path, char **ret);
 /* Same, into a caller buffer; returns the length. */
 int sysfs_read_attr_buf(const SysRoot *r, int dirfd, const char *path, char *buf, size_t size);
 /* Reads a binary file of at most max bytes. */
-int sysfs_read_file(const SysRoot *r, const char *path, size_t max, uint8_t **ret, size_t *ret_size);
+int sysfs_read_file(const SysRoot *r, const char *path, size_t max, uint8_t **ret,
+                    size_t *ret_size);
 /* The target of a symlink, and its last component. */
 int sysfs_readlink_at(const SysRoot *r, int dirfd, const char *path, char **ret);
 int sysfs_read_link_name_at(const SysRoot *r, int dirfd, const char *path, char **ret);

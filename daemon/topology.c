@@ -130,8 +130,8 @@ static int bad_value(char ***errors, const char *addr, const char *attr, const c
 }
 
 /* A hex id attribute ("0x8086"), width bits wide. */
-static int read_hex(const SysRoot *root, int dfd, const char *addr, const char *attr, unsigned width,
-                    uint32_t *ret, bool *ret_present, char ***errors) {
+static int read_hex(const SysRoot *root, int dfd, const char *addr, const char *attr,
+                    unsigned width, uint32_t *ret, bool *ret_present, char ***errors) {
         _cleanup_free_ char *s = NULL;
         uint32_t v;
         int k;
@@ -163,8 +163,8 @@ static int read_i64(const SysRoot *root, int dfd, const char *addr, const char *
         return 0;
 }
 
-static int read_link_name(const SysRoot *root, int dfd, const char *addr, const char *link, char **ret,
-                          char ***errors) {
+static int read_link_name(const SysRoot *root, int dfd, const char *addr, const char *link,
+                          char **ret, char ***errors) {
         int k = sysfs_read_link_name_at(root, dfd, link, ret);
 
         if (k == -ENOENT) {
@@ -217,7 +217,8 @@ static int cmp_virtfn(const void *a, const void *b) {
 }
 
 /* The virtfnN links of an SR-IOV PF, in N order (sysfs-bus-pci: virtfnN -> ../<VF>). */
-static int read_virtfns(const SysRoot *root, int dfd, const char *addr, char ***ret, char ***errors) {
+static int read_virtfns(const SysRoot *root, int dfd, const char *addr, char ***ret,
+                        char ***errors) {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         VirtFn *v = NULL;
@@ -314,7 +315,8 @@ static bool parse_modalias(const char *s, Device *d) {
         unsigned v, dv, sv, sd, bc, sc, pi;
         int n = 0;
 
-        if (sscanf(s, "pci:v%8Xd%8Xsv%8Xsd%8Xbc%2Xsc%2Xi%2X%n", &v, &dv, &sv, &sd, &bc, &sc, &pi, &n) != 7 ||
+        if (sscanf(s, "pci:v%8Xd%8Xsv%8Xsd%8Xbc%2Xsc%2Xi%2X%n", &v, &dv, &sv, &sd, &bc, &sc, &pi,
+                   &n) != 7 ||
             n != 53 || s[n] != 0 || v > 0xffff || dv > 0xffff || sv > 0xffff || sd > 0xffff)
                 return false;
         d->vendor = (uint16_t) v;
@@ -344,7 +346,8 @@ static int read_ids(const SysRoot *root, int dfd, const char *address, Device *d
         char buf[128];
         int k;
 
-        if (sysfs_read_attr_buf(root, dfd, "modalias", buf, sizeof(buf)) >= 0 && parse_modalias(buf, d)) {
+        if (sysfs_read_attr_buf(root, dfd, "modalias", buf, sizeof(buf)) >= 0 &&
+            parse_modalias(buf, d)) {
                 d->ids_known = true;
                 return 0;
         }
@@ -352,7 +355,8 @@ static int read_ids(const SysRoot *root, int dfd, const char *address, Device *d
                 size_t n_errors = strv_length(*errors);
                 bool present;
 
-                k = read_hex(root, dfd, address, ids[i].attr, ids[i].width, &v[i], &present, errors);
+                k = read_hex(root, dfd, address, ids[i].attr, ids[i].width, &v[i], &present,
+                             errors);
                 if (k < 0)
                         return k;
                 if (present || !ids[i].required)
@@ -374,7 +378,8 @@ static int read_ids(const SysRoot *root, int dfd, const char *address, Device *d
         return 0;
 }
 
-int device_read(const SysRoot *root, PciNames *names, const char *address, Device **ret, char ***errors) {
+int device_read(const SysRoot *root, PciNames *names, const char *address, Device **ret,
+                char ***errors) {
         _cleanup_(device_freep) Device *d = NULL;
         _cleanup_close_ int dfd = -1;
         _cleanup_free_ char *path = NULL, *s = NULL;
@@ -442,7 +447,8 @@ int device_read(const SysRoot *root, PciNames *names, const char *address, Devic
                 d->numa_node = n >= 0 ? (int32_t) n : -1;
                 /* boot_vga exists only on VGA-class devices (pci_dev_attr_is_visible()). */
                 n = -1;
-                if ((d->class >> 8) == 0x0300 && read_i64(root, dfd, address, "boot_vga", &n, errors) < 0)
+                if ((d->class >> 8) == 0x0300 &&
+                    read_i64(root, dfd, address, "boot_vga", &n, errors) < 0)
                         return -ENOMEM;
                 d->boot_vga = n < 0 ? -1 : n > 0;
                 if (read_i64(root, dfd, address, "sriov_totalvfs", &d->sriov_totalvfs, errors) < 0)
@@ -484,7 +490,8 @@ int device_read(const SysRoot *root, PciNames *names, const char *address, Devic
                         d->bridge = ht == 1;
         }
 
-        if (d->driver && streq(d->driver, DRIVER_VFIO_PCI) && read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
+        if (d->driver && streq(d->driver, DRIVER_VFIO_PCI) &&
+            read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
                 return -ENOMEM;
 
         if (names && d->ids_known) {
@@ -507,15 +514,20 @@ static int read_reserved_regions(const SysRoot *root, int gfd, Group *g, char **
                 return 0;
         if (k < 0)
                 return topology_add_error(errors, "group %" PRIu32 ": reserved_regions: %s", g->id,
-                                          strerror(-k)) < 0 ? -ENOMEM : 0;
+                                          strerror(-k)) < 0
+                               ? -ENOMEM
+                               : 0;
         for (line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char a[32], b[32], type[32];
                 ReservedRegion *nr;
                 uint64_t start, end;
 
-                if (sscanf(line, "%31s %31s %31s", a, b, type) != 3 || safe_atou64(a, 0, &start) < 0 ||
-                    safe_atou64(b, 0, &end) < 0 || !filename_is_valid(type) || g->n_regions >= 64) {
-                        if (topology_add_error(errors, "group %" PRIu32 ": reserved_regions: invalid line \"%.64s\"",
+                if (sscanf(line, "%31s %31s %31s", a, b, type) != 3 ||
+                    safe_atou64(a, 0, &start) < 0 || safe_atou64(b, 0, &end) < 0 ||
+                    !filename_is_valid(type) || g->n_regions >= 64) {
+                        if (topology_add_error(errors,
+                                               "group %" PRIu32
+                                               ": reserved_regions: invalid line \"%.64s\"",
                                                g->id, line) < 0)
                                 return -ENOMEM;
                         continue;
@@ -524,7 +536,9 @@ static int read_reserved_regions(const SysRoot *root, int gfd, Group *g, char **
                 if (!nr)
                         return -ENOMEM;
                 g->regions = nr;
-                nr[g->n_regions] = (ReservedRegion) { .start = start, .end = end, .type = strdup(type) };
+                nr[g->n_regions] = (ReservedRegion) { .start = start,
+                                                      .end = end,
+                                                      .type = strdup(type) };
                 if (!nr[g->n_regions].type)
                         return -ENOMEM;
                 g->n_regions++;
@@ -535,7 +549,8 @@ static int read_reserved_regions(const SysRoot *root, int gfd, Group *g, char **
 
 /* list_members false: the caller fills g->devices (a full scan knows them from the devices'
  * iommu_group links already). */
-static int group_read_full(const SysRoot *root, uint32_t id, bool list_members, Group **ret, char ***errors) {
+static int group_read_full(const SysRoot *root, uint32_t id, bool list_members, Group **ret,
+                           char ***errors) {
         _cleanup_(group_freep) Group *g = NULL;
         _cleanup_close_ int gfd = -1;
         _cleanup_free_ char *path = NULL;
@@ -620,7 +635,8 @@ int topology_scan(Topology *t, const SysRoot *root, PciNames *names) {
 
         k = list_dir(root, SYSFS_PCI_DEVICES, &devs);
         if (k == -ENOENT)
-                k = topology_add_error(&t->errors, "%s: no PCI bus in this tree", SYSFS_PCI_DEVICES);
+                k = topology_add_error(&t->errors, "%s: no PCI bus in this tree",
+                                       SYSFS_PCI_DEVICES);
         if (k < 0)
                 return k;
         t->devices = calloc(strv_length(devs) + 1, sizeof(Device *));
@@ -644,7 +660,8 @@ int topology_scan(Topology *t, const SysRoot *root, PciNames *names) {
                         continue;
                 }
                 if (k < 0) {
-                        if (topology_add_error(&t->errors, "%s: cannot be read: %s", *i, strerror(-k)) < 0)
+                        if (topology_add_error(&t->errors, "%s: cannot be read: %s", *i,
+                                               strerror(-k)) < 0)
                                 return -ENOMEM;
                         continue;
                 }
@@ -685,8 +702,8 @@ static int scan_groups(Topology *t, const SysRoot *root) {
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0) {
-                        if (topology_add_error(&t->errors, "group %" PRIu32 ": cannot be read: %s", ids[i],
-                                               strerror(-k)) < 0)
+                        if (topology_add_error(&t->errors, "group %" PRIu32 ": cannot be read: %s",
+                                               ids[i], strerror(-k)) < 0)
                                 return -ENOMEM;
                         continue;
                 }
@@ -694,7 +711,9 @@ static int scan_groups(Topology *t, const SysRoot *root) {
         }
         /* Devices are sorted by address, so each group's list comes out sorted too. */
         for (size_t i = 0; i < t->n_devices; i++) {
-                Group *g = t->devices[i]->group >= 0 ? topology_find_group(t, (uint32_t) t->devices[i]->group) : NULL;
+                Group *g = t->devices[i]->group >= 0
+                                   ? topology_find_group(t, (uint32_t) t->devices[i]->group)
+                                   : NULL;
 
                 if (g && strv_extend(&g->devices, t->devices[i]->address) < 0)
                         return -ENOMEM;
@@ -826,7 +845,8 @@ Group *topology_take_group(Topology *t, uint32_t id) {
         return found ? array_remove((void **) t->groups, &t->n_groups, (size_t) i) : NULL;
 }
 
-static int add_blocker(Group *g, const char *code, const char *device, const char *fmt, ...) _printf_(4, 5);
+static int add_blocker(Group *g, const char *code, const char *device, const char *fmt, ...)
+        _printf_(4, 5);
 static int add_blocker(Group *g, const char *code, const char *device, const char *fmt, ...) {
         Blocker *nb;
         char *reason = NULL;
@@ -846,7 +866,8 @@ static int add_blocker(Group *g, const char *code, const char *device, const cha
                 return -ENOMEM;
         }
         g->blockers = nb;
-        nb[g->n_blockers] = (Blocker) { .code = strdup(code), .device = device ? strdup(device) : NULL,
+        nb[g->n_blockers] = (Blocker) { .code = strdup(code),
+                                        .device = device ? strdup(device) : NULL,
                                         .reason = reason };
         g->n_blockers++;
         return 0;
@@ -870,11 +891,13 @@ static int derive_group(Topology *t, Group *g, bool iommu_present) {
         g->blockers = NULL;
         g->n_blockers = 0;
 
-        if (!iommu_present && add_blocker(g, BLOCKER_NO_IOMMU, NULL, "the host has no active IOMMU") < 0)
+        if (!iommu_present &&
+            add_blocker(g, BLOCKER_NO_IOMMU, NULL, "the host has no active IOMMU") < 0)
                 return -ENOMEM;
         if (g->name && streq(g->name, "vfio-noiommu") &&
             add_blocker(g, BLOCKER_VFIO_NOIOMMU, NULL,
-                        "group %" PRIu32 " is a vfio no-IOMMU group: it gives no DMA isolation", g->id) < 0)
+                        "group %" PRIu32 " is a vfio no-IOMMU group: it gives no DMA isolation",
+                        g->id) < 0)
                 return -ENOMEM;
         for (char **a = g->devices; a && *a; a++) {
                 Device *d = topology_find_device(t, *a);
@@ -883,44 +906,51 @@ static int derive_group(Topology *t, Group *g, bool iommu_present) {
                  * might be anything, so the group stays whole and unassignable. */
                 if (!d) {
                         if (add_blocker(g, BLOCKER_UNREADABLE, *a,
-                                        "%s is listed in IOMMU group %" PRIu32 " but its device cannot be "
-                                        "read (being removed or added?)", *a, g->id) < 0)
+                                        "%s is listed in IOMMU group %" PRIu32
+                                        " but its device cannot be "
+                                        "read (being removed or added?)",
+                                        *a, g->id) < 0)
                                 return -ENOMEM;
                         all_known = false;
                         continue;
                 }
                 if (!d->ids_known) {
                         if (add_blocker(g, BLOCKER_UNREADABLE, d->address,
-                                        "%s: its vendor, device or class cannot be read", d->address) < 0)
+                                        "%s: its vendor, device or class cannot be read",
+                                        d->address) < 0)
                                 return -ENOMEM;
                         all_known = false;
                 }
                 if (d->ids_known && device_is_endpoint(d))
                         endpoint = true;
-                if (d->host_critical && add_blocker(g, BLOCKER_HOST_CRITICAL, d->address, "%s %s", d->address,
-                                                    d->host_critical) < 0)
+                if (d->host_critical && add_blocker(g, BLOCKER_HOST_CRITICAL, d->address, "%s %s",
+                                                    d->address, d->host_critical) < 0)
                         return -ENOMEM;
                 if (d->rmrr_named)
                         named_any = true;
-                if (d->rmrr_locked && add_blocker(g, BLOCKER_RMRR, d->address,
-                                                  "%s is named by a DMAR RMRR and the kernel keeps a direct "
-                                                  "mapping for it: VT-d refuses it a VM domain", d->address) < 0)
+                if (d->rmrr_locked &&
+                    add_blocker(g, BLOCKER_RMRR, d->address,
+                                "%s is named by a DMAR RMRR and the kernel keeps a direct "
+                                "mapping for it: VT-d refuses it a VM domain",
+                                d->address) < 0)
                         return -ENOMEM;
         }
         if (direct && !named_any) {
                 for (size_t i = 0; i < g->n_regions; i++)
                         if (streq(g->regions[i].type, "direct") &&
                             add_blocker(g, BLOCKER_RMRR, NULL,
-                                        "group %" PRIu32 " has a non-relaxable direct-mapped region "
-                                        "0x%" PRIx64 "-0x%" PRIx64 " (an RMRR)", g->id, g->regions[i].start,
-                                        g->regions[i].end) < 0)
+                                        "group %" PRIu32
+                                        " has a non-relaxable direct-mapped region "
+                                        "0x%" PRIx64 "-0x%" PRIx64 " (an RMRR)",
+                                        g->id, g->regions[i].start, g->regions[i].end) < 0)
                                 return -ENOMEM;
         }
         /* Only bridges (or the host bridge): a claim would move nothing, and VFIO has no device
          * in the group to hand out. */
         if (!endpoint && all_known &&
             add_blocker(g, BLOCKER_NO_ENDPOINT, NULL,
-                        "group %" PRIu32 " has only bridges: nothing in it can be assigned", g->id) < 0)
+                        "group %" PRIu32 " has only bridges: nothing in it can be assigned",
+                        g->id) < 0)
                 return -ENOMEM;
         g->assignable = g->n_blockers == 0;
         return 0;
@@ -937,7 +967,8 @@ int topology_derive(Topology *t, const PciAddress *rmrr, size_t n_rmrr, const Ho
                         if (pci_address_compare(&rmrr[j], &d->addr) == 0)
                                 d->rmrr_named = true;
                 /* Named by an RMRR is locked unless the kernel told us the region is relaxable. */
-                d->rmrr_locked = d->rmrr_named && (!g || !g->regions_known || group_has_direct_region(g));
+                d->rmrr_locked = d->rmrr_named &&
+                                 (!g || !g->regions_known || group_has_direct_region(g));
                 d->host_critical = mfree(d->host_critical);
                 for (size_t j = 0; j < n_crit; j++)
                         if (streq(crit[j].address, d->address)) {

@@ -26,20 +26,20 @@ typedef struct Device {
         char *driver_override; /* NULL when the kernel says "(null)" */
         char **reset_methods;  /* strv, may be NULL */
         int32_t numa_node;
-        int boot_vga;          /* -1 no attribute, 0, 1 */
-        char *physfn;          /* PF address for a VF */
-        char **virtfns;        /* VF addresses for a PF, in virtfnN order */
+        int boot_vga;   /* -1 no attribute, 0, 1 */
+        char *physfn;   /* PF address for a VF */
+        char **virtfns; /* VF addresses for a PF, in virtfnN order */
         int64_t sriov_totalvfs, sriov_numvfs;
-        bool bridge;           /* PCI-to-PCI bridge (header type 1) */
-        bool host_bridge;      /* class 0x0600: the root complex's own function */
-        int64_t group;         /* -1 when the device has no IOMMU group */
-        char *vfio_dev;        /* "vfioN" from vfio-dev/ (kernel >= 6.6 cdev) */
-        char *devpath;         /* real directory relative to the root: "sys/devices/pci0000:00/..." */
+        bool bridge;      /* PCI-to-PCI bridge (header type 1) */
+        bool host_bridge; /* class 0x0600: the root complex's own function */
+        int64_t group;    /* -1 when the device has no IOMMU group */
+        char *vfio_dev;   /* "vfioN" from vfio-dev/ (kernel >= 6.6 cdev) */
+        char *devpath;    /* real directory relative to the root: "sys/devices/pci0000:00/..." */
 
         /* Derived facts, filled by topology_derive(). */
-        bool rmrr_named;       /* named by an RMRR device scope in the DMAR table */
+        bool rmrr_named; /* named by an RMRR device scope in the DMAR table */
         bool rmrr_locked;
-        char *host_critical;   /* why the host needs it, or NULL */
+        char *host_critical; /* why the host needs it, or NULL */
 } Device;
 
 typedef struct ReservedRegion {
@@ -55,9 +55,9 @@ typedef struct Blocker {
 
 typedef struct Group {
         uint32_t id;
-        char *type;            /* iommu_groups/N/type, NULL if absent */
-        char *name;            /* iommu_groups/N/name: "vfio-noiommu" for no-IOMMU groups */
-        char **devices;        /* sorted addresses */
+        char *type;     /* iommu_groups/N/type, NULL if absent */
+        char *name;     /* iommu_groups/N/name: "vfio-noiommu" for no-IOMMU groups */
+        char **devices; /* sorted addresses */
         ReservedRegion *regions;
         size_t n_regions;
         bool regions_known;
@@ -76,9 +76,9 @@ typedef struct HostCritical {
 typedef struct Topology {
         Device **devices; /* sorted by address */
         size_t n_devices;
-        Group **groups;   /* sorted by id */
+        Group **groups; /* sorted by id */
         size_t n_groups;
-        char **errors;    /* what could not be read, one line each: "0000:01:00.0: reset_method: ..." */
+        char **errors; /* what could not be read, one line each: "0000:01:00.0: reset_method: ..." */
 } Topology;
 
 Device *device_free(Device *d);
@@ -112,7 +112,7 @@ Group *topology_take_group(Topology *t, uint32_t id);
 /* Recomputes rmrr_locked, host_critical, blockers and assignable from the given facts.
  * rmrr: devices named by RMRR scopes. iommu_present: false blocks everything. */
 int topology_derive(Topology *t, const PciAddress *rmrr, size_t n_rmrr, const HostCritical *crit,
-                     size_t n_crit, bool iommu_present);
+                    size_t n_crit, bool iommu_present);
 
 bool device_is_bridge_class(uint32_t class);
 /* Whether a claim moves the function to vfio-pci. Bridges stay on pcieport, which the kernel

@@ -141,7 +141,8 @@ static int on_fifo_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-int fifo_watch_new(sd_event *e, const char *path, UdevEventHandler handler, void *userdata, FifoWatch **ret) {
+int fifo_watch_new(sd_event *e, const char *path, UdevEventHandler handler, void *userdata,
+                   FifoWatch **ret) {
         _cleanup_(fifo_watch_freep) FifoWatch *w = NULL;
         struct stat st;
         int k;

@@ -21,6 +21,7 @@ bool udev_watch_uses_udevd(const UdevWatch *w);
 /* A test hook with the same handler: lines "ACTION ADDRESS" read from a FIFO. The FIFO is
  * opened read-write so that writers coming and going never give us EOF. */
 typedef struct FifoWatch FifoWatch;
-int fifo_watch_new(sd_event *e, const char *path, UdevEventHandler handler, void *userdata, FifoWatch **ret);
+int fifo_watch_new(sd_event *e, const char *path, UdevEventHandler handler, void *userdata,
+                   FifoWatch **ret);
 FifoWatch *fifo_watch_free(FifoWatch *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(FifoWatch *, fifo_watch_free);

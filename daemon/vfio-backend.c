@@ -51,7 +51,7 @@ char *vfio_backends_known(void) {
 }
 
 int vfio_backend_new(const VfioBackendOps *ops, uint32_t group, VfioBackend **ret) {
-        return (ops ?: vfio_backends[0])->new(group, ret);
+        return (ops ?: vfio_backends[0])->new (group, ret);
 }
 
 VfioBackend *vfio_backend_free(VfioBackend *b) {

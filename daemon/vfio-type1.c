@@ -73,7 +73,8 @@ static int type1_open(VfioBackend *b, const SysRoot *root, LeaseError *err) {
         k = vfio_group_open(root, b->group, &t->group_fd);
         if (k < 0)
                 return lease_error_set(err, k, k == -EBUSY ? VA_ERROR_BUSY : VA_ERROR_VFIO_FAILED,
-                                       "Cannot open /dev/vfio/%" PRIu32 ": %s%s", b->group, strerror(-k),
+                                       "Cannot open /dev/vfio/%" PRIu32 ": %s%s", b->group,
+                                       strerror(-k),
                                        k == -EBUSY ? " (another VFIO user holds the group)" : "");
         return 0;
 }
@@ -95,15 +96,16 @@ static int type1_attach(VfioBackend *b, const SysRoot *root, LeaseError *err) {
         k = vfio_group_is_viable(t->group_fd, &viable);
         if (k < 0)
                 return lease_error_set(err, k, VA_ERROR_VFIO_FAILED,
-                                       "VFIO_GROUP_GET_STATUS on group %" PRIu32 " failed: %s", b->group,
-                                       strerror(-k));
+                                       "VFIO_GROUP_GET_STATUS on group %" PRIu32 " failed: %s",
+                                       b->group, strerror(-k));
         if (!viable)
                 return lease_error_set(err, -EPERM, VA_ERROR_GROUP_NOT_VIABLE,
                                        "IOMMU group %" PRIu32 " is not viable", b->group);
         k = vfio_container_open(root, &t->container_fd);
         if (k < 0)
                 return lease_error_set(err, k, VA_ERROR_VFIO_FAILED,
-                                       "Cannot open the VFIO container /dev/vfio/vfio: %s", strerror(-k));
+                                       "Cannot open the VFIO container /dev/vfio/vfio: %s",
+                                       strerror(-k));
         k = vfio_group_attach(t->group_fd, t->container_fd, true);
         if (k < 0)
                 /* Attached means both open: the fds to hand out, and a reset through VFIO. */
@@ -112,13 +114,16 @@ static int type1_attach(VfioBackend *b, const SysRoot *root, LeaseError *err) {
                 /* The type1 backend refuses VFIO_SET_IOMMU without interrupt remapping unless
                  * vfio_iommu_type1.allow_unsafe_interrupts is set (vfio_iommu_type1_attach_group). */
                 return lease_error_set(err, k, VA_ERROR_IR_REQUIRED,
-                                       "The kernel refused IOMMU group %" PRIu32 " a type1 IOMMU domain (EPERM): "
+                                       "The kernel refused IOMMU group %" PRIu32
+                                       " a type1 IOMMU domain (EPERM): "
                                        "interrupt remapping is not available and vfio_iommu_type1."
-                                       "allow_unsafe_interrupts is off", b->group);
+                                       "allow_unsafe_interrupts is off",
+                                       b->group);
         if (k < 0)
                 return lease_error_set(err, k, VA_ERROR_VFIO_FAILED,
-                                       "Attaching IOMMU group %" PRIu32 " to a container failed: %s", b->group,
-                                       strerror(-k));
+                                       "Attaching IOMMU group %" PRIu32
+                                       " to a container failed: %s",
+                                       b->group, strerror(-k));
         return 0;
 }
 
@@ -147,7 +152,8 @@ static int type1_open_device(VfioBackend *b, const char *address, int *ret_fd, L
 
         if (k < 0)
                 return lease_error_set(err, k, VA_ERROR_VFIO_FAILED,
-                                       "VFIO_GROUP_GET_DEVICE_FD for %s failed: %s", address, strerror(-k));
+                                       "VFIO_GROUP_GET_DEVICE_FD for %s failed: %s", address,
+                                       strerror(-k));
         return 0;
 }
 

@@ -52,7 +52,7 @@ typedef struct Write {
 
 static pthread_mutex_t pool_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_work = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t pool_done;  /* CLOCK_MONOTONIC, set up once */
+static pthread_cond_t pool_done; /* CLOCK_MONOTONIC, set up once */
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static Write *queue_head, *queue_tail;
 static unsigned n_threads, n_idle, n_stuck, n_queued;

@@ -133,9 +133,10 @@ int fakesys_set_module_param(FakeSys *fs, const char *module, const char *param,
 
 int fakesys_set_hugepages(FakeSys *fs, unsigned long size_kb, unsigned long nr,
                           unsigned long free_pages) {
-        static const char *const names[] = { "nr_hugepages", "free_hugepages", "resv_hugepages",
-                                             "surplus_hugepages", "nr_overcommit_hugepages",
-                                             "nr_hugepages_mempolicy" };
+        static const char *const names[] = {
+                "nr_hugepages",      "free_hugepages",          "resv_hugepages",
+                "surplus_hugepages", "nr_overcommit_hugepages", "nr_hugepages_mempolicy"
+        };
         const unsigned long values[] = { nr, free_pages, 0, 0, 0, nr };
         Path p;
         int r = 0;
@@ -250,20 +251,21 @@ int fakesys_set_root_mount(FakeSys *fs, unsigned major, unsigned minor, const ch
         if (!fs || !filename_is_valid(fstype) || isempty(source) || strpbrk(source, " \t\n"))
                 return -EINVAL;
         /* proc(5) mountinfo: id parent MAJ:MIN root mountpoint options tags - type source. */
-        return writef(fs, "proc/self/mountinfo",
-                      "26 1 %u:%u / / rw,relatime shared:1 - %s %s rw\n"
-                      "21 26 0:20 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
-                      "22 26 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n"
-                      "23 26 0:5 / /dev rw,nosuid,relatime shared:2 - devtmpfs udev "
-                      "rw,size=16318516k,nr_inodes=4079629,mode=755,inode64\n"
-                      "24 23 0:22 / /dev/pts rw,nosuid,noexec,relatime shared:3 - devpts devpts "
-                      "rw,gid=5,mode=620,ptmxmode=000\n"
-                      "25 26 0:23 / /run rw,nosuid,nodev,noexec,relatime shared:5 - tmpfs tmpfs "
-                      "rw,size=3270588k,mode=755,inode64\n"
-                      "28 23 0:24 / /dev/shm rw,nosuid,nodev shared:4 - tmpfs tmpfs rw,inode64\n"
-                      "40 23 0:33 / /dev/hugepages rw,relatime shared:15 - hugetlbfs hugetlbfs "
-                      "rw,pagesize=2M\n",
-                      major, minor, fstype, source);
+        return writef(
+                fs, "proc/self/mountinfo",
+                "26 1 %u:%u / / rw,relatime shared:1 - %s %s rw\n"
+                "21 26 0:20 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+                "22 26 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n"
+                "23 26 0:5 / /dev rw,nosuid,relatime shared:2 - devtmpfs udev "
+                "rw,size=16318516k,nr_inodes=4079629,mode=755,inode64\n"
+                "24 23 0:22 / /dev/pts rw,nosuid,noexec,relatime shared:3 - devpts devpts "
+                "rw,gid=5,mode=620,ptmxmode=000\n"
+                "25 26 0:23 / /run rw,nosuid,nodev,noexec,relatime shared:5 - tmpfs tmpfs "
+                "rw,size=3270588k,mode=755,inode64\n"
+                "28 23 0:24 / /dev/shm rw,nosuid,nodev shared:4 - tmpfs tmpfs rw,inode64\n"
+                "40 23 0:33 / /dev/hugepages rw,relatime shared:15 - hugetlbfs hugetlbfs "
+                "rw,pagesize=2M\n",
+                major, minor, fstype, source);
 }
 
 static int count_entries(FakeSys *fs, const char *rel, size_t *ret) {
@@ -344,8 +346,9 @@ int fakesys_add_route(FakeSys *fs, const char *ifname, const char *dest, unsigne
         r = fakesys_read_file(fs, "proc/net/route", &old, NULL);
         if (r == -ENOENT) {
                 /* net/ipv4/fib_trie.c fib_route_seq_show(): each line padded to 127. */
-                if (asprintf(&old, "%-127s\n", "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\t"
-                                               "Metric\tMask\t\tMTU\tWindow\tIRTT") < 0)
+                if (asprintf(&old, "%-127s\n",
+                             "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\t"
+                             "Metric\tMask\t\tMTU\tWindow\tIRTT") < 0)
                         return -ENOMEM;
         } else if (r < 0)
                 return r;
@@ -361,9 +364,8 @@ int fakesys_write_interrupts(FakeSys *fs, bool remapped) {
                 unsigned irq, pin;
                 const char *trigger, *name;
         } legacy[] = {
-                { 0, 2, "edge", "timer" },     { 1, 1, "edge", "i8042" },
-                { 8, 8, "edge", "rtc0" },      { 9, 9, "fasteoi", "acpi" },
-                { 12, 12, "edge", "i8042" },
+                { 0, 2, "edge", "timer" },   { 1, 1, "edge", "i8042" },   { 8, 8, "edge", "rtc0" },
+                { 9, 9, "fasteoi", "acpi" }, { 12, 12, "edge", "i8042" },
         };
         const char *ir = remapped ? "IR-" : "";
         _cleanup_closedir_ DIR *d = NULL;
@@ -408,8 +410,8 @@ int fakesys_write_interrupts(FakeSys *fs, bool remapped) {
                     fakesys_resolve_link(fs, l, &drv) < 0 || pci_address_parse(*b, &a) < 0)
                         continue;
                 /* MSI hwirq = PCI requester ID << 11 | vector (arch/x86/kernel/apic/msi.c). */
-                fprintf(f, "%3u: %10u %10u %10u %10u  %sPCI-MSI %u-edge      %s\n", irq++, 0u,
-                        120u, 0u, 0u, ir, (unsigned) routing_id(&a) << 11, strrchr(drv, '/') + 1);
+                fprintf(f, "%3u: %10u %10u %10u %10u  %sPCI-MSI %u-edge      %s\n", irq++, 0u, 120u,
+                        0u, 0u, ir, (unsigned) routing_id(&a) << 11, strrchr(drv, '/') + 1);
         }
         fprintf(f, "NMI: %10u %10u %10u %10u   Non-maskable interrupts\n", 0u, 0u, 0u, 0u);
         fprintf(f, "LOC: %10u %10u %10u %10u   Local timer interrupts\n", 8210u, 7731u, 9120u,

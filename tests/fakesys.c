@@ -384,9 +384,18 @@ static int list_dir(FakeSys *fs, const char *rel, char ***ret) {
 
 static int make_skeleton(FakeSys *fs) {
         static const char *const dirs[] = {
-                "sys/bus/pci/devices", "sys/bus/pci/drivers", "sys/devices/virtual",
-                "sys/class", "sys/dev/block", "sys/firmware/acpi/tables", "sys/module",
-                "sys/kernel/mm", "proc/self", "proc/sys/kernel", "proc/net", "dev",
+                "sys/bus/pci/devices",
+                "sys/bus/pci/drivers",
+                "sys/devices/virtual",
+                "sys/class",
+                "sys/dev/block",
+                "sys/firmware/acpi/tables",
+                "sys/module",
+                "sys/kernel/mm",
+                "proc/self",
+                "proc/sys/kernel",
+                "proc/net",
+                "dev",
         };
         int r = 0;
 
@@ -516,8 +525,14 @@ int fakesys_copy_file(FakeSys *fs, const char *src_path, const char *rel) {
 
 int fakesys_untar(FakeSys *fs, const char *tarball) {
         posix_spawn_file_actions_t fa;
-        char *argv[] = { (char *) "tar", (char *) "-x", (char *) "-f", (char *) tarball,
-                         (char *) "-C", NULL, (char *) "--no-same-owner", NULL };
+        char *argv[] = { (char *) "tar",
+                         (char *) "-x",
+                         (char *) "-f",
+                         (char *) tarball,
+                         (char *) "-C",
+                         NULL,
+                         (char *) "--no-same-owner",
+                         NULL };
         pid_t pid;
         int r, status;
 
@@ -653,9 +668,10 @@ static int read_config(FakeSys *fs, const char *dev, char **ret, size_t *ret_siz
  * FAKE_PCI_CONVENTIONAL; FAKE_PCIE_AUTO when there is no config (a snapshot lacks it). */
 static FakePcieType read_pcie_type(FakeSys *fs, const char *dev) {
         static const FakePcieType map[16] = {
-                [0] = FAKE_PCIE_ENDPOINT, [1] = FAKE_PCIE_LEGACY_ENDPOINT,
-                [4] = FAKE_PCIE_ROOT_PORT, [5] = FAKE_PCIE_UPSTREAM, [6] = FAKE_PCIE_DOWNSTREAM,
-                [7] = FAKE_PCIE_TO_PCI_BRIDGE, [9] = FAKE_PCIE_RC_ENDPOINT,
+                [0] = FAKE_PCIE_ENDPOINT,    [1] = FAKE_PCIE_LEGACY_ENDPOINT,
+                [4] = FAKE_PCIE_ROOT_PORT,   [5] = FAKE_PCIE_UPSTREAM,
+                [6] = FAKE_PCIE_DOWNSTREAM,  [7] = FAKE_PCIE_TO_PCI_BRIDGE,
+                [9] = FAKE_PCIE_RC_ENDPOINT,
         };
         _cleanup_free_ char *cfg = NULL;
         size_t size;
@@ -707,9 +723,9 @@ static FakePcieType derive_pcie_type(FakeSys *fs, const FakeDevice *d, const cha
 static size_t build_config(const FakeDevice *d, const PciAddress *a, FakePcieType type,
                            uint8_t cfg[static 4096]) {
         static const uint8_t port_code[_FAKE_PCIE_TYPE_MAX] = {
-                [FAKE_PCIE_ENDPOINT] = 0, [FAKE_PCIE_LEGACY_ENDPOINT] = 1,
-                [FAKE_PCIE_ROOT_PORT] = 4, [FAKE_PCIE_UPSTREAM] = 5,
-                [FAKE_PCIE_DOWNSTREAM] = 6, [FAKE_PCIE_TO_PCI_BRIDGE] = 7,
+                [FAKE_PCIE_ENDPOINT] = 0,    [FAKE_PCIE_LEGACY_ENDPOINT] = 1,
+                [FAKE_PCIE_ROOT_PORT] = 4,   [FAKE_PCIE_UPSTREAM] = 5,
+                [FAKE_PCIE_DOWNSTREAM] = 6,  [FAKE_PCIE_TO_PCI_BRIDGE] = 7,
                 [FAKE_PCIE_RC_ENDPOINT] = 9,
         };
         bool bridge = class_is_bridge(d->class_code), pcie = type != FAKE_PCI_CONVENTIONAL;
@@ -835,8 +851,8 @@ static bool driver_enables(const char *driver) {
 }
 
 /* The attributes every PCI device has (Documentation/ABI/testing/sysfs-bus-pci). */
-static int write_device_attrs(FakeSys *fs, const FakeDevice *d, const char *dev,
-                              const uint8_t *cfg, size_t cfg_size) {
+static int write_device_attrs(FakeSys *fs, const FakeDevice *d, const char *dev, const uint8_t *cfg,
+                              size_t cfg_size) {
         const bool reset = !isempty(d->reset_method), pf = d->sriov_totalvfs > 0;
         char v[20][64];
         const struct {
@@ -844,17 +860,27 @@ static int write_device_attrs(FakeSys *fs, const FakeDevice *d, const char *dev,
                 mode_t mode;
                 bool present;
         } attrs[] = {
-                { "vendor", 0444, true }, { "device", 0444, true },
-                { "subsystem_vendor", 0444, true }, { "subsystem_device", 0444, true },
-                { "class", 0444, true }, { "revision", 0444, true },
-                { "driver_override", 0644, true }, { "numa_node", 0644, true },
-                { "irq", 0444, true }, { "enable", 0644, true }, { "modalias", 0444, true },
+                { "vendor", 0444, true },
+                { "device", 0444, true },
+                { "subsystem_vendor", 0444, true },
+                { "subsystem_device", 0444, true },
+                { "class", 0444, true },
+                { "revision", 0444, true },
+                { "driver_override", 0644, true },
+                { "numa_node", 0644, true },
+                { "irq", 0444, true },
+                { "enable", 0644, true },
+                { "modalias", 0444, true },
                 /* boot_vga only on VGA devices (pci_dev_attrs_are_visible()), reset_method
                  * and reset only when a method exists (5.15), sriov_* on PFs. */
-                { "boot_vga", 0444, is_vga(d->class_code) }, { "reset_method", 0644, reset },
-                { "reset", 0200, reset }, { "sriov_totalvfs", 0444, pf },
-                { "sriov_numvfs", 0644, pf }, { "sriov_offset", 0444, pf },
-                { "sriov_stride", 0444, pf }, { "sriov_vf_device", 0444, pf },
+                { "boot_vga", 0444, is_vga(d->class_code) },
+                { "reset_method", 0644, reset },
+                { "reset", 0200, reset },
+                { "sriov_totalvfs", 0444, pf },
+                { "sriov_numvfs", 0644, pf },
+                { "sriov_offset", 0444, pf },
+                { "sriov_stride", 0444, pf },
+                { "sriov_vf_device", 0444, pf },
                 { "sriov_drivers_autoprobe", 0644, pf },
         };
         Path p;
@@ -870,8 +896,8 @@ static int write_device_attrs(FakeSys *fs, const FakeDevice *d, const char *dev,
         snprintf(v[7], 64, "%d\n", d->numa_node);
         snprintf(v[8], 64, "%u\n", d->irq);
         snprintf(v[9], 64, "%d\n", driver_enables(d->driver));
-        snprintf(v[10], 64, "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X\n", d->vendor,
-                 d->device, d->subsystem_vendor, d->subsystem_device, d->class_code >> 16,
+        snprintf(v[10], 64, "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X\n", d->vendor, d->device,
+                 d->subsystem_vendor, d->subsystem_device, d->class_code >> 16,
                  (d->class_code >> 8) & 0xff, d->class_code & 0xff);
         snprintf(v[11], 64, "%d\n", d->boot_vga > 0);
         snprintf(v[12], 64, "%.60s\n", d->reset_method ?: "");
@@ -1157,8 +1183,8 @@ static bool device_is_valid(const FakeDevice *d) {
                (!d->iommu || filename_is_valid(d->iommu)) &&
                (!d->driver_override || !strchr(d->driver_override, '\n')) &&
                (!d->reset_method || !strchr(d->reset_method, '\n')) &&
-               (d->boot_vga < 0 || is_vga(d->class_code)) &&
-               d->sriov_numvfs <= d->sriov_totalvfs && (!d->physfn || !d->sriov_totalvfs);
+               (d->boot_vga < 0 || is_vga(d->class_code)) && d->sriov_numvfs <= d->sriov_totalvfs &&
+               (!d->physfn || !d->sriov_totalvfs);
 }
 
 int fakesys_add_device(FakeSys *fs, const FakeDevice *d) {
@@ -1519,8 +1545,7 @@ int fakesys_add_iommu(FakeSys *fs, const FakeIommu *u) {
                 for (size_t i = 0; r >= 0 && i < ELEMENTSOF(regs); i++)
                         r = putf(fs, dir, names[i], 0444, "%llx\n", (unsigned long long) regs[i]);
                 if (r >= 0)
-                        r = putf(fs, dir, "intel-iommu/version", 0444, "%s\n",
-                                 u->version ?: "1:0");
+                        r = putf(fs, dir, "intel-iommu/version", 0444, "%s\n", u->version ?: "1:0");
         } else if (r >= 0) {
                 /* Documentation/ABI/testing/sysfs-class-iommu-amd-iommu. */
                 r = putf(fs, dir, "amd-iommu/cap", 0444, "%llx\n", (unsigned long long) u->amd_cap);

@@ -44,10 +44,10 @@ static inline void fakesys_freep(FakeSys **fs) {
 /* ---- PCI devices ---- */
 
 typedef enum FakePcieType {
-        FAKE_PCIE_AUTO = 0,      /* derived: see fakesys_add_device() */
+        FAKE_PCIE_AUTO = 0, /* derived: see fakesys_add_device() */
         FAKE_PCIE_ENDPOINT,
         FAKE_PCIE_LEGACY_ENDPOINT,
-        FAKE_PCIE_RC_ENDPOINT,   /* root complex integrated endpoint */
+        FAKE_PCIE_RC_ENDPOINT, /* root complex integrated endpoint */
         FAKE_PCIE_ROOT_PORT,
         FAKE_PCIE_UPSTREAM,      /* switch upstream port */
         FAKE_PCIE_DOWNSTREAM,    /* switch downstream port */
@@ -57,28 +57,28 @@ typedef enum FakePcieType {
 } FakePcieType;
 
 typedef struct FakeDevice {
-        const char *bdf;                /* canonical "dddd:bb:dd.f" */
-        const char *parent;             /* BDF of the upstream bridge; NULL: on a root bus */
+        const char *bdf;    /* canonical "dddd:bb:dd.f" */
+        const char *parent; /* BDF of the upstream bridge; NULL: on a root bus */
         uint16_t vendor, device;
         uint16_t subsystem_vendor, subsystem_device;
-        uint32_t class_code;            /* 24 bits: base, sub, prog-if */
+        uint32_t class_code; /* 24 bits: base, sub, prog-if */
         uint8_t revision;
-        bool multifunction;             /* header type bit 7 */
+        bool multifunction; /* header type bit 7 */
         FakePcieType pcie_type;
         /* Bridges (header type 1: class 0x0604xx/0x0609xx): 0 = derived from the children. */
         uint8_t secondary_bus, subordinate_bus;
-        const char *driver;             /* NULL: unbound */
-        const char *driver_override;    /* NULL: unset, reads "(null)" */
-        const char *reset_method;       /* "flr bus"; NULL: none, no reset_method or reset */
-        int numa_node;                  /* -1: none */
-        int boot_vga;                   /* -1: "0" on VGA class devices, absent otherwise */
-        int iommu_group;                /* -1: not in a group */
-        const char *iommu;              /* unit under sys/class/iommu ("dmar0"); NULL: none */
+        const char *driver;          /* NULL: unbound */
+        const char *driver_override; /* NULL: unset, reads "(null)" */
+        const char *reset_method;    /* "flr bus"; NULL: none, no reset_method or reset */
+        int numa_node;               /* -1: none */
+        int boot_vga;                /* -1: "0" on VGA class devices, absent otherwise */
+        int iommu_group;             /* -1: not in a group */
+        const char *iommu;           /* unit under sys/class/iommu ("dmar0"); NULL: none */
         unsigned irq;
         /* SR-IOV physical function when sriov_totalvfs > 0. */
         uint16_t sriov_totalvfs, sriov_numvfs, sriov_offset, sriov_stride, sriov_vf_device;
-        const char *physfn;             /* a VF: BDF of its PF (same parent) */
-        int vfio_dev;                   /* >= 0: vfio-dev/vfioN with dev "MAJ:MIN" */
+        const char *physfn; /* a VF: BDF of its PF (same parent) */
+        int vfio_dev;       /* >= 0: vfio-dev/vfioN with dev "MAJ:MIN" */
 } FakeDevice;
 
 /* Defaults: no parent, numa -1, boot_vga -1, iommu_group -1, vfio_dev -1, the rest zero. */
@@ -148,13 +148,13 @@ typedef enum FakeIommuKind {
 } FakeIommuKind;
 
 typedef struct FakeIommu {
-        const char *name;               /* "dmar0", "ivhd0" */
+        const char *name; /* "dmar0", "ivhd0" */
         FakeIommuKind kind;
-        const char *bdf;                /* AMD: the IOMMU's own PCI function; NULL: virtual */
-        uint64_t cap, ecap, address;    /* Intel: intel-iommu/{cap,ecap,address} */
-        const char *version;            /* Intel: "1:0" by default */
-        const char *features;           /* AMD: amd-iommu/features text */
-        uint64_t amd_cap;               /* AMD: amd-iommu/cap */
+        const char *bdf;             /* AMD: the IOMMU's own PCI function; NULL: virtual */
+        uint64_t cap, ecap, address; /* Intel: intel-iommu/{cap,ecap,address} */
+        const char *version;         /* Intel: "1:0" by default */
+        const char *features;        /* AMD: amd-iommu/features text */
+        uint64_t amd_cap;            /* AMD: amd-iommu/cap */
 } FakeIommu;
 
 /* Unit directory (sys/devices/virtual/iommu/NAME, or below the AMD IOMMU's PCI device) and the
@@ -174,8 +174,7 @@ int fakesys_build_ivrs(const char *iommu_bdf, uint64_t base, uint8_t **ret, size
 /* sys/module/NAME/ (and initstate "live"). */
 int fakesys_add_module(FakeSys *fs, const char *module);
 /* sys/module/M/parameters/P = value (a newline is added if missing); creates the module. */
-int fakesys_set_module_param(FakeSys *fs, const char *module, const char *param,
-                             const char *value);
+int fakesys_set_module_param(FakeSys *fs, const char *module, const char *param, const char *value);
 /* sys/kernel/mm/hugepages/hugepages-<size_kb>kB/{nr,free,resv,surplus}_hugepages... */
 int fakesys_set_hugepages(FakeSys *fs, unsigned long size_kb, unsigned long nr,
                           unsigned long free_pages);

@@ -32,8 +32,8 @@ typedef struct Apply {
 } Apply;
 
 typedef struct Loc {
-        const char *name;       /* for messages */
-        const char *dir;        /* relative paths start here */
+        const char *name; /* for messages */
+        const char *dir;  /* relative paths start here */
         unsigned line;
 } Loc;
 
@@ -58,8 +58,7 @@ static _printf_(4, 5) int fail(Apply *a, const Loc *l, int r, const char *fmt, .
 }
 
 /* Like fail(), with ": strerror(r)" appended. */
-#define fail_errno(a, l, r, fmt, ...) \
-        fail((a), (l), (r), fmt ": %s", ##__VA_ARGS__, strerror(-(r)))
+#define fail_errno(a, l, r, fmt, ...) fail((a), (l), (r), fmt ": %s", ##__VA_ARGS__, strerror(-(r)))
 
 /* ---- value parsers ---- */
 
@@ -270,13 +269,19 @@ static int device_key(FakeDevice *d, const char *k, const char *v, char *parent,
                 uint64_t max;
         } nums[] = {
 #define NUM(k, f, m) { k, offsetof(FakeDevice, f), sizeof(((FakeDevice *) 0)->f), m }
-                NUM("vendor", vendor, 0xffff), NUM("device", device, 0xffff),
+                NUM("vendor", vendor, 0xffff),
+                NUM("device", device, 0xffff),
                 NUM("subvendor", subsystem_vendor, 0xffff),
-                NUM("subdevice", subsystem_device, 0xffff), NUM("class", class_code, 0xffffff),
-                NUM("rev", revision, 0xff), NUM("sec", secondary_bus, 0xff),
-                NUM("sub", subordinate_bus, 0xff), NUM("irq", irq, 0xffff),
-                NUM("totalvfs", sriov_totalvfs, 0xffff), NUM("numvfs", sriov_numvfs, 0xffff),
-                NUM("vf_offset", sriov_offset, 0xffff), NUM("vf_stride", sriov_stride, 0xffff),
+                NUM("subdevice", subsystem_device, 0xffff),
+                NUM("class", class_code, 0xffffff),
+                NUM("rev", revision, 0xff),
+                NUM("sec", secondary_bus, 0xff),
+                NUM("sub", subordinate_bus, 0xff),
+                NUM("irq", irq, 0xffff),
+                NUM("totalvfs", sriov_totalvfs, 0xffff),
+                NUM("numvfs", sriov_numvfs, 0xffff),
+                NUM("vf_offset", sriov_offset, 0xffff),
+                NUM("vf_stride", sriov_stride, 0xffff),
                 NUM("vf_device", sriov_vf_device, 0xffff),
 #undef NUM
         };
@@ -309,8 +314,9 @@ static int device_key(FakeDevice *d, const char *k, const char *v, char *parent,
         else if (streq(k, "numa") || streq(k, "group") || streq(k, "vfio")) {
                 if (safe_atoi32(v, &i) < 0 || i < -1)
                         return -EINVAL;
-                *(streq(k, "numa") ? &d->numa_node : streq(k, "group") ? &d->iommu_group
-                                                                         : &d->vfio_dev) = i;
+                *(streq(k, "numa")    ? &d->numa_node
+                  : streq(k, "group") ? &d->iommu_group
+                                      : &d->vfio_dev) = i;
         } else if (streq(k, "boot_vga") || streq(k, "mf")) {
                 if (!parse_bool(v, &b))
                         return -EINVAL;
@@ -332,7 +338,7 @@ static int device_key(FakeDevice *d, const char *k, const char *v, char *parent,
 
 static int do_device(Apply *a, const Loc *l, char **argv, size_t argc) {
         char bdf[PCI_ADDRESS_STRLEN], parent[PCI_ADDRESS_STRLEN] = "",
-                physfn[PCI_ADDRESS_STRLEN] = "";
+                                      physfn[PCI_ADDRESS_STRLEN] = "";
         bool has_vendor = false, has_device = false, has_class = false;
         FakeDevice d;
         int r;
@@ -344,8 +350,8 @@ static int do_device(Apply *a, const Loc *l, char **argv, size_t argc) {
                 char *k, *v;
 
                 if (!split_kv(argv[i], &k, &v))
-                        return fail(a, l, -EINVAL, "device %s: expected key=value, got \"%s\"",
-                                    bdf, argv[i]);
+                        return fail(a, l, -EINVAL, "device %s: expected key=value, got \"%s\"", bdf,
+                                    argv[i]);
                 r = device_key(&d, k, v, parent, physfn);
                 if (r == -ENOKEY)
                         return fail(a, l, r, "device %s: unknown key \"%s\"", bdf, k);
@@ -369,8 +375,8 @@ static int do_device(Apply *a, const Loc *l, char **argv, size_t argc) {
                 return fail(a, l, -ENOENT, "device %s: physfn %s does not exist (declare it first)",
                             bdf, d.physfn);
         if (d.boot_vga >= 0 && (d.class_code >> 8) != 0x0300)
-                return fail(a, l, -EINVAL, "device %s: boot_vga only exists on VGA (class 0x0300xx)",
-                            bdf);
+                return fail(a, l, -EINVAL,
+                            "device %s: boot_vga only exists on VGA (class 0x0300xx)", bdf);
         if (d.sriov_numvfs > d.sriov_totalvfs)
                 return fail(a, l, -EINVAL, "device %s: numvfs %u exceeds totalvfs %u", bdf,
                             d.sriov_numvfs, d.sriov_totalvfs);
@@ -378,8 +384,9 @@ static int do_device(Apply *a, const Loc *l, char **argv, size_t argc) {
         if (r == -ENOTDIR)
                 return fail(a, l, r, "device %s: parent %s is not a bridge", bdf, d.parent);
         if (r == -EINVAL && d.physfn)
-                return fail(a, l, r, "device %s: not a VF of %s (same parent, routing ID = PF + "
-                                     "vf_offset + n * vf_stride, PF needs totalvfs=)",
+                return fail(a, l, r,
+                            "device %s: not a VF of %s (same parent, routing ID = PF + "
+                            "vf_offset + n * vf_stride, PF needs totalvfs=)",
                             bdf, d.physfn);
         if (r == -EINVAL && d.parent)
                 return fail(a, l, r, "device %s: its bus must be above the bus of parent %s", bdf,
@@ -474,8 +481,8 @@ static int do_group(Apply *a, const Loc *l, char **argv, size_t argc) {
                                     (unsigned) g, v);
                 *dash = *colon = 0;
                 if (parse_hex(v, &start) < 0 || parse_hex(dash + 1, &end) < 0 || end < start)
-                        return fail(a, l, -EINVAL, "group %u: bad region range %s-%s",
-                                    (unsigned) g, v, dash + 1);
+                        return fail(a, l, -EINVAL, "group %u: bad region range %s-%s", (unsigned) g,
+                                    v, dash + 1);
                 r = fakesys_group_add_region(a->fs, (unsigned) g, start, end, colon + 1);
                 if (r < 0)
                         return fail_errno(a, l, r, "group %u: region", (unsigned) g);
@@ -519,7 +526,8 @@ static int do_iommu(Apply *a, const Loc *l, char **argv, size_t argc) {
                 } else
                         return fail(a, l, -EINVAL, "iommu %s: unknown key \"%s\"", argv[1], k);
                 if (reg && parse_hex(v, reg) < 0)
-                        return fail(a, l, -EINVAL, "iommu %s: %s is hex, not \"%s\"", argv[1], k, v);
+                        return fail(a, l, -EINVAL, "iommu %s: %s is hex, not \"%s\"", argv[1], k,
+                                    v);
         }
         r = fakesys_add_iommu(a->fs, &u);
         return r < 0 ? fail_errno(a, l, r, "iommu %s", argv[1]) : 0;
@@ -563,8 +571,8 @@ static int do_dmar(Apply *a, const Loc *l, char **argv, size_t argc) {
 }
 
 static int do_dmar_struct(Apply *a, const Loc *l, char **argv, size_t argc) {
-        static const char *const keys[] = { "flags", "segment", "base", "limit", "domain",
-                                            "number", NULL };
+        static const char *const keys[] = { "flags",  "segment", "base", "limit",
+                                            "domain", "number",  NULL };
         static const uint64_t max[] = { 0xff, 0xffff, UINT64_MAX, UINT64_MAX, UINT32_MAX, 0xff };
         uint64_t v[6] = { 0 };
         const char *name = NULL;
@@ -586,8 +594,7 @@ static int do_dmar_struct(Apply *a, const Loc *l, char **argv, size_t argc) {
         if (streq(argv[0], "drhd"))
                 r = dmar_builder_drhd(a->dmar, (uint8_t) v[0], (uint16_t) v[1], v[2]);
         else if (streq(argv[0], "rmrr"))
-                r = v[3] < v[2] ? -EINVAL
-                                : dmar_builder_rmrr(a->dmar, (uint16_t) v[1], v[2], v[3]);
+                r = v[3] < v[2] ? -EINVAL : dmar_builder_rmrr(a->dmar, (uint16_t) v[1], v[2], v[3]);
         else if (streq(argv[0], "atsr"))
                 r = dmar_builder_atsr(a->dmar, (uint8_t) v[0], (uint16_t) v[1]);
         else if (streq(argv[0], "rhsa"))
@@ -612,7 +619,8 @@ static int do_scope(Apply *a, const Loc *l, char **argv, size_t argc) {
                 char *k, *v;
 
                 if (!split_kv(argv[i], &k, &v))
-                        return fail(a, l, -EINVAL, "scope: expected key=value, got \"%s\"", argv[i]);
+                        return fail(a, l, -EINVAL, "scope: expected key=value, got \"%s\"",
+                                    argv[i]);
                 if (streq(k, "type")) {
                         /* Device scope types 1-5 (VT-d 4.1 §8.3.1); numbers for odd ones. */
                         for (size_t t = 0; t < ELEMENTSOF(types) && !type; t++)
@@ -631,9 +639,10 @@ static int do_scope(Apply *a, const Loc *l, char **argv, size_t argc) {
                                 int end = 0;
 
                                 if (n >= MAX_PATH_HOPS ||
-                                    sscanf(hop, "%2x.%1x%n", &dev, &fn, &end) != 2 ||
-                                    hop[end] || dev > 0x1f || fn > 7)
-                                        return fail(a, l, -EINVAL, "scope: bad path hop \"%s\"", hop);
+                                    sscanf(hop, "%2x.%1x%n", &dev, &fn, &end) != 2 || hop[end] ||
+                                    dev > 0x1f || fn > 7)
+                                        return fail(a, l, -EINVAL, "scope: bad path hop \"%s\"",
+                                                    hop);
                                 path[n++] = (DmarPathEntry) { .dev = (uint8_t) dev,
                                                               .fn = (uint8_t) fn };
                         }
@@ -658,7 +667,7 @@ static int do_ivrs(Apply *a, const Loc *l, char **argv, size_t argc) {
 
                 if (!split_kv(argv[i], &k, &v))
                         return fail(a, l, -EINVAL, "ivrs: expected key=value, got \"%s\"", argv[i]);
-                if (streq(k, "iommu") ? parse_bdf(v, bdf) < 0
+                if (streq(k, "iommu")  ? parse_bdf(v, bdf) < 0
                     : streq(k, "base") ? parse_uint(v, UINT64_MAX, &base) < 0
                                        : true)
                         return fail(a, l, -EINVAL, "ivrs: bad %s \"%s\"", k, v);
@@ -822,8 +831,10 @@ static int do_route(Apply *a, const Loc *l, char **argv, size_t argc) {
         } else {
                 slash = strchr(dest, '/');
                 if (!slash || parse_uint(slash + 1, 32, &prefix) < 0)
-                        return fail(a, l, -EINVAL, "route: destination is default or NET/LEN, not "
-                                                   "\"%s\"", argv[1]);
+                        return fail(a, l, -EINVAL,
+                                    "route: destination is default or NET/LEN, not "
+                                    "\"%s\"",
+                                    argv[1]);
                 *slash = 0;
         }
         for (size_t i = 2; i + 1 < argc; i += 2) {
@@ -831,7 +842,8 @@ static int do_route(Apply *a, const Loc *l, char **argv, size_t argc) {
                         dev = argv[i + 1];
                 else if (streq(argv[i], "via"))
                         via = argv[i + 1];
-                else if (!streq(argv[i], "metric") || parse_uint(argv[i + 1], UINT32_MAX, &metric) < 0)
+                else if (!streq(argv[i], "metric") ||
+                         parse_uint(argv[i + 1], UINT32_MAX, &metric) < 0)
                         return fail(a, l, -EINVAL, "route: bad argument \"%s\"", argv[i]);
         }
         if (argc % 2 != 0 || !dev)
@@ -845,25 +857,44 @@ static const struct {
         size_t min_args, max_args; /* counting the directive */
         Handler handler;
 } directives[] = {
-        { "untar", 2, 2, do_untar },        { "include", 2, 2, do_include },
-        { "copy", 3, 3, do_copy },          { "file", 3, 3, do_file },
-        { "symlink", 3, 3, do_symlink },    { "mkdir", 2, 2, do_mkdir },
-        { "remove", 2, 2, do_remove },      { "devnode", 2, 2, do_devnode },
-        { "device", 2, MAX_ARGS, do_device }, { "attr", 4, 4, do_device_op },
-        { "rmattr", 3, 3, do_device_op },   { "bind", 3, 3, do_device_op },
-        { "unbind", 2, 2, do_device_op },   { "unplug", 2, 2, do_device_op },
-        { "vfio-dev", 3, 3, do_device_op }, { "driver", 2, MAX_ARGS, do_driver },
-        { "sync-drivers", 1, 1, do_sync_drivers }, { "group", 2, MAX_ARGS, do_group },
-        { "iommu", 3, MAX_ARGS, do_iommu }, { "dmar", 1, 3, do_dmar },
-        { "drhd", 1, 4, do_dmar_struct },   { "rmrr", 1, 4, do_dmar_struct },
-        { "atsr", 1, 3, do_dmar_struct },   { "rhsa", 1, 3, do_dmar_struct },
-        { "satc", 1, 3, do_dmar_struct },   { "andd", 2, 3, do_dmar_struct },
-        { "scope", 2, 5, do_scope },        { "ivrs", 1, 3, do_ivrs },
-        { "acpi", 3, 3, do_acpi },          { "module", 2, MAX_ARGS, do_module },
-        { "param", 4, 4, do_param },        { "hugepages", 2, 4, do_hugepages },
-        { "osrelease", 2, 2, do_osrelease }, { "block", 4, 4, do_block },
-        { "dm", 3, 5, do_dm },              { "rootfs", 4, 4, do_rootfs },
-        { "netdev", 3, 4, do_netdev },      { "route", 4, 8, do_route },
+        { "untar", 2, 2, do_untar },
+        { "include", 2, 2, do_include },
+        { "copy", 3, 3, do_copy },
+        { "file", 3, 3, do_file },
+        { "symlink", 3, 3, do_symlink },
+        { "mkdir", 2, 2, do_mkdir },
+        { "remove", 2, 2, do_remove },
+        { "devnode", 2, 2, do_devnode },
+        { "device", 2, MAX_ARGS, do_device },
+        { "attr", 4, 4, do_device_op },
+        { "rmattr", 3, 3, do_device_op },
+        { "bind", 3, 3, do_device_op },
+        { "unbind", 2, 2, do_device_op },
+        { "unplug", 2, 2, do_device_op },
+        { "vfio-dev", 3, 3, do_device_op },
+        { "driver", 2, MAX_ARGS, do_driver },
+        { "sync-drivers", 1, 1, do_sync_drivers },
+        { "group", 2, MAX_ARGS, do_group },
+        { "iommu", 3, MAX_ARGS, do_iommu },
+        { "dmar", 1, 3, do_dmar },
+        { "drhd", 1, 4, do_dmar_struct },
+        { "rmrr", 1, 4, do_dmar_struct },
+        { "atsr", 1, 3, do_dmar_struct },
+        { "rhsa", 1, 3, do_dmar_struct },
+        { "satc", 1, 3, do_dmar_struct },
+        { "andd", 2, 3, do_dmar_struct },
+        { "scope", 2, 5, do_scope },
+        { "ivrs", 1, 3, do_ivrs },
+        { "acpi", 3, 3, do_acpi },
+        { "module", 2, MAX_ARGS, do_module },
+        { "param", 4, 4, do_param },
+        { "hugepages", 2, 4, do_hugepages },
+        { "osrelease", 2, 2, do_osrelease },
+        { "block", 4, 4, do_block },
+        { "dm", 3, 5, do_dm },
+        { "rootfs", 4, 4, do_rootfs },
+        { "netdev", 3, 4, do_netdev },
+        { "route", 4, 8, do_route },
         { "interrupts", 2, 2, do_interrupts },
 };
 

@@ -32,8 +32,9 @@ int main(int argc, char *argv[]) {
         int r;
 
         if (argc != 3 || isempty(argv[1]) || isempty(argv[2])) {
-                fprintf(stderr, "Usage: %s SPEC DIR\n"
-                                "Builds the fake host described by SPEC in DIR (missing or empty).\n",
+                fprintf(stderr,
+                        "Usage: %s SPEC DIR\n"
+                        "Builds the fake host described by SPEC in DIR (missing or empty).\n",
                         program_invocation_short_name);
                 return 1;
         }

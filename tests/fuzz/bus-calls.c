@@ -72,7 +72,6 @@ bool rng_percent(Rng *r, unsigned p) {
         return rng_below(r, 100) < p;
 }
 
-
 char *xstrdup(const char *s) {
         char *p = strdup(s);
 
@@ -265,38 +264,126 @@ static void gen_check(Gen *g, int r, const char *what) {
 }
 
 static const char *const hostile_strings[] = {
-        "", "/", ".", "..", "../", "../../../../../../etc/passwd", "./", "//", "\\", "\"", "'", "*",
-        "?", "~", "-", "--", "-1", "0", "4294967295", "4294967296", "18446744073709551616",
-        "%s%s%s%s%n", "%p", "(null)", "null", "true", "{}", "[]", "<node/>", "vfio-pci", "pcieport",
-        "e1000", "driver_override", "sys/bus/pci/devices", "/sys/bus/pci/drivers_probe",
-        "/dev/vfio/vfio", "dev/vfio/../../etc", "org.vfioassign1", "org.vfioassign1.Error.Failed",
-        "0x10de", "0x03*", "persistent", "user", "root", "nobody", "0000:03:01.0/..",
-        "0000:03:01.0/../../..", "../0000:03:01.0", "./0000:00:02.0", "03:01.0", "3:1.0", "0:3:1.0",
-        "0000:03:01", "0000:03:01.", "0000:03:01.00", "00000:03:01.0", "0000:003:01.0",
-        "0000:03:001.0", "0000:03:01.8", "0000:03:20.0", "0000:0g:01.0", "0000:0A:00.0",
-        "0000:0a:00.0", "ffff:ff:1f.7", "FFFF:FF:1F.7", "0000:7f:00.0", "0000:00:00.0",
-        "0001:00:02.0", "10000:00:02.0", " 0000:00:02.0", "0000:00:02.0 ", "0000:00:02.0\n",
-        "0000:00:02.0\t", "0000-00-02.0", "0000:00:02_0", ":::.", "+0000:00:02.0",
-        "\x01\x02\x03\x1f\x7f", "\x1b[2J\x1b[31m", "\r\n", "\t", "\n", "a\nb", "\xc3\xa9",
-        "\xe2\x80\xae" "0000:00:02.0", "\xef\xbb\xbf" "0000:00:02.0", "\xf0\x9f\x92\xa9",
-        "\xef\xbf\xbd", "\xf3\xa0\x80\x81",
+        "",
+        "/",
+        ".",
+        "..",
+        "../",
+        "../../../../../../etc/passwd",
+        "./",
+        "//",
+        "\\",
+        "\"",
+        "'",
+        "*",
+        "?",
+        "~",
+        "-",
+        "--",
+        "-1",
+        "0",
+        "4294967295",
+        "4294967296",
+        "18446744073709551616",
+        "%s%s%s%s%n",
+        "%p",
+        "(null)",
+        "null",
+        "true",
+        "{}",
+        "[]",
+        "<node/>",
+        "vfio-pci",
+        "pcieport",
+        "e1000",
+        "driver_override",
+        "sys/bus/pci/devices",
+        "/sys/bus/pci/drivers_probe",
+        "/dev/vfio/vfio",
+        "dev/vfio/../../etc",
+        "org.vfioassign1",
+        "org.vfioassign1.Error.Failed",
+        "0x10de",
+        "0x03*",
+        "persistent",
+        "user",
+        "root",
+        "nobody",
+        "0000:03:01.0/..",
+        "0000:03:01.0/../../..",
+        "../0000:03:01.0",
+        "./0000:00:02.0",
+        "03:01.0",
+        "3:1.0",
+        "0:3:1.0",
+        "0000:03:01",
+        "0000:03:01.",
+        "0000:03:01.00",
+        "00000:03:01.0",
+        "0000:003:01.0",
+        "0000:03:001.0",
+        "0000:03:01.8",
+        "0000:03:20.0",
+        "0000:0g:01.0",
+        "0000:0A:00.0",
+        "0000:0a:00.0",
+        "ffff:ff:1f.7",
+        "FFFF:FF:1F.7",
+        "0000:7f:00.0",
+        "0000:00:00.0",
+        "0001:00:02.0",
+        "10000:00:02.0",
+        " 0000:00:02.0",
+        "0000:00:02.0 ",
+        "0000:00:02.0\n",
+        "0000:00:02.0\t",
+        "0000-00-02.0",
+        "0000:00:02_0",
+        ":::.",
+        "+0000:00:02.0",
+        "\x01\x02\x03\x1f\x7f",
+        "\x1b[2J\x1b[31m",
+        "\r\n",
+        "\t",
+        "\n",
+        "a\nb",
+        "\xc3\xa9",
+        "\xe2\x80\xae"
+        "0000:00:02.0",
+        "\xef\xbb\xbf"
+        "0000:00:02.0",
+        "\xf0\x9f\x92\xa9",
+        "\xef\xbf\xbd",
+        "\xf3\xa0\x80\x81",
 };
 
 /* Sequences sd-bus must refuse to put in an "s": it validates UTF-8 and also refuses the
  * noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF). */
 static const char *const invalid_utf8[] = {
-        "\xff", "\xfe\xff", "\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf5\x80\x80\x80",
-        "0000:00:02.0\x80", "\xe2\x82", "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xef\xb7\x90",
+        "\xff",
+        "\xfe\xff",
+        "\xc3",
+        "\xc0\xaf",
+        "\xed\xa0\x80",
+        "\xf5\x80\x80\x80",
+        "0000:00:02.0\x80",
+        "\xe2\x82",
+        "\xef\xbf\xbf",
+        "\xf4\x8f\xbf\xbf",
+        "\xef\xb7\x90",
 };
 
 static const char *const users[] = {
-        "root", "nobody", "daemon", "", "0", "65534", "-1", "nosuchuser", "../root", "root\n",
-        "ROOT", "root ", "+", "@", "nobody:x", "a-very-long-user-name-that-is-not-there-at-all",
+        "root",    "nobody", "daemon",   "",
+        "0",       "65534",  "-1",       "nosuchuser",
+        "../root", "root\n", "ROOT",     "root ",
+        "+",       "@",      "nobody:x", "a-very-long-user-name-that-is-not-there-at-all",
 };
 
 static const char *const option_keys[] = {
-        "persistent", "persistent", "user", "user", "", "Persistent", "persistent ", "force",
-        "frobnicate", "../", "persistent\n", "options", "uid", "group", "address",
+        "persistent",   "persistent",  "user",  "user",       "",
+        "Persistent",   "persistent ", "force", "frobnicate", "../",
+        "persistent\n", "options",     "uid",   "group",      "address",
 };
 
 char *repeat(const char *unit, size_t bytes) {
@@ -336,16 +423,19 @@ static char *random_string(Rng *r) {
                         ck_assert_int_ge(strextendf(&s, "", "%c", (char) cp), 0);
                 else if (cp < 0x800)
                         ck_assert_int_ge(strextendf(&s, "", "%c%c", (char) (0xc0 | cp >> 6),
-                                                    (char) (0x80 | (cp & 0x3f))), 0);
+                                                    (char) (0x80 | (cp & 0x3f))),
+                                         0);
                 else if (cp < 0x10000)
                         ck_assert_int_ge(strextendf(&s, "", "%c%c%c", (char) (0xe0 | cp >> 12),
                                                     (char) (0x80 | ((cp >> 6) & 0x3f)),
-                                                    (char) (0x80 | (cp & 0x3f))), 0);
+                                                    (char) (0x80 | (cp & 0x3f))),
+                                         0);
                 else
                         ck_assert_int_ge(strextendf(&s, "", "%c%c%c%c", (char) (0xf0 | cp >> 18),
                                                     (char) (0x80 | ((cp >> 12) & 0x3f)),
                                                     (char) (0x80 | ((cp >> 6) & 0x3f)),
-                                                    (char) (0x80 | (cp & 0x3f))), 0);
+                                                    (char) (0x80 | (cp & 0x3f))),
+                                         0);
         }
         return s;
 }
@@ -399,8 +489,9 @@ static char *generic_string(Gen *g) {
                 return bent_address(r);
         case 5: {
                 static const size_t sizes[] = { 255, 256, 4095, 4096, 65535, 65536, 65537 };
-                static const char *const units[] = { "A", "../", "0000:00:02.0/", "\x01",
-                                                     "\xf0\x9f\x92\xa9", "%n" };
+                static const char *const units[] = {
+                        "A", "../", "0000:00:02.0/", "\x01", "\xf0\x9f\x92\xa9", "%n"
+                };
 
                 big = PICK(r, sizes);
                 if (big > g->budget)
@@ -464,10 +555,21 @@ static void append_string(Gen *g, const char *arg) {
 }
 
 static uint32_t u32_for(Gen *g, const char *arg) {
-        static const uint32_t edges[] = { 0, 1, 2, 65534, 65535, 65536, 99999, INT32_MAX,
-                                          (uint32_t) INT32_MAX + 1, UINT32_MAX - 1, UINT32_MAX };
-        static const uint32_t uids[] = { 0, 0, 65534, 65534, 1, 1000, 65535, UINT32_MAX,
-                                         UINT32_MAX - 1, (uint32_t) INT32_MAX + 1 };
+        static const uint32_t edges[] = { 0,
+                                          1,
+                                          2,
+                                          65534,
+                                          65535,
+                                          65536,
+                                          99999,
+                                          INT32_MAX,
+                                          (uint32_t) INT32_MAX + 1,
+                                          UINT32_MAX - 1,
+                                          UINT32_MAX };
+        static const uint32_t uids[] = {
+                0,    0,     65534,      65534,          1,
+                1000, 65535, UINT32_MAX, UINT32_MAX - 1, (uint32_t) INT32_MAX + 1
+        };
         Rng *r = g->rng;
 
         if (streq(arg, "group") && W.n_groups > 0 && (g->valid || rng_percent(r, 60)))
@@ -480,8 +582,14 @@ static uint32_t u32_for(Gen *g, const char *arg) {
 }
 
 static uint64_t u64_edge(Rng *r) {
-        static const uint64_t edges[] = { 0, 1, 2, UINT32_MAX, (uint64_t) UINT32_MAX + 1,
-                                          INT64_MAX, (uint64_t) INT64_MAX + 1, UINT64_MAX };
+        static const uint64_t edges[] = { 0,
+                                          1,
+                                          2,
+                                          UINT32_MAX,
+                                          (uint64_t) UINT32_MAX + 1,
+                                          INT64_MAX,
+                                          (uint64_t) INT64_MAX + 1,
+                                          UINT64_MAX };
 
         return rng_percent(r, 70) ? PICK(r, edges) : rng_next(r);
 }
@@ -489,14 +597,26 @@ static uint64_t u64_edge(Rng *r) {
 /* An object path: the daemon's, a lease's (live or gone) or one that is not there. */
 static char *object_path(Rng *r) {
         static const char *const bogus[] = {
-                "/", "/org", "/org/vfioassign1/group", "/org/vfioassign1/device",
-                "/org/vfioassign1/lease", "/org/vfioassign1/group/4294967296",
-                "/org/vfioassign1/group/_2e_2e", "/org/vfioassign1/group/00", "/org/vfioassign1/group/x",
-                "/org/vfioassign1/device/_2e_2e", "/org/vfioassign1/device/0000_3a7f_3a00_2e0",
-                "/org/vfioassign1/lease/0", "/org/vfioassign1/lease/18446744073709551615",
-                "/org/vfioassign1/lease/18446744073709551616", "/org/vfioassign1/lease/01",
-                "/org/vfioassign1/lease/1/2", "/org/vfioassign1/Lease/1", "/org/vfioassign1/a/b/c",
-                "/org/freedesktop/DBus", "/org/vfioassign1/lease/_31",
+                "/",
+                "/org",
+                "/org/vfioassign1/group",
+                "/org/vfioassign1/device",
+                "/org/vfioassign1/lease",
+                "/org/vfioassign1/group/4294967296",
+                "/org/vfioassign1/group/_2e_2e",
+                "/org/vfioassign1/group/00",
+                "/org/vfioassign1/group/x",
+                "/org/vfioassign1/device/_2e_2e",
+                "/org/vfioassign1/device/0000_3a7f_3a00_2e0",
+                "/org/vfioassign1/lease/0",
+                "/org/vfioassign1/lease/18446744073709551615",
+                "/org/vfioassign1/lease/18446744073709551616",
+                "/org/vfioassign1/lease/01",
+                "/org/vfioassign1/lease/1/2",
+                "/org/vfioassign1/Lease/1",
+                "/org/vfioassign1/a/b/c",
+                "/org/freedesktop/DBus",
+                "/org/vfioassign1/lease/_31",
         };
 
         switch (rng_below(r, 4)) {
@@ -632,8 +752,8 @@ static void gen_value(Gen *g, const char *type, size_t len, const char *arg, int
 
         switch (type[0]) {
         case 'y': {
-                uint8_t v = rng_percent(r, 50) ? PICK(r, ((uint8_t[]) { 0, 1, 0x7f, 0xff })) :
-                                                 (uint8_t) rng_next(r);
+                uint8_t v = rng_percent(r, 50) ? PICK(r, ((uint8_t[]) { 0, 1, 0x7f, 0xff }))
+                                               : (uint8_t) rng_next(r);
 
                 gen_check(g, sd_bus_message_append_basic(g->m, 'y', &v), "y");
                 desc_add(g, "%u", v);
@@ -648,9 +768,9 @@ static void gen_value(Gen *g, const char *type, size_t len, const char *arg, int
         }
         case 'n':
         case 'q': {
-                uint16_t v = rng_percent(r, 50) ? PICK(r, ((uint16_t[]) { 0, 1, 0x7fff, 0x8000,
-                                                                          0xffff })) :
-                                                  (uint16_t) rng_next(r);
+                uint16_t v = rng_percent(r, 50)
+                                     ? PICK(r, ((uint16_t[]) { 0, 1, 0x7fff, 0x8000, 0xffff }))
+                                     : (uint16_t) rng_next(r);
 
                 gen_check(g, sd_bus_message_append_basic(g->m, type[0], &v), "n/q");
                 desc_add(g, type[0] == 'n' ? "%d" : "%u", type[0] == 'n' ? (int) (int16_t) v : v);
@@ -697,8 +817,11 @@ static void gen_value(Gen *g, const char *type, size_t len, const char *arg, int
                 return;
         }
         case 'g': {
-                static const char *const sigs[] = { "", "s", "a{sv}", "ua{sv}", "sa{sv}", "h",
-                                                    "aaaaaaaa{sv}", "(((((((v)))))))", "v" };
+                static const char *const sigs[] = {
+                        "",       "s", "a{sv}",        "ua{sv}",
+                        "sa{sv}", "h", "aaaaaaaa{sv}", "(((((((v)))))))",
+                        "v"
+                };
                 const char *s = PICK(r, sigs);
 
                 gen_check(g, sd_bus_message_append_basic(g->m, 'g', s), "g");
@@ -728,8 +851,9 @@ static void gen_value(Gen *g, const char *type, size_t len, const char *arg, int
         }
         case 'a': {
                 _cleanup_free_ char *elem = strndup(type + 1, len - 1);
-                size_t n = rng_percent(r, 30) ? 0 : rng_percent(r, 90) ? 1 + rng_below(r, 3) :
-                                                                          16 + rng_below(r, 48);
+                size_t n = rng_percent(r, 30)   ? 0
+                           : rng_percent(r, 90) ? 1 + rng_below(r, 3)
+                                                : 16 + rng_below(r, 48);
 
                 ck_assert_ptr_nonnull(elem);
                 if (streq(elem, "{sv}") && (streq(arg, "options") || rng_percent(r, 50))) {
@@ -751,8 +875,8 @@ static void gen_value(Gen *g, const char *type, size_t len, const char *arg, int
         case '(':
         case '{':
                 ck_assert_ptr_nonnull(contents);
-                gen_check(g, sd_bus_message_open_container(g->m, type[0] == '(' ? 'r' : 'e',
-                                                           contents),
+                gen_check(g,
+                          sd_bus_message_open_container(g->m, type[0] == '(' ? 'r' : 'e', contents),
                           "struct");
                 desc_add(g, type[0] == '(' ? "(" : "{");
                 for (size_t i = 0, k; (k = type_len(contents + i)) > 0; i += k) {
@@ -861,8 +985,9 @@ static const Node *pick_node(Rng *r, char **ret_path) {
         if (k < 44) {
                 /* Somewhere else entirely, with some object's members. */
                 *ret_path = object_path(r);
-                return rng_percent(r, 50) && W.lease.n_members > 0 ? &W.lease
-                                                                    : &W.nodes[rng_below(r, W.n_nodes)];
+                return rng_percent(r, 50) && W.lease.n_members > 0
+                               ? &W.lease
+                               : &W.nodes[rng_below(r, W.n_nodes)];
         }
         /* The manager half of the time: it has most of the methods. */
         n = k < 72 ? &W.nodes[0] : &W.nodes[rng_below(r, W.n_nodes)];
@@ -907,8 +1032,9 @@ void gen_call(sd_bus *bus, uint64_t seed, uint64_t index, Call *c, sd_bus_messag
         if (k < 4) {
                 /* A member nobody has. */
                 free(c->member);
-                c->member = xstrdup(PICK(&rng, ((const char *[]) { "Frobnicate", "Claim", "listgroups",
-                                                                   "Release_", "Get_" })));
+                c->member = xstrdup(PICK(&rng,
+                                         ((const char *[]) { "Frobnicate", "Claim", "listgroups",
+                                                             "Release_", "Get_" })));
                 c->want = NULL;
         } else if (k < 8) {
                 /* A member of another interface, or of another object's. */
@@ -936,7 +1062,10 @@ void gen_call(sd_bus *bus, uint64_t seed, uint64_t index, Call *c, sd_bus_messag
         else
                 c->sig = wrong_signature(&rng, c->want ?: "");
 
-        g = (Gen) { .rng = &rng, .node = node, .member = c->member, .valid = valid,
+        g = (Gen) { .rng = &rng,
+                    .node = node,
+                    .member = c->member,
+                    .valid = valid,
                     .budget = MESSAGE_BUDGET };
         desc_add(&g, "%s %s.%s(%s: ", c->path, c->iface ?: "(no interface)", c->member, c->sig);
         k = sd_bus_message_new_method_call(bus, &m, BUS_NAME, c->path, c->iface, c->member);

@@ -29,8 +29,8 @@ bool rng_percent(Rng *r, unsigned p);
 
 typedef struct Member {
         char *iface, *name;
-        char *sig;         /* methods: the in-arguments; properties: the type */
-        char **arg_names;  /* methods: one per in-argument */
+        char *sig;        /* methods: the in-arguments; properties: the type */
+        char **arg_names; /* methods: one per in-argument */
         bool property;
 } Member;
 
@@ -43,25 +43,25 @@ typedef struct Node {
 typedef struct World {
         Node *nodes; /* the manager, the groups, the devices and the nodes between */
         size_t n_nodes;
-        Node lease;  /* the members of a lease object (its path is unused) */
+        Node lease; /* the members of a lease object (its path is unused) */
         char **addresses;
         uint32_t *groups;
         size_t n_groups;
-        char **ifaces, **props, **methods; /* every name seen, for mix-ups */
-        char **errors;                     /* the documented error names */
+        char **ifaces, **props, **methods;  /* every name seen, for mix-ups */
+        char **errors;                      /* the documented error names */
         char **leases, **holders, **states; /* ListLeases, refreshed after every success */
         uint64_t max_lease_id;
-        int null_fd, memfd;                /* what "h" arguments carry */
-        uint64_t utf8_rejected;            /* invalid UTF-8 strings sd-bus refused to send */
+        int null_fd, memfd;     /* what "h" arguments carry */
+        uint64_t utf8_rejected; /* invalid UTF-8 strings sd-bus refused to send */
 } World;
 
 extern World W;
 
 typedef struct Call {
         char *path, *iface, *member;
-        char *sig;             /* what was sent */
-        const char *want;      /* the member's own signature, NULL when it has none here */
-        bool standard;         /* an interface sd-bus implements itself */
+        char *sig;        /* what was sent */
+        const char *want; /* the member's own signature, NULL when it has none here */
+        bool standard;    /* an interface sd-bus implements itself */
         char *desc;
 } Call;
 

@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         }
         pci_address_format(&a, buf);
-        if (!pci_address_is_canonical(buf) || pci_address_parse(buf, &b) < 0 || pci_address_compare(&a, &b) != 0)
+        if (!pci_address_is_canonical(buf) || pci_address_parse(buf, &b) < 0 ||
+            pci_address_compare(&a, &b) != 0)
                 abort();
         return 0;
 }

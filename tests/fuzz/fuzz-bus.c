@@ -88,7 +88,7 @@ typedef struct Stats {
         uint64_t wrong_sig, bursts, burst_calls, hung_bursts, reconnects, cleanups;
         uint64_t abandoned;
         uint64_t polkit_changes;
-        unsigned fds_idle;     /* the daemon's fds with no lease, first seen */
+        unsigned fds_idle; /* the daemon's fds with no lease, first seen */
         uint64_t rss_first_kb, rss_max_kb, rss_last_kb;
         uint64_t rss_ref_kb; /* at the first cleanup after a tenth of the calls */
 } Stats;
@@ -96,8 +96,14 @@ typedef struct Stats {
 static Stats S;
 
 /* What the polkit mock allows (it ignores the subject: root and nobody alike). */
-typedef enum PolkitMode { PK_ALLOW, PK_DENY, PK_CLAIM_ONLY, PK_PREPARE_MANAGE, PK_UNKNOWN,
-                          _PK_MAX } PolkitMode;
+typedef enum PolkitMode {
+        PK_ALLOW,
+        PK_DENY,
+        PK_CLAIM_ONLY,
+        PK_PREPARE_MANAGE,
+        PK_UNKNOWN,
+        _PK_MAX
+} PolkitMode;
 static PolkitMode polkit_mode = _PK_MAX;
 
 /* The connections: the lease holder and another root caller here, nobody's in the worker. */
@@ -129,8 +135,8 @@ static void load_documented_errors(void) {
                                 while (q + n < nl && isalnum((unsigned char) q[n]))
                                         n++;
                                 if (n > 0) {
-                                        _cleanup_free_ char *name = xasprintf(
-                                                ERROR_PREFIX "%.*s", (int) n, q);
+                                        _cleanup_free_ char *name = xasprintf(ERROR_PREFIX "%.*s",
+                                                                              (int) n, q);
 
                                         add_unique(&W.errors, name);
                                         q += n;
@@ -231,9 +237,12 @@ typedef enum Verdict { V_OK, V_REFUSED, V_FINDING } Verdict;
  * is a finding. */
 static Verdict classify(const Call *c, const Result *res, const char **why) {
         static const char *const standard[] = {
-                SD_BUS_ERROR_UNKNOWN_METHOD, SD_BUS_ERROR_UNKNOWN_OBJECT,
-                SD_BUS_ERROR_UNKNOWN_INTERFACE, SD_BUS_ERROR_UNKNOWN_PROPERTY,
-                SD_BUS_ERROR_PROPERTY_READ_ONLY, SD_BUS_ERROR_ACCESS_DENIED,
+                SD_BUS_ERROR_UNKNOWN_METHOD,
+                SD_BUS_ERROR_UNKNOWN_OBJECT,
+                SD_BUS_ERROR_UNKNOWN_INTERFACE,
+                SD_BUS_ERROR_UNKNOWN_PROPERTY,
+                SD_BUS_ERROR_PROPERTY_READ_ONLY,
+                SD_BUS_ERROR_ACCESS_DENIED,
                 SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
         };
 
@@ -402,7 +411,8 @@ static void judge(uint64_t index, Role role, const Call *c, const Result *res) {
                                                         res->message);
 
                 finding(index, role, why, detail);
-                if (streq(res->name, SD_BUS_ERROR_TIMEOUT) || streq(res->name, SD_BUS_ERROR_NO_REPLY))
+                if (streq(res->name, SD_BUS_ERROR_TIMEOUT) ||
+                    streq(res->name, SD_BUS_ERROR_NO_REPLY))
                         ck_assert_msg(++S.no_reply < MAX_NO_REPLY,
                                       "giving up: %d calls got no reply", MAX_NO_REPLY);
         }
@@ -675,7 +685,6 @@ static void mock_call(const char *member, const char *sig, ...) {
         ck_assert_msg(r >= 0, "polkit mock %s: %s", member, e.message ?: strerror(-r));
 }
 
-
 static void polkit_set(PolkitMode mode) {
         if (mode == polkit_mode)
                 return;
@@ -770,8 +779,9 @@ static void append_probe(sd_bus_message *m, const char *type, size_t len, const 
                 ck_assert_int_ge(sd_bus_message_append_basic(m, 's', probe), 0);
                 return;
         case 'u':
-                ck_assert_int_ge(sd_bus_message_append_basic(m, 'u', W.n_groups ? &W.groups[0]
-                                                                                 : &(uint32_t) { 0 }),
+                ck_assert_int_ge(sd_bus_message_append_basic(m, 'u',
+                                                             W.n_groups ? &W.groups[0]
+                                                                        : &(uint32_t) { 0 }),
                                  0);
                 return;
         case 'o':
@@ -788,10 +798,10 @@ static void append_probe(sd_bus_message *m, const char *type, size_t len, const 
                 return;
         case 'a':
                 if (strneq(type, "a{sv}", 5) && len == 5)
-                        ck_assert_int_ge(as_user ? sd_bus_message_append(m, "a{sv}", 1, "user",
-                                                                         "s", probe)
-                                                 : sd_bus_message_append(m, "a{sv}", 1, probe,
-                                                                         "b", 1),
+                        ck_assert_int_ge(as_user ? sd_bus_message_append(m, "a{sv}", 1, "user", "s",
+                                                                         probe)
+                                                 : sd_bus_message_append(m, "a{sv}", 1, probe, "b",
+                                                                         1),
                                          0);
                 else {
                         _cleanup_free_ char *elem = strndup(type + 1, len - 1);
@@ -818,8 +828,11 @@ static bool may_change(const Result *r);
 
 static void probe_one(const char *path, const Member *mb, const char *probe, bool as_user) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        Call c = { .path = xstrdup(path), .iface = xstrdup(mb->iface), .member = xstrdup(mb->name),
-                   .sig = xstrdup(mb->sig), .want = mb->sig,
+        Call c = { .path = xstrdup(path),
+                   .iface = xstrdup(mb->iface),
+                   .member = xstrdup(mb->name),
+                   .sig = xstrdup(mb->sig),
+                   .want = mb->sig,
                    .standard = startswith(mb->iface, IFACE_STD_PREFIX) };
         Result res;
 
@@ -886,7 +899,9 @@ static void probe(void) {
 static void sweep_one(const char *path, const char *member, const char *sig, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *what = NULL;
-        Call c = { .path = xstrdup(path), .iface = xstrdup(IFACE_LEASE), .member = xstrdup(member),
+        Call c = { .path = xstrdup(path),
+                   .iface = xstrdup(IFACE_LEASE),
+                   .member = xstrdup(member),
                    .sig = xstrdup(sig) };
         const Member *mb = node_find(&W.lease, IFACE_LEASE, member, false);
         Result res;
@@ -994,12 +1009,15 @@ static void race(unsigned rounds) {
                         pump(&conn[ROLE_OTHER], 1, 10);
                 if (!p.done)
                         result_from(&p.res, -ETIMEDOUT, NULL, NULL);
-                c = (Call) { .path = xstrdup(lease), .iface = xstrdup(IFACE_LEASE),
-                             .member = xstrdup("Release"), .sig = xstrdup("a{sv}"),
+                c = (Call) { .path = xstrdup(lease),
+                             .iface = xstrdup(IFACE_LEASE),
+                             .member = xstrdup("Release"),
+                             .sig = xstrdup("a{sv}"),
                              .want = "a{sv}",
                              .desc = xasprintf("race: %s Release({\"fd\": <h>, \"payload\": <s> "
                                                "<1 MiB>}) from a non-holder, waiting for polkit "
-                                               "while the holder releases", lease) };
+                                               "while the holder releases",
+                                               lease) };
                 judge(0, ROLE_OTHER, &c, &p.res);
                 call_clear(&c);
                 result_clear(&p.res);
@@ -1012,15 +1030,17 @@ static void race(unsigned rounds) {
         note("race: %u rounds, daemon fds %u -> %u, RSS %" PRIu64 " -> %" PRIu64 " KiB", rounds,
              fds_before, fds_after, rss_before, rss_after);
         if (fds_after != fds_before) {
-                _cleanup_free_ char *d = xasprintf("  %u times: a non-holder's Release({\"fd\": <h>, "
-                                                   "...}) waited for polkit while the holder released "
-                                                   "the lease; the daemon had %u fds before, %u after "
-                                                   "(RSS %" PRIu64 " -> %" PRIu64 " KiB)",
-                                                   rounds, fds_before, fds_after, rss_before,
-                                                   rss_after);
+                _cleanup_free_ char *d =
+                        xasprintf("  %u times: a non-holder's Release({\"fd\": <h>, "
+                                  "...}) waited for polkit while the holder released "
+                                  "the lease; the daemon had %u fds before, %u after "
+                                  "(RSS %" PRIu64 " -> %" PRIu64 " KiB)",
+                                  rounds, fds_before, fds_after, rss_before, rss_after);
 
-                finding(0, ROLE_OTHER, "the daemon keeps calls whose object went while polkit "
-                        "decided", d);
+                finding(0, ROLE_OTHER,
+                        "the daemon keeps calls whose object went while polkit "
+                        "decided",
+                        d);
         }
 }
 
@@ -1172,7 +1192,8 @@ static void settle_holder(uint64_t index, Role role, const char *holder) {
                         break;
                 if (now_usec() > deadline) {
                         _cleanup_free_ char *d = xasprintf("  %s left with a lease; after %d ms "
-                                                           "it is still listed", holder, SETTLE_MS);
+                                                           "it is still listed",
+                                                           holder, SETTLE_MS);
 
                         finding(index, role, "a holder's lease outlived its connection", d);
                         break;
@@ -1218,8 +1239,8 @@ static void cleanup(uint64_t index) {
                                            &e, NULL, "a{sv}", 0);
 
                 if (r < 0) {
-                        _cleanup_free_ char *d = xasprintf("  %s Release({}) -> %s: %s", *l,
-                                                           e.name, e.message);
+                        _cleanup_free_ char *d = xasprintf("  %s Release({}) -> %s: %s", *l, e.name,
+                                                           e.message);
 
                         finding(index, ROLE_HOLDER, "a lease could not be released", d);
                 }
@@ -1242,8 +1263,10 @@ static void cleanup(uint64_t index) {
         if (S.fds_idle == 0)
                 S.fds_idle = fds;
         else if (fds > S.fds_idle) {
-                _cleanup_free_ char *d = xasprintf("  with no lease the daemon had %u fds at first, "
-                                                   "now %u", S.fds_idle, fds);
+                _cleanup_free_ char *d =
+                        xasprintf("  with no lease the daemon had %u fds at first, "
+                                  "now %u",
+                                  S.fds_idle, fds);
 
                 finding(index, ROLE_HOLDER, "the daemon's fds grow", d);
                 S.fds_idle = fds;
@@ -1273,14 +1296,15 @@ static void learn_lease(void) {
         path = claim_any();
         if (!path) {
                 printf("bus-fuzz: no group of %s can be claimed: the Lease members are not "
-                       "called\n", opt.host);
+                       "called\n",
+                       opt.host);
                 return;
         }
         W.lease.path = xstrdup(path);
         xml = introspect(conn[ROLE_HOLDER], path);
         parse_introspection(xml, &W.lease, &children);
-        ck_assert_msg(node_find(&W.lease, IFACE_LEASE, "Release", false),
-                      "%s has no %s.Release", path, IFACE_LEASE);
+        ck_assert_msg(node_find(&W.lease, IFACE_LEASE, "Release", false), "%s has no %s.Release",
+                      path, IFACE_LEASE);
         refresh_leases();
         release(conn[ROLE_HOLDER], path);
 }
@@ -1353,8 +1377,8 @@ static void run_fuzz(void) {
                 if (i / 10000 != progress) {
                         progress = i / 10000;
                         printf("bus-fuzz: %" PRIu64 " random calls, %" PRIu64 " findings, "
-                               "%.0f calls/s\n", i, S.findings,
-                               (double) i / ((double) (now_usec() - start) / 1e6));
+                               "%.0f calls/s\n",
+                               i, S.findings, (double) i / ((double) (now_usec() - start) / 1e6));
                 }
         }
         secs = (double) (now_usec() - start) / 1e6;
@@ -1382,12 +1406,13 @@ static void run_fuzz(void) {
         printf("bus-fuzz: %.1f s, %.0f calls/s; %" PRIu64 " as root, %" PRIu64 " as another root "
                "connection, %" PRIu64 " as nobody; %" PRIu64 " with a wrong signature, %" PRIu64
                " in %" PRIu64 " bursts (%" PRIu64 " with polkit held), %" PRIu64
-               " reconnects (%" PRIu64 " calls left unanswered), %" PRIu64 " polkit changes, %" PRIu64 " invalid UTF-8 strings "
+               " reconnects (%" PRIu64 " calls left unanswered), %" PRIu64
+               " polkit changes, %" PRIu64 " invalid UTF-8 strings "
                "refused by sd-bus; daemon fds with no lease %u, RSS %" PRIu64 "/%" PRIu64
                "/%" PRIu64 " KiB (first/max/last)\n",
                secs, secs > 0 ? (double) S.calls / secs : 0.0, S.by_role[ROLE_HOLDER],
-               S.by_role[ROLE_OTHER], S.by_role[ROLE_NOBODY], S.wrong_sig, S.burst_calls,
-               S.bursts, S.hung_bursts, S.reconnects, S.abandoned, S.polkit_changes, W.utf8_rejected,
+               S.by_role[ROLE_OTHER], S.by_role[ROLE_NOBODY], S.wrong_sig, S.burst_calls, S.bursts,
+               S.hung_bursts, S.reconnects, S.abandoned, S.polkit_changes, W.utf8_rejected,
                S.fds_idle, S.rss_first_kb, S.rss_max_kb, S.rss_last_kb);
         fflush(stdout);
         /* SIGTERM: exit 0, or ASan's report (a leak, an error) makes it fail here. */
@@ -1443,9 +1468,9 @@ static void default_env(void) {
 
 static int parse_argv(int argc, char *argv[]) {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },      { "seed", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },        { "seed", required_argument, NULL, 's' },
                 { "calls", required_argument, NULL, 'n' }, { "host", required_argument, NULL, 'H' },
-                { "verbose", no_argument, NULL, 'v' },   {}
+                { "verbose", no_argument, NULL, 'v' },     {}
         };
         const char *env;
         bool seeded = false;

@@ -64,8 +64,8 @@ static void fuzz_persistent(void) {
         char *error = NULL;
 
         if (persistent_load(dir_fd, &d, &n, &error) >= 0) {
-                if (persistent_save(dir_fd, d, n) < 0 || persistent_load(dir_fd, &again, &n_again, &error) < 0 ||
-                    n_again != n)
+                if (persistent_save(dir_fd, d, n) < 0 ||
+                    persistent_load(dir_fd, &again, &n_again, &error) < 0 || n_again != n)
                         abort();
                 free(again);
         }

@@ -77,7 +77,6 @@ char *xasprintf(const char *fmt, ...) {
 
 /* ---- one test's world: a host tree, a dev tree, directories and a daemon ---- */
 
-
 Case C;
 
 char *case_path(const char *rel) {
@@ -172,13 +171,15 @@ pid_t daemon_spawn(const char *log, const char *bus_address) {
         dev = xasprintf("VFIO_MOCK_DEV_ROOT=%s", C.dev);
         fifo = xasprintf("VFIO_MOCK_UEVENT_FIFO=%s", C.fifo);
         faults = xasprintf("VFIO_MOCK_CONFIG=%s", C.faults);
-        address = xasprintf("DBUS_SYSTEM_BUS_ADDRESS=%s", bus_address ?: getenv("DBUS_SYSTEM_BUS_ADDRESS"));
+        address = xasprintf("DBUS_SYSTEM_BUS_ADDRESS=%s",
+                            bus_address ?: getenv("DBUS_SYSTEM_BUS_ADDRESS"));
         timeout = xasprintf("--write-timeout=%s", daemon_write_timeout ?: "10");
-        return spawn_logged((char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root", C.host,
-                                              (char *) "--dev-root", C.dev, (char *) "--uevent-fifo", C.fifo,
-                                              (char *) "--policy-dir", C.policy, (char *) "--runtime-dir",
-                                              C.run, (char *) "--state-dir", C.state, timeout, NULL },
-                            (char *const[]) { preload, root, dev, fifo, faults, address, NULL }, log, true);
+        return spawn_logged(
+                (char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root", C.host,
+                                  (char *) "--dev-root", C.dev, (char *) "--uevent-fifo", C.fifo,
+                                  (char *) "--policy-dir", C.policy, (char *) "--runtime-dir",
+                                  C.run, (char *) "--state-dir", C.state, timeout, NULL },
+                (char *const[]) { preload, root, dev, fifo, faults, address, NULL }, log, true);
 }
 
 void daemon_start(void) {
@@ -195,14 +196,15 @@ void daemon_start(void) {
         /* A daemon of a test that failed dies with it, but maybe not before we look. */
         deadline = now_usec() + WAIT_MS * 1000;
         while (name_owner_pid(bus) != C.pid) {
-                ck_assert_msg(now_usec() < deadline, "%s is not owned by our daemon %d",
-                              BUS_NAME, (int) C.pid);
+                ck_assert_msg(now_usec() < deadline, "%s is not owned by our daemon %d", BUS_NAME,
+                              (int) C.pid);
                 sleep_ms(10);
         }
 }
 
 void daemon_start_refused(const char *needle) {
-        _cleanup_free_ char *log = case_path("refused.log"), *text = NULL, *before = snapshot(), *after = NULL;
+        _cleanup_free_ char *log = case_path("refused.log"), *text = NULL, *before = snapshot(),
+                            *after = NULL;
         int status;
         pid_t pid;
 
@@ -210,8 +212,8 @@ void daemon_start_refused(const char *needle) {
         pid = daemon_spawn(log, NULL);
         status = wait_exit(pid, WAIT_MS);
         text = read_file_or_abort(log);
-        ck_assert_msg(exit_code_of(status) != 0 && exit_code_of(status) < 128, "the daemon exited %d:\n%s",
-                      exit_code_of(status), text);
+        ck_assert_msg(exit_code_of(status) != 0 && exit_code_of(status) < 128,
+                      "the daemon exited %d:\n%s", exit_code_of(status), text);
         assert_contains(text, needle);
         after = snapshot();
         ck_assert_str_eq(after, before);
@@ -286,7 +288,8 @@ void wait_uevents_handled(void) {
          * pipe(7)). */
         ck_assert_msg(fd >= 0, "open %s: %s", C.fifo, strerror(errno));
         while (ioctl(fd, FIONREAD, &queued) == 0 && queued > 0) {
-                ck_assert_msg(now_usec() < deadline, "the daemon left %d bytes of uevents unread", queued);
+                ck_assert_msg(now_usec() < deadline, "the daemon left %d bytes of uevents unread",
+                              queued);
                 sleep_ms(1);
         }
         /* Read in one dispatch with their handling; a call is answered after it. */
@@ -352,8 +355,6 @@ bool driver_is(const char *bdf, const char *want) {
         return want ? d && streq(d, want) : !d;
 }
 
-
-
 /* On its host driver with no override, as the host had it. */
 void assert_on_host(const char *bdf, const char *driver) {
         assert_driver(bdf, driver);
@@ -417,7 +418,8 @@ char *snapshot(void) {
         for (char **n = nodes; n && *n; n++)
                 ck_assert_int_ge(strextendf(&text, "", "%s", *n), 0);
         for (size_t i = 0; i < 2; i++) {
-                const char *p = i == 0 ? state : persistent, *name = i == 0 ? STATE_FILE : PERSISTENT_FILE;
+                const char *p = i == 0 ? state : persistent,
+                           *name = i == 0 ? STATE_FILE : PERSISTENT_FILE;
                 struct stat st;
 
                 if (lstat(p, &st) < 0)
@@ -547,10 +549,6 @@ char *check_error(int r, const sd_bus_error *e, const char *name, const char *wh
         return msg;
 }
 
-
-
-
-
 /* The lease path of a reply "o". */
 char *reply_path(sd_bus_message *reply) {
         const char *path;
@@ -568,14 +566,13 @@ char *claim_group(sd_bus *bus, uint32_t group) {
 }
 
 char *claim_device(sd_bus *bus, const char *bdf) {
-        return reply_path(
-                call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", "sa{sv}", bdf, 0));
+        return reply_path(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", "sa{sv}", bdf, 0));
 }
 
 char *prepare(sd_bus *bus, const char *bdf, bool persistent) {
         if (persistent)
-                return reply_path(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "Prepare", "sa{sv}", bdf,
-                                          1, "persistent", "b", 1));
+                return reply_path(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "Prepare", "sa{sv}", bdf, 1,
+                                          "persistent", "b", 1));
         return reply_path(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "Prepare", "sa{sv}", bdf, 0));
 }
 
@@ -589,9 +586,10 @@ void release(sd_bus *bus, const char *path) {
 
 /* Lease.OpenContainer/OpenGroup/OpenDevice: a copy of the fd, checked to be an open fd. */
 int open_fd(sd_bus *bus, const char *path, const char *member, const char *address) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply =
-                address ? call_ok(bus, path, IFACE_LEASE, member, "s", address)
-                        : call_ok(bus, path, IFACE_LEASE, member, "");
+        _cleanup_(sd_bus_message_unrefp)
+                sd_bus_message *reply = address ? call_ok(bus, path, IFACE_LEASE, member, "s",
+                                                          address)
+                                                : call_ok(bus, path, IFACE_LEASE, member, "");
         struct stat st;
         int fd, copy;
 
@@ -630,7 +628,6 @@ json_object *lease_row(const char *path) {
         return NULL;
 }
 
-
 const char *row_str(json_object *row, size_t i) {
         return json_object_get_string(jidx(row, i));
 }
@@ -664,8 +661,8 @@ int64_t wait_group_back(char *const *bdfs, const char *driver, int timeout_ms) {
 /* ---- the polkit mock ---- */
 
 void busctl_call(const char *dest, const char *path, const char *iface, char *const args[]) {
-        char *argv[24] = { (char *) H.busctl, (char *) "--system", (char *) "call", (char *) dest,
-                           (char *) path, (char *) iface };
+        char *argv[24] = { (char *) H.busctl, (char *) "--system", (char *) "call",
+                           (char *) dest,     (char *) path,       (char *) iface };
         _cleanup_free_ char *err = NULL;
         size_t n = 6;
         int r;

@@ -66,48 +66,48 @@ typedef struct Case {
         pid_t pid;
 } Case;
 
-#define assert_driver(bdf, want)                                                             \
-        do {                                                                                 \
-                _cleanup_free_ char *_d = driver_of(bdf);                                    \
-                const char *_w = (want);                                                     \
-                ck_assert_msg(_w ? _d && streq(_d, _w) : !_d, "%s is on %s, expected %s",    \
-                              (bdf), _d ?: "no driver", _w ?: "no driver");                  \
+#define assert_driver(bdf, want)                                                                \
+        do {                                                                                    \
+                _cleanup_free_ char *_d = driver_of(bdf);                                       \
+                const char *_w = (want);                                                        \
+                ck_assert_msg(_w ? _d &&streq(_d, _w) : !_d, "%s is on %s, expected %s", (bdf), \
+                              _d ?: "no driver", _w ?: "no driver");                            \
         } while (0)
 
 /* want NULL: no override, which the kernel shows as "(null)" (driver_override_show(), see
  * Documentation/ABI/testing/sysfs-bus-pci). */
-#define assert_override(bdf, want)                                                           \
-        do {                                                                                 \
-                _cleanup_free_ char *_o = override_of(bdf);                                  \
-                ck_assert_msg(streq(_o, (want) ?: "(null)"), "%s: driver_override is %s",    \
-                              (bdf), _o);                                                    \
+#define assert_override(bdf, want)                                                               \
+        do {                                                                                     \
+                _cleanup_free_ char *_o = override_of(bdf);                                      \
+                ck_assert_msg(streq(_o, (want) ?: "(null)"), "%s: driver_override is %s", (bdf), \
+                              _o);                                                               \
         } while (0)
 
-#define call_error(bus, name, path, iface, member, ...)                                       \
-        ({                                                                                    \
-                _cleanup_(sd_bus_error_free) sd_bus_error _e = SD_BUS_ERROR_NULL;             \
-                int _r = sd_bus_call_method((bus), BUS_NAME, (path), (iface), (member), &_e,  \
-                                            NULL, __VA_ARGS__);                               \
-                check_error(_r, &_e, (name), (member));                                       \
+#define call_error(bus, name, path, iface, member, ...)                                            \
+        ({                                                                                         \
+                _cleanup_(sd_bus_error_free) sd_bus_error _e = SD_BUS_ERROR_NULL;                  \
+                int _r = sd_bus_call_method((bus), BUS_NAME, (path), (iface), (member), &_e, NULL, \
+                                            __VA_ARGS__);                                          \
+                check_error(_r, &_e, (name), (member));                                            \
         })
 
 /* The same for calls that must fail, ignoring the message. */
-#define expect_error(bus, name, path, iface, member, ...)                                     \
+#define expect_error(bus, name, path, iface, member, ...) \
         free(call_error(bus, name, path, iface, member, __VA_ARGS__))
 
 #define manager_error(bus, name, member, ...) \
         call_error(bus, name, OBJ_ROOT, IFACE_MANAGER, member, __VA_ARGS__)
 
 /* A call that must succeed; returns the reply. */
-#define call_ok(bus, path, iface, member, ...)                                                \
-        ({                                                                                    \
-                _cleanup_(sd_bus_error_free) sd_bus_error _e = SD_BUS_ERROR_NULL;             \
-                sd_bus_message *_reply = NULL;                                                \
-                int _r = sd_bus_call_method((bus), BUS_NAME, (path), (iface), (member), &_e,  \
-                                            &_reply, __VA_ARGS__);                            \
-                ck_assert_msg(_r >= 0, "%s %s failed: %s: %s", (path), (member),              \
-                              strna(_e.name), _e.message ?: strerror(-_r));                   \
-                _reply;                                                                       \
+#define call_ok(bus, path, iface, member, ...)                                                   \
+        ({                                                                                       \
+                _cleanup_(sd_bus_error_free) sd_bus_error _e = SD_BUS_ERROR_NULL;                \
+                sd_bus_message *_reply = NULL;                                                   \
+                int _r = sd_bus_call_method((bus), BUS_NAME, (path), (iface), (member), &_e,     \
+                                            &_reply, __VA_ARGS__);                               \
+                ck_assert_msg(_r >= 0, "%s %s failed: %s: %s", (path), (member), strna(_e.name), \
+                              _e.message ?: strerror(-_r));                                      \
+                _reply;                                                                          \
         })
 
 #define ROW_GROUP 2
@@ -202,4 +202,3 @@ uid_t node_owner(uint32_t group); /* of the fake /dev/vfio/N */
 /* Nothing of the q35 group 6 is left on vfio-pci and nothing is leased (the no-lease-lost part
  * is the tests' own: each says which lease must still be there). */
 void assert_q35_group_back(void);
-

@@ -450,8 +450,7 @@ pid_t bus_start(const char *socket_path, char **ret_address, int *ret_stdout) {
         ck_assert_msg(log >= 0, "%s: %s", log_path, strerror(errno));
         ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
         pid = spawn((char *const[]) { (char *) H.dbus_daemon, conf, listen, (char *) "--nofork",
-                                      (char *) "--nopidfile", (char *) "--print-address=1",
-                                      NULL },
+                                      (char *) "--nopidfile", (char *) "--print-address=1", NULL },
                     out[1], log);
         close(out[1]);
         *ret_address = read_line(out[0], 10000);
@@ -735,8 +734,8 @@ static char **device_links(const char *root, const char *bdf) {
                                 continue;
                         /* groups hold devices/BDF, drivers hold BDF directly */
                         add_if_exists(&l, root,
-                                      i == 0 ? xasprintf("%s/%s/devices/%s", parents[i],
-                                                         de->d_name, bdf)
+                                      i == 0 ? xasprintf("%s/%s/devices/%s", parents[i], de->d_name,
+                                                         bdf)
                                              : xasprintf("%s/%s/%s", parents[i], de->d_name, bdf));
                 }
         }
@@ -855,8 +854,7 @@ void send_uevent(const char *action, const char *bdf) {
 json_object *jget(json_object *o, const char *key) {
         json_object *v = NULL;
 
-        ck_assert_msg(json_object_is_type(o, json_type_object), "not an object looking up %s",
-                      key);
+        ck_assert_msg(json_object_is_type(o, json_type_object), "not an object looking up %s", key);
         ck_assert_msg(json_object_object_get_ex(o, key, &v), "key %s missing in %s", key,
                       json_object_to_json_string(o));
         return v;

@@ -27,7 +27,7 @@ typedef struct Harness {
         char *polkit_log;  /* the polkit mock's output */
         pid_t polkit_pid;  /* python-dbusmock's polkitd template, 0 when not available */
         pid_t bus_pid;
-        int bus_stdout;    /* kept open while the bus runs, see bus_start() */
+        int bus_stdout; /* kept open while the bus runs, see bus_start() */
         pid_t daemon_pid;
         int daemon_status; /* waitpid() status after SIGTERM, -1 before */
         /* Paths of the programs and data (from the environment, see tests/tests.mk). */
@@ -39,7 +39,7 @@ typedef struct Harness {
         const char *bus_conf;
         const char *host_file;
         const char *top_srcdir;
-        const char *python3;   /* one with python-dbusmock (not pyenv's); NULL if none */
+        const char *python3; /* one with python-dbusmock (not pyenv's); NULL if none */
 } Harness;
 
 /* The policy the daemon starts with: the vendor default and the shipped GPU example, whose
@@ -72,7 +72,7 @@ int run_argv_in(const char *cwd, char *const argv[], char **ret_out, char **ret_
 typedef struct Proc {
         pid_t pid;
         int out_fd, err_fd;
-        char *out, *err;     /* everything read so far */
+        char *out, *err; /* everything read so far */
         size_t n_out, n_err;
         size_t out_consumed; /* proc_wait_line() resumes after the last line it returned */
         char *line;          /* the line proc_wait_line() returned last */
@@ -139,9 +139,8 @@ json_object *jidx(json_object *array, size_t i);
 size_t jlen(json_object *array);
 void assert_json_equal(json_object *a, json_object *b, const char *what);
 
-#define assert_contains(haystack, needle)                                                       \
-        ck_assert_msg(strstr((haystack), (needle)), "expected \"%s\" in:\n%s", (needle),        \
-                      (haystack))
+#define assert_contains(haystack, needle) \
+        ck_assert_msg(strstr((haystack), (needle)), "expected \"%s\" in:\n%s", (needle), (haystack))
 
 /* busctl --system --json=short ARGS...; fails the test unless it exits 0; the parsed output. */
 json_object *busctl_json(char *const args[]);

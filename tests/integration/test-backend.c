@@ -31,7 +31,9 @@ static char *manager_backends(void) {
 
         ck_assert_str_eq(jstr_or_null(reply, "type"), "as");
         for (size_t i = 0; i < jlen(data); i++)
-                ck_assert_int_ge(strextendf(&text, ",", "%s", json_object_get_string(jidx(data, i))), 0);
+                ck_assert_int_ge(strextendf(&text, ",", "%s",
+                                            json_object_get_string(jidx(data, i))),
+                                 0);
         return text ?: strdup("");
 }
 
@@ -56,7 +58,8 @@ static char *fd_target(int fd) {
 static bool same_file(int a, int b) {
         struct stat sa, sb;
 
-        return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+        return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+               sa.st_ino == sb.st_ino;
 }
 
 /* Rewrites the one lease's "backend" in state.json (NULL: removes it), mode and owner kept. */
@@ -67,7 +70,9 @@ static void set_state_backend(const char *backend) {
 
         json_object_object_del(lease, "backend");
         if (backend)
-                ck_assert_int_eq(json_object_object_add(lease, "backend", json_object_new_string(backend)), 0);
+                ck_assert_int_eq(json_object_object_add(lease, "backend",
+                                                        json_object_new_string(backend)),
+                                 0);
         write_file(p, json_object_to_json_string_ext(state, JSON_C_TO_STRING_PRETTY));
 }
 
@@ -88,8 +93,8 @@ START_TEST(test_backends_of_host) {
 
         case_start(hosts[_i].host);
         got = manager_backends();
-        ck_assert_msg(streq(got, hosts[_i].backends), "%s: Backends [%s], expected [%s]", hosts[_i].host, got,
-                      hosts[_i].backends);
+        ck_assert_msg(streq(got, hosts[_i].backends), "%s: Backends [%s], expected [%s]",
+                      hosts[_i].host, got, hosts[_i].backends);
         case_end();
 }
 END_TEST
@@ -99,7 +104,8 @@ END_TEST
 START_TEST(test_claim_fds_come_from_backend) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_json_ json_object *state = NULL;
-        _cleanup_free_ char *path = NULL, *backend = NULL, *container_target = NULL, *group_target = NULL;
+        _cleanup_free_ char *path = NULL, *backend = NULL, *container_target = NULL,
+                            *group_target = NULL;
         _cleanup_free_ char *device_target = NULL, *group_file = NULL, *msg = NULL;
         int container, container2, group, group2, device;
 
@@ -120,8 +126,8 @@ START_TEST(test_claim_fds_come_from_backend) {
         group_target = fd_target(group);
         device_target = fd_target(device);
         group_file = xasprintf("%s/.vfio-mock/group-%d", C.host, Q35_GROUP);
-        ck_assert_msg(startswith(container_target, "/memfd:vfio-mock-container"), "the container is %s",
-                      container_target);
+        ck_assert_msg(startswith(container_target, "/memfd:vfio-mock-container"),
+                      "the container is %s", container_target);
         ck_assert_str_eq(group_target, group_file);
         ck_assert_str_eq(device_target, group_file);
         /* The backend's own: the same container and group each time, a new device fd. */
@@ -169,10 +175,14 @@ START_TEST(test_restart_without_fd_store) {
         ck_assert_str_eq(backend, "type1");
         for (size_t i = 0; i < ELEMENTSOF(members); i++) {
                 msg = streq(members[i], "OpenDevice")
-                              ? call_error(bus, ERROR_PREFIX "NotActive", path, IFACE_LEASE, members[i], "s", NIC1)
-                              : call_error(bus, ERROR_PREFIX "NotActive", path, IFACE_LEASE, members[i], "");
-                assert_contains(msg, "has no file descriptors any more: they did not survive a restart of the "
-                                     "daemon (systemd's fd store keeps them when systemd runs it)");
+                              ? call_error(bus, ERROR_PREFIX "NotActive", path, IFACE_LEASE,
+                                           members[i], "s", NIC1)
+                              : call_error(bus, ERROR_PREFIX "NotActive", path, IFACE_LEASE,
+                                           members[i], "");
+                assert_contains(
+                        msg,
+                        "has no file descriptors any more: they did not survive a restart of the "
+                        "daemon (systemd's fd store keeps them when systemd runs it)");
                 msg = mfree(msg);
         }
         release(bus, path);
@@ -249,8 +259,9 @@ START_TEST(test_state_unknown_backend_refused) {
         path = claim_group(bus, Q35_GROUP);
         daemon_kill();
         set_state_backend("iommufd");
-        daemon_start_refused("state: state.json: leases[0].backend: unknown VFIO backend \"iommufd\" (this "
-                             "vfio-assignd knows type1)");
+        daemon_start_refused(
+                "state: state.json: leases[0].backend: unknown VFIO backend \"iommufd\" (this "
+                "vfio-assignd knows type1)");
         corrupt = path_join(C.run, STATE_FILE ".corrupt");
         ck_assert(!path_exists(corrupt));
         assert_on_vfio(NIC1);

@@ -41,8 +41,8 @@ typedef struct GroupCase {
         const char *host;
         uint32_t group;
         const char *bridge;
-        const char *members[3];       /* the non-bridge members, NULL-terminated */
-        const char *drivers[3];       /* their host drivers */
+        const char *members[3]; /* the non-bridge members, NULL-terminated */
+        const char *drivers[3]; /* their host drivers */
 } GroupCase;
 
 static void claim_and_release(const GroupCase *g) {
@@ -107,8 +107,8 @@ static void claim_and_release(const GroupCase *g) {
         assert_contains(msg, g->bridge);
         /* A claimed group cannot be claimed again. */
         free(msg);
-        msg = call_error(bus, ERROR_PREFIX "Busy", OBJ_ROOT, IFACE_MANAGER, "ClaimDevice",
-                         "sa{sv}", g->members[0], 0);
+        msg = call_error(bus, ERROR_PREFIX "Busy", OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", "sa{sv}",
+                         g->members[0], 0);
         assert_contains(msg, "already leased");
         /* Our copies go before the release: VFIO holds a device until every fd is closed. */
         for (int i = 0; i < n_fds; i++)
@@ -308,8 +308,8 @@ START_TEST(test_crash_while_binding) {
         set_faults(fault);
         bus = bus_connect();
         ck_assert_int_ge(sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
-                                                  "ClaimGroup", on_pending_reply, &claim,
-                                                  "ua{sv}", Q35_GROUP, 0),
+                                                  "ClaimGroup", on_pending_reply, &claim, "ua{sv}",
+                                                  Q35_GROUP, 0),
                          0);
         ck_assert_int_ge(sd_bus_flush(bus), 0);
         ck_assert_msg(wait_state(Q35_GROUP, "binding", WAIT_MS), "state.json never said binding");
@@ -555,18 +555,18 @@ START_TEST(test_polkit_denies) {
 
         polkit_deny_all();
         polkit_call((char *const[]) { (char *) "ClearCalls", NULL });
-        expect_error(other, ERROR_ACCESS_DENIED, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}",
-                     1, 0);
-        expect_error(other, ERROR_ACCESS_DENIED, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice",
-                     "sa{sv}", SOLO1, 0);
+        expect_error(other, ERROR_ACCESS_DENIED, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}", 1,
+                     0);
+        expect_error(other, ERROR_ACCESS_DENIED, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", "sa{sv}",
+                     SOLO1, 0);
         expect_error(other, ERROR_ACCESS_DENIED, OBJ_ROOT, IFACE_MANAGER, "Prepare", "sa{sv}",
                      SOLO1, 0);
         expect_error(other, ERROR_ACCESS_DENIED, OBJ_ROOT, IFACE_MANAGER, "Prepare", "sa{sv}",
                      SOLO1, 1, "persistent", "b", 1);
         expect_error(other, ERROR_ACCESS_DENIED, OBJ_ROOT, IFACE_MANAGER, "Unprepare", "sa{sv}",
                      SOLO5, 0);
-        expect_error(other, ERROR_ACCESS_DENIED, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy",
-                     "a{sv}", 0);
+        expect_error(other, ERROR_ACCESS_DENIED, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}",
+                     0);
         /* Someone else's lease needs org.vfioassign1.manage. */
         expect_error(other, ERROR_ACCESS_DENIED, claim, IFACE_LEASE, "Release", "a{sv}", 0);
         expect_error(other, ERROR_ACCESS_DENIED, claim, IFACE_LEASE, "OpenContainer", "");
@@ -620,8 +620,8 @@ _noreturn_ static void user_client(uid_t uid, gid_t gid, const char *member, con
                 dprintf(out, "ERR connect %s\n", strerror(-r));
                 _exit(11);
         }
-        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, member, &e, &reply,
-                               "sa{sv}", address, 0);
+        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, member, &e, &reply, "sa{sv}",
+                               address, 0);
         if (r < 0 || sd_bus_message_read(reply, "o", &path) < 0) {
                 dprintf(out, "ERR %s %s\n", strna(e.name), strna(e.message));
                 _exit(0);
@@ -675,7 +675,8 @@ static char *user_client_line(UserClient *u) {
                 char c;
                 ssize_t n;
 
-                ck_assert_msg(now_usec() < deadline, "the client did not answer: %s", strempty(line));
+                ck_assert_msg(now_usec() < deadline, "the client did not answer: %s",
+                              strempty(line));
                 if (poll(&p, 1, 100) <= 0)
                         continue;
                 n = read(u->out, &c, 1);
@@ -761,8 +762,9 @@ END_TEST
 START_TEST(test_bad_arguments) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *claim = NULL, *before = NULL, *msg = NULL;
-        static const char *const bad_addresses[] = { "../..", "", "0000:03:01.0/..", "03:01.0",
-                                                     "0000:03:01.0\n", "eth0" };
+        static const char *const bad_addresses[] = { "../..",           "",
+                                                     "0000:03:01.0/..", "03:01.0",
+                                                     "0000:03:01.0\n",  "eth0" };
         static const char *const methods[] = { "ClaimDevice", "Prepare", "Unprepare" };
         const char *missing_lease = OBJ_LEASE_PREFIX "/999";
 
@@ -794,8 +796,7 @@ START_TEST(test_bad_arguments) {
                 expect_error(bus, ERROR_PREFIX "InvalidArgument", OBJ_ROOT, IFACE_MANAGER,
                              methods[i], "sa{sv}", SOLO1, 1, "persistent", "s", "yes");
                 expect_error(bus, ERROR_PREFIX "InvalidArgument", OBJ_ROOT, IFACE_MANAGER,
-                             methods[i], "sa{sv}", SOLO1, 2, "persistent", "b", 1, "user", "u",
-                             0);
+                             methods[i], "sa{sv}", SOLO1, 2, "persistent", "b", 1, "user", "u", 0);
                 /* A signature that is not the method's: sd-bus refuses it itself. */
                 expect_error(bus, SD_BUS_ERROR_INVALID_ARGS, OBJ_ROOT, IFACE_MANAGER, methods[i],
                              "ua{sv}", 1, 0);
@@ -823,14 +824,14 @@ START_TEST(test_bad_arguments) {
                      "ua{sv}", UINT32_MAX, 0);
         expect_error(bus, ERROR_PREFIX "InvalidArgument", claim, IFACE_LEASE, "GrantAccess",
                      "ua{sv}", NOBODY_UID, 1, "mode", "u", 0660);
-        expect_error(bus, ERROR_PREFIX "InvalidArgument", claim, IFACE_LEASE, "Release", "a{sv}",
-                     1, "force", "b", 1);
+        expect_error(bus, ERROR_PREFIX "InvalidArgument", claim, IFACE_LEASE, "Release", "a{sv}", 1,
+                     "force", "b", 1);
         expect_error(bus, SD_BUS_ERROR_INVALID_ARGS, claim, IFACE_LEASE, "GrantAccess", "s",
                      "nobody");
         expect_error(bus, SD_BUS_ERROR_UNKNOWN_OBJECT, missing_lease, IFACE_LEASE, "Release",
                      "a{sv}", 0);
-        expect_error(bus, SD_BUS_ERROR_UNKNOWN_OBJECT, missing_lease, IFACE_LEASE,
-                     "OpenContainer", "");
+        expect_error(bus, SD_BUS_ERROR_UNKNOWN_OBJECT, missing_lease, IFACE_LEASE, "OpenContainer",
+                     "");
         assert_world(before, "a call with bad arguments");
 
         release(bus, claim);
@@ -945,8 +946,8 @@ START_TEST(test_driver_reverted_prepared) {
         assert_on_vfio(NIC2);
 
         mock_sh("echo > \"$1/" SYSFS_PCI_DEVICES "/" NIC2 "/driver_override\"\n"
-                      "echo " NIC2 " > \"$1/" SYSFS_PCI_DRIVERS "/vfio-pci/unbind\"\n"
-                      "echo " NIC2 " > \"$1/" SYSFS_PCI_DRIVERS "/" NIC_DRIVER "/bind\"\n");
+                "echo " NIC2 " > \"$1/" SYSFS_PCI_DRIVERS "/vfio-pci/unbind\"\n"
+                "echo " NIC2 " > \"$1/" SYSFS_PCI_DRIVERS "/" NIC_DRIVER "/bind\"\n");
         assert_on_host(NIC2, NIC_DRIVER);
         /* One uevent for the whole change, so that the daemon does not race the script. */
         send_uevent("bind", NIC2);
@@ -985,8 +986,8 @@ static void wait_group_job(sd_bus *bus, uint32_t group, const char *want) {
 
                 if (streq(job, want))
                         return;
-                ck_assert_msg(now_usec() < deadline, "group %" PRIu32 " runs \"%s\", not \"%s\"", group, job,
-                              want);
+                ck_assert_msg(now_usec() < deadline, "group %" PRIu32 " runs \"%s\", not \"%s\"",
+                              group, job, want);
                 sleep_ms(5);
         }
 }
@@ -1011,8 +1012,8 @@ START_TEST(test_hung_probe_holds_up_only_its_group) {
         bus = bus_connect();
         other = bus_connect();
         ck_assert_int_ge(sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
-                                                  "ClaimGroup", on_pending_reply, &hung,
-                                                  "ua{sv}", Q35_GROUP, 0),
+                                                  "ClaimGroup", on_pending_reply, &hung, "ua{sv}",
+                                                  Q35_GROUP, 0),
                          0);
         ck_assert_int_ge(sd_bus_flush(bus), 0);
         wait_group_job(other, Q35_GROUP, "claim");
@@ -1029,11 +1030,13 @@ START_TEST(test_hung_probe_holds_up_only_its_group) {
         /* assignctl list shows what the daemon is doing to the group (GetHostReport's "job"). */
         ck_assert_int_eq(ASSIGNCTL(&out, NULL, "list"), 0);
         heading = xasprintf("Group %u ", Q35_GROUP);
-        for (char *save = NULL, *l = strtok_r(out, "\n", &save); l && !line; l = strtok_r(NULL, "\n", &save))
+        for (char *save = NULL, *l = strtok_r(out, "\n", &save); l && !line;
+             l = strtok_r(NULL, "\n", &save))
                 if (startswith(l, heading))
                         line = strdup(l);
         ck_assert_msg(line, "assignctl list has no line for group %u", Q35_GROUP);
-        ck_assert_msg(strstr(line, ": assignable, claim running") || strstr(line, ": blocked, claim running"),
+        ck_assert_msg(strstr(line, ": assignable, claim running") ||
+                              strstr(line, ": blocked, claim running"),
                       "assignctl list shows group %u as \"%s\"", Q35_GROUP, line);
 
         t0 = now_usec();
@@ -1043,7 +1046,8 @@ START_TEST(test_hung_probe_holds_up_only_its_group) {
         /* ... while the hung claim still runs. */
         job = group_job(other, Q35_GROUP);
         ck_assert_str_eq(job, "claim");
-        ck_assert_msg(claim_us < 1000 * 1000, "the other claim took %" PRId64 " ms", claim_us / 1000);
+        ck_assert_msg(claim_us < 1000 * 1000, "the other claim took %" PRId64 " ms",
+                      claim_us / 1000);
 
         pending_wait(bus, &hung);
         ck_assert_msg(hung.error_name, "the hung claim succeeded: %s", strna(hung.path));
@@ -1083,12 +1087,14 @@ START_TEST(test_jobs_of_one_group_run_in_order) {
         first = bus_connect();
         second = bus_connect();
         ck_assert_int_ge(sd_bus_call_method_async(first, &slot1, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
-                                                  "ClaimGroup", on_pending_reply, &a, "ua{sv}", Q35_GROUP, 0),
+                                                  "ClaimGroup", on_pending_reply, &a, "ua{sv}",
+                                                  Q35_GROUP, 0),
                          0);
         ck_assert_int_ge(sd_bus_flush(first), 0);
         wait_group_job(second, Q35_GROUP, "claim");
         ck_assert_int_ge(sd_bus_call_method_async(second, &slot2, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
-                                                  "ClaimGroup", on_pending_reply, &b, "ua{sv}", Q35_GROUP, 0),
+                                                  "ClaimGroup", on_pending_reply, &b, "ua{sv}",
+                                                  Q35_GROUP, 0),
                          0);
         ck_assert_int_ge(sd_bus_flush(second), 0);
 
@@ -1098,7 +1104,8 @@ START_TEST(test_jobs_of_one_group_run_in_order) {
         held = xasprintf("claim, active, held by %s", unique_name(first));
         assert_contains(b.error_message, held);
         pending_wait(first, &a);
-        ck_assert_msg(!a.error_name, "the first claim failed: %s: %s", a.error_name, a.error_message);
+        ck_assert_msg(!a.error_name, "the first claim failed: %s: %s", a.error_name,
+                      a.error_message);
         assert_on_vfio(NIC1);
         assert_on_vfio(NIC2);
         set_faults("");
@@ -1130,13 +1137,14 @@ static void reboot_to_host_drivers(const char *const *bdfs, const char *driver) 
         _cleanup_free_ char *script = NULL;
 
         for (size_t i = 0; bdfs[i]; i++)
-                ck_assert_int_ge(
-                        strextendf(&script, "",
-                                   "echo > \"$1/" SYSFS_PCI_DEVICES "/%s/driver_override\"\n"
-                                   "echo %s > \"$1/" SYSFS_PCI_DRIVERS "/vfio-pci/unbind\"\n"
-                                   "echo %s > \"$1/" SYSFS_PCI_DRIVERS "/%s/bind\"\n",
-                                   bdfs[i], bdfs[i], bdfs[i], driver),
-                        0);
+                ck_assert_int_ge(strextendf(&script, "",
+                                            "echo > \"$1/" SYSFS_PCI_DEVICES
+                                            "/%s/driver_override\"\n"
+                                            "echo %s > \"$1/" SYSFS_PCI_DRIVERS
+                                            "/vfio-pci/unbind\"\n"
+                                            "echo %s > \"$1/" SYSFS_PCI_DRIVERS "/%s/bind\"\n",
+                                            bdfs[i], bdfs[i], bdfs[i], driver),
+                                 0);
         mock_sh(script);
         for (size_t i = 0; bdfs[i]; i++)
                 assert_on_host(bdfs[i], driver);
@@ -1280,15 +1288,17 @@ START_TEST(test_grant_access) {
         case_start(Q35_HOST);
         /* The grantee gets what a claim of its own would: a rule must give nobody the group. */
         rule = path_join(C.policy, "50-nobody.json");
-        write_file(rule, "{\"version\": 1, \"rules\": [{\"match\": {\"group\": 6}, \"action\": \"allow\", "
-                         "\"users\": [\"nobody\"]}]}\n");
+        write_file(
+                rule,
+                "{\"version\": 1, \"rules\": [{\"match\": {\"group\": 6}, \"action\": \"allow\", "
+                "\"users\": [\"nobody\"]}]}\n");
         bus = bus_connect();
         sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
         path = claim_group(bus, Q35_GROUP);
         ck_assert_uint_eq(node_owner(Q35_GROUP), 0);
 
-        sd_bus_message_unref(
-                call_ok(bus, path, IFACE_LEASE, "GrantAccess", "ua{sv}", NOBODY_UID, 0));
+        sd_bus_message_unref(call_ok(bus, path, IFACE_LEASE, "GrantAccess", "ua{sv}", NOBODY_UID,
+                                     0));
         ck_assert_uint_eq(node_owner(Q35_GROUP), NOBODY_UID);
         state = state_json();
         ck_assert_int_eq(json_object_get_int64(jget(state_only_lease(state), "granted_uid")),
@@ -1354,8 +1364,8 @@ START_TEST(test_holder_exit_during_claim) {
         set_faults(NIC2 " hang 1\n");
         bus = bus_connect();
         ck_assert_int_ge(sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
-                                                  "ClaimGroup", on_pending_reply, &claim,
-                                                  "ua{sv}", Q35_GROUP, 0),
+                                                  "ClaimGroup", on_pending_reply, &claim, "ua{sv}",
+                                                  Q35_GROUP, 0),
                          0);
         ck_assert_int_ge(sd_bus_flush(bus), 0);
         ck_assert_msg(wait_state(Q35_GROUP, "binding", WAIT_MS), "state.json never said binding");

@@ -29,7 +29,9 @@
 
 #define ESC "\x1b"
 /* A name with a colour change, DEL and a C1 CSI (U+009B) that clears the screen. */
-#define HOSTILE_VENDOR "Evil" ESC "[31m Corp\x7f\xc2\x9b" "2J"
+#define HOSTILE_VENDOR                     \
+        "Evil" ESC "[31m Corp\x7f\xc2\x9b" \
+        "2J"
 #define HOSTILE_VENDOR_SHOWN "Evil\\x1b[31m Corp\\x7f\\xc2\\x9b2J"
 /* A name that starts a line of its own. */
 #define FORGED_LINE "assignctl: forged line"
@@ -81,10 +83,10 @@ static pid_t fake_daemon_start(void) {
         _cleanup_free_ char *log = case_path("fake-daemon.log");
         pid_t pid;
 
-        pid = spawn_logged((char *const[]) { (char *) H.python3, (char *) "-m",
-                                             (char *) "dbusmock", (char *) "--system",
-                                             (char *) "--is-object-manager", (char *) BUS_NAME,
-                                             (char *) OBJ_ROOT, (char *) IFACE_MANAGER, NULL },
+        pid = spawn_logged((char *const[]) { (char *) H.python3, (char *) "-m", (char *) "dbusmock",
+                                             (char *) "--system", (char *) "--is-object-manager",
+                                             (char *) BUS_NAME, (char *) OBJ_ROOT,
+                                             (char *) IFACE_MANAGER, NULL },
                            NULL, log, true);
         wait_for_name(BUS_NAME, &pid, log);
         return pid;
@@ -186,7 +188,8 @@ START_TEST(test_text_escapes_daemon_strings) {
         /* A refusal whose message colours the terminal and forges a line. */
         write_file(msg, "cannot bind " ESC "[31m" NIC1 "\nassignctl: forged line");
         raise = xasprintf("raise dbus.exceptions.DBusException(open('%s', encoding='utf-8')"
-                          ".read(), name='" ERROR_PREFIX "BindFailed')", msg);
+                          ".read(), name='" ERROR_PREFIX "BindFailed')",
+                          msg);
         fake_method("ClaimDevice", "sa{sv}", "o", raise);
 
         ck_assert_int_eq(ASSIGNCTL(&list, NULL, (char *) "list"), 0);
@@ -198,8 +201,7 @@ START_TEST(test_text_escapes_daemon_strings) {
         assert_contains(show, " " HOSTILE_DEVICE_SHOWN "\n");
 
         /* JSON carries the names as they are, escaped the JSON way. */
-        ck_assert_int_eq(ASSIGNCTL(&json, NULL, (char *) "--json", (char *) "show",
-                                   (char *) NIC1),
+        ck_assert_int_eq(ASSIGNCTL(&json, NULL, (char *) "--json", (char *) "show", (char *) NIC1),
                          0);
         assert_printable(json, "--json show");
         doc = parse_json(json, "--json show");
@@ -220,14 +222,11 @@ START_TEST(test_text_escapes_daemon_strings) {
         proc_spawn(&monitor, (char *) H.assignctl, (char *) "monitor");
         ck_assert_msg(proc_wait_stderr(&monitor, "Monitoring " BUS_NAME, WAIT_MS),
                       "assignctl monitor did not start: %s", strempty(monitor.err));
-        fake_daemon_call((char *const[]) { (char *) "EmitSignal", (char *) "sssav",
-                                           (char *) "org.freedesktop.DBus.Properties",
-                                           (char *) "PropertiesChanged", (char *) "sa{sv}as",
-                                           (char *) "3", (char *) "s", (char *) IFACE_MANAGER,
-                                           (char *) "a{sv}", (char *) "1",
-                                           (char *) "PolicyError", (char *) "s",
-                                           (char *) HOSTILE_DEVICE, (char *) "as", (char *) "0",
-                                           NULL });
+        fake_daemon_call((char *const[]) {
+                (char *) "EmitSignal", (char *) "sssav", (char *) "org.freedesktop.DBus.Properties",
+                (char *) "PropertiesChanged", (char *) "sa{sv}as", (char *) "3", (char *) "s",
+                (char *) IFACE_MANAGER, (char *) "a{sv}", (char *) "1", (char *) "PolicyError",
+                (char *) "s", (char *) HOSTILE_DEVICE, (char *) "as", (char *) "0", NULL });
         ck_assert_msg(proc_wait_line(&monitor, match_line,
                                      "changed manager PolicyError=" HOSTILE_DEVICE_SHOWN, WAIT_MS),
                       "assignctl monitor did not print the property:\n%s", strempty(monitor.out));
@@ -364,11 +363,15 @@ static bool match_event(const char *line, const void *data) {
 }
 
 START_TEST(test_monitor_waits_for_daemon) {
-        static const EventMatch group_added = { .event = "added", .type = "group",
+        static const EventMatch group_added = { .event = "added",
+                                                .type = "group",
                                                 .id = Q35_GROUP };
         static const EventMatch nic_added = { .event = "added", .type = "device", .address = NIC1 };
-        static const EventMatch nic_bound = { .event = "changed", .type = "device", .address = NIC1,
-                                              .property = "Driver", .value = DRIVER_VFIO_PCI };
+        static const EventMatch nic_bound = { .event = "changed",
+                                              .type = "device",
+                                              .address = NIC1,
+                                              .property = "Driver",
+                                              .value = DRIVER_VFIO_PCI };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *path = NULL;
         Proc monitor;
@@ -378,8 +381,8 @@ START_TEST(test_monitor_waits_for_daemon) {
         proc_spawn(&monitor, (char *) H.assignctl, (char *) "--json", (char *) "monitor");
         ck_assert_msg(proc_wait_stderr(&monitor, "waiting for it to appear on the bus", WAIT_MS),
                       "assignctl monitor does not wait: %s", strempty(monitor.err));
-        ck_assert_msg(proc_wait_stderr(&monitor, "Monitoring " BUS_NAME, WAIT_MS),
-                      "no banner: %s", strempty(monitor.err));
+        ck_assert_msg(proc_wait_stderr(&monitor, "Monitoring " BUS_NAME, WAIT_MS), "no banner: %s",
+                      strempty(monitor.err));
 
         /* The daemon appears: its objects are new to the monitor. */
         daemon_start();
@@ -408,8 +411,8 @@ START_TEST(test_monitor_reports_restart_changes) {
 
         /* A daemon that restarts gives the group back at start, where nobody hears it. */
         daemon_kill();
-        ck_assert_msg(proc_wait_stderr(&monitor, "vfio-assignd left the bus", WAIT_MS),
-                      "%s", strempty(monitor.err));
+        ck_assert_msg(proc_wait_stderr(&monitor, "vfio-assignd left the bus", WAIT_MS), "%s",
+                      strempty(monitor.err));
         (void) give_back_at_next_start();
         daemon_start();
         assert_on_host(NIC1, NIC_DRIVER);
@@ -451,8 +454,7 @@ static void claim_given_back(bool exec) {
                 const char *line;
 
                 proc_spawn(&claim, (char *) H.assignctl, (char *) "claim", (char *) "6",
-                           (char *) "--exec", (char *) "sh", (char *) "-c",
-                           (char *) EXEC_SCRIPT);
+                           (char *) "--exec", (char *) "sh", (char *) "-c", (char *) EXEC_SCRIPT);
                 line = proc_wait_line(&claim, match_pid, NULL, WAIT_MS);
                 ck_assert_msg(line, "the command did not start: %s", strempty(claim.err));
                 ck_assert_int_eq(safe_atoi32(line + 4, &command), 0);
@@ -464,8 +466,7 @@ static void claim_given_back(bool exec) {
 
         /* While no daemon runs, the claim holds on. */
         daemon_kill();
-        ck_assert_msg(proc_wait_stderr(&claim, "vfio-assignd left the bus; holding lease",
-                                       WAIT_MS),
+        ck_assert_msg(proc_wait_stderr(&claim, "vfio-assignd left the bus; holding lease", WAIT_MS),
                       "%s", strempty(claim.err));
         ck_assert_int_eq(waitpid(claim.pid, NULL, WNOHANG), 0);
 
@@ -475,7 +476,8 @@ static void claim_given_back(bool exec) {
         if (!exec)
                 assert_on_host(NIC1, NIC_DRIVER);
         gone = xasprintf("assignctl: claim 6: lease %" PRIu64 " on IOMMU group 6 was given back "
-                         "by the restarted daemon\n", id);
+                         "by the restarted daemon\n",
+                         id);
         ck_assert_msg(proc_wait_stderr(&claim, gone, WAIT_MS),
                       "assignctl claim did not learn that its lease is gone: %s",
                       strempty(claim.err));

@@ -28,7 +28,8 @@
 
 /* Every .host file in tests/data/hosts (test_sample_hosts_listed keeps the list whole). */
 static const char *const sample_hosts[] = {
-        "amd", "no-iommu", "no-ir", "qemu-q35-vtd", "qemu-q35-vtd-intremap-off", "server", "workstation",
+        "amd",    "no-iommu",    "no-ir", "qemu-q35-vtd", "qemu-q35-vtd-intremap-off",
+        "server", "workstation",
 };
 
 START_TEST(test_sample_hosts_listed) {
@@ -65,8 +66,8 @@ static char *drivers_of(const char *snapshot) {
 }
 
 static json_object *bus_report(sd_bus *bus) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply =
-                call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "GetHostReport", "");
+        _cleanup_(sd_bus_message_unrefp)
+                sd_bus_message *reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "GetHostReport", "");
         const char *json;
 
         ck_assert_int_ge(sd_bus_message_read(reply, "s", &json), 0);
@@ -78,7 +79,8 @@ static bool group_assignable_on_bus(sd_bus *bus, uint32_t id) {
         _cleanup_free_ char *path = xasprintf(OBJ_GROUP_PREFIX "/%" PRIu32, id);
         int b = -1, r;
 
-        r = sd_bus_get_property_trivial(bus, BUS_NAME, path, IFACE_GROUP, "Assignable", &e, 'b', &b);
+        r = sd_bus_get_property_trivial(bus, BUS_NAME, path, IFACE_GROUP, "Assignable", &e, 'b',
+                                        &b);
         ck_assert_msg(r >= 0, "Assignable of group %" PRIu32 ": %s", id, strna(e.message));
         return b;
 }
@@ -95,8 +97,8 @@ static bool group_assignable_in_list(const char *list, uint32_t id) {
                         continue;
                 if (len >= 12 && strneq(line + len - 12, ": assignable", 12))
                         return true;
-                ck_assert_msg(len >= 9 && strneq(line + len - 9, ": blocked", 9), "unexpected line: %.*s",
-                              (int) len, line);
+                ck_assert_msg(len >= 9 && strneq(line + len - 9, ": blocked", 9),
+                              "unexpected line: %.*s", (int) len, line);
                 return false;
         }
         ck_abort_msg("assignctl list has no line for group %" PRIu32 ":\n%s", id, list);
@@ -143,12 +145,15 @@ START_TEST(test_assignable_agrees_with_claim) {
                 ck_assert_msg(group_assignable_in_list(list, id) == assignable,
                               "group %" PRIu32 ": assignctl list disagrees with the report", id);
 
-                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", &e, &reply,
-                                       "ua{sv}", id, 0);
+                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", &e,
+                                       &reply, "ua{sv}", id, 0);
                 if (!assignable) {
-                        ck_assert_msg(r < 0, "%s: group %" PRIu32 " is not assignable and was claimed", host, id);
+                        ck_assert_msg(r < 0,
+                                      "%s: group %" PRIu32 " is not assignable and was claimed",
+                                      host, id);
                         ck_assert_msg(sd_bus_error_has_name(&e, ERROR_PREFIX "NotAssignable") ||
-                                              sd_bus_error_has_name(&e, ERROR_PREFIX "HostCritical") ||
+                                              sd_bus_error_has_name(&e,
+                                                                    ERROR_PREFIX "HostCritical") ||
                                               sd_bus_error_has_name(&e, ERROR_PREFIX "RmrrLocked"),
                                       "%s: group %" PRIu32 ": %s: %s", host, id, e.name, e.message);
                         after = snapshot();
@@ -156,8 +161,9 @@ START_TEST(test_assignable_agrees_with_claim) {
                         n_refused++;
                         continue;
                 }
-                ck_assert_msg(r >= 0, "%s: group %" PRIu32 " is assignable and the claim failed: %s: %s", host,
-                              id, strna(e.name), strna(e.message));
+                ck_assert_msg(r >= 0,
+                              "%s: group %" PRIu32 " is assignable and the claim failed: %s: %s",
+                              host, id, strna(e.name), strna(e.message));
                 for (size_t j = 0; j < jlen(members); j++) {
                         const char *bdf = json_object_get_string(jidx(members, j));
                         json_object *dev = NULL, *devices = jget(report, "devices");
@@ -180,8 +186,8 @@ START_TEST(test_assignable_agrees_with_claim) {
         }
         /* Each host is there to show something: no-iommu has no groups at all. */
         if (!streq(sample_hosts[_i], "no-iommu"))
-                ck_assert_msg(n_claimed > 0 && n_refused > 0, "%s: %zu claimed, %zu refused", host, n_claimed,
-                              n_refused);
+                ck_assert_msg(n_claimed > 0 && n_refused > 0, "%s: %zu claimed, %zu refused", host,
+                              n_claimed, n_refused);
         daemon_stop();
         case_end();
 }
@@ -213,7 +219,8 @@ START_TEST(test_second_instance_changes_nothing) {
         second = daemon_spawn(log, NULL);
         status = wait_exit(second, WAIT_MS);
         text = read_file_or_abort(log);
-        ck_assert_msg(exit_code_of(status) == 1, "the second daemon exited %d:\n%s", exit_code_of(status), text);
+        ck_assert_msg(exit_code_of(status) == 1, "the second daemon exited %d:\n%s",
+                      exit_code_of(status), text);
         assert_contains(text, "Another vfio-assignd already owns " BUS_NAME);
 
         after = snapshot();
@@ -246,7 +253,8 @@ START_TEST(test_bus_loss_exits_nonzero) {
                 if (strstr(text, "IOMMU groups; interrupt remapping"))
                         break;
                 ck_assert_msg(now_usec() < deadline, "the daemon did not start:\n%s", text);
-                ck_assert_msg(waitpid(daemon, &status, WNOHANG) == 0, "the daemon exited:\n%s", text);
+                ck_assert_msg(waitpid(daemon, &status, WNOHANG) == 0, "the daemon exited:\n%s",
+                              text);
                 sleep_ms(10);
         }
         bus_stop(bus, bus_stdout);
@@ -302,8 +310,8 @@ START_TEST(test_group_back_when_vmm_dies) {
         ck_assert_int_eq(exit_code_of(wait_exit(vmm, WAIT_MS)), 128 + SIGKILL); /* t0 */
         took = wait_group_back(bdfs, SOLO_DRIVER, WAIT_MS);
         printf("VMM gone -> group 5 back on its driver in %.1f ms\n", took / 1000.0);
-        ck_assert_msg(took < HOLDER_EXIT_BOUND_MS * 1000, "the group came back %.1f ms after the VMM died",
-                      took / 1000.0);
+        ck_assert_msg(took < HOLDER_EXIT_BOUND_MS * 1000,
+                      "the group came back %.1f ms after the VMM died", took / 1000.0);
         case_end();
 }
 END_TEST
@@ -345,8 +353,8 @@ START_TEST(test_group_back_when_holder_dies) {
         ck_assert_int_eq(exit_code_of(wait_exit(holder, WAIT_MS)), 128 + SIGKILL); /* t0 */
         took = wait_group_back(bdfs, SOLO_DRIVER, WAIT_MS);
         printf("holder gone -> group 5 back on its driver in %.1f ms\n", took / 1000.0);
-        ck_assert_msg(took < HOLDER_EXIT_BOUND_MS * 1000, "the group came back %.1f ms after the holder died",
-                      took / 1000.0);
+        ck_assert_msg(took < HOLDER_EXIT_BOUND_MS * 1000,
+                      "the group came back %.1f ms after the holder died", took / 1000.0);
         case_end();
 }
 END_TEST
@@ -370,7 +378,8 @@ START_TEST(test_group_back_when_release_follows_close) {
         path = claim_device(bus, SOLO5);
         group_fd = open_fd(bus, path, "OpenGroup", NULL);
         bus = sd_bus_flush_close_unref(bus);
-        ck_assert_msg(wait_state(5, "stuck", WAIT_MS), "the lease did not wait for the group's holder");
+        ck_assert_msg(wait_state(5, "stuck", WAIT_MS),
+                      "the lease did not wait for the group's holder");
         /* The state file is saved before the watch is set up, in the same dispatch; a call
          * answered after it is answered after the watch. */
         ck_assert_uint_eq(n_leases(), 1);
@@ -385,9 +394,10 @@ START_TEST(test_group_back_when_release_follows_close) {
 
         ck_assert_int_eq(fcntl(group_fd, F_OFD_SETLK, &unlock), 0); /* t0: the release has run */
         took = wait_group_back(bdfs, SOLO_DRIVER, WAIT_MS);
-        printf("release 50 ms after the close event -> group 5 back on its driver in %.1f ms\n", took / 1000.0);
-        ck_assert_msg(took < HOLDER_EXIT_BOUND_MS * 1000, "the group came back %.1f ms after its release",
-                      took / 1000.0);
+        printf("release 50 ms after the close event -> group 5 back on its driver in %.1f ms\n",
+               took / 1000.0);
+        ck_assert_msg(took < HOLDER_EXIT_BOUND_MS * 1000,
+                      "the group came back %.1f ms after its release", took / 1000.0);
         ck_assert_int_eq(close(group_fd), 0);
         case_end();
 }
@@ -425,7 +435,8 @@ START_TEST(test_bad_policy_at_start) {
         why = policy_error();
         assert_contains(why, "50-lab.json");
         before = snapshot();
-        msg = manager_error(bus, ERROR_PREFIX "PolicyInvalid", "ClaimGroup", "ua{sv}", Q35_GROUP, 0);
+        msg = manager_error(bus, ERROR_PREFIX "PolicyInvalid", "ClaimGroup", "ua{sv}", Q35_GROUP,
+                            0);
         assert_contains(msg, "No policy is in force");
         assert_contains(msg, "50-lab.json");
         free(msg);
@@ -463,11 +474,12 @@ START_TEST(test_missing_inputs_warned) {
 
         case_begin_data(Q35_HOST);
         log = path_join(C.dir, "missing.log");
-        pid = spawn_logged((char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root", C.host,
-                                             (char *) "--policy-dir", (char *) "/nonexistent/policy.d",
-                                             (char *) "--pci-ids", (char *) "/nonexistent/pci.ids",
-                                             (char *) "--runtime-dir", C.run, (char *) "--state-dir", C.state,
-                                             NULL },
+        pid = spawn_logged((char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root",
+                                             C.host, (char *) "--policy-dir",
+                                             (char *) "/nonexistent/policy.d", (char *) "--pci-ids",
+                                             (char *) "/nonexistent/pci.ids",
+                                             (char *) "--runtime-dir", C.run,
+                                             (char *) "--state-dir", C.state, NULL },
                            NULL, log, true);
         wait_for_name(BUS_NAME, &pid, log);
         ck_assert_int_eq(kill(pid, SIGTERM), 0);
@@ -482,7 +494,8 @@ END_TEST
 /* ---- one act, one polkit action ---- */
 
 static void polkit_allow(const char *action) {
-        polkit_call((char *const[]) { (char *) "SetAllowed", (char *) "as", (char *) "1", (char *) action, NULL });
+        polkit_call((char *const[]) { (char *) "SetAllowed", (char *) "as", (char *) "1",
+                                      (char *) action, NULL });
 }
 
 /* Giving a prepared group back is one act whether it is called Unprepare or Lease.Release: both
@@ -523,7 +536,8 @@ START_TEST(test_grant_access_needs_a_user) {
         case_start(Q35_HOST);
         bus = bus_connect();
         lease = claim_device(bus, SOLO1);
-        msg = call_error(bus, ERROR_PREFIX "NoSuchUser", lease, IFACE_LEASE, "GrantAccess", "ua{sv}", uid, 0);
+        msg = call_error(bus, ERROR_PREFIX "NoSuchUser", lease, IFACE_LEASE, "GrantAccess",
+                         "ua{sv}", uid, 0);
         assert_contains(msg, "uid 2000000000 has no user entry");
         node = xasprintf("%s/dev/vfio/1", C.dev);
         ck_assert_int_eq(stat(node, &st), 0);
@@ -548,11 +562,11 @@ static char *unsafe_param(void) {
         return v;
 }
 
-#define assert_unsafe(want)                                                                      \
-        do {                                                                                     \
-                _cleanup_free_ char *_v = unsafe_param();                                        \
-                ck_assert_msg(streq(_v, (want)) || streq(_v, (want)[0] == 'Y' ? "1" : "0"),      \
-                              "allow_unsafe_interrupts is %s, expected %s", _v, (want));         \
+#define assert_unsafe(want)                                                                 \
+        do {                                                                                \
+                _cleanup_free_ char *_v = unsafe_param();                                   \
+                ck_assert_msg(streq(_v, (want)) || streq(_v, (want)[0] == 'Y' ? "1" : "0"), \
+                              "allow_unsafe_interrupts is %s, expected %s", _v, (want));    \
         } while (0)
 
 /* A host without interrupt remapping whose policy accepts unsafe interrupts; the parameter reads
@@ -610,7 +624,8 @@ START_TEST(test_unsafe_interrupts_cleared_after_failed_claim) {
         ck_assert_int_eq(symlink(drv, link), 0);
         daemon_start();
         bus = bus_connect();
-        msg = manager_error(bus, ERROR_PREFIX "GroupNotViable", "ClaimGroup", "ua{sv}", Q35_GROUP, 0);
+        msg = manager_error(bus, ERROR_PREFIX "GroupNotViable", "ClaimGroup", "ua{sv}", Q35_GROUP,
+                            0);
         assert_contains(msg, Q35_BRIDGE " is on shpchp");
         assert_on_host(NIC1, NIC_DRIVER);
         assert_unsafe("N");
@@ -659,7 +674,8 @@ START_TEST(test_prepare_hands_out_no_fds) {
         case_start(Q35_HOST);
         bus = bus_connect();
         lease = prepare(bus, SOLO1, false);
-        msg = call_error(bus, ERROR_PREFIX "NotClaimed", lease, IFACE_LEASE, "OpenDevice", "s", SOLO1);
+        msg = call_error(bus, ERROR_PREFIX "NotClaimed", lease, IFACE_LEASE, "OpenDevice", "s",
+                         SOLO1);
         assert_contains(msg, "a prepare hands out no file descriptors");
         free(msg);
         msg = call_error(bus, ERROR_PREFIX "NotClaimed", lease, IFACE_LEASE, "OpenContainer", "");
@@ -684,7 +700,8 @@ START_TEST(test_release_logged_with_caller) {
         lease = prepare(bus, SOLO1, false);
         unprepare(bus, SOLO1);
         free(who);
-        who = xasprintf("IOMMU group 1 unprepared by uid 0 (root), pid %d, %s", (int) getpid(), unique_name(bus));
+        who = xasprintf("IOMMU group 1 unprepared by uid 0 (root), pid %d, %s", (int) getpid(),
+                        unique_name(bus));
         ck_assert_msg(log_contains(who), "the log does not say \"%s\"", who);
         case_end();
 }
@@ -714,12 +731,14 @@ START_TEST(test_roots_named) {
         _cleanup_free_ char *err = NULL, *err2 = NULL;
 
         case_begin_data(Q35_HOST);
-        ck_assert_int_eq(run(NULL, &err, (char *) H.vfio_assignd, (char *) "--report", (char *) "--sysfs-root",
-                             (char *) "/nonexistent", (char *) "--dev-root", (char *) "/"),
+        ck_assert_int_eq(run(NULL, &err, (char *) H.vfio_assignd, (char *) "--report",
+                             (char *) "--sysfs-root", (char *) "/nonexistent",
+                             (char *) "--dev-root", (char *) "/"),
                          1);
         assert_contains(err, "Cannot open the sysfs root /nonexistent: No such file or directory");
-        ck_assert_int_eq(run(NULL, &err2, (char *) H.vfio_assignd, (char *) "--report", (char *) "--sysfs-root",
-                             C.host, (char *) "--dev-root", (char *) "/nonexistent"),
+        ck_assert_int_eq(run(NULL, &err2, (char *) H.vfio_assignd, (char *) "--report",
+                             (char *) "--sysfs-root", C.host, (char *) "--dev-root",
+                             (char *) "/nonexistent"),
                          1);
         assert_contains(err2, "Cannot open the dev root /nonexistent: No such file or directory");
         case_end();

@@ -246,8 +246,8 @@ START_TEST(test_busctl_get_host_report) {
 }
 END_TEST
 
-static void assert_property(const char *path, const char *iface, const char *name,
-                            const char *type, json_object *want) {
+static void assert_property(const char *path, const char *iface, const char *name, const char *type,
+                            json_object *want) {
         _cleanup_json_ json_object *reply = get_property(path, iface, name);
 
         ck_assert_str_eq(jstr_or_null(reply, "type"), type);
@@ -458,9 +458,8 @@ START_TEST(test_assignctl_show_device) {
         ck_assert_ptr_nonnull(group);
         ck_assert_int_ge(asprintf(&gline, "Group: %" PRIi64 ", %s",
                                   json_object_get_int64(jget(dev, "group")),
-                                  json_object_get_boolean(jget(group, "assignable"))
-                                          ? "assignable"
-                                          : "blocked"),
+                                  json_object_get_boolean(jget(group, "assignable")) ? "assignable"
+                                                                                     : "blocked"),
                          0);
         assert_contains(out, gline);
         members = jget(group, "devices");
@@ -490,7 +489,7 @@ START_TEST(test_assignctl_show_group) {
         ck_assert_msg(r == 0, "assignctl show: %d %s", r, err);
         assert_contains(out, "Group " SHOW_GROUP);
         assert_contains(out, json_object_get_boolean(jget(group, "assignable")) ? ": assignable"
-                                                                                 : ": blocked");
+                                                                                : ": blocked");
         members = jget(group, "devices");
         for (size_t i = 0; i < jlen(members); i++)
                 assert_contains(out, json_object_get_string(jidx(members, i)));
@@ -556,8 +555,8 @@ START_TEST(test_assignctl_usage_errors) {
                 for (size_t j = 0; j < 4 && cases[i].args[j]; j++)
                         argv[j + 1] = (char *) cases[i].args[j];
                 r = run_argv(argv, &out, &err);
-                ck_assert_msg(r == 2, "assignctl %s: exit %d, expected 2 (%s)", cases[i].args[0],
-                              r, err);
+                ck_assert_msg(r == 2, "assignctl %s: exit %d, expected 2 (%s)", cases[i].args[0], r,
+                              err);
                 ck_assert_str_eq(out, "");
                 assert_contains(err, cases[i].message);
         }
@@ -580,8 +579,9 @@ END_TEST
 /* Exit 3 and say why, both when there is no bus and when the bus has no vfio-assignd. monitor
  * only without a bus: on a bus it waits for the daemon (test-client.c). */
 static void assert_unreachable(const char *what, bool monitor) {
-        static const char *const verbs[][2] = { { "list" }, { "status" }, { "show", "1" },
-                                                { "monitor" } };
+        static const char *const verbs[][2] = {
+                { "list" }, { "status" }, { "show", "1" }, { "monitor" }
+        };
 
         for (size_t i = 0; i < ELEMENTSOF(verbs) - !monitor; i++) {
                 _cleanup_free_ char *out = NULL, *err = NULL;
@@ -590,8 +590,7 @@ static void assert_unreachable(const char *what, bool monitor) {
                 int r;
 
                 r = run_argv(argv, &out, &err);
-                ck_assert_msg(r == 3, "%s, assignctl %s: exit %d (%s)", what, verbs[i][0], r,
-                              err);
+                ck_assert_msg(r == 3, "%s, assignctl %s: exit %d (%s)", what, verbs[i][0], r, err);
                 assert_contains(err,
                                 "vfio-assignd is not running or not reachable on the system bus");
         }
@@ -717,8 +716,7 @@ START_TEST(test_hotplug_remove_add) {
 
         host_remove_device(bdf);
         send_uevent("remove", bdf);
-        expect_events(&w, removed,
-                      &(SignalMatch) { .member = "InterfacesRemoved", .path = path });
+        expect_events(&w, removed, &(SignalMatch) { .member = "InterfacesRemoved", .path = path });
         ck_assert_int_eq(ASSIGNCTL(&out, &err, (char *) "show", (char *) bdf), 1);
         assert_contains(err, "no device");
 
@@ -752,16 +750,20 @@ START_TEST(test_hotplug_unbind_bind) {
         host_unbind_device(bdf);
         send_uevent("unbind", bdf);
         expect_events(&w, unbound,
-                      &(SignalMatch) { .member = "PropertiesChanged", .path = path,
-                                       .property = "Driver", .value = "" });
+                      &(SignalMatch) { .member = "PropertiesChanged",
+                                       .path = path,
+                                       .property = "Driver",
+                                       .value = "" });
         ck_assert_int_eq(ASSIGNCTL(&out, &err, (char *) "show", (char *) bdf), 0);
         assert_contains(out, "Driver: (none)");
 
         host_rebind_device(bdf);
         send_uevent("bind", bdf);
         expect_events(&w, bound,
-                      &(SignalMatch) { .member = "PropertiesChanged", .path = path,
-                                       .property = "Driver", .value = driver });
+                      &(SignalMatch) { .member = "PropertiesChanged",
+                                       .path = path,
+                                       .property = "Driver",
+                                       .value = driver });
 
         watchers_stop(&w, SIGTERM);
 }
@@ -792,7 +794,8 @@ START_TEST(test_hotplug_remove_before_group_updates) {
         Proc busctl;
 
         ck_assert_int_ge(asprintf(&group_path, OBJ_GROUP_PREFIX "/%" PRIu32, group), 0);
-        ck_assert_int_ge(asprintf(&rel, SYSFS_IOMMU_GROUPS "/%" PRIu32 "/devices/%s", group, bdf), 0);
+        ck_assert_int_ge(asprintf(&rel, SYSFS_IOMMU_GROUPS "/%" PRIu32 "/devices/%s", group, bdf),
+                         0);
         link = path_join(H.hostdir, rel);
         pristine = path_join(H.pristine, rel);
         n = readlink(pristine, target, sizeof(target) - 1);
@@ -819,7 +822,8 @@ START_TEST(test_hotplug_remove_before_group_updates) {
         /* The kernel drops the link; no uevent says so. */
         ck_assert_int_eq(unlink(link), 0);
         ck_assert_msg(proc_wait_line(&busctl, match_signal,
-                                     &(SignalMatch) { .member = "PropertiesChanged", .path = group_path,
+                                     &(SignalMatch) { .member = "PropertiesChanged",
+                                                      .path = group_path,
                                                       .property = "Devices" },
                                      EVENT_TIMEOUT_MS),
                       "group %" PRIu32 " did not change after the link went:\n%s", group,

@@ -25,10 +25,10 @@
 #include "util.h"
 
 /* The workstation host (tests/data/hosts/workstation.host). */
-#define GPU "0000:01:00.0"       /* group 7 with its audio function */
+#define GPU "0000:01:00.0" /* group 7 with its audio function */
 #define GPU_AUDIO "0000:01:00.1"
-#define NVME "0000:02:00.0"      /* holds "/": host-critical */
-#define USB "0000:00:14.0"       /* named by a DMAR RMRR: rmrr-locked */
+#define NVME "0000:02:00.0" /* holds "/": host-critical */
+#define USB "0000:00:14.0"  /* named by a DMAR RMRR: rmrr-locked */
 #define MISSING_DEVICE "0000:09:00.0"
 
 #define PROPERTY_TIMEOUT_MS 20000
@@ -41,14 +41,15 @@
 /* A file that must never take effect: it denies the GPU to everyone (10- sorts before 50-gpu,
  * so a half-loaded policy would flip the GPU's verdict) and has an unknown key. */
 #define BAD_FILE "10-deny-gpu.json"
-#define BAD_POLICY                                                                            \
-        "{\"version\": 1, \"rules\": [\n"                                                     \
+#define BAD_POLICY                                                                             \
+        "{\"version\": 1, \"rules\": [\n"                                                      \
         "  {\"match\": {\"vendor\": \"0x10de\"}, \"action\": \"deny\", \"reason\": \"no\"},\n" \
         "  {\"action\": \"allow\", \"colour\": \"red\"}]}\n"
 /* A valid file that changes what is in effect. */
 #define EXTRA_FILE "20-extra.json"
-#define EXTRA_POLICY "{\"version\": 1, \"rules\": [{\"match\": {\"class\": \"0x02*\"}, " \
-                     "\"action\": \"deny\"}]}\n"
+#define EXTRA_POLICY                                                        \
+        "{\"version\": 1, \"rules\": [{\"match\": {\"class\": \"0x02*\"}, " \
+        "\"action\": \"deny\"}]}\n"
 
 static int64_t now_ms(void) {
         struct timespec ts;
@@ -185,8 +186,7 @@ static void write_policy_file(const char *name, const char *text) {
 static void remove_policy_file(const char *name) {
         _cleanup_free_ char *path = path_join(H.policy_dir, name);
 
-        ck_assert_msg(unlink(path) == 0 || errno == ENOENT, "unlink %s: %s", path,
-                      strerror(errno));
+        ck_assert_msg(unlink(path) == 0 || errno == ENOENT, "unlink %s: %s", path, strerror(errno));
 }
 
 /* Back to the harness's policy, whatever an earlier (maybe failed) test left: the tests share
@@ -225,8 +225,8 @@ static void busctl_call(char *const args[]) {
         r = run_argv(argv, NULL, &err);
         ck_assert_msg(r == 0, "busctl call %s failed (%d): %s", args[3], r, err);
 }
-#define polkit_mock(...)                                                                     \
-        busctl_call((char *const[]) { (char *) POLKIT_NAME, (char *) POLKIT_AUTHORITY,        \
+#define polkit_mock(...)                                                               \
+        busctl_call((char *const[]) { (char *) POLKIT_NAME, (char *) POLKIT_AUTHORITY, \
                                       (char *) POLKIT_MOCK, __VA_ARGS__, NULL })
 
 /* Allows exactly this action (NULL: none, the mock's default). */
@@ -433,19 +433,49 @@ typedef struct ExplainCase {
 static const ExplainCase explain_cases[] = {
         /* The example's rule 0 (NVIDIA display) and rule 1 (its audio) together allow group 7;
          * the group names the rule of its first member. */
-        { GPU, POLICY_USER, true, "none", POLICY_FILE_GPU, 0, false,
+        { GPU,
+          POLICY_USER,
+          true,
+          "none",
+          POLICY_FILE_GPU,
+          0,
+          false,
           { GPU " is allowed for user " POLICY_USER, POLICY_FILE_GPU "#0", POLICY_FILE_GPU "#1" } },
-        { GPU_AUDIO, POLICY_USER, true, "none", POLICY_FILE_GPU, 0, false,
+        { GPU_AUDIO,
+          POLICY_USER,
+          true,
+          "none",
+          POLICY_FILE_GPU,
+          0,
+          false,
           { GPU_AUDIO " is allowed for user " POLICY_USER, POLICY_FILE_GPU "#1" } },
         /* Root may have what the host does not need, by a rule of the vendor default or
          * without one. */
         { GPU, "root", true, "none", NULL, -1, true, { GPU, "root" } },
-        { NVME, "root", false, "host-critical", NULL, -1, true,
+        { NVME,
+          "root",
+          false,
+          "host-critical",
+          NULL,
+          -1,
+          true,
           { NVME " is needed by the host", "root filesystem" } },
         { NVME, POLICY_USER, false, "default", NULL, -1, false, { "no rule matches " NVME } },
-        { USB, "root", false, "blocker", NULL, -1, false,
+        { USB,
+          "root",
+          false,
+          "blocker",
+          NULL,
+          -1,
+          false,
           { "rmrr-locked", USB " is named by a DMAR RMRR" } },
-        { USB, POLICY_USER, false, "default", NULL, -1, false,
+        { USB,
+          POLICY_USER,
+          false,
+          "default",
+          NULL,
+          -1,
+          false,
           { "no rule matches " USB, "rmrr-locked" } },
 };
 
@@ -516,8 +546,9 @@ static void assert_verdict_text(const ExplainCase *c, json_object *v, const char
 
         if (c->allowed && rule)
                 head = xasprintf("%s (IOMMU group %" PRIu32 ") for user %s (uid %" PRIu32 "): "
-                                 "ALLOWED by %s rule %d\n", c->address, group, c->user,
-                                 uid_of(c->user), jstr_or_null(rule, "file"),
+                                 "ALLOWED by %s rule %d\n",
+                                 c->address, group, c->user, uid_of(c->user),
+                                 jstr_or_null(rule, "file"),
                                  json_object_get_int(jget(rule, "index")));
         else if (c->allowed)
                 head = xasprintf("%s (IOMMU group %" PRIu32 ") for user %s (uid %" PRIu32 "): "
@@ -525,8 +556,8 @@ static void assert_verdict_text(const ExplainCase *c, json_object *v, const char
                                  c->address, group, c->user, uid_of(c->user));
         else
                 head = xasprintf("%s (IOMMU group %" PRIu32 ") for user %s (uid %" PRIu32 "): "
-                                 "DENIED (%s):\n", c->address, group, c->user, uid_of(c->user),
-                                 c->code);
+                                 "DENIED (%s):\n",
+                                 c->address, group, c->user, uid_of(c->user), c->code);
         ck_assert_msg(strneq(out, head, strlen(head)), "expected the first line\n%sin\n%s", head,
                       out);
         /* then the reasons, one per line */
@@ -627,8 +658,7 @@ START_TEST(test_policy_explain_errors) {
                       (char *) MISSING_DEVICE);
         ck_assert_int_eq(r, 1);
         e = parse_json(err5, "assignctl --json error");
-        ck_assert_str_eq(jstr_or_null(jget(e, "error"), "name"),
-                         ERROR_PREFIX "NoSuchDevice");
+        ck_assert_str_eq(jstr_or_null(jget(e, "error"), "name"), ERROR_PREFIX "NoSuchDevice");
         ck_assert_int_eq(json_object_get_int(jget(jget(e, "error"), "exit_code")), 1);
         polkit_allow(NULL);
 }
@@ -848,8 +878,8 @@ START_TEST(test_new_verbs_usage_errors) {
                 for (size_t j = 0; j < ELEMENTSOF(cases[i].args) && cases[i].args[j]; j++)
                         argv[j + 1] = (char *) cases[i].args[j];
                 r = run_argv(argv, &out, &err);
-                ck_assert_msg(r == 2, "assignctl %s %s: exit %d, expected 2 (%s)",
-                              cases[i].args[0], strempty(cases[i].args[1]), r, err);
+                ck_assert_msg(r == 2, "assignctl %s %s: exit %d, expected 2 (%s)", cases[i].args[0],
+                              strempty(cases[i].args[1]), r, err);
                 ck_assert_str_eq(out, "");
                 assert_contains(err, cases[i].message);
         }

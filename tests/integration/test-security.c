@@ -49,11 +49,13 @@ static void wait_daemon_on(const char *address, pid_t daemon, const char *log) {
                 _cleanup_free_ char *text = NULL;
                 int status;
 
-                if (sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, "") >= 0)
+                if (sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, "org.freedesktop.DBus.Peer", "Ping",
+                                       NULL, NULL, "") >= 0)
                         return;
                 text = read_file_or_abort(log);
                 ck_assert_msg(now_usec() < deadline, "the daemon did not answer:\n%s", text);
-                ck_assert_msg(waitpid(daemon, &status, WNOHANG) == 0, "the daemon exited:\n%s", text);
+                ck_assert_msg(waitpid(daemon, &status, WNOHANG) == 0, "the daemon exited:\n%s",
+                              text);
                 sleep_ms(10);
         }
 }
@@ -83,7 +85,8 @@ static char *child_line(void (*body)(int out, const void *arg), const void *arg)
 }
 
 /* Writes "OK <first string of the reply>" or "ERR <name> <message>" for a call's result. */
-static void write_result(int out, int r, sd_bus_message *reply, const char *type, const sd_bus_error *e) {
+static void write_result(int out, int r, sd_bus_message *reply, const char *type,
+                         const sd_bus_error *e) {
         const char *s;
 
         if (r < 0 || sd_bus_message_read(reply, type, &s) < 0)
@@ -99,7 +102,8 @@ static void write_result(int out, int r, sd_bus_message *reply, const char *type
  * holder (before the fix it did, and the squatter could GrantAccess itself /dev/vfio/N with no
  * polkit at all). The squatter, uid nobody, reports "OWN" once it has the name and then, on
  * "go", tries to use the lease. */
-_noreturn_ static void squatter(const char *address, const char *name, const char *lease, int in, int out) {
+_noreturn_ static void squatter(const char *address, const char *name, const char *lease, int in,
+                                int out) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus *bus = NULL;
         char c;
@@ -126,7 +130,8 @@ _noreturn_ static void squatter(const char *address, const char *name, const cha
         dprintf(out, "OWN\n");
         if (read(in, &c, 1) != 1)
                 _exit(13);
-        r = sd_bus_call_method(bus, BUS_NAME, lease, IFACE_LEASE, "GrantAccess", &e, NULL, "ua{sv}", NOBODY_UID, 0);
+        r = sd_bus_call_method(bus, BUS_NAME, lease, IFACE_LEASE, "GrantAccess", &e, NULL, "ua{sv}",
+                               NOBODY_UID, 0);
         if (r >= 0)
                 dprintf(out, "GRANTED\n");
         else
@@ -136,7 +141,8 @@ _noreturn_ static void squatter(const char *address, const char *name, const cha
 
 START_TEST(test_holder_name_squat_after_bus_restart) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *holder = NULL;
-        _cleanup_free_ char *lease = NULL, *name = NULL, *socket = NULL, *address = NULL, *log = NULL;
+        _cleanup_free_ char *lease = NULL, *name = NULL, *socket = NULL, *address = NULL,
+                            *log = NULL;
         _cleanup_free_ char *line = NULL, *line2 = NULL, *text = NULL, *node = NULL;
         int to[2], from[2], bus_stdout, status;
         pid_t bus_b, daemon_b, child;
@@ -173,8 +179,8 @@ START_TEST(test_holder_name_squat_after_bus_restart) {
         daemon_b = daemon_spawn(log, address);
         wait_daemon_on(address, daemon_b, log);
         text = read_file_or_abort(log);
-        ck_assert_msg(wait_driver(SOLO5, SOLO_DRIVER, WAIT_MS), "the claim of a holder on another bus was kept:\n%s",
-                      text);
+        ck_assert_msg(wait_driver(SOLO5, SOLO_DRIVER, WAIT_MS),
+                      "the claim of a holder on another bus was kept:\n%s", text);
         assert_contains(text, "its holder is gone");
 
         ck_assert_int_eq(write(to[1], "g", 1), 1);
@@ -213,22 +219,25 @@ static void claim_with_groups_body(int out, const void *arg) {
 
         /* The saved uid stays 0 until the switch: it lets the process change its gid after
          * connecting, as a setgid exec would. */
-        if (setgroups(g->n_at_connect, g->at_connect) < 0 || setresgid(g->uid, g->uid, g->uid) < 0 ||
-            setresuid(g->uid, g->uid, 0) < 0 || sd_bus_open_system(&bus) < 0)
+        if (setgroups(g->n_at_connect, g->at_connect) < 0 ||
+            setresgid(g->uid, g->uid, g->uid) < 0 || setresuid(g->uid, g->uid, 0) < 0 ||
+            sd_bus_open_system(&bus) < 0)
                 _exit(10);
         if (g->later_gid != (gid_t) -1 &&
             (setresuid(-1, 0, -1) < 0 || setresgid(g->later_gid, g->later_gid, g->later_gid) < 0))
                 _exit(11);
         if (setresuid(g->uid, g->uid, g->uid) < 0)
                 _exit(12);
-        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", &e, &reply, "sa{sv}", SOLO5, 0);
+        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", &e, &reply,
+                               "sa{sv}", SOLO5, 0);
         write_result(out, r, reply, "o", &e);
 }
 
 /* A client, uid (and gid) uid, that connects with the groups in at_connect and then, under the
  * same pid, takes egid later_gid unless it is -1 (what exec()ing a setgid binary does) before it
  * claims SOLO5. "OK <path>" or "ERR <name> <message>"; the claim goes with the client. */
-static char *claim_with_groups(const gid_t *at_connect, size_t n_at_connect, gid_t later_gid, uid_t uid) {
+static char *claim_with_groups(const gid_t *at_connect, size_t n_at_connect, gid_t later_gid,
+                               uid_t uid) {
         GroupsClaim g = { at_connect, n_at_connect, later_gid, uid };
 
         return child_line(claim_with_groups_body, &g);
@@ -251,8 +260,10 @@ START_TEST(test_group_rule_ignores_gid_taken_after_connect) {
 
         /* Not in "disk" when it connected; egid "disk" by the time it calls. */
         raced = claim_with_groups(NULL, 0, DISK_GID, NOBODY_UID);
-        ck_assert_msg(startswith(raced, "ERR " ERROR_PREFIX "PolicyDenied "), "a claim with a gid taken after "
-                      "connecting: %s", raced);
+        ck_assert_msg(startswith(raced, "ERR " ERROR_PREFIX "PolicyDenied "),
+                      "a claim with a gid taken after "
+                      "connecting: %s",
+                      raced);
         {
                 _cleanup_free_ char *after = snapshot();
 
@@ -262,7 +273,8 @@ START_TEST(test_group_rule_ignores_gid_taken_after_connect) {
         /* In "disk" when it connected: the rule is for it. */
         member = claim_with_groups(&disk, 1, (gid_t) -1, NOBODY_UID);
         ck_assert_msg(startswith(member, "OK "), "a claim by a member of disk: %s", member);
-        ck_assert_msg(wait_driver(SOLO5, SOLO_DRIVER, WAIT_MS), "the member's claim was not given back");
+        ck_assert_msg(wait_driver(SOLO5, SOLO_DRIVER, WAIT_MS),
+                      "the member's claim was not given back");
         case_end();
 }
 END_TEST
@@ -271,9 +283,10 @@ END_TEST
 
 static void allow_nobody_solo5(sd_bus *bus, const char *host) {
         _cleanup_free_ char *rule = path_join(C.policy, "50-nobody.json");
-        _cleanup_free_ char *text = xasprintf("{\"version\": 1, %s\"rules\": [{\"match\": {\"address\": \"" SOLO5 "\"}, "
-                                              "\"action\": \"allow\", \"users\": [\"nobody\"]}]}\n",
-                                              host ?: "");
+        _cleanup_free_ char *text = xasprintf(
+                "{\"version\": 1, %s\"rules\": [{\"match\": {\"address\": \"" SOLO5 "\"}, "
+                "\"action\": \"allow\", \"users\": [\"nobody\"]}]}\n",
+                host ?: "");
 
         write_file(rule, text);
         sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
@@ -287,7 +300,8 @@ START_TEST(test_grant_access_to_denied_uid) {
         bus = bus_connect();
         lease = claim_device(bus, SOLO5);
         /* No rule gives nobody the device: the holder cannot hand it the node. */
-        msg = call_error(bus, ERROR_PREFIX "PolicyDenied", lease, IFACE_LEASE, "GrantAccess", "ua{sv}", NOBODY_UID, 0);
+        msg = call_error(bus, ERROR_PREFIX "PolicyDenied", lease, IFACE_LEASE, "GrantAccess",
+                         "ua{sv}", NOBODY_UID, 0);
         assert_contains(msg, "uid 65534 (nobody)");
         assert_contains(msg, "no rule matches");
         ck_assert_uint_eq(node_owner(5), 0);
@@ -297,7 +311,8 @@ START_TEST(test_grant_access_to_denied_uid) {
 
         /* With a rule it may; the grant is logged with who made it. */
         allow_nobody_solo5(bus, NULL);
-        sd_bus_message_unref(call_ok(bus, lease, IFACE_LEASE, "GrantAccess", "ua{sv}", NOBODY_UID, 0));
+        sd_bus_message_unref(call_ok(bus, lease, IFACE_LEASE, "GrantAccess", "ua{sv}", NOBODY_UID,
+                                     0));
         ck_assert_uint_eq(node_owner(5), NOBODY_UID);
         ck_assert(log_contains("/dev/vfio/5 handed to uid 65534 (nobody) by uid 0"));
         release(bus, lease);
@@ -317,12 +332,14 @@ START_TEST(test_grant_revoked_when_holder_goes) {
         allow_nobody_solo5(admin, "\"host\": {\"on_holder_exit\": \"keep\"}, ");
         bus = bus_connect();
         lease = claim_device(bus, SOLO5);
-        sd_bus_message_unref(call_ok(bus, lease, IFACE_LEASE, "GrantAccess", "ua{sv}", NOBODY_UID, 0));
+        sd_bus_message_unref(call_ok(bus, lease, IFACE_LEASE, "GrantAccess", "ua{sv}", NOBODY_UID,
+                                     0));
         ck_assert_uint_eq(node_owner(5), NOBODY_UID);
 
         bus = sd_bus_flush_close_unref(bus);
         for (deadline = now_usec() + WAIT_MS * 1000LL; node_owner(5) != 0;) {
-                ck_assert_msg(now_usec() < deadline, "/dev/vfio/5 still belongs to nobody after its holder went");
+                ck_assert_msg(now_usec() < deadline,
+                              "/dev/vfio/5 still belongs to nobody after its holder went");
                 sleep_ms(5);
         }
         assert_on_vfio(SOLO5);
@@ -347,11 +364,11 @@ static void explain_as_nobody_body(int out, const void *arg) {
             setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID) < 0 || sd_bus_open_system(&bus) < 0)
                 _exit(10);
         if (user)
-                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", &e, &reply, "sa{sv}",
-                                       SOLO5, 1, "user", "s", user);
+                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", &e,
+                                       &reply, "sa{sv}", SOLO5, 1, "user", "s", user);
         else
-                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", &e, &reply, "sa{sv}",
-                                       SOLO5, 0);
+                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", &e,
+                                       &reply, "sa{sv}", SOLO5, 0);
         write_result(out, r, reply, "s", &e);
 }
 
@@ -373,19 +390,23 @@ START_TEST(test_explain_policy_for_other_user_needs_manage) {
         polkit_deny_all();
         /* Its own verdict, with or without naming itself, needs nothing. */
         own = explain_as_nobody(NULL);
-        ck_assert_msg(startswith(own, "OK ") && strstr(own, "\"uid\":65534"), "nobody's own verdict: %s", own);
+        ck_assert_msg(startswith(own, "OK ") && strstr(own, "\"uid\":65534"),
+                      "nobody's own verdict: %s", own);
         own_named = explain_as_nobody("nobody");
         ck_assert_msg(startswith(own_named, "OK "), "nobody's own verdict by name: %s", own_named);
         /* Another user's, and whether an account exists, is refused without manage. */
         other = explain_as_nobody("root");
-        ck_assert_msg(startswith(other, "ERR " ERROR_ACCESS_DENIED " "), "root's verdict for nobody: %s", other);
+        ck_assert_msg(startswith(other, "ERR " ERROR_ACCESS_DENIED " "),
+                      "root's verdict for nobody: %s", other);
         missing = explain_as_nobody("no-such-user-here");
-        ck_assert_msg(startswith(missing, "ERR " ERROR_ACCESS_DENIED " "), "a missing user for nobody: %s", missing);
+        ck_assert_msg(startswith(missing, "ERR " ERROR_ACCESS_DENIED " "),
+                      "a missing user for nobody: %s", missing);
 
         /* With manage (root, polkit allowing) another user's verdict is given. */
         polkit_allow_all();
         bus = bus_connect();
-        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", "sa{sv}", SOLO5, 1, "user", "s", "nobody");
+        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ExplainPolicy", "sa{sv}", SOLO5, 1, "user",
+                        "s", "nobody");
         ck_assert_int_ge(sd_bus_message_read(reply, "s", &json), 0);
         assert_contains(json, "\"uid\":65534");
         case_end();
@@ -416,21 +437,24 @@ static pid_t flood_start(uid_t uid, unsigned n, int *ret_in, int *ret_out) {
                 (void) prctl_die_with_parent();
                 close(to[1]);
                 close(from[0]);
-                if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
-                    sd_bus_open_system(&bus) < 0)
+                if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+                    setresuid(uid, uid, uid) < 0 || sd_bus_open_system(&bus) < 0)
                         _exit(10);
                 for (unsigned i = 0; i < n; i++) {
                         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
 
-                        if (sd_bus_message_new_method_call(bus, &m, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
-                                                           "ReloadPolicy") < 0 ||
-                            sd_bus_message_append(m, "a{sv}", 0) < 0 || sd_bus_message_set_expect_reply(m, false) < 0 ||
+                        if (sd_bus_message_new_method_call(bus, &m, BUS_NAME, OBJ_ROOT,
+                                                           IFACE_MANAGER, "ReloadPolicy") < 0 ||
+                            sd_bus_message_append(m, "a{sv}", 0) < 0 ||
+                            sd_bus_message_set_expect_reply(m, false) < 0 ||
                             sd_bus_send(bus, m, NULL) < 0)
                                 _exit(11);
                 }
-                if (sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, "") < 0)
+                if (sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, "org.freedesktop.DBus.Peer", "Ping",
+                                       NULL, NULL, "") < 0)
                         _exit(12);
-                (void) sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", &e, NULL, "a{sv}", 0);
+                (void) sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy",
+                                          &e, NULL, "a{sv}", 0);
                 dprintf(from[1], "SENT %s\n", strna(e.name));
                 while (read(to[0], &c, 1) > 0)
                         ;
@@ -445,17 +469,19 @@ static pid_t flood_start(uid_t uid, unsigned n, int *ret_in, int *ret_out) {
 
 static void polkit_hang(const char *action) {
         if (action)
-                polkit_call((char *const[]) { (char *) "SimulateHangActions", (char *) "as", (char *) "1",
-                                              (char *) action, NULL });
+                polkit_call((char *const[]) { (char *) "SimulateHangActions", (char *) "as",
+                                              (char *) "1", (char *) action, NULL });
         else {
-                polkit_call((char *const[]) { (char *) "SimulateHangActions", (char *) "as", (char *) "0", NULL });
+                polkit_call((char *const[]) { (char *) "SimulateHangActions", (char *) "as",
+                                              (char *) "0", NULL });
                 polkit_call((char *const[]) { (char *) "ReleaseHangingCalls", NULL });
         }
 }
 
 START_TEST(test_polkit_flood_blocks_nobody_else) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *root = NULL;
-        _cleanup_free_ char *line = NULL, *rule = NULL, *claim = NULL, *root_lease = NULL, *again = NULL;
+        _cleanup_free_ char *line = NULL, *rule = NULL, *claim = NULL, *root_lease = NULL,
+                            *again = NULL;
         int in, out;
         pid_t flooder;
 
@@ -472,11 +498,13 @@ START_TEST(test_polkit_flood_blocks_nobody_else) {
         polkit_hang(ACTION_MANAGE);
         flooder = flood_start(NOBODY_UID, 200, &in, &out);
         line = read_line(out, WAIT_MS);
-        ck_assert_msg(line && streq(line, "SENT " ERROR_PREFIX "Busy"), "the flooder's last call: %s", strna(line));
+        ck_assert_msg(line && streq(line, "SENT " ERROR_PREFIX "Busy"),
+                      "the flooder's last call: %s", strna(line));
 
         /* Another user, and root, are asked and answered at once. */
         claim = claim_with_groups(NULL, 0, (gid_t) -1, DAEMON_UID);
-        ck_assert_msg(startswith(claim, "OK "), "uid %u's claim while nobody floods: %s", DAEMON_UID, claim);
+        ck_assert_msg(startswith(claim, "OK "), "uid %u's claim while nobody floods: %s",
+                      DAEMON_UID, claim);
         root_lease = claim_device(root, SOLO1);
         release(root, root_lease);
 
@@ -495,8 +523,8 @@ END_TEST
 /* ---- 8. a query whose method no longer asks is freed ---- */
 
 static bool daemon_lists_device(sd_bus *bus, const char *address) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply =
-                call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ListDevices", "");
+        _cleanup_(sd_bus_message_unrefp)
+                sd_bus_message *reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ListDevices", "");
         const char *a, *o, *drv;
         bool found = false;
         int32_t group;
@@ -530,11 +558,13 @@ START_TEST(test_polkit_query_freed_when_device_goes) {
                 int64_t deadline;
 
                 polkit_hang(ACTION_CLAIM);
-                ck_assert_int_ge(sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice",
-                                                          on_reply, &answer, "sa{sv}", SOLO5, 0),
+                ck_assert_int_ge(sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT,
+                                                          IFACE_MANAGER, "ClaimDevice", on_reply,
+                                                          &answer, "sa{sv}", SOLO5, 0),
                                  0);
                 /* Dispatched, and polkit asked, once a later call is answered. */
-                sd_bus_message_unref(call_ok(bus, OBJ_ROOT, "org.freedesktop.DBus.Peer", "Ping", ""));
+                sd_bus_message_unref(call_ok(bus, OBJ_ROOT, "org.freedesktop.DBus.Peer", "Ping",
+                                             ""));
                 ck_assert_ptr_null(answer);
 
                 host_remove_device(SOLO5);
@@ -550,13 +580,14 @@ START_TEST(test_polkit_query_freed_when_device_goes) {
                         if (!answer)
                                 ck_assert_int_ge(sd_bus_wait(bus, 100000), 0);
                 }
-                ck_assert_msg(streq(answer, ERROR_PREFIX "NoSuchDevice"), "claim %d of a vanished device: %s", i,
-                              answer);
+                ck_assert_msg(streq(answer, ERROR_PREFIX "NoSuchDevice"),
+                              "claim %d of a vanished device: %s", i, answer);
 
                 host_restore_device(SOLO5);
                 send_uevent("add", SOLO5);
                 for (deadline = now_usec() + WAIT_MS * 1000LL; !daemon_lists_device(bus, SOLO5);) {
-                        ck_assert_msg(now_usec() < deadline, "the daemon does not list %s again", SOLO5);
+                        ck_assert_msg(now_usec() < deadline, "the daemon does not list %s again",
+                                      SOLO5);
                         sleep_ms(2);
                 }
         }
@@ -584,7 +615,8 @@ START_TEST(test_persistent_root_disk_left_alone) {
         daemon_start();
         assert_on_host(ROOT_NVME, "nvme");
         ck_assert_uint_eq(n_leases(), 0);
-        ck_assert(log_contains("persistent prepare of " ROOT_NVME ": " ROOT_NVME " is needed by the host"));
+        ck_assert(log_contains("persistent prepare of " ROOT_NVME ": " ROOT_NVME
+                               " is needed by the host"));
         case_end();
 }
 END_TEST
@@ -609,11 +641,13 @@ START_TEST(test_member_joining_lease_guarded) {
         sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
         host_restore_device(NIC2);
         send_uevent("add", NIC2);
-        for (int64_t deadline = now_usec() + WAIT_MS * 1000LL; !log_contains(NIC2 " appeared in leased");) {
+        for (int64_t deadline = now_usec() + WAIT_MS * 1000LL;
+             !log_contains(NIC2 " appeared in leased");) {
                 ck_assert_msg(now_usec() < deadline, "the daemon did not judge %s's arrival", NIC2);
                 sleep_ms(5);
         }
-        ck_assert(log_contains(NIC2 " appeared in leased IOMMU group 6 and was left on " NIC_DRIVER ": "));
+        ck_assert(log_contains(NIC2 " appeared in leased IOMMU group 6 and was left on " NIC_DRIVER
+                                    ": "));
         ck_assert(log_contains("the lab's uplink"));
         assert_on_host(NIC2, NIC_DRIVER);
         release(bus, path);
@@ -630,13 +664,14 @@ START_TEST(test_loose_directories_refused) {
         case_begin_data(Q35_HOST);
         polkit_allow_all();
         ck_assert_int_eq(chmod(C.run, 0777), 0);
-        msg = xasprintf("Cannot use the runtime directory %s: %s is writable by group or others", C.run, C.run);
+        msg = xasprintf("Cannot use the runtime directory %s: %s is writable by group or others",
+                        C.run, C.run);
         daemon_start_refused(msg);
         ck_assert_int_eq(chmod(C.run, 0755), 0);
 
         ck_assert_int_eq(chown(C.state, NOBODY_UID, NOBODY_UID), 0);
-        msg2 = xasprintf("Cannot use the state directory %s: %s is not owned by the daemon's user", C.state,
-                         C.state);
+        msg2 = xasprintf("Cannot use the state directory %s: %s is not owned by the daemon's user",
+                         C.state, C.state);
         daemon_start_refused(msg2);
         ck_assert_int_eq(chown(C.state, 0, 0), 0);
 
@@ -659,7 +694,8 @@ START_TEST(test_planted_state_refused) {
         state = path_join(C.run, STATE_FILE);
 
         ck_assert_int_eq(chown(state, NOBODY_UID, NOBODY_UID), 0);
-        daemon_start_refused("state: state.json is not owned by the daemon's user (owner uid 65534, mode 0600)");
+        daemon_start_refused(
+                "state: state.json is not owned by the daemon's user (owner uid 65534, mode 0600)");
         ck_assert_int_eq(chown(state, 0, 0), 0);
         ck_assert_int_eq(chmod(state, 0644), 0);
         daemon_start_refused("state: state.json can be read or written by group or others");
@@ -668,7 +704,8 @@ START_TEST(test_planted_state_refused) {
         persistent = path_join(C.state, PERSISTENT_FILE);
         write_file(persistent, "{ \"version\": 1, \"devices\": [ { \"address\": \"" SOLO1 "\", "
                                "\"vendor\": \"0x8086\", \"device\": \"0x10d3\" } ] }\n");
-        daemon_start_refused("persistent prepares: persistent.json can be read or written by group or others");
+        daemon_start_refused(
+                "persistent prepares: persistent.json can be read or written by group or others");
         ck_assert_int_eq(unlink(persistent), 0);
 
         /* A leftover temporary file, or a symlink in its place, is replaced, never followed. */

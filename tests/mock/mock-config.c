@@ -27,9 +27,10 @@ static const struct {
         const char *name;
         int value;
 } errno_names[] = {
-        { "EBUSY", EBUSY }, { "EAGAIN", EAGAIN }, { "EIO", EIO }, { "EPERM", EPERM },
-        { "EINVAL", EINVAL }, { "ENODEV", ENODEV }, { "ETIMEDOUT", ETIMEDOUT },
-        { "EINTR", EINTR }, { "ENOMEM", ENOMEM }, { "EACCES", EACCES },
+        { "EBUSY", EBUSY },         { "EAGAIN", EAGAIN }, { "EIO", EIO },
+        { "EPERM", EPERM },         { "EINVAL", EINVAL }, { "ENODEV", ENODEV },
+        { "ETIMEDOUT", ETIMEDOUT }, { "EINTR", EINTR },   { "ENOMEM", ENOMEM },
+        { "EACCES", EACCES },
 };
 
 static int parse_errno(const char *s) {
@@ -91,7 +92,8 @@ static void apply(MockFaults *f, char **argv, size_t argc) {
                 uint32_t s;
 
                 if (safe_atou32(argv[2], 10, &s) >= 0)
-                        *(streq(what, "hang") ? &f->hang_sec : &f->probe_hang_sec) = MIN(s, MOCK_HANG_MAX_SEC);
+                        *(streq(what, "hang") ? &f->hang_sec
+                                              : &f->probe_hang_sec) = MIN(s, MOCK_HANG_MAX_SEC);
         } else if (streq(what, "host-driver") && argc == 3 && filename_is_valid(argv[2]) &&
                    strlen(argv[2]) < MOCK_NAME_MAX)
                 strcpy(f->host_driver, argv[2]);

@@ -912,7 +912,8 @@ ssize_t mock_attr_write(const MockRoots *roots, MockAttr attr, const char *name,
         r = mock_config_load(bdf, &c.faults);
         if (r < 0)
                 return r;
-        if (c.faults.hang_sec > 0 || (attr == MOCK_ATTR_DRIVERS_PROBE && c.faults.probe_hang_sec > 0)) {
+        if (c.faults.hang_sec > 0 ||
+            (attr == MOCK_ATTR_DRIVERS_PROBE && c.faults.probe_hang_sec > 0)) {
                 /* A probe or remove that takes its time; the write completes afterwards. */
                 sleep_seconds(c.faults.hang_sec ?: c.faults.probe_hang_sec);
                 r = mock_config_load(bdf, &c.faults);

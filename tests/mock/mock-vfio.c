@@ -151,7 +151,9 @@ static int open_container(const MockRoots *roots, int flags) {
 }
 
 static bool group_lock_held(const char *root, unsigned group) {
-        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = GROUP_LOCK_BYTE, .l_len = 1 };
+        struct flock fl = {
+                .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = GROUP_LOCK_BYTE, .l_len = 1
+        };
         _cleanup_close_ int fd = -1;
         char p[PATH_MAX + 32];
 

@@ -24,8 +24,8 @@ extern __thread int mock_guard __attribute__((tls_model("initial-exec")));
 
 /* The trees the model acts on, as realpath()s. */
 typedef struct MockRoots {
-        char root[PATH_MAX];            /* $VFIO_MOCK_ROOT: sys/ lives here */
-        char dev_root[PATH_MAX];        /* $VFIO_MOCK_DEV_ROOT, default root: dev/ lives here */
+        char root[PATH_MAX];     /* $VFIO_MOCK_ROOT: sys/ lives here */
+        char dev_root[PATH_MAX]; /* $VFIO_MOCK_DEV_ROOT, default root: dev/ lives here */
 } MockRoots;
 
 /* -ENXIO when the model is inactive: $VFIO_MOCK_ROOT unset, missing, or the real "/". */
@@ -38,15 +38,15 @@ int mock_roots_get(MockRoots *ret);
 /* ---- failure injection (mock-config.c) ---- */
 
 typedef struct MockFaults {
-        bool bind_fails;                /* binding any driver fails with ENODEV */
-        bool probe_nothing;             /* drivers_probe binds nothing (and succeeds) */
+        bool bind_fails;    /* binding any driver fails with ENODEV */
+        bool probe_nothing; /* drivers_probe binds nothing (and succeeds) */
         bool unbind_ebusy;
         bool override_eio;
-        bool reset_fails;               /* sysfs reset and VFIO_DEVICE_RESET fail with EIO */
-        bool no_interrupt_remapping;    /* global: VFIO_SET_IOMMU needs allow_unsafe_interrupts */
-        unsigned hang_sec;              /* writes concerning the device block this long */
-        unsigned probe_hang_sec;        /* drivers_probe writes naming it block this long */
-        int refuse_release;             /* errno for unbinding from vfio-pci; 0: none */
+        bool reset_fails;                /* sysfs reset and VFIO_DEVICE_RESET fail with EIO */
+        bool no_interrupt_remapping;     /* global: VFIO_SET_IOMMU needs allow_unsafe_interrupts */
+        unsigned hang_sec;               /* writes concerning the device block this long */
+        unsigned probe_hang_sec;         /* drivers_probe writes naming it block this long */
+        int refuse_release;              /* errno for unbinding from vfio-pci; 0: none */
         char host_driver[MOCK_NAME_MAX]; /* "": none */
 } MockFaults;
 
@@ -59,12 +59,12 @@ int mock_config_load(const char *bdf, MockFaults *ret);
 /* ---- sysfs attributes (mock-model.c) ---- */
 
 typedef enum MockAttr {
-        MOCK_ATTR_DRIVER_OVERRIDE,      /* devices/BDF/driver_override */
-        MOCK_ATTR_RESET,                /* devices/BDF/reset */
-        MOCK_ATTR_SRIOV_NUMVFS,         /* devices/BDF/sriov_numvfs */
-        MOCK_ATTR_BIND,                 /* drivers/NAME/bind */
-        MOCK_ATTR_UNBIND,               /* drivers/NAME/unbind */
-        MOCK_ATTR_DRIVERS_PROBE,        /* bus/pci/drivers_probe */
+        MOCK_ATTR_DRIVER_OVERRIDE, /* devices/BDF/driver_override */
+        MOCK_ATTR_RESET,           /* devices/BDF/reset */
+        MOCK_ATTR_SRIOV_NUMVFS,    /* devices/BDF/sriov_numvfs */
+        MOCK_ATTR_BIND,            /* drivers/NAME/bind */
+        MOCK_ATTR_UNBIND,          /* drivers/NAME/unbind */
+        MOCK_ATTR_DRIVERS_PROBE,   /* bus/pci/drivers_probe */
         _MOCK_ATTR_MAX,
 } MockAttr;
 
@@ -113,15 +113,15 @@ typedef enum MockKind {
 typedef struct MockObj {
         unsigned refs;
         MockKind kind;
-        dev_t st_dev;                   /* of the real fd behind it, to spot stale table entries */
+        dev_t st_dev; /* of the real fd behind it, to spot stale table entries */
         ino_t st_ino;
         MockRoots roots;
         MockAttr attr;
-        char name[MOCK_NAME_MAX];       /* attr: BDF or driver; device: BDF */
-        unsigned group;                 /* group, device */
-        struct MockObj *container;      /* group: the container it is attached to (a ref) */
-        unsigned n_groups;              /* container */
-        bool iommu_set;                 /* container */
+        char name[MOCK_NAME_MAX];  /* attr: BDF or driver; device: BDF */
+        unsigned group;            /* group, device */
+        struct MockObj *container; /* group: the container it is attached to (a ref) */
+        unsigned n_groups;         /* container */
+        bool iommu_set;            /* container */
 } MockObj;
 
 /* The fd table (vfio-mock.c); the caller holds the table lock for all three. */

@@ -31,14 +31,14 @@
 #include "util.h"
 #include "vfio.h"
 
-#define NIC0 "0000:01:00.0"     /* e1000e, group 2 with NIC1 */
-#define NIC1 "0000:01:00.1"     /* e1000e, group 2 */
-#define NVME "0000:02:00.0"     /* nvme, group 4 alone */
-#define PF "0000:03:00.0"       /* igb, SR-IOV PF, group 6 */
-#define VF0 "0000:03:10.0"      /* RID 0x300 + offset 0x80 */
-#define VF1 "0000:03:10.2"      /* + stride 2 */
-#define AUDIO "0000:00:1f.3"    /* snd_hda_intel, group 7, no reset */
-#define SPARE "0000:00:1f.4"    /* unbound from the start, group 8 */
+#define NIC0 "0000:01:00.0"  /* e1000e, group 2 with NIC1 */
+#define NIC1 "0000:01:00.1"  /* e1000e, group 2 */
+#define NVME "0000:02:00.0"  /* nvme, group 4 alone */
+#define PF "0000:03:00.0"    /* igb, SR-IOV PF, group 6 */
+#define VF0 "0000:03:10.0"   /* RID 0x300 + offset 0x80 */
+#define VF1 "0000:03:10.2"   /* + stride 2 */
+#define AUDIO "0000:00:1f.3" /* snd_hda_intel, group 7, no reset */
+#define SPARE "0000:00:1f.4" /* unbound from the start, group 8 */
 #define DEVS "sys/bus/pci/devices/"
 #define DRVS "sys/bus/pci/drivers/"
 #define PROBE "sys/bus/pci/drivers_probe"
@@ -56,8 +56,8 @@ static void mock_off(void) {
         ck_assert_int_eq(unsetenv("VFIO_MOCK_ROOT"), 0);
 }
 
-static void add(const char *bdf, const char *parent, uint32_t cls, const char *driver,
-                int group, const char *reset) {
+static void add(const char *bdf, const char *parent, uint32_t cls, const char *driver, int group,
+                const char *reset) {
         FakeDevice d;
 
         fake_device_init(&d, bdf);
@@ -94,8 +94,9 @@ static void setup(void) {
         add(PF, "0000:00:03.0", 0x020000, "igb", 6, "flr");
         add(AUDIO, NULL, 0x040300, "snd_hda_intel", 7, NULL);
         add(SPARE, NULL, 0x0c0500, NULL, 8, "flr");
-        ck_assert_int_eq(fakesys_set_module_param(fs, "vfio_iommu_type1",
-                                                  "allow_unsafe_interrupts", "N"), 0);
+        ck_assert_int_eq(fakesys_set_module_param(fs, "vfio_iommu_type1", "allow_unsafe_interrupts",
+                                                  "N"),
+                         0);
         ck_assert_int_eq(mkfifo(fifo_path, 0600), 0);
         /* Read and write: the FIFO always has a reader, as under the daemon. */
         fifo_fd = open(fifo_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -164,11 +165,11 @@ static char *rd(const char *rel) {
         return strdup(buf);
 }
 
-#define assert_file(rel, expected)                                       \
-        do {                                                             \
-                _cleanup_free_ char *_s = rd(rel);                       \
+#define assert_file(rel, expected)                                         \
+        do {                                                               \
+                _cleanup_free_ char *_s = rd(rel);                         \
                 ck_assert_msg(_s, "%s: unreadable", (const char *) (rel)); \
-                ck_assert_str_eq(_s, (expected));                        \
+                ck_assert_str_eq(_s, (expected));                          \
         } while (0)
 
 static bool exists(const char *rel) {
@@ -198,10 +199,10 @@ static char *driver_of(const char *bdf) {
         return strdup(strrchr(buf, '/') + 1);
 }
 
-#define assert_driver(bdf, expected)                                     \
-        do {                                                             \
-                _cleanup_free_ char *_d = driver_of(bdf);                \
-                ck_assert_str_eq(_d, (expected));                        \
+#define assert_driver(bdf, expected)                      \
+        do {                                              \
+                _cleanup_free_ char *_d = driver_of(bdf); \
+                ck_assert_str_eq(_d, (expected));         \
         } while (0)
 
 /* The driver's back link drivers/NAME/BDF, which the kernel keeps with the driver link. */
@@ -754,8 +755,10 @@ static int close_events(int ifd) {
         ssize_t k;
 
         while ((k = read(ifd, &u, sizeof(u))) > 0)
-                for (char *p = u.buf; p < u.buf + k; p += sizeof(struct inotify_event) + ((struct inotify_event *) p)->len)
-                        n += !!(((struct inotify_event *) p)->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE));
+                for (char *p = u.buf; p < u.buf + k;
+                     p += sizeof(struct inotify_event) + ((struct inotify_event *) p)->len)
+                        n += !!(((struct inotify_event *) p)->mask &
+                                (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE));
         return n;
 }
 

@@ -87,7 +87,7 @@ static void *next_symbol(const char *name) {
 /* Lazily, because another library's constructor may call us before ours ran. */
 #define REAL(field, name)                                                                   \
         ({                                                                                  \
-                __typeof__(real.field) _f = __atomic_load_n(&real.field, __ATOMIC_ACQUIRE);  \
+                __typeof__(real.field) _f = __atomic_load_n(&real.field, __ATOMIC_ACQUIRE); \
                 if (__builtin_expect(!_f, 0)) {                                             \
                         _f = (__typeof__(real.field)) next_symbol(name);                    \
                         __atomic_store_n(&real.field, _f, __ATOMIC_RELEASE);                \
@@ -287,8 +287,7 @@ static bool looks_like_vfio_node(const char *path) {
         const char *base = basename_of(path);
         size_t off = (size_t) (base - path);
 
-        if (off < 5 || !strneq(path + off - 5, "vfio/", 5) ||
-            (off > 5 && path[off - 6] != '/'))
+        if (off < 5 || !strneq(path + off - 5, "vfio/", 5) || (off > 5 && path[off - 6] != '/'))
                 return false;
         if (streq(base, "vfio"))
                 return true;
@@ -455,15 +454,15 @@ static mode_t mode_arg(int flags, va_list ap) {
         return __OPEN_NEEDS_MODE(flags) ? (mode_t) va_arg(ap, int) : 0;
 }
 
-#define OPEN_BODY(dirfd, path, flags, real_call)                                            \
-        do {                                                                                \
-                int _fd;                                                                    \
-                if (mock_guard || path_is_null(path))                                       \
-                        return (real_call);                                                 \
-                if (open_pre((dirfd), (path), (flags), &_fd))                               \
-                        return _fd;                                                         \
-                _fd = (real_call);                                                          \
-                return open_post(_fd, (path), (flags));                                     \
+#define OPEN_BODY(dirfd, path, flags, real_call)              \
+        do {                                                  \
+                int _fd;                                      \
+                if (mock_guard || path_is_null(path))         \
+                        return (real_call);                   \
+                if (open_pre((dirfd), (path), (flags), &_fd)) \
+                        return _fd;                           \
+                _fd = (real_call);                            \
+                return open_post(_fd, (path), (flags));       \
         } while (0)
 
 EXPORT int open(const char *path, int flags, ...) {
@@ -554,7 +553,8 @@ EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask) {
                 r = absolute_path(AT_FDCWD, path, abs_path);
         len = strlen(roots.dev_root);
         if (r >= 0 && strneq(abs_path, roots.dev_root, len) && abs_path[len] == '/' &&
-            mock_vfio_path_is_node(abs_path + len + 1) && sscanf(abs_path + len + 1, "dev/vfio/%u", &group) == 1 &&
+            mock_vfio_path_is_node(abs_path + len + 1) &&
+            sscanf(abs_path + len + 1, "dev/vfio/%u", &group) == 1 &&
             (lock_fd = mock_group_lock_open(roots.root, group, O_CLOEXEC)) >= 0) {
                 REAL(close, "close")(lock_fd);
                 snprintf(lock, sizeof(lock), "%s/" MOCK_STATE_DIR "/group-%u", roots.root, group);

@@ -140,8 +140,8 @@ void faults(const char *text) {
 Model *view_new(const char *root_dir) {
         Model *m = calloc(1, sizeof(Model));
 
-        if (!m || sysroot_open(root_dir, root_dir, &m->root) < 0 || topology_new(&m->topology) < 0 ||
-            topology_scan(m->topology, m->root, NULL) < 0) {
+        if (!m || sysroot_open(root_dir, root_dir, &m->root) < 0 ||
+            topology_new(&m->topology) < 0 || topology_scan(m->topology, m->root, NULL) < 0) {
                 free(m);
                 return NULL;
         }
@@ -330,8 +330,9 @@ void assert_state_device(json_object *lease, size_t i, const char *address, cons
 
         ck_assert_ptr_nonnull(d);
         ck_assert_str_eq(jstr(d, "address"), address);
-        ck_assert_msg(streq_ptr(jstr(d, "original_driver"), original), "%s: original_driver %s, not %s", address,
-                      strna(jstr(d, "original_driver")), strna(original));
+        ck_assert_msg(streq_ptr(jstr(d, "original_driver"), original),
+                      "%s: original_driver %s, not %s", address, strna(jstr(d, "original_driver")),
+                      strna(original));
         ck_assert(!json_object_get_boolean(jget(d, "bridge")));
 }
 
@@ -358,8 +359,9 @@ bool holders_identifiable(void) {
                 works = fd >= 0;
                 safe_close(fd);
                 if (!works)
-                        fprintf(stderr, "pidfd_open() is not implemented here (valgrind < 3.20?): claims are made "
-                                        "without a holder\n");
+                        fprintf(stderr,
+                                "pidfd_open() is not implemented here (valgrind < 3.20?): claims are made "
+                                "without a holder\n");
         }
         return works;
 }
@@ -476,7 +478,8 @@ int crash_helper(int argc, char *argv[]) {
         if (argc == 7 && safe_atoi32(argv[6], &go_fd) < 0)
                 return 2;
         m = view_new(argv[2]);
-        if (!m || state_open_dir(argv[3], &run_fd, &error) < 0 || state_open_dir(argv[4], &state_fd, &error) < 0 ||
+        if (!m || state_open_dir(argv[3], &run_fd, &error) < 0 ||
+            state_open_dir(argv[4], &state_fd, &error) < 0 ||
             lease_set_new(m, run_fd, state_fd, &s) < 0) {
                 fprintf(stderr, "crash helper: cannot set up: %s\n", strna(error));
                 view_free(m);
@@ -484,7 +487,8 @@ int crash_helper(int argc, char *argv[]) {
         }
         if (lease_set_acquire(s, &req, &l, &err) < 0)
                 r = 4;
-        else if (streq(argv[5], "release") && (read(go_fd, &b, 1) != 1 || lease_set_release(s, l, &err) < 0))
+        else if (streq(argv[5], "release") &&
+                 (read(go_fd, &b, 1) != 1 || lease_set_release(s, l, &err) < 0))
                 r = 5;
         if (err.message)
                 fprintf(stderr, "crash helper: %s\n", err.message);
@@ -496,7 +500,9 @@ int crash_helper(int argc, char *argv[]) {
 
 pid_t spawn_helper(const char *mode, int *ret_go) {
         _cleanup_free_ char *exe = self_exe(), *go_arg = NULL;
-        char *argv[] = { exe, (char *) "--crash-helper", root, run_dir, state_dir, (char *) mode, NULL, NULL };
+        char *argv[] = {
+                exe, (char *) "--crash-helper", root, run_dir, state_dir, (char *) mode, NULL, NULL
+        };
         int go[2] = { -1, -1 };
         pid_t pid;
 
@@ -524,7 +530,8 @@ bool state_says(const char *want) {
         _cleanup_json_ json_object *state = read_json(run_dir, STATE_FILE);
         json_object *leases, *l, *v;
 
-        if (!state || !json_object_object_get_ex(state, "leases", &leases) || json_object_array_length(leases) != 1)
+        if (!state || !json_object_object_get_ex(state, "leases", &leases) ||
+            json_object_array_length(leases) != 1)
                 return false;
         l = json_object_array_get_idx(leases, 0);
         return json_object_object_get_ex(l, "state", &v) && streq(json_object_get_string(v), want);

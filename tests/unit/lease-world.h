@@ -18,15 +18,15 @@
 #include "macro.h"
 
 /* tests/data/hosts/workstation.host */
-#define GPU "0000:01:00.0"      /* nouveau, group 7 with AUDIO */
-#define AUDIO "0000:01:00.1"    /* snd_hda_intel */
+#define GPU "0000:01:00.0"   /* nouveau, group 7 with AUDIO */
+#define AUDIO "0000:01:00.1" /* snd_hda_intel */
 #define GPU_GROUP 7
 #define USB "0000:00:14.0"      /* xhci_hcd, group 3 with USB_SRAM */
 #define USB_SRAM "0000:00:14.2" /* no driver */
 #define USB_GROUP 3
-#define NIC "0000:03:00.0"      /* igb 8086:1533, group 8 alone */
+#define NIC "0000:03:00.0" /* igb 8086:1533, group 8 alone */
 #define NIC_GROUP 8
-#define PORT_GROUP 1            /* root port 00:01.0 alone */
+#define PORT_GROUP 1 /* root port 00:01.0 alone */
 #define HOLDER ":1.42"
 #define BUS_ID "0123456789abcdef0123456789abcdef"
 #define WAIT_MS 10000
@@ -71,10 +71,11 @@ bool uevent_seen(const char *line);
 /* Reset, through VFIO_DEVICE_RESET or the sysfs reset attribute (a "change" uevent). */
 bool was_reset(const char *bdf);
 
-#define assert_contains(haystack, needle)                                                          \
-        do {                                                                                       \
-                const char *_h = (haystack), *_n = (needle);                                       \
-                ck_assert_msg(_h && strstr(_h, _n), "\"%s\" does not contain \"%s\"", strna(_h), _n); \
+#define assert_contains(haystack, needle)                                                       \
+        do {                                                                                    \
+                const char *_h = (haystack), *_n = (needle);                                    \
+                ck_assert_msg(_h &&strstr(_h, _n), "\"%s\" does not contain \"%s\"", strna(_h), \
+                              _n);                                                              \
         } while (0)
 
 /* The state files, read as JSON. */
@@ -100,8 +101,8 @@ void set_release(LeaseSet *s, Lease *l);
 
 /* A restart: a new set reconciles what the files say. */
 typedef struct Restart {
-        bool alive;           /* what holder_alive() says */
-        uint64_t adopted[8];  /* ids given to adopt(), in order */
+        bool alive;          /* what holder_alive() says */
+        uint64_t adopted[8]; /* ids given to adopt(), in order */
         size_t n_adopted;
         char **log;
 } Restart;
@@ -111,10 +112,10 @@ bool on_alive(void *userdata, Lease *l);
 LeaseSet *set_restart(Restart *r, int expect);
 bool log_has(char **log, const char *needle);
 char *log_text(char **log);
-#define assert_log_has(log, needle)                                                                \
-        do {                                                                                       \
-                _cleanup_free_ char *_t = log_text(log);                                           \
-                ck_assert_msg(log_has((log), (needle)), "log \"%s\" lacks \"%s\"", _t, (needle));  \
+#define assert_log_has(log, needle)                                                               \
+        do {                                                                                      \
+                _cleanup_free_ char *_t = log_text(log);                                          \
+                ck_assert_msg(log_has((log), (needle)), "log \"%s\" lacks \"%s\"", _t, (needle)); \
         } while (0)
 
 /* Guards (LeaseSet.guard): yes (counting calls in *userdata when it is not NULL), and no. */

@@ -35,7 +35,8 @@ static int memfd(const char *name) {
 static bool same_file(int a, int b) {
         struct stat sa, sb;
 
-        return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+        return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+               sa.st_ino == sb.st_ino;
 }
 
 static bool fd_is_open(int fd) {
@@ -47,8 +48,13 @@ static Lease *new_lease(void) {
         Lease *l = calloc(1, sizeof(Lease));
 
         ck_assert_ptr_nonnull(l);
-        *l = (Lease) { .id = 7, .kind = LEASE_CLAIM, .state = LEASE_ACTIVE, .group = 7,
-                       .granted_uid = UINT32_MAX, .close_wd = -1, .holder_pidfd = -1 };
+        *l = (Lease) { .id = 7,
+                       .kind = LEASE_CLAIM,
+                       .state = LEASE_ACTIVE,
+                       .group = 7,
+                       .granted_uid = UINT32_MAX,
+                       .close_wd = -1,
+                       .holder_pidfd = -1 };
         ck_assert_int_eq(vfio_backend_new(&vfio_type1_ops, 7, &l->backend), 0);
         return l;
 }
@@ -84,18 +90,20 @@ START_TEST(test_supported) {
                 bool iommu, node, module;
                 size_t n;
         } cases[] = {
-                { true, true, true, 1 },   { true, true, false, 1 },  { true, false, true, 1 },
+                { true, true, true, 1 },   { true, true, false, 1 }, { true, false, true, 1 },
                 { true, false, false, 0 }, { false, true, true, 0 }, { false, false, false, 0 },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                HostInfo h = { .iommu_present = cases[i].iommu, .vfio_container_node = cases[i].node,
+                HostInfo h = { .iommu_present = cases[i].iommu,
+                               .vfio_container_node = cases[i].node,
                                .mod_vfio = cases[i].module };
                 _cleanup_strv_free_ char **l = NULL;
 
                 ck_assert_int_eq(vfio_backends_supported(&h, &l), 0);
                 ck_assert_ptr_nonnull(l);
-                ck_assert_msg(strv_length(l) == cases[i].n, "case %zu: %zu backends", i, strv_length(l));
+                ck_assert_msg(strv_length(l) == cases[i].n, "case %zu: %zu backends", i,
+                              strv_length(l));
                 if (cases[i].n)
                         ck_assert_str_eq(l[0], "type1");
         }
@@ -204,18 +212,20 @@ static void write_state(int dir_fd, const char *backend7, const char *backend8) 
                 ck_assert_int_ge(asprintf(&b7, "\"backend\": %s, ", backend7), 0);
         if (backend8)
                 ck_assert_int_ge(asprintf(&b8, "\"backend\": %s, ", backend8), 0);
-        ck_assert_int_ge(asprintf(&text,
-                                  "{ \"version\": 1, \"next_id\": 9, \"leases\": [ "
-                                  "{ \"id\": 7, \"kind\": \"claim\", \"state\": \"active\", \"group\": 7, %s"
-                                  "\"holder\": \":1.5\", \"uid\": 0, \"pid\": 1, \"persistent\": false, "
-                                  "\"reason\": null, \"devices\": [ { \"address\": \"0000:03:00.0\", "
-                                  "\"original_driver\": \"e1000e\", \"bridge\": false } ] }, "
-                                  "{ \"id\": 8, \"kind\": \"prepare\", \"state\": \"active\", \"group\": 8, %s"
-                                  "\"holder\": null, \"uid\": 0, \"pid\": 0, \"persistent\": false, "
-                                  "\"reason\": null, \"devices\": [ { \"address\": \"0000:04:00.0\", "
-                                  "\"original_driver\": null, \"bridge\": false } ] } ] }\n",
-                                  strempty(b7), strempty(b8)),
-                         0);
+        ck_assert_int_ge(
+                asprintf(
+                        &text,
+                        "{ \"version\": 1, \"next_id\": 9, \"leases\": [ "
+                        "{ \"id\": 7, \"kind\": \"claim\", \"state\": \"active\", \"group\": 7, %s"
+                        "\"holder\": \":1.5\", \"uid\": 0, \"pid\": 1, \"persistent\": false, "
+                        "\"reason\": null, \"devices\": [ { \"address\": \"0000:03:00.0\", "
+                        "\"original_driver\": \"e1000e\", \"bridge\": false } ] }, "
+                        "{ \"id\": 8, \"kind\": \"prepare\", \"state\": \"active\", \"group\": 8, %s"
+                        "\"holder\": null, \"uid\": 0, \"pid\": 0, \"persistent\": false, "
+                        "\"reason\": null, \"devices\": [ { \"address\": \"0000:04:00.0\", "
+                        "\"original_driver\": null, \"bridge\": false } ] } ] }\n",
+                        strempty(b7), strempty(b8)),
+                0);
         fd = openat(dir_fd, STATE_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
@@ -258,7 +268,8 @@ START_TEST(test_state_backend_absent_is_type1) {
         ck_assert_int_eq(state_save(dir_fd, leases, n, &g), 0);
         text = read_state(dir_fd);
         ck_assert_ptr_nonnull(strstr(text, "\"backend\":\"type1\""));
-        ck_assert_ptr_nonnull(strstr(strstr(text, "\"backend\":\"type1\"") + 1, "\"backend\":\"type1\""));
+        ck_assert_ptr_nonnull(strstr(strstr(text, "\"backend\":\"type1\"") + 1,
+                                     "\"backend\":\"type1\""));
         free_leases(leases, n);
         remove_dir(dir, dir_fd);
 }
@@ -276,7 +287,8 @@ START_TEST(test_state_backend_unknown) {
                   "type1)" },
                 { "\"type1\"", "\"vfio-type1\"", -EPROTONOSUPPORT,
                   "state.json: leases[1].backend: unknown VFIO backend \"vfio-type1\"" },
-                { "\"\"", NULL, -EPROTONOSUPPORT, "state.json: leases[0].backend: unknown VFIO backend \"\"" },
+                { "\"\"", NULL, -EPROTONOSUPPORT,
+                  "state.json: leases[0].backend: unknown VFIO backend \"\"" },
                 { "1", NULL, -EBADMSG, "state.json: leases[0].backend: not a string" },
                 { "null", NULL, -EBADMSG, "state.json: leases[0].backend: not a string" },
                 { "[\"type1\"]", NULL, -EBADMSG, "state.json: leases[0].backend: not a string" },
@@ -295,7 +307,8 @@ START_TEST(test_state_backend_unknown) {
                 before = read_state(dir_fd);
                 k = state_load(dir_fd, &leases, &n, &g, &error);
                 ck_assert_msg(k == cases[i].error, "case %zu: %d (%s)", i, k, strna(error));
-                ck_assert_msg(error && strstr(error, cases[i].message), "case %zu: %s", i, strna(error));
+                ck_assert_msg(error && strstr(error, cases[i].message), "case %zu: %s", i,
+                              strna(error));
                 ck_assert_ptr_eq(leases, (Lease **) 0x1);
                 ck_assert_uint_eq(n, 99);
                 after = read_state(dir_fd);
@@ -393,7 +406,9 @@ static char *receive(int sock, int timeout_ms, int fds[4], size_t *ret_n_fds) {
         } control = {};
         char text[512];
         struct iovec iov = { .iov_base = text, .iov_len = sizeof(text) - 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = &control,
                              .msg_controllen = sizeof(control) };
         struct pollfd p = { .fd = sock, .events = POLLIN };
         ssize_t n;
@@ -521,8 +536,9 @@ END_TEST
  * backend does not have, a stranger's, is closed and removed from the store. Exit codes say which
  * check failed. */
 static int take_in_child(void) {
-        static const char *const names = "lease-7-container:lease-7-group:lease-7-holder:lease-9-group:"
-                                         "stranger:lease-7-iommufd";
+        static const char *const names =
+                "lease-7-container:lease-7-group:lease-7-holder:lease-9-group:"
+                "stranger:lease-7-iommufd";
         int high[6];
         char pid[16];
         Lease *l, *leases[1];
@@ -549,7 +565,11 @@ static int take_in_child(void) {
         l = calloc(1, sizeof(Lease));
         if (!l)
                 return 14;
-        *l = (Lease) { .id = 7, .kind = LEASE_CLAIM, .state = LEASE_ACTIVE, .group = 7, .close_wd = -1,
+        *l = (Lease) { .id = 7,
+                       .kind = LEASE_CLAIM,
+                       .state = LEASE_ACTIVE,
+                       .group = 7,
+                       .close_wd = -1,
                        .holder_pidfd = -1 };
         if (vfio_backend_new(&vfio_type1_ops, 7, &l->backend) < 0)
                 return 15;
@@ -559,7 +579,8 @@ static int take_in_child(void) {
 
         if (!same_file(vfio_backend_stored_fd(l->backend, "container"), high[0]))
                 return 20;
-        if (l->backend->ops->hand_out(l->backend, VFIO_FD_GROUP, &fd) < 0 || !same_file(fd, high[1]))
+        if (l->backend->ops->hand_out(l->backend, VFIO_FD_GROUP, &fd) < 0 ||
+            !same_file(fd, high[1]))
                 return 21;
         if (!same_file(l->holder_pidfd, high[2]))
                 return 22;

@@ -54,10 +54,29 @@ END_TEST
 
 START_TEST(test_bdf_parse_rejects) {
         static const char *const bad[] = {
-                "", "0", "0000:03:01", "0000:03:01.", "0000:03:01.8", "0000:03:20.0", "0000:03:1g.0",
-                "0000:003:01.0", "00000:03:01.0", "0000:03:01.0 ", " 0000:03:01.0", "0000-03:01.0",
-                "0000:03-01.0", "0000:03:01:0", "../../../../", "0000:03:01.0/..", "0000:03:01.0\n",
-                "+000:03:01.0", "0x00:03:01.0", "03:01", "3:01.0", "zz:01.0", "0000:03:01.00",
+                "",
+                "0",
+                "0000:03:01",
+                "0000:03:01.",
+                "0000:03:01.8",
+                "0000:03:20.0",
+                "0000:03:1g.0",
+                "0000:003:01.0",
+                "00000:03:01.0",
+                "0000:03:01.0 ",
+                " 0000:03:01.0",
+                "0000-03:01.0",
+                "0000:03-01.0",
+                "0000:03:01:0",
+                "../../../../",
+                "0000:03:01.0/..",
+                "0000:03:01.0\n",
+                "+000:03:01.0",
+                "0x00:03:01.0",
+                "03:01",
+                "3:01.0",
+                "zz:01.0",
+                "0000:03:01.00",
         };
         PciAddress a = { .domain = 42 };
 
@@ -165,15 +184,24 @@ START_TEST(test_cescape_controls) {
         /* The backslash too, so the escaped text is unambiguous. */
         assert_escaped("C:\\x1b", "C:\\\\x1b");
         /* C1 controls in UTF-8 (U+009B is CSI on some terminals); U+00A0 is printable. */
-        assert_escaped("a\xc2\x9b" "2J\xc2\x80\xc2\x9f\xc2\xa0",
-                       "a\\xc2\\x9b" "2J\\xc2\\x80\\xc2\\x9f\xc2\xa0");
+        assert_escaped("a\xc2\x9b"
+                       "2J\xc2\x80\xc2\x9f\xc2\xa0",
+                       "a\\xc2\\x9b"
+                       "2J\\xc2\\x80\\xc2\\x9f\xc2\xa0");
 }
 END_TEST
 
 START_TEST(test_cescape_utf8) {
         static const char *const kept[] = {
-                "", "Intel Corporation", "Gr\xc3\xbc\xc3\x9f" "e", ELLIPSIS,
-                "\xe4\xb8\xad\xe6\x96\x87", "\xf0\x9f\x96\xa5", "\xef\xbf\xbd", "\xf4\x8f\xbf\xbf",
+                "",
+                "Intel Corporation",
+                "Gr\xc3\xbc\xc3\x9f"
+                "e",
+                ELLIPSIS,
+                "\xe4\xb8\xad\xe6\x96\x87",
+                "\xf0\x9f\x96\xa5",
+                "\xef\xbf\xbd",
+                "\xf4\x8f\xbf\xbf",
         };
         static const struct {
                 const char *in, *want;
@@ -185,7 +213,10 @@ START_TEST(test_cescape_utf8) {
                 { "\xed\xa0\x80", "\\xed\\xa0\\x80" },          /* a UTF-16 surrogate */
                 { "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" }, /* beyond U+10FFFF */
                 { "\xe2\x80", "\\xe2\\x80" },                   /* cut short at the end */
-                { "\xe2\x80" "a", "\\xe2\\x80" "a" },           /* cut short by ASCII */
+                { "\xe2\x80"
+                  "a",
+                  "\\xe2\\x80"
+                  "a" }, /* cut short by ASCII */
         };
 
         for (size_t i = 0; i < ELEMENTSOF(kept); i++)
@@ -234,9 +265,15 @@ START_TEST(test_json_escape_controls) {
                 { "{\n  \"a\":\"b\"\n}", "{\n  \"a\":\"b\"\n}" }, /* pretty */
                 /* What json-c writes for "\e", "\\" and a line break stays. */
                 { "[\"\\u001b\\\\\\n\"]", "[\"\\u001b\\\\\\n\"]" },
-                { "\"Gr\xc3\xbc\xc3\x9f" "e \xc2\xa0\"", "\"Gr\xc3\xbc\xc3\x9f" "e \xc2\xa0\"" },
+                { "\"Gr\xc3\xbc\xc3\x9f"
+                  "e \xc2\xa0\"",
+                  "\"Gr\xc3\xbc\xc3\x9f"
+                  "e \xc2\xa0\"" },
                 { "\"a\x7f\"", "\"a\\u007f\"" },
-                { "\"\xc2\x80\xc2\x9b" "2J\"", "\"\\u0080\\u009b" "2J\"" },
+                { "\"\xc2\x80\xc2\x9b"
+                  "2J\"",
+                  "\"\\u0080\\u009b"
+                  "2J\"" },
                 { "\"\xff\xe2\x80\"", "\"\\ufffd\\ufffd\\ufffd\"" },
         };
 
@@ -277,7 +314,8 @@ START_TEST(test_pid_start_time) {
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
                 close(go[1]);
-                if (read(go[0], &c, 1) != 1 || prctl(PR_SET_NAME, "a) 1 2 (b) 3") < 0 || write(ready[1], "r", 1) != 1)
+                if (read(go[0], &c, 1) != 1 || prctl(PR_SET_NAME, "a) 1 2 (b) 3") < 0 ||
+                    write(ready[1], "r", 1) != 1)
                         _exit(1);
                 (void) read(go[0], &c, 1);
                 _exit(0);
@@ -308,8 +346,14 @@ START_TEST(test_utf8_prefix_len) {
         ck_assert_int_eq(utf8_prefix_len("ab\xc3\xa9z", 4), 4);
         for (size_t cut = 1; cut <= 4; cut++)
                 ck_assert_int_eq(utf8_prefix_len("\xf0\x9f\x92\xa9", cut), cut == 4 ? 4 : 0);
-        ck_assert_int_eq(utf8_prefix_len("a\xf0\x9f\x92\xa9" "b", 3), 1);
-        ck_assert_int_eq(utf8_prefix_len("a\xf0\x9f\x92\xa9" "b", 5), 5);
+        ck_assert_int_eq(utf8_prefix_len("a\xf0\x9f\x92\xa9"
+                                         "b",
+                                         3),
+                         1);
+        ck_assert_int_eq(utf8_prefix_len("a\xf0\x9f\x92\xa9"
+                                         "b",
+                                         5),
+                         5);
         ck_assert_int_eq(utf8_prefix_len("abc", 0), 0);
 }
 END_TEST
@@ -321,14 +365,28 @@ START_TEST(test_error_catalogue) {
                 const char *suffix;
                 int errno_value;
         } shipped[] = {
-                { "NoSuchDevice", ENODEV },   { "NoSuchGroup", ENOENT },      { "InvalidArgument", EINVAL },
-                { "PolicyDenied", EPERM },    { "InterruptRemappingRequired", EPERM },
-                { "HostCritical", EPERM },    { "RmrrLocked", EPERM },        { "NotAssignable", EPERM },
-                { "BindFailed", EIO },        { "GroupNotViable", EPERM },    { "Busy", EBUSY },
-                { "Stuck", EBUSY },           { "NoSuchLease", ENOENT },      { "NotHolder", EACCES },
-                { "PolicyInvalid", EINVAL },  { "Failed", EIO },              { "VfioFailed", EIO },
-                { "StateFailed", EIO },       { "NotActive", ESTALE },        { "NoSuchUser", ESRCH },
-                { "NotClaimed", EOPNOTSUPP }, { "Timeout", ETIMEDOUT },
+                { "NoSuchDevice", ENODEV },
+                { "NoSuchGroup", ENOENT },
+                { "InvalidArgument", EINVAL },
+                { "PolicyDenied", EPERM },
+                { "InterruptRemappingRequired", EPERM },
+                { "HostCritical", EPERM },
+                { "RmrrLocked", EPERM },
+                { "NotAssignable", EPERM },
+                { "BindFailed", EIO },
+                { "GroupNotViable", EPERM },
+                { "Busy", EBUSY },
+                { "Stuck", EBUSY },
+                { "NoSuchLease", ENOENT },
+                { "NotHolder", EACCES },
+                { "PolicyInvalid", EINVAL },
+                { "Failed", EIO },
+                { "VfioFailed", EIO },
+                { "StateFailed", EIO },
+                { "NotActive", ESTALE },
+                { "NoSuchUser", ESRCH },
+                { "NotClaimed", EOPNOTSUPP },
+                { "Timeout", ETIMEDOUT },
         };
 
         ck_assert_int_eq(EXIT_OK, 0);
@@ -355,9 +413,11 @@ START_TEST(test_error_catalogue) {
                 int x = va_error_exit_code(e);
 
                 ck_assert_ptr_nonnull(name);
-                ck_assert_int_eq(va_error_from_name(name), e); /* and so no other code has the name */
+                ck_assert_int_eq(va_error_from_name(name),
+                                 e); /* and so no other code has the name */
                 ck_assert_int_gt(va_error_errno(e), 0);
-                ck_assert_msg(x == EXIT_FAILED || x == EXIT_POLICY_DENIED, "%s: exit code %d", name, x);
+                ck_assert_msg(x == EXIT_FAILED || x == EXIT_POLICY_DENIED, "%s: exit code %d", name,
+                              x);
         }
         /* An error nobody named (a zeroed struct) is Failed. */
         ck_assert_int_eq(VA_ERROR_FAILED, 0);
@@ -371,7 +431,8 @@ START_TEST(test_error_catalogue) {
         ck_assert_int_eq(va_error_from_name(ERROR_PREFIX), _VA_ERROR_MAX);
         ck_assert_int_eq(va_error_from_name("NoSuchGroup"), _VA_ERROR_MAX);
         ck_assert_int_eq(va_error_from_name(ERROR_PREFIX "nosuchgroup"), _VA_ERROR_MAX);
-        ck_assert_int_eq(va_error_from_name("org.freedesktop.DBus.Error.AccessDenied"), _VA_ERROR_MAX);
+        ck_assert_int_eq(va_error_from_name("org.freedesktop.DBus.Error.AccessDenied"),
+                         _VA_ERROR_MAX);
 }
 END_TEST
 
@@ -401,20 +462,24 @@ START_TEST(test_error_docs) {
 
                 if (!strneq(line, lead, strlen(lead)))
                         continue;
-                for (char *w = strtok(line + strlen(lead), "\", \n"); w; w = strtok(NULL, "\", \n")) {
+                for (char *w = strtok(line + strlen(lead), "\", \n"); w;
+                     w = strtok(NULL, "\", \n")) {
                         char name[128];
                         VaError e;
 
                         snprintf(name, sizeof(name), ERROR_PREFIX "%s", w);
                         e = va_error_from_name(name);
-                        ck_assert_msg(e < _VA_ERROR_MAX, "org.vfioassign1.5 documents %s, which is not in the "
-                                      "catalogue", name);
+                        ck_assert_msg(e < _VA_ERROR_MAX,
+                                      "org.vfioassign1.5 documents %s, which is not in the "
+                                      "catalogue",
+                                      name);
                         documented[e] = true;
                 }
         }
         fclose(f);
         for (VaError e = 0; e < _VA_ERROR_MAX; e++)
-                ck_assert_msg(documented[e], "org.vfioassign1.5 does not document %s", va_error_name(e));
+                ck_assert_msg(documented[e], "org.vfioassign1.5 does not document %s",
+                              va_error_name(e));
 
         /* ".B 5" in EXIT STATUS, then ".BR PolicyDenied ," ... up to the next paragraph. */
         f = open_doc("assignctl.1");
@@ -439,8 +504,8 @@ START_TEST(test_error_docs) {
         fclose(f);
         for (VaError e = 0; e < _VA_ERROR_MAX; e++)
                 ck_assert_msg(exit_5[e] == (va_error_exit_code(e) == EXIT_POLICY_DENIED),
-                              "assignctl.1 %s %s under exit status 5", exit_5[e] ? "lists" : "does not list",
-                              va_error_name(e));
+                              "assignctl.1 %s %s under exit status 5",
+                              exit_5[e] ? "lists" : "does not list", va_error_name(e));
 }
 END_TEST
 

@@ -112,7 +112,8 @@ static void expect_error_v(const uint8_t *buf, size_t n, const char *const *need
         ck_assert_int_eq(r, -EBADMSG);
         ck_assert_ptr_eq(t, &sentinel);
 }
-#define expect_error(buf, n, ...) expect_error_v(buf, n, (const char *const[]) { __VA_ARGS__, NULL })
+#define expect_error(buf, n, ...) \
+        expect_error_v(buf, n, (const char *const[]) { __VA_ARGS__, NULL })
 
 /* Builder calls are checked with B(), which also works outside Check (--write-seeds). */
 static bool writing_seeds;
@@ -137,8 +138,8 @@ static uint8_t *finish(DmarBuilder *b, size_t *ret_size) {
         return buf;
 }
 
-static void check_scope(const DmarScope *sc, uint8_t type, uint8_t enumeration_id, uint8_t start_bus,
-                        size_t n_path, const DmarPathEntry *path) {
+static void check_scope(const DmarScope *sc, uint8_t type, uint8_t enumeration_id,
+                        uint8_t start_bus, size_t n_path, const DmarPathEntry *path) {
         ck_assert_uint_eq(sc->type, type);
         ck_assert_uint_eq(sc->enumeration_id, enumeration_id);
         ck_assert_uint_eq(sc->start_bus, start_bus);
@@ -150,7 +151,8 @@ static void check_scope(const DmarScope *sc, uint8_t type, uint8_t enumeration_i
 }
 #define P(...) ((const DmarPathEntry[]) { __VA_ARGS__ })
 #define NP(...) (sizeof(P(__VA_ARGS__)) / sizeof(DmarPathEntry))
-#define SCOPE(sc, type, id, bus, ...) check_scope(sc, type, id, bus, NP(__VA_ARGS__), P(__VA_ARGS__))
+#define SCOPE(sc, type, id, bus, ...) \
+        check_scope(sc, type, id, bus, NP(__VA_ARGS__), P(__VA_ARGS__))
 
 static json_object *jget(json_object *o, const char *key) {
         json_object *v = NULL;
@@ -198,8 +200,7 @@ static void jscope(json_object *sc, const char *type, int id, int bus, const cha
                 json_object *path = jarray(sc, "path", 1);
 
                 ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(path, 0)), path0);
-        }
-        else
+        } else
                 jarray(sc, "path", 0);
 }
 
@@ -267,8 +268,8 @@ static uint8_t *build_rmrr_multilevel(size_t *ret_size) {
         B(dmar_builder_drhd(b, DMAR_DRHD_FLAG_INCLUDE_PCI_ALL, 0, 0xfed90000));
         /* 0000:00:1c.0 -> bus 1, 0000:01:00.0 -> bus 2, device 02:03.1 */
         B(dmar_builder_rmrr(b, 0, 0x7c000000, 0x7c7fffff));
-        B(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0,
-                                            P({ 0x1c, 0 }, { 0x00, 0 }, { 0x03, 1 }), 3));
+        B(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0, P({ 0x1c, 0 }, { 0x00, 0 }, { 0x03, 1 }),
+                             3));
         B(dmar_builder_scope(b, DMAR_SCOPE_BRIDGE, 0, 0, P({ 0x1c, 4 }), 1));
         /* No such bridge: skipped. */
         B(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0, P({ 0x1d, 0 }, { 0x00, 0 }), 2));
@@ -277,13 +278,14 @@ static uint8_t *build_rmrr_multilevel(size_t *ret_size) {
         B(dmar_builder_rmrr(b, 0, 0x7d000000, 0x7d00ffff));
         B(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0, P({ 0x14, 0 }), 1));
         /* The same device as in the first RMRR, by the same path: deduplicated. */
-        B(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0,
-                                            P({ 0x1c, 0 }, { 0x00, 0 }, { 0x03, 1 }), 3));
+        B(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0, P({ 0x1c, 0 }, { 0x00, 0 }, { 0x03, 1 }),
+                             3));
         return finish(b, ret_size);
 }
 
 static uint8_t *build_two_segments(size_t *ret_size) {
-        DmarBuilder *b = dmar_builder_new(45, DMAR_FLAG_INTR_REMAP | DMAR_FLAG_DMA_CTRL_PLATFORM_OPT_IN);
+        DmarBuilder *b = dmar_builder_new(45, DMAR_FLAG_INTR_REMAP |
+                                                      DMAR_FLAG_DMA_CTRL_PLATFORM_OPT_IN);
 
         B(b ? 0 : -ENOMEM);
         B(dmar_builder_drhd(b, DMAR_DRHD_FLAG_INCLUDE_PCI_ALL, 1, 0xfbffc000));
@@ -473,7 +475,8 @@ START_TEST(test_qemu_json) {
         jstr(drhd, "register_base", "0xfed90000");
         scopes = jarray(drhd, "scopes", 8);
         for (size_t i = 0; i < 8; i++)
-                jscope(json_object_array_get_idx(scopes, i), want[i].type, 0, want[i].bus, want[i].path);
+                jscope(json_object_array_get_idx(scopes, i), want[i].type, 0, want[i].bus,
+                       want[i].path);
 
         json_object_put(j);
 }
@@ -522,7 +525,8 @@ START_TEST(test_qemu_truncated) {
                 if (len < 36)
                         ck_assert_ptr_nonnull(strstr(error, "shorter than the ACPI table header"));
                 else
-                        ck_assert_ptr_nonnull(strstr(error, "header length (offset 0x4) is 128 bytes"));
+                        ck_assert_ptr_nonnull(strstr(error,
+                                                     "header length (offset 0x4) is 128 bytes"));
         }
 }
 END_TEST
@@ -700,8 +704,10 @@ START_TEST(test_json_all_types) {
                 json_object *sc = json_object_array_get_idx(jarray(o, "scopes", 2), 1);
                 json_object *path = jarray(sc, "path", 2);
 
-                ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(path, 0)), "1c.0");
-                ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(path, 1)), "00.0");
+                ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(path, 0)),
+                                 "1c.0");
+                ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(path, 1)),
+                                 "00.0");
         }
 
         o = json_object_array_get_idx(st, 3);
@@ -966,7 +972,8 @@ START_TEST(test_rmrr_notes) {
         ck_assert_uint_eq(t->n_structs, 3);
         ck_assert_uint_eq(strv_length(t->notes), 2);
         ck_assert_str_eq(t->notes[0], "RMRR at offset 0x30: limit 0x1fff is below base 0x2000");
-        ck_assert_str_eq(t->notes[1], "RMRR at offset 0x48: region 0x2800-0x2fff is not 4 KiB aligned");
+        ck_assert_str_eq(t->notes[1],
+                         "RMRR at offset 0x48: region 0x2800-0x2fff is not 4 KiB aligned");
 }
 END_TEST
 
@@ -1003,8 +1010,9 @@ START_TEST(test_header_length) {
         /* Consistent, but too short for the DMAR fields. */
         put32(buf + 4, 40);
         fix_checksum(buf, 40);
-        expect_error(buf, 40, "header length (offset 0x4) 40 is shorter than the DMAR header (48 "
-                              "bytes)");
+        expect_error(buf, 40,
+                     "header length (offset 0x4) 40 is shorter than the DMAR header (48 "
+                     "bytes)");
 
         /* Over the size limit: refused before anything is read. */
         big = calloc(1, DMAR_SIZE_MAX + 1);
@@ -1048,34 +1056,40 @@ START_TEST(test_structure_lengths) {
         size_t n;
         /* DRHD, then an RMRR with length 0. */
         static const uint8_t zero[] = {
-                0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0xd9, 0xfe, 0, 0, 0, 0,
-                1, 0, 0, 0,
+                0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0xd9, 0xfe, 0, 0, 0, 0, 1, 0, 0, 0,
         };
         static const uint8_t two[] = { 1, 0, 2, 0 };
-        static const uint8_t past[24] = { 1, 0, 40, 0 };               /* RMRR, 24 bytes present */
-        static const uint8_t tail[22] = { 3, 0, 20, 0, [20] = 0x42, 0x42 }; /* RHSA + 2 stray bytes */
+        static const uint8_t past[24] = { 1, 0, 40, 0 }; /* RMRR, 24 bytes present */
+        static const uint8_t tail[22] = {
+                3, 0, 20, 0, [20] = 0x42, 0x42
+        }; /* RHSA + 2 stray bytes */
         static const uint8_t unknown_past[] = { 9, 0, 8, 0, 0 };
 
         buf = raw_table(zero, sizeof(zero), &n);
-        expect_error(buf, n, "structure 1 (RMRR) at offset 0x40: length 0 is shorter than a "
-                             "structure header (4 bytes)");
+        expect_error(buf, n,
+                     "structure 1 (RMRR) at offset 0x40: length 0 is shorter than a "
+                     "structure header (4 bytes)");
         free(buf);
         buf = raw_table(two, sizeof(two), &n);
-        expect_error(buf, n, "structure 0 (RMRR) at offset 0x30: length 2 is shorter than a "
-                             "structure header");
+        expect_error(buf, n,
+                     "structure 0 (RMRR) at offset 0x30: length 2 is shorter than a "
+                     "structure header");
         free(buf);
         buf = raw_table(past, sizeof(past), &n);
-        expect_error(buf, n, "structure 0 (RMRR) at offset 0x30: length 40 runs past the end of "
-                             "the table (24 bytes left)");
+        expect_error(buf, n,
+                     "structure 0 (RMRR) at offset 0x30: length 40 runs past the end of "
+                     "the table (24 bytes left)");
         free(buf);
         buf = raw_table(tail, sizeof(tail), &n);
-        expect_error(buf, n, "structure 1 at offset 0x44: only 2 bytes left in the table, shorter "
-                             "than a structure header");
+        expect_error(buf, n,
+                     "structure 1 at offset 0x44: only 2 bytes left in the table, shorter "
+                     "than a structure header");
         free(buf);
         /* Unknown types are skipped, but only once their length has been checked. */
         buf = raw_table(unknown_past, sizeof(unknown_past), &n);
-        expect_error(buf, n, "structure 0 (type 9) at offset 0x30: length 8 runs past the end of "
-                             "the table (5 bytes left)");
+        expect_error(buf, n,
+                     "structure 0 (type 9) at offset 0x30: length 8 runs past the end of "
+                     "the table (5 bytes left)");
 }
 END_TEST
 
@@ -1089,8 +1103,10 @@ START_TEST(test_fixed_part_too_short) {
         ck_assert_ptr_nonnull(b);
         for (unsigned i = 0; i < 2; i++) {
                 ck_assert_int_eq(dmar_builder_drhd(b, 0, 0, 0xfed90000 + 0x1000 * i), 0);
-                ck_assert_int_eq(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0, P({ 2, 0 }), 1), 0);
-                ck_assert_int_eq(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0, P({ 3, 0 }), 1), 0);
+                ck_assert_int_eq(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0, P({ 2, 0 }), 1),
+                                 0);
+                ck_assert_int_eq(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0, P({ 3, 0 }), 1),
+                                 0);
         }
         ck_assert_int_eq(dmar_builder_raw(b, DMAR_RMRR, rmrr_short, sizeof(rmrr_short)), 0);
         buf = finish(b, &n);
@@ -1123,8 +1139,9 @@ START_TEST(test_fixed_part_too_short) {
                 ck_assert_ptr_nonnull(b);
                 ck_assert_int_eq(dmar_builder_raw(b, types[i].type, zeros, types[i].fixed - 5), 0);
                 t_buf = finish(b, &n);
-                snprintf(want, sizeof(want), "structure 0 (%s) at offset 0x30: length %zu is "
-                                             "shorter than its fixed part (%zu bytes)",
+                snprintf(want, sizeof(want),
+                         "structure 0 (%s) at offset 0x30: length %zu is "
+                         "shorter than its fixed part (%zu bytes)",
                          types[i].name, types[i].fixed - 1, types[i].fixed);
                 expect_error(t_buf, n, want);
         }
@@ -1155,21 +1172,24 @@ START_TEST(test_scope_lengths) {
                      "runs past the end of its structure (8 bytes left)");
         buf[0x41] = 4;
         fix_checksum(buf, n);
-        expect_error(buf, n, "structure 0 (DRHD) at offset 0x30: device scope 0 at offset 0x40: "
-                             "length 4 is shorter than a device scope (6 bytes)");
+        expect_error(buf, n,
+                     "structure 0 (DRHD) at offset 0x30: device scope 0 at offset 0x40: "
+                     "length 4 is shorter than a device scope (6 bytes)");
         buf[0x41] = 0;
         fix_checksum(buf, n);
         expect_error(buf, n, "device scope 0 at offset 0x40: length 0 is shorter");
         buf[0x41] = 7;
         fix_checksum(buf, n);
-        expect_error(buf, n, "structure 0 (DRHD) at offset 0x30: device scope 0 at offset 0x40: "
-                             "length 7 leaves an odd number of path bytes (1)");
+        expect_error(buf, n,
+                     "structure 0 (DRHD) at offset 0x30: device scope 0 at offset 0x40: "
+                     "length 7 leaves an odd number of path bytes (1)");
 
         /* A scope of length 6 followed by 2 stray bytes. */
         buf[0x41] = 6;
         fix_checksum(buf, n);
-        expect_error(buf, n, "device scope 1 at offset 0x46: only 2 bytes left in the structure, "
-                             "shorter than a device scope (6 bytes)");
+        expect_error(buf, n,
+                     "device scope 1 at offset 0x46: only 2 bytes left in the structure, "
+                     "shorter than a device scope (6 bytes)");
 
         /* Structure length 20: the scope runs past its structure even though the table has room. */
         buf[0x41] = 8;
@@ -1216,16 +1236,19 @@ START_TEST(test_andd_names) {
         static const uint8_t padded[] = { 4, 0, 16, 0, 0, 0, 0, 7, 'X', 0, 0, 0, 0, 0, 0, 0 };
 
         buf = raw_table(unterminated, sizeof(unterminated), &n);
-        expect_error(buf, n, "structure 0 (ANDD) at offset 0x30: ACPI object name at offset 0x38 "
-                             "is not NUL-terminated");
+        expect_error(buf, n,
+                     "structure 0 (ANDD) at offset 0x30: ACPI object name at offset 0x38 "
+                     "is not NUL-terminated");
         free(buf);
         buf = raw_table(empty, sizeof(empty), &n);
-        expect_error(buf, n, "structure 0 (ANDD) at offset 0x30: ACPI object name at offset 0x38 "
-                             "is not NUL-terminated");
+        expect_error(buf, n,
+                     "structure 0 (ANDD) at offset 0x30: ACPI object name at offset 0x38 "
+                     "is not NUL-terminated");
         free(buf);
         buf = raw_table(ctrl, sizeof(ctrl), &n);
-        expect_error(buf, n, "structure 0 (ANDD) at offset 0x30: ACPI object name has a "
-                             "non-printable byte 0x0a at offset 0x39");
+        expect_error(buf, n,
+                     "structure 0 (ANDD) at offset 0x30: ACPI object name has a "
+                     "non-printable byte 0x0a at offset 0x39");
         free(buf);
         buf = raw_table(padded, sizeof(padded), &n);
         {
@@ -1244,7 +1267,10 @@ START_TEST(test_oem_ids_sanitized) {
         size_t n;
 
         buf = read_data(QEMU_ON, &n);
-        memcpy(buf + 10, "AB\x80" "D\0F", 6);
+        memcpy(buf + 10,
+               "AB\x80"
+               "D\0F",
+               6);
         memcpy(buf + 16, "12345678", 8);
         fix_checksum(buf, n);
         t = parse_ok(buf, n);
@@ -1290,7 +1316,9 @@ START_TEST(test_mutations) {
                         ck_assert_int_eq(dmar_to_json(t, &j), 0);
                         ck_assert_ptr_nonnull(json_object_to_json_string(j));
                         json_object_put(j);
-                        ck_assert_int_eq(dmar_rmrr_devices(t, fake_secondary_bus, NULL, &devs, &n_devs), 0);
+                        ck_assert_int_eq(dmar_rmrr_devices(t, fake_secondary_bus, NULL, &devs,
+                                                           &n_devs),
+                                         0);
                         free(devs);
                         dmar_table_free(t);
                 } else {
@@ -1358,7 +1386,8 @@ START_TEST(test_seeds_match) {
                 have = read_data(rel, &n_have);
                 ck_assert_msg(n_want == n_have && memcmp(want, have, n_want) == 0,
                               "%s differs from its builder; run test-dmar --write-seeds "
-                              "tests/data/dmar", rel);
+                              "tests/data/dmar",
+                              rel);
         }
         /* The copies of the QEMU tables in the corpus are the originals. */
         for (unsigned i = 0; i < 2; i++) {
@@ -1366,7 +1395,8 @@ START_TEST(test_seeds_match) {
                 size_t na, nb;
 
                 a = read_data(i ? QEMU_ON : QEMU_OFF, &na);
-                b = read_data(i ? "dmar/qemu72-q35-intremap-on.bin" : "dmar/qemu72-q35-intremap-off.bin",
+                b = read_data(i ? "dmar/qemu72-q35-intremap-on.bin"
+                                : "dmar/qemu72-q35-intremap-off.bin",
                               &nb);
                 ck_assert_uint_eq(na, nb);
                 ck_assert_mem_eq(a, b, na);

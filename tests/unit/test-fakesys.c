@@ -61,11 +61,11 @@ static char *slurp(const char *rel) {
         return s;
 }
 
-#define assert_file(rel, expected)                                \
-        do {                                                      \
-                _cleanup_free_ char *_s = slurp(rel);             \
-                ck_assert_msg(_s, "%s: missing", (rel));          \
-                ck_assert_str_eq(_s, (expected));                 \
+#define assert_file(rel, expected)                       \
+        do {                                             \
+                _cleanup_free_ char *_s = slurp(rel);    \
+                ck_assert_msg(_s, "%s: missing", (rel)); \
+                ck_assert_str_eq(_s, (expected));        \
         } while (0)
 
 static char *link_text(const char *rel) {
@@ -78,10 +78,10 @@ static char *link_text(const char *rel) {
         return strdup(buf);
 }
 
-#define assert_link(rel, expected)                                \
-        do {                                                      \
-                _cleanup_free_ char *_l = link_text(rel);         \
-                ck_assert_str_eq(_l, (expected));                 \
+#define assert_link(rel, expected)                        \
+        do {                                              \
+                _cleanup_free_ char *_l = link_text(rel); \
+                ck_assert_str_eq(_l, (expected));         \
         } while (0)
 
 /* realpath of rel, relative to root again ("sys/devices/..."); NULL if it does not resolve. */
@@ -95,11 +95,11 @@ static char *real(const char *rel) {
         return strdup(r + strlen(base) + 1);
 }
 
-#define assert_resolves(rel, expected)                                  \
-        do {                                                            \
-                _cleanup_free_ char *_r = real(rel);                    \
-                ck_assert_msg(_r, "%s does not resolve", (rel));        \
-                ck_assert_str_eq(_r, (expected));                       \
+#define assert_resolves(rel, expected)                           \
+        do {                                                     \
+                _cleanup_free_ char *_r = real(rel);             \
+                ck_assert_msg(_r, "%s does not resolve", (rel)); \
+                ck_assert_str_eq(_r, (expected));                \
         } while (0)
 
 static bool present(const char *rel) {
@@ -167,11 +167,11 @@ static char *names(const char *rel) {
         return out;
 }
 
-#define assert_names(rel, expected)                               \
-        do {                                                      \
-                _cleanup_free_ char *_n = names(rel);             \
-                ck_assert_msg(_n, "%s: no directory", (rel));     \
-                ck_assert_str_eq(_n, (expected));                 \
+#define assert_names(rel, expected)                           \
+        do {                                                  \
+                _cleanup_free_ char *_n = names(rel);         \
+                ck_assert_msg(_n, "%s: no directory", (rel)); \
+                ck_assert_str_eq(_n, (expected));             \
         } while (0)
 
 static FakeDevice dev(const char *bdf, const char *parent, uint16_t vendor, uint16_t device,
@@ -252,7 +252,8 @@ START_TEST(test_device_shapes) {
                     "../../../../devices/pci0000:00/0000:00:1d.0/0000:02:00.0");
         assert_resolves("sys/bus/pci/devices/0000:02:00.0", d);
         assert_resolves("sys/kernel/iommu_groups/9/devices/0000:02:00.0", d);
-        assert_resolves("sys/bus/pci/devices/0000:02:00.0/iommu_group", "sys/kernel/iommu_groups/9");
+        assert_resolves("sys/bus/pci/devices/0000:02:00.0/iommu_group",
+                        "sys/kernel/iommu_groups/9");
 
         assert_file("sys/bus/pci/devices/0000:02:00.0/vendor", "0x144d\n");
         assert_file("sys/bus/pci/devices/0000:02:00.0/device", "0xa808\n");
@@ -286,7 +287,7 @@ START_TEST(test_device_shapes) {
         ck_assert_uint_eq(config_byte(d, 0x0e), 0x00);
         ck_assert_uint_eq(config_byte(d, 0x2c), 0x4d);
         ck_assert_uint_eq(config_byte(d, 0x40), 0x10);
-        ck_assert_uint_eq(config_byte(d, 0x42) >> 4, 0); /* endpoint */
+        ck_assert_uint_eq(config_byte(d, 0x42) >> 4, 0);      /* endpoint */
         ck_assert_uint_eq(config_byte(d, 0x47) & 0x10, 0x10); /* FLR capable */
         ck_assert_uint_eq(config_byte("sys/devices/pci0000:00/0000:00:1d.0", 0x0e), 0x01);
         ck_assert_uint_eq(config_byte("sys/devices/pci0000:00/0000:00:1d.0", 0x18), 0x00);
@@ -367,7 +368,8 @@ START_TEST(test_add_errors) {
         ck_assert(!fakesys_device_exists(fs, "0000:01:00.0"));
         ck_assert(!fakesys_device_exists(fs, "0000:05:00.0"));
         assert_names("sys/bus/pci/devices", "0000:00:01.0 0000:00:19.0");
-        assert_names("sys/devices/pci0000:00/0000:00:01.0/", "class config device driver_override "
+        assert_names("sys/devices/pci0000:00/0000:00:01.0/",
+                     "class config device driver_override "
                      "enable irq modalias numa_node resource revision subsystem_device "
                      "subsystem_vendor vendor");
 }
@@ -382,7 +384,8 @@ START_TEST(test_bind_unbind) {
         assert_file("sys/bus/pci/devices/0000:00:02.0/boot_vga", "0\n");
         assert_names("sys/bus/pci/drivers/i915", "0000:00:02.0 bind new_id remove_id unbind");
         ck_assert_int_eq(fakesys_bind(fs, "0000:00:02.0", "vfio-pci"), 0);
-        assert_link("sys/devices/pci0000:00/0000:00:02.0/driver", "../../../bus/pci/drivers/vfio-pci");
+        assert_link("sys/devices/pci0000:00/0000:00:02.0/driver",
+                    "../../../bus/pci/drivers/vfio-pci");
         assert_names("sys/bus/pci/drivers/i915", "bind new_id remove_id unbind");
         assert_resolves("sys/bus/pci/drivers/vfio-pci/0000:00:02.0",
                         "sys/devices/pci0000:00/0000:00:02.0");
@@ -439,7 +442,8 @@ START_TEST(test_groups) {
         assert_names("sys/kernel/iommu_groups/6/devices", "0000:00:1f.0 0000:00:1f.3");
         ck_assert_int_eq(fakesys_group_add_region(fs, 6, 0x3a9e7000, 0x3aa06fff, "direct"), 0);
         ck_assert_int_eq(fakesys_group_add_region(fs, 6, 0x100000000ULL, 0x1000fffffULL,
-                                                  "reserved"), 0);
+                                                  "reserved"),
+                         0);
         assert_file("sys/kernel/iommu_groups/6/reserved_regions",
                     "0x000000003a9e7000 0x000000003aa06fff direct\n"
                     "0x00000000fee00000 0x00000000feefffff msi\n"
@@ -451,7 +455,8 @@ START_TEST(test_groups) {
         /* Moving the last member out drops the group; the new group is made. */
         ck_assert_int_eq(fakesys_set_group(fs, "0000:00:1f.3", 7), 0);
         assert_names("sys/kernel/iommu_groups/6/devices", "0000:00:1f.0");
-        assert_resolves("sys/bus/pci/devices/0000:00:1f.3/iommu_group", "sys/kernel/iommu_groups/7");
+        assert_resolves("sys/bus/pci/devices/0000:00:1f.3/iommu_group",
+                        "sys/kernel/iommu_groups/7");
         ck_assert_int_eq(fakesys_set_group(fs, "0000:00:1f.0", -1), 0);
         ck_assert(!present("sys/kernel/iommu_groups/6"));
         ck_assert(!present("sys/devices/pci0000:00/0000:00:1f.0/iommu_group"));
@@ -512,7 +517,8 @@ START_TEST(test_sriov) {
         ck_assert_int_eq(fakesys_remove_device(fs, "0000:3b:00.0"), 0);
         assert_names("sys/bus/pci/devices", "0000:3a:00.0");
         assert_names("sys/kernel/iommu_groups", "");
-        assert_names("sys/devices/pci0000:3a/0000:3a:00.0/", "class config device driver_override "
+        assert_names("sys/devices/pci0000:3a/0000:3a:00.0/",
+                     "class config device driver_override "
                      "enable irq modalias numa_node resource revision subsystem_device "
                      "subsystem_vendor vendor");
 }
@@ -554,10 +560,16 @@ START_TEST(test_remove_subtree) {
 END_TEST
 
 START_TEST(test_iommu_units) {
-        FakeIommu vtd = { .name = "dmar0", .kind = FAKE_IOMMU_INTEL, .cap = 0xd2008c22260286ULL,
-                          .ecap = 0xf00f4a, .address = 0xfed90000 };
-        FakeIommu amd = { .name = "ivhd0", .kind = FAKE_IOMMU_AMD, .bdf = "0000:00:00.2",
-                          .amd_cap = 0x190b640f, .features = "58f77ef22294a5a" };
+        FakeIommu vtd = { .name = "dmar0",
+                          .kind = FAKE_IOMMU_INTEL,
+                          .cap = 0xd2008c22260286ULL,
+                          .ecap = 0xf00f4a,
+                          .address = 0xfed90000 };
+        FakeIommu amd = { .name = "ivhd0",
+                          .kind = FAKE_IOMMU_AMD,
+                          .bdf = "0000:00:00.2",
+                          .amd_cap = 0x190b640f,
+                          .features = "58f77ef22294a5a" };
         FakeDevice iommu = dev("0000:00:00.2", NULL, 0x1022, 0x1481, 0x080600);
         FakeDevice nic = dev("0000:00:02.0", NULL, 0x8086, 0x10d3, 0x020000);
 
@@ -600,8 +612,9 @@ START_TEST(test_host_facts) {
         nic.driver = "e1000e";
         ck_assert_int_eq(fakesys_add_device(fs, &nvme), 0);
         ck_assert_int_eq(fakesys_add_device(fs, &nic), 0);
-        ck_assert_int_eq(fakesys_set_module_param(fs, "vfio_iommu_type1",
-                                                  "allow_unsafe_interrupts", "N"), 0);
+        ck_assert_int_eq(fakesys_set_module_param(fs, "vfio_iommu_type1", "allow_unsafe_interrupts",
+                                                  "N"),
+                         0);
         assert_file("sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "N\n");
         ck_assert(is_dir("sys/module/vfio_iommu_type1"));
         ck_assert_int_eq(fakesys_add_module(fs, "vfio_pci"), 0);
@@ -614,8 +627,9 @@ START_TEST(test_host_facts) {
         assert_file("proc/sys/kernel/osrelease", "6.1.0-18-amd64\n");
 
         ck_assert_int_eq(fakesys_add_block(fs, "0000:02:00.0", "nvme/nvme0/nvme0n1", 259, 0), 0);
-        ck_assert_int_eq(fakesys_add_block(fs, "0000:02:00.0", "nvme/nvme0/nvme0n1/nvme0n1p3",
-                                           259, 3), 0);
+        ck_assert_int_eq(fakesys_add_block(fs, "0000:02:00.0", "nvme/nvme0/nvme0n1/nvme0n1p3", 259,
+                                           3),
+                         0);
         assert_file("sys/dev/block/259:3/dev", "259:3\n");
         assert_file("sys/dev/block/259:3/partition", "3\n");
         ck_assert(!present("sys/dev/block/259:0/partition"));
@@ -652,7 +666,8 @@ START_TEST(test_host_facts) {
         ck_assert_ptr_nonnull(route);
         /* Three lines of 127 characters plus newline; fields as the kernel prints them. */
         ck_assert_uint_eq(strlen(route), 3 * 128);
-        ck_assert(strneq(route, "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask", 52));
+        ck_assert(strneq(route, "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask",
+                         52));
         ck_assert(strneq(route + 128,
                          "eno1\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0 ", 51));
         ck_assert(strneq(route + 256,
@@ -692,7 +707,8 @@ START_TEST(test_matches_real_kernel) {
                 "sys/devices/pci0000:00/0000:00:04.0/iommu",
         };
 
-        ck_assert_int_ge(asprintf(&tarball, "%s/qemu-q35-vtd/sysfs-snapshot.tar.gz", data_dir()), 0);
+        ck_assert_int_ge(asprintf(&tarball, "%s/qemu-q35-vtd/sysfs-snapshot.tar.gz", data_dir()),
+                         0);
         ck_assert_int_eq(fakesys_new(NULL, FAKESYS_REMOVE_ON_FREE, &snap), 0);
         ck_assert_int_eq(fakesys_untar(snap, tarball), 0);
 
@@ -782,7 +798,8 @@ START_TEST(test_spec_errors) {
                         ck_assert_str_eq(error, cases[i].error);
                 else
                         ck_assert_msg(strneq(error, "<string>:1: copy ", 17) &&
-                                      strstr(error, "No such file or directory"), "%s", error);
+                                              strstr(error, "No such file or directory"),
+                                      "%s", error);
         }
         /* A spec that includes itself stops at the depth limit. */
         {
@@ -797,7 +814,8 @@ START_TEST(test_spec_errors) {
                 fputs("# loops\ninclude loop.host\n", f);
                 fclose(f);
                 ck_assert_int_eq(hostspec_apply(fs, spec, &error), -ELOOP);
-                ck_assert_ptr_nonnull(strstr(error, "loop.host:2: include loop.host: nested deeper"));
+                ck_assert_ptr_nonnull(strstr(error,
+                                             "loop.host:2: include loop.host: nested deeper"));
                 ck_assert_int_eq(unlink(spec), 0);
                 ck_assert_int_eq(rmdir(dir), 0);
                 free(error);
@@ -1073,8 +1091,8 @@ START_TEST(test_sample_qemu) {
         ck_assert_int_eq(fakesys_copy_file(ref, bin, "t"), 0);
         ck_assert_int_eq(fakesys_read_file(ref, "t", &expected, &n_expected), 0);
         fakesys_free(ref);
-        ck_assert_int_eq(fakesys_read_file(fs, "sys/firmware/acpi/tables/DMAR", &actual,
-                                           &n_actual), 0);
+        ck_assert_int_eq(fakesys_read_file(fs, "sys/firmware/acpi/tables/DMAR", &actual, &n_actual),
+                         0);
         ck_assert_uint_eq(n_actual, n_expected);
         ck_assert(memcmp(actual, expected, n_actual) == 0);
         assert_file("sys/class/iommu/dmar0/intel-iommu/ecap", variants[_i][2]);
@@ -1087,7 +1105,8 @@ START_TEST(test_sample_qemu) {
         assert_file("sys/bus/pci/devices/0000:03:01.0/reset_method", "bus\n");
         ck_assert(!present("sys/bus/pci/devices/0000:03:01.0/config"));
         /* What was added: the unit the iommu links point at, back links, module parameters. */
-        assert_resolves("sys/bus/pci/devices/0000:00:02.0/iommu", "sys/devices/virtual/iommu/dmar0");
+        assert_resolves("sys/bus/pci/devices/0000:00:02.0/iommu",
+                        "sys/devices/virtual/iommu/dmar0");
         assert_resolves("sys/class/iommu/dmar0", "sys/devices/virtual/iommu/dmar0");
         assert_resolves("sys/bus/pci/drivers/e1000/0000:03:02.0",
                         "sys/devices/pci0000:00/0000:00:04.0/0000:02:00.0/0000:03:02.0");
@@ -1133,8 +1152,9 @@ START_TEST(test_sample_amd) {
         ck_assert(present("sys/class/iommu/ivhd0/amd-iommu/features"));
         ck_assert(!present("sys/bus/pci/devices/0000:00:00.2/iommu_group"));
         assert_names("sys/kernel/iommu_groups/10/devices", "0000:0a:00.0 0000:0a:00.1");
-        assert_resolves("sys/bus/pci/devices/0000:0a:00.0",
-                        "sys/devices/pci0000:00/0000:00:03.1/0000:08:00.0/0000:09:00.0/0000:0a:00.0");
+        assert_resolves(
+                "sys/bus/pci/devices/0000:0a:00.0",
+                "sys/devices/pci0000:00/0000:00:03.1/0000:08:00.0/0000:09:00.0/0000:0a:00.0");
         ck_assert_uint_eq(config_byte("sys/bus/pci/devices/0000:08:00.0", 0x42) >> 4, 5);
         ck_assert_uint_eq(config_byte("sys/bus/pci/devices/0000:09:00.0", 0x42) >> 4, 6);
         assert_file("sys/kernel/iommu_groups/10/reserved_regions",
@@ -1154,7 +1174,8 @@ START_TEST(test_sample_no_iommu) {
         list = names("sys/bus/pci/devices");
         ck_assert_ptr_nonnull(list);
         ck_assert_uint_ge(strlen(list), 10 * 13);
-        for (char *save = NULL, *b = strtok_r(list, " ", &save); b; b = strtok_r(NULL, " ", &save)) {
+        for (char *save = NULL, *b = strtok_r(list, " ", &save); b;
+             b = strtok_r(NULL, " ", &save)) {
                 char p[128];
 
                 snprintf(p, sizeof(p), "sys/bus/pci/devices/%s/iommu_group", b);
@@ -1180,13 +1201,15 @@ START_TEST(test_mkhost) {
                 return; /* not built next to us: covered when run by make check */
         ck_assert_ptr_nonnull(mkdtemp(dir));
         ck_assert_int_ge(asprintf(&out, "%s/root", dir), 0);
-        ck_assert_int_ge(asprintf(&cmd, "'%s' '%s/hosts/workstation.host' '%s'", mkhost,
-                                  data_dir(), out), 0);
+        ck_assert_int_ge(asprintf(&cmd, "'%s' '%s/hosts/workstation.host' '%s'", mkhost, data_dir(),
+                                  out),
+                         0);
         status = system(cmd);
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         free(cmd);
         ck_assert_int_ge(asprintf(&cmd, "'%s' '%s/hosts/workstation.host' '%s' 2>/dev/null", mkhost,
-                                  data_dir(), out), 0);
+                                  data_dir(), out),
+                         0);
         status = system(cmd); /* DIR not empty now */
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
         ck_assert_int_ge(asprintf(&bad, "%s/bad.host", dir), 0);
@@ -1200,8 +1223,11 @@ START_TEST(test_mkhost) {
         status = system(cmd);
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
         free(cmd);
-        ck_assert_int_ge(asprintf(&cmd, "grep -qxF 'mkhost: %s:2: unknown directive "
-                                  "\"frobnicate\"' '%s'", bad, err), 0);
+        ck_assert_int_ge(asprintf(&cmd,
+                                  "grep -qxF 'mkhost: %s:2: unknown directive "
+                                  "\"frobnicate\"' '%s'",
+                                  bad, err),
+                         0);
         ck_assert_int_eq(system(cmd), 0);
         free(cmd);
         ck_assert_int_ge(asprintf(&cmd, "rm -rf '%s'", dir), 0);

@@ -20,7 +20,8 @@
 #define NO_IR_INTERRUPTS " 24:  0  PCI-MSI 512000-edge  ahci[0000:00:1f.2]\n"
 
 /* A host as host_info_read() would leave it, minus the verdict. */
-static HostInfo *intel_host(bool table, int dmar_flags_ir, const int *unit_ir, size_t n_units, bool present) {
+static HostInfo *intel_host(bool table, int dmar_flags_ir, const int *unit_ir, size_t n_units,
+                            bool present) {
         HostInfo *h = calloc(1, sizeof(*h));
 
         ck_assert_ptr_nonnull(h);
@@ -55,7 +56,8 @@ START_TEST(test_ir_enabled) {
         int ir[] = { 1, 1 };
         _cleanup_(host_info_freep) HostInfo *h = intel_host(true, 1, ir, 2, true);
 
-        ck_assert_int_eq(host_ir_verdict(h, IR_INTERRUPTS, "BOOT_IMAGE=/vmlinuz intel_iommu=on"), 0);
+        ck_assert_int_eq(host_ir_verdict(h, IR_INTERRUPTS, "BOOT_IMAGE=/vmlinuz intel_iommu=on"),
+                         0);
         ck_assert_int_eq(h->ir, IR_ENABLED);
         ck_assert_str_eq(ir_verdict_to_string(h->ir), "enabled");
         ck_assert(reasons_mention(h, "IR-"));
@@ -147,7 +149,8 @@ START_TEST(test_ir_table_invalid_or_missing) {
 }
 END_TEST
 
-#define BAD_CHECKSUM_REASON "the DMAR table's checksum is invalid (bytes sum to 0x%02x, not 0); like the " \
+#define BAD_CHECKSUM_REASON                                                            \
+        "the DMAR table's checksum is invalid (bytes sum to 0x%02x, not 0); like the " \
         "kernel, the table is used anyway"
 
 /* A bad checksum adds a reason and changes no verdict: like the kernel, the table is used. */
@@ -202,7 +205,9 @@ START_TEST(test_host_read_bad_checksum) {
         ck_assert_ptr_nonnull(mkdtemp(dir));
         ck_assert_int_ge(asprintf(&root, "%s/root", dir), 0);
         ck_assert_int_ge(asprintf(&table, "%s/sys/firmware/acpi/tables/DMAR", root), 0);
-        ck_assert_int_ge(asprintf(&cmd, "'%s' '%s/hosts/qemu-q35-vtd.host' '%s'", mkhost, data, root), 0);
+        ck_assert_int_ge(asprintf(&cmd, "'%s' '%s/hosts/qemu-q35-vtd.host' '%s'", mkhost, data,
+                                  root),
+                         0);
         ck_assert_int_eq(system(cmd), 0);
 
         good = read_host(root);
@@ -267,21 +272,23 @@ END_TEST
 
 START_TEST(test_mountinfo) {
         unsigned maj, min;
-        const char *mi =
-                "22 28 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
-                "28 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n"
-                "29 28 259:1 / /boot rw - vfat /dev/nvme0n1p1 rw\n"
-                "30 28 0:25 / /run rw - tmpfs tmpfs rw\n";
+        const char *mi = "22 28 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
+                         "28 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n"
+                         "29 28 259:1 / /boot rw - vfat /dev/nvme0n1p1 rw\n"
+                         "30 28 0:25 / /run rw - tmpfs tmpfs rw\n";
 
         ck_assert_int_eq(mountinfo_root_device(mi, &maj, &min), 0);
         ck_assert_uint_eq(maj, 259);
         ck_assert_uint_eq(min, 2);
         /* A later mount on "/" stacks on top and wins. */
-        ck_assert_int_eq(mountinfo_root_device("28 1 259:2 / / rw - ext4 x rw\n99 28 0:50 / / rw - overlay o rw",
-                                               &maj, &min), 0);
+        ck_assert_int_eq(mountinfo_root_device(
+                                 "28 1 259:2 / / rw - ext4 x rw\n99 28 0:50 / / rw - overlay o rw",
+                                 &maj, &min),
+                         0);
         ck_assert_uint_eq(maj, 0);
         ck_assert_uint_eq(min, 50);
-        ck_assert_int_eq(mountinfo_root_device("29 28 259:1 / /boot rw - vfat x rw\n", &maj, &min), -ENOENT);
+        ck_assert_int_eq(mountinfo_root_device("29 28 259:1 / /boot rw - vfat x rw\n", &maj, &min),
+                         -ENOENT);
         ck_assert_int_eq(mountinfo_root_device("", &maj, &min), -ENOENT);
         ck_assert_int_eq(mountinfo_root_device("garbage\n\n\n1 2 3\n", &maj, &min), -ENOENT);
 }
@@ -308,7 +315,9 @@ START_TEST(test_routes) {
         l = NULL;
         ck_assert_int_eq(route_default_interfaces(NULL, NULL, &l), 0);
         ck_assert_uint_eq(strv_length(l), 0);
-        ck_assert_int_eq(route_default_interfaces("../..\t00000000\t0\t0003\t0\t0\t0\t00000000\n", NULL, &l), 0);
+        ck_assert_int_eq(route_default_interfaces("../..\t00000000\t0\t0003\t0\t0\t0\t00000000\n",
+                                                  NULL, &l),
+                         0);
         ck_assert_uint_eq(strv_length(l), 0); /* not a valid interface name */
 }
 END_TEST
@@ -316,10 +325,14 @@ END_TEST
 START_TEST(test_devpath_pci_device) {
         char addr[PCI_ADDRESS_STRLEN];
 
-        ck_assert_int_eq(devpath_pci_device("sys/devices/pci0000:00/0000:00:1d.0/0000:02:00.0/nvme/nvme0/nvme0n1",
-                                            addr), 0);
+        ck_assert_int_eq(
+                devpath_pci_device(
+                        "sys/devices/pci0000:00/0000:00:1d.0/0000:02:00.0/nvme/nvme0/nvme0n1",
+                        addr),
+                0);
         ck_assert_str_eq(addr, "0000:02:00.0");
-        ck_assert_int_eq(devpath_pci_device("sys/devices/pci0000:00/0000:00:1f.6/net/eno1", addr), 0);
+        ck_assert_int_eq(devpath_pci_device("sys/devices/pci0000:00/0000:00:1f.6/net/eno1", addr),
+                         0);
         ck_assert_str_eq(addr, "0000:00:1f.6");
         ck_assert_int_eq(devpath_pci_device("sys/devices/virtual/block/dm-0", addr), -ENODEV);
         ck_assert_int_eq(devpath_pci_device("sys/devices/pci0000:00", addr), -ENODEV);

@@ -51,8 +51,8 @@ static int journal_save(void *userdata) {
                 for (size_t i = 0; i < j->lease->n_devices; i++) {
                         _cleanup_free_ char *drv = driver_of(j->lease->devices[i].address);
 
-                        ck_assert_int_ge(strextendf(&j->drivers_at_first, " ", "%s=%s", j->lease->devices[i].address,
-                                                    strna(drv)),
+                        ck_assert_int_ge(strextendf(&j->drivers_at_first, " ", "%s=%s",
+                                                    j->lease->devices[i].address, strna(drv)),
                                          0);
                 }
         ck_assert_int_ge(strv_extend(&j->states, lease_state_to_string(j->lease->state)), 0);
@@ -104,7 +104,8 @@ static void acquire(const LeaseContext *c, Journal *j) {
         LeaseError err = {};
         int k = lease_acquire(c, j->lease, &err);
 
-        ck_assert_msg(k == 0, "lease_acquire(%" PRIu32 "): %s", j->lease->group, strna(err.message));
+        ck_assert_msg(k == 0, "lease_acquire(%" PRIu32 "): %s", j->lease->group,
+                      strna(err.message));
         ck_assert_int_eq(j->lease->state, LEASE_ACTIVE);
         lease_error_clear(&err);
 }
@@ -113,7 +114,8 @@ static void release(const LeaseContext *c, Journal *j) {
         LeaseError err = {};
         int k = lease_release(c, j->lease, &err);
 
-        ck_assert_msg(k == 0, "lease_release(%" PRIu32 "): %s", j->lease->group, strna(err.message));
+        ck_assert_msg(k == 0, "lease_release(%" PRIu32 "): %s", j->lease->group,
+                      strna(err.message));
         lease_error_clear(&err);
 }
 
@@ -269,10 +271,12 @@ START_TEST(test_bind_failure_rolls_back) {
         ck_assert_int_eq(lease_acquire(&c, j.lease, &err), bind_failures[_i].error);
         ck_assert_int_eq(err.error, bind_failures[_i].error);
         ck_assert_int_eq(err.code, VA_ERROR_BIND_FAILED);
-        want = xasprintf("Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s", bind_failures[_i].member,
-                         bind_failures[_i].driver, bind_failures[_i].step, strerror(-bind_failures[_i].error));
+        want = xasprintf("Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s",
+                         bind_failures[_i].member, bind_failures[_i].driver, bind_failures[_i].step,
+                         strerror(-bind_failures[_i].error));
         assert_contains(err.message, want);
-        ck_assert_msg(!strstr(err.message, "stuck"), "the roll-back did not complete: %s", err.message);
+        ck_assert_msg(!strstr(err.message, "stuck"), "the roll-back did not complete: %s",
+                      err.message);
 
         faults("");
         assert_gpu_group_on_host();
@@ -299,8 +303,9 @@ START_TEST(test_failed_rollback_is_stuck) {
         faults(AUDIO " bind-fails\n");
         ck_assert_int_eq(lease_acquire(&c, j.lease, &err), -ENODEV);
         ck_assert_int_eq(err.code, VA_ERROR_BIND_FAILED);
-        assert_contains(err.message, "Binding " AUDIO " (was on snd_hda_intel) to vfio-pci failed at step "
-                                     "\"drivers_probe\"");
+        assert_contains(err.message,
+                        "Binding " AUDIO " (was on snd_hda_intel) to vfio-pci failed at step "
+                        "\"drivers_probe\"");
         assert_contains(err.message, "rolling back failed, the group is stuck: " AUDIO
                                      " cannot be given back to snd_hda_intel: bind failed");
         ck_assert_int_eq(j.lease->state, LEASE_STUCK);
@@ -330,7 +335,8 @@ START_TEST(test_claim_without_interrupt_remapping) {
         faults("no-interrupt-remapping\n");
         ck_assert_int_eq(lease_acquire(&c, j.lease, &err), -EPERM);
         ck_assert_int_eq(err.code, VA_ERROR_IR_REQUIRED);
-        assert_contains(err.message, "The kernel refused IOMMU group 7 a type1 IOMMU domain (EPERM)");
+        assert_contains(err.message,
+                        "The kernel refused IOMMU group 7 a type1 IOMMU domain (EPERM)");
         assert_contains(err.message, "allow_unsafe_interrupts is off");
         ck_assert_int_ne(lease_can_hand_out_fds(j.lease, &err), 0);
         assert_gpu_group_on_host();
@@ -393,8 +399,10 @@ START_TEST(test_release_waits_for_other_process) {
         before = read_text(uevents_path);
         ck_assert_int_eq(lease_release(&c, j.lease, &err), -EBUSY);
         ck_assert_int_eq(err.code, VA_ERROR_STUCK);
-        ck_assert_str_eq(err.message, "IOMMU group 7 is stuck: /dev/vfio/7 is still open in another process (a VMM "
-                                      "still running?); waiting for it to close before giving the devices back");
+        ck_assert_str_eq(
+                err.message,
+                "IOMMU group 7 is stuck: /dev/vfio/7 is still open in another process (a VMM "
+                "still running?); waiting for it to close before giving the devices back");
         ck_assert_int_eq(j.lease->state, LEASE_STUCK);
         ck_assert(j.lease->waiting);
         assert_contains(j.lease->reason, "/dev/vfio/7 is still open in another process");
@@ -429,8 +437,9 @@ START_TEST(test_release_refused_is_stuck) {
         faults(AUDIO " refuse-release EBUSY\n");
         ck_assert_int_eq(lease_release(&c, j.lease, &err), -EBUSY);
         ck_assert_int_eq(err.code, VA_ERROR_STUCK);
-        assert_contains(err.message, "IOMMU group 7 is stuck: " AUDIO " cannot be given back to snd_hda_intel: "
-                                     "unbind failed: Device or resource busy (now on vfio-pci)");
+        assert_contains(err.message,
+                        "IOMMU group 7 is stuck: " AUDIO " cannot be given back to snd_hda_intel: "
+                        "unbind failed: Device or resource busy (now on vfio-pci)");
         ck_assert_int_eq(j.lease->state, LEASE_STUCK);
         ck_assert(!j.lease->waiting);
         assert_on_host(GPU, "nouveau");
@@ -511,8 +520,8 @@ START_TEST(test_set_claim_records_every_step) {
         ck_assert_ptr_null(lease_set_find_device(s, NIC));
         if (holders_identifiable()) {
                 ck_assert(lease_holder_is(l, BUS_ID, (uint32_t) getuid(), (uint32_t) getpid()));
-                ck_assert(!lease_holder_is(l, "fedcba9876543210fedcba9876543210", (uint32_t) getuid(),
-                                           (uint32_t) getpid()));
+                ck_assert(!lease_holder_is(l, "fedcba9876543210fedcba9876543210",
+                                           (uint32_t) getuid(), (uint32_t) getpid()));
         }
 
         /* The file is the daemon's alone, and says everything a restart needs. */
@@ -539,9 +548,12 @@ START_TEST(test_set_claim_records_every_step) {
         /* One lease per group. */
         ck_assert_int_eq(lease_set_acquire(s, &req, &other, &err), -EBUSY);
         ck_assert_int_eq(err.code, VA_ERROR_BUSY);
-        ck_assert_str_eq(err.message, holders_identifiable()
-                                              ? "IOMMU group 7 is already leased (lease 1, claim, active, held by " HOLDER ")"
-                                              : "IOMMU group 7 is already leased (lease 1, claim, active)");
+        ck_assert_str_eq(
+                err.message,
+                holders_identifiable()
+                        ? "IOMMU group 7 is already leased (lease 1, claim, active, held by " HOLDER
+                          ")"
+                        : "IOMMU group 7 is already leased (lease 1, claim, active)");
         ck_assert_ptr_null(other);
         /* A group that does not exist: nothing recorded, no id used. */
         req.group = 99;
@@ -609,7 +621,8 @@ START_TEST(test_set_unattended_needs_the_guard) {
 
         ck_assert_int_eq(lease_set_acquire(s, &req, &l, &err), -EPERM);
         ck_assert_int_eq(err.code, VA_ERROR_POLICY_DENIED);
-        ck_assert_str_eq(err.message, "no checks are set up for bindings the daemon starts on its own");
+        ck_assert_str_eq(err.message,
+                         "no checks are set up for bindings the daemon starts on its own");
         assert_on_host(NIC, "igb");
 
         s->guard = guard_no;
@@ -773,7 +786,9 @@ START_TEST(test_reconcile_adopts_and_releases) {
         s = lease_set_free(s);
 
         s = set_restart(&r2, 0);
-        assert_log_has(r2.log, "lease 1 on IOMMU group 7 was active and its holder is gone: giving it back");
+        assert_log_has(
+                r2.log,
+                "lease 1 on IOMMU group 7 was active and its holder is gone: giving it back");
         ck_assert_uint_eq(r2.n_adopted, 2);
         ck_assert_uint_eq(s->n, 1);
         ck_assert_ptr_null(lease_set_find_group(s, GPU_GROUP));
@@ -811,7 +826,8 @@ static void nic_taken_by_igb(void) {
         assert_on_host(NIC, "igb");
 }
 
-#define NIC_MOVED_BACK NIC ", a member of leased IOMMU group 8, was taken by igb; moved back to vfio-pci"
+#define NIC_MOVED_BACK \
+        NIC ", a member of leased IOMMU group 8, was taken by igb; moved back to vfio-pci"
 
 /* A prepared member that a host driver took, while the daemon was away and while it runs. */
 START_TEST(test_drifted_member_moved_back) {
@@ -844,8 +860,9 @@ START_TEST(test_drifted_member_moved_back) {
         nic_taken_by_igb();
         msg = mfree(msg);
         ck_assert_int_eq(lease_set_enforce_device(s, NIC, "igb", &msg), 1);
-        ck_assert_str_eq(msg, NIC ", a member of leased IOMMU group 8, was taken by igb and is left there: "
-                              "IOMMU group 8: denied by rule test-rule");
+        ck_assert_str_eq(msg, NIC
+                         ", a member of leased IOMMU group 8, was taken by igb and is left there: "
+                         "IOMMU group 8: denied by rule test-rule");
         assert_on_host(NIC, "igb");
 
         /* Nothing to do: a device nobody leases, a member on vfio-pci. */
@@ -880,7 +897,8 @@ START_TEST(test_persistent_prepared_again) {
         safe_close(state_fd);
 
         s = set_restart(&r1, 0);
-        assert_log_has(r1.log, "persistent prepare of " NIC ": no checks are set up for bindings the daemon "
+        assert_log_has(r1.log, "persistent prepare of " NIC
+                               ": no checks are set up for bindings the daemon "
                                "starts on its own");
         ck_assert_uint_eq(strv_length(r1.log), 1);
         ck_assert_uint_eq(s->n, 0);
@@ -1001,8 +1019,8 @@ START_TEST(test_state_round_trip) {
 END_TEST
 
 /* A valid state file, and ways to spoil it. */
-#define STATE_BASE                                                                                  \
-        "{\"version\":1,\"next_id\":2,\"leases\":[{\"id\":1,\"kind\":\"claim\",\"state\":\"active\",\"group\":7," \
+#define STATE_BASE                                                                                                  \
+        "{\"version\":1,\"next_id\":2,\"leases\":[{\"id\":1,\"kind\":\"claim\",\"state\":\"active\",\"group\":7,"   \
         "\"holder\":null,\"uid\":0,\"pid\":0,\"persistent\":false,\"reason\":null,\"devices\":[{\"address\":\"" GPU \
         "\",\"original_driver\":\"nouveau\",\"bridge\":false}]}]}"
 
@@ -1023,9 +1041,11 @@ static const struct {
         { ",\"devices\":", ",\"members\":", "leases[0]: missing or invalid fields" },
         { GPU, "0000:1:00.0", "leases[0].devices[0]: missing or invalid fields" },
         { "\"nouveau\"", "\"../nouveau\"", "leases[0].devices[0]: missing or invalid fields" },
-        { "\"holder\":null", "\"holder\":\":1.1\",\"holder_bus_id\":\"xyz\",\"holder_start_time\":1",
+        { "\"holder\":null",
+          "\"holder\":\":1.1\",\"holder_bus_id\":\"xyz\",\"holder_start_time\":1",
           "leases[0]: invalid holder_bus_id or holder_start_time" },
-        { "\"reason\":null", "\"reason\":null,\"granted_uid\":-1", "leases[0].granted_uid: invalid" },
+        { "\"reason\":null", "\"reason\":null,\"granted_uid\":-1",
+          "leases[0].granted_uid: invalid" },
         { "\"persistent\":false", "\"persistent\":false,\"unsafe_interrupts\":1",
           "leases[0].unsafe_interrupts: not a boolean" },
 };
@@ -1063,8 +1083,10 @@ END_TEST
  * is kept aside for a human and the tree is left alone (what it said is unknown). */
 START_TEST(test_corrupt_state_file) {
         _cleanup_(restart_clear) Restart r = {};
-        _cleanup_free_ char *text = spoil(STATE_BASE, corrupt_states[_i].from, corrupt_states[_i].to);
-        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE, run_dir), *error = NULL, *kept = NULL;
+        _cleanup_free_ char *text = spoil(STATE_BASE, corrupt_states[_i].from,
+                                          corrupt_states[_i].to);
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE, run_dir), *error = NULL,
+                            *kept = NULL;
         _cleanup_free_ char *aside = NULL, *want = NULL;
         LeaseRequest claim = claim_request(GPU_GROUP);
         Lease **sentinel = (Lease **) &r, **loaded = sentinel;
@@ -1080,8 +1102,8 @@ START_TEST(test_corrupt_state_file) {
         dir_fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         ck_assert_int_ge(dir_fd, 0);
         ck_assert_int_eq(state_load(dir_fd, &loaded, &n, &g, &error), -EBADMSG);
-        ck_assert_msg(streq_ptr(error, corrupt_states[_i].error), "error \"%s\", not \"%s\"", strna(error),
-                      corrupt_states[_i].error);
+        ck_assert_msg(streq_ptr(error, corrupt_states[_i].error), "error \"%s\", not \"%s\"",
+                      strna(error), corrupt_states[_i].error);
         ck_assert_ptr_eq(loaded, sentinel);
         ck_assert_uint_eq(n, 77);
         ck_assert_uint_eq(g.next_id, 77);
@@ -1105,7 +1127,8 @@ END_TEST
  * fails with a message naming it, and nothing changes. */
 START_TEST(test_untrusted_state_file) {
         _cleanup_(restart_clear) Restart r = {};
-        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE, run_dir), *real = xasprintf("%s/real.json", run_dir);
+        _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE, run_dir),
+                            *real = xasprintf("%s/real.json", run_dir);
         _cleanup_free_ char *before = NULL, *after = NULL, *error = NULL, *aside = NULL;
         _cleanup_close_ int dir_fd = -1;
         LeaseRequest claim = claim_request(GPU_GROUP);
@@ -1122,8 +1145,9 @@ START_TEST(test_untrusted_state_file) {
         dir_fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         ck_assert_int_ge(dir_fd, 0);
         ck_assert_int_eq(state_load(dir_fd, &loaded, &n, &g, &error), -EPERM);
-        ck_assert_str_eq(error, STATE_FILE " can be read or written by group or others (state files are 0600) "
-                                "(owner uid 0, mode 0644): refusing to trust it");
+        ck_assert_str_eq(error, STATE_FILE
+                         " can be read or written by group or others (state files are 0600) "
+                         "(owner uid 0, mode 0644): refusing to trust it");
 
         s = set_restart(&r, -EPERM);
         ck_assert_uint_eq(strv_length(r.log), 1);
@@ -1163,7 +1187,8 @@ START_TEST(test_corrupt_persistent_file) {
         set_acquire(s, &claim);
         s = lease_set_free(s);
         write_text(path,
-                   "{\"version\":1,\"devices\":[{\"address\":\"" NIC "\",\"vendor\":\"0x10000\",\"device\":\"0x1533\"}]}",
+                   "{\"version\":1,\"devices\":[{\"address\":\"" NIC
+                   "\",\"vendor\":\"0x10000\",\"device\":\"0x1533\"}]}",
                    0600);
         dir_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         ck_assert_int_ge(dir_fd, 0);
@@ -1177,7 +1202,8 @@ START_TEST(test_corrupt_persistent_file) {
         s->guard_userdata = &calls;
         ck_assert_int_eq(lease_set_reconcile(s, on_adopt, on_alive, &r, &r.log), 0);
         ck_assert_uint_eq(strv_length(r.log), 1);
-        ck_assert_str_eq(r.log[0], "persistent prepares: " PERSISTENT_FILE ": devices[0]: missing or invalid fields");
+        ck_assert_str_eq(r.log[0], "persistent prepares: " PERSISTENT_FILE
+                                   ": devices[0]: missing or invalid fields");
         ck_assert_uint_eq(s->n, 1);
         ck_assert_ptr_nonnull(lease_set_find_group(s, GPU_GROUP));
         ck_assert_uint_eq(calls, 0);
@@ -1188,7 +1214,8 @@ START_TEST(test_corrupt_persistent_file) {
         write_text(path, "{\"version\":1,\"devices\":[", 0600);
         error = mfree(error);
         ck_assert_int_eq(persistent_load(dir_fd, &loaded, &n, &error), -EBADMSG);
-        ck_assert_str_eq(error, PERSISTENT_FILE ": not valid JSON: it ends inside a value (a truncated file)");
+        ck_assert_str_eq(error, PERSISTENT_FILE
+                         ": not valid JSON: it ends inside a value (a truncated file)");
 }
 END_TEST
 
@@ -1217,7 +1244,8 @@ static void wait_point(pid_t pid, const char *state, int hang) {
         int status = 0;
 
         while (!crash_point(state, hang)) {
-                ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "the helper ended on its own (status %d)", status);
+                ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0,
+                              "the helper ended on its own (status %d)", status);
                 ck_assert_msg(now_usec() < deadline, "state.json never said %s", state);
                 nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
         }
@@ -1235,7 +1263,8 @@ static void kill_at(pid_t pid, const char *state, int hang) {
 /* After the restart the whole group is on one side: the host's. */
 static void restart_gives_back(const char *was) {
         _cleanup_(restart_clear) Restart r = { .alive = true };
-        _cleanup_free_ char *line = xasprintf("lease 1 on IOMMU group 7 was %s: giving it back", was);
+        _cleanup_free_ char *line = xasprintf("lease 1 on IOMMU group 7 was %s: giving it back",
+                                              was);
         LeaseSet *s;
 
         faults("");
@@ -1305,7 +1334,8 @@ START_TEST(test_crash_while_stuck) {
 
         s = set_restart(&r1, 0);
         assert_log_has(r1.log, "lease 1 on IOMMU group 7 was stuck: giving it back");
-        assert_log_has(r1.log, "IOMMU group 7 is stuck: " AUDIO " cannot be given back to snd_hda_intel");
+        assert_log_has(r1.log,
+                       "IOMMU group 7 is stuck: " AUDIO " cannot be given back to snd_hda_intel");
         ck_assert_uint_eq(s->n, 1);
         l = lease_set_find_group(s, GPU_GROUP);
         ck_assert_int_eq(l->state, LEASE_STUCK);
@@ -1387,4 +1417,3 @@ int main(int argc, char *argv[]) {
         srunner_free(sr);
         return failed ? 1 : 0;
 }
-

@@ -17,8 +17,8 @@
 
 static FakeSys *fs;
 
-static void add_dev(const char *bdf, const char *parent, uint16_t vendor, uint16_t device, uint32_t class,
-                    const char *driver, int group) {
+static void add_dev(const char *bdf, const char *parent, uint16_t vendor, uint16_t device,
+                    uint32_t class, const char *driver, int group) {
         FakeDevice d;
 
         fake_device_init(&d, bdf);
@@ -39,8 +39,11 @@ static void add_dev(const char *bdf, const char *parent, uint16_t vendor, uint16
  * two NICs (group 3, like QEMU's), an xHCI controller (group 4), an NVMe holding "/" (group 5)
  * and a NIC with the default route (group 6). IR is on. */
 static void build_host(void) {
-        static const FakeIommu unit = { .name = "dmar0", .kind = FAKE_IOMMU_INTEL, .ecap = 0xf00f4a,
-                                        .cap = 0xd2008c22260286, .address = 0xfed90000 };
+        static const FakeIommu unit = { .name = "dmar0",
+                                        .kind = FAKE_IOMMU_INTEL,
+                                        .ecap = 0xf00f4a,
+                                        .cap = 0xd2008c22260286,
+                                        .address = 0xfed90000 };
         DmarBuilder *b;
         uint8_t *table;
         size_t size;
@@ -61,17 +64,23 @@ static void build_host(void) {
 
         ck_assert_int_eq(fakesys_group_add_region(fs, 4, 0x7b800000, 0x7b9fffff, "direct"), 0);
         ck_assert_int_eq(fakesys_add_block(fs, "0000:04:00.0", "nvme/nvme0/nvme0n1", 259, 0), 0);
-        ck_assert_int_eq(fakesys_add_block(fs, "0000:04:00.0", "nvme/nvme0/nvme0n1/nvme0n1p2", 259, 2), 0);
+        ck_assert_int_eq(fakesys_add_block(fs, "0000:04:00.0", "nvme/nvme0/nvme0n1/nvme0n1p2", 259,
+                                           2),
+                         0);
         ck_assert_int_eq(fakesys_set_root_mount(fs, 259, 2, "ext4", "/dev/nvme0n1p2"), 0);
         ck_assert_int_eq(fakesys_add_netdev(fs, "0000:00:1f.6", "eno1", NULL), 0);
         ck_assert_int_eq(fakesys_add_route(fs, "eno1", "0.0.0.0", 0, "192.168.1.1", 100), 0);
-        ck_assert_int_eq(fakesys_write_file(fs, "proc/interrupts", " 24: 0 IR-PCI-MSI 1-edge x\n", 27), 0);
+        ck_assert_int_eq(fakesys_write_file(fs, "proc/interrupts", " 24: 0 IR-PCI-MSI 1-edge x\n",
+                                            27),
+                         0);
 
         b = dmar_builder_new(38, DMAR_FLAG_INTR_REMAP);
         ck_assert_ptr_nonnull(b);
         ck_assert_int_eq(dmar_builder_drhd(b, 1, 0, 0xfed90000), 0);
         ck_assert_int_eq(dmar_builder_rmrr(b, 0, 0x7b800000, 0x7b9fffff), 0);
-        ck_assert_int_eq(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0, &(DmarPathEntry) { 0x14, 0 }, 1), 0);
+        ck_assert_int_eq(dmar_builder_scope(b, DMAR_SCOPE_ENDPOINT, 0, 0,
+                                            &(DmarPathEntry) { 0x14, 0 }, 1),
+                         0);
         ck_assert_int_eq(dmar_builder_finish(b, &table, &size), 0);
         dmar_builder_free(b);
         ck_assert_int_eq(fakesys_set_acpi_table(fs, "DMAR", table, size), 0);
@@ -142,7 +151,8 @@ START_TEST(test_topology) {
         ck_assert_uint_eq(strv_length(d->reset_methods), 2);
         ck_assert_str_eq(d->reset_methods[0], "flr");
         ck_assert_ptr_null(d->driver_override); /* "(null)" */
-        ck_assert_str_eq(d->devpath, "sys/devices/pci0000:00/0000:00:04.0/0000:02:00.0/0000:03:01.0");
+        ck_assert_str_eq(d->devpath,
+                         "sys/devices/pci0000:00/0000:00:04.0/0000:02:00.0/0000:03:01.0");
 
         ck_assert(m->host->iommu_present);
         ck_assert_int_eq(m->host->ir, IR_ENABLED);
@@ -192,8 +202,10 @@ START_TEST(test_rmrr_relaxable_and_boot_vga) {
 
         build_host();
         /* A relaxable RMRR region (USB, Linux 5.3+) does not lock the device. */
-        ck_assert_int_eq(fakesys_group_set_attr(fs, 4, "reserved_regions",
-                                                "0x000000007b800000 0x000000007b9fffff direct-relaxable\n"), 0);
+        ck_assert_int_eq(
+                fakesys_group_set_attr(fs, 4, "reserved_regions",
+                                       "0x000000007b800000 0x000000007b9fffff direct-relaxable\n"),
+                0);
         ck_assert_int_eq(fakesys_set_attr(fs, "0000:01:00.0", "boot_vga", "1"), 0);
         m = load();
         g = topology_find_group(m->topology, 4);
@@ -218,7 +230,9 @@ START_TEST(test_rmrr_bridge_scope_locks_subtree) {
         b = dmar_builder_new(38, DMAR_FLAG_INTR_REMAP);
         ck_assert_int_eq(dmar_builder_drhd(b, 1, 0, 0xfed90000), 0);
         ck_assert_int_eq(dmar_builder_rmrr(b, 0, 0x7c000000, 0x7c0fffff), 0);
-        ck_assert_int_eq(dmar_builder_scope(b, DMAR_SCOPE_BRIDGE, 0, 0, &(DmarPathEntry) { 0x04, 0 }, 1), 0);
+        ck_assert_int_eq(dmar_builder_scope(b, DMAR_SCOPE_BRIDGE, 0, 0,
+                                            &(DmarPathEntry) { 0x04, 0 }, 1),
+                         0);
         ck_assert_int_eq(dmar_builder_finish(b, &table, &size), 0);
         dmar_builder_free(b);
         ck_assert_int_eq(fakesys_set_acpi_table(fs, "DMAR", table, size), 0);
@@ -257,7 +271,8 @@ START_TEST(test_bad_input_is_reported) {
         ck_assert_int_eq(fakesys_set_attr(fs, "0000:03:02.0", "vendor", "0xzzzz"), 0);
         ck_assert_int_eq(fakesys_set_attr(fs, "0000:03:02.0", "modalias", "pci:v0000zzzz"), 0);
         ck_assert_int_eq(fakesys_symlink(fs, "sys/bus/pci/devices/0000:09:00.0",
-                                         "../../../devices/pci0000:00/0000:09:00.0"), 0);
+                                         "../../../devices/pci0000:00/0000:09:00.0"),
+                         0);
         ck_assert_int_eq(fakesys_set_acpi_table(fs, "DMAR", "DMAR\x10\0\0\0", 8), 0);
         m = load();
 
@@ -321,10 +336,11 @@ START_TEST(test_no_iommu) {
 }
 END_TEST
 
-static const Change *find_change(const ChangeList *l, ChangeKind kind, const char *address, uint32_t group) {
+static const Change *find_change(const ChangeList *l, ChangeKind kind, const char *address,
+                                 uint32_t group) {
         for (size_t i = 0; i < l->n; i++)
-                if (l->changes[i].kind == kind &&
-                    (address ? streq(l->changes[i].address, address) : l->changes[i].group == group))
+                if (l->changes[i].kind == kind && (address ? streq(l->changes[i].address, address)
+                                                           : l->changes[i].group == group))
                         return &l->changes[i];
         return NULL;
 }
@@ -404,7 +420,8 @@ START_TEST(test_event_unbind_bind) {
         ck_assert_int_eq(model_process_event(m, "bind", "0000:03:01.0", &l), 0);
         c = find_change(&l, CHANGE_DEVICE_CHANGED, "0000:03:01.0", 0);
         ck_assert_ptr_nonnull(c);
-        ck_assert_uint_eq(c->mask, DEVICE_CHANGED_DRIVER | DEVICE_CHANGED_DRIVER_OVERRIDE | DEVICE_CHANGED_VFIO_DEV);
+        ck_assert_uint_eq(c->mask, DEVICE_CHANGED_DRIVER | DEVICE_CHANGED_DRIVER_OVERRIDE |
+                                           DEVICE_CHANGED_VFIO_DEV);
         ck_assert_str_eq(topology_find_device(m->topology, "0000:03:01.0")->driver, "vfio-pci");
         ck_assert_str_eq(topology_find_device(m->topology, "0000:03:01.0")->vfio_dev, "vfio0");
         change_list_clear(&l);
@@ -488,7 +505,8 @@ START_TEST(test_bridge_only_groups) {
         add_dev("0000:00:00.0", NULL, 0x8086, 0x3e30, 0x060000, NULL, 0);
         add_dev("0000:00:1f.0", NULL, 0x8086, 0xa305, 0x060100, NULL, 10); /* LPC: an endpoint */
         add_dev("0000:00:1f.4", NULL, 0x8086, 0xa323, 0x0c0500, "i801_smbus", 10);
-        add_dev("0000:00:08.0", NULL, 0x8086, 0x1911, 0x060000, NULL, 11);  /* host bridge + endpoint */
+        add_dev("0000:00:08.0", NULL, 0x8086, 0x1911, 0x060000, NULL,
+                11); /* host bridge + endpoint */
         add_dev("0000:00:08.1", NULL, 0x8086, 0x1912, 0x088000, NULL, 11);
         m = load();
 
@@ -568,9 +586,11 @@ START_TEST(test_event_remove_before_group_updates) {
         m = load();
         ck_assert(model_is_settled(m));
         ck_assert_int_eq(fakesys_remove_device(fs, "0000:03:02.0"), 0);
-        ck_assert_int_eq(fakesys_symlink(fs, "sys/kernel/iommu_groups/3/devices/0000:03:02.0",
-                                         "../../../../devices/pci0000:00/0000:00:04.0/0000:02:00.0/0000:03:02.0"),
-                         0);
+        ck_assert_int_eq(
+                fakesys_symlink(
+                        fs, "sys/kernel/iommu_groups/3/devices/0000:03:02.0",
+                        "../../../../devices/pci0000:00/0000:00:04.0/0000:02:00.0/0000:03:02.0"),
+                0);
         ck_assert_int_eq(model_process_event(m, "remove", "0000:03:02.0", &l), 0);
         ck_assert_ptr_nonnull(find_change(&l, CHANGE_DEVICE_REMOVED, "0000:03:02.0", 0));
         g = topology_find_group(m->topology, 3);

@@ -166,27 +166,27 @@ static bool any_contains(char **l, const char *needle) {
         return false;
 }
 
-#define assert_reason(v, needle)                                                                   \
-        do {                                                                                       \
-                _cleanup_free_ char *_j = join_lines((v)->reasons);                                \
-                ck_assert_msg(any_contains((v)->reasons, needle),                                  \
-                              "no reason contains \"%s\":\n%s", needle, _j);                       \
+#define assert_reason(v, needle)                                             \
+        do {                                                                 \
+                _cleanup_free_ char *_j = join_lines((v)->reasons);          \
+                ck_assert_msg(any_contains((v)->reasons, needle),            \
+                              "no reason contains \"%s\":\n%s", needle, _j); \
         } while (0)
 
 /* ---- devices, groups, callers, hosts ---- */
 
-#define DEV(addr, ven, dev, cls)                                                                   \
-        ((Device) { .address = addr,                                                               \
-                    .vendor = ven,                                                                 \
-                    .device = dev,                                                                 \
-                    .subsystem_vendor = 0x1458,                                                    \
-                    .subsystem_device = 0x3702,                                                    \
-                    .class = cls,                                                                  \
-                    .ids_known = true,                                                             \
-                    .numa_node = -1,                                                               \
-                    .boot_vga = -1,                                                                \
-                    .sriov_totalvfs = -1,                                                          \
-                    .sriov_numvfs = -1,                                                            \
+#define DEV(addr, ven, dev, cls)                \
+        ((Device) { .address = addr,            \
+                    .vendor = ven,              \
+                    .device = dev,              \
+                    .subsystem_vendor = 0x1458, \
+                    .subsystem_device = 0x3702, \
+                    .class = cls,               \
+                    .ids_known = true,          \
+                    .numa_node = -1,            \
+                    .boot_vga = -1,             \
+                    .sriov_totalvfs = -1,       \
+                    .sriov_numvfs = -1,         \
                     .group = -1 })
 
 static char *root_groups[] = { (char *) "root", NULL };
@@ -287,8 +287,9 @@ START_TEST(test_bad_files) {
                 size_t size, err_size;
 
                 ck_assert_int_ge(asprintf(&path, "%s/%s", dir, *n), 0);
-                ck_assert_int_ge(
-                        asprintf(&err_path, "%s/%.*s.err", dir, (int) (strlen(*n) - 5), *n), 0);
+                ck_assert_int_ge(asprintf(&err_path, "%s/%.*s.err", dir, (int) (strlen(*n) - 5),
+                                          *n),
+                                 0);
                 text = read_file(path, &size);
                 expected = read_file(err_path, &err_size);
                 ck_assert_msg(err_size > strlen(*n) && strneq(expected, *n, strlen(*n)),
@@ -519,9 +520,9 @@ START_TEST(test_comments_rejected) {
                 _cleanup_strv_free_ char **errors = NULL;
                 Policy *p = NULL;
 
-                ck_assert_int_eq(
-                        policy_parse_file("c.json", texts[i], strlen(texts[i]), &p, &errors),
-                        -EINVAL);
+                ck_assert_int_eq(policy_parse_file("c.json", texts[i], strlen(texts[i]), &p,
+                                                   &errors),
+                                 -EINVAL);
                 ck_assert_ptr_null(p);
                 ck_assert_uint_eq(strv_length(errors), 1);
                 if (i < 4)
@@ -801,8 +802,8 @@ START_TEST(test_match_keys) {
         ck_assert(!allowed_for("{\"driver\": \"nvme\"}", &nvme)); /* unbound */
         ck_assert(allowed_for("{\"boot_vga\": true}", &gpu));
         ck_assert(!allowed_for("{\"boot_vga\": false}", &gpu));
-        ck_assert(
-                allowed_for("{\"boot_vga\": false}", &nvme)); /* no attribute = not the boot VGA */
+        ck_assert(allowed_for("{\"boot_vga\": false}",
+                              &nvme)); /* no attribute = not the boot VGA */
         ck_assert(!allowed_for("{\"boot_vga\": true}", &nvme));
         ck_assert(allowed_for("{\"host_critical\": false}", &gpu));
         ck_assert(!allowed_for("{\"host_critical\": true}", &gpu));
@@ -817,8 +818,8 @@ START_TEST(test_match_keys) {
         ck_assert(!allowed_for("{\"physfn\": \"0000:3b:00.1\"}", &vf));
         ck_assert(!allowed_for("{\"physfn\": \"*\"}", &gpu));
         /* All keys must match. */
-        ck_assert(
-                allowed_for("{\"vendor\": \"0x10de\", \"class\": \"0x03*\", \"group\": 12}", &gpu));
+        ck_assert(allowed_for("{\"vendor\": \"0x10de\", \"class\": \"0x03*\", \"group\": 12}",
+                              &gpu));
         ck_assert(!allowed_for("{\"vendor\": \"0x10de\", \"class\": \"0x04*\", \"group\": 12}",
                                &gpu));
 }
@@ -1095,22 +1096,30 @@ START_TEST(test_group_bridges_and_members) {
          * member; the policy adds no verdict of its own for those members. */
         {
                 char *members[] = { (char *) "0000:01:00.0", (char *) "0000:09:00.0", NULL };
-                Blocker unreadable = { .code = (char *) "unreadable", .device = (char *) "0000:09:00.0",
-                                       .reason = (char *) "0000:09:00.0 is listed in IOMMU group 9 but "
-                                                          "its device cannot be read" };
-                Group g2 = { .id = 9, .devices = members, .blockers = &unreadable, .n_blockers = 1 };
+                Blocker unreadable = {
+                        .code = (char *) "unreadable",
+                        .device = (char *) "0000:09:00.0",
+                        .reason = (char *) "0000:09:00.0 is listed in IOMMU group 9 but "
+                                           "its device cannot be read"
+                };
+                Group g2 = {
+                        .id = 9, .devices = members, .blockers = &unreadable, .n_blockers = 1
+                };
 
                 eval_group(p, &f.t, &g2, &h, &ROOT, &v);
                 ck_assert(!v.allowed);
                 ck_assert_int_eq(v.code, POLICY_DENY_BLOCKER);
                 ck_assert_str_eq(v.device, "0000:09:00.0");
-                assert_reason(&v, "group 9 cannot be assigned (unreadable): 0000:09:00.0 is listed");
+                assert_reason(&v,
+                              "group 9 cannot be assigned (unreadable): 0000:09:00.0 is listed");
                 policy_verdict_clear(&v);
         }
         {
                 char *members[] = { (char *) "0000:00:01.0", NULL };
-                Blocker bridges = { .code = (char *) "no-endpoint",
-                                    .reason = (char *) "group 2 has only bridges: nothing in it can be assigned" };
+                Blocker bridges = {
+                        .code = (char *) "no-endpoint",
+                        .reason = (char *) "group 2 has only bridges: nothing in it can be assigned"
+                };
                 Group g2 = { .id = 2, .devices = members, .blockers = &bridges, .n_blockers = 1 };
 
                 eval_group(p, &f.t, &g2, &h, &ROOT, &v);
@@ -1230,8 +1239,8 @@ END_TEST
 
 START_TEST(test_group_require_reset) {
         _cleanup_(policy_freep) Policy *lax = parse_ok("{\"version\": 1}");
-        _cleanup_(policy_freep) Policy *strict =
-                parse_ok("{\"version\": 1, \"host\": {\"require_reset\": true}}");
+        _cleanup_(policy_freep)
+                Policy *strict = parse_ok("{\"version\": 1, \"host\": {\"require_reset\": true}}");
         char *flr[] = { (char *) "flr", (char *) "bus", NULL };
         Group g = { .id = 1, .devices = gpu_group_members };
         HostInfo h = host_with(IR_ENABLED, 0);
@@ -1660,9 +1669,10 @@ START_TEST(test_load_all_or_nothing) {
                          "got \"10de\"",
                          a),
                 0);
-        ck_assert_int_ge(
-                asprintf(&e1, "%s/20-bad.json: rules[0]: required key \"action\" is missing", a),
-                0);
+        ck_assert_int_ge(asprintf(&e1,
+                                  "%s/20-bad.json: rules[0]: required key \"action\" is missing",
+                                  a),
+                         0);
         ck_assert_int_ge(asprintf(&e2, "%s/40-bad.json:1:15: unexpected end of file", b), 0);
         ck_assert_int_ge(asprintf(&e3, "%s/50-dir.json: not a regular file", b), 0);
         ck_assert_uint_eq(strv_length(errors), 5);
@@ -1700,9 +1710,9 @@ START_TEST(test_load_bad_directory) {
         ck_assert_int_ge(asprintf(&dirs[0], "%s/notadir", tmp), 0);
         ck_assert_int_eq(policy_load_dirs(dirs, &p, &errors), -EINVAL);
         ck_assert_ptr_null(p);
-        ck_assert_int_ge(
-                asprintf(&expected, "%s: cannot open directory: %s", dirs[0], strerror(ENOTDIR)),
-                0);
+        ck_assert_int_ge(asprintf(&expected, "%s: cannot open directory: %s", dirs[0],
+                                  strerror(ENOTDIR)),
+                         0);
         ck_assert_uint_eq(strv_length(errors), 1);
         ck_assert_str_eq(errors[0], expected);
         free(dirs[0]);
@@ -1713,8 +1723,8 @@ END_TEST
 /* The one reader of policy files, for the daemon and `assignctl policy check` alike. */
 START_TEST(test_read_file) {
         char *tmp = make_tmpdir();
-        _cleanup_free_ char *big = malloc(POLICY_FILE_SIZE_MAX + 11), *path = NULL,
-                            *text = NULL, *error = NULL, *expected = NULL;
+        _cleanup_free_ char *big = malloc(POLICY_FILE_SIZE_MAX + 11), *path = NULL, *text = NULL,
+                            *error = NULL, *expected = NULL;
         char *const untouched = (char *) "untouched";
         size_t size = 0;
 

@@ -27,7 +27,7 @@ static struct {
         LeaseSet set;
         Manager d;
         sd_bus *client;
-        char **changed;         /* the names the PropertiesChanged signals carried */
+        char **changed; /* the names the PropertiesChanged signals carried */
         unsigned n_changed_signals;
         bool marker;
         bool replied;
@@ -37,7 +37,9 @@ static struct {
 static char *reset_methods[] = { (char *) "flr", (char *) "bus", NULL };
 static char *group_devices[] = { (char *) DEVICE_ADDRESS, NULL };
 static Blocker blockers[] = { { .code = (char *) "rmrr", .reason = (char *) "RMRR" } };
-static ReservedRegion regions[] = { { .start = 0xfee00000, .end = 0xfeefffff, .type = (char *) "msi" } };
+static ReservedRegion regions[] = {
+        { .start = 0xfee00000, .end = 0xfeefffff, .type = (char *) "msi" }
+};
 
 static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *name;
@@ -83,12 +85,14 @@ static void pump_until(const bool *done) {
         }
 }
 
-static sd_bus_message *call(const char *path, const char *interface, const char *member, const char *types,
-                            ...) {
+static sd_bus_message *call(const char *path, const char *interface, const char *member,
+                            const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         va_list ap;
 
-        ck_assert_int_ge(sd_bus_message_new_method_call(w.client, &m, NULL, path, interface, member), 0);
+        ck_assert_int_ge(sd_bus_message_new_method_call(w.client, &m, NULL, path, interface,
+                                                        member),
+                         0);
         va_start(ap, types);
         ck_assert_int_ge(sd_bus_message_appendv(m, types, ap), 0);
         va_end(ap);
@@ -103,24 +107,54 @@ static void setup(void) {
         sd_id128_t id;
 
         w.device = (Device) {
-                .address = DEVICE_ADDRESS, .vendor = 0x8086, .device = 0x10d3, .subsystem_vendor = 0x1028,
-                .subsystem_device = 0x0001, .class = 0x020000, .vendor_name = (char *) "Intel Corporation",
-                .device_name = (char *) "82574L", .driver = (char *) "e1000e", .reset_methods = reset_methods,
-                .numa_node = -1, .boot_vga = -1, .sriov_totalvfs = 8, .sriov_numvfs = 2, .group = 7,
-                .vfio_dev = (char *) "vfio3", .rmrr_locked = true, .host_critical = (char *) "boot disk",
+                .address = DEVICE_ADDRESS,
+                .vendor = 0x8086,
+                .device = 0x10d3,
+                .subsystem_vendor = 0x1028,
+                .subsystem_device = 0x0001,
+                .class = 0x020000,
+                .vendor_name = (char *) "Intel Corporation",
+                .device_name = (char *) "82574L",
+                .driver = (char *) "e1000e",
+                .reset_methods = reset_methods,
+                .numa_node = -1,
+                .boot_vga = -1,
+                .sriov_totalvfs = 8,
+                .sriov_numvfs = 2,
+                .group = 7,
+                .vfio_dev = (char *) "vfio3",
+                .rmrr_locked = true,
+                .host_critical = (char *) "boot disk",
         };
         ck_assert_int_eq(pci_address_parse(DEVICE_ADDRESS, &w.device.addr), 0);
-        w.group = (Group) { .id = 7, .devices = group_devices, .assignable = false, .blockers = blockers,
-                            .n_blockers = 1, .regions = regions, .n_regions = 1, .regions_known = true };
+        w.group = (Group) { .id = 7,
+                            .devices = group_devices,
+                            .assignable = false,
+                            .blockers = blockers,
+                            .n_blockers = 1,
+                            .regions = regions,
+                            .n_regions = 1,
+                            .regions_known = true };
         w.lease_devices[0] = (LeaseDevice) { .address = DEVICE_ADDRESS };
-        w.lease = (Lease) { .id = 5, .kind = LEASE_CLAIM, .state = LEASE_STUCK, .group = 7,
-                            .devices = w.lease_devices, .n_devices = 1, .holder = (char *) ":1.42", .uid = 1000,
-                            .pid = 4242, .reason = (char *) "busy", .close_wd = -1, .holder_pidfd = -1 };
+        w.lease = (Lease) { .id = 5,
+                            .kind = LEASE_CLAIM,
+                            .state = LEASE_STUCK,
+                            .group = 7,
+                            .devices = w.lease_devices,
+                            .n_devices = 1,
+                            .holder = (char *) ":1.42",
+                            .uid = 1000,
+                            .pid = 4242,
+                            .reason = (char *) "busy",
+                            .close_wd = -1,
+                            .holder_pidfd = -1 };
         ck_assert_int_eq(vfio_backend_new(&vfio_type1_ops, 7, &w.lease.backend), 0);
         w.devices[0] = &w.device;
         w.groups[0] = &w.group;
         w.leases[0] = &w.lease;
-        w.topology = (Topology) { .devices = w.devices, .n_devices = 1, .groups = w.groups, .n_groups = 1 };
+        w.topology = (Topology) {
+                .devices = w.devices, .n_devices = 1, .groups = w.groups, .n_groups = 1
+        };
         w.model = (Model) { .topology = &w.topology, .host = &w.host };
         w.set = (LeaseSet) { .leases = w.leases, .n = 1 };
         w.d = (Manager) { .model = &w.model, .leases = &w.set, .inotify_fd = -1 };
@@ -191,7 +225,8 @@ typedef struct BitSpec {
 } BitSpec;
 
 static const BitSpec device_spec[] = {
-        { DEVICE_CHANGED_IDS, "Class,Device,DeviceName,SubsystemDevice,SubsystemVendor,Vendor,VendorName" },
+        { DEVICE_CHANGED_IDS,
+          "Class,Device,DeviceName,SubsystemDevice,SubsystemVendor,Vendor,VendorName" },
         { DEVICE_CHANGED_DRIVER, "Driver" },
         { DEVICE_CHANGED_DRIVER_OVERRIDE, "DriverOverride" },
         { DEVICE_CHANGED_RESET, "ResetMethods" },
@@ -208,12 +243,9 @@ static const BitSpec device_spec[] = {
 };
 
 static const BitSpec group_spec[] = {
-        { GROUP_CHANGED_DEVICES, "Devices" },
-        { GROUP_CHANGED_TYPE, "Type" },
-        { GROUP_CHANGED_REGIONS, "ReservedRegions" },
-        { GROUP_CHANGED_ASSIGNABLE, "Assignable" },
-        { GROUP_CHANGED_BLOCKERS, "Blockers" },
-        { GROUP_CHANGED_JOB, "Job" },
+        { GROUP_CHANGED_DEVICES, "Devices" },         { GROUP_CHANGED_TYPE, "Type" },
+        { GROUP_CHANGED_REGIONS, "ReservedRegions" }, { GROUP_CHANGED_ASSIGNABLE, "Assignable" },
+        { GROUP_CHANGED_BLOCKERS, "Blockers" },       { GROUP_CHANGED_JOB, "Job" },
 };
 
 /* The properties a vtable says change, sorted and joined. */
@@ -221,13 +253,14 @@ static char *emitting(const sd_bus_vtable *vtable) {
         _cleanup_strv_free_ char **names = NULL;
 
         for (const sd_bus_vtable *v = vtable; v->type != _SD_BUS_VTABLE_END; v++)
-                if (v->type == _SD_BUS_VTABLE_PROPERTY && (v->flags & SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE))
+                if (v->type == _SD_BUS_VTABLE_PROPERTY &&
+                    (v->flags & SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE))
                         ck_assert_int_ge(strv_extend(&names, v->x.property.member), 0);
         return join_sorted(names);
 }
 
-static void check_bits(ChangeKind kind, const BitSpec *spec, size_t n_spec, const sd_bus_vtable *vtable,
-                       size_t n_all) {
+static void check_bits(ChangeKind kind, const BitSpec *spec, size_t n_spec,
+                       const sd_bus_vtable *vtable, size_t n_all) {
         _cleanup_free_ char *all = NULL, *every = emitting(vtable);
         uint32_t full = 0;
 
@@ -241,7 +274,8 @@ static void check_bits(ChangeKind kind, const BitSpec *spec, size_t n_spec, cons
                         if (spec[i].bit == change.mask)
                                 want = spec[i].names;
                 got = emitted(emit_model_change);
-                ck_assert_msg(streq(got, want), "bit %u announces \"%s\", not \"%s\"", b, got, want);
+                ck_assert_msg(streq(got, want), "bit %u announces \"%s\", not \"%s\"", b, got,
+                              want);
                 full |= change.mask;
         }
         /* Every bit at once: every property that changes, none dropped. */
@@ -278,8 +312,9 @@ static int emit_job_change(void) {
 
 /* What the manager announces: its own properties, and a group's job. */
 START_TEST(test_manager_changes) {
-        _cleanup_free_ char *policy = emitted(emit_policy_change), *host = emitted(emit_host_change),
-                            *job = emitted(emit_job_change), *every = emitting(manager_vtable), *both = NULL;
+        _cleanup_free_ char *policy = emitted(emit_policy_change),
+                            *host = emitted(emit_host_change), *job = emitted(emit_job_change),
+                            *every = emitting(manager_vtable), *both = NULL;
 
         ck_assert_str_eq(policy, "PolicyError,PolicyFiles");
         ck_assert_str_eq(host, "Backends,InterruptRemapping,IommuPresent");
@@ -314,7 +349,8 @@ START_TEST(test_vtables_are_the_tables) {
 
                 for (const BusProperty *p = objects[i].properties; p->name; p++)
                         n_table++;
-                for (const sd_bus_vtable *v = objects[i].vtable; v->type != _SD_BUS_VTABLE_END; v++) {
+                for (const sd_bus_vtable *v = objects[i].vtable; v->type != _SD_BUS_VTABLE_END;
+                     v++) {
                         const BusProperty *row = NULL;
                         unsigned rows = 0;
 
@@ -326,16 +362,17 @@ START_TEST(test_vtables_are_the_tables) {
                                         row = p;
                                         rows++;
                                 }
-                        ck_assert_msg(rows == 1, "%s.%s is in its table %u times", objects[i].interface,
-                                      v->x.property.member, rows);
+                        ck_assert_msg(rows == 1, "%s.%s is in its table %u times",
+                                      objects[i].interface, v->x.property.member, rows);
                         ck_assert_str_eq(row->signature, v->x.property.signature);
                         ck_assert_ptr_eq(row->get, v->x.property.get);
                         ck_assert_ptr_nonnull(row->get);
                         ck_assert_uint_eq(row->flags, v->flags);
                         /* A property that changes is announced by its bit. */
-                        ck_assert_msg(!!row->change == !!(row->flags & SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-                                      "%s.%s: change bit %#x, flags %#llx", objects[i].interface, row->name,
-                                      row->change, (unsigned long long) row->flags);
+                        ck_assert_msg(!!row->change ==
+                                              !!(row->flags & SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+                                      "%s.%s: change bit %#x, flags %#llx", objects[i].interface,
+                                      row->name, row->change, (unsigned long long) row->flags);
                 }
                 ck_assert_uint_eq(n_vtable, n_table);
         }
@@ -403,7 +440,8 @@ static void check_get_all(size_t object, const char *path, const char *const *va
 
         for (const BusProperty *p = objects[object].properties; p->name; p++)
                 n_table++;
-        reply = call(path, "org.freedesktop.DBus.Properties", "GetAll", "s", objects[object].interface);
+        reply = call(path, "org.freedesktop.DBus.Properties", "GetAll", "s",
+                     objects[object].interface);
         ck_assert_msg(!sd_bus_message_is_method_error(reply, NULL), "GetAll on %s: %s", path,
                       sd_bus_message_get_error(reply)->message);
         ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "{sv}"), 0);
@@ -439,19 +477,44 @@ static void check_get_all(size_t object, const char *path, const char *const *va
 
 START_TEST(test_get_all) {
         static const char *const device[] = {
-                "Address=" DEVICE_ADDRESS, "Vendor=32902", "Device=4307", "SubsystemVendor=4136",
-                "SubsystemDevice=1", "Class=131072", "VendorName=Intel Corporation", "DeviceName=82574L",
-                "Driver=e1000e", "DriverOverride=", "Group=7", "Bridge=false", "ResetMethods=flr,bus",
-                "NumaNode=-1", "BootVga=false", "PhysFn=", "VirtFns=", "SriovTotalVfs=8", "SriovNumVfs=2",
-                "RmrrLocked=true", "HostCritical=boot disk", "VfioDevice=vfio3", NULL,
+                "Address=" DEVICE_ADDRESS,
+                "Vendor=32902",
+                "Device=4307",
+                "SubsystemVendor=4136",
+                "SubsystemDevice=1",
+                "Class=131072",
+                "VendorName=Intel Corporation",
+                "DeviceName=82574L",
+                "Driver=e1000e",
+                "DriverOverride=",
+                "Group=7",
+                "Bridge=false",
+                "ResetMethods=flr,bus",
+                "NumaNode=-1",
+                "BootVga=false",
+                "PhysFn=",
+                "VirtFns=",
+                "SriovTotalVfs=8",
+                "SriovNumVfs=2",
+                "RmrrLocked=true",
+                "HostCritical=boot disk",
+                "VfioDevice=vfio3",
+                NULL,
         };
         static const char *const group[] = {
-                "Id=7", "Devices=" DEVICE_ADDRESS, "Type=", "Assignable=false", "Blockers=a(sss)",
-                "ReservedRegions=a(tts)", "Job=", NULL,
+                "Id=7",
+                "Devices=" DEVICE_ADDRESS,
+                "Type=",
+                "Assignable=false",
+                "Blockers=a(sss)",
+                "ReservedRegions=a(tts)",
+                "Job=",
+                NULL,
         };
         static const char *const lease[] = {
-                "Id=5", "Kind=claim", "Group=7", "Devices=" DEVICE_ADDRESS, "Holder=:1.42", "Uid=1000",
-                "Pid=4242", "State=stuck", "Reason=busy", "Persistent=false", "Backend=type1", NULL,
+                "Id=5",         "Kind=claim",       "Group=7",       "Devices=" DEVICE_ADDRESS,
+                "Holder=:1.42", "Uid=1000",         "Pid=4242",      "State=stuck",
+                "Reason=busy",  "Persistent=false", "Backend=type1", NULL,
         };
         _cleanup_free_ char *device_path = NULL, *group_path = NULL, *lease_path = NULL;
 
@@ -466,8 +529,9 @@ START_TEST(test_get_all) {
 END_TEST
 
 static char *manager_backends(void) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply =
-                call(OBJ_ROOT, "org.freedesktop.DBus.Properties", "Get", "ss", IFACE_MANAGER, "Backends");
+        _cleanup_(sd_bus_message_unrefp)
+                sd_bus_message *reply = call(OBJ_ROOT, "org.freedesktop.DBus.Properties", "Get",
+                                             "ss", IFACE_MANAGER, "Backends");
 
         ck_assert_msg(!sd_bus_message_is_method_error(reply, NULL), "Get Backends: %s",
                       sd_bus_message_get_error(reply)->message);
@@ -481,10 +545,8 @@ START_TEST(test_manager_backends) {
                 bool iommu, node, module;
                 const char *want;
         } cases[] = {
-                { true, true, true, "type1" },
-                { true, true, false, "type1" },
-                { true, false, true, "type1" },
-                { true, false, false, "" },
+                { true, true, true, "type1" },  { true, true, false, "type1" },
+                { true, false, true, "type1" }, { true, false, false, "" },
                 { false, true, true, "" },
         };
 
@@ -495,8 +557,8 @@ START_TEST(test_manager_backends) {
                 w.host.vfio_container_node = cases[i].node;
                 w.host.mod_vfio = cases[i].module;
                 got = manager_backends();
-                ck_assert_msg(streq(got, cases[i].want), "case %zu: Backends %s, expected %s", i, got,
-                              cases[i].want);
+                ck_assert_msg(streq(got, cases[i].want), "case %zu: Backends %s, expected %s", i,
+                              got, cases[i].want);
         }
 }
 END_TEST
@@ -512,8 +574,8 @@ START_TEST(test_unknown_property) {
                 const char *paths[] = { OBJ_ROOT, group_path, device_path, lease_path };
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
-                reply = call(paths[i], "org.freedesktop.DBus.Properties", "Get", "ss", objects[i].interface,
-                             "Nope");
+                reply = call(paths[i], "org.freedesktop.DBus.Properties", "Get", "ss",
+                             objects[i].interface, "Nope");
                 ck_assert_msg(sd_bus_message_is_method_error(reply, SD_BUS_ERROR_UNKNOWN_PROPERTY),
                               "%s.Nope did not fail with UnknownProperty", objects[i].interface);
         }

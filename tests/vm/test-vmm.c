@@ -41,7 +41,7 @@
 #include "names.h"
 
 #define DEVICES_MAX 32
-#define ADDRESS_MAX 16                 /* "DDDD:BB:DD.F" */
+#define ADDRESS_MAX 16 /* "DDDD:BB:DD.F" */
 #define DMA_SIZE (2ULL << 20)
 /* Inside the usable IOVA range every group on x86 has (0 - 0xfedfffff) and away from guest RAM
  * layouts, so nothing else maps there. */
@@ -178,7 +178,7 @@ static void check_device(const Device *d) {
                 return;
         }
         report((info.flags & VFIO_DEVICE_FLAGS_PCI) &&
-               info.num_regions > VFIO_PCI_CONFIG_REGION_INDEX,
+                       info.num_regions > VFIO_PCI_CONFIG_REGION_INDEX,
                "%s VFIO_DEVICE_GET_INFO flags=0x%x regions=%u irqs=%u reset=%s", d->address,
                info.flags, info.num_regions, info.num_irqs,
                info.flags & VFIO_DEVICE_FLAGS_RESET ? "yes" : "no");
@@ -190,8 +190,7 @@ static void check_device(const Device *d) {
         /* A conventional config space is 256 bytes, PCIe's 4096. */
         report(region.size >= 256 && (region.flags & VFIO_REGION_INFO_FLAG_READ),
                "%s config region size=%llu offset=0x%llx flags=0x%x", d->address,
-               (unsigned long long) region.size, (unsigned long long) region.offset,
-               region.flags);
+               (unsigned long long) region.size, (unsigned long long) region.offset, region.flags);
         n = pread(d->fd, ids, sizeof(ids), (off_t) region.offset);
         if (n != (ssize_t) sizeof(ids)) {
                 report(false, "%s pread of the config space: %s", d->address,
@@ -250,8 +249,7 @@ static void show_iova_ranges(int fd) {
          * kernel they are only 4-byte aligned (UBSan caught it): everything is copied out,
          * never dereferenced in place. */
         for (uint32_t off = info->cap_offset, hops = 0;
-             off && off + sizeof(struct vfio_info_cap_header) <= info->argsz && hops < 16;
-             hops++) {
+             off && off + sizeof(struct vfio_info_cap_header) <= info->argsz && hops < 16; hops++) {
                 const char *base = (const char *) info;
                 struct vfio_info_cap_header h;
                 struct vfio_iova_range range;
@@ -265,8 +263,9 @@ static void show_iova_ranges(int fd) {
 
                         memcpy(&n, base + off + offsetof(Cap, nr_iovas), sizeof(n));
                         printf("info iova ranges:");
-                        for (uint32_t i = 0; i < n && i < 16 &&
-                                             first + (i + 1) * sizeof(range) <= info->argsz; i++) {
+                        for (uint32_t i = 0;
+                             i < n && i < 16 && first + (i + 1) * sizeof(range) <= info->argsz;
+                             i++) {
                                 memcpy(&range, base + first + i * sizeof(range), sizeof(range));
                                 printf(" 0x%llx-0x%llx", (unsigned long long) range.start,
                                        (unsigned long long) range.end);
@@ -286,7 +285,8 @@ static void check_container(int fd) {
                 .iova = DMA_IOVA,
                 .size = DMA_SIZE,
         };
-        struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap), .iova = DMA_IOVA,
+        struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap),
+                                                    .iova = DMA_IOVA,
                                                     .size = DMA_SIZE };
         void *buf;
         int r;
@@ -314,8 +314,10 @@ static void check_container(int fd) {
         }
         map.iova = MSI_IOVA;
         r = ioctl(fd, VFIO_IOMMU_MAP_DMA, &map);
-        report(r < 0 && errno == EINVAL, "container VFIO_IOMMU_MAP_DMA into the MSI window "
-               "iova=0x%llx refused: %s", MSI_IOVA, r < 0 ? strerror(errno) : "it was mapped");
+        report(r < 0 && errno == EINVAL,
+               "container VFIO_IOMMU_MAP_DMA into the MSI window "
+               "iova=0x%llx refused: %s",
+               MSI_IOVA, r < 0 ? strerror(errno) : "it was mapped");
         if (r == 0) {
                 unmap.iova = MSI_IOVA;
                 (void) ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
@@ -550,8 +552,10 @@ static int from_env(Vmm *v) {
                         *eq = 0;
                 if (!eq || !address_valid(item) || parse_int(eq + 1, &d->fd) < 0 ||
                     fcntl(d->fd, F_GETFD) < 0) {
-                        report(false, "VFIO_DEVICE_FDS entry \"%s\" is not ADDRESS=FD of an "
-                               "open fd", item);
+                        report(false,
+                               "VFIO_DEVICE_FDS entry \"%s\" is not ADDRESS=FD of an "
+                               "open fd",
+                               item);
                         continue;
                 }
                 snprintf(d->address, sizeof(d->address), "%s", item);
