@@ -453,28 +453,25 @@ int lease_set_enforce_device(LeaseSet *s, const char *address, const char *drive
                 k = guard(s, l->group, &why);
                 if (k == -ENOMEM)
                         return k;
-                if (k < 0)
-                        return asprintf(ret_message,
-                                        "%s, a member of leased IOMMU group %" PRIu32
-                                        ", was taken by %s "
-                                        "and is left there: %s",
-                                        address, l->group, driver ?: "no driver", strna(why)) < 0
-                                       ? -ENOMEM
-                                       : 1;
+                if (k < 0) {
+                        k = asprintf(ret_message,
+                                     "%s, a member of leased IOMMU group %" PRIu32 ", was taken "
+                                     "by %s and is left there: %s",
+                                     address, l->group, driver ?: "no driver", strna(why));
+                        return k < 0 ? -ENOMEM : 1;
+                }
         }
         k = binding_bind_vfio(s->ctx.model->root, address, s->ctx.timeout_usec, &f);
         if (k < 0)
                 k = asprintf(ret_message,
-                             "%s, a member of leased IOMMU group %" PRIu32
-                             ", was taken by %s and could "
-                             "not be moved back to vfio-pci: %s failed: %s",
+                             "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s "
+                             "and could not be moved back to vfio-pci: %s failed: %s",
                              address, l->group, driver ?: "no driver", bind_step_to_string(f.step),
                              strerror(-k));
         else
                 k = asprintf(ret_message,
-                             "%s, a member of leased IOMMU group %" PRIu32
-                             ", was taken by %s; moved "
-                             "back to vfio-pci",
+                             "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s; "
+                             "moved back to vfio-pci",
                              address, l->group, driver ?: "no driver");
         bind_failure_clear(&f);
         return k < 0 ? -ENOMEM : 1;
@@ -494,15 +491,13 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
                 k = guard(s, l->group, &why);
                 if (k == -ENOMEM)
                         return k;
-                if (k < 0)
-                        return asprintf(ret_message,
-                                        "%s appeared in leased IOMMU group %" PRIu32
-                                        " and was left on %s: "
-                                        "%s",
-                                        d->address, l->group, d->driver ?: "no driver",
-                                        strna(why)) < 0
-                                       ? -ENOMEM
-                                       : 1;
+                if (k < 0) {
+                        k = asprintf(ret_message,
+                                     "%s appeared in leased IOMMU group %" PRIu32 " and was left "
+                                     "on %s: %s",
+                                     d->address, l->group, d->driver ?: "no driver", strna(why));
+                        return k < 0 ? -ENOMEM : 1;
+                }
         }
         n = realloc(l->devices, sizeof(LeaseDevice) * (l->n_devices + 1));
         if (!n)

@@ -127,15 +127,21 @@ static int find_group(Manager *d, uint32_t group, const Group **ret, LeaseError 
         return 0;
 }
 
-static int evaluate(Manager *d, const Group *g, const BusCaller *c, PolicyVerdict *v,
-                    LeaseError *err) {
+/* What the policy says of caller c and the group (returned too). */
+static int evaluate(Manager *d, uint32_t group, const BusCaller *c, const Group **ret_group,
+                    PolicyVerdict *v, LeaseError *err) {
         PolicyCaller pc = { .uid = c->uid, .user = c->user, .groups = c->groups };
+        int k;
 
+        k = find_group(d, group, ret_group, err);
+        if (k < 0)
+                return k;
         if (!d->policy)
                 return no_policy_error(d, err);
         manager_refresh_host(d);
         *v = POLICY_VERDICT_INIT;
-        return policy_evaluate_group(d->policy, d->model->topology, g, d->model->host, &pc, v);
+        return policy_evaluate_group(d->policy, d->model->topology, *ret_group, d->model->host, &pc,
+                                     v);
 }
 
 /* The verdict's refusal as an error naming group, user and rule. */
@@ -155,10 +161,7 @@ int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, LeaseErro
         const Group *g;
         int k;
 
-        k = find_group(d, group, &g, err);
-        if (k < 0)
-                return k;
-        k = evaluate(d, g, c, &v, err);
+        k = evaluate(d, group, c, &g, &v, err);
         if (k >= 0 && !v.allowed)
                 k = verdict_error(&v, g, c, err);
         policy_verdict_clear(&v);
@@ -171,10 +174,7 @@ int manager_explain(Manager *d, uint32_t group, const BusCaller *c, struct json_
         const Group *g;
         int k;
 
-        k = find_group(d, group, &g, err);
-        if (k < 0)
-                return k;
-        k = evaluate(d, g, c, &v, err);
+        k = evaluate(d, group, c, &g, &v, err);
         if (k >= 0)
                 k = policy_verdict_to_json(&v, g->id, c->user, c->uid, ret);
         policy_verdict_clear(&v);
@@ -372,11 +372,8 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent,
         bool unsafe;
         int k;
 
-        k = find_group(d, group, &g, err);
-        if (k < 0)
-                return k;
         /* polkit said this caller may act now; the policy says what its uid may get. */
-        k = evaluate(d, g, c, &v, err);
+        k = evaluate(d, group, c, &g, &v, err);
         if (k < 0)
                 return k;
         if (!v.allowed) {
