@@ -83,20 +83,28 @@ static bool rel_is_valid(const char *rel) {
 
 /* ---- filesystem primitives, all relative to the root fd ---- */
 
+/* Creates rel and its missing parents. The whole path is tried first and the walk goes up only
+ * as far as a parent is missing: a tree of thousands of devices adds files to directories that
+ * mostly exist, and a walk down from the root for each costs a lookup per level. */
 static int mkdir_p_at(int dirfd, const char *rel) {
         Path p;
+        char *s;
+        int r;
 
+        if (mkdirat(dirfd, rel, 0755) >= 0 || errno == EEXIST)
+                return 0;
+        if (errno != ENOENT)
+                return -errno;
         if (pathf(p, "%s", rel) < 0)
                 return -ENAMETOOLONG;
-        for (char *s = strchr(p, '/');; s = strchr(s + 1, '/')) {
-                if (s)
-                        *s = 0;
-                if (mkdirat(dirfd, p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                if (!s)
-                        return 0;
-                *s = '/';
-        }
+        s = strrchr(p, '/');
+        if (!s)
+                return -ENOENT;
+        *s = 0;
+        r = mkdir_p_at(dirfd, p);
+        if (r < 0)
+                return r;
+        return mkdirat(dirfd, rel, 0755) >= 0 || errno == EEXIST ? 0 : -errno;
 }
 
 static int mkdir_parent_at(int dirfd, const char *rel) {
@@ -168,10 +176,15 @@ static int write_at(int dirfd, const char *rel, const void *data, size_t size, m
         const uint8_t *p = data;
         int r;
 
-        r = mkdir_parent_at(dirfd, rel);
-        if (r < 0)
-                return r;
         fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0 && errno == ENOENT) {
+                /* The parent is missing: only then create it (see mkdir_p_at()). */
+                r = mkdir_parent_at(dirfd, rel);
+                if (r < 0)
+                        return r;
+                fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                            mode);
+        }
         if (fd < 0) {
                 /* A directory or a link where a file should be: replace it. */
                 if (errno != EISDIR && errno != ELOOP)
@@ -335,6 +348,11 @@ static int get_link(FakeSys *fs, const char *rel, char *buf) {
 static int put_raw_link(FakeSys *fs, const char *rel, const char *target) {
         int r;
 
+        if (symlinkat(target, fs->dirfd, rel) >= 0)
+                return 0;
+        /* Something is in the way, or the parent is missing: the slow path. */
+        if (errno != EEXIST && errno != ENOENT)
+                return -errno;
         r = mkdir_parent_at(fs->dirfd, rel);
         if (r >= 0)
                 r = clear_at(fs->dirfd, rel);
@@ -808,13 +826,19 @@ static int widen_bridges(FakeSys *fs, const char *dev, uint8_t bus) {
                 if (read_config(fs, p, &cfg, &size) >= 0 &&
                     ((uint8_t) cfg[CFG_HEADER_TYPE] & 0x7f) == 1) {
                         uint8_t sec = (uint8_t) cfg[CFG_SECONDARY_BUS];
+                        bool changed = false;
 
-                        if (sec == 0 || bus < sec)
+                        if (sec == 0 || bus < sec) {
                                 cfg[CFG_SECONDARY_BUS] = (char) bus;
-                        if (bus > (uint8_t) cfg[CFG_SUBORDINATE_BUS])
+                                changed = true;
+                        }
+                        if (bus > (uint8_t) cfg[CFG_SUBORDINATE_BUS]) {
                                 cfg[CFG_SUBORDINATE_BUS] = (char) bus;
-                        r = pathf(c, "%s/config", p);
-                        if (r >= 0)
+                                changed = true;
+                        }
+                        /* Most children land in a range their bridges cover already. */
+                        r = changed ? pathf(c, "%s/config", p) : 0;
+                        if (r >= 0 && changed)
                                 r = write_at(fs->dirfd, c, cfg, size, 0644);
                         if (r < 0)
                                 return r;
