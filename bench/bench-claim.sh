@@ -15,6 +15,7 @@
 #          --srcdir=DIR (tests/test-system-bus.conf, tests/data/hosts)  --cycles=N (200)
 #          --rounds=N (3)  --before=DIR (the build directory of an older vfio-assignd)
 #          --tmpdir=DIR (default /dev/shm when writable: /run, where state.json lives, is tmpfs)
+#          --results=FILE (append "key value" figures for run-all.sh)
 set -eu
 
 builddir=.
@@ -23,6 +24,7 @@ cycles=200
 rounds=3
 before=
 tmpbase=
+results=/dev/null
 python=${DBUSMOCK_PYTHON:-/usr/bin/python3}
 
 for arg in "$@"; do
@@ -33,7 +35,8 @@ for arg in "$@"; do
         --rounds=*) rounds=${arg#*=} ;;
         --before=*) before=${arg#*=} ;;
         --tmpdir=*) tmpbase=${arg#*=} ;;
-        -h|--help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --results=*) results=${arg#*=} ;;
+        -h|--help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-claim.sh: unknown argument: $arg" >&2; exit 2 ;;
         esac
 done
@@ -291,7 +294,7 @@ check_host_drivers "$work/baseline"
 {
         echo "cycles $cycles $t0 $t1 $t4 $t5"
         cat "$work/rounds"
-} | awk '
+} | awk -v results="$results" '
 function median(a, n,   i, j, t) {
         for (i = 2; i <= n; i++)
                 for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
@@ -322,6 +325,9 @@ END {
         line("baseline, sh writing the same sysfs files:", base)
         printf "bench: ratio baseline/daemon: %.1fx (one client), %.1fx (assignctl)\n",
                base / mrate["after"], base / cli
+        printf "claim_daemon_per_s %.1f\nclaim_assignctl_per_s %.1f\nclaim_shell_per_s %.1f\n",
+               mrate["after"], cli, base >>results
+        printf "claim_ratio %.2f\nclaim_ratio_assignctl %.2f\n", base / mrate["after"], base / cli >>results
         if ("before" in count) {
                 line("the older build (--before), one client:", mrate["before"])
                 printf "bench: ratio this build/older build: %.2fx cycles/s (median of %d interleaved rounds)\n",
