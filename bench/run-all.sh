@@ -129,9 +129,12 @@ END {
                        k(dev), v["rss_steady_mib"], v["rss_after_GetManagedObjects_mib"],
                        v["rss_after_GetHostReport_mib"], v["rss_after_ListDevices_mib"],
                        v["rss_after_reads_mib"], v["rss_hwm_mib"], verdict(v["rss_after_reads_mib"] <= 16)
+                fate = v["gmo_big_daemon"]
+                gsub(/_/, " ", fate)
                 if (has("gmo_big"))
-                        printf "GetManagedObjects %s: %s (daemon settled at %.1f MiB)  (target: succeeds)  %s\n",
-                               k(big), v["gmo_big"], v["rss_big_steady_mib"], verdict(v["gmo_big"] == "ok")
+                        printf "GetManagedObjects %s: %s, then the daemon %s (settled at %.1f MiB before)  (target: succeeds)  %s\n",
+                               k(big), v["gmo_big"], fate,
+                               v["rss_big_steady_mib"], verdict(v["gmo_big"] == "ok")
         } else
                 print "daemon RSS: not measured"
         for (key in v)

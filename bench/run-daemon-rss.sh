@@ -104,11 +104,19 @@ echo "bench: $ndev devices: vfio-assignd answering after $daemon_start_s s; VmRS
 bench_result rss_big_steady_mib "$(mib "$rss")"
 res=$(call GetManagedObjects)
 case "$res" in ok*) gmo=ok ;; *) gmo=failed ;; esac
-if kill -0 "$daemon_pid" 2>/dev/null && bench_ping; then alive="still answers on its name"; else alive="no longer answers on its name"; fi
-if kill -0 "$daemon_pid" 2>/dev/null; then
-        alive="$alive, VmRSS $(mib "$(bench_rss_kib VmRSS)") MiB"
+# A daemon that lost its bus connection should exit (and systemd restart it): give it a moment.
+sleep 1
+state=$(awk '{ print $3 }' "/proc/$daemon_pid/stat" 2>/dev/null || echo gone)
+if [ "$state" = Z ] || [ "$state" = gone ]; then
+        rc=0
+        wait "$daemon_pid" || rc=$?
+        daemon_pid=
+        alive="exited with status $rc"
+elif bench_ping; then
+        alive="still answers on its name, VmRSS $(mib "$(bench_rss_kib VmRSS)") MiB"
 else
-        alive="$alive (exited)"
+        alive="is still running without answering on its name"
 fi
 echo "bench: $ndev devices: GetManagedObjects: $res; the daemon $alive"
 bench_result gmo_big "$gmo"
+bench_result gmo_big_daemon "$(echo "$alive" | cut -d, -f1 | tr ' ' _)"
