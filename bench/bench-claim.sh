@@ -5,7 +5,8 @@
 # the same run: a plain shell script, under the same preload, writing the same sysfs files in the
 # same order (driver_override, unbind, drivers_probe for each function, then driver_override,
 # unbind, bind back) with no checks, no state file, no VFIO and no D-Bus. Prints both rates and
-# the ratio. Then, in rounds, with one long-lived client: the cycle rate, and the latency of
+# the ratio; the baseline and the daemon take turns in rounds, and the medians are compared.
+# In each round, with one long-lived client: the cycle rate, and the latency of
 # ListGroups while the daemon is idle and while a claim waits for a driver's probe that hangs
 # (the mock's probe-hang, 2 s) against the idle latency of the same round; with --before, an
 # older build's daemon is measured the same way in each round, alternating with this one.
@@ -240,27 +241,8 @@ wait_for("the hung claim's lease stays", lambda: len(manager.ListLeases()) == 0,
 print(f"{rate:.1f} {statistics.median(idle):.3f} {max(idle):.3f} "
       f"{statistics.median(blocked):.3f} {max(blocked):.3f} {len(blocked)}")
 PYEOF
-: >"$work/rounds"
-r=0
-while [ "$r" -lt "$rounds" ]; do
-        for build in after ${before:+before}; do
-                if [ "$build" = before ]; then
-                        stop_daemon
-                        start_daemon "$before"
-                fi
-                echo "$build $("$python" "$work/round.py" "$group" "$cycles" "$work/host" \
-                        "$work/faults" "${functions%% *}")" >>"$work/rounds"
-                check_host_drivers "$work/host"
-                if [ "$build" = before ]; then
-                        stop_daemon
-                        start_daemon "$builddir"
-                fi
-        done
-        r=$((r + 1))
-done
-
 # 3. The baseline: the same writes from one shell process under the same preload, on a tree of
-#    its own (no uevents: nobody listens).
+#    its own (no uevents: nobody listens), run in each round before the daemon's turn.
 cat >"$work/baseline.sh" <<'EOF'
 sys=$1/sys/bus/pci
 n=$2
@@ -283,16 +265,39 @@ EOF
 # shellcheck disable=SC2086 # $functions is a list
 LD_PRELOAD=$mock VFIO_MOCK_ROOT=$work/baseline \
         sh -e "$work/baseline.sh" "$work/baseline" 1 $functions
-t4=$(now)
-# shellcheck disable=SC2086
-LD_PRELOAD=$mock VFIO_MOCK_ROOT=$work/baseline \
-        sh -e "$work/baseline.sh" "$work/baseline" "$cycles" $functions
-t5=$(now)
-check_host_drivers "$work/baseline"
+baseline_rate() {
+        b0=$(now)
+        # shellcheck disable=SC2086
+        LD_PRELOAD=$mock VFIO_MOCK_ROOT=$work/baseline \
+                sh -e "$work/baseline.sh" "$work/baseline" "$cycles" $functions
+        b1=$(now)
+        check_host_drivers "$work/baseline"
+        echo "$cycles $b0 $b1" | awk '{ printf "%.1f", $1 / ($3 - $2) }'
+}
+
+: >"$work/rounds"
+r=0
+while [ "$r" -lt "$rounds" ]; do
+        echo "base $(baseline_rate)" >>"$work/rounds"
+        for build in after ${before:+before}; do
+                if [ "$build" = before ]; then
+                        stop_daemon
+                        start_daemon "$before"
+                fi
+                echo "$build $("$python" "$work/round.py" "$group" "$cycles" "$work/host" \
+                        "$work/faults" "${functions%% *}")" >>"$work/rounds"
+                check_host_drivers "$work/host"
+                if [ "$build" = before ]; then
+                        stop_daemon
+                        start_daemon "$builddir"
+                fi
+        done
+        r=$((r + 1))
+done
 
 # The medians of the rounds per build, then everything against its baseline.
 {
-        echo "cycles $cycles $t0 $t1 $t4 $t5"
+        echo "cycles $cycles $t0 $t1"
         cat "$work/rounds"
 } | awk -v results="$results" '
 function median(a, n,   i, j, t) {
@@ -303,7 +308,8 @@ function median(a, n,   i, j, t) {
 function line(what, rate) {
         printf "bench:   %-48s %8.1f cycles/s (%6.2f ms/cycle)\n", what, rate, 1000 / rate
 }
-$1 == "cycles" { n = $2; cli = n / ($4 - $3); base = n / ($6 - $5); next }
+$1 == "cycles" { n = $2; cli = n / ($4 - $3); next }
+$1 == "base" { baserate[++nbase] = $2; next }
 {
         k = ++count[$1]
         rate[$1, k] = $2; idle[$1, k] = $3; idlemax[$1, k] = $4; blk[$1, k] = $5; blkmax[$1, k] = $6
@@ -319,7 +325,8 @@ END {
                 }
                 mrate[b] = median(r, count[b]); midle[b] = median(x, count[b]); mblk[b] = median(y, count[b])
         }
-        printf "bench: claim+release of a 3-function IOMMU group, kernel model, %d cycles\n", n
+        base = median(baserate, nbase)
+        printf "bench: claim+release of a 3-function IOMMU group, kernel model, %d cycles, medians of %d rounds\n", n, nbase
         line("vfio-assignd, assignctl claim --exec true:", cli)
         line("vfio-assignd, one client (ClaimGroup+Release):", mrate["after"])
         line("baseline, sh writing the same sysfs files:", base)
