@@ -444,8 +444,8 @@ static void add_filler(unsigned n) {
                 char bdf[16];
                 FakeDevice d;
 
-                snprintf(bdf, sizeof(bdf), "0000:%02x:%02x.%x", 0x10 + i / 256, (i / 8) % 32,
-                         i % 8);
+                snprintf(bdf, sizeof(bdf), "0000:%02x:%02x.%x", (0x10 + i / 256) & 0xffu,
+                         (i / 8) % 32, i % 8);
                 fake_device_init(&d, bdf);
                 d.vendor = 0x8086;
                 d.device = 0x10fb;
