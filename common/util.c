@@ -196,6 +196,35 @@ int strv_extend(char ***l, const char *s) {
         return 0;
 }
 
+/* Slots (entries plus the NULL) allocated for a list of n entries built by strv_extend_n(). */
+static size_t strv_slots(size_t n) {
+        size_t s = 4;
+
+        while (s < n + 1)
+                s *= 2;
+        return s;
+}
+
+int strv_extend_n(char ***l, size_t *n, const char *s) {
+        char *c, **nl = *l;
+
+        c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        if (!nl || *n + 2 > strv_slots(*n)) {
+                nl = realloc(*l, sizeof(char *) * strv_slots(*n + 1));
+                if (!nl) {
+                        free(c);
+                        return -ENOMEM;
+                }
+        }
+        nl[*n] = c;
+        nl[*n + 1] = NULL;
+        (*n)++;
+        *l = nl;
+        return 0;
+}
+
 int strv_extendv(char ***l, const char *fmt, va_list ap) {
         _cleanup_free_ char *s = NULL;
 

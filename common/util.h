@@ -38,8 +38,13 @@ int strextendf(char **s, const char *sep, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 size_t strv_length(char *const *l);
-/* Appends a copy of s; *l may be NULL. */
+/* Appends a copy of s; *l may be NULL. Counts the list first: for building long lists use
+ * strv_extend_n(). */
 int strv_extend(char ***l, const char *s);
+/* Appends a copy of s to the list *l of *n entries (*l NULL when *n is 0), in amortised constant
+ * time: the allocation grows by doubling, and its size follows from *n, so nothing is stored
+ * beside the list. Only lists built with strv_extend_n() alone may be passed. */
+int strv_extend_n(char ***l, size_t *n, const char *s);
 /* Appends a formatted string. */
 int strv_extendv(char ***l, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 int strv_extendf(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -246,8 +246,7 @@ static int net_devices(const SysRoot *root, const char *ifname, const char *top,
         return 0;
 }
 
-int host_critical_find(const SysRoot *root, const Topology *t, HostCritical **ret, size_t *ret_n,
-                       char ***errors) {
+int host_critical_find(const SysRoot *root, HostCritical **ret, size_t *ret_n, char ***errors) {
         _cleanup_free_ char *mountinfo = NULL, *route = NULL, *route6 = NULL;
         _cleanup_strv_free_ char **ifaces = NULL;
         HostCritical *c = NULL;
@@ -286,14 +285,6 @@ int host_critical_find(const SysRoot *root, const Topology *t, HostCritical **re
                         goto fail;
         }
 
-        /* boot_vga: the device the firmware used for the console (sysfs-bus-pci). */
-        for (size_t i = 0; i < t->n_devices; i++)
-                if (t->devices[i]->boot_vga > 0) {
-                        k = add(&c, &n, t->devices[i]->address,
-                                "is the boot VGA device (boot_vga=1)");
-                        if (k < 0)
-                                goto fail;
-                }
         *ret = c;
         *ret_n = n;
         return 0;

@@ -6,11 +6,11 @@
 #include "sysfs.h"
 #include "topology.h"
 
-/* Devices the host itself needs: the PCI device behind the block device holding "/", behind the
- * network interface(s) carrying a default route, and the boot VGA device. Reads proc/ and sys/
- * under the root; boot VGA comes from the already-scanned topology. Problems go to *errors. */
-int host_critical_find(const SysRoot *root, const Topology *t, HostCritical **ret, size_t *ret_n,
-                       char ***errors);
+/* Devices the host itself needs: the PCI device behind the block device holding "/" and behind
+ * the network interface(s) carrying a default route. Reads proc/ and sys/ under the root, not
+ * the PCI tree: the boot VGA device, the third kind, is a fact of each device
+ * (topology_derive_device()). Problems go to *errors. */
+int host_critical_find(const SysRoot *root, HostCritical **ret, size_t *ret_n, char ***errors);
 void host_critical_free(HostCritical *c, size_t n);
 
 /* Pure helpers, exposed for tests. */

@@ -63,11 +63,23 @@ typedef struct Model {
         PciNames *names;
         Topology *topology;
         HostInfo *host;
-        PciAddress *rmrr; /* devices named by DMAR RMRR scopes */
+        /* The DMAR RMRR scopes resolved: the devices they name (sorted) and the bridge scopes
+         * (whose subtrees they name too). Resolving reads the secondary bus of the bridges on
+         * each scope's path: those are remembered, and rmrr_volatile says that a bridge was
+         * missing or had no readable config (the answer then depends on which devices exist). */
+        PciAddress *rmrr;
         size_t n_rmrr;
-        HostCritical *critical;
+        PciAddress *rmrr_subtrees;
+        size_t n_rmrr_subtrees;
+        PciAddress *rmrr_bridges;
+        size_t n_rmrr_bridges;
+        bool rmrr_volatile;
+        char *rmrr_error;
+        HostCritical *critical; /* behind "/" and the default route */
         size_t n_critical;
-        char **errors; /* host-critical and RMRR resolution problems */
+        char **critical_errors;
+        bool derived_iommu_present; /* what the groups' blockers were derived with */
+        char **errors; /* host-critical and RMRR resolution problems: the two lists above */
         /* What the kernel had not finished updating when we read it: a remove uevent can come
          * while iommu_groups/N/devices still lists the device, an add before the device's group
          * is there. model_settle() reads these again. */

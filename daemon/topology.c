@@ -30,7 +30,7 @@ Device *device_free(Device *d) {
         return NULL;
 }
 
-static void blockers_free(Blocker *b, size_t n) {
+void blockers_free(Blocker *b, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(b[i].code);
                 free(b[i].device);
@@ -183,6 +183,7 @@ static int read_link_name(const SysRoot *root, int dfd, const char *addr, const 
 static int split_words(const char *s, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         const char *p = s;
+        size_t n_l = 0;
 
         for (;;) {
                 char w[64];
@@ -192,13 +193,13 @@ static int split_words(const char *s, char ***ret) {
                 if (!*p)
                         break;
                 n = strcspn(p, " \t\n");
-                if (n >= sizeof(w) || strv_length(l) >= 32)
+                if (n >= sizeof(w) || n_l >= 32)
                         return -EBADMSG;
                 memcpy(w, p, n);
                 w[n] = 0;
                 if (!filename_is_valid(w))
                         return -EBADMSG;
-                if (strv_extend(&l, w) < 0)
+                if (strv_extend_n(&l, &n_l, w) < 0)
                         return -ENOMEM;
                 p += n;
         }
@@ -259,8 +260,8 @@ static int read_virtfns(const SysRoot *root, int dfd, const char *addr, char ***
         }
         if (n > 0)
                 qsort(v, n, sizeof(*v), cmp_virtfn);
-        for (size_t i = 0; i < n; i++) {
-                k = strv_extend(ret, v[i].addr);
+        for (size_t i = 0, n_ret = 0; i < n; i++) {
+                k = strv_extend_n(ret, &n_ret, v[i].addr);
                 if (k < 0)
                         goto out;
         }
@@ -556,6 +557,7 @@ static int group_read_full(const SysRoot *root, uint32_t id, bool list_members, 
         _cleanup_free_ char *path = NULL;
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
+        size_t n = 0;
         int k;
 
         g = calloc(1, sizeof(*g));
@@ -579,7 +581,7 @@ static int group_read_full(const SysRoot *root, uint32_t id, bool list_members, 
                         /* Groups may hold non-PCI devices (platform devices); we only manage PCI. */
                         continue;
                 }
-                if (strv_extend(&g->devices, de->d_name) < 0)
+                if (strv_extend_n(&g->devices, &n, de->d_name) < 0)
                         return -ENOMEM;
         }
         strv_sort(g->devices);
@@ -613,19 +615,21 @@ static int list_dir(const SysRoot *root, const char *path, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
+        size_t n = 0;
         int k;
 
         k = sysroot_opendir_at(root, -1, path, &d);
         if (k < 0)
                 return k;
         while ((de = readdir(d)))
-                if (de->d_name[0] != '.' && strv_extend(&l, de->d_name) < 0)
+                if (de->d_name[0] != '.' && strv_extend_n(&l, &n, de->d_name) < 0)
                         return -ENOMEM;
         *ret = TAKE_PTR(l);
         return 0;
 }
 
 static int scan_groups(Topology *t, const SysRoot *root);
+static ssize_t find_group_index(const Topology *t, uint32_t id, bool *found);
 
 int topology_scan(Topology *t, const SysRoot *root, PciNames *names) {
         _cleanup_strv_free_ char **devs = NULL;
@@ -682,12 +686,14 @@ static int cmp_u32(const void *a, const void *b) {
  * PCI member are of no use to us and are not listed. */
 static int scan_groups(Topology *t, const SysRoot *root) {
         _cleanup_free_ uint32_t *ids = NULL;
+        _cleanup_free_ size_t *n_members = NULL;
         size_t n = 0;
         int k;
 
         ids = calloc(t->n_devices + 1, sizeof(uint32_t));
+        n_members = calloc(t->n_devices + 1, sizeof(size_t));
         t->groups = calloc(t->n_devices + 1, sizeof(Group *));
-        if (!ids || !t->groups)
+        if (!ids || !n_members || !t->groups)
                 return -ENOMEM;
         for (size_t i = 0; i < t->n_devices; i++)
                 if (t->devices[i]->group >= 0)
@@ -711,11 +717,13 @@ static int scan_groups(Topology *t, const SysRoot *root) {
         }
         /* Devices are sorted by address, so each group's list comes out sorted too. */
         for (size_t i = 0; i < t->n_devices; i++) {
-                Group *g = t->devices[i]->group >= 0
-                                   ? topology_find_group(t, (uint32_t) t->devices[i]->group)
-                                   : NULL;
+                bool found = false;
+                ssize_t at = t->devices[i]->group >= 0
+                                     ? find_group_index(t, (uint32_t) t->devices[i]->group, &found)
+                                     : -1;
 
-                if (g && strv_extend(&g->devices, t->devices[i]->address) < 0)
+                if (found && strv_extend_n(&t->groups[at]->devices, &n_members[at],
+                                           t->devices[i]->address) < 0)
                         return -ENOMEM;
         }
         return 0;
@@ -758,6 +766,12 @@ static ssize_t find_group_index(const Topology *t, uint32_t id, bool *found) {
         }
         *found = false;
         return (ssize_t) lo;
+}
+
+size_t topology_device_lower_bound(const Topology *t, const PciAddress *a) {
+        bool found;
+
+        return (size_t) find_device_index(t, a, &found);
 }
 
 Device *topology_find_device(const Topology *t, const char *address) {
@@ -956,31 +970,74 @@ static int derive_group(Topology *t, Group *g, bool iommu_present) {
         return 0;
 }
 
-int topology_derive(Topology *t, const PciAddress *rmrr, size_t n_rmrr, const HostCritical *crit,
-                    size_t n_crit, bool iommu_present) {
-        for (size_t i = 0; i < t->n_devices; i++) {
-                Device *d = t->devices[i];
-                Group *g = d->group >= 0 ? topology_find_group(t, (uint32_t) d->group) : NULL;
+bool derive_facts_rmrr_named(const DeriveFacts *f, const Device *d) {
+        size_t lo = 0, hi = f->n_rmrr;
 
-                d->rmrr_named = false;
-                for (size_t j = 0; j < n_rmrr; j++)
-                        if (pci_address_compare(&rmrr[j], &d->addr) == 0)
-                                d->rmrr_named = true;
-                /* Named by an RMRR is locked unless the kernel told us the region is relaxable. */
-                d->rmrr_locked = d->rmrr_named &&
-                                 (!g || !g->regions_known || group_has_direct_region(g));
-                d->host_critical = mfree(d->host_critical);
-                for (size_t j = 0; j < n_crit; j++)
-                        if (streq(crit[j].address, d->address)) {
-                                d->host_critical = strdup(crit[j].reason);
-                                if (!d->host_critical)
-                                        return -ENOMEM;
-                                utf8_sanitize(d->host_critical);
-                                break;
-                        }
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = pci_address_compare(&f->rmrr[mid], &d->addr);
+
+                if (c == 0)
+                        return true;
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
         }
-        for (size_t i = 0; i < t->n_groups; i++)
-                if (derive_group(t, t->groups[i], iommu_present) < 0)
+        /* A bridge scope gives the region to every device below the bridge as well
+         * (drivers/iommu/intel/iommu.c, intel_iommu_get_resv_regions(): any device downstream
+         * of the scope's bridge); below it means the bridge's directory is on the device's
+         * path. */
+        for (size_t i = 0; d->devpath && i < f->n_rmrr_subtrees; i++) {
+                char component[PCI_ADDRESS_STRLEN + 2];
+
+                component[0] = '/';
+                pci_address_format(&f->rmrr_subtrees[i], component + 1);
+                strcat(component, "/");
+                if (strstr(d->devpath, component))
+                        return true;
+        }
+        return false;
+}
+
+int topology_derive_device(Topology *t, Device *d, const DeriveFacts *f) {
+        Group *g = d->group >= 0 ? topology_find_group(t, (uint32_t) d->group) : NULL;
+        const char *reason = NULL;
+
+        d->rmrr_named = derive_facts_rmrr_named(f, d);
+        /* Named by an RMRR is locked unless the kernel told us the region is relaxable. */
+        d->rmrr_locked = d->rmrr_named && (!g || !g->regions_known || group_has_direct_region(g));
+        for (size_t j = 0; j < f->n_crit && !reason; j++)
+                if (streq(f->crit[j].address, d->address))
+                        reason = f->crit[j].reason;
+        /* boot_vga: the device the firmware used for the console (sysfs-bus-pci); the root
+         * filesystem's and the default route's reasons come first. */
+        if (!reason && d->boot_vga > 0)
+                reason = "is the boot VGA device (boot_vga=1)";
+        d->host_critical = mfree(d->host_critical);
+        if (reason) {
+                d->host_critical = strdup(reason);
+                if (!d->host_critical)
                         return -ENOMEM;
+                utf8_sanitize(d->host_critical);
+        }
+        t->derived_devices++;
+        return 0;
+}
+
+int topology_derive_group(Topology *t, Group *g, bool iommu_present) {
+        t->derived_groups++;
+        return derive_group(t, g, iommu_present);
+}
+
+int topology_derive(Topology *t, const DeriveFacts *f) {
+        int k;
+
+        for (size_t i = 0; i < t->n_devices; i++)
+                if ((k = topology_derive_device(t, t->devices[i], f)) < 0)
+                        return k;
+        for (size_t i = 0; i < t->n_groups; i++)
+                if ((k = topology_derive_group(t, t->groups[i], f->iommu_present)) < 0)
+                        return k;
         return 0;
 }

@@ -79,11 +79,15 @@ typedef struct Topology {
         Group **groups; /* sorted by id */
         size_t n_groups;
         char **errors; /* what could not be read, one line each: "0000:01:00.0: reset_method: ..." */
+        /* How many devices and groups were derived, ever: for tests that bound an event's
+         * work. */
+        unsigned long derived_devices, derived_groups;
 } Topology;
 
 Device *device_free(Device *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Device *, device_free);
 Group *group_free(Group *g);
+void blockers_free(Blocker *b, size_t n);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Group *, group_free);
 
 int topology_new(Topology **ret);
@@ -102,6 +106,8 @@ int group_read(const SysRoot *root, uint32_t id, Group **ret, char ***errors);
 
 Device *topology_find_device(const Topology *t, const char *address);
 Group *topology_find_group(const Topology *t, uint32_t id);
+/* The index in t->devices of the first device at or after a. */
+size_t topology_device_lower_bound(const Topology *t, const PciAddress *a);
 /* Insert or replace by key; takes ownership. Returns the object it replaced (caller frees) via
  * ret_old, or NULL. */
 int topology_put_device(Topology *t, Device *d, Device **ret_old);
@@ -109,10 +115,25 @@ int topology_put_group(Topology *t, Group *g, Group **ret_old);
 Device *topology_take_device(Topology *t, const char *address);
 Group *topology_take_group(Topology *t, uint32_t id);
 
-/* Recomputes rmrr_locked, host_critical, blockers and assignable from the given facts.
- * rmrr: devices named by RMRR scopes. iommu_present: false blocks everything. */
-int topology_derive(Topology *t, const PciAddress *rmrr, size_t n_rmrr, const HostCritical *crit,
-                    size_t n_crit, bool iommu_present);
+/* The facts from outside the PCI tree that derived facts depend on. */
+typedef struct DeriveFacts {
+        const PciAddress *rmrr; /* devices named by RMRR scopes, sorted, unique */
+        size_t n_rmrr;
+        const PciAddress *rmrr_subtrees; /* bridge scopes: every device below is named too */
+        size_t n_rmrr_subtrees;
+        const HostCritical *crit; /* root filesystem, default route (boot VGA is per device) */
+        size_t n_crit;
+        bool iommu_present; /* false blocks everything */
+} DeriveFacts;
+
+bool derive_facts_rmrr_named(const DeriveFacts *f, const Device *d);
+/* rmrr_named, rmrr_locked (which reads the device's group) and host_critical of one device. */
+int topology_derive_device(Topology *t, Device *d, const DeriveFacts *f);
+/* Blockers and assignable of one group, from its members' derived facts: derive the members
+ * first. */
+int topology_derive_group(Topology *t, Group *g, bool iommu_present);
+/* Every device, then every group. */
+int topology_derive(Topology *t, const DeriveFacts *f);
 
 bool device_is_bridge_class(uint32_t class);
 /* Whether a claim moves the function to vfio-pci. Bridges stay on pcieport, which the kernel

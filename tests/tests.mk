@@ -54,6 +54,16 @@ tests_unit_test_model_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_model_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
 tests_unit_test_model_LDADD = libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS)
 
+check_PROGRAMS += tests/unit/test-model-events
+TESTS += tests/unit/test-model-events
+tests_unit_test_model_events_SOURCES = tests/unit/test-model-events.c \
+	daemon/model.c daemon/topology.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c daemon/dmar.c \
+	daemon/dmar-json.c daemon/report.c daemon/pcinames.c \
+	tests/fakesys.c tests/fakesys-host.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
+tests_unit_test_model_events_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_model_events_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
+tests_unit_test_model_events_LDADD = libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS)
+
 # The checked-in introspection XML must match the vtables.
 TESTS += tests/check-dbus-xml.sh
 EXTRA_DIST += tests/check-dbus-xml.sh
