@@ -231,6 +231,16 @@ static void drop_unsafe_interrupts(Manager *d, const char *why) {
                 log_warning_errno(k, "Cannot clear vfio_iommu_type1.allow_unsafe_interrupts: %m");
 }
 
+static void queue_enforcement(Manager *d, const char *action, const char *address);
+
+/* A lease just became active: a member the model does not see on vfio-pci (another driver took
+ * it while the lease was being acquired, or the uevents of its binding are still to come) is
+ * checked by a job, as a uevent of it would have been. */
+static void check_members(Manager *d, const Lease *l) {
+        for (size_t i = 0; i < l->n_devices; i++)
+                queue_enforcement(d, "bind", l->devices[i].address);
+}
+
 static void lease_appeared(Manager *d, Lease *l) {
         (void) lease_bus_attach(d, l);
         (void) lease_bus_emit_added(d, l);
@@ -301,6 +311,7 @@ static void acquire_done(Job *j) {
                         drop_unsafe_interrupts(d, "the claim that needed it failed");
                         reply(a->reply, a->userdata, NULL, &a->err);
                 } else {
+                        check_members(d, l);
                         if (l->kind == LEASE_CLAIM) {
                                 fdstore_put_lease(l);
                                 k = lease_bus_track(d, l);
@@ -726,15 +737,17 @@ static int enforce_device(Manager *d, const char *action, const char *address, E
         return 0;
 }
 
-/* Whether a uevent of address may need a job: it is in a lease, or it arrived where one may want
- * it. Decided cheaply here, exactly by enforce_device() in the job. */
+/* Whether a uevent of address may need a job: a member of an active lease is off vfio-pci, or
+ * it arrived where one may want it. Decided cheaply here, exactly by enforce_device() in the job.
+ * The binds and unbinds a claim or release makes itself come while its lease is not active and
+ * need none; a member that moved meanwhile is seen when the claim ends (check_members()). */
 static bool may_need_enforcement(Manager *d, const char *action, const char *address) {
         const Device *dev = topology_find_device(d->model->topology, address);
 
         if (!dev || !d->leases)
                 return false;
         if (lease_set_find_device(d->leases, address))
-                return true;
+                return lease_set_device_drifted(d->leases, address, dev->driver);
         if (!streq(action, "add") || dev->group < 0)
                 return false;
         return lease_set_find_group(d->leases, (uint32_t) dev->group) ||
