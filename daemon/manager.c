@@ -63,10 +63,12 @@ char *manager_policy_errors(const Manager *d) {
         return join_reasons(d->policy_errors);
 }
 
-/* Host facts are read at each decision: allow_unsafe_interrupts may have been flipped by hand. */
-void manager_refresh_host(Manager *d) {
+/* The module parameters are read at each decision: allow_unsafe_interrupts may have been flipped
+ * by hand, and nothing announces it. The other host facts are fixed for the boot, or change with
+ * the IOMMU groups (host.h): read again for a report, and on the uevents that can move them. */
+void manager_refresh_host(Manager *d, bool full) {
         bool changed = false;
-        int k = model_refresh_host(d->model, &changed);
+        int k = model_refresh_host(d->model, full, &changed);
 
         if (k < 0)
                 log_warning_errno(k,
@@ -82,7 +84,7 @@ static const char *running_job(const void *userdata, uint32_t group) {
 }
 
 int manager_host_report(Manager *d, char **ret) {
-        manager_refresh_host(d);
+        manager_refresh_host(d, true);
         return report_to_string(d->model, running_job, d, ret);
 }
 
@@ -138,7 +140,7 @@ static int evaluate(Manager *d, uint32_t group, const BusCaller *c, const Group 
                 return k;
         if (!d->policy)
                 return no_policy_error(d, err);
-        manager_refresh_host(d);
+        manager_refresh_host(d, false);
         *v = POLICY_VERDICT_INIT;
         return policy_evaluate_group(d->policy, d->model->topology, *ret_group, d->model->host, &pc,
                                      v);
@@ -923,6 +925,9 @@ void manager_uevent(const char *action, const char *address, void *userdata) {
         k = model_process_event(d->model, action, address, &changes);
         if (k < 0)
                 log_warning_errno(k, "%s %s: cannot refresh the model: %m", action, address);
+        if (d->model->host && (streq(action, "add") || streq(action, "remove")) &&
+            host_iommu_presence_moved(d->model->root, d->model->host))
+                manager_refresh_host(d, true);
         emit_changes(d, action, address, &changes);
         schedule_settle(d);
         if (streq(action, "add") || streq(action, "bind") || streq(action, "unbind"))
