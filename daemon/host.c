@@ -60,14 +60,16 @@ static int read_param_bool(const SysRoot *root, const char *path, char ***errors
         if (k == -ENOENT)
                 return -1;
         if (k < 0) {
-                (void) strv_extendf(errors, "%s: %s", path, strerror(-k));
+                if (errors)
+                        (void) strv_extendf(errors, "%s: %s", path, strerror(-k));
                 return -1;
         }
         if (streq(buf, "Y") || streq(buf, "1"))
                 return 1;
         if (streq(buf, "N") || streq(buf, "0"))
                 return 0;
-        (void) strv_extendf(errors, "%s: invalid value \"%.32s\"", path, buf);
+        if (errors)
+                (void) strv_extendf(errors, "%s: invalid value \"%.32s\"", path, buf);
         return -1;
 }
 
@@ -308,12 +310,33 @@ int host_ir_verdict(HostInfo *h, const char *interrupts, const char *cmdline) {
                 "/proc/interrupts is not readable: the runtime state cannot be confirmed");
 }
 
+void host_read_params(const SysRoot *root, HostInfo *h, char ***errors) {
+        char buf[64];
+
+        h->unsafe_interrupts = read_param_bool(
+                root, SYSFS_MODULE "/vfio_iommu_type1/parameters/allow_unsafe_interrupts", errors);
+        h->iommufd_unsafe_interrupts = read_param_bool(
+                root, SYSFS_MODULE "/iommufd/parameters/allow_unsafe_interrupts", errors);
+        h->dma_entry_limit = -1;
+        if (sysfs_read_attr_buf(root, -1,
+                                SYSFS_MODULE "/vfio_iommu_type1/parameters/dma_entry_limit", buf,
+                                sizeof(buf)) >= 0) {
+                uint32_t v;
+
+                if (safe_atou32(buf, 10, &v) >= 0)
+                        h->dma_entry_limit = v;
+        }
+}
+
+bool host_iommu_presence_moved(const SysRoot *root, const HostInfo *h) {
+        return h->n_units == 0 && dir_has_entries(root, SYSFS_IOMMU_GROUPS) != h->iommu_present;
+}
+
 int host_info_read(const SysRoot *root, HostInfo **ret) {
         _cleanup_(host_info_freep) HostInfo *h = NULL;
         _cleanup_free_ uint8_t *table = NULL;
         _cleanup_free_ char *interrupts = NULL, *cmdline = NULL;
         size_t size;
-        char buf[64];
         int k;
 
         h = calloc(1, sizeof(*h));
@@ -346,20 +369,7 @@ int host_info_read(const SysRoot *root, HostInfo **ret) {
                 return k;
         h->iommu_present = h->n_units > 0 || dir_has_entries(root, SYSFS_IOMMU_GROUPS);
 
-        h->unsafe_interrupts = read_param_bool(
-                root, SYSFS_MODULE "/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
-                &h->errors);
-        h->iommufd_unsafe_interrupts = read_param_bool(
-                root, SYSFS_MODULE "/iommufd/parameters/allow_unsafe_interrupts", &h->errors);
-        k = sysfs_read_attr_buf(root, -1,
-                                SYSFS_MODULE "/vfio_iommu_type1/parameters/dma_entry_limit", buf,
-                                sizeof(buf));
-        if (k >= 0) {
-                uint32_t v;
-
-                if (safe_atou32(buf, 10, &v) >= 0)
-                        h->dma_entry_limit = v;
-        }
+        host_read_params(root, h, &h->errors);
         h->mod_vfio = sysfs_exists_at(root, -1, SYSFS_MODULE "/vfio");
         h->mod_vfio_pci = sysfs_exists_at(root, -1, SYSFS_MODULE "/vfio_pci");
         h->mod_vfio_iommu_type1 = sysfs_exists_at(root, -1, SYSFS_MODULE "/vfio_iommu_type1");

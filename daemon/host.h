@@ -58,6 +58,17 @@ typedef struct HostInfo {
 } HostInfo;
 
 int host_info_read(const SysRoot *root, HostInfo **ret);
+
+/* Reads again what of h can change with no uevent and is cheap to read: the module parameters
+ * (allow_unsafe_interrupts, dma_entry_limit), writable by root at any time (module_param(...,
+ * 0644)). Everything else host_info_read() reads is fixed for the boot (the ACPI DMAR table, the
+ * units' ecap, /proc/cmdline, the IR- domains in /proc/interrupts) or announced by a uevent (the
+ * IOMMU groups). Problems are appended to *errors (NULL: dropped; the value says -1). */
+void host_read_params(const SysRoot *root, HostInfo *h, char ***errors);
+
+/* Whether iommu_present no longer holds: with no IOMMU unit it is whether a group exists, which
+ * the first device added or the last one removed changes. One directory read. */
+bool host_iommu_presence_moved(const SysRoot *root, const HostInfo *h);
 HostInfo *host_info_free(HostInfo *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HostInfo *, host_info_free);
 

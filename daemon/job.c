@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -9,6 +11,11 @@
 #include "util.h"
 #include "worker.h"
 
+/* Idle job threads kept for the next jobs: a claim, its release and the checks after uevents
+ * would otherwise each create a thread and free its stack again. More threads than this exist
+ * only while that many jobs of different groups run at once (hung probes). */
+#define JOB_THREADS_IDLE_MAX 4
+
 struct JobQueue {
         Job *jobs;   /* in the order they were queued */
         int eventfd; /* a job thread finished */
@@ -16,6 +23,14 @@ struct JobQueue {
         JobChangeFn on_change;
         void *userdata;
         bool stopping; /* job_queue_free(): nothing new starts */
+
+        /* The threads, under lock (taken inside the daemon lock, never around it): */
+        pthread_mutex_t lock;
+        pthread_cond_t work;     /* a job was handed over, or the threads are to end */
+        pthread_cond_t gone;     /* a thread ended */
+        Job *ready, *ready_tail; /* started, not yet taken by a thread */
+        unsigned n_ready, n_threads, n_idle;
+        bool ending;
 };
 
 static const char *const kind_table[_JOB_KIND_MAX] = {
@@ -28,18 +43,94 @@ const char *job_kind_to_string(JobKind k) {
         return (size_t) k < _JOB_KIND_MAX ? kind_table[k] : NULL;
 }
 
-static void *job_thread(void *p) {
-        Job *j = p;
+static void run_job(Job *j) {
         uint64_t one = 1;
 
         daemon_lock();
-        blocking_enable();
         j->run(j);
         j->finished = true;
-        /* Still under the lock: the loop sees finished only after the write. */
+        /* Still under the lock: the loop sees finished only after the write, and frees j only
+         * after we let go of the lock; j is not touched after that. */
         (void) !write(j->queue->eventfd, &one, sizeof(one));
         daemon_unlock();
+}
+
+static void *job_thread(void *p) {
+        JobQueue *q = p;
+
+        blocking_enable();
+        pthread_mutex_lock(&q->lock);
+        for (;;) {
+                Job *j;
+
+                while (!q->ready && !q->ending) {
+                        if (q->n_idle >= JOB_THREADS_IDLE_MAX)
+                                goto end;
+                        q->n_idle++;
+                        pthread_cond_wait(&q->work, &q->lock);
+                        q->n_idle--;
+                }
+                if (!q->ready)
+                        break;
+                j = q->ready;
+                q->ready = j->ready_next;
+                if (!q->ready)
+                        q->ready_tail = NULL;
+                q->n_ready--;
+                pthread_mutex_unlock(&q->lock);
+
+                run_job(j);
+
+                pthread_mutex_lock(&q->lock);
+        }
+end:
+        q->n_threads--;
+        pthread_cond_broadcast(&q->gone);
+        pthread_mutex_unlock(&q->lock);
         return NULL;
+}
+
+/* Hands j to an idle thread, or to a new one. */
+static int hand_over(JobQueue *q, Job *j) {
+        int k = 0;
+
+        pthread_mutex_lock(&q->lock);
+        j->ready_next = NULL;
+        if (q->ready_tail)
+                q->ready_tail->ready_next = j;
+        else
+                q->ready = j;
+        q->ready_tail = j;
+        q->n_ready++;
+        /* Each job handed over needs a thread of its own: an idle one that another hand-over
+         * already woke is taken. */
+        if (q->n_ready <= q->n_idle)
+                pthread_cond_signal(&q->work);
+        else {
+                pthread_attr_t attr;
+                pthread_t thread;
+
+                pthread_attr_init(&attr);
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                k = -pthread_create(&thread, &attr, job_thread, q);
+                pthread_attr_destroy(&attr);
+                if (k == 0)
+                        q->n_threads++;
+                else {
+                        /* Taken back: the ready list ends with j. */
+                        Job **p = &q->ready;
+
+                        while (*p != j)
+                                p = &(*p)->ready_next;
+                        *p = NULL;
+                        q->ready_tail = NULL;
+                        for (Job *i = q->ready; i; i = i->ready_next)
+                                q->ready_tail = i;
+                        q->n_ready--;
+                }
+        }
+        pthread_mutex_unlock(&q->lock);
+        return k;
 }
 
 static Job *running_job(const JobQueue *q, uint32_t group) {
@@ -58,10 +149,10 @@ static void unlink_job(JobQueue *q, Job *j) {
 }
 
 static int start(JobQueue *q, Job *j) {
-        int k = pthread_create(&j->thread, NULL, job_thread, j);
+        int k = hand_over(q, j);
 
-        if (k != 0)
-                return -k;
+        if (k < 0)
+                return k;
         j->running = true;
         if (q->on_change)
                 q->on_change(q->userdata, j->group);
@@ -88,13 +179,10 @@ static void start_next(JobQueue *q, uint32_t group) {
         }
 }
 
+/* With the daemon lock held, j finished. */
 static void finish(JobQueue *q, Job *j) {
         uint32_t group = j->group;
 
-        /* The thread let go of the lock as its last act; joining waits for no more than that. */
-        daemon_unlock();
-        pthread_join(j->thread, NULL);
-        daemon_lock();
         unlink_job(q, j);
         j->done(j);
         free(j);
@@ -127,20 +215,45 @@ int job_queue_new(sd_event *e, JobChangeFn on_change, void *userdata, JobQueue *
                 return -ENOMEM;
         q->on_change = on_change;
         q->userdata = userdata;
+        pthread_mutex_init(&q->lock, NULL);
+        pthread_cond_init(&q->work, NULL);
+        pthread_cond_init(&q->gone, NULL);
         q->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (q->eventfd < 0) {
                 k = negative_errno();
-                free(q);
-                return k;
+                goto fail;
         }
         k = sd_event_add_io(e, &q->source, q->eventfd, EPOLLIN, on_job_finished, q);
-        if (k < 0) {
-                safe_close(q->eventfd);
-                free(q);
-                return k;
-        }
+        if (k < 0)
+                goto fail;
+        /* After the uevents at the same wake-up: those a job's own writes caused are in the model
+         * when its done() looks at it. */
+        k = sd_event_source_set_priority(q->source, SD_EVENT_PRIORITY_NORMAL + 1);
+        if (k < 0)
+                goto fail;
         *ret = q;
         return 0;
+fail:
+        sd_event_source_disable_unref(q->source);
+        safe_close(q->eventfd);
+        pthread_cond_destroy(&q->gone);
+        pthread_cond_destroy(&q->work);
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+        return k;
+}
+
+/* With the daemon lock held: waits, letting go of it, until a running job finishes. */
+static void wait_finished(JobQueue *q) {
+        struct pollfd p = { .fd = q->eventfd, .events = POLLIN };
+        uint64_t n;
+
+        /* A job sets finished and writes the eventfd under the daemon lock, so one that finishes
+         * after our look wakes this poll. */
+        daemon_unlock();
+        (void) poll(&p, 1, -1);
+        daemon_lock();
+        (void) !read(q->eventfd, &n, sizeof(n));
 }
 
 JobQueue *job_queue_free(JobQueue *q) {
@@ -161,10 +274,24 @@ JobQueue *job_queue_free(JobQueue *q) {
                 j->done(j);
                 free(j);
         }
-        while (q->jobs)
-                finish(q, q->jobs);
+        while (q->jobs) {
+                if (q->jobs->finished)
+                        finish(q, q->jobs);
+                else
+                        wait_finished(q);
+        }
+        /* The idle threads end; none is running a job now. */
+        pthread_mutex_lock(&q->lock);
+        q->ending = true;
+        pthread_cond_broadcast(&q->work);
+        while (q->n_threads > 0)
+                pthread_cond_wait(&q->gone, &q->lock);
+        pthread_mutex_unlock(&q->lock);
         sd_event_source_disable_unref(q->source);
         safe_close(q->eventfd);
+        pthread_cond_destroy(&q->gone);
+        pthread_cond_destroy(&q->work);
+        pthread_mutex_destroy(&q->lock);
         free(q);
         return NULL;
 }

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -13,7 +12,8 @@
  * back after a uevent, a stuck group retried, a grant) is a job queued on that group. Jobs of one
  * group run one after the other, in the order they were queued; jobs of different groups run at
  * the same time, each in a thread of its own under the daemon lock (worker.h), so a job that
- * waits for the kernel holds up nobody else. */
+ * waits for the kernel holds up nobody else. The threads are long-lived: one that finished a job
+ * waits for the next. */
 
 typedef enum JobKind {
         JOB_CLAIM,
@@ -45,7 +45,7 @@ struct Job {
         JobQueue *queue;
         Job *next;
         bool running, finished;
-        pthread_t thread;
+        Job *ready_next; /* handed over, waiting for a thread */
 };
 
 /* on_change(userdata, group) runs in the event loop whenever the running job of a group starts

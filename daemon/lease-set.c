@@ -433,19 +433,27 @@ int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn aliv
         return 0;
 }
 
-int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver,
-                             char **ret_message) {
+Lease *lease_set_device_drifted(const LeaseSet *s, const char *address, const char *driver) {
         Lease *l = lease_set_find_device(s, address);
-        BindFailure f = {};
         const LeaseDevice *d = NULL;
-        int k;
 
         if (!l || l->state != LEASE_ACTIVE)
-                return 0;
+                return NULL;
         for (size_t i = 0; i < l->n_devices; i++)
                 if (streq(l->devices[i].address, address))
                         d = &l->devices[i];
         if (!d || d->bridge || (driver && streq(driver, DRIVER_VFIO_PCI)))
+                return NULL;
+        return l;
+}
+
+int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver,
+                             char **ret_message) {
+        Lease *l = lease_set_device_drifted(s, address, driver);
+        BindFailure f = {};
+        int k;
+
+        if (!l)
                 return 0;
         {
                 _cleanup_free_ char *why = NULL;

@@ -72,6 +72,10 @@ typedef void (*LeaseAdoptFn)(void *userdata, Lease *l);
 int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn alive, void *userdata,
                         char ***log);
 
+/* The ACTIVE lease of which address is a non-bridge member while it is on driver (NULL: none),
+ * not vfio-pci; else NULL. What lease_set_enforce_device() acts on. */
+Lease *lease_set_device_drifted(const LeaseSet *s, const char *address, const char *driver);
+
 /* A member of a leased group got a host driver (a kernel upgrade adding a driver is the known
  * case): move it back to vfio-pci. Returns 1 if something was undone, 0 if nothing to do. */
 int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver,

@@ -63,10 +63,12 @@ char *manager_policy_errors(const Manager *d) {
         return join_reasons(d->policy_errors);
 }
 
-/* Host facts are read at each decision: allow_unsafe_interrupts may have been flipped by hand. */
-void manager_refresh_host(Manager *d) {
+/* The module parameters are read at each decision: allow_unsafe_interrupts may have been flipped
+ * by hand, and nothing announces it. The other host facts are fixed for the boot, or change with
+ * the IOMMU groups (host.h): read again for a report, and on the uevents that can move them. */
+void manager_refresh_host(Manager *d, bool full) {
         bool changed = false;
-        int k = model_refresh_host(d->model, &changed);
+        int k = model_refresh_host(d->model, full, &changed);
 
         if (k < 0)
                 log_warning_errno(k,
@@ -82,7 +84,7 @@ static const char *running_job(const void *userdata, uint32_t group) {
 }
 
 int manager_host_report(Manager *d, char **ret) {
-        manager_refresh_host(d);
+        manager_refresh_host(d, true);
         return report_to_string(d->model, running_job, d, ret);
 }
 
@@ -138,7 +140,7 @@ static int evaluate(Manager *d, uint32_t group, const BusCaller *c, const Group 
                 return k;
         if (!d->policy)
                 return no_policy_error(d, err);
-        manager_refresh_host(d);
+        manager_refresh_host(d, false);
         *v = POLICY_VERDICT_INIT;
         return policy_evaluate_group(d->policy, d->model->topology, *ret_group, d->model->host, &pc,
                                      v);
@@ -231,6 +233,16 @@ static void drop_unsafe_interrupts(Manager *d, const char *why) {
                 log_warning_errno(k, "Cannot clear vfio_iommu_type1.allow_unsafe_interrupts: %m");
 }
 
+static void queue_enforcement(Manager *d, const char *action, const char *address);
+
+/* A lease just became active: a member the model does not see on vfio-pci (another driver took
+ * it while the lease was being acquired, or the uevents of its binding are still to come) is
+ * checked by a job, as a uevent of it would have been. */
+static void check_members(Manager *d, const Lease *l) {
+        for (size_t i = 0; i < l->n_devices; i++)
+                queue_enforcement(d, "bind", l->devices[i].address);
+}
+
 static void lease_appeared(Manager *d, Lease *l) {
         (void) lease_bus_attach(d, l);
         (void) lease_bus_emit_added(d, l);
@@ -301,6 +313,7 @@ static void acquire_done(Job *j) {
                         drop_unsafe_interrupts(d, "the claim that needed it failed");
                         reply(a->reply, a->userdata, NULL, &a->err);
                 } else {
+                        check_members(d, l);
                         if (l->kind == LEASE_CLAIM) {
                                 fdstore_put_lease(l);
                                 k = lease_bus_track(d, l);
@@ -726,15 +739,17 @@ static int enforce_device(Manager *d, const char *action, const char *address, E
         return 0;
 }
 
-/* Whether a uevent of address may need a job: it is in a lease, or it arrived where one may want
- * it. Decided cheaply here, exactly by enforce_device() in the job. */
+/* Whether a uevent of address may need a job: a member of an active lease is off vfio-pci, or
+ * it arrived where one may want it. Decided cheaply here, exactly by enforce_device() in the job.
+ * The binds and unbinds a claim or release makes itself come while its lease is not active and
+ * need none; a member that moved meanwhile is seen when the claim ends (check_members()). */
 static bool may_need_enforcement(Manager *d, const char *action, const char *address) {
         const Device *dev = topology_find_device(d->model->topology, address);
 
         if (!dev || !d->leases)
                 return false;
         if (lease_set_find_device(d->leases, address))
-                return true;
+                return lease_set_device_drifted(d->leases, address, dev->driver);
         if (!streq(action, "add") || dev->group < 0)
                 return false;
         return lease_set_find_group(d->leases, (uint32_t) dev->group) ||
@@ -910,6 +925,9 @@ void manager_uevent(const char *action, const char *address, void *userdata) {
         k = model_process_event(d->model, action, address, &changes);
         if (k < 0)
                 log_warning_errno(k, "%s %s: cannot refresh the model: %m", action, address);
+        if (d->model->host && (streq(action, "add") || streq(action, "remove")) &&
+            host_iommu_presence_moved(d->model->root, d->model->host))
+                manager_refresh_host(d, true);
         emit_changes(d, action, address, &changes);
         schedule_settle(d);
         if (streq(action, "add") || streq(action, "bind") || streq(action, "unbind"))

@@ -58,7 +58,7 @@ void manager_uevent(const char *action, const char *address, void *userdata);
 int manager_reload_policy(Manager *d);
 /* Why the policy is not what the files say ("" when it is); free() it. */
 char *manager_policy_errors(const Manager *d);
-void manager_refresh_host(Manager *d);
+void manager_refresh_host(Manager *d, bool full);
 /* GetHostReport: the host facts read again, and each group's running job. */
 int manager_host_report(Manager *d, char **ret);
 int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent, const BusCaller *c,

@@ -349,10 +349,16 @@ int model_load(Model *m) {
         return model_derive_all(m);
 }
 
-int model_refresh_host(Model *m, bool *ret_changed) {
+int model_refresh_host(Model *m, bool full, bool *ret_changed) {
         HostInfo *h = NULL;
         int k;
 
+        if (!full && m->host) {
+                host_read_params(m->root, m->host, NULL);
+                if (ret_changed)
+                        *ret_changed = false;
+                return 0;
+        }
         k = host_info_read(m->root, &h);
         if (k < 0)
                 return k;

@@ -96,10 +96,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
 /* Reads everything: host facts, DMAR, topology, host-critical devices, derived facts. */
 int model_load(Model *m);
 
-/* Reads the host facts again (module parameters such as allow_unsafe_interrupts can change at
- * any time, and no uevent says so). *ret_changed says whether the IR verdict or IOMMU presence
- * moved. The topology is not touched. */
-int model_refresh_host(Model *m, bool *ret_changed);
+/* Reads the host facts again: all of them (full), or only the module parameters such as
+ * allow_unsafe_interrupts, which can change at any time with no uevent (host_read_params()).
+ * *ret_changed says whether the IR verdict or IOMMU presence moved. The topology is not
+ * touched. */
+int model_refresh_host(Model *m, bool full, bool *ret_changed);
 
 /* The one entry point for uevents (udev, the kernel netlink group, or the test FIFO).
  * action: add, remove, change, bind, unbind, move (unknown actions refresh). Appends what

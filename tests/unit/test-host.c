@@ -236,6 +236,77 @@ START_TEST(test_host_read_bad_checksum) {
 }
 END_TEST
 
+static void write_text(const char *root, const char *path, const char *text) {
+        _cleanup_free_ char *file = NULL;
+        FILE *f;
+
+        ck_assert_int_ge(asprintf(&file, "%s/%s", root, path), 0);
+        f = fopen(file, "we");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_ge(fputs(text, f), 0);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+/* What a claim reads again (host_read_params()) follows the module parameters as root writes
+ * them; IOMMU presence moves only without units, when the last group goes. */
+START_TEST(test_host_read_params) {
+        const char *mkhost = getenv("MKHOST"), *data = getenv("TEST_DATA_DIR");
+        char dir[] = "/tmp/test-host.XXXXXX";
+        _cleanup_free_ char *root = NULL, *cmd = NULL;
+        _cleanup_(sysroot_freep) SysRoot *r = NULL;
+        _cleanup_(host_info_freep) HostInfo *h = NULL, *bare = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+
+        if (isempty(mkhost) || isempty(data) || access(mkhost, X_OK) < 0)
+                return; /* covered when run by make check, which sets both */
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        ck_assert_int_ge(asprintf(&root, "%s/root", dir), 0);
+        ck_assert_int_ge(asprintf(&cmd, "'%s' '%s/hosts/qemu-q35-vtd.host' '%s'", mkhost, data,
+                                  root),
+                         0);
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(sysroot_open(root, root, &r), 0);
+        ck_assert_int_eq(host_info_read(r, &h), 0);
+        ck_assert_int_eq(h->unsafe_interrupts, 0);
+        ck_assert_int_eq(h->iommufd_unsafe_interrupts, -1); /* no iommufd module */
+
+        write_text(root, "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "Y\n");
+        write_text(root, "sys/module/vfio_iommu_type1/parameters/dma_entry_limit", "4096\n");
+        host_read_params(r, h, &errors);
+        ck_assert_int_eq(h->unsafe_interrupts, 1);
+        ck_assert_int_eq(h->dma_entry_limit, 4096);
+        ck_assert_ptr_null(errors);
+
+        write_text(root, "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "x\n");
+        host_read_params(r, h, &errors);
+        ck_assert_int_eq(h->unsafe_interrupts, -1);
+        ck_assert_uint_eq(strv_length(errors), 1);
+        ck_assert_ptr_nonnull(strstr(errors[0], "allow_unsafe_interrupts: invalid value"));
+        host_read_params(r, h, NULL); /* errors dropped */
+        ck_assert_int_eq(h->unsafe_interrupts, -1);
+
+        /* dmar0 is a unit: whatever the groups do, there is an IOMMU. */
+        ck_assert(h->iommu_present);
+        ck_assert(!host_iommu_presence_moved(r, h));
+        free(cmd);
+        ck_assert_int_ge(asprintf(&cmd, "rm -rf '%s/sys/class/iommu/dmar0'", root), 0);
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(host_info_read(r, &bare), 0);
+        ck_assert_uint_eq(bare->n_units, 0);
+        ck_assert(bare->iommu_present); /* the groups say so */
+        ck_assert(!host_iommu_presence_moved(r, bare));
+        free(cmd);
+        ck_assert_int_ge(asprintf(&cmd, "rm -rf '%s/sys/kernel/iommu_groups'/*", root), 0);
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert(host_iommu_presence_moved(r, bare));
+        ck_assert(!host_iommu_presence_moved(r, h)); /* it has a unit */
+
+        free(cmd);
+        ck_assert_int_ge(asprintf(&cmd, "rm -rf '%s'", dir), 0);
+        ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_ir_iommu_off_in_kernel) {
         _cleanup_(host_info_freep) HostInfo *h = intel_host(true, 1, NULL, 0, false);
 
@@ -355,6 +426,7 @@ static Suite *suite(void) {
         tcase_add_test(ir, test_ir_table_invalid_or_missing);
         tcase_add_test(ir, test_ir_dmar_bad_checksum);
         tcase_add_test(ir, test_host_read_bad_checksum);
+        tcase_add_test(ir, test_host_read_params);
         tcase_add_test(ir, test_ir_iommu_off_in_kernel);
         tcase_add_test(ir, test_ir_no_iommu_and_amd);
         tcase_add_test(crit, test_mountinfo);
