@@ -16,12 +16,21 @@ typedef struct BusProperty {
         const char *signature;
         sd_bus_property_get_t get;
         uint32_t change; /* the model's *_CHANGED_* bit announcing it; 0: none */
-        uint64_t flags;  /* SD_BUS_VTABLE_PROPERTY_CONST or _EMITS_CHANGE */
+        uint64_t flags;  /* BUS_PROPERTY_{CONST,EMITS_CHANGE,EXPLICIT} */
 } BusProperty;
+/* The flags a row names: CONST, EMITS_CHANGE, or EXPLICIT for a property left out of GetAll,
+ * GetManagedObjects and InterfacesAdded (sd-bus's SD_BUS_VTABLE_PROPERTY_EXPLICIT): Get answers
+ * it, and PropertiesChanged names it among the invalidated ones when it changes (sd-bus refuses
+ * EXPLICIT with EMITS_CHANGE). Devices and groups keep their bulky, rarely read properties
+ * explicit: GetManagedObjects of a large host stays within BUS_OBJECTS_BYTES_PER_DEVICE. */
+#define BUS_PROPERTY_CONST SD_BUS_VTABLE_PROPERTY_CONST
+#define BUS_PROPERTY_EMITS_CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define BUS_PROPERTY_EXPLICIT \
+        (SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION | SD_BUS_VTABLE_PROPERTY_EXPLICIT)
 #define BUS_PROPERTY_ROW(name, sig, get, change, flags) \
-        { name, sig, get, change, SD_BUS_VTABLE_PROPERTY_##flags },
+        { name, sig, get, change, BUS_PROPERTY_##flags },
 #define BUS_PROPERTY_VTABLE(name, sig, get, change, flags) \
-        SD_BUS_PROPERTY(name, sig, get, 0, SD_BUS_VTABLE_PROPERTY_##flags),
+        SD_BUS_PROPERTY(name, sig, get, 0, BUS_PROPERTY_##flags),
 
 /* Defines fn, the getter of a property of a `type`: it appends `value`, computed from `o`. */
 #define BUS_GETTER(fn, type, sig, value)                                                          \
@@ -46,6 +55,11 @@ extern const BusProperty manager_properties[], group_properties[], device_proper
 /* manager-bus.c */
 extern const sd_bus_vtable manager_vtable[];
 int bus_register_objects(Manager *d);
+/* Gives the memory of large replies (GetManagedObjects, GetHostReport, ...) back to the system
+ * once they have been sent: a post source of event, armed by a filter on bus. The filter uses the
+ * source: unref the filter's slot first. */
+int bus_trim_after_large_replies(sd_bus *bus, sd_event *event, sd_event_source **ret_source,
+                                 sd_bus_slot **ret_filter);
 /* Turns model changes into InterfacesAdded/Removed and PropertiesChanged. */
 int bus_emit_changes(Manager *d, const ChangeList *changes);
 /* What the manager tells the bus. */

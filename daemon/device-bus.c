@@ -82,30 +82,29 @@ static int get_virtfns(sd_bus *bus, const char *path, const char *interface, con
 }
 
 /* name, signature, getter, the model's change bit, flags (see BusProperty) */
-#define DEVICE_PROPERTIES(P)                                                                  \
-        P("Address", "s", get_address, 0, CONST)                                              \
-        P("Vendor", "q", get_vendor, DEVICE_CHANGED_IDS, EMITS_CHANGE)                        \
-        P("Device", "q", get_device, DEVICE_CHANGED_IDS, EMITS_CHANGE)                        \
-        P("SubsystemVendor", "q", get_subsystem_vendor, DEVICE_CHANGED_IDS, EMITS_CHANGE)     \
-        P("SubsystemDevice", "q", get_subsystem_device, DEVICE_CHANGED_IDS, EMITS_CHANGE)     \
-        P("Class", "u", get_class, DEVICE_CHANGED_IDS, EMITS_CHANGE)                          \
-        P("VendorName", "s", get_vendor_name, DEVICE_CHANGED_IDS, EMITS_CHANGE)               \
-        P("DeviceName", "s", get_device_name, DEVICE_CHANGED_IDS, EMITS_CHANGE)               \
-        P("Driver", "s", get_driver, DEVICE_CHANGED_DRIVER, EMITS_CHANGE)                     \
-        P("DriverOverride", "s", get_driver_override, DEVICE_CHANGED_DRIVER_OVERRIDE,         \
-          EMITS_CHANGE)                                                                       \
-        P("Group", "i", get_group, DEVICE_CHANGED_GROUP, EMITS_CHANGE)                        \
-        P("Bridge", "b", get_bridge, DEVICE_CHANGED_BRIDGE, EMITS_CHANGE)                     \
-        P("ResetMethods", "as", get_reset_methods, DEVICE_CHANGED_RESET, EMITS_CHANGE)        \
-        P("NumaNode", "i", get_numa_node, DEVICE_CHANGED_NUMA, EMITS_CHANGE)                  \
-        P("BootVga", "b", get_boot_vga, DEVICE_CHANGED_BOOT_VGA, EMITS_CHANGE)                \
-        P("PhysFn", "s", get_physfn, DEVICE_CHANGED_PHYSFN, EMITS_CHANGE)                     \
-        P("VirtFns", "as", get_virtfns, DEVICE_CHANGED_VIRTFNS, EMITS_CHANGE)                 \
-        P("SriovTotalVfs", "u", get_sriov_total_vfs, DEVICE_CHANGED_SRIOV, EMITS_CHANGE)      \
-        P("SriovNumVfs", "u", get_sriov_num_vfs, DEVICE_CHANGED_SRIOV, EMITS_CHANGE)          \
-        P("RmrrLocked", "b", get_rmrr_locked, DEVICE_CHANGED_RMRR, EMITS_CHANGE)              \
-        P("HostCritical", "s", get_host_critical, DEVICE_CHANGED_HOST_CRITICAL, EMITS_CHANGE) \
-        P("VfioDevice", "s", get_vfio_device, DEVICE_CHANGED_VFIO_DEV, EMITS_CHANGE)
+#define DEVICE_PROPERTIES(P)                                                                    \
+        P("Address", "s", get_address, 0, CONST)                                                \
+        P("Vendor", "q", get_vendor, DEVICE_CHANGED_IDS, EMITS_CHANGE)                          \
+        P("Device", "q", get_device, DEVICE_CHANGED_IDS, EMITS_CHANGE)                          \
+        P("SubsystemVendor", "q", get_subsystem_vendor, DEVICE_CHANGED_IDS, EXPLICIT)           \
+        P("SubsystemDevice", "q", get_subsystem_device, DEVICE_CHANGED_IDS, EXPLICIT)           \
+        P("Class", "u", get_class, DEVICE_CHANGED_IDS, EMITS_CHANGE)                            \
+        P("VendorName", "s", get_vendor_name, DEVICE_CHANGED_IDS, EXPLICIT)                     \
+        P("DeviceName", "s", get_device_name, DEVICE_CHANGED_IDS, EXPLICIT)                     \
+        P("Driver", "s", get_driver, DEVICE_CHANGED_DRIVER, EMITS_CHANGE)                       \
+        P("DriverOverride", "s", get_driver_override, DEVICE_CHANGED_DRIVER_OVERRIDE, EXPLICIT) \
+        P("Group", "i", get_group, DEVICE_CHANGED_GROUP, EMITS_CHANGE)                          \
+        P("Bridge", "b", get_bridge, DEVICE_CHANGED_BRIDGE, EXPLICIT)                           \
+        P("ResetMethods", "as", get_reset_methods, DEVICE_CHANGED_RESET, EXPLICIT)              \
+        P("NumaNode", "i", get_numa_node, DEVICE_CHANGED_NUMA, EXPLICIT)                        \
+        P("BootVga", "b", get_boot_vga, DEVICE_CHANGED_BOOT_VGA, EXPLICIT)                      \
+        P("PhysFn", "s", get_physfn, DEVICE_CHANGED_PHYSFN, EXPLICIT)                           \
+        P("VirtFns", "as", get_virtfns, DEVICE_CHANGED_VIRTFNS, EXPLICIT)                       \
+        P("SriovTotalVfs", "u", get_sriov_total_vfs, DEVICE_CHANGED_SRIOV, EXPLICIT)            \
+        P("SriovNumVfs", "u", get_sriov_num_vfs, DEVICE_CHANGED_SRIOV, EXPLICIT)                \
+        P("RmrrLocked", "b", get_rmrr_locked, DEVICE_CHANGED_RMRR, EXPLICIT)                    \
+        P("HostCritical", "s", get_host_critical, DEVICE_CHANGED_HOST_CRITICAL, EXPLICIT)       \
+        P("VfioDevice", "s", get_vfio_device, DEVICE_CHANGED_VFIO_DEV, EXPLICIT)
 
 const BusProperty device_properties[] = { DEVICE_PROPERTIES(BUS_PROPERTY_ROW) {} };
 

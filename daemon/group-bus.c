@@ -115,13 +115,13 @@ void group_bus_send_job_changed(Manager *d, uint32_t group) {
 }
 
 /* name, signature, getter, the model's change bit, flags (see BusProperty) */
-#define GROUP_PROPERTIES(P)                                                              \
-        P("Id", "u", get_id, 0, CONST)                                                   \
-        P("Devices", "as", get_devices, GROUP_CHANGED_DEVICES, EMITS_CHANGE)             \
-        P("Type", "s", get_type, GROUP_CHANGED_TYPE, EMITS_CHANGE)                       \
-        P("Assignable", "b", get_assignable, GROUP_CHANGED_ASSIGNABLE, EMITS_CHANGE)     \
-        P("Blockers", "a(sss)", get_blockers, GROUP_CHANGED_BLOCKERS, EMITS_CHANGE)      \
-        P("ReservedRegions", "a(tts)", get_regions, GROUP_CHANGED_REGIONS, EMITS_CHANGE) \
+#define GROUP_PROPERTIES(P)                                                          \
+        P("Id", "u", get_id, 0, CONST)                                               \
+        P("Devices", "as", get_devices, GROUP_CHANGED_DEVICES, EMITS_CHANGE)         \
+        P("Type", "s", get_type, GROUP_CHANGED_TYPE, EXPLICIT)                       \
+        P("Assignable", "b", get_assignable, GROUP_CHANGED_ASSIGNABLE, EMITS_CHANGE) \
+        P("Blockers", "a(sss)", get_blockers, GROUP_CHANGED_BLOCKERS, EMITS_CHANGE)  \
+        P("ReservedRegions", "a(tts)", get_regions, GROUP_CHANGED_REGIONS, EXPLICIT) \
         P("Job", "s", get_job, GROUP_CHANGED_JOB, EMITS_CHANGE)
 
 const BusProperty group_properties[] = { GROUP_PROPERTIES(BUS_PROPERTY_ROW) {} };

@@ -279,6 +279,8 @@ static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *
 static int run_daemon(void) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_event_source_unrefp) sd_event_source *trim = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *trim_filter = NULL;
         sd_id128_t bus_id;
         _cleanup_(model_freep) Model *model = NULL;
         _cleanup_(udev_watch_freep) UdevWatch *udev = NULL;
@@ -383,6 +385,9 @@ static int run_daemon(void) {
                  ir_verdict_to_string(model->host->ir));
 
         k = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
+        if (k < 0)
+                goto fail;
+        k = bus_trim_after_large_replies(bus, event, &trim, &trim_filter);
         if (k < 0)
                 goto fail;
         k = open_state_dirs(&runtime_fd, &state_fd);

@@ -8,6 +8,7 @@ AM_TESTS_ENVIRONMENT = \
 	export VFIO_ASSIGND=$(abs_top_builddir)/vfio-assignd; \
 	export ASSIGNCTL=$(abs_top_builddir)/assignctl; \
 	export MKHOST=$(abs_top_builddir)/tests/mkhost; \
+	export MKBIGHOST=$(abs_top_builddir)/bench/mkbighost; \
 	export TOP_SRCDIR=$(abs_top_srcdir); \
 	export TOP_BUILDDIR=$(abs_top_builddir); \
 	unset DBUS_SYSTEM_BUS_ADDRESS;

@@ -268,6 +268,250 @@ START_TEST(test_bus_loss_exits_nonzero) {
 }
 END_TEST
 
+/* ---- a large host: bounded replies, memory given back, a bus that drops the daemon ---- */
+
+/* GetManagedObjects' budget per PCI device, every object of the host included
+ * (org.vfioassign1(5), LARGE HOSTS), and the size of the host that tests it. */
+#define OBJECTS_BYTES_PER_DEVICE 640
+#define LARGE_HOST_DEVICES 3000
+/* How far the daemon's RSS may stay above where it started once the replies are gone. Without
+ * the trim a 3,000-device host keeps about 6 MiB more. */
+#define RSS_SLACK_KIB 2048
+
+/* The case's host becomes a bench/mkbighost tree of about n devices; returns how many. */
+static unsigned large_host(unsigned n) {
+        _cleanup_free_ char *arg = xasprintf("--devices=%u", n), *out = NULL, *err = NULL;
+        const char *mkbighost = getenv("MKBIGHOST");
+        unsigned devices = 0;
+
+        ck_assert_msg(mkbighost, "MKBIGHOST is not set (tests/tests.mk)");
+        free(C.host);
+        C.host = case_path("big");
+        H.hostdir = C.host;
+        ck_assert_msg(run(&out, &err, (char *) mkbighost, arg, C.host) == 0, "mkbighost: %s", err);
+        ck_assert_msg(sscanf(out, "devices=%u", &devices) == 1, "mkbighost said: %s", out);
+        return devices;
+}
+
+/* A bus of our test config whose messages may be at most max bytes: the daemon's calls are
+ * answered through it from now on (DBUS_SYSTEM_BUS_ADDRESS). */
+static pid_t limited_bus(size_t max, int *ret_stdout) {
+        _cleanup_free_ char *conf = case_path("limited-bus.conf"), *socket = case_path("own-bus"),
+                            *address = NULL,
+                            *text = xasprintf(
+                                    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus "
+                                    "Configuration 1.0//EN\"\n"
+                                    " \"http://www.freedesktop.org/standards/dbus/1.0/"
+                                    "busconfig.dtd\">\n"
+                                    "<busconfig>\n  <include>%s</include>\n"
+                                    "  <limit name=\"max_message_size\">%zu</limit>\n"
+                                    "</busconfig>\n",
+                                    H.bus_conf, max);
+        const char *saved = H.bus_conf;
+        pid_t pid;
+
+        write_file(conf, text);
+        H.bus_conf = conf;
+        pid = bus_start(socket, &address, ret_stdout);
+        H.bus_conf = saved;
+        ck_assert_int_eq(setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1), 0);
+        return pid;
+}
+
+static sd_bus_message *call_big(sd_bus *bus, const char *path, const char *iface,
+                                const char *member, const char *types, const char *arg) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        sd_bus_message *reply = NULL;
+        int r;
+
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, BUS_NAME, path, iface, member), 0);
+        if (types)
+                ck_assert_int_ge(sd_bus_message_append(m, types, arg), 0);
+        r = sd_bus_call(bus, m, 60 * 1000 * 1000, &error, &reply);
+        if (r < 0)
+                dump_log();
+        ck_assert_msg(r >= 0, "%s on %s: %s", member, path, error.message ?: strerror(-r));
+        return reply;
+}
+
+/* GetManagedObjects of a large host fits a bus whose messages may be at most the budget per
+ * device: dbus-daemon drops the connection of a daemon that sends more, and the call would fail.
+ * Each object is there, a device with the properties that place it and no explicit one. */
+START_TEST(test_large_host_objects_within_budget) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_strv_free_ char **props = NULL;
+        _cleanup_free_ char *names = NULL;
+        unsigned devices, n_devices = 0, n_groups = 0;
+        const char *path;
+        int bus_stdout;
+        pid_t bus_pid;
+
+        case_begin_data(Q35_HOST);
+        devices = large_host(LARGE_HOST_DEVICES);
+        ck_assert_uint_ge(devices, LARGE_HOST_DEVICES * 9 / 10);
+        bus_pid = limited_bus((size_t) OBJECTS_BYTES_PER_DEVICE * devices, &bus_stdout);
+        daemon_start();
+        ck_assert_int_ge(sd_bus_open_system(&bus), 0);
+
+        reply = call_big(bus, OBJ_ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                         NULL, NULL);
+        ck_assert_int_gt(sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}"), 0);
+        while (sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}") > 0) {
+                const char *iface;
+                bool device;
+
+                ck_assert_int_ge(sd_bus_message_read(reply, "o", &path), 0);
+                device = startswith(path, OBJ_DEVICE_PREFIX "/");
+                n_devices += device;
+                n_groups += startswith(path, OBJ_GROUP_PREFIX "/");
+                ck_assert_int_gt(sd_bus_message_enter_container(reply, 'a', "{sa{sv}}"), 0);
+                while (sd_bus_message_enter_container(reply, 'e', "sa{sv}") > 0) {
+                        ck_assert_int_ge(sd_bus_message_read(reply, "s", &iface), 0);
+                        ck_assert_int_gt(sd_bus_message_enter_container(reply, 'a', "{sv}"), 0);
+                        while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+                                const char *name;
+
+                                ck_assert_int_ge(sd_bus_message_read(reply, "s", &name), 0);
+                                if (device && n_devices == 1 && streq(iface, IFACE_DEVICE))
+                                        ck_assert_int_ge(strv_extend(&props, name), 0);
+                                ck_assert_int_ge(sd_bus_message_skip(reply, "v"), 0);
+                                ck_assert_int_ge(sd_bus_message_exit_container(reply), 0);
+                        }
+                        ck_assert_int_ge(sd_bus_message_exit_container(reply), 0);
+                        ck_assert_int_ge(sd_bus_message_exit_container(reply), 0);
+                }
+                ck_assert_int_ge(sd_bus_message_exit_container(reply), 0);
+                ck_assert_int_ge(sd_bus_message_exit_container(reply), 0);
+        }
+        ck_assert_uint_eq(n_devices, devices);
+        ck_assert_uint_ge(n_groups, devices / 2);
+        strv_sort(props);
+        for (char **p = props; p && *p; p++)
+                ck_assert_int_ge(strextendf(&names, ",", "%s", *p), 0);
+        ck_assert_str_eq(names, "Address,Class,Device,Driver,Group,Vendor");
+        /* Still on the bus: the reply did not cost the daemon its connection. */
+        ck_assert_int_eq(name_owner_pid(bus), C.pid);
+        daemon_stop();
+        bus_stop(bus_pid, bus_stdout);
+        case_end();
+}
+END_TEST
+
+static long rss_kib(pid_t pid) {
+        _cleanup_free_ char *path = xasprintf("/proc/%d/status", (int) pid), *text = NULL;
+        const char *line;
+        long kib = -1;
+
+        text = read_file_or_abort(path);
+        line = strstr(text, "\nVmRSS:");
+        ck_assert_ptr_nonnull(line);
+        ck_assert_int_eq(sscanf(line, "\nVmRSS: %ld kB", &kib), 1);
+        return kib;
+}
+
+/* The daemon's RSS is back within RSS_SLACK_KIB of start: once the last reply has been written
+ * out, soon after it came. */
+static void assert_rss_back(long start, const char *member, const char *path) {
+#if defined(__SANITIZE_ADDRESS__)
+        /* ASan's allocator is not glibc's: malloc_trim() has nothing to give back there. */
+        (void) start, (void) member, (void) path;
+#else
+        long now;
+
+        for (int64_t deadline = now_usec() + WAIT_MS * 1000LL;;) {
+                now = rss_kib(C.pid);
+                if (now <= start + RSS_SLACK_KIB || now_usec() >= deadline)
+                        break;
+                sleep_ms(10);
+        }
+        ck_assert_msg(now <= start + RSS_SLACK_KIB,
+                      "after %s on %s the daemon's RSS is %ld KiB, it started at %ld KiB", member,
+                      path, now, start);
+#endif
+}
+
+/* On a large host assignctl list shows every device, and after every read call that builds a
+ * large reply the daemon's memory goes back to where it started. */
+START_TEST(test_large_host_reads_give_memory_back) {
+        static const struct {
+                const char *path, *iface, *member;
+        } reads[] = {
+                { OBJ_ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects" },
+                { OBJ_ROOT, IFACE_MANAGER, "GetHostReport" },
+                { OBJ_ROOT, IFACE_MANAGER, "ListDevices" },
+                { OBJ_ROOT, IFACE_MANAGER, "ListGroups" },
+                { OBJ_ROOT, "org.freedesktop.DBus.Introspectable", "Introspect" },
+                { OBJ_DEVICE_PREFIX, "org.freedesktop.DBus.Introspectable", "Introspect" },
+                { OBJ_GROUP_PREFIX, "org.freedesktop.DBus.Introspectable", "Introspect" },
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_free_ char *pci = NULL;
+        struct dirent *de;
+        unsigned devices, listed = 0;
+        long start;
+
+        case_begin_data(Q35_HOST);
+        devices = large_host(LARGE_HOST_DEVICES);
+        daemon_start();
+        ck_assert_int_ge(sd_bus_open_system(&bus), 0);
+        start = rss_kib(C.pid);
+
+        ck_assert_msg(run(&out, &err, (char *) H.assignctl, (char *) "list") == 0,
+                      "assignctl list: %s", err);
+        pci = path_join(C.host, "sys/bus/pci/devices");
+        d = opendir(pci);
+        ck_assert_ptr_nonnull(d);
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        listed += !!strstr(out, de->d_name);
+        ck_assert_uint_eq(listed, devices);
+        assert_rss_back(start, "GetHostReport", "assignctl list");
+
+        /* After each call: glibc alone gives some of it back, at times, not all of it. */
+        for (unsigned round = 0; round < 2; round++)
+                for (size_t i = 0; i < ELEMENTSOF(reads); i++) {
+                        sd_bus_message_unref(call_big(bus, reads[i].path, reads[i].iface,
+                                                      reads[i].member, NULL, NULL));
+                        assert_rss_back(start, reads[i].member, reads[i].path);
+                }
+        daemon_stop();
+        case_end();
+}
+END_TEST
+
+/* A bus that drops the daemon's connection (here: a reply over its message size limit) is a bus
+ * lost: the daemon exits non-zero, saying so, and does not stay up without its name. */
+START_TEST(test_dropped_by_bus_exits_nonzero) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *text = NULL;
+        int bus_stdout, status, r;
+        pid_t bus_pid;
+
+        case_begin_data(Q35_HOST);
+        /* Room for the daemon's own calls to the bus, not for the host report (8 KiB here). */
+        bus_pid = limited_bus(4096, &bus_stdout);
+        daemon_start();
+        ck_assert_int_ge(sd_bus_open_system(&bus), 0);
+        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "GetHostReport", &error,
+                               NULL, NULL);
+        ck_assert_msg(r < 0, "the host report fit 4 KiB");
+        status = wait_exit(C.pid, WAIT_MS);
+        C.pid = 0;
+        text = read_file_or_abort(C.log);
+        ck_assert_msg(exit_code_of(status) != 0 && exit_code_of(status) < 128,
+                      "after the bus dropped it the daemon exited %d:\n%s", exit_code_of(status),
+                      text);
+        assert_contains(text, "Lost the connection to the system bus");
+        bus_stop(bus_pid, bus_stdout);
+        case_end();
+}
+END_TEST
+
 /* ---- a holder's death gives the group back within a second ---- */
 
 /* A process that holds fd (and nothing else of ours) until it is killed, like a VMM. */
@@ -781,6 +1025,15 @@ int main(void) {
         tcase_add_test(tc, test_release_logged_with_caller);
         tcase_add_test(tc, test_roots_named);
         tcase_add_test(tc, test_report_with_garbage_in_sysfs);
+        suite_add_tcase(s, tc);
+
+        /* Bounded replies and memory on a bench/mkbighost host, a bus that drops the daemon. */
+        tc = tcase_create("large-host");
+        tcase_add_unchecked_fixture(tc, daemon_setup, harness_teardown);
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_dropped_by_bus_exits_nonzero);
+        tcase_add_test(tc, test_large_host_objects_within_budget);
+        tcase_add_test(tc, test_large_host_reads_give_memory_back);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);

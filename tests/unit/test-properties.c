@@ -254,7 +254,8 @@ static char *emitting(const sd_bus_vtable *vtable) {
 
         for (const sd_bus_vtable *v = vtable; v->type != _SD_BUS_VTABLE_END; v++)
                 if (v->type == _SD_BUS_VTABLE_PROPERTY &&
-                    (v->flags & SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE))
+                    (v->flags & (SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE |
+                                 SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)))
                         ck_assert_int_ge(strv_extend(&names, v->x.property.member), 0);
         return join_sorted(names);
 }
@@ -368,9 +369,12 @@ START_TEST(test_vtables_are_the_tables) {
                         ck_assert_ptr_eq(row->get, v->x.property.get);
                         ck_assert_ptr_nonnull(row->get);
                         ck_assert_uint_eq(row->flags, v->flags);
-                        /* A property that changes is announced by its bit. */
+                        /* A property that changes is announced by its bit, with its value or
+                         * (explicit ones) as invalidated. */
                         ck_assert_msg(!!row->change ==
-                                              !!(row->flags & SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+                                              !!(row->flags &
+                                                 (SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE |
+                                                  SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)),
                                       "%s.%s: change bit %#x, flags %#llx", objects[i].interface,
                                       row->name, row->change, (unsigned long long) row->flags);
                 }
@@ -428,8 +432,28 @@ static char *variant_text(sd_bus_message *m, const char *sig) {
         return text ?: strdup("");
 }
 
-/* GetAll on the object: every property of the table once, each of its row's signature, and the
- * values listed (name=value, all of them for the device, lease and group: one getter each). */
+/* Get of one explicit property: its row's signature, its value as name=value in *got. */
+static void check_get_explicit(size_t object, const char *path, const BusProperty *row,
+                               char ***got) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *text = NULL;
+        const char *sig;
+        char type;
+
+        reply = call(path, "org.freedesktop.DBus.Properties", "Get", "ss",
+                     objects[object].interface, row->name);
+        ck_assert_msg(!sd_bus_message_is_method_error(reply, NULL), "Get %s on %s: %s", row->name,
+                      path, sd_bus_message_get_error(reply)->message);
+        ck_assert_int_gt(sd_bus_message_peek_type(reply, &type, &sig), 0);
+        ck_assert_int_eq(type, 'v');
+        ck_assert_str_eq(sig, row->signature);
+        text = variant_text(reply, sig);
+        ck_assert_int_ge(strv_extendf(got, "%s=%s", row->name, text), 0);
+}
+
+/* GetAll on the object: every property of the table but the explicit ones once, each of its row's
+ * signature; Get answers each explicit one; and the values listed (name=value, all of them for
+ * the device, lease and group: one getter each). */
 static void check_get_all(size_t object, const char *path, const char *const *values) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_strv_free_ char **got = NULL, **want = NULL;
@@ -439,7 +463,10 @@ static void check_get_all(size_t object, const char *path, const char *const *va
         char type;
 
         for (const BusProperty *p = objects[object].properties; p->name; p++)
-                n_table++;
+                if (p->flags & SD_BUS_VTABLE_PROPERTY_EXPLICIT)
+                        check_get_explicit(object, path, p, &got);
+                else
+                        n_table++;
         reply = call(path, "org.freedesktop.DBus.Properties", "GetAll", "s",
                      objects[object].interface);
         ck_assert_msg(!sd_bus_message_is_method_error(reply, NULL), "GetAll on %s: %s", path,
@@ -453,6 +480,8 @@ static void check_get_all(size_t object, const char *path, const char *const *va
                         if (streq(p->name, name))
                                 row = p;
                 ck_assert_msg(row, "%s has %s, which is not in its table", path, name);
+                ck_assert_msg(!(row->flags & SD_BUS_VTABLE_PROPERTY_EXPLICIT),
+                              "GetAll on %s has the explicit %s", path, name);
                 ck_assert_int_gt(sd_bus_message_peek_type(reply, &type, &sig), 0);
                 ck_assert_int_eq(type, 'v');
                 ck_assert_str_eq(sig, row->signature);
