@@ -192,7 +192,7 @@ import dbus
 
 group, cycles, host, faults, addr = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 bus = dbus.SystemBus()
-manager = dbus.Interface(bus.get_object("org.vfioassign1", "/org/vfioassign1"),
+manager = dbus.Interface(bus.get_object("org.vfioassign1", "/org/vfioassign1", introspect=False),
                          "org.vfioassign1.Manager")
 none = dbus.Dictionary({}, signature="sv")
 
@@ -214,7 +214,8 @@ def wait_for(what, check, seconds):
 t = time.perf_counter()
 for _ in range(cycles):
     path = manager.ClaimGroup(dbus.UInt32(group), none)
-    dbus.Interface(bus.get_object("org.vfioassign1", path), "org.vfioassign1.Lease").Release(none)
+    # No proxy per lease: a proxy costs the client a name lookup (and an Introspect).
+    bus.call_blocking("org.vfioassign1", path, "org.vfioassign1.Lease", "Release", "a{sv}", [none])
 rate = cycles / (time.perf_counter() - t)
 
 idle = [list_ms() for _ in range(50)]
