@@ -741,9 +741,12 @@ void world_setup(const char *name) {
         _cleanup_free_ char *tmpl = xasprintf("/tmp/vfio-assignd-%s.XXXXXX", name);
 
         ck_assert_msg(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+        /* A program with two test cases sets up a world for each: the first one's paths go. */
+        free(H.tmpdir);
         H.tmpdir = TAKE_PTR(tmpl);
         /* The bus socket lives here; callers switched to nobody must reach it. */
         ck_assert_int_eq(chmod(H.tmpdir, 0755), 0);
+        free(H.polkit_log);
         H.polkit_log = path_join(H.tmpdir, "polkit.log");
         harness_start_bus();
 }

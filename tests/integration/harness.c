@@ -473,6 +473,7 @@ void bus_stop(pid_t pid, int stdout_fd) {
 static void start_bus(void) {
         _cleanup_free_ char *socket_path = path_join(H.tmpdir, "bus");
 
+        H.bus_address = mfree(H.bus_address); /* a previous world's */
         H.bus_pid = bus_start(socket_path, &H.bus_address, &H.bus_stdout);
         /* The daemon and every client we run find the bus through this (sd_bus_open_system). */
         ck_assert_int_eq(setenv("DBUS_SYSTEM_BUS_ADDRESS", H.bus_address, 1), 0);
