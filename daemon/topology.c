@@ -17,8 +17,6 @@
 Device *device_free(Device *d) {
         if (!d)
                 return NULL;
-        free(d->vendor_name);
-        free(d->device_name);
         free(d->driver);
         free(d->driver_override);
         strv_free(d->reset_methods);

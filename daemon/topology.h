@@ -21,7 +21,9 @@ typedef struct Device {
          * stays a member of its group, which is then blocked ("unreadable"): leaving it out
          * would let a claim split the group. */
         bool ids_known;
-        char *vendor_name, *device_name;
+        /* Owned by the PciNames they were looked up in (shared by every device of the same
+         * ids): a topology must not outlive it. */
+        const char *vendor_name, *device_name;
         char *driver;          /* basename of the driver link */
         char *driver_override; /* NULL when the kernel says "(null)" */
         char **reset_methods;  /* strv, may be NULL */

@@ -72,6 +72,51 @@ START_TEST(test_parallel_for_runs_each_index_once) {
 }
 END_TEST
 
+/* ---- names ---- */
+
+/* Each pair is looked up in libpci once and its strings shared; the answers are libpci's, for
+ * known and unknown ids alike, however many pairs the table has grown to hold. */
+START_TEST(test_names_are_cached_per_pair) {
+        _cleanup_(pci_names_freep) PciNames *cached = NULL;
+        enum { N = 3000 };
+        const char **first = calloc(2 * N, sizeof(char *));
+        unsigned named = 0;
+
+        ck_assert_ptr_nonnull(first);
+        ck_assert_int_eq(pci_names_new(NULL, PCI_IDS_PATH, &cached), 0);
+        for (unsigned i = 0; i < N; i++) {
+                /* Intel's and NVIDIA's ids, dense and sparse, and a vendor nobody has. */
+                uint16_t vendor = i % 3 == 0 ? 0x8086 : i % 3 == 1 ? 0x10de : 0xfffe;
+                uint16_t device = (uint16_t) (i * 7);
+
+                ck_assert_int_eq(pci_names_lookup(cached, vendor, device, &first[2 * i],
+                                                  &first[2 * i + 1]),
+                                 0);
+        }
+        for (unsigned i = 0; i < N; i++) {
+                _cleanup_(pci_names_freep) PciNames *fresh = NULL;
+                uint16_t vendor = i % 3 == 0 ? 0x8086 : i % 3 == 1 ? 0x10de : 0xfffe;
+                uint16_t device = (uint16_t) (i * 7);
+                const char *v, *d, *fv, *fd;
+
+                ck_assert_int_eq(pci_names_lookup(cached, vendor, device, &v, &d), 0);
+                ck_assert_ptr_eq(v, first[2 * i]);
+                ck_assert_ptr_eq(d, first[2 * i + 1]);
+                if (i % 97 != 0)
+                        continue;
+                ck_assert_int_eq(pci_names_new(NULL, PCI_IDS_PATH, &fresh), 0);
+                ck_assert_int_eq(pci_names_lookup(fresh, vendor, device, &fv, &fd), 0);
+                ck_assert_str_eq(strna(v), strna(fv));
+                ck_assert_str_eq(strna(d), strna(fd));
+                named += v != NULL;
+        }
+        /* With a database, Intel and NVIDIA are known: the cache kept what libpci said. */
+        if (access(PCI_IDS_PATH, R_OK) >= 0)
+                ck_assert_uint_gt(named, 0);
+        free(first);
+}
+END_TEST
+
 /* ---- scans ---- */
 
 static char *device_text(const Device *d) {
@@ -287,6 +332,7 @@ static Suite *suite(void) {
 
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_parallel_for_runs_each_index_once);
+        tcase_add_test(tc, test_names_are_cached_per_pair);
         tcase_add_test(tc, test_sample_hosts_scan_the_same_on_any_thread_count);
         tcase_add_test(tc, test_big_host_scans_the_same_on_any_thread_count);
         suite_add_tcase(s, tc);
