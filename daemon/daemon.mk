@@ -4,6 +4,7 @@ libmodel_a_SOURCES = \
 	daemon/sysfs.c daemon/sysfs.h \
 	daemon/worker.c daemon/worker.h \
 	daemon/job.c daemon/job.h \
+	daemon/parallel.c daemon/parallel.h \
 	daemon/pcinames.c daemon/pcinames.h \
 	daemon/topology.c daemon/topology.h \
 	daemon/host.c daemon/host.h \

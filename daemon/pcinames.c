@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pci/pci.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,18 @@
 #include "pcinames.h"
 #include "util.h"
 
+/* One (vendor, device) pair's names, looked up once: a host has few distinct pairs (36,000
+ * functions of a big host are a handful of models), so the devices share these strings. */
+typedef struct NameEntry {
+        uint32_t key; /* vendor << 16 | device */
+        bool used;
+        char *vendor, *device; /* NULL when the database does not know them */
+} NameEntry;
+
 struct PciNames {
         struct pci_access *pacc;
+        NameEntry *table; /* open addressing, a power of two in size, at most half full */
+        size_t n_table, n_used;
 };
 
 /* libpci's error callback must not return (its default calls exit(1)); we jump back to the call
@@ -76,6 +87,11 @@ PciNames *pci_names_free(PciNames *n) {
                 return NULL;
         if (n->pacc)
                 pci_cleanup(n->pacc);
+        for (size_t i = 0; i < n->n_table; i++) {
+                free(n->table[i].vendor);
+                free(n->table[i].device);
+        }
+        free(n->table);
         free(n);
         return NULL;
 }
@@ -101,23 +117,60 @@ static int lookup(PciNames *n, uint16_t vendor, uint16_t device, char vbuf[stati
         return 0;
 }
 
-int pci_names_lookup(PciNames *n, uint16_t vendor, uint16_t device, char **ret_vendor,
-                     char **ret_device) {
+static size_t slot_of(const NameEntry *table, size_t n_table, uint32_t key) {
+        /* Fibonacci hashing spreads the ids' low bits, which repeat across a vendor's models. */
+        size_t i = (size_t) ((key * UINT32_C(2654435769)) & (n_table - 1));
+
+        while (table[i].used && table[i].key != key)
+                i = (i + 1) & (n_table - 1);
+        return i;
+}
+
+static int table_grow(PciNames *n) {
+        size_t size = n->n_table ? n->n_table * 2 : 64;
+        NameEntry *t = calloc(size, sizeof(NameEntry));
+
+        if (!t)
+                return -ENOMEM;
+        for (size_t i = 0; i < n->n_table; i++)
+                if (n->table[i].used)
+                        t[slot_of(t, size, n->table[i].key)] = n->table[i];
+        free(n->table);
+        n->table = t;
+        n->n_table = size;
+        return 0;
+}
+
+int pci_names_lookup(PciNames *n, uint16_t vendor, uint16_t device, const char **ret_vendor,
+                     const char **ret_device) {
+        uint32_t key = (uint32_t) vendor << 16 | device;
         char vbuf[256], dbuf[256];
         const char *v, *d;
-        char *vs = NULL, *ds = NULL;
+        NameEntry *e;
         int k;
 
+        if (n->n_table > 0) {
+                e = &n->table[slot_of(n->table, n->n_table, key)];
+                if (e->used) {
+                        *ret_vendor = e->vendor;
+                        *ret_device = e->device;
+                        return 0;
+                }
+        }
         k = lookup(n, vendor, device, vbuf, dbuf, &v, &d);
         if (k < 0)
                 return k;
-        if (v && !(vs = name_dup(v)))
+        if ((n->n_used + 1) * 2 > n->n_table && table_grow(n) < 0)
                 return -ENOMEM;
-        if (d && !(ds = name_dup(d))) {
-                free(vs);
+        e = &n->table[slot_of(n->table, n->n_table, key)];
+        *e = (NameEntry) { .key = key };
+        if ((v && !(e->vendor = name_dup(v))) || (d && !(e->device = name_dup(d)))) {
+                e->vendor = mfree(e->vendor);
                 return -ENOMEM;
         }
-        *ret_vendor = vs;
-        *ret_device = ds;
+        e->used = true;
+        n->n_used++;
+        *ret_vendor = e->vendor;
+        *ret_device = e->device;
         return 0;
 }

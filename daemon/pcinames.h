@@ -14,6 +14,8 @@ int pci_names_new(const char *sysfs_root, const char *ids_path, PciNames **ret);
 PciNames *pci_names_free(PciNames *n);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PciNames *, pci_names_free);
 
-/* Either output may be NULL on return when the database does not know the id. */
-int pci_names_lookup(PciNames *n, uint16_t vendor, uint16_t device, char **ret_vendor,
-                     char **ret_device);
+/* Either output may be NULL on return when the database does not know the id. The strings
+ * belong to n (each pair is looked up once) and live as long as it does. Not thread-safe:
+ * libpci is not. */
+int pci_names_lookup(PciNames *n, uint16_t vendor, uint16_t device, const char **ret_vendor,
+                     const char **ret_device);

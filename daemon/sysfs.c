@@ -71,14 +71,18 @@ static int at(const SysRoot *r, int dirfd) {
         return dirfd >= 0 ? dirfd : r->fd;
 }
 
-int sysroot_open_dir(const SysRoot *r, const char *path, int *ret_fd) {
+int sysroot_open_dir_at(const SysRoot *r, int dirfd, const char *path, int *ret_fd) {
         int fd;
 
-        fd = openat(r->fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = openat(at(r, dirfd), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
         *ret_fd = fd;
         return 0;
+}
+
+int sysroot_open_dir(const SysRoot *r, const char *path, int *ret_fd) {
+        return sysroot_open_dir_at(r, -1, path, ret_fd);
 }
 
 int sysroot_opendir_at(const SysRoot *r, int dirfd, const char *path, DIR **ret) {
@@ -255,25 +259,19 @@ int dev_chown(const SysRoot *r, const char *path, uint32_t uid) {
         return 0;
 }
 
-int sysfs_resolve_link(const SysRoot *r, const char *link_path, char **ret) {
-        _cleanup_free_ char *target = NULL, *out = NULL;
-        size_t len, outlen;
+/* Applies a link's relative target to dir (dir_len bytes: the link's directory relative to the
+ * root). */
+static int resolve_target(const char *dir, size_t dir_len, const char *target, char **ret) {
+        _cleanup_free_ char *out = NULL;
+        size_t outlen = dir_len;
         const char *p;
-        int k;
 
-        k = sysfs_readlink_at(r, -1, link_path, &target);
-        if (k < 0)
-                return k;
         if (target[0] == '/')
                 return -EXDEV;
-        len = strlen(link_path) + strlen(target) + 2;
-        out = malloc(len);
+        out = malloc(dir_len + strlen(target) + 2);
         if (!out)
                 return -ENOMEM;
-        /* Start from the link's directory, then apply the target's components. */
-        p = strrchr(link_path, '/');
-        outlen = p ? (size_t) (p - link_path) : 0;
-        memcpy(out, link_path, outlen);
+        memcpy(out, dir, outlen);
         out[outlen] = 0;
         for (p = target; *p;) {
                 const char *e = strchrnul(p, '/');
@@ -300,6 +298,30 @@ int sysfs_resolve_link(const SysRoot *r, const char *link_path, char **ret) {
         }
         *ret = TAKE_PTR(out);
         return 0;
+}
+
+int sysfs_resolve_link(const SysRoot *r, const char *link_path, char **ret) {
+        _cleanup_free_ char *target = NULL;
+        const char *slash;
+        int k;
+
+        k = sysfs_readlink_at(r, -1, link_path, &target);
+        if (k < 0)
+                return k;
+        /* Start from the link's directory, then apply the target's components. */
+        slash = strrchr(link_path, '/');
+        return resolve_target(link_path, slash ? (size_t) (slash - link_path) : 0, target, ret);
+}
+
+int sysfs_resolve_link_at(const SysRoot *r, int dirfd, const char *dir, const char *name,
+                          char **ret) {
+        _cleanup_free_ char *target = NULL;
+        int k;
+
+        k = sysfs_readlink_at(r, dirfd, name, &target);
+        if (k < 0)
+                return k;
+        return resolve_target(dir, strlen(dir), target, ret);
 }
 
 int sysfs_write_attr(const SysRoot *r, const char *path, const char *value, uint64_t timeout_usec) {

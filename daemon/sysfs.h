@@ -25,6 +25,9 @@ bool sysroot_is_host(const SysRoot *r); /* the real "/" (so udev events describe
 
 /* Opens a directory under the sysfs root; returns an O_DIRECTORY fd. */
 int sysroot_open_dir(const SysRoot *r, const char *path, int *ret_fd);
+/* Same, relative to dirfd (or the sysfs root if dirfd < 0): a scan opens its parent directory
+ * once and saves the kernel the walk down to it for every entry. */
+int sysroot_open_dir_at(const SysRoot *r, int dirfd, const char *path, int *ret_fd);
 /* A DIR* for listing, relative to dirfd (or the sysfs root if dirfd < 0). */
 int sysroot_opendir_at(const SysRoot *r, int dirfd, const char *path, DIR **ret);
 
@@ -60,3 +63,6 @@ int sysfs_write_attr(const SysRoot *r, const char *path, const char *value, uint
  * giving a path relative to the root, e.g. "sys/devices/pci0000:00/0000:00:1f.6/net/eno1".
  * -EXDEV if it is absolute or leaves the root. */
 int sysfs_resolve_link(const SysRoot *r, const char *link_path, char **ret);
+/* Same for the link name in dirfd, which is the directory dir (relative to the root). */
+int sysfs_resolve_link_at(const SysRoot *r, int dirfd, const char *dir, const char *name,
+                          char **ret);

@@ -10,14 +10,13 @@
 #include <unistd.h>
 
 #include "names.h"
+#include "parallel.h"
 #include "topology.h"
 #include "util.h"
 
 Device *device_free(Device *d) {
         if (!d)
                 return NULL;
-        free(d->vendor_name);
-        free(d->device_name);
         free(d->driver);
         free(d->driver_override);
         strv_free(d->reset_methods);
@@ -379,11 +378,14 @@ static int read_ids(const SysRoot *root, int dfd, const char *address, Device *d
         return 0;
 }
 
-int device_read(const SysRoot *root, PciNames *names, const char *address, Device **ret,
-                char ***errors) {
+/* Reads the device whose link is address in bus_fd (sys/bus/pci/devices), without its names:
+ * safe to run in several threads at once, as it touches nothing but the tree and its own
+ * outputs. */
+static int device_read_at(const SysRoot *root, int bus_fd, const char *address, Device **ret,
+                          char ***errors) {
         _cleanup_(device_freep) Device *d = NULL;
         _cleanup_close_ int dfd = -1;
-        _cleanup_free_ char *path = NULL, *s = NULL;
+        _cleanup_free_ char *s = NULL;
         uint32_t v;
         int k;
 
@@ -399,12 +401,10 @@ int device_read(const SysRoot *root, PciNames *names, const char *address, Devic
         d->group = -1;
         d->sriov_totalvfs = d->sriov_numvfs = -1;
 
-        if (asprintf(&path, SYSFS_PCI_DEVICES "/%s", address) < 0)
-                return -ENOMEM;
-        k = sysroot_open_dir(root, path, &dfd);
+        k = sysroot_open_dir_at(root, bus_fd, address, &dfd);
         if (k < 0)
                 return k == -ENOTDIR ? -ENOENT : k;
-        k = sysfs_resolve_link(root, path, &d->devpath);
+        k = sysfs_resolve_link_at(root, bus_fd, SYSFS_PCI_DEVICES, address, &d->devpath);
         if (k == -ENOMEM)
                 return k;
 
@@ -495,11 +495,37 @@ int device_read(const SysRoot *root, PciNames *names, const char *address, Devic
             read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
                 return -ENOMEM;
 
-        if (names && d->ids_known) {
-                k = pci_names_lookup(names, d->vendor, d->device, &d->vendor_name, &d->device_name);
-                if (k == -ENOMEM)
-                        return k;
-        }
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+/* libpci is not thread-safe: names are looked up by the scan's one thread, after the reads. */
+static int device_lookup_names(Device *d, PciNames *names) {
+        int k;
+
+        if (!names || !d->ids_known)
+                return 0;
+        k = pci_names_lookup(names, d->vendor, d->device, &d->vendor_name, &d->device_name);
+        return k == -ENOMEM ? k : 0;
+}
+
+int device_read(const SysRoot *root, PciNames *names, const char *address, Device **ret,
+                char ***errors) {
+        _cleanup_(device_freep) Device *d = NULL;
+        _cleanup_close_ int bus_fd = -1;
+        int k;
+
+        if (!pci_address_is_canonical(address))
+                return -EINVAL;
+        k = sysroot_open_dir(root, SYSFS_PCI_DEVICES, &bus_fd);
+        if (k < 0)
+                return k == -ENOTDIR ? -ENOENT : k;
+        k = device_read_at(root, bus_fd, address, &d, errors);
+        if (k < 0)
+                return k;
+        k = device_lookup_names(d, names);
+        if (k < 0)
+                return k;
         *ret = TAKE_PTR(d);
         return 0;
 }
@@ -549,12 +575,13 @@ static int read_reserved_regions(const SysRoot *root, int gfd, Group *g, char **
 }
 
 /* list_members false: the caller fills g->devices (a full scan knows them from the devices'
- * iommu_group links already). */
-static int group_read_full(const SysRoot *root, uint32_t id, bool list_members, Group **ret,
-                           char ***errors) {
+ * iommu_group links already). groups_fd is sys/kernel/iommu_groups, or -1 to start from the
+ * root. Like device_read_at(), safe in several threads at once. */
+static int group_read_full(const SysRoot *root, int groups_fd, uint32_t id, bool list_members,
+                           Group **ret, char ***errors) {
         _cleanup_(group_freep) Group *g = NULL;
         _cleanup_close_ int gfd = -1;
-        _cleanup_free_ char *path = NULL;
+        char path[sizeof(SYSFS_IOMMU_GROUPS "/") + 10]; /* a uint32_t has at most 10 digits */
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         size_t n = 0;
@@ -564,9 +591,9 @@ static int group_read_full(const SysRoot *root, uint32_t id, bool list_members, 
         if (!g)
                 return -ENOMEM;
         g->id = id;
-        if (asprintf(&path, SYSFS_IOMMU_GROUPS "/%" PRIu32, id) < 0)
-                return -ENOMEM;
-        k = sysroot_open_dir(root, path, &gfd);
+        snprintf(path, sizeof(path), "%s%" PRIu32, groups_fd >= 0 ? "" : SYSFS_IOMMU_GROUPS "/",
+                 id);
+        k = sysroot_open_dir_at(root, groups_fd, path, &gfd);
         if (k < 0)
                 return k == -ENOTDIR ? -ENOENT : k;
         if (!list_members)
@@ -603,7 +630,7 @@ attributes:
 }
 
 int group_read(const SysRoot *root, uint32_t id, Group **ret, char ***errors) {
-        return group_read_full(root, id, true, ret, errors);
+        return group_read_full(root, -1, id, true, ret, errors);
 }
 
 static int cmp_device(const void *a, const void *b) {
@@ -628,52 +655,113 @@ static int list_dir(const SysRoot *root, const char *path, char ***ret) {
         return 0;
 }
 
-static int scan_groups(Topology *t, const SysRoot *root);
 static ssize_t find_group_index(const Topology *t, uint32_t id, bool *found);
 
-int topology_scan(Topology *t, const SysRoot *root, PciNames *names) {
-        _cleanup_strv_free_ char **devs = NULL;
-        int k;
+/* One device or group of a scan: what its reader found, for the scan's thread to take in list
+ * order, so that a parallel scan gives the same topology, errors included, as one thread. */
+typedef struct ScanSlot {
+        void *object; /* Device * or Group * */
+        int r;
+        char **errors;
+} ScanSlot;
 
-        topology_clear(t);
+typedef struct Scan {
+        const SysRoot *root;
+        int dir_fd;          /* sys/bus/pci/devices or sys/kernel/iommu_groups */
+        char **addresses;    /* devices to read */
+        const uint32_t *ids; /* or groups to read */
+        ScanSlot *slots;
+} Scan;
 
-        k = list_dir(root, SYSFS_PCI_DEVICES, &devs);
-        if (k == -ENOENT)
-                k = topology_add_error(&t->errors, "%s: no PCI bus in this tree",
-                                       SYSFS_PCI_DEVICES);
-        if (k < 0)
-                return k;
-        t->devices = calloc(strv_length(devs) + 1, sizeof(Device *));
-        if (!t->devices)
-                return -ENOMEM;
-        for (char **i = devs; i && *i; i++) {
-                Device *d;
+static void scan_device(void *userdata, size_t i) {
+        Scan *s = userdata;
+        ScanSlot *slot = &s->slots[i];
 
-                if (!pci_address_is_canonical(*i)) {
-                        if (topology_add_error(&t->errors, "%s/%.64s: not a PCI address, ignored",
-                                               SYSFS_PCI_DEVICES, *i) < 0)
-                                return -ENOMEM;
-                        continue;
-                }
-                k = device_read(root, names, *i, &d, &t->errors);
-                if (k == -ENOMEM)
-                        return k;
-                if (k == -ENOENT) {
-                        if (topology_add_error(&t->errors, "%s: vanished during the scan", *i) < 0)
-                                return -ENOMEM;
-                        continue;
-                }
-                if (k < 0) {
-                        if (topology_add_error(&t->errors, "%s: cannot be read: %s", *i,
-                                               strerror(-k)) < 0)
-                                return -ENOMEM;
-                        continue;
-                }
-                t->devices[t->n_devices++] = d;
+        slot->r = device_read_at(s->root, s->dir_fd, s->addresses[i], (Device **) &slot->object,
+                                 &slot->errors);
+}
+
+static void scan_group(void *userdata, size_t i) {
+        Scan *s = userdata;
+        ScanSlot *slot = &s->slots[i];
+
+        slot->r = group_read_full(s->root, s->dir_fd, s->ids[i], false, (Group **) &slot->object,
+                                  &slot->errors);
+}
+
+/* Moves a reader's errors to the topology's list, which keeps its bound. */
+static int scan_take_errors(Topology *t, ScanSlot *slot) {
+        for (char **e = slot->errors; e && *e; e++)
+                if (topology_add_error(&t->errors, "%s", *e) < 0)
+                        return -ENOMEM;
+        strv_free(slot->errors);
+        slot->errors = NULL;
+        return 0;
+}
+
+static void scan_slots_free(ScanSlot *slots, size_t n, void *(*free_object)(void *) ) {
+        for (size_t i = 0; slots && i < n; i++) {
+                free_object(slots[i].object);
+                strv_free(slots[i].errors);
         }
-        qsort(t->devices, t->n_devices, sizeof(Device *), cmp_device);
+        free(slots);
+}
 
-        return scan_groups(t, root);
+static void *device_free_void(void *p) {
+        return device_free(p);
+}
+
+static void *group_free_void(void *p) {
+        return group_free(p);
+}
+
+static int scan_devices(Topology *t, const SysRoot *root, PciNames *names, char **devs, size_t n,
+                        unsigned n_threads) {
+        _cleanup_close_ int bus_fd = -1;
+        Scan s = { .root = root, .addresses = devs };
+        int k = 0;
+
+        /* Listed a moment ago: if it is gone now, so is every device in it. */
+        k = sysroot_open_dir(root, SYSFS_PCI_DEVICES, &bus_fd);
+        if (k == -ENOMEM)
+                return k;
+        s.dir_fd = bus_fd;
+        s.slots = calloc(n + 1, sizeof(ScanSlot));
+        if (!s.slots)
+                return -ENOMEM;
+        if (bus_fd >= 0)
+                (void) parallel_for(n, n_threads, scan_device, &s);
+        else
+                for (size_t i = 0; i < n; i++)
+                        s.slots[i].r = k == -ENOTDIR ? -ENOENT : k;
+
+        for (size_t i = 0; i < n; i++) {
+                ScanSlot *slot = &s.slots[i];
+
+                if (!pci_address_is_canonical(devs[i])) {
+                        k = topology_add_error(&t->errors, "%s/%.64s: not a PCI address, ignored",
+                                               SYSFS_PCI_DEVICES, devs[i]);
+                        if (k < 0)
+                                break;
+                        continue;
+                }
+                if ((k = scan_take_errors(t, slot)) < 0)
+                        break;
+                k = slot->r;
+                if (k == -ENOMEM)
+                        break;
+                if (k == -ENOENT)
+                        k = topology_add_error(&t->errors, "%s: vanished during the scan", devs[i]);
+                else if (k < 0)
+                        k = topology_add_error(&t->errors, "%s: cannot be read: %s", devs[i],
+                                               strerror(-k));
+                else if ((k = device_lookup_names(slot->object, names)) >= 0)
+                        t->devices[t->n_devices++] = TAKE_PTR(slot->object);
+                if (k < 0)
+                        break;
+        }
+        scan_slots_free(s.slots, n, device_free_void);
+        return k < 0 ? k : 0;
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -684,11 +772,13 @@ static int cmp_u32(const void *a, const void *b) {
 /* Groups are the distinct iommu_group links of the devices just read (each device has exactly
  * one, sysfs-kernel-iommu_groups); only their own attributes are read here. Groups without a
  * PCI member are of no use to us and are not listed. */
-static int scan_groups(Topology *t, const SysRoot *root) {
+static int scan_groups(Topology *t, const SysRoot *root, unsigned n_threads) {
         _cleanup_free_ uint32_t *ids = NULL;
         _cleanup_free_ size_t *n_members = NULL;
-        size_t n = 0;
-        int k;
+        _cleanup_close_ int groups_fd = -1;
+        Scan s = { .root = root };
+        size_t n = 0, n_ids = 0;
+        int k = 0;
 
         ids = calloc(t->n_devices + 1, sizeof(uint32_t));
         n_members = calloc(t->n_devices + 1, sizeof(size_t));
@@ -699,22 +789,48 @@ static int scan_groups(Topology *t, const SysRoot *root) {
                 if (t->devices[i]->group >= 0)
                         ids[n++] = (uint32_t) t->devices[i]->group;
         qsort(ids, n, sizeof(uint32_t), cmp_u32);
-        for (size_t i = 0; i < n; i++) {
-                Group *g;
+        for (size_t i = 0; i < n; i++)
+                if (i == 0 || ids[i] != ids[i - 1])
+                        ids[n_ids++] = ids[i];
+        if (n_ids == 0)
+                return 0;
 
-                if (i > 0 && ids[i] == ids[i - 1])
-                        continue;
-                k = group_read_full(root, ids[i], false, &g, &t->errors);
+        /* A device's group link names a group, so the directory is there unless the tree
+         * changes under us; then every group is unreadable, as its own open would find. */
+        k = sysroot_open_dir(root, SYSFS_IOMMU_GROUPS, &groups_fd);
+        if (k == -ENOMEM)
+                return k;
+        s.dir_fd = groups_fd;
+        s.ids = ids;
+        s.slots = calloc(n_ids + 1, sizeof(ScanSlot));
+        if (!s.slots)
+                return -ENOMEM;
+        if (groups_fd >= 0)
+                (void) parallel_for(n_ids, n_threads, scan_group, &s);
+        else
+                for (size_t i = 0; i < n_ids; i++)
+                        s.slots[i].r = k == -ENOTDIR ? -ENOENT : k;
+        k = 0;
+        for (size_t i = 0; i < n_ids; i++) {
+                ScanSlot *slot = &s.slots[i];
+
+                if ((k = scan_take_errors(t, slot)) < 0)
+                        break;
+                k = slot->r;
                 if (k == -ENOMEM)
-                        return k;
-                if (k < 0) {
-                        if (topology_add_error(&t->errors, "group %" PRIu32 ": cannot be read: %s",
-                                               ids[i], strerror(-k)) < 0)
-                                return -ENOMEM;
-                        continue;
-                }
-                t->groups[t->n_groups++] = g;
+                        break;
+                if (k < 0)
+                        k = topology_add_error(&t->errors, "group %" PRIu32 ": cannot be read: %s",
+                                               ids[i], strerror(-k));
+                else
+                        t->groups[t->n_groups++] = TAKE_PTR(slot->object);
+                if (k < 0)
+                        break;
         }
+        scan_slots_free(s.slots, n_ids, group_free_void);
+        if (k < 0)
+                return k;
+
         /* Devices are sorted by address, so each group's list comes out sorted too. */
         for (size_t i = 0; i < t->n_devices; i++) {
                 bool found = false;
@@ -727,6 +843,37 @@ static int scan_groups(Topology *t, const SysRoot *root) {
                         return -ENOMEM;
         }
         return 0;
+}
+
+int topology_scan_threads(Topology *t, const SysRoot *root, PciNames *names, unsigned n_threads) {
+        _cleanup_strv_free_ char **devs = NULL;
+        size_t n;
+        int k;
+
+        topology_clear(t);
+
+        k = list_dir(root, SYSFS_PCI_DEVICES, &devs);
+        if (k == -ENOENT)
+                k = topology_add_error(&t->errors, "%s: no PCI bus in this tree",
+                                       SYSFS_PCI_DEVICES);
+        if (k < 0)
+                return k;
+        n = strv_length(devs);
+        t->devices = calloc(n + 1, sizeof(Device *));
+        if (!t->devices)
+                return -ENOMEM;
+        if (n > 0) {
+                k = scan_devices(t, root, names, devs, n, n_threads);
+                if (k < 0)
+                        return k;
+        }
+        qsort(t->devices, t->n_devices, sizeof(Device *), cmp_device);
+
+        return scan_groups(t, root, n_threads);
+}
+
+int topology_scan(Topology *t, const SysRoot *root, PciNames *names) {
+        return topology_scan_threads(t, root, names, 0);
 }
 
 static ssize_t find_device_index(const Topology *t, const PciAddress *a, bool *found) {

@@ -21,7 +21,9 @@ typedef struct Device {
          * stays a member of its group, which is then blocked ("unreadable"): leaving it out
          * would let a claim split the group. */
         bool ids_known;
-        char *vendor_name, *device_name;
+        /* Owned by the PciNames they were looked up in (shared by every device of the same
+         * ids): a topology must not outlive it. */
+        const char *vendor_name, *device_name;
         char *driver;          /* basename of the driver link */
         char *driver_override; /* NULL when the kernel says "(null)" */
         char **reset_methods;  /* strv, may be NULL */
@@ -97,6 +99,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Topology *, topology_free);
 /* Full scan of sys/bus/pci/devices and sys/kernel/iommu_groups. Problems with single devices or
  * attributes land in t->errors; only allocation failure or an unreadable device list fail. */
 int topology_scan(Topology *t, const SysRoot *root, PciNames *names);
+/* The same on n_threads threads (0: parallel_threads_default(), 1: the caller's alone); the
+ * result does not depend on it. The threads only read the tree; names are looked up after. */
+int topology_scan_threads(Topology *t, const SysRoot *root, PciNames *names, unsigned n_threads);
 
 /* Reads one device. -ENOENT when it is not (or no longer) there. Attribute problems are
  * appended to *errors. */

@@ -48,7 +48,7 @@ EXTRA_DIST += tests/install-deps.sh tests/run-demo.sh tests/run-tests.sh
 check_PROGRAMS += tests/unit/test-model
 TESTS += tests/unit/test-model
 tests_unit_test_model_SOURCES = tests/unit/test-model.c \
-	daemon/model.c daemon/topology.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c daemon/dmar.c \
+	daemon/model.c daemon/topology.c daemon/parallel.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c daemon/dmar.c \
 	daemon/dmar-json.c daemon/report.c daemon/pcinames.c \
 	tests/fakesys.c tests/fakesys-host.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
 tests_unit_test_model_CPPFLAGS = $(UNIT_CPPFLAGS)
@@ -58,12 +58,21 @@ tests_unit_test_model_LDADD = libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_L
 check_PROGRAMS += tests/unit/test-model-events
 TESTS += tests/unit/test-model-events
 tests_unit_test_model_events_SOURCES = tests/unit/test-model-events.c \
-	daemon/model.c daemon/topology.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c daemon/dmar.c \
+	daemon/model.c daemon/topology.c daemon/parallel.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c daemon/dmar.c \
 	daemon/dmar-json.c daemon/report.c daemon/pcinames.c \
 	tests/fakesys.c tests/fakesys-host.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
 tests_unit_test_model_events_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_model_events_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
 tests_unit_test_model_events_LDADD = libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS)
+
+check_PROGRAMS += tests/unit/test-scan
+TESTS += tests/unit/test-scan
+tests_unit_test_scan_SOURCES = tests/unit/test-scan.c \
+	daemon/model.c daemon/topology.c daemon/parallel.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c \
+	daemon/worker.c daemon/dmar.c daemon/dmar-json.c daemon/report.c daemon/pcinames.c
+tests_unit_test_scan_CPPFLAGS = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'
+tests_unit_test_scan_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
+tests_unit_test_scan_LDADD = libfakesys.a libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS)
 
 # The checked-in introspection XML must match the vtables.
 TESTS += tests/check-dbus-xml.sh
@@ -109,7 +118,7 @@ TESTS += tests/unit/test-lease
 tests_unit_test_lease_SOURCES = tests/unit/test-lease.c tests/unit/lease-world.c tests/unit/lease-world.h \
 	daemon/lease.c daemon/lease-set.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c \
 	daemon/binding.c daemon/vfio.c daemon/sysfs.c \
-	daemon/worker.c daemon/topology.c daemon/pcinames.c daemon/host.c daemon/dmar.c
+	daemon/worker.c daemon/topology.c daemon/parallel.c daemon/pcinames.c daemon/host.c daemon/dmar.c
 tests_unit_test_lease_CPPFLAGS = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'
 tests_unit_test_lease_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
 tests_unit_test_lease_LDFLAGS = -Wl,-rpath,$(abs_top_builddir)/tests/mock
