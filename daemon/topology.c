@@ -452,11 +452,6 @@ static int device_read_at(const SysRoot *root, int bus_fd, const char *address, 
                     read_i64(root, dfd, address, "boot_vga", &n, errors) < 0)
                         return -ENOMEM;
                 d->boot_vga = n < 0 ? -1 : n > 0;
-                if (read_i64(root, dfd, address, "sriov_totalvfs", &d->sriov_totalvfs, errors) < 0)
-                        return -ENOMEM;
-                if (d->sriov_totalvfs >= 0 &&
-                    read_i64(root, dfd, address, "sriov_numvfs", &d->sriov_numvfs, errors) < 0)
-                        return -ENOMEM;
         }
 
         k = read_link_name(root, dfd, address, "physfn", &d->physfn, errors);
@@ -466,6 +461,16 @@ static int device_read_at(const SysRoot *root, int bus_fd, const char *address, 
                 if (bad_value(errors, address, "physfn", d->physfn) < 0)
                         return -ENOMEM;
                 d->physfn = mfree(d->physfn);
+        }
+        /* The sriov_* attributes exist only on a PF (sriov_pf_attrs_are_visible() in
+         * drivers/pci/iov.c: dev_is_pf()), and a VF never is one (PCIe Base Spec, SR-IOV: a VF
+         * implements no SR-IOV capability); most devices of a large host are VFs. */
+        if (!d->physfn) {
+                if (read_i64(root, dfd, address, "sriov_totalvfs", &d->sriov_totalvfs, errors) < 0)
+                        return -ENOMEM;
+                if (d->sriov_totalvfs >= 0 &&
+                    read_i64(root, dfd, address, "sriov_numvfs", &d->sriov_numvfs, errors) < 0)
+                        return -ENOMEM;
         }
         if (d->sriov_totalvfs >= 0 && read_virtfns(root, dfd, address, &d->virtfns, errors) < 0)
                 return -ENOMEM;
