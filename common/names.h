@@ -47,6 +47,7 @@
 
 #define DRIVER_VFIO_PCI "vfio-pci"
 #define DRIVER_PCIEPORT "pcieport"
+#define DRIVER_PCI_STUB "pci-stub"
 
 /* Blocker codes (stable API: documented in docs/org.vfioassign1.5). */
 #define BLOCKER_NO_IOMMU "no-iommu"

@@ -215,7 +215,9 @@ static int roll_back(const LeaseContext *c, Lease *l, size_t n_bound, LeaseError
         return 0;
 }
 
-/* Which members keep the group from being viable, for the error message. */
+/* Which members keep the group from being viable, for the error message. A member on vfio-pci,
+ * pcieport (a bridge) or pci-stub (the one driver VFIO allows beside its own: the driver allow
+ * list of drivers/vfio) does not. */
 static char *not_viable_members(const LeaseContext *c, const Lease *l) {
         char *text = NULL;
 
@@ -224,7 +226,7 @@ static char *not_viable_members(const LeaseContext *c, const Lease *l) {
 
                 if (binding_current_driver(c->model->root, l->devices[i].address, &drv) < 0 ||
                     !drv || streq(drv, DRIVER_VFIO_PCI) || streq(drv, DRIVER_PCIEPORT) ||
-                    streq(drv, "pci-stub"))
+                    streq(drv, DRIVER_PCI_STUB))
                         continue;
                 if (strextendf(&text, ", ", "%s is on %s", l->devices[i].address, drv) < 0)
                         return mfree(text);

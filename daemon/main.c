@@ -267,21 +267,11 @@ static int run_loop(sd_event *e) {
         return sd_event_get_exit_code(e, &k) < 0 ? -EIO : k;
 }
 
-/* Without the bus nobody can reach the leases, and the holders' exits go unseen: stop, and let
- * the service manager start us again (the leases are on disk). */
-static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Manager *d = userdata;
-
-        log_error("Lost the connection to the system bus; exiting");
-        return sd_event_exit(d->event, -ENOTCONN);
-}
-
 static int run_daemon(void) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_event_source_unrefp) sd_event_source *trim = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *trim_filter = NULL;
-        sd_id128_t bus_id;
         _cleanup_(model_freep) Model *model = NULL;
         _cleanup_(udev_watch_freep) UdevWatch *udev = NULL;
         _cleanup_(fifo_watch_freep) FifoWatch *fifo = NULL;
@@ -312,13 +302,7 @@ static int run_daemon(void) {
 
         d.policy_dirs = arg_policy_dirs ?: default_dirs;
         warn_missing_inputs();
-        if (manager_reload_policy(&d) < 0)
-                /* Nothing to keep yet. The built-in default would allow what a rule in the
-                 * unreadable file may forbid: no policy is in force, claims and prepares are
-                 * refused (PolicyInvalid) until a reload succeeds. The leases on disk are still
-                 * looked after. */
-                log_error("No policy is in force: claims and prepares are refused until the policy "
-                          "files are fixed and reloaded (SIGHUP or assignctl policy reload)");
+        manager_load_policy(&d);
         k = polkit_registry_new(event, &d.polkit);
         if (k < 0)
                 goto fail;
@@ -331,34 +315,9 @@ static int run_daemon(void) {
         /* The name first: a second instance must find it taken before it touches anything (the
          * state file, a persistent prepare, a stuck group). Requests wait in the socket until the
          * loop runs. */
-        k = bus_errors_register();
+        k = manager_bus_open(&d, &bus);
         if (k < 0)
-                goto fail;
-        k = sd_bus_open_system(&bus);
-        if (k < 0)
-                return log_error_errno(k, "Cannot connect to the system bus: %m");
-        d.bus = bus;
-        k = bus_register_objects(&d);
-        if (k < 0)
-                goto fail;
-        k = sd_bus_request_name(bus, BUS_NAME, 0);
-        if (k == -EEXIST) {
-                log_error("Another vfio-assignd already owns %s on the system bus; exiting without "
-                          "touching anything",
-                          BUS_NAME);
                 return k;
-        }
-        if (k < 0)
-                return log_error_errno(k, "Cannot own %s on the system bus: %m", BUS_NAME);
-        k = sd_bus_get_bus_id(bus, &bus_id);
-        if (k < 0)
-                return log_error_errno(k, "Cannot get the id of the system bus: %m");
-        sd_id128_to_string(bus_id, d.bus_id);
-        k = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local",
-                                "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
-                                "Disconnected", on_bus_disconnected, &d);
-        if (k < 0)
-                goto fail;
 
         /* Monitor first, then enumerate, so no uevent falls in a gap. udev events describe the
          * real /sys only; on a fake tree the FIFO is the event source. */

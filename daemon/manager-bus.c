@@ -642,6 +642,64 @@ void manager_bus_send_driver_reverted(Manager *d, const char *address, const cha
 }
 
 /* Every vtable gets the manager as its userdata: bus_method_trampoline() finds it there. */
+/* Without the bus nobody can reach the leases, and the holders' exits go unseen: stop, and let
+ * the service manager start us again (the leases are on disk). */
+static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Manager *d = userdata;
+
+        log_error("Lost the connection to the system bus; exiting");
+        return sd_event_exit(d->event, -ENOTCONN);
+}
+
+/* Everything on d->bus, once it is open. */
+static int bus_take_name(Manager *d) {
+        sd_id128_t bus_id;
+        int k;
+
+        k = bus_register_objects(d);
+        if (k < 0)
+                return log_error_errno(k, "Cannot register the bus objects: %m");
+        k = sd_bus_request_name(d->bus, BUS_NAME, 0);
+        if (k == -EEXIST) {
+                log_error("Another vfio-assignd already owns %s on the system bus; exiting without "
+                          "touching anything",
+                          BUS_NAME);
+                return k;
+        }
+        if (k < 0)
+                return log_error_errno(k, "Cannot own %s on the system bus: %m", BUS_NAME);
+        k = sd_bus_get_bus_id(d->bus, &bus_id);
+        if (k < 0)
+                return log_error_errno(k, "Cannot get the id of the system bus: %m");
+        sd_id128_to_string(bus_id, d->bus_id);
+        k = sd_bus_match_signal(d->bus, NULL, "org.freedesktop.DBus.Local",
+                                "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                "Disconnected", on_bus_disconnected, d);
+        if (k < 0)
+                return log_error_errno(k, "Cannot watch the bus connection: %m");
+        return 0;
+}
+
+int manager_bus_open(Manager *d, sd_bus **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int k;
+
+        k = bus_errors_register();
+        if (k < 0)
+                return log_error_errno(k, "Cannot register the D-Bus errors: %m");
+        k = sd_bus_open_system(&bus);
+        if (k < 0)
+                return log_error_errno(k, "Cannot connect to the system bus: %m");
+        d->bus = bus;
+        k = bus_take_name(d);
+        if (k < 0) {
+                d->bus = NULL;
+                return k;
+        }
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
 int bus_register_objects(Manager *d) {
         int k;
 

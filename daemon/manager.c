@@ -1131,6 +1131,16 @@ static void prepare_at_boot(Manager *d) {
         }
 }
 
+void manager_load_policy(Manager *d) {
+        if (manager_reload_policy(d) < 0)
+                /* Nothing to keep yet. The built-in default would allow what a rule in the
+                 * unreadable file may forbid: no policy is in force, claims and prepares are
+                 * refused (PolicyInvalid) until a reload succeeds. The leases on disk are still
+                 * looked after. */
+                log_error("No policy is in force: claims and prepares are refused until the policy "
+                          "files are fixed and reloaded (SIGHUP or assignctl policy reload)");
+}
+
 int manager_start(Manager *d, int runtime_fd, int state_fd) {
         int k;
 

@@ -53,6 +53,8 @@ int manager_start(Manager *d, int runtime_fd, int state_fd);
 void manager_done(Manager *d);
 /* Every uevent (udev, the kernel, the test FIFO): the model, the signals, the leases. */
 void manager_uevent(const char *action, const char *address, void *userdata);
+/* The policy at start: without one, claims and prepares are refused until a reload works. */
+void manager_load_policy(Manager *d);
 /* The policy files are read again; a bad file keeps the policy in force. Returns 0 when the new
  * policy is in force. */
 int manager_reload_policy(Manager *d);
