@@ -360,8 +360,8 @@ bool holders_identifiable(void) {
                 safe_close(fd);
                 if (!works)
                         fprintf(stderr,
-                                "pidfd_open() is not implemented here (valgrind < 3.20?): claims are made "
-                                "without a holder\n");
+                                "pidfd_open() fails with ENOSYS (valgrind before 3.20 does not implement "
+                                "it): claims are made without a holder\n");
         }
         return works;
 }
