@@ -8,5 +8,6 @@ libcommon_a_SOURCES = \
 	common/escape.c common/escape.h \
 	common/bdf.c common/bdf.h \
 	common/userdb.c common/userdb.h \
-	common/json-util.c common/json-util.h
+	common/json-util.c common/json-util.h \
+	common/json-writer.c common/json-writer.h
 libcommon_a_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)

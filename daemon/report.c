@@ -6,6 +6,7 @@
 
 #include "dmar.h"
 #include "json-util.h"
+#include "json-writer.h"
 #include "names.h"
 #include "report.h"
 #include "util.h"
@@ -117,103 +118,142 @@ int report_host_json(const Model *m, struct json_object **ret) {
         return 0;
 }
 
-int report_group_json(const Group *g, const char *job, struct json_object **ret) {
-        _cleanup_json_ json_object *o = NULL;
-        struct json_object *bl, *rr;
-        int k = 0;
+static void write_group(JsonWriter *w, const Group *g, const char *job) {
+        json_write_begin_object(w);
+        json_write_key(w, "id");
+        json_write_int64(w, g->id);
+        json_write_key(w, "type");
+        json_write_string(w, g->type);
+        json_write_key(w, "devices");
+        json_write_strv(w, g->devices);
+        json_write_key(w, "assignable");
+        json_write_bool(w, g->assignable);
+        if (job) {
+                json_write_key(w, "job");
+                json_write_string(w, job);
+        }
+        json_write_key(w, "blockers");
+        json_write_begin_array(w);
+        for (size_t i = 0; i < g->n_blockers; i++) {
+                json_write_begin_object(w);
+                json_write_key(w, "code");
+                json_write_string(w, g->blockers[i].code);
+                json_write_key(w, "device");
+                json_write_string(w, g->blockers[i].device);
+                json_write_key(w, "reason");
+                json_write_string(w, g->blockers[i].reason);
+                json_write_end_object(w);
+        }
+        json_write_end_array(w);
+        json_write_key(w, "reserved_regions");
+        json_write_begin_array(w);
+        for (size_t i = 0; i < g->n_regions; i++) {
+                json_write_begin_object(w);
+                json_write_key(w, "start");
+                json_write_hex(w, 1, g->regions[i].start);
+                json_write_key(w, "end");
+                json_write_hex(w, 1, g->regions[i].end);
+                json_write_key(w, "type");
+                json_write_string(w, g->regions[i].type);
+                json_write_end_object(w);
+        }
+        json_write_end_array(w);
+        json_write_end_object(w);
+}
 
-        o = json_object_new_object();
+/* An optional number: null when negative. */
+static void write_optional(JsonWriter *w, const char *key, int64_t v) {
+        json_write_key(w, key);
+        if (v >= 0)
+                json_write_int64(w, v);
+        else
+                json_write_null(w);
+}
+
+static void write_device(JsonWriter *w, const Device *d) {
+        /* Unreadable ids are null, never a made-up 0x0000 (the group says "unreadable"). */
+        static const char *const keys[] = { "vendor", "device", "subsystem_vendor",
+                                            "subsystem_device", "class" };
+        const uint32_t ids[] = { d->vendor, d->device, d->subsystem_vendor, d->subsystem_device,
+                                 d->class };
+
+        json_write_begin_object(w);
+        json_write_key(w, "address");
+        json_write_string(w, d->address);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                json_write_key(w, keys[i]);
+                if (d->ids_known)
+                        json_write_hex(w, i == 4 ? 6 : 4, ids[i]);
+                else
+                        json_write_null(w);
+        }
+        json_write_key(w, "vendor_name");
+        json_write_string(w, d->vendor_name);
+        json_write_key(w, "device_name");
+        json_write_string(w, d->device_name);
+        json_write_key(w, "driver");
+        json_write_string(w, d->driver);
+        json_write_key(w, "driver_override");
+        json_write_string(w, d->driver_override);
+        write_optional(w, "group", d->group);
+        json_write_key(w, "bridge");
+        json_write_bool(w, d->bridge);
+        json_write_key(w, "host_bridge");
+        json_write_bool(w, d->host_bridge);
+        json_write_key(w, "reset_methods");
+        json_write_strv(w, d->reset_methods);
+        write_optional(w, "numa_node", d->numa_node);
+        json_write_key(w, "boot_vga");
+        json_write_bool(w, d->boot_vga > 0);
+        json_write_key(w, "physfn");
+        json_write_string(w, d->physfn);
+        json_write_key(w, "virtfns");
+        json_write_strv(w, d->virtfns);
+        write_optional(w, "sriov_totalvfs", d->sriov_totalvfs);
+        write_optional(w, "sriov_numvfs",
+                       d->sriov_totalvfs >= 0 ? MAX(d->sriov_numvfs, (int64_t) 0) : -1);
+        json_write_key(w, "vfio_device");
+        json_write_string(w, d->vfio_dev);
+        json_write_key(w, "rmrr_locked");
+        json_write_bool(w, d->rmrr_locked);
+        json_write_key(w, "host_critical");
+        json_write_string(w, d->host_critical);
+        json_write_end_object(w);
+}
+
+/* One piece as a json-c object: written, then parsed back, so that there is one writer. */
+static int piece_json(const Group *g, const char *job, const Device *d, struct json_object **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        JsonWriter w;
+        FILE *f;
+        bool failed;
+        struct json_object *o;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        w = json_writer_init(f);
+        if (g)
+                write_group(&w, g, job);
+        else
+                write_device(&w, d);
+        failed = ferror(f);
+        if (fclose(f) != 0 || failed)
+                return -ENOMEM;
+        o = json_tokener_parse(buf);
         if (!o)
                 return -ENOMEM;
-        k |= json_add_new(o, "id", json_object_new_int64(g->id));
-        k |= json_add_string(o, "type", g->type);
-        k |= json_add_new(o, "devices", strv_json(g->devices));
-        k |= json_add_new(o, "assignable", json_object_new_boolean(g->assignable));
-        if (job)
-                k |= json_add_new(o, "job", json_object_new_string(job));
-        bl = json_object_new_array();
-        k |= json_add_new(o, "blockers", bl);
-        for (size_t i = 0; bl && i < g->n_blockers; i++) {
-                struct json_object *b = json_object_new_object();
-
-                k |= json_append_new(bl, b);
-                if (!b)
-                        break;
-                k |= json_add_string(b, "code", g->blockers[i].code);
-                k |= json_add_string(b, "device", g->blockers[i].device);
-                k |= json_add_string(b, "reason", g->blockers[i].reason);
-        }
-        rr = json_object_new_array();
-        k |= json_add_new(o, "reserved_regions", rr);
-        for (size_t i = 0; rr && i < g->n_regions; i++) {
-                struct json_object *r = json_object_new_object();
-
-                k |= json_append_new(rr, r);
-                if (!r)
-                        break;
-                k |= json_add_new(r, "start", hex_string(1, g->regions[i].start));
-                k |= json_add_new(r, "end", hex_string(1, g->regions[i].end));
-                k |= json_add_string(r, "type", g->regions[i].type);
-        }
-        if (k)
-                return -ENOMEM;
-        *ret = TAKE_PTR(o);
+        *ret = o;
         return 0;
 }
 
+int report_group_json(const Group *g, const char *job, struct json_object **ret) {
+        return piece_json(g, job, NULL, ret);
+}
+
 int report_device_json(const Device *d, struct json_object **ret) {
-        _cleanup_json_ json_object *o = NULL;
-        int k = 0;
-
-        o = json_object_new_object();
-        if (!o)
-                return -ENOMEM;
-        k |= json_add_string(o, "address", d->address);
-        {
-                /* Unreadable ids are null, never a made-up 0x0000 (the group says "unreadable"). */
-                static const char *const keys[] = { "vendor", "device", "subsystem_vendor",
-                                                    "subsystem_device", "class" };
-                const uint32_t ids[] = { d->vendor, d->device, d->subsystem_vendor,
-                                         d->subsystem_device, d->class };
-
-                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                        k |= d->ids_known
-                                     ? json_add_new(o, keys[i], hex_string(i == 4 ? 6 : 4, ids[i]))
-                                     : json_add_string(o, keys[i], NULL);
-        }
-        k |= json_add_string(o, "vendor_name", d->vendor_name);
-        k |= json_add_string(o, "device_name", d->device_name);
-        k |= json_add_string(o, "driver", d->driver);
-        k |= json_add_string(o, "driver_override", d->driver_override);
-        if (d->group >= 0)
-                k |= json_add_new(o, "group", json_object_new_int64(d->group));
-        else
-                k |= json_add_string(o, "group", NULL);
-        k |= json_add_new(o, "bridge", json_object_new_boolean(d->bridge));
-        k |= json_add_new(o, "host_bridge", json_object_new_boolean(d->host_bridge));
-        k |= json_add_new(o, "reset_methods", strv_json(d->reset_methods));
-        if (d->numa_node >= 0)
-                k |= json_add_new(o, "numa_node", json_object_new_int64(d->numa_node));
-        else
-                k |= json_add_string(o, "numa_node", NULL);
-        k |= json_add_new(o, "boot_vga", json_object_new_boolean(d->boot_vga > 0));
-        k |= json_add_string(o, "physfn", d->physfn);
-        k |= json_add_new(o, "virtfns", strv_json(d->virtfns));
-        if (d->sriov_totalvfs >= 0) {
-                k |= json_add_new(o, "sriov_totalvfs", json_object_new_int64(d->sriov_totalvfs));
-                k |= json_add_new(o, "sriov_numvfs",
-                                  json_object_new_int64(MAX(d->sriov_numvfs, 0)));
-        } else {
-                k |= json_add_string(o, "sriov_totalvfs", NULL);
-                k |= json_add_string(o, "sriov_numvfs", NULL);
-        }
-        k |= json_add_string(o, "vfio_device", d->vfio_dev);
-        k |= json_add_new(o, "rmrr_locked", json_object_new_boolean(d->rmrr_locked));
-        k |= json_add_string(o, "host_critical", d->host_critical);
-        if (k)
-                return -ENOMEM;
-        *ret = TAKE_PTR(o);
-        return 0;
+        return piece_json(NULL, NULL, d, ret);
 }
 
 static int write_json(FILE *f, struct json_object *o) {
@@ -256,26 +296,17 @@ int report_write(const Model *m, ReportJobFn job, const void *userdata, FILE *f)
                 fputs("null", f);
         fputs(",\n\"groups\":[", f);
         for (size_t i = 0; i < t->n_groups; i++) {
-                _cleanup_json_ json_object *g = NULL;
+                JsonWriter w = json_writer_init(f);
 
-                k = report_group_json(t->groups[i], job ? job(userdata, t->groups[i]->id) : NULL,
-                                      &g);
-                if (k < 0)
-                        return k;
                 fputs(i ? ",\n" : "\n", f);
-                if ((k = write_json(f, g)) < 0)
-                        return k;
+                write_group(&w, t->groups[i], job ? job(userdata, t->groups[i]->id) : NULL);
         }
         fputs("],\n\"devices\":[", f);
         for (size_t i = 0; i < t->n_devices; i++) {
-                _cleanup_json_ json_object *d = NULL;
+                JsonWriter w = json_writer_init(f);
 
-                k = report_device_json(t->devices[i], &d);
-                if (k < 0)
-                        return k;
                 fputs(i ? ",\n" : "\n", f);
-                if ((k = write_json(f, d)) < 0)
-                        return k;
+                write_device(&w, t->devices[i]);
         }
         fputs("]}\n", f);
         return ferror(f) ? -EIO : 0;

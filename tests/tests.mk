@@ -21,8 +21,8 @@ check_PROGRAMS += tests/unit/test-common tests/unit/test-host
 TESTS += tests/unit/test-common tests/unit/test-host
 
 tests_unit_test_common_SOURCES = tests/unit/test-common.c
-tests_unit_test_common_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_common_LDADD = libcommon.a $(CHECK_LIBS)
+tests_unit_test_common_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_common_LDADD = libcommon.a $(JSONC_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/unit/test-log
 TESTS += tests/unit/test-log

@@ -13,6 +13,8 @@
 #include "bdf.h"
 #include "errors.h"
 #include "escape.h"
+#include "json-util.h"
+#include "json-writer.h"
 #include "macro.h"
 #include "names.h"
 #include "util.h"
@@ -287,6 +289,121 @@ START_TEST(test_json_escape_controls) {
 }
 END_TEST
 
+/* What json-c prints for o (the report's settings), against what JsonWriter wrote. */
+static void assert_like_json_c(json_object *o, char *written) {
+        const char *want = json_object_to_json_string_ext(o,
+                                                          JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+
+        ck_assert_ptr_nonnull(want);
+        ck_assert_msg(streq(written, want), "wrote %s, json-c prints %s", written, want);
+        free(written);
+}
+
+START_TEST(test_json_writer_strings) {
+        /* Every byte value, alone and between others, is escaped (or not) as json-c does. */
+        for (unsigned c = 1; c < 256; c++) {
+                char s[8] = { 'a', (char) c, '/', (char) c, (char) c, 'z', 0 };
+                _cleanup_json_ json_object *o = json_object_new_array();
+                char *buf = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&buf, &size);
+                JsonWriter w = json_writer_init(f);
+
+                ck_assert_ptr_nonnull(f);
+                ck_assert_int_eq(json_append_new(o, json_object_new_string(s)), 0);
+                ck_assert_int_eq(json_append_new(o, json_object_new_string(s + 1)), 0);
+                ck_assert_int_eq(json_object_array_add(o, NULL), 0);
+                json_write_begin_array(&w);
+                json_write_string(&w, s);
+                json_write_string(&w, s + 1);
+                json_write_string(&w, NULL);
+                json_write_end_array(&w);
+                ck_assert(!ferror(f));
+                ck_assert_int_eq(fclose(f), 0);
+                assert_like_json_c(o, buf);
+        }
+}
+END_TEST
+
+START_TEST(test_json_writer_values) {
+        static const int64_t ints[] = { 0, 1, -1, 9, 10, 4095, -32768, INT64_MAX, INT64_MIN };
+        static const struct {
+                unsigned width;
+                uint64_t v;
+                const char *want;
+        } hexes[] = {
+                { 1, 0, "0x0" },
+                { 4, 0x8086, "0x8086" },
+                { 4, 0x10, "0x0010" },
+                { 6, 0x20000, "0x020000" },
+                { 1, UINT64_MAX, "0xffffffffffffffff" },
+                { 1, 0xfee00000, "0xfee00000" },
+        };
+        _cleanup_json_ json_object *o = json_object_new_object();
+        json_object *a = json_object_new_array(), *inner = json_object_new_object();
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        JsonWriter w = json_writer_init(f);
+
+        ck_assert_ptr_nonnull(f);
+        /* json-c as the oracle: nesting, empty containers, every kind of value. */
+        ck_assert_int_eq(json_add_new(o, "ints", a), 0);
+        for (size_t i = 0; i < ELEMENTSOF(ints); i++)
+                ck_assert_int_eq(json_append_new(a, json_object_new_int64(ints[i])), 0);
+        ck_assert_int_eq(json_add_new(o, "empty", json_object_new_array()), 0);
+        ck_assert_int_eq(json_add_new(o, "inner", inner), 0);
+        ck_assert_int_eq(json_add_new(inner, "t", json_object_new_boolean(true)), 0);
+        ck_assert_int_eq(json_add_new(inner, "f", json_object_new_boolean(false)), 0);
+        ck_assert_int_eq(json_add(inner, "n", NULL), 0);
+        ck_assert_int_eq(json_add_new(inner, "o", json_object_new_object()), 0);
+        ck_assert_int_eq(json_add_string(o, "k\"ey\n", "v"), 0);
+
+        json_write_begin_object(&w);
+        json_write_key(&w, "ints");
+        json_write_begin_array(&w);
+        for (size_t i = 0; i < ELEMENTSOF(ints); i++)
+                json_write_int64(&w, ints[i]);
+        json_write_end_array(&w);
+        json_write_key(&w, "empty");
+        json_write_strv(&w, NULL);
+        json_write_key(&w, "inner");
+        json_write_begin_object(&w);
+        json_write_key(&w, "t");
+        json_write_bool(&w, true);
+        json_write_key(&w, "f");
+        json_write_bool(&w, false);
+        json_write_key(&w, "n");
+        json_write_null(&w);
+        json_write_key(&w, "o");
+        json_write_begin_object(&w);
+        json_write_end_object(&w);
+        json_write_end_object(&w);
+        json_write_key(&w, "k\"ey\n");
+        json_write_string(&w, "v");
+        json_write_end_object(&w);
+        ck_assert_int_eq(fclose(f), 0);
+        assert_like_json_c(o, buf);
+
+        for (size_t i = 0; i < ELEMENTSOF(hexes); i++) {
+                buf = NULL;
+                f = open_memstream(&buf, &size);
+                ck_assert_ptr_nonnull(f);
+                w = json_writer_init(f);
+                json_write_hex(&w, hexes[i].width, hexes[i].v);
+                ck_assert_int_eq(fclose(f), 0);
+                {
+                        _cleanup_free_ char *want = NULL;
+
+                        ck_assert_int_ge(asprintf(&want, "\"%s\"", hexes[i].want), 0);
+                        ck_assert_str_eq(buf, want);
+                }
+                free(buf);
+        }
+}
+END_TEST
+
 START_TEST(test_utf8_sanitize) {
         char ok[] = "Caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x92\xa9";
         char bad[] = "a\xff b\xc3 c\xe0\x80\xaf d\xed\xa0\x80 e\xf4\x90\x80\x80 f\xc3\xa9";
@@ -524,6 +641,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_cescape_utf8);
         tcase_add_test(tc, test_strcut);
         tcase_add_test(tc, test_json_escape_controls);
+        tcase_add_test(tc, test_json_writer_strings);
+        tcase_add_test(tc, test_json_writer_values);
         tcase_add_test(tc, test_utf8_sanitize);
         tcase_add_test(tc, test_utf8_prefix_len);
         tcase_add_test(tc, test_pid_start_time);
