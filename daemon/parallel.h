@@ -15,5 +15,9 @@ unsigned parallel_threads_default(void);
  * them, each taking the next chunk of indexes when it is free; returns when every call has
  * returned. n_threads 0 means parallel_threads_default(), 1 runs everything in the caller's
  * thread. It cannot fail: when a thread cannot be started the others do its share. The
- * threads block every signal. Returns the number of threads that ran. */
+ * threads block every signal. Each started thread works on a copy of the descriptor table
+ * (unshare(CLONE_FILES)): fn must close what it opens, and a descriptor that another thread
+ * closes while the run lasts keeps its file open until the run ends. The daemon's one full scan
+ * runs at start, before any job holds a file whose release matters (a VFIO group). Returns the
+ * number of threads that ran. */
 unsigned parallel_for(size_t n, unsigned n_threads, ParallelFn fn, void *userdata);
