@@ -8,7 +8,6 @@
 
 #include "daemon.h"
 #include "names.h"
-#include "userdb.h"
 #include "util.h"
 
 /* Every method of every interface we serve: the polkit action that guards it, the handler that
@@ -136,11 +135,11 @@ int bus_method_trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error
         return a->handler(m, userdata, error);
 }
 
-char *bus_caller_describe(sd_bus_message *m) {
+char *bus_caller_describe(Manager *d, sd_bus_message *m) {
         _cleanup_(bus_caller_clear) BusCaller c = {};
         char *s = NULL;
 
-        if (bus_caller(m, &c) < 0)
+        if (bus_caller(d, m, &c) < 0)
                 return strdup(strna(sd_bus_message_get_sender(m)));
         if (asprintf(&s, "uid %" PRIu32 "%s%s%s, pid %" PRIu32 ", %s", c.uid, c.user ? " (" : "",
                      strempty(c.user), c.user ? ")" : "", c.pid, strna(c.unique_name)) < 0)
@@ -154,63 +153,26 @@ void bus_caller_clear(BusCaller *c) {
         *c = (BusCaller) {};
 }
 
-/* Who called, from the bus's record of the connection (org.freedesktop.DBus.GetConnectionCredentials:
- * the uid, pid and groups the kernel gave dbus-daemon when the caller connected, SO_PEERCRED and
- * SO_PEERGROUPS), never from /proc/<pid>: under the same pid a caller can exec a setuid or setgid
- * binary after it connected. The user database adds every group of the uid. */
-int bus_caller(sd_bus_message *m, BusCaller *ret) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+/* Who called, from the bus's record of the connection (bus-peers.h), never from /proc/<pid>:
+ * under the same pid a caller can exec a setuid or setgid binary after it connected. */
+int bus_caller(Manager *d, sd_bus_message *m, BusCaller *ret) {
         _cleanup_(bus_caller_clear) BusCaller c = {};
-        const uint32_t *gids = NULL; /* in reply */
-        size_t n_gids = 0;
-        bool have_uid = false;
-        const char *key;
+        const BusPeerCreds *creds;
+        size_t n = 0;
         int k;
 
         c.unique_name = sd_bus_message_get_sender(m);
         if (!c.unique_name)
                 return -ENXIO;
-        k = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus",
-                               "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                               "GetConnectionCredentials", &e, &reply, "s", c.unique_name);
+        k = bus_peers_get(d->peers, c.unique_name, &creds);
         if (k < 0)
                 return k;
-        k = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        while (k >= 0 && (k = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                k = sd_bus_message_read(reply, "s", &key);
-                if (k < 0)
-                        break;
-                if (streq(key, "UnixUserID")) {
-                        k = sd_bus_message_read(reply, "v", "u", &c.uid);
-                        have_uid = k >= 0;
-                } else if (streq(key, "ProcessID"))
-                        k = sd_bus_message_read(reply, "v", "u", &c.pid);
-                else if (streq(key, "UnixGroupIDs")) {
-                        size_t size = 0;
-
-                        k = sd_bus_message_enter_container(reply, 'v', "au");
-                        if (k >= 0)
-                                k = sd_bus_message_read_array(reply, 'u', (const void **) &gids,
-                                                              &size);
-                        n_gids = size / sizeof(uint32_t);
-                        if (k >= 0)
-                                k = sd_bus_message_exit_container(reply);
-                } else
-                        k = sd_bus_message_skip(reply, "v");
-                if (k >= 0)
-                        k = sd_bus_message_exit_container(reply);
-        }
-        if (k < 0)
-                return k;
-        if (!have_uid)
-                return -ENODATA;
-
-        k = userdb_by_uid(c.uid, &c.user, &c.groups);
-        if (k == -ENOMEM)
-                return k;
-        for (size_t i = 0; i < n_gids; i++)
-                if (userdb_add_group(&c.groups, gids[i]) < 0)
+        c.uid = creds->uid;
+        c.pid = creds->pid;
+        if (creds->user && !(c.user = strdup(creds->user)))
+                return -ENOMEM;
+        for (char *const *g = creds->groups; g && *g; g++)
+                if (strv_extend_n(&c.groups, &n, *g) < 0)
                         return -ENOMEM;
         *ret = c;
         c = (BusCaller) {};
@@ -219,21 +181,12 @@ int bus_caller(sd_bus_message *m, BusCaller *ret) {
 
 /* The uid and pid are the bus's record of the connection (no augmenting from /proc). */
 int bus_name_owner(Manager *d, const char *name, uint32_t *ret_uid, uint32_t *ret_pid) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uid_t uid;
-        pid_t pid;
-        int k;
+        const BusPeerCreds *creds;
+        int k = bus_peers_get(d->peers, name, &creds);
 
-        k = sd_bus_get_name_creds(d->bus, name, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
         if (k < 0)
                 return k;
-        k = sd_bus_creds_get_euid(creds, &uid);
-        if (k < 0)
-                return k;
-        k = sd_bus_creds_get_pid(creds, &pid);
-        if (k < 0)
-                return k;
-        *ret_uid = (uint32_t) uid;
-        *ret_pid = (uint32_t) pid;
+        *ret_uid = creds->uid;
+        *ret_pid = creds->pid;
         return 0;
 }

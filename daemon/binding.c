@@ -82,83 +82,141 @@ static int verify_driver(const SysRoot *r, const char *address, const char *want
         }
 }
 
-static int write_dev_attr(const SysRoot *r, const char *address, const char *attr,
-                          const char *value, uint64_t timeout_usec) {
-        char path[160];
+/* The paths a binding writes, under the sysfs root (sysfs-bus-pci). */
+typedef struct MemberPaths {
+        char override[160], unbind[160], bind[160];
+} MemberPaths;
 
-        snprintf(path, sizeof(path), SYSFS_PCI_DEVICES "/%s/%s", address, attr);
-        return sysfs_write_attr(r, path, value, timeout_usec);
+static void member_paths(const char *address, const char *bind_driver, MemberPaths *p) {
+        snprintf(p->override, sizeof(p->override), SYSFS_PCI_DEVICES "/%s/driver_override",
+                 address);
+        snprintf(p->unbind, sizeof(p->unbind), SYSFS_PCI_DEVICES "/%s/driver/unbind", address);
+        if (bind_driver)
+                snprintf(p->bind, sizeof(p->bind), SYSFS_PCI_DRIVERS "/%s/bind", bind_driver);
+        else
+                snprintf(p->bind, sizeof(p->bind), "%s", SYSFS_PCI_DRIVERS_PROBE);
 }
 
 int binding_set_override(const SysRoot *r, const char *address, const char *driver,
                          uint64_t timeout_usec) {
+        MemberPaths p;
+
         if (!pci_address_is_canonical(address) || (driver && !filename_is_valid(driver)))
                 return -EINVAL;
+        member_paths(address, NULL, &p);
         /* A lone newline clears the override (sysfs-bus-pci: driver_override). */
-        return write_dev_attr(r, address, "driver_override", driver ?: "\n", timeout_usec);
+        return sysfs_write_attr(r, p.override, driver ?: "\n", timeout_usec);
+}
+
+/* Moves members to want (NULL: vfio-pci through drivers_probe) or, restoring, to each one's
+ * m[i].driver: the writes of all members in one chain, one hand-over to a writer
+ * (sysfs_write_attrs()), then each member's driver link verified. A member already on its
+ * target only gets its override written. */
+static int move_members(const SysRoot *r, const BindMember *m, size_t n, bool restore,
+                        uint64_t timeout_usec, size_t *ret_failed, BindFailure *ret_failure) {
+        _cleanup_free_ WorkerWrite *w = NULL;
+        _cleanup_free_ MemberPaths *p = NULL;
+        _cleanup_free_ BindStep *steps = NULL;
+        _cleanup_free_ size_t *owner = NULL;
+        char **current = NULL;
+        size_t n_w = 0, i = 0, failed = 0;
+        int k = 0;
+
+        if (n == 0)
+                return 0;
+        w = calloc(3 * n, sizeof(*w));
+        steps = calloc(3 * n, sizeof(*steps));
+        owner = calloc(3 * n, sizeof(*owner));
+        p = calloc(n, sizeof(*p));
+        current = calloc(n, sizeof(*current));
+        if (!w || !steps || !owner || !p || !current) {
+                free(current);
+                return -ENOMEM;
+        }
+        for (i = 0; i < n; i++) {
+                const char *target = restore ? m[i].driver : DRIVER_VFIO_PCI;
+
+                if (!pci_address_is_canonical(m[i].address) ||
+                    (restore && m[i].driver && !filename_is_valid(m[i].driver))) {
+                        k = -EINVAL;
+                        goto out;
+                }
+                /* Writing the override binds nothing: the driver read before it is the one
+                 * after. */
+                k = binding_current_driver(r, m[i].address, &current[i]);
+                if (k < 0) {
+                        k = fail(r, m[i].address, BIND_STEP_READ, k, ret_failure);
+                        goto out;
+                }
+                member_paths(m[i].address, restore ? m[i].driver : NULL, &p[i]);
+                /* A lone newline clears the override (sysfs-bus-pci: driver_override). */
+                steps[n_w] = BIND_STEP_OVERRIDE;
+                owner[n_w] = i;
+                w[n_w++] = (WorkerWrite) { .path = p[i].override,
+                                           .value = restore ? "\n" : target };
+                if (driver_is(current[i], target))
+                        continue;
+                if (current[i]) {
+                        /* ENOENT: the driver let go by itself meanwhile. */
+                        steps[n_w] = BIND_STEP_UNBIND;
+                        owner[n_w] = i;
+                        w[n_w++] = (WorkerWrite) { .path = p[i].unbind,
+                                                   .value = m[i].address,
+                                                   .enoent_ok = true };
+                }
+                /* Restoring binds the recorded driver by name, which is exact: drivers_probe
+                 * could pick another driver that also claims the id. No driver: left unbound, as
+                 * it was found. */
+                if (target) {
+                        steps[n_w] = restore ? BIND_STEP_BIND : BIND_STEP_PROBE;
+                        owner[n_w] = i;
+                        w[n_w++] = (WorkerWrite) { .path = p[i].bind, .value = m[i].address };
+                }
+        }
+        k = sysfs_write_attrs(r, w, n_w, timeout_usec, &failed);
+        if (k < 0) {
+                i = owner[MIN(failed, n_w - 1)];
+                k = fail(r, m[i].address, steps[MIN(failed, n_w - 1)], k, ret_failure);
+                goto out;
+        }
+        for (i = 0; i < n; i++) {
+                const char *target = restore ? m[i].driver : DRIVER_VFIO_PCI;
+
+                if (driver_is(current[i], target))
+                        continue;
+                k = verify_driver(r, m[i].address, target, timeout_usec);
+                if (k < 0) {
+                        k = fail(r, m[i].address, BIND_STEP_VERIFY, k, ret_failure);
+                        goto out;
+                }
+        }
+out:
+        for (size_t j = 0; j < n; j++)
+                free(current[j]);
+        free(current);
+        if (k < 0 && ret_failed)
+                *ret_failed = MIN(i, n - 1);
+        return k;
+}
+
+int binding_bind_vfio_members(const SysRoot *r, const BindMember *m, size_t n,
+                              uint64_t timeout_usec, size_t *ret_failed, BindFailure *ret_failure) {
+        return move_members(r, m, n, false, timeout_usec, ret_failed, ret_failure);
+}
+
+int binding_restore_members(const SysRoot *r, const BindMember *m, size_t n, uint64_t timeout_usec,
+                            size_t *ret_failed, BindFailure *ret_failure) {
+        return move_members(r, m, n, true, timeout_usec, ret_failed, ret_failure);
 }
 
 int binding_bind_vfio(const SysRoot *r, const char *address, uint64_t timeout_usec,
                       BindFailure *ret_failure) {
-        _cleanup_free_ char *current = NULL;
-        int k;
-
-        if (!pci_address_is_canonical(address))
-                return -EINVAL;
-        k = binding_current_driver(r, address, &current);
-        if (k < 0)
-                return fail(r, address, BIND_STEP_READ, k, ret_failure);
-        k = binding_set_override(r, address, DRIVER_VFIO_PCI, timeout_usec);
-        if (k < 0)
-                return fail(r, address, BIND_STEP_OVERRIDE, k, ret_failure);
-        if (driver_is(current, DRIVER_VFIO_PCI))
-                return 0;
-        if (current) {
-                k = write_dev_attr(r, address, "driver/unbind", address, timeout_usec);
-                if (k < 0 && k != -ENOENT) /* ENOENT: it went away by itself meanwhile */
-                        return fail(r, address, BIND_STEP_UNBIND, k, ret_failure);
-        }
-        k = sysfs_write_attr(r, SYSFS_PCI_DRIVERS_PROBE, address, timeout_usec);
-        if (k < 0)
-                return fail(r, address, BIND_STEP_PROBE, k, ret_failure);
-        k = verify_driver(r, address, DRIVER_VFIO_PCI, timeout_usec);
-        if (k < 0)
-                return fail(r, address, BIND_STEP_VERIFY, k, ret_failure);
-        return 0;
+        return move_members(r, &(BindMember) { .address = address }, 1, false, timeout_usec, NULL,
+                            ret_failure);
 }
 
 int binding_restore(const SysRoot *r, const char *address, const char *original,
                     uint64_t timeout_usec, BindFailure *ret_failure) {
-        _cleanup_free_ char *current = NULL;
-        int k;
-
-        if (!pci_address_is_canonical(address) || (original && !filename_is_valid(original)))
-                return -EINVAL;
-        k = binding_set_override(r, address, NULL, timeout_usec);
-        if (k < 0)
-                return fail(r, address, BIND_STEP_OVERRIDE, k, ret_failure);
-        k = binding_current_driver(r, address, &current);
-        if (k < 0)
-                return fail(r, address, BIND_STEP_READ, k, ret_failure);
-        if (driver_is(current, original))
-                return 0;
-        if (current) {
-                k = write_dev_attr(r, address, "driver/unbind", address, timeout_usec);
-                if (k < 0 && k != -ENOENT)
-                        return fail(r, address, BIND_STEP_UNBIND, k, ret_failure);
-        }
-        if (original) {
-                char path[160];
-
-                /* Binding the recorded driver by name is exact; drivers_probe could pick another
-                 * driver that also claims the id. */
-                snprintf(path, sizeof(path), SYSFS_PCI_DRIVERS "/%s/bind", original);
-                k = sysfs_write_attr(r, path, address, timeout_usec);
-                if (k < 0)
-                        return fail(r, address, BIND_STEP_BIND, k, ret_failure);
-        }
-        k = verify_driver(r, address, original, timeout_usec);
-        if (k < 0)
-                return fail(r, address, BIND_STEP_VERIFY, k, ret_failure);
-        return 0;
+        return move_members(r, &(BindMember) { .address = address, .driver = original }, 1, true,
+                            timeout_usec, NULL, ret_failure);
 }

@@ -43,6 +43,22 @@ int binding_bind_vfio(const SysRoot *r, const char *address, uint64_t timeout_us
 int binding_restore(const SysRoot *r, const char *address, const char *original,
                     uint64_t timeout_usec, BindFailure *ret_failure);
 
+/* The same for several functions (the members of an IOMMU group) at once: the writes of all of
+ * them in order in one writer thread (sysfs_write_attrs(): one hand-over instead of one per
+ * write), then each verified. Stops at the first member that fails: *ret_failed is its index and
+ * *ret_failure says at which step. Members before it moved; members after it are untouched when
+ * a write failed, and moved too when its verification failed. Calling again for the members after
+ * it is always right: a member already where it belongs only gets its override written. */
+typedef struct BindMember {
+        const char *address;
+        const char *driver; /* binding_restore_members(): the original driver (NULL: none) */
+} BindMember;
+
+int binding_bind_vfio_members(const SysRoot *r, const BindMember *m, size_t n,
+                              uint64_t timeout_usec, size_t *ret_failed, BindFailure *ret_failure);
+int binding_restore_members(const SysRoot *r, const BindMember *m, size_t n, uint64_t timeout_usec,
+                            size_t *ret_failed, BindFailure *ret_failure);
+
 /* Only sets driver_override, so that the next probe (hotplug, boot) picks vfio-pci before a
  * host driver can take the device. */
 int binding_set_override(const SysRoot *r, const char *address, const char *driver,

@@ -160,13 +160,13 @@ bus_method_fn lease_method_open_container, lease_method_open_group, lease_method
         lease_method_grant_access, lease_method_release;
 bus_inspect_fn lease_inspect;
 
-int bus_caller(sd_bus_message *m, BusCaller *ret);
+int bus_caller(Manager *d, sd_bus_message *m, BusCaller *ret);
 void bus_caller_clear(BusCaller *c);
 /* The uid and pid of the process that owns a bus name now, as the bus recorded them. */
 int bus_name_owner(Manager *d, const char *name, uint32_t *ret_uid, uint32_t *ret_pid);
 
 /* "uid 1000 (alice), pid 4242, :1.17" for the log: who asked. */
-char *bus_caller_describe(sd_bus_message *m);
+char *bus_caller_describe(Manager *d, sd_bus_message *m);
 
 /* errors.c. The names the glue sets itself, from the catalogue (common/errors.h). */
 #define BUS_ERROR_NO_SUCH_DEVICE va_error_name(VA_ERROR_NO_SUCH_DEVICE)

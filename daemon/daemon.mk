@@ -38,6 +38,7 @@ libbus_a_SOURCES = \
 	daemon/introspect.c daemon/introspect.h \
 	daemon/fdstore.c daemon/fdstore.h \
 	daemon/polkit.c daemon/polkit.h \
+	daemon/bus-peers.c daemon/bus-peers.h \
 	daemon/log.c daemon/log.h
 libbus_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 

@@ -15,9 +15,8 @@
 /* What the bus glue keeps per lease (Lease.bus_data). */
 struct LeaseBus {
         Manager *daemon;
-        uint64_t id; /* the lease may be gone before its bus side (its job's end) */
-        sd_bus_track *track;
-        sd_event_source *defer;
+        uint64_t id;          /* the lease may be gone before its bus side (its job's end) */
+        BusPeerWatch *holder; /* a claim's holder, until it leaves */
 };
 
 int lease_object_path(uint64_t id, char **ret) {
@@ -67,8 +66,7 @@ int lease_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char **
 void lease_bus_free(LeaseBus *b) {
         if (!b)
                 return;
-        sd_bus_track_unref(b->track);
-        sd_event_source_disable_unref(b->defer);
+        bus_peer_watch_free(b->holder);
         free(b);
 }
 
@@ -131,44 +129,24 @@ int lease_bus_emit_removed(Manager *d, uint64_t id) {
         return sd_bus_send(d->bus, m, NULL);
 }
 
-static int on_holder_gone_deferred(sd_event_source *s, void *userdata) {
+static void on_holder_gone(void *userdata) {
         LeaseBus *b = userdata;
         Lease *l = lease_set_find_id(b->daemon->leases, b->id);
 
-        b->defer = sd_event_source_disable_unref(b->defer);
-        /* The holder is gone for good: nothing is left to track (and an empty track would keep
-         * calling us). */
-        b->track = sd_bus_track_unref(b->track);
+        b->holder = bus_peer_watch_free(b->holder);
         if (l)
                 manager_holder_gone(b->daemon, l);
-        return 0;
-}
-
-static int on_holder_gone(sd_bus_track *t, void *userdata) {
-        LeaseBus *b = userdata;
-
-        /* Not from inside the track's own callback: the release frees the track. Returning 1
-         * tells sd-bus not to queue the (still empty) track for another call. */
-        if (!b->defer)
-                (void) sd_event_add_defer(b->daemon->event, &b->defer, on_holder_gone_deferred, b);
-        return 1;
 }
 
 int lease_bus_track(Manager *d, Lease *l) {
         LeaseBus *b;
-        int k;
 
         if (!l->holder)
                 return 0;
         b = lease_bus_attach(d, l);
         if (!b)
                 return -ENOMEM;
-        if (!b->track) {
-                k = sd_bus_track_new(d->bus, &b->track, on_holder_gone, b);
-                if (k < 0)
-                        return k;
-        }
-        return sd_bus_track_add_name(b->track, l->holder);
+        return b->holder ? 0 : bus_peers_watch(d->peers, l->holder, on_holder_gone, b, &b->holder);
 }
 
 /* Unique names are never reused on one bus instance, and a claim made on another one was given
@@ -294,7 +272,7 @@ int lease_method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (uid == UINT32_MAX)
                 return sd_bus_error_set(error, BUS_ERROR_INVALID_ARGUMENT,
                                         "uid 4294967295 is not a user");
-        who = bus_caller_describe(m);
+        who = bus_caller_describe(d, m);
         /* A node owned by a uid nobody has yet would go to whoever is given that uid later. */
         k = userdb_by_uid(uid, &grantee.user, &grantee.groups);
         if (k == -ESRCH)
@@ -322,7 +300,7 @@ int lease_method_release(sd_bus_message *m, void *userdata, sd_bus_error *error)
         k = check_no_options(m, error);
         if (k < 0)
                 return k;
-        who = bus_caller_describe(m);
+        who = bus_caller_describe(d, m);
         k = manager_release(d, l, who, bus_reply_empty, m);
         if (k < 0)
                 return k;

@@ -160,32 +160,64 @@ static int save(const LeaseContext *c) {
 
 /* Puts members [0, n) back on their original drivers. Returns 0 or the first failure, with the
  * failures described in *reason. */
+/* The first n devices that binding moves (bridges stay on their driver), with their original
+ * drivers; *ret_devices maps them back to l->devices. */
+static int bind_members(const Lease *l, size_t n, BindMember **ret,
+                        const LeaseDevice ***ret_devices, size_t *ret_n) {
+        _cleanup_free_ const LeaseDevice **devices = calloc(n + 1, sizeof(*devices));
+        BindMember *m = calloc(n + 1, sizeof(*m));
+        size_t k = 0;
+
+        if (!m || !devices) {
+                free(m);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!l->devices[i].bridge) {
+                        devices[k] = &l->devices[i];
+                        m[k++] = (BindMember) { .address = l->devices[i].address,
+                                                .driver = l->devices[i].original_driver };
+                }
+        *ret = m;
+        *ret_devices = TAKE_PTR(devices);
+        *ret_n = k;
+        return 0;
+}
+
+/* Every member is given back, whatever happens to the others: after a failure, the members
+ * after it are moved again (one chain of writes for all of them, binding_restore_members()). */
 static int restore_members(const LeaseContext *c, Lease *l, size_t n, char **reason) {
+        _cleanup_free_ const LeaseDevice **devices = NULL;
+        _cleanup_free_ BindMember *m = NULL;
         _cleanup_free_ char *text = NULL;
-        int r = 0;
+        size_t n_m, i = 0;
+        int r = 0, k;
 
-        for (size_t i = 0; i < n; i++) {
-                const LeaseDevice *d = &l->devices[i];
+        k = bind_members(l, n, &m, &devices, &n_m);
+        if (k < 0)
+                return k;
+        while (i < n_m) {
+                const LeaseDevice *d;
                 BindFailure f = {};
-                int k;
+                size_t failed = 0;
 
-                if (d->bridge)
-                        continue;
-                k = binding_restore(c->model->root, d->address, d->original_driver, c->timeout_usec,
-                                    &f);
-                if (k < 0) {
-                        if (strextendf(&text, "; ",
-                                       "%s cannot be given back to %s: %s failed: %s (now on %s)",
-                                       d->address, d->original_driver ?: "no driver",
-                                       bind_step_to_string(f.step), strerror(-k),
-                                       f.driver ?: "no driver") < 0) {
-                                bind_failure_clear(&f);
-                                return -ENOMEM;
-                        }
-                        if (r == 0)
-                                r = k;
+                k = binding_restore_members(c->model->root, m + i, n_m - i, c->timeout_usec,
+                                            &failed, &f);
+                if (k >= 0)
+                        break;
+                d = devices[i + failed];
+                if (strextendf(&text, "; ",
+                               "%s cannot be given back to %s: %s failed: %s (now on %s)",
+                               d->address, d->original_driver ?: "no driver",
+                               bind_step_to_string(f.step), strerror(-k),
+                               f.driver ?: "no driver") < 0) {
+                        bind_failure_clear(&f);
+                        return -ENOMEM;
                 }
                 bind_failure_clear(&f);
+                if (r == 0)
+                        r = k;
+                i += failed + 1;
         }
         if (reason)
                 *reason = TAKE_PTR(text);
@@ -259,7 +291,10 @@ static int attach_group(const LeaseContext *c, Lease *l, LeaseError *err) {
 }
 
 int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
-        size_t i;
+        _cleanup_free_ const LeaseDevice **devices = NULL;
+        _cleanup_free_ BindMember *m = NULL;
+        size_t n_m, failed = 0;
+        BindFailure f = {};
         int k;
 
         l->state = LEASE_BINDING;
@@ -269,26 +304,24 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
                 return lease_error_set(err, k, VA_ERROR_STATE_FAILED,
                                        "Cannot record the state before binding: %s", strerror(-k));
 
-        for (i = 0; i < l->n_devices; i++) {
-                const LeaseDevice *d = &l->devices[i];
-                BindFailure f = {};
+        k = bind_members(l, l->n_devices, &m, &devices, &n_m);
+        if (k < 0)
+                return lease_error_set(err, k, VA_ERROR_FAILED, "%s", strerror(-k));
+        k = binding_bind_vfio_members(c->model->root, m, n_m, c->timeout_usec, &failed, &f);
+        if (k < 0) {
+                const LeaseDevice *d = devices[failed];
 
-                if (d->bridge)
-                        continue;
-                k = binding_bind_vfio(c->model->root, d->address, c->timeout_usec, &f);
-                if (k < 0) {
-                        /* A write the kernel did not finish in time: a driver's probe or remove
-                         * that hangs. Named apart, for the caller may well try again. */
-                        lease_error_set(
-                                err, k, k == -ETIMEDOUT ? VA_ERROR_TIMEOUT : VA_ERROR_BIND_FAILED,
+                /* A write the kernel did not finish in time: a driver's probe or remove that
+                 * hangs. Named apart, for the caller may well try again. */
+                lease_error_set(err, k, k == -ETIMEDOUT ? VA_ERROR_TIMEOUT : VA_ERROR_BIND_FAILED,
                                 "Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s%s%s",
                                 d->address, d->original_driver ?: "no driver",
                                 bind_step_to_string(f.step), strerror(-k),
                                 f.driver ? "; it is now on " : "", f.driver ?: "");
-                        bind_failure_clear(&f);
-                        (void) roll_back(c, l, i + 1, err);
-                        return k;
-                }
+                bind_failure_clear(&f);
+                /* Every member: those after the failed one may have moved too. */
+                (void) roll_back(c, l, l->n_devices, err);
+                return k;
         }
 
         if (l->kind == LEASE_CLAIM) {

@@ -303,9 +303,6 @@ static int run_daemon(void) {
         d.policy_dirs = arg_policy_dirs ?: default_dirs;
         warn_missing_inputs();
         manager_load_policy(&d);
-        k = polkit_registry_new(event, &d.polkit);
-        if (k < 0)
-                goto fail;
 
         k = model_open(&model);
         if (k < 0)
@@ -318,6 +315,9 @@ static int run_daemon(void) {
         k = manager_bus_open(&d, &bus);
         if (k < 0)
                 return k;
+        k = polkit_registry_new(event, d.peers, &d.polkit);
+        if (k < 0)
+                goto fail;
 
         /* Monitor first, then enumerate, so no uevent falls in a gap. udev events describe the
          * real /sys only; on a fake tree the FIFO is the event source. */

@@ -191,7 +191,7 @@ static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind
         LeaseError err = {};
         int k;
 
-        k = bus_caller(m, &caller);
+        k = bus_caller(d, m, &caller);
         if (k < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s",
                                          strerror(-k));
@@ -353,7 +353,7 @@ int manager_method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *er
         k = read_unprepare_call(m, d, &l, error);
         if (k < 0)
                 return k;
-        who = bus_caller_describe(m);
+        who = bus_caller_describe(d, m);
         k = manager_release(d, l, who, bus_reply_empty, m);
         if (k < 0)
                 return k;
@@ -462,9 +462,9 @@ static int read_explain_call(sd_bus_message *m, Manager *d, const char **ret_use
 }
 
 /* The caller, and whether the option user names someone else. */
-static int explain_caller(sd_bus_message *m, const char *user, BusCaller *ret, bool *ret_other,
-                          sd_bus_error *error) {
-        int k = bus_caller(m, ret);
+static int explain_caller(Manager *d, sd_bus_message *m, const char *user, BusCaller *ret,
+                          bool *ret_other, sd_bus_error *error) {
+        int k = bus_caller(d, m, ret);
 
         if (k < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s",
@@ -488,7 +488,7 @@ int manager_inspect_explain_policy(sd_bus_message *m, Manager *d, void *object, 
         k = read_explain_call(m, d, &user, &g, error);
         if (k < 0 || !user)
                 return k;
-        k = explain_caller(m, user, &caller, &other, error);
+        k = explain_caller(d, m, user, &caller, &other, error);
         if (k < 0 || !other)
                 return k;
         auth->action = POLKIT_ACTION_MANAGE;
@@ -508,7 +508,7 @@ int manager_method_explain_policy(sd_bus_message *m, void *userdata, sd_bus_erro
         k = read_explain_call(m, d, &user, &g, error);
         if (k < 0)
                 return k;
-        k = explain_caller(m, user, &caller, &other, error);
+        k = explain_caller(d, m, user, &caller, &other, error);
         if (k < 0)
                 return k;
         if (other) {
@@ -656,6 +656,10 @@ static int bus_take_name(Manager *d) {
         sd_id128_t bus_id;
         int k;
 
+        /* Before anyone can call: every caller that leaves after its call is seen to leave. */
+        k = bus_peers_new(d->bus, d->event, &d->peers);
+        if (k < 0)
+                return log_error_errno(k, "Cannot watch the bus for callers that leave: %m");
         k = bus_register_objects(d);
         if (k < 0)
                 return log_error_errno(k, "Cannot register the bus objects: %m");

@@ -1176,6 +1176,7 @@ void manager_done(Manager *d) {
         /* The leases stay on disk and the groups on vfio-pci: the next start picks them up. */
         d->leases = lease_set_free(d->leases);
         d->polkit = polkit_registry_free(d->polkit);
+        d->peers = bus_peers_free(d->peers);
         d->policy = policy_free(d->policy);
         strv_free(d->policy_errors);
         d->policy_errors = NULL;

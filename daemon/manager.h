@@ -23,6 +23,7 @@ typedef struct Manager {
         Policy *policy;
         char **policy_errors; /* why the last reload failed (the previous policy stays) */
         char **policy_dirs;
+        BusPeers *peers; /* the callers' credentials and their leaving (bus-peers.c) */
         PolkitRegistry *polkit;
         JobQueue *jobs;
         uint64_t write_timeout_usec; /* per sysfs write */

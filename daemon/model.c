@@ -550,6 +550,7 @@ typedef struct Batch {
         size_t n_devs;
         RefreshedGroup *groups;
         size_t n_groups;
+        bool driver_only; /* the devices' drivers changed, nothing else: see model_process_event() */
 } Batch;
 
 static void batch_done(Batch *b) {
@@ -966,7 +967,7 @@ static int refresh(Model *m, Batch *b, ChangeList *changes) {
         ChangeList extra = {};
         int k;
 
-        for (size_t i = 0; i < b->n_devs; i++) {
+        for (size_t i = 0; i < b->n_devs && !b->driver_only; i++) {
                 const Device *now = topology_find_device(m->topology, b->devs[i].address);
                 const char *pf = now && now->physfn ? now->physfn
                                  : b->devs[i].old   ? b->devs[i].old->physfn
@@ -978,8 +979,9 @@ static int refresh(Model *m, Batch *b, ChangeList *changes) {
         for (size_t i = 0; i < b->n_devs; i++) {
                 const Device *now = topology_find_device(m->topology, b->devs[i].address);
 
-                if ((k = batch_group(m, b, b->devs[i].old ? b->devs[i].old->group : -1)) < 0 ||
-                    (k = batch_group(m, b, now ? now->group : -1)) < 0)
+                if (!b->driver_only &&
+                    ((k = batch_group(m, b, b->devs[i].old ? b->devs[i].old->group : -1)) < 0 ||
+                     (k = batch_group(m, b, now ? now->group : -1)) < 0))
                         return k;
                 rmrr = rmrr || rmrr_may_change(m, &b->devs[i], now);
                 critical = critical || critical_may_change(m, &b->devs[i], now);
@@ -1001,13 +1003,50 @@ static int refresh(Model *m, Batch *b, ChangeList *changes) {
         return k;
 }
 
-int model_process_event(Model *m, const char *action, const char *address, ChangeList *changes) {
-        Batch b = {};
+/* A bind or unbind uevent (KOBJ_BIND, KOBJ_UNBIND: the driver core sends them once a driver has
+ * bound to a device or let it go, drivers/base/dd.c, kernel >= 4.14) changes what the device's
+ * driver is and nothing else the model reads: the device keeps its ids, its place and its IOMMU
+ * group (iommu_probe_device() runs when the device is added, not when a driver binds). So only
+ * the driver is read again, and the group derived again without being read. 1: done; 0: the
+ * device could not be read (it is going), the caller reads it whole. */
+static int refresh_driver(Model *m, Batch *b, const Device *old) {
+        Device *d = NULL;
         int k;
+
+        k = device_read_driver(m->root, old, &d, &m->topology->errors);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
+                return 0;
+        b->devs = calloc(1, sizeof(Refreshed));
+        if (!b->devs) {
+                device_free(d);
+                return -ENOMEM;
+        }
+        b->n_devs = 1;
+        b->driver_only = true;
+        strcpy(b->devs[0].address, old->address);
+        k = topology_put_device(m->topology, d, &b->devs[0].old);
+        if (k < 0) {
+                device_free(d);
+                return k;
+        }
+        b->devs[0].present = true;
+        return 1;
+}
+
+int model_process_event(Model *m, const char *action, const char *address, ChangeList *changes) {
+        const Device *known;
+        Batch b = {};
+        int k = 0;
 
         if (!action || !pci_address_is_canonical(address))
                 return -EINVAL;
-        k = batch_device(m, &b, address);
+        known = topology_find_device(m->topology, address);
+        if (known && (streq(action, "bind") || streq(action, "unbind")))
+                k = refresh_driver(m, &b, known);
+        if (k == 0)
+                k = batch_device(m, &b, address);
         if (k >= 0)
                 k = refresh(m, &b, changes);
         batch_done(&b);

@@ -8,6 +8,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "bus-peers.h"
 #include "polkit.h"
 #include "util.h"
 
@@ -28,7 +29,7 @@ struct PolkitQuery {
         PolkitQuery *next;
         sd_bus_message *request;     /* NULL once the caller left (the check was cancelled) */
         sd_bus_slot *slot;           /* the pending CheckAuthorization */
-        sd_bus_track *caller;        /* while pending: its going cancels the check */
+        BusPeerWatch *caller;        /* while pending: its going cancels the check */
         sd_event_source *rerun_done; /* after the message ran again, see on_check_reply() */
         char *action;
         char cancel_id[48]; /* CheckAuthorization's cancellation_id */
@@ -40,6 +41,7 @@ struct PolkitQuery {
 struct PolkitRegistry {
         PolkitQuery *queries;
         sd_bus *bus;       /* our connection for polkit, see above */
+        BusPeers *peers;   /* the callers, on the daemon's connection */
         uint64_t n_checks; /* for cancellation ids */
 };
 
@@ -47,7 +49,7 @@ static PolkitQuery *query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
         sd_bus_slot_unref(q->slot);
-        sd_bus_track_unref(q->caller);
+        bus_peer_watch_free(q->caller);
         sd_event_source_disable_unref(q->rerun_done);
         sd_bus_message_unref(q->request);
         free(q->action);
@@ -64,12 +66,13 @@ static void query_unlink(PolkitQuery *q) {
                 }
 }
 
-int polkit_registry_new(sd_event *event, PolkitRegistry **ret) {
+int polkit_registry_new(sd_event *event, BusPeers *peers, PolkitRegistry **ret) {
         _cleanup_(polkit_registry_freep) PolkitRegistry *r = calloc(1, sizeof(*r));
         int k;
 
         if (!r)
                 return -ENOMEM;
+        r->peers = peers;
         k = sd_bus_open_system_with_description(&r->bus, "polkit");
         if (k < 0)
                 return k;
@@ -122,11 +125,11 @@ static void count_pending(const PolkitRegistry *r, uint32_t uid, size_t *ret_uid
 /* The caller left before polkit answered: nobody is waiting for the verdict. polkit is told to
  * stop (an authentication dialog goes away), and the query stays, without its message, until
  * the answer to the check comes, which frees it. */
-static int on_caller_gone(sd_bus_track *t, void *userdata) {
+static void on_caller_gone(void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *cancel = NULL;
         PolkitQuery *q = userdata;
 
-        q->caller = sd_bus_track_unref(q->caller);
+        q->caller = bus_peer_watch_free(q->caller);
         q->request = sd_bus_message_unref(q->request);
         if (sd_bus_message_new_method_call(q->registry->bus, &cancel, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
@@ -135,8 +138,6 @@ static int on_caller_gone(sd_bus_track *t, void *userdata) {
             sd_bus_message_append(cancel, "s", q->cancel_id) >= 0 &&
             sd_bus_message_set_expect_reply(cancel, false) >= 0)
                 (void) sd_bus_send(q->registry->bus, cancel, NULL);
-        /* 1: sd-bus must not queue the (empty, now unreferenced) track for another call. */
-        return 1;
 }
 
 static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -145,7 +146,7 @@ static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         int authorized = 0, challenge = 0, k;
 
         q->slot = sd_bus_slot_unref(q->slot);
-        q->caller = sd_bus_track_unref(q->caller);
+        q->caller = bus_peer_watch_free(q->caller);
         if (!q->request) {
                 /* Cancelled: its caller left. The answer only frees its place. */
                 query_unlink(q);
@@ -207,11 +208,10 @@ static PolkitQuery *find_query(PolkitRegistry *r, sd_bus_message *m) {
 int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action,
                        char *const *details, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const BusPeerCreds *creds;
         size_t n_uid, n_total;
         PolkitQuery *q;
-        uid_t uid;
-        uint32_t flags = 0;
+        uint32_t uid, flags = 0;
         const char *sender;
         int k;
 
@@ -240,13 +240,12 @@ int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action,
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "No sender to authorise for %s", action);
         /* The bus's record of the caller's uid, for its budget. */
-        k = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-        if (k >= 0)
-                k = sd_bus_creds_get_euid(creds, &uid);
+        k = bus_peers_get(r->peers, sender, &creds);
         if (k < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Cannot identify the caller %s for %s: %s", sender, action,
                                          strerror(-k));
+        uid = creds->uid;
         count_pending(r, uid, &n_uid, &n_total);
         if (n_uid >= POLKIT_MAX_PER_UID || (uid != 0 && n_total >= POLKIT_MAX_TOTAL))
                 return sd_bus_error_setf(
@@ -298,9 +297,7 @@ int polkit_check_async(PolkitRegistry *r, sd_bus_message *m, const char *action,
                 query_free(q);
                 return -ENOMEM;
         }
-        k = sd_bus_track_new(sd_bus_message_get_bus(m), &q->caller, on_caller_gone, q);
-        if (k >= 0)
-                k = sd_bus_track_add_name(q->caller, sender);
+        k = bus_peers_watch(r->peers, sender, on_caller_gone, q, &q->caller);
         /* Interactive authentication may take as long as the user needs. */
         if (k >= 0)
                 k = sd_bus_call_async(r->bus, &q->slot, call, on_check_reply, q,

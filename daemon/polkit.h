@@ -3,6 +3,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "bus-peers.h"
 #include "errors.h"
 #include "macro.h"
 
@@ -13,8 +14,9 @@
  * running means denied. */
 typedef struct PolkitRegistry PolkitRegistry;
 
-/* Opens the registry's own connection to the system bus, attached to event. */
-int polkit_registry_new(sd_event *event, PolkitRegistry **ret);
+/* Opens the registry's own connection to the system bus, attached to event. The callers' uids
+ * and their leaving come from peers (the daemon's connection), which must outlive the registry. */
+int polkit_registry_new(sd_event *event, BusPeers *peers, PolkitRegistry **ret);
 PolkitRegistry *polkit_registry_free(PolkitRegistry *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PolkitRegistry *, polkit_registry_free);
 

@@ -327,3 +327,8 @@ int sysfs_resolve_link_at(const SysRoot *r, int dirfd, const char *dir, const ch
 int sysfs_write_attr(const SysRoot *r, const char *path, const char *value, uint64_t timeout_usec) {
         return worker_write(r->fd, path, value, timeout_usec);
 }
+
+int sysfs_write_attrs(const SysRoot *r, const WorkerWrite *writes, size_t n, uint64_t timeout_usec,
+                      size_t *ret_failed) {
+        return worker_write_chain(r->fd, writes, n, timeout_usec, ret_failed);
+}

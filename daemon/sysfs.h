@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "worker.h"
 
 /* The one way the daemon reaches the kernel's files: every path is relative to a root directory
  * fd, "/" in production and a fake tree in tests. sys/ and proc/ live under the sysfs root, dev/
@@ -58,6 +59,10 @@ int dev_chown(const SysRoot *r, const char *path, uint32_t uid);
  * for as long as it likes, and the daemon must stay responsive. On -ETIMEDOUT the write may still
  * complete later; the caller must verify the state it wanted. */
 int sysfs_write_attr(const SysRoot *r, const char *path, const char *value, uint64_t timeout_usec);
+/* Several such writes, in order, stopping at the first that fails (worker_write_chain()): paths
+ * under the sysfs root; *ret_failed the index of the failed one. */
+int sysfs_write_attrs(const SysRoot *r, const WorkerWrite *writes, size_t n, uint64_t timeout_usec,
+                      size_t *ret_failed);
 
 /* Joins a symlink's relative target to the directory the link lives in and normalises "..",
  * giving a path relative to the root, e.g. "sys/devices/pci0000:00/0000:00:1f.6/net/eno1".

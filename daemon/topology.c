@@ -381,6 +381,31 @@ static int read_ids(const SysRoot *root, int dfd, const char *address, Device *d
 /* Reads the device whose link is address in bus_fd (sys/bus/pci/devices), without its names:
  * safe to run in several threads at once, as it touches nothing but the tree and its own
  * outputs. */
+/* What binding and unbinding change: the driver link, driver_override (user space writes it, no
+ * uevent tells), and vfio-dev/. */
+static int read_driver(const SysRoot *root, int dfd, Device *d, char ***errors) {
+        _cleanup_free_ char *s = NULL;
+        int k;
+
+        if (read_link_name(root, dfd, d->address, "driver", &d->driver, errors) < 0)
+                return -ENOMEM;
+
+        /* driver_override shows "(null)" when unset (sysfs-bus-pci). */
+        k = read_attr(root, dfd, d->address, "driver_override", &s, errors);
+        if (k < 0)
+                return k;
+        if (k > 0 && !isempty(s) && !streq(s, "(null)")) {
+                if (filename_is_valid(s))
+                        d->driver_override = TAKE_PTR(s);
+                else if (bad_value(errors, d->address, "driver_override", s) < 0)
+                        return -ENOMEM;
+        }
+        if (d->driver && streq(d->driver, DRIVER_VFIO_PCI) &&
+            read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static int device_read_at(const SysRoot *root, int bus_fd, const char *address, Device **ret,
                           char ***errors) {
         _cleanup_(device_freep) Device *d = NULL;
@@ -412,20 +437,9 @@ static int device_read_at(const SysRoot *root, int bus_fd, const char *address, 
         if (k < 0)
                 return k;
 
-        if (read_link_name(root, dfd, address, "driver", &d->driver, errors) < 0)
-                return -ENOMEM;
-
-        /* driver_override shows "(null)" when unset (sysfs-bus-pci). */
-        k = read_attr(root, dfd, address, "driver_override", &s, errors);
+        k = read_driver(root, dfd, d, errors);
         if (k < 0)
                 return k;
-        if (k > 0 && !isempty(s) && !streq(s, "(null)")) {
-                if (filename_is_valid(s))
-                        d->driver_override = TAKE_PTR(s);
-                else if (bad_value(errors, address, "driver_override", s) < 0)
-                        return -ENOMEM;
-        }
-        s = mfree(s);
 
         /* reset_method (5.15+) lists the usable methods in order; absent = none. */
         k = read_attr(root, dfd, address, "reset_method", &s, errors);
@@ -496,10 +510,50 @@ static int device_read_at(const SysRoot *root, int bus_fd, const char *address, 
                         d->bridge = ht == 1;
         }
 
-        if (d->driver && streq(d->driver, DRIVER_VFIO_PCI) &&
-            read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
-                return -ENOMEM;
+        *ret = TAKE_PTR(d);
+        return 0;
+}
 
+static int strv_copy(char *const *l, char ***ret) {
+        size_t n = 0;
+
+        *ret = NULL;
+        for (char *const *s = l; s && *s; s++)
+                if (strv_extend_n(ret, &n, *s) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+static int dup_or_null(const char *s, char **ret) {
+        *ret = s ? strdup(s) : NULL;
+        return !s || *ret ? 0 : -ENOMEM;
+}
+
+int device_read_driver(const SysRoot *root, const Device *old, Device **ret, char ***errors) {
+        _cleanup_(device_freep) Device *d = NULL;
+        _cleanup_close_ int dfd = -1;
+        _cleanup_free_ char *path = NULL;
+        int k;
+
+        d = malloc(sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        *d = *old;
+        d->driver = d->driver_override = d->physfn = d->vfio_dev = d->devpath = NULL;
+        d->host_critical = NULL;
+        d->reset_methods = d->virtfns = NULL;
+        if (strv_copy(old->reset_methods, &d->reset_methods) < 0 ||
+            strv_copy(old->virtfns, &d->virtfns) < 0 || dup_or_null(old->physfn, &d->physfn) < 0 ||
+            dup_or_null(old->devpath, &d->devpath) < 0 ||
+            dup_or_null(old->host_critical, &d->host_critical) < 0 ||
+            asprintf(&path, SYSFS_PCI_DEVICES "/%s", old->address) < 0)
+                return -ENOMEM;
+        k = sysroot_open_dir(root, path, &dfd);
+        if (k < 0)
+                return k == -ENOTDIR ? -ENOENT : k;
+        k = read_driver(root, dfd, d, errors);
+        if (k < 0)
+                return k;
         *ret = TAKE_PTR(d);
         return 0;
 }

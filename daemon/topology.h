@@ -107,6 +107,9 @@ int topology_scan_threads(Topology *t, const SysRoot *root, PciNames *names, uns
  * appended to *errors. */
 int device_read(const SysRoot *root, PciNames *names, const char *address, Device **ret,
                 char ***errors);
+/* A copy of old with what a driver's binding or unbinding changes read again (the driver,
+ * driver_override, vfio-dev/); -ENOENT when the device is gone. */
+int device_read_driver(const SysRoot *root, const Device *old, Device **ret, char ***errors);
 int group_read(const SysRoot *root, uint32_t id, Group **ret, char ***errors);
 
 Device *topology_find_device(const Topology *t, const char *address);

@@ -41,12 +41,26 @@ void blocking_end(void) {
  * counts, so hung probes never starve the other groups' writes. */
 #define WRITERS_MAX 4
 
+/* How long a job waits for its writes with the daemon lock held. Each write of a claim makes a
+ * uevent that wakes the event loop; were the lock free, the loop would read the device while the
+ * writer writes the next one, and both would wait on each other (in the kernel, and for the CPU).
+ * Most chains are done well within this; a longer one (a real driver's slow probe, a hang) is
+ * waited for without the lock, so it stops nobody else for longer than this. */
+#define HOLD_USEC (2 * 1000)
+
+/* A chain of writes, made in order by one writer. Handing work to a writer and its result back
+ * each wake a sleeping thread, and in a virtual machine a wake-up (an interrupt to an idle
+ * virtual CPU) costs more than most writes of a claim (a driver_override, a quick driver's
+ * unbind or probe: tens of microseconds); so what one step of a job writes in a row goes over
+ * as one chain. */
 typedef struct Write {
         struct Write *next;
         int dirfd;
-        char *path;
-        char *value;
+        WorkerWrite *writes; /* copies */
+        size_t n;
         bool started, done, abandoned;
+        size_t current;         /* the write in progress, or where the chain stopped */
+        uint64_t current_began; /* CLOCK_MONOTONIC µs */
         int result;
 } Write;
 
@@ -68,22 +82,49 @@ static void pool_setup(void) {
 
 static void write_free(Write *w) {
         safe_close(w->dirfd);
-        free(w->path);
-        free(w->value);
+        for (size_t i = 0; w->writes && i < w->n; i++) {
+                free((char *) w->writes[i].path);
+                free((char *) w->writes[i].value);
+        }
+        free(w->writes);
         free(w);
 }
 
-static int write_now(const Write *w) {
-        _cleanup_close_ int fd = openat(w->dirfd, w->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static int write_one(int dirfd, const WorkerWrite *w) {
+        _cleanup_close_ int fd = openat(dirfd, w->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         size_t n = strlen(w->value);
         ssize_t k;
 
         if (fd < 0)
-                return negative_errno();
-        k = write(fd, w->value, n);
-        if (k < 0)
-                return negative_errno();
-        return (size_t) k == n ? 0 : -EIO;
+                k = negative_errno();
+        else {
+                k = write(fd, w->value, n);
+                k = k < 0 ? negative_errno() : (size_t) k == n ? 0 : -EIO;
+        }
+        return k == -ENOENT && w->enoent_ok ? 0 : (int) k;
+}
+
+/* Called with pool_mutex held, returns with it held. Each write begins only while someone waits
+ * for the chain: once its caller gave up on a write that hung, the rest is never made. */
+static int write_chain(Write *w) {
+        int k = 0;
+
+        for (w->current = 0; w->current < w->n && !w->abandoned; w->current++) {
+                w->current_began = now_usec();
+                pthread_mutex_unlock(&pool_mutex);
+                k = write_one(w->dirfd, &w->writes[w->current]);
+                pthread_mutex_lock(&pool_mutex);
+                if (k < 0)
+                        break;
+        }
+        return k;
 }
 
 static void *writer_thread(void *p) {
@@ -110,11 +151,9 @@ static void *writer_thread(void *p) {
                         queue_tail = NULL;
                 n_queued--;
                 w->started = true;
-                pthread_mutex_unlock(&pool_mutex);
 
-                k = write_now(w);
+                k = write_chain(w);
 
-                pthread_mutex_lock(&pool_mutex);
                 if (w->abandoned) {
                         n_stuck--;
                         write_free(w);
@@ -149,14 +188,11 @@ static int ensure_writer(void) {
         return 0;
 }
 
-static void deadline_after(uint64_t usec, struct timespec *ret) {
-        clock_gettime(CLOCK_MONOTONIC, ret);
-        ret->tv_sec += (time_t) (usec / 1000000);
-        ret->tv_nsec += (long) (usec % 1000000) * 1000;
-        if (ret->tv_nsec >= 1000000000) {
-                ret->tv_sec++;
-                ret->tv_nsec -= 1000000000;
-        }
+static void deadline_after(uint64_t from_usec, uint64_t usec, struct timespec *ret) {
+        uint64_t t = from_usec + usec;
+
+        ret->tv_sec = (time_t) (t / 1000000);
+        ret->tv_nsec = (long) (t % 1000000) * 1000;
 }
 
 static void unqueue(Write *w) {
@@ -174,24 +210,48 @@ static void unqueue(Write *w) {
         }
 }
 
-int worker_write(int dirfd, const char *path, const char *value, uint64_t timeout_usec) {
+static Write *write_new(int dirfd, const WorkerWrite *writes, size_t n) {
+        Write *w = calloc(1, sizeof(*w));
+
+        if (!w)
+                return NULL;
+        w->dirfd = -1;
+        w->writes = calloc(n, sizeof(WorkerWrite));
+        if (!w->writes)
+                goto fail;
+        w->n = n;
+        /* Copies: a writer that outlives our wait still needs them, and the root may be closed. */
+        w->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        if (w->dirfd < 0)
+                goto fail;
+        for (size_t i = 0; i < n; i++) {
+                w->writes[i].path = strdup(writes[i].path);
+                w->writes[i].value = strdup(writes[i].value);
+                w->writes[i].enoent_ok = writes[i].enoent_ok;
+                if (!w->writes[i].path || !w->writes[i].value)
+                        goto fail;
+        }
+        return w;
+fail:
+        write_free(w);
+        return NULL;
+}
+
+int worker_write_chain(int dirfd, const WorkerWrite *writes, size_t n, uint64_t timeout_usec,
+                       size_t *ret_failed) {
         struct timespec deadline;
+        size_t failed = 0;
+        bool holding = true;
         Write *w;
         int k;
 
+        if (n == 0)
+                return 0;
         pthread_once(&pool_once, pool_setup);
-        w = calloc(1, sizeof(*w));
+        w = write_new(dirfd, writes, n);
         if (!w)
                 return -ENOMEM;
-        /* Copies: a writer that outlives our wait still needs them, and the root may be closed. */
-        w->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-        w->path = strdup(path);
-        w->value = strdup(value);
-        if (w->dirfd < 0 || !w->path || !w->value) {
-                write_free(w);
-                return -ENOMEM;
-        }
-        deadline_after(timeout_usec, &deadline);
+        deadline_after(now_usec(), timeout_usec, &deadline);
 
         pthread_mutex_lock(&pool_mutex);
         if (queue_tail)
@@ -209,30 +269,65 @@ int worker_write(int dirfd, const char *path, const char *value, uint64_t timeou
         }
         pthread_mutex_unlock(&pool_mutex);
 
-        /* The daemon lock is let go before the pool's is taken again: the order is always daemon
-         * lock, then pool lock. */
-        blocking_begin();
+        /* A short chain is waited for with the daemon lock held (see HOLD_USEC); then the daemon
+         * lock is let go before the pool's is taken again: the order is always daemon lock, then
+         * pool lock. */
         pthread_mutex_lock(&pool_mutex);
-        while (!w->done)
-                if (pthread_cond_timedwait(&pool_done, &pool_mutex, &deadline) == ETIMEDOUT)
+        if (!w->done) {
+                struct timespec hold;
+
+                deadline_after(now_usec(), MIN(HOLD_USEC, timeout_usec), &hold);
+                while (!w->done &&
+                       pthread_cond_timedwait(&pool_done, &pool_mutex, &hold) != ETIMEDOUT)
+                        ;
+        }
+        if (!w->done) {
+                pthread_mutex_unlock(&pool_mutex);
+                blocking_begin();
+                holding = false;
+                pthread_mutex_lock(&pool_mutex);
+        }
+        for (;;) {
+                if (w->done) {
+                        k = w->result;
+                        failed = w->current;
+                        write_free(w);
                         break;
-        if (w->done) {
-                k = w->result;
-                write_free(w);
-        } else if (!w->started) {
-                /* Never began (every writer was busy): nothing happened. */
-                unqueue(w);
-                write_free(w);
-                k = -ETIMEDOUT;
-        } else {
+                }
+                if (pthread_cond_timedwait(&pool_done, &pool_mutex, &deadline) != ETIMEDOUT)
+                        continue;
+                if (w->done)
+                        continue;
+                if (!w->started) {
+                        /* Never began (every writer was busy): nothing happened. */
+                        unqueue(w);
+                        write_free(w);
+                        k = -ETIMEDOUT;
+                        break;
+                }
+                if (now_usec() - w->current_began < timeout_usec) {
+                        /* The chain moved on: the write now in progress has its own time. */
+                        deadline_after(w->current_began, timeout_usec, &deadline);
+                        continue;
+                }
                 /* Left to the kernel; its writer frees it and counts again when it returns. */
                 w->abandoned = true;
                 n_stuck++;
+                failed = w->current;
                 k = -ETIMEDOUT;
+                break;
         }
         pthread_mutex_unlock(&pool_mutex);
-        blocking_end();
+        if (!holding)
+                blocking_end();
+        if (k < 0 && ret_failed)
+                *ret_failed = failed;
         return k;
+}
+
+int worker_write(int dirfd, const char *path, const char *value, uint64_t timeout_usec) {
+        return worker_write_chain(dirfd, &(WorkerWrite) { .path = path, .value = value }, 1,
+                                  timeout_usec, NULL);
 }
 
 void worker_stats(unsigned *ret_threads, unsigned *ret_stuck) {

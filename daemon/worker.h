@@ -30,5 +30,18 @@ void blocking_end(void);
  * the kernel and replaced; -ETIMEDOUT then, and the write may still complete later. */
 int worker_write(int dirfd, const char *path, const char *value, uint64_t timeout_usec);
 
+typedef struct WorkerWrite {
+        const char *path; /* relative to dirfd */
+        const char *value;
+        bool enoent_ok; /* -ENOENT counts as done: what the write would end went away by itself */
+} WorkerWrite;
+
+/* The writes in order, in one writer thread, stopping at the first that fails. Each write may
+ * take timeout_usec; one that takes longer is left to the kernel as above, and the ones after it
+ * are never made, even when it completes later. On failure *ret_failed (may be NULL) is the index
+ * of the write that failed or timed out. */
+int worker_write_chain(int dirfd, const WorkerWrite *writes, size_t n, uint64_t timeout_usec,
+                       size_t *ret_failed);
+
 /* Writer threads now alive and now stuck in a write whose caller gave up (for tests). */
 void worker_stats(unsigned *ret_threads, unsigned *ret_stuck);

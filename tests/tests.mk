@@ -24,6 +24,12 @@ tests_unit_test_common_SOURCES = tests/unit/test-common.c
 tests_unit_test_common_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_common_LDADD = libcommon.a $(JSONC_LIBS) $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/test-worker
+TESTS += tests/unit/test-worker
+tests_unit_test_worker_SOURCES = tests/unit/test-worker.c daemon/worker.c daemon/worker.h
+tests_unit_test_worker_CFLAGS = $(UNIT_CFLAGS) -pthread
+tests_unit_test_worker_LDADD = libcommon.a $(CHECK_LIBS) -lpthread
+
 check_PROGRAMS += tests/unit/test-log
 TESTS += tests/unit/test-log
 tests_unit_test_log_SOURCES = tests/unit/test-log.c daemon/log.c daemon/log.h

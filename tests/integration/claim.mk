@@ -63,3 +63,13 @@ tests_integration_test_backend_SOURCES = \
 tests_integration_test_backend_CFLAGS = $(tests_integration_test_claim_CFLAGS)
 tests_integration_test_backend_LDADD = $(tests_integration_test_claim_LDADD)
 EXTRA_tests_integration_test_backend_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
+
+# The daemon's record of its callers (daemon/bus-peers.c) on a private dbus-daemon.
+check_PROGRAMS += tests/integration/test-peers
+TESTS += tests/integration/test-peers
+tests_integration_test_peers_SOURCES = \
+	tests/integration/test-peers.c \
+	daemon/bus-peers.c daemon/bus-peers.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_peers_CFLAGS = $(tests_integration_test_claim_CFLAGS) -DPEERS_UNWATCHED_MAX=4
+tests_integration_test_peers_LDADD = $(tests_integration_test_claim_LDADD)

@@ -1220,6 +1220,57 @@ START_TEST(test_daemon_binding_and_vfio) {
 }
 END_TEST
 
+/* A group's members move in one chain of writes: one that fails stops the chain there and is
+ * named with its step, the ones before it moved and the ones after it did not; giving back goes
+ * on past a member that fails when called again for the rest. */
+START_TEST(test_daemon_binding_members) {
+        _cleanup_(sysroot_freep) SysRoot *r = NULL;
+        const BindMember group[] = { { NIC0, "e1000e" }, { NIC1, "e1000e" }, { NVME, "nvme" } };
+        BindFailure f = {};
+        size_t failed = 99;
+
+        ck_assert_int_eq(sysroot_open(root, root, &r), 0);
+        config(NIC1 " bind-fails\n");
+        ck_assert_int_eq(binding_bind_vfio_members(r, group, 3, BINDING_TIMEOUT_USEC, &failed, &f),
+                         -ENODEV);
+        ck_assert_uint_eq(failed, 1);
+        ck_assert_int_eq(f.step, BIND_STEP_PROBE);
+        ck_assert_ptr_null(f.driver);
+        assert_driver(NIC0, "vfio-pci");
+        assert_driver(NVME, "nvme");
+        assert_file(DEVS NVME "/driver_override", "(null)\n");
+        expect_events("unbind " NIC0 "\nbind " NIC0 "\nunbind " NIC1 "\n");
+
+        /* NIC1 cannot go back to e1000e either: the others still do. */
+        ck_assert_int_eq(binding_restore_members(r, group, 3, BINDING_TIMEOUT_USEC, &failed, &f),
+                         -ENODEV);
+        ck_assert_uint_eq(failed, 1);
+        ck_assert_int_eq(f.step, BIND_STEP_BIND);
+        assert_driver(NIC0, "e1000e");
+        config("");
+        ck_assert_int_eq(binding_restore_members(r, group + 1, 2, BINDING_TIMEOUT_USEC, &failed,
+                                                 &f),
+                         0);
+        assert_driver(NIC1, "e1000e");
+        assert_driver(NVME, "nvme");
+        assert_file(DEVS NIC0 "/driver_override", "(null)\n");
+        assert_file(DEVS NIC1 "/driver_override", "(null)\n");
+        expect_events("unbind " NIC0 "\nbind " NIC0 "\nbind " NIC1 "\n");
+
+        ck_assert_int_eq(binding_bind_vfio_members(r, group, 3, BINDING_TIMEOUT_USEC, &failed, &f),
+                         0);
+        assert_driver(NIC0, "vfio-pci");
+        assert_driver(NIC1, "vfio-pci");
+        assert_driver(NVME, "vfio-pci");
+        ck_assert_int_eq(binding_restore_members(r, group, 3, BINDING_TIMEOUT_USEC, &failed, &f),
+                         0);
+        assert_driver(NIC0, "e1000e");
+        assert_driver(NIC1, "e1000e");
+        assert_driver(NVME, "nvme");
+        bind_failure_clear(&f);
+}
+END_TEST
+
 START_TEST(test_daemon_write_timeout) {
         _cleanup_(sysroot_freep) SysRoot *r = NULL;
         _cleanup_free_ char *s = NULL;
@@ -1289,6 +1340,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_other_processes);
         tcase_add_test(tc, test_daemon_binding_and_vfio);
         tcase_add_test(tc, test_daemon_write_timeout);
+        tcase_add_test(tc, test_daemon_binding_members);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -584,6 +584,46 @@ START_TEST(test_rmrr_bridge_scope_moves) {
 }
 END_TEST
 
+/* A bind or unbind event reads the device's driver and nothing else: a change of the group's
+ * regions that no event announced stays unseen until the next event that may change them (a
+ * "change"), while the driver, its group's verdict and the driver-only facts follow. A bind event
+ * for a device that went meanwhile reads it whole: it is gone. */
+START_TEST(test_driver_events_read_only_the_driver) {
+        _cleanup_(model_freep) Model *m = NULL;
+        _cleanup_(model_freep) Model *fresh = NULL, *fresh2 = NULL;
+        const Device *d;
+        const Group *g;
+        size_t regions;
+
+        build_host();
+        m = load();
+        g = topology_find_group(m->topology, 6);
+        ck_assert_ptr_nonnull(g);
+        regions = g->n_regions;
+        ck_assert_int_eq(fakesys_group_add_region(fs, 6, 0x7d000000, 0x7d00ffff, "direct"), 0);
+        ck_assert_int_eq(fakesys_unbind(fs, NIC), 0);
+        ck_assert_int_eq(fakesys_bind(fs, NIC, "vfio-pci"), 0);
+        ck_assert_int_eq(fakesys_set_vfio_dev(fs, NIC, 3), 0);
+        event(m, "bind", NIC);
+        d = topology_find_device(m->topology, NIC);
+        ck_assert_str_eq(d->driver, "vfio-pci");
+        ck_assert_str_eq(d->vfio_dev, "vfio3");
+        ck_assert_uint_eq(topology_find_group(m->topology, 6)->n_regions, regions);
+
+        event(m, "change", NIC);
+        ck_assert_uint_eq(topology_find_group(m->topology, 6)->n_regions, regions + 1);
+        fresh = load();
+        assert_same_model(m, fresh);
+
+        ck_assert_int_eq(fakesys_remove_device(fs, NIC), 0);
+        event(m, "unbind", NIC);
+        ck_assert_ptr_null(topology_find_device(m->topology, NIC));
+        ck_assert_ptr_null(topology_find_group(m->topology, 6));
+        fresh2 = load();
+        assert_same_model(m, fresh2);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("model-events");
         TCase *tc = tcase_create("events");
@@ -595,6 +635,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_host_critical_follows_the_nvme);
         tcase_add_test(tc, test_rmrr_bridge_scope_follows_hotplug);
         tcase_add_test(tc, test_rmrr_bridge_scope_moves);
+        tcase_add_test(tc, test_driver_events_read_only_the_driver);
         suite_add_tcase(s, tc);
         return s;
 }
