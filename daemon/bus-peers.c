@@ -114,15 +114,14 @@ static void peer_free(BusPeer *e) {
 static int on_watch_deferred(sd_event_source *s, void *userdata) {
         BusPeerWatch *w = userdata;
 
-        w->defer = sd_event_source_disable_unref(w->defer);
+        /* A one-shot source: off again now, and fn may free the watch. */
         w->fn(w->userdata);
         return 0;
 }
 
-static int watch_fire(BusPeerWatch *w) {
-        return w->defer
-                       ? 0
-                       : sd_event_add_defer(w->peer->peers->event, &w->defer, on_watch_deferred, w);
+/* Each watch has its source from the start, off: telling it can then never fail. */
+static void watch_fire(BusPeerWatch *w) {
+        (void) sd_event_source_set_enabled(w->defer, SD_EVENT_ONESHOT);
 }
 
 static void peer_left(BusPeer *e) {
@@ -132,9 +131,7 @@ static void peer_left(BusPeer *e) {
                 return;
         }
         for (BusPeerWatch *w = e->watches; w; w = w->next)
-                /* Without memory for the event source the watcher is told at once. */
-                if (watch_fire(w) < 0)
-                        w->fn(w->userdata);
+                watch_fire(w);
 }
 
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -183,7 +180,7 @@ BusPeers *bus_peers_free(BusPeers *p) {
                         /* Watches outliving us point nowhere: they are the owners' to free. */
                         for (BusPeerWatch *w = e->watches; w; w = w->next) {
                                 w->peer = NULL;
-                                w->defer = sd_event_source_disable_unref(w->defer);
+                                (void) sd_event_source_set_enabled(w->defer, SD_EVENT_OFF);
                         }
                         e->watches = NULL;
                         peer_free(e);
@@ -321,30 +318,27 @@ int bus_peers_watch(BusPeers *p, const char *name, BusPeerGoneFn fn, void *userd
                 return -ENOMEM;
         w->fn = fn;
         w->userdata = userdata;
-        k = lookup(p, name, &e);
+        k = sd_event_add_defer(p->event, &w->defer, on_watch_deferred, w);
+        if (k >= 0)
+                k = sd_event_source_set_enabled(w->defer, SD_EVENT_OFF);
+        if (k >= 0)
+                k = lookup(p, name, &e);
         if (k == -ENXIO) {
                 /* Left before we looked: told at once, as it would have been had it left after. */
-                w->peer = NULL;
-                k = sd_event_add_defer(p->event, &w->defer, on_watch_deferred, w);
-                if (k < 0) {
-                        free(w);
-                        return k;
-                }
+                watch_fire(w);
                 *ret = w;
                 return 0;
         }
         if (k < 0) {
-                free(w);
+                bus_peer_watch_free(w);
                 return k;
         }
         lru_unlink(e);
         w->peer = e;
         w->next = e->watches;
         e->watches = w;
-        if (e->gone && (k = watch_fire(w)) < 0) {
-                bus_peer_watch_free(w);
-                return k;
-        }
+        if (e->gone)
+                watch_fire(w);
         *ret = w;
         return 0;
 }

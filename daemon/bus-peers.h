@@ -39,9 +39,10 @@ int bus_peers_new(sd_bus *bus, sd_event *event, BusPeers **ret);
 BusPeers *bus_peers_free(BusPeers *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BusPeers *, bus_peers_free);
 
-/* The connection with unique name `name`: *ret stays valid until the event loop's next
- * iteration (a peer that left and is not watched is forgotten then). -ENXIO when it is not on
- * the bus (it left), -ENODATA when the bus gave no uid, -ENOMEM. */
+/* The connection with unique name `name`: *ret stays valid until the next call into p or the
+ * next message the loop handles (a peer that left and is not watched is forgotten then). -ENXIO
+ * when it is not on the bus (it left), -EINVAL for a name that is not unique, -ENODATA when the
+ * bus gave no uid, -ENOMEM. */
 int bus_peers_get(BusPeers *p, const char *name, const BusPeerCreds **ret);
 
 /* Calls fn(userdata) once, from a deferred event source of its own, when `name` has left the bus
