@@ -123,7 +123,7 @@ END {
                        v["claim_daemon_per_s"], v["claim_assignctl_per_s"], v["claim_shell_per_s"],
                        v["claim_ratio"], v["claim_ratio_assignctl"], verdict(v["claim_ratio"] <= 1.5)
                 if (has("claim_env_ms"))
-                        printf "    of a cycle, the bus and polkit alone %.2f ms (%.2fx the shell); the daemon's own part %.2fx the shell\n",
+                        printf "    of a cycle, the bus and polkit alone %.2f ms (%.2fx the shell); the daemon itself %.2fx the shell\n",
                                v["claim_env_ms"], v["claim_env_ms"] * v["claim_shell_per_s"] / 1000,
                                v["claim_own_ratio"]
         } else
