@@ -77,7 +77,10 @@ static int verify_driver(const SysRoot *r, const char *address, const char *want
                         return 0;
                 if (waited >= MIN(timeout_usec, 1000000ULL))
                         return -EIO;
+                /* Others may run meanwhile (a job holds the daemon lock otherwise). */
+                blocking_begin();
                 nanosleep(&step, NULL);
+                blocking_end();
                 waited += 10000;
         }
 }
