@@ -111,8 +111,8 @@ int binding_set_override(const SysRoot *r, const char *address, const char *driv
         return sysfs_write_attr(r, p.override, driver ?: "\n", timeout_usec);
 }
 
-/* Moves members to want (NULL: vfio-pci through drivers_probe) or, restoring, to each one's
- * m[i].driver: the writes of all members in one chain, one hand-over to a writer
+/* Moves each member to vfio-pci (through drivers_probe) or, restoring, to its m[i].driver
+ * (bound by name): the writes of all members in one chain, one hand-over to a writer
  * (sysfs_write_attrs()), then each member's driver link verified. A member already on its
  * target only gets its override written. */
 static int move_members(const SysRoot *r, const BindMember *m, size_t n, bool restore,

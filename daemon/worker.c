@@ -37,8 +37,8 @@ void blocking_end(void) {
 }
 
 /* A few writers are enough: writes are short unless a driver's probe or remove hangs, and each
- * group job writes one member at a time. A writer stuck past its caller's timeout no longer
- * counts, so hung probes never starve the other groups' writes. */
+ * group job hands over one chain of writes at a time. A writer stuck past its caller's timeout
+ * no longer counts, so hung probes never starve the other groups' writes. */
 #define WRITERS_MAX 4
 
 /* How long a job waits for its writes with the daemon lock held. Each write of a claim makes a
