@@ -2,6 +2,7 @@
 noinst_LIBRARIES += libcommon.a
 libcommon_a_SOURCES = \
 	common/macro.h \
+	common/iommufd-uapi.h \
 	common/names.h \
 	common/util.c common/util.h \
 	common/errors.c common/errors.h \
