@@ -35,6 +35,7 @@ static const struct {
         [VA_ERROR_NO_SUCH_USER] = { ERROR_PREFIX "NoSuchUser", ESRCH, EXIT_FAILED },
         [VA_ERROR_NOT_CLAIMED] = { ERROR_PREFIX "NotClaimed", EOPNOTSUPP, EXIT_FAILED },
         [VA_ERROR_TIMEOUT] = { ERROR_PREFIX "Timeout", ETIMEDOUT, EXIT_FAILED },
+        [VA_ERROR_BACKEND_UNAVAILABLE] = { ERROR_PREFIX "BackendUnavailable", ENXIO, EXIT_FAILED },
 };
 
 const char *va_error_name(VaError e) {

@@ -40,6 +40,7 @@ typedef enum VaError {
         VA_ERROR_NO_SUCH_USER,
         VA_ERROR_NOT_CLAIMED,
         VA_ERROR_TIMEOUT,
+        VA_ERROR_BACKEND_UNAVAILABLE,
         _VA_ERROR_MAX, /* also: not one of ours */
 } VaError;
 

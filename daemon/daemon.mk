@@ -16,6 +16,7 @@ libmodel_a_SOURCES = \
 	daemon/vfio.c daemon/vfio.h \
 	daemon/vfio-backend.c daemon/vfio-backend.h \
 	daemon/vfio-type1.c \
+	daemon/vfio-iommufd.c \
 	daemon/lease-error.c daemon/lease-error.h \
 	daemon/lease.c daemon/lease.h \
 	daemon/state.c daemon/state.h \

@@ -384,7 +384,7 @@ static void reset_members(const LeaseContext *c, Lease *l) {
                         continue;
                 /* Through VFIO first: VFIO_DEVICE_RESET picks the device's best method (FLR, PM,
                  * bus). */
-                if (l->backend->ops->reset_device(l->backend, d->address) >= 0)
+                if (l->backend->ops->reset_device(l->backend, c->model->root, d->address) >= 0)
                         continue;
                 /* sysfs-bus-pci "reset": present only when some reset method exists. */
                 snprintf(path, sizeof(path), SYSFS_PCI_DEVICES "/%s/reset", d->address);
@@ -519,7 +519,7 @@ int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int 
         k = lease_can_hand_out_fds(l, err);
         if (k < 0)
                 return k;
-        return l->backend->ops->open_device(l->backend, address, ret_fd, err);
+        return l->backend->ops->open_device(l->backend, c->model->root, address, ret_fd, err);
 }
 
 int lease_watch_close(const LeaseContext *c, Lease *l, int inotify_fd) {

@@ -6,16 +6,16 @@
 #include "util.h"
 #include "vfio-backend.h"
 
-/* The next backend (iommufd) is one more row here and one more file; nothing above the ops
- * table changes. */
 const VfioBackendOps *const vfio_backends[] = {
         &vfio_type1_ops,
+        &vfio_iommufd_ops,
         NULL,
 };
 
 static const char *const fd_kind_table[_VFIO_FD_KIND_MAX] = {
         [VFIO_FD_CONTAINER] = "container",
         [VFIO_FD_GROUP] = "group",
+        [VFIO_FD_IOMMUFD] = "iommufd",
 };
 
 const char *vfio_fd_kind_to_string(VfioFdKind k) {

@@ -21,6 +21,7 @@
 typedef enum VfioFdKind {
         VFIO_FD_CONTAINER, /* type1: /dev/vfio/vfio, the group attached and the IOMMU set */
         VFIO_FD_GROUP,     /* type1: /dev/vfio/N */
+        VFIO_FD_IOMMUFD,   /* iommufd: /dev/iommu, RLIMIT_MODE per process */
         _VFIO_FD_KIND_MAX,
 } VfioFdKind;
 
@@ -55,9 +56,10 @@ struct VfioBackendOps {
 
         /* Resets a member through VFIO (VFIO_DEVICE_RESET picks the device's best method);
          * fails when the group is not attached or the device has no reset. */
-        int (*reset_device)(VfioBackend *b, const char *address);
+        int (*reset_device)(VfioBackend *b, const SysRoot *root, const char *address);
         /* A new fd of a member for the VMM (the caller owns it); *err names the device. */
-        int (*open_device)(VfioBackend *b, const char *address, int *ret_fd, LeaseError *err);
+        int (*open_device)(VfioBackend *b, const SysRoot *root, const char *address, int *ret_fd,
+                           LeaseError *err);
         /* The fd of that kind, still the backend's (the bus sends a copy): -EOPNOTSUPP when the
          * backend has no such kind, -EBADF when it is not open. */
         int (*hand_out)(VfioBackend *b, VfioFdKind kind, int *ret_fd);
@@ -75,7 +77,7 @@ struct VfioBackendOps {
         int (*nodes)(const VfioBackend *b, char ***ret);
 };
 
-extern const VfioBackendOps vfio_type1_ops;
+extern const VfioBackendOps vfio_type1_ops, vfio_iommufd_ops;
 
 /* Every backend this daemon knows, NULL-terminated; the first is the default of new leases. */
 extern const VfioBackendOps *const vfio_backends[];

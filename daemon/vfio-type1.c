@@ -127,7 +127,7 @@ static int type1_attach(VfioBackend *b, const SysRoot *root, LeaseError *err) {
         return 0;
 }
 
-static int type1_reset_device(VfioBackend *b, const char *address) {
+static int type1_reset_device(VfioBackend *b, const SysRoot *root, const char *address) {
         _cleanup_close_ int fd = -1;
         Type1 *t = type1(b);
         bool can = false;
@@ -146,7 +146,8 @@ static int type1_reset_device(VfioBackend *b, const char *address) {
         return can ? vfio_device_reset(fd) : -EOPNOTSUPP;
 }
 
-static int type1_open_device(VfioBackend *b, const char *address, int *ret_fd, LeaseError *err) {
+static int type1_open_device(VfioBackend *b, const SysRoot *root, const char *address, int *ret_fd,
+                             LeaseError *err) {
         Type1 *t = type1(b);
         int k = t->group_fd < 0 ? -EBADF : vfio_group_device_fd(t->group_fd, address, ret_fd);
 

@@ -8,7 +8,9 @@
 #include <sys/ioctl.h>
 
 #include "bdf.h"
+#include "iommufd-uapi.h"
 #include "names.h"
+#include "util.h"
 #include "vfio.h"
 
 int vfio_container_open(const SysRoot *r, int *ret_fd) {
@@ -83,4 +85,45 @@ int vfio_device_can_reset(int device_fd, bool *ret) {
 
 int vfio_device_reset(int device_fd) {
         return ioctl(device_fd, VFIO_DEVICE_RESET) < 0 ? negative_errno() : 0;
+}
+
+int iommufd_open(const SysRoot *r, int *ret_fd) {
+        int fd = dev_open(r, DEV_IOMMU, O_RDWR);
+
+        if (fd < 0)
+                return fd;
+        *ret_fd = fd;
+        return 0;
+}
+
+int iommufd_set_rlimit_per_process(int iommufd) {
+        struct va_iommu_option o = {
+                .size = sizeof(o),
+                .option_id = VA_IOMMU_OPTION_RLIMIT_MODE,
+                .op = VA_IOMMU_OPTION_OP_SET,
+                .val64 = 1,
+        };
+
+        return ioctl(iommufd, VA_IOMMU_OPTION, &o) < 0 ? negative_errno() : 0;
+}
+
+int vfio_cdev_open(const SysRoot *r, const char *name, int *ret_fd) {
+        char path[64];
+        uint32_t n;
+        int fd;
+
+        if (!name || !strneq(name, "vfio", 4) || safe_atou32(name + 4, 10, &n) < 0)
+                return -EINVAL;
+        snprintf(path, sizeof(path), "dev/vfio/devices/vfio%" PRIu32, n);
+        fd = dev_open(r, path, O_RDWR);
+        if (fd < 0)
+                return fd;
+        *ret_fd = fd;
+        return 0;
+}
+
+int vfio_cdev_bind(int cdev_fd, int iommufd) {
+        struct va_vfio_device_bind_iommufd b = { .argsz = sizeof(b), .iommufd = iommufd };
+
+        return ioctl(cdev_fd, VA_VFIO_DEVICE_BIND_IOMMUFD, &b) < 0 ? negative_errno() : 0;
 }

@@ -23,3 +23,19 @@ int vfio_group_device_fd(int group_fd, const char *address, int *ret_fd);
 /* VFIO_DEVICE_GET_INFO flags has VFIO_DEVICE_FLAGS_RESET? */
 int vfio_device_can_reset(int device_fd, bool *ret);
 int vfio_device_reset(int device_fd);
+
+/* iommufd (Documentation/userspace-api/iommufd.rst) and the VFIO device cdev (Linux 6.6,
+ * Documentation/driver-api/vfio.rst "VFIO device cdev"). */
+
+/* /dev/iommu: an iommufd context. */
+int iommufd_open(const SysRoot *r, int *ret_fd);
+/* IOMMU_OPTION_RLIMIT_MODE 1: memory the context's user pins is charged to the process that
+ * maps it (the VMM's RLIMIT_MEMLOCK), not to its uid. Needs CAP_SYS_RESOURCE (-EPERM). */
+int iommufd_set_rlimit_per_process(int iommufd);
+/* /dev/vfio/devices/NAME, NAME the "vfioN" of the device's vfio-dev/ in sysfs. */
+int vfio_cdev_open(const SysRoot *r, const char *name, int *ret_fd);
+/* VFIO_DEVICE_BIND_IOMMUFD: the device file joins iommufd. The kernel claims DMA ownership of
+ * the device's IOMMU group for it: -EBUSY when a member is on a driver that does not allow it;
+ * -EPERM without interrupt remapping unless iommufd.allow_unsafe_interrupts; -EINVAL when
+ * another file of the device is bound already (a cdev is bound once, vfio_df_open()). */
+int vfio_cdev_bind(int cdev_fd, int iommufd);

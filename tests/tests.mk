@@ -122,7 +122,7 @@ check_DATA = systemd/vfio-assignd.service
 check_PROGRAMS += tests/unit/test-lease
 TESTS += tests/unit/test-lease
 tests_unit_test_lease_SOURCES = tests/unit/test-lease.c tests/unit/lease-world.c tests/unit/lease-world.h \
-	daemon/lease.c daemon/lease-set.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c \
+	daemon/lease.c daemon/lease-set.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c daemon/vfio-iommufd.c \
 	daemon/binding.c daemon/vfio.c daemon/sysfs.c \
 	daemon/worker.c daemon/topology.c daemon/parallel.c daemon/pcinames.c daemon/host.c daemon/dmar.c
 tests_unit_test_lease_CPPFLAGS = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'

@@ -83,7 +83,8 @@ static const struct {
         const char *backends;
 } hosts[] = {
         { Q35_HOST, "type1" },
-        { SERVER_HOST, "type1" },
+        /* It loads the iommufd module (its "module" line): the kernel has /dev/iommu. */
+        { SERVER_HOST, "type1,iommufd" },
         /* /dev/vfio/vfio and the vfio module, but no IOMMU: nothing type1 could attach. */
         { NO_IOMMU_HOST, "" },
 };
@@ -258,10 +259,10 @@ START_TEST(test_state_unknown_backend_refused) {
         bus = bus_connect();
         path = claim_group(bus, Q35_GROUP);
         daemon_kill();
-        set_state_backend("iommufd");
+        set_state_backend("spapr");
         daemon_start_refused(
-                "state: state.json: leases[0].backend: unknown VFIO backend \"iommufd\" (this "
-                "vfio-assignd knows type1)");
+                "state: state.json: leases[0].backend: unknown VFIO backend \"spapr\" (this "
+                "vfio-assignd knows type1, iommufd)");
         corrupt = path_join(C.run, STATE_FILE ".corrupt");
         ck_assert(!path_exists(corrupt));
         assert_on_vfio(NIC1);

@@ -66,11 +66,12 @@ START_TEST(test_registry) {
         _cleanup_free_ char *known = vfio_backends_known();
 
         ck_assert_ptr_eq(vfio_backend_ops_from_name("type1"), &vfio_type1_ops);
-        ck_assert_ptr_null(vfio_backend_ops_from_name("iommufd"));
+        ck_assert_ptr_eq(vfio_backend_ops_from_name("iommufd"), &vfio_iommufd_ops);
+        ck_assert_ptr_null(vfio_backend_ops_from_name("spapr"));
         ck_assert_ptr_null(vfio_backend_ops_from_name(""));
         ck_assert_ptr_null(vfio_backend_ops_from_name("TYPE1"));
         ck_assert_ptr_null(vfio_backend_ops_from_name(NULL));
-        ck_assert_str_eq(known, "type1");
+        ck_assert_str_eq(known, "type1, iommufd");
         /* New leases are type1 unless told otherwise. */
         ck_assert_ptr_eq(vfio_backends[0], &vfio_type1_ops);
         ck_assert_int_eq(vfio_backend_new(NULL, 3, &b), 0);
@@ -125,8 +126,8 @@ START_TEST(test_type1_closed) {
         ck_assert_int_eq(b->ops->hand_out(b, VFIO_FD_GROUP, &fd), -EBADF);
         ck_assert_int_eq(b->ops->hand_out(b, _VFIO_FD_KIND_MAX, &fd), -EOPNOTSUPP);
         ck_assert_int_eq(fd, 42);
-        ck_assert_int_eq(b->ops->reset_device(b, "0000:03:00.0"), -EBADF);
-        ck_assert_int_eq(b->ops->open_device(b, "0000:03:00.0", &fd, &err), -EBADF);
+        ck_assert_int_eq(b->ops->reset_device(b, NULL, "0000:03:00.0"), -EBADF);
+        ck_assert_int_eq(b->ops->open_device(b, NULL, "0000:03:00.0", &fd, &err), -EBADF);
         ck_assert_int_eq(err.code, VA_ERROR_VFIO_FAILED);
         ck_assert_ptr_nonnull(strstr(err.message, "0000:03:00.0"));
         lease_error_clear(&err);
@@ -282,9 +283,9 @@ START_TEST(test_state_backend_unknown) {
                 int error;
                 const char *message;
         } cases[] = {
-                { "\"iommufd\"", NULL, -EPROTONOSUPPORT,
-                  "state.json: leases[0].backend: unknown VFIO backend \"iommufd\" (this vfio-assignd knows "
-                  "type1)" },
+                { "\"spapr\"", NULL, -EPROTONOSUPPORT,
+                  "state.json: leases[0].backend: unknown VFIO backend \"spapr\" (this vfio-assignd knows "
+                  "type1, iommufd)" },
                 { "\"type1\"", "\"vfio-type1\"", -EPROTONOSUPPORT,
                   "state.json: leases[1].backend: unknown VFIO backend \"vfio-type1\"" },
                 { "\"\"", NULL, -EPROTONOSUPPORT,
@@ -352,7 +353,7 @@ START_TEST(test_reconcile_refuses_unknown_backend) {
         int dir_fd, state_fd;
         char *dir = state_dir(&dir_fd);
 
-        write_state(dir_fd, "\"iommufd\"", NULL);
+        write_state(dir_fd, "\"spapr\"", NULL);
         before = read_state(dir_fd);
         state_fd = dup(dir_fd);
         ck_assert_int_ge(state_fd, 0);
@@ -360,7 +361,7 @@ START_TEST(test_reconcile_refuses_unknown_backend) {
         ck_assert_int_eq(lease_set_reconcile(s, NULL, NULL, NULL, &log), -EPROTONOSUPPORT);
         ck_assert_uint_eq(s->n, 0);
         ck_assert_uint_eq(strv_length(log), 1);
-        ck_assert_ptr_nonnull(strstr(log[0], "unknown VFIO backend \"iommufd\""));
+        ck_assert_ptr_nonnull(strstr(log[0], "unknown VFIO backend \"spapr\""));
         after = read_state(dir_fd);
         ck_assert_str_eq(after, before);
         ck_assert_int_lt(faccessat(dir_fd, STATE_FILE ".corrupt", F_OK, 0), 0);

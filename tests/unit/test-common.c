@@ -504,6 +504,7 @@ START_TEST(test_error_catalogue) {
                 { "NoSuchUser", ESRCH },
                 { "NotClaimed", EOPNOTSUPP },
                 { "Timeout", ETIMEDOUT },
+                { "BackendUnavailable", ENXIO },
         };
 
         ck_assert_int_eq(EXIT_OK, 0);
