@@ -157,7 +157,8 @@ bus_inspect_fn manager_inspect_explain_policy, manager_inspect_claim_group,
         manager_inspect_claim_device, manager_inspect_prepare, manager_inspect_unprepare,
         manager_inspect_reload_policy;
 bus_method_fn lease_method_open_container, lease_method_open_group, lease_method_open_device,
-        lease_method_grant_access, lease_method_release;
+        lease_method_open_iommufd, lease_method_open_cdev, lease_method_grant_access,
+        lease_method_release;
 bus_inspect_fn lease_inspect;
 
 int bus_caller(Manager *d, sd_bus_message *m, BusCaller *ret);

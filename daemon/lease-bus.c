@@ -223,12 +223,19 @@ int lease_method_open_group(sd_bus_message *m, void *userdata, sd_bus_error *err
         return reply_lease_fd(m, d, l, VFIO_FD_GROUP, error);
 }
 
-int lease_method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+int lease_method_open_iommufd(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        LEASE_METHOD_PROLOGUE(m, userdata, error);
+        return reply_lease_fd(m, d, l, VFIO_FD_IOMMUFD, error);
+}
+
+/* OpenDevice and OpenCdev: a new fd of one member, the caller's. */
+static int reply_member_fd(sd_bus_message *m, Manager *d, Lease *l, bool cdev,
+                           sd_bus_error *error) {
         _cleanup_close_ int fd = -1;
         LeaseError err = {};
         const char *address;
+        int k;
 
-        LEASE_METHOD_PROLOGUE(m, userdata, error);
         k = sd_bus_message_read(m, "s", &address);
         if (k < 0)
                 return k;
@@ -236,13 +243,24 @@ int lease_method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                          "\"%.*s\" is not a PCI address like 0000:03:01.0",
                                          utf8_prefix_len(address, 32), address);
-        k = manager_open_device(d, l, address, &fd, &err);
+        k = cdev ? manager_open_cdev(d, l, address, &fd, &err)
+                 : manager_open_device(d, l, address, &fd, &err);
         if (k < 0) {
                 k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
                 return k;
         }
         return sd_bus_reply_method_return(m, "h", fd);
+}
+
+int lease_method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        LEASE_METHOD_PROLOGUE(m, userdata, error);
+        return reply_member_fd(m, d, l, false, error);
+}
+
+int lease_method_open_cdev(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        LEASE_METHOD_PROLOGUE(m, userdata, error);
+        return reply_member_fd(m, d, l, true, error);
 }
 
 static int check_no_options(sd_bus_message *m, sd_bus_error *error) {
@@ -363,6 +381,10 @@ const sd_bus_vtable lease_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("OpenGroup", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", group), bus_method_trampoline,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenDevice", SD_BUS_ARGS("s", address), SD_BUS_RESULT("h", device),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenIommufd", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", iommufd),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenCdev", SD_BUS_ARGS("s", address), SD_BUS_RESULT("h", cdev),
                                 bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GrantAccess", SD_BUS_ARGS("u", uid, "a{sv}", options), SD_BUS_NO_RESULT,
                                 bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -522,6 +522,16 @@ int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int 
         return l->backend->ops->open_device(l->backend, c->model->root, address, ret_fd, err);
 }
 
+int lease_open_cdev(const LeaseContext *c, Lease *l, const char *address, int *ret_fd,
+                    LeaseError *err) {
+        if (l->backend->ops != &vfio_iommufd_ops)
+                return lease_error_set(err, -EOPNOTSUPP, VA_ERROR_INVALID_ARGUMENT,
+                                       "Lease %" PRIu64 " uses the %s backend, which has no VFIO "
+                                       "device cdevs to hand out (claim with backend iommufd)",
+                                       l->id, vfio_backend_name(l->backend));
+        return lease_open_device(c, l, address, ret_fd, err);
+}
+
 int lease_watch_close(const LeaseContext *c, Lease *l, int inotify_fd) {
         _cleanup_strv_free_ char **nodes = NULL;
         int k, wd = -1;

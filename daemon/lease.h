@@ -114,6 +114,9 @@ int lease_hand_out_fd(Lease *l, VfioFdKind kind, int *ret_fd, LeaseError *err);
 /* Opens a VFIO device fd of a member of an active claim. */
 int lease_open_device(const LeaseContext *c, Lease *l, const char *address, int *ret_fd,
                       LeaseError *err);
+/* The same as an unbound VFIO device cdev, for a claim with the iommufd backend only. */
+int lease_open_cdev(const LeaseContext *c, Lease *l, const char *address, int *ret_fd,
+                    LeaseError *err);
 
 bool lease_has_device(const Lease *l, const char *address);
 

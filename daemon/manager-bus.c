@@ -101,13 +101,15 @@ int manager_method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_err
 
 /* Options are a{sv}; unknown keys are refused so that clients notice what we do not support. */
 static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persistent,
-                        const char **ret_user, sd_bus_error *error) {
+                        const char **ret_user, const char **ret_backend, sd_bus_error *error) {
         int k;
 
         if (ret_persistent)
                 *ret_persistent = 0;
         if (ret_user)
                 *ret_user = NULL;
+        if (ret_backend)
+                *ret_backend = NULL;
         k = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (k < 0)
                 return k;
@@ -121,6 +123,8 @@ static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persi
                         k = sd_bus_message_read(m, "v", "b", ret_persistent);
                 else if (ret_user && streq(key, "user"))
                         k = sd_bus_message_read(m, "v", "s", ret_user);
+                else if (ret_backend && streq(key, "backend"))
+                        k = sd_bus_message_read(m, "v", "s", ret_backend);
                 else
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                                  "Unknown option \"%.*s\"",
@@ -186,7 +190,7 @@ void bus_reply_empty(void *userdata, const Lease *l, const LeaseError *err) {
 
 /* The call is the manager's; the reply waits for its job. */
 static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind, bool persistent,
-                   sd_bus_error *error) {
+                   const char *backend, sd_bus_error *error) {
         _cleanup_(bus_caller_clear) BusCaller caller = {};
         LeaseError err = {};
         int k;
@@ -195,7 +199,8 @@ static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind
         if (k < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s",
                                          strerror(-k));
-        k = manager_acquire(d, kind, g->id, persistent, &caller, bus_reply_lease_path, m, &err);
+        k = manager_acquire(d, kind, g->id, persistent, backend, &caller, bus_reply_lease_path, m,
+                            &err);
         if (k < 0) {
                 k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
@@ -214,7 +219,7 @@ static int about_group(BusAuth *auth, const Group *g) {
 
 /* ClaimGroup's (u group, a{sv} options). */
 static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_group,
-                           sd_bus_error *error) {
+                           const char **ret_backend, sd_bus_error *error) {
         const Group *g;
         uint32_t id;
         int k;
@@ -222,7 +227,7 @@ static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_grou
         k = sd_bus_message_read(m, "u", &id);
         if (k < 0)
                 return k;
-        k = read_options(m, false, NULL, NULL, error);
+        k = read_options(m, false, NULL, NULL, ret_backend, error);
         if (k < 0)
                 return k;
         g = topology_find_group(d->model->topology, id);
@@ -235,35 +240,37 @@ static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_grou
 
 int manager_inspect_claim_group(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
                                 sd_bus_error *error) {
-        const Group *g;
-        int k = read_group_call(m, d, &g, error);
+        const char *backend;
+        const Group *g = NULL;
+        int k = read_group_call(m, d, &g, &backend, error);
 
         return k < 0 ? k : about_group(auth, g);
 }
 
 int manager_method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *d = userdata;
-        const Group *g;
+        const char *backend;
+        const Group *g = NULL;
         int k;
 
-        k = read_group_call(m, d, &g, error);
+        k = read_group_call(m, d, &g, &backend, error);
         if (k < 0)
                 return k;
-        return acquire(m, d, g, LEASE_CLAIM, false, error);
+        return acquire(m, d, g, LEASE_CLAIM, false, backend, error);
 }
 
 /* The (s address, a{sv} options) arguments of the device-addressed mutators, resolved to the
  * device's group. */
 static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent,
-                             const char **ret_address, const Group **ret_group,
-                             sd_bus_error *error) {
+                             const char **ret_backend, const char **ret_address,
+                             const Group **ret_group, sd_bus_error *error) {
         const char *address;
         int k;
 
         k = sd_bus_message_read(m, "s", &address);
         if (k < 0)
                 return k;
-        k = read_options(m, ret_persistent != NULL, ret_persistent, NULL, error);
+        k = read_options(m, ret_persistent != NULL, ret_persistent, NULL, ret_backend, error);
         if (k < 0)
                 return k;
         k = find_device_group(d, address, ret_group, error);
@@ -276,21 +283,23 @@ static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent,
 
 int manager_inspect_claim_device(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
                                  sd_bus_error *error) {
-        const Group *g;
-        int k = read_address_call(m, d, NULL, NULL, &g, error);
+        const char *backend;
+        const Group *g = NULL;
+        int k = read_address_call(m, d, NULL, &backend, NULL, &g, error);
 
         return k < 0 ? k : about_group(auth, g);
 }
 
 int manager_method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *d = userdata;
-        const Group *g;
+        const char *backend;
+        const Group *g = NULL;
         int k;
 
-        k = read_address_call(m, d, NULL, NULL, &g, error);
+        k = read_address_call(m, d, NULL, &backend, NULL, &g, error);
         if (k < 0)
                 return k;
-        return acquire(m, d, g, LEASE_CLAIM, false, error);
+        return acquire(m, d, g, LEASE_CLAIM, false, backend, error);
 }
 
 int manager_inspect_prepare(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
@@ -298,7 +307,7 @@ int manager_inspect_prepare(sd_bus_message *m, Manager *d, void *object, BusAuth
         const Group *g;
         int persistent, k;
 
-        k = read_address_call(m, d, &persistent, NULL, &g, error);
+        k = read_address_call(m, d, &persistent, NULL, NULL, &g, error);
         return k < 0 ? k : about_group(auth, g);
 }
 
@@ -307,10 +316,10 @@ int manager_method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *erro
         const Group *g;
         int persistent, k;
 
-        k = read_address_call(m, d, &persistent, NULL, &g, error);
+        k = read_address_call(m, d, &persistent, NULL, NULL, &g, error);
         if (k < 0)
                 return k;
-        return acquire(m, d, g, LEASE_PREPARE, persistent, error);
+        return acquire(m, d, g, LEASE_PREPARE, persistent, NULL, error);
 }
 
 /* Unprepare's (s address, a{sv} options), resolved to the prepare of the device's group. */
@@ -320,7 +329,7 @@ static int read_unprepare_call(sd_bus_message *m, Manager *d, Lease **ret, sd_bu
         Lease *l;
         int k;
 
-        k = read_address_call(m, d, NULL, &address, &g, error);
+        k = read_address_call(m, d, NULL, NULL, &address, &g, error);
         if (k < 0)
                 return k;
         l = lease_set_find_group(d->leases, g->id);
@@ -394,7 +403,7 @@ int manager_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *
 
 int manager_inspect_reload_policy(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
                                   sd_bus_error *error) {
-        return read_options(m, false, NULL, NULL, error);
+        return read_options(m, false, NULL, NULL, NULL, error);
 }
 
 int manager_method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -402,7 +411,7 @@ int manager_method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error
         _cleanup_free_ char *why = NULL;
         int k;
 
-        k = read_options(m, false, NULL, NULL, error);
+        k = read_options(m, false, NULL, NULL, NULL, error);
         if (k < 0)
                 return k;
         k = manager_reload_policy(d);
@@ -455,7 +464,7 @@ static int read_explain_call(sd_bus_message *m, Manager *d, const char **ret_use
         k = sd_bus_message_read(m, "s", &address);
         if (k < 0)
                 return k;
-        k = read_options(m, false, NULL, ret_user, error);
+        k = read_options(m, false, NULL, ret_user, NULL, error);
         if (k < 0)
                 return k;
         return find_device_group(d, address, ret_group, error);

@@ -371,8 +371,45 @@ static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller
         return k;
 }
 
-int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent, const BusCaller *c,
-                    ManagerReplyFn fn, void *userdata, LeaseError *err) {
+/* The backend a claim asked for; *ret NULL: the default. Refused before policy and polkit have
+ * their say: an unknown name is the caller's mistake, an unavailable backend the kernel's. */
+static int choose_backend(Manager *d, const char *name, const VfioBackendOps **ret,
+                          LeaseError *err) {
+        const VfioBackendOps *ops;
+
+        *ret = NULL;
+        if (!name)
+                return 0;
+        if (streq(name, "auto")) {
+                *ret = vfio_iommufd_ops.supported(d->model->host) ? &vfio_iommufd_ops : NULL;
+                return 0;
+        }
+        ops = vfio_backend_ops_from_name(name);
+        if (!ops) {
+                _cleanup_free_ char *known = vfio_backends_known();
+
+                return lease_error_set(err, -EINVAL, VA_ERROR_INVALID_ARGUMENT,
+                                       "Unknown VFIO backend \"%.*s\" (known: %s, auto)",
+                                       utf8_prefix_len(name, 32), name, strna(known));
+        }
+        if (!ops->supported(d->model->host)) {
+                const HostInfo *h = d->model->host;
+
+                return lease_error_set(
+                        err, -ENXIO, VA_ERROR_BACKEND_UNAVAILABLE,
+                        "This kernel offers no %s backend: %s", ops->name,
+                        !h->iommu_present ? "no IOMMU is enabled"
+                        : ops == &vfio_iommufd_ops
+                                ? "/dev/iommu is missing (CONFIG_IOMMUFD)"
+                                : "neither /dev/vfio/vfio nor the vfio module is there");
+        }
+        *ret = ops;
+        return 0;
+}
+
+int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent,
+                    const char *backend, const BusCaller *c, ManagerReplyFn fn, void *userdata,
+                    LeaseError *err) {
         PolicyVerdict v = POLICY_VERDICT_INIT;
         LeaseRequest req = { .kind = kind,
                              .group = group,
@@ -385,6 +422,9 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent,
         bool unsafe;
         int k;
 
+        k = choose_backend(d, backend, &req.backend, err);
+        if (k < 0)
+                return k;
         /* polkit said this caller may act now; the policy says what its uid may get. */
         k = evaluate(d, group, c, &g, &v, err);
         if (k < 0)
@@ -684,6 +724,10 @@ int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const c
 
 int manager_open_device(Manager *d, Lease *l, const char *address, int *ret_fd, LeaseError *err) {
         return lease_open_device(&d->leases->ctx, l, address, ret_fd, err);
+}
+
+int manager_open_cdev(Manager *d, Lease *l, const char *address, int *ret_fd, LeaseError *err) {
+        return lease_open_cdev(&d->leases->ctx, l, address, ret_fd, err);
 }
 
 int manager_hand_out_fd(Manager *d, Lease *l, VfioFdKind kind, int *ret_fd, LeaseError *err) {

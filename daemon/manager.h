@@ -64,13 +64,17 @@ char *manager_policy_errors(const Manager *d);
 void manager_refresh_host(Manager *d, bool full);
 /* GetHostReport: the host facts read again, and each group's running job. */
 int manager_host_report(Manager *d, char **ret);
-int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent, const BusCaller *c,
-                    ManagerReplyFn reply, void *userdata, LeaseError *err);
+/* backend: a claim's "backend" option ("type1", "iommufd", "auto": iommufd where this kernel has
+ * it), NULL for the default (type1). */
+int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent,
+                    const char *backend, const BusCaller *c, ManagerReplyFn reply, void *userdata,
+                    LeaseError *err);
 /* who: the caller, for the log. */
 int manager_release(Manager *d, Lease *l, const char *who, ManagerReplyFn reply, void *userdata);
 int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const char *who,
                          ManagerReplyFn reply, void *userdata, LeaseError *err);
 int manager_open_device(Manager *d, Lease *l, const char *address, int *ret_fd, LeaseError *err);
+int manager_open_cdev(Manager *d, Lease *l, const char *address, int *ret_fd, LeaseError *err);
 /* The lease's fd of that kind (OpenContainer, OpenGroup), still the lease's: send a copy. */
 int manager_hand_out_fd(Manager *d, Lease *l, VfioFdKind kind, int *ret_fd, LeaseError *err);
 /* The holder of a claim left the bus: on_holder_exit applies. */
