@@ -160,6 +160,57 @@ START_TEST(test_claim_fds_come_from_backend) {
 }
 END_TEST
 
+/* The claim option "backend": an unknown name and a backend this kernel lacks are refused at
+ * once, naming the name or what the kernel misses, and change nothing; "auto" takes type1 where
+ * there is no iommufd, and such a lease has no iommufd or cdevs to hand out. */
+START_TEST(test_backend_option) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *msg = NULL, *path = NULL, *backend = NULL;
+        sd_bus_message *reply;
+        const char *p;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        msg = manager_error(bus, ERROR_PREFIX "InvalidArgument", "ClaimGroup", "ua{sv}", Q35_GROUP,
+                            1, "backend", "s", "spapr");
+        assert_contains(msg, "Unknown VFIO backend \"spapr\" (known: type1, iommufd, auto)");
+        free(msg);
+        msg = manager_error(bus, ERROR_PREFIX "BackendUnavailable", "ClaimDevice", "sa{sv}", NIC1,
+                            1, "backend", "s", "iommufd");
+        assert_contains(msg, "no iommufd backend: /dev/iommu is missing (CONFIG_IOMMUFD)");
+        free(msg);
+        msg = manager_error(bus, ERROR_PREFIX "InvalidArgument", "ClaimGroup", "ua{sv}", Q35_GROUP,
+                            1, "backend", "u", 1);
+        assert_contains(msg, "Option \"backend\" has the wrong type");
+        free(msg);
+        /* A prepare has no backend: the VMM opens the nodes itself. */
+        msg = manager_error(bus, ERROR_PREFIX "InvalidArgument", "Prepare", "sa{sv}", NIC1, 1,
+                            "backend", "s", "type1");
+        assert_contains(msg, "Unknown option \"backend\"");
+        free(msg);
+        assert_on_host(NIC1, NIC_DRIVER);
+        assert_on_host(NIC2, NIC_DRIVER);
+        assert_state_empty();
+
+        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}", Q35_GROUP, 1,
+                        "backend", "s", "auto");
+        ck_assert_int_ge(sd_bus_message_read(reply, "o", &p), 0);
+        path = strdup(p);
+        sd_bus_message_unref(reply);
+        backend = lease_backend(path);
+        ck_assert_str_eq(backend, "type1");
+        msg = call_error(bus, ERROR_PREFIX "InvalidArgument", path, IFACE_LEASE, "OpenIommufd", "");
+        assert_contains(msg, "uses the type1 backend, which has no iommufd to hand out");
+        free(msg);
+        msg = call_error(bus, ERROR_PREFIX "InvalidArgument", path, IFACE_LEASE, "OpenCdev", "s",
+                         NIC1);
+        assert_contains(msg, "uses the type1 backend, which has no VFIO device cdevs");
+        release(bus, path);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
 /* Not run by systemd, a claim that survives a restart keeps its backend but not its fds, and says
  * so. */
 START_TEST(test_restart_without_fd_store) {
@@ -298,6 +349,7 @@ int main(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_loop_test(tc, test_backends_of_host, 0, ELEMENTSOF(hosts));
         tcase_add_test(tc, test_claim_fds_come_from_backend);
+        tcase_add_test(tc, test_backend_option);
         tcase_add_test(tc, test_restart_without_fd_store);
         tcase_add_test(tc, test_assignctl_shows_backend);
         tcase_add_test(tc, test_state_without_backend_is_type1);
