@@ -24,6 +24,7 @@ const char *arg_sysfs_root = NULL;
 char **arg_policy_dirs = NULL;
 bool arg_persistent = false;
 char **arg_exec = NULL;
+const char *arg_backend = NULL;
 static bool arg_ask_password = true;
 
 /* o as JSON text on f; 0 or -ENOMEM. json-c escapes the C0 controls in strings, but leaves DEL,
@@ -417,7 +418,7 @@ static int help(void) {
                "  policy status        Show the policy in force and the last reload error\n"
                "  policy reload        Make the daemon read its policy files again\n\n"
                "Leases:\n"
-               "  claim ADDRESS|GROUP [--exec CMD [ARG...]]\n"
+               "  claim ADDRESS|GROUP [--backend NAME] [--exec CMD [ARG...]]\n"
                "                       Claim a group until Ctrl-C, or for the run of CMD\n"
                "  release LEASE|ADDRESS|GROUP\n"
                "                       Release a lease (by id, or by a device or group in it)\n"
@@ -435,6 +436,7 @@ static int help(void) {
                "     --sysfs-root=DIR  policy explain: offline, on the host tree under DIR\n"
                "     --policy-dir=DIR  policy explain offline: read policy from DIR (repeatable)\n"
                "     --persistent      prepare: keep the group on vfio-pci across reboots\n"
+               "     --backend=NAME    claim: type1 (default), iommufd or auto\n"
                "     --exec CMD ARG... claim: run CMD with the lease's fds (must come last)\n\n"
                "Exit status: 0 success, 1 failure or not found, 2 usage error,\n"
                "3 vfio-assignd not reachable, 4 access denied (polkit), 5 denied by policy.\n"
@@ -453,6 +455,7 @@ enum {
         OPT_OFFLINE = 1u << 1, /* --sysfs-root, --policy-dir */
         OPT_PERSISTENT = 1u << 2,
         OPT_EXEC = 1u << 3,
+        OPT_BACKEND = 1u << 4,
 };
 
 typedef struct Verb {
@@ -475,7 +478,8 @@ static const Verb verbs[] = {
         { "monitor", 0, 0, verb_monitor, "monitor", 0 },
         { "policy", 1, ARGS_MAX, verb_policy, "policy check|explain|status|reload ...",
           OPT_USER | OPT_OFFLINE },
-        { "claim", 1, 1, verb_claim, "claim ADDRESS|GROUP [--exec CMD [ARG...]]", OPT_EXEC },
+        { "claim", 1, 1, verb_claim, "claim ADDRESS|GROUP [--backend NAME] [--exec CMD [ARG...]]",
+          OPT_EXEC | OPT_BACKEND },
         { "release", 1, 1, verb_release, "release LEASE|ADDRESS|GROUP", 0 },
         { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent]", OPT_PERSISTENT },
         { "unprepare", 1, 1, verb_unprepare, "unprepare ADDRESS", 0 },
@@ -504,6 +508,7 @@ static int check_options(const Verb *v) {
                 { OPT_OFFLINE, "--policy-dir", arg_policy_dirs },
                 { OPT_PERSISTENT, "--persistent", arg_persistent },
                 { OPT_EXEC, "--exec", arg_exec },
+                { OPT_BACKEND, "--backend", arg_backend },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -581,6 +586,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_SYSFS_ROOT,
                 ARG_POLICY_DIR,
                 ARG_PERSISTENT,
+                ARG_BACKEND,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -592,6 +598,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
+                { "backend", required_argument, NULL, ARG_BACKEND },
                 {},
         };
         int c;
@@ -646,6 +653,12 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_PERSISTENT:
                         arg_persistent = true;
+                        break;
+                case ARG_BACKEND:
+                        /* The daemon knows the names; this only keeps out what is no name. */
+                        if (isempty(optarg) || !filename_is_valid(optarg))
+                                return fail_arg(EXIT_USAGE, "Invalid backend name '%s'.", optarg);
+                        arg_backend = optarg;
                         break;
                 case ':':
                         return fail_arg(EXIT_USAGE,

@@ -30,6 +30,7 @@ extern const char *arg_sysfs_root; /* policy explain --sysfs-root (offline) */
 extern char **arg_policy_dirs;     /* policy explain --policy-dir, repeatable */
 extern bool arg_persistent;        /* prepare --persistent */
 extern char **arg_exec;            /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
+extern const char *arg_backend;    /* claim --backend NAME: the claim's "backend" option */
 
 /* Prints an error on stderr (as one JSON object when --json is on) and returns exit_code.
  * error_name may be NULL; it is the D-Bus error name when there is one. The message is escaped

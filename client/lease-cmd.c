@@ -437,8 +437,9 @@ static int open_fd(Claim *c, const char *method, const char *address, int *ret) 
         return EXIT_OK;
 }
 
+/* type1: the container, the group and device fds; iommufd: the context and unbound cdevs. */
 typedef struct Fds {
-        int container, group;
+        int container, group, iommufd;
         int devices[LEASE_DEVICES_MAX];
         size_t n_devices;
 } Fds;
@@ -446,6 +447,7 @@ typedef struct Fds {
 static void fds_close(Fds *f) {
         f->container = safe_close(f->container);
         f->group = safe_close(f->group);
+        f->iommufd = safe_close(f->iommufd);
         for (size_t i = 0; i < f->n_devices; i++)
                 safe_close(f->devices[i]);
         f->n_devices = 0;
@@ -458,20 +460,44 @@ static int setenv_fd(const char *name, int fd) {
         return setenv(name, buf, 1) < 0 ? negative_errno() : 0;
 }
 
+/* What a stock QEMU (8.2 and later) takes for an iommufd lease: one iommufd object, and a
+ * vfio-pci device per member on its cdev (QEMU's docs/devel/vfio-iommufd.rst). */
+static int qemu_args(const Fds *f, char **ret) {
+        char *args = NULL;
+
+        if (asprintf(&args, "-object iommufd,id=vfio-iommufd,fd=%d", f->iommufd) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < f->n_devices; i++)
+                if (strextendf(&args, " ", "-device vfio-pci,iommufd=vfio-iommufd,fd=%d,id=vfio%zu",
+                               f->devices[i], i) < 0) {
+                        free(args);
+                        return -ENOMEM;
+                }
+        *ret = args;
+        return 0;
+}
+
 /* The fds go to the command at the same numbers; the environment says which is which. */
 static int export_env(Claim *c, const Fds *f, char *const *addresses) {
-        _cleanup_free_ char *list = NULL;
+        _cleanup_free_ char *list = NULL, *args = NULL;
+        bool iommufd = f->iommufd >= 0;
         int r;
 
         for (size_t i = 0; i < f->n_devices; i++)
                 if (strextendf(&list, ",", "%s=%d", addresses[i], f->devices[i]) < 0)
                         return -ENOMEM;
         r = setenv("VFIO_LEASE", c->lease.path, 1) < 0 ? negative_errno() : 0;
-        if (r >= 0)
+        if (r >= 0 && !iommufd)
                 r = setenv_fd("VFIO_CONTAINER_FD", f->container);
-        if (r >= 0)
+        if (r >= 0 && !iommufd)
                 r = setenv_fd("VFIO_GROUP_FD", f->group);
-        if (r >= 0 && setenv("VFIO_DEVICE_FDS", strempty(list), 1) < 0)
+        if (r >= 0 && iommufd)
+                r = setenv_fd("VFIO_IOMMUFD_FD", f->iommufd);
+        if (r >= 0 && iommufd)
+                r = qemu_args(f, &args);
+        if (r >= 0 && iommufd && setenv("VFIO_QEMU_ARGS", args, 1) < 0)
+                r = negative_errno();
+        if (r >= 0 && setenv(iommufd ? "VFIO_CDEV_FDS" : "VFIO_DEVICE_FDS", strempty(list), 1) < 0)
                 r = negative_errno();
         return r;
 }
@@ -482,6 +508,7 @@ _noreturn_ static void exec_child(Claim *c, const Fds *f) {
         /* Only these cross exec (everything else we hold is O_CLOEXEC). */
         (void) fcntl(f->container, F_SETFD, 0);
         (void) fcntl(f->group, F_SETFD, 0);
+        (void) fcntl(f->iommufd, F_SETFD, 0);
         for (size_t i = 0; i < f->n_devices; i++)
                 (void) fcntl(f->devices[i], F_SETFD, 0);
         (void) sigprocmask(SIG_SETMASK, &c->saved_mask, NULL);
@@ -496,7 +523,8 @@ _noreturn_ static void exec_child(Claim *c, const Fds *f) {
 static int run_command(Claim *c) {
         _cleanup_json_ json_object *report = NULL;
         _cleanup_strv_free_ char **addresses = NULL;
-        Fds f = { .container = -1, .group = -1 };
+        Fds f = { .container = -1, .group = -1, .iommufd = -1 };
+        bool iommufd = c->lease.backend && streq(c->lease.backend, "iommufd");
         int r;
 
         /* stdout belongs to the command from here; our own lines go to stderr. */
@@ -506,9 +534,13 @@ static int run_command(Claim *c) {
         r = fetch_report(c->bus, &report);
         if (r != EXIT_OK)
                 return r;
-        r = open_fd(c, "OpenContainer", NULL, &f.container);
-        if (r == EXIT_OK)
-                r = open_fd(c, "OpenGroup", NULL, &f.group);
+        if (iommufd)
+                r = open_fd(c, "OpenIommufd", NULL, &f.iommufd);
+        else {
+                r = open_fd(c, "OpenContainer", NULL, &f.container);
+                if (r == EXIT_OK)
+                        r = open_fd(c, "OpenGroup", NULL, &f.group);
+        }
         for (char **d = c->lease.devices; r == EXIT_OK && d && *d; d++) {
                 json_object *dev = report_find_device(report, *d), *bridge = NULL, *host = NULL;
 
@@ -519,7 +551,7 @@ static int run_command(Claim *c) {
                             (json_object_object_get_ex(dev, "host_bridge", &host) &&
                              json_object_get_boolean(host))))
                         continue;
-                r = open_fd(c, "OpenDevice", *d, &f.devices[f.n_devices]);
+                r = open_fd(c, iommufd ? "OpenCdev" : "OpenDevice", *d, &f.devices[f.n_devices]);
                 if (r == EXIT_OK) {
                         f.n_devices++;
                         if (strv_extend(&addresses, *d) < 0)
@@ -626,12 +658,16 @@ int verb_claim(int argc, char *argv[]) {
         if (r != EXIT_OK)
                 return r;
 
+        /* The options: {"backend": s} with --backend, else none (the entry after a count of 0 is
+         * not read). */
         if (t.address[0])
                 r = sd_bus_call_method(c.bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice",
-                                       &error, &reply, "sa{sv}", t.address, 0);
+                                       &error, &reply, "sa{sv}", t.address, arg_backend ? 1 : 0,
+                                       "backend", "s", arg_backend);
         else
                 r = sd_bus_call_method(c.bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup",
-                                       &error, &reply, "ua{sv}", (uint32_t) t.number, 0);
+                                       &error, &reply, "ua{sv}", (uint32_t) t.number,
+                                       arg_backend ? 1 : 0, "backend", "s", arg_backend);
         if (r < 0)
                 return fail_call(context, &error, r);
         r = sd_bus_message_read(reply, "o", &path);

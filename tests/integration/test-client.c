@@ -502,6 +502,38 @@ START_TEST(test_claim_exec_learns_restart_gave_lease_back) {
 }
 END_TEST
 
+/* ---- 5. claim --backend ---- */
+
+/* The daemon's verdict on the name reaches the user; auto on a kernel without iommufd gives a
+ * type1 claim and the command the type1 variables only. */
+START_TEST(test_claim_backend) {
+        _cleanup_free_ char *err = NULL, *err2 = NULL, *err3 = NULL, *out = NULL;
+
+        case_start(Q35_HOST);
+        ck_assert_int_eq(ASSIGNCTL(NULL, &err, (char *) "claim", (char *) "6", (char *) "--backend",
+                                   (char *) "spapr"),
+                         1);
+        assert_contains(err, "Unknown VFIO backend \"spapr\" (known: type1, iommufd, auto)");
+        ck_assert_int_eq(ASSIGNCTL(NULL, &err2, (char *) "claim", (char *) NIC1,
+                                   (char *) "--backend=iommufd"),
+                         1);
+        assert_contains(err2, "This kernel offers no iommufd backend: /dev/iommu is missing");
+        ck_assert_int_eq(ASSIGNCTL(NULL, &err3, (char *) "list", (char *) "--backend=type1"), 2);
+        assert_contains(err3, "Option --backend does not apply to 'assignctl list");
+        assert_on_host(NIC1, NIC_DRIVER);
+
+        ck_assert_int_eq(ASSIGNCTL(&out, NULL, (char *) "claim", (char *) "6", (char *) "--backend",
+                                   (char *) "auto", (char *) "--exec", (char *) "sh", (char *) "-c",
+                                   (char *) "echo \"${VFIO_CONTAINER_FD:+container} "
+                                            "${VFIO_GROUP_FD:+group} ${VFIO_IOMMUFD_FD-no iommufd} "
+                                            "${VFIO_QEMU_ARGS-no args}\""),
+                         0);
+        ck_assert_str_eq(out, "container group no iommufd no args\n");
+        assert_on_host(NIC1, NIC_DRIVER);
+        case_end();
+}
+END_TEST
+
 /* ---- main ---- */
 
 static void client_setup(void) {
@@ -528,6 +560,7 @@ int main(void) {
         tcase_add_test(tc, test_monitor_reports_restart_changes);
         tcase_add_test(tc, test_claim_learns_restart_gave_lease_back);
         tcase_add_test(tc, test_claim_exec_learns_restart_gave_lease_back);
+        tcase_add_test(tc, test_claim_backend);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
