@@ -150,6 +150,60 @@ START_TEST(test_type1_closed) {
 }
 END_TEST
 
+/* The iommufd backend's fds in systemd's store: the context and each member's cdev, named so
+ * that a restarted daemon knows whose cdev each is (an FDNAME may not hold ':'). */
+START_TEST(test_iommufd_store_names) {
+        _cleanup_(vfio_backend_freep) VfioBackend *b = NULL;
+        _cleanup_strv_free_ char **nodes = NULL;
+        LeaseError err = {};
+        int ctx = memfd("iommufd"), c0 = memfd("cdev0"), c1 = memfd("cdev1"), other = memfd("x");
+        int fd = 42;
+
+        ck_assert_int_eq(vfio_backend_new(&vfio_iommufd_ops, 9, &b), 0);
+        ck_assert(!vfio_backend_is_open(b));
+        ck_assert_int_eq(b->ops->hand_out(b, VFIO_FD_IOMMUFD, &fd), -EBADF);
+        ck_assert_int_eq(b->ops->hand_out(b, VFIO_FD_CONTAINER, &fd), -EOPNOTSUPP);
+        ck_assert_int_eq(b->ops->attach(b, NULL, &err), -EBADF);
+        lease_error_clear(&err);
+        ck_assert_str_eq(b->ops->stored_fd(b, 0, &fd), "iommufd");
+        ck_assert_int_eq(fd, -1);
+        ck_assert_ptr_null(b->ops->stored_fd(b, 1, &fd));
+
+        /* Not ours, malformed, or a type1 name: left alone. */
+        ck_assert_int_eq(b->ops->adopt_fd(b, "container", other), 0);
+        ck_assert_int_eq(b->ops->adopt_fd(b, "cdev-0000_03_00.0", other), 0);
+        ck_assert_int_eq(b->ops->adopt_fd(b, "cdev-0000_3_00.0-vfio1", other), 0);
+        ck_assert_int_eq(b->ops->adopt_fd(b, "cdev-0000_03_00.0-tty1", other), 0);
+        ck_assert_int_eq(b->ops->adopt_fd(b, "iommufd", ctx), 1);
+        ck_assert_int_eq(b->ops->adopt_fd(b, "iommufd", other), 0);
+        ck_assert_int_eq(b->ops->adopt_fd(b, "cdev-0000_03_00.0-vfio1", c0), 1);
+        ck_assert_int_eq(b->ops->adopt_fd(b, "cdev-0000_03_00.0-vfio7", other), 0);
+        ck_assert_int_eq(b->ops->adopt_fd(b, "cdev-0000_03_00.1-vfio2", c1), 1);
+        ck_assert(vfio_backend_is_open(b));
+        ck_assert_int_eq(b->ops->hand_out(b, VFIO_FD_IOMMUFD, &fd), 0);
+        ck_assert_int_eq(fd, ctx);
+        ck_assert_str_eq(b->ops->stored_fd(b, 1, &fd), "cdev-0000_03_00.0-vfio1");
+        ck_assert_int_eq(fd, c0);
+        ck_assert_str_eq(b->ops->stored_fd(b, 2, &fd), "cdev-0000_03_00.1-vfio2");
+        ck_assert_int_eq(fd, c1);
+        ck_assert_ptr_null(b->ops->stored_fd(b, 3, &fd));
+        ck_assert_int_eq(b->ops->nodes(b, &nodes), 0);
+        ck_assert_uint_eq(strv_length(nodes), 2);
+        ck_assert_str_eq(nodes[0], "dev/vfio/devices/vfio1");
+        ck_assert_str_eq(nodes[1], "dev/vfio/devices/vfio2");
+        ck_assert_int_eq(b->ops->open_device(b, NULL, "0000:03:00.2", &fd, &err), -ENODEV);
+        ck_assert_ptr_nonnull(strstr(err.message, "0000:03:00.2"));
+        lease_error_clear(&err);
+        /* Closing closes them all; the names stay for the store to be cleaned. */
+        vfio_backend_close(b);
+        ck_assert(!vfio_backend_is_open(b));
+        ck_assert_int_eq(fcntl(c0, F_GETFD), -1);
+        ck_assert_str_eq(b->ops->stored_fd(b, 1, &fd), "cdev-0000_03_00.0-vfio1");
+        ck_assert_int_eq(fd, -1);
+        close(other);
+}
+END_TEST
+
 START_TEST(test_type1_adopt_hand_out_close) {
         _cleanup_(vfio_backend_freep) VfioBackend *b = NULL;
         int container = memfd("container"), group = memfd("group"), other = memfd("other"), fd = -1;
@@ -624,6 +678,7 @@ int main(void) {
         tcase_add_test(tc, test_supported);
         tcase_add_test(tc, test_type1_closed);
         tcase_add_test(tc, test_type1_adopt_hand_out_close);
+        tcase_add_test(tc, test_iommufd_store_names);
         tcase_add_test(tc, test_state_backend_absent_is_type1);
         tcase_add_test(tc, test_state_backend_unknown);
         tcase_add_test(tc, test_state_backend_long_name);
