@@ -9,6 +9,7 @@ tests_mock_libvfio_mock_so_SOURCES = \
 	tests/mock/vfio-mock.c \
 	tests/mock/mock-model.c \
 	tests/mock/mock-vfio.c \
+	tests/mock/mock-iommufd.c \
 	tests/mock/mock-config.c \
 	tests/fakesys.c tests/fakesys.h \
 	common/util.c common/util.h \
