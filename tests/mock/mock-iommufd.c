@@ -201,7 +201,7 @@ static int cdev_foreach(int root_fd, const char *bdf, cdev_visit_fn fn, void *us
                 snprintf(rel, sizeof(rel), CDEV_DIR "/%s", *d);
                 if (mock_list_names(root_fd, rel, &names) < 0)
                         continue;
-                for (char **n = names; *n; n++) {
+                for (char **n = names; n && *n; n++) {
                         CdevState st;
 
                         if (cdev_peek(root_fd, *d, *n, &st) < 0 || st.magic != CDEV_MAGIC)
@@ -385,7 +385,7 @@ static int cdev_device(int root_fd, const char *rel, char ret[static MOCK_NAME_M
 
         if (mock_list_names(root_fd, "sys/bus/pci/devices", &devs) < 0)
                 return -ENOENT;
-        for (char **d = devs; *d; d++) {
+        for (char **d = devs; d && *d; d++) {
                 char p[PATH_MAX];
 
                 snprintf(p, sizeof(p), "sys/bus/pci/devices/%s/vfio-dev/vfio%s", *d, n);
