@@ -17,7 +17,8 @@
 
 #include "test-mock-lib.h"
 
-char tmpdir[] = "/tmp/test-mock.XXXXXX";
+#define TMPDIR_TEMPLATE "/tmp/test-mock.XXXXXX"
+char tmpdir[] = TMPDIR_TEMPLATE;
 char *root, *config_path, *fifo_path;
 FakeSys *fs;
 int root_fd = -1, fifo_fd = -1;
@@ -52,6 +53,9 @@ void add(const char *bdf, const char *parent, uint32_t cls, const char *driver, 
 }
 
 void setup(void) {
+        /* mkdtemp() fills in the template: a new one for each test (CK_FORK=no runs them all in
+         * one process). */
+        strcpy(tmpdir, TMPDIR_TEMPLATE);
         ck_assert_ptr_nonnull(mkdtemp(tmpdir));
         ck_assert_int_ge(asprintf(&root, "%s/root", tmpdir), 0);
         ck_assert_int_ge(asprintf(&config_path, "%s/config", tmpdir), 0);
