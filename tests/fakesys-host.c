@@ -131,6 +131,18 @@ int fakesys_set_module_param(FakeSys *fs, const char *module, const char *param,
         return writef(fs, p, "%s%s", value, n > 0 && value[n - 1] == '\n' ? "" : "\n");
 }
 
+int fakesys_enable_iommufd(FakeSys *fs) {
+        int r;
+
+        if (!fs)
+                return -EINVAL;
+        /* A regular empty file stands in for the node in a fake dev root. */
+        r = fakesys_write_file(fs, "dev/iommu", "", 0);
+        if (r >= 0)
+                r = fakesys_set_module_param(fs, "iommufd", "allow_unsafe_interrupts", "N");
+        return r;
+}
+
 int fakesys_set_hugepages(FakeSys *fs, unsigned long size_kb, unsigned long nr,
                           unsigned long free_pages) {
         static const char *const names[] = {

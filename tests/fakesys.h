@@ -199,6 +199,9 @@ int fakesys_add_netdev(FakeSys *fs, const char *bdf, const char *ifname, const c
  * device, with chip names prefixed "IR-" when remapped (as the kernel names remapped interrupt
  * domains when interrupt remapping is enabled). */
 int fakesys_write_interrupts(FakeSys *fs, bool remapped);
+/* A kernel with iommufd (CONFIG_IOMMUFD, Linux >= 6.2): the node dev/iommu and the module's
+ * allow_unsafe_interrupts parameter, "N" (drivers/iommu/iommufd/main.c). */
+int fakesys_enable_iommufd(FakeSys *fs);
 
 /* Appends a route to proc/net/route (created with the kernel's header). Addresses are IPv4
  * dotted quads; gateway NULL: on-link. prefix 0 with dest "0.0.0.0" is the default route. */

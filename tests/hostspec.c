@@ -719,6 +719,12 @@ static int do_param(Apply *a, const Loc *l, char **argv, size_t argc) {
         return r < 0 ? fail_errno(a, l, r, "param %s %s", argv[1], argv[2]) : 0;
 }
 
+static int do_iommufd(Apply *a, const Loc *l, char **argv, size_t argc) {
+        int r = fakesys_enable_iommufd(a->fs);
+
+        return r < 0 ? fail_errno(a, l, r, "iommufd") : 0;
+}
+
 static int do_hugepages(Apply *a, const Loc *l, char **argv, size_t argc) {
         static const char *const keys[] = { "nr", "free", NULL };
         static const uint64_t max[] = { UINT32_MAX, UINT32_MAX };
@@ -896,6 +902,7 @@ static const struct {
         { "netdev", 3, 4, do_netdev },
         { "route", 4, 8, do_route },
         { "interrupts", 2, 2, do_interrupts },
+        { "iommufd", 1, 1, do_iommufd },
 };
 
 /* Splits a line into words in place: blanks separate, double quotes group (and may start

@@ -18,6 +18,7 @@
  *   iommu NAME intel|amd [cap=HEX ecap=HEX address=HEX version=S bdf=BDF features=S]
  *   dmar width=BITS flags=N, then drhd/rmrr/atsr/rhsa/satc/andd lines with scope lines
  *   ivrs iommu=BDF base=ADDR | acpi NAME FILE
+ *   iommufd (dev/iommu and iommufd's allow_unsafe_interrupts=N)
  *   module NAME | param MODULE NAME VALUE | hugepages SIZE_KB nr=N free=N | osrelease S
  *   block BDF PATH MAJ:MIN | dm NAME MAJ:MIN name=S slaves=MAJ:MIN[,..] | rootfs MAJ:MIN TYPE SRC
  *   netdev BDF IFNAME [mac=M] | route default|NET/LEN dev IF [via GW] [metric N]

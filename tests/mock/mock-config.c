@@ -7,7 +7,9 @@
  *   BDF probe-hang SECONDS
  *   BDF host-driver NAME
  *   BDF refuse-release [ERRNO-NAME]
+ *   BDF cdev-open-fails | bind-iommufd-fails
  *   no-interrupt-remapping
+ *   no-iommufd
  *
  * Lines for other devices, and directives this version does not know, are skipped. */
 #include <errno.h>
@@ -88,6 +90,10 @@ static void apply(MockFaults *f, char **argv, size_t argc) {
                 f->override_eio = true;
         else if (streq(what, "reset-fails"))
                 f->reset_fails = true;
+        else if (streq(what, "cdev-open-fails"))
+                f->cdev_open_fails = true;
+        else if (streq(what, "bind-iommufd-fails"))
+                f->bind_iommufd_fails = true;
         else if ((streq(what, "hang") || streq(what, "probe-hang")) && argc == 3) {
                 uint32_t s;
 
@@ -127,6 +133,8 @@ int mock_config_load(const char *bdf, MockFaults *ret) {
                         continue;
                 if (argc == 1 && streq(argv[0], "no-interrupt-remapping"))
                         f.no_interrupt_remapping = true;
+                else if (argc == 1 && streq(argv[0], "no-iommufd"))
+                        f.no_iommufd = true;
                 else if (argc >= 2 && bdf && streq(argv[0], bdf))
                         apply(&f, argv, argc);
         }

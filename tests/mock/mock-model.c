@@ -150,7 +150,7 @@ static int link_name(int dirfd, const char *rel, char ret[static MOCK_NAME_MAX])
         return 0;
 }
 
-static int list_names(int dirfd, const char *rel, char ***ret) {
+int mock_list_names(int dirfd, const char *rel, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         _cleanup_closedir_ DIR *d = NULL;
         int fd, r = 0;
@@ -290,7 +290,7 @@ int mock_group_members(int root_fd, unsigned group, char ***ret) {
         char p[128];
 
         snprintf(p, sizeof(p), GROUPS "/%u/devices", group);
-        return list_names(root_fd, p, ret);
+        return mock_list_names(root_fd, p, ret);
 }
 
 int mock_group_lock_open(const char *root, unsigned group, int flags) {
@@ -369,7 +369,7 @@ void mock_record_natural_all(const char *root) {
         int lock;
 
         root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (root_fd < 0 || list_names(root_fd, DEVICES, &devs) < 0)
+        if (root_fd < 0 || mock_list_names(root_fd, DEVICES, &devs) < 0)
                 return;
         lock = mock_lock_model(root);
         if (lock < 0)
@@ -450,7 +450,7 @@ static int vfio_dev_number(int root_fd, const char *bdf) {
         uint32_t n;
 
         snprintf(p, sizeof(p), DEVICES "/%s/vfio-dev", bdf);
-        if (list_names(root_fd, p, &names) < 0)
+        if (mock_list_names(root_fd, p, &names) < 0)
                 return -ENOENT;
         for (char **i = names; i && *i; i++)
                 if (strneq(*i, "vfio", 4) && safe_atou32(*i + 4, 10, &n) >= 0 && n < VFIO_DEV_MAX)
@@ -463,7 +463,7 @@ static int vfio_dev_free_number(int root_fd) {
         _cleanup_strv_free_ char **devs = NULL;
         bool used[VFIO_DEV_MAX] = {};
 
-        (void) list_names(root_fd, DEVICES, &devs);
+        (void) mock_list_names(root_fd, DEVICES, &devs);
         for (char **i = devs; i && *i; i++) {
                 int n = pci_address_is_canonical(*i) ? vfio_dev_number(root_fd, *i) : -1;
 
@@ -612,6 +612,10 @@ static int store_unbind(Ctx *c, const char *driver, const char *bdf) {
                 if (mock_device_group(c->root_fd, bdf, &group) >= 0 &&
                     mock_group_in_use(c->roots->root, group))
                         return -EBUSY;
+                /* An open cdev holds the device's registration (vfio_device_fops_cdev_open()
+                 * takes it) just as a device fd does. */
+                if (mock_cdev_device_open(c->roots->root, bdf))
+                        return -EBUSY;
         }
         return do_unbind(c, bdf, driver);
 }
@@ -682,7 +686,7 @@ static int next_free_group(const Ctx *c, unsigned *ret) {
         _cleanup_strv_free_ char **groups = NULL;
         uint32_t g, next = 0;
 
-        (void) list_names(c->root_fd, GROUPS, &groups);
+        (void) mock_list_names(c->root_fd, GROUPS, &groups);
         for (char **i = groups; i && *i; i++)
                 if (safe_atou32(*i, 10, &g) >= 0 && g < GROUP_MAX && g + 1 > next)
                         next = g + 1;
@@ -697,7 +701,7 @@ static int list_vfs(const Ctx *c, const char *pf, char ***ret) {
         int r;
 
         snprintf(p, sizeof(p), DEVICES "/%s", pf);
-        r = list_names(c->root_fd, p, &names);
+        r = mock_list_names(c->root_fd, p, &names);
         if (r < 0)
                 return r;
         for (size_t k = strv_length(names); k > 0; k--) {
@@ -741,8 +745,9 @@ static int remove_vfs(Ctx *c, const char *pf) {
         if (r < 0)
                 return r;
         for (char **i = vfs; i && *i; i++)
-                if (mock_device_group(c->root_fd, *i, &group) >= 0 &&
-                    mock_group_in_use(c->roots->root, group))
+                if ((mock_device_group(c->root_fd, *i, &group) >= 0 &&
+                     mock_group_in_use(c->roots->root, group)) ||
+                    mock_cdev_device_open(c->roots->root, *i))
                         return -EBUSY;
         for (char **i = vfs; i && *i; i++) {
                 r = remove_vf(c, *i);

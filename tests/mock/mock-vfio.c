@@ -19,13 +19,13 @@
 #include <unistd.h>
 
 #include "bdf.h"
+#include "iommufd-uapi.h"
 #include "macro.h"
 #include "mock.h"
 #include "util.h"
 
 #define GROUP_LOCK_BYTE 0
 #define DEVICE_LOCK_BYTE 1
-#define PARAM_UNSAFE_INTERRUPTS "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
 #define ARGSZ_END(type, member) (offsetof(type, member) + sizeof(((type *) NULL)->member))
 
 bool mock_vfio_path_is_node(const char *rel) {
@@ -52,7 +52,7 @@ static int open_root(const MockRoots *roots) {
 
 /* Kernel 5.19 DMA ownership: a group can go to userspace only when no member is bound to a
  * driver that uses the DMA API (vfio-pci, pci-stub and pcieport set driver_managed_dma). */
-static bool group_viable(int root_fd, unsigned group) {
+bool mock_group_viable(int root_fd, unsigned group) {
         static const char *const ok[] = { "", MOCK_DRIVER_VFIO, "pci-stub", "pcieport" };
         _cleanup_strv_free_ char **members = NULL;
 
@@ -94,9 +94,8 @@ static int set_ofd_lock(int fd, short type, off_t byte) {
         return 0;
 }
 
-/* Puts fd in the table as a new object of kind; closes fd on failure. */
-static int install_new(int fd, MockKind kind, const MockRoots *roots, const char *name,
-                       unsigned group, bool table_locked) {
+int mock_obj_install(int fd, MockKind kind, const MockRoots *roots, const char *name,
+                     unsigned group, bool table_locked) {
         struct stat st;
         MockObj *o;
         int r;
@@ -147,7 +146,7 @@ static int open_container(const MockRoots *roots, int flags) {
         fd = memfd_create("vfio-mock-container", flags & O_CLOEXEC ? MFD_CLOEXEC : 0);
         if (fd < 0)
                 return -errno;
-        return install_new(fd, MOCK_KIND_CONTAINER, roots, NULL, 0, false);
+        return mock_obj_install(fd, MOCK_KIND_CONTAINER, roots, NULL, 0, false);
 }
 
 static bool group_lock_held(const char *root, unsigned group) {
@@ -190,6 +189,10 @@ static int open_group(const MockRoots *roots, unsigned group, int flags) {
          * for IN_CLOSE_WRITE does not see (see inotify_add_watch() in vfio-mock.c). */
         if (r >= 0 && group_lock_held(roots->root, group))
                 r = -EBUSY;
+        /* A member's cdev bound to an iommufd blocks the group (vfio_group_fops_open():
+         * cdev_device_open_cnt, counted by vfio_device_block_group() at the bind). */
+        if (r >= 0 && mock_cdev_group_bound(roots->root, group))
+                r = -EBUSY;
         if (r >= 0)
                 r = fd = mock_group_lock_open(roots->root, group, flags);
         if (r >= 0)
@@ -197,7 +200,7 @@ static int open_group(const MockRoots *roots, unsigned group, int flags) {
         mock_unlock_model(lock);
         if (r < 0)
                 return r;
-        return install_new(TAKE_FD(fd), MOCK_KIND_GROUP, roots, NULL, group, false);
+        return mock_obj_install(TAKE_FD(fd), MOCK_KIND_GROUP, roots, NULL, group, false);
 }
 
 int mock_vfio_open(const MockRoots *roots, const char *rel, int flags) {
@@ -213,25 +216,30 @@ int mock_vfio_open(const MockRoots *roots, const char *rel, int flags) {
         return open_group(roots, group, flags);
 }
 
-/* The type1 backend refuses a domain without interrupt remapping unless
- * vfio_iommu_type1.allow_unsafe_interrupts is set (vfio_iommu_type1_attach_group()). */
-static bool interrupts_safe(const MockObj *o) {
+/* vfio_iommu_type1_attach_group() and iommufd_device_bind() refuse a group without isolated
+ * MSI (interrupt remapping) unless the module's allow_unsafe_interrupts is set. */
+bool mock_interrupts_unsafe(const MockRoots *roots, const char *module) {
         _cleanup_close_ int root_fd = -1, fd = -1;
+        char param[128], buf[16] = {};
         MockFaults f;
-        char buf[16] = {};
         ssize_t n;
 
         if (mock_config_load(NULL, &f) < 0 || !f.no_interrupt_remapping)
-                return true;
-        root_fd = open_root(&o->roots);
+                return false;
+        root_fd = open_root(roots);
         if (root_fd < 0)
-                return false;
-        fd = openat(root_fd, PARAM_UNSAFE_INTERRUPTS, O_RDONLY | O_CLOEXEC);
+                return true;
+        snprintf(param, sizeof(param), "sys/module/%s/parameters/allow_unsafe_interrupts", module);
+        fd = openat(root_fd, param, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return false;
+                return true;
         n = read(fd, buf, sizeof(buf) - 1);
         /* A bool module parameter reads "Y" or "N" (kernel/params.c param_get_bool()). */
-        return n > 0 && (buf[0] == 'Y' || buf[0] == 'y' || buf[0] == '1');
+        return !(n > 0 && (buf[0] == 'Y' || buf[0] == 'y' || buf[0] == '1'));
+}
+
+static bool interrupts_safe(const MockObj *o) {
+        return !mock_interrupts_unsafe(&o->roots, "vfio_iommu_type1");
 }
 
 static int container_ioctl(MockObj *o, unsigned long request, void *arg) {
@@ -297,7 +305,7 @@ static int group_get_device_fd(MockObj *o, const char *address) {
                 close(fd);
                 return r;
         }
-        return install_new(fd, MOCK_KIND_DEVICE, &o->roots, bdf, group, true);
+        return mock_obj_install(fd, MOCK_KIND_DEVICE, &o->roots, bdf, group, true);
 }
 
 static int group_ioctl(MockObj *o, unsigned long request, void *arg) {
@@ -314,7 +322,7 @@ static int group_ioctl(MockObj *o, unsigned long request, void *arg) {
                 root_fd = open_root(&o->roots);
                 if (root_fd < 0)
                         return root_fd;
-                st->flags = (group_viable(root_fd, o->group) ? VFIO_GROUP_FLAGS_VIABLE : 0) |
+                st->flags = (mock_group_viable(root_fd, o->group) ? VFIO_GROUP_FLAGS_VIABLE : 0) |
                             (o->container ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
                 return 0;
         }
@@ -335,7 +343,7 @@ static int group_ioctl(MockObj *o, unsigned long request, void *arg) {
                 if (root_fd < 0)
                         return root_fd;
                 /* iommu_group_claim_dma_owner() fails while a DMA-API driver holds a member. */
-                if (!group_viable(root_fd, o->group))
+                if (!mock_group_viable(root_fd, o->group))
                         return -EPERM;
                 /* Joining a container that has a domain attaches to it: the same IR check. */
                 if (c->iommu_set && !interrupts_safe(c))
@@ -357,12 +365,13 @@ static int group_ioctl(MockObj *o, unsigned long request, void *arg) {
         }
 }
 
-static int device_ioctl(MockObj *o, unsigned long request, void *arg) {
+int mock_vfio_device_ioctl(const MockRoots *roots, const char *bdf, unsigned long request,
+                           void *arg) {
         _cleanup_close_ int root_fd = -1;
         MockFaults f;
         int r;
 
-        root_fd = open_root(&o->roots);
+        root_fd = open_root(roots);
         if (root_fd < 0)
                 return root_fd;
         switch (request) {
@@ -375,7 +384,7 @@ static int device_ioctl(MockObj *o, unsigned long request, void *arg) {
                         return -EINVAL;
                 /* vfio_pci_ioctl_get_info(): RESET when some reset method works. */
                 info->flags = VFIO_DEVICE_FLAGS_PCI;
-                if (mock_device_has_reset(root_fd, o->name))
+                if (mock_device_has_reset(root_fd, bdf))
                         info->flags |= VFIO_DEVICE_FLAGS_RESET;
                 info->num_regions = VFIO_PCI_NUM_REGIONS;
                 info->num_irqs = VFIO_PCI_NUM_IRQS;
@@ -384,15 +393,22 @@ static int device_ioctl(MockObj *o, unsigned long request, void *arg) {
                 return 0;
         }
         case VFIO_DEVICE_RESET:
-                if (!mock_device_has_reset(root_fd, o->name))
+                if (!mock_device_has_reset(root_fd, bdf))
                         return -EINVAL;
-                r = mock_config_load(o->name, &f);
+                r = mock_config_load(bdf, &f);
                 if (r < 0)
                         return r;
                 return f.reset_fails ? -EIO : 0;
         default:
                 return -ENOTTY;
         }
+}
+
+static int device_ioctl(MockObj *o, unsigned long request, void *arg) {
+        /* vfio_df_ioctl_bind_iommufd(): "BIND_IOMMUFD only allowed for cdev fds". */
+        if (request == VA_VFIO_DEVICE_BIND_IOMMUFD)
+                return -EINVAL;
+        return mock_vfio_device_ioctl(&o->roots, o->name, request, arg);
 }
 
 int mock_vfio_ioctl_locked(MockObj *o, unsigned long request, void *arg) {

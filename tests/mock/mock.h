@@ -6,6 +6,7 @@
  * vfio-mock.c   interposes libc (open*, write, close, dup*, fcntl, ioctl) and keeps the fd table;
  * mock-model.c  what the kernel does on writes to sysfs attributes (sysfs-bus-pci);
  * mock-vfio.c   the fake /dev/vfio nodes and their ioctls (include/uapi/linux/vfio.h);
+ * mock-iommufd.c the fake /dev/iommu and /dev/vfio/devices/vfioN (iommufd, VFIO device cdevs);
  * mock-config.c failure injection read from $VFIO_MOCK_CONFIG.
  *
  * State that other processes must see lives in the tree: the sysfs shapes themselves, plus
@@ -44,6 +45,9 @@ typedef struct MockFaults {
         bool override_eio;
         bool reset_fails;                /* sysfs reset and VFIO_DEVICE_RESET fail with EIO */
         bool no_interrupt_remapping;     /* global: VFIO_SET_IOMMU needs allow_unsafe_interrupts */
+        bool no_iommufd;                 /* global: opening dev/iommu fails ENOENT */
+        bool cdev_open_fails;            /* opening the device's cdev fails EIO */
+        bool bind_iommufd_fails;         /* VFIO_DEVICE_BIND_IOMMUFD fails ENODEV */
         unsigned hang_sec;               /* writes concerning the device block this long */
         unsigned probe_hang_sec;         /* drivers_probe writes naming it block this long */
         int refuse_release;              /* errno for unbinding from vfio-pci; 0: none */
@@ -99,6 +103,8 @@ bool mock_group_in_use(const char *root, unsigned group);
 void mock_emit_uevent(const char *action, const char *bdf);
 /* Records the natural driver of every device that has no record yet. */
 void mock_record_natural_all(const char *root);
+/* The names in root_fd/rel, sorted, without dot files. */
+int mock_list_names(int dirfd, const char *rel, char ***ret);
 
 /* ---- /dev/vfio (mock-vfio.c) ---- */
 
@@ -107,6 +113,8 @@ typedef enum MockKind {
         MOCK_KIND_CONTAINER,
         MOCK_KIND_GROUP,
         MOCK_KIND_DEVICE,
+        MOCK_KIND_IOMMUFD, /* an open of dev/iommu: name is its context file */
+        MOCK_KIND_CDEV,    /* an open of dev/vfio/devices/vfioN: name is the BDF */
 } MockKind;
 
 /* What one open file description stands for; dup()s share it (refs). */
@@ -140,3 +148,32 @@ bool mock_vfio_path_is_node(const char *rel);
 int mock_vfio_open(const MockRoots *roots, const char *rel, int flags);
 /* ioctl on a container, group or device fd; o is from the table, whose lock is held. */
 int mock_vfio_ioctl_locked(MockObj *o, unsigned long request, void *arg);
+/* Puts fd in the table as a new object of kind; closes fd on failure. Returns fd. */
+int mock_obj_install(int fd, MockKind kind, const MockRoots *roots, const char *name,
+                     unsigned group, bool table_locked);
+/* Kernel 5.19 DMA ownership: every member unbound or on vfio-pci, pci-stub, pcieport. */
+bool mock_group_viable(int root_fd, unsigned group);
+/* Whether the config says no-interrupt-remapping and the module's allow_unsafe_interrupts
+ * parameter (sys/module/MODULE/parameters/) does not read Y. */
+bool mock_interrupts_unsafe(const MockRoots *roots, const char *module);
+/* VFIO_DEVICE_GET_INFO and VFIO_DEVICE_RESET of vfio-pci on device bdf; -ENOTTY for others. */
+int mock_vfio_device_ioctl(const MockRoots *roots, const char *bdf, unsigned long request,
+                           void *arg);
+
+/* ---- /dev/iommu and the VFIO device cdevs (mock-iommufd.c) ---- */
+
+/* "dev/iommu" or "dev/vfio/devices/vfioN" (relative to the dev root). */
+bool mock_iommufd_path_is_node(const char *rel);
+/* Opens such a node: returns a new fd, already in the table. */
+int mock_iommufd_open(const MockRoots *roots, const char *rel, int flags);
+/* ioctl on an iommufd or cdev fd; the table lock is held. */
+int mock_iommufd_ioctl_locked(int fd, MockObj *o, unsigned long request, void *arg);
+/* An fd this process got without opening it (SCM_RIGHTS, exec) that is an iommufd or cdev of
+ * the model: put it in the table and return its object; NULL otherwise. Table lock held. */
+MockObj *mock_iommufd_adopt_locked(int fd);
+/* Whether any process has a cdev of bdf open. */
+bool mock_cdev_device_open(const char *root, const char *bdf);
+/* Whether a cdev of a member of group is bound to an iommufd anywhere. */
+bool mock_cdev_group_bound(const char *root, unsigned group);
+/* The directory whose children are the open files of cdev N; created when missing. */
+int mock_cdev_watch_dir(const MockRoots *roots, const char *rel, char ret[static PATH_MAX]);

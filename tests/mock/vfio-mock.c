@@ -34,6 +34,8 @@
 /* The model classifies fds below this; a kernel-file fd above it fails with EMFILE rather than
  * slip past the model. RLIMIT_NOFILE's usual soft limit is 1024. */
 #define MOCK_FD_MAX 65536
+/* VFIO_TYPE and IOMMUFD_TYPE alike (include/uapi/linux/vfio.h, iommufd.h). */
+#define VFIO_IOCTL_TYPE ';'
 /* Larger than any store the kernel accepts (one page); beyond it writev() fails like sysfs. */
 #define WRITEV_MAX (64u * 1024u)
 
@@ -282,21 +284,35 @@ static const char *basename_of(const char *path) {
         return s ? s + 1 : path;
 }
 
-/* "…vfio/vfio" or "…vfio/<digits>": the only names worth resolving against the dev root. */
-static bool looks_like_vfio_node(const char *path) {
-        const char *base = basename_of(path);
-        size_t off = (size_t) (base - path);
-
-        if (off < 5 || !strneq(path + off - 5, "vfio/", 5) || (off > 5 && path[off - 6] != '/'))
+static bool all_digits(const char *s) {
+        if (!*s)
                 return false;
-        if (streq(base, "vfio"))
-                return true;
-        if (!*base)
-                return false;
-        for (const char *p = base; *p; p++)
-                if (*p < '0' || *p > '9')
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
                         return false;
         return true;
+}
+
+/* Whether path ends in "/DIR/base" (or is "DIR/base"). */
+static bool in_dir_named(const char *path, const char *base, const char *dir) {
+        size_t off = (size_t) (base - path), n = strlen(dir);
+
+        return off >= n + 1 && strneq(path + off - n - 1, dir, n) && path[off - 1] == '/' &&
+               (off == n + 1 || path[off - n - 2] == '/');
+}
+
+/* "…vfio/vfio", "…vfio/<digits>", "…dev/iommu", "…devices/vfio<digits>": the only names worth
+ * resolving against the dev root. */
+static bool looks_like_vfio_node(const char *path) {
+        const char *base = basename_of(path);
+
+        if (streq(base, "iommu"))
+                return in_dir_named(path, base, "dev");
+        if (strneq(base, "vfio", 4) && all_digits(base + 4))
+                return in_dir_named(path, base, "devices");
+        if (!streq(base, "vfio") && !all_digits(base))
+                return false;
+        return in_dir_named(path, base, "vfio");
 }
 
 /* dirfd + path, made absolute and lexically normalised (the roots are realpaths, and a dirfd's
@@ -370,12 +386,16 @@ static bool open_pre(int dirfd, const char *path, int flags, int *ret_fd) {
         }
         len = strlen(roots.dev_root);
         if (!strneq(abs_path, roots.dev_root, len) || abs_path[len] != '/' ||
-            !mock_vfio_path_is_node(abs_path + len + 1)) {
+            (!mock_vfio_path_is_node(abs_path + len + 1) &&
+             !mock_iommufd_path_is_node(abs_path + len + 1))) {
                 errno = saved;
                 return false;
         }
         mock_guard++;
-        r = mock_vfio_open(&roots, abs_path + len + 1, flags);
+        if (mock_iommufd_path_is_node(abs_path + len + 1))
+                r = mock_iommufd_open(&roots, abs_path + len + 1, flags);
+        else
+                r = mock_vfio_open(&roots, abs_path + len + 1, flags);
         mock_guard--;
         if (r < 0) {
                 errno = -r;
@@ -539,7 +559,7 @@ EXPORT int creat64(const char *path, mode_t mode) {
  * The model's own read-only looks at the lock file are not such closes: IN_CLOSE_NOWRITE is
  * dropped from the mask. */
 EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask) {
-        char abs_path[PATH_MAX], lock[PATH_MAX + 32];
+        char abs_path[PATH_MAX], lock[PATH_MAX + 32] = "";
         MockRoots roots;
         unsigned group;
         size_t len;
@@ -558,6 +578,15 @@ EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask) {
             (lock_fd = mock_group_lock_open(roots.root, group, O_CLOEXEC)) >= 0) {
                 REAL(close, "close")(lock_fd);
                 snprintf(lock, sizeof(lock), "%s/" MOCK_STATE_DIR "/group-%u", roots.root, group);
+                path = lock;
+                if (mask & IN_CLOSE_WRITE)
+                        mask &= ~IN_CLOSE_NOWRITE;
+        } else if (r >= 0 && strneq(abs_path, roots.dev_root, len) && abs_path[len] == '/' &&
+                   mock_iommufd_path_is_node(abs_path + len + 1) &&
+                   mock_cdev_watch_dir(&roots, abs_path + len + 1, lock) >= 0) {
+                /* A cdev's opens are files in one directory (mock-iommufd.c): a watch on it
+                 * reports the close of each, as the kernel reports the last close of each
+                 * open of the cdev. */
                 path = lock;
                 if (mask & IN_CLOSE_WRITE)
                         mask &= ~IN_CLOSE_NOWRITE;
@@ -771,12 +800,21 @@ static int mock_ioctl(int fd, unsigned long request, void *arg) {
                 slot_set_locked(fd, NULL);
                 o = NULL;
         }
+        if (!o && _IOC_TYPE(request) == VFIO_IOCTL_TYPE) {
+                /* An iommufd or cdev fd that came over SCM_RIGHTS or an exec. */
+                mock_guard++;
+                o = mock_iommufd_adopt_locked(fd);
+                mock_guard--;
+        }
         if (!o || o->kind == MOCK_KIND_ATTR) {
                 mock_table_unlock();
                 return REAL(ioctl, "ioctl")(fd, request, arg);
         }
         mock_guard++;
-        r = mock_vfio_ioctl_locked(o, request, arg);
+        if (o->kind == MOCK_KIND_IOMMUFD || o->kind == MOCK_KIND_CDEV)
+                r = mock_iommufd_ioctl_locked(fd, o, request, arg);
+        else
+                r = mock_vfio_ioctl_locked(o, request, arg);
         mock_guard--;
         mock_table_unlock();
         if (r < 0) {
@@ -793,7 +831,9 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
         va_start(ap, request);
         arg = va_arg(ap, void *);
         va_end(ap);
-        if (__builtin_expect(mock_guard || !slot_peek(fd), 1))
+        if (__builtin_expect(mock_guard ||
+                                     (!slot_peek(fd) && _IOC_TYPE(request) != VFIO_IOCTL_TYPE),
+                             1))
                 return REAL(ioctl, "ioctl")(fd, request, arg);
         return mock_ioctl(fd, request, arg);
 }
