@@ -844,6 +844,12 @@ static int visit_other_owner(int root_fd, const CdevState *st, void *userdata) {
         return st->bound && st->group == oc->group && !streq(st->ctx, oc->ctx);
 }
 
+static int visit_other_file_bound(int root_fd, const CdevState *st, void *userdata) {
+        const CdevState *me = userdata;
+
+        return st->bound && !streq(st->self, me->self);
+}
+
 /* iommu_device_claim_dma_owner(): the group may be owned by one iommufd context only, and not
  * while a member is on a driver that uses the DMA API or the group is in a type1 container. */
 static bool dma_owner_ok(int root_fd, const MockRoots *roots, unsigned group, const char *ctx) {
@@ -884,6 +890,10 @@ static int cdev_bind(int root_fd, int fd, MockObj *o, CdevState *st, void *arg) 
                 return fcntl(b->iommufd, F_GETFD) < 0 ? -EBADF : -EBADFD;
         if (ictx->kind != MOCK_KIND_IOMMUFD)
                 return -EBADFD;
+        /* vfio_df_open(): "the device cdev path doesn't have a secure way" to open a device
+         * twice, so another bound file of the same device, whatever its context, is EINVAL. */
+        if (cdev_foreach(root_fd, st->bdf, visit_other_file_bound, st) > 0)
+                return -EINVAL;
         /* iommufd_device_bind(): MSI isolation first, then DMA ownership (both EPERM). */
         if (mock_interrupts_unsafe(&o->roots, "iommufd"))
                 return -EPERM;

@@ -367,9 +367,18 @@ START_TEST(test_cdev_bind) {
         ck_assert_int_eq(ioas_alloc(c), 1);
         ck_assert_int_eq(bind_cdev(d, c), 2);
         ck_assert_int_eq(bind_cdev(d, c), -EINVAL);
-        /* A second open of the cdev binds on its own. */
+        /* A second open of the cdev is a file of its own, but the device is bound once: through
+         * the cdev a device is opened once (vfio_df_open()), whatever the context. */
         d2 = open_dev(CDEV0, O_RDWR);
-        ck_assert_int_eq(bind_cdev(d2, c), 3);
+        ck_assert_int_ge(d2, 0);
+        ck_assert_int_eq(bind_cdev(d2, c), -EINVAL);
+        {
+                int c2 = open_dev("dev/iommu", O_RDWR);
+
+                ck_assert_int_ge(c2, 0);
+                ck_assert_int_eq(bind_cdev(d2, c2), -EINVAL);
+                close(c2);
+        }
         /* Now the device answers like a device fd. */
         ck_assert_int_eq(xioctl(d, VFIO_DEVICE_GET_INFO, &info), 0);
         ck_assert_uint_eq(info.flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
