@@ -31,6 +31,7 @@ typedef struct Iommufd {
         int iommufd;
         Member *members; /* the group's members on vfio-pci, once open */
         size_t n_members;
+        bool foreign_driver; /* a member is on a driver that keeps the group from user DMA */
 } Iommufd;
 
 static Iommufd *iommufd(const VfioBackend *b) {
@@ -115,6 +116,7 @@ static int read_members(Iommufd *t, const SysRoot *root, LeaseError *err) {
         size_t n = 0;
         int k;
 
+        t->foreign_driver = false;
         snprintf(path, sizeof(path), SYSFS_IOMMU_GROUPS "/%" PRIu32 "/devices", t->backend.group);
         k = sysroot_opendir_at(root, -1, path, &d);
         if (k < 0)
@@ -130,8 +132,15 @@ static int read_members(Iommufd *t, const SysRoot *root, LeaseError *err) {
                 k = binding_current_driver(root, de->d_name, &driver);
                 if (k == -ENOMEM)
                         return k;
-                if (k < 0 || !driver || !streq(driver, DRIVER_VFIO_PCI))
+                if (k < 0 || !driver)
                         continue;
+                if (!streq(driver, DRIVER_VFIO_PCI)) {
+                        /* The drivers besides VFIO's own that allow user DMA (driver_managed_dma):
+                         * bridges on pcieport, pci-stub. */
+                        if (!streq(driver, DRIVER_PCIEPORT) && !streq(driver, DRIVER_PCI_STUB))
+                                t->foreign_driver = true;
+                        continue;
+                }
                 nm = realloc(m, sizeof(Member) * (n + 1));
                 if (!nm)
                         return -ENOMEM;
@@ -157,10 +166,13 @@ static int read_members(Iommufd *t, const SysRoot *root, LeaseError *err) {
         return 0;
 }
 
-/* Binding a file of every member to our context asks the kernel what it would answer the VMM:
- * whether it gives the group's DMA to user space (viable, interrupt remapping or
- * iommufd.allow_unsafe_interrupts) and whether another process has a member bound (it binds a
- * device once). The trial files are closed again, which unbinds them. */
+/* Binding a file of every member to our context asks the kernel what it would answer the VMM
+ * (vfio_df_ioctl_bind_iommufd(), iommufd_device_bind()): EBUSY while another process has the
+ * group open through /dev/vfio/N; EINVAL when another file of the device is bound (through its
+ * cdev a device is opened once); EPERM when the group's DMA cannot go to user space (a member on
+ * a host driver, another context owning a member) or its MSIs cannot be isolated (no interrupt
+ * remapping and iommufd.allow_unsafe_interrupts off). The trial files are closed again, which
+ * unbinds them. */
 static int try_bind(Iommufd *t, const SysRoot *root, LeaseError *err) {
         for (size_t i = 0; i < t->n_members; i++) {
                 _cleanup_close_ int fd = -1;
@@ -168,18 +180,18 @@ static int try_bind(Iommufd *t, const SysRoot *root, LeaseError *err) {
 
                 if (k >= 0)
                         k = vfio_cdev_bind(fd, t->iommufd);
-                if (k == -EINVAL)
+                if (k == -EBUSY || k == -EINVAL)
                         return lease_error_set(err, -EBUSY, VA_ERROR_BUSY,
-                                               "%s (/dev/vfio/devices/%s) is bound to an iommufd "
-                                               "by another process",
-                                               t->members[i].address, t->members[i].cdev);
-                if (k == -EBUSY)
-                        return lease_error_set(err, -EPERM, VA_ERROR_GROUP_NOT_VIABLE,
+                                               "%s is held by another process (%s)",
+                                               t->members[i].address,
+                                               k == -EBUSY ? "its group is open through /dev/vfio"
+                                                           : "its cdev is bound to an iommufd");
+                if (k == -EPERM && t->foreign_driver)
+                        return lease_error_set(err, k, VA_ERROR_GROUP_NOT_VIABLE,
                                                "IOMMU group %" PRIu32 " is not viable",
                                                t->backend.group);
                 if (k == -EPERM)
-                        /* iommufd_device_bind() refuses a device whose MSIs it cannot isolate
-                         * unless iommufd.allow_unsafe_interrupts is set. */
+                        /* lease.c tells the two apart by the host's interrupt remapping. */
                         return lease_error_set(err, k, VA_ERROR_IR_REQUIRED,
                                                "The kernel refused to bind %s to an iommufd "
                                                "(EPERM): interrupt remapping is not available "
@@ -220,11 +232,9 @@ static int iommufd_open_backend(VfioBackend *b, const SysRoot *root, LeaseError 
         for (size_t i = 0; k >= 0 && i < t->n_members; i++) {
                 k = vfio_cdev_open(root, t->members[i].cdev, &t->members[i].fd);
                 if (k < 0)
-                        lease_error_set(err, k, k == -EBUSY ? VA_ERROR_BUSY : VA_ERROR_VFIO_FAILED,
-                                        "Cannot open /dev/vfio/devices/%s of %s: %s%s",
-                                        t->members[i].cdev, t->members[i].address, strerror(-k),
-                                        k == -EBUSY ? " (its group is open through /dev/vfio)"
-                                                    : "");
+                        lease_error_set(err, k, VA_ERROR_VFIO_FAILED,
+                                        "Cannot open /dev/vfio/devices/%s of %s: %s",
+                                        t->members[i].cdev, t->members[i].address, strerror(-k));
         }
         if (k < 0) {
                 if (err && !err->message)

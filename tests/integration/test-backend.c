@@ -211,6 +211,92 @@ START_TEST(test_backend_option) {
 }
 END_TEST
 
+/* The q35 host on a kernel with iommufd (the kernel model's "iommufd" host directive). */
+static void case_start_iommufd(void) {
+        _cleanup_free_ char *spec = path_join(H.tmpdir, "q35-iommufd.host");
+        _cleanup_free_ char *text = xasprintf("include %s/%s\niommufd\n",
+                                              getenv("TEST_DATA_DIR") ?: "tests/data", Q35_HOST);
+
+        _cleanup_free_ char *devdir = NULL, *node = NULL;
+
+        write_file(spec, text);
+        case_begin(spec);
+        /* The world's dev root is a directory of its own: the node goes there too. */
+        devdir = path_join(C.dev, "dev");
+        node = path_join(devdir, "iommu");
+        ck_assert_int_eq(mkdir(devdir, 0755), 0);
+        write_file(node, "");
+        polkit_allow_all();
+        daemon_start();
+}
+
+/* An iommufd claim of a two-NIC group on the kernel model: one iommufd, a cdev of each NIC
+ * opened afresh for each call, none of type1's fds; the release gives both back. A cdev that
+ * cannot be opened rolls the claim back, naming the device. */
+START_TEST(test_iommufd_claim) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_ json_object *state = NULL;
+        _cleanup_free_ char *path = NULL, *backend = NULL, *backends = NULL, *msg = NULL;
+        _cleanup_free_ char *ctx = NULL, *cdev1 = NULL, *cdev2 = NULL;
+        sd_bus_message *reply;
+        const char *p;
+        int fd, fd2, c1, c2;
+
+        case_start_iommufd();
+        backends = manager_backends();
+        ck_assert_str_eq(backends, "type1,iommufd");
+        bus = bus_connect();
+
+        set_faults(NIC2 " cdev-open-fails\n");
+        msg = manager_error(bus, ERROR_PREFIX "VfioFailed", "ClaimGroup", "ua{sv}", Q35_GROUP, 1,
+                            "backend", "s", "iommufd");
+        assert_contains(msg, NIC2);
+        assert_q35_group_back();
+        set_faults("");
+
+        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}", Q35_GROUP, 1,
+                        "backend", "s", "iommufd");
+        ck_assert_int_ge(sd_bus_message_read(reply, "o", &p), 0);
+        path = strdup(p);
+        sd_bus_message_unref(reply);
+        backend = lease_backend(path);
+        ck_assert_str_eq(backend, "iommufd");
+        state = state_json();
+        ck_assert_str_eq(jstr_or_null(state_only_lease(state), "backend"), "iommufd");
+        assert_on_vfio(NIC1);
+        assert_on_vfio(NIC2);
+
+        fd = open_fd(bus, path, "OpenIommufd", NULL);
+        fd2 = open_fd(bus, path, "OpenIommufd", NULL);
+        ck_assert(same_file(fd, fd2));
+        ctx = fd_target(fd);
+        ck_assert_msg(strstr(ctx, "/.vfio-mock/iommufd/"), "the iommufd is %s", ctx);
+        c1 = open_fd(bus, path, "OpenCdev", NIC1);
+        c2 = open_fd(bus, path, "OpenCdev", NIC1);
+        ck_assert(!same_file(c1, c2)); /* a new file each time */
+        cdev1 = fd_target(c1);
+        cdev2 = fd_target(c2);
+        ck_assert_msg(strstr(cdev1, "/.vfio-mock/cdev/" NIC1 "/"), "the cdev is %s", cdev1);
+        ck_assert_msg(strstr(cdev2, "/.vfio-mock/cdev/" NIC1 "/"), "the cdev is %s", cdev2);
+        free(msg);
+        msg = call_error(bus, ERROR_PREFIX "InvalidArgument", path, IFACE_LEASE, "OpenContainer",
+                         "");
+        assert_contains(msg, "uses the iommufd backend, which has no container to hand out");
+        free(msg);
+        msg = call_error(bus, ERROR_PREFIX "NoSuchDevice", path, IFACE_LEASE, "OpenCdev", "s",
+                         SOLO5);
+        assert_contains(msg, SOLO5);
+        ck_assert_int_eq(close(fd), 0);
+        ck_assert_int_eq(close(fd2), 0);
+        ck_assert_int_eq(close(c1), 0);
+        ck_assert_int_eq(close(c2), 0);
+
+        release(bus, path);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
 /* Not run by systemd, a claim that survives a restart keeps its backend but not its fds, and says
  * so. */
 START_TEST(test_restart_without_fd_store) {
@@ -350,6 +436,7 @@ int main(void) {
         tcase_add_loop_test(tc, test_backends_of_host, 0, ELEMENTSOF(hosts));
         tcase_add_test(tc, test_claim_fds_come_from_backend);
         tcase_add_test(tc, test_backend_option);
+        tcase_add_test(tc, test_iommufd_claim);
         tcase_add_test(tc, test_restart_without_fd_store);
         tcase_add_test(tc, test_assignctl_shows_backend);
         tcase_add_test(tc, test_state_without_backend_is_type1);
