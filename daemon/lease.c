@@ -275,13 +275,14 @@ static int attach_group(const LeaseContext *c, Lease *l, LeaseError *err) {
         k = b->ops->open(b, c->model->root, &e);
         if (k >= 0)
                 k = b->ops->attach(b, c->model->root, &e);
-        if (k == -EPERM && e.code == VA_ERROR_IR_REQUIRED && c->model->host->ir == IR_ENABLED)
+        if (k == -EPERM && e.code == VA_ERROR_IR_REQUIRED && b->ops == &vfio_iommufd_ops &&
+            c->model->host && c->model->host->ir == IR_ENABLED)
                 /* With interrupt remapping, the kernel's EPERM on an iommufd bind means another
                  * context owns a member's DMA. */
-                lease_error_set(&e, -EBUSY, VA_ERROR_BUSY,
-                                "A member of IOMMU group %" PRIu32
-                                " is bound to another process's iommufd",
-                                l->group);
+                k = lease_error_set(&e, -EBUSY, VA_ERROR_BUSY,
+                                    "A member of IOMMU group %" PRIu32
+                                    " is bound to another process's iommufd",
+                                    l->group);
         if (k < 0 && e.code == VA_ERROR_GROUP_NOT_VIABLE) {
                 _cleanup_free_ char *who = not_viable_members(c, l);
 
