@@ -675,23 +675,6 @@ START_TEST(test_cdev_fd_passing) {
 }
 END_TEST
 
-/* How many close events the watch has queued (it is non-blocking). */
-static int close_events(int ifd) {
-        union {
-                struct inotify_event ev;
-                char buf[4096];
-        } u;
-        int n = 0;
-        ssize_t k;
-
-        while ((k = read(ifd, &u, sizeof(u))) > 0)
-                for (char *p = u.buf; p < u.buf + k;
-                     p += sizeof(struct inotify_event) + ((struct inotify_event *) p)->len)
-                        n += !!(((struct inotify_event *) p)->mask &
-                                (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE));
-        return n;
-}
-
 /* An open cdev holds the device on vfio-pci, and a watch on the node sees each close. */
 START_TEST(test_cdev_release) {
         _cleanup_free_ char *node = NULL;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -313,4 +314,21 @@ int test_mock_main(int argc, char *argv[], Suite *(*make_suite)(void) ) {
         failed = srunner_ntests_failed(sr);
         srunner_free(sr);
         return failed ? 1 : 0;
+}
+
+/* How many close events the watch has queued (it is non-blocking). */
+int close_events(int ifd) {
+        union {
+                struct inotify_event ev;
+                char buf[4096];
+        } u;
+        int n = 0;
+        ssize_t k;
+
+        while ((k = read(ifd, &u, sizeof(u))) > 0)
+                for (char *p = u.buf; p < u.buf + k;
+                     p += sizeof(struct inotify_event) + ((struct inotify_event *) p)->len)
+                        n += !!(((struct inotify_event *) p)->mask &
+                                (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE));
+        return n;
 }

@@ -72,3 +72,6 @@ int test_mock_main(int argc, char *argv[], Suite *(*make_suite)(void) );
                 _cleanup_free_ char *_d = driver_of(bdf); \
                 ck_assert_str_eq(_d, (expected));         \
         } while (0)
+
+/* How many close events the inotify watch ifd has queued (it is non-blocking). */
+int close_events(int ifd);

@@ -489,23 +489,6 @@ START_TEST(test_group_open) {
 }
 END_TEST
 
-/* How many close events the watch has queued (it is non-blocking). */
-static int close_events(int ifd) {
-        union {
-                struct inotify_event ev;
-                char buf[4096];
-        } u;
-        int n = 0;
-        ssize_t k;
-
-        while ((k = read(ifd, &u, sizeof(u))) > 0)
-                for (char *p = u.buf; p < u.buf + k;
-                     p += sizeof(struct inotify_event) + ((struct inotify_event *) p)->len)
-                        n += !!(((struct inotify_event *) p)->mask &
-                                (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE));
-        return n;
-}
-
 /* A watch on /dev/vfio/N sees the last close of the group, as fsnotify_close() in the kernel's
  * __fput() reports it, and nothing for an open refused with EBUSY (no file was opened). */
 START_TEST(test_group_close_watch) {
