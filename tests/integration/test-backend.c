@@ -160,14 +160,26 @@ START_TEST(test_claim_fds_come_from_backend) {
 }
 END_TEST
 
+/* ClaimGroup of the q35 NICs' group with the option backend; the lease's path. */
+static char *claim_q35_with_backend(sd_bus *bus, const char *backend) {
+        sd_bus_message *reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}",
+                                        Q35_GROUP, 1, "backend", "s", backend);
+        const char *p = NULL;
+        char *path;
+
+        ck_assert_int_ge(sd_bus_message_read(reply, "o", &p), 0);
+        path = strdup(p);
+        ck_assert_ptr_nonnull(path);
+        sd_bus_message_unref(reply);
+        return path;
+}
+
 /* The claim option "backend": an unknown name and a backend this kernel lacks are refused at
  * once, naming the name or what the kernel misses, and change nothing; "auto" takes type1 where
  * there is no iommufd, and such a lease has no iommufd or cdevs to hand out. */
 START_TEST(test_backend_option) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *msg = NULL, *path = NULL, *backend = NULL;
-        sd_bus_message *reply;
-        const char *p;
 
         case_start(Q35_HOST);
         bus = bus_connect();
@@ -192,11 +204,7 @@ START_TEST(test_backend_option) {
         assert_on_host(NIC2, NIC_DRIVER);
         assert_state_empty();
 
-        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}", Q35_GROUP, 1,
-                        "backend", "s", "auto");
-        ck_assert_int_ge(sd_bus_message_read(reply, "o", &p), 0);
-        path = strdup(p);
-        sd_bus_message_unref(reply);
+        path = claim_q35_with_backend(bus, "auto");
         backend = lease_backend(path);
         ck_assert_str_eq(backend, "type1");
         msg = call_error(bus, ERROR_PREFIX "InvalidArgument", path, IFACE_LEASE, "OpenIommufd", "");
@@ -238,8 +246,6 @@ START_TEST(test_iommufd_claim) {
         _cleanup_json_ json_object *state = NULL;
         _cleanup_free_ char *path = NULL, *backend = NULL, *backends = NULL, *msg = NULL;
         _cleanup_free_ char *ctx = NULL, *cdev1 = NULL, *cdev2 = NULL;
-        sd_bus_message *reply;
-        const char *p;
         int fd, fd2, c1, c2;
 
         case_start_iommufd();
@@ -254,11 +260,7 @@ START_TEST(test_iommufd_claim) {
         assert_q35_group_back();
         set_faults("");
 
-        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}", Q35_GROUP, 1,
-                        "backend", "s", "iommufd");
-        ck_assert_int_ge(sd_bus_message_read(reply, "o", &p), 0);
-        path = strdup(p);
-        sd_bus_message_unref(reply);
+        path = claim_q35_with_backend(bus, "iommufd");
         backend = lease_backend(path);
         ck_assert_str_eq(backend, "iommufd");
         state = state_json();
