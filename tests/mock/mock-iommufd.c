@@ -443,7 +443,7 @@ static int open_iommufd(const MockRoots *roots, int flags) {
 static int open_cdev(const MockRoots *roots, const char *rel, int flags) {
         _cleanup_close_ int root_fd = -1;
         CdevState st = { .magic = CDEV_MAGIC };
-        char bdf[MOCK_NAME_MAX], drv[MOCK_NAME_MAX], dir[64], tmpl[96];
+        char bdf[MOCK_NAME_MAX], drv[MOCK_NAME_MAX], dir[PATH_MAX], tmpl[PATH_MAX + 8];
         MockFaults f;
         unsigned group;
         int lock, fd, r;
@@ -498,7 +498,7 @@ int mock_iommufd_open(const MockRoots *roots, const char *rel, int flags) {
 
 int mock_cdev_watch_dir(const MockRoots *roots, const char *rel, char ret[static PATH_MAX]) {
         _cleanup_close_ int root_fd = -1;
-        char bdf[MOCK_NAME_MAX], dir[64];
+        char bdf[MOCK_NAME_MAX], dir[PATH_MAX];
         int lock, r;
 
         root_fd = open_root(roots);
