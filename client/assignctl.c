@@ -25,6 +25,7 @@ char **arg_policy_dirs = NULL;
 bool arg_persistent = false;
 char **arg_exec = NULL;
 const char *arg_backend = NULL;
+uint64_t arg_memlock = 0;
 static bool arg_ask_password = true;
 
 /* o as JSON text on f; 0 or -ENOMEM. json-c escapes the C0 controls in strings, but leaves DEL,
@@ -437,6 +438,7 @@ static int help(void) {
                "     --policy-dir=DIR  policy explain offline: read policy from DIR (repeatable)\n"
                "     --persistent      prepare: keep the group on vfio-pci across reboots\n"
                "     --backend=NAME    claim: type1 (default), iommufd or auto\n"
+               "     --memlock=SIZE    claim: raise our RLIMIT_MEMLOCK to SIZE (e.g. 4G) first\n"
                "     --exec CMD ARG... claim: run CMD with the lease's fds (must come last)\n\n"
                "Exit status: 0 success, 1 failure or not found, 2 usage error,\n"
                "3 vfio-assignd not reachable, 4 access denied (polkit), 5 denied by policy.\n"
@@ -455,7 +457,7 @@ enum {
         OPT_OFFLINE = 1u << 1, /* --sysfs-root, --policy-dir */
         OPT_PERSISTENT = 1u << 2,
         OPT_EXEC = 1u << 3,
-        OPT_BACKEND = 1u << 4,
+        OPT_BACKEND = 1u << 4, /* --backend, --memlock */
 };
 
 typedef struct Verb {
@@ -478,7 +480,8 @@ static const Verb verbs[] = {
         { "monitor", 0, 0, verb_monitor, "monitor", 0 },
         { "policy", 1, ARGS_MAX, verb_policy, "policy check|explain|status|reload ...",
           OPT_USER | OPT_OFFLINE },
-        { "claim", 1, 1, verb_claim, "claim ADDRESS|GROUP [--backend NAME] [--exec CMD [ARG...]]",
+        { "claim", 1, 1, verb_claim,
+          "claim ADDRESS|GROUP [--backend NAME] [--memlock SIZE] [--exec CMD [ARG...]]",
           OPT_EXEC | OPT_BACKEND },
         { "release", 1, 1, verb_release, "release LEASE|ADDRESS|GROUP", 0 },
         { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent]", OPT_PERSISTENT },
@@ -509,6 +512,7 @@ static int check_options(const Verb *v) {
                 { OPT_PERSISTENT, "--persistent", arg_persistent },
                 { OPT_EXEC, "--exec", arg_exec },
                 { OPT_BACKEND, "--backend", arg_backend },
+                { OPT_BACKEND, "--memlock", arg_memlock > 0 },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -587,6 +591,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_POLICY_DIR,
                 ARG_PERSISTENT,
                 ARG_BACKEND,
+                ARG_MEMLOCK,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -599,6 +604,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
                 { "backend", required_argument, NULL, ARG_BACKEND },
+                { "memlock", required_argument, NULL, ARG_MEMLOCK },
                 {},
         };
         int c;
@@ -659,6 +665,13 @@ static int parse_argv(int argc, char *argv[]) {
                         if (isempty(optarg) || !filename_is_valid(optarg))
                                 return fail_arg(EXIT_USAGE, "Invalid backend name '%s'.", optarg);
                         arg_backend = optarg;
+                        break;
+                case ARG_MEMLOCK:
+                        if (parse_size(optarg, &arg_memlock) < 0 || arg_memlock == 0)
+                                return fail_arg(EXIT_USAGE,
+                                                "Invalid size '%s' for --memlock (e.g. 4096, 512M, "
+                                                "8G).",
+                                                optarg);
                         break;
                 case ':':
                         return fail_arg(EXIT_USAGE,

@@ -31,6 +31,7 @@ extern char **arg_policy_dirs;     /* policy explain --policy-dir, repeatable */
 extern bool arg_persistent;        /* prepare --persistent */
 extern char **arg_exec;            /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
 extern const char *arg_backend;    /* claim --backend NAME: the claim's "backend" option */
+extern uint64_t arg_memlock;       /* claim --memlock SIZE: the claim's "memlock" option, 0: none */
 
 /* Prints an error on stderr (as one JSON object when --json is on) and returns exit_code.
  * error_name may be NULL; it is the D-Bus error name when there is one. The message is escaped

@@ -639,6 +639,29 @@ static void claim_done(Claim *c) {
         c->event = sd_event_unref(c->event);
 }
 
+/* ClaimDevice or ClaimGroup, with the options --backend and --memlock give. */
+static int claim_call(Claim *c, const Target *t, sd_bus_error *error, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(c->bus, &m, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
+                                           t->address[0] ? "ClaimDevice" : "ClaimGroup");
+        if (r >= 0)
+                r = t->address[0] ? sd_bus_message_append(m, "s", t->address)
+                                  : sd_bus_message_append(m, "u", (uint32_t) t->number);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && arg_backend)
+                r = sd_bus_message_append(m, "{sv}", "backend", "s", arg_backend);
+        if (r >= 0 && arg_memlock > 0)
+                r = sd_bus_message_append(m, "{sv}", "memlock", "t", arg_memlock);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_call(c->bus, m, 0, error, ret);
+}
+
 int verb_claim(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -658,16 +681,7 @@ int verb_claim(int argc, char *argv[]) {
         if (r != EXIT_OK)
                 return r;
 
-        /* The options: {"backend": s} with --backend, else none (the entry after a count of 0 is
-         * not read). */
-        if (t.address[0])
-                r = sd_bus_call_method(c.bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice",
-                                       &error, &reply, "sa{sv}", t.address, arg_backend ? 1 : 0,
-                                       "backend", "s", arg_backend);
-        else
-                r = sd_bus_call_method(c.bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup",
-                                       &error, &reply, "ua{sv}", (uint32_t) t.number,
-                                       arg_backend ? 1 : 0, "backend", "s", arg_backend);
+        r = claim_call(&c, &t, &error, &reply);
         if (r < 0)
                 return fail_call(context, &error, r);
         r = sd_bus_message_read(reply, "o", &path);

@@ -314,3 +314,29 @@ int pid_start_time(pid_t pid, uint64_t *ret) {
         *ret = t;
         return 0;
 }
+
+int parse_size(const char *s, uint64_t *ret) {
+        char digits[32];
+        unsigned shift = 0;
+        uint64_t v;
+        size_t n;
+
+        if (!s)
+                return -EINVAL;
+        n = strlen(s);
+        if (n > 0 && s[n - 1] && strchr("KMGT", s[n - 1])) {
+                shift = 10 * (unsigned) (strchr("KMGT", s[n - 1]) - "KMGT" + 1);
+                n--;
+        }
+        if (n == 0 || n >= sizeof(digits))
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (!isdigit((unsigned char) s[i]))
+                        return -EINVAL;
+        memcpy(digits, s, n);
+        digits[n] = 0;
+        if (safe_atou64(digits, 10, &v) < 0 || (shift > 0 && v > (UINT64_MAX >> shift)))
+                return -ERANGE;
+        *ret = v << shift;
+        return 0;
+}

@@ -32,6 +32,9 @@ void utf8_sanitize(char *s);
  * end inside a multi-byte character: for "%.*s" of a caller's string in a bus error message,
  * which sd-bus does not send when it is not valid UTF-8 (the caller would get no reply). */
 int utf8_prefix_len(const char *s, size_t max);
+/* "4096", "512K", "8G": decimal digits and an optional binary unit K, M, G or T. -EINVAL for
+ * anything else, -ERANGE past 64 bits. */
+int parse_size(const char *s, uint64_t *ret);
 
 /* Appends a formatted string to *s (which may be NULL), separated by sep when *s is not empty. */
 int strextendf(char **s, const char *sep, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 
 #include "lease-set.h"
 #include "names.h"
@@ -162,6 +163,23 @@ static int guard(LeaseSet *s, uint32_t group, char **ret_why) {
         return s->guard(s->guard_userdata, group, ret_why);
 }
 
+/* RLIMIT_MEMLOCK of pid, both limits, up to bytes (never down); pidfd says it is still the process
+ * that called (its pid could have been reused meanwhile). Needs CAP_SYS_RESOURCE to raise the
+ * hard limit. */
+static int raise_memlock(int pidfd, uint32_t pid, uint64_t bytes) {
+        struct rlimit old, new;
+
+        if (prlimit((pid_t) pid, RLIMIT_MEMLOCK, NULL, &old) < 0)
+                return negative_errno();
+        new.rlim_cur = old.rlim_cur == RLIM_INFINITY ? old.rlim_cur : MAX(old.rlim_cur, bytes);
+        new.rlim_max = old.rlim_max == RLIM_INFINITY ? old.rlim_max : MAX(old.rlim_max, bytes);
+        if (prlimit((pid_t) pid, RLIMIT_MEMLOCK, &new, NULL) < 0)
+                return negative_errno();
+        /* Gone (and its pid maybe given to another process) before we were done: nothing to
+         * raise for; the claim fails below when the holder is found gone. */
+        return pidfd_send_signal(pidfd, 0, NULL, 0) < 0 ? negative_errno() : 0;
+}
+
 int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseError *err) {
         LeaseContext c = s->ctx;
         Lease *l, *other;
@@ -223,6 +241,23 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                                      req->holder, req->pid, k < 0 ? strerror(-k) : "no bus id") < 0)
                                 err->message = NULL;
                         return err->error;
+                }
+                /* Asked for: the memory the holder will pin (the policy bounded it) is
+                 * charged to its RLIMIT_MEMLOCK under iommufd's per-process accounting, and
+                 * the default 8 MiB fails any VM. Before the group moves: a refusal changes
+                 * nothing. */
+                if (req->memlock > 0 &&
+                    (k = raise_memlock(l->holder_pidfd, req->pid, req->memlock)) < 0) {
+                        lease_free(l);
+                        lease_error_clear(err);
+                        err->error = k;
+                        err->code = VA_ERROR_FAILED;
+                        if (asprintf(&err->message,
+                                     "Cannot raise the memlock limit of pid %" PRIu32 " to %" PRIu64
+                                     " bytes: %s",
+                                     req->pid, req->memlock, strerror(-k)) < 0)
+                                err->message = NULL;
+                        return k;
                 }
                 strcpy(l->holder_bus_id, req->holder_bus_id);
         }

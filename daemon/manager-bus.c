@@ -101,15 +101,15 @@ int manager_method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_err
 
 /* Options are a{sv}; unknown keys are refused so that clients notice what we do not support. */
 static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persistent,
-                        const char **ret_user, const char **ret_backend, sd_bus_error *error) {
+                        const char **ret_user, AcquireOptions *ret_claim, sd_bus_error *error) {
         int k;
 
         if (ret_persistent)
                 *ret_persistent = 0;
         if (ret_user)
                 *ret_user = NULL;
-        if (ret_backend)
-                *ret_backend = NULL;
+        if (ret_claim)
+                *ret_claim = (AcquireOptions) {};
         k = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (k < 0)
                 return k;
@@ -123,8 +123,10 @@ static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persi
                         k = sd_bus_message_read(m, "v", "b", ret_persistent);
                 else if (ret_user && streq(key, "user"))
                         k = sd_bus_message_read(m, "v", "s", ret_user);
-                else if (ret_backend && streq(key, "backend"))
-                        k = sd_bus_message_read(m, "v", "s", ret_backend);
+                else if (ret_claim && streq(key, "backend"))
+                        k = sd_bus_message_read(m, "v", "s", &ret_claim->backend);
+                else if (ret_claim && streq(key, "memlock"))
+                        k = sd_bus_message_read(m, "v", "t", &ret_claim->memlock);
                 else
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                                  "Unknown option \"%.*s\"",
@@ -189,8 +191,8 @@ void bus_reply_empty(void *userdata, const Lease *l, const LeaseError *err) {
 }
 
 /* The call is the manager's; the reply waits for its job. */
-static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind, bool persistent,
-                   const char *backend, sd_bus_error *error) {
+static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind,
+                   const AcquireOptions *o, sd_bus_error *error) {
         _cleanup_(bus_caller_clear) BusCaller caller = {};
         LeaseError err = {};
         int k;
@@ -199,8 +201,7 @@ static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind
         if (k < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s",
                                          strerror(-k));
-        k = manager_acquire(d, kind, g->id, persistent, backend, &caller, bus_reply_lease_path, m,
-                            &err);
+        k = manager_acquire(d, kind, g->id, o, &caller, bus_reply_lease_path, m, &err);
         if (k < 0) {
                 k = bus_error_set_lease(error, &err, k);
                 lease_error_clear(&err);
@@ -219,7 +220,7 @@ static int about_group(BusAuth *auth, const Group *g) {
 
 /* ClaimGroup's (u group, a{sv} options). */
 static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_group,
-                           const char **ret_backend, sd_bus_error *error) {
+                           AcquireOptions *ret_claim, sd_bus_error *error) {
         const Group *g;
         uint32_t id;
         int k;
@@ -227,7 +228,7 @@ static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_grou
         k = sd_bus_message_read(m, "u", &id);
         if (k < 0)
                 return k;
-        k = read_options(m, false, NULL, NULL, ret_backend, error);
+        k = read_options(m, false, NULL, NULL, ret_claim, error);
         if (k < 0)
                 return k;
         g = topology_find_group(d->model->topology, id);
@@ -240,29 +241,29 @@ static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_grou
 
 int manager_inspect_claim_group(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
                                 sd_bus_error *error) {
-        const char *backend;
+        AcquireOptions o;
         const Group *g = NULL;
-        int k = read_group_call(m, d, &g, &backend, error);
+        int k = read_group_call(m, d, &g, &o, error);
 
         return k < 0 ? k : about_group(auth, g);
 }
 
 int manager_method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *d = userdata;
-        const char *backend;
+        AcquireOptions o;
         const Group *g = NULL;
         int k;
 
-        k = read_group_call(m, d, &g, &backend, error);
+        k = read_group_call(m, d, &g, &o, error);
         if (k < 0)
                 return k;
-        return acquire(m, d, g, LEASE_CLAIM, false, backend, error);
+        return acquire(m, d, g, LEASE_CLAIM, &o, error);
 }
 
 /* The (s address, a{sv} options) arguments of the device-addressed mutators, resolved to the
  * device's group. */
 static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent,
-                             const char **ret_backend, const char **ret_address,
+                             AcquireOptions *ret_claim, const char **ret_address,
                              const Group **ret_group, sd_bus_error *error) {
         const char *address;
         int k;
@@ -270,7 +271,7 @@ static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent,
         k = sd_bus_message_read(m, "s", &address);
         if (k < 0)
                 return k;
-        k = read_options(m, ret_persistent != NULL, ret_persistent, NULL, ret_backend, error);
+        k = read_options(m, ret_persistent != NULL, ret_persistent, NULL, ret_claim, error);
         if (k < 0)
                 return k;
         k = find_device_group(d, address, ret_group, error);
@@ -283,23 +284,23 @@ static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent,
 
 int manager_inspect_claim_device(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
                                  sd_bus_error *error) {
-        const char *backend;
+        AcquireOptions o;
         const Group *g = NULL;
-        int k = read_address_call(m, d, NULL, &backend, NULL, &g, error);
+        int k = read_address_call(m, d, NULL, &o, NULL, &g, error);
 
         return k < 0 ? k : about_group(auth, g);
 }
 
 int manager_method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *d = userdata;
-        const char *backend;
+        AcquireOptions o;
         const Group *g = NULL;
         int k;
 
-        k = read_address_call(m, d, NULL, &backend, NULL, &g, error);
+        k = read_address_call(m, d, NULL, &o, NULL, &g, error);
         if (k < 0)
                 return k;
-        return acquire(m, d, g, LEASE_CLAIM, false, backend, error);
+        return acquire(m, d, g, LEASE_CLAIM, &o, error);
 }
 
 int manager_inspect_prepare(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
@@ -319,7 +320,8 @@ int manager_method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *erro
         k = read_address_call(m, d, &persistent, NULL, NULL, &g, error);
         if (k < 0)
                 return k;
-        return acquire(m, d, g, LEASE_PREPARE, persistent, NULL, error);
+        return acquire(m, d, g, LEASE_PREPARE, &(AcquireOptions) { .persistent = persistent },
+                       error);
 }
 
 /* Unprepare's (s address, a{sv} options), resolved to the prepare of the device's group. */

@@ -407,13 +407,12 @@ static int choose_backend(Manager *d, const char *name, const VfioBackendOps **r
         return 0;
 }
 
-int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent,
-                    const char *backend, const BusCaller *c, ManagerReplyFn fn, void *userdata,
-                    LeaseError *err) {
+int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, const AcquireOptions *o,
+                    const BusCaller *c, ManagerReplyFn fn, void *userdata, LeaseError *err) {
         PolicyVerdict v = POLICY_VERDICT_INIT;
         LeaseRequest req = { .kind = kind,
                              .group = group,
-                             .persistent = persistent,
+                             .persistent = o->persistent,
                              .uid = c->uid,
                              .pid = c->pid,
                              .holder = kind == LEASE_CLAIM ? c->unique_name : NULL };
@@ -422,9 +421,17 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent,
         bool unsafe;
         int k;
 
-        k = choose_backend(d, backend, &req.backend, err);
+        k = choose_backend(d, o->backend, &req.backend, err);
         if (k < 0)
                 return k;
+        if (o->memlock > policy_host(d->policy)->max_pinned_bytes_per_uid)
+                return lease_error_set(err, -EPERM, VA_ERROR_POLICY_DENIED,
+                                       "memlock %" PRIu64 " bytes for uid %" PRIu32
+                                       " is more than the policy allows a uid "
+                                       "(host.max_pinned_bytes_per_uid: %" PRIu64 " bytes)",
+                                       o->memlock, c->uid,
+                                       policy_host(d->policy)->max_pinned_bytes_per_uid);
+        req.memlock = o->memlock;
         /* polkit said this caller may act now; the policy says what its uid may get. */
         k = evaluate(d, group, c, &g, &v, err);
         if (k < 0)

@@ -64,11 +64,16 @@ char *manager_policy_errors(const Manager *d);
 void manager_refresh_host(Manager *d, bool full);
 /* GetHostReport: the host facts read again, and each group's running job. */
 int manager_host_report(Manager *d, char **ret);
-/* backend: a claim's "backend" option ("type1", "iommufd", "auto": iommufd where this kernel has
- * it), NULL for the default (type1). */
-int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, bool persistent,
-                    const char *backend, const BusCaller *c, ManagerReplyFn reply, void *userdata,
-                    LeaseError *err);
+/* What a ClaimGroup, ClaimDevice or Prepare asks for besides the group. */
+typedef struct AcquireOptions {
+        bool persistent;     /* prepares */
+        const char *backend; /* claims: "type1", "iommufd", "auto" (iommufd where this kernel
+                              * has it); NULL: the default, type1 */
+        uint64_t memlock;    /* claims: raise the caller's RLIMIT_MEMLOCK to this (0: leave it) */
+} AcquireOptions;
+
+int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, const AcquireOptions *o,
+                    const BusCaller *c, ManagerReplyFn reply, void *userdata, LeaseError *err);
 /* who: the caller, for the log. */
 int manager_release(Manager *d, Lease *l, const char *who, ManagerReplyFn reply, void *userdata);
 int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const char *who,

@@ -1049,10 +1049,6 @@ static void parse_rule(Ctx *c, const char *path, json_object *o, PolicyRule *r) 
 /* Integers are bytes; strings take binary suffixes, as memlock limits and hugepage sizes do. */
 static bool get_size(Ctx *c, const char *path, json_object *o, uint64_t *ret) {
         const char *s;
-        char digits[32];
-        unsigned shift = 0;
-        uint64_t v;
-        size_t n;
 
         if (json_object_is_type(o, json_type_int)) {
                 int64_t i;
@@ -1073,32 +1069,16 @@ static bool get_size(Ctx *c, const char *path, json_object *o, uint64_t *ret) {
                 *ret = UINT64_MAX;
                 return true;
         }
-        n = strlen(s);
-        if (n > 0) {
-                const char *u = strchr("KMGT", s[n - 1]);
-
-                if (u && s[n - 1]) {
-                        shift = 10 * (unsigned) (u - "KMGT" + 1);
-                        n--;
-                }
-        }
-        if (n == 0 || n >= sizeof(digits)) {
+        switch (parse_size(s, ret)) {
+        case 0:
+                return true;
+        case -ERANGE:
+                bad_value(c, path, s, "does not fit in 64 bits");
+                return false;
+        default:
                 bad_value(c, path, s, "expected " SIZE_WHAT);
                 return false;
         }
-        for (size_t i = 0; i < n; i++)
-                if (!isdigit((unsigned char) s[i])) {
-                        bad_value(c, path, s, "expected " SIZE_WHAT);
-                        return false;
-                }
-        memcpy(digits, s, n);
-        digits[n] = 0;
-        if (safe_atou64(digits, 10, &v) < 0 || (shift > 0 && v > (UINT64_MAX >> shift))) {
-                bad_value(c, path, s, "does not fit in 64 bits");
-                return false;
-        }
-        *ret = v << shift;
-        return true;
 }
 
 /* Only keys that validate are marked as set, so a bad value never overrides an earlier file. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -299,6 +300,54 @@ START_TEST(test_iommufd_claim) {
 }
 END_TEST
 
+/* The claim option "memlock": the caller's RLIMIT_MEMLOCK is raised to it before the group moves
+ * (never lowered), within the policy's host.max_pinned_bytes_per_uid; past that it is refused,
+ * naming the key, and nothing changes. */
+START_TEST(test_memlock_option) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *msg = NULL, *policy = NULL, *path = NULL;
+        struct rlimit before, after;
+        sd_bus_message *reply;
+        const char *p;
+        uint64_t want;
+
+        case_start(Q35_HOST);
+        /* Raising a hard limit needs CAP_SYS_RESOURCE, which a test machine may not give even
+         * root: the soft limit goes down to 1 MiB here and is raised up to the hard limit. */
+        ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &before), 0);
+        want = before.rlim_max == RLIM_INFINITY ? 4 << 20 : before.rlim_max;
+        ck_assert_uint_gt(want, 1 << 20);
+        ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK,
+                                   &(struct rlimit) { .rlim_cur = 1 << 20,
+                                                      .rlim_max = before.rlim_max }),
+                         0);
+        policy = path_join(C.policy, "60-pinned.json");
+        write_file(policy, "{\"version\": 1, \"host\": {\"max_pinned_bytes_per_uid\": \"1M\"}}\n");
+        bus = bus_connect();
+        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
+        msg = manager_error(bus, ERROR_PREFIX "PolicyDenied", "ClaimGroup", "ua{sv}", Q35_GROUP, 1,
+                            "memlock", "t", (uint64_t) 2 << 20);
+        assert_contains(msg, "host.max_pinned_bytes_per_uid: 1048576 bytes");
+        assert_q35_group_back();
+        ck_assert_int_eq(unlink(policy), 0);
+        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
+
+        reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}", Q35_GROUP, 1,
+                        "memlock", "t", want);
+        ck_assert_int_ge(sd_bus_message_read(reply, "o", &p), 0);
+        path = strdup(p);
+        sd_bus_message_unref(reply);
+        ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &after), 0);
+        ck_assert_uint_eq(after.rlim_cur, want);
+        ck_assert_uint_eq(after.rlim_max, before.rlim_max == RLIM_INFINITY ? RLIM_INFINITY : want);
+        release(bus, path);
+        assert_q35_group_back();
+        /* Given back to what it was, for the tests after this one in the same process. */
+        ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK, &before), 0);
+        case_end();
+}
+END_TEST
+
 /* Not run by systemd, a claim that survives a restart keeps its backend but not its fds, and says
  * so. */
 START_TEST(test_restart_without_fd_store) {
@@ -439,6 +488,7 @@ int main(void) {
         tcase_add_test(tc, test_claim_fds_come_from_backend);
         tcase_add_test(tc, test_backend_option);
         tcase_add_test(tc, test_iommufd_claim);
+        tcase_add_test(tc, test_memlock_option);
         tcase_add_test(tc, test_restart_without_fd_store);
         tcase_add_test(tc, test_assignctl_shows_backend);
         tcase_add_test(tc, test_state_without_backend_is_type1);

@@ -520,6 +520,16 @@ START_TEST(test_claim_backend) {
         assert_contains(err2, "This kernel offers no iommufd backend: /dev/iommu is missing");
         ck_assert_int_eq(ASSIGNCTL(NULL, &err3, (char *) "list", (char *) "--backend=type1"), 2);
         assert_contains(err3, "Option --backend does not apply to 'assignctl list");
+        free(err3);
+        ck_assert_int_eq(ASSIGNCTL(NULL, &err3, (char *) "claim", (char *) "6",
+                                   (char *) "--memlock=4GB"),
+                         2);
+        assert_contains(err3, "Invalid size '4GB' for --memlock");
+        free(err3);
+        ck_assert_int_eq(ASSIGNCTL(NULL, &err3, (char *) "claim", (char *) "6",
+                                   (char *) "--memlock=0"),
+                         2);
+        assert_contains(err3, "Invalid size '0' for --memlock");
         assert_on_host(NIC1, NIC_DRIVER);
 
         ck_assert_int_eq(ASSIGNCTL(&out, NULL, (char *) "claim", (char *) "6", (char *) "--backend",

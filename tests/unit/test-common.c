@@ -104,6 +104,39 @@ START_TEST(test_bdf_compare) {
 }
 END_TEST
 
+START_TEST(test_parse_size) {
+        static const struct {
+                const char *s;
+                int r;
+                uint64_t v;
+        } cases[] = {
+                { "0", 0, 0 },
+                { "4096", 0, 4096 },
+                { "512K", 0, 512ull << 10 },
+                { "8G", 0, 8ull << 30 },
+                { "2T", 0, 2ull << 40 },
+                { "18446744073709551615", 0, UINT64_MAX },
+                { "18446744073709551616", -ERANGE, 0 },
+                { "16777216T", -ERANGE, 0 },
+                { "", -EINVAL, 0 },
+                { "G", -EINVAL, 0 },
+                { "4g", -EINVAL, 0 },
+                { "4 G", -EINVAL, 0 },
+                { "-1", -EINVAL, 0 },
+                { "1.5G", -EINVAL, 0 },
+                { "4GB", -EINVAL, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint64_t v = 7;
+
+                ck_assert_msg(parse_size(cases[i].s, &v) == cases[i].r, "%s", cases[i].s);
+                ck_assert_uint_eq(v, cases[i].r == 0 ? cases[i].v : 7);
+        }
+        ck_assert_int_eq(parse_size(NULL, NULL), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_safe_atou) {
         uint64_t v64;
         uint32_t v32;
@@ -636,6 +669,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_bdf_parse_rejects);
         tcase_add_test(tc, test_bdf_compare);
         tcase_add_test(tc, test_safe_atou);
+        tcase_add_test(tc, test_parse_size);
         tcase_add_test(tc, test_filename_is_valid);
         tcase_add_test(tc, test_strv);
         tcase_add_test(tc, test_cescape_controls);
