@@ -56,8 +56,9 @@ extern const BusProperty manager_properties[], group_properties[], device_proper
 extern const sd_bus_vtable manager_vtable[];
 int bus_register_objects(Manager *d);
 /* The daemon on the system bus: its errors, objects and name (a second instance finds the name
- * taken and exits, -EEXIST), the bus id for holders, and an exit of the loop (-ENOTCONN) when the
- * bus goes. Sets d->bus; logs what failed. */
+ * taken and exits, -EEXIST), the bus id for holders, an exit of the loop (-ENOTCONN) when the
+ * bus goes, the callers' record (d->peers) and polkit's registry (d->polkit). Sets d->bus; logs
+ * what failed. */
 int manager_bus_open(Manager *d, sd_bus **ret);
 /* Gives the memory of large replies (GetManagedObjects, GetHostReport, ...) back to the system
  * once they have been sent: a post source of event, armed by a filter on bus. The filter uses the

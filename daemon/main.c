@@ -18,7 +18,6 @@
 #include "log.h"
 #include "names.h"
 #include "report.h"
-#include "udev.h"
 #include "util.h"
 #include "worker.h"
 
@@ -189,15 +188,6 @@ static int model_open(Model **ret) {
         return 0;
 }
 
-static void log_model_errors(const Model *m) {
-        for (char **e = m->host->errors; e && *e; e++)
-                log_warning("%s", *e);
-        for (char **e = m->errors; e && *e; e++)
-                log_warning("%s", *e);
-        for (char **e = m->topology->errors; e && *e; e++)
-                log_warning("%s", *e);
-}
-
 static int run_report(void) {
         _cleanup_(model_freep) Model *m = NULL;
         int k;
@@ -273,8 +263,6 @@ static int run_daemon(void) {
         _cleanup_(sd_event_source_unrefp) sd_event_source *trim = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *trim_filter = NULL;
         _cleanup_(model_freep) Model *model = NULL;
-        _cleanup_(udev_watch_freep) UdevWatch *udev = NULL;
-        _cleanup_(fifo_watch_freep) FifoWatch *fifo = NULL;
         _cleanup_(manager_done)
                 Manager d = { .inotify_fd = -1, .write_timeout_usec = arg_write_timeout_usec };
         char *default_dirs[] = { (char *) POLICY_DIR_VENDOR, (char *) POLICY_DIR_ETC,
@@ -315,33 +303,9 @@ static int run_daemon(void) {
         k = manager_bus_open(&d, &bus);
         if (k < 0)
                 return k;
-        k = polkit_registry_new(event, d.peers, &d.polkit);
+        k = manager_load_host(&d, arg_uevent_fifo);
         if (k < 0)
-                goto fail;
-
-        /* Monitor first, then enumerate, so no uevent falls in a gap. udev events describe the
-         * real /sys only; on a fake tree the FIFO is the event source. */
-        if (sysroot_is_host(model->root)) {
-                k = udev_watch_new(event, manager_uevent, &d, &udev);
-                if (k < 0)
-                        return log_error_errno(k, "Cannot listen to uevents: %m");
-                log_info("Listening to %s uevents for pci",
-                         udev_watch_uses_udevd(udev) ? "udev" : "kernel");
-        }
-        if (arg_uevent_fifo) {
-                k = fifo_watch_new(event, arg_uevent_fifo, manager_uevent, &d, &fifo);
-                if (k < 0)
-                        return log_error_errno(k, "Cannot open the uevent FIFO %s: %m",
-                                               arg_uevent_fifo);
-        }
-
-        k = model_load(model);
-        if (k < 0)
-                return log_error_errno(k, "Cannot read the host under %s: %m", arg_sysfs_root);
-        log_model_errors(model);
-        log_info("%zu PCI devices in %zu IOMMU groups; interrupt remapping %s",
-                 model->topology->n_devices, model->topology->n_groups,
-                 ir_verdict_to_string(model->host->ir));
+                return k;
 
         k = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (k < 0)

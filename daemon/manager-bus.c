@@ -711,6 +711,13 @@ int manager_bus_open(Manager *d, sd_bus **ret) {
                 d->bus = NULL;
                 return k;
         }
+        /* polkit's checks go out on a connection of their own, and learn of callers that leave
+         * from d->peers. */
+        k = polkit_registry_new(d->event, d->peers, &d->polkit);
+        if (k < 0) {
+                d->bus = NULL;
+                return log_error_errno(k, "Cannot connect to the system bus for polkit: %m");
+        }
         *ret = TAKE_PTR(bus);
         return 0;
 }

@@ -1214,9 +1214,49 @@ int manager_start(Manager *d, int runtime_fd, int state_fd) {
         return 0;
 }
 
+static void log_model_errors(const Model *m) {
+        for (char **e = m->host->errors; e && *e; e++)
+                log_warning("%s", *e);
+        for (char **e = m->errors; e && *e; e++)
+                log_warning("%s", *e);
+        for (char **e = m->topology->errors; e && *e; e++)
+                log_warning("%s", *e);
+}
+
+int manager_load_host(Manager *d, const char *uevent_fifo) {
+        Model *m = d->model;
+        int k;
+
+        /* Monitor first, then enumerate, so no uevent falls in a gap. udev events describe the
+         * real /sys only; on a fake tree the FIFO is the event source. */
+        if (sysroot_is_host(m->root)) {
+                k = udev_watch_new(d->event, manager_uevent, d, &d->udev);
+                if (k < 0)
+                        return log_error_errno(k, "Cannot listen to uevents: %m");
+                log_info("Listening to %s uevents for pci",
+                         udev_watch_uses_udevd(d->udev) ? "udev" : "kernel");
+        }
+        if (uevent_fifo) {
+                k = fifo_watch_new(d->event, uevent_fifo, manager_uevent, d, &d->fifo);
+                if (k < 0)
+                        return log_error_errno(k, "Cannot open the uevent FIFO %s: %m",
+                                               uevent_fifo);
+        }
+        k = model_load(m);
+        if (k < 0)
+                return log_error_errno(k, "Cannot read the host under %s: %m",
+                                       sysroot_path(m->root));
+        log_model_errors(m);
+        log_info("%zu PCI devices in %zu IOMMU groups; interrupt remapping %s",
+                 m->topology->n_devices, m->topology->n_groups, ir_verdict_to_string(m->host->ir));
+        return 0;
+}
+
 void manager_done(Manager *d) {
         /* Running jobs end first: they may still reply and emit. */
         d->jobs = job_queue_free(d->jobs);
+        d->udev = udev_watch_free(d->udev);
+        d->fifo = fifo_watch_free(d->fifo);
         d->settle = sd_event_source_disable_unref(d->settle);
         d->stuck_timer = sd_event_source_disable_unref(d->stuck_timer);
         d->inotify_source = sd_event_source_disable_unref(d->inotify_source);

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "policy.h"
 #include "polkit.h"
+#include "udev.h"
 
 /* The running daemon: the model, the leases, the policy, the group jobs, and the bus it is served
  * on. Decided on by manager.c, served by the *-bus.c glue. */
@@ -23,6 +24,8 @@ typedef struct Manager {
         Policy *policy;
         char **policy_errors; /* why the last reload failed (the previous policy stays) */
         char **policy_dirs;
+        UdevWatch *udev; /* uevents of the real /sys */
+        FifoWatch *fifo; /* --uevent-fifo */
         BusPeers *peers; /* the callers' credentials and their leaving (bus-peers.c) */
         PolkitRegistry *polkit;
         JobQueue *jobs;
@@ -52,6 +55,9 @@ typedef void (*ManagerReplyFn)(void *userdata, const Lease *l, const LeaseError 
 int manager_start(Manager *d, int runtime_fd, int state_fd);
 /* Waits for running jobs, cancels queued ones, and frees what the daemon holds. */
 void manager_done(Manager *d);
+/* The uevent sources (udev on the real /sys; the FIFO at uevent_fifo, if any), then the first
+ * read of the host. Logs what failed. */
+int manager_load_host(Manager *d, const char *uevent_fifo);
 /* Every uevent (udev, the kernel, the test FIFO): the model, the signals, the leases. */
 void manager_uevent(const char *action, const char *address, void *userdata);
 /* The policy at start: without one, claims and prepares are refused until a reload works. */
