@@ -176,8 +176,12 @@ static int raise_memlock(int pidfd, uint32_t pid, uint64_t bytes) {
         if (prlimit((pid_t) pid, RLIMIT_MEMLOCK, &new, NULL) < 0)
                 return negative_errno();
         /* Gone (and its pid maybe given to another process) before we were done: nothing to
-         * raise for; the claim fails below when the holder is found gone. */
-        return pidfd_send_signal(pidfd, 0, NULL, 0) < 0 ? negative_errno() : 0;
+         * raise for; the claim fails below when the holder is found gone. Signal 0 through the
+         * pidfd says ESRCH only then: for another user's live process it says EPERM (we have no
+         * CAP_KILL, kill(2)), which is alive. */
+        if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0 && errno != EPERM)
+                return negative_errno();
+        return 0;
 }
 
 int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseError *err) {
