@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -520,6 +521,22 @@ _noreturn_ static void exec_child(Claim *c, const Fds *f) {
         _exit(k == ENOENT ? 127 : 126);
 }
 
+/* A VMM on an iommufd lease pins guest RAM against its own RLIMIT_MEMLOCK (the daemon sets
+ * IOMMU_OPTION_RLIMIT_MODE), and fails on the default 8 MiB with nothing but "-12": when the
+ * command failed, say what limit it had and how to raise it. */
+static void memlock_hint(const Claim *c) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                return;
+        fprintf(stderr,
+                "%s: %s: the command ran with RLIMIT_MEMLOCK %llu bytes (%llu MiB); a VMM maps "
+                "its guest's RAM through the iommufd against it and needs that RAM plus about "
+                "1 MiB (--memlock=SIZE raises it)\n",
+                program_invocation_short_name, c->context, (unsigned long long) rl.rlim_cur,
+                (unsigned long long) rl.rlim_cur >> 20);
+}
+
 static int run_command(Claim *c) {
         _cleanup_json_ json_object *report = NULL;
         _cleanup_strv_free_ char **addresses = NULL;
@@ -590,6 +607,8 @@ static int run_command(Claim *c) {
                 return c->status;
         }
         r = run_loop(c);
+        if (r == EXIT_OK && c->status != EXIT_OK && iommufd)
+                memlock_hint(c);
         return r != EXIT_OK ? r : c->status;
 }
 

@@ -348,6 +348,45 @@ START_TEST(test_memlock_option) {
 }
 END_TEST
 
+/* assignctl claim --backend iommufd --exec: the command gets the iommufd, a cdev per NIC and the
+ * QEMU arguments; when it fails, assignctl names the RLIMIT_MEMLOCK it ran with (QEMU's own
+ * error is only "-12"), and says nothing of it when the command succeeds. */
+START_TEST(test_assignctl_iommufd_exec) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *err2 = NULL;
+        struct rlimit before;
+
+        case_start_iommufd();
+        ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &before), 0);
+        ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK,
+                                   &(struct rlimit) { .rlim_cur = 8 << 20,
+                                                      .rlim_max = before.rlim_max }),
+                         0);
+        ck_assert_int_eq(ASSIGNCTL(&out, &err, (char *) "claim", (char *) "6", (char *) "--backend",
+                                   (char *) "iommufd", (char *) "--exec", (char *) "sh",
+                                   (char *) "-c",
+                                   (char *) "echo \"${VFIO_CONTAINER_FD-no container} "
+                                            "${VFIO_IOMMUFD_FD:+iommufd} $VFIO_CDEV_FDS\"; "
+                                            "echo \"$VFIO_QEMU_ARGS\""),
+                         0);
+        assert_contains(out, "no container iommufd " NIC1 "=");
+        assert_contains(out, "," NIC2 "=");
+        assert_contains(out, "-object iommufd,id=vfio-iommufd,fd=");
+        assert_contains(out, "-device vfio-pci,iommufd=vfio-iommufd,fd=");
+        ck_assert_ptr_null(strstr(err, "RLIMIT_MEMLOCK"));
+        assert_q35_group_back();
+
+        ck_assert_int_eq(ASSIGNCTL(NULL, &err2, (char *) "claim", (char *) "6",
+                                   (char *) "--backend", (char *) "iommufd", (char *) "--exec",
+                                   (char *) "sh", (char *) "-c", (char *) "exit 3"),
+                         3);
+        assert_contains(err2, "the command ran with RLIMIT_MEMLOCK 8388608 bytes (8 MiB)");
+        assert_contains(err2, "--memlock=SIZE raises it");
+        assert_q35_group_back();
+        ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK, &before), 0);
+        case_end();
+}
+END_TEST
+
 /* Not run by systemd, a claim that survives a restart keeps its backend but not its fds, and says
  * so. */
 START_TEST(test_restart_without_fd_store) {
@@ -491,6 +530,7 @@ int main(void) {
         tcase_add_test(tc, test_memlock_option);
         tcase_add_test(tc, test_restart_without_fd_store);
         tcase_add_test(tc, test_assignctl_shows_backend);
+        tcase_add_test(tc, test_assignctl_iommufd_exec);
         tcase_add_test(tc, test_state_without_backend_is_type1);
         tcase_add_test(tc, test_state_unknown_backend_refused);
         suite_add_tcase(s, tc);
