@@ -1,10 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# tests/vm/build-kernel.sh: builds the VM level's custom kernel (VFIO_VM_KERNEL=custom) from
+# tests/vm/build-kernel.sh: builds the kernel of the VM level's iommufd boot (VFIO_VM_FLAVOURS=iommufd) from
 # Debian's linux-source-6.12 with tests/vm/custom-kernel.config merged over x86_64_defconfig
 # (CONFIG_IOMMUFD=y, CONFIG_VFIO_DEVICE_CDEV=y). Cached by a hash of its inputs;
-# about 12 minutes on 2 cores, once.
+# 12 to 19 minutes on 2 cores, once.
 #
 # Usage: build-kernel.sh [--cache=DIR] [--jobs=N]
 # Prints the kernel directory (DIR/kernel/custom-HASH, holding root/boot/vmlinuz-VER and
@@ -115,6 +115,10 @@ cp "$log" "$tmp/build.log"
 touch "$tmp/.done"
 rm -rf "$out"
 mv "$tmp" "$out"
+# One custom kernel is enough: drop what older inputs built.
+for old in "$CACHE"/kernel/custom-*; do
+        [[ $old == "$out" ]] || rm -rf "$old"
+done
 # The object tree is ~2 GB; keep it only when asked (faster rebuilds after config edits).
 [[ -n ${VFIO_VM_KEEP_KERNEL_SRC:-} ]] || rm -rf "$work"
 echo "$out"

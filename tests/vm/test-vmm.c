@@ -8,10 +8,17 @@
  *                                      VFIO_GROUP_FD, VFIO_DEVICE_FDS, VFIO_LEASE)
  *   test-vmm claim ADDRESS [--hold]    ClaimDevice, then OpenContainer/OpenGroup/OpenDevice itself
  *   test-vmm claim-group N [--hold]    the same with ClaimGroup
+ *   test-vmm claim-iommufd ADDRESS|N [--hold]
+ *                                      ClaimDevice/ClaimGroup with backend "iommufd", then
+ *                                      OpenIommufd and OpenCdev for every member itself
  *
  * With every device fd: VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_REGION_INFO of the config region and
  * a pread of the vendor and device ids, compared with sysfs. With the container: a 2 MiB
  * anonymous buffer mapped for DMA and unmapped again, and a map into the MSI window refused.
+ * With an iommufd and the unbound cdevs (`fds` of an iommufd lease: VFIO_IOMMUFD_FD and
+ * VFIO_CDEV_FDS), what QEMU does with them: every cdev bound to the iommufd, one IOAS allocated
+ * and every device attached to it, the buffer mapped into the IOAS and unmapped, a map into the
+ * MSI window refused; then the device checks through the bound cdevs.
  * Prints one "ok ..." or "not ok ...: why" line per check, then "summary: N ok, M not ok"; exits 0
  * when nothing failed. --hold then prints "READY" and waits for SIGTERM/SIGINT, holding the fds
  * (and, for claim, the bus connection the lease belongs to); it exits 0 without releasing, so the
@@ -37,6 +44,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "iommufd-uapi.h"
 #include "macro.h"
 #include "names.h"
 
@@ -58,7 +66,8 @@ typedef struct Device {
 typedef struct Vmm {
         sd_bus *bus;
         char *lease;
-        int container, group;
+        bool use_iommufd; /* an iommufd lease: an iommufd and cdevs, no container or group */
+        int container, group, iommufd;
         Device devices[DEVICES_MAX];
         size_t n_devices;
 } Vmm;
@@ -87,6 +96,7 @@ static void vmm_done(Vmm *v) {
         v->n_devices = 0;
         v->container = safe_close(v->container);
         v->group = safe_close(v->group);
+        v->iommufd = safe_close(v->iommufd);
         v->lease = mfree(v->lease);
         v->bus = sd_bus_flush_close_unref(v->bus);
 }
@@ -325,7 +335,106 @@ static void check_container(int fd) {
         munmap(buf, DMA_SIZE);
 }
 
+/* ---- iommufd: what QEMU's iommufd backend does with the fds (docs/devel/vfio-iommufd.rst) ---- */
+
+static int ioas_map(int iommufd, uint32_t ioas, void *buf, uint64_t iova) {
+        struct va_iommu_ioas_map map = {
+                .size = sizeof(map),
+                .flags = VA_IOMMU_IOAS_MAP_FIXED_IOVA | VA_IOMMU_IOAS_MAP_READABLE |
+                         VA_IOMMU_IOAS_MAP_WRITEABLE,
+                .ioas_id = ioas,
+                .user_va = (uintptr_t) buf,
+                .length = DMA_SIZE,
+                .iova = iova,
+        };
+
+        return ioctl(iommufd, VA_IOMMU_IOAS_MAP, &map) < 0 ? -errno : 0;
+}
+
+static void check_ioas(int iommufd, uint32_t ioas) {
+        struct va_iommu_ioas_unmap unmap = {
+                .size = sizeof(unmap), .ioas_id = ioas, .iova = DMA_IOVA, .length = DMA_SIZE
+        };
+        void *buf;
+        int r;
+
+        buf = mmap(NULL, DMA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (buf == MAP_FAILED) {
+                report(false, "iommufd mmap of %llu bytes: %s", DMA_SIZE, strerror(errno));
+                return;
+        }
+        memset(buf, 0x5a, DMA_SIZE);
+        r = ioas_map(iommufd, ioas, buf, DMA_IOVA);
+        report(r == 0, "iommufd IOMMU_IOAS_MAP ioas=%u iova=0x%llx size=0x%llx%s%s", ioas, DMA_IOVA,
+               DMA_SIZE, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+        if (r == 0) {
+                r = ioctl(iommufd, VA_IOMMU_IOAS_UNMAP, &unmap) < 0 ? -errno : 0;
+                report(r == 0 && unmap.length == DMA_SIZE,
+                       "iommufd IOMMU_IOAS_UNMAP iova=0x%llx unmapped=0x%llx%s%s", DMA_IOVA,
+                       (unsigned long long) unmap.length, r < 0 ? ": " : "",
+                       r < 0 ? strerror(-r) : "");
+        }
+        /* The attached devices' reserved regions (the MSI window) are cut out of the IOAS. */
+        r = ioas_map(iommufd, ioas, buf, MSI_IOVA);
+        report(r < 0, "iommufd IOMMU_IOAS_MAP into the MSI window iova=0x%llx refused: %s",
+               MSI_IOVA, r < 0 ? strerror(-r) : "it was mapped");
+        if (r == 0) {
+                unmap.iova = MSI_IOVA;
+                (void) ioctl(iommufd, VA_IOMMU_IOAS_UNMAP, &unmap);
+        }
+        munmap(buf, DMA_SIZE);
+}
+
+/* Every cdev bound to the iommufd and attached to one new IOAS; false when one could not be,
+ * and the device checks are skipped (an unbound cdev answers nothing else). */
+static bool bind_and_attach(const Vmm *v) {
+        struct va_iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+        bool all = true;
+        int r;
+
+        if (v->iommufd < 0) {
+                report(false, "no iommufd");
+                return false;
+        }
+        r = ioctl(v->iommufd, VA_IOMMU_IOAS_ALLOC, &alloc) < 0 ? -errno : 0;
+        report(r == 0, "iommufd IOMMU_IOAS_ALLOC ioas=%u%s%s", alloc.out_ioas_id, r < 0 ? ": " : "",
+               r < 0 ? strerror(-r) : "");
+        if (r < 0)
+                return false;
+        for (size_t i = 0; i < v->n_devices; i++) {
+                const Device *d = &v->devices[i];
+                struct va_vfio_device_bind_iommufd bind = { .argsz = sizeof(bind),
+                                                            .iommufd = v->iommufd };
+                struct va_vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach),
+                                                                   .pt_id = alloc.out_ioas_id };
+
+                r = ioctl(d->fd, VA_VFIO_DEVICE_BIND_IOMMUFD, &bind) < 0 ? -errno : 0;
+                report(r == 0, "%s VFIO_DEVICE_BIND_IOMMUFD devid=%u%s%s", d->address,
+                       bind.out_devid, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+                if (r == 0) {
+                        r = ioctl(d->fd, VA_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) < 0 ? -errno
+                                                                                        : 0;
+                        report(r == 0, "%s VFIO_DEVICE_ATTACH_IOMMUFD_PT ioas=%u hwpt=%u%s%s",
+                               d->address, alloc.out_ioas_id, attach.pt_id, r < 0 ? ": " : "",
+                               r < 0 ? strerror(-r) : "");
+                }
+                all = all && r == 0;
+        }
+        if (v->n_devices > 0 && all)
+                check_ioas(v->iommufd, alloc.out_ioas_id);
+        return all;
+}
+
 static void run_checks(const Vmm *v) {
+        if (v->use_iommufd) {
+                if (v->n_devices == 0)
+                        report(false, "no cdev fds");
+                if (!bind_and_attach(v))
+                        return;
+                for (size_t i = 0; i < v->n_devices; i++)
+                        check_device(&v->devices[i]);
+                return;
+        }
         if (v->group >= 0)
                 check_group(v->group);
         if (v->container >= 0)
@@ -435,28 +544,43 @@ static int open_fd(Vmm *v, const char *method, const char *address, int *ret) {
         return r;
 }
 
+/* ClaimDevice ADDRESS or ClaimGroup N, with the backend option for an iommufd lease. */
+static int claim_call(Vmm *v, const char *address, const char *group, sd_bus_error *e,
+                      sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int n = 0, r;
+
+        if (!address && parse_int(group, &n) < 0)
+                return -EINVAL;
+        r = sd_bus_message_new_method_call(v->bus, &m, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
+                                           address ? "ClaimDevice" : "ClaimGroup");
+        if (r >= 0)
+                r = address ? sd_bus_message_append(m, "s", address)
+                            : sd_bus_message_append(m, "u", (uint32_t) n);
+        if (r >= 0 && v->use_iommufd)
+                r = sd_bus_message_append(m, "a{sv}", 1, "backend", "s", "iommufd");
+        else if (r >= 0)
+                r = sd_bus_message_append(m, "a{sv}", 0);
+        if (r < 0)
+                return r;
+        return sd_bus_call(v->bus, m, 0, e, ret);
+}
+
 static int claim(Vmm *v, const char *address, const char *group) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *holder = NULL;
+        _cleanup_free_ char *backend = NULL;
         char **devices = NULL;
         const char *path, *me = NULL;
-        int r, n;
+        int r;
 
         r = sd_bus_open_system(&v->bus);
         if (r < 0) {
                 report(false, "cannot connect to the system bus: %s", strerror(-r));
                 return r;
         }
-        if (address)
-                r = sd_bus_call_method(v->bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", &e,
-                                       &reply, "sa{sv}", address, 0);
-        else {
-                r = parse_int(group, &n);
-                if (r >= 0)
-                        r = sd_bus_call_method(v->bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
-                                               "ClaimGroup", &e, &reply, "ua{sv}", (uint32_t) n, 0);
-        }
+        r = claim_call(v, address, group, &e, &reply);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "o", &path);
         if (r < 0) {
@@ -475,9 +599,17 @@ static int claim(Vmm *v, const char *address, const char *group) {
         report(r >= 0 && me && streq(holder, me), "holder %s is this connection %s", strna(holder),
                strna(me));
 
-        r = open_fd(v, "OpenContainer", NULL, &v->container);
-        if (r >= 0)
-                r = open_fd(v, "OpenGroup", NULL, &v->group);
+        r = get_string(v->bus, v->lease, IFACE_LEASE, "Backend", &backend);
+        report(r >= 0 && streq(backend, v->use_iommufd ? "iommufd" : "type1"), "Backend %s",
+               strna(backend));
+
+        if (v->use_iommufd)
+                r = open_fd(v, "OpenIommufd", NULL, &v->iommufd);
+        else {
+                r = open_fd(v, "OpenContainer", NULL, &v->container);
+                if (r >= 0)
+                        r = open_fd(v, "OpenGroup", NULL, &v->group);
+        }
         for (char **d = devices; r >= 0 && d && *d; d++) {
                 Device *dev;
 
@@ -490,7 +622,7 @@ static int claim(Vmm *v, const char *address, const char *group) {
                         break;
                 dev = &v->devices[v->n_devices];
                 snprintf(dev->address, sizeof(dev->address), "%s", *d);
-                r = open_fd(v, "OpenDevice", *d, &dev->fd);
+                r = open_fd(v, v->use_iommufd ? "OpenCdev" : "OpenDevice", *d, &dev->fd);
                 if (r >= 0)
                         v->n_devices++;
         }
@@ -509,31 +641,55 @@ static void release(Vmm *v) {
         v->n_devices = 0;
         v->container = safe_close(v->container);
         v->group = safe_close(v->group);
+        v->iommufd = safe_close(v->iommufd);
         r = sd_bus_call_method(v->bus, BUS_NAME, v->lease, IFACE_LEASE, "Release", &e, NULL,
                                "a{sv}", 0);
         report(r >= 0, "Release %s%s%s", v->lease, r < 0 ? ": " : "",
                r < 0 ? (e.message ?: strerror(-r)) : "");
 }
 
-/* VFIO_DEVICE_FDS="0000:03:01.0=7,0000:03:02.0=8" as assignctl claim --exec sets it. */
+/* An fd number from the environment that must be open here; -1 (and a failed check) if not. */
+static int env_fd(const char *name) {
+        const char *value = getenv(name);
+        int fd = -1;
+
+        if (parse_int(value, &fd) < 0 || fcntl(fd, F_GETFD) < 0) {
+                report(false, "%s=%s is not an open fd", name, strna(value));
+                return -1;
+        }
+        return fd;
+}
+
+/* What assignctl claim --exec sets: VFIO_CONTAINER_FD, VFIO_GROUP_FD and
+ * VFIO_DEVICE_FDS="0000:03:01.0=7,0000:03:02.0=8" for a type1 lease; VFIO_IOMMUFD_FD and
+ * VFIO_CDEV_FDS (the same shape) for an iommufd lease. */
 static int from_env(Vmm *v) {
-        const char *c = getenv("VFIO_CONTAINER_FD"), *g = getenv("VFIO_GROUP_FD");
-        const char *list = getenv("VFIO_DEVICE_FDS"), *lease = getenv("VFIO_LEASE");
+        const char *lease = getenv("VFIO_LEASE"), *list;
+        const char *list_name = "VFIO_DEVICE_FDS";
         _cleanup_free_ char *copy = NULL;
         char *save = NULL;
 
-        if (parse_int(c, &v->container) < 0 || fcntl(v->container, F_GETFD) < 0) {
-                report(false, "VFIO_CONTAINER_FD=%s is not an open fd", strna(c));
-                v->container = -1;
+        v->use_iommufd = getenv("VFIO_IOMMUFD_FD");
+        if (v->use_iommufd) {
+                list_name = "VFIO_CDEV_FDS";
+                v->iommufd = env_fd("VFIO_IOMMUFD_FD");
+        } else {
+                v->container = env_fd("VFIO_CONTAINER_FD");
+                v->group = env_fd("VFIO_GROUP_FD");
         }
-        if (parse_int(g, &v->group) < 0 || fcntl(v->group, F_GETFD) < 0) {
-                report(false, "VFIO_GROUP_FD=%s is not an open fd", strna(g));
-                v->group = -1;
-        }
+        list = getenv(list_name);
         if (lease && !(v->lease = strdup(lease)))
                 return -ENOMEM;
-        printf("info VFIO_LEASE=%s VFIO_CONTAINER_FD=%s VFIO_GROUP_FD=%s VFIO_DEVICE_FDS=%s\n",
-               strna(lease), strna(c), strna(g), strna(list));
+        if (v->use_iommufd)
+                printf("info VFIO_LEASE=%s VFIO_IOMMUFD_FD=%s VFIO_CDEV_FDS=%s\n"
+                       "info VFIO_QEMU_ARGS=%s\n",
+                       strna(lease), getenv("VFIO_IOMMUFD_FD"), strna(list),
+                       strna(getenv("VFIO_QEMU_ARGS")));
+        else
+                printf("info VFIO_LEASE=%s VFIO_CONTAINER_FD=%s VFIO_GROUP_FD=%s "
+                       "VFIO_DEVICE_FDS=%s\n",
+                       strna(lease), strna(getenv("VFIO_CONTAINER_FD")),
+                       strna(getenv("VFIO_GROUP_FD")), strna(list));
         if (!list)
                 return 0;
         copy = strdup(list);
@@ -544,7 +700,7 @@ static int from_env(Vmm *v) {
                 Device *d;
 
                 if (v->n_devices >= DEVICES_MAX) {
-                        report(false, "more than %d devices in VFIO_DEVICE_FDS", DEVICES_MAX);
+                        report(false, "more than %d devices in %s", DEVICES_MAX, list_name);
                         break;
                 }
                 d = &v->devices[v->n_devices];
@@ -552,9 +708,7 @@ static int from_env(Vmm *v) {
                         *eq = 0;
                 if (!eq || !address_valid(item) || parse_int(eq + 1, &d->fd) < 0 ||
                     fcntl(d->fd, F_GETFD) < 0) {
-                        report(false,
-                               "VFIO_DEVICE_FDS entry \"%s\" is not ADDRESS=FD of an "
-                               "open fd",
+                        report(false, "%s entry \"%s\" is not ADDRESS=FD of an open fd", list_name,
                                item);
                         continue;
                 }
@@ -573,10 +727,25 @@ static void reopen_devices(Vmm *v) {
                 Device d = { .fd = -1 };
 
                 strcpy(d.address, v->devices[i].address);
-                if (open_fd(v, "OpenDevice", d.address, &d.fd) >= 0) {
-                        check_device(&d);
+                if (!v->use_iommufd) {
+                        if (open_fd(v, "OpenDevice", d.address, &d.fd) >= 0) {
+                                check_device(&d);
+                                close(d.fd);
+                        }
+                        continue;
+                }
+                /* Through its cdevs a device is bound once: our held file has it, so a new
+                 * one must be refused with EINVAL, and the held one still answers. */
+                if (open_fd(v, "OpenCdev", d.address, &d.fd) >= 0) {
+                        struct va_vfio_device_bind_iommufd bind = { .argsz = sizeof(bind),
+                                                                    .iommufd = v->iommufd };
+                        int r = ioctl(d.fd, VA_VFIO_DEVICE_BIND_IOMMUFD, &bind) < 0 ? -errno : 0;
+
+                        report(r == -EINVAL, "%s a second cdev file's bind refused: %s", d.address,
+                               r < 0 ? strerror(-r) : "it was bound");
                         close(d.fd);
                 }
+                check_device(&v->devices[i]);
         }
         printf("REOPENED %u\n", n_failed);
         fflush(stdout);
@@ -606,11 +775,12 @@ static void hold(Vmm *v) {
 static void usage(void) {
         fprintf(stderr, "usage: test-vmm fds [--hold]\n"
                         "       test-vmm claim ADDRESS [--hold]\n"
-                        "       test-vmm claim-group N [--hold]\n");
+                        "       test-vmm claim-group N [--hold]\n"
+                        "       test-vmm claim-iommufd ADDRESS|N [--hold]\n");
 }
 
 int main(int argc, char *argv[]) {
-        _cleanup_(vmm_done) Vmm v = { .container = -1, .group = -1 };
+        _cleanup_(vmm_done) Vmm v = { .container = -1, .group = -1, .iommufd = -1 };
         bool do_hold = false;
         sigset_t mask;
         int args = argc;
@@ -635,6 +805,10 @@ int main(int argc, char *argv[]) {
                         goto summary;
         } else if (args == 3 && streq(argv[1], "claim-group")) {
                 if (claim(&v, NULL, argv[2]) < 0)
+                        goto summary;
+        } else if (args == 3 && streq(argv[1], "claim-iommufd")) {
+                v.use_iommufd = true;
+                if (claim(&v, address_valid(argv[2]) ? argv[2] : NULL, argv[2]) < 0)
                         goto summary;
         } else {
                 usage();

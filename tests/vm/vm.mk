@@ -29,6 +29,9 @@ VM_DIST_FILES = \
 	tests/vm/scenarios/68-exec-holder-killed.sh \
 	tests/vm/scenarios/70-ir-kernel-refuses.sh \
 	tests/vm/scenarios/71-ir-unsafe-policy.sh \
+	tests/vm/scenarios/75-backend-unavailable.sh \
+	tests/vm/scenarios/80-iommufd-claim.sh \
+	tests/vm/scenarios/81-iommufd-qemu.sh \
 	tests/vm/scenarios/90-bench-group-move.sh \
 	tests/vm/test-vmm.c \
 	bench/bench-vm.sh
@@ -40,7 +43,7 @@ check-vm:
 	$(AM_V_at)bash $(abs_top_srcdir)/tests/vm/run.sh \
 		--srcdir=$(abs_top_srcdir) --builddir=$(abs_top_builddir)
 
-# Interactive debugging: a root shell in the guest on this terminal (FLAVOUR=on|off).
+# Interactive debugging: a root shell in the guest on this terminal (FLAVOUR=on|off|iommufd).
 vm-shell:
 	bash $(abs_top_srcdir)/tests/vm/run.sh --srcdir=$(abs_top_srcdir) \
 		--builddir=$(abs_top_builddir) --interactive=$${FLAVOUR:-on}

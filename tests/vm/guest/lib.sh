@@ -10,7 +10,10 @@ shopt -s nullglob
 
 SCENARIO=$(basename "$0" .sh)
 SCENARIO=${SCENARIO#[0-9][0-9]-}
+# The boot (on, off: Debian's kernel; iommufd: the 6.12 kernel with iommufd and cdevs) and
+# the emulated VT-d's interrupt remapping (on, off).
 FLAVOUR=${VFIO_VM_FLAVOUR:-on}
+INTREMAP=${VFIO_VM_INTREMAP:-on}
 BUS=org.vfioassign1
 ROOT_PATH=/org/vfioassign1
 MANAGER=org.vfioassign1.Manager
@@ -333,6 +336,88 @@ start_uevent_monitor() {
                 fail "udevadm monitor did not start: $(head -c 200 "$file")"
 }
 
+# uevent_sync FILE: returns once the monitor writing FILE has seen everything the kernel sent
+# before now: a "change" uevent triggered here (on 00:02.0, which no scenario moves) has come
+# through. Before concluding that nothing was sent.
+uevent_sync() {
+        echo change > /sys/bus/pci/devices/0000:00:02.0/uevent
+        wait_until 10 grep -q 'change .*/0000:00:02.0 (pci)' "$1" || fail "the uevent monitor saw nothing"
+}
+
 uevents_for() {
         grep -E "^KERNEL\[[0-9.]+\] +[a-z]+ +/devices/.*/$2 \(pci\)" "$1" | awk '{ print $2 }' | paste -sd' ' -
+}
+
+# ---- the kernel's side of a reset --------------------------------------------------------------
+
+TRACE=/sys/kernel/tracing
+
+# start_reset_trace: the function tracer on the PCI reset entry points, from now on (opening a
+# device fd resets it too, vfio_pci_core_enable(): arm it after that). Sets RESET_TRACE when the
+# kernel has the tracer; the exit hook puts the tracer back.
+start_reset_trace() {
+        RESET_TRACE=
+        if [[ -w $TRACE/set_ftrace_filter ]] &&
+           echo 'pci_try_reset_function pci_reset_function' > "$TRACE/set_ftrace_filter" 2>/dev/null; then
+                on_exit "echo 0 > $TRACE/tracing_on; echo nop > $TRACE/current_tracer; echo > $TRACE/set_ftrace_filter; echo > $TRACE/trace"
+                echo > "$TRACE/trace"
+                echo function > "$TRACE/current_tracer" && echo 1 > "$TRACE/tracing_on" && RESET_TRACE=1
+        fi
+        [[ -n $RESET_TRACE ]] || log "function tracer not available: the reset is checked in the journal only"
+}
+
+# check_daemon_reset ADDR: the daemon's process reset a device since start_reset_trace, through
+# VFIO_DEVICE_RESET (pci_try_reset_function from vfio-pci's ioctl) or sysfs "reset"
+# (pci_reset_function from reset_store); fails the scenario when the trace does not show it.
+check_daemon_reset() {
+        [[ -n $RESET_TRACE ]] || return 0
+        echo 0 > "$TRACE/tracing_on"
+        grep -v '^#' "$TRACE/trace" > "$TMP/trace" || true
+        log "reset calls traced: $(tr '\n' '|' < "$TMP/trace")"
+        # "vfio-assignd-305 [001] ..... 12.3: pci_try_reset_function <-vfio_pci_core_ioctl"
+        grep -Eq 'vfio-assignd-[0-9]+ .*(pci_try_reset_function <-vfio_pci_[a-z_]*ioctl|pci_reset_function <-reset_store)' \
+                "$TMP/trace" || fail "the daemon did not reset $1 before giving it back (no VFIO_DEVICE_RESET or sysfs reset in the trace: $(tr '\n' '|' < "$TMP/trace" | cut -c1-300))"
+        note "reset of $1 seen in the kernel: $(grep -Eo 'vfio-assignd-[0-9]+ .*(pci_try_reset_function|pci_reset_function) <-[a-z_]+' "$TMP/trace" | grep -Eo '(pci_try_reset_function|pci_reset_function) <-[a-z_]+' | sort -u | paste -sd, -)"
+}
+
+# ---- QMP: a session with a QEMU of the scenario's, through netcat (one JSON object a line) -----
+
+# qmp_connect SOCKET: the session on the coprocess QMP, past the greeting and capabilities
+# negotiation. Returns 1 when QEMU sent no greeting; QMP_GREETING holds what came instead.
+qmp_connect() {
+        coproc QMP { nc -U "$1" 2>&1; }
+        BG_PIDS+=("$QMP_PID")
+        QMP_GREETING=
+        IFS= read -r -t 30 QMP_GREETING <&"${QMP[0]}"
+        [[ $QMP_GREETING == '{"QMP":'* ]] || return 1
+        log "QMP: $QMP_GREETING"
+        qmp '{"execute": "qmp_capabilities"}' > /dev/null
+}
+
+# qmp COMMAND: sends it and prints the reply (skipping asynchronous events).
+qmp() {
+        local line
+        [[ -n ${QMP[1]:-} ]] || return 1
+        printf '%s\n' "$1" >&"${QMP[1]}"
+        while IFS= read -r -t 30 line <&"${QMP[0]}"; do
+                if jq -e 'has("return") or has("error")' >/dev/null 2>&1 <<<"$line"; then
+                        printf '%s\n' "$line"
+                        return 0
+                fi
+        done
+        return 1
+}
+
+# No reply awaited: QEMU may close the socket (and bash reap the coprocess) before it is read.
+qmp_quit() {
+        [[ -z ${QMP[1]:-} ]] || printf '%s\n' '{"execute": "quit"}' >&"${QMP[1]}"
+}
+
+# qmp_pci_devices VENDOR DEVICE: query-pci's devices with these ids (decimal), as compact JSON.
+qmp_pci_devices() {
+        local pci
+        pci=$(qmp '{"execute": "query-pci"}') || return 1
+        jq -c --argjson v "$1" --argjson d "$2" '[.return[].devices[] |
+                select(.id.vendor == $v and .id.device == $d) |
+                {bus, slot, function, class: .class_info.class, qdev_id}]' <<<"$pci"
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# vm-flavours: on off
+# vm-flavours: on off iommufd
 #
 # The harness itself: systemd reached "running", the emulated VT-d made the IOMMU groups of
 # the recipe's layout, the unit's interrupt remapping matches the boot flavour, and the
@@ -37,8 +37,8 @@ g=$(basename "$(readlink /sys/bus/pci/devices/0000:03:02.0/iommu_group)")
 # ECAP bit 3 is Interrupt Remapping support (VT-d spec 11.4.3); QEMU's intremap= sets it.
 ecap=$(cat /sys/class/iommu/dmar0/intel-iommu/ecap)
 ir=$(( (0x$ecap >> 3) & 1 ))
-log "ecap=$ecap ir=$ir flavour=$FLAVOUR"
-if [[ $FLAVOUR == on ]]; then
+log "ecap=$ecap ir=$ir flavour=$FLAVOUR intremap=$INTREMAP"
+if [[ $INTREMAP == on ]]; then
         [[ $ir == 1 ]] || fail "intremap=on but ecap $ecap has no IR bit"
         dmesg | grep -q 'DMAR-IR: Enabled IRQ remapping' || fail "kernel did not enable IRQ remapping"
 else
@@ -51,9 +51,13 @@ for m in vfio vfio_iommu_type1 vfio_pci; do
         [[ -d /sys/module/$m ]] || fail "module $m is not loaded"
 done
 [[ -c /dev/vfio/vfio ]] || fail "no /dev/vfio/vfio"
-# Only the custom kernel (VFIO_VM_KERNEL=custom) has iommufd; when it does, its node is there.
-if [[ -d /sys/module/iommufd ]]; then
-        [[ -c /dev/iommu ]] || fail "iommufd is in the kernel but there is no /dev/iommu"
+# Only the iommufd boot's kernel has iommufd and the VFIO device cdevs (vfio-pci makes one per
+# bound device; the daemon finds it under vfio-dev/ in sysfs).
+if [[ $FLAVOUR == iommufd ]]; then
+        [[ -c /dev/iommu ]] || fail "the iommufd boot has no /dev/iommu"
+        [[ -d /sys/class/vfio-dev ]] || fail "the iommufd boot has no /sys/class/vfio-dev (CONFIG_VFIO_DEVICE_CDEV)"
+else
+        [[ ! -e /dev/iommu ]] || fail "Debian's kernel $(uname -r) has /dev/iommu"
 fi
 note "kernel $(uname -r), iommufd: $([[ -c /dev/iommu ]] && echo yes || echo no), ecap $ecap"
 

@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# vm-flavours: on off
+# vm-flavours: on off iommufd
 #
 # Scenario 2: GetHostReport on the real kernel. IOMMU present; interrupt remapping "enabled"
 # on the intremap=on boot (ECAP.IR and DMAR flag bit 0 set), not enabled with a reason on the
 # intremap=off boot; the decoded DMAR matches the bytes of /sys/firmware/acpi/tables/DMAR
-# read here with od.
+# read here with od. Manager.Backends is what the kernel offers: type1 alone on Debian's
+# kernel, type1 and iommufd on the iommufd boot's.
 
 . /usr/local/lib/vfio-vm/lib.sh
 
@@ -40,7 +41,7 @@ done
 # --- the verdict, by flavour -----------------------------------------------------------------
 ir=$(jq -r .host.interrupt_remapping <<<"$report")
 reasons=$(jq -c .host.interrupt_remapping_reasons <<<"$report")
-if [[ $FLAVOUR == on ]]; then
+if [[ $INTREMAP == on ]]; then
         [[ $ir == enabled ]] || fail "interrupt_remapping=$ir (reasons $reasons) on intremap=on"
 else
         [[ $ir == disabled || $ir == unsupported ]] ||
@@ -113,12 +114,20 @@ rep_oem=$(jq -r .oem_id <<<"$d")
         fail "dmar.host_address_width $(jq .host_address_width <<<"$d"), table field $t_haw (+1 bits)"
 [[ $(jq .flags <<<"$d") == "$t_flags" ]] || fail "dmar.flags $(jq .flags <<<"$d"), table $t_flags"
 # DMAR flag bit 0 is INTR_REMAP: set by QEMU exactly when intremap=on.
-if [[ $FLAVOUR == on ]]; then
+if [[ $INTREMAP == on ]]; then
         (( t_flags & 1 )) || fail "DMAR flags $t_flags lack INTR_REMAP on intremap=on"
 else
         (( (t_flags & 1) == 0 )) || fail "DMAR flags $t_flags have INTR_REMAP on intremap=off"
 fi
 (( ${#drhd[@]} >= 1 )) || fail "the table has no DRHD"
+
+backends=$(prop "$ROOT_PATH" "$MANAGER" Backends) || fail "no Backends property"
+if [[ $FLAVOUR == iommufd ]]; then
+        [[ $backends == '["type1","iommufd"]' ]] || fail "Backends is $backends on $(uname -r), which has /dev/iommu"
+else
+        [[ $backends == '["type1"]' ]] || fail "Backends is $backends on $(uname -r), which has no iommufd"
+fi
+note "Backends $backends"
 got=$(jq -c '[.structures[] | select(.type == "DRHD") |
         {flags, segment, register_base, scopes: (.scopes | length)}]' <<<"$d")
 want=$(printf '%s\n' "${drhd[@]}" | jq -s -c .)

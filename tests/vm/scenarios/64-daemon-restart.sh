@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# vm-flavours: on
+# vm-flavours: on iommufd
 #
 # Scenario 10: the daemon is killed (SIGKILL) while a claim of group 5 is active and its holder
 # alive. systemd restarts it (Restart=on-failure); the new process must find the lease again
@@ -44,8 +44,11 @@ wait_until 20 alice_may_claim || fail "alice's claim is still refused 20 s after
 wait_until 10 host_restored || fail "after alice's probe claim: $(host_state)"
 
 # setpriv execs the test VMM: the holder is the process start_holder waits for and kills.
+# On the iommufd boot, an iommufd lease: its iommufd comes back from the fd store instead.
+mode=claim open=OpenDevice
+[[ $FLAVOUR != iommufd ]] || mode=claim-iommufd open=OpenCdev
 start_holder "$TMP/hold.out" setpriv --reuid="$USER_ID" --regid="$USER_ID" --init-groups -- \
-        test-vmm claim "$ADDR" --hold
+        test-vmm "$mode" "$ADDR" --hold
 grep -q '^not ok' "$TMP/hold.out" && fail "the test VMM failed: $(grep -m 3 '^not ok' "$TMP/hold.out" | tr '\n' ' ')"
 before=$(lease_of_group "$GROUP")
 [[ -n $before ]] || fail "no lease on group $GROUP after the claim: $(list_leases)"
@@ -79,6 +82,9 @@ fi
 [[ $(jq -r '.[6]' <<<"$after") == "$USER_ID" ]] || fail "the lease's uid is $(jq -r '.[6]' <<<"$after"), not alice's"
 bound_to "$ADDR" vfio-pci || fail "$ADDR is on '$(driver_of "$ADDR")' after the restart"
 kill -0 "$HOLDER_PID" 2>/dev/null || fail "the holder died with the daemon"
+backend=$(prop "$(jq -r '.[1]' <<<"$after")" "$LEASE_IFACE" Backend | jq -r .)
+[[ $backend == "$([[ $FLAVOUR == iommufd ]] && echo iommufd || echo type1)" ]] ||
+        fail "the lease's Backend is '$backend' after the restart"
 
 # The claim's container and group came back from systemd's fd store: the lease still hands out
 # fds, and a device fd opened now reads the device's config space.
@@ -86,8 +92,8 @@ kill -USR1 "$HOLDER_PID"
 reopened() { grep -q '^REOPENED' "$TMP/hold.out"; }
 wait_until 20 reopened || fail "the holder did not reopen its device: $(tail -n 5 "$TMP/hold.out" | tr '\n' ' ')"
 grep -q '^REOPENED 0$' "$TMP/hold.out" ||
-        fail "OpenDevice after the restart: $(grep -m 3 '^not ok' "$TMP/hold.out" | tr '\n' ' ')"
-note "after the restart: $(grep -m 1 '^ok OpenDevice' "$TMP/hold.out"), config space read through it"
+        fail "$open after the restart: $(grep -m 3 '^not ok' "$TMP/hold.out" | tr '\n' ' ')"
+note "after the restart ($backend): $(grep -m 1 "^ok $open" "$TMP/hold.out"), config space read through the VMM's device fd"
 
 # Still tracked: the holder's departure now releases it.
 kill -TERM "$HOLDER_PID"

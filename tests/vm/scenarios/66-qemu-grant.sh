@@ -67,39 +67,15 @@ qemu_died() {
 wait_until 60 qemu_up || fail "QEMU made no QMP socket in 60 s: $(tail -n 3 "$QDIR/qemu.log" | tr '\n' ' ')"
 kill -0 "$QEMU_PID" 2>/dev/null || qemu_died
 
-# A QMP session through netcat: one JSON object per line each way.
-coproc QMP { nc -U "$SOCK" 2>&1; }
-BG_PIDS+=("$QMP_PID")
-# qmp COMMAND: sends it and prints the reply (skipping asynchronous events).
-qmp() {
-        local line
-        [[ -n ${QMP[1]:-} ]] || return 1
-        printf '%s\n' "$1" >&"${QMP[1]}"
-        while IFS= read -r -t 30 line <&"${QMP[0]}"; do
-                if jq -e 'has("return") or has("error")' >/dev/null 2>&1 <<<"$line"; then
-                        printf '%s\n' "$line"
-                        return 0
-                fi
-        done
-        return 1
-}
-greeting=
-IFS= read -r -t 30 greeting <&"${QMP[0]}"
-if [[ $greeting != '{"QMP":'* ]]; then
-        log "QMP: '$greeting'"
+if ! qmp_connect "$SOCK"; then
+        log "QMP: '$QMP_GREETING'"
         qemu_died
-        fail "no QMP greeting from QEMU (got '$greeting')"
+        fail "no QMP greeting from QEMU (got '$QMP_GREETING')"
 fi
-log "QMP: $greeting"
-qmp '{"execute": "qmp_capabilities"}' > /dev/null || fail "qmp_capabilities got no reply"
-pci=$(qmp '{"execute": "query-pci"}') || fail "query-pci got no reply"
-echo "$pci" > "$TMP/query-pci.json"
-jq -e '[.return[].devices[] | .id | select(.vendor == 32902 and .device == 4307)] | length == 1' \
-        >/dev/null <<<"$pci" ||
-        fail "query-pci does not show one 8086:10d3: $(jq -c '[.return[].devices[] | .id]' <<<"$pci")"
-note "query-pci in the nested QEMU: $(jq -c '[.return[].devices[] | select(.id.vendor == 32902 and .id.device == 4307) | {bus, slot, function, class: .class_info.class, qdev_id}]' <<<"$pci")"
-# No reply awaited: QEMU may close the socket (and bash reap the coprocess) before we read it.
-[[ -z ${QMP[1]:-} ]] || printf '%s\n' '{"execute": "quit"}' >&"${QMP[1]}"
+devices=$(qmp_pci_devices 32902 4307) || fail "query-pci got no reply"
+[[ $(jq length <<<"$devices") == 1 ]] || fail "query-pci does not show one 8086:10d3: $devices"
+note "query-pci in the nested QEMU: $devices"
+qmp_quit
 qemu_gone() { ! kill -0 "$QEMU_PID" 2>/dev/null; }
 wait_until 30 qemu_gone || fail "QEMU did not quit"
 wait "$QEMU_PID" 2>/dev/null

@@ -43,10 +43,7 @@ error_message "$TMP/1.err" | grep -q "host.allow_unsafe_interrupts" ||
 test-vmm claim-group "$GROUP" > "$TMP/1b.out" 2>&1
 grep -q "^not ok claim $GROUP: org.vfioassign1.Error.InterruptRemappingRequired:" "$TMP/1b.out" ||
         fail "test-vmm's ClaimGroup $GROUP: $(head -n 1 "$TMP/1b.out")"
-# Synchronise with the kernel's uevent stream before concluding that nothing was sent: a
-# "change" uevent we trigger ourselves on another device must have arrived.
-echo change > /sys/bus/pci/devices/0000:00:02.0/uevent
-wait_until 10 grep -q 'change .*/0000:00:02.0 (pci)' "$UEV" || fail "the uevent monitor saw nothing"
+uevent_sync "$UEV"
 ev=$(uevents_for "$UEV" "$ADDR")
 [[ -z $ev ]] || fail "a claim refused by policy still touched $ADDR: uevents '$ev'"
 host_restored || fail "after the refusal: $(host_state)"

@@ -1,0 +1,123 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vm-flavours: iommufd
+#
+# A stock QEMU (Debian 13's, >= 8.2) run by an unprivileged user (vmm, uid 1001) that has no
+# access to /dev/iommu or any VFIO device node, with nothing but the fds the daemon hands out:
+#   assignctl claim 0000:01:00.0 --backend iommufd --memlock 256M --exec \
+#       sh -c 'exec qemu-system-x86_64 ... $VFIO_QEMU_ARGS ...'
+# (1) Without --memlock QEMU cannot pin its 128 MiB (the default RLIMIT_MEMLOCK is 8 MiB, and the
+# daemon has the pin charged to the process that maps it): it fails, assignctl names the limit,
+# and the group goes back. (2) With --memlock the daemon raises assignctl's limit before the group
+# moves, QEMU inherits it, and QMP query-pci shows the e1000e (8086:10d3) as device vfio0; the
+# kernel charged the pin to QEMU (VmPin). After QEMU quits, the daemon resets the device (seen
+# with the function tracer), the e1000e is back, and no process has a VFIO cdev open.
+
+. /usr/local/lib/vfio-vm/lib.sh
+
+ADDR=0000:01:00.0
+GROUP=5
+VMM_USER=vmm
+VMM_UID=1001
+RULES=/etc/polkit-1/rules.d/50-vfio-vm-vmm.rules
+
+require_daemon
+require_host_clean
+on_exit restore_host
+[[ $(id -u "$VMM_USER" 2>/dev/null) == "$VMM_UID" ]] || fail "no user $VMM_USER with uid $VMM_UID"
+command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 is not installed in the guest"
+qver=$(qemu-system-x86_64 --version | sed -n '1s/.*version \([0-9]*\.[0-9]*\).*/\1/p')
+[[ ${qver%%.*} -gt 8 || $qver == 8.[2-9]* ]] || fail "QEMU $qver cannot take a cdev fd (8.2 or later can)"
+
+rm -f "$RULES"
+on_exit "rm -f $RULES"
+printf '%s\n' '/* vfio-assignd VM test: vmm may claim, without authentication. */' \
+        'polkit.addRule(function(action, subject) {' \
+        '        if (action.id == "org.vfioassign1.claim" && subject.user == "vmm")' \
+        '                return polkit.Result.YES;' \
+        '});' > "$RULES"
+install_policy 50-vfio-vm-vmm.json '{ "version": 1, "rules": [
+  { "description": "vfio-assignd VM test: the unprivileged QEMU may have the e1000e",
+    "match": { "address": "'"$ADDR"'" }, "action": "allow", "users": [ "'"$VMM_USER"'" ] } ] }'
+AS_VMM=(setpriv --reuid="$VMM_UID" --regid="$VMM_UID" --init-groups --)
+# polkitd reloads its rules on inotify; wait until vmm's claim gets through.
+vmm_may_claim() { timeout 30 "${AS_VMM[@]}" assignctl --no-ask-password claim "$ADDR" --exec true >/dev/null 2>&1; }
+wait_until 20 vmm_may_claim || fail "vmm's claim is still refused 20 s after the polkit rule"
+wait_until 10 host_restored || fail "after vmm's probe claim: $(host_state)"
+
+QDIR=$TMP/qemu
+chmod 711 "$TMP"     # vmm must reach its own directory below the scenario's private one
+install -d -m 700 -o "$VMM_UID" -g "$VMM_UID" "$QDIR"
+SOCK=$QDIR/qmp.sock
+# What vmm runs under assignctl: first a record of which device nodes it could open (none of
+# /dev/iommu, the cdevs, the group nodes; /dev/vfio/vfio is world-readable by design and holds
+# nothing until a group is added), then QEMU with the lease's arguments, unquoted.
+cat > "$TMP/start-qemu" <<'SCRIPT'
+#!/bin/sh
+for f in /dev/iommu /dev/vfio/devices/* /dev/vfio/[0-9]*; do
+        [ -e "$f" ] || continue
+        if [ -r "$f" ] || [ -w "$f" ]; then echo "can open $f"; fi
+done > "$QDIR/access"
+echo "$VFIO_QEMU_ARGS" > "$QDIR/args"
+exec qemu-system-x86_64 -S -display none -machine q35 -accel tcg -nodefaults -m 128 \
+        $VFIO_QEMU_ARGS -qmp "unix:$QDIR/qmp.sock,server=on,wait=off"
+SCRIPT
+chmod 755 "$TMP/start-qemu"
+export QDIR
+
+# --- (1) the default memlock: QEMU cannot pin its RAM -------------------------------------------
+rc=0
+timeout 60 "${AS_VMM[@]}" assignctl claim "$ADDR" --backend iommufd --exec "$TMP/start-qemu" \
+        > "$TMP/small.out" 2> "$TMP/small.err" || rc=$?
+cat "$TMP/small.out" "$TMP/small.err" >&2
+[[ $rc -ne 0 && $rc -ne 124 ]] || fail "QEMU with 128 MiB on the default RLIMIT_MEMLOCK: exit $rc"
+grep -q 'Cannot allocate memory\|-12' "$TMP/small.err" ||
+        fail "QEMU failed for another reason than the pin: $(grep -m 2 -i error "$TMP/small.err" | tr '\n' ' ')"
+grep -q "the command ran with RLIMIT_MEMLOCK 8388608 bytes (8 MiB)" "$TMP/small.err" ||
+        fail "assignctl did not name the memlock limit the command had"
+wait_until 10 host_restored || fail "after QEMU failed: $(host_state)"
+note "default memlock: $(grep -m 1 -o 'vfio_container_dma_map.*' "$TMP/small.err" | cut -c1-120)"
+
+# --- (2) --memlock: QEMU runs with the device ------------------------------------------------
+rm -f "$SOCK"
+# setpriv execs assignctl: HOLDER_PID is assignctl, QEMU its child.
+"${AS_VMM[@]}" assignctl claim "$ADDR" --backend iommufd --memlock 256M --exec "$TMP/start-qemu" \
+        > "$TMP/qemu.out" 2> "$TMP/qemu.err" &
+HOLDER_PID=$!
+BG_PIDS+=("$HOLDER_PID")
+qemu_up() { [[ -S $SOCK ]] || ! kill -0 "$HOLDER_PID" 2>/dev/null; }
+wait_until 60 qemu_up || fail "QEMU made no QMP socket in 60 s: $(tail -n 3 "$TMP/qemu.err" | tr '\n' ' ')"
+kill -0 "$HOLDER_PID" 2>/dev/null ||
+        fail "assignctl/QEMU as $VMM_USER exited: $(tail -n 4 "$TMP/qemu.err" | tr '\n' ' ')"
+[[ ! -s $QDIR/access ]] || fail "vmm could open device nodes: $(tr '\n' ' ' < "$QDIR/access")"
+log "QEMU arguments: $(cat "$QDIR/args")"
+qmp_connect "$SOCK" || fail "no QMP greeting from QEMU (got '$QMP_GREETING'): $(tail -n 3 "$TMP/qemu.err" | tr '\n' ' ')"
+devices=$(qmp_pci_devices 32902 4307) || fail "query-pci got no reply: $(tail -n 3 "$TMP/qemu.err" | tr '\n' ' ')"
+[[ $(jq -c '[.[].qdev_id]' <<<"$devices") == '["vfio0"]' ]] ||
+        fail "query-pci does not show the e1000e as vfio0: $devices"
+note "query-pci in QEMU $qver as $VMM_USER: $devices"
+# The guest has no procps: QEMU is vmm's process named qemu-system-x86 (comm is cut at 15).
+qemu_pid=
+for p in /proc/[0-9]*; do
+        [[ $(cat "$p/comm" 2>/dev/null) == qemu-system-x86 && $(stat -c %u "$p") == "$VMM_UID" ]] &&
+                qemu_pid=${p#/proc/}
+done
+pin=$(awk '/^VmPin:/ { print $2 }' "/proc/$qemu_pid/status" 2>/dev/null)
+[[ -n $pin ]] && (( pin >= 128 * 1024 )) || fail "QEMU (pid ${qemu_pid:-?}) has VmPin ${pin:-?} kB, not its 128 MiB"
+note "the kernel charged the pin to QEMU: VmPin $pin kB; assignctl's RLIMIT_MEMLOCK $(prlimit --memlock -o SOFT --noheadings -p "$HOLDER_PID" 2>/dev/null)"
+grep -q "^Claimed IOMMU group $GROUP " "$TMP/qemu.err" || fail "assignctl did not print its claim line"
+
+# Armed only now: QEMU's own open reset the device too, which must not count.
+start_reset_trace
+qmp_quit
+holder_gone() { dead "$HOLDER_PID"; }
+wait_until 30 holder_gone || fail "QEMU and assignctl did not end after quit"
+rc=0
+wait "$HOLDER_PID" || rc=$?
+[[ $rc -eq 0 ]] || fail "assignctl claim --exec QEMU exited $rc: $(tail -n 3 "$TMP/qemu.err" | tr '\n' ' ')"
+grep -q "^Released lease [0-9]* (IOMMU group $GROUP)" "$TMP/qemu.err" || fail "assignctl did not say it released"
+wait_until 10 host_restored || fail "after QEMU quit: $(host_state)"
+check_daemon_reset "$ADDR"
+open=$(find /proc/[0-9]*/fd -lname '/dev/vfio/devices/*' 2>/dev/null)
+[[ -z $open ]] || fail "VFIO cdevs still open after the release: $open"
+pass
