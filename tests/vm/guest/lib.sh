@@ -300,6 +300,27 @@ policy_has_file() {
         prop "$ROOT_PATH" "$MANAGER" PolicyFiles | jq -e --arg f "$1" 'index([$f]) != null' >/dev/null
 }
 
+# allow_claims_by USER ADDR: USER may claim ADDR without authentication: a polkit rule granting
+# org.vfioassign1.claim and a policy file allowing the device, both removed at exit. Returns once
+# USER's claim gets through (polkitd reloads its rules on inotify, a little later).
+allow_claims_by() {
+        local user=$1 addr=$2 rules=/etc/polkit-1/rules.d/50-vfio-vm-$1.rules uid
+        uid=$(id -u "$user" 2>/dev/null) || fail "no user $user in the guest"
+        on_exit "rm -f $rules"
+        printf '%s\n' "/* vfio-assignd VM test: $user may claim, without authentication. */" \
+                'polkit.addRule(function(action, subject) {' \
+                "        if (action.id == \"org.vfioassign1.claim\" && subject.user == \"$user\")" \
+                '                return polkit.Result.YES;' \
+                '});' > "$rules"
+        install_policy "50-vfio-vm-$user.json" '{ "version": 1, "rules": [
+  { "description": "vfio-assignd VM test: '"$user"' may have '"$addr"'",
+    "match": { "address": "'"$addr"'" }, "action": "allow", "users": [ "'"$user"'" ] } ] }'
+        _may_claim() { timeout 30 setpriv --reuid="$uid" --regid="$uid" --init-groups -- \
+                assignctl --no-ask-password claim "$addr" --exec true >/dev/null 2>&1; }
+        wait_until 20 _may_claim || fail "$user's claim is still refused 20 s after the polkit rule"
+        wait_until 10 host_restored || fail "after $user's probe claim: $(host_state)"
+}
+
 # The D-Bus error name of an `assignctl --json=short` failure, from its JSON error on stderr.
 error_name() {
         jq -r '.error.name // empty' "$1" 2>/dev/null | head -n 1

@@ -18,7 +18,6 @@ GROUP=5
 UNIT=vfio-assignd.service
 USER_NAME=alice
 USER_ID=1000
-RULES=/etc/polkit-1/rules.d/50-vfio-vm-restart.rules
 
 require_daemon
 require_host_clean
@@ -27,21 +26,7 @@ show() { systemctl show -P "$1" "$UNIT"; }
 [[ $(show ProtectProc) == invisible ]] || fail "$UNIT runs with ProtectProc=$(show ProtectProc)"
 [[ $(id -u "$USER_NAME" 2>/dev/null) == "$USER_ID" ]] || fail "no user $USER_NAME with uid $USER_ID in the guest"
 
-rm -f "$RULES"
-on_exit "rm -f $RULES"
-printf '%s\n' '/* vfio-assignd VM test: alice may claim, without authentication. */' \
-        'polkit.addRule(function(action, subject) {' \
-        '        if (action.id == "org.vfioassign1.claim" && subject.user == "alice")' \
-        '                return polkit.Result.YES;' \
-        '});' > "$RULES"
-install_policy 50-vfio-vm-restart.json '{ "version": 1, "rules": [
-  { "description": "vfio-assignd VM test: alice may have the e1000e",
-    "match": { "address": "'"$ADDR"'" }, "action": "allow", "users": [ "alice" ] } ] }'
-# polkitd reloads its rules on inotify; wait until alice's claim gets through.
-alice_may_claim() { timeout 30 setpriv --reuid="$USER_ID" --regid="$USER_ID" --init-groups -- \
-        assignctl --no-ask-password claim "$ADDR" --exec true >/dev/null 2>&1; }
-wait_until 20 alice_may_claim || fail "alice's claim is still refused 20 s after the polkit rule"
-wait_until 10 host_restored || fail "after alice's probe claim: $(host_state)"
+allow_claims_by "$USER_NAME" "$ADDR"
 
 # setpriv execs the test VMM: the holder is the process start_holder waits for and kills.
 # On the iommufd boot, an iommufd lease: its iommufd comes back from the fd store instead.

@@ -19,7 +19,6 @@ ADDR=0000:01:00.0
 GROUP=5
 VMM_USER=vmm
 VMM_UID=1001
-RULES=/etc/polkit-1/rules.d/50-vfio-vm-vmm.rules
 
 require_daemon
 require_host_clean
@@ -29,21 +28,8 @@ command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 is not inst
 qver=$(qemu-system-x86_64 --version | sed -n '1s/.*version \([0-9]*\.[0-9]*\).*/\1/p')
 [[ ${qver%%.*} -gt 8 || $qver == 8.[2-9]* ]] || fail "QEMU $qver cannot take a cdev fd (8.2 or later can)"
 
-rm -f "$RULES"
-on_exit "rm -f $RULES"
-printf '%s\n' '/* vfio-assignd VM test: vmm may claim, without authentication. */' \
-        'polkit.addRule(function(action, subject) {' \
-        '        if (action.id == "org.vfioassign1.claim" && subject.user == "vmm")' \
-        '                return polkit.Result.YES;' \
-        '});' > "$RULES"
-install_policy 50-vfio-vm-vmm.json '{ "version": 1, "rules": [
-  { "description": "vfio-assignd VM test: the unprivileged QEMU may have the e1000e",
-    "match": { "address": "'"$ADDR"'" }, "action": "allow", "users": [ "'"$VMM_USER"'" ] } ] }'
+allow_claims_by "$VMM_USER" "$ADDR"
 AS_VMM=(setpriv --reuid="$VMM_UID" --regid="$VMM_UID" --init-groups --)
-# polkitd reloads its rules on inotify; wait until vmm's claim gets through.
-vmm_may_claim() { timeout 30 "${AS_VMM[@]}" assignctl --no-ask-password claim "$ADDR" --exec true >/dev/null 2>&1; }
-wait_until 20 vmm_may_claim || fail "vmm's claim is still refused 20 s after the polkit rule"
-wait_until 10 host_restored || fail "after vmm's probe claim: $(host_state)"
 
 QDIR=$TMP/qemu
 chmod 711 "$TMP"     # vmm must reach its own directory below the scenario's private one
