@@ -363,8 +363,9 @@ static int iommufd_adopt_fd(VfioBackend *b, const char *name, int fd) {
         return 1;
 }
 
-/* The nodes a VMM would open itself: each member's cdev and /dev/iommu is everyone's (0666).
- * GrantAccess gives the cdevs; a release that waits for a VMM watches them. */
+/* The nodes a VMM would open itself: each member's cdev. GrantAccess gives them; /dev/iommu
+ * stays root's (the kernel's misc device is 0660 root), the VMM takes the iommufd from
+ * OpenIommufd. A release that waits for a VMM watches the cdevs. */
 static int iommufd_nodes(const VfioBackend *b, char ***ret) {
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
         Iommufd *t = iommufd(b);
