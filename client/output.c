@@ -630,6 +630,7 @@ static void render_group(FILE *f, json_object *report, json_object *group) {
 
 static void render_verdict(FILE *f, const char *address, json_object *v) {
         json_object *reasons = jarray(v, "reasons"), *rule = jget(v, "rule");
+        json_object *backend = jget(v, "backend");
         const char *user = jstr(v, "user"), *key = jstr(v, "policy_key");
         int64_t group = -1, uid = -1, index = -1;
 
@@ -657,6 +658,17 @@ static void render_verdict(FILE *f, const char *address, json_object *v) {
                       f);
         if (key)
                 fprintf(f, "Policy key to change: %s\n", key);
+        if (jbool(v, "allowed") > 0 && jstr(backend, "name")) {
+                int64_t pin_index = -1;
+
+                (void) jint(jget(backend, "rule"), "index", &pin_index);
+                fprintf(f,
+                        "Backend: %s, pinned by %s rule %" PRIi64
+                        " (for %s): a claim that asks for "
+                        "another is refused.\n",
+                        jstr(backend, "name"), strna(jstr(jget(backend, "rule"), "file")),
+                        pin_index, strna(jstr(backend, "device")));
+        }
 }
 
 /* Strings bare, everything else as compact JSON. */

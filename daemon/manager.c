@@ -158,7 +158,22 @@ static int verdict_error(const PolicyVerdict *v, const Group *g, const BusCaller
         return -EPERM;
 }
 
-int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, LeaseError *err) {
+/* A rule that pins a backend refuses any other: what the caller asks for (a claim's option, the
+ * backend of the lease a grant gives access to) is not the rule's. */
+static int pin_error(const PolicyVerdict *v, const Group *g, const BusCaller *c, const char *what,
+                     const char *backend, LeaseError *err) {
+        return lease_error_set(err, -EPERM, VA_ERROR_POLICY_DENIED,
+                               "IOMMU group %" PRIu32 " for uid %" PRIu32
+                               "%s%s%s: %s the %s backend, but rule %s#%d pins the %s backend "
+                               "for %s",
+                               g->id, c->uid, c->user ? " (" : "", strempty(c->user),
+                               c->user ? ")" : "", what, backend, v->backend_rule_file,
+                               v->backend_rule_index, policy_backend_to_string(v->backend),
+                               strna(v->backend_device));
+}
+
+int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, const char *backend,
+                       LeaseError *err) {
         PolicyVerdict v = POLICY_VERDICT_INIT;
         const Group *g;
         int k;
@@ -166,6 +181,9 @@ int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, LeaseErro
         k = evaluate(d, group, c, &g, &v, err);
         if (k >= 0 && !v.allowed)
                 k = verdict_error(&v, g, c, err);
+        else if (k >= 0 && backend && v.backend != POLICY_BACKEND_ANY &&
+                 !streq(backend, policy_backend_to_string(v.backend)))
+                k = pin_error(&v, g, c, "the lease uses", backend, err);
         policy_verdict_clear(&v);
         return k;
 }
@@ -371,8 +389,22 @@ static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller
         return k;
 }
 
+static int backend_unavailable(Manager *d, const VfioBackendOps *ops, const char *pinned_by,
+                               LeaseError *err) {
+        const HostInfo *h = d->model->host;
+
+        return lease_error_set(err, -ENXIO, VA_ERROR_BACKEND_UNAVAILABLE,
+                               "This kernel offers no %s backend: %s%s%s", ops->name,
+                               !h->iommu_present ? "no IOMMU is enabled"
+                               : ops == &vfio_iommufd_ops
+                                       ? "/dev/iommu is missing (CONFIG_IOMMUFD)"
+                                       : "neither /dev/vfio/vfio nor the vfio module is there",
+                               pinned_by ? "; " : "", strempty(pinned_by));
+}
+
 /* The backend a claim asked for; *ret NULL: the default. Refused before policy and polkit have
- * their say: an unknown name is the caller's mistake, an unavailable backend the kernel's. */
+ * their say: an unknown name is the caller's mistake, an unavailable backend the kernel's. A
+ * rule's pin is applied once the policy has spoken (pin_backend()). */
 static int choose_backend(Manager *d, const char *name, const VfioBackendOps **ret,
                           LeaseError *err) {
         const VfioBackendOps *ops;
@@ -392,18 +424,33 @@ static int choose_backend(Manager *d, const char *name, const VfioBackendOps **r
                                        "Unknown VFIO backend \"%.*s\" (known: %s, auto)",
                                        utf8_prefix_len(name, 32), name, strna(known));
         }
-        if (!ops->supported(d->model->host)) {
-                const HostInfo *h = d->model->host;
-
-                return lease_error_set(
-                        err, -ENXIO, VA_ERROR_BACKEND_UNAVAILABLE,
-                        "This kernel offers no %s backend: %s", ops->name,
-                        !h->iommu_present ? "no IOMMU is enabled"
-                        : ops == &vfio_iommufd_ops
-                                ? "/dev/iommu is missing (CONFIG_IOMMUFD)"
-                                : "neither /dev/vfio/vfio nor the vfio module is there");
-        }
+        if (!ops->supported(d->model->host))
+                return backend_unavailable(d, ops, NULL, err);
         *ret = ops;
+        return 0;
+}
+
+/* The backend the allowing rule pins replaces the default and "auto"; a claim that names another
+ * is refused, naming the rule and both backends. */
+static int pin_backend(Manager *d, const PolicyVerdict *v, const Group *g, const BusCaller *c,
+                       const char *asked, const VfioBackendOps **backend, LeaseError *err) {
+        const VfioBackendOps *pinned;
+        _cleanup_free_ char *why = NULL;
+
+        if (v->backend == POLICY_BACKEND_ANY)
+                return 0;
+        pinned = vfio_backend_ops_from_name(policy_backend_to_string(v->backend));
+        if (!pinned)
+                return -EINVAL; /* policy.h names only backends this daemon has */
+        if (asked && !streq(asked, "auto") && *backend != pinned)
+                return pin_error(v, g, c, "the claim asks for", asked, err);
+        if (!pinned->supported(d->model->host)) {
+                if (asprintf(&why, "rule %s#%d pins it for %s", v->backend_rule_file,
+                             v->backend_rule_index, strna(v->backend_device)) < 0)
+                        return -ENOMEM;
+                return backend_unavailable(d, pinned, why, err);
+        }
+        *backend = pinned;
         return 0;
 }
 
@@ -445,6 +492,15 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, const AcquireOpt
                                 group, why ? why : "denied by policy");
                 policy_verdict_clear(&v);
                 return -EPERM;
+        }
+        if (kind == LEASE_CLAIM) {
+                k = pin_backend(d, &v, g, c, o->backend, &req.backend, err);
+                if (k < 0) {
+                        log_notice("Refused %s of IOMMU group %" PRIu32 " for uid %" PRIu32 ": %s",
+                                   lease_kind_to_string(kind), group, c->uid, strna(err->message));
+                        policy_verdict_clear(&v);
+                        return k;
+                }
         }
         unsafe = v.set_unsafe_interrupts;
         policy_verdict_clear(&v);
@@ -702,9 +758,9 @@ int manager_grant_access(Manager *d, Lease *l, const BusCaller *grantee, const c
         int k;
 
         /* The node gives the grantee what a claim of its own would: the policy must allow it the
-         * group as it allowed the holder. */
+         * group as it allowed the holder, with the lease's backend. */
         if (grantee->uid != l->uid) {
-                k = manager_check_user(d, l->group, grantee, err);
+                k = manager_check_user(d, l->group, grantee, l->backend->ops->name, err);
                 if (k < 0) {
                         log_notice("Lease %" PRIu64 ": refused to hand /dev/vfio/%" PRIu32
                                    " to uid %" PRIu32 " for %s: %s",

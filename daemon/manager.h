@@ -92,8 +92,9 @@ int manager_hand_out_fd(Manager *d, Lease *l, VfioFdKind kind, int *ret_fd, Leas
 void manager_holder_gone(Manager *d, Lease *l);
 /* A stuck lease waiting for another process to close its group is retried when it does. */
 void manager_wait_for_close(Manager *d, Lease *l);
-/* Whether the policy gives IOMMU group to the user c as it would to a claim of its own: 0, or
- * the error a claim would get (PolicyDenied, HostCritical, ...). */
-int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, LeaseError *err);
+/* Whether the policy gives IOMMU group to the user c as it would to a claim of its own with that
+ * backend (NULL: any): 0, or the error a claim would get (PolicyDenied, HostCritical, ...). */
+int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, const char *backend,
+                       LeaseError *err);
 int manager_explain(Manager *d, uint32_t group, const BusCaller *c, struct json_object **ret,
                     LeaseError *err);

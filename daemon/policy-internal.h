@@ -57,6 +57,7 @@ typedef struct PolicyRule {
         char **users, **groups; /* NULL when absent (never empty) */
         char *reason;
         bool prepare_at_boot;
+        PolicyBackend backend; /* the pin of an allow rule; ANY: none */
 } PolicyRule;
 
 struct Policy {

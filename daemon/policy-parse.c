@@ -996,6 +996,21 @@ static void parse_match(Ctx *c, const char *path, json_object *o, PolicyMatch *m
         }
 }
 
+#define BACKEND_WHAT "\"type1\", \"iommufd\" or \"any\""
+
+static void get_backend(Ctx *c, const char *path, json_object *o, PolicyBackend *ret) {
+        const char *s = get_string(c, path, o, BACKEND_WHAT);
+
+        if (!s)
+                return;
+        for (PolicyBackend b = 0; b < _POLICY_BACKEND_MAX; b++)
+                if (streq(s, policy_backend_to_string(b))) {
+                        *ret = b;
+                        return;
+                }
+        bad_value(c, path, s, "expected " BACKEND_WHAT);
+}
+
 static void parse_rule(Ctx *c, const char *path, json_object *o, PolicyRule *r) {
         bool have_action = false;
 
@@ -1029,16 +1044,24 @@ static void parse_rule(Ctx *c, const char *path, json_object *o, PolicyRule *r) 
                         (void) get_text(c, p, v, &r->reason);
                 else if (streq(key, "prepare_at_boot"))
                         (void) get_bool(c, p, v, &r->prepare_at_boot);
+                else if (streq(key, "backend"))
+                        get_backend(c, p, v, &r->backend);
                 else
                         unknown_key(c, path, key);
         }
         if (!have_action)
                 ctx_error(c, path, "required key \"action\" is missing");
-        else if (r->prepare_at_boot && r->action == POLICY_ACTION_DENY) {
+        else if (r->action == POLICY_ACTION_DENY) {
                 char p[PATH_LEN];
 
-                child_path(p, path, "prepare_at_boot");
-                ctx_error(c, p, "only an \"allow\" rule can prepare devices at boot");
+                if (r->prepare_at_boot) {
+                        child_path(p, path, "prepare_at_boot");
+                        ctx_error(c, p, "only an \"allow\" rule can prepare devices at boot");
+                }
+                if (r->backend != POLICY_BACKEND_ANY) {
+                        child_path(p, path, "backend");
+                        ctx_error(c, p, "only an \"allow\" rule can pin a backend");
+                }
         }
 }
 

@@ -150,6 +150,7 @@ static const char *const deny_code_table[] = {
         [POLICY_DENY_BLOCKER] = "blocker",
         [POLICY_DENY_INTERRUPT_REMAPPING] = "interrupt-remapping",
         [POLICY_DENY_NO_RESET] = "no-reset",
+        [POLICY_DENY_BACKEND_CONFLICT] = "backend-conflict",
 };
 
 const char *policy_deny_code_to_string(int code) {
@@ -157,9 +158,21 @@ const char *policy_deny_code_to_string(int code) {
                                                                         : NULL;
 }
 
+static const char *const backend_table[_POLICY_BACKEND_MAX] = {
+        [POLICY_BACKEND_ANY] = "any",
+        [POLICY_BACKEND_TYPE1] = "type1",
+        [POLICY_BACKEND_IOMMUFD] = "iommufd",
+};
+
+const char *policy_backend_to_string(PolicyBackend b) {
+        return b >= 0 && b < _POLICY_BACKEND_MAX ? backend_table[b] : NULL;
+}
+
 void policy_verdict_clear(PolicyVerdict *v) {
         if (!v)
                 return;
+        free(v->backend_rule_file);
+        free(v->backend_device);
         free(v->rule_file);
         free(v->device);
         strv_free(v->reasons);
@@ -335,14 +348,27 @@ static int device_verdict(const Policy *p, const Device *d, const PolicyCaller *
                 return verdict_deny(v, POLICY_DENY_HOST_CRITICAL, d->address, file, index);
         }
         if (rule) {
-                if (add_reason(v, "%s is allowed for %s by rule %s#%d%s%s%s", d->address, who, file,
-                               index, rule->description ? " (\"" : "", strempty(rule->description),
-                               rule->description ? "\")" : "") < 0)
+                bool pin = rule->backend != POLICY_BACKEND_ANY;
+
+                if (add_reason(v, "%s is allowed for %s by rule %s#%d%s%s%s%s%s%s", d->address, who,
+                               file, index, rule->description ? " (\"" : "",
+                               strempty(rule->description), rule->description ? "\")" : "",
+                               pin ? ", which pins the " : "",
+                               pin ? policy_backend_to_string(rule->backend) : "",
+                               pin ? " backend" : "") < 0)
                         return -ENOMEM;
                 v->rule_file = strdup(file);
                 if (!v->rule_file)
                         return -ENOMEM;
                 v->rule_index = index;
+                if (pin) {
+                        v->backend_rule_file = strdup(file);
+                        v->backend_device = strdup(d->address);
+                        if (!v->backend_rule_file || !v->backend_device)
+                                return -ENOMEM;
+                        v->backend = rule->backend;
+                        v->backend_rule_index = index;
+                }
         } else {
                 int k = add_reason(v, "no rule matches %s; root may claim it by default",
                                    d->address);
@@ -469,6 +495,30 @@ static int ir_gate(const Policy *p, const HostInfo *h, PolicyVerdict *v) {
                                                    : "is already set in the kernel");
 }
 
+/* A group is claimed with one backend: the first pin among its members' rules is the group's,
+ * and a rule pinning another one denies it. */
+static int merge_backend(PolicyVerdict *v, PolicyVerdict *dv) {
+        if (dv->backend == POLICY_BACKEND_ANY || dv->backend == v->backend)
+                return 0;
+        if (v->backend == POLICY_BACKEND_ANY) {
+                v->backend = dv->backend;
+                v->backend_rule_file = TAKE_PTR(dv->backend_rule_file);
+                v->backend_rule_index = dv->backend_rule_index;
+                v->backend_device = TAKE_PTR(dv->backend_device);
+                return 0;
+        }
+        if (add_reason(v,
+                       "rule %s#%d pins the %s backend for %s and rule %s#%d the %s backend for "
+                       "%s: the members of an IOMMU group are claimed with one backend",
+                       v->backend_rule_file, v->backend_rule_index,
+                       policy_backend_to_string(v->backend), v->backend_device,
+                       dv->backend_rule_file, dv->backend_rule_index,
+                       policy_backend_to_string(dv->backend), dv->backend_device) < 0)
+                return -ENOMEM;
+        return verdict_deny(v, POLICY_DENY_BACKEND_CONFLICT, dv->backend_device,
+                            dv->backend_rule_file, dv->backend_rule_index);
+}
+
 static int group_members(const Policy *p, const Topology *t, const Group *g, const PolicyCaller *c,
                          PolicyVerdict *v) {
         bool decided = false;
@@ -505,7 +555,12 @@ static int group_members(const Policy *p, const Topology *t, const Group *g, con
                         r = verdict_deny(v, dv.code, dv.device, dv.rule_file, dv.rule_index);
                         if (r < 0)
                                 return r;
-                } else if (!decided && v->code == POLICY_DENY_NONE) {
+                        continue;
+                }
+                r = merge_backend(v, &dv);
+                if (r < 0)
+                        return r;
+                if (!decided && v->code == POLICY_DENY_NONE) {
                         /* An allowed group names the rule of its first assignable member. */
                         v->rule_file = TAKE_PTR(dv.rule_file);
                         v->rule_index = dv.rule_index;
@@ -721,6 +776,10 @@ static json_object *rule_to_json(const Policy *p, const PolicyRule *r) {
         k |= json_add_strv_or_null(o, "groups", r->groups);
         k |= json_add_string_or_null(o, "reason", r->reason);
         k |= json_add(o, "prepare_at_boot", json_object_new_boolean(r->prepare_at_boot));
+        k |= json_add_string_or_null(o, "backend",
+                                     r->backend != POLICY_BACKEND_ANY
+                                             ? policy_backend_to_string(r->backend)
+                                             : NULL);
         if (k != 0) {
                 json_object_put(o);
                 return NULL;

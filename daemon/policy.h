@@ -91,6 +91,18 @@ char **policy_files(const Policy *p); /* the files in effect, in order (borrowed
 /* The file that last set a host key ("require_reset", ...), or NULL when it is at its default. */
 const char *policy_host_source(const Policy *p, const char *key);
 
+/* How a claim reaches the VMM, as a rule may pin it ("backend"); the names are the daemon's
+ * backends' (vfio-backend.h), which this module does not link. */
+typedef enum PolicyBackend {
+        POLICY_BACKEND_ANY, /* no pin: the claim's option decides */
+        POLICY_BACKEND_TYPE1,
+        POLICY_BACKEND_IOMMUFD,
+        _POLICY_BACKEND_MAX,
+} PolicyBackend;
+
+/* "any", "type1", "iommufd"; NULL for other values. */
+const char *policy_backend_to_string(PolicyBackend b);
+
 typedef struct PolicyCaller {
         uint32_t uid;
         const char *user;    /* NULL when the uid has no name */
@@ -105,6 +117,7 @@ enum {
         POLICY_DENY_BLOCKER,             /* rmrr-locked, no-iommu, noiommu-group, ... */
         POLICY_DENY_INTERRUPT_REMAPPING, /* the host.require_interrupt_remapping gate */
         POLICY_DENY_NO_RESET,            /* host.require_reset and a member has no reset method */
+        POLICY_DENY_BACKEND_CONFLICT,    /* the members' rules pin different backends */
 };
 
 typedef struct PolicyVerdict {
@@ -118,9 +131,15 @@ typedef struct PolicyVerdict {
                                        caller must set the module parameter at claim time */
         char *ir_denial_key;        /* when denied for IR: the policy key to change */
         int code;                   /* POLICY_DENY_* */
+        /* The backend the allowing rules pin (the claim's option cannot choose another), the
+         * first rule that pins it (file, index) and the member it allowed; ANY/NULL/-1: none. */
+        PolicyBackend backend;
+        char *backend_rule_file;
+        int backend_rule_index;
+        char *backend_device;
 } PolicyVerdict;
 
-#define POLICY_VERDICT_INIT ((PolicyVerdict) { .rule_index = -1 })
+#define POLICY_VERDICT_INIT ((PolicyVerdict) { .rule_index = -1, .backend_rule_index = -1 })
 
 /* Frees the members and resets *v to POLICY_VERDICT_INIT. */
 void policy_verdict_clear(PolicyVerdict *v);
@@ -132,7 +151,9 @@ const char *policy_deny_code_to_string(int code);
 int policy_evaluate_device(const Policy *p, const Device *d, const PolicyCaller *c,
                            PolicyVerdict *ret);
 
-/* A whole group: allowed only if every non-bridge member is allowed; host-critical members deny
+/* A whole group: allowed only if every non-bridge member is allowed; the group's backend pin is
+ * the one of the rules that allow its members, and rules pinning different backends deny it
+ * (a group is claimed with one backend); host-critical members deny
  * the group unless the deciding rule names them explicitly (its match has host_critical: true,
  * or an address with no wildcard equal to the member's address); any other group blocker
  * (rmrr-locked, no-iommu, noiommu-group, ...) denies regardless of rules, except "no-reset",
@@ -150,5 +171,6 @@ int policy_evaluate_group(const Policy *p, const Topology *t, const Group *g, co
 bool policy_prepare_at_boot(const Policy *p, const Device *d);
 
 /* {"files": [...], "host": {...}, "host_sources": {...}, "rules": [{"file", "index",
- * "description", "action", "match", "users", "groups", "reason", "prepare_at_boot"}]} */
+ * "description", "action", "match", "users", "groups", "reason", "prepare_at_boot",
+ * "backend"}]}; "backend" is null when the rule pins none. */
 int policy_to_json(const Policy *p, struct json_object **ret);

@@ -32,11 +32,21 @@ EXTRA_DIST += policy/examples tests/policy/good tests/policy/bad tests/fuzz/corp
 
 check_PROGRAMS += tests/unit/test-policy
 TESTS += tests/unit/test-policy
-tests_unit_test_policy_SOURCES = tests/unit/test-policy.c
+tests_unit_test_policy_SOURCES = tests/unit/test-policy.c \
+	tests/unit/policy-world.c tests/unit/policy-world.h
 tests_unit_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests \
 	-DPOLICY_TEST_SRCDIR='"$(abs_top_srcdir)"'
 tests_unit_test_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_policy_LDADD = $(POLICY_LIBS) $(CHECK_LIBS)
+
+# A rule's backend pin: parsed, reported in verdicts and explanations.
+check_PROGRAMS += tests/unit/test-policy-backend
+TESTS += tests/unit/test-policy-backend
+tests_unit_test_policy_backend_SOURCES = tests/unit/test-policy-backend.c \
+	tests/unit/policy-world.c tests/unit/policy-world.h
+tests_unit_test_policy_backend_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+tests_unit_test_policy_backend_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_policy_backend_LDADD = $(POLICY_LIBS) $(CHECK_LIBS)
 
 # The same library with libFuzzer's coverage and the sanitizers, which the programs above must
 # not have: without the coverage the fuzzer would not see which inputs reach new code.

@@ -300,6 +300,128 @@ START_TEST(test_iommufd_claim) {
 }
 END_TEST
 
+/* ---- a rule that pins a backend ---- */
+
+/* 60-pin.json: the q35 NICs' group for everyone, with that backend; reloaded. Its path. */
+static char *pin_group_backend(sd_bus *bus, const char *users, const char *backend) {
+        char *path = path_join(C.policy, "60-pin.json");
+        _cleanup_free_ char *text = xasprintf(
+                "{\"version\": 1, \"rules\": [{\"description\": \"the q35 NICs\", "
+                "\"match\": {\"group\": %d}, \"action\": \"allow\", %s\"backend\": \"%s\"}]}\n",
+                Q35_GROUP, users ?: "", backend);
+
+        write_file(path, text);
+        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
+        return path;
+}
+
+/* The rule that allows the claim pins its backend: a claim without the option, or with "auto",
+ * gets the pinned one; a claim that names another is refused with PolicyDenied naming the rule
+ * and both backends, and nothing moves. assignctl policy explain shows the pin. */
+START_TEST(test_policy_pins_backend) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *rule = NULL, *msg = NULL, *want = NULL, *path = NULL, *out = NULL;
+        _cleanup_free_ char *backend = NULL;
+        _cleanup_json_ json_object *state = NULL;
+
+        case_start_iommufd();
+        bus = bus_connect();
+        rule = pin_group_backend(bus, NULL, "iommufd");
+
+        msg = manager_error(bus, ERROR_PREFIX "PolicyDenied", "ClaimGroup", "ua{sv}", Q35_GROUP, 1,
+                            "backend", "s", "type1");
+        want = xasprintf("IOMMU group 6 for uid 0 (root): the claim asks for the type1 backend, "
+                         "but rule %s#0 pins the iommufd backend for " NIC1,
+                         rule);
+        assert_contains(msg, want);
+        assert_q35_group_back();
+        assert_state_empty();
+        ck_assert(log_contains("Refused claim of IOMMU group 6 for uid 0"));
+
+        ck_assert_int_eq(ASSIGNCTL(&out, NULL, (char *) "policy", (char *) "explain",
+                                   (char *) NIC1),
+                         0);
+        free(want);
+        want = xasprintf("Backend: iommufd, pinned by %s rule 0 (for " NIC1 "): a claim that asks "
+                         "for another is refused.",
+                         rule);
+        assert_contains(out, want);
+        assert_contains(out, "which pins the iommufd backend");
+
+        path = claim_device(bus, NIC1);
+        backend = lease_backend(path);
+        ck_assert_str_eq(backend, "iommufd");
+        state = state_json();
+        ck_assert_str_eq(jstr_or_null(state_only_lease(state), "backend"), "iommufd");
+        release(bus, path);
+        assert_q35_group_back();
+
+        /* A type1 pin on a kernel with iommufd: "auto" gets type1, "iommufd" is refused. */
+        free(rule);
+        rule = pin_group_backend(bus, NULL, "type1");
+        free(msg);
+        msg = manager_error(bus, ERROR_PREFIX "PolicyDenied", "ClaimDevice", "sa{sv}", NIC2, 1,
+                            "backend", "s", "iommufd");
+        assert_contains(msg, "the claim asks for the iommufd backend, but rule");
+        assert_contains(msg, "#0 pins the type1 backend for " NIC1);
+        assert_q35_group_back();
+        free(path);
+        path = claim_q35_with_backend(bus, "auto");
+        free(backend);
+        backend = lease_backend(path);
+        ck_assert_str_eq(backend, "type1");
+        release(bus, path);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
+/* A pin on a backend this kernel lacks is BackendUnavailable, as the option would be, and says
+ * which rule pins it. */
+START_TEST(test_policy_pin_unavailable) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *rule = NULL, *msg = NULL, *want = NULL;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        rule = pin_group_backend(bus, NULL, "iommufd");
+        msg = manager_error(bus, ERROR_PREFIX "BackendUnavailable", "ClaimDevice", "sa{sv}", NIC1,
+                            0);
+        want = xasprintf("This kernel offers no iommufd backend: /dev/iommu is missing "
+                         "(CONFIG_IOMMUFD); rule %s#0 pins it for " NIC1,
+                         rule);
+        assert_contains(msg, want);
+        assert_q35_group_back();
+        assert_state_empty();
+        case_end();
+}
+END_TEST
+
+/* GrantAccess gives what a claim of the grantee's own would: not a type1 lease's node to a user
+ * whose rule pins iommufd. */
+START_TEST(test_grant_access_checks_pin) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *rule = NULL, *msg = NULL, *want = NULL, *path = NULL, *state = NULL;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        rule = pin_group_backend(bus, "\"users\": [\"nobody\"], ", "iommufd");
+        path = claim_group(bus, Q35_GROUP);
+        msg = call_error(bus, ERROR_PREFIX "PolicyDenied", path, IFACE_LEASE, "GrantAccess",
+                         "ua{sv}", NOBODY_UID, 0);
+        want = xasprintf("IOMMU group 6 for uid 65534 (nobody): the lease uses the type1 backend, "
+                         "but rule %s#0 pins the iommufd backend for " NIC1,
+                         rule);
+        assert_contains(msg, want);
+        ck_assert_uint_eq(node_owner(Q35_GROUP), 0);
+        state = file_or_empty(C.run, STATE_FILE);
+        ck_assert(!strstr(state, "granted_uid"));
+        release(bus, path);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
 /* The claim option "memlock": the caller's RLIMIT_MEMLOCK is raised to it before the group moves
  * (never lowered), within the policy's host.max_pinned_bytes_per_uid; past that it is refused,
  * naming the key, and nothing changes. */
@@ -527,6 +649,9 @@ int main(void) {
         tcase_add_test(tc, test_claim_fds_come_from_backend);
         tcase_add_test(tc, test_backend_option);
         tcase_add_test(tc, test_iommufd_claim);
+        tcase_add_test(tc, test_policy_pins_backend);
+        tcase_add_test(tc, test_policy_pin_unavailable);
+        tcase_add_test(tc, test_grant_access_checks_pin);
         tcase_add_test(tc, test_memlock_option);
         tcase_add_test(tc, test_restart_without_fd_store);
         tcase_add_test(tc, test_assignctl_shows_backend);

@@ -19,7 +19,7 @@
 
 #include "macro.h"
 #include "names.h"
-#include "policy.h"
+#include "policy-world.h"
 #include "util.h"
 
 #ifndef POLICY_TEST_SRCDIR
@@ -27,10 +27,6 @@
 #endif
 
 /* ---- helpers ---- */
-
-/* Stands for "untouched" in outputs that must not change on failure (Policy is opaque here). */
-static char sentinel_storage;
-#define SENTINEL ((Policy *) &sentinel_storage)
 
 static const char *srcdir(void) {
         const char *d = getenv("TOP_SRCDIR");
@@ -85,60 +81,6 @@ static char *make_tmpdir(void) {
         return d;
 }
 
-/* The error lines as one text, one line each, newline-terminated. */
-static char *join_lines(char **l) {
-        size_t n = 1;
-        char *s, *p;
-
-        for (char **i = l; i && *i; i++)
-                n += strlen(*i) + 1;
-        s = malloc(n);
-        ck_assert_ptr_nonnull(s);
-        p = s;
-        *p = 0;
-        for (char **i = l; i && *i; i++)
-                p = stpcpy(stpcpy(p, *i), "\n");
-        return s;
-}
-
-static Policy *parse_ok(const char *text) {
-        _cleanup_strv_free_ char **errors = NULL;
-        _cleanup_free_ char *joined = NULL;
-        Policy *p = NULL;
-        int r;
-
-        r = policy_parse_file("test.json", text, strlen(text), &p, &errors);
-        joined = join_lines(errors);
-        ck_assert_msg(r == 0, "parse failed (%d): %s", r, joined);
-        ck_assert_ptr_nonnull(p);
-        ck_assert_ptr_null(errors);
-        return p;
-}
-
-/* Parses text of the given size that must fail with exactly the expected error text. */
-static void expect_errors_n(const char *text, size_t size, const char *expected) {
-        Policy *sentinel = SENTINEL, *p = sentinel;
-        _cleanup_strv_free_ char **errors = NULL;
-        _cleanup_free_ char *joined = NULL;
-        int r;
-
-        r = policy_parse_file("test.json", text, size, &p, &errors);
-        ck_assert_int_eq(r, -EINVAL);
-        ck_assert_ptr_eq(p, sentinel);
-        ck_assert_ptr_nonnull(errors);
-        joined = join_lines(errors);
-        ck_assert_str_eq(joined, expected);
-
-        /* Without an error list the result is the same. */
-        r = policy_parse_file("test.json", text, size, &p, NULL);
-        ck_assert_int_eq(r, -EINVAL);
-        ck_assert_ptr_eq(p, sentinel);
-}
-
-static void expect_errors(const char *text, const char *expected) {
-        expect_errors_n(text, strlen(text), expected);
-}
-
 static bool has_suffix(const char *s, const char *suffix) {
         size_t n = strlen(s), m = strlen(suffix);
 
@@ -157,75 +99,6 @@ static char **list_dir(const char *dir, const char *suffix) {
                         ck_assert_int_eq(strv_extend(&l, de->d_name), 0);
         strv_sort(l);
         return TAKE_PTR(l);
-}
-
-static bool any_contains(char **l, const char *needle) {
-        for (char **i = l; i && *i; i++)
-                if (strstr(*i, needle))
-                        return true;
-        return false;
-}
-
-#define assert_reason(v, needle)                                             \
-        do {                                                                 \
-                _cleanup_free_ char *_j = join_lines((v)->reasons);          \
-                ck_assert_msg(any_contains((v)->reasons, needle),            \
-                              "no reason contains \"%s\":\n%s", needle, _j); \
-        } while (0)
-
-/* ---- devices, groups, callers, hosts ---- */
-
-#define DEV(addr, ven, dev, cls)                \
-        ((Device) { .address = addr,            \
-                    .vendor = ven,              \
-                    .device = dev,              \
-                    .subsystem_vendor = 0x1458, \
-                    .subsystem_device = 0x3702, \
-                    .class = cls,               \
-                    .ids_known = true,          \
-                    .numa_node = -1,            \
-                    .boot_vga = -1,             \
-                    .sriov_totalvfs = -1,       \
-                    .sriov_numvfs = -1,         \
-                    .group = -1 })
-
-static char *root_groups[] = { (char *) "root", NULL };
-static char *vmm_groups[] = { (char *) "vmm", NULL };
-static char *alice_groups[] = { (char *) "alice", (char *) "kvm", (char *) "video", NULL };
-static char *eve_groups[] = { (char *) "eve", (char *) "users", NULL };
-
-static const PolicyCaller ROOT = { .uid = 0, .user = "root", .groups = root_groups };
-static const PolicyCaller ROOT_NONAME = { .uid = 0 };
-static const PolicyCaller VMM = { .uid = 1000, .user = "vmm", .groups = vmm_groups };
-static const PolicyCaller ALICE = { .uid = 1001,
-                                    .user = "alice",
-                                    .groups = alice_groups };                         /* in kvm */
-static const PolicyCaller EVE = { .uid = 1002, .user = "eve", .groups = eve_groups }; /* stranger */
-static const PolicyCaller NONAME = { .uid = 1003 };
-
-static char *ir_enabled_reasons[] = { (char *) "DMAR-IR: Enabled IRQ remapping in x2apic mode",
-                                      NULL };
-static char *ir_disabled_reasons[] = { (char *) "intremap=off on the kernel command line", NULL };
-
-static HostInfo host_with(IrVerdict ir, int unsafe) {
-        return (HostInfo) {
-                .kind = IOMMU_KIND_INTEL,
-                .iommu_present = true,
-                .ir = ir,
-                .ir_reasons = ir == IR_ENABLED ? ir_enabled_reasons : ir_disabled_reasons,
-                .unsafe_interrupts = unsafe,
-                .iommufd_unsafe_interrupts = -1,
-                .dma_entry_limit = 65535,
-        };
-}
-
-static void eval_device(const Policy *p, const Device *d, const PolicyCaller *c, PolicyVerdict *v) {
-        ck_assert_int_eq(policy_evaluate_device(p, d, c, v), 0);
-}
-
-static void eval_group(const Policy *p, const Topology *t, const Group *g, const HostInfo *h,
-                       const PolicyCaller *c, PolicyVerdict *v) {
-        ck_assert_int_eq(policy_evaluate_group(p, t, g, h, c, v), 0);
 }
 
 /* ---- corpora ---- */
@@ -697,10 +570,10 @@ START_TEST(test_to_json) {
                 "\"subsystem_vendor\":\"0x1458\",\"subsystem_device\":\"0x3702\",\"class\":\"0x03*\",\"group\":7,"
                 "\"driver\":\"nouveau\",\"boot_vga\":false,\"host_critical\":true,\"numa_node\":1,"
                 "\"physfn\":\"0000:3b:00.0\"},\"users\":[\"vmm\"],\"groups\":null,\"reason\":null,"
-                "\"prepare_at_boot\":true},"
+                "\"prepare_at_boot\":true,\"backend\":null},"
                 "{\"file\":\"test.json\",\"index\":1,\"description\":null,\"action\":\"deny\","
                 "\"match\":{\"class\":\"0x020000\",\"physfn\":true},\"users\":null,\"groups\":[\"kvm\"],"
-                "\"reason\":\"no\",\"prepare_at_boot\":false}]}");
+                "\"reason\":\"no\",\"prepare_at_boot\":false,\"backend\":null}]}");
         json_object_put(j);
 
         /* The default policy: no files, unlimited pinning. */
