@@ -119,14 +119,29 @@ check_DATA = systemd/vfio-assignd.service
 # model, with nothing of the bus glue, the manager or main. libvfio-mock.so is linked in rather
 # than preloaded (found through the rpath): its open/write/ioctl come before libc's all the same,
 # and the program needs no re-exec, so a valgrind run checks the tests themselves.
-check_PROGRAMS += tests/unit/test-lease
-TESTS += tests/unit/test-lease
-tests_unit_test_lease_SOURCES = tests/unit/test-lease.c tests/unit/lease-world.c tests/unit/lease-world.h \
+# What the lease-world programs (lease-world.h) are built from.
+LEASE_WORLD_SRCS = tests/unit/lease-world.c tests/unit/lease-world.h \
 	daemon/lease.c daemon/lease-set.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c daemon/vfio-iommufd.c \
 	daemon/binding.c daemon/vfio.c daemon/sysfs.c \
 	daemon/worker.c daemon/topology.c daemon/parallel.c daemon/pcinames.c daemon/host.c daemon/dmar.c
-tests_unit_test_lease_CPPFLAGS = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'
-tests_unit_test_lease_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
-tests_unit_test_lease_LDFLAGS = -Wl,-rpath,$(abs_top_builddir)/tests/mock
-tests_unit_test_lease_LDADD = tests/mock/libvfio-mock.so libfakesys.a libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) \
+LEASE_WORLD_CPP = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'
+LEASE_WORLD_CC = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
+LEASE_WORLD_LINK = -Wl,-rpath,$(abs_top_builddir)/tests/mock
+LEASE_WORLD_LIBS = tests/mock/libvfio-mock.so libfakesys.a libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) \
 	$(LIBPCI_LIBS) -ldl -lpthread
+check_PROGRAMS += tests/unit/test-lease
+TESTS += tests/unit/test-lease
+tests_unit_test_lease_SOURCES = tests/unit/test-lease.c $(LEASE_WORLD_SRCS)
+tests_unit_test_lease_CPPFLAGS = $(LEASE_WORLD_CPP)
+tests_unit_test_lease_CFLAGS = $(LEASE_WORLD_CC)
+tests_unit_test_lease_LDFLAGS = $(LEASE_WORLD_LINK)
+tests_unit_test_lease_LDADD = $(LEASE_WORLD_LIBS)
+
+# kill -9 at each state a claim records, for each backend, on the same world.
+check_PROGRAMS += tests/unit/test-lease-crash
+TESTS += tests/unit/test-lease-crash
+tests_unit_test_lease_crash_SOURCES = tests/unit/test-lease-crash.c $(LEASE_WORLD_SRCS)
+tests_unit_test_lease_crash_CPPFLAGS = $(LEASE_WORLD_CPP)
+tests_unit_test_lease_crash_CFLAGS = $(LEASE_WORLD_CC)
+tests_unit_test_lease_crash_LDFLAGS = $(LEASE_WORLD_LINK)
+tests_unit_test_lease_crash_LDADD = $(LEASE_WORLD_LIBS)

@@ -32,6 +32,7 @@
 #include <systemd/sd-bus.h>
 
 #include "claim-world.h"
+#include "../mock/mock-observe.h"
 #include "harness.h"
 #include "names.h"
 #include "util.h"
@@ -749,4 +750,85 @@ void world_setup(const char *name) {
         free(H.polkit_log);
         H.polkit_log = path_join(H.tmpdir, "polkit.log");
         harness_start_bus();
+}
+
+int on_pending_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        PendingCall *p = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        const char *path;
+
+        p->done = true;
+        if (e) {
+                p->error_name = strdup(strna(e->name));
+                p->error_message = strdup(strempty(e->message));
+        } else if (sd_bus_message_read(m, "o", &path) > 0)
+                p->path = strdup(path);
+        return 0;
+}
+
+void pending_clear(PendingCall *p) {
+        free(p->error_name);
+        free(p->error_message);
+        free(p->path);
+        *p = (PendingCall) {};
+}
+
+/* Dispatches bus until the pending call has its reply (bounded). */
+void pending_wait(sd_bus *bus, PendingCall *p) {
+        int64_t deadline = now_usec() + WAIT_MS * 1000;
+
+        while (!p->done) {
+                int r = sd_bus_process(bus, NULL);
+
+                ck_assert_int_ge(r, 0);
+                if (r > 0)
+                        continue;
+                ck_assert_msg(now_usec() < deadline, "no reply in %d ms", WAIT_MS);
+                ck_assert_int_ge(sd_bus_wait(bus, 100 * 1000), 0);
+        }
+}
+
+char *lease_backend(const char *path) {
+        _cleanup_json_ json_object *v = lease_property(path, "Backend");
+
+        ck_assert(json_object_is_type(v, json_type_string));
+        return strdup(json_object_get_string(v));
+}
+
+char *claim_q35_with_backend(sd_bus *bus, const char *backend) {
+        return reply_path(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}", Q35_GROUP,
+                                  1, "backend", "s", backend));
+}
+
+void case_start_iommufd(void) {
+        _cleanup_free_ char *spec = path_join(H.tmpdir, "q35-iommufd.host");
+        _cleanup_free_ char *text = xasprintf("include %s/%s\niommufd\n",
+                                              getenv("TEST_DATA_DIR") ?: "tests/data", Q35_HOST);
+        _cleanup_free_ char *devdir = NULL, *node = NULL;
+
+        write_file(spec, text);
+        case_begin(spec);
+        /* The world's dev root is a directory of its own: the node goes there too. */
+        devdir = path_join(C.dev, "dev");
+        node = path_join(devdir, "iommu");
+        ck_assert_int_eq(mkdir(devdir, 0755), 0);
+        write_file(node, "");
+        polkit_allow_all();
+        daemon_start();
+}
+
+void case_start_backend(const char *backend) {
+        if (streq(backend, "iommufd"))
+                case_start_iommufd();
+        else
+                case_start(Q35_HOST);
+}
+
+void wait_hanging(const char *bdf) {
+        int64_t deadline = now_usec() + WAIT_MS * 1000LL;
+
+        while (!mock_is_hanging(C.host, bdf)) {
+                ck_assert_msg(now_usec() < deadline, "nothing of %s hangs", bdf);
+                sleep_ms(5);
+        }
 }

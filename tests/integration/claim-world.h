@@ -179,6 +179,29 @@ char *prepare(sd_bus *bus, const char *bdf, bool persistent);
 void unprepare(sd_bus *bus, const char *bdf);
 void release(sd_bus *bus, const char *path);
 int open_fd(sd_bus *bus, const char *path, const char *member, const char *address);
+
+/* Until a process waits in a hang injection of bdf (tests/mock/mock-observe.h; bounded). */
+void wait_hanging(const char *bdf);
+/* Lease.Backend of the lease at path. */
+char *lease_backend(const char *path);
+/* ClaimGroup of the q35 NICs' group with the option backend; the lease's path. */
+char *claim_q35_with_backend(sd_bus *bus, const char *backend);
+/* case_start() of the q35 host on a kernel with iommufd (the kernel model's "iommufd" host
+ * directive, and dev/iommu). */
+void case_start_iommufd(void);
+/* The q35 host where that backend works: case_start_iommufd() for "iommufd". */
+void case_start_backend(const char *backend);
+
+/* A call left running (sd_bus_call_method_async() with on_pending_reply and a PendingCall): its
+ * error, or the path it returned, once pending_wait() (bounded) saw the reply. */
+typedef struct PendingCall {
+        bool done;
+        char *error_name, *error_message;
+        char *path;
+} PendingCall;
+int on_pending_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+void pending_clear(PendingCall *p);
+void pending_wait(sd_bus *bus, PendingCall *p);
 json_object *list_leases(void);
 size_t n_leases(void);
 json_object *lease_row(const char *path);

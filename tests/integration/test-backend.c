@@ -19,6 +19,7 @@
 
 #include "claim-world.h"
 #include "harness.h"
+#include "../mock/mock-observe.h"
 #include "names.h"
 #include "util.h"
 
@@ -36,13 +37,6 @@ static char *manager_backends(void) {
                                             json_object_get_string(jidx(data, i))),
                                  0);
         return text ?: strdup("");
-}
-
-static char *lease_backend(const char *path) {
-        _cleanup_json_ json_object *v = lease_property(path, "Backend");
-
-        ck_assert(json_object_is_type(v, json_type_string));
-        return strdup(json_object_get_string(v));
 }
 
 /* What /proc/self/fd/N says fd is. */
@@ -161,20 +155,6 @@ START_TEST(test_claim_fds_come_from_backend) {
 }
 END_TEST
 
-/* ClaimGroup of the q35 NICs' group with the option backend; the lease's path. */
-static char *claim_q35_with_backend(sd_bus *bus, const char *backend) {
-        sd_bus_message *reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}",
-                                        Q35_GROUP, 1, "backend", "s", backend);
-        const char *p = NULL;
-        char *path;
-
-        ck_assert_int_ge(sd_bus_message_read(reply, "o", &p), 0);
-        path = strdup(p);
-        ck_assert_ptr_nonnull(path);
-        sd_bus_message_unref(reply);
-        return path;
-}
-
 /* The claim option "backend": an unknown name and a backend this kernel lacks are refused at
  * once, naming the name or what the kernel misses, and change nothing; "auto" takes type1 where
  * there is no iommufd, and such a lease has no iommufd or cdevs to hand out. */
@@ -219,25 +199,6 @@ START_TEST(test_backend_option) {
         case_end();
 }
 END_TEST
-
-/* The q35 host on a kernel with iommufd (the kernel model's "iommufd" host directive). */
-static void case_start_iommufd(void) {
-        _cleanup_free_ char *spec = path_join(H.tmpdir, "q35-iommufd.host");
-        _cleanup_free_ char *text = xasprintf("include %s/%s\niommufd\n",
-                                              getenv("TEST_DATA_DIR") ?: "tests/data", Q35_HOST);
-
-        _cleanup_free_ char *devdir = NULL, *node = NULL;
-
-        write_file(spec, text);
-        case_begin(spec);
-        /* The world's dev root is a directory of its own: the node goes there too. */
-        devdir = path_join(C.dev, "dev");
-        node = path_join(devdir, "iommu");
-        ck_assert_int_eq(mkdir(devdir, 0755), 0);
-        write_file(node, "");
-        polkit_allow_all();
-        daemon_start();
-}
 
 /* An iommufd claim of a two-NIC group on the kernel model: one iommufd, a cdev of each NIC
  * opened afresh for each call, none of type1's fds; the release gives both back. A cdev that
@@ -566,6 +527,54 @@ START_TEST(test_assignctl_shows_backend) {
 }
 END_TEST
 
+/* ---- kill -9 in the iommufd backend's open (the states a claim records, for both backends:
+ * test-claim.c) ---- */
+
+/* The lease in state.json is in that state, with the iommufd backend. */
+static void assert_state_is(const char *state) {
+        _cleanup_json_ json_object *s = state_json();
+        json_object *lease = state_only_lease(s);
+
+        ck_assert_str_eq(jstr_or_null(lease, "state"), state);
+        ck_assert_str_eq(jstr_or_null(lease, "backend"), "iommufd");
+}
+
+/* SIGKILL while the daemon opens the backend: both NICs on vfio-pci, the iommufd open, NIC2's cdev
+ * open hanging, state.json "binding". The kernel closes the daemon's iommufd; the restarted daemon
+ * gives the group back. */
+START_TEST(test_iommufd_crash_in_backend_open) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_(pending_clear) PendingCall claim = {};
+
+        case_start_iommufd();
+        set_faults(NIC2 " cdev-open-hang 60\n");
+        bus = bus_connect();
+        ck_assert_int_ge(sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
+                                                  "ClaimGroup", on_pending_reply, &claim, "ua{sv}",
+                                                  Q35_GROUP, 1, "backend", "s", "iommufd"),
+                         0);
+        ck_assert_int_ge(sd_bus_flush(bus), 0);
+        wait_hanging(NIC2);
+        ck_assert(wait_state(Q35_GROUP, "binding", 0));
+        ck_assert(mock_iommufd_context_exists(C.host));
+
+        daemon_kill();
+        pending_wait(bus, &claim);
+        ck_assert_msg(claim.error_name, "the claim succeeded after all: %s", strna(claim.path));
+        assert_state_is("binding");
+        assert_on_vfio(NIC1);
+        assert_on_vfio(NIC2);
+
+        set_faults("");
+        daemon_start();
+        assert_q35_group_back();
+        ck_assert(log_contains("was binding: giving it back"));
+        assert_state_empty();
+        case_end();
+}
+END_TEST
+
 /* ---- state.json's "backend" at start ---- */
 
 /* A file written before there were backends has none: its leases are type1, and are written
@@ -649,6 +658,7 @@ int main(void) {
         tcase_add_test(tc, test_claim_fds_come_from_backend);
         tcase_add_test(tc, test_backend_option);
         tcase_add_test(tc, test_iommufd_claim);
+        tcase_add_test(tc, test_iommufd_crash_in_backend_open);
         tcase_add_test(tc, test_policy_pins_backend);
         tcase_add_test(tc, test_policy_pin_unavailable);
         tcase_add_test(tc, test_grant_access_checks_pin);

@@ -249,81 +249,64 @@ END_TEST
 
 /* ---- 3. crashes at every recorded transition, and restarts ---- */
 
-typedef struct Pending {
-        bool done;
-        char *error_name, *error_message;
-        char *path;
-} Pending;
-
-static int on_pending_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        Pending *p = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-        const char *path;
-
-        p->done = true;
-        if (e) {
-                p->error_name = strdup(strna(e->name));
-                p->error_message = strdup(strempty(e->message));
-        } else if (sd_bus_message_read(m, "o", &path) > 0)
-                p->path = strdup(path);
-        return 0;
-}
-
-static void pending_clear(Pending *p) {
-        free(p->error_name);
-        free(p->error_message);
-        free(p->path);
-        *p = (Pending) {};
-}
-
-/* Dispatches bus until the pending call has its reply (bounded). */
-static void pending_wait(sd_bus *bus, Pending *p) {
-        int64_t deadline = now_usec() + WAIT_MS * 1000;
-
-        while (!p->done) {
-                int r = sd_bus_process(bus, NULL);
-
-                ck_assert_int_ge(r, 0);
-                if (r > 0)
-                        continue;
-                ck_assert_msg(now_usec() < deadline, "no reply in %d ms", WAIT_MS);
-                ck_assert_int_ge(sd_bus_wait(bus, 100 * 1000), 0);
-        }
-}
-
 /* The member whose writes hang in the crash tests: the first (nothing moved yet) or the
  * second (the first is already on vfio-pci, or already back). */
 static const char *const hang_members[] = { NIC1, NIC2 };
+
+/* The crash tests run for each backend (the index's high part) and, where a write hangs, each
+ * hanging member (its low part): a lease's backend is recorded from the first state on. */
+static const char *const crash_backends[] = { "type1", "iommufd" };
+#define CRASH_BACKEND(i) crash_backends[(i) / ELEMENTSOF(hang_members)]
+#define CRASH_HANG(i) ((i) % ELEMENTSOF(hang_members))
+
+static char *claim_with(sd_bus *bus, const char *backend) {
+        return streq(backend, "type1") ? claim_group(bus, Q35_GROUP)
+                                       : claim_q35_with_backend(bus, backend);
+}
+
+static void assert_state_backend(const char *backend) {
+        _cleanup_json_ json_object *state = state_json();
+
+        ck_assert_str_eq(jstr_or_null(state_only_lease(state), "backend"), backend);
+}
 
 /* SIGKILL while a member is being bound (state.json says "binding"); the restarted daemon
  * rolls the group back. */
 START_TEST(test_crash_while_binding) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
-        _cleanup_(pending_clear) Pending claim = {};
-        _cleanup_free_ char *fault = xasprintf("%s hang 60\n", hang_members[_i]);
+        _cleanup_(pending_clear) PendingCall claim = {};
+        const char *backend = CRASH_BACKEND(_i), *member = hang_members[CRASH_HANG(_i)];
+        _cleanup_free_ char *fault = xasprintf("%s hang 60\n", member);
+        int k;
 
-        case_start(Q35_HOST);
+        case_start_backend(backend);
         /* Writes concerning that member block: the daemon freezes in its binding. */
         set_faults(fault);
         bus = bus_connect();
-        ck_assert_int_ge(sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
-                                                  "ClaimGroup", on_pending_reply, &claim, "ua{sv}",
-                                                  Q35_GROUP, 0),
-                         0);
+        if (streq(backend, "type1"))
+                k = sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
+                                             "ClaimGroup", on_pending_reply, &claim, "ua{sv}",
+                                             Q35_GROUP, 0);
+        else
+                k = sd_bus_call_method_async(bus, &slot, BUS_NAME, OBJ_ROOT, IFACE_MANAGER,
+                                             "ClaimGroup", on_pending_reply, &claim, "ua{sv}",
+                                             Q35_GROUP, 1, "backend", "s", backend);
+        ck_assert_int_ge(k, 0);
         ck_assert_int_ge(sd_bus_flush(bus), 0);
         ck_assert_msg(wait_state(Q35_GROUP, "binding", WAIT_MS), "state.json never said binding");
-        if (_i > 0)
+        if (CRASH_HANG(_i) > 0)
                 ck_assert_msg(wait_driver(NIC1, DRIVER_VFIO_PCI, WAIT_MS),
                               "the first NIC was not bound");
-        /* Time for the daemon to enter the hanging write; that member must not move. */
-        sleep_ms(200);
-        assert_on_host(hang_members[_i], NIC_DRIVER);
+        /* The daemon is inside the hanging write; that member has not moved. */
+        wait_hanging(member);
+        assert_on_host(member, NIC_DRIVER);
         ck_assert(wait_state(Q35_GROUP, "binding", 0));
 
         daemon_kill();
         pending_wait(bus, &claim);
         ck_assert_msg(claim.error_name, "the claim succeeded after all: %s", strna(claim.path));
+        assert_state_backend(backend);
 
         set_faults("");
         daemon_start();
@@ -338,13 +321,14 @@ END_TEST
 START_TEST(test_crash_while_releasing) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
-        _cleanup_(pending_clear) Pending rel = {};
+        _cleanup_(pending_clear) PendingCall rel = {};
         _cleanup_free_ char *path = NULL;
-        _cleanup_free_ char *fault = xasprintf("%s hang 60\n", hang_members[_i]);
+        const char *backend = CRASH_BACKEND(_i), *member = hang_members[CRASH_HANG(_i)];
+        _cleanup_free_ char *fault = xasprintf("%s hang 60\n", member);
 
-        case_start(Q35_HOST);
+        case_start_backend(backend);
         bus = bus_connect();
-        path = claim_group(bus, Q35_GROUP);
+        path = claim_with(bus, backend);
         ck_assert(wait_state(Q35_GROUP, "active", 0));
 
         set_faults(fault);
@@ -354,16 +338,17 @@ START_TEST(test_crash_while_releasing) {
         ck_assert_int_ge(sd_bus_flush(bus), 0);
         ck_assert_msg(wait_state(Q35_GROUP, "releasing", WAIT_MS),
                       "state.json never said releasing");
-        if (_i > 0)
+        if (CRASH_HANG(_i) > 0)
                 ck_assert_msg(wait_driver(NIC1, NIC_DRIVER, WAIT_MS),
                               "the first NIC was not given back");
-        sleep_ms(200);
-        assert_driver(hang_members[_i], DRIVER_VFIO_PCI);
+        wait_hanging(member);
+        assert_driver(member, DRIVER_VFIO_PCI);
         assert_driver(NIC2, DRIVER_VFIO_PCI);
 
         daemon_kill();
         pending_wait(bus, &rel);
         ck_assert(rel.error_name);
+        assert_state_backend(backend);
 
         set_faults("");
         daemon_start();
@@ -379,11 +364,11 @@ END_TEST
 START_TEST(test_crash_while_stuck) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_json_ json_object *leases = NULL, *state = NULL;
-        _cleanup_free_ char *path = NULL, *msg = NULL;
+        _cleanup_free_ char *path = NULL, *msg = NULL, *backend = NULL;
 
-        case_start(Q35_HOST);
+        case_start_backend(crash_backends[_i]);
         bus = bus_connect();
-        path = claim_group(bus, Q35_GROUP);
+        path = claim_with(bus, crash_backends[_i]);
         set_faults(NIC2 " refuse-release EBUSY\n");
         msg = call_error(bus, ERROR_PREFIX "Stuck", path, IFACE_LEASE, "Release", "a{sv}", 0);
         assert_contains(msg, NIC2);
@@ -395,6 +380,9 @@ START_TEST(test_crash_while_stuck) {
         ck_assert_str_eq(row_str(jidx(leases, 0), ROW_STATE), "stuck");
         state = state_json();
         ck_assert_str_eq(jstr_or_null(state_only_lease(state), "state"), "stuck");
+        assert_state_backend(crash_backends[_i]);
+        backend = lease_backend(path);
+        ck_assert_str_eq(backend, crash_backends[_i]);
         assert_on_host(NIC1, NIC_DRIVER);
         assert_driver(NIC2, DRIVER_VFIO_PCI);
 
@@ -406,17 +394,17 @@ START_TEST(test_crash_while_stuck) {
 }
 END_TEST
 
-/* SIGKILL with an active claim whose holder stays connected: the claim survives, is tracked
- * again, and goes when its holder does. */
+/* SIGKILL with an active claim whose holder stays connected: the claim survives with its
+ * backend, is tracked again, and goes when its holder does. */
 START_TEST(test_restart_keeps_claim) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_json_ json_object *row = NULL, *state = NULL;
-        _cleanup_free_ char *path = NULL, *holder = NULL;
+        _cleanup_free_ char *path = NULL, *holder = NULL, *backend = NULL;
         char *bdfs[] = { (char *) NIC1, (char *) NIC2, NULL };
 
-        case_start(Q35_HOST);
+        case_start_backend(crash_backends[_i]);
         bus = bus_connect();
-        path = claim_group(bus, Q35_GROUP);
+        path = claim_with(bus, crash_backends[_i]);
         holder = strdup(unique_name(bus));
 
         daemon_kill();
@@ -427,8 +415,18 @@ START_TEST(test_restart_keeps_claim) {
         ck_assert_str_eq(row_str(row, ROW_HOLDER), holder);
         state = state_json();
         ck_assert_str_eq(jstr_or_null(state_only_lease(state), "holder"), holder);
+        assert_state_backend(crash_backends[_i]);
+        backend = lease_backend(path);
+        ck_assert_str_eq(backend, crash_backends[_i]);
         assert_on_vfio(NIC1);
         assert_on_vfio(NIC2);
+        if (streq(crash_backends[_i], "iommufd")) {
+                /* Its iommufd went with the killed daemon (no fd store here). */
+                _cleanup_free_ char *msg = call_error(bus, ERROR_PREFIX "NotActive", path,
+                                                      IFACE_LEASE, "OpenIommufd", "");
+
+                assert_contains(msg, "did not survive a restart of the daemon");
+        }
 
         /* Tracked again: the holder goes, the group comes back. */
         bus = sd_bus_flush_close_unref(bus);
@@ -1001,7 +999,7 @@ static void wait_group_job(sd_bus *bus, uint32_t group, const char *want) {
 START_TEST(test_hung_probe_holds_up_only_its_group) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL, *other = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
-        _cleanup_(pending_clear) Pending hung = {};
+        _cleanup_(pending_clear) PendingCall hung = {};
         _cleanup_free_ char *path = NULL, *job = NULL, *out = NULL, *heading = NULL, *line = NULL;
         sd_bus_message *reply;
         int64_t t0, list_us, claim_us;
@@ -1077,8 +1075,8 @@ END_TEST
 START_TEST(test_jobs_of_one_group_run_in_order) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *first = NULL, *second = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot1 = NULL, *slot2 = NULL;
-        _cleanup_(pending_clear) Pending a = {};
-        _cleanup_(pending_clear) Pending b = {};
+        _cleanup_(pending_clear) PendingCall a = {};
+        _cleanup_(pending_clear) PendingCall b = {};
         _cleanup_free_ char *held = NULL;
 
         case_start(Q35_HOST);
@@ -1356,7 +1354,7 @@ END_TEST
 START_TEST(test_holder_exit_during_claim) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
-        _cleanup_(pending_clear) Pending claim = {};
+        _cleanup_(pending_clear) PendingCall claim = {};
         char *bdfs[] = { (char *) NIC1, (char *) NIC2, NULL };
 
         case_start(Q35_HOST);
@@ -1404,10 +1402,12 @@ int main(void) {
         tcase_add_test(tc, test_claim_bridge_group_server);
         tcase_add_test(tc, test_third_member_fails);
         tcase_add_test(tc, test_third_member_bind_fails);
-        tcase_add_loop_test(tc, test_crash_while_binding, 0, ELEMENTSOF(hang_members));
-        tcase_add_loop_test(tc, test_crash_while_releasing, 0, ELEMENTSOF(hang_members));
-        tcase_add_test(tc, test_crash_while_stuck);
-        tcase_add_test(tc, test_restart_keeps_claim);
+        tcase_add_loop_test(tc, test_crash_while_binding, 0,
+                            ELEMENTSOF(hang_members) * ELEMENTSOF(crash_backends));
+        tcase_add_loop_test(tc, test_crash_while_releasing, 0,
+                            ELEMENTSOF(hang_members) * ELEMENTSOF(crash_backends));
+        tcase_add_loop_test(tc, test_crash_while_stuck, 0, ELEMENTSOF(crash_backends));
+        tcase_add_loop_test(tc, test_restart_keeps_claim, 0, ELEMENTSOF(crash_backends));
         tcase_add_test(tc, test_restart_releases_orphan);
         tcase_add_test(tc, test_restart_keeps_prepare);
         tcase_add_test(tc, test_holder_exit_releases_fast);

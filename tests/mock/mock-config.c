@@ -5,6 +5,7 @@
  *   BDF bind-fails | probe-nothing | unbind-ebusy | override-eio | reset-fails
  *   BDF hang SECONDS
  *   BDF probe-hang SECONDS
+ *   BDF cdev-open-hang SECONDS
  *   BDF host-driver NAME
  *   BDF refuse-release [ERRNO-NAME]
  *   BDF cdev-open-fails | bind-iommufd-fails
@@ -94,12 +95,16 @@ static void apply(MockFaults *f, char **argv, size_t argc) {
                 f->cdev_open_fails = true;
         else if (streq(what, "bind-iommufd-fails"))
                 f->bind_iommufd_fails = true;
-        else if ((streq(what, "hang") || streq(what, "probe-hang")) && argc == 3) {
+        else if ((streq(what, "hang") || streq(what, "probe-hang") ||
+                  streq(what, "cdev-open-hang")) &&
+                 argc == 3) {
                 uint32_t s;
 
                 if (safe_atou32(argv[2], 10, &s) >= 0)
                         *(streq(what, "hang") ? &f->hang_sec
-                                              : &f->probe_hang_sec) = MIN(s, MOCK_HANG_MAX_SEC);
+                          : streq(what, "probe-hang")
+                                  ? &f->probe_hang_sec
+                                  : &f->cdev_open_hang_sec) = MIN(s, MOCK_HANG_MAX_SEC);
         } else if (streq(what, "host-driver") && argc == 3 && filename_is_valid(argv[2]) &&
                    strlen(argv[2]) < MOCK_NAME_MAX)
                 strcpy(f->host_driver, argv[2]);

@@ -462,6 +462,14 @@ static int open_cdev(const MockRoots *roots, const char *rel, int flags) {
         r = mock_config_load(bdf, &f);
         if (r < 0)
                 return r;
+        if (f.cdev_open_hang_sec > 0) {
+                /* Nothing in the kernel blocks here: this holds a process between the steps of an
+                 * iommufd claim, for a test to kill it there. The open completes afterwards. */
+                mock_hang(roots->root, bdf, f.cdev_open_hang_sec);
+                r = mock_config_load(bdf, &f);
+                if (r < 0)
+                        return r;
+        }
         if (f.cdev_open_fails)
                 return -EIO;
         /* vfio_device_fops_cdev_open() checks nothing else: the group's users and the DMA

@@ -878,9 +878,19 @@ static int store_sriov_numvfs(Ctx *c, const char *pf, const char *value) {
         return create_vfs(c, pf, want);
 }
 
-static void sleep_seconds(unsigned s) {
+void mock_hang(const char *root, const char *bdf, unsigned s) {
+        _cleanup_close_ int dirfd = -1, fd = -1;
         struct timespec ts = { .tv_sec = s };
+        char p[128];
 
+        /* The marker is best effort: without it the hang is the same, only not observable. */
+        dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd >= 0 && state_dir(dirfd, NULL) >= 0) {
+                snprintf(p, sizeof(p), MOCK_STATE_DIR "/" MOCK_HANG_PREFIX "%s", bdf);
+                fd = openat(dirfd, p, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+                if (fd >= 0 && flock(fd, LOCK_SH) < 0)
+                        fd = safe_close(fd);
+        }
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
 }
@@ -920,7 +930,7 @@ ssize_t mock_attr_write(const MockRoots *roots, MockAttr attr, const char *name,
         if (c.faults.hang_sec > 0 ||
             (attr == MOCK_ATTR_DRIVERS_PROBE && c.faults.probe_hang_sec > 0)) {
                 /* A probe or remove that takes its time; the write completes afterwards. */
-                sleep_seconds(c.faults.hang_sec ?: c.faults.probe_hang_sec);
+                mock_hang(roots->root, bdf, c.faults.hang_sec ?: c.faults.probe_hang_sec);
                 r = mock_config_load(bdf, &c.faults);
                 if (r < 0)
                         return r;

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "mock-observe.h"
+
 /* While non-zero, the calling thread is inside the model: every interposed call goes straight
  * to libc, so the model can use open/write/close (and fakesys) like any other code. */
 extern __thread int mock_guard __attribute__((tls_model("initial-exec")));
@@ -50,6 +52,7 @@ typedef struct MockFaults {
         bool bind_iommufd_fails;         /* VFIO_DEVICE_BIND_IOMMUFD fails ENODEV */
         unsigned hang_sec;               /* writes concerning the device block this long */
         unsigned probe_hang_sec;         /* drivers_probe writes naming it block this long */
+        unsigned cdev_open_hang_sec;     /* opening the device's cdev blocks this long */
         int refuse_release;              /* errno for unbinding from vfio-pci; 0: none */
         char host_driver[MOCK_NAME_MAX]; /* "": none */
 } MockFaults;
@@ -59,6 +62,10 @@ typedef struct MockFaults {
 /* Reads $VFIO_MOCK_CONFIG afresh: the lines for bdf (NULL: only the global ones). A missing
  * variable or file means no faults. */
 int mock_config_load(const char *bdf, MockFaults *ret);
+
+/* Waits s seconds (whatever signals arrive) for a hang injection of bdf, observable from outside
+ * meanwhile (mock-observe.h). */
+void mock_hang(const char *root, const char *bdf, unsigned s);
 
 /* ---- sysfs attributes (mock-model.c) ---- */
 

@@ -5,7 +5,7 @@
 # into; only the interposed libc functions are exported.
 check_PROGRAMS += tests/mock/libvfio-mock.so
 tests_mock_libvfio_mock_so_SOURCES = \
-	tests/mock/mock.h \
+	tests/mock/mock.h tests/mock/mock-observe.h \
 	tests/mock/vfio-mock.c \
 	tests/mock/mock-model.c \
 	tests/mock/mock-vfio.c \

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vfio.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -17,6 +18,7 @@
 
 #include "hostspec.h"
 #include "iommufd-uapi.h"
+#include "mock-observe.h"
 #include "test-mock-lib.h"
 
 #define CDEV0 "dev/vfio/devices/vfio0"
@@ -315,6 +317,52 @@ START_TEST(test_cdev_open) {
         ck_assert_int_eq(in_child(open_cdev_as_nobody), EACCES);
         ck_assert_int_eq(fchownat(root_fd, CDEV0, 65534, 0, 0), 0);
         ck_assert_int_eq(in_child(open_cdev_as_nobody), 0);
+}
+END_TEST
+
+static int open_cdev0(void) {
+        int fd = open_dev(CDEV0, O_RDWR);
+
+        return fd >= 0 ? 0 : 1;
+}
+
+/* The open waits, then does what it would have done: here, fail with cdev-open-fails. Other
+ * devices' cdevs open at once. While a process waits, mock-observe.h sees it, and not after. */
+START_TEST(test_cdev_open_hang) {
+        double t0;
+        int fd, status;
+        pid_t pid;
+
+        to_vfio(NVME);
+        to_vfio(NIC0);
+        config(NVME " cdev-open-hang 1\n");
+        t0 = now_sec();
+        fd = open_dev(CDEV0, O_RDWR);
+        ck_assert_int_ge(fd, 0);
+        ck_assert(now_sec() - t0 >= 0.95);
+        close(fd);
+        t0 = now_sec();
+        fd = open_dev(CDEV1, O_RDWR);
+        ck_assert_int_ge(fd, 0);
+        ck_assert(now_sec() - t0 < 0.9);
+        close(fd);
+        config(NVME " cdev-open-hang 1\n" NVME " cdev-open-fails\n");
+        t0 = now_sec();
+        ck_assert_int_eq(open_dev(CDEV0, O_RDWR), -EIO);
+        ck_assert(now_sec() - t0 >= 0.95);
+
+        config(NVME " cdev-open-hang 60\n");
+        ck_assert(!mock_is_hanging(root, NVME));
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                _exit(open_cdev0());
+        for (t0 = now_sec(); !mock_is_hanging(root, NVME); usleep(5000))
+                ck_assert_msg(now_sec() - t0 < 10, "the opener never hung");
+        ck_assert(!mock_is_hanging(root, NIC0));
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(!mock_is_hanging(root, NVME));
 }
 END_TEST
 
@@ -729,6 +777,7 @@ static Suite *suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, test_cdev_open);
+        tcase_add_test(tc, test_cdev_open_hang);
         tcase_add_test(tc, test_cdev_before_bind);
         tcase_add_test(tc, test_cdev_bind);
         tcase_add_test(tc, test_cdev_legacy_group);

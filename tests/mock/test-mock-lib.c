@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -331,4 +332,11 @@ int close_events(int ifd) {
                         n += !!(((struct inotify_event *) p)->mask &
                                 (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE));
         return n;
+}
+
+double now_sec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }

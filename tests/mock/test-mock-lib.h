@@ -73,5 +73,7 @@ int test_mock_main(int argc, char *argv[], Suite *(*make_suite)(void) );
                 ck_assert_str_eq(_d, (expected));         \
         } while (0)
 
+/* CLOCK_MONOTONIC, for the hang injections. */
+double now_sec(void);
 /* How many close events the inotify watch ifd has queued (it is non-blocking). */
 int close_events(int ifd);

@@ -365,13 +365,6 @@ END_TEST
 
 /* ---- hang ---- */
 
-static double now_sec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 START_TEST(test_hang) {
         double t0;
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The world of test-lease.c (lease-world.h). */
+/* The world of test-lease.c and test-lease-crash.c (lease-world.h). */
 #include <check.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -14,13 +14,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hostspec.h"
 #include "json-util.h"
 #include "lease-world.h"
+#include "../mock/mock-observe.h"
 #include "names.h"
 #include "state.h"
 #include "topology.h"
@@ -47,6 +50,25 @@ static char *tmpdir, *faults_path;
 char spy_fd_device[SPY_FDS][PCI_ADDRESS_STRLEN];
 char **spy_resets;
 
+/* A VFIO device cdev is a file of the model's .vfio-mock/cdev/BDF/ (tests/mock/README.md). */
+static void cdev_device(int fd, char ret[static PCI_ADDRESS_STRLEN]) {
+        char link[32], target[PATH_MAX];
+        const char *p;
+        ssize_t n;
+
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 0)
+                return;
+        target[n] = 0;
+        p = strstr(target, "/.vfio-mock/cdev/");
+        if (p) {
+                p += strlen("/.vfio-mock/cdev/");
+                snprintf(ret, PCI_ADDRESS_STRLEN, "%.*s",
+                         (int) MIN(strcspn(p, "/"), (size_t) PCI_ADDRESS_STRLEN - 1), p);
+        }
+}
+
 int ioctl(int fd, unsigned long request, ...) {
         static int (*next)(int, unsigned long, ...);
         va_list ap;
@@ -61,8 +83,13 @@ int ioctl(int fd, unsigned long request, ...) {
         r = next(fd, request, arg);
         if (request == VFIO_GROUP_GET_DEVICE_FD && r >= 0 && r < SPY_FDS)
                 snprintf(spy_fd_device[r], PCI_ADDRESS_STRLEN, "%s", (const char *) arg);
-        if (request == VFIO_DEVICE_RESET && r == 0 && fd >= 0 && fd < SPY_FDS)
-                (void) strv_extend(&spy_resets, spy_fd_device[fd]);
+        if (request == VFIO_DEVICE_RESET && r == 0 && fd >= 0 && fd < SPY_FDS) {
+                char cdev[PCI_ADDRESS_STRLEN] = "";
+
+                /* A cdev says which device it is; a legacy device fd, the call that made it. */
+                cdev_device(fd, cdev);
+                (void) strv_extend(&spy_resets, cdev[0] ? cdev : spy_fd_device[fd]);
+        }
         return r;
 }
 
@@ -183,6 +210,12 @@ void world_setup(void) {
         ck_assert_ptr_nonnull(model);
         memset(spy_fd_device, 0, sizeof(spy_fd_device));
         spy_resets = NULL;
+}
+
+void world_enable_iommufd(void) {
+        mock_off();
+        ck_assert_int_eq(fakesys_enable_iommufd(fs), 0);
+        mock_on();
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -473,9 +506,12 @@ int crash_helper(int argc, char *argv[]) {
         Model *m;
         char b;
 
-        if (argc != 6 && argc != 7)
+        if (argc != 7 && argc != 8)
                 return 2;
-        if (argc == 7 && safe_atoi32(argv[6], &go_fd) < 0)
+        if (argc == 8 && safe_atoi32(argv[7], &go_fd) < 0)
+                return 2;
+        req.backend = vfio_backend_ops_from_name(argv[5]);
+        if (!req.backend)
                 return 2;
         m = view_new(argv[2]);
         if (!m || state_open_dir(argv[3], &run_fd, &error) < 0 ||
@@ -487,7 +523,7 @@ int crash_helper(int argc, char *argv[]) {
         }
         if (lease_set_acquire(s, &req, &l, &err) < 0)
                 r = 4;
-        else if (streq(argv[5], "release") &&
+        else if (streq(argv[6], "release") &&
                  (read(go_fd, &b, 1) != 1 || lease_set_release(s, l, &err) < 0))
                 r = 5;
         if (err.message)
@@ -498,11 +534,11 @@ int crash_helper(int argc, char *argv[]) {
         return r;
 }
 
-pid_t spawn_helper(const char *mode, int *ret_go) {
+pid_t spawn_helper(const char *mode, const char *backend, int *ret_go) {
         _cleanup_free_ char *exe = self_exe(), *go_arg = NULL;
-        char *argv[] = {
-                exe, (char *) "--crash-helper", root, run_dir, state_dir, (char *) mode, NULL, NULL
-        };
+        char *argv[] = { exe,       (char *) "--crash-helper", root,          run_dir,
+                         state_dir, (char *) backend,          (char *) mode, NULL,
+                         NULL };
         int go[2] = { -1, -1 };
         pid_t pid;
 
@@ -510,7 +546,7 @@ pid_t spawn_helper(const char *mode, int *ret_go) {
                 /* The read end goes to the helper; the write end stays here. */
                 ck_assert_int_eq(pipe(go), 0);
                 ck_assert_int_eq(fcntl(go[1], F_SETFD, FD_CLOEXEC), 0);
-                argv[6] = go_arg = xasprintf("%d", go[0]);
+                argv[7] = go_arg = xasprintf("%d", go[0]);
         }
 
         pid = fork();
@@ -535,4 +571,93 @@ bool state_says(const char *want) {
                 return false;
         l = json_object_array_get_idx(leases, 0);
         return json_object_object_get_ex(l, "state", &v) && streq(json_object_get_string(v), want);
+}
+
+/* ---- kill -9 half way ---- */
+
+typedef struct Point {
+        const char *state;
+        int hang;
+} Point;
+
+/* state.json says `state`, the member's write hangs and, when it is the second member, the
+ * first has moved: to vfio-pci while binding, back to nouveau while releasing. */
+static bool crash_point(const void *data) {
+        const Point *p = data;
+        _cleanup_free_ char *gpu = NULL;
+
+        if (!state_says(p->state))
+                return false;
+        if (p->hang < 0)
+                return true;
+        if (!mock_is_hanging(root, p->hang == 0 ? GPU : AUDIO))
+                return false;
+        if (p->hang == 0)
+                return true;
+        gpu = driver_of(GPU);
+        return streq_ptr(gpu, streq(p->state, "binding") ? DRIVER_VFIO_PCI : "nouveau");
+}
+
+void wait_until(pid_t pid, bool (*reached)(const void *data), const void *data, const char *what) {
+        int64_t deadline = now_usec() + WAIT_MS * 1000LL;
+        int status = 0;
+
+        while (!reached(data)) {
+                ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0,
+                              "the helper ended on its own (status %d)", status);
+                ck_assert_msg(now_usec() < deadline, "never reached: %s", what);
+                nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
+        }
+}
+
+void wait_point(pid_t pid, const char *state, int hang) {
+        _cleanup_free_ char *what = xasprintf("state.json saying %s", state);
+
+        wait_until(pid, crash_point, &(Point) { .state = state, .hang = hang }, what);
+}
+
+void kill_helper(pid_t pid) {
+        int status = 0;
+
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+void kill_at(pid_t pid, const char *state, int hang) {
+        wait_point(pid, state, hang);
+        kill_helper(pid);
+}
+
+void restart_gives_back(const char *was) {
+        _cleanup_(restart_clear) Restart r = { .alive = true };
+        _cleanup_free_ char *line = xasprintf("lease 1 on IOMMU group 7 was %s: giving it back",
+                                              was);
+        LeaseSet *s;
+
+        faults("");
+        s = set_restart(&r, 0);
+        assert_log_has(r.log, line);
+        ck_assert_uint_eq(r.n_adopted, 1);
+        ck_assert_uint_eq(s->n, 0);
+        assert_gpu_group_on_host();
+        ck_assert(was_reset(GPU) && was_reset(AUDIO));
+        ck_assert_uint_eq(state_n_leases(), 0);
+        lease_set_free(s);
+}
+
+int lease_world_main(int argc, char *argv[], Suite *(*make_suite)(void) ) {
+        SRunner *sr;
+        int failed;
+
+        if (argc > 1 && streq(argv[1], "--crash-helper"))
+                return crash_helper(argc, argv);
+        /* Whatever the caller's environment says, each test picks its own root. */
+        unsetenv("VFIO_MOCK_ROOT");
+        unsetenv("VFIO_MOCK_DEV_ROOT");
+        sr = srunner_create(make_suite());
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The world of tests/unit/test-lease.c: the workstation sample host built with fakesys, the
+/* The world of tests/unit/test-lease.c and test-lease-crash.c: the workstation sample host built with fakesys, the
  * kernel model (libvfio-mock.so, linked into the program) switched on for it, a runtime and a
  * state directory, and the helpers that read outcomes back from the tree and the state files
  * without going through the code under test. */
@@ -43,6 +43,8 @@ extern char **spy_resets;
 /* The checked fixture: a fresh tree, the model on, no faults, an empty uevent log. */
 void world_setup(void);
 void world_teardown(void);
+/* The kernel has iommufd: dev/iommu (tests/mock/README.md). */
+void world_enable_iommufd(void);
 
 bool streq_ptr(const char *a, const char *b);
 int64_t now_usec(void);
@@ -122,10 +124,25 @@ char *log_text(char **log);
 int guard_yes(void *userdata, uint32_t group, char **ret_why);
 int guard_no(void *userdata, uint32_t group, char **ret_why);
 
-/* The crash helper: this program run as "--crash-helper ROOT RUN STATE claim|release [GO_FD]"
- * claims the GPU group through a lease set and, for "release", gives it back once a byte arrives
- * on GO_FD. A new process image, not a fork: the writer threads of daemon/worker.c do not survive
- * a fork. */
+/* The crash helper: this program run as
+ * "--crash-helper ROOT RUN STATE BACKEND claim|release [GO_FD]" claims the GPU group through a
+ * lease set with that backend and, for "release", gives it back once a byte arrives on GO_FD. A
+ * new process image, not a fork: the writer threads of daemon/worker.c do not survive a fork. */
 int crash_helper(int argc, char *argv[]);
 /* Starts it; for "release", *ret_go is the pipe's write end. */
-pid_t spawn_helper(const char *mode, int *ret_go);
+pid_t spawn_helper(const char *mode, const char *backend, int *ret_go);
+
+/* main() of a program on this world: the crash helper when asked for, else the suite. */
+int lease_world_main(int argc, char *argv[], Suite *(*make_suite)(void) );
+
+/* Waits (bounded) until reached(data) holds; the helper must not end before. */
+void wait_until(pid_t pid, bool (*reached)(const void *data), const void *data, const char *what);
+/* Until state.json says state and, unless hang is -1, the write of a member hangs (hang 0: the
+ * GPU; 1: the audio function, and the GPU has moved: to vfio-pci while binding, back to nouveau
+ * while releasing). */
+void wait_point(pid_t pid, const char *state, int hang);
+/* SIGKILL, reaped. */
+void kill_helper(pid_t pid);
+void kill_at(pid_t pid, const char *state, int hang);
+/* After a restart the whole GPU group is on one side, the host's, reset, and the lease gone. */
+void restart_gives_back(const char *was);

@@ -9,9 +9,7 @@
  * writes), then switches it on (lease-world.c). Outcomes are read back from the tree (driver
  * links, driver_override, dev/vfio/N) and from the state files, never from the code under test.
  *
- * The crash tests kill a helper (this program, run with --crash-helper) with SIGKILL while a
- * member's writes hang in the model, so that the state file says "binding" or "releasing" with
- * the group half moved, exactly as a daemon killed there leaves it. */
+ * kill -9 half way is test-lease-crash.c, on the same world. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1219,139 +1217,7 @@ START_TEST(test_corrupt_persistent_file) {
 }
 END_TEST
 
-/* ---- 4. kill -9 half way ---- */
-
-/* ---- 4. kill -9 half way ---- */
-
-static const char *const hang_faults[] = { GPU " hang 60\n", AUDIO " hang 60\n" };
-
-/* state.json says `state` and, when the second member hangs, the first has moved: to vfio-pci
- * while binding, back to nouveau while releasing. Stable from then on: the next write hangs. */
-static bool crash_point(const char *state, int hang) {
-        _cleanup_free_ char *gpu = NULL;
-
-        if (!state_says(state))
-                return false;
-        if (hang == 0)
-                return true;
-        gpu = driver_of(GPU);
-        return streq_ptr(gpu, streq(state, "binding") ? DRIVER_VFIO_PCI : "nouveau");
-}
-
-/* Waits (bounded) until the helper reaches the point; it must not end before. */
-static void wait_point(pid_t pid, const char *state, int hang) {
-        int64_t deadline = now_usec() + WAIT_MS * 1000LL;
-        int status = 0;
-
-        while (!crash_point(state, hang)) {
-                ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0,
-                              "the helper ended on its own (status %d)", status);
-                ck_assert_msg(now_usec() < deadline, "state.json never said %s", state);
-                nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
-        }
-}
-
-static void kill_at(pid_t pid, const char *state, int hang) {
-        int status = 0;
-
-        wait_point(pid, state, hang);
-        ck_assert_int_eq(kill(pid, SIGKILL), 0);
-        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-}
-
-/* After the restart the whole group is on one side: the host's. */
-static void restart_gives_back(const char *was) {
-        _cleanup_(restart_clear) Restart r = { .alive = true };
-        _cleanup_free_ char *line = xasprintf("lease 1 on IOMMU group 7 was %s: giving it back",
-                                              was);
-        LeaseSet *s;
-
-        faults("");
-        s = set_restart(&r, 0);
-        assert_log_has(r.log, line);
-        ck_assert_uint_eq(r.n_adopted, 1);
-        ck_assert_uint_eq(s->n, 0);
-        assert_gpu_group_on_host();
-        ck_assert(was_reset(GPU) && was_reset(AUDIO));
-        ck_assert_uint_eq(state_n_leases(), 0);
-        lease_set_free(s);
-}
-
-/* SIGKILL while a member is being bound. */
-START_TEST(test_crash_while_binding) {
-        pid_t pid;
-
-        faults(hang_faults[_i]);
-        pid = spawn_helper("claim", NULL);
-        kill_at(pid, "binding", _i);
-        /* Half moved, as the daemon left it. */
-        if (_i == 0)
-                assert_driver(GPU, "nouveau");
-        else
-                assert_driver(GPU, DRIVER_VFIO_PCI);
-        assert_driver(AUDIO, "snd_hda_intel");
-        restart_gives_back("binding");
-}
-END_TEST
-
-/* SIGKILL while a member is being given back. */
-START_TEST(test_crash_while_releasing) {
-        int go = -1;
-        pid_t pid;
-
-        pid = spawn_helper("release", &go);
-        wait_point(pid, "active", 0);
-        assert_gpu_group_on_vfio();
-        faults(hang_faults[_i]);
-        ck_assert_int_eq(write(go, "x", 1), 1);
-        kill_at(pid, "releasing", _i);
-        safe_close(go);
-        if (_i == 0)
-                assert_driver(GPU, DRIVER_VFIO_PCI);
-        else
-                assert_on_host(GPU, "nouveau");
-        assert_driver(AUDIO, DRIVER_VFIO_PCI);
-        restart_gives_back("releasing");
-}
-END_TEST
-
-/* SIGKILL with the group stuck: the restart retries, keeps the lease while the member still
- * refuses (never drops it), and gives the group back once it can. */
-START_TEST(test_crash_while_stuck) {
-        _cleanup_(restart_clear) Restart r1 = { .alive = true };
-        _cleanup_json_ json_object *state = NULL;
-        LeaseRequest claim = claim_request(GPU_GROUP);
-        LeaseError err = {};
-        LeaseSet *s = set_open();
-        Lease *l;
-
-        l = set_acquire(s, &claim);
-        faults(AUDIO " refuse-release EBUSY\n");
-        ck_assert_int_eq(lease_set_release(s, l, &err), -EBUSY);
-        ck_assert_int_eq(l->state, LEASE_STUCK);
-        s = lease_set_free(s);
-
-        s = set_restart(&r1, 0);
-        assert_log_has(r1.log, "lease 1 on IOMMU group 7 was stuck: giving it back");
-        assert_log_has(r1.log,
-                       "IOMMU group 7 is stuck: " AUDIO " cannot be given back to snd_hda_intel");
-        ck_assert_uint_eq(s->n, 1);
-        l = lease_set_find_group(s, GPU_GROUP);
-        ck_assert_int_eq(l->state, LEASE_STUCK);
-        assert_contains(l->reason, AUDIO);
-        state = read_json(run_dir, STATE_FILE);
-        ck_assert_str_eq(jstr(state_only_lease(state), "state"), "stuck");
-        assert_on_host(GPU, "nouveau");
-        assert_driver(AUDIO, DRIVER_VFIO_PCI);
-        s = lease_set_free(s);
-
-        restart_gives_back("stuck");
-        lease_error_clear(&err);
-}
-END_TEST
-
-/* Each test on a fresh world; the crash tests wait up to WAIT_MS for their helper. */
+/* Each test on a fresh world. */
 static TCase *new_tcase(Suite *s, const char *name) {
         TCase *tc = tcase_create(name);
 
@@ -1395,25 +1261,9 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_untrusted_state_file);
         tcase_add_test(tc, test_corrupt_persistent_file);
 
-        tc = new_tcase(s, "crash");
-        tcase_add_loop_test(tc, test_crash_while_binding, 0, ELEMENTSOF(hang_faults));
-        tcase_add_loop_test(tc, test_crash_while_releasing, 0, ELEMENTSOF(hang_faults));
-        tcase_add_test(tc, test_crash_while_stuck);
         return s;
 }
 
 int main(int argc, char *argv[]) {
-        SRunner *sr;
-        int failed;
-
-        if (argc > 1 && streq(argv[1], "--crash-helper"))
-                return crash_helper(argc, argv);
-        /* Whatever the caller's environment says, each test picks its own root. */
-        unsetenv("VFIO_MOCK_ROOT");
-        unsetenv("VFIO_MOCK_DEV_ROOT");
-        sr = srunner_create(suite());
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? 1 : 0;
+        return lease_world_main(argc, argv, suite);
 }
