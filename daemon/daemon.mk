@@ -20,7 +20,8 @@ libmodel_a_SOURCES = \
 	daemon/lease-error.c daemon/lease-error.h \
 	daemon/lease.c daemon/lease.h \
 	daemon/state.c daemon/state.h \
-	daemon/lease-set.c daemon/lease-set.h
+	daemon/lease-set.c daemon/lease-set.h \
+	daemon/mempool.c daemon/mempool.h
 libmodel_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)

@@ -19,6 +19,11 @@ UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 
 check_PROGRAMS += tests/unit/test-common tests/unit/test-host
 TESTS += tests/unit/test-common tests/unit/test-host
+check_PROGRAMS += tests/unit/test-mempool
+TESTS += tests/unit/test-mempool
+tests_unit_test_mempool_SOURCES = tests/unit/test-mempool.c daemon/mempool.c daemon/sysfs.c daemon/worker.c
+tests_unit_test_mempool_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_mempool_LDADD = libcommon.a $(CHECK_LIBS)
 
 tests_unit_test_common_SOURCES = tests/unit/test-common.c
 tests_unit_test_common_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS)
