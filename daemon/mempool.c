@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -141,6 +142,32 @@ int mem_pool_info(const SysRoot *root, MemPageSize page, int node, uint64_t *ret
         return 0;
 }
 
+/* The NUMA nodes a mask can name; more than any machine the daemon runs on has. */
+#define MEM_NODES_MAX 1024
+#define MEM_MPOL_BIND 2 /* include/uapi/linux/mempolicy.h */
+
+/* Binds the file's pages to node before any is allocated: mbind(2) on a shared mapping of a
+ * shmem or hugetlbfs file sets the file's own (shared) policy, which the later fill and every
+ * mapping of the VMM follow. MAP_NORESERVE: hugetlbfs would otherwise reserve the whole region's
+ * pages at mmap time, and a short pool would fail here rather than in the fill that says how
+ * short. */
+static int bind_node(int fd, uint64_t size, int node) {
+        unsigned long mask[MEM_NODES_MAX / (8 * sizeof(unsigned long))] = {};
+        void *p;
+        int k = 0;
+
+        if (node >= MEM_NODES_MAX)
+                return -EINVAL;
+        mask[node / (8 * sizeof(unsigned long))] = 1UL << (node % (8 * sizeof(unsigned long)));
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+        if (p == MAP_FAILED)
+                return negative_errno();
+        if (syscall(SYS_mbind, p, size, MEM_MPOL_BIND, mask, MEM_NODES_MAX + 1, 0) < 0)
+                k = negative_errno();
+        munmap(p, size);
+        return k;
+}
+
 int mem_region_new(uint64_t size, MemPageSize page, int node, MemRegion **ret, char **ret_error) {
         _cleanup_free_ MemRegion *r = NULL;
 
@@ -172,6 +199,18 @@ int mem_region_new(uint64_t size, MemPageSize page, int node, MemRegion **ret, c
 
                 safe_close(r->fd);
                 return k;
+        }
+        if (node != MEM_NODE_ANY) {
+                int k = bind_node(r->fd, size, node);
+
+                if (k < 0) {
+                        safe_close(r->fd);
+                        if (ret_error &&
+                            asprintf(ret_error, "Cannot bind a region to NUMA node %d: %s", node,
+                                     k == -EINVAL ? "no such node has memory" : strerror(-k)) < 0)
+                                *ret_error = NULL;
+                        return k;
+                }
         }
         *ret = TAKE_PTR(r);
         return 0;

@@ -33,8 +33,9 @@ int mem_page_from_string(const char *s, MemPageSize *ret); /* "2M" "1G" "none" (
 int mem_pool_info(const SysRoot *root, MemPageSize page, int node, uint64_t *ret_total,
                   uint64_t *ret_free);
 
-/* A region of size bytes (a whole number of pages), empty. Refuses a size of 0 or not a multiple
- * of the page size with -EINVAL and a message in *ret_error. */
+/* A region of size bytes (a whole number of pages), empty, its pages to come from node (or any,
+ * MEM_NODE_ANY). Refuses a size of 0 or not a multiple of the page size, and a node without
+ * memory, with -EINVAL and a message in *ret_error. */
 int mem_region_new(uint64_t size, MemPageSize page, int node, MemRegion **ret, char **ret_error);
 MemRegion *mem_region_free(MemRegion *r);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -119,6 +120,40 @@ START_TEST(test_shmem_fill) {
 }
 END_TEST
 
+/* A region for node 0 has its pages there (move_pages(2) with no target nodes says where each
+ * page is); a node that does not exist is refused before anything is filled. */
+START_TEST(test_numa_node) {
+        const uint64_t size = 1 << 20;
+        void *pages_at[(1 << 20) / 4096];
+        int status[(1 << 20) / 4096];
+        _cleanup_free_ char *error = NULL;
+        MemRegion *r = NULL;
+        uint8_t *p;
+
+        ck_assert_int_eq(mem_region_new(size, MEM_PAGE_4K, 0, &r, NULL), 0);
+        ck_assert_int_eq(mem_region_node(r), 0);
+        ck_assert_int_eq(mem_region_fill(r, size), 1);
+        p = mmap(NULL, size, PROT_READ, MAP_SHARED, mem_region_fd(r), 0);
+        ck_assert_ptr_ne(p, MAP_FAILED);
+        /* Mapped here too, or move_pages() says ENOENT: the filled pages are only in the file. */
+        for (size_t i = 0; i < ELEMENTSOF(pages_at); i++) {
+                pages_at[i] = p + i * 4096;
+                ck_assert_uint_eq(*(volatile uint8_t *) pages_at[i], 0);
+        }
+        ck_assert_int_eq(syscall(SYS_move_pages, 0, ELEMENTSOF(pages_at), pages_at, NULL, status,
+                                 0),
+                         0);
+        for (size_t i = 0; i < ELEMENTSOF(status); i++)
+                ck_assert_msg(status[i] == 0, "page %zu is on node %d", i, status[i]);
+        munmap(p, size);
+        mem_region_free(r);
+
+        ck_assert_int_eq(mem_region_new(size, MEM_PAGE_4K, 63, &r, &error), -EINVAL);
+        ck_assert_ptr_null(r);
+        ck_assert_str_eq(error, "Cannot bind a region to NUMA node 63: no such node has memory");
+}
+END_TEST
+
 /* The pools as sysfs and meminfo describe them, and what is refused. */
 START_TEST(test_pool_info) {
         _cleanup_(sysroot_freep) SysRoot *root = NULL;
@@ -205,6 +240,7 @@ int main(void) {
         tcase_add_test(tc, test_page_names);
         tcase_add_test(tc, test_bad_sizes);
         tcase_add_test(tc, test_shmem_fill);
+        tcase_add_test(tc, test_numa_node);
         tcase_add_test(tc, test_pool_info);
         tcase_add_test(tc, test_hugetlb_shortage);
         suite_add_tcase(s, tc);
