@@ -211,29 +211,6 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
-/* The runtime and state directories, checked (state_open_dir()): the leases' files live there. */
-static int open_state_dirs(int *ret_runtime_fd, int *ret_state_fd) {
-        _cleanup_free_ char *why = NULL;
-        const char *runtime = arg_runtime_dir ?: getenv("RUNTIME_DIRECTORY") ?: "/run/vfio-assignd";
-        const char *state = arg_state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/vfio-assignd";
-        int runtime_fd = -1, k;
-
-        k = state_open_dir(runtime, &runtime_fd, &why);
-        if (k < 0) {
-                log_error("Cannot use the runtime directory %s: %s", runtime, why ?: strerror(-k));
-                return k;
-        }
-        why = mfree(why);
-        k = state_open_dir(state, ret_state_fd, &why);
-        if (k < 0) {
-                log_error("Cannot use the state directory %s: %s", state, why ?: strerror(-k));
-                safe_close(runtime_fd);
-                return k;
-        }
-        *ret_runtime_fd = runtime_fd;
-        return 0;
-}
-
 /* sd_event_run() with the daemon lock let go while the loop waits, and only then: group jobs run
  * their blocking parts meanwhile (worker.h). */
 static int run_loop(sd_event *e) {
@@ -260,15 +237,18 @@ static int run_loop(sd_event *e) {
 static int run_daemon(void) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_event_source_unrefp) sd_event_source *trim = NULL;
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *trim_filter = NULL;
         _cleanup_(model_freep) Model *model = NULL;
         _cleanup_(manager_done)
                 Manager d = { .inotify_fd = -1, .write_timeout_usec = arg_write_timeout_usec };
         char *default_dirs[] = { (char *) POLICY_DIR_VENDOR, (char *) POLICY_DIR_ETC,
                                  (char *) POLICY_DIR_RUN, NULL };
-        int runtime_fd = -1, state_fd = -1, k;
+        const ManagerPaths paths = {
+                .runtime_dir = arg_runtime_dir ?: getenv("RUNTIME_DIRECTORY") ?: "/run/vfio-assignd",
+                .state_dir = arg_state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/vfio-assignd",
+                .uevent_fifo = arg_uevent_fifo,
+        };
         sigset_t mask;
+        int k;
 
         /* Held by this thread but while the loop waits (run_loop()); the cleanups run with it. */
         daemon_lock();
@@ -287,40 +267,17 @@ static int run_daemon(void) {
         (void) sd_event_add_signal(event, NULL, SIGHUP, on_sighup, &d);
         (void) sd_event_set_watchdog(event, true);
         d.event = event;
-
         d.policy_dirs = arg_policy_dirs ?: default_dirs;
         warn_missing_inputs();
-        manager_load_policy(&d);
-
         k = model_open(&model);
         if (k < 0)
                 return k;
         d.model = model;
 
-        /* The name first: a second instance must find it taken before it touches anything (the
-         * state file, a persistent prepare, a stuck group). Requests wait in the socket until the
-         * loop runs. */
-        k = manager_bus_open(&d, &bus);
+        k = manager_startup(&d, &paths, &bus);
         if (k < 0)
                 return k;
-        k = manager_load_host(&d, arg_uevent_fifo);
-        if (k < 0)
-                return k;
-
-        k = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
-        if (k < 0)
-                goto fail;
-        k = bus_trim_after_large_replies(bus, event, &trim, &trim_filter);
-        if (k < 0)
-                goto fail;
-        k = open_state_dirs(&runtime_fd, &state_fd);
-        if (k < 0)
-                return k;
-        k = manager_start(&d, runtime_fd, state_fd);
-        if (k < 0)
-                return log_error_errno(k, "Cannot set up the leases: %m");
         (void) sd_notify(false, "READY=1\nSTATUS=Serving " BUS_NAME);
-
         k = run_loop(event);
         (void) sd_notify(false, "STOPPING=1");
         if (k < 0)

@@ -1238,7 +1238,8 @@ static void prepare_at_boot(Manager *d) {
         }
 }
 
-void manager_load_policy(Manager *d) {
+/* The policy at start: without one, claims and prepares are refused until a reload works. */
+static void manager_load_policy(Manager *d) {
         if (manager_reload_policy(d) < 0)
                 /* Nothing to keep yet. The built-in default would allow what a rule in the
                  * unreadable file may forbid: no policy is in force, claims and prepares are
@@ -1246,28 +1247,6 @@ void manager_load_policy(Manager *d) {
                  * looked after. */
                 log_error("No policy is in force: claims and prepares are refused until the policy "
                           "files are fixed and reloaded (SIGHUP or assignctl policy reload)");
-}
-
-int manager_start(Manager *d, int runtime_fd, int state_fd) {
-        int k;
-
-        k = job_queue_new(d->event, job_changed, d, &d->jobs);
-        if (k < 0) {
-                safe_close(runtime_fd);
-                safe_close(state_fd);
-                return k;
-        }
-        k = setup_close_watch(d);
-        if (k < 0) {
-                safe_close(runtime_fd);
-                safe_close(state_fd);
-                return k;
-        }
-        k = setup_leases(d, runtime_fd, state_fd);
-        if (k < 0)
-                return k;
-        prepare_at_boot(d);
-        return 0;
 }
 
 static void log_model_errors(const Model *m) {
@@ -1279,7 +1258,9 @@ static void log_model_errors(const Model *m) {
                 log_warning("%s", *e);
 }
 
-int manager_load_host(Manager *d, const char *uevent_fifo) {
+/* The uevent sources (udev on the real /sys; the FIFO at uevent_fifo, if any), then the first
+ * read of the host. Logs what failed. */
+static int manager_load_host(Manager *d, const char *uevent_fifo) {
         Model *m = d->model;
         int k;
 
@@ -1308,6 +1289,78 @@ int manager_load_host(Manager *d, const char *uevent_fifo) {
         return 0;
 }
 
+static int start_leases(Manager *d, int runtime_fd, int state_fd) {
+        int k;
+
+        k = job_queue_new(d->event, job_changed, d, &d->jobs);
+        if (k < 0) {
+                safe_close(runtime_fd);
+                safe_close(state_fd);
+                return k;
+        }
+        k = setup_close_watch(d);
+        if (k < 0) {
+                safe_close(runtime_fd);
+                safe_close(state_fd);
+                return k;
+        }
+        k = setup_leases(d, runtime_fd, state_fd);
+        if (k < 0)
+                return k;
+        prepare_at_boot(d);
+        return 0;
+}
+
+/* The runtime and state directories, checked: the leases' files live there. */
+static int open_state_dirs(const ManagerPaths *p, int *ret_runtime_fd, int *ret_state_fd) {
+        _cleanup_free_ char *why = NULL;
+        int runtime_fd = -1, k;
+
+        k = state_open_dir(p->runtime_dir, &runtime_fd, &why);
+        if (k < 0) {
+                log_error("Cannot use the runtime directory %s: %s", p->runtime_dir,
+                          why ?: strerror(-k));
+                return k;
+        }
+        why = mfree(why);
+        k = state_open_dir(p->state_dir, ret_state_fd, &why);
+        if (k < 0) {
+                log_error("Cannot use the state directory %s: %s", p->state_dir,
+                          why ?: strerror(-k));
+                safe_close(runtime_fd);
+                return k;
+        }
+        *ret_runtime_fd = runtime_fd;
+        return 0;
+}
+
+int manager_startup(Manager *d, const ManagerPaths *p, sd_bus **ret_bus) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int runtime_fd = -1, state_fd = -1, k;
+
+        manager_load_policy(d);
+        k = manager_bus_open(d, &bus);
+        if (k < 0)
+                return k;
+        /* The bus is the caller's from here on: manager_done() must run before it is closed. */
+        *ret_bus = TAKE_PTR(bus);
+        k = manager_load_host(d, p->uevent_fifo);
+        if (k < 0)
+                return k;
+        k = sd_bus_attach_event(*ret_bus, d->event, SD_EVENT_PRIORITY_NORMAL);
+        if (k >= 0)
+                k = bus_trim_after_large_replies(*ret_bus, d->event, &d->trim, &d->trim_filter);
+        if (k < 0)
+                return log_error_errno(k, "Cannot serve the bus: %m");
+        k = open_state_dirs(p, &runtime_fd, &state_fd);
+        if (k < 0)
+                return k;
+        k = start_leases(d, runtime_fd, state_fd);
+        if (k < 0)
+                return log_error_errno(k, "Cannot set up the leases: %m");
+        return 0;
+}
+
 void manager_done(Manager *d) {
         /* Running jobs end first: they may still reply and emit. */
         d->jobs = job_queue_free(d->jobs);
@@ -1317,6 +1370,8 @@ void manager_done(Manager *d) {
         d->stuck_timer = sd_event_source_disable_unref(d->stuck_timer);
         d->inotify_source = sd_event_source_disable_unref(d->inotify_source);
         d->inotify_fd = safe_close(d->inotify_fd);
+        d->trim_filter = sd_bus_slot_unref(d->trim_filter);
+        d->trim = sd_event_source_disable_unref(d->trim);
         if (d->leases)
                 for (size_t i = 0; i < d->leases->n; i++)
                         lease_bus_forget(d->leases->leases[i]);

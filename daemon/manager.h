@@ -36,7 +36,15 @@ typedef struct Manager {
         unsigned close_attempt;       /* checks since the last close of a /dev/vfio/N */
         int inotify_fd;               /* closes of /dev/vfio/N that stuck groups wait for */
         sd_event_source *inotify_source;
+        sd_event_source *trim;    /* gives large replies' memory back (bus_trim_after_...()) */
+        sd_bus_slot *trim_filter; /* arms it; goes first */
 } Manager;
+
+/* Where the daemon keeps what it knows (state_open_dir()) and hears uevents from besides udev. */
+typedef struct ManagerPaths {
+        const char *runtime_dir, *state_dir;
+        const char *uevent_fifo; /* NULL: none */
+} ManagerPaths;
 
 typedef struct BusCaller {
         uint32_t uid, pid;
@@ -50,18 +58,16 @@ typedef struct BusCaller {
  * negative return means refused at once, with *err saying why. */
 typedef void (*ManagerReplyFn)(void *userdata, const Lease *l, const LeaseError *err);
 
-/* Reconciles the leases read back from runtime_fd/state_fd (taken) with the host and prepares
- * what prepare_at_boot rules name, before anyone is served. */
-int manager_start(Manager *d, int runtime_fd, int state_fd);
+/* The daemon's start, in its order, on d->event with d->model and d->policy_dirs set: the policy;
+ * the bus name before anything touches the host, so that a second instance finds it taken; the
+ * host and its uevents; the bus on the loop (requests waited in the socket); the leases read
+ * back and reconciled, and what prepare_at_boot rules name prepared, before anyone is served.
+ * *ret_bus is the caller's, closed after manager_done(). Logs what failed. */
+int manager_startup(Manager *d, const ManagerPaths *p, sd_bus **ret_bus);
 /* Waits for running jobs, cancels queued ones, and frees what the daemon holds. */
 void manager_done(Manager *d);
-/* The uevent sources (udev on the real /sys; the FIFO at uevent_fifo, if any), then the first
- * read of the host. Logs what failed. */
-int manager_load_host(Manager *d, const char *uevent_fifo);
 /* Every uevent (udev, the kernel, the test FIFO): the model, the signals, the leases. */
 void manager_uevent(const char *action, const char *address, void *userdata);
-/* The policy at start: without one, claims and prepares are refused until a reload works. */
-void manager_load_policy(Manager *d);
 /* The policy files are read again; a bad file keeps the policy in force. Returns 0 when the new
  * policy is in force. */
 int manager_reload_policy(Manager *d);
