@@ -749,6 +749,13 @@ int bus_register_objects(Manager *d) {
         k = sd_bus_add_node_enumerator(d->bus, NULL, OBJ_LEASE_PREFIX, lease_bus_enumerate, d);
         if (k < 0)
                 return k;
+        k = sd_bus_add_fallback_vtable(d->bus, NULL, OBJ_REGION_PREFIX, IFACE_REGION, region_vtable,
+                                       region_bus_find, d);
+        if (k < 0)
+                return k;
+        k = sd_bus_add_node_enumerator(d->bus, NULL, OBJ_REGION_PREFIX, region_bus_enumerate, d);
+        if (k < 0)
+                return k;
         return sd_bus_add_object_manager(d->bus, NULL, OBJ_ROOT);
 }
 
@@ -801,7 +808,7 @@ int bus_trim_after_large_replies(sd_bus *bus, sd_event *event, sd_event_source *
 
 /* sd_bus_emit_object_removed() needs the object to still exist to list its interfaces; ours is
  * already gone from the model, so we say which interfaces went ourselves. */
-static int emit_removed(Manager *d, const char *path, const char *interface) {
+int bus_emit_interfaces_removed(Manager *d, const char *path, const char *interface) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int k;
 
@@ -856,9 +863,9 @@ static int emit_change(Manager *d, const Change *c) {
         case CHANGE_GROUP_ADDED:
                 return sd_bus_emit_object_added(d->bus, path);
         case CHANGE_DEVICE_REMOVED:
-                return emit_removed(d, path, IFACE_DEVICE);
+                return bus_emit_interfaces_removed(d, path, IFACE_DEVICE);
         case CHANGE_GROUP_REMOVED:
-                return emit_removed(d, path, IFACE_GROUP);
+                return bus_emit_interfaces_removed(d, path, IFACE_GROUP);
         case CHANGE_DEVICE_CHANGED:
                 return bus_emit_properties_changed(d->bus, path, IFACE_DEVICE, device_properties,
                                                    c->mask);

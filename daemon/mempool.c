@@ -255,6 +255,13 @@ int mem_region_fill(MemRegion *r, uint64_t max) {
         return r->populated >= r->size;
 }
 
+int mem_region_empty(MemRegion *r) {
+        if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t) r->size) < 0)
+                return negative_errno();
+        r->populated = 0;
+        return 0;
+}
+
 int mem_region_fd(const MemRegion *r) {
         return r->fd;
 }

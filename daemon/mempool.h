@@ -46,6 +46,11 @@ MemRegion *mem_region_free(MemRegion *r);
  * it back). */
 int mem_region_fill(MemRegion *r, uint64_t max);
 
+/* Gives every page back to its pool, also while others hold the fd (a hole punched over the whole
+ * file; the seals allow it: no F_SEAL_WRITE). For a region that failed or was cancelled while it
+ * filled: whoever took the fd already finds it empty, never half filled. */
+int mem_region_empty(MemRegion *r);
+
 int mem_region_fd(const MemRegion *r);
 uint64_t mem_region_size(const MemRegion *r);
 uint64_t mem_region_populated(const MemRegion *r);

@@ -64,6 +64,10 @@ struct VfioBackendOps {
          * backend has no such kind, -EBADF when it is not open. */
         int (*hand_out)(VfioBackend *b, VfioFdKind kind, int *ret_fd);
 
+        /* DMA-maps [vaddr, +size) at iova into the context the group is attached to, for the
+         * VMM to adopt (a pre-pinned region, region.h); NULL: the backend cannot (yet). */
+        int (*map_dma)(VfioBackend *b, void *vaddr, uint64_t iova, uint64_t size);
+
         /* Its fds as systemd's fd store keeps them across a restart (fdstore.c names them
          * lease-<id>-<name>; a name is a valid FDNAME: no ':', printable ASCII). The i-th name,
          * NULL past the last; *ret_fd is -1 when that one is closed. */

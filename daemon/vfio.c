@@ -87,6 +87,18 @@ int vfio_device_reset(int device_fd) {
         return ioctl(device_fd, VFIO_DEVICE_RESET) < 0 ? negative_errno() : 0;
 }
 
+int vfio_container_map_dma(int container_fd, void *vaddr, uint64_t iova, uint64_t size) {
+        struct vfio_iommu_type1_dma_map m = {
+                .argsz = sizeof(m),
+                .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+                .vaddr = (uintptr_t) vaddr,
+                .iova = iova,
+                .size = size,
+        };
+
+        return ioctl(container_fd, VFIO_IOMMU_MAP_DMA, &m) < 0 ? negative_errno() : 0;
+}
+
 int iommufd_open(const SysRoot *r, int *ret_fd) {
         int fd = dev_open(r, DEV_IOMMU, O_RDWR);
 
