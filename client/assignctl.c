@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "assignctl.h"
+#include "memory.h"
 #include "bdf.h"
 #include "escape.h"
 #include "names.h"
@@ -343,6 +344,32 @@ static int verb_status(int argc, char *argv[]) {
         r = fetch_report(bus, &report);
         if (r != EXIT_OK)
                 return r;
+        if (arg_memory > 0) {
+                _cleanup_json_ json_object *preflight = NULL;
+                int fits;
+
+                if (arg_json == JSON_OFF) {
+                        r = printed(output_status(stdout, report));
+                        if (r != EXIT_OK)
+                                return r;
+                }
+                fits = memory_preflight(arg_json == JSON_OFF ? stdout : NULL, report, arg_memory,
+                                        arg_hugepages, &preflight);
+                if (fits < 0)
+                        return fail_errno(EXIT_FAILED, fits, "Cannot check the memory: %m");
+                if (arg_json != JSON_OFF) {
+                        _cleanup_json_ json_object *o = json_object_new_object();
+
+                        if (!o || copy_key(o, report, "host", false) < 0 ||
+                            json_add(o, "memory", TAKE_PTR(preflight)) < 0)
+                                return fail(EXIT_FAILED, NULL, "Out of memory.");
+                        r = print_json(o);
+                        if (r != EXIT_OK)
+                                return r;
+                }
+                /* A pre-flight a script can test. */
+                return fits ? EXIT_OK : EXIT_FAILED;
+        }
         if (arg_json != JSON_OFF)
                 return print_report_part(report, keys, ELEMENTSOF(keys));
         return printed(output_status(stdout, report));
@@ -413,7 +440,9 @@ static int help(void) {
                "Host:\n"
                "  list                 List IOMMU groups with their devices and blockers\n"
                "                       (the default)\n"
-               "  status               Show IOMMU, interrupt remapping and VFIO readiness\n"
+               "  status [--memory SIZE [--hugepages 2M|1G]]\n"
+               "                       Show IOMMU, interrupt remapping and VFIO readiness\n"
+               "                       (and whether a VM of SIZE fits memlock and the pool)\n"
                "  show ADDRESS|GROUP   Show one device (e.g. 0000:01:00.0) or one IOMMU group\n"
                "  monitor              Print a line per device or group change until stopped\n\n"
                "Policy:\n"
@@ -484,7 +513,8 @@ static int verb_policy(int argc, char *argv[]);
 
 static const Verb verbs[] = {
         { "list", 0, 0, verb_list, "list", 0 },
-        { "status", 0, 0, verb_status, "status", 0 },
+        { "status", 0, 0, verb_status, "status [--memory SIZE [--hugepages 2M|1G|none]]",
+          OPT_MEMORY },
         { "show", 1, 1, verb_show, "show ADDRESS|GROUP", 0 },
         { "monitor", 0, 0, verb_monitor, "monitor", 0 },
         { "policy", 1, ARGS_MAX, verb_policy, "policy check|explain|status|reload ...",
@@ -756,7 +786,7 @@ static int parse_argv(int argc, char *argv[]) {
             arg_memory == 0)
                 return fail(EXIT_USAGE, NULL,
                             "--hugepages, --numa-node and --map are for --memory; give it too.");
-        if (arg_memory > 0 && !arg_exec)
+        if (arg_memory > 0 && !arg_exec && optind < argc && streq(argv[optind], "claim"))
                 return fail(EXIT_USAGE, NULL,
                             "--memory is for --exec: the command gets the guest RAM as a memfd.");
         if (arg_exec && !arg_exec[0])

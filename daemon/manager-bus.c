@@ -581,6 +581,30 @@ static int get_iommu_present(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append(reply, "b", (int) d->model->host->iommu_present);
 }
 
+/* (page size, node, total, free, held by the daemon's regions) per pool: read afresh at each Get,
+ * without a signal (free pages change with every allocation on the host). */
+static int get_memory_pools(sd_bus *bus, const char *path, const char *interface,
+                            const char *property, sd_bus_message *reply, void *userdata,
+                            sd_bus_error *error) {
+        Manager *d = userdata;
+        _cleanup_free_ MemPool *pools = NULL;
+        size_t n = 0;
+        int k;
+
+        k = mem_pools_list(d->model->root, &pools, &n);
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Cannot read the memory pools: %m");
+        k = sd_bus_message_open_container(reply, 'a', "(sittt)");
+        for (size_t i = 0; k >= 0 && i < n; i++)
+                k = sd_bus_message_append(reply, "(sittt)", mem_page_to_string(pools[i].page),
+                                          (int32_t) pools[i].node, pools[i].total,
+                                          pools[i].free_bytes,
+                                          manager_memory_held_in(d, pools[i].page, pools[i].node));
+        if (k < 0)
+                return k;
+        return sd_bus_message_close_container(reply);
+}
+
 static int get_backends(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_strv_free_ char **names = NULL;
@@ -597,6 +621,7 @@ static int get_backends(sd_bus *bus, const char *path, const char *interface, co
         P("Backends", "as", get_backends, MANAGER_CHANGED_HOST, EMITS_CHANGE)                     \
         P("InterruptRemapping", "s", get_interrupt_remapping, MANAGER_CHANGED_HOST, EMITS_CHANGE) \
         P("IommuPresent", "b", get_iommu_present, MANAGER_CHANGED_HOST, EMITS_CHANGE)             \
+        P("MemoryPools", "a(sittt)", get_memory_pools, 0, VOLATILE)                               \
         P("PolicyError", "s", get_policy_error, MANAGER_CHANGED_POLICY, EMITS_CHANGE)             \
         P("PolicyFiles", "as", get_policy_files, MANAGER_CHANGED_POLICY, EMITS_CHANGE)
 

@@ -8,10 +8,12 @@
  * with regions holds none when it comes back; a region can be DMA-mapped into the container. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -421,6 +423,99 @@ START_TEST(test_map_refused_for_iommufd) {
 }
 END_TEST
 
+/* Manager.MemoryPools as "PAGE NODE TOTAL FREE HELD;..." */
+static char *memory_pools(void) {
+        _cleanup_json_ json_object *reply = get_property(OBJ_ROOT, IFACE_MANAGER, "MemoryPools");
+        json_object *data = jget(reply, "data");
+        char *text = NULL;
+
+        ck_assert_str_eq(jstr_or_null(reply, "type"), "a(sittt)");
+        for (size_t i = 0; i < jlen(data); i++) {
+                json_object *row = jidx(data, i);
+
+                ck_assert_int_ge(strextendf(&text, ";", "%s %d %" PRIu64 " %" PRIu64 " %" PRIu64,
+                                            json_object_get_string(jidx(row, 0)),
+                                            json_object_get_int(jidx(row, 1)),
+                                            (uint64_t) json_object_get_uint64(jidx(row, 2)),
+                                            (uint64_t) json_object_get_uint64(jidx(row, 3)),
+                                            (uint64_t) json_object_get_uint64(jidx(row, 4))),
+                                 0);
+        }
+        return text ?: strdup("");
+}
+
+/* Manager.MemoryPools: each pool as sysfs has it, and what the daemon's regions hold of it. */
+START_TEST(test_memory_pools) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *before = NULL, *during = NULL, *lease = NULL, *state = NULL;
+        _cleanup_(alloc_clear) Alloc a = { .fd = -1 };
+
+        case_start_pools();
+        before = memory_pools();
+        ck_assert_str_eq(before, "2M -1 134217728 33554432 0");
+        bus = bus_connect();
+        lease = claim_group(bus, Q35_GROUP);
+        a = allocate(bus, lease, MiB(8), "2M");
+        state = wait_filled(a.path);
+        ck_assert_str_eq(state, "ready");
+        /* The fake pool does not shrink (the kernel's would); the daemon's share shows. */
+        during = memory_pools();
+        ck_assert_str_eq(during, "2M -1 134217728 33554432 8388608");
+        release(bus, lease);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
+/* assignctl status --memory: whether a VM of that size fits our RLIMIT_MEMLOCK (RAM + 1 MiB)
+ * and the free pages of the pool, as a script can test (exit 1 when not). */
+START_TEST(test_status_preflight) {
+        _cleanup_free_ char *out = NULL, *out2 = NULL, *out3 = NULL;
+        _cleanup_json_ json_object *j = NULL, *j2 = NULL;
+        struct rlimit before;
+        json_object *mem;
+
+        case_start_pools();
+        ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &before), 0);
+        /* 4 MiB of RAM needs 5 MiB locked; give the command 4 MiB (short) first. A test
+         * machine's hard limit may be no more than the default 8 MiB. */
+        ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK,
+                                   &(struct rlimit) { .rlim_cur = MiB(4),
+                                                      .rlim_max = before.rlim_max }),
+                         0);
+        ck_assert_int_eq(ASSIGNCTL(&out, NULL, (char *) "--json", (char *) "status",
+                                   (char *) "--memory", (char *) "4M", (char *) "--hugepages",
+                                   (char *) "2M"),
+                         1);
+        j = parse_json(out, "status --memory");
+        mem = jget(j, "memory");
+        ck_assert_uint_eq(json_object_get_uint64(jget(mem, "memlock_needed")), MiB(5));
+        ck_assert_uint_eq(json_object_get_uint64(jget(mem, "memlock_limit")), MiB(4));
+        ck_assert(!json_object_get_boolean(jget(mem, "memlock_ok")));
+        ck_assert_uint_eq(json_object_get_uint64(jget(mem, "pool_free")), MiB(32));
+        ck_assert(json_object_get_boolean(jget(mem, "pool_ok")));
+        ck_assert_ptr_nonnull(jget(j, "host"));
+
+        ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK,
+                                   &(struct rlimit) { .rlim_cur = MiB(5),
+                                                      .rlim_max = before.rlim_max }),
+                         0);
+        ck_assert_int_eq(ASSIGNCTL(&out2, NULL, (char *) "status", (char *) "--memory",
+                                   (char *) "4M", (char *) "--hugepages", (char *) "2M"),
+                         0);
+        assert_contains(out2, "  memlock:   5 MiB here, a VMM needs 5 MiB per IOMMU address "
+                              "space (N x with a vIOMMU): ok\n  2M pages: 32 MiB free: ok\n");
+        ck_assert_int_eq(ASSIGNCTL(&out3, NULL, (char *) "--json", (char *) "status",
+                                   (char *) "--memory", (char *) "64M", (char *) "--hugepages",
+                                   (char *) "2M"),
+                         1);
+        j2 = parse_json(out3, "status --memory 64M");
+        ck_assert(!json_object_get_boolean(jget(jget(j2, "memory"), "pool_ok")));
+        ck_assert_int_eq(setrlimit(RLIMIT_MEMLOCK, &before), 0);
+        case_end();
+}
+END_TEST
+
 /* A prepare hands out nothing, memory neither. */
 START_TEST(test_prepare_has_no_memory) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -507,6 +602,8 @@ int main(void) {
         tcase_add_test(tc, test_map_refused_for_iommufd);
         tcase_add_test(tc, test_prepare_has_no_memory);
         tcase_add_test(tc, test_assignctl_memory_exec);
+        tcase_add_test(tc, test_memory_pools);
+        tcase_add_test(tc, test_status_preflight);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
