@@ -24,6 +24,11 @@ TESTS += tests/unit/test-mempool
 tests_unit_test_mempool_SOURCES = tests/unit/test-mempool.c daemon/mempool.c daemon/sysfs.c daemon/worker.c
 tests_unit_test_mempool_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_mempool_LDADD = libcommon.a $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/test-region
+TESTS += tests/unit/test-region
+tests_unit_test_region_SOURCES = tests/unit/test-region.c daemon/region.c daemon/mempool.c daemon/sysfs.c daemon/worker.c
+tests_unit_test_region_CFLAGS = $(UNIT_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS)
+tests_unit_test_region_LDADD = libcommon.a $(LIBSYSTEMD_LIBS) $(CHECK_LIBS) -lpthread
 
 tests_unit_test_common_SOURCES = tests/unit/test-common.c
 tests_unit_test_common_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS)
