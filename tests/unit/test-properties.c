@@ -3,9 +3,10 @@
  * properties (a full mask all of them), every property has its own value of its own signature,
  * and the tables the vtables are made from list each property once. The daemon's objects are
  * served on one end of a socketpair (as --bus-introspect does) over a model of one device in one
- * group and one lease. */
+ * group, one lease and a region of it, on an empty tree (no memory pools). */
 #include <check.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "names.h"
@@ -25,6 +26,10 @@ static struct {
         Lease lease;
         Lease *leases[1];
         LeaseSet set;
+        Region region;
+        Region *regions[1];
+        char tree[64];
+        SysRoot *root;
         Manager d;
         sd_bus *client;
         char **changed; /* the names the PropertiesChanged signals carried */
@@ -155,9 +160,26 @@ static void setup(void) {
         w.topology = (Topology) {
                 .devices = w.devices, .n_devices = 1, .groups = w.groups, .n_groups = 1
         };
-        w.model = (Model) { .topology = &w.topology, .host = &w.host };
+        strcpy(w.tree, "/tmp/test-properties.XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(w.tree));
+        ck_assert_int_eq(sysroot_open(w.tree, w.tree, &w.root), 0);
+        w.model = (Model) { .topology = &w.topology, .host = &w.host, .root = w.root };
         w.set = (LeaseSet) { .leases = w.leases, .n = 1 };
-        w.d = (Manager) { .model = &w.model, .leases = &w.set, .inotify_fd = -1 };
+        /* A ready region of one page, as region.c leaves one (no fill thread). */
+        w.region = (Region) { .id = 3,
+                              .lease_id = 5,
+                              .uid = 1000,
+                              .state = REGION_READY,
+                              .iova = REGION_NO_IOVA,
+                              .notify_fd = -1 };
+        ck_assert_int_eq(mem_region_new(4096, MEM_PAGE_4K, MEM_NODE_ANY, &w.region.mem, NULL), 0);
+        atomic_init(&w.region.populated, 4096);
+        w.regions[0] = &w.region;
+        w.d = (Manager) { .model = &w.model,
+                          .leases = &w.set,
+                          .inotify_fd = -1,
+                          .regions = w.regions,
+                          .n_regions = 1 };
 
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
         ck_assert_int_ge(sd_id128_randomize(&id), 0);
@@ -182,6 +204,9 @@ static void teardown(void) {
         w.lease.backend = vfio_backend_free(w.lease.backend);
         strv_free(w.changed);
         w.changed = NULL;
+        w.region.mem = mem_region_free(w.region.mem);
+        w.root = sysroot_free(w.root);
+        ck_assert_int_eq(rmdir(w.tree), 0);
 }
 
 static char *join_sorted(char **names) {
@@ -215,6 +240,10 @@ static int emit_model_change(void) {
 
 static int emit_lease_change(void) {
         return lease_bus_emit_changed(&w.d, &w.lease);
+}
+
+static int emit_region_change(void) {
+        return region_bus_emit_changed(&w.d, &w.region);
 }
 
 /* The API as documented: what each model change bit announces, written out independently of the
@@ -333,6 +362,15 @@ START_TEST(test_lease_changed) {
 }
 END_TEST
 
+/* What a region announces while it fills and when it is done: all that can change in it. */
+START_TEST(test_region_changed) {
+        _cleanup_free_ char *got = emitted(emit_region_change), *every = emitting(region_vtable);
+
+        ck_assert_str_eq(got, "Error,IoasId,Mapped,Populated,State");
+        ck_assert_str_eq(got, every);
+}
+END_TEST
+
 static const struct {
         const char *interface;
         const sd_bus_vtable *vtable;
@@ -342,6 +380,7 @@ static const struct {
         { IFACE_GROUP, group_vtable, group_properties },
         { IFACE_DEVICE, device_vtable, device_properties },
         { IFACE_LEASE, lease_vtable, lease_properties },
+        { IFACE_REGION, region_vtable, region_properties },
 };
 
 START_TEST(test_vtables_are_the_tables) {
@@ -545,15 +584,31 @@ START_TEST(test_get_all) {
                 "Holder=:1.42", "Uid=1000",         "Pid=4242",      "State=stuck",
                 "Reason=busy",  "Persistent=false", "Backend=type1", NULL,
         };
-        _cleanup_free_ char *device_path = NULL, *group_path = NULL, *lease_path = NULL;
+        static const char *const region[] = {
+                "Lease=" OBJ_LEASE_PREFIX "/5",
+                "Size=4096",
+                "Populated=4096",
+                "PageSize=4K",
+                "NumaNode=-1",
+                "State=ready",
+                "Error=",
+                "Mapped=false",
+                "Iova=18446744073709551615",
+                "IoasId=0",
+                NULL,
+        };
+        _cleanup_free_ char *device_path = NULL, *group_path = NULL, *lease_path = NULL,
+                            *region_path = NULL;
 
         ck_assert_int_ge(device_object_path(DEVICE_ADDRESS, &device_path), 0);
         ck_assert_int_ge(group_object_path(7, &group_path), 0);
         ck_assert_int_ge(lease_object_path(5, &lease_path), 0);
+        ck_assert_int_ge(region_object_path(3, &region_path), 0);
         check_get_all(0, OBJ_ROOT, NULL);
         check_get_all(1, group_path, group);
         check_get_all(2, device_path, device);
         check_get_all(3, lease_path, lease);
+        check_get_all(4, region_path, region);
 }
 END_TEST
 
@@ -594,13 +649,16 @@ END_TEST
 
 /* A name no table has is an error, never another property's value. */
 START_TEST(test_unknown_property) {
-        _cleanup_free_ char *group_path = NULL, *device_path = NULL, *lease_path = NULL;
+        _cleanup_free_ char *group_path = NULL, *device_path = NULL, *lease_path = NULL,
+                            *region_path = NULL;
 
         ck_assert_int_ge(group_object_path(7, &group_path), 0);
         ck_assert_int_ge(device_object_path(DEVICE_ADDRESS, &device_path), 0);
         ck_assert_int_ge(lease_object_path(5, &lease_path), 0);
+        ck_assert_int_ge(region_object_path(3, &region_path), 0);
         for (size_t i = 0; i < ELEMENTSOF(objects); i++) {
-                const char *paths[] = { OBJ_ROOT, group_path, device_path, lease_path };
+                const char *paths[] = { OBJ_ROOT, group_path, device_path, lease_path,
+                                        region_path };
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
                 reply = call(paths[i], "org.freedesktop.DBus.Properties", "Get", "ss",
@@ -621,6 +679,7 @@ int main(void) {
         tcase_add_test(tc, test_device_change_bits);
         tcase_add_test(tc, test_group_change_bits);
         tcase_add_test(tc, test_lease_changed);
+        tcase_add_test(tc, test_region_changed);
         tcase_add_test(tc, test_manager_changes);
         tcase_add_test(tc, test_manager_backends);
         tcase_add_test(tc, test_vtables_are_the_tables);
