@@ -96,8 +96,18 @@ static int check_pool(Manager *d, uint64_t size, MemPageSize page, int node, Lea
                                        "nr_hugepages (Documentation/admin-guide/mm/"
                                        "hugetlbpage.rst)",
                                        pool, mem_page_bytes(page) >> 10);
+        /* Unread, the pool could be anything: a fill of a size nobody checked could take the
+         * host's last free page. */
         if (k < 0)
-                return 0; /* the fill will say; meminfo unreadable is no reason to refuse */
+                return lease_error_set(err, k == -ENOMEM ? k : -ENOMEM, VA_ERROR_NO_MEMORY,
+                                       "Cannot allocate %" PRIu64 " bytes of %s: the pool's size "
+                                       "cannot be read (%s): %s",
+                                       size, pool,
+                                       page == MEM_PAGE_4K
+                                               ? (node == MEM_NODE_ANY ? "proc/meminfo"
+                                                                       : "the node's meminfo")
+                                               : "hugepages in sysfs",
+                                       strerror(-k));
         if (free_bytes < size)
                 return lease_error_set(err, -ENOMEM, VA_ERROR_NO_MEMORY,
                                        "Cannot allocate %" PRIu64 " bytes of %s: %" PRIu64

@@ -30,16 +30,33 @@
 /* region.c fills in chunks of this size: the fault below holds the fill after the first. */
 #define FILL_CHUNK MiB(64)
 
-/* The q35 host with a pool of 2 MiB pages: 64 of them, 16 free (32 MiB). */
-static void case_start_pools(void) {
+/* The shmem pool as the daemon reads it (proc/meminfo of the tree): 2 GiB, 1 GiB available. A
+ * tree without it has a pool of unknown size, from which nothing is given. */
+static void give_meminfo(void) {
+        _cleanup_free_ char *dir = path_join(C.host, "proc"), *file = NULL;
+
+        ck_assert(mkdir(dir, 0755) == 0 || errno == EEXIST);
+        file = path_join(dir, "meminfo");
+        write_file(file, "MemTotal:        2097152 kB\nMemFree:          524288 kB\n"
+                         "MemAvailable:    1048576 kB\n");
+}
+
+/* The q35 host with a pool of 2 MiB pages: 64 of them, 16 free (32 MiB); meminfo unless not. */
+static void case_start_pools_meminfo(bool meminfo) {
         _cleanup_free_ char *spec = path_join(H.tmpdir, "q35-hugepages.host");
         _cleanup_free_ char *text = xasprintf("include %s/%s\nhugepages 2048 nr=64 free=16\n",
                                               getenv("TEST_DATA_DIR") ?: "tests/data", Q35_HOST);
 
         write_file(spec, text);
         case_begin(spec);
+        if (meminfo)
+                give_meminfo();
         polkit_allow_all();
         daemon_start();
+}
+
+static void case_start_pools(void) {
+        case_start_pools_meminfo(true);
 }
 
 /* How many regions' memfds the daemon holds (memfd_create(2)'s "memfd:NAME" links). */
@@ -186,12 +203,22 @@ END_TEST
 START_TEST(test_refusals_allocate_nothing) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *lease = NULL, *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL,
-                            *m5 = NULL, *m6 = NULL, *state = NULL, *pages = NULL;
+                            *m5 = NULL, *m6 = NULL, *m7 = NULL, *m8 = NULL, *state = NULL,
+                            *pages = NULL;
         _cleanup_(alloc_clear) Alloc a = { .fd = -1 };
 
-        case_start_pools();
+        case_start_pools_meminfo(false);
         bus = bus_connect();
         lease = claim_group(bus, Q35_GROUP);
+        m7 = call_error(bus, ERROR_PREFIX "NoMemory", lease, IFACE_LEASE, "AllocateMemory",
+                        "ta{sv}", MiB(4), 0);
+        ck_assert_str_eq(m7, "Cannot allocate 4194304 bytes of 4K pages: the pool's size cannot "
+                             "be read (proc/meminfo): No such file or directory");
+        give_meminfo();
+        m8 = call_error(bus, ERROR_PREFIX "NoMemory", lease, IFACE_LEASE, "AllocateMemory",
+                        "ta{sv}", (uint64_t) 2 << 30, 0);
+        ck_assert_str_eq(m8, "Cannot allocate 2147483648 bytes of 4K pages: 1073741824 bytes free "
+                             "of 2147483648 in that pool");
         m1 = call_error(bus, ERROR_PREFIX "InvalidArgument", lease, IFACE_LEASE, "AllocateMemory",
                         "ta{sv}", MiB(3), 1, "hugepages", "s", "2M");
         ck_assert_str_eq(m1, "A region of 3145728 bytes is not a whole number of 2M pages "
@@ -419,6 +446,7 @@ START_TEST(test_map_into_ioas) {
         int fd;
 
         case_start_iommufd();
+        give_meminfo();
         bus = bus_connect();
         lease = claim_q35_with_backend(bus, "iommufd");
         reply = call_ok(bus, lease, IFACE_LEASE, "AllocateMemory", "ta{sv}", MiB(8), 1, "map", "t",
@@ -469,7 +497,7 @@ START_TEST(test_memory_pools) {
 
         case_start_pools();
         before = memory_pools();
-        ck_assert_str_eq(before, "2M -1 134217728 33554432 0");
+        ck_assert_str_eq(before, "4K -1 2147483648 1073741824 0;2M -1 134217728 33554432 0");
         bus = bus_connect();
         lease = claim_group(bus, Q35_GROUP);
         a = allocate(bus, lease, MiB(8), "2M");
@@ -477,7 +505,7 @@ START_TEST(test_memory_pools) {
         ck_assert_str_eq(state, "ready");
         /* The fake pool does not shrink (the kernel's would); the daemon's share shows. */
         during = memory_pools();
-        ck_assert_str_eq(during, "2M -1 134217728 33554432 8388608");
+        ck_assert_str_eq(during, "4K -1 2147483648 1073741824 0;2M -1 134217728 33554432 8388608");
         release(bus, lease);
         assert_q35_group_back();
         case_end();
@@ -556,6 +584,7 @@ START_TEST(test_assignctl_memory_exec) {
         _cleanup_free_ char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL, *err3 = NULL;
 
         case_start_iommufd();
+        give_meminfo();
         ck_assert_int_eq(ASSIGNCTL(&out, &err, (char *) "claim", (char *) "6", (char *) "--backend",
                                    (char *) "iommufd", (char *) "--memory", (char *) "16M",
                                    (char *) "--exec", (char *) "sh", (char *) "-c",
