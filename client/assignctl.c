@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "assignctl.h"
+#include "memory.h"
 #include "bdf.h"
 #include "escape.h"
 #include "names.h"
@@ -26,6 +27,10 @@ bool arg_persistent = false;
 char **arg_exec = NULL;
 const char *arg_backend = NULL;
 uint64_t arg_memlock = 0;
+uint64_t arg_memory = 0;
+const char *arg_hugepages = NULL;
+int arg_numa_node = ARG_NUMA_NODE_UNSET;
+uint64_t arg_map = UINT64_MAX;
 static bool arg_ask_password = true;
 
 /* o as JSON text on f; 0 or -ENOMEM. json-c escapes the C0 controls in strings, but leaves DEL,
@@ -339,6 +344,32 @@ static int verb_status(int argc, char *argv[]) {
         r = fetch_report(bus, &report);
         if (r != EXIT_OK)
                 return r;
+        if (arg_memory > 0) {
+                _cleanup_json_ json_object *preflight = NULL;
+                int fits;
+
+                if (arg_json == JSON_OFF) {
+                        r = printed(output_status(stdout, report));
+                        if (r != EXIT_OK)
+                                return r;
+                }
+                fits = memory_preflight(arg_json == JSON_OFF ? stdout : NULL, report, arg_memory,
+                                        arg_hugepages, &preflight);
+                if (fits < 0)
+                        return fail_errno(EXIT_FAILED, fits, "Cannot check the memory: %m");
+                if (arg_json != JSON_OFF) {
+                        _cleanup_json_ json_object *o = json_object_new_object();
+
+                        if (!o || copy_key(o, report, "host", false) < 0 ||
+                            json_add(o, "memory", TAKE_PTR(preflight)) < 0)
+                                return fail(EXIT_FAILED, NULL, "Out of memory.");
+                        r = print_json(o);
+                        if (r != EXIT_OK)
+                                return r;
+                }
+                /* A pre-flight a script can test. */
+                return fits ? EXIT_OK : EXIT_FAILED;
+        }
         if (arg_json != JSON_OFF)
                 return print_report_part(report, keys, ELEMENTSOF(keys));
         return printed(output_status(stdout, report));
@@ -409,7 +440,9 @@ static int help(void) {
                "Host:\n"
                "  list                 List IOMMU groups with their devices and blockers\n"
                "                       (the default)\n"
-               "  status               Show IOMMU, interrupt remapping and VFIO readiness\n"
+               "  status [--memory SIZE [--hugepages 2M|1G]]\n"
+               "                       Show IOMMU, interrupt remapping and VFIO readiness\n"
+               "                       (and whether a VM of SIZE fits memlock and the pool)\n"
                "  show ADDRESS|GROUP   Show one device (e.g. 0000:01:00.0) or one IOMMU group\n"
                "  monitor              Print a line per device or group change until stopped\n\n"
                "Policy:\n"
@@ -419,7 +452,7 @@ static int help(void) {
                "  policy status        Show the policy in force and the last reload error\n"
                "  policy reload        Make the daemon read its policy files again\n\n"
                "Leases:\n"
-               "  claim ADDRESS|GROUP [--backend NAME] [--exec CMD [ARG...]]\n"
+               "  claim ADDRESS|GROUP [--backend NAME] [--memory SIZE] [--exec CMD [ARG...]]\n"
                "                       Claim a group until Ctrl-C, or for the run of CMD\n"
                "  release LEASE|ADDRESS|GROUP\n"
                "                       Release a lease (by id, or by a device or group in it)\n"
@@ -439,6 +472,10 @@ static int help(void) {
                "     --persistent      prepare: keep the group on vfio-pci across reboots\n"
                "     --backend=NAME    claim: type1 (default), iommufd or auto\n"
                "     --memlock=SIZE    claim: raise our RLIMIT_MEMLOCK to SIZE (e.g. 4G) first\n"
+               "     --memory=SIZE     claim: guest RAM the daemon fills first, for CMD as a memfd\n"
+               "     --hugepages=SIZE  claim --memory: 2M or 1G huge pages, or none (4 KiB)\n"
+               "     --numa-node=N     claim --memory: from node N (default: the devices' node)\n"
+               "     --map=IOVA        claim --memory: DMA-map it at IOVA for the VMM to adopt\n"
                "     --exec CMD ARG... claim: run CMD with the lease's fds (must come last)\n\n"
                "Exit status: 0 success, 1 failure or not found, 2 usage error,\n"
                "3 vfio-assignd not reachable, 4 access denied (polkit), 5 denied by policy.\n"
@@ -458,6 +495,7 @@ enum {
         OPT_PERSISTENT = 1u << 2,
         OPT_EXEC = 1u << 3,
         OPT_BACKEND = 1u << 4, /* --backend, --memlock */
+        OPT_MEMORY = 1u << 5,  /* --memory, --hugepages, --numa-node, --map */
 };
 
 typedef struct Verb {
@@ -475,14 +513,16 @@ static int verb_policy(int argc, char *argv[]);
 
 static const Verb verbs[] = {
         { "list", 0, 0, verb_list, "list", 0 },
-        { "status", 0, 0, verb_status, "status", 0 },
+        { "status", 0, 0, verb_status, "status [--memory SIZE [--hugepages 2M|1G|none]]",
+          OPT_MEMORY },
         { "show", 1, 1, verb_show, "show ADDRESS|GROUP", 0 },
         { "monitor", 0, 0, verb_monitor, "monitor", 0 },
         { "policy", 1, ARGS_MAX, verb_policy, "policy check|explain|status|reload ...",
           OPT_USER | OPT_OFFLINE },
         { "claim", 1, 1, verb_claim,
-          "claim ADDRESS|GROUP [--backend NAME] [--memlock SIZE] [--exec CMD [ARG...]]",
-          OPT_EXEC | OPT_BACKEND },
+          "claim ADDRESS|GROUP [--backend NAME] [--memlock SIZE] [--memory SIZE [--hugepages "
+          "2M|1G|none] [--numa-node N] [--map IOVA]] [--exec CMD [ARG...]]",
+          OPT_EXEC | OPT_BACKEND | OPT_MEMORY },
         { "release", 1, 1, verb_release, "release LEASE|ADDRESS|GROUP", 0 },
         { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent]", OPT_PERSISTENT },
         { "unprepare", 1, 1, verb_unprepare, "unprepare ADDRESS", 0 },
@@ -513,6 +553,10 @@ static int check_options(const Verb *v) {
                 { OPT_EXEC, "--exec", arg_exec },
                 { OPT_BACKEND, "--backend", arg_backend },
                 { OPT_BACKEND, "--memlock", arg_memlock > 0 },
+                { OPT_MEMORY, "--memory", arg_memory > 0 },
+                { OPT_MEMORY, "--hugepages", arg_hugepages },
+                { OPT_MEMORY, "--numa-node", arg_numa_node != ARG_NUMA_NODE_UNSET },
+                { OPT_MEMORY, "--map", arg_map != UINT64_MAX },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -592,6 +636,10 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_PERSISTENT,
                 ARG_BACKEND,
                 ARG_MEMLOCK,
+                ARG_MEMORY,
+                ARG_HUGEPAGES,
+                ARG_NUMA_NODE,
+                ARG_MAP,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -605,6 +653,10 @@ static int parse_argv(int argc, char *argv[]) {
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
                 { "backend", required_argument, NULL, ARG_BACKEND },
                 { "memlock", required_argument, NULL, ARG_MEMLOCK },
+                { "memory", required_argument, NULL, ARG_MEMORY },
+                { "hugepages", required_argument, NULL, ARG_HUGEPAGES },
+                { "numa-node", required_argument, NULL, ARG_NUMA_NODE },
+                { "map", required_argument, NULL, ARG_MAP },
                 {},
         };
         int c;
@@ -673,6 +725,34 @@ static int parse_argv(int argc, char *argv[]) {
                                                 "8G).",
                                                 optarg);
                         break;
+                case ARG_MEMORY:
+                        if (parse_size(optarg, &arg_memory) < 0 || arg_memory == 0)
+                                return fail_arg(EXIT_USAGE,
+                                                "Invalid size '%s' for --memory (e.g. 512M, 4G).",
+                                                optarg);
+                        break;
+                case ARG_HUGEPAGES:
+                        if (!streq(optarg, "2M") && !streq(optarg, "1G") && !streq(optarg, "none"))
+                                return fail_arg(EXIT_USAGE,
+                                                "Invalid page size '%s' for --hugepages: 2M, 1G or "
+                                                "none.",
+                                                optarg);
+                        arg_hugepages = optarg;
+                        break;
+                case ARG_NUMA_NODE: {
+                        uint32_t n;
+
+                        if (safe_atou32(optarg, 10, &n) < 0 || n > INT32_MAX)
+                                return fail_arg(EXIT_USAGE, "Invalid NUMA node '%s'.", optarg);
+                        arg_numa_node = (int) n;
+                        break;
+                }
+                case ARG_MAP:
+                        if (safe_atou64(optarg, 0, &arg_map) < 0 || arg_map == UINT64_MAX)
+                                return fail_arg(EXIT_USAGE,
+                                                "Invalid IOVA '%s' for --map (e.g. 0x100000000).",
+                                                optarg);
+                        break;
                 case ':':
                         return fail_arg(EXIT_USAGE,
                                         "Option '%s' needs an argument. Try 'assignctl --help'.",
@@ -702,6 +782,13 @@ static int parse_argv(int argc, char *argv[]) {
         if (arg_policy_dirs && !arg_sysfs_root)
                 return fail(EXIT_USAGE, NULL,
                             "--policy-dir is for the offline mode; give --sysfs-root too.");
+        if ((arg_hugepages || arg_numa_node != ARG_NUMA_NODE_UNSET || arg_map != UINT64_MAX) &&
+            arg_memory == 0)
+                return fail(EXIT_USAGE, NULL,
+                            "--hugepages, --numa-node and --map are for --memory; give it too.");
+        if (arg_memory > 0 && !arg_exec && optind < argc && streq(argv[optind], "claim"))
+                return fail(EXIT_USAGE, NULL,
+                            "--memory is for --exec: the command gets the guest RAM as a memfd.");
         if (arg_exec && !arg_exec[0])
                 return fail(EXIT_USAGE, NULL, "--exec needs a command.");
         return -1;

@@ -32,6 +32,11 @@ extern bool arg_persistent;        /* prepare --persistent */
 extern char **arg_exec;            /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
 extern const char *arg_backend;    /* claim --backend NAME: the claim's "backend" option */
 extern uint64_t arg_memlock;       /* claim --memlock SIZE: the claim's "memlock" option, 0: none */
+extern uint64_t arg_memory;        /* claim --memory SIZE: a region of guest RAM, 0: none */
+extern const char *arg_hugepages;  /* claim --hugepages: its page size ("2M", "1G", "none") */
+#define ARG_NUMA_NODE_UNSET (-2)
+extern int arg_numa_node; /* claim --numa-node N; ARG_NUMA_NODE_UNSET: the daemon's pick */
+extern uint64_t arg_map;  /* claim --map IOVA; UINT64_MAX: not mapped */
 
 /* Prints an error on stderr (as one JSON object when --json is on) and returns exit_code.
  * error_name may be NULL; it is the D-Bus error name when there is one. The message is escaped

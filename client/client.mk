@@ -5,7 +5,8 @@ assignctl_SOURCES = \
 	client/output.c client/output.h \
 	client/monitor.c \
 	client/policy-cmd.c \
-	client/lease-cmd.c
+	client/lease-cmd.c \
+	client/memory.c client/memory.h
 assignctl_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 # `policy check` and `policy explain` run the daemon's own reader, parser and evaluator
 # (libpolicy.a). The offline `policy explain --sysfs-root` also reads the host as the daemon does:

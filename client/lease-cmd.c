@@ -16,6 +16,7 @@
 #include <systemd/sd-event.h>
 
 #include "assignctl.h"
+#include "memory.h"
 #include "names.h"
 #include "output.h"
 #include "util.h"
@@ -438,11 +439,13 @@ static int open_fd(Claim *c, const char *method, const char *address, int *ret) 
         return EXIT_OK;
 }
 
-/* type1: the container, the group and device fds; iommufd: the context and unbound cdevs. */
+/* type1: the container, the group and device fds; iommufd: the context and unbound cdevs; the
+ * guest RAM of --memory. */
 typedef struct Fds {
         int container, group, iommufd;
         int devices[LEASE_DEVICES_MAX];
         size_t n_devices;
+        Memory memory;
 } Fds;
 
 static void fds_close(Fds *f) {
@@ -452,6 +455,7 @@ static void fds_close(Fds *f) {
         for (size_t i = 0; i < f->n_devices; i++)
                 safe_close(f->devices[i]);
         f->n_devices = 0;
+        memory_done(&f->memory);
 }
 
 static int setenv_fd(const char *name, int fd) {
@@ -463,10 +467,11 @@ static int setenv_fd(const char *name, int fd) {
 
 /* What a stock QEMU (8.2 and later) takes for an iommufd lease: one iommufd object, and a
  * vfio-pci device per member on its cdev (QEMU's docs/devel/vfio-iommufd.rst). */
-static int qemu_args(const Fds *f, char **ret) {
+static int qemu_args(const Fds *f, const char *memory, char **ret) {
         char *args = NULL;
 
-        if (asprintf(&args, "-object iommufd,id=vfio-iommufd,fd=%d", f->iommufd) < 0)
+        if (asprintf(&args, "%s%s-object iommufd,id=vfio-iommufd,fd=%d", strempty(memory),
+                     memory ? " " : "", f->iommufd) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < f->n_devices; i++)
                 if (strextendf(&args, " ", "-device vfio-pci,iommufd=vfio-iommufd,fd=%d,id=vfio%zu",
@@ -480,10 +485,26 @@ static int qemu_args(const Fds *f, char **ret) {
 
 /* The fds go to the command at the same numbers; the environment says which is which. */
 static int export_env(Claim *c, const Fds *f, char *const *addresses) {
-        _cleanup_free_ char *list = NULL, *args = NULL;
+        _cleanup_free_ char *list = NULL, *args = NULL, *memory = NULL;
         bool iommufd = f->iommufd >= 0;
         int r;
 
+        if (f->memory.fd >= 0) {
+                char size[24];
+
+                snprintf(size, sizeof(size), "%" PRIu64, f->memory.size);
+                r = memory_qemu_args(&f->memory, &memory);
+                if (r >= 0 && setenv("VFIO_QEMU_MEMORY_ARGS", memory, 1) < 0)
+                        r = negative_errno();
+                if (r >= 0)
+                        r = setenv_fd("VFIO_MEMFD", f->memory.fd);
+                if (r >= 0 && setenv("VFIO_MEMORY_SIZE", size, 1) < 0)
+                        r = negative_errno();
+                if (r >= 0 && setenv("VFIO_REGION", f->memory.path, 1) < 0)
+                        r = negative_errno();
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < f->n_devices; i++)
                 if (strextendf(&list, ",", "%s=%d", addresses[i], f->devices[i]) < 0)
                         return -ENOMEM;
@@ -495,7 +516,7 @@ static int export_env(Claim *c, const Fds *f, char *const *addresses) {
         if (r >= 0 && iommufd)
                 r = setenv_fd("VFIO_IOMMUFD_FD", f->iommufd);
         if (r >= 0 && iommufd)
-                r = qemu_args(f, &args);
+                r = qemu_args(f, memory, &args);
         if (r >= 0 && iommufd && setenv("VFIO_QEMU_ARGS", args, 1) < 0)
                 r = negative_errno();
         if (r >= 0 && setenv(iommufd ? "VFIO_CDEV_FDS" : "VFIO_DEVICE_FDS", strempty(list), 1) < 0)
@@ -512,6 +533,7 @@ _noreturn_ static void exec_child(Claim *c, const Fds *f) {
         (void) fcntl(f->iommufd, F_SETFD, 0);
         for (size_t i = 0; i < f->n_devices; i++)
                 (void) fcntl(f->devices[i], F_SETFD, 0);
+        (void) fcntl(f->memory.fd, F_SETFD, 0);
         (void) sigprocmask(SIG_SETMASK, &c->saved_mask, NULL);
         execvp(arg_exec[0], arg_exec);
         k = errno;
@@ -540,7 +562,7 @@ static void memlock_hint(const Claim *c) {
 static int run_command(Claim *c) {
         _cleanup_json_ json_object *report = NULL;
         _cleanup_strv_free_ char **addresses = NULL;
-        Fds f = { .container = -1, .group = -1, .iommufd = -1 };
+        Fds f = { .container = -1, .group = -1, .iommufd = -1, .memory = { .fd = -1 } };
         bool iommufd = c->lease.backend && streq(c->lease.backend, "iommufd");
         int r;
 
@@ -575,6 +597,9 @@ static int run_command(Claim *c) {
                                 r = fail(EXIT_FAILED, NULL, "Out of memory.");
                 }
         }
+        /* Last: the fds above are quick, the RAM can take a while to fill. */
+        if (r == EXIT_OK && arg_memory > 0)
+                r = memory_allocate(c->bus, c->context, c->lease.path, &f.memory);
         if (r == EXIT_OK && export_env(c, &f, addresses) < 0)
                 r = fail_errno(EXIT_FAILED, ENOMEM, "Cannot set the environment: %m");
         if (r != EXIT_OK) {

@@ -41,6 +41,7 @@ typedef enum VaError {
         VA_ERROR_NOT_CLAIMED,
         VA_ERROR_TIMEOUT,
         VA_ERROR_BACKEND_UNAVAILABLE,
+        VA_ERROR_NO_MEMORY,
         _VA_ERROR_MAX, /* also: not one of ours */
 } VaError;
 

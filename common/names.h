@@ -14,6 +14,8 @@
 #define IFACE_DEVICE "org.vfioassign1.Device"
 #define IFACE_LEASE "org.vfioassign1.Lease"
 #define OBJ_LEASE_PREFIX "/org/vfioassign1/lease"
+#define IFACE_REGION "org.vfioassign1.Region"
+#define OBJ_REGION_PREFIX "/org/vfioassign1/region"
 #define ERROR_PREFIX "org.vfioassign1.Error."
 
 /* polkit actions (policy/org.vfioassign1.policy). */

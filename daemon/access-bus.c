@@ -48,6 +48,9 @@ const BusAccess bus_access_table[] = {
         { IFACE_LEASE, "GrantAccess", POLKIT_ACTION_MANAGE, lease_method_grant_access,
           lease_inspect },
         { IFACE_LEASE, "Release", POLKIT_ACTION_MANAGE, lease_method_release, lease_inspect },
+        { IFACE_LEASE, "AllocateMemory", POLKIT_ACTION_MANAGE, lease_method_allocate_memory,
+          lease_inspect },
+        { IFACE_REGION, "Release", POLKIT_ACTION_MANAGE, region_method_release, region_inspect },
         {}
 };
 
@@ -94,7 +97,7 @@ static char **group_details(Manager *d, uint32_t group, BusGroupDetails *gd) {
 
 /* Every vtable is registered with the manager as its userdata (for the fallback vtables, the
  * object the handlers get is what the find callback found; the slot keeps the manager). */
-static Manager *current_manager(sd_bus_message *m) {
+Manager *bus_current_manager(sd_bus_message *m) {
         sd_bus_slot *slot = sd_bus_get_current_slot(sd_bus_message_get_bus(m));
 
         return slot ? sd_bus_slot_get_userdata(slot) : NULL;
@@ -103,7 +106,7 @@ static Manager *current_manager(sd_bus_message *m) {
 int bus_method_trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *iface = sd_bus_message_get_interface(m), *member = sd_bus_message_get_member(m);
         const BusAccess *a = bus_access_find(iface, member);
-        Manager *d = current_manager(m);
+        Manager *d = bus_current_manager(m);
         BusGroupDetails gd;
         BusAuth auth;
         int k;

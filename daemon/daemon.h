@@ -18,13 +18,14 @@ typedef struct BusProperty {
         uint32_t change; /* the model's *_CHANGED_* bit announcing it; 0: none */
         uint64_t flags;  /* BUS_PROPERTY_{CONST,EMITS_CHANGE,EXPLICIT} */
 } BusProperty;
-/* The flags a row names: CONST, EMITS_CHANGE, or EXPLICIT for a property left out of GetAll,
+/* The flags a row names: CONST, EMITS_CHANGE, VOLATILE, or EXPLICIT for a property left out of GetAll,
  * GetManagedObjects and InterfacesAdded (sd-bus's SD_BUS_VTABLE_PROPERTY_EXPLICIT): Get answers
  * it, and PropertiesChanged names it among the invalidated ones when it changes (sd-bus refuses
  * EXPLICIT with EMITS_CHANGE). Devices and groups keep their bulky, rarely read properties
  * explicit: GetManagedObjects of a large host stays within BUS_OBJECTS_BYTES_PER_DEVICE. */
 #define BUS_PROPERTY_CONST SD_BUS_VTABLE_PROPERTY_CONST
 #define BUS_PROPERTY_EMITS_CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define BUS_PROPERTY_VOLATILE 0 /* changes without a signal: read it when needed */
 #define BUS_PROPERTY_EXPLICIT \
         (SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION | SD_BUS_VTABLE_PROPERTY_EXPLICIT)
 #define BUS_PROPERTY_ROW(name, sig, get, change, flags) \
@@ -50,7 +51,7 @@ enum {
 
 /* The tables, each ended by an entry without a name. */
 extern const BusProperty manager_properties[], group_properties[], device_properties[],
-        lease_properties[];
+        lease_properties[], region_properties[];
 
 /* manager-bus.c */
 extern const sd_bus_vtable manager_vtable[];
@@ -115,6 +116,23 @@ int lease_bus_emit_added(Manager *d, const Lease *l);
 int lease_bus_emit_changed(Manager *d, const Lease *l);
 int lease_bus_emit_removed(Manager *d, uint64_t id);
 
+/* region-bus.c */
+extern const sd_bus_vtable region_vtable[];
+int region_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                    void **found, sd_bus_error *error);
+int region_bus_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
+                         sd_bus_error *error);
+int region_object_path(uint64_t id, char **ret);
+int region_bus_emit_added(Manager *d, const Region *r);
+int region_bus_emit_changed(Manager *d, const Region *r);
+int region_bus_emit_removed(Manager *d, const Region *r);
+
+/* InterfacesRemoved for an object the daemon no longer serves (sd_bus_emit_object_removed()
+ * needs it still there to list its interfaces). */
+int bus_emit_interfaces_removed(Manager *d, const char *path, const char *interface);
+/* Refuses any option: for methods that take none yet. */
+int bus_read_no_options(sd_bus_message *m, sd_bus_error *error);
+
 /* access-bus.c: the one authorisation chokepoint. Every method of every vtable is
  * bus_method_trampoline(): it finds the method's row in bus_access_table, refuses a member
  * without one, asks polkit for the row's action and only then runs the row's handler. The handler
@@ -159,8 +177,10 @@ bus_inspect_fn manager_inspect_explain_policy, manager_inspect_claim_group,
         manager_inspect_reload_policy;
 bus_method_fn lease_method_open_container, lease_method_open_group, lease_method_open_device,
         lease_method_open_iommufd, lease_method_open_cdev, lease_method_grant_access,
-        lease_method_release;
-bus_inspect_fn lease_inspect;
+        lease_method_release, lease_method_allocate_memory, region_method_release;
+bus_inspect_fn lease_inspect, region_inspect;
+/* The manager a method call was registered with (every vtable's slot keeps it). */
+Manager *bus_current_manager(sd_bus_message *m);
 
 int bus_caller(Manager *d, sd_bus_message *m, BusCaller *ret);
 void bus_caller_clear(BusCaller *c);

@@ -21,7 +21,8 @@ libmodel_a_SOURCES = \
 	daemon/lease.c daemon/lease.h \
 	daemon/state.c daemon/state.h \
 	daemon/lease-set.c daemon/lease-set.h \
-	daemon/mempool.c daemon/mempool.h
+	daemon/mempool.c daemon/mempool.h \
+	daemon/region.c daemon/region.h
 libmodel_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)
@@ -31,11 +32,13 @@ noinst_LIBRARIES += libbus.a
 libbus_a_SOURCES = \
 	daemon/daemon.h daemon/manager.h \
 	daemon/manager.c \
+	daemon/manager-memory.c \
 	daemon/errors.c \
 	daemon/manager-bus.c \
 	daemon/group-bus.c \
 	daemon/device-bus.c \
 	daemon/lease-bus.c \
+	daemon/region-bus.c \
 	daemon/access-bus.c \
 	daemon/introspect.c daemon/introspect.h \
 	daemon/fdstore.c daemon/fdstore.h \

@@ -75,7 +75,7 @@ static int introspect(sd_bus *client, const char *path, const char *interface, c
 int bus_print_introspection(FILE *out) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *client = NULL;
         _cleanup_free_ char *mgr = NULL, *grp = NULL, *dev = NULL, *devpath = NULL, *grppath = NULL;
-        _cleanup_free_ char *lease = NULL, *leasepath = NULL;
+        _cleanup_free_ char *lease = NULL, *leasepath = NULL, *region = NULL, *regionpath = NULL;
         Server server = {};
         Topology topology = {};
         Model model = { .topology = &topology };
@@ -87,12 +87,15 @@ int bus_print_introspection(FILE *out) {
         Lease l = { .id = 1, .close_wd = -1, .holder_pidfd = -1 };
         Lease *leases[] = { &l };
         LeaseSet set = { .leases = leases, .n = 1 };
-        Manager d = { .model = &model, .leases = &set };
+        Region rg = { .id = 1, .lease_id = 1 }; /* no memory: introspection reads no property */
+        Region *regions[] = { &rg };
+        Manager d = { .model = &model, .leases = &set, .regions = regions, .n_regions = 1 };
         pthread_t thread;
         sd_id128_t id;
         int fds[2], k;
 
-        /* A model with one device in one group and a lease, so every object path resolves. */
+        /* A model with one device in one group, a lease and a region, so every object path
+         * resolves. */
         topology.devices = devices;
         topology.n_devices = 1;
         topology.groups = groups;
@@ -146,6 +149,10 @@ int bus_print_introspection(FILE *out) {
                 k = lease_object_path(l.id, &leasepath);
         if (k >= 0)
                 k = introspect(client, leasepath, IFACE_LEASE, &lease);
+        if (k >= 0)
+                k = region_object_path(rg.id, &regionpath);
+        if (k >= 0)
+                k = introspect(client, regionpath, IFACE_REGION, &region);
         server.stop = 1;
         pthread_join(thread, NULL);
         if (k >= 0) {
@@ -157,6 +164,7 @@ int bus_print_introspection(FILE *out) {
                 fputs(grp, out);
                 fputs(dev, out);
                 fputs(lease, out);
+                fputs(region, out);
                 fputs("</node>\n", out);
                 k = ferror(out) ? -EIO : 0;
         }

@@ -110,23 +110,10 @@ int lease_bus_emit_changed(Manager *d, const Lease *l) {
 }
 
 int lease_bus_emit_removed(Manager *d, uint64_t id) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *path = NULL;
-        int k;
+        int k = lease_object_path(id, &path);
 
-        k = lease_object_path(id, &path);
-        if (k < 0)
-                return k;
-        k = sd_bus_message_new_signal(d->bus, &m, OBJ_ROOT, "org.freedesktop.DBus.ObjectManager",
-                                      "InterfacesRemoved");
-        if (k < 0)
-                return k;
-        k = sd_bus_message_append(m, "oas", path, 4, "org.freedesktop.DBus.Peer",
-                                  "org.freedesktop.DBus.Introspectable",
-                                  "org.freedesktop.DBus.Properties", IFACE_LEASE);
-        if (k < 0)
-                return k;
-        return sd_bus_send(d->bus, m, NULL);
+        return k < 0 ? k : bus_emit_interfaces_removed(d, path, IFACE_LEASE);
 }
 
 static void on_holder_gone(void *userdata) {
@@ -263,7 +250,7 @@ int lease_method_open_cdev(sd_bus_message *m, void *userdata, sd_bus_error *erro
         return reply_member_fd(m, d, l, true, error);
 }
 
-static int check_no_options(sd_bus_message *m, sd_bus_error *error) {
+int bus_read_no_options(sd_bus_message *m, sd_bus_error *error) {
         int k = sd_bus_message_enter_container(m, 'a', "{sv}");
 
         if (k < 0)
@@ -284,7 +271,7 @@ int lease_method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *e
         k = sd_bus_message_read(m, "u", &uid);
         if (k < 0)
                 return k;
-        k = check_no_options(m, error);
+        k = bus_read_no_options(m, error);
         if (k < 0)
                 return k;
         if (uid == UINT32_MAX)
@@ -315,7 +302,7 @@ int lease_method_release(sd_bus_message *m, void *userdata, sd_bus_error *error)
         _cleanup_free_ char *who = NULL;
 
         LEASE_METHOD_PROLOGUE(m, userdata, error);
-        k = check_no_options(m, error);
+        k = bus_read_no_options(m, error);
         if (k < 0)
                 return k;
         who = bus_caller_describe(d, m);
@@ -389,6 +376,9 @@ const sd_bus_vtable lease_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GrantAccess", SD_BUS_ARGS("u", uid, "a{sv}", options), SD_BUS_NO_RESULT,
                                 bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, bus_method_trampoline,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AllocateMemory", SD_BUS_ARGS("t", size, "a{sv}", options),
+                                SD_BUS_RESULT("h", memfd, "o", region), bus_method_trampoline,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -581,6 +581,30 @@ static int get_iommu_present(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append(reply, "b", (int) d->model->host->iommu_present);
 }
 
+/* (page size, node, total, free, held by the daemon's regions) per pool: read afresh at each Get,
+ * without a signal (free pages change with every allocation on the host). */
+static int get_memory_pools(sd_bus *bus, const char *path, const char *interface,
+                            const char *property, sd_bus_message *reply, void *userdata,
+                            sd_bus_error *error) {
+        Manager *d = userdata;
+        _cleanup_free_ MemPool *pools = NULL;
+        size_t n = 0;
+        int k;
+
+        k = mem_pools_list(d->model->root, &pools, &n);
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Cannot read the memory pools: %m");
+        k = sd_bus_message_open_container(reply, 'a', "(sittt)");
+        for (size_t i = 0; k >= 0 && i < n; i++)
+                k = sd_bus_message_append(reply, "(sittt)", mem_page_to_string(pools[i].page),
+                                          (int32_t) pools[i].node, pools[i].total,
+                                          pools[i].free_bytes,
+                                          manager_memory_held_in(d, pools[i].page, pools[i].node));
+        if (k < 0)
+                return k;
+        return sd_bus_message_close_container(reply);
+}
+
 static int get_backends(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_strv_free_ char **names = NULL;
@@ -597,6 +621,7 @@ static int get_backends(sd_bus *bus, const char *path, const char *interface, co
         P("Backends", "as", get_backends, MANAGER_CHANGED_HOST, EMITS_CHANGE)                     \
         P("InterruptRemapping", "s", get_interrupt_remapping, MANAGER_CHANGED_HOST, EMITS_CHANGE) \
         P("IommuPresent", "b", get_iommu_present, MANAGER_CHANGED_HOST, EMITS_CHANGE)             \
+        P("MemoryPools", "a(sittt)", get_memory_pools, 0, VOLATILE)                               \
         P("PolicyError", "s", get_policy_error, MANAGER_CHANGED_POLICY, EMITS_CHANGE)             \
         P("PolicyFiles", "as", get_policy_files, MANAGER_CHANGED_POLICY, EMITS_CHANGE)
 
@@ -749,6 +774,13 @@ int bus_register_objects(Manager *d) {
         k = sd_bus_add_node_enumerator(d->bus, NULL, OBJ_LEASE_PREFIX, lease_bus_enumerate, d);
         if (k < 0)
                 return k;
+        k = sd_bus_add_fallback_vtable(d->bus, NULL, OBJ_REGION_PREFIX, IFACE_REGION, region_vtable,
+                                       region_bus_find, d);
+        if (k < 0)
+                return k;
+        k = sd_bus_add_node_enumerator(d->bus, NULL, OBJ_REGION_PREFIX, region_bus_enumerate, d);
+        if (k < 0)
+                return k;
         return sd_bus_add_object_manager(d->bus, NULL, OBJ_ROOT);
 }
 
@@ -801,7 +833,7 @@ int bus_trim_after_large_replies(sd_bus *bus, sd_event *event, sd_event_source *
 
 /* sd_bus_emit_object_removed() needs the object to still exist to list its interfaces; ours is
  * already gone from the model, so we say which interfaces went ourselves. */
-static int emit_removed(Manager *d, const char *path, const char *interface) {
+int bus_emit_interfaces_removed(Manager *d, const char *path, const char *interface) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int k;
 
@@ -856,9 +888,9 @@ static int emit_change(Manager *d, const Change *c) {
         case CHANGE_GROUP_ADDED:
                 return sd_bus_emit_object_added(d->bus, path);
         case CHANGE_DEVICE_REMOVED:
-                return emit_removed(d, path, IFACE_DEVICE);
+                return bus_emit_interfaces_removed(d, path, IFACE_DEVICE);
         case CHANGE_GROUP_REMOVED:
-                return emit_removed(d, path, IFACE_GROUP);
+                return bus_emit_interfaces_removed(d, path, IFACE_GROUP);
         case CHANGE_DEVICE_CHANGED:
                 return bus_emit_properties_changed(d->bus, path, IFACE_DEVICE, device_properties,
                                                    c->mask);

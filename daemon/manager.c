@@ -605,6 +605,8 @@ static void release_done(Job *j) {
                            r->id, j->group);
                 goto finish;
         }
+        /* The VM is over: its regions go with the release, given back or stuck. */
+        manager_drop_regions(d, r->id, "its lease was released");
         if (r->stuck) {
                 if (j->kind == JOB_RETRY && r->result == 0)
                         goto finish; /* not tried */
@@ -1372,6 +1374,7 @@ void manager_done(Manager *d) {
         d->inotify_fd = safe_close(d->inotify_fd);
         d->trim_filter = sd_bus_slot_unref(d->trim_filter);
         d->trim = sd_event_source_disable_unref(d->trim);
+        manager_free_regions(d);
         if (d->leases)
                 for (size_t i = 0; i < d->leases->n; i++)
                         lease_bus_forget(d->leases->leases[i]);

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "policy.h"
 #include "polkit.h"
+#include "region.h"
 #include "udev.h"
 
 /* The running daemon: the model, the leases, the policy, the group jobs, and the bus it is served
@@ -38,6 +39,9 @@ typedef struct Manager {
         sd_event_source *inotify_source;
         sd_event_source *trim;    /* gives large replies' memory back (bus_trim_after_...()) */
         sd_bus_slot *trim_filter; /* arms it; goes first */
+        Region **regions;         /* guest RAM held for leases (manager-memory.c) */
+        size_t n_regions;
+        uint64_t next_region_id;
 } Manager;
 
 /* Where the daemon keeps what it knows (state_open_dir()) and hears uevents from besides udev. */
@@ -102,5 +106,28 @@ void manager_wait_for_close(Manager *d, Lease *l);
  * backend (NULL: any): 0, or the error a claim would get (PolicyDenied, HostCritical, ...). */
 int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, const char *backend,
                        LeaseError *err);
+/* manager-memory.c: guest-RAM regions for a lease's VMM (design.md, "Pre-pinned memory"). */
+#define MEMORY_NODE_OF_DEVICES (-2) /* the node of the group's devices, when they have one */
+typedef struct MemoryOptions {
+        uint64_t size;
+        const char *hugepages; /* "2M", "1G", "none" (4 KiB shmem); NULL: none */
+        int numa_node;         /* a node, MEM_NODE_ANY, or MEMORY_NODE_OF_DEVICES */
+        uint64_t iova;         /* map it there into the lease's container; REGION_NO_IOVA: not */
+} MemoryOptions;
+/* A region for the lease's VMM, charged to the lease's uid against the policy's
+ * host.max_pinned_bytes_per_uid and checked against its pool before anything is allocated; it
+ * fills in the background (Region.state). */
+int manager_allocate_memory(Manager *d, Lease *l, const MemoryOptions *o, Region **ret,
+                            LeaseError *err);
+Region *manager_find_region(const Manager *d, uint64_t id);
+/* What the uid's regions hold (and how many there are), and what all regions of a pool hold
+ * (node MEM_NODE_ANY: of every node). */
+uint64_t manager_memory_held(const Manager *d, uint32_t uid, size_t *ret_n);
+uint64_t manager_memory_held_in(const Manager *d, MemPageSize page, int node);
+/* why: for the log ("released by ...", "lease 3 released"). */
+void manager_release_region(Manager *d, Region *r, const char *why);
+void manager_drop_regions(Manager *d, uint64_t lease_id, const char *why);
+void manager_free_regions(Manager *d);
+
 int manager_explain(Manager *d, uint32_t group, const BusCaller *c, struct json_object **ret,
                     LeaseError *err);

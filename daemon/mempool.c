@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "mempool.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -142,6 +143,77 @@ int mem_pool_info(const SysRoot *root, MemPageSize page, int node, uint64_t *ret
         return 0;
 }
 
+/* The nodes sysfs lists, ascending. */
+static int list_nodes(const SysRoot *root, int **ret, size_t *ret_n) {
+        _cleanup_free_ int *nodes = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        DIR *d = NULL;
+        int k;
+
+        k = sysroot_opendir_at(root, -1, "sys/devices/system/node", &d);
+        if (k == -ENOENT) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (k < 0)
+                return k;
+        while ((de = readdir(d))) {
+                uint32_t v;
+                int *grown;
+
+                if (!strneq(de->d_name, "node", 4) || safe_atou32(de->d_name + 4, 10, &v) < 0 ||
+                    v > INT32_MAX)
+                        continue;
+                grown = reallocarray(nodes, n + 1, sizeof(*nodes));
+                if (!grown) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                nodes = grown;
+                nodes[n++] = (int) v;
+        }
+        closedir(d);
+        for (size_t i = 1; i < n; i++) /* insertion sort: a handful of nodes */
+                for (size_t j = i; j > 0 && nodes[j - 1] > nodes[j]; j--) {
+                        int t = nodes[j];
+
+                        nodes[j] = nodes[j - 1];
+                        nodes[j - 1] = t;
+                }
+        *ret = TAKE_PTR(nodes);
+        *ret_n = n;
+        return 0;
+}
+
+int mem_pools_list(const SysRoot *root, MemPool **ret, size_t *ret_n) {
+        _cleanup_free_ MemPool *pools = NULL;
+        _cleanup_free_ int *nodes = NULL;
+        size_t n_nodes = 0, n = 0;
+        int k;
+
+        k = list_nodes(root, &nodes, &n_nodes);
+        if (k < 0)
+                return k;
+        for (MemPageSize p = 0; p < _MEM_PAGE_MAX; p++)
+                for (size_t i = 0; i <= n_nodes; i++) {
+                        MemPool pool = { .page = p, .node = i == 0 ? MEM_NODE_ANY : nodes[i - 1] };
+                        MemPool *grown;
+
+                        if (mem_pool_info(root, p, pool.node, &pool.total, &pool.free_bytes) < 0)
+                                continue;
+                        grown = reallocarray(pools, n + 1, sizeof(*pools));
+                        if (!grown)
+                                return -ENOMEM;
+                        pools = grown;
+                        pools[n++] = pool;
+                }
+        *ret = TAKE_PTR(pools);
+        *ret_n = n;
+        return 0;
+}
+
 /* The NUMA nodes a mask can name; more than any machine the daemon runs on has. */
 #define MEM_NODES_MAX 1024
 #define MEM_MPOL_BIND 2 /* include/uapi/linux/mempolicy.h */
@@ -253,6 +325,13 @@ int mem_region_fill(MemRegion *r, uint64_t max) {
                 return k == -EFAULT ? -ENOMEM : k;
         r->populated += len;
         return r->populated >= r->size;
+}
+
+int mem_region_empty(MemRegion *r) {
+        if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t) r->size) < 0)
+                return negative_errno();
+        r->populated = 0;
+        return 0;
 }
 
 int mem_region_fd(const MemRegion *r) {

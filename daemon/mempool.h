@@ -33,6 +33,17 @@ int mem_page_from_string(const char *s, MemPageSize *ret); /* "2M" "1G" "none" (
 int mem_pool_info(const SysRoot *root, MemPageSize page, int node, uint64_t *ret_total,
                   uint64_t *ret_free);
 
+typedef struct MemPool {
+        MemPageSize page;
+        int node; /* MEM_NODE_ANY: the whole system's */
+        uint64_t total, free_bytes;
+} MemPool;
+
+/* Every pool mem_pool_info() can read: per page size the system's, then each NUMA node's
+ * (sys/devices/system/node/nodeN, Documentation/ABI/stable/sysfs-devices-node). Pools that
+ * cannot be read (no such page size, no node directory) are left out. */
+int mem_pools_list(const SysRoot *root, MemPool **ret, size_t *ret_n);
+
 /* A region of size bytes (a whole number of pages), empty, its pages to come from node (or any,
  * MEM_NODE_ANY). Refuses a size of 0 or not a multiple of the page size, and a node without
  * memory, with -EINVAL and a message in *ret_error. */
@@ -45,6 +56,11 @@ MemRegion *mem_region_free(MemRegion *r);
  * errno (-ENOMEM/-ENOSPC: the pool ran out; the region keeps what it has, mem_region_free() gives
  * it back). */
 int mem_region_fill(MemRegion *r, uint64_t max);
+
+/* Gives every page back to its pool, also while others hold the fd (a hole punched over the whole
+ * file; the seals allow it: no F_SEAL_WRITE). For a region that failed or was cancelled while it
+ * filled: whoever took the fd already finds it empty, never half filled. */
+int mem_region_empty(MemRegion *r);
 
 int mem_region_fd(const MemRegion *r);
 uint64_t mem_region_size(const MemRegion *r);

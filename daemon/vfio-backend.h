@@ -64,6 +64,12 @@ struct VfioBackendOps {
          * backend has no such kind, -EBADF when it is not open. */
         int (*hand_out)(VfioBackend *b, VfioFdKind kind, int *ret_fd);
 
+        /* DMA-maps [vaddr, +size) at iova for the VMM to adopt (a pre-pinned region, region.h):
+         * type1 into the container the group is attached to (*ret_ioas 0), iommufd into an IOAS
+         * of its own in the lease's context (*ret_ioas its id). */
+        int (*map_dma)(VfioBackend *b, void *vaddr, uint64_t iova, uint64_t size,
+                       uint32_t *ret_ioas);
+
         /* Its fds as systemd's fd store keeps them across a restart (fdstore.c names them
          * lease-<id>-<name>; a name is a valid FDNAME: no ':', printable ASCII). The i-th name,
          * NULL past the last; *ret_fd is -1 when that one is closed. */

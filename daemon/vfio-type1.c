@@ -178,6 +178,15 @@ static int type1_hand_out(VfioBackend *b, VfioFdKind kind, int *ret_fd) {
         return 0;
 }
 
+static int type1_map_dma(VfioBackend *b, void *vaddr, uint64_t iova, uint64_t size,
+                         uint32_t *ret_ioas) {
+        Type1 *t = type1(b);
+
+        *ret_ioas = 0;
+        return t->container_fd < 0 ? -EBADF
+                                   : vfio_container_map_dma(t->container_fd, vaddr, iova, size);
+}
+
 static const char *type1_stored_fd(const VfioBackend *b, size_t i, int *ret_fd) {
         if (i >= ELEMENTSOF(stored_names))
                 return NULL;
@@ -218,6 +227,7 @@ const VfioBackendOps vfio_type1_ops = {
         .reset_device = type1_reset_device,
         .open_device = type1_open_device,
         .hand_out = type1_hand_out,
+        .map_dma = type1_map_dma,
         .stored_fd = type1_stored_fd,
         .adopt_fd = type1_adopt_fd,
         .nodes = type1_nodes,

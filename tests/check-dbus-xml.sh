@@ -10,7 +10,7 @@ if ! diff -u "$TOP_SRCDIR/dbus/org.vfioassign1.xml" "$out"; then
         exit 1
 fi
 # Every interface the daemon serves: a vtable left out of --bus-introspect is left out of both.
-for iface in Manager Group Device Lease; do
+for iface in Manager Group Device Lease Region; do
         grep -q "<interface name=\"org.vfioassign1.$iface\">" "$out" ||
                 { echo "FAIL: vfio-assignd --bus-introspect has no org.vfioassign1.$iface"; exit 1; }
 done

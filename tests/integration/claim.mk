@@ -64,6 +64,17 @@ tests_integration_test_backend_CFLAGS = $(tests_integration_test_claim_CFLAGS)
 tests_integration_test_backend_LDADD = $(tests_integration_test_claim_LDADD)
 EXTRA_tests_integration_test_backend_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
 
+# Guest-RAM regions through the daemon (Lease.AllocateMemory, Region) on the kernel model.
+check_PROGRAMS += tests/integration/test-memory
+TESTS += tests/integration/test-memory
+tests_integration_test_memory_SOURCES = \
+	tests/integration/test-memory.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_memory_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_memory_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_memory_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
+
 # The daemon's record of its callers (daemon/bus-peers.c) on a private dbus-daemon.
 check_PROGRAMS += tests/integration/test-peers
 TESTS += tests/integration/test-peers

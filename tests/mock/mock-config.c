@@ -11,10 +11,12 @@
  *   BDF cdev-open-fails | bind-iommufd-fails
  *   no-interrupt-remapping
  *   no-iommufd
+ *   fill-hang-after N
  *
  * Lines for other devices, and directives this version does not know, are skipped. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -110,6 +112,22 @@ static void apply(MockFaults *f, char **argv, size_t argc) {
                 strcpy(f->host_driver, argv[2]);
         else if (streq(what, "refuse-release"))
                 f->refuse_release = parse_errno(argc >= 3 ? argv[2] : NULL);
+}
+
+unsigned mock_fill_hang_after(void) {
+        _cleanup_free_ char *text = NULL;
+        const char *path = getenv("VFIO_MOCK_CONFIG");
+        char *save = NULL;
+
+        if (isempty(path) || read_config(path, &text) < 0)
+                return UINT_MAX;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                uint32_t n;
+
+                if (strneq(line, "fill-hang-after ", 16) && safe_atou32(line + 16, 10, &n) >= 0)
+                        return n;
+        }
+        return UINT_MAX;
 }
 
 int mock_config_load(const char *bdf, MockFaults *ret) {

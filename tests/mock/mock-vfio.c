@@ -242,6 +242,30 @@ static bool interrupts_safe(const MockObj *o) {
         return !mock_interrupts_unsafe(&o->roots, "vfio_iommu_type1");
 }
 
+/* vfio_dma_do_map() checks, without the bookkeeping: no IOMMU yet EINVAL (vfio_iommu_type1_ioctl()
+ * has no iommu), flags other than READ/WRITE or a size/IOVA/vaddr not page aligned EINVAL, a
+ * vaddr range with holes EFAULT (the pin would fault). Overlaps are not tracked. */
+static int container_map_dma(MockObj *o, void *arg) {
+        struct vfio_iommu_type1_dma_map m;
+        long page = sysconf(_SC_PAGESIZE);
+        _cleanup_free_ unsigned char *vec = NULL;
+        int r = 0;
+
+        memcpy(&m, arg, sizeof(m));
+        if (m.argsz < sizeof(m) || !o->iommu_set)
+                return -EINVAL;
+        if (m.flags & ~(uint32_t) (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE))
+                return -EINVAL;
+        if (m.size == 0 || (m.size | m.iova | m.vaddr) % (uint64_t) page != 0)
+                return -EINVAL;
+        vec = malloc(m.size / (uint64_t) page);
+        if (!vec)
+                return -ENOMEM;
+        if (mincore((void *) (uintptr_t) m.vaddr, m.size, vec) < 0)
+                r = -EFAULT;
+        return r;
+}
+
 static int container_ioctl(MockObj *o, unsigned long request, void *arg) {
         /* An int in the variadic slot: only its low 32 bits are defined. */
         unsigned type = (unsigned) (unsigned long) arg;
@@ -261,6 +285,8 @@ static int container_ioctl(MockObj *o, unsigned long request, void *arg) {
                         return -EPERM;
                 o->iommu_set = true;
                 return 0;
+        case VFIO_IOMMU_MAP_DMA:
+                return container_map_dma(o, arg);
         default:
                 return -ENOTTY;
         }

@@ -63,6 +63,10 @@ typedef struct MockFaults {
  * variable or file means no faults. */
 int mock_config_load(const char *bdf, MockFaults *ret);
 
+/* The global "fill-hang-after N": fill steps after the first N wait while it is there;
+ * UINT_MAX when there is none. */
+unsigned mock_fill_hang_after(void);
+
 /* Waits s seconds (whatever signals arrive) for a hang injection of bdf, observable from outside
  * meanwhile (mock-observe.h). */
 void mock_hang(const char *root, const char *bdf, unsigned s);

@@ -11,6 +11,7 @@ tests_mock_libvfio_mock_so_SOURCES = \
 	tests/mock/mock-vfio.c \
 	tests/mock/mock-iommufd.c \
 	tests/mock/mock-config.c \
+	tests/mock/mock-memory.c \
 	tests/fakesys.c tests/fakesys.h \
 	common/util.c common/util.h \
 	common/bdf.c common/bdf.h

@@ -15,10 +15,9 @@ static const struct {
         const char *interface;
         const sd_bus_vtable *vtable;
 } served[] = {
-        { IFACE_MANAGER, manager_vtable },
-        { IFACE_GROUP, group_vtable },
-        { IFACE_DEVICE, device_vtable },
-        { IFACE_LEASE, lease_vtable },
+        { IFACE_MANAGER, manager_vtable }, { IFACE_GROUP, group_vtable },
+        { IFACE_DEVICE, device_vtable },   { IFACE_LEASE, lease_vtable },
+        { IFACE_REGION, region_vtable },
 };
 
 /* The API's naming: members that only read are named for it (List*, Get*, Explain*); the table

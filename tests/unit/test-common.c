@@ -538,6 +538,7 @@ START_TEST(test_error_catalogue) {
                 { "NotClaimed", EOPNOTSUPP },
                 { "Timeout", ETIMEDOUT },
                 { "BackendUnavailable", ENXIO },
+                { "NoMemory", ENOMEM },
         };
 
         ck_assert_int_eq(EXIT_OK, 0);

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "macro.h"
 #include "mempool.h"
 #include "sysfs.h"
+#include "util.h"
 
 static char tree[] = "/tmp/test-mempool.XXXXXX";
 
@@ -194,6 +196,37 @@ START_TEST(test_pool_info) {
 }
 END_TEST
 
+/* The pools listed: per page size the system's first, then the nodes' in order (node10 after
+ * node2); what cannot be read is left out. */
+START_TEST(test_pools_list) {
+        _cleanup_(sysroot_freep) SysRoot *root = NULL;
+        _cleanup_free_ MemPool *pools = NULL;
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0;
+
+        put("sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "8\n");
+        put("sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "3\n");
+        put("sys/devices/system/node/node10/hugepages/hugepages-2048kB/nr_hugepages", "4\n");
+        put("sys/devices/system/node/node10/hugepages/hugepages-2048kB/free_hugepages", "1\n");
+        put("sys/devices/system/node/node2/hugepages/hugepages-2048kB/nr_hugepages", "4\n");
+        put("sys/devices/system/node/node2/hugepages/hugepages-2048kB/free_hugepages", "2\n");
+        put("sys/devices/system/node/node2/meminfo",
+            "Node 2 MemTotal:       16384 kB\nNode 2 MemFree:         4096 kB\n");
+        put("sys/devices/system/node/possible", "0-10\n");
+        put("proc/meminfo", "MemTotal:       32768 kB\nMemAvailable:   20480 kB\n");
+        ck_assert_int_eq(sysroot_open(tree, tree, &root), 0);
+
+        ck_assert_int_eq(mem_pools_list(root, &pools, &n), 0);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_int_ge(strextendf(&text, ";", "%s %d %" PRIu64 " %" PRIu64,
+                                            mem_page_to_string(pools[i].page), pools[i].node,
+                                            pools[i].total, pools[i].free_bytes),
+                                 0);
+        ck_assert_str_eq(text, "4K -1 33554432 20971520;4K 2 16777216 4194304;"
+                               "2M -1 16777216 6291456;2M 2 8388608 4194304;2M 10 8388608 2097152");
+}
+END_TEST
+
 /* A hugetlb region larger than this machine's free huge pages cannot be filled: the fill stops
  * with ENOSPC or ENOMEM, and the message names the pool (here a fake tree's). */
 START_TEST(test_hugetlb_shortage) {
@@ -242,6 +275,7 @@ int main(void) {
         tcase_add_test(tc, test_shmem_fill);
         tcase_add_test(tc, test_numa_node);
         tcase_add_test(tc, test_pool_info);
+        tcase_add_test(tc, test_pools_list);
         tcase_add_test(tc, test_hugetlb_shortage);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
