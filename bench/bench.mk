@@ -8,7 +8,8 @@ bench_mkbighost_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 bench_mkbighost_LDADD = libfakesys.a libcommon.a
 bench_runstat_SOURCES = bench/runstat.c
 EXTRA_DIST += bench/README.md bench/run-all.sh bench/bench-lib.sh bench/run-report.sh \
-	bench/run-uevent.sh bench/uevent-client.py bench/run-daemon-rss.sh bench/bench-claim.sh
+	bench/run-uevent.sh bench/uevent-client.py bench/run-daemon-rss.sh bench/bench-claim.sh \
+	bench/bench-memory.sh
 
 # make bench [BENCH_REPS=N] [BENCH_SIZES=N,N,N] [BENCH_DEVICES=N] [BENCH_BIG=N] [BENCH_ROUNDS=N]
 #            [BENCH_CLAIM_CYCLES=N] [BENCH_CLAIM_ROUNDS=N]
@@ -28,3 +29,11 @@ bench: bench/mkbighost$(EXEEXT) bench/runstat$(EXEEXT) vfio-assignd$(EXEEXT) ass
 		--rounds=$(BENCH_ROUNDS) --claim-cycles=$(BENCH_CLAIM_CYCLES) \
 		--claim-rounds=$(BENCH_CLAIM_ROUNDS) $(if $(BENCH_BEFORE),--before=$(BENCH_BEFORE))
 .PHONY: bench
+
+# Pre-pinned guest memory on the real kernel (tests/vm/, two VM boots, root): QEMU's device-ready
+# time with cold RAM against daemon-filled shmem and hugetlb regions, and adopting a
+# daemon-mapped type1 region against pinning it (bench/README.md).
+bench-memory:
+	$(AM_V_at)bash $(abs_top_srcdir)/bench/bench-memory.sh --srcdir=$(abs_top_srcdir) \
+		--builddir=$(abs_top_builddir)
+.PHONY: bench-memory

@@ -74,6 +74,10 @@ SCENARIO_TIMEOUT=${VFIO_VM_SCENARIO_TIMEOUT:-120}
 BENCH_ROUNDS=${VFIO_VM_BENCH_ROUNDS:-10}
 VM_MEM=${VFIO_VM_MEM:-2G}
 VM_SMP=${VFIO_VM_SMP:-2}
+# 2 MiB hugepages the guest kernel reserves at boot (hugepages=), for the memory scenarios'
+# hugetlb regions: 300 are 600 MiB of the guest's 2 GiB, enough for a 512 MiB region, and leave
+# the rest room for a 512 MiB QEMU of 4 KiB pages beside a filled shmem region.
+VM_HUGEPAGES=${VFIO_VM_HUGEPAGES:-300}
 vmdir=$builddir/tests/vm
 workdir=$vmdir/work
 logdir=$vmdir/logs
@@ -86,6 +90,7 @@ done
 [[ $BOOT_TIMEOUT =~ ^[0-9]+$ && $SCENARIO_TIMEOUT =~ ^[0-9]+$ ]] ||
         die "VFIO_VM_TIMEOUT and VFIO_VM_SCENARIO_TIMEOUT must be whole seconds"
 [[ $BENCH_ROUNDS =~ ^[1-9][0-9]{0,3}$ ]] || die "VFIO_VM_BENCH_ROUNDS must be 1 to 9999"
+[[ $VM_HUGEPAGES =~ ^[0-9]{1,5}$ ]] || die "VFIO_VM_HUGEPAGES must be a count of 2 MiB pages"
 [[ $SCENARIO_FILTER =~ ^[a-z0-9,\ -]*$ ]] || die "VFIO_VM_SCENARIOS: names are [a-z0-9-]"
 
 # debootstrap chroots and the guest's files must be owned by root inside the image.
@@ -539,6 +544,7 @@ qemu_args() {
         local scen
         scen=$(expected_scenarios "$flavour" | paste -sd, -)
         QEMU_APPEND="console=ttyS0 intel_iommu=on loglevel=4 panic=-1 vfio_vm.root=/dev/sda"
+        QEMU_APPEND+=" hugepagesz=2M hugepages=$VM_HUGEPAGES"
         QEMU_APPEND+=" vfio_vm.flavour=$flavour vfio_vm.intremap=${FLAVOUR_INTREMAP[$flavour]}"
         QEMU_APPEND+=" vfio_vm.timeout=$SCENARIO_TIMEOUT"
         QEMU_APPEND+=" vfio_vm.scenarios=${scen:-none} vfio_vm.bench_rounds=$BENCH_ROUNDS"

@@ -25,7 +25,29 @@
  * daemon's holder tracking does the release. Without --hold, claim releases the lease itself.
  * SIGUSR1 while holding a claim: OpenDevice again for every member and the same device checks,
  * then "REOPENED <failures so far>".
+ *
+ *   test-vmm adopt ADDRESS SIZE_MB [--self]
+ *                                      ClaimDevice, AllocateMemory(size, {map: IOVA}) on the lease,
+ *                                      and the daemon's DMA mapping adopted (VFIO_DMA_UNMAP_FLAG_VADDR,
+ *                                      mmap of the memfd, VFIO_DMA_MAP_FLAG_VADDR), timed against
+ *                                      pinning as much fresh memory; then the e1000e DMAs through it
+ *                                      (a TX descriptor written back). --self: a memfd and mapping
+ *                                      of test-vmm's own instead of the daemon's
+ *   test-vmm adopt-iommufd ADDRESS SIZE_MB
+ *                                      the same on an iommufd lease: the cdev bound and attached
+ *                                      to an IOAS of ours, the region's IOAS (IoasId) copied into
+ *                                      it with IOMMU_IOAS_COPY
+ *   test-vmm memfd SIZE_MB shmem|hugetlb CMD...
+ *                                      a guest-RAM memfd filled the way the daemon fills one
+ *                                      (hugetlb: fallocate; shmem: MADV_POPULATE_WRITE), sealed
+ *                                      against growing and shrinking, handed to CMD as
+ *                                      assignctl claim --memory does (VFIO_MEMFD,
+ *                                      VFIO_MEMORY_SIZE, VFIO_QEMU_MEMORY_ARGS): the reference
+ *                                      the memory scenarios compare the daemon's hand-off with
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create, fallocate */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -40,6 +62,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-bus.h>
@@ -68,6 +91,7 @@ typedef struct Vmm {
         char *lease;
         bool use_iommufd; /* an iommufd lease: an iommufd and cdevs, no container or group */
         int container, group, iommufd;
+        uint32_t ioas; /* the IOAS bind_and_attach made, 0 before */
         Device devices[DEVICES_MAX];
         size_t n_devices;
 } Vmm;
@@ -288,16 +312,34 @@ static void show_iova_ranges(int fd) {
         }
 }
 
-static void check_container(int fd) {
+/* VFIO_IOMMU_MAP_DMA of [buf, buf + size) at iova, readable and writable by the device. */
+static int container_map(int fd, void *buf, uint64_t iova, uint64_t size) {
         struct vfio_iommu_type1_dma_map map = {
                 .argsz = sizeof(map),
                 .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-                .iova = DMA_IOVA,
-                .size = DMA_SIZE,
+                .vaddr = (uintptr_t) buf,
+                .iova = iova,
+                .size = size,
         };
+
+        return ioctl(fd, VFIO_IOMMU_MAP_DMA, &map) < 0 ? -errno : 0;
+}
+
+/* VFIO_IOMMU_UNMAP_DMA of [iova, iova + size); what the kernel unmapped in ret_size. */
+static int container_unmap(int fd, uint64_t iova, uint64_t size, uint64_t *ret_size) {
         struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap),
-                                                    .iova = DMA_IOVA,
-                                                    .size = DMA_SIZE };
+                                                    .iova = iova,
+                                                    .size = size };
+
+        if (ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0)
+                return -errno;
+        if (ret_size)
+                *ret_size = unmap.size;
+        return 0;
+}
+
+static void check_container(int fd) {
+        uint64_t unmapped = 0;
         void *buf;
         int r;
 
@@ -311,27 +353,22 @@ static void check_container(int fd) {
                 return;
         }
         memset(buf, 0x5a, DMA_SIZE);
-        map.vaddr = (uintptr_t) buf;
-        r = ioctl(fd, VFIO_IOMMU_MAP_DMA, &map);
+        r = container_map(fd, buf, DMA_IOVA, DMA_SIZE);
         report(r == 0, "container VFIO_IOMMU_MAP_DMA iova=0x%llx size=0x%llx%s%s", DMA_IOVA,
-               DMA_SIZE, r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+               DMA_SIZE, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
         if (r == 0) {
-                r = ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
-                report(r == 0 && unmap.size == DMA_SIZE,
+                r = container_unmap(fd, DMA_IOVA, DMA_SIZE, &unmapped);
+                report(r == 0 && unmapped == DMA_SIZE,
                        "container VFIO_IOMMU_UNMAP_DMA iova=0x%llx unmapped=0x%llx%s%s", DMA_IOVA,
-                       (unsigned long long) unmap.size, r < 0 ? ": " : "",
-                       r < 0 ? strerror(errno) : "");
+                       (unsigned long long) unmapped, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
         }
-        map.iova = MSI_IOVA;
-        r = ioctl(fd, VFIO_IOMMU_MAP_DMA, &map);
-        report(r < 0 && errno == EINVAL,
+        r = container_map(fd, buf, MSI_IOVA, DMA_SIZE);
+        report(r == -EINVAL,
                "container VFIO_IOMMU_MAP_DMA into the MSI window "
                "iova=0x%llx refused: %s",
-               MSI_IOVA, r < 0 ? strerror(errno) : "it was mapped");
-        if (r == 0) {
-                unmap.iova = MSI_IOVA;
-                (void) ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
-        }
+               MSI_IOVA, r < 0 ? strerror(-r) : "it was mapped");
+        if (r == 0)
+                (void) container_unmap(fd, MSI_IOVA, DMA_SIZE, NULL);
         munmap(buf, DMA_SIZE);
 }
 
@@ -387,7 +424,7 @@ static void check_ioas(int iommufd, uint32_t ioas) {
 
 /* Every cdev bound to the iommufd and attached to one new IOAS; false when one could not be,
  * and the device checks are skipped (an unbound cdev answers nothing else). */
-static bool bind_and_attach(const Vmm *v) {
+static bool bind_and_attach(Vmm *v) {
         struct va_iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
         bool all = true;
         int r;
@@ -401,6 +438,7 @@ static bool bind_and_attach(const Vmm *v) {
                r < 0 ? strerror(-r) : "");
         if (r < 0)
                 return false;
+        v->ioas = alloc.out_ioas_id;
         for (size_t i = 0; i < v->n_devices; i++) {
                 const Device *d = &v->devices[i];
                 struct va_vfio_device_bind_iommufd bind = { .argsz = sizeof(bind),
@@ -425,7 +463,7 @@ static bool bind_and_attach(const Vmm *v) {
         return all;
 }
 
-static void run_checks(const Vmm *v) {
+static void run_checks(Vmm *v) {
         if (v->use_iommufd) {
                 if (v->n_devices == 0)
                         report(false, "no cdev fds");
@@ -772,11 +810,557 @@ static void hold(Vmm *v) {
         printf("info signal %d: exiting without Release\n", sig);
 }
 
+/* ---- a guest-RAM memfd, filled and handed to a command ---- */
+
+static double now_s(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Every page of the memfd allocated and zeroed, as mempool.c does it: fallocate zeroes hugetlbfs
+ * pages but only reserves shmem ones, which MADV_POPULATE_WRITE (5.14) faults in instead. */
+static int memfd_fill(int fd, uint64_t size, bool hugetlb) {
+        void *p;
+        int r = 0;
+
+        if (hugetlb)
+                return fallocate(fd, 0, 0, (off_t) size) < 0 ? -errno : 0;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        if (madvise(p, size, MADV_POPULATE_WRITE) < 0)
+                r = -errno;
+        munmap(p, size);
+        return r;
+}
+
+static int memfd_new(uint64_t size, bool hugetlb, int *ret) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        /* Not O_CLOEXEC: the command inherits it. */
+        fd = memfd_create("vfio-ram", MFD_ALLOW_SEALING | (hugetlb ? MFD_HUGETLB : 0));
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, (off_t) size) < 0)
+                return -errno;
+        r = memfd_fill(fd, size, hugetlb);
+        if (r < 0)
+                return r;
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+                return -errno;
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
+static int run_memfd(const char *size_mb, const char *kind, char **cmd) {
+        bool hugetlb = streq(kind, "hugetlb");
+        char args[512], num[32];
+        uint64_t size;
+        double t0;
+        int mb, fd = -1, r;
+
+        if (parse_int(size_mb, &mb) < 0 || mb <= 0 || (mb % 2 && hugetlb) ||
+            (!hugetlb && !streq(kind, "shmem")))
+                return -EINVAL;
+        size = (uint64_t) mb << 20;
+        t0 = now_s();
+        r = memfd_new(size, hugetlb, &fd);
+        if (r < 0) {
+                fprintf(stderr, "test-vmm: %s memfd of %d MiB: %s\n", kind, mb, strerror(-r));
+                return r;
+        }
+        fprintf(stderr, "test-vmm: %s memfd of %d MiB filled in %.3f s: fd %d\n", kind, mb,
+                now_s() - t0, fd);
+        /* "-m" in MiB with its suffix: a bare number is MiB to QEMU, and a size that differs
+         * from the backend's is refused ("Machine memory size does not match"). */
+        snprintf(args, sizeof(args),
+                 "-object memory-backend-file,id=vfio-ram,mem-path=/dev/fd/%d,share=on,"
+                 "size=%" PRIu64 " -machine memory-backend=vfio-ram -m %dM",
+                 fd, size, mb);
+        snprintf(num, sizeof(num), "%d", fd);
+        setenv("VFIO_MEMFD", num, 1);
+        snprintf(num, sizeof(num), "%" PRIu64, size);
+        setenv("VFIO_MEMORY_SIZE", num, 1);
+        setenv("VFIO_QEMU_MEMORY_ARGS", args, 1);
+        execvp(cmd[0], cmd);
+        r = -errno;
+        fprintf(stderr, "test-vmm: cannot run %s: %s\n", cmd[0], strerror(-r));
+        return r;
+}
+
+/* ---- adopt: the daemon's DMA mapping of a filled region taken over by the VMM (type1) ---- */
+
+/* The region at 1 GiB, the memory the VMM pins itself at 2 GiB: both below the MSI window and
+ * inside every group's usable range, for sizes up to ADOPT_MAX_MB. */
+#define ADOPT_IOVA 0x40000000ULL
+#define PIN_IOVA 0x80000000ULL
+#define ADOPT_MAX_MB 1024
+#define REGION_WAIT_S 300.0
+
+/* e1000e (82574) registers, from its datasheet (section 10.2) as QEMU's model implements them. */
+#define E1000_TCTL 0x0400
+#define E1000_TCTL_EN (1u << 1)
+#define E1000_TCTL_PSP (1u << 3)
+#define E1000_TDBAL 0x3800
+#define E1000_TDBAH 0x3804
+#define E1000_TDLEN 0x3808
+#define E1000_TDH 0x3810
+#define E1000_TDT 0x3818
+/* A legacy TX descriptor: buffer address, then length | CMD << 24 (EOP, IFCS, RS), then the
+ * status byte the device sets DD in when it writes the descriptor back (RS asks for that). */
+#define TXD_CMD_EOP 0x01u
+#define TXD_CMD_IFCS 0x02u
+#define TXD_CMD_RS 0x08u
+#define TXD_STAT_DD 0x01u
+#define TX_RING_BYTES 128 /* 8 descriptors: TDLEN must be a multiple of 128 */
+#define TX_BUFFER_OFFSET 4096
+#define TX_FRAME_BYTES 60
+#define TX_WAIT_S 10.0
+
+/* IOMMU_IOAS_COPY (uapi iommufd.h, 6.2): maps what one IOAS has at src_iova into another at
+ * dst_iova, sharing the pinned pages. common/iommufd-uapi.h has what the daemon uses. */
+#define VA_IOMMU_IOAS_COPY _IO(VA_IOMMUFD_TYPE, 0x83)
+struct va_iommu_ioas_copy {
+        __u32 size;
+        __u32 flags; /* VA_IOMMU_IOAS_MAP_* */
+        __u32 dst_ioas_id;
+        __u32 src_ioas_id;
+        __aligned_u64 length;
+        __aligned_u64 dst_iova;
+        __aligned_u64 src_iova;
+};
+
+typedef struct TxDesc {
+        uint64_t buffer;
+        uint32_t lower;
+        uint32_t upper;
+} TxDesc;
+
+/* "VmLck"/"VmPin" of /proc/PID/status in kB; -1 when unreadable. type1 charges its pins to
+ * locked_vm (VmLck), iommufd to pinned_vm (VmPin). */
+static long status_kb(pid_t pid, const char *field) {
+        char path[64], line[256];
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t n = strlen(field);
+        long kb = -1;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strneq(line, field, n) && line[n] == ':') {
+                        kb = strtol(line + n + 1, NULL, 10);
+                        break;
+                }
+        return kb;
+}
+
+static pid_t daemon_pid(sd_bus *bus) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        pid_t pid = 0;
+
+        if (sd_bus_get_name_creds(bus, BUS_NAME, SD_BUS_CREDS_PID, &creds) < 0 ||
+            sd_bus_creds_get_pid(creds, &pid) < 0)
+                return 0;
+        return pid;
+}
+
+static void show_charges(const char *when, pid_t daemon) {
+        printf("info memlock %s: test-vmm VmLck %ld kB VmPin %ld kB, daemon (pid %d) VmLck %ld kB "
+               "VmPin %ld kB\n",
+               when, status_kb(getpid(), "VmLck"), status_kb(getpid(), "VmPin"), (int) daemon,
+               status_kb(daemon, "VmLck"), status_kb(daemon, "VmPin"));
+        fflush(stdout);
+}
+
+/* AllocateMemory(size, {map: iova}) on the lease: the memfd (ours to close) and the region. */
+static int allocate_memory(Vmm *v, uint64_t size, uint64_t iova, int *ret_fd, char **ret_region) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path = NULL;
+        int fd = -1, r;
+
+        r = sd_bus_call_method(v->bus, BUS_NAME, v->lease, IFACE_LEASE, "AllocateMemory", &e,
+                               &reply, "ta{sv}", size, 1, "map", "t", iova);
+        if (r >= 0)
+                r = take_fd(reply, &fd);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
+        report(r >= 0, "AllocateMemory size=%" PRIu64 " map=0x%" PRIx64 ": %s", size, iova,
+               r < 0 ? (e.name ? e.message : strerror(-r)) : strna(path));
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        *ret_region = strdup(path);
+        if (!*ret_region) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+/* Polls the region (10 ms) until it is ready and mapped, failed, or REGION_WAIT_S passed. */
+static int wait_region(Vmm *v, const char *region, uint64_t size, uint64_t iova,
+                       uint32_t *ret_ioas) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        double t0 = now_s();
+        uint64_t populated = 0, got_size = 0, got_iova = 0;
+        int mapped = 0, r;
+
+        for (;;) {
+                _cleanup_free_ char *state = NULL, *error = NULL;
+
+                r = get_string(v->bus, region, IFACE_REGION, "State", &state);
+                if (r >= 0)
+                        r = sd_bus_get_property_trivial(v->bus, BUS_NAME, region, IFACE_REGION,
+                                                        "Mapped", &e, 'b', &mapped);
+                if (r < 0) {
+                        report(false, "%s properties: %s", region, strerror(-r));
+                        return r;
+                }
+                if (streq(state, "failed")) {
+                        (void) get_string(v->bus, region, IFACE_REGION, "Error", &error);
+                        report(false, "%s failed: %s", region, strna(error));
+                        return -EIO;
+                }
+                if (streq(state, "ready") && mapped)
+                        break;
+                if (now_s() - t0 > REGION_WAIT_S) {
+                        report(false, "%s is %s, mapped=%d after %.0f s", region, state, mapped,
+                               REGION_WAIT_S);
+                        return -ETIMEDOUT;
+                }
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        (void) sd_bus_get_property_trivial(v->bus, BUS_NAME, region, IFACE_REGION, "Populated", &e,
+                                           't', &populated);
+        (void) sd_bus_get_property_trivial(v->bus, BUS_NAME, region, IFACE_REGION, "Size", &e, 't',
+                                           &got_size);
+        (void) sd_bus_get_property_trivial(v->bus, BUS_NAME, region, IFACE_REGION, "Iova", &e, 't',
+                                           &got_iova);
+        (void) sd_bus_get_property_trivial(v->bus, BUS_NAME, region, IFACE_REGION, "IoasId", &e,
+                                           'u', ret_ioas);
+        report(populated == size && got_size == size && got_iova == iova &&
+                       (*ret_ioas != 0) == v->use_iommufd,
+               "%s ready and mapped in %.3f s: Size %" PRIu64 " Populated %" PRIu64
+               " Iova 0x%" PRIx64 " IoasId %" PRIu32,
+               region, now_s() - t0, got_size, populated, got_iova, *ret_ioas);
+        return 0;
+}
+
+/* Takes over the daemon's mapping of [iova, iova + size): its pins stay, only the vaddr the
+ * kernel knows for them becomes ours (VFIO_DMA_UNMAP_FLAG_VADDR, then VFIO_DMA_MAP_FLAG_VADDR,
+ * which takes no READ/WRITE flags and must name the whole mapping). */
+static int adopt_mapping(int container, int memfd, uint64_t iova, uint64_t size, void **ret,
+                         double *ret_s) {
+        struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap),
+                                                    .flags = VFIO_DMA_UNMAP_FLAG_VADDR,
+                                                    .iova = iova,
+                                                    .size = size };
+        struct vfio_iommu_type1_dma_map map = {
+                .argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_VADDR, .iova = iova, .size = size
+        };
+        double t0 = now_s();
+        void *p;
+        int r;
+
+        r = ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0 ? -errno : 0;
+        report(r == 0 && unmap.size == size,
+               "adopt VFIO_IOMMU_UNMAP_DMA(FLAG_VADDR) iova=0x%" PRIx64 " size=0x%llx%s%s", iova,
+               (unsigned long long) unmap.size, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+        if (r < 0)
+                return r;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+        if (p == MAP_FAILED) {
+                r = -errno;
+                report(false, "adopt mmap of the memfd: %s", strerror(-r));
+                return r;
+        }
+        map.vaddr = (uintptr_t) p;
+        r = ioctl(container, VFIO_IOMMU_MAP_DMA, &map) < 0 ? -errno : 0;
+        *ret_s = now_s() - t0;
+        report(r == 0, "adopt VFIO_IOMMU_MAP_DMA(FLAG_VADDR) iova=0x%" PRIx64 " vaddr=%p%s%s", iova,
+               p, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+        if (r < 0) {
+                munmap(p, size);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+/* iommufd: the daemon's IOAS of the region (src) copied into the VMM's own IOAS at the same IOVA
+ * (IOMMU_IOAS_COPY shares the pinned pages), and the memfd mapped for the VMM itself. */
+static int copy_mapping(int iommufd, uint32_t src, uint32_t dst, int memfd, uint64_t iova,
+                        uint64_t size, void **ret, double *ret_s) {
+        struct va_iommu_ioas_copy copy = {
+                .size = sizeof(copy),
+                .flags = VA_IOMMU_IOAS_MAP_FIXED_IOVA | VA_IOMMU_IOAS_MAP_READABLE |
+                         VA_IOMMU_IOAS_MAP_WRITEABLE,
+                .dst_ioas_id = dst,
+                .src_ioas_id = src,
+                .length = size,
+                .dst_iova = iova,
+                .src_iova = iova,
+        };
+        double t0 = now_s();
+        void *p;
+        int r;
+
+        r = ioctl(iommufd, VA_IOMMU_IOAS_COPY, &copy) < 0 ? -errno : 0;
+        report(r == 0,
+               "adopt IOMMU_IOAS_COPY ioas %" PRIu32 " -> %" PRIu32 " iova=0x%" PRIx64
+               " size=0x%" PRIx64 "%s%s",
+               src, dst, iova, size, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+        if (r < 0)
+                return r;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+        *ret_s = now_s() - t0;
+        if (p == MAP_FAILED) {
+                r = -errno;
+                report(false, "adopt mmap of the memfd: %s", strerror(-r));
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+/* What a VMM does without a region: pins fresh anonymous memory, every page faulted in and
+ * zeroed by the pin. Unmapped again after. */
+static int pin_fresh(const Vmm *v, uint64_t iova, uint64_t size, double *ret_s) {
+        double t0 = now_s();
+        void *p;
+        int r;
+
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+                r = -errno;
+                report(false, "pin: mmap of %" PRIu64 " bytes: %s", size, strerror(-r));
+                return r;
+        }
+        if (v->use_iommufd) {
+                struct va_iommu_ioas_map m = {
+                        .size = sizeof(m),
+                        .flags = VA_IOMMU_IOAS_MAP_FIXED_IOVA | VA_IOMMU_IOAS_MAP_READABLE |
+                                 VA_IOMMU_IOAS_MAP_WRITEABLE,
+                        .ioas_id = v->ioas,
+                        .user_va = (uintptr_t) p,
+                        .length = size,
+                        .iova = iova,
+                };
+                struct va_iommu_ioas_unmap um = {
+                        .size = sizeof(um), .ioas_id = v->ioas, .iova = iova, .length = size
+                };
+
+                r = ioctl(v->iommufd, VA_IOMMU_IOAS_MAP, &m) < 0 ? -errno : 0;
+                *ret_s = now_s() - t0;
+                if (r == 0)
+                        (void) ioctl(v->iommufd, VA_IOMMU_IOAS_UNMAP, &um);
+        } else {
+                r = container_map(v->container, p, iova, size);
+                *ret_s = now_s() - t0;
+                if (r == 0)
+                        (void) container_unmap(v->container, iova, size, NULL);
+        }
+        report(r == 0,
+               "pin %s of fresh anonymous memory iova=0x%" PRIx64 " size=0x%" PRIx64
+               " in %.3f s%s%s",
+               v->use_iommufd ? "IOMMU_IOAS_MAP" : "VFIO_IOMMU_MAP_DMA", iova, size, *ret_s,
+               r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+        munmap(p, size);
+        return r;
+}
+
+static int region_rw(int fd, const struct vfio_region_info *ri, uint64_t off, void *buf, size_t n,
+                     bool write) {
+        ssize_t k = write ? pwrite(fd, buf, n, (off_t) (ri->offset + off))
+                          : pread(fd, buf, n, (off_t) (ri->offset + off));
+
+        return k == (ssize_t) n ? 0 : k < 0 ? -errno : -EIO;
+}
+
+static int bar_write32(int fd, const struct vfio_region_info *bar, uint32_t reg, uint32_t val) {
+        return region_rw(fd, bar, reg, &val, sizeof(val), true);
+}
+
+/* The e1000e sends one frame from a TX ring inside the adopted region: it reads the descriptor
+ * and the buffer by DMA through the adopted mapping and writes the descriptor back with DD set,
+ * which we see through our own mapping of the memfd. */
+static void dma_through(const Device *d, uint8_t *mem, uint64_t iova) {
+        struct vfio_region_info cfg = { .argsz = sizeof(cfg),
+                                        .index = VFIO_PCI_CONFIG_REGION_INDEX };
+        struct vfio_region_info bar = { .argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX };
+        volatile TxDesc *ring = (volatile TxDesc *) mem;
+        uint16_t cmd = 0, master;
+        double t0;
+        int r;
+
+        if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &cfg) < 0 ||
+            ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &bar) < 0) {
+                report(false, "%s VFIO_DEVICE_GET_REGION_INFO: %s", d->address, strerror(errno));
+                return;
+        }
+        report(bar.size >= E1000_TDT + 4 && (bar.flags & VFIO_REGION_INFO_FLAG_WRITE),
+               "%s BAR0 size=0x%llx flags=0x%x", d->address, (unsigned long long) bar.size,
+               bar.flags);
+        /* PCI command register (config 0x04): memory space (bit 1) and bus master (bit 2). */
+        r = region_rw(d->fd, &cfg, 0x04, &cmd, sizeof(cmd), false);
+        master = cmd | 0x6;
+        if (r >= 0)
+                r = region_rw(d->fd, &cfg, 0x04, &master, sizeof(master), true);
+        report(r >= 0, "%s PCI command 0x%04x -> 0x%04x (bus master)", d->address, cmd, master);
+
+        memset(mem, 0, TX_BUFFER_OFFSET + TX_FRAME_BYTES);
+        memset(mem + TX_BUFFER_OFFSET, 0xff, 6); /* broadcast; nobody receives it */
+        ring[0].buffer = iova + TX_BUFFER_OFFSET;
+        ring[0].lower = TX_FRAME_BYTES | (TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS) << 24;
+        ring[0].upper = 0;
+        __sync_synchronize();
+        r = bar_write32(d->fd, &bar, E1000_TDBAL, (uint32_t) iova);
+        if (r >= 0)
+                r = bar_write32(d->fd, &bar, E1000_TDBAH, (uint32_t) (iova >> 32));
+        if (r >= 0)
+                r = bar_write32(d->fd, &bar, E1000_TDLEN, TX_RING_BYTES);
+        if (r >= 0)
+                r = bar_write32(d->fd, &bar, E1000_TDH, 0);
+        if (r >= 0)
+                r = bar_write32(d->fd, &bar, E1000_TDT, 0);
+        if (r >= 0)
+                r = bar_write32(d->fd, &bar, E1000_TCTL, E1000_TCTL_EN | E1000_TCTL_PSP);
+        t0 = now_s();
+        /* Moving the tail past descriptor 0 hands it to the device. */
+        if (r >= 0)
+                r = bar_write32(d->fd, &bar, E1000_TDT, 1);
+        report(r >= 0, "%s TX ring at iova 0x%" PRIx64 " (TDBAL/TDBAH/TDLEN/TDH/TDT, TCTL.EN)%s%s",
+               d->address, iova, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+        while (r >= 0 && !(ring[0].upper & TXD_STAT_DD) && now_s() - t0 < TX_WAIT_S)
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000 * 1000 }, NULL);
+        report(ring[0].upper & TXD_STAT_DD,
+               "%s DMA through the adopted mapping: the device wrote the descriptor back "
+               "(status 0x%02x) in %.3f s",
+               d->address, ring[0].upper & 0xff, now_s() - t0);
+        (void) bar_write32(d->fd, &bar, E1000_TCTL, 0);
+        (void) region_rw(d->fd, &cfg, 0x04, &cmd, sizeof(cmd), true);
+}
+
+static void region_release(Vmm *v, const char *region) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call_method(v->bus, BUS_NAME, region, IFACE_REGION, "Release", &e, NULL, "a{sv}",
+                               0);
+        report(r >= 0, "Region.Release %s%s%s", region, r < 0 ? ": " : "",
+               r < 0 ? (e.message ?: strerror(-r)) : "");
+}
+
+/* test-vmm adopt ADDRESS SIZE_MB: the lease's container with a daemon-filled region mapped in
+ * it, adopted, timed against pinning as much fresh memory, and proven by a DMA of the device. */
+/* --self: the region made by test-vmm and mapped from a first mmap of its own, for the kernel's
+ * side of an adoption (and the DMA) without the daemon. */
+static int self_region(int container, uint64_t size, int *ret_fd, void **ret_first) {
+        _cleanup_close_ int fd = -1;
+        void *p;
+        int r;
+
+        r = memfd_new(size, false, &fd);
+        if (r < 0) {
+                report(false, "self: memfd of %" PRIu64 " bytes: %s", size, strerror(-r));
+                return r;
+        }
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        r = container_map(container, p, ADOPT_IOVA, size);
+        report(r == 0, "self: VFIO_IOMMU_MAP_DMA of a filled memfd iova=0x%llx%s%s", ADOPT_IOVA,
+               r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+        if (r < 0) {
+                munmap(p, size);
+                return r;
+        }
+        *ret_fd = TAKE_FD(fd);
+        *ret_first = p;
+        return 0;
+}
+
+/* test-vmm adopt[-iommufd] ADDRESS SIZE_MB: the lease with a daemon-filled region mapped for it,
+ * adopted (type1: the container's mapping, VFIO_DMA_UNMAP/MAP_FLAG_VADDR; iommufd: the region's
+ * IOAS copied into ours, IOMMU_IOAS_COPY), timed against pinning as much fresh memory, and proven
+ * by a DMA of the device. */
+static void run_adopt(Vmm *v, const char *size_mb, bool self) {
+        _cleanup_free_ char *region = NULL;
+        _cleanup_close_ int memfd = -1;
+        uint64_t size;
+        uint32_t src_ioas = 0;
+        double adopt_s = 0, pin_s = 0;
+        void *mem = NULL, *first = NULL;
+        pid_t daemon;
+        int mb = 0, r;
+
+        if (parse_int(size_mb, &mb) < 0 || mb < 2 || mb > ADOPT_MAX_MB) {
+                report(false, "adopt: size %s MiB is not 2 to %d", size_mb, ADOPT_MAX_MB);
+                return;
+        }
+        size = (uint64_t) mb << 20;
+        if ((v->use_iommufd ? v->ioas == 0 : v->container < 0) || v->n_devices == 0 ||
+            (self && v->use_iommufd)) {
+                report(false, "adopt: no %s or device fd", v->use_iommufd ? "IOAS" : "container");
+                return;
+        }
+        if (!v->use_iommufd) {
+                r = ioctl(v->container, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR);
+                report(r == 1, "container VFIO_CHECK_EXTENSION(VFIO_UPDATE_VADDR)=%d", r);
+                if (r != 1)
+                        return;
+        }
+        daemon = daemon_pid(v->bus);
+        if (self) {
+                if (self_region(v->container, size, &memfd, &first) < 0)
+                        return;
+        } else {
+                if (allocate_memory(v, size, ADOPT_IOVA, &memfd, &region) < 0)
+                        return;
+                if (wait_region(v, region, size, ADOPT_IOVA, &src_ioas) < 0)
+                        goto release;
+        }
+        show_charges("before adopting", daemon);
+        r = v->use_iommufd ? copy_mapping(v->iommufd, src_ioas, v->ioas, memfd, ADOPT_IOVA, size,
+                                          &mem, &adopt_s)
+                           : adopt_mapping(v->container, memfd, ADOPT_IOVA, size, &mem, &adopt_s);
+        if (r < 0)
+                goto release;
+        show_charges("after adopting", daemon);
+        printf("info adopt %d MiB in %.6f s\n", mb, adopt_s);
+        dma_through(&v->devices[0], mem, ADOPT_IOVA);
+        (void) pin_fresh(v, PIN_IOVA, size, &pin_s);
+        printf("bench size_mb=%d adopt_s=%.6f pin_s=%.6f ratio=%.0f\n", mb, adopt_s, pin_s,
+               adopt_s > 0 ? pin_s / adopt_s : 0);
+        fflush(stdout);
+release:
+        if (region)
+                region_release(v, region);
+        if (self) {
+                (void) container_unmap(v->container, ADOPT_IOVA, size, NULL);
+                if (first)
+                        munmap(first, size);
+        }
+        if (mem)
+                munmap(mem, size);
+}
+
 static void usage(void) {
         fprintf(stderr, "usage: test-vmm fds [--hold]\n"
                         "       test-vmm claim ADDRESS [--hold]\n"
                         "       test-vmm claim-group N [--hold]\n"
-                        "       test-vmm claim-iommufd ADDRESS|N [--hold]\n");
+                        "       test-vmm claim-iommufd ADDRESS|N [--hold]\n"
+                        "       test-vmm memfd SIZE_MB shmem|hugetlb CMD...\n"
+                        "       test-vmm adopt ADDRESS SIZE_MB [--self]\n"
+                        "       test-vmm adopt-iommufd ADDRESS SIZE_MB\n");
 }
 
 int main(int argc, char *argv[]) {
@@ -791,6 +1375,13 @@ int main(int argc, char *argv[]) {
         sigaddset(&mask, SIGUSR1);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
+        if (argc >= 5 && streq(argv[1], "memfd")) {
+                /* The command gets the signal mask a shell would give it. */
+                sigprocmask(SIG_UNBLOCK, &mask, NULL);
+                if (run_memfd(argv[2], argv[3], argv + 4) == -EINVAL)
+                        usage();
+                return 2;
+        }
         if (argc >= 2 && streq(argv[argc - 1], "--hold")) {
                 do_hold = true;
                 args--;
@@ -803,6 +1394,17 @@ int main(int argc, char *argv[]) {
         } else if (args == 3 && streq(argv[1], "claim") && address_valid(argv[2])) {
                 if (claim(&v, argv[2], NULL) < 0)
                         goto summary;
+        } else if ((args == 4 || (args == 5 && streq(argv[4], "--self"))) &&
+                   (streq(argv[1], "adopt") || streq(argv[1], "adopt-iommufd")) &&
+                   address_valid(argv[2])) {
+                v.use_iommufd = streq(argv[1], "adopt-iommufd");
+                if (claim(&v, argv[2], NULL) < 0)
+                        goto summary;
+                /* The fds' checks first; for iommufd they bind the cdev and attach an IOAS. */
+                run_checks(&v);
+                run_adopt(&v, argv[3], args == 5);
+                release(&v);
+                goto summary;
         } else if (args == 3 && streq(argv[1], "claim-group")) {
                 if (claim(&v, NULL, argv[2]) < 0)
                         goto summary;

@@ -32,6 +32,8 @@ VM_DIST_FILES = \
 	tests/vm/scenarios/75-backend-unavailable.sh \
 	tests/vm/scenarios/80-iommufd-claim.sh \
 	tests/vm/scenarios/81-iommufd-qemu.sh \
+	tests/vm/scenarios/82-memory-qemu.sh \
+	tests/vm/scenarios/83-memory-adopt.sh \
 	tests/vm/scenarios/90-bench-group-move.sh \
 	tests/vm/test-vmm.c \
 	bench/bench-vm.sh
@@ -58,5 +60,6 @@ bench-vm:
 # Prerequisite-only, so other fragments can hook clean-local the same way.
 clean-local: clean-local-vm
 clean-local-vm:
-	-rm -rf tests/vm/guest-build tests/vm/logs tests/vm/work tests/vm/test-vmm bench-vm.log
+	-rm -rf tests/vm/guest-build tests/vm/logs tests/vm/work tests/vm/test-vmm bench-vm.log \
+		bench-memory.log
 .PHONY: clean-local-vm

@@ -154,6 +154,7 @@ daemon_unique_name() {
 # ---- claims: drivers, leases, holders, policy files (the lease scenarios) ----------------------
 
 LEASE_IFACE=org.vfioassign1.Lease
+REGION_IFACE=org.vfioassign1.Region
 POLICY_DIR=/etc/vfio-assignd/policy.d
 # The devices the lease scenarios move, and the host drivers udev gave them at boot.
 declare -A HOST_DRIVER=([0000:01:00.0]=e1000e [0000:03:01.0]=e1000 [0000:03:02.0]=e1000)
@@ -403,13 +404,29 @@ check_daemon_reset() {
 
 # ---- QMP: a session with a QEMU of the scenario's, through netcat (one JSON object a line) -----
 
+# Seconds a QMP reply may take (a device_add that pins a large guest's RAM takes longer).
+QMP_TIMEOUT=30
+
 # qmp_connect SOCKET: the session on the coprocess QMP, past the greeting and capabilities
-# negotiation. Returns 1 when QEMU sent no greeting; QMP_GREETING holds what came instead.
+# negotiation. Returns 1 when QEMU sent no greeting; QMP_GREETING holds what came instead, and
+# QMP_GREETING_AT the $EPOCHREALTIME it came at (QEMU greets once its main loop runs).
 qmp_connect() {
-        coproc QMP { nc -U "$1" 2>&1; }
+        local dir
+        # netcat between two FIFOs on fds of this shell's own, not a coproc: bash closed a
+        # coproc's fds in command substitutions after a QMP command that took seconds (QEMU 10
+        # realizing a vfio-pci device), with netcat still running.
+        qmp_close
+        dir=$(mktemp -d "$TMP/qmp.XXXXXX")
+        mkfifo "$dir/in" "$dir/out"
+        nc -U "$1" < "$dir/in" > "$dir/out" 2>&1 &
+        QMP_PID=$!
         BG_PIDS+=("$QMP_PID")
+        # The order netcat opens them in (in, then out), or both sides would wait forever.
+        exec {QMP_IN}> "$dir/in" {QMP_OUT}< "$dir/out"
+        QMP=("$QMP_OUT" "$QMP_IN")
         QMP_GREETING=
-        IFS= read -r -t 30 QMP_GREETING <&"${QMP[0]}"
+        IFS= read -r -t "$QMP_TIMEOUT" QMP_GREETING <&"${QMP[0]}"
+        QMP_GREETING_AT=$EPOCHREALTIME
         [[ $QMP_GREETING == '{"QMP":'* ]] || return 1
         log "QMP: $QMP_GREETING"
         qmp '{"execute": "qmp_capabilities"}' > /dev/null
@@ -420,7 +437,7 @@ qmp() {
         local line
         [[ -n ${QMP[1]:-} ]] || return 1
         printf '%s\n' "$1" >&"${QMP[1]}"
-        while IFS= read -r -t 30 line <&"${QMP[0]}"; do
+        while IFS= read -r -t "$QMP_TIMEOUT" line <&"${QMP[0]}"; do
                 if jq -e 'has("return") or has("error")' >/dev/null 2>&1 <<<"$line"; then
                         printf '%s\n' "$line"
                         return 0
@@ -429,16 +446,60 @@ qmp() {
         return 1
 }
 
-# No reply awaited: QEMU may close the socket (and bash reap the coprocess) before it is read.
+# No reply awaited: QEMU may close the socket before it is read.
 qmp_quit() {
         [[ -z ${QMP[1]:-} ]] || printf '%s\n' '{"execute": "quit"}' >&"${QMP[1]}"
 }
 
-# qmp_pci_devices VENDOR DEVICE: query-pci's devices with these ids (decimal), as compact JSON.
+# Closes this shell's side of the QMP session, if any (netcat then ends).
+qmp_close() {
+        [[ -n ${QMP[1]:-} ]] || return 0
+        exec {QMP_IN}>&- {QMP_OUT}<&-
+        QMP=()
+}
+
+# qmp_pci_devices VENDOR DEVICE: query-pci's devices with these ids (decimal), as compact JSON;
+# behind bridges and root ports too (their pci_bridge.devices).
 qmp_pci_devices() {
         local pci
         pci=$(qmp '{"execute": "query-pci"}') || return 1
-        jq -c --argjson v "$1" --argjson d "$2" '[.return[].devices[] |
+        jq -c --argjson v "$1" --argjson d "$2" '[.return[].devices[] | recurse(.pci_bridge.devices[]?) |
                 select(.id.vendor == $v and .id.device == $d) |
                 {bus, slot, function, class: .class_info.class, qdev_id}]' <<<"$pci"
+}
+
+# ---- guest RAM: QEMU's pin and the hugepage pool (the memory scenarios) --------------------------
+
+# seconds_since START [END]: the seconds between two $EPOCHREALTIMEs (END: now), 3 decimals.
+seconds_since() {
+        awk -v a="$1" -v b="${2:-$EPOCHREALTIME}" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# qemu_pid_of UID: the pid of UID's QEMU, empty when it has none. The guest has no procps; comm
+# is cut at 15 characters (qemu-system-x86).
+qemu_pid_of() {
+        local p
+        for p in /proc/[0-9]*; do
+                [[ $(cat "$p/comm" 2>/dev/null) == qemu-system-x86 &&
+                   $(stat -c %u "$p" 2>/dev/null) == "$1" ]] && echo "${p#/proc/}"
+        done | head -n 1
+}
+
+# status_kb PID FIELD: a "FIELD: N kB" line of /proc/PID/status (VmPin: what the process pinned
+# for DMA; VmLck: what it mlocked), empty when the process is gone.
+status_kb() {
+        awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+HUGEPAGES_2M=/sys/kernel/mm/hugepages/hugepages-2048kB
+
+# The 2 MiB hugepages in use (reserved at boot by hugepages= on the kernel command line, minus
+# the free ones).
+hugepages_in_use() {
+        echo $(( $(< "$HUGEPAGES_2M/nr_hugepages") - $(< "$HUGEPAGES_2M/free_hugepages") ))
+}
+
+# region_gone PATH: the daemon no longer has the memory region object PATH.
+region_gone() {
+        ! busctl --system get-property "$BUS" "$1" "$REGION_IFACE" State >/dev/null 2>&1
 }
