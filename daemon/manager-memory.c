@@ -146,16 +146,16 @@ static int map_region(Manager *d, Region *r, char **ret_error) {
         if (p == MAP_FAILED)
                 k = negative_errno();
         else
-                k = l->backend->ops->map_dma(l->backend, p, r->iova, size, &r->ioas);
+                k = l->backend->ops->map_dma(l->backend, p, r->iova, size);
         if (k < 0) {
                 if (p != MAP_FAILED)
                         munmap(p, size);
                 return asprintf(ret_error,
                                 "Cannot map %" PRIu64 " bytes at IOVA 0x%" PRIx64
-                                " for the %s backend of lease %" PRIu64 "%s: %s",
+                                " into the %s container of lease %" PRIu64 "%s: %s",
                                 size, r->iova, vfio_backend_name(l->backend), l->id,
-                                k == -ENOMEM ? " (the daemon's RLIMIT_MEMLOCK, or type1's "
-                                               "dma_entry_limit)"
+                                k == -ENOMEM ? " (the daemon's RLIMIT_MEMLOCK, or the "
+                                               "container's dma_entry_limit)"
                                              : "",
                                 strerror(-k)) < 0
                                ? -ENOMEM
@@ -222,6 +222,15 @@ int manager_allocate_memory(Manager *d, Lease *l, const MemoryOptions *o, Region
                                        o->hugepages);
         node = o->numa_node == MEMORY_NODE_OF_DEVICES ? devices_node(d, l) : o->numa_node;
         if (o->iova != REGION_NO_IOVA) {
+                if (!l->backend->ops->map_dma)
+                        return lease_error_set(err, -EOPNOTSUPP, VA_ERROR_INVALID_ARGUMENT,
+                                               "Option map: lease %" PRIu64 " uses the %s "
+                                               "backend, which pins pages only for an IOAS with "
+                                               "a device attached, and the device's one binding "
+                                               "is the VMM's: there would be nothing pinned to "
+                                               "adopt; the memfd itself is the hand-off (type1 "
+                                               "can map)",
+                                               l->id, vfio_backend_name(l->backend));
                 if (o->iova % mem_page_bytes(page) != 0 || o->iova > UINT64_MAX - o->size)
                         return lease_error_set(err, -EINVAL, VA_ERROR_INVALID_ARGUMENT,
                                                "Option map: IOVA 0x%" PRIx64

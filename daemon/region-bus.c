@@ -192,7 +192,6 @@ BUS_GETTER(get_state, Region, "s", region_state_to_string(o->state))
 BUS_GETTER(get_error, Region, "s", strempty(o->error))
 BUS_GETTER(get_mapped, Region, "b", (int) o->mapped)
 BUS_GETTER(get_iova, Region, "t", o->iova)
-BUS_GETTER(get_ioas, Region, "u", o->ioas)
 
 /* name, signature, getter, change bit, flags (see BusProperty) */
 #define REGION_PROPERTIES(P)                                             \
@@ -204,8 +203,8 @@ BUS_GETTER(get_ioas, Region, "u", o->ioas)
         P("State", "s", get_state, REGION_CHANGED, EMITS_CHANGE)         \
         P("Error", "s", get_error, REGION_CHANGED, EMITS_CHANGE)         \
         P("Mapped", "b", get_mapped, REGION_CHANGED, EMITS_CHANGE)       \
-        P("Iova", "t", get_iova, 0, CONST)                               \
-        P("IoasId", "u", get_ioas, REGION_CHANGED, EMITS_CHANGE)
+        P("Iova", "t", get_iova, 0, CONST)
+
 const BusProperty region_properties[] = { REGION_PROPERTIES(BUS_PROPERTY_ROW) {} };
 
 /* clang-format off */

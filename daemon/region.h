@@ -39,7 +39,6 @@ struct Region {
         uint64_t iova;         /* where the lease's container should map it once filled, or
                           * REGION_NO_IOVA */
         bool mapped;           /* it is: the daemon's mapping of the memfd below */
-        uint32_t ioas;         /* iommufd: the IOAS it is mapped in (0: none, or type1) */
         void *vaddr;           /* the daemon's own mapping, while mapped */
         uint64_t started_usec; /* CLOCK_MONOTONIC, for the log */
 

@@ -64,11 +64,13 @@ struct VfioBackendOps {
          * backend has no such kind, -EBADF when it is not open. */
         int (*hand_out)(VfioBackend *b, VfioFdKind kind, int *ret_fd);
 
-        /* DMA-maps [vaddr, +size) at iova for the VMM to adopt (a pre-pinned region, region.h):
-         * type1 into the container the group is attached to (*ret_ioas 0), iommufd into an IOAS
-         * of its own in the lease's context (*ret_ioas its id). */
-        int (*map_dma)(VfioBackend *b, void *vaddr, uint64_t iova, uint64_t size,
-                       uint32_t *ret_ioas);
+        /* DMA-maps [vaddr, +size) at iova into the context the group is attached to, for the
+         * VMM to adopt (a pre-pinned region, region.h); NULL: the backend cannot. iommufd
+         * cannot: it pins only for an IOAS with a device attached (a domain), and a device binds
+         * to one context file once (vfio_df_open()), which must be the VMM's; an IOAS of the
+         * daemon's own would pin nothing, and IOMMU_IOAS_COPY would pin at the copy, charged to
+         * the daemon (measured on 6.12: tests/vm/README.md). */
+        int (*map_dma)(VfioBackend *b, void *vaddr, uint64_t iova, uint64_t size);
 
         /* Its fds as systemd's fd store keeps them across a restart (fdstore.c names them
          * lease-<id>-<name>; a name is a valid FDNAME: no ':', printable ASCII). The i-th name,

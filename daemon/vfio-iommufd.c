@@ -379,13 +379,6 @@ static int iommufd_nodes(const VfioBackend *b, char ***ret) {
         return 0;
 }
 
-static int iommufd_map_dma(VfioBackend *b, void *vaddr, uint64_t iova, uint64_t size,
-                           uint32_t *ret_ioas) {
-        Iommufd *t = iommufd(b);
-
-        return t->iommufd < 0 ? -EBADF : iommufd_ioas_map(t->iommufd, vaddr, iova, size, ret_ioas);
-}
-
 const VfioBackendOps vfio_iommufd_ops = {
         .name = "iommufd",
         .supported = iommufd_supported,
@@ -398,7 +391,6 @@ const VfioBackendOps vfio_iommufd_ops = {
         .reset_device = iommufd_reset_device,
         .open_device = iommufd_open_device,
         .hand_out = iommufd_hand_out,
-        .map_dma = iommufd_map_dma,
         .stored_fd = iommufd_stored_fd,
         .adopt_fd = iommufd_adopt_fd,
         .nodes = iommufd_nodes,

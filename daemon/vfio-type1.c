@@ -178,11 +178,9 @@ static int type1_hand_out(VfioBackend *b, VfioFdKind kind, int *ret_fd) {
         return 0;
 }
 
-static int type1_map_dma(VfioBackend *b, void *vaddr, uint64_t iova, uint64_t size,
-                         uint32_t *ret_ioas) {
+static int type1_map_dma(VfioBackend *b, void *vaddr, uint64_t iova, uint64_t size) {
         Type1 *t = type1(b);
 
-        *ret_ioas = 0;
         return t->container_fd < 0 ? -EBADF
                                    : vfio_container_map_dma(t->container_fd, vaddr, iova, size);
 }

@@ -99,31 +99,6 @@ int vfio_container_map_dma(int container_fd, void *vaddr, uint64_t iova, uint64_
         return ioctl(container_fd, VFIO_IOMMU_MAP_DMA, &m) < 0 ? negative_errno() : 0;
 }
 
-int iommufd_ioas_map(int iommufd, void *vaddr, uint64_t iova, uint64_t size, uint32_t *ret_ioas) {
-        struct va_iommu_ioas_alloc a = { .size = sizeof(a) };
-        struct va_iommu_ioas_map m = {
-                .size = sizeof(m),
-                .flags = VA_IOMMU_IOAS_MAP_FIXED_IOVA | VA_IOMMU_IOAS_MAP_READABLE |
-                         VA_IOMMU_IOAS_MAP_WRITEABLE,
-                .user_va = (uintptr_t) vaddr,
-                .length = size,
-                .iova = iova,
-        };
-
-        if (ioctl(iommufd, VA_IOMMU_IOAS_ALLOC, &a) < 0)
-                return negative_errno();
-        m.ioas_id = a.out_ioas_id;
-        if (ioctl(iommufd, VA_IOMMU_IOAS_MAP, &m) < 0) {
-                int k = negative_errno();
-                struct va_iommu_destroy d = { .size = sizeof(d), .id = a.out_ioas_id };
-
-                (void) ioctl(iommufd, VA_IOMMU_DESTROY, &d);
-                return k;
-        }
-        *ret_ioas = a.out_ioas_id;
-        return 0;
-}
-
 int iommufd_open(const SysRoot *r, int *ret_fd) {
         int fd = dev_open(r, DEV_IOMMU, O_RDWR);
 

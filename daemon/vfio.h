@@ -28,11 +28,6 @@ int vfio_device_reset(int device_fd);
  * mapping with VFIO_DMA_UNMAP_FLAG_VADDR and VFIO_DMA_MAP_FLAG_VADDR (include/uapi/linux/vfio.h),
  * which moves neither the pins nor the IOVA. */
 int vfio_container_map_dma(int container_fd, void *vaddr, uint64_t iova, uint64_t size);
-/* An IOAS of its own in the context, with [vaddr, +size) mapped at iova (IOMMU_IOAS_ALLOC,
- * IOMMU_IOAS_MAP with FIXED_IOVA): pinned and charged as the context's RLIMIT_MODE says. A VMM
- * with the same context copies the mapping into its own IOAS (IOMMU_IOAS_COPY), which shares the
- * pinned pages instead of pinning again (Documentation/userspace-api/iommufd.rst). */
-int iommufd_ioas_map(int iommufd, void *vaddr, uint64_t iova, uint64_t size, uint32_t *ret_ioas);
 
 /* iommufd (Documentation/userspace-api/iommufd.rst) and the VFIO device cdev (Linux 6.6,
  * Documentation/driver-api/vfio.rst "VFIO device cdev"). */
