@@ -184,12 +184,8 @@ static void on_region_change(Region *r, bool done, void *userdata) {
                                           region_size(r), pool, strerror(-r->result)) < 0)
                         r->error = NULL;
         } else if (r->iova != REGION_NO_IOVA) {
-                int k = map_region(d, r, &r->error);
-
-                if (k < 0) {
-                        r->state = REGION_FAILED;
-                        (void) mem_region_empty(r->mem);
-                }
+                if (map_region(d, r, &r->error) < 0)
+                        r->state = REGION_FAILED; /* region.c gives the pages back */
         }
         (void) sd_event_now(d->event, CLOCK_MONOTONIC, &now);
         if (r->state == REGION_FAILED)
@@ -301,9 +297,8 @@ void manager_drop_regions(Manager *d, uint64_t lease_id, const char *why) {
 }
 
 void manager_free_regions(Manager *d) {
-        for (size_t i = 0; i < d->n_regions; i++) {
+        for (size_t i = 0; i < d->n_regions; i++)
                 region_free(d->regions[i]);
-        }
         d->regions = mfree(d->regions);
         d->n_regions = 0;
 }

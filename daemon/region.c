@@ -78,12 +78,14 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         }
         r->notify = sd_event_source_disable_unref(r->notify);
-        if (r->result < 0)
-                (void) mem_region_empty(r->mem);
         r->state = r->result < 0 ? REGION_FAILED : REGION_READY;
         atomic_store(&r->populated, mem_region_populated(r->mem));
         if (r->on_change)
                 r->on_change(r, true, r->userdata);
+        /* After on_change, which may also fail it (a mapping that could not be made) and says
+         * how far it got: its pages go back, also from the fds others hold. */
+        if (r->state == REGION_FAILED)
+                (void) mem_region_empty(r->mem);
         return 0;
 }
 

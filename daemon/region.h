@@ -26,7 +26,9 @@ typedef enum RegionState {
 typedef struct Region Region;
 
 /* Called on the event loop: while the region fills (at most every REGION_PROGRESS_USEC), and once
- * when it is done (filled, failed or cancelled: r->state says which). */
+ * when it is done (r->state READY or FAILED; r->result the fill's). Once done it may set the state
+ * to FAILED itself; a failed region's pages go back to the pool when it returns (Populated keeps
+ * how far the fill got). A cancelled fill (region_free()) is not reported. */
 typedef void (*RegionChangeFn)(Region *r, bool done, void *userdata);
 
 struct Region {

@@ -3,12 +3,16 @@
  * how far it got and when it is done; freed while it fills, it stops at its next chunk and gives
  * every page back, also from a copy of the fd. */
 #include <check.h>
+#include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "macro.h"
 #include "region.h"
+#include "sysfs.h"
+#include "util.h"
 
 typedef struct Seen {
         sd_event *event;
@@ -85,6 +89,45 @@ START_TEST(test_free_while_filling) {
 }
 END_TEST
 
+/* A fill the pool cannot meet (a hugetlb region past this machine's free huge pages) is reported
+ * done and failed, with the fill's errno, and the copy of its fd holds nothing afterwards. */
+START_TEST(test_fill_fails) {
+        _cleanup_(sysroot_freep) SysRoot *host = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_free_ char *oc = NULL;
+        uint64_t total = 0, free_bytes = 0;
+        MemRegion *mem = NULL;
+        Region *r = NULL;
+        Seen seen = {};
+        int copy;
+
+        ck_assert_int_eq(sysroot_open("/", "/", &host), 0);
+        if (mem_pool_info(host, MEM_PAGE_2M, MEM_NODE_ANY, &total, &free_bytes) < 0 ||
+            sysfs_read_attr(host, "proc/sys/vm/nr_overcommit_hugepages", &oc) < 0 ||
+            !streq(oc, "0")) {
+                fprintf(stderr, "no 2M pool without overcommit here: a failing fill not tried\n");
+                return;
+        }
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        seen.event = e;
+        ck_assert_int_eq(mem_region_new(free_bytes + (4 << 20), MEM_PAGE_2M, MEM_NODE_ANY, &mem,
+                                        NULL),
+                         0);
+        copy = fcntl(mem_region_fd(mem), F_DUPFD_CLOEXEC, 3);
+        ck_assert_int_ge(copy, 0);
+        ck_assert_int_eq(region_new(e, mem, 2, 1, 0, on_change, &seen, &r), 0);
+        ck_assert_int_eq(sd_event_loop(e), 0);
+        ck_assert_uint_eq(seen.done, 1);
+        ck_assert_int_eq(seen.state, REGION_FAILED);
+        ck_assert_msg(r->result == -ENOSPC || r->result == -ENOMEM, "fill ended with %d",
+                      r->result);
+        ck_assert_uint_le(seen.populated, free_bytes);
+        ck_assert_uint_eq(allocated(copy), 0);
+        region_free(r);
+        close(copy);
+}
+END_TEST
+
 int main(void) {
         SRunner *sr;
         Suite *s = suite_create("region");
@@ -94,6 +137,7 @@ int main(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_fill_on_loop);
         tcase_add_test(tc, test_free_while_filling);
+        tcase_add_test(tc, test_fill_fails);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);
