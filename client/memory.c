@@ -129,9 +129,23 @@ static int call_allocate(sd_bus *bus, const char *lease, Memory *mem, sd_bus_err
         return replace_string(&mem->path, path);
 }
 
+/* GetAll of the region: its state now. A region that is gone (its lease released, the daemon
+ * restarted) is an error. */
+static int region_refresh(sd_bus *bus, Memory *mem, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *all = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, BUS_NAME, mem->path, "org.freedesktop.DBus.Properties",
+                               "GetAll", error, &all, "s", IFACE_REGION);
+        return r < 0 ? r : read_region_properties(all, mem);
+}
+
+/* Signals carry the fill's progress; a look every second also notices a region that went away
+ * without one. */
+#define REFRESH_USEC (1000 * 1000)
+
 int memory_allocate(sd_bus *bus, const char *context, const char *lease, Memory *mem) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *all = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         bool tty = isatty(STDERR_FILENO);
         int r;
@@ -144,21 +158,20 @@ int memory_allocate(sd_bus *bus, const char *context, const char *lease, Memory 
         r = call_allocate(bus, lease, mem, &error);
         if (r < 0)
                 return fail_call(context, &error, r);
-        r = sd_bus_call_method(bus, BUS_NAME, mem->path, "org.freedesktop.DBus.Properties",
-                               "GetAll", &error, &all, "s", IFACE_REGION);
-        if (r >= 0)
-                r = read_region_properties(all, mem);
+        r = region_refresh(bus, mem, &error);
         if (r < 0)
                 return fail_call(context, &error, r);
         while (mem->state && streq(mem->state, "filling")) {
                 if (tty)
                         show_progress(mem, false);
                 r = sd_bus_process(bus, NULL);
-                if (r == 0)
-                        r = sd_bus_wait(bus, UINT64_MAX);
+                if (r == 0) {
+                        r = sd_bus_wait(bus, REFRESH_USEC);
+                        if (r == 0)
+                                r = region_refresh(bus, mem, &error);
+                }
                 if (r < 0)
-                        return fail_errno(EXIT_FAILED, r, "%s: waiting for region %s: %m", context,
-                                          mem->path);
+                        return fail_call(context, &error, r);
         }
         if (tty)
                 show_progress(mem, true);

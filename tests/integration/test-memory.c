@@ -452,6 +452,42 @@ START_TEST(test_map_refused_for_iommufd) {
 }
 END_TEST
 
+/* assignctl claim --memory waits for the fill; when the daemon goes meanwhile (kill -9), it does
+ * not wait forever: it says so and exits non-zero without running the command. */
+START_TEST(test_assignctl_daemon_gone_while_filling) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *marker = NULL, *cmd = NULL;
+        Proc p = {};
+        int rc;
+
+        case_start_pools();
+        bus = bus_connect();
+        set_faults("fill-hang-after 1\n");
+        marker = path_join(C.dir, "ran");
+        cmd = xasprintf("touch %s", marker);
+        proc_spawn(&p, (char *) H.assignctl, (char *) "claim", (char *) "6", (char *) "--memory",
+                   (char *) "128M", (char *) "--exec", (char *) "sh", (char *) "-c", cmd);
+        for (int64_t t0 = now_usec(); !region_served(bus, OBJ_REGION_PREFIX "/1"); sleep_ms(10))
+                ck_assert_msg(now_usec() - t0 < WAIT_MS * 1000LL, "no region was made");
+        for (int64_t t0 = now_usec(); region_u64(OBJ_REGION_PREFIX "/1", "Populated") < FILL_CHUNK;
+             sleep_ms(10))
+                ck_assert_msg(now_usec() - t0 < WAIT_MS * 1000LL, "the first chunk did not fill");
+        daemon_kill();
+        set_faults("");
+        ck_assert_msg(proc_wait_stderr(&p, "claim 6: ", WAIT_MS), "assignctl said nothing: %s",
+                      strempty(p.err));
+        rc = proc_stop(&p, 0);
+        ck_assert_int_ne(rc, 0);
+        ck_assert(!path_exists(marker));
+        daemon_start();
+        ck_assert_int_ge(wait_group_back((char *[]) { (char *) NIC1, (char *) NIC2, NULL },
+                                         NIC_DRIVER, WAIT_MS),
+                         0);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
 /* Manager.MemoryPools as "PAGE NODE TOTAL FREE HELD;..." */
 static char *memory_pools(void) {
         _cleanup_json_ json_object *reply = get_property(OBJ_ROOT, IFACE_MANAGER, "MemoryPools");
@@ -633,6 +669,7 @@ int main(void) {
         tcase_add_test(tc, test_prepare_has_no_memory);
         tcase_add_test(tc, test_assignctl_memory_exec);
         tcase_add_test(tc, test_memory_pools);
+        tcase_add_test(tc, test_assignctl_daemon_gone_while_filling);
         tcase_add_test(tc, test_status_preflight);
         suite_add_tcase(s, tc);
 
