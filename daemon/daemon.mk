@@ -22,7 +22,8 @@ libmodel_a_SOURCES = \
 	daemon/state.c daemon/state.h \
 	daemon/lease-set.c daemon/lease-set.h \
 	daemon/mempool.c daemon/mempool.h \
-	daemon/region.c daemon/region.h
+	daemon/region.c daemon/region.h \
+	daemon/vfio-variant.c daemon/vfio-variant.h
 libmodel_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)
@@ -57,6 +58,16 @@ tests_fuzz_fuzz_state_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_state_LDADD = $(MODEL_LIBS)
 endif
 EXTRA_DIST += tests/fuzz/corpus/state
+
+# libFuzzer target for the vfio_pci aliases of modules.alias (VFIO variant drivers).
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-variant
+tests_fuzz_fuzz_variant_SOURCES = tests/fuzz/fuzz-variant.c daemon/vfio-variant.c
+tests_fuzz_fuzz_variant_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_variant_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_variant_LDADD = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) -lpthread
+endif
+EXTRA_DIST += tests/fuzz/corpus/variant
 
 sbin_PROGRAMS += vfio-assignd
 vfio_assignd_SOURCES = daemon/main.c
