@@ -11,7 +11,11 @@
 # and the group goes back. (2) With --memlock the daemon raises assignctl's limit before the group
 # moves, QEMU inherits it, and QMP query-pci shows the e1000e (8086:10d3) as device vfio0; the
 # kernel charged the pin to QEMU (VmPin). After QEMU quits, the daemon resets the device (seen
-# with the function tracer), the e1000e is back, and no process has a VFIO cdev open.
+# with the function tracer), the e1000e is back, and no process has a VFIO cdev open. (3) With
+# --memory 128M --hugepages 2M, the command line of assignctl(1): the guest's RAM is a region of
+# 2 MiB pages the daemon filled, which QEMU maps through /dev/fd (VFIO_QEMU_ARGS starts with it
+# and has the -m, so the script gives none); the device is there, QEMU pinned its 128 MiB, the
+# pages came from the hugetlb pool and go back to it after QEMU quits.
 
 . /usr/local/lib/vfio-vm/lib.sh
 
@@ -45,7 +49,9 @@ for f in /dev/iommu /dev/vfio/devices/* /dev/vfio/[0-9]*; do
         if [ -r "$f" ] || [ -w "$f" ]; then echo "can open $f"; fi
 done > "$QDIR/access"
 echo "$VFIO_QEMU_ARGS" > "$QDIR/args"
-exec qemu-system-x86_64 -S -display none -machine q35 -accel tcg -nodefaults -m 128 \
+mem="-m 128"
+[ -z "$VFIO_MEMFD" ] || mem=""
+exec qemu-system-x86_64 -S -display none -machine q35 -accel tcg -nodefaults $mem \
         $VFIO_QEMU_ARGS -qmp "unix:$QDIR/qmp.sock,server=on,wait=off"
 SCRIPT
 chmod 755 "$TMP/start-qemu"
@@ -106,4 +112,36 @@ wait_until 10 host_restored || fail "after QEMU quit: $(host_state)"
 check_daemon_reset "$ADDR"
 open=$(find /proc/[0-9]*/fd -lname '/dev/vfio/devices/*' 2>/dev/null)
 [[ -z $open ]] || fail "VFIO cdevs still open after the release: $open"
+
+# --- (3) --memory: the guest's RAM from the daemon, 2 MiB pages ---------------------------------
+hp_before=$(hugepages_in_use)
+rm -f "$SOCK"
+"${AS_VMM[@]}" assignctl claim "$ADDR" --backend iommufd --memlock 256M --memory 128M \
+        --hugepages 2M --exec "$TMP/start-qemu" > "$TMP/mem.out" 2> "$TMP/mem.err" &
+HOLDER_PID=$!
+BG_PIDS+=("$HOLDER_PID")
+wait_until 120 qemu_up || fail "--memory: QEMU made no QMP socket in 120 s: $(tail -n 3 "$TMP/mem.err" | tr '\n' ' ')"
+kill -0 "$HOLDER_PID" 2>/dev/null ||
+        fail "--memory: assignctl/QEMU as $VMM_USER exited: $(tail -n 4 "$TMP/mem.err" | tr '\n' ' ')"
+grep -q '^-object memory-backend-file,id=vfio-ram,mem-path=/dev/fd/[0-9]*,share=on,size=134217728 -machine memory-backend=vfio-ram -m 128M -object iommufd,' "$QDIR/args" ||
+        fail "--memory: VFIO_QEMU_ARGS does not start with the region: $(cat "$QDIR/args")"
+log "QEMU arguments with --memory: $(cat "$QDIR/args")"
+qmp_connect "$SOCK" || fail "--memory: no QMP greeting from QEMU (got '$QMP_GREETING'): $(tail -n 3 "$TMP/mem.err" | tr '\n' ' ')"
+devices=$(qmp_pci_devices 32902 4307) || fail "--memory: query-pci got no reply: $(tail -n 3 "$TMP/mem.err" | tr '\n' ' ')"
+[[ $(jq -c '[.[].qdev_id]' <<<"$devices") == '["vfio0"]' ]] ||
+        fail "--memory: query-pci does not show the e1000e as vfio0: $devices"
+qemu_pid=$(qemu_pid_of "$VMM_UID")
+pin=$(status_kb "$qemu_pid" VmPin)
+[[ -n $pin ]] && (( pin >= 128 * 1024 )) || fail "--memory: QEMU (pid ${qemu_pid:-?}) has VmPin ${pin:-?} kB, not its 128 MiB"
+used=$(( $(hugepages_in_use) - hp_before ))
+(( used >= 64 )) || fail "--memory: $used 2 MiB pages in use for QEMU's 128 MiB, not 64"
+note "--memory 128M --hugepages 2M: query-pci $devices; VmPin $pin kB; $used hugepages in use"
+qmp_quit
+wait_until 30 holder_gone || fail "--memory: QEMU and assignctl did not end after quit"
+rc=0
+wait "$HOLDER_PID" || rc=$?
+[[ $rc -eq 0 ]] || fail "--memory: assignctl claim --exec QEMU exited $rc: $(tail -n 3 "$TMP/mem.err" | tr '\n' ' ')"
+wait_until 10 host_restored || fail "after QEMU with --memory quit: $(host_state)"
+hugepages_back() { [[ $(hugepages_in_use) -eq $hp_before ]]; }
+wait_until 10 hugepages_back || fail "--memory: $(( $(hugepages_in_use) - hp_before )) hugepages still in use after QEMU quit"
 pass
