@@ -50,6 +50,10 @@
 #define DRIVER_VFIO_PCI "vfio-pci"
 #define DRIVER_PCIEPORT "pcieport"
 #define DRIVER_PCI_STUB "pci-stub"
+/* The VFIO variant drivers (drivers/vfio/pci/: mlx5_vfio_pci, hisi_acc_vfio_pci, pds_vfio_pci,
+ * nvgrace_gpu_vfio_pci, virtio_vfio_pci, ...) register as their module, KBUILD_MODNAME, which
+ * kbuild names *_vfio_pci; vfio-pci itself has its own name. */
+#define DRIVER_VFIO_VARIANT_SUFFIX "_vfio_pci"
 
 /* Blocker codes (stable API: documented in docs/org.vfioassign1.5). */
 #define BLOCKER_NO_IOMMU "no-iommu"

@@ -111,7 +111,11 @@ int binding_set_override(const SysRoot *r, const char *address, const char *driv
         return sysfs_write_attr(r, p.override, driver ?: "\n", timeout_usec);
 }
 
-/* Moves each member to vfio-pci (through drivers_probe) or, restoring, to its m[i].driver
+static const char *vfio_target(const BindMember *m) {
+        return m->vfio_driver ? m->vfio_driver : DRIVER_VFIO_PCI;
+}
+
+/* Moves each member to its VFIO driver (through drivers_probe) or, restoring, to its m[i].driver
  * (bound by name): the writes of all members in one chain, one hand-over to a writer
  * (sysfs_write_attrs()), then each member's driver link verified. A member already on its
  * target only gets its override written. */
@@ -137,10 +141,11 @@ static int move_members(const SysRoot *r, const BindMember *m, size_t n, bool re
                 return -ENOMEM;
         }
         for (i = 0; i < n; i++) {
-                const char *target = restore ? m[i].driver : DRIVER_VFIO_PCI;
+                const char *target = restore ? m[i].driver : vfio_target(&m[i]);
 
                 if (!pci_address_is_canonical(m[i].address) ||
-                    (restore && m[i].driver && !filename_is_valid(m[i].driver))) {
+                    (restore && m[i].driver && !filename_is_valid(m[i].driver)) ||
+                    (!restore && !filename_is_valid(target))) {
                         k = -EINVAL;
                         goto out;
                 }
@@ -183,7 +188,7 @@ static int move_members(const SysRoot *r, const BindMember *m, size_t n, bool re
                 goto out;
         }
         for (i = 0; i < n; i++) {
-                const char *target = restore ? m[i].driver : DRIVER_VFIO_PCI;
+                const char *target = restore ? m[i].driver : vfio_target(&m[i]);
 
                 if (driver_is(current[i], target))
                         continue;

@@ -51,7 +51,8 @@ int binding_restore(const SysRoot *r, const char *address, const char *original,
  * it is always right: a member already where it belongs only gets its override written. */
 typedef struct BindMember {
         const char *address;
-        const char *driver; /* binding_restore_members(): the original driver (NULL: none) */
+        const char *driver;      /* binding_restore_members(): the original driver (NULL: none) */
+        const char *vfio_driver; /* binding_bind_vfio_members(): the VFIO driver (NULL: vfio-pci) */
 } BindMember;
 
 int binding_bind_vfio_members(const SysRoot *r, const BindMember *m, size_t n,

@@ -337,7 +337,7 @@ static int rebind_drifted(LeaseSet *s, Lease *l, char ***log) {
                 _cleanup_free_ char *drv = NULL;
 
                 if (d->bridge || binding_current_driver(s->ctx.model->root, d->address, &drv) < 0 ||
-                    (drv && streq(drv, DRIVER_VFIO_PCI)))
+                    (drv && streq(drv, lease_device_vfio_driver(d))))
                         continue;
                 if (lease_set_enforce_device(s, d->address, drv, &message) > 0 && message &&
                     log_line(log, "%s", message) < 0)
@@ -481,19 +481,30 @@ Lease *lease_set_device_drifted(const LeaseSet *s, const char *address, const ch
         for (size_t i = 0; i < l->n_devices; i++)
                 if (streq(l->devices[i].address, address))
                         d = &l->devices[i];
-        if (!d || d->bridge || (driver && streq(driver, DRIVER_VFIO_PCI)))
+        if (!d || d->bridge || (driver && streq(driver, lease_device_vfio_driver(d))))
                 return NULL;
         return l;
+}
+
+/* One member to its VFIO driver. */
+static int bind_member(LeaseSet *s, const LeaseDevice *d, BindFailure *f) {
+        BindMember m = { .address = d->address, .vfio_driver = d->vfio_driver };
+
+        return binding_bind_vfio_members(s->ctx.model->root, &m, 1, s->ctx.timeout_usec, NULL, f);
 }
 
 int lease_set_enforce_device(LeaseSet *s, const char *address, const char *driver,
                              char **ret_message) {
         Lease *l = lease_set_device_drifted(s, address, driver);
+        const LeaseDevice *d = NULL;
         BindFailure f = {};
         int k;
 
         if (!l)
                 return 0;
+        for (size_t i = 0; i < l->n_devices; i++)
+                if (streq(l->devices[i].address, address))
+                        d = &l->devices[i];
         {
                 _cleanup_free_ char *why = NULL;
 
@@ -508,18 +519,18 @@ int lease_set_enforce_device(LeaseSet *s, const char *address, const char *drive
                         return k < 0 ? -ENOMEM : 1;
                 }
         }
-        k = binding_bind_vfio(s->ctx.model->root, address, s->ctx.timeout_usec, &f);
+        k = bind_member(s, d, &f);
         if (k < 0)
                 k = asprintf(ret_message,
                              "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s "
-                             "and could not be moved back to vfio-pci: %s failed: %s",
-                             address, l->group, driver ?: "no driver", bind_step_to_string(f.step),
-                             strerror(-k));
+                             "and could not be moved back to %s: %s failed: %s",
+                             address, l->group, driver ?: "no driver", lease_device_vfio_driver(d),
+                             bind_step_to_string(f.step), strerror(-k));
         else
                 k = asprintf(ret_message,
                              "%s, a member of leased IOMMU group %" PRIu32 ", was taken by %s; "
-                             "moved back to vfio-pci",
-                             address, l->group, driver ?: "no driver");
+                             "moved back to %s",
+                             address, l->group, driver ?: "no driver", lease_device_vfio_driver(d));
         bind_failure_clear(&f);
         return k < 0 ? -ENOMEM : 1;
 }
@@ -556,6 +567,22 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
         if (d->driver && !(ld->original_driver = strdup(d->driver)))
                 return -ENOMEM;
         l->n_devices++;
+        if (!ld->bridge && s->ctx.pick_vfio_driver) {
+                LeaseError e = {};
+
+                k = s->ctx.pick_vfio_driver(s->ctx.pick_userdata, d, &ld->vfio_driver, &e);
+                if (k < 0) {
+                        l->n_devices--;
+                        free(ld->original_driver);
+                        k = asprintf(ret_message,
+                                     "%s appeared in leased IOMMU group %" PRIu32
+                                     " and was left on %s: %s",
+                                     d->address, l->group, d->driver ?: "no driver",
+                                     strna(e.message));
+                        lease_error_clear(&e);
+                        return k < 0 ? -ENOMEM : 1;
+                }
+        }
         /* Recorded before the first write, like every member. */
         k = lease_set_save(s);
         if (k < 0)
@@ -571,18 +598,18 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
                                : 1;
         /* d is the model's, which a uevent may change while the write waits: the lease's copies
          * from here on. */
-        k = binding_bind_vfio(s->ctx.model->root, ld->address, s->ctx.timeout_usec, &f);
+        k = bind_member(s, ld, &f);
         if (k < 0)
                 k = asprintf(ret_message,
                              "%s appeared in leased IOMMU group %" PRIu32 " on %s and could not be "
-                             "moved to vfio-pci: %s failed: %s",
+                             "moved to %s: %s failed: %s",
                              ld->address, l->group, ld->original_driver ?: "no driver",
-                             bind_step_to_string(f.step), strerror(-k));
+                             lease_device_vfio_driver(ld), bind_step_to_string(f.step),
+                             strerror(-k));
         else
                 k = asprintf(ret_message,
-                             "%s appeared in leased IOMMU group %" PRIu32
-                             " and joined it on vfio-pci",
-                             ld->address, l->group);
+                             "%s appeared in leased IOMMU group %" PRIu32 " and joined it on %s",
+                             ld->address, l->group, lease_device_vfio_driver(ld));
         bind_failure_clear(&f);
         return k < 0 ? -ENOMEM : 1;
 }

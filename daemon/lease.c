@@ -46,11 +46,17 @@ LeaseState lease_state_from_string(const char *s) {
         return _LEASE_STATE_MAX;
 }
 
+const char *lease_device_vfio_driver(const LeaseDevice *d) {
+        return d->vfio_driver ? d->vfio_driver : DRIVER_VFIO_PCI;
+}
+
 Lease *lease_free(Lease *l) {
         if (!l)
                 return NULL;
-        for (size_t i = 0; i < l->n_devices; i++)
+        for (size_t i = 0; i < l->n_devices; i++) {
                 free(l->devices[i].original_driver);
+                free(l->devices[i].vfio_driver);
+        }
         free(l->devices);
         free(l->holder);
         free(l->reason);
@@ -144,6 +150,11 @@ int lease_new(const LeaseContext *c, LeaseKind kind, uint32_t group, uint64_t id
                                                "Cannot read the driver of %s: %s", d->address,
                                                strerror(-k));
                 l->n_devices++;
+                if (!ld->bridge && c->pick_vfio_driver) {
+                        k = c->pick_vfio_driver(c->pick_userdata, d, &ld->vfio_driver, err);
+                        if (k < 0)
+                                return k;
+                }
         }
         if (n_endpoints == 0)
                 return lease_error_set(err, -ENODEV, VA_ERROR_NOT_ASSIGNABLE,
@@ -176,7 +187,8 @@ static int bind_members(const Lease *l, size_t n, BindMember **ret,
                 if (!l->devices[i].bridge) {
                         devices[k] = &l->devices[i];
                         m[k++] = (BindMember) { .address = l->devices[i].address,
-                                                .driver = l->devices[i].original_driver };
+                                                .driver = l->devices[i].original_driver,
+                                                .vfio_driver = l->devices[i].vfio_driver };
                 }
         *ret = m;
         *ret_devices = TAKE_PTR(devices);
@@ -257,8 +269,8 @@ static char *not_viable_members(const LeaseContext *c, const Lease *l) {
                 _cleanup_free_ char *drv = NULL;
 
                 if (binding_current_driver(c->model->root, l->devices[i].address, &drv) < 0 ||
-                    !drv || streq(drv, DRIVER_VFIO_PCI) || streq(drv, DRIVER_PCIEPORT) ||
-                    streq(drv, DRIVER_PCI_STUB))
+                    !drv || streq(drv, lease_device_vfio_driver(&l->devices[i])) ||
+                    streq(drv, DRIVER_PCIEPORT) || streq(drv, DRIVER_PCI_STUB))
                         continue;
                 if (strextendf(&text, ", ", "%s is on %s", l->devices[i].address, drv) < 0)
                         return mfree(text);
@@ -322,10 +334,10 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
                 /* A write the kernel did not finish in time: a driver's probe or remove that
                  * hangs. Named apart, for the caller may well try again. */
                 lease_error_set(err, k, k == -ETIMEDOUT ? VA_ERROR_TIMEOUT : VA_ERROR_BIND_FAILED,
-                                "Binding %s (was on %s) to vfio-pci failed at step \"%s\": %s%s%s",
+                                "Binding %s (was on %s) to %s failed at step \"%s\": %s%s%s",
                                 d->address, d->original_driver ?: "no driver",
-                                bind_step_to_string(f.step), strerror(-k),
-                                f.driver ? "; it is now on " : "", f.driver ?: "");
+                                lease_device_vfio_driver(d), bind_step_to_string(f.step),
+                                strerror(-k), f.driver ? "; it is now on " : "", f.driver ?: "");
                 bind_failure_clear(&f);
                 /* Every member: those after the failed one may have moved too. */
                 (void) roll_back(c, l, l->n_devices, err);

@@ -33,8 +33,14 @@ typedef enum LeaseState {
 typedef struct LeaseDevice {
         char address[PCI_ADDRESS_STRLEN];
         char *original_driver; /* NULL: it was unbound */
+        char *vfio_driver;     /* the VFIO driver it goes to (vfio-pci or a variant), chosen and
+                                * saved before the first write; NULL: vfio-pci (bridges, and
+                                * state files from before variants) */
         bool bridge;           /* left on its driver (pcieport) */
 } LeaseDevice;
+
+/* The member's VFIO driver: its vfio_driver, or vfio-pci. */
+const char *lease_device_vfio_driver(const LeaseDevice *d);
 
 typedef struct Lease {
         uint64_t id;
@@ -86,6 +92,10 @@ typedef struct LeaseContext {
         void *save_userdata;
         uint64_t timeout_usec;         /* per sysfs write */
         const VfioBackendOps *backend; /* of new leases; NULL: the default (vfio_backends[0]) */
+        /* The VFIO driver a member of a new lease goes to (*ret NULL: vfio-pci), or an error
+         * naming the device and the driver; NULL: vfio-pci for every member. */
+        int (*pick_vfio_driver)(void *userdata, const Device *d, char **ret, LeaseError *err);
+        void *pick_userdata;
 } LeaseContext;
 
 /* Builds a lease for the group from the model: records every member and its driver now, and

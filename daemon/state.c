@@ -129,6 +129,8 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
                         break;
                 k |= json_add_new(d, "address", json_object_new_string(l->devices[i].address));
                 k |= json_add_string(d, "original_driver", l->devices[i].original_driver);
+                if (l->devices[i].vfio_driver)
+                        k |= json_add_string(d, "vfio_driver", l->devices[i].vfio_driver);
                 k |= json_add_new(d, "bridge", json_object_new_boolean(l->devices[i].bridge));
         }
         if (k)
@@ -378,7 +380,7 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
                 return -ENOMEM;
         for (size_t i = 0; i < json_object_array_length(devs); i++) {
                 struct json_object *d = json_object_array_get_idx(devs, i), *b;
-                const char *addr, *drv;
+                const char *addr, *drv, *vfio_drv = NULL;
                 LeaseDevice *ld = &l->devices[l->n_devices];
 
                 if (!json_object_is_type(d, json_type_object) ||
@@ -386,12 +388,17 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
                     get_string(d, "original_driver", true, &drv) < 0 ||
                     (drv && !filename_is_valid(drv)) ||
                     !json_object_object_get_ex(d, "bridge", &b) ||
-                    !json_object_is_type(b, json_type_boolean))
+                    !json_object_is_type(b, json_type_boolean) ||
+                    (json_object_object_get_ex(d, "vfio_driver", NULL) &&
+                     (get_string(d, "vfio_driver", false, &vfio_drv) < 0 ||
+                      !filename_is_valid(vfio_drv))))
                         return bad(ret_error, "leases[%zu].devices[%zu]: missing or invalid fields",
                                    index, i);
                 strcpy(ld->address, addr);
                 ld->bridge = json_object_get_boolean(b);
                 if (drv && !(ld->original_driver = strdup(drv)))
+                        return -ENOMEM;
+                if (vfio_drv && !(ld->vfio_driver = strdup(vfio_drv)))
                         return -ENOMEM;
                 l->n_devices++;
         }

@@ -400,8 +400,7 @@ static int read_driver(const SysRoot *root, int dfd, Device *d, char ***errors) 
                 else if (bad_value(errors, d->address, "driver_override", s) < 0)
                         return -ENOMEM;
         }
-        if (d->driver && streq(d->driver, DRIVER_VFIO_PCI) &&
-            read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
+        if (driver_is_vfio(d->driver) && read_vfio_dev(root, dfd, &d->vfio_dev) < 0)
                 return -ENOMEM;
         return 0;
 }

@@ -6,7 +6,10 @@
 #include <stdint.h>
 
 #include "bdf.h"
+#include <string.h>
+
 #include "macro.h"
+#include "names.h"
 #include "pcinames.h"
 #include "sysfs.h"
 
@@ -149,6 +152,13 @@ bool device_is_bridge_class(uint32_t class);
  * root complex, never a VM's. */
 static inline bool device_is_endpoint(const Device *d) {
         return !d->bridge && !d->host_bridge;
+}
+/* Whether a driver is VFIO's: vfio-pci or a variant (DRIVER_VFIO_VARIANT_SUFFIX). */
+static inline bool driver_is_vfio(const char *driver) {
+        size_t n = driver ? strlen(driver) : 0, m = strlen(DRIVER_VFIO_VARIANT_SUFFIX);
+
+        return driver && (streq(driver, DRIVER_VFIO_PCI) ||
+                          (n > m && streq(driver + n - m, DRIVER_VFIO_VARIANT_SUFFIX)));
 }
 #define TOPOLOGY_ERRORS_MAX 1000
 int topology_add_error(char ***errors, const char *fmt, ...) _printf_(2, 3);

@@ -15,6 +15,7 @@
 #include "bdf.h"
 #include "binding.h"
 #include "names.h"
+#include "topology.h"
 #include "util.h"
 #include "vfio-backend.h"
 #include "vfio.h"
@@ -134,7 +135,7 @@ static int read_members(Iommufd *t, const SysRoot *root, LeaseError *err) {
                         return k;
                 if (k < 0 || !driver)
                         continue;
-                if (!streq(driver, DRIVER_VFIO_PCI)) {
+                if (!driver_is_vfio(driver)) {
                         /* The drivers besides VFIO's own that allow user DMA (driver_managed_dma):
                          * bridges on pcieport, pci-stub. */
                         if (!streq(driver, DRIVER_PCIEPORT) && !streq(driver, DRIVER_PCI_STUB))

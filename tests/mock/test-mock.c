@@ -945,7 +945,9 @@ END_TEST
  * on past a member that fails when called again for the rest. */
 START_TEST(test_daemon_binding_members) {
         _cleanup_(sysroot_freep) SysRoot *r = NULL;
-        const BindMember group[] = { { NIC0, "e1000e" }, { NIC1, "e1000e" }, { NVME, "nvme" } };
+        const BindMember group[] = { { NIC0, "e1000e", NULL },
+                                     { NIC1, "e1000e", NULL },
+                                     { NVME, "nvme", NULL } };
         BindFailure f = {};
         size_t failed = 99;
 

@@ -955,6 +955,7 @@ START_TEST(test_state_round_trip) {
         a->reason = strdup("0000:01:00.1 cannot be given back to \"snd_hda_intel\"");
         a->granted_uid = 1000;
         a->unsafe_interrupts = true;
+        a->devices[0].vfio_driver = strdup("nvgrace_gpu_vfio_pci");
         ck_assert_int_eq(lease_new(&c, LEASE_PREPARE, USB_GROUP, 9, &b, NULL), 0);
         b->state = LEASE_ACTIVE;
         b->persistent = true;
@@ -986,6 +987,11 @@ START_TEST(test_state_round_trip) {
         ck_assert_uint_eq(loaded[0]->n_devices, 2);
         ck_assert_str_eq(loaded[0]->devices[1].address, AUDIO);
         ck_assert_str_eq(loaded[0]->devices[1].original_driver, "snd_hda_intel");
+        /* The VFIO driver chosen for a member; none recorded is vfio-pci. */
+        ck_assert_str_eq(loaded[0]->devices[0].vfio_driver, "nvgrace_gpu_vfio_pci");
+        ck_assert_str_eq(lease_device_vfio_driver(&loaded[0]->devices[0]), "nvgrace_gpu_vfio_pci");
+        ck_assert_ptr_null(loaded[0]->devices[1].vfio_driver);
+        ck_assert_str_eq(lease_device_vfio_driver(&loaded[0]->devices[1]), "vfio-pci");
         ck_assert(!lease_group_busy(&c, loaded[0]));
 
         ck_assert_uint_eq(loaded[1]->id, 9);
@@ -1039,6 +1045,10 @@ static const struct {
         { ",\"devices\":", ",\"members\":", "leases[0]: missing or invalid fields" },
         { GPU, "0000:1:00.0", "leases[0].devices[0]: missing or invalid fields" },
         { "\"nouveau\"", "\"../nouveau\"", "leases[0].devices[0]: missing or invalid fields" },
+        { "\"bridge\":false", "\"bridge\":false,\"vfio_driver\":\"../vfio\"",
+          "leases[0].devices[0]: missing or invalid fields" },
+        { "\"bridge\":false", "\"bridge\":false,\"vfio_driver\":null",
+          "leases[0].devices[0]: missing or invalid fields" },
         { "\"holder\":null",
           "\"holder\":\":1.1\",\"holder_bus_id\":\"xyz\",\"holder_start_time\":1",
           "leases[0]: invalid holder_bus_id or holder_start_time" },
