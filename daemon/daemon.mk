@@ -34,6 +34,7 @@ libbus_a_SOURCES = \
 	daemon/daemon.h daemon/manager.h \
 	daemon/manager.c \
 	daemon/manager-memory.c \
+	daemon/manager-variant.c \
 	daemon/errors.c \
 	daemon/manager-bus.c \
 	daemon/group-bus.c \

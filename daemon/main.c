@@ -24,6 +24,7 @@
 static const char *arg_sysfs_root = "/";
 static const char *arg_dev_root = "/";
 static const char *arg_uevent_fifo = NULL;
+static const char *arg_modules_alias = NULL;
 static const char *arg_pci_ids = PCI_IDS_PATH;
 static bool arg_pci_ids_set = false;
 static const char *arg_runtime_dir = NULL;
@@ -52,6 +53,8 @@ static void help(void) {
                "                          (default %s, %s, %s)\n"
                "     --write-timeout=SEC  Give up on a sysfs write (a driver's probe or remove) after SEC\n"
                "                          seconds and roll back (default %u)\n"
+               "     --modules-alias=FILE Read the VFIO variant drivers' aliases from FILE (default:\n"
+               "                          lib/modules/RELEASE/modules.alias under the sysfs root)\n"
                "\nSee vfio-assignd(8).\n",
                program_invocation_short_name, BUS_NAME, PCI_IDS_PATH, POLICY_DIR_VENDOR,
                POLICY_DIR_ETC, POLICY_DIR_RUN, (unsigned) (BINDING_TIMEOUT_USEC / 1000000));
@@ -70,6 +73,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_STATE_DIR,
                 ARG_POLICY_DIR,
                 ARG_WRITE_TIMEOUT,
+                ARG_MODULES_ALIAS,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -84,6 +88,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
                 { "write-timeout", required_argument, NULL, ARG_WRITE_TIMEOUT },
+                { "modules-alias", required_argument, NULL, ARG_MODULES_ALIAS },
                 {}
         };
         int c;
@@ -114,6 +119,14 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_UEVENT_FIFO:
                         arg_uevent_fifo = optarg;
+                        break;
+                case ARG_MODULES_ALIAS:
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "%s: --modules-alias needs an absolute path: %s\n",
+                                        program_invocation_short_name, optarg);
+                                return -EINVAL;
+                        }
+                        arg_modules_alias = optarg;
                         break;
                 case ARG_RUNTIME_DIR:
                         arg_runtime_dir = optarg;
@@ -246,6 +259,7 @@ static int run_daemon(void) {
                 .runtime_dir = arg_runtime_dir ?: getenv("RUNTIME_DIRECTORY") ?: "/run/vfio-assignd",
                 .state_dir = arg_state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/vfio-assignd",
                 .uevent_fifo = arg_uevent_fifo,
+                .modules_alias = arg_modules_alias,
         };
         sigset_t mask;
         int k;

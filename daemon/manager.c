@@ -1182,6 +1182,8 @@ static int setup_leases(Manager *d, int runtime_fd, int state_fd) {
                 return k;
         }
         d->leases->ctx.timeout_usec = d->write_timeout_usec;
+        d->leases->ctx.pick_vfio_driver = manager_pick_vfio_driver;
+        d->leases->ctx.pick_userdata = d;
         d->leases->guard = guard_unattended;
         d->leases->before_release = release_stored_fds;
         d->leases->guard_userdata = d;
@@ -1349,6 +1351,7 @@ int manager_startup(Manager *d, const ManagerPaths *p, sd_bus **ret_bus) {
         k = manager_load_host(d, p->uevent_fifo);
         if (k < 0)
                 return k;
+        (void) manager_load_variants(d, p->modules_alias);
         k = sd_bus_attach_event(*ret_bus, d->event, SD_EVENT_PRIORITY_NORMAL);
         if (k >= 0)
                 k = bus_trim_after_large_replies(*ret_bus, d->event, &d->trim, &d->trim_filter);
@@ -1375,6 +1378,7 @@ void manager_done(Manager *d) {
         d->trim_filter = sd_bus_slot_unref(d->trim_filter);
         d->trim = sd_event_source_disable_unref(d->trim);
         manager_free_regions(d);
+        d->variants = vfio_variants_free(d->variants);
         if (d->leases)
                 for (size_t i = 0; i < d->leases->n; i++)
                         lease_bus_forget(d->leases->leases[i]);

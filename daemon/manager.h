@@ -11,6 +11,7 @@
 #include "policy.h"
 #include "polkit.h"
 #include "region.h"
+#include "vfio-variant.h"
 #include "udev.h"
 
 /* The running daemon: the model, the leases, the policy, the group jobs, and the bus it is served
@@ -39,6 +40,7 @@ typedef struct Manager {
         sd_event_source *inotify_source;
         sd_event_source *trim;    /* gives large replies' memory back (bus_trim_after_...()) */
         sd_bus_slot *trim_filter; /* arms it; goes first */
+        VfioVariants *variants;   /* modules.alias' VFIO variant drivers (manager-variant.c) */
         Region **regions;         /* guest RAM held for leases (manager-memory.c) */
         size_t n_regions;
         uint64_t next_region_id;
@@ -47,7 +49,8 @@ typedef struct Manager {
 /* Where the daemon keeps what it knows (state_open_dir()) and hears uevents from besides udev. */
 typedef struct ManagerPaths {
         const char *runtime_dir, *state_dir;
-        const char *uevent_fifo; /* NULL: none */
+        const char *uevent_fifo;   /* NULL: none */
+        const char *modules_alias; /* NULL: lib/modules/RELEASE/modules.alias under the root */
 } ManagerPaths;
 
 typedef struct BusCaller {
@@ -106,6 +109,12 @@ void manager_wait_for_close(Manager *d, Lease *l);
  * backend (NULL: any): 0, or the error a claim would get (PolicyDenied, HostCritical, ...). */
 int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, const char *backend,
                        LeaseError *err);
+/* manager-variant.c: the VFIO driver of a new lease's member (LeaseContext.pick_vfio_driver).
+ * Reads the variants of modules.alias (file, or the root's lib/modules/RELEASE/modules.alias);
+ * none or a bad file leaves vfio-pci for every device, and says so in the log. */
+int manager_load_variants(Manager *d, const char *file);
+int manager_pick_vfio_driver(void *userdata, const Device *dev, char **ret, LeaseError *err);
+
 /* manager-memory.c: guest-RAM regions for a lease's VMM (design.md, "Pre-pinned memory"). */
 #define MEMORY_NODE_OF_DEVICES (-2) /* the node of the group's devices, when they have one */
 typedef struct MemoryOptions {

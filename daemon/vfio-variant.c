@@ -161,21 +161,33 @@ int vfio_variants_parse(const char *text, size_t size, VfioVariants **ret, char 
         return 0;
 }
 
-int vfio_variants_load(const SysRoot *root, const char *kernel_release, VfioVariants **ret,
-                       char **ret_error) {
+int vfio_variants_load(const SysRoot *root, const char *kernel_release, const char *file,
+                       VfioVariants **ret, char **ret_error) {
+        _cleanup_(sysroot_freep) SysRoot *top = NULL;
         _cleanup_free_ uint8_t *text = NULL;
         _cleanup_free_ char *path = NULL, *why = NULL;
         size_t size = 0;
         int k;
 
-        if (!kernel_release || !filename_is_valid(kernel_release))
+        if (file) {
+                if (file[0] != '/')
+                        return -EINVAL;
+                k = sysroot_open("/", "/", &top);
+                if (k < 0)
+                        return k;
+                root = top;
+                path = strdup(file + 1);
+        } else if (!kernel_release || !filename_is_valid(kernel_release))
                 return -EINVAL;
-        if (asprintf(&path, "lib/modules/%s/modules.alias", kernel_release) < 0)
+        else if (asprintf(&path, "lib/modules/%s/modules.alias", kernel_release) < 0)
+                path = NULL;
+        if (!path)
                 return -ENOMEM;
         k = sysfs_read_file(root, path, MODULES_ALIAS_MAX, &text, &size);
         if (k >= 0)
                 k = vfio_variants_parse((const char *) text, size, ret, &why);
-        if (k < 0 && ret_error && asprintf(ret_error, "%s: %s", path, why ? why : strerror(-k)) < 0)
+        if (k < 0 && ret_error &&
+            asprintf(ret_error, "%s%s: %s", file ? "/" : "", path, why ? why : strerror(-k)) < 0)
                 *ret_error = NULL;
         return k;
 }

@@ -37,11 +37,12 @@ void vfio_variant_alias(const Device *d, char ret[static VFIO_VARIANT_ALIAS_MAX]
  * N: why" in *ret_error, and nothing is returned. */
 int vfio_variants_parse(const char *text, size_t size, VfioVariants **ret, char **ret_error);
 
-/* Reads lib/modules/RELEASE/modules.alias under the root's tree (a fake tree in tests). A
- * missing file is -ENOENT (no modules installed for that kernel: no variants). The error names the
- * file. */
-int vfio_variants_load(const SysRoot *root, const char *kernel_release, VfioVariants **ret,
-                       char **ret_error);
+/* Reads lib/modules/RELEASE/modules.alias under the root's tree (a fake tree in tests), or the
+ * file at the absolute path `file` when it is not NULL (a copy made where the daemon can read it:
+ * its unit hides /usr/lib/modules). A missing file is -ENOENT (no modules installed for that
+ * kernel: no variants). The error names the file. */
+int vfio_variants_load(const SysRoot *root, const char *kernel_release, const char *file,
+                       VfioVariants **ret, char **ret_error);
 
 VfioVariants *vfio_variants_free(VfioVariants *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VfioVariants *, vfio_variants_free);

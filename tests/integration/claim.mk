@@ -75,6 +75,17 @@ tests_integration_test_memory_CFLAGS = $(tests_integration_test_claim_CFLAGS)
 tests_integration_test_memory_LDADD = $(tests_integration_test_claim_LDADD)
 EXTRA_tests_integration_test_memory_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
 
+# VFIO variant drivers through the daemon, on the kernel model.
+check_PROGRAMS += tests/integration/test-variant
+TESTS += tests/integration/test-variant
+tests_integration_test_variant_SOURCES = \
+	tests/integration/test-variant.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_variant_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_variant_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_variant_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
+
 # The daemon's record of its callers (daemon/bus-peers.c) on a private dbus-daemon.
 check_PROGRAMS += tests/integration/test-peers
 TESTS += tests/integration/test-peers

@@ -456,7 +456,7 @@ static int open_cdev(const MockRoots *roots, const char *rel, int flags) {
                 return root_fd;
         /* The cdev is there while vfio-pci has the device registered. */
         if (cdev_device(root_fd, rel, bdf) < 0 || mock_device_driver(root_fd, bdf, drv) < 0 ||
-            !streq(drv, MOCK_DRIVER_VFIO) || strlen(bdf) >= FILE_NAME_MAX ||
+            !mock_driver_is_vfio(drv) || strlen(bdf) >= FILE_NAME_MAX ||
             mock_device_group(root_fd, bdf, &group) < 0)
                 return -ENOENT;
         r = mock_config_load(bdf, &f);

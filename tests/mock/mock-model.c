@@ -355,7 +355,7 @@ static void natural_ensure(int root_fd, const char *bdf) {
                 return;
         if (mock_device_driver(root_fd, bdf, drv) < 0)
                 return;
-        (void) state_write(root_fd, "natural", bdf, streq(drv, MOCK_DRIVER_VFIO) ? "" : drv);
+        (void) state_write(root_fd, "natural", bdf, mock_driver_is_vfio(drv) ? "" : drv);
 }
 
 static void natural_get(int root_fd, const char *bdf, char ret[static MOCK_NAME_MAX]) {
@@ -483,7 +483,7 @@ static bool group_has_vfio_member(int root_fd, unsigned group) {
         if (mock_group_members(root_fd, group, &members) < 0)
                 return false;
         for (char **i = members; i && *i; i++)
-                if (mock_device_driver(root_fd, *i, drv) >= 0 && streq(drv, MOCK_DRIVER_VFIO))
+                if (mock_device_driver(root_fd, *i, drv) >= 0 && mock_driver_is_vfio(drv))
                         return true;
         return false;
 }
@@ -496,7 +496,7 @@ static int do_bind(Ctx *c, const char *bdf, const char *driver) {
         r = fakesys_bind(c->fs, bdf, driver);
         if (r < 0)
                 return r;
-        if (streq(driver, MOCK_DRIVER_VFIO)) {
+        if (mock_driver_is_vfio(driver)) {
                 /* vfio-pci registers the device: its cdev (6.6+, vfio-dev/vfioN) and the group
                  * node /dev/vfio/N; loading the module made /dev/vfio/vfio. */
                 n = vfio_dev_free_number(c->root_fd);
@@ -515,7 +515,7 @@ static int do_bind(Ctx *c, const char *bdf, const char *driver) {
 }
 
 static int do_unbind(Ctx *c, const char *bdf, const char *driver) {
-        bool vfio = streq(driver, MOCK_DRIVER_VFIO);
+        bool vfio = mock_driver_is_vfio(driver);
         char node[64];
         unsigned group;
         int r, n;
@@ -604,7 +604,7 @@ static int store_unbind(Ctx *c, const char *driver, const char *bdf) {
                 return -ENODEV;
         if (c->faults.unbind_ebusy)
                 return -EBUSY;
-        if (streq(driver, MOCK_DRIVER_VFIO)) {
+        if (mock_driver_is_vfio(driver)) {
                 if (c->faults.refuse_release)
                         return -c->faults.refuse_release;
                 /* The real kernel blocks in vfio_unregister_group_dev() until the user lets go;

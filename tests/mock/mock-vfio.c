@@ -51,7 +51,8 @@ static int open_root(const MockRoots *roots) {
 }
 
 /* Kernel 5.19 DMA ownership: a group can go to userspace only when no member is bound to a
- * driver that uses the DMA API (vfio-pci, pci-stub and pcieport set driver_managed_dma). */
+ * driver that uses the DMA API (vfio-pci and its variants, pci-stub and pcieport set
+ * driver_managed_dma). */
 bool mock_group_viable(int root_fd, unsigned group) {
         static const char *const ok[] = { "", MOCK_DRIVER_VFIO, "pci-stub", "pcieport" };
         _cleanup_strv_free_ char **members = NULL;
@@ -66,6 +67,7 @@ bool mock_group_viable(int root_fd, unsigned group) {
                         continue; /* gone meanwhile */
                 for (size_t k = 0; k < ELEMENTSOF(ok); k++)
                         fine = fine || streq(drv, ok[k]);
+                fine = fine || mock_driver_is_vfio(drv);
                 if (!fine)
                         return false;
         }
@@ -80,7 +82,7 @@ static bool group_has_vfio_member(int root_fd, unsigned group) {
         for (char **i = members; i && *i; i++) {
                 char drv[MOCK_NAME_MAX];
 
-                if (mock_device_driver(root_fd, *i, drv) >= 0 && streq(drv, MOCK_DRIVER_VFIO))
+                if (mock_device_driver(root_fd, *i, drv) >= 0 && mock_driver_is_vfio(drv))
                         return true;
         }
         return false;
@@ -321,7 +323,7 @@ static int group_get_device_fd(MockObj *o, const char *address) {
         if (root_fd < 0)
                 return root_fd;
         if (mock_device_group(root_fd, bdf, &group) < 0 || group != o->group ||
-            mock_device_driver(root_fd, bdf, drv) < 0 || !streq(drv, MOCK_DRIVER_VFIO))
+            mock_device_driver(root_fd, bdf, drv) < 0 || !mock_driver_is_vfio(drv))
                 return -EINVAL;
         fd = mock_group_lock_open(o->roots.root, group, O_CLOEXEC);
         if (fd < 0)

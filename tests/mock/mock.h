@@ -37,6 +37,14 @@ int mock_roots_get(MockRoots *ret);
 #define MOCK_STATE_DIR ".vfio-mock"
 #define MOCK_NAME_MAX 256
 #define MOCK_DRIVER_VFIO "vfio-pci"
+/* VFIO's own drivers: vfio-pci and the variants (named *_vfio_pci, as their modules are), which
+ * register the device with VFIO the same way (vfio_pci_core_register_device()). Only vfio-pci is
+ * "modprobed" by a probe; a variant must be loaded (its drivers/NAME directory there). */
+static inline bool mock_driver_is_vfio(const char *drv) {
+        size_t n = strlen(drv), m = strlen("_vfio_pci");
+
+        return streq(drv, MOCK_DRIVER_VFIO) || (n > m && streq(drv + n - m, "_vfio_pci"));
+}
 
 /* ---- failure injection (mock-config.c) ---- */
 

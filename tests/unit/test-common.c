@@ -539,6 +539,7 @@ START_TEST(test_error_catalogue) {
                 { "Timeout", ETIMEDOUT },
                 { "BackendUnavailable", ENXIO },
                 { "NoMemory", ENOMEM },
+                { "DriverNotLoaded", ENOPKG },
         };
 
         ck_assert_int_eq(EXIT_OK, 0);

@@ -109,7 +109,8 @@ START_TEST(test_bad_lines) {
 }
 END_TEST
 
-/* Read through the root: lib/modules/RELEASE/modules.alias; a kernel without modules has none. */
+/* Read through the root: lib/modules/RELEASE/modules.alias; a kernel without modules has none;
+ * or from a file named by its absolute path. */
 START_TEST(test_load) {
         char tree[] = "/tmp/test-variant.XXXXXX";
         _cleanup_(sysroot_freep) SysRoot *root = NULL;
@@ -129,11 +130,16 @@ START_TEST(test_load) {
         ck_assert_int_eq(fclose(f), 0);
         ck_assert_int_eq(sysroot_open(tree, tree, &root), 0);
 
-        ck_assert_int_eq(vfio_variants_load(root, "6.1.0-57-amd64", &v, &error), 0);
+        ck_assert_int_eq(vfio_variants_load(root, "6.1.0-57-amd64", NULL, &v, &error), 0);
         ck_assert_uint_eq(v->n, 5);
-        ck_assert_int_eq(vfio_variants_load(root, "6.12.0", &v, &error2), -ENOENT);
+        ck_assert_int_eq(vfio_variants_load(root, "6.12.0", NULL, &v, &error2), -ENOENT);
         ck_assert_str_eq(error2, "lib/modules/6.12.0/modules.alias: No such file or directory");
-        ck_assert_int_eq(vfio_variants_load(root, "../..", &v, &error3), -EINVAL);
+        ck_assert_int_eq(vfio_variants_load(root, "../..", NULL, &v, &error3), -EINVAL);
+        /* A copy elsewhere, by absolute path (the unit's). */
+        v = vfio_variants_free(v);
+        ck_assert_int_eq(vfio_variants_load(root, NULL, file, &v, NULL), 0);
+        ck_assert_uint_eq(v->n, 5);
+        ck_assert_int_eq(vfio_variants_load(root, NULL, "modules.alias", &v, NULL), -EINVAL);
 
         free(cmd);
         ck_assert_int_ge(asprintf(&cmd, "rm -rf '%s'", tree), 0);

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VFIO variant drivers through the daemon (issue 14), on the kernel model and a private bus: a
+ * member that modules.alias gives a vfio_pci alias goes to that driver instead of vfio-pci, the
+ * choice is in state.json before the first write, and the release gives it back to its host
+ * driver; a variant that is not loaded refuses the claim naming the module, and nothing changes;
+ * a device no alias names goes to vfio-pci. The q35 host's e1000 NICs (8086:100e) stand for a
+ * device with a variant, "e1000_vfio_pci". */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <check.h>
+#include <systemd/sd-bus.h>
+
+#include "claim-world.h"
+#include "harness.h"
+#include "names.h"
+#include "util.h"
+
+#define RELEASE "6.1.0-variant"
+#define VARIANT "e1000_vfio_pci"
+
+static bool has_key(json_object *o, const char *key) {
+        return json_object_object_get_ex(o, key, NULL);
+}
+
+/* The q35 host on a kernel RELEASE whose modules.alias names VARIANT for the e1000 NICs, loaded
+ * or not. */
+static void case_start_variant(bool loaded) {
+        _cleanup_free_ char *spec = path_join(H.tmpdir, "q35-variant.host");
+        _cleanup_free_ char *text = xasprintf("include %s/%s\nosrelease " RELEASE "\n%s",
+                                              getenv("TEST_DATA_DIR") ?: "tests/data", Q35_HOST,
+                                              loaded ? "driver " VARIANT "\n" : "");
+        _cleanup_free_ char *dir = NULL, *file = NULL, *cmd = NULL;
+
+        write_file(spec, text);
+        case_begin(spec);
+        dir = xasprintf("%s/lib/modules/" RELEASE, C.host);
+        cmd = xasprintf("mkdir -p '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+        file = path_join(dir, "modules.alias");
+        write_file(file, "alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000\n"
+                         "alias vfio_pci:v00008086d0000100Esv*sd*bc*sc*i* " VARIANT "\n"
+                         "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n");
+        polkit_allow_all();
+        daemon_start();
+}
+
+START_TEST(test_variant_chosen_and_recorded) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL;
+        _cleanup_json_ json_object *state = NULL;
+        json_object *l;
+
+        case_start_variant(true);
+        ck_assert(log_contains("2 VFIO variant driver aliases"));
+        bus = bus_connect();
+        lease = claim_group(bus, Q35_GROUP);
+        assert_driver(NIC1, VARIANT);
+        assert_driver(NIC2, VARIANT);
+        assert_driver(Q35_BRIDGE, NULL);
+        state = state_json();
+        l = state_only_lease(state);
+        for (size_t i = 0; i < jlen(jget(l, "devices")); i++) {
+                json_object *d = jidx(jget(l, "devices"), i);
+                const char *addr = jstr_or_null(d, "address");
+
+                if (streq(addr, Q35_BRIDGE))
+                        ck_assert(!has_key(d, "vfio_driver"));
+                else
+                        ck_assert_str_eq(jstr_or_null(d, "vfio_driver"), VARIANT);
+        }
+        /* The group's fds come as for vfio-pci: the variant registers with VFIO the same way. */
+        safe_close(open_fd(bus, lease, "OpenDevice", NIC1));
+        release(bus, lease);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
+START_TEST(test_variant_not_loaded) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *msg = NULL, *before = NULL, *after = NULL;
+
+        case_start_variant(false);
+        before = snapshot();
+        bus = bus_connect();
+        msg = manager_error(bus, ERROR_PREFIX "DriverNotLoaded", "ClaimGroup", "ua{sv}", Q35_GROUP,
+                            0);
+        assert_contains(msg, NIC1 " goes to the VFIO variant driver " VARIANT);
+        assert_contains(msg, "load it with 'modprobe " VARIANT "'");
+        after = snapshot();
+        ck_assert_str_eq(before, after);
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
+/* No alias for the device (the e1000e of group 5): vfio-pci, and no vfio_driver in the state. */
+START_TEST(test_no_variant_is_vfio_pci) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL;
+        _cleanup_json_ json_object *state = NULL;
+
+        case_start_variant(true);
+        bus = bus_connect();
+        lease = claim_device(bus, SOLO5);
+        assert_driver(SOLO5, "vfio-pci");
+        state = state_json();
+        ck_assert(!has_key(jidx(jget(state_only_lease(state), "devices"), 0), "vfio_driver"));
+        release(bus, lease);
+        assert_on_host(SOLO5, SOLO_DRIVER);
+        case_end();
+}
+END_TEST
+
+static void variant_setup(void) {
+        world_setup("variant");
+}
+
+int main(void) {
+        SRunner *sr;
+        Suite *s;
+        TCase *tc;
+        int failed;
+
+        if (!world_init("the variant driver tests"))
+                return 77;
+        s = suite_create("variant");
+        tc = tcase_create("kernel-model");
+        tcase_add_unchecked_fixture(tc, variant_setup, harness_teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_variant_chosen_and_recorded);
+        tcase_add_test(tc, test_variant_not_loaded);
+        tcase_add_test(tc, test_no_variant_is_vfio_pci);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
