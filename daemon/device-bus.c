@@ -69,6 +69,7 @@ BUS_GETTER(get_sriov_num_vfs, Device, "u", (uint32_t) MAX(o->sriov_numvfs, 0))
 BUS_GETTER(get_rmrr_locked, Device, "b", (int) o->rmrr_locked)
 BUS_GETTER(get_host_critical, Device, "s", strempty(o->host_critical))
 BUS_GETTER(get_vfio_device, Device, "s", strempty(o->vfio_dev))
+BUS_GETTER(get_vfio_driver, Device, "s", strempty(device_vfio_driver(o)))
 
 static int get_reset_methods(sd_bus *bus, const char *path, const char *interface,
                              const char *property, sd_bus_message *reply, void *userdata,
@@ -104,7 +105,8 @@ static int get_virtfns(sd_bus *bus, const char *path, const char *interface, con
         P("SriovNumVfs", "u", get_sriov_num_vfs, DEVICE_CHANGED_SRIOV, EXPLICIT)                \
         P("RmrrLocked", "b", get_rmrr_locked, DEVICE_CHANGED_RMRR, EXPLICIT)                    \
         P("HostCritical", "s", get_host_critical, DEVICE_CHANGED_HOST_CRITICAL, EXPLICIT)       \
-        P("VfioDevice", "s", get_vfio_device, DEVICE_CHANGED_VFIO_DEV, EXPLICIT)
+        P("VfioDevice", "s", get_vfio_device, DEVICE_CHANGED_VFIO_DEV, EXPLICIT)                \
+        P("VfioDriver", "s", get_vfio_driver, DEVICE_CHANGED_IDS, EXPLICIT)
 
 const BusProperty device_properties[] = { DEVICE_PROPERTIES(BUS_PROPERTY_ROW) {} };
 

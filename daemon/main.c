@@ -197,6 +197,7 @@ static int model_open(Model **ret) {
                 return k;
         root = NULL;
         names = NULL;
+        m->modules_alias = arg_modules_alias;
         *ret = m;
         return 0;
 }
@@ -259,7 +260,6 @@ static int run_daemon(void) {
                 .runtime_dir = arg_runtime_dir ?: getenv("RUNTIME_DIRECTORY") ?: "/run/vfio-assignd",
                 .state_dir = arg_state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/vfio-assignd",
                 .uevent_fifo = arg_uevent_fifo,
-                .modules_alias = arg_modules_alias,
         };
         sigset_t mask;
         int k;

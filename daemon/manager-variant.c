@@ -13,34 +13,11 @@
 #include "log.h"
 #include "util.h"
 
-int manager_load_variants(Manager *d, const char *file) {
-        _cleanup_free_ char *error = NULL;
-        int k;
-
-        d->variants = vfio_variants_free(d->variants);
-        k = vfio_variants_load(d->model->root, d->model->host->kernel_release, file, &d->variants,
-                               &error);
-        if (k == -ENOENT) {
-                log_info("No VFIO variant drivers: %s", strna(error));
-                return 0;
-        }
-        if (k < 0) {
-                /* A broken file is no reason to refuse every claim: devices then go to
-                 * vfio-pci, and the log says why. */
-                log_warning_errno(k, "Cannot read the VFIO variant drivers: %s", strna(error));
-                return 0;
-        }
-        log_info("%zu VFIO variant driver aliases", d->variants->n);
-        return 0;
-}
-
 int manager_pick_vfio_driver(void *userdata, const Device *dev, char **ret, LeaseError *err) {
         Manager *d = userdata;
-        char alias[VFIO_VARIANT_ALIAS_MAX], path[128];
-        const VfioVariant *v;
+        const VfioVariant *v = dev->vfio_variant;
+        char path[128];
 
-        vfio_variant_alias(dev, alias);
-        v = vfio_variants_match(d->variants, alias);
         if (!v) {
                 *ret = NULL;
                 return 0;

@@ -1288,6 +1288,8 @@ static int manager_load_host(Manager *d, const char *uevent_fifo) {
                 return log_error_errno(k, "Cannot read the host under %s: %m",
                                        sysroot_path(m->root));
         log_model_errors(m);
+        if (m->variants)
+                log_info("%zu VFIO variant driver aliases", m->variants->n);
         log_info("%zu PCI devices in %zu IOMMU groups; interrupt remapping %s",
                  m->topology->n_devices, m->topology->n_groups, ir_verdict_to_string(m->host->ir));
         return 0;
@@ -1351,7 +1353,6 @@ int manager_startup(Manager *d, const ManagerPaths *p, sd_bus **ret_bus) {
         k = manager_load_host(d, p->uevent_fifo);
         if (k < 0)
                 return k;
-        (void) manager_load_variants(d, p->modules_alias);
         k = sd_bus_attach_event(*ret_bus, d->event, SD_EVENT_PRIORITY_NORMAL);
         if (k >= 0)
                 k = bus_trim_after_large_replies(*ret_bus, d->event, &d->trim, &d->trim_filter);
@@ -1378,7 +1379,6 @@ void manager_done(Manager *d) {
         d->trim_filter = sd_bus_slot_unref(d->trim_filter);
         d->trim = sd_event_source_disable_unref(d->trim);
         manager_free_regions(d);
-        d->variants = vfio_variants_free(d->variants);
         if (d->leases)
                 for (size_t i = 0; i < d->leases->n; i++)
                         lease_bus_forget(d->leases->leases[i]);

@@ -40,7 +40,6 @@ typedef struct Manager {
         sd_event_source *inotify_source;
         sd_event_source *trim;    /* gives large replies' memory back (bus_trim_after_...()) */
         sd_bus_slot *trim_filter; /* arms it; goes first */
-        VfioVariants *variants;   /* modules.alias' VFIO variant drivers (manager-variant.c) */
         Region **regions;         /* guest RAM held for leases (manager-memory.c) */
         size_t n_regions;
         uint64_t next_region_id;
@@ -49,8 +48,7 @@ typedef struct Manager {
 /* Where the daemon keeps what it knows (state_open_dir()) and hears uevents from besides udev. */
 typedef struct ManagerPaths {
         const char *runtime_dir, *state_dir;
-        const char *uevent_fifo;   /* NULL: none */
-        const char *modules_alias; /* NULL: lib/modules/RELEASE/modules.alias under the root */
+        const char *uevent_fifo; /* NULL: none */
 } ManagerPaths;
 
 typedef struct BusCaller {
@@ -109,10 +107,8 @@ void manager_wait_for_close(Manager *d, Lease *l);
  * backend (NULL: any): 0, or the error a claim would get (PolicyDenied, HostCritical, ...). */
 int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, const char *backend,
                        LeaseError *err);
-/* manager-variant.c: the VFIO driver of a new lease's member (LeaseContext.pick_vfio_driver).
- * Reads the variants of modules.alias (file, or the root's lib/modules/RELEASE/modules.alias);
- * none or a bad file leaves vfio-pci for every device, and says so in the log. */
-int manager_load_variants(Manager *d, const char *file);
+/* manager-variant.c: the VFIO driver of a new lease's member (LeaseContext.pick_vfio_driver): the
+ * model's Device.vfio_variant when it is loaded, vfio-pci when there is none. */
 int manager_pick_vfio_driver(void *userdata, const Device *dev, char **ret, LeaseError *err);
 
 /* manager-memory.c: guest-RAM regions for a lease's VMM (design.md, "Pre-pinned memory"). */

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "names.h"
 #include "util.h"
+#include "vfio-variant.h"
 
 void change_list_clear(ChangeList *l) {
         free(l->changes);
@@ -81,6 +82,8 @@ Model *model_free(Model *m) {
         model_forget_unsettled(m);
         model_clear_derived_inputs(m);
         topology_free(m->topology);
+        vfio_variants_free(m->variants);
+        free(m->variants_error);
         host_info_free(m->host);
         pci_names_free(m->names);
         sysroot_free(m->root);
@@ -304,6 +307,8 @@ static int model_join_errors(Model *m) {
 
         if (m->rmrr_error && strv_extend_n(&l, &n, m->rmrr_error) < 0)
                 return -ENOMEM;
+        if (m->variants_error && strv_extend_n(&l, &n, m->variants_error) < 0)
+                return -ENOMEM;
         for (char **e = m->critical_errors; e && *e; e++)
                 if (strv_extend_n(&l, &n, *e) < 0)
                         return -ENOMEM;
@@ -319,7 +324,8 @@ static DeriveFacts model_facts(const Model *m) {
                                .n_rmrr_subtrees = m->n_rmrr_subtrees,
                                .crit = m->critical,
                                .n_crit = m->n_critical,
-                               .iommu_present = m->host->iommu_present };
+                               .iommu_present = m->host->iommu_present,
+                               .variants = m->variants };
 }
 
 static int model_derive_all(Model *m) {
@@ -327,6 +333,25 @@ static int model_derive_all(Model *m) {
 
         m->derived_iommu_present = f.iommu_present;
         return topology_derive(m->topology, &f);
+}
+
+/* A kernel without modules.alias has no variants; a file that cannot be read or parsed leaves
+ * every device to vfio-pci and says why in the report. */
+static int model_load_variants(Model *m) {
+        _cleanup_free_ char *error = NULL;
+        int k;
+
+        m->variants = vfio_variants_free(m->variants);
+        m->variants_error = mfree(m->variants_error);
+        k = vfio_variants_load(m->root, m->host->kernel_release, m->modules_alias, &m->variants,
+                               &error);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0 && k != -ENOENT &&
+            asprintf(&m->variants_error, "VFIO variant drivers: %s", error ? error : strerror(-k)) <
+                    0)
+                return -ENOMEM;
+        return 0;
 }
 
 int model_load(Model *m) {
@@ -338,6 +363,9 @@ int model_load(Model *m) {
                 return k;
         host_info_free(m->host);
         m->host = h;
+        k = model_load_variants(m);
+        if (k < 0)
+                return k;
         model_forget_unsettled(m);
         k = topology_scan(m->topology, m->root, m->names);
         if (k < 0)

@@ -75,6 +75,12 @@ typedef struct Model {
         size_t n_rmrr_bridges;
         bool rmrr_volatile;
         char *rmrr_error;
+        /* modules.alias' VFIO variant drivers (NULL: none), read by model_load() from
+         * modules_alias, an absolute path the caller may set first (else lib/modules/RELEASE/
+         * modules.alias under the root); why they could not be read, for the report. */
+        struct VfioVariants *variants;
+        const char *modules_alias;
+        char *variants_error;
         HostCritical *critical; /* behind "/" and the default route */
         size_t n_critical;
         char **critical_errors;

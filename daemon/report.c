@@ -214,6 +214,8 @@ static void write_device(JsonWriter *w, const Device *d) {
                        d->sriov_totalvfs >= 0 ? MAX(d->sriov_numvfs, (int64_t) 0) : -1);
         json_write_key(w, "vfio_device");
         json_write_string(w, d->vfio_dev);
+        json_write_key(w, "vfio_driver");
+        json_write_string(w, device_vfio_driver(d));
         json_write_key(w, "rmrr_locked");
         json_write_bool(w, d->rmrr_locked);
         json_write_key(w, "host_critical");

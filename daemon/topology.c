@@ -12,6 +12,7 @@
 #include "names.h"
 #include "parallel.h"
 #include "topology.h"
+#include "vfio-variant.h"
 #include "util.h"
 
 Device *device_free(Device *d) {
@@ -1205,10 +1206,23 @@ bool derive_facts_rmrr_named(const DeriveFacts *f, const Device *d) {
         return false;
 }
 
+const char *device_vfio_driver(const Device *d) {
+        if (!device_is_endpoint(d))
+                return NULL;
+        return d->vfio_variant ? d->vfio_variant->module : DRIVER_VFIO_PCI;
+}
+
 int topology_derive_device(Topology *t, Device *d, const DeriveFacts *f) {
         Group *g = d->group >= 0 ? topology_find_group(t, (uint32_t) d->group) : NULL;
         const char *reason = NULL;
 
+        d->vfio_variant = NULL;
+        if (f->variants && d->ids_known && device_is_endpoint(d)) {
+                char alias[VFIO_VARIANT_ALIAS_MAX];
+
+                vfio_variant_alias(d, alias);
+                d->vfio_variant = vfio_variants_match(f->variants, alias);
+        }
         d->rmrr_named = derive_facts_rmrr_named(f, d);
         /* Named by an RMRR is locked unless the kernel told us the region is relaxable. */
         d->rmrr_locked = d->rmrr_named && (!g || !g->regions_known || group_has_direct_region(g));

@@ -42,6 +42,8 @@ typedef struct Device {
         char *devpath;    /* real directory relative to the root: "sys/devices/pci0000:00/..." */
 
         /* Derived facts, filled by topology_derive(). */
+        const struct VfioVariant *vfio_variant; /* the VFIO variant driver modules.alias names
+                                                 * for an endpoint (the model's); NULL: vfio-pci */
         bool rmrr_named; /* named by an RMRR device scope in the DMAR table */
         bool rmrr_locked;
         char *host_critical; /* why the host needs it, or NULL */
@@ -134,7 +136,8 @@ typedef struct DeriveFacts {
         size_t n_rmrr_subtrees;
         const HostCritical *crit; /* root filesystem, default route (boot VGA is per device) */
         size_t n_crit;
-        bool iommu_present; /* false blocks everything */
+        bool iommu_present;                  /* false blocks everything */
+        const struct VfioVariants *variants; /* NULL: none, every endpoint goes to vfio-pci */
 } DeriveFacts;
 
 bool derive_facts_rmrr_named(const DeriveFacts *f, const Device *d);
@@ -153,6 +156,8 @@ bool device_is_bridge_class(uint32_t class);
 static inline bool device_is_endpoint(const Device *d) {
         return !d->bridge && !d->host_bridge;
 }
+/* The VFIO driver a claim binds an endpoint to: its variant or vfio-pci; NULL for the rest. */
+const char *device_vfio_driver(const Device *d);
 /* Whether a driver is VFIO's: vfio-pci or a variant (DRIVER_VFIO_VARIANT_SUFFIX). */
 static inline bool driver_is_vfio(const char *driver) {
         size_t n = driver ? strlen(driver) : 0, m = strlen(DRIVER_VFIO_VARIANT_SUFFIX);

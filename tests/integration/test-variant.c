@@ -48,6 +48,67 @@ static void case_start_variant(bool loaded) {
         daemon_start();
 }
 
+/* A modules.alias that cannot be parsed: the report names the file and the line, and every
+ * device goes to vfio-pci. */
+START_TEST(test_bad_modules_alias) {
+        _cleanup_json_ json_object *report = NULL;
+        _cleanup_free_ char *file = NULL, *errors = NULL;
+        bool named = false;
+
+        case_start_variant(true);
+        file = xasprintf("%s/lib/modules/" RELEASE "/modules.alias", C.host);
+        write_file(file, "alias vfio_pci:v00008086d0000100Esv*sd*bc*sc*i* " VARIANT "\n"
+                         "alias vfio_pci:v*\n");
+        report = daemon_report();
+        for (size_t i = 0; i < jlen(jget(jget(report, "host"), "errors")); i++)
+                named = named ||
+                        streq(json_object_get_string(jidx(jget(jget(report, "host"), "errors"), i)),
+                              "VFIO variant drivers: lib/modules/" RELEASE
+                              "/modules.alias: line 2: "
+                              "an alias line is \"alias PATTERN MODULE\"");
+        ck_assert_msg(named, "the report does not name the bad line: %s",
+                      json_object_to_json_string(jget(jget(report, "host"), "errors")));
+        for (size_t i = 0; i < jlen(jget(report, "devices")); i++) {
+                json_object *d = jidx(jget(report, "devices"), i);
+
+                if (streq(jstr_or_null(d, "address"), NIC1))
+                        ck_assert_str_eq(jstr_or_null(d, "vfio_driver"), "vfio-pci");
+        }
+        case_end();
+}
+END_TEST
+
+/* Device.VfioDriver and the report's vfio_driver say where a claim would bind each function. */
+START_TEST(test_vfio_driver_shown) {
+        _cleanup_json_ json_object *report = NULL, *nic = NULL, *solo = NULL, *bridge = NULL;
+        _cleanup_free_ char *nic_path = NULL, *solo_path = NULL, *bridge_path = NULL;
+
+        case_start_variant(false);
+        report = daemon_report();
+        for (size_t i = 0; i < jlen(jget(report, "devices")); i++) {
+                json_object *d = jidx(jget(report, "devices"), i);
+                const char *addr = jstr_or_null(d, "address");
+
+                if (streq(addr, NIC1) || streq(addr, NIC2))
+                        ck_assert_str_eq(jstr_or_null(d, "vfio_driver"), VARIANT);
+                else if (streq(addr, SOLO5))
+                        ck_assert_str_eq(jstr_or_null(d, "vfio_driver"), "vfio-pci");
+                else if (streq(addr, Q35_BRIDGE))
+                        ck_assert_ptr_null(jstr_or_null(d, "vfio_driver"));
+        }
+        nic_path = xasprintf(OBJ_DEVICE_PREFIX "/%s", "_30000_3a03_3a01_2e0");
+        nic = get_property(nic_path, IFACE_DEVICE, "VfioDriver");
+        ck_assert_str_eq(jstr_or_null(nic, "data"), VARIANT);
+        solo_path = xasprintf(OBJ_DEVICE_PREFIX "/%s", "_30000_3a01_3a00_2e0");
+        solo = get_property(solo_path, IFACE_DEVICE, "VfioDriver");
+        ck_assert_str_eq(jstr_or_null(solo, "data"), "vfio-pci");
+        bridge_path = xasprintf(OBJ_DEVICE_PREFIX "/%s", "_30000_3a02_3a00_2e0");
+        bridge = get_property(bridge_path, IFACE_DEVICE, "VfioDriver");
+        ck_assert_str_eq(jstr_or_null(bridge, "data"), "");
+        case_end();
+}
+END_TEST
+
 START_TEST(test_variant_chosen_and_recorded) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *lease = NULL;
@@ -132,6 +193,8 @@ int main(void) {
         tc = tcase_create("kernel-model");
         tcase_add_unchecked_fixture(tc, variant_setup, harness_teardown);
         tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_vfio_driver_shown);
+        tcase_add_test(tc, test_bad_modules_alias);
         tcase_add_test(tc, test_variant_chosen_and_recorded);
         tcase_add_test(tc, test_variant_not_loaded);
         tcase_add_test(tc, test_no_variant_is_vfio_pci);

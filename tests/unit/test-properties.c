@@ -255,7 +255,7 @@ typedef struct BitSpec {
 
 static const BitSpec device_spec[] = {
         { DEVICE_CHANGED_IDS,
-          "Class,Device,DeviceName,SubsystemDevice,SubsystemVendor,Vendor,VendorName" },
+          "Class,Device,DeviceName,SubsystemDevice,SubsystemVendor,Vendor,VendorName,VfioDriver" },
         { DEVICE_CHANGED_DRIVER, "Driver" },
         { DEVICE_CHANGED_DRIVER_OVERRIDE, "DriverOverride" },
         { DEVICE_CHANGED_RESET, "ResetMethods" },
@@ -316,7 +316,7 @@ static void check_bits(ChangeKind kind, const BitSpec *spec, size_t n_spec,
 }
 
 START_TEST(test_device_change_bits) {
-        check_bits(CHANGE_DEVICE_CHANGED, device_spec, ELEMENTSOF(device_spec), device_vtable, 21);
+        check_bits(CHANGE_DEVICE_CHANGED, device_spec, ELEMENTSOF(device_spec), device_vtable, 22);
 }
 END_TEST
 
@@ -567,6 +567,7 @@ START_TEST(test_get_all) {
                 "RmrrLocked=true",
                 "HostCritical=boot disk",
                 "VfioDevice=vfio3",
+                "VfioDriver=vfio-pci",
                 NULL,
         };
         static const char *const group[] = {
