@@ -343,6 +343,9 @@ static int model_load_variants(Model *m) {
 
         m->variants = vfio_variants_free(m->variants);
         m->variants_error = mfree(m->variants_error);
+        /* Which kernel this is unknown (its own error in the report): which modules, too. */
+        if (!m->modules_alias && !m->host->kernel_release)
+                return 0;
         k = vfio_variants_load(m->root, m->host->kernel_release, m->modules_alias, &m->variants,
                                &error);
         if (k == -ENOMEM)
