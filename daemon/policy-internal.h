@@ -58,6 +58,8 @@ typedef struct PolicyRule {
         char *reason;
         bool prepare_at_boot;
         PolicyBackend backend; /* the pin of an allow rule; ANY: none */
+        char *vfio_driver;     /* an allow rule's VFIO driver for its devices (vfio-pci: no
+                                * variant); NULL: the one modules.alias names */
 } PolicyRule;
 
 struct Policy {

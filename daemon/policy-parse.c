@@ -1011,6 +1011,29 @@ static void get_backend(Ctx *c, const char *path, json_object *o, PolicyBackend 
         bad_value(c, path, s, "expected " BACKEND_WHAT);
 }
 
+#define VFIO_DRIVER_WHAT "\"vfio-pci\" or a VFIO variant driver (NAME_vfio_pci)"
+/* include/linux/module.h: MODULE_NAME_LEN is 64 - sizeof(unsigned long). */
+#define VFIO_DRIVER_MAX 56
+
+/* vfio-pci, or a variant: kbuild names their modules, and so their drivers, *_vfio_pci. */
+static void get_vfio_driver(Ctx *c, const char *path, json_object *o, char **ret) {
+        const char *s = get_string(c, path, o, VFIO_DRIVER_WHAT);
+        size_t n = s ? strlen(s) : 0, m = strlen("_vfio_pci");
+
+        if (!s)
+                return;
+        if (!streq(s, "vfio-pci") &&
+            (n <= m || n > VFIO_DRIVER_MAX || !streq(s + n - m, "_vfio_pci") ||
+             strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)) {
+                bad_value(c, path, s, "expected " VFIO_DRIVER_WHAT);
+                return;
+        }
+        free(*ret);
+        *ret = strdup(s);
+        if (!*ret)
+                ctx_oom(c);
+}
+
 static void parse_rule(Ctx *c, const char *path, json_object *o, PolicyRule *r) {
         bool have_action = false;
 
@@ -1046,6 +1069,8 @@ static void parse_rule(Ctx *c, const char *path, json_object *o, PolicyRule *r) 
                         (void) get_bool(c, p, v, &r->prepare_at_boot);
                 else if (streq(key, "backend"))
                         get_backend(c, p, v, &r->backend);
+                else if (streq(key, "vfio_driver"))
+                        get_vfio_driver(c, p, v, &r->vfio_driver);
                 else
                         unknown_key(c, path, key);
         }
@@ -1061,6 +1086,10 @@ static void parse_rule(Ctx *c, const char *path, json_object *o, PolicyRule *r) 
                 if (r->backend != POLICY_BACKEND_ANY) {
                         child_path(p, path, "backend");
                         ctx_error(c, p, "only an \"allow\" rule can pin a backend");
+                }
+                if (r->vfio_driver) {
+                        child_path(p, path, "vfio_driver");
+                        ctx_error(c, p, "only an \"allow\" rule can choose a VFIO driver");
                 }
         }
 }

@@ -55,6 +55,7 @@ static void policy_rule_done(PolicyRule *r) {
         strv_free(r->users);
         strv_free(r->groups);
         free(r->reason);
+        free(r->vfio_driver);
 }
 
 static const PolicyHost host_defaults = {
@@ -665,6 +666,23 @@ bool policy_prepare_at_boot(const Policy *p, const Device *d) {
         return false;
 }
 
+const char *policy_vfio_driver(const Policy *p, const Device *d, const char **ret_file,
+                               int *ret_index) {
+        for (size_t i = 0; p && d && i < p->n_rules; i++) {
+                const PolicyRule *r = &p->rules[i];
+
+                if (r->action != POLICY_ACTION_ALLOW || !r->vfio_driver ||
+                    !match_device(&r->match, d))
+                        continue;
+                if (ret_file)
+                        *ret_file = p->files[r->file];
+                if (ret_index)
+                        *ret_index = (int) r->index;
+                return r->vfio_driver;
+        }
+        return NULL;
+}
+
 /* ---- JSON ---- */
 
 static int json_add(json_object *o, const char *key, json_object *v) {
@@ -780,6 +798,7 @@ static json_object *rule_to_json(const Policy *p, const PolicyRule *r) {
                                      r->backend != POLICY_BACKEND_ANY
                                              ? policy_backend_to_string(r->backend)
                                              : NULL);
+        k |= json_add_string_or_null(o, "vfio_driver", r->vfio_driver);
         if (k != 0) {
                 json_object_put(o);
                 return NULL;

@@ -170,7 +170,14 @@ int policy_evaluate_group(const Policy *p, const Topology *t, const Group *g, co
  * is not host-critical unless that rule names it explicitly. */
 bool policy_prepare_at_boot(const Policy *p, const Device *d);
 
+/* The VFIO driver a rule chooses for d ("vfio_driver"): the first allow rule that matches the
+ * device and names one, whoever asks (the driver is the device's, not the caller's), with its
+ * file and index; NULL when none does (modules.alias decides). */
+const char *policy_vfio_driver(const Policy *p, const Device *d, const char **ret_file,
+                               int *ret_index);
+
 /* {"files": [...], "host": {...}, "host_sources": {...}, "rules": [{"file", "index",
  * "description", "action", "match", "users", "groups", "reason", "prepare_at_boot",
- * "backend"}]}; "backend" is null when the rule pins none. */
+ * "backend", "vfio_driver"}]}; "backend" is null when the rule pins none, "vfio_driver" when it
+ * chooses none. */
 int policy_to_json(const Policy *p, struct json_object **ret);

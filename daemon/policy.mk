@@ -47,6 +47,13 @@ tests_unit_test_policy_backend_SOURCES = tests/unit/test-policy-backend.c \
 tests_unit_test_policy_backend_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 tests_unit_test_policy_backend_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_policy_backend_LDADD = $(POLICY_LIBS) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/test-policy-driver
+TESTS += tests/unit/test-policy-driver
+tests_unit_test_policy_driver_SOURCES = tests/unit/test-policy-driver.c \
+	tests/unit/policy-world.c tests/unit/policy-world.h
+tests_unit_test_policy_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+tests_unit_test_policy_driver_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_policy_driver_LDADD = $(POLICY_LIBS) $(CHECK_LIBS)
 
 # The same library with libFuzzer's coverage and the sanitizers, which the programs above must
 # not have: without the coverage the fuzzer would not see which inputs reach new code.

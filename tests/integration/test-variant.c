@@ -177,6 +177,38 @@ START_TEST(test_no_variant_is_vfio_pci) {
 }
 END_TEST
 
+/* A rule's vfio_driver wins over modules.alias: "vfio-pci" keeps the NICs off their variant; a
+ * variant the rule names that is not loaded is refused naming the rule. */
+START_TEST(test_policy_chooses_driver) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *policy = NULL, *lease = NULL, *msg = NULL;
+
+        case_start_variant(true);
+        policy = path_join(C.policy, "60-driver.json");
+        write_file(policy, "{\"version\": 1, \"rules\": [{\"action\": \"allow\", \"match\": "
+                           "{\"vendor\": \"0x8086\", \"device\": \"0x100e\"}, "
+                           "\"vfio_driver\": \"vfio-pci\"}]}\n");
+        bus = bus_connect();
+        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
+        lease = claim_group(bus, Q35_GROUP);
+        assert_driver(NIC1, "vfio-pci");
+        assert_driver(NIC2, "vfio-pci");
+        release(bus, lease);
+        assert_q35_group_back();
+
+        write_file(policy, "{\"version\": 1, \"rules\": [{\"action\": \"allow\", \"match\": "
+                           "{\"vendor\": \"0x8086\", \"device\": \"0x100e\"}, "
+                           "\"vfio_driver\": \"intel_vfio_pci\"}]}\n");
+        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReloadPolicy", "a{sv}", 0));
+        msg = manager_error(bus, ERROR_PREFIX "DriverNotLoaded", "ClaimGroup", "ua{sv}", Q35_GROUP,
+                            0);
+        assert_contains(msg, "goes to the VFIO variant driver intel_vfio_pci (rule ");
+        assert_contains(msg, "60-driver.json#0), which is not loaded");
+        assert_q35_group_back();
+        case_end();
+}
+END_TEST
+
 static void variant_setup(void) {
         world_setup("variant");
 }
@@ -198,6 +230,7 @@ int main(void) {
         tcase_add_test(tc, test_variant_chosen_and_recorded);
         tcase_add_test(tc, test_variant_not_loaded);
         tcase_add_test(tc, test_no_variant_is_vfio_pci);
+        tcase_add_test(tc, test_policy_chooses_driver);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);

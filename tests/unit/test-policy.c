@@ -570,10 +570,10 @@ START_TEST(test_to_json) {
                 "\"subsystem_vendor\":\"0x1458\",\"subsystem_device\":\"0x3702\",\"class\":\"0x03*\",\"group\":7,"
                 "\"driver\":\"nouveau\",\"boot_vga\":false,\"host_critical\":true,\"numa_node\":1,"
                 "\"physfn\":\"0000:3b:00.0\"},\"users\":[\"vmm\"],\"groups\":null,\"reason\":null,"
-                "\"prepare_at_boot\":true,\"backend\":null},"
+                "\"prepare_at_boot\":true,\"backend\":null,\"vfio_driver\":null},"
                 "{\"file\":\"test.json\",\"index\":1,\"description\":null,\"action\":\"deny\","
                 "\"match\":{\"class\":\"0x020000\",\"physfn\":true},\"users\":null,\"groups\":[\"kvm\"],"
-                "\"reason\":\"no\",\"prepare_at_boot\":false,\"backend\":null}]}");
+                "\"reason\":\"no\",\"prepare_at_boot\":false,\"backend\":null,\"vfio_driver\":null}]}");
         json_object_put(j);
 
         /* The default policy: no files, unlimited pinning. */
