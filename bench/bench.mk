@@ -33,7 +33,9 @@ bench: bench/mkbighost$(EXEEXT) bench/runstat$(EXEEXT) vfio-assignd$(EXEEXT) ass
 # Pre-pinned guest memory on the real kernel (tests/vm/, two VM boots, root): QEMU's device-ready
 # time with cold RAM against daemon-filled shmem and hugetlb regions, and adopting a
 # daemon-mapped type1 region against pinning it (bench/README.md).
+# make bench-memory [GUEST_MB=N]   (QEMU's guest RAM in MiB; the test VM is sized to fit)
+GUEST_MB = 512
 bench-memory:
 	$(AM_V_at)bash $(abs_top_srcdir)/bench/bench-memory.sh --srcdir=$(abs_top_srcdir) \
-		--builddir=$(abs_top_builddir)
+		--builddir=$(abs_top_builddir) --guest-mb=$(GUEST_MB)
 .PHONY: bench-memory

@@ -78,6 +78,9 @@ VM_SMP=${VFIO_VM_SMP:-2}
 # hugetlb regions: 300 are 600 MiB of the guest's 2 GiB, enough for a 512 MiB region, and leave
 # the rest room for a 512 MiB QEMU of 4 KiB pages beside a filled shmem region.
 VM_HUGEPAGES=${VFIO_VM_HUGEPAGES:-300}
+# The guest RAM of the memory-qemu scenario's QEMUs (MiB); more needs a larger VFIO_VM_MEM and
+# VFIO_VM_HUGEPAGES (bench/bench-memory.sh --guest-mb=N sizes all three).
+MEMORY_MB=${VFIO_VM_MEMORY_MB:-512}
 vmdir=$builddir/tests/vm
 workdir=$vmdir/work
 logdir=$vmdir/logs
@@ -91,6 +94,8 @@ done
         die "VFIO_VM_TIMEOUT and VFIO_VM_SCENARIO_TIMEOUT must be whole seconds"
 [[ $BENCH_ROUNDS =~ ^[1-9][0-9]{0,3}$ ]] || die "VFIO_VM_BENCH_ROUNDS must be 1 to 9999"
 [[ $VM_HUGEPAGES =~ ^[0-9]{1,5}$ ]] || die "VFIO_VM_HUGEPAGES must be a count of 2 MiB pages"
+[[ $MEMORY_MB =~ ^[1-9][0-9]{1,4}$ ]] && (( MEMORY_MB % 2 == 0 )) ||
+        die "VFIO_VM_MEMORY_MB must be an even number of MiB"
 [[ $SCENARIO_FILTER =~ ^[a-z0-9,\ -]*$ ]] || die "VFIO_VM_SCENARIOS: names are [a-z0-9-]"
 
 # debootstrap chroots and the guest's files must be owned by root inside the image.
@@ -548,6 +553,7 @@ qemu_args() {
         QEMU_APPEND+=" vfio_vm.flavour=$flavour vfio_vm.intremap=${FLAVOUR_INTREMAP[$flavour]}"
         QEMU_APPEND+=" vfio_vm.timeout=$SCENARIO_TIMEOUT"
         QEMU_APPEND+=" vfio_vm.scenarios=${scen:-none} vfio_vm.bench_rounds=$BENCH_ROUNDS"
+        QEMU_APPEND+=" vfio_vm.memory_mb=$MEMORY_MB"
 }
 
 boot() {

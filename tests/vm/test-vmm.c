@@ -32,11 +32,10 @@
  *                                      mmap of the memfd, VFIO_DMA_MAP_FLAG_VADDR), timed against
  *                                      pinning as much fresh memory; then the e1000e DMAs through it
  *                                      (a TX descriptor written back). --self: a memfd and mapping
- *                                      of test-vmm's own instead of the daemon's
- *   test-vmm adopt-iommufd ADDRESS SIZE_MB
- *                                      the same on an iommufd lease: the cdev bound and attached
- *                                      to an IOAS of ours, the region's IOAS (IoasId) copied into
- *                                      it with IOMMU_IOAS_COPY
+ *                                      of test-vmm's own instead of the daemon's. type1 only: the
+ *                                      daemon refuses {map} on an iommufd lease (an IOAS pins
+ *                                      only with a device attached, and the device's binding is
+ *                                      the VMM's), where the memfd itself is the hand-off
  *   test-vmm memfd SIZE_MB shmem|hugetlb CMD...
  *                                      a guest-RAM memfd filled the way the daemon fills one
  *                                      (hugetlb: fallocate; shmem: MADV_POPULATE_WRITE), sealed
@@ -91,7 +90,6 @@ typedef struct Vmm {
         char *lease;
         bool use_iommufd; /* an iommufd lease: an iommufd and cdevs, no container or group */
         int container, group, iommufd;
-        uint32_t ioas; /* the IOAS bind_and_attach made, 0 before */
         Device devices[DEVICES_MAX];
         size_t n_devices;
 } Vmm;
@@ -424,7 +422,7 @@ static void check_ioas(int iommufd, uint32_t ioas) {
 
 /* Every cdev bound to the iommufd and attached to one new IOAS; false when one could not be,
  * and the device checks are skipped (an unbound cdev answers nothing else). */
-static bool bind_and_attach(Vmm *v) {
+static bool bind_and_attach(const Vmm *v) {
         struct va_iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
         bool all = true;
         int r;
@@ -438,7 +436,6 @@ static bool bind_and_attach(Vmm *v) {
                r < 0 ? strerror(-r) : "");
         if (r < 0)
                 return false;
-        v->ioas = alloc.out_ioas_id;
         for (size_t i = 0; i < v->n_devices; i++) {
                 const Device *d = &v->devices[i];
                 struct va_vfio_device_bind_iommufd bind = { .argsz = sizeof(bind),
@@ -463,7 +460,7 @@ static bool bind_and_attach(Vmm *v) {
         return all;
 }
 
-static void run_checks(Vmm *v) {
+static void run_checks(const Vmm *v) {
         if (v->use_iommufd) {
                 if (v->n_devices == 0)
                         report(false, "no cdev fds");
@@ -920,19 +917,6 @@ static int run_memfd(const char *size_mb, const char *kind, char **cmd) {
 #define TX_FRAME_BYTES 60
 #define TX_WAIT_S 10.0
 
-/* IOMMU_IOAS_COPY (uapi iommufd.h, 6.2): maps what one IOAS has at src_iova into another at
- * dst_iova, sharing the pinned pages. common/iommufd-uapi.h has what the daemon uses. */
-#define VA_IOMMU_IOAS_COPY _IO(VA_IOMMUFD_TYPE, 0x83)
-struct va_iommu_ioas_copy {
-        __u32 size;
-        __u32 flags; /* VA_IOMMU_IOAS_MAP_* */
-        __u32 dst_ioas_id;
-        __u32 src_ioas_id;
-        __aligned_u64 length;
-        __aligned_u64 dst_iova;
-        __aligned_u64 src_iova;
-};
-
 typedef struct TxDesc {
         uint64_t buffer;
         uint32_t lower;
@@ -1006,8 +990,7 @@ static int allocate_memory(Vmm *v, uint64_t size, uint64_t iova, int *ret_fd, ch
 }
 
 /* Polls the region (10 ms) until it is ready and mapped, failed, or REGION_WAIT_S passed. */
-static int wait_region(Vmm *v, const char *region, uint64_t size, uint64_t iova,
-                       uint32_t *ret_ioas) {
+static int wait_region(Vmm *v, const char *region, uint64_t size, uint64_t iova) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         double t0 = now_s();
         uint64_t populated = 0, got_size = 0, got_iova = 0;
@@ -1044,13 +1027,10 @@ static int wait_region(Vmm *v, const char *region, uint64_t size, uint64_t iova,
                                            &got_size);
         (void) sd_bus_get_property_trivial(v->bus, BUS_NAME, region, IFACE_REGION, "Iova", &e, 't',
                                            &got_iova);
-        (void) sd_bus_get_property_trivial(v->bus, BUS_NAME, region, IFACE_REGION, "IoasId", &e,
-                                           'u', ret_ioas);
-        report(populated == size && got_size == size && got_iova == iova &&
-                       (*ret_ioas != 0) == v->use_iommufd,
+        report(populated == size && got_size == size && got_iova == iova,
                "%s ready and mapped in %.3f s: Size %" PRIu64 " Populated %" PRIu64
-               " Iova 0x%" PRIx64 " IoasId %" PRIu32,
-               region, now_s() - t0, got_size, populated, got_iova, *ret_ioas);
+               " Iova 0x%" PRIx64,
+               region, now_s() - t0, got_size, populated, got_iova);
         return 0;
 }
 
@@ -1095,45 +1075,9 @@ static int adopt_mapping(int container, int memfd, uint64_t iova, uint64_t size,
         return 0;
 }
 
-/* iommufd: the daemon's IOAS of the region (src) copied into the VMM's own IOAS at the same IOVA
- * (IOMMU_IOAS_COPY shares the pinned pages), and the memfd mapped for the VMM itself. */
-static int copy_mapping(int iommufd, uint32_t src, uint32_t dst, int memfd, uint64_t iova,
-                        uint64_t size, void **ret, double *ret_s) {
-        struct va_iommu_ioas_copy copy = {
-                .size = sizeof(copy),
-                .flags = VA_IOMMU_IOAS_MAP_FIXED_IOVA | VA_IOMMU_IOAS_MAP_READABLE |
-                         VA_IOMMU_IOAS_MAP_WRITEABLE,
-                .dst_ioas_id = dst,
-                .src_ioas_id = src,
-                .length = size,
-                .dst_iova = iova,
-                .src_iova = iova,
-        };
-        double t0 = now_s();
-        void *p;
-        int r;
-
-        r = ioctl(iommufd, VA_IOMMU_IOAS_COPY, &copy) < 0 ? -errno : 0;
-        report(r == 0,
-               "adopt IOMMU_IOAS_COPY ioas %" PRIu32 " -> %" PRIu32 " iova=0x%" PRIx64
-               " size=0x%" PRIx64 "%s%s",
-               src, dst, iova, size, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
-        if (r < 0)
-                return r;
-        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-        *ret_s = now_s() - t0;
-        if (p == MAP_FAILED) {
-                r = -errno;
-                report(false, "adopt mmap of the memfd: %s", strerror(-r));
-                return r;
-        }
-        *ret = p;
-        return 0;
-}
-
 /* What a VMM does without a region: pins fresh anonymous memory, every page faulted in and
  * zeroed by the pin. Unmapped again after. */
-static int pin_fresh(const Vmm *v, uint64_t iova, uint64_t size, double *ret_s) {
+static int pin_fresh(int container, uint64_t iova, uint64_t size, double *ret_s) {
         double t0 = now_s();
         void *p;
         int r;
@@ -1144,35 +1088,14 @@ static int pin_fresh(const Vmm *v, uint64_t iova, uint64_t size, double *ret_s) 
                 report(false, "pin: mmap of %" PRIu64 " bytes: %s", size, strerror(-r));
                 return r;
         }
-        if (v->use_iommufd) {
-                struct va_iommu_ioas_map m = {
-                        .size = sizeof(m),
-                        .flags = VA_IOMMU_IOAS_MAP_FIXED_IOVA | VA_IOMMU_IOAS_MAP_READABLE |
-                                 VA_IOMMU_IOAS_MAP_WRITEABLE,
-                        .ioas_id = v->ioas,
-                        .user_va = (uintptr_t) p,
-                        .length = size,
-                        .iova = iova,
-                };
-                struct va_iommu_ioas_unmap um = {
-                        .size = sizeof(um), .ioas_id = v->ioas, .iova = iova, .length = size
-                };
-
-                r = ioctl(v->iommufd, VA_IOMMU_IOAS_MAP, &m) < 0 ? -errno : 0;
-                *ret_s = now_s() - t0;
-                if (r == 0)
-                        (void) ioctl(v->iommufd, VA_IOMMU_IOAS_UNMAP, &um);
-        } else {
-                r = container_map(v->container, p, iova, size);
-                *ret_s = now_s() - t0;
-                if (r == 0)
-                        (void) container_unmap(v->container, iova, size, NULL);
-        }
+        r = container_map(container, p, iova, size);
+        *ret_s = now_s() - t0;
+        if (r == 0)
+                (void) container_unmap(container, iova, size, NULL);
         report(r == 0,
-               "pin %s of fresh anonymous memory iova=0x%" PRIx64 " size=0x%" PRIx64
+               "pin VFIO_IOMMU_MAP_DMA of fresh anonymous memory iova=0x%" PRIx64 " size=0x%" PRIx64
                " in %.3f s%s%s",
-               v->use_iommufd ? "IOMMU_IOAS_MAP" : "VFIO_IOMMU_MAP_DMA", iova, size, *ret_s,
-               r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+               iova, size, *ret_s, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
         munmap(p, size);
         return r;
 }
@@ -1259,8 +1182,6 @@ static void region_release(Vmm *v, const char *region) {
                r < 0 ? (e.message ?: strerror(-r)) : "");
 }
 
-/* test-vmm adopt ADDRESS SIZE_MB: the lease's container with a daemon-filled region mapped in
- * it, adopted, timed against pinning as much fresh memory, and proven by a DMA of the device. */
 /* --self: the region made by test-vmm and mapped from a first mmap of its own, for the kernel's
  * side of an adoption (and the DMA) without the daemon. */
 static int self_region(int container, uint64_t size, int *ret_fd, void **ret_first) {
@@ -1288,15 +1209,13 @@ static int self_region(int container, uint64_t size, int *ret_fd, void **ret_fir
         return 0;
 }
 
-/* test-vmm adopt[-iommufd] ADDRESS SIZE_MB: the lease with a daemon-filled region mapped for it,
- * adopted (type1: the container's mapping, VFIO_DMA_UNMAP/MAP_FLAG_VADDR; iommufd: the region's
- * IOAS copied into ours, IOMMU_IOAS_COPY), timed against pinning as much fresh memory, and proven
- * by a DMA of the device. */
+/* test-vmm adopt ADDRESS SIZE_MB: the lease's container with a daemon-filled region mapped in
+ * it, adopted (VFIO_DMA_UNMAP/MAP_FLAG_VADDR), timed against pinning as much fresh memory, and
+ * proven by a DMA of the device. */
 static void run_adopt(Vmm *v, const char *size_mb, bool self) {
         _cleanup_free_ char *region = NULL;
         _cleanup_close_ int memfd = -1;
         uint64_t size;
-        uint32_t src_ioas = 0;
         double adopt_s = 0, pin_s = 0;
         void *mem = NULL, *first = NULL;
         pid_t daemon;
@@ -1307,17 +1226,14 @@ static void run_adopt(Vmm *v, const char *size_mb, bool self) {
                 return;
         }
         size = (uint64_t) mb << 20;
-        if ((v->use_iommufd ? v->ioas == 0 : v->container < 0) || v->n_devices == 0 ||
-            (self && v->use_iommufd)) {
-                report(false, "adopt: no %s or device fd", v->use_iommufd ? "IOAS" : "container");
+        if (v->container < 0 || v->n_devices == 0) {
+                report(false, "adopt: no container or device fd");
                 return;
         }
-        if (!v->use_iommufd) {
-                r = ioctl(v->container, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR);
-                report(r == 1, "container VFIO_CHECK_EXTENSION(VFIO_UPDATE_VADDR)=%d", r);
-                if (r != 1)
-                        return;
-        }
+        r = ioctl(v->container, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR);
+        report(r == 1, "container VFIO_CHECK_EXTENSION(VFIO_UPDATE_VADDR)=%d", r);
+        if (r != 1)
+                return;
         daemon = daemon_pid(v->bus);
         if (self) {
                 if (self_region(v->container, size, &memfd, &first) < 0)
@@ -1325,19 +1241,16 @@ static void run_adopt(Vmm *v, const char *size_mb, bool self) {
         } else {
                 if (allocate_memory(v, size, ADOPT_IOVA, &memfd, &region) < 0)
                         return;
-                if (wait_region(v, region, size, ADOPT_IOVA, &src_ioas) < 0)
+                if (wait_region(v, region, size, ADOPT_IOVA) < 0)
                         goto release;
         }
         show_charges("before adopting", daemon);
-        r = v->use_iommufd ? copy_mapping(v->iommufd, src_ioas, v->ioas, memfd, ADOPT_IOVA, size,
-                                          &mem, &adopt_s)
-                           : adopt_mapping(v->container, memfd, ADOPT_IOVA, size, &mem, &adopt_s);
-        if (r < 0)
+        if (adopt_mapping(v->container, memfd, ADOPT_IOVA, size, &mem, &adopt_s) < 0)
                 goto release;
         show_charges("after adopting", daemon);
         printf("info adopt %d MiB in %.6f s\n", mb, adopt_s);
         dma_through(&v->devices[0], mem, ADOPT_IOVA);
-        (void) pin_fresh(v, PIN_IOVA, size, &pin_s);
+        (void) pin_fresh(v->container, PIN_IOVA, size, &pin_s);
         printf("bench size_mb=%d adopt_s=%.6f pin_s=%.6f ratio=%.0f\n", mb, adopt_s, pin_s,
                adopt_s > 0 ? pin_s / adopt_s : 0);
         fflush(stdout);
@@ -1359,8 +1272,7 @@ static void usage(void) {
                         "       test-vmm claim-group N [--hold]\n"
                         "       test-vmm claim-iommufd ADDRESS|N [--hold]\n"
                         "       test-vmm memfd SIZE_MB shmem|hugetlb CMD...\n"
-                        "       test-vmm adopt ADDRESS SIZE_MB [--self]\n"
-                        "       test-vmm adopt-iommufd ADDRESS SIZE_MB\n");
+                        "       test-vmm adopt ADDRESS SIZE_MB [--self]\n");
 }
 
 int main(int argc, char *argv[]) {
@@ -1395,12 +1307,9 @@ int main(int argc, char *argv[]) {
                 if (claim(&v, argv[2], NULL) < 0)
                         goto summary;
         } else if ((args == 4 || (args == 5 && streq(argv[4], "--self"))) &&
-                   (streq(argv[1], "adopt") || streq(argv[1], "adopt-iommufd")) &&
-                   address_valid(argv[2])) {
-                v.use_iommufd = streq(argv[1], "adopt-iommufd");
+                   streq(argv[1], "adopt") && address_valid(argv[2])) {
                 if (claim(&v, argv[2], NULL) < 0)
                         goto summary;
-                /* The fds' checks first; for iommufd they bind the cdev and attach an IOAS. */
                 run_checks(&v);
                 run_adopt(&v, argv[3], args == 5);
                 release(&v);

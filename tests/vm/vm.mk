@@ -35,6 +35,7 @@ VM_DIST_FILES = \
 	tests/vm/scenarios/81-iommufd-qemu.sh \
 	tests/vm/scenarios/82-memory-qemu.sh \
 	tests/vm/scenarios/83-memory-adopt.sh \
+	tests/vm/scenarios/84-memory-map-refused.sh \
 	tests/vm/scenarios/90-bench-group-move.sh \
 	tests/vm/test-vmm.c \
 	bench/bench-vm.sh

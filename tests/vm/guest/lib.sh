@@ -492,6 +492,10 @@ status_kb() {
 }
 
 HUGEPAGES_2M=/sys/kernel/mm/hugepages/hugepages-2048kB
+# The guest RAM of memory-qemu's QEMUs in MiB: run.sh's VFIO_VM_MEMORY_MB, which reaches the
+# guest on the kernel command line (vfio_vm.memory_mb=).
+VFIO_VM_MEMORY_MB=${VFIO_VM_MEMORY_MB:-$(tr ' ' '\n' < /proc/cmdline |
+        sed -n 's/^vfio_vm\.memory_mb=//p')}
 
 # The 2 MiB hugepages in use (reserved at boot by hugepages= on the kernel command line, minus
 # the free ones).

@@ -3,7 +3,9 @@
 # vm-flavours: iommufd
 #
 # Pre-pinned guest memory with a stock QEMU (10, as the unprivileged vmm, uid 1001): the e1000e
-# 0000:01:00.0 on an iommufd lease and 512 MiB of guest RAM, three ways in one boot:
+# 0000:01:00.0 on an iommufd lease and 512 MiB of guest RAM (VFIO_VM_MEMORY_MB: N MiB, which
+# `bench/bench-memory.sh --guest-mb=N` sets with a test VM and hugepage pool to fit), three ways
+# in one boot:
 #   cold     anonymous RAM QEMU allocates itself (-m 512M)
 #   shmem    a memfd the daemon filled: assignctl claim --memory 512M
 #   hugetlb  the same of 2 MiB pages: --memory 512M --hugepages 2M
@@ -14,10 +16,10 @@
 # list a device behind a root port before the firmware numbered its bus: the device is checked
 # as realized with qom-get, then the guest runs, and query-pci must show it as vfio0.)
 # Prints every time (QEMU start to QMP greeting, device_add's reply) and a
-# line "BENCH cold_s=.. shmem_s=.. hugetlb_s=.. ratio_shmem=.. ratio_hugetlb=.." (ratio = cold
-# time / that time; bench/bench-memory.sh reads it). No timing is asserted: TCG times are only
+# line "BENCH cold_s=.. shmem_s=.. hugetlb_s=.. ratio_shmem=.. ratio_hugetlb=.. pin_*_s=..
+# pin_ratio_*=.. fill_*_s=.." (ratio = cold time / that time; bench/bench-memory.sh reads it). No timing is asserted: TCG times are only
 # good for ratios, and bench/ reports them. Asserted each time: the device realized as vfio0,
-# QEMU's VmPin covers its 512 MiB (and not much more), for a region its State "ready" with
+# QEMU's VmPin covers its guest RAM (and not much more), for a region its State "ready" with
 # Populated == Size and the page size asked for, the region gone with the lease, the host clean
 # after each QEMU, and the hugepages the hugetlb region took back in the pool.
 
@@ -27,8 +29,13 @@ ADDR=0000:01:00.0
 GROUP=5
 VMM_USER=vmm
 VMM_UID=1001
-SIZE_MB=512
+SIZE_MB=${VFIO_VM_MEMORY_MB:-512}
+[[ $SIZE_MB =~ ^[1-9][0-9]{1,4}$ ]] && (( SIZE_MB % 2 == 0 )) ||
+        fail "VFIO_VM_MEMORY_MB=$SIZE_MB is not an even number of MiB"
 SIZE=$((SIZE_MB << 20))
+# The waits below are sized for 512 MiB and grow with the guest: filling and pinning take
+# seconds per 512 MiB under TCG in TCG.
+SCALE=$(( SIZE_MB > 512 ? (SIZE_MB + 511) / 512 : 1 ))
 
 require_daemon
 require_host_clean
@@ -51,7 +58,7 @@ install -d -m 700 -o "$VMM_UID" -g "$VMM_UID" "$QDIR"
 SOCK=$QDIR/qmp.sock
 # What vmm runs under assignctl: it records what the lease gave it and when QEMU starts, then
 # QEMU with the iommufd object, a root port to hot-plug into, and the region's memory arguments
-# (cold: its own 512 MiB). No vfio-pci device: the scenario adds it over QMP. QEMU's trace of the
+# (cold: its own SIZE_MB). No vfio-pci device: the scenario adds it over QMP. QEMU's trace of the
 # RAM sections it maps for the device (time-stamped, into $QDIR/trace) gives the pin alone.
 cat > "$TMP/start-qemu" <<'SCRIPT'
 #!/bin/bash
@@ -62,15 +69,15 @@ echo "${VFIO_QEMU_ARGS:-}" > "$QDIR/qemu-args"
 echo "${VFIO_QEMU_MEMORY_ARGS:-}" > "$QDIR/memory-args"
 echo "$EPOCHREALTIME" > "$QDIR/started"
 exec qemu-system-x86_64 -S -display none -machine q35 -accel tcg -nodefaults \
-        ${VFIO_QEMU_MEMORY_ARGS:--m 512M} -object "iommufd,id=vfio-iommufd,fd=$VFIO_IOMMUFD_FD" \
+        ${VFIO_QEMU_MEMORY_ARGS:--m ${SIZE_MB}M} -object "iommufd,id=vfio-iommufd,fd=$VFIO_IOMMUFD_FD" \
         -device pcie-root-port,id=rp0,chassis=1 -qmp "unix:$QDIR/qmp.sock,server=on,wait=off" \
         -msg timestamp=on -D "$QDIR/trace" -trace vfio_listener_region_add_ram \
         -trace iommufd_backend_map_dma
 SCRIPT
 chmod 755 "$TMP/start-qemu"
-export QDIR
-# Realizing the device pins all 512 MiB: far longer than any other QMP command under TCG.
-QMP_TIMEOUT=150
+export QDIR SIZE_MB
+# Realizing the device pins all guest RAM: far longer than any other QMP command under TCG.
+QMP_TIMEOUT=$((150 * SCALE))
 
 # region_prop NAME: a property of the region QEMU was given, compact JSON.
 region_prop() {
@@ -111,19 +118,21 @@ holder_gone() { dead "$HOLDER_PID"; }
 hugepages_back() { [[ $(hugepages_in_use) -eq $hp_before ]]; }
 
 # run_qemu MODE [ASSIGNCTL-MEMORY-OPTIONS...]: one QEMU of the three; sets MODE_S (device_add
-# to ready, seconds) and prints the mode's times.
+# to ready, seconds), PIN_S (the pin alone) and FILL_S (claim and fill to QEMU start) and prints
+# the mode's times.
 run_qemu() {
         MODE=$1
         shift
         local t_claim started greet_s fill_s cdev t0 reply devices ready_s pin_s pid pin region rc=0
         rm -f "$SOCK" "$QDIR"/{started,region,cdev,trace}
         t_claim=$EPOCHREALTIME
-        "${AS_VMM[@]}" assignctl claim "$ADDR" --backend iommufd --memlock 1G "$@" \
+        "${AS_VMM[@]}" assignctl claim "$ADDR" --backend iommufd \
+                --memlock "$((SIZE_MB + 512))M" "$@" \
                 --exec "$TMP/start-qemu" > "$TMP/$MODE.out" 2> "$TMP/$MODE.err" &
         HOLDER_PID=$!
         BG_PIDS+=("$HOLDER_PID")
-        wait_until 120 qemu_listening ||
-                fail "$MODE: QEMU made no QMP socket in 120 s: $(tail -n 3 "$TMP/$MODE.err" | tr '\n' ' ')"
+        wait_until $((120 * SCALE)) qemu_listening ||
+                fail "$MODE: QEMU made no QMP socket in $((120 * SCALE)) s: $(tail -n 3 "$TMP/$MODE.err" | tr '\n' ' ')"
         dead "$HOLDER_PID" && fail "$MODE: assignctl/QEMU as $VMM_USER exited: $(tail -n 4 "$TMP/$MODE.err" | tr '\n' ' ')"
         qmp_connect "$SOCK" ||
                 fail "$MODE: no QMP greeting (got '$QMP_GREETING'): $(tail -n 3 "$TMP/$MODE.err" | tr '\n' ' ')"
@@ -168,33 +177,34 @@ run_qemu() {
         esac
 
         qmp_quit
-        wait_until 60 holder_gone || fail "$MODE: QEMU and assignctl did not end after quit"
+        wait_until $((60 * SCALE)) holder_gone || fail "$MODE: QEMU and assignctl did not end after quit"
         wait "$HOLDER_PID" || rc=$?
         [[ $rc -eq 0 ]] || fail "$MODE: assignctl claim --exec QEMU exited $rc: $(tail -n 3 "$TMP/$MODE.err" | tr '\n' ' ')"
         wait_until 10 host_restored || fail "$MODE: after QEMU quit: $(host_state)"
         if [[ -n $region ]]; then
-                wait_until 10 region_gone "$region" || fail "$MODE: region $region outlived its lease"
+                wait_until $((10 * SCALE)) region_gone "$region" || fail "$MODE: region $region outlived its lease"
         fi
         if [[ $MODE == hugetlb ]]; then
-                wait_until 10 hugepages_back ||
+                wait_until $((10 * SCALE)) hugepages_back ||
                         fail "hugetlb: $(hugepages_in_use) hugepages in use after the lease, $hp_before before"
         fi
         note "$MODE: device_add (realize, which pins the RAM) ${ready_s} s, of which the pin ${pin_s:-n/a} s (QEMU's trace); QEMU start to QMP greeting ${greet_s} s; claim$([[ -n $region ]] && echo " + fill") to QEMU start ${fill_s} s; VmPin $pin kB"
         MODE_S=$ready_s
         PIN_S=${pin_s:-0}
+        FILL_S=$fill_s
 }
 
 # The QEMU of the mode that failed: its output, for the trace.
 on_exit 'tail -n 20 "$TMP/$MODE.err" >&2'
 run_qemu cold
-cold_s=$MODE_S pin_cold_s=$PIN_S
+cold_s=$MODE_S pin_cold_s=$PIN_S fill_cold_s=$FILL_S
 run_qemu shmem --memory "${SIZE_MB}M"
-shmem_s=$MODE_S pin_shmem_s=$PIN_S
+shmem_s=$MODE_S pin_shmem_s=$PIN_S fill_shmem_s=$FILL_S
 run_qemu hugetlb --memory "${SIZE_MB}M" --hugepages 2M
-hugetlb_s=$MODE_S pin_hugetlb_s=$PIN_S
+hugetlb_s=$MODE_S pin_hugetlb_s=$PIN_S fill_hugetlb_s=$FILL_S
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
 note "QEMU $qver, $SIZE_MB MiB: device ready cold ${cold_s} s, shmem region ${shmem_s} s ($(ratio "$cold_s" "$shmem_s")x), hugetlb region ${hugetlb_s} s ($(ratio "$cold_s" "$hugetlb_s")x)"
 note "the pin alone (QEMU's trace): cold ${pin_cold_s} s, shmem region ${pin_shmem_s} s ($(ratio "$pin_cold_s" "$pin_shmem_s")x), hugetlb region ${pin_hugetlb_s} s ($(ratio "$pin_cold_s" "$pin_hugetlb_s")x)"
-note "BENCH size_mb=$SIZE_MB cold_s=$cold_s shmem_s=$shmem_s hugetlb_s=$hugetlb_s ratio_shmem=$(ratio "$cold_s" "$shmem_s") ratio_hugetlb=$(ratio "$cold_s" "$hugetlb_s") pin_cold_s=$pin_cold_s pin_shmem_s=$pin_shmem_s pin_hugetlb_s=$pin_hugetlb_s pin_ratio_shmem=$(ratio "$pin_cold_s" "$pin_shmem_s") pin_ratio_hugetlb=$(ratio "$pin_cold_s" "$pin_hugetlb_s")"
+note "BENCH size_mb=$SIZE_MB cold_s=$cold_s shmem_s=$shmem_s hugetlb_s=$hugetlb_s ratio_shmem=$(ratio "$cold_s" "$shmem_s") ratio_hugetlb=$(ratio "$cold_s" "$hugetlb_s") pin_cold_s=$pin_cold_s pin_shmem_s=$pin_shmem_s pin_hugetlb_s=$pin_hugetlb_s pin_ratio_shmem=$(ratio "$pin_cold_s" "$pin_shmem_s") pin_ratio_hugetlb=$(ratio "$pin_cold_s" "$pin_hugetlb_s") fill_cold_s=$fill_cold_s fill_shmem_s=$fill_shmem_s fill_hugetlb_s=$fill_hugetlb_s"
 pass
