@@ -11,6 +11,7 @@
 #include "vfio-variant.h"
 
 #define ALIAS_PREFIX "vfio_pci:"
+#define VFIO_PCI_MODULE "vfio_pci"
 /* Debian's modules.alias is about 1 MiB; ten times that is no modules.alias. */
 #define MODULES_ALIAS_MAX (16u << 20)
 /* include/linux/module.h: MODULE_NAME_LEN is 64 - sizeof(unsigned long). */
@@ -125,6 +126,11 @@ static int parse_line(VfioVariants *v, const char *line, const char *end, char *
                                 module) < 0
                                ? -ENOMEM
                                : -EBADMSG;
+        /* vfio-pci's own catch-all for driver_override (drivers/vfio/pci/vfio_pci.c:
+         * PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID), "vfio_pci:v*d*sv*sd*bc*sc*i*
+         * vfio_pci"): not a variant, and its module's driver is named "vfio-pci". */
+        if (mn == strlen(VFIO_PCI_MODULE) && strneq(module, VFIO_PCI_MODULE, mn))
+                return 0;
         return add(v, pattern, pn, module, mn);
 }
 

@@ -7,7 +7,8 @@
  * PCI_DRIVER_OVERRIDE_DEVICE_VFIO), which depmod writes to lib/modules/RELEASE/modules.alias as
  * "alias vfio_pci:vVVVVVVVVdDDDDDDDDsvSSSSSSSSsdSSSSSSSSbcCCscSSiII MODULE" with '*' for what it
  * leaves open. Of the aliases that match a device, the one with the fewest wildcards is the most
- * specific (libvirt picks it the same way). No sd-bus, no sysfs writes. */
+ * specific (libvirt picks it the same way); vfio-pci's own catch-all alias (module vfio_pci) is no
+ * variant. No sd-bus, no sysfs writes. */
 
 #include <stddef.h>
 

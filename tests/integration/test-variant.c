@@ -41,7 +41,9 @@ static void case_start_variant(bool loaded) {
         cmd = xasprintf("mkdir -p '%s'", dir);
         ck_assert_int_eq(system(cmd), 0);
         file = path_join(dir, "modules.alias");
-        write_file(file, "alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000\n"
+        /* As on a real kernel: vfio-pci's catch-all first (drivers/vfio/pci/vfio_pci.c). */
+        write_file(file, "alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci\n"
+                         "alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000\n"
                          "alias vfio_pci:v00008086d0000100Esv*sd*bc*sc*i* " VARIANT "\n"
                          "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n");
         polkit_allow_all();

@@ -17,6 +17,7 @@
 #define MLX5_VF "vfio_pci:v000015B3d0000101Esv000015B3sd00000001bc02sc00i00"
 
 static const char sample[] = "# Aliases extracted from modules.builtin.alias\n"
+                             "alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci\n"
                              "alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e\n"
                              "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n"
                              "\n"
@@ -46,7 +47,7 @@ START_TEST(test_parse_and_match) {
         /* Another device of the vendor's, network class: only the generic one. */
         m = vfio_variants_match(v, "vfio_pci:v000015B3d00001021sv00000000sd00000000bc02sc00i00");
         ck_assert_str_eq(m->module, "generic_mlx_vfio");
-        /* A device no variant names: vfio-pci. */
+        /* A device no variant names: vfio-pci (its own catch-all alias is not kept). */
         ck_assert_ptr_null(vfio_variants_match(
                 v, "vfio_pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00"));
         ck_assert_ptr_null(vfio_variants_match(NULL, MLX5_VF));
