@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "log.h"
 #include "util.h"
 
 int manager_pick_vfio_driver(void *userdata, const Device *dev, char **ret, LeaseError *err) {
