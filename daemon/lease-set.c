@@ -346,6 +346,57 @@ static int rebind_drifted(LeaseSet *s, Lease *l, char ***log) {
         return 0;
 }
 
+/* Persistent prepares whose group has no lease (after a reboot). Over a copy of the list: each
+ * prepare rewrites it (persistent_update() moves its devices to the end), and walking the list
+ * itself skipped the entry that moved into the place just visited. */
+static int prepare_persistent(LeaseSet *s, char ***log) {
+        size_t n_todo = s->n_persistent;
+        _cleanup_free_ PersistentDevice *todo = n_todo ? malloc(n_todo * sizeof(*todo)) : NULL;
+        int k;
+
+        if (n_todo > 0 && !todo)
+                return -ENOMEM;
+        if (n_todo > 0)
+                memcpy(todo, s->persistent, n_todo * sizeof(*todo));
+        for (size_t i = 0; i < n_todo; i++) {
+                const PersistentDevice *pd = &todo[i];
+                const Device *d = topology_find_device(s->ctx.model->topology, pd->address);
+                LeaseRequest req = { .kind = LEASE_PREPARE,
+                                     .persistent = true,
+                                     .unattended = true };
+                LeaseError err = {};
+                Lease *l;
+
+                /* Another card at the address (Proxmox's mapping check): never prepared in its
+                 * place, and said. */
+                if (d && d->ids_known && (d->vendor != pd->vendor || d->device != pd->device)) {
+                        if (log_line(log,
+                                     "persistent prepare of %s not applied: the device there is "
+                                     "%04x:%04x, it was %04x:%04x when it was prepared (another "
+                                     "card at that address); unprepare it, or prepare the new one",
+                                     d->address, d->vendor, d->device, pd->vendor, pd->device) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                if (!d || d->group < 0 || !d->ids_known ||
+                    lease_set_find_group(s, (uint32_t) d->group))
+                        continue;
+                req.group = (uint32_t) d->group;
+                k = lease_set_acquire(s, &req, &l, &err);
+                if (k == -ENOMEM) {
+                        lease_error_clear(&err);
+                        return k;
+                }
+                if (k < 0 && log_line(log, "persistent prepare of %s: %s", d->address,
+                                      err.message ?: strerror(-k)) < 0) {
+                        lease_error_clear(&err);
+                        return -ENOMEM;
+                }
+                lease_error_clear(&err);
+        }
+        return 0;
+}
+
 int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn alive, void *userdata,
                         char ***log) {
         _cleanup_free_ char *error = NULL;
@@ -434,33 +485,9 @@ int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn aliv
         }
         (void) lease_set_save(s);
 
-        /* Persistent prepares whose group has no lease (after a reboot). */
-        for (size_t i = 0; i < s->n_persistent; i++) {
-                const Device *d = topology_find_device(s->ctx.model->topology,
-                                                       s->persistent[i].address);
-                LeaseRequest req = { .kind = LEASE_PREPARE,
-                                     .persistent = true,
-                                     .unattended = true };
-                LeaseError err = {};
-                Lease *l;
-
-                if (!d || d->group < 0 || d->vendor != s->persistent[i].vendor ||
-                    d->device != s->persistent[i].device ||
-                    lease_set_find_group(s, (uint32_t) d->group))
-                        continue;
-                req.group = (uint32_t) d->group;
-                k = lease_set_acquire(s, &req, &l, &err);
-                if (k == -ENOMEM) {
-                        lease_error_clear(&err);
-                        return k;
-                }
-                if (k < 0 && log_line(log, "persistent prepare of %s: %s", d->address,
-                                      err.message ?: strerror(-k)) < 0) {
-                        lease_error_clear(&err);
-                        return -ENOMEM;
-                }
-                lease_error_clear(&err);
-        }
+        k = prepare_persistent(s, log);
+        if (k < 0)
+                return k;
         /* A lease that needed allow_unsafe_interrupts may have ended while we were not running. */
         k = lease_set_drop_unsafe_interrupts(s);
         if (k > 0 &&

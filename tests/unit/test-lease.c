@@ -875,8 +875,39 @@ START_TEST(test_drifted_member_moved_back) {
 }
 END_TEST
 
+/* Two persistent prepares are both applied after a reboot: preparing the first rewrites the list
+ * (its devices move to the end), which once made the walk skip the second. */
+START_TEST(test_persistent_all_prepared_again) {
+        _cleanup_(restart_clear) Restart r = {};
+        const PersistentDevice list[] = {
+                { .address = NIC, .vendor = 0x8086, .device = 0x1533 },
+                { .address = GPU, .vendor = 0x10de, .device = 0x1b80 },
+        };
+        _cleanup_free_ char *error = NULL;
+        int state_fd = -1;
+        LeaseSet *s;
+
+        ck_assert_int_eq(state_open_dir(state_dir, &state_fd, &error), 0);
+        ck_assert_int_eq(persistent_save(state_fd, list, ELEMENTSOF(list)), 0);
+        safe_close(state_fd);
+        s = set_open();
+        s->guard = guard_yes;
+        ck_assert_int_eq(lease_set_reconcile(s, on_adopt, on_alive, &r, &r.log), 0);
+        ck_assert_ptr_null(r.log);
+        ck_assert_uint_eq(s->n, 2);
+        assert_on_vfio(NIC);
+        assert_on_vfio(GPU);
+        set_release(s, lease_set_find_group(s, NIC_GROUP));
+        set_release(s, lease_set_find_group(s, GPU_GROUP));
+        assert_on_host(NIC, "igb");
+        assert_gpu_group_on_host();
+        lease_set_free(s);
+}
+END_TEST
+
 /* After a reboot /run is empty and persistent.json names what to prepare again, with the guard's
- * yes; a device whose ids changed is not touched. */
+ * yes; a device whose ids changed (another card at the address) is not touched, and the log says
+ * which ids it had and has. */
 START_TEST(test_persistent_prepared_again) {
         _cleanup_(restart_clear) Restart r1 = {}, r2 = {};
         _cleanup_json_ json_object *p = NULL, *state = NULL;
@@ -898,7 +929,10 @@ START_TEST(test_persistent_prepared_again) {
         assert_log_has(r1.log, "persistent prepare of " NIC
                                ": no checks are set up for bindings the daemon "
                                "starts on its own");
-        ck_assert_uint_eq(strv_length(r1.log), 1);
+        assert_log_has(r1.log, "persistent prepare of " GPU " not applied: the device there is "
+                               "10de:1b80, it was 10de:1b81 when it was prepared (another card at "
+                               "that address); unprepare it, or prepare the new one");
+        ck_assert_uint_eq(strv_length(r1.log), 2);
         ck_assert_uint_eq(s->n, 0);
         assert_on_host(NIC, "igb");
         s = lease_set_free(s);
@@ -907,7 +941,8 @@ START_TEST(test_persistent_prepared_again) {
         s->guard = guard_yes;
         s->guard_userdata = &calls;
         ck_assert_int_eq(lease_set_reconcile(s, on_adopt, on_alive, &r2, &r2.log), 0);
-        ck_assert_ptr_null(r2.log);
+        ck_assert_uint_eq(strv_length(r2.log), 1);
+        assert_log_has(r2.log, "persistent prepare of " GPU " not applied");
         ck_assert_uint_eq(calls, 1);
         ck_assert_uint_eq(s->n, 1);
         l = lease_set_find_group(s, NIC_GROUP);
@@ -1263,6 +1298,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_reconcile_adopts_and_releases);
         tcase_add_test(tc, test_drifted_member_moved_back);
         tcase_add_test(tc, test_persistent_prepared_again);
+        tcase_add_test(tc, test_persistent_all_prepared_again);
 
         tc = new_tcase(s, "state");
         tcase_add_test(tc, test_state_round_trip);
