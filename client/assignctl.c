@@ -300,6 +300,16 @@ int print_json_line(json_object *o) {
         return r;
 }
 
+int set_string(char **field, const char *s) {
+        char *copy = strdup(s);
+
+        if (!copy)
+                return -ENOMEM;
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
 int print_json(json_object *o) {
         return print_json_to(stdout, o);
 }

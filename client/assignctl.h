@@ -38,6 +38,9 @@ extern const char *arg_hugepages;  /* claim --hugepages: its page size ("2M", "1
 extern int arg_numa_node; /* claim --numa-node N; ARG_NUMA_NODE_UNSET: the daemon's pick */
 extern uint64_t arg_map;  /* claim --map IOVA; UINT64_MAX: not mapped */
 
+/* Replaces *field with a copy of s (-ENOMEM: *field untouched). */
+int set_string(char **field, const char *s);
+
 /* Prints an error on stderr (as one JSON object when --json is on) and returns exit_code.
  * error_name may be NULL; it is the D-Bus error name when there is one. The message is escaped
  * (cescape()): whatever it quotes, it prints as one line of text. */

@@ -84,16 +84,6 @@ static void lease_info_array_free(LeaseInfo *l, size_t n) {
         free(l);
 }
 
-static int set_string(char **field, const char *s) {
-        char *copy = strdup(s);
-
-        if (!copy)
-                return -ENOMEM;
-        free(*field);
-        *field = copy;
-        return 0;
-}
-
 static int read_string_variant(sd_bus_message *m, char **field) {
         const char *s;
         int r;

@@ -22,16 +22,6 @@ void memory_done(Memory *m) {
         m->error = mfree(m->error);
 }
 
-static int replace_string(char **field, const char *s) {
-        char *copy = strdup(s);
-
-        if (!copy)
-                return -ENOMEM;
-        free(*field);
-        *field = copy;
-        return 0;
-}
-
 /* One property of a PropertiesChanged or GetAll array a{sv}. */
 static int read_region_property(sd_bus_message *m, Memory *mem) {
         const char *key, *s;
@@ -46,7 +36,7 @@ static int read_region_property(sd_bus_message *m, Memory *mem) {
                 r = sd_bus_message_read(m, "v", "s", &s);
                 if (r < 0)
                         return r;
-                return replace_string(streq(key, "State") ? &mem->state : &mem->error, s);
+                return set_string(streq(key, "State") ? &mem->state : &mem->error, s);
         }
         return sd_bus_message_skip(m, "v");
 }
@@ -126,7 +116,7 @@ static int call_allocate(sd_bus *bus, const char *lease, Memory *mem, sd_bus_err
         if (mem->fd < 0)
                 return negative_errno();
         mem->size = arg_memory;
-        return replace_string(&mem->path, path);
+        return set_string(&mem->path, path);
 }
 
 /* GetAll of the region: its state now. A region that is gone (its lease released, the daemon

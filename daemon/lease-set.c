@@ -351,13 +351,13 @@ static int rebind_drifted(LeaseSet *s, Lease *l, char ***log) {
  * itself skipped the entry that moved into the place just visited. */
 static int prepare_persistent(LeaseSet *s, char ***log) {
         size_t n_todo = s->n_persistent;
-        _cleanup_free_ PersistentDevice *todo = n_todo ? malloc(n_todo * sizeof(*todo)) : NULL;
+        _cleanup_free_ PersistentDevice *todo = calloc(MAX(n_todo, (size_t) 1), sizeof(*todo));
         int k;
 
-        if (n_todo > 0 && !todo)
+        if (!todo)
                 return -ENOMEM;
-        if (n_todo > 0)
-                memcpy(todo, s->persistent, n_todo * sizeof(*todo));
+        for (size_t i = 0; i < n_todo; i++)
+                todo[i] = s->persistent[i];
         for (size_t i = 0; i < n_todo; i++) {
                 const PersistentDevice *pd = &todo[i];
                 const Device *d = topology_find_device(s->ctx.model->topology, pd->address);

@@ -1015,16 +1015,17 @@ static void get_backend(Ctx *c, const char *path, json_object *o, PolicyBackend 
 /* include/linux/module.h: MODULE_NAME_LEN is 64 - sizeof(unsigned long). */
 #define VFIO_DRIVER_MAX 56
 
-/* vfio-pci, or a variant: kbuild names their modules, and so their drivers, *_vfio_pci. */
+/* vfio-pci, or a variant (driver_is_vfio()) whose name a module can have. */
 static void get_vfio_driver(Ctx *c, const char *path, json_object *o, char **ret) {
         const char *s = get_string(c, path, o, VFIO_DRIVER_WHAT);
-        size_t n = s ? strlen(s) : 0, m = strlen("_vfio_pci");
+        size_t n = s ? strlen(s) : 0;
 
         if (!s)
                 return;
-        if (!streq(s, "vfio-pci") &&
-            (n <= m || n > VFIO_DRIVER_MAX || !streq(s + n - m, "_vfio_pci") ||
-             strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)) {
+        if (!driver_is_vfio(s) ||
+            (!streq(s, DRIVER_VFIO_PCI) &&
+             (n > VFIO_DRIVER_MAX ||
+              strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n))) {
                 bad_value(c, path, s, "expected " VFIO_DRIVER_WHAT);
                 return;
         }
