@@ -9,6 +9,10 @@
  *   BDF host-driver NAME
  *   BDF refuse-release [ERRNO-NAME]
  *   BDF cdev-open-fails | bind-iommufd-fails
+ *   BDF vf-driver NAME                      (a PF: its VFs' host driver)
+ *   BDF sriov-enable-fails [ERRNO-NAME] | sriov-disable-fails [ERRNO-NAME]
+ *   BDF autoprobe-fails [ERRNO-NAME]
+ *   BDF sriov-async MILLISECONDS
  *   no-interrupt-remapping
  *   no-iommufd
  *   fill-hang-after N
@@ -112,6 +116,21 @@ static void apply(MockFaults *f, char **argv, size_t argc) {
                 strcpy(f->host_driver, argv[2]);
         else if (streq(what, "refuse-release"))
                 f->refuse_release = parse_errno(argc >= 3 ? argv[2] : NULL);
+        else if (streq(what, "vf-driver") && argc == 3 && filename_is_valid(argv[2]) &&
+                 strlen(argv[2]) < MOCK_NAME_MAX)
+                strcpy(f->vf_driver, argv[2]);
+        else if (streq(what, "sriov-enable-fails"))
+                f->sriov_enable_fails = parse_errno(argc >= 3 ? argv[2] : NULL);
+        else if (streq(what, "sriov-disable-fails"))
+                f->sriov_disable_fails = parse_errno(argc >= 3 ? argv[2] : NULL);
+        else if (streq(what, "autoprobe-fails"))
+                f->autoprobe_fails = parse_errno(argc >= 3 ? argv[2] : NULL);
+        else if (streq(what, "sriov-async") && argc == 3) {
+                uint32_t ms;
+
+                if (safe_atou32(argv[2], 10, &ms) >= 0)
+                        f->sriov_async_ms = MIN(ms, MOCK_HANG_MAX_SEC * 1000u);
+        }
 }
 
 unsigned mock_fill_hang_after(void) {

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ static const char *const attr_files[_MOCK_ATTR_MAX] = {
         [MOCK_ATTR_DRIVER_OVERRIDE] = "driver_override",
         [MOCK_ATTR_RESET] = "reset",
         [MOCK_ATTR_SRIOV_NUMVFS] = "sriov_numvfs",
+        [MOCK_ATTR_SRIOV_AUTOPROBE] = "sriov_drivers_autoprobe",
         [MOCK_ATTR_BIND] = "bind",
         [MOCK_ATTR_UNBIND] = "unbind",
         [MOCK_ATTR_DRIVERS_PROBE] = "drivers_probe",
@@ -91,7 +93,7 @@ int mock_attr_classify(const MockRoots *roots, const char *canonical, MockAttr *
         if (!copy_name(parent, (size_t) (base - 1 - parent), ret_name) ||
             !pci_address_is_canonical(ret_name))
                 return 0;
-        for (MockAttr a = MOCK_ATTR_DRIVER_OVERRIDE; a <= MOCK_ATTR_SRIOV_NUMVFS; a++)
+        for (MockAttr a = MOCK_ATTR_DRIVER_OVERRIDE; a <= MOCK_ATTR_SRIOV_AUTOPROBE; a++)
                 if (streq(base, attr_files[a])) {
                         *ret_attr = a;
                         return 1;
@@ -570,6 +572,20 @@ static bool driver_dir_exists(const Ctx *c, const char *driver) {
         return faccessat(c->root_fd, p, F_OK, 0) >= 0;
 }
 
+static int pf_attr(const Ctx *c, const char *pf, const char *name, unsigned base, uint32_t *ret);
+
+/* pci_device_can_probe() (drivers/pci/pci-driver.c): a VF probes only with an override or while
+ * its PF's sriov_drivers_autoprobe is on (Documentation/ABI/testing/sysfs-bus-pci). */
+static bool can_probe(const Ctx *c, const char *bdf, const char *override) {
+        char p[128], pf[MOCK_NAME_MAX];
+        uint32_t autoprobe;
+
+        snprintf(p, sizeof(p), DEVICES "/%s/physfn", bdf);
+        if (override[0] || link_name(c->root_fd, p, pf) < 0)
+                return true;
+        return pf_attr(c, pf, "sriov_drivers_autoprobe", 0, &autoprobe) < 0 || autoprobe != 0;
+}
+
 /* drivers/base/bus.c bind_store(): the driver must match (pci_match_device(): only the
  * override when one is set), and the device must be free. */
 static int store_bind(Ctx *c, const char *driver, const char *bdf) {
@@ -586,7 +602,7 @@ static int store_bind(Ctx *c, const char *driver, const char *bdf) {
                 match = streq(driver, override);
         else
                 match = streq(driver, natural) || (armed && streq(driver, armed));
-        if (!match)
+        if (!match || !can_probe(c, bdf, override))
                 return -ENODEV;
         if (cur[0])
                 return -EBUSY;
@@ -630,6 +646,8 @@ static int store_drivers_probe(Ctx *c, const char *bdf) {
         if (cur[0] || c->faults.probe_nothing)
                 return 0;
         read_override(c, bdf, override);
+        if (!can_probe(c, bdf, override))
+                return 0;
         natural_get(c->root_fd, bdf, natural);
         armed = armed_driver(c, bdf);
         if (armed)
@@ -676,7 +694,7 @@ static int store_reset(Ctx *c, const char *bdf, const char *value) {
 }
 
 static int pf_attr(const Ctx *c, const char *pf, const char *name, unsigned base, uint32_t *ret) {
-        char p[128];
+        char p[128 + MOCK_NAME_MAX];
 
         snprintf(p, sizeof(p), DEVICES "/%s/%s", pf, name);
         return read_u32(c->root_fd, p, base, ret);
@@ -837,9 +855,13 @@ static int create_vfs(Ctx *c, const char *pf, unsigned count) {
                 d.iommu = has_unit ? unit : NULL;
                 r = fakesys_add_device(c->fs, &d);
                 if (r >= 0)
-                        r = state_write(c->root_fd, "natural", vf, "");
+                        r = state_write(c->root_fd, "natural", vf, c->faults.vf_driver);
                 if (r >= 0)
                         mock_emit_uevent("add", vf);
+                /* pci_bus_add_device() probes the VF at once when its PF lets it. */
+                if (r >= 0 && c->faults.vf_driver[0] && can_probe(c, vf, "") &&
+                    driver_dir_exists(c, c->faults.vf_driver))
+                        r = do_bind(c, vf, c->faults.vf_driver);
         }
         if (r < 0) {
                 /* sriov_enable() undoes a partial enable. */
@@ -848,6 +870,55 @@ static int create_vfs(Ctx *c, const char *pf, unsigned count) {
         }
         snprintf(p, sizeof(p), "%u\n", count);
         return fakesys_set_attr(c->fs, pf, "sriov_numvfs", p);
+}
+
+/* A PF driver that enables SR-IOV from a work item (sriov-async): the VFs appear in a thread of
+ * the writing process after the write returned; a writer that exits first gets none. */
+typedef struct AsyncEnable {
+        MockRoots roots;
+        char pf[PCI_ADDRESS_STRLEN];
+        unsigned count, delay_ms;
+} AsyncEnable;
+
+static void *async_enable(void *p) {
+        AsyncEnable *a = p;
+        struct timespec ts = { .tv_sec = a->delay_ms / 1000,
+                               .tv_nsec = (long) (a->delay_ms % 1000) * 1000000L };
+        Ctx c = {};
+
+        /* This thread's own file calls are the model's, not the kernel's writes. */
+        mock_guard++;
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        if (mock_config_load(a->pf, &c.faults) >= 0 && ctx_open(&c, &a->roots) >= 0) {
+                (void) create_vfs(&c, a->pf, a->count);
+                ctx_close(&c);
+        }
+        mock_guard--;
+        free(a);
+        return NULL;
+}
+
+static int enable_later(Ctx *c, const char *pf, unsigned count) {
+        AsyncEnable *a = calloc(1, sizeof(*a));
+        pthread_attr_t attr;
+        pthread_t t;
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        *a = (AsyncEnable) { .roots = *c->roots, .count = count,
+                             .delay_ms = c->faults.sriov_async_ms };
+        strcpy(a->pf, pf);
+        r = -pthread_attr_init(&attr);
+        if (r == 0) {
+                (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                r = -pthread_create(&t, &attr, async_enable, a);
+                pthread_attr_destroy(&attr);
+        }
+        if (r < 0)
+                free(a);
+        return r;
 }
 
 /* sriov_numvfs_store(): the count must fit, a driver must be bound to the PF, and a non-zero
@@ -872,10 +943,30 @@ static int store_sriov_numvfs(Ctx *c, const char *pf, const char *value) {
         if (mock_device_driver(c->root_fd, pf, drv) < 0 || !drv[0])
                 return -ENOENT;
         if (want == 0)
-                return remove_vfs(c, pf);
+                return c->faults.sriov_disable_fails ? -c->faults.sriov_disable_fails
+                                                     : remove_vfs(c, pf);
         if (cur != 0)
                 return -EBUSY;
+        if (c->faults.sriov_enable_fails)
+                return -c->faults.sriov_enable_fails;
+        if (c->faults.sriov_async_ms > 0)
+                return enable_later(c, pf, want);
         return create_vfs(c, pf, want);
+}
+
+/* sriov_drivers_autoprobe_store(): kstrtobool(). */
+static int store_sriov_autoprobe(Ctx *c, const char *pf, const char *value) {
+        bool on;
+
+        if (strchr("1yYtT", value[0]) || (value[0] == 'o' && value[1] == 'n'))
+                on = true;
+        else if (strchr("0nNfF", value[0]) || (value[0] == 'o' && value[1] == 'f'))
+                on = false;
+        else
+                return -EINVAL;
+        if (c->faults.autoprobe_fails)
+                return -c->faults.autoprobe_fails;
+        return fakesys_set_attr(c->fs, pf, "sriov_drivers_autoprobe", on ? "1\n" : "0\n");
 }
 
 void mock_hang(const char *root, const char *bdf, unsigned s) {
@@ -949,6 +1040,9 @@ ssize_t mock_attr_write(const MockRoots *roots, MockAttr attr, const char *name,
                 break;
         case MOCK_ATTR_SRIOV_NUMVFS:
                 r = store_sriov_numvfs(&c, bdf, value);
+                break;
+        case MOCK_ATTR_SRIOV_AUTOPROBE:
+                r = store_sriov_autoprobe(&c, bdf, value);
                 break;
         case MOCK_ATTR_BIND:
                 r = store_bind(&c, name, bdf);

@@ -63,6 +63,12 @@ typedef struct MockFaults {
         unsigned cdev_open_hang_sec;     /* opening the device's cdev blocks this long */
         int refuse_release;              /* errno for unbinding from vfio-pci; 0: none */
         char host_driver[MOCK_NAME_MAX]; /* "": none */
+        /* A PF's SR-IOV: */
+        char vf_driver[MOCK_NAME_MAX]; /* the host driver of its VFs ("": none) */
+        int sriov_enable_fails;        /* errno for a non-zero sriov_numvfs; 0: none */
+        int sriov_disable_fails;       /* errno for sriov_numvfs 0 */
+        int autoprobe_fails;           /* errno for sriov_drivers_autoprobe */
+        unsigned sriov_async_ms;       /* VFs appear this long after the write returns */
 } MockFaults;
 
 #define MOCK_HANG_MAX_SEC 3600u
@@ -85,6 +91,7 @@ typedef enum MockAttr {
         MOCK_ATTR_DRIVER_OVERRIDE, /* devices/BDF/driver_override */
         MOCK_ATTR_RESET,           /* devices/BDF/reset */
         MOCK_ATTR_SRIOV_NUMVFS,    /* devices/BDF/sriov_numvfs */
+        MOCK_ATTR_SRIOV_AUTOPROBE, /* devices/BDF/sriov_drivers_autoprobe */
         MOCK_ATTR_BIND,            /* drivers/NAME/bind */
         MOCK_ATTR_UNBIND,          /* drivers/NAME/unbind */
         MOCK_ATTR_DRIVERS_PROBE,   /* bus/pci/drivers_probe */

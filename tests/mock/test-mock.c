@@ -298,6 +298,13 @@ END_TEST
 
 /* ---- SR-IOV ---- */
 
+static bool file_is(const char *rel, const char *text) {
+        char buf[64] = {};
+        _cleanup_close_ int fd = openat(root_fd, rel, O_RDONLY | O_CLOEXEC);
+
+        return fd >= 0 && read(fd, buf, sizeof(buf) - 1) >= 0 && streq(buf, text);
+}
+
 static void assert_link_to(const char *rel, const char *bdf) {
         char buf[PATH_MAX];
         ssize_t n = readlinkat(root_fd, rel, buf, sizeof(buf) - 1);
@@ -360,6 +367,59 @@ START_TEST(test_sriov) {
         ck_assert_int_eq(attr_wr(PF, "driver/unbind", PF), 0);
         ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "1"), -ENOENT);
         ck_assert(!exists(DEVS VF0));
+}
+END_TEST
+
+/* VFs probe their host driver as they appear unless the PF's sriov_drivers_autoprobe is off;
+ * then only an override binds them. Each step can fail; a PF driver may add them late. */
+START_TEST(test_sriov_autoprobe) {
+        mock_off();
+        ck_assert_int_eq(fakesys_add_driver(fs, "igbvf"), 0);
+        mock_on();
+        config(PF " vf-driver igbvf\n");
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "1"), 0);
+        assert_driver(VF0, "igbvf");
+        expect_events("add " VF0 "\nbind " VF0 "\n");
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "0"), 0);
+        expect_events("unbind " VF0 "\nremove " VF0 "\n");
+
+        ck_assert_int_eq(attr_wr(PF, "sriov_drivers_autoprobe", "maybe"), -EINVAL);
+        ck_assert_int_eq(attr_wr(PF, "sriov_drivers_autoprobe", "0"), 0);
+        assert_file(DEVS PF "/sriov_drivers_autoprobe", "0\n");
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "1"), 0);
+        assert_driver(VF0, "");
+        expect_events("add " VF0 "\n");
+        /* Without an override the VF matches nothing: bind ENODEV, a probe binds nothing. */
+        ck_assert_int_eq(drv_wr("igbvf", "bind", VF0), -ENODEV);
+        ck_assert_int_eq(wr(PROBE, VF0), 0);
+        assert_driver(VF0, "");
+        ck_assert_int_eq(attr_wr(VF0, "driver_override", "vfio-pci"), 0);
+        ck_assert_int_eq(wr(PROBE, VF0), 0);
+        assert_driver(VF0, "vfio-pci");
+        expect_events("bind " VF0 "\n");
+
+        config(PF " sriov-disable-fails EBUSY\n" PF " autoprobe-fails EIO\n");
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "0"), -EBUSY);
+        ck_assert_int_eq(attr_wr(PF, "sriov_drivers_autoprobe", "1"), -EIO);
+        ck_assert(exists(DEVS VF0));
+        config("");
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "0"), 0);
+        expect_events("unbind " VF0 "\nremove " VF0 "\n");
+        config(PF " sriov-enable-fails ENOMEM\n");
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "2"), -ENOMEM);
+        ck_assert(!exists(DEVS VF0));
+        assert_file(DEVS PF "/sriov_numvfs", "0\n");
+
+        /* Late VFs: none when the write returns, both a moment later. */
+        config(PF " sriov-async 200\n");
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "2"), 0);
+        ck_assert(!exists(DEVS VF0));
+        /* sriov_numvfs is the enable's last step. */
+        for (unsigned i = 0; i < 500 && !file_is(DEVS PF "/sriov_numvfs", "2\n"); i++)
+                usleep(10000);
+        assert_file(DEVS PF "/sriov_numvfs", "2\n");
+        assert_link_to(DEVS PF "/virtfn1", VF1);
+        expect_events("add " VF0 "\nadd " VF1 "\n");
 }
 END_TEST
 
@@ -1036,6 +1096,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_host_driver);
         tcase_add_test(tc, test_reset);
         tcase_add_test(tc, test_sriov);
+        tcase_add_test(tc, test_sriov_autoprobe);
         tcase_add_test(tc, test_hang);
         tcase_add_test(tc, test_probe_hang);
         suite_add_tcase(s, tc);
