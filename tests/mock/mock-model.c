@@ -907,7 +907,8 @@ static int enable_later(Ctx *c, const char *pf, unsigned count) {
 
         if (!a)
                 return -ENOMEM;
-        *a = (AsyncEnable) { .roots = *c->roots, .count = count,
+        *a = (AsyncEnable) { .roots = *c->roots,
+                             .count = count,
                              .delay_ms = c->faults.sriov_async_ms };
         strcpy(a->pf, pf);
         r = -pthread_attr_init(&attr);
