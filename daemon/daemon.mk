@@ -23,7 +23,8 @@ libmodel_a_SOURCES = \
 	daemon/lease-set.c daemon/lease-set.h \
 	daemon/mempool.c daemon/mempool.h \
 	daemon/region.c daemon/region.h \
-	daemon/vfio-variant.c daemon/vfio-variant.h
+	daemon/vfio-variant.c daemon/vfio-variant.h \
+	daemon/sriov.c daemon/sriov.h
 libmodel_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)
@@ -35,6 +36,8 @@ libbus_a_SOURCES = \
 	daemon/manager.c \
 	daemon/manager-memory.c \
 	daemon/manager-variant.c \
+	daemon/manager-sriov.c \
+	daemon/sriov-bus.c \
 	daemon/errors.c \
 	daemon/manager-bus.c \
 	daemon/group-bus.c \

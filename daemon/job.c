@@ -36,7 +36,7 @@ struct JobQueue {
 static const char *const kind_table[_JOB_KIND_MAX] = {
         [JOB_CLAIM] = "claim",         [JOB_PREPARE] = "prepare", [JOB_RELEASE] = "release",
         [JOB_UNPREPARE] = "unprepare", [JOB_ENFORCE] = "enforce", [JOB_RETRY] = "retry",
-        [JOB_GRANT] = "grant",
+        [JOB_GRANT] = "grant",         [JOB_SRIOV] = "sriov",
 };
 
 const char *job_kind_to_string(JobKind k) {

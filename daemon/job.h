@@ -23,6 +23,7 @@ typedef enum JobKind {
         JOB_ENFORCE, /* after a uevent: a member back to vfio-pci, a new member, an arrival */
         JOB_RETRY,   /* a stuck group given back again */
         JOB_GRANT,
+        JOB_SRIOV, /* a PF's VF count changed (on the PF's group) */
         _JOB_KIND_MAX,
 } JobKind;
 

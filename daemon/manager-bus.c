@@ -654,6 +654,8 @@ const sd_bus_vtable manager_vtable[] = {
                                 bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetNumVfs", SD_BUS_ARGS("s", pf, "u", count, "a{sv}", options),
+                                SD_BUS_RESULT("as", vfs), bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DriverReverted", SD_BUS_ARGS("s", address, "s", driver, "u", group, "s", message), 0),
         SD_BUS_VTABLE_END,
 };

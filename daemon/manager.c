@@ -389,6 +389,13 @@ static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller
         return k;
 }
 
+int manager_queue_prepare(Manager *d, uint32_t group, const char *why, ManagerReplyFn fn,
+                          void *userdata) {
+        LeaseRequest req = { .kind = LEASE_PREPARE, .group = group, .unattended = true };
+
+        return queue_acquire(d, &req, why, false, fn, userdata);
+}
+
 static int backend_unavailable(Manager *d, const VfioBackendOps *ops, const char *pinned_by,
                                LeaseError *err) {
         const HostInfo *h = d->model->host;
@@ -1313,6 +1320,9 @@ static int start_leases(Manager *d, int runtime_fd, int state_fd) {
         k = setup_leases(d, runtime_fd, state_fd);
         if (k < 0)
                 return k;
+        k = manager_sriov_reconcile(d);
+        if (k < 0)
+                return k;
         prepare_at_boot(d);
         return 0;
 }
@@ -1379,6 +1389,8 @@ void manager_done(Manager *d) {
         d->trim_filter = sd_bus_slot_unref(d->trim_filter);
         d->trim = sd_event_source_disable_unref(d->trim);
         manager_free_regions(d);
+        d->sriov_changes = mfree(d->sriov_changes);
+        d->n_sriov_changes = 0;
         if (d->leases)
                 for (size_t i = 0; i < d->leases->n; i++)
                         lease_bus_forget(d->leases->leases[i]);

@@ -11,6 +11,7 @@
 #include "policy.h"
 #include "polkit.h"
 #include "region.h"
+#include "sriov.h"
 #include "vfio-variant.h"
 #include "udev.h"
 
@@ -38,9 +39,11 @@ typedef struct Manager {
         unsigned close_attempt;       /* checks since the last close of a /dev/vfio/N */
         int inotify_fd;               /* closes of /dev/vfio/N that stuck groups wait for */
         sd_event_source *inotify_source;
-        sd_event_source *trim;    /* gives large replies' memory back (bus_trim_after_...()) */
-        sd_bus_slot *trim_filter; /* arms it; goes first */
-        Region **regions;         /* guest RAM held for leases (manager-memory.c) */
+        sd_event_source *trim;      /* gives large replies' memory back (bus_trim_after_...()) */
+        sd_bus_slot *trim_filter;   /* arms it; goes first */
+        SriovChange *sriov_changes; /* under way, as in sriov.json (manager-sriov.c) */
+        size_t n_sriov_changes;
+        Region **regions; /* guest RAM held for leases (manager-memory.c) */
         size_t n_regions;
         uint64_t next_region_id;
 } Manager;
@@ -110,6 +113,22 @@ int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, const cha
 /* manager-variant.c: the VFIO driver of a new lease's member (LeaseContext.pick_vfio_driver): the
  * model's Device.vfio_variant when it is loaded, vfio-pci when there is none. */
 int manager_pick_vfio_driver(void *userdata, const Device *dev, char **ret, LeaseError *err);
+
+/* A prepare the daemon asks for itself (judged as root's own, like an arrival's); why is for the
+ * log. fn (may be NULL) gets the result. */
+int manager_queue_prepare(Manager *d, uint32_t group, const char *why, ManagerReplyFn fn,
+                          void *userdata);
+
+/* manager-sriov.c: a PF's VF count (SetNumVfs). */
+typedef struct SriovOptions {
+        bool vfio; /* the VFs are prepared for VFIO (else their host driver probes them) */
+} SriovOptions;
+/* vfs: the PF's VFs now (NULL on error). */
+typedef void (*ManagerSriovReplyFn)(void *userdata, char **vfs, const LeaseError *err);
+int manager_set_num_vfs(Manager *d, const char *pf, uint32_t count, const SriovOptions *o,
+                        ManagerSriovReplyFn fn, void *userdata, LeaseError *err);
+/* At start, after the leases: undoes the SR-IOV changes sriov.json says were not finished. */
+int manager_sriov_reconcile(Manager *d);
 
 /* manager-memory.c: guest-RAM regions for a lease's VMM (design.md, "Pre-pinned memory"). */
 #define MEMORY_NODE_OF_DEVICES (-2) /* the node of the group's devices, when they have one */

@@ -53,7 +53,7 @@ int state_open_dir(const char *path, int *ret_fd, char **ret_error) {
         return 0;
 }
 
-static int write_atomic(int dir_fd, const char *name, const char *text) {
+int state_write_file(int dir_fd, const char *name, const char *text) {
         char tmp[64];
         size_t n = strlen(text);
         int fd, k = 0;
@@ -168,10 +168,10 @@ int state_save(int dir_fd, Lease *const *leases, size_t n, const StateGlobals *g
                                                             JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text)
                 return -ENOMEM;
-        return write_atomic(dir_fd, STATE_FILE, text);
+        return state_write_file(dir_fd, STATE_FILE, text);
 }
 
-static int read_json(int dir_fd, const char *name, struct json_object **ret, char **ret_error) {
+int state_read_json(int dir_fd, const char *name, struct json_object **ret, char **ret_error) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -1;
         struct json_tokener *tok;
@@ -416,7 +416,7 @@ int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_global
         int64_t next;
         int k;
 
-        k = read_json(dir_fd, STATE_FILE, &root, ret_error);
+        k = state_read_json(dir_fd, STATE_FILE, &root, ret_error);
         if (k == -ENOENT) {
                 *ret = NULL;
                 *ret_n = 0;
@@ -493,7 +493,7 @@ int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
         if (k)
                 return -ENOMEM;
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
-        return text ? write_atomic(dir_fd, PERSISTENT_FILE, text) : -ENOMEM;
+        return text ? state_write_file(dir_fd, PERSISTENT_FILE, text) : -ENOMEM;
 }
 
 int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
@@ -503,7 +503,7 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
         size_t len;
         int k;
 
-        k = read_json(dir_fd, PERSISTENT_FILE, &root, ret_error);
+        k = state_read_json(dir_fd, PERSISTENT_FILE, &root, ret_error);
         if (k == -ENOENT) {
                 *ret = NULL;
                 *ret_n = 0;

@@ -24,6 +24,15 @@ typedef struct StateGlobals {
  * naming it when it is a symlink, not the daemon user's, or group/other writable. */
 int state_open_dir(const char *path, int *ret_fd, char **ret_error);
 
+/* Writes name in dir_fd whole: a new file, fsync, rename over the old one, fsync of the
+ * directory. */
+int state_write_file(int dir_fd, const char *name, const char *text);
+/* Reads a JSON file the daemon wrote; -ENOENT when there is none. A file that is no regular
+ * file, not the daemon user's or not 0600 is -EPERM, one that is not JSON -EBADMSG, each with a
+ * message. */
+struct json_object;
+int state_read_json(int dir_fd, const char *name, struct json_object **ret, char **ret_error);
+
 int state_save(int dir_fd, Lease *const *leases, size_t n, const StateGlobals *g);
 /* Missing file: no leases. A file that cannot be parsed: -EBADMSG with a message; the caller keeps
  * it aside (state.json.corrupt) rather than lose what it said. A file that is not a regular file,

@@ -1287,13 +1287,29 @@ void fake_device_init(FakeDevice *d, const char *bdf) {
 
 int fakesys_set_attr_bytes(FakeSys *fs, const char *bdf, const char *name, const void *data,
                            size_t size) {
+        char tmp[sizeof(Path) + 8];
+        struct stat st;
         Path p;
         int r;
 
         if (!data && size > 0)
                 return -EINVAL;
         r = attr_path(fs, bdf, name, p);
-        return r < 0 ? r : write_at(fs->dirfd, p, data ? data : "", size, 0644);
+        if (r < 0)
+                return r;
+        /* A reader sees the old value or the new one, never a truncated file, as with a real
+         * attribute's show(): the kernel model changes attributes while the daemon reads. */
+        if (fstatat(fs->dirfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                return write_at(fs->dirfd, p, data ? data : "", size, 0644);
+        if (snprintf(tmp, sizeof(tmp), "%s.new", p) >= (int) sizeof(tmp))
+                return -ENAMETOOLONG;
+        (void) unlinkat(fs->dirfd, tmp, 0);
+        r = write_at(fs->dirfd, tmp, data ? data : "", size, st.st_mode & 07777);
+        if (r >= 0 && renameat(fs->dirfd, tmp, fs->dirfd, p) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(fs->dirfd, tmp, 0);
+        return r;
 }
 
 int fakesys_set_attr(FakeSys *fs, const char *bdf, const char *name, const char *value) {

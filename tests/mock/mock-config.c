@@ -12,6 +12,7 @@
  *   BDF vf-driver NAME                      (a PF: its VFs' host driver)
  *   BDF sriov-enable-fails [ERRNO-NAME] | sriov-disable-fails [ERRNO-NAME]
  *   BDF autoprobe-fails [ERRNO-NAME]
+ *   BDF sriov-limit N
  *   BDF sriov-async MILLISECONDS
  *   no-interrupt-remapping
  *   no-iommufd
@@ -125,7 +126,12 @@ static void apply(MockFaults *f, char **argv, size_t argc) {
                 f->sriov_disable_fails = parse_errno(argc >= 3 ? argv[2] : NULL);
         else if (streq(what, "autoprobe-fails"))
                 f->autoprobe_fails = parse_errno(argc >= 3 ? argv[2] : NULL);
-        else if (streq(what, "sriov-async") && argc == 3) {
+        else if (streq(what, "sriov-limit") && argc == 3) {
+                uint32_t n;
+
+                if (safe_atou32(argv[2], 10, &n) >= 0)
+                        f->sriov_limit = n;
+        } else if (streq(what, "sriov-async") && argc == 3) {
                 uint32_t ms;
 
                 if (safe_atou32(argv[2], 10, &ms) >= 0)

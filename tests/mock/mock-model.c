@@ -950,6 +950,9 @@ static int store_sriov_numvfs(Ctx *c, const char *pf, const char *value) {
                 return -EBUSY;
         if (c->faults.sriov_enable_fails)
                 return -c->faults.sriov_enable_fails;
+        /* A PF driver without the resources (queues, MSI-X vectors) for that many. */
+        if (c->faults.sriov_limit > 0 && want > c->faults.sriov_limit)
+                return -ENOMEM;
         if (c->faults.sriov_async_ms > 0)
                 return enable_later(c, pf, want);
         return create_vfs(c, pf, want);

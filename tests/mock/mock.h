@@ -66,6 +66,7 @@ typedef struct MockFaults {
         /* A PF's SR-IOV: */
         char vf_driver[MOCK_NAME_MAX]; /* the host driver of its VFs ("": none) */
         int sriov_enable_fails;        /* errno for a non-zero sriov_numvfs; 0: none */
+        unsigned sriov_limit;          /* more VFs than this fail ENOMEM; 0: no limit */
         int sriov_disable_fails;       /* errno for sriov_numvfs 0 */
         int autoprobe_fails;           /* errno for sriov_drivers_autoprobe */
         unsigned sriov_async_ms;       /* VFs appear this long after the write returns */

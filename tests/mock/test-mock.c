@@ -409,6 +409,11 @@ START_TEST(test_sriov_autoprobe) {
         ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "2"), -ENOMEM);
         ck_assert(!exists(DEVS VF0));
         assert_file(DEVS PF "/sriov_numvfs", "0\n");
+        config(PF " sriov-limit 1\n");
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "2"), -ENOMEM);
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "1"), 0);
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "0"), 0);
+        expect_events("add " VF0 "\nremove " VF0 "\n");
 
         /* Late VFs: none when the write returns, both a moment later. */
         config(PF " sriov-async 200\n");
