@@ -468,7 +468,10 @@ static int help(void) {
                "                       Release a lease (by id, or by a device or group in it)\n"
                "  prepare ADDRESS      Bind the device's group to vfio-pci with no holder\n"
                "  unprepare ADDRESS    Give a prepared group back to its host drivers\n"
-               "  leases               List the leases\n"
+               "  leases               List the leases\n\n"
+               "SR-IOV:\n"
+               "  sriov PF [COUNT [--vfio]]\n"
+               "                       Show a PF's VFs, or make it COUNT VFs (for VFIO)\n\n"
                "  help                 Show this help\n\n"
                "Options:\n"
                "  -h --help            Show this help\n"
@@ -480,6 +483,7 @@ static int help(void) {
                "     --sysfs-root=DIR  policy explain: offline, on the host tree under DIR\n"
                "     --policy-dir=DIR  policy explain offline: read policy from DIR (repeatable)\n"
                "     --persistent      prepare: keep the group on vfio-pci across reboots\n"
+               "     --vfio            sriov: prepare the new VFs for VFIO (else the host driver)\n"
                "     --backend=NAME    claim: type1 (default), iommufd or auto\n"
                "     --memlock=SIZE    claim: raise our RLIMIT_MEMLOCK to SIZE (e.g. 4G) first\n"
                "     --memory=SIZE     claim: guest RAM the daemon fills first, for CMD as a memfd\n"
@@ -506,6 +510,7 @@ enum {
         OPT_EXEC = 1u << 3,
         OPT_BACKEND = 1u << 4, /* --backend, --memlock */
         OPT_MEMORY = 1u << 5,  /* --memory, --hugepages, --numa-node, --map */
+        OPT_VFIO = 1u << 6,
 };
 
 typedef struct Verb {
@@ -537,6 +542,7 @@ static const Verb verbs[] = {
         { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent]", OPT_PERSISTENT },
         { "unprepare", 1, 1, verb_unprepare, "unprepare ADDRESS", 0 },
         { "leases", 0, 0, verb_leases, "leases", 0 },
+        { "sriov", 1, 2, verb_sriov, "sriov PF [COUNT [--vfio]]", OPT_VFIO },
         { "help", 0, 0, verb_help, "help", 0 },
 };
 
@@ -560,6 +566,7 @@ static int check_options(const Verb *v) {
                 { OPT_OFFLINE, "--sysfs-root", arg_sysfs_root },
                 { OPT_OFFLINE, "--policy-dir", arg_policy_dirs },
                 { OPT_PERSISTENT, "--persistent", arg_persistent },
+                { OPT_VFIO, "--vfio", arg_vfio },
                 { OPT_EXEC, "--exec", arg_exec },
                 { OPT_BACKEND, "--backend", arg_backend },
                 { OPT_BACKEND, "--memlock", arg_memlock > 0 },
@@ -644,6 +651,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_SYSFS_ROOT,
                 ARG_POLICY_DIR,
                 ARG_PERSISTENT,
+                ARG_VFIO,
                 ARG_BACKEND,
                 ARG_MEMLOCK,
                 ARG_MEMORY,
@@ -661,6 +669,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
+                { "vfio", no_argument, NULL, ARG_VFIO },
                 { "backend", required_argument, NULL, ARG_BACKEND },
                 { "memlock", required_argument, NULL, ARG_MEMLOCK },
                 { "memory", required_argument, NULL, ARG_MEMORY },
@@ -718,6 +727,9 @@ static int parse_argv(int argc, char *argv[]) {
                                             POLICY_DIRS_MAX);
                         if (strv_extend(&arg_policy_dirs, optarg) < 0)
                                 return fail(EXIT_FAILED, NULL, "Out of memory.");
+                        break;
+                case ARG_VFIO:
+                        arg_vfio = true;
                         break;
                 case ARG_PERSISTENT:
                         arg_persistent = true;

@@ -37,6 +37,7 @@ extern const char *arg_hugepages;  /* claim --hugepages: its page size ("2M", "1
 #define ARG_NUMA_NODE_UNSET (-2)
 extern int arg_numa_node; /* claim --numa-node N; ARG_NUMA_NODE_UNSET: the daemon's pick */
 extern uint64_t arg_map;  /* claim --map IOVA; UINT64_MAX: not mapped */
+extern bool arg_vfio;     /* sriov --vfio: the new VFs are prepared for VFIO */
 
 /* Replaces *field with a copy of s (-ENOMEM: *field untouched). */
 int set_string(char **field, const char *s);
@@ -118,6 +119,7 @@ int verb_policy_explain(int argc, char *argv[]);
 int verb_policy_status(int argc, char *argv[]);
 int verb_policy_reload(int argc, char *argv[]);
 int verb_claim(int argc, char *argv[]);
+int verb_sriov(int argc, char *argv[]);
 int verb_release(int argc, char *argv[]);
 int verb_prepare(int argc, char *argv[]);
 int verb_unprepare(int argc, char *argv[]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "escape.h"
+#include "json-util.h"
 #include "macro.h"
 #include "output.h"
 
@@ -850,4 +851,66 @@ int output_lease(FILE *f, const char *verb, json_object *lease, const char *suff
         if (r >= 0)
                 render_lease(f, verb, lease, suffix);
         return r;
+}
+
+/* ---- sriov ---- */
+
+json_object *sriov_summary(json_object *report, const char *pf) {
+        json_object *dev = report_find_device(report, pf), *virtfns = jarray(dev, "virtfns");
+        _cleanup_json_ json_object *o = NULL;
+        json_object *vfs;
+        int64_t total = -1, num = 0;
+        int k = 0;
+
+        if (!dev || !jint(dev, "sriov_totalvfs", &total) || total < 0)
+                return NULL;
+        (void) jint(dev, "sriov_numvfs", &num);
+        o = json_object_new_object();
+        vfs = json_object_new_array();
+        if (!o || json_add_new(o, "vfs", vfs) < 0)
+                return NULL;
+        k |= json_add_string(o, "pf", pf);
+        k |= json_add_string(o, "driver", jstr(dev, "driver"));
+        k |= json_add_new(o, "total", json_object_new_int64(total));
+        k |= json_add_new(o, "num", json_object_new_int64(num));
+        for (size_t i = 0; !k && i < jlen(virtfns); i++) {
+                const char *a = jidx_str(virtfns, i);
+                json_object *vf = report_find_device(report, a), *e = json_object_new_object();
+                int64_t group;
+
+                k |= json_append_new(vfs, e);
+                if (k)
+                        break;
+                k |= json_add_string(e, "address", a);
+                k |= json_add(e, "group",
+                              vf && jint(vf, "group", &group) ? json_object_new_int64(group)
+                                                              : NULL);
+                k |= json_add_string(e, "driver", jstr(vf, "driver"));
+        }
+        return k ? NULL : TAKE_PTR(o);
+}
+
+int output_sriov(FILE *f, json_object *summary) {
+        json_object *vfs = jarray(summary, "vfs");
+        int64_t total = 0, num = 0;
+        int r = escape_strings(summary);
+
+        if (r < 0)
+                return r;
+        (void) jint(summary, "total", &total);
+        (void) jint(summary, "num", &num);
+        fprintf(f, "%s (%s): %" PRId64 " of %" PRId64 " VFs\n", strna(jstr(summary, "pf")),
+                jstr(summary, "driver") ?: "no driver", num, total);
+        for (size_t i = 0; i < jlen(vfs); i++) {
+                json_object *vf = json_object_array_get_idx(vfs, i);
+                int64_t group = -1;
+
+                if (jint(vf, "group", &group))
+                        fprintf(f, "  %s  group %-5" PRId64 " %s\n", strna(jstr(vf, "address")),
+                                group, jstr(vf, "driver") ?: "no driver");
+                else
+                        fprintf(f, "  %s  no group    %s\n", strna(jstr(vf, "address")),
+                                jstr(vf, "driver") ?: "no driver");
+        }
+        return 0;
 }

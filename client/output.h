@@ -32,6 +32,12 @@ int output_leases(FILE *f, json_object *leases);
  * object. */
 int output_lease(FILE *f, const char *verb, json_object *lease, const char *suffix);
 
+/* sriov: the PF's SR-IOV facts from the report as {"pf", "driver", "total", "num", "vfs":
+ * [{"address", "group", "driver"}]} (NULL: no such PF, or out of memory), and that object as
+ * "PF (DRIVER): N of TOTAL VFs" and a line per VF. */
+json_object *sriov_summary(json_object *report, const char *pf);
+int output_sriov(FILE *f, json_object *summary);
+
 /* Lookups in the report. They return borrowed references, or NULL when there is no match. */
 json_object *report_find_device(json_object *report, const char *address);
 json_object *report_find_group(json_object *report, uint32_t id);

@@ -289,6 +289,40 @@ START_TEST(test_killed_during_change) {
 }
 END_TEST
 
+/* assignctl sriov: the VFs with their groups and drivers, as text and JSON; a count it cannot
+ * have is the daemon's message and exit 1. */
+START_TEST(test_assignctl_sriov) {
+        _cleanup_free_ char *out = NULL, *out2 = NULL, *out3 = NULL, *err = NULL, *err2 = NULL;
+        _cleanup_json_ json_object *j = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+
+        case_start_sriov();
+        ck_assert_int_eq(ASSIGNCTL(&out, NULL, (char *) "sriov", (char *) PF, (char *) "2",
+                                   (char *) "--vfio"),
+                         0);
+        assert_contains(out, PF " (igb): 2 of 4 VFs\n");
+        assert_contains(out, "  " VF0 "  group 9     vfio-pci\n");
+        assert_contains(out, "  " VF1 "  group 10    vfio-pci\n");
+        ck_assert_int_eq(ASSIGNCTL(&out2, NULL, (char *) "--json", (char *) "sriov", (char *) PF),
+                         0);
+        j = parse_json(out2, "sriov --json");
+        ck_assert_int_eq(json_object_get_int64(jget(j, "num")), 2);
+        ck_assert_int_eq(json_object_get_int64(jget(j, "total")), 4);
+        ck_assert_str_eq(jstr_or_null(jidx(jget(j, "vfs"), 1), "driver"), "vfio-pci");
+        ck_assert_int_eq(ASSIGNCTL(NULL, &err, (char *) "sriov", (char *) PF, (char *) "9"), 1);
+        assert_contains(err, "sriov " PF " 9: InvalidArgument: " PF " has at most 4 VFs");
+        ck_assert_int_eq(ASSIGNCTL(NULL, &err2, (char *) "sriov", (char *) PF, (char *) "--vfio"),
+                         2);
+        assert_contains(err2, "--vfio needs a COUNT");
+        ck_assert_int_eq(ASSIGNCTL(&out3, NULL, (char *) "sriov", (char *) NIC1), 1);
+        bus = bus_connect();
+        unprepare(bus, VF0);
+        unprepare(bus, VF1);
+        free(set_num_vfs(bus, 0, false));
+        case_end();
+}
+END_TEST
+
 static void sriov_setup(void) {
         world_setup("sriov");
 }
@@ -312,6 +346,7 @@ int main(void) {
         tcase_add_test(tc, test_late_vfs);
         tcase_add_test(tc, test_leased_vf_keeps_the_count);
         tcase_add_test(tc, test_killed_during_change);
+        tcase_add_test(tc, test_assignctl_sriov);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);
