@@ -834,9 +834,13 @@ static int enforce_device(Manager *d, const char *action, const char *address, E
         if (!dev)
                 return 0;
         if (lease_set_find_device(d->leases, address)) {
-                /* A copy: the model's may change while the job waits for the kernel. */
-                if (dev->driver && !(ret->driver = strdup(dev->driver)))
-                        return -ENOMEM;
+                /* The kernel's driver link, not the model's: the model learns of a bind from its
+                 * uevent, which may still be on its way when the job runs (a prepare's last bind
+                 * checked by check_members()), and a stale "no driver" would be "moved back"
+                 * and reported as DriverReverted. */
+                k = binding_current_driver(d->model->root, address, &ret->driver);
+                if (k < 0)
+                        return k;
                 k = lease_set_enforce_device(d->leases, address, ret->driver, &ret->message);
                 ret->reverted = k > 0;
                 return k;
