@@ -35,9 +35,16 @@ GUEST_USERS=("alice 1000" "vmm 1001")
 # What each boot runs: kernel (Debian's package or the custom build), guest suite, VT-d's
 # interrupt remapping. Debian 12's kernels lack CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV, and
 # bookworm's QEMU 7.2 cannot take a cdev fd (that needs 8.2): the iommufd boot has both newer.
-declare -A FLAVOUR_KERNEL=([on]=debian [off]=debian [iommufd]=custom)
-declare -A FLAVOUR_SUITE=([on]=bookworm [off]=bookworm [iommufd]=trixie)
-declare -A FLAVOUR_INTREMAP=([on]=on [off]=off [iommufd]=on)
+declare -A FLAVOUR_KERNEL=([on]=debian [off]=debian [iommufd]=custom [sriov]=debian)
+declare -A FLAVOUR_SUITE=([on]=bookworm [off]=bookworm [iommufd]=trixie [sriov]=bookworm)
+declare -A FLAVOUR_INTREMAP=([on]=on [off]=off [iommufd]=on [sriov]=on)
+# Devices a flavour adds to the layout. The sriov boot's NVMe controller with SR-IOV
+# (../shared/kernel-facts.md, "SR-IOV in the test VM": QEMU's rules for the VF resources) sits
+# behind a root port at 00:05.0, which takes a group number on bus 0 and so shifts every group
+# after it: only that boot has it, and its scenarios find their devices by what they are.
+declare -A FLAVOUR_DEVICES=([sriov]="-device nvme-subsys,id=subsys0
+        -device pcie-root-port,id=rp9,chassis=9,addr=05.0
+        -device nvme,bus=rp9,serial=deadbeef,subsys=subsys0,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4,max_ioqpairs=10,msix_qsize=5")
 # Loaded by the initramfs to reach the root disk: q35's built-in ICH9 AHCI (00:1f.2) carries
 # the disk, so no extra PCI function shifts the IOMMU group numbers of the recipe's layout.
 INITRAMFS_MODULES=(ahci sd_mod ext4 crc32c_generic)
@@ -67,7 +74,7 @@ for arg in "$@"; do
 done
 
 CACHE=${VFIO_VM_CACHE:-/var/cache/vfio-assignd-vm}
-FLAVOURS=${VFIO_VM_FLAVOURS:-on off iommufd}
+FLAVOURS=${VFIO_VM_FLAVOURS:-on off iommufd sriov}
 SCENARIO_FILTER=${VFIO_VM_SCENARIOS:-}
 BOOT_TIMEOUT=${VFIO_VM_TIMEOUT:-240}
 SCENARIO_TIMEOUT=${VFIO_VM_SCENARIO_TIMEOUT:-120}
@@ -88,7 +95,7 @@ t_start=$(now)
 
 for f in $FLAVOURS; do
         [[ -n ${FLAVOUR_KERNEL[$f]:-} ]] ||
-                die "VFIO_VM_FLAVOURS: unknown flavour '$f' (on, off, iommufd)"
+                die "VFIO_VM_FLAVOURS: unknown flavour '$f' (on, off, iommufd, sriov)"
 done
 [[ $BOOT_TIMEOUT =~ ^[0-9]+$ && $SCENARIO_TIMEOUT =~ ^[0-9]+$ ]] ||
         die "VFIO_VM_TIMEOUT and VFIO_VM_SCENARIO_TIMEOUT must be whole seconds"
@@ -495,10 +502,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The "[...]" after each result: the interrupt remapping of the Debian kernel's boots, as
-# before there were three, and the custom kernel's boot by its name.
+# The "[...]" after each result: the interrupt remapping of the Debian kernel's boots of the
+# recipe's layout, as before there were more, and every other boot by its name.
 flavour_tag() {
-        if [[ ${FLAVOUR_KERNEL[$1]} == debian ]]; then
+        if [[ ${FLAVOUR_KERNEL[$1]} == debian && -z ${FLAVOUR_DEVICES[$1]:-} ]]; then
                 echo "intremap=${FLAVOUR_INTREMAP[$1]}"
         else
                 echo "$1"
@@ -546,6 +553,8 @@ qemu_args() {
                 -drive "file=${F_IMAGE[$flavour]},if=none,id=root,format=raw,snapshot=on"
                 -device ide-hd,drive=root,bus=ide.0
                 -kernel "${F_VMLINUZ[$flavour]}" -initrd "${F_INITRD[$flavour]}")
+        # shellcheck disable=SC2206 # the flavour's devices are words by design
+        QEMU_ARGS+=(${FLAVOUR_DEVICES[$flavour]:-})
         local scen
         scen=$(expected_scenarios "$flavour" | paste -sd, -)
         QEMU_APPEND="console=ttyS0 intel_iommu=on loglevel=4 panic=-1 vfio_vm.root=/dev/sda"
@@ -648,7 +657,7 @@ main() {
         local t flavour log qrc scen boots=()
         if [[ -n $interactive ]]; then
                 [[ -n ${FLAVOUR_KERNEL[$interactive]:-} ]] ||
-                        die "--interactive: unknown flavour '$interactive' (on, off, iommufd)"
+                        die "--interactive: unknown flavour '$interactive' (on, off, iommufd, sriov)"
                 boots=("$interactive")
         else
                 # A flavour with nothing to run (VFIO_VM_SCENARIOS) is not even prepared.

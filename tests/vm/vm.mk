@@ -16,6 +16,7 @@ VM_DIST_FILES = \
 	tests/vm/scenarios/10-list-matches-sysfs.sh \
 	tests/vm/scenarios/20-host-report.sh \
 	tests/vm/scenarios/22-variant-aliases.sh \
+	tests/vm/scenarios/24-sriov-nvme.sh \
 	tests/vm/scenarios/30-hotplug.sh \
 	tests/vm/scenarios/40-driver-rebind.sh \
 	tests/vm/scenarios/50-service-lifecycle.sh \
