@@ -52,11 +52,12 @@ libbus_a_SOURCES = \
 	daemon/log.c daemon/log.h
 libbus_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 
-# libFuzzer target for state.json and persistent.json (configure --enable-fuzzing); state.c is
+# libFuzzer target for state.json, persistent.json and sriov.json (configure --enable-fuzzing); state.c is
 # compiled into it for coverage, the rest of the model comes from libmodel.a.
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz-state
-tests_fuzz_fuzz_state_SOURCES = tests/fuzz/fuzz-state.c daemon/state.c daemon/state.h
+tests_fuzz_fuzz_state_SOURCES = tests/fuzz/fuzz-state.c daemon/state.c daemon/state.h \
+	daemon/sriov.c daemon/sriov.h
 tests_fuzz_fuzz_state_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_state_LDFLAGS = -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_state_LDADD = $(MODEL_LIBS)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target for the state files the daemon reads back at start (daemon/state.c): the
- * first byte chooses state.json or persistent.json, the rest is the file. A file that loads is
+ * first byte chooses state.json, persistent.json or sriov.json ('0', '1', '2', modulo 3), the rest
+ * is the file. A file that loads is
  * saved again and must load again to the same number of entries (what the daemon writes, it
  * must be able to read). The files live in a private directory of the fuzzer's own, 0700, with
  * mode 0600, as the daemon's trust checks want. Seed corpus: tests/fuzz/corpus/state/. */
@@ -9,10 +10,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lease.h"
+#include "sriov.h"
 #include "state.h"
 #include "util.h"
 
@@ -24,6 +27,7 @@ static char dir[] = "/tmp/fuzz-state.XXXXXX";
 static void remove_dir(void) {
         (void) unlinkat(dir_fd, STATE_FILE, 0);
         (void) unlinkat(dir_fd, PERSISTENT_FILE, 0);
+        (void) unlinkat(dir_fd, SRIOV_FILE, 0);
         (void) rmdir(dir);
 }
 
@@ -73,6 +77,22 @@ static void fuzz_persistent(void) {
         free(error);
 }
 
+static void fuzz_sriov(void) {
+        SriovChange *c = NULL, *again = NULL;
+        size_t n = 0, n_again = 0;
+        char *error = NULL;
+
+        if (sriov_changes_load(dir_fd, &c, &n, &error) >= 0 && n > 0) {
+                if (sriov_changes_save(dir_fd, c, n) < 0 ||
+                    sriov_changes_load(dir_fd, &again, &n_again, &error) < 0 || n_again != n ||
+                    memcmp(c, again, n * sizeof(*c)) != 0)
+                        abort();
+                free(again);
+        }
+        free(c);
+        free(error);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (dir_fd < 0) {
                 if (!mkdtemp(dir) || (dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -81,12 +101,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (size < 1)
                 return 0;
-        if (data[0] & 1) {
-                write_file(PERSISTENT_FILE, data + 1, size - 1);
-                fuzz_persistent();
-        } else {
+        switch (data[0] % 3) {
+        case 0:
                 write_file(STATE_FILE, data + 1, size - 1);
                 fuzz_state();
+                break;
+        case 1:
+                write_file(PERSISTENT_FILE, data + 1, size - 1);
+                fuzz_persistent();
+                break;
+        default:
+                write_file(SRIOV_FILE, data + 1, size - 1);
+                fuzz_sriov();
         }
         return 0;
 }
