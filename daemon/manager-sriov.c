@@ -280,6 +280,11 @@ static void sriov_done(Job *j) {
         Manager *d = x->daemon;
         size_t n = strv_length(x->vfs);
 
+        /* The PF read again: its change uevent comes before the kernel sets the new count
+         * (sriov_enable()), and a removal announces none. */
+        if (!j->cancelled)
+                manager_uevent("change", x->change.pf, d);
+
         if (j->cancelled) {
                 (void) lease_error_set(&x->err, -ESHUTDOWN, VA_ERROR_FAILED,
                                        "vfio-assignd is stopping");

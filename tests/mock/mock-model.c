@@ -854,6 +854,10 @@ static int create_vfs(Ctx *c, const char *pf, unsigned count) {
                 d.iommu_group = (int) (group + n);
                 d.iommu = has_unit ? unit : NULL;
                 r = fakesys_add_device(c->fs, &d);
+                /* fakesys counts the VFs it adds; the kernel's sriov_numvfs reads 0 until the
+                 * enable is done (sriov_enable() sets num_VFs last). */
+                if (r >= 0)
+                        r = fakesys_set_attr(c->fs, pf, "sriov_numvfs", "0\n");
                 if (r >= 0)
                         r = state_write(c->root_fd, "natural", vf, c->faults.vf_driver);
                 if (r >= 0)
@@ -868,6 +872,9 @@ static int create_vfs(Ctx *c, const char *pf, unsigned count) {
                 (void) remove_vfs(c, pf);
                 return r;
         }
+        /* sriov_enable() announces the VFs with a change uevent of the PF, then sets num_VFs:
+         * a reader woken by that uevent may still see the old count. */
+        mock_emit_uevent("change", pf);
         snprintf(p, sizeof(p), "%u\n", count);
         return fakesys_set_attr(c->fs, pf, "sriov_numvfs", p);
 }

@@ -341,7 +341,7 @@ START_TEST(test_sriov) {
                 ck_assert(strneq(p, v, (size_t) a - 12));
         }
         assert_driver(VF0, "");
-        expect_events("add " VF0 "\nadd " VF1 "\n");
+        expect_events("add " VF0 "\nadd " VF1 "\nchange " PF "\n");
 
         /* The kernel requires 0 before another count; the same count is a no-op. */
         ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "3"), -EBUSY);
@@ -379,7 +379,7 @@ START_TEST(test_sriov_autoprobe) {
         config(PF " vf-driver igbvf\n");
         ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "1"), 0);
         assert_driver(VF0, "igbvf");
-        expect_events("add " VF0 "\nbind " VF0 "\n");
+        expect_events("add " VF0 "\nbind " VF0 "\nchange " PF "\n");
         ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "0"), 0);
         expect_events("unbind " VF0 "\nremove " VF0 "\n");
 
@@ -388,7 +388,7 @@ START_TEST(test_sriov_autoprobe) {
         assert_file(DEVS PF "/sriov_drivers_autoprobe", "0\n");
         ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "1"), 0);
         assert_driver(VF0, "");
-        expect_events("add " VF0 "\n");
+        expect_events("add " VF0 "\nchange " PF "\n");
         /* Without an override the VF matches nothing: bind ENODEV, a probe binds nothing. */
         ck_assert_int_eq(drv_wr("igbvf", "bind", VF0), -ENODEV);
         ck_assert_int_eq(wr(PROBE, VF0), 0);
@@ -413,7 +413,7 @@ START_TEST(test_sriov_autoprobe) {
         ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "2"), -ENOMEM);
         ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "1"), 0);
         ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "0"), 0);
-        expect_events("add " VF0 "\nremove " VF0 "\n");
+        expect_events("add " VF0 "\nchange " PF "\nremove " VF0 "\n");
 
         /* Late VFs: none when the write returns, both a moment later. */
         config(PF " sriov-async 200\n");
@@ -424,7 +424,7 @@ START_TEST(test_sriov_autoprobe) {
                 usleep(10000);
         assert_file(DEVS PF "/sriov_numvfs", "2\n");
         assert_link_to(DEVS PF "/virtfn1", VF1);
-        expect_events("add " VF0 "\nadd " VF1 "\n");
+        expect_events("add " VF0 "\nadd " VF1 "\nchange " PF "\n");
 }
 END_TEST
 
