@@ -22,6 +22,7 @@
 JsonMode arg_json = JSON_OFF;
 const char *arg_user = NULL;
 const char *arg_sysfs_root = NULL;
+const char *arg_root = NULL;
 char **arg_policy_dirs = NULL;
 bool arg_persistent = false;
 char **arg_exec = NULL;
@@ -468,7 +469,7 @@ static int help(void) {
                "                       Release a lease (by id, or by a device or group in it)\n"
                "  prepare ADDRESS      Bind the device's group to vfio-pci with no holder\n"
                "  unprepare ADDRESS    Give a prepared group back to its host drivers\n"
-               "  leases               List the leases\n"
+               "  leases               List the leases (and who holds a stuck one's group)\n"
                "  help                 Show this help\n\n"
                "Options:\n"
                "  -h --help            Show this help\n"
@@ -479,6 +480,7 @@ static int help(void) {
                "     --user=NAME       policy explain: for this user (default: you)\n"
                "     --sysfs-root=DIR  policy explain: offline, on the host tree under DIR\n"
                "     --policy-dir=DIR  policy explain offline: read policy from DIR (repeatable)\n"
+               "     --root=DIR        leases: look for holders under DIR/dev, DIR/sys\n"
                "     --persistent      prepare: keep the group on vfio-pci across reboots\n"
                "     --backend=NAME    claim: type1 (default), iommufd or auto\n"
                "     --memlock=SIZE    claim: raise our RLIMIT_MEMLOCK to SIZE (e.g. 4G) first\n"
@@ -506,6 +508,7 @@ enum {
         OPT_EXEC = 1u << 3,
         OPT_BACKEND = 1u << 4, /* --backend, --memlock */
         OPT_MEMORY = 1u << 5,  /* --memory, --hugepages, --numa-node, --map */
+        OPT_ROOT = 1u << 6,    /* --root */
 };
 
 typedef struct Verb {
@@ -536,7 +539,7 @@ static const Verb verbs[] = {
         { "release", 1, 1, verb_release, "release LEASE|ADDRESS|GROUP", 0 },
         { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent]", OPT_PERSISTENT },
         { "unprepare", 1, 1, verb_unprepare, "unprepare ADDRESS", 0 },
-        { "leases", 0, 0, verb_leases, "leases", 0 },
+        { "leases", 0, 0, verb_leases, "leases [--root DIR]", OPT_ROOT },
         { "help", 0, 0, verb_help, "help", 0 },
 };
 
@@ -559,6 +562,7 @@ static int check_options(const Verb *v) {
                 { OPT_USER, "--user", arg_user },
                 { OPT_OFFLINE, "--sysfs-root", arg_sysfs_root },
                 { OPT_OFFLINE, "--policy-dir", arg_policy_dirs },
+                { OPT_ROOT, "--root", arg_root },
                 { OPT_PERSISTENT, "--persistent", arg_persistent },
                 { OPT_EXEC, "--exec", arg_exec },
                 { OPT_BACKEND, "--backend", arg_backend },
@@ -642,6 +646,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_NO_ASK_PASSWORD,
                 ARG_USER,
                 ARG_SYSFS_ROOT,
+                ARG_ROOT,
                 ARG_POLICY_DIR,
                 ARG_PERSISTENT,
                 ARG_BACKEND,
@@ -659,6 +664,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
                 { "user", required_argument, NULL, ARG_USER },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
+                { "root", required_argument, NULL, ARG_ROOT },
                 { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
                 { "backend", required_argument, NULL, ARG_BACKEND },
@@ -708,6 +714,11 @@ static int parse_argv(int argc, char *argv[]) {
                         if (isempty(optarg))
                                 return fail(EXIT_USAGE, NULL, "--sysfs-root needs a directory.");
                         arg_sysfs_root = optarg;
+                        break;
+                case ARG_ROOT:
+                        if (isempty(optarg))
+                                return fail(EXIT_USAGE, NULL, "--root needs a directory.");
+                        arg_root = optarg;
                         break;
                 case ARG_POLICY_DIR:
                         if (isempty(optarg))

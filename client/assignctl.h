@@ -28,6 +28,7 @@ extern JsonMode arg_json;
 extern const char *arg_user;       /* policy explain --user */
 extern const char *arg_sysfs_root; /* policy explain --sysfs-root (offline) */
 extern char **arg_policy_dirs;     /* policy explain --policy-dir, repeatable */
+extern const char *arg_root;       /* leases --root: the tree with dev/ and sys/ (NULL: "/") */
 extern bool arg_persistent;        /* prepare --persistent */
 extern char **arg_exec;            /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
 extern const char *arg_backend;    /* claim --backend NAME: the claim's "backend" option */

@@ -45,6 +45,12 @@ tests_unit_test_worker_SOURCES = tests/unit/test-worker.c daemon/worker.c daemon
 tests_unit_test_worker_CFLAGS = $(UNIT_CFLAGS) -pthread
 tests_unit_test_worker_LDADD = libcommon.a $(CHECK_LIBS) -lpthread
 
+check_PROGRAMS += tests/unit/test-holders
+TESTS += tests/unit/test-holders
+tests_unit_test_holders_SOURCES = tests/unit/test-holders.c daemon/holders.c daemon/holders.h
+tests_unit_test_holders_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_holders_LDADD = libcommon.a $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/test-log
 TESTS += tests/unit/test-log
 tests_unit_test_log_SOURCES = tests/unit/test-log.c daemon/log.c daemon/log.h
