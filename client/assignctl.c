@@ -23,6 +23,9 @@ JsonMode arg_json = JSON_OFF;
 const char *arg_user = NULL;
 const char *arg_sysfs_root = NULL;
 const char *arg_root = NULL;
+bool arg_now = false;
+bool arg_needed = false;
+bool arg_force = false;
 char **arg_policy_dirs = NULL;
 bool arg_persistent = false;
 char **arg_exec = NULL;
@@ -470,6 +473,8 @@ static int help(void) {
                "  prepare ADDRESS      Bind the device's group to vfio-pci with no holder\n"
                "  unprepare ADDRESS    Give a prepared group back to its host drivers\n"
                "  leases               List the leases (and who holds a stuck one's group)\n"
+               "  modules-load MODULE...|--needed\n"
+               "                       Load VFIO variant drivers at boot (and --now)\n"
                "  help                 Show this help\n\n"
                "Options:\n"
                "  -h --help            Show this help\n"
@@ -480,7 +485,10 @@ static int help(void) {
                "     --user=NAME       policy explain: for this user (default: you)\n"
                "     --sysfs-root=DIR  policy explain: offline, on the host tree under DIR\n"
                "     --policy-dir=DIR  policy explain offline: read policy from DIR (repeatable)\n"
-               "     --root=DIR        leases: look for holders under DIR/dev, DIR/sys\n"
+               "     --root=DIR        leases, modules-load: DIR/dev, DIR/sys, DIR/etc\n"
+               "     --now             modules-load: modprobe them now too\n"
+               "     --needed          modules-load: the variants the devices need, not loaded\n"
+               "     --force           modules-load: also a module that is not a VFIO driver\n"
                "     --persistent      prepare: keep the group on vfio-pci across reboots\n"
                "     --backend=NAME    claim: type1 (default), iommufd or auto\n"
                "     --memlock=SIZE    claim: raise our RLIMIT_MEMLOCK to SIZE (e.g. 4G) first\n"
@@ -509,6 +517,7 @@ enum {
         OPT_BACKEND = 1u << 4, /* --backend, --memlock */
         OPT_MEMORY = 1u << 5,  /* --memory, --hugepages, --numa-node, --map */
         OPT_ROOT = 1u << 6,    /* --root */
+        OPT_MODULES = 1u << 7, /* --now, --needed, --force */
 };
 
 typedef struct Verb {
@@ -540,6 +549,9 @@ static const Verb verbs[] = {
         { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent]", OPT_PERSISTENT },
         { "unprepare", 1, 1, verb_unprepare, "unprepare ADDRESS", 0 },
         { "leases", 0, 0, verb_leases, "leases [--root DIR]", OPT_ROOT },
+        { "modules-load", 0, ARGS_MAX, verb_modules_load,
+          "modules-load [--now] [--force] [--root DIR] MODULE...|--needed",
+          OPT_MODULES | OPT_ROOT },
         { "help", 0, 0, verb_help, "help", 0 },
 };
 
@@ -563,6 +575,9 @@ static int check_options(const Verb *v) {
                 { OPT_OFFLINE, "--sysfs-root", arg_sysfs_root },
                 { OPT_OFFLINE, "--policy-dir", arg_policy_dirs },
                 { OPT_ROOT, "--root", arg_root },
+                { OPT_MODULES, "--now", arg_now },
+                { OPT_MODULES, "--needed", arg_needed },
+                { OPT_MODULES, "--force", arg_force },
                 { OPT_PERSISTENT, "--persistent", arg_persistent },
                 { OPT_EXEC, "--exec", arg_exec },
                 { OPT_BACKEND, "--backend", arg_backend },
@@ -647,6 +662,9 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_USER,
                 ARG_SYSFS_ROOT,
                 ARG_ROOT,
+                ARG_NOW,
+                ARG_NEEDED,
+                ARG_FORCE,
                 ARG_POLICY_DIR,
                 ARG_PERSISTENT,
                 ARG_BACKEND,
@@ -665,6 +683,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "user", required_argument, NULL, ARG_USER },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "root", required_argument, NULL, ARG_ROOT },
+                { "now", no_argument, NULL, ARG_NOW },
+                { "needed", no_argument, NULL, ARG_NEEDED },
+                { "force", no_argument, NULL, ARG_FORCE },
                 { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
                 { "backend", required_argument, NULL, ARG_BACKEND },
@@ -714,6 +735,15 @@ static int parse_argv(int argc, char *argv[]) {
                         if (isempty(optarg))
                                 return fail(EXIT_USAGE, NULL, "--sysfs-root needs a directory.");
                         arg_sysfs_root = optarg;
+                        break;
+                case ARG_NOW:
+                        arg_now = true;
+                        break;
+                case ARG_NEEDED:
+                        arg_needed = true;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
                         break;
                 case ARG_ROOT:
                         if (isempty(optarg))

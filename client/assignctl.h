@@ -28,6 +28,9 @@ extern JsonMode arg_json;
 extern const char *arg_user;       /* policy explain --user */
 extern const char *arg_sysfs_root; /* policy explain --sysfs-root (offline) */
 extern char **arg_policy_dirs;     /* policy explain --policy-dir, repeatable */
+extern bool arg_now;               /* modules-load --now: modprobe them too */
+extern bool arg_needed;            /* modules-load --needed: the missing variants */
+extern bool arg_force;             /* modules-load --force: a module that is not VFIO's */
 extern const char *arg_root;       /* leases --root: the tree with dev/ and sys/ (NULL: "/") */
 extern bool arg_persistent;        /* prepare --persistent */
 extern char **arg_exec;            /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
@@ -123,3 +126,4 @@ int verb_release(int argc, char *argv[]);
 int verb_prepare(int argc, char *argv[]);
 int verb_unprepare(int argc, char *argv[]);
 int verb_leases(int argc, char *argv[]);
+int verb_modules_load(int argc, char *argv[]);

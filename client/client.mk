@@ -6,6 +6,7 @@ assignctl_SOURCES = \
 	client/monitor.c \
 	client/policy-cmd.c \
 	client/lease-cmd.c \
+	client/modules-cmd.c \
 	client/memory.c client/memory.h
 assignctl_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 # `policy check` and `policy explain` run the daemon's own reader, parser and evaluator
