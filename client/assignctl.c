@@ -259,6 +259,10 @@ int parse_address_arg(const char *arg, char ret[static PCI_ADDRESS_STRLEN]) {
         return EXIT_OK;
 }
 
+const char *root_prefix(void) {
+        return arg_root && !streq(arg_root, "/") ? arg_root : "";
+}
+
 int parse_json_object(const char *what, const char *text, json_object **ret) {
         enum json_tokener_error jerr = json_tokener_success;
         json_object *o;

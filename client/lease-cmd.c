@@ -141,7 +141,7 @@ static int read_holders(sd_bus_message *m, LeaseInfo *l) {
 static int add_our_holders(LeaseInfo *l) {
         _cleanup_strv_free_ char **nodes = NULL;
         _cleanup_free_ Holder *found = NULL;
-        const char *root = arg_root && !streq(arg_root, "/") ? arg_root : "";
+        const char *root = root_prefix();
         size_t n = 0;
         int r;
 

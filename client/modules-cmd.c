@@ -45,8 +45,7 @@ static bool module_is_vfio(const char *s) {
 static char *file_path(void) {
         char *p = NULL;
 
-        if (asprintf(&p, "%s/" MODULES_LOAD_FILE,
-                     arg_root && !streq(arg_root, "/") ? arg_root : "") < 0)
+        if (asprintf(&p, "%s/" MODULES_LOAD_FILE, root_prefix()) < 0)
                 return NULL;
         return p;
 }
@@ -180,8 +179,7 @@ static int needed_modules(char ***ret) {
                 if (!driver || !module_name_is_valid(driver) ||
                     module_names_equal(driver, "vfio-pci") || strv_contains(l, driver))
                         continue;
-                if (asprintf(&dir, "%s/sys/bus/pci/drivers/%s",
-                             arg_root && !streq(arg_root, "/") ? arg_root : "", driver) < 0)
+                if (asprintf(&dir, "%s/sys/bus/pci/drivers/%s", root_prefix(), driver) < 0)
                         return fail(EXIT_FAILED, NULL, "Out of memory.");
                 if (access(dir, F_OK) < 0 && strv_extend(&l, driver) < 0)
                         return fail(EXIT_FAILED, NULL, "Out of memory.");
