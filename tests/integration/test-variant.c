@@ -164,7 +164,7 @@ END_TEST
 /* assignctl modules-load, under --root (the host tree) with $ASSIGNCTL_MODPROBE standing in for
  * modprobe; what it prints on stdout. */
 static char *modules_load(int want, char *const args[]) {
-        _cleanup_free_ char *probe = NULL, *root = NULL, *err = NULL;
+        _cleanup_free_ char *probe = NULL, *env = NULL, *root = NULL, *err = NULL;
         char *argv[16] = { (char *) "env", NULL, (char *) H.assignctl, (char *) "modules-load",
                            NULL };
         char *out = NULL;
@@ -176,7 +176,7 @@ static char *modules_load(int want, char *const args[]) {
         write_file(probe, "#!/bin/sh\n[ \"$1\" = -- ] && shift\n"
                           "mkdir -p \"$(dirname \"$0\")/sys/bus/pci/drivers/$1\"\n");
         ck_assert_int_eq(chmod(probe, 0755), 0);
-        argv[1] = probe = xasprintf("ASSIGNCTL_MODPROBE=%s", (char *) TAKE_PTR(probe));
+        argv[1] = env = xasprintf("ASSIGNCTL_MODPROBE=%s", probe);
         root = xasprintf("--root=%s", C.host);
         argv[n++] = root;
         for (size_t i = 0; args[i]; i++)
