@@ -22,6 +22,10 @@
 JsonMode arg_json = JSON_OFF;
 const char *arg_user = NULL;
 const char *arg_sysfs_root = NULL;
+const char *arg_root = NULL;
+bool arg_now = false;
+bool arg_needed = false;
+bool arg_force = false;
 char **arg_policy_dirs = NULL;
 bool arg_persistent = false;
 char **arg_exec = NULL;
@@ -255,6 +259,10 @@ int parse_address_arg(const char *arg, char ret[static PCI_ADDRESS_STRLEN]) {
         return EXIT_OK;
 }
 
+const char *root_prefix(void) {
+        return arg_root && !streq(arg_root, "/") ? arg_root : "";
+}
+
 int parse_json_object(const char *what, const char *text, json_object **ret) {
         enum json_tokener_error jerr = json_tokener_success;
         json_object *o;
@@ -468,7 +476,9 @@ static int help(void) {
                "                       Release a lease (by id, or by a device or group in it)\n"
                "  prepare ADDRESS      Bind the device's group to vfio-pci with no holder\n"
                "  unprepare ADDRESS    Give a prepared group back to its host drivers\n"
-               "  leases               List the leases\n\n"
+               "  leases               List the leases (and who holds a stuck one's group)\n"
+               "  modules-load MODULE...|--needed\n"
+               "                       Load VFIO variant drivers at boot (and --now)\n\n"
                "SR-IOV:\n"
                "  sriov PF [COUNT [--vfio]]\n"
                "                       Show a PF's VFs, or make it COUNT VFs (for VFIO)\n\n"
@@ -482,6 +492,10 @@ static int help(void) {
                "     --user=NAME       policy explain: for this user (default: you)\n"
                "     --sysfs-root=DIR  policy explain: offline, on the host tree under DIR\n"
                "     --policy-dir=DIR  policy explain offline: read policy from DIR (repeatable)\n"
+               "     --root=DIR        leases, modules-load: DIR/dev, DIR/sys, DIR/etc\n"
+               "     --now             modules-load: modprobe them now too\n"
+               "     --needed          modules-load: the variants the devices need, not loaded\n"
+               "     --force           modules-load: also a module that is not a VFIO driver\n"
                "     --persistent      prepare: keep the group on vfio-pci across reboots\n"
                "     --vfio            sriov: prepare the new VFs for VFIO (else the host driver)\n"
                "     --backend=NAME    claim: type1 (default), iommufd or auto\n"
@@ -510,7 +524,9 @@ enum {
         OPT_EXEC = 1u << 3,
         OPT_BACKEND = 1u << 4, /* --backend, --memlock */
         OPT_MEMORY = 1u << 5,  /* --memory, --hugepages, --numa-node, --map */
-        OPT_VFIO = 1u << 6,
+        OPT_ROOT = 1u << 6,    /* --root */
+        OPT_MODULES = 1u << 7, /* --now, --needed, --force */
+        OPT_VFIO = 1u << 8,
 };
 
 typedef struct Verb {
@@ -541,8 +557,11 @@ static const Verb verbs[] = {
         { "release", 1, 1, verb_release, "release LEASE|ADDRESS|GROUP", 0 },
         { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent]", OPT_PERSISTENT },
         { "unprepare", 1, 1, verb_unprepare, "unprepare ADDRESS", 0 },
-        { "leases", 0, 0, verb_leases, "leases", 0 },
-        { "sriov", 1, 2, verb_sriov, "sriov PF [COUNT [--vfio]]", OPT_VFIO },
+        { "leases", 0, 0, verb_leases, "leases [--root DIR]", OPT_ROOT },
+        { "modules-load", 0, ARGS_MAX, verb_modules_load,
+          "modules-load [--now] [--force] [--root DIR] MODULE...|--needed",
+          OPT_MODULES | OPT_ROOT },
+        OPT_VFIO = 1u << 8,
         { "help", 0, 0, verb_help, "help", 0 },
 };
 
@@ -565,6 +584,10 @@ static int check_options(const Verb *v) {
                 { OPT_USER, "--user", arg_user },
                 { OPT_OFFLINE, "--sysfs-root", arg_sysfs_root },
                 { OPT_OFFLINE, "--policy-dir", arg_policy_dirs },
+                { OPT_ROOT, "--root", arg_root },
+                { OPT_MODULES, "--now", arg_now },
+                { OPT_MODULES, "--needed", arg_needed },
+                { OPT_MODULES, "--force", arg_force },
                 { OPT_PERSISTENT, "--persistent", arg_persistent },
                 { OPT_VFIO, "--vfio", arg_vfio },
                 { OPT_EXEC, "--exec", arg_exec },
@@ -649,6 +672,10 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_NO_ASK_PASSWORD,
                 ARG_USER,
                 ARG_SYSFS_ROOT,
+                ARG_ROOT,
+                ARG_NOW,
+                ARG_NEEDED,
+                ARG_FORCE,
                 ARG_POLICY_DIR,
                 ARG_PERSISTENT,
                 ARG_VFIO,
@@ -667,6 +694,10 @@ static int parse_argv(int argc, char *argv[]) {
                 { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
                 { "user", required_argument, NULL, ARG_USER },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
+                { "root", required_argument, NULL, ARG_ROOT },
+                { "now", no_argument, NULL, ARG_NOW },
+                { "needed", no_argument, NULL, ARG_NEEDED },
+                { "force", no_argument, NULL, ARG_FORCE },
                 { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
                 { "vfio", no_argument, NULL, ARG_VFIO },
@@ -717,6 +748,20 @@ static int parse_argv(int argc, char *argv[]) {
                         if (isempty(optarg))
                                 return fail(EXIT_USAGE, NULL, "--sysfs-root needs a directory.");
                         arg_sysfs_root = optarg;
+                        break;
+                case ARG_NOW:
+                        arg_now = true;
+                        break;
+                case ARG_NEEDED:
+                        arg_needed = true;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
+                case ARG_ROOT:
+                        if (isempty(optarg))
+                                return fail(EXIT_USAGE, NULL, "--root needs a directory.");
+                        arg_root = optarg;
                         break;
                 case ARG_POLICY_DIR:
                         if (isempty(optarg))

@@ -28,12 +28,18 @@ extern JsonMode arg_json;
 extern const char *arg_user;       /* policy explain --user */
 extern const char *arg_sysfs_root; /* policy explain --sysfs-root (offline) */
 extern char **arg_policy_dirs;     /* policy explain --policy-dir, repeatable */
-extern bool arg_persistent;        /* prepare --persistent */
-extern char **arg_exec;            /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
-extern const char *arg_backend;    /* claim --backend NAME: the claim's "backend" option */
-extern uint64_t arg_memlock;       /* claim --memlock SIZE: the claim's "memlock" option, 0: none */
-extern uint64_t arg_memory;        /* claim --memory SIZE: a region of guest RAM, 0: none */
-extern const char *arg_hugepages;  /* claim --hugepages: its page size ("2M", "1G", "none") */
+/* --root as a prefix for absolute paths: "" for "/" or none. */
+const char *root_prefix(void);
+extern bool arg_now;              /* modules-load --now: modprobe them too */
+extern bool arg_needed;           /* modules-load --needed: the missing variants */
+extern bool arg_force;            /* modules-load --force: a module that is not VFIO's */
+extern const char *arg_root;      /* leases --root: the tree with dev/ and sys/ (NULL: "/") */
+extern bool arg_persistent;       /* prepare --persistent */
+extern char **arg_exec;           /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
+extern const char *arg_backend;   /* claim --backend NAME: the claim's "backend" option */
+extern uint64_t arg_memlock;      /* claim --memlock SIZE: the claim's "memlock" option, 0: none */
+extern uint64_t arg_memory;       /* claim --memory SIZE: a region of guest RAM, 0: none */
+extern const char *arg_hugepages; /* claim --hugepages: its page size ("2M", "1G", "none") */
 #define ARG_NUMA_NODE_UNSET (-2)
 extern int arg_numa_node; /* claim --numa-node N; ARG_NUMA_NODE_UNSET: the daemon's pick */
 extern uint64_t arg_map;  /* claim --map IOVA; UINT64_MAX: not mapped */
@@ -124,3 +130,4 @@ int verb_release(int argc, char *argv[]);
 int verb_prepare(int argc, char *argv[]);
 int verb_unprepare(int argc, char *argv[]);
 int verb_leases(int argc, char *argv[]);
+int verb_modules_load(int argc, char *argv[]);

@@ -7,6 +7,7 @@ assignctl_SOURCES = \
 	client/policy-cmd.c \
 	client/lease-cmd.c \
 	client/sriov-cmd.c \
+	client/modules-cmd.c \
 	client/memory.c client/memory.h
 assignctl_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 # `policy check` and `policy explain` run the daemon's own reader, parser and evaluator

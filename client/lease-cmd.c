@@ -2,6 +2,7 @@
 /* assignctl claim, release, prepare, unprepare and leases: the verbs that move groups. A claim
  * belongs to our bus connection (the daemon tracks the holder), so `claim` keeps the connection
  * open for as long as it should hold the group. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,6 +17,7 @@
 #include <systemd/sd-event.h>
 
 #include "assignctl.h"
+#include "holders.h"
 #include "memory.h"
 #include "names.h"
 #include "output.h"
@@ -66,6 +68,8 @@ typedef struct LeaseInfo {
         char *backend; /* NULL: a daemon older than the Backend property */
         uint32_t uid;
         char **devices;
+        Holder *holders; /* a stuck lease's: the daemon's list and ours (holders_for()) */
+        size_t n_holders;
 } LeaseInfo;
 
 static void lease_info_done(LeaseInfo *l) {
@@ -75,6 +79,7 @@ static void lease_info_done(LeaseInfo *l) {
         free(l->holder);
         free(l->backend);
         strv_free(l->devices);
+        free(l->holders);
         *l = (LeaseInfo) {};
 }
 
@@ -90,6 +95,87 @@ static int read_string_variant(sd_bus_message *m, char **field) {
 
         r = sd_bus_message_read(m, "v", "s", &s);
         return r < 0 ? r : set_string(field, s);
+}
+
+/* Adds a holder unless its pid is listed; keeps the list in pid order. */
+static int holder_add(LeaseInfo *l, uint32_t pid, const char *comm) {
+        Holder *grown;
+        size_t i = 0;
+
+        while (i < l->n_holders && l->holders[i].pid < pid)
+                i++;
+        if ((i < l->n_holders && l->holders[i].pid == pid) || l->n_holders >= HOLDERS_MAX)
+                return 0;
+        grown = realloc(l->holders, (l->n_holders + 1) * sizeof(Holder));
+        if (!grown)
+                return -ENOMEM;
+        l->holders = grown;
+        memmove(&l->holders[i + 1], &l->holders[i], (l->n_holders - i) * sizeof(Holder));
+        l->holders[i].pid = pid;
+        snprintf(l->holders[i].comm, sizeof(l->holders[i].comm), "%s", comm);
+        l->n_holders++;
+        return 0;
+}
+
+/* Holders a(us): pid, command. */
+static int read_holders(sd_bus_message *m, LeaseInfo *l) {
+        const char *comm;
+        uint32_t pid;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', "a(us)");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(m, 'a', "(us)");
+        while (r >= 0 && (r = sd_bus_message_read(m, "(us)", &pid, &comm)) > 0)
+                r = holder_add(l, pid, comm);
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+/* The daemon lists only the processes it may see: its unit hides other users' (ProtectProc=)
+ * and it may not read their fds (no CAP_SYS_PTRACE). We look too, for a stuck lease, at the
+ * nodes its release waits for: dev/vfio/N and each member's cdev dev/vfio/devices/vfioM (the M of
+ * its sys/bus/pci/devices/BDF/vfio-dev/vfioM), under --root. Best effort: what we cannot read
+ * is what the daemon said. */
+static int add_our_holders(LeaseInfo *l) {
+        _cleanup_strv_free_ char **nodes = NULL;
+        _cleanup_free_ Holder *found = NULL;
+        const char *root = root_prefix();
+        size_t n = 0;
+        int r;
+
+        if (!l->state || !streq(l->state, "stuck"))
+                return 0;
+        if (strv_extendf(&nodes, "%s/dev/vfio/%" PRIu32, root, l->group) < 0)
+                return -ENOMEM;
+        for (char **d = l->devices; d && *d; d++) {
+                _cleanup_closedir_ DIR *dir = NULL;
+                _cleanup_free_ char *p = NULL;
+                struct dirent *de;
+
+                if (!pci_address_is_canonical(*d) ||
+                    asprintf(&p, "%s/sys/bus/pci/devices/%s/vfio-dev", root, *d) < 0)
+                        continue;
+                dir = opendir(p);
+                while (dir && (de = readdir(dir)))
+                        if (strneq(de->d_name, "vfio", 4) && filename_is_valid(de->d_name) &&
+                            strv_extendf(&nodes, "%s/dev/vfio/devices/%s", root, de->d_name) < 0)
+                                return -ENOMEM;
+        }
+        /* As /proc/PID/fd links name them: resolved. */
+        for (char **p = nodes; *p; p++) {
+                char *real = realpath(*p, NULL);
+
+                if (real) {
+                        free(*p);
+                        *p = real;
+                }
+        }
+        r = holders_scan(nodes, &found, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = holder_add(l, found[i].pid, found[i].comm);
+        return r == -ENOMEM ? r : 0;
 }
 
 /* Properties.GetAll of a lease; unknown keys are skipped, so a newer daemon is fine. */
@@ -129,7 +215,9 @@ static int read_lease_properties(sd_bus_message *m, LeaseInfo *l) {
                                 r = sd_bus_message_exit_container(m);
                         if (r >= 0 && strv_length(l->devices) > LEASE_DEVICES_MAX)
                                 r = -E2BIG;
-                } else
+                } else if (streq(key, "Holders"))
+                        r = read_holders(m, l);
+                else
                         r = sd_bus_message_skip(m, "v");
                 if (r < 0)
                         return r;
@@ -151,6 +239,8 @@ static int lease_get(sd_bus *bus, const char *path, LeaseInfo *l, sd_bus_error *
         if (r < 0)
                 return r;
         r = read_lease_properties(reply, l);
+        if (r >= 0)
+                r = add_our_holders(l);
         if (r < 0)
                 return r;
         return set_string(&l->path, path);
@@ -204,13 +294,32 @@ static int list_leases(sd_bus *bus, LeaseInfo **ret, size_t *ret_n) {
         return EXIT_OK;
 }
 
+/* [{"pid", "command"}] */
+static json_object *holders_to_json(const LeaseInfo *l) {
+        _cleanup_json_ json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < l->n_holders; i++) {
+                json_object *h = json_object_new_object();
+
+                if (!h || json_object_array_add(a, h) < 0) {
+                        json_object_put(h);
+                        return NULL;
+                }
+                if (json_add_new(h, "pid", json_object_new_int64(l->holders[i].pid)) < 0 ||
+                    json_add_new(h, "command", json_object_new_string(l->holders[i].comm)) < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(a);
+}
+
 /* {"id", "path", "group", "kind", "backend" (null when the daemon does not say), "state", "holder"
- * (null when none), "uid", "devices"} */
+ * (null when none), "uid", "devices", "holders" (the processes a stuck release waits for)} */
 static json_object *lease_info_to_json(const LeaseInfo *l) {
         _cleanup_json_ json_object *o = json_object_new_object(), *devices = NULL;
+        _cleanup_json_ json_object *holders = holders_to_json(l);
 
         devices = json_object_new_array();
-        if (!o || !devices)
+        if (!o || !devices || !holders)
                 return NULL;
         for (char **d = l->devices; d && *d; d++) {
                 json_object *s = json_object_new_string(*d);
@@ -230,7 +339,8 @@ static json_object *lease_info_to_json(const LeaseInfo *l) {
             json_add(o, "holder", isempty(l->holder) ? NULL : json_object_new_string(l->holder)) <
                     0 ||
             json_add(o, "uid", json_object_new_int64(l->uid)) < 0 ||
-            json_add(o, "devices", TAKE_PTR(devices)) < 0)
+            json_add(o, "devices", TAKE_PTR(devices)) < 0 ||
+            json_add(o, "holders", TAKE_PTR(holders)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

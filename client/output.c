@@ -729,6 +729,21 @@ static void render_policy(FILE *f, json_object *policy) {
 
 /* ---- leases ---- */
 
+/* "held by 1234 (qemu-system-x86), 1240 (vfio-helper)" under a stuck lease's row. */
+static void render_holders(FILE *f, json_object *holders, int indent) {
+        if (jlen(holders) == 0)
+                return;
+        fprintf(f, "%*sheld by ", indent, "");
+        for (size_t i = 0; i < jlen(holders); i++) {
+                json_object *h = json_object_array_get_idx(holders, i);
+                int64_t pid = 0;
+
+                (void) jint(h, "pid", &pid);
+                fprintf(f, "%s%" PRIi64 " (%s)", i > 0 ? ", " : "", pid, strna(jstr(h, "command")));
+        }
+        fputc('\n', f);
+}
+
 static void render_leases(FILE *f, json_object *leases) {
         int w_id = 2, w_group = 5, w_kind = 4, w_backend = 7, w_state = 5, w_holder = 6, w_uid = 3;
 
@@ -772,6 +787,7 @@ static void render_leases(FILE *f, json_object *leases) {
                 for (size_t j = 0; j < jlen(devices); j++)
                         fprintf(f, "%s%s", j > 0 ? " " : "", strna(jidx_str(devices, j)));
                 fputc('\n', f);
+                render_holders(f, jarray(l, "holders"), w_id + 1);
         }
 }
 

@@ -18,6 +18,7 @@ libmodel_a_SOURCES = \
 	daemon/vfio-type1.c \
 	daemon/vfio-iommufd.c \
 	daemon/lease-error.c daemon/lease-error.h \
+	daemon/holders.c daemon/holders.h \
 	daemon/lease.c daemon/lease.h \
 	daemon/state.c daemon/state.h \
 	daemon/lease-set.c daemon/lease-set.h \

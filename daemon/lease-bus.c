@@ -342,6 +342,24 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
         return sd_bus_message_close_container(reply);
 }
 
+/* Who the release waits for: (pid, command) of each process that has the group's nodes open,
+ * as far as the daemon may see (holders.h). */
+static int get_holders(sd_bus *bus, const char *path, const char *interface, const char *property,
+                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Lease *l = LEASE(userdata);
+        int k;
+
+        k = sd_bus_message_open_container(reply, 'a', "(us)");
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < l->n_holders; i++) {
+                k = sd_bus_message_append(reply, "(us)", l->holders[i].pid, l->holders[i].comm);
+                if (k < 0)
+                        return k;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
 /* name, signature, getter, change bit, flags (see BusProperty) */
 #define LEASE_PROPERTIES(P)                                       \
         P("Id", "t", get_id, 0, CONST)                            \
@@ -354,7 +372,8 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
         P("State", "s", get_state, LEASE_CHANGED, EMITS_CHANGE)   \
         P("Reason", "s", get_reason, LEASE_CHANGED, EMITS_CHANGE) \
         P("Persistent", "b", get_persistent, 0, CONST)            \
-        P("Backend", "s", get_backend, 0, CONST)
+        P("Backend", "s", get_backend, 0, CONST)                  \
+        P("Holders", "a(us)", get_holders, LEASE_CHANGED, EMITS_CHANGE)
 
 const BusProperty lease_properties[] = { LEASE_PROPERTIES(BUS_PROPERTY_ROW) {} };
 

@@ -62,6 +62,7 @@ Lease *lease_free(Lease *l) {
         free(l->reason);
         vfio_backend_free(l->backend);
         safe_close(l->holder_pidfd);
+        free(l->holders);
         free(l);
         return NULL;
 }
@@ -550,6 +551,36 @@ int lease_open_cdev(const LeaseContext *c, Lease *l, const char *address, int *r
                                        "device cdevs to hand out (claim with backend iommufd)",
                                        l->id, vfio_backend_name(l->backend));
         return lease_open_device(c, l, address, ret_fd, err);
+}
+
+int lease_update_holders(const LeaseContext *c, Lease *l) {
+        _cleanup_strv_free_ char **nodes = NULL;
+        _cleanup_free_ Holder *found = NULL;
+        size_t n = 0;
+        int k;
+
+        if (l->state == LEASE_STUCK && l->waiting) {
+                k = l->backend->ops->nodes(l->backend, &nodes);
+                for (size_t i = 0; k >= 0 && nodes[i]; i++) {
+                        char *abs;
+
+                        k = dev_abs_path(c->model->root, nodes[i], &abs);
+                        if (k >= 0) {
+                                free(nodes[i]);
+                                nodes[i] = abs;
+                        }
+                }
+                if (k >= 0)
+                        k = holders_scan(nodes, &found, &n);
+                if (k < 0)
+                        return k;
+        }
+        if (holders_equal(l->holders, l->n_holders, found, n))
+                return 0;
+        free(l->holders);
+        l->holders = TAKE_PTR(found);
+        l->n_holders = n;
+        return 1;
 }
 
 int lease_watch_close(const LeaseContext *c, Lease *l, int inotify_fd) {

@@ -6,6 +6,7 @@
 
 #include "binding.h"
 #include "errors.h"
+#include "holders.h"
 #include "lease-error.h"
 #include "macro.h"
 #include "model.h"
@@ -73,6 +74,9 @@ typedef struct Lease {
         int holder_pidfd;     /* pidfd_open() of a claim's holder, -1 when none */
         void *bus_data;       /* owned by the bus glue (track slot, object path) */
         uint64_t retry_after; /* CLOCK_MONOTONIC usec: no new release attempt before */
+        Holder *holders;      /* while waiting: who has the nodes open (that we may see) */
+        size_t n_holders;
+        uint64_t holders_usec; /* CLOCK_MONOTONIC usec of the last look */
 } Lease;
 
 const char *lease_kind_to_string(LeaseKind k);
@@ -137,6 +141,11 @@ bool lease_holder_is(const Lease *l, const char *bus_id, uint32_t uid, uint32_t 
 /* Whether another process holds the group open (cheap: one open attempt through the backend);
  * while it does, a release would only wait on the kernel. */
 bool lease_group_busy(const LeaseContext *c, const Lease *l);
+
+/* While the lease waits for another process to close its nodes: looks up who has them open
+ * (holders_scan() on the backend's nodes); otherwise empties the list. Returns 1 when the list
+ * changed, 0 when not. */
+int lease_update_holders(const LeaseContext *c, Lease *l);
 
 /* Adds inotify watches for the closes of the backend's device nodes (type1: /dev/vfio/N;
  * IN_CLOSE_*: the kernel reports the last close of each open file, which is when a VMM that held

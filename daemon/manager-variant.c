@@ -39,9 +39,10 @@ int manager_pick_vfio_driver(void *userdata, const Device *dev, char **ret, Leas
         if (!filename_is_valid(driver) || !sysfs_exists_at(d->model->root, -1, path))
                 return lease_error_set(err, -ENOPKG, VA_ERROR_DRIVER_NOT_LOADED,
                                        "%s goes to the VFIO variant driver %s (%s), which is not "
-                                       "loaded: load it with 'modprobe %s', or at boot from a "
-                                       "modules-load.d(5) file (vfio-assignd loads no modules)",
-                                       dev->address, driver, why, driver);
+                                       "loaded: load it with 'modprobe %s', and at every boot "
+                                       "with 'assignctl modules-load --now %s' (vfio-assignd "
+                                       "loads no modules)",
+                                       dev->address, driver, why, driver, driver);
         *ret = strdup(driver);
         return *ret ? 0 : -ENOMEM;
 }

@@ -516,6 +516,27 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, const AcquireOpt
         return queue_acquire(d, &req, who, unsafe, fn, userdata);
 }
 
+/* A look at who holds a waiting lease's nodes reads the fd table of every process we may see:
+ * one a second per lease at most, on top of the one when the wait starts. */
+#define HOLDERS_RESCAN_USEC (1000000ULL)
+
+/* Refreshes the lease's Holders (empty unless it waits for another process); true when they
+ * changed, which the caller announces. */
+static bool update_holders(Manager *d, Lease *l, bool now) {
+        uint64_t t = 0;
+        int k;
+
+        (void) sd_event_now(d->event, CLOCK_MONOTONIC, &t);
+        if (!now && t < l->holders_usec + HOLDERS_RESCAN_USEC)
+                return false;
+        l->holders_usec = t;
+        k = lease_update_holders(&d->leases->ctx, l);
+        if (k < 0)
+                log_debug_errno(k, "IOMMU group %" PRIu32 ": cannot tell who holds it open: %m",
+                                l->group);
+        return k > 0;
+}
+
 typedef struct ReleaseJob {
         Manager *daemon;
         uint64_t id;
@@ -624,6 +645,7 @@ static void release_done(Job *j) {
                         (void) sd_event_now(d->event, CLOCK_MONOTONIC, &now);
                         r->stuck->retry_after = now + STUCK_RETRY_USEC;
                 }
+                (void) update_holders(d, r->stuck, true);
                 (void) lease_bus_emit_changed(d, r->stuck);
                 manager_wait_for_close(d, r->stuck);
                 if (r->holder_gone)
@@ -1080,6 +1102,8 @@ static int on_retry_stuck(sd_event_source *s, uint64_t usec, void *userdata) {
                         continue;
                 if (lease_group_busy(&d->leases->ctx, l)) {
                         waiting = true;
+                        if (update_holders(d, l, false))
+                                (void) lease_bus_emit_changed(d, l);
                         continue;
                 }
                 if (queue_release(d, JOB_RETRY, l, NULL, false, NULL, NULL) < 0)
@@ -1219,6 +1243,7 @@ static int setup_leases(Manager *d, int runtime_fd, int state_fd) {
                         fdstore_put_lease(l);
                 }
                 manager_wait_for_close(d, l);
+                (void) update_holders(d, l, true);
                 log_info("Lease %" PRIu64 ": IOMMU group %" PRIu32 " %s, %s%s%s", l->id, l->group,
                          lease_kind_to_string(l->kind), lease_state_to_string(l->state),
                          l->holder ? ", held by " : "", strempty(l->holder));

@@ -237,12 +237,18 @@ int dev_open(const SysRoot *r, const char *path, int flags) {
         return fd < 0 ? negative_errno() : fd;
 }
 
+int dev_abs_path(const SysRoot *r, const char *path, char **ret) {
+        return asprintf(ret, "%s/%s", streq(r->dev_path, "/") ? "" : r->dev_path, path) < 0
+                       ? -ENOMEM
+                       : 0;
+}
+
 int dev_add_watch(const SysRoot *r, int inotify_fd, const char *path, uint32_t mask) {
         _cleanup_free_ char *abs = NULL;
         int wd;
 
         /* inotify has no *at() form; the dev root's real path stands in for its fd. */
-        if (asprintf(&abs, "%s/%s", streq(r->dev_path, "/") ? "" : r->dev_path, path) < 0)
+        if (dev_abs_path(r, path, &abs) < 0)
                 return -ENOMEM;
         wd = inotify_add_watch(inotify_fd, abs, mask);
         return wd < 0 ? negative_errno() : wd;

@@ -49,6 +49,9 @@ bool sysfs_exists_at(const SysRoot *r, int dirfd, const char *path);
 bool dev_node_exists(const SysRoot *r, const char *path);
 /* Opens a node under the dev root (O_CLOEXEC is added). */
 int dev_open(const SysRoot *r, const char *path, int flags);
+/* A node under the dev root as an absolute path, for the calls that have no *at() form (and
+ * as /proc/PID/fd links name it). */
+int dev_abs_path(const SysRoot *r, const char *path, char **ret);
 /* inotify_add_watch() on a node under the dev root; returns the watch descriptor. */
 int dev_add_watch(const SysRoot *r, int inotify_fd, const char *path, uint32_t mask);
 /* Gives a node under the dev root to uid (group root, mode rw for the owner only). */

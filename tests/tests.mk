@@ -45,6 +45,12 @@ tests_unit_test_worker_SOURCES = tests/unit/test-worker.c daemon/worker.c daemon
 tests_unit_test_worker_CFLAGS = $(UNIT_CFLAGS) -pthread
 tests_unit_test_worker_LDADD = libcommon.a $(CHECK_LIBS) -lpthread
 
+check_PROGRAMS += tests/unit/test-holders
+TESTS += tests/unit/test-holders
+tests_unit_test_holders_SOURCES = tests/unit/test-holders.c daemon/holders.c daemon/holders.h
+tests_unit_test_holders_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_holders_LDADD = libcommon.a $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/test-log
 TESTS += tests/unit/test-log
 tests_unit_test_log_SOURCES = tests/unit/test-log.c daemon/log.c daemon/log.h
@@ -136,7 +142,7 @@ check_DATA = systemd/vfio-assignd.service
 # and the program needs no re-exec, so a valgrind run checks the tests themselves.
 # What the lease-world programs (lease-world.h) are built from.
 LEASE_WORLD_SRCS = tests/unit/lease-world.c tests/unit/lease-world.h \
-	daemon/lease.c daemon/lease-set.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c daemon/vfio-iommufd.c \
+	daemon/lease.c daemon/holders.c daemon/lease-set.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c daemon/vfio-iommufd.c \
 	daemon/binding.c daemon/vfio.c daemon/sysfs.c \
 	daemon/worker.c daemon/topology.c daemon/vfio-variant.c daemon/parallel.c daemon/pcinames.c daemon/host.c daemon/dmar.c
 LEASE_WORLD_CPP = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'

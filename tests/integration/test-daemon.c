@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -514,14 +515,16 @@ END_TEST
 
 /* ---- a holder's death gives the group back within a second ---- */
 
-/* A process that holds fd (and nothing else of ours) until it is killed, like a VMM. */
-static pid_t hold_fd(int fd) {
+/* A process that holds fd (and nothing else of ours) until it is killed, like a VMM; named
+ * comm (its /proc/PID/comm) unless NULL. */
+static pid_t hold_fd(int fd, const char *comm) {
         pid_t pid = fork();
 
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
                 /* fd only: an inherited bus socket would keep the holder's connection open. */
-                if (prctl_die_with_parent() < 0 || dup2(fd, 3) < 0 || close_range(4, ~0U, 0) < 0)
+                if (prctl_die_with_parent() < 0 || dup2(fd, 3) < 0 || close_range(4, ~0U, 0) < 0 ||
+                    (comm && prctl(PR_SET_NAME, comm) < 0))
                         _exit(1);
                 for (;;)
                         pause();
@@ -543,7 +546,7 @@ START_TEST(test_group_back_when_vmm_dies) {
         case_start(Q35_HOST);
         bus = bus_connect();
         path = claim_device(bus, SOLO5);
-        vmm = hold_fd(open_fd(bus, path, "OpenGroup", NULL));
+        vmm = hold_fd(open_fd(bus, path, "OpenGroup", NULL), NULL);
         bus = sd_bus_flush_close_unref(bus);
         ck_assert_msg(wait_state(5, "stuck", WAIT_MS), "the lease did not wait for the VMM");
         assert_on_vfio(SOLO5);
@@ -556,6 +559,115 @@ START_TEST(test_group_back_when_vmm_dies) {
         printf("VMM gone -> group 5 back on its driver in %.1f ms\n", took / 1000.0);
         ck_assert_msg(took < HOLDER_EXIT_BOUND_MS * 1000,
                       "the group came back %.1f ms after the VMM died", took / 1000.0);
+        case_end();
+}
+END_TEST
+
+/* Lease.Holders as "pid comm,pid comm" ("" when none; NULL when the lease is gone). */
+static char *holders_of(sd_bus *bus, const char *path) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        char *text = strdup("");
+        const char *comm;
+        uint32_t pid;
+        int r;
+
+        ck_assert_ptr_nonnull(text);
+        r = sd_bus_get_property(bus, BUS_NAME, path, IFACE_LEASE, "Holders", &error, &reply,
+                                "a(us)");
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT)) {
+                free(text);
+                return NULL;
+        }
+        ck_assert_msg(r >= 0, "Holders of %s: %s", path, error.message ?: strerror(-r));
+        ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "(us)"), 0);
+        while ((r = sd_bus_message_read(reply, "(us)", &pid, &comm)) > 0)
+                ck_assert_int_ge(strextendf(&text, ",", "%" PRIu32 " %s", pid, comm), 0);
+        ck_assert_int_ge(r, 0);
+        return text;
+}
+
+/* Until Holders reads want (bounded); false when it did not. */
+static bool wait_holders(sd_bus *bus, const char *path, const char *want) {
+        int64_t deadline = now_usec() + (int64_t) WAIT_MS * 1000;
+
+        for (;;) {
+                _cleanup_free_ char *now = holders_of(bus, path);
+
+                if (now && streq(now, want))
+                        return true;
+                if (now_usec() > deadline) {
+                        fprintf(stderr, "Holders of %s: \"%s\", want \"%s\"\n", path, strna(now),
+                                want);
+                        return false;
+                }
+                sleep_ms(5);
+        }
+}
+
+/* The release waits for the processes that have the group open: the lease's Holders names each
+ * (pid and command) from the start of the wait, in assignctl leases too; one that lets go while
+ * another still holds the group leaves the list at a re-check; with the last the lease goes. */
+START_TEST(test_holders_named_while_release_waits) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL, *reader = NULL;
+        _cleanup_free_ char *path = NULL, *both = NULL, *one = NULL, *out = NULL, *held = NULL;
+        _cleanup_json_ json_object *doc = NULL;
+        char *bdfs[] = { (char *) SOLO5, NULL };
+        json_object *holders;
+        pid_t vmm, helper;
+        int fd;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        path = claim_device(bus, SOLO5);
+        fd = open_fd(bus, path, "OpenGroup", NULL);
+        /* One open file of the group, in two processes (a VMM and what it forked). */
+        helper = hold_fd(fcntl(fd, F_DUPFD_CLOEXEC, 3), "vfio-helper");
+        vmm = hold_fd(fd, "qemu-system-x86");
+        reader = bus_connect();
+        held = holders_of(reader, path);
+        ck_assert_str_eq(held, ""); /* active: nobody is waited for */
+        bus = sd_bus_flush_close_unref(bus);
+        ck_assert_msg(wait_state(5, "stuck", WAIT_MS), "the lease did not wait for the VMM");
+        both = helper < vmm ? xasprintf("%d vfio-helper,%d qemu-system-x86", helper, vmm)
+                            : xasprintf("%d qemu-system-x86,%d vfio-helper", vmm, helper);
+        ck_assert_msg(wait_holders(reader, path, both), "the waiting lease did not name them");
+        assert_on_vfio(SOLO5);
+
+        ck_assert_int_eq(ASSIGNCTL(&out, NULL, (char *) "leases"), 0);
+        one = xasprintf("%d (qemu-system-x86)", vmm);
+        assert_contains(out, "held by ");
+        assert_contains(out, one);
+        free(out);
+        ck_assert_int_eq(ASSIGNCTL(&out, NULL, (char *) "--json=short", (char *) "leases"), 0);
+        doc = parse_json(out, "assignctl --json leases");
+        holders = jget(jidx(jget(doc, "leases"), 0), "holders");
+        ck_assert_uint_eq(jlen(holders), 2);
+        for (size_t i = 0; i < 2; i++) {
+                json_object *h = jidx(holders, i);
+                pid_t pid = (pid_t) json_object_get_int64(jget(h, "pid"));
+
+                ck_assert_msg(pid == vmm || pid == helper, "holder %d is neither", pid);
+                ck_assert_str_eq(jstr_or_null(h, "command"),
+                                 pid == vmm ? "qemu-system-x86" : "vfio-helper");
+        }
+
+        /* The helper lets go while the VMM holds on: the file stays open, so no close event;
+         * a periodic re-check drops it. */
+        ck_assert_int_eq(kill(helper, SIGKILL), 0);
+        ck_assert_int_eq(exit_code_of(wait_exit(helper, WAIT_MS)), 128 + SIGKILL);
+        free(one);
+        one = xasprintf("%d qemu-system-x86", vmm);
+        ck_assert_msg(wait_holders(reader, path, one), "a holder that let go is still named");
+        assert_on_vfio(SOLO5);
+
+        ck_assert_int_eq(kill(vmm, SIGKILL), 0);
+        ck_assert_int_eq(exit_code_of(wait_exit(vmm, WAIT_MS)), 128 + SIGKILL);
+        (void) wait_group_back(bdfs, SOLO_DRIVER, WAIT_MS);
+        /* Released: the lease, and with it the list, is gone. */
+        free(held);
+        held = holders_of(reader, path);
+        ck_assert_ptr_null(held);
         case_end();
 }
 END_TEST
@@ -1013,6 +1125,7 @@ int main(void) {
         tcase_add_test(tc, test_group_back_when_vmm_dies);
         tcase_add_test(tc, test_group_back_when_holder_dies);
         tcase_add_test(tc, test_group_back_when_release_follows_close);
+        tcase_add_test(tc, test_holders_named_while_release_waits);
         tcase_add_test(tc, test_bad_policy_at_start);
         tcase_add_test(tc, test_missing_inputs_warned);
         tcase_add_test(tc, test_release_of_prepare_needs_prepare);

@@ -161,6 +161,93 @@ START_TEST(test_variant_not_loaded) {
 }
 END_TEST
 
+/* assignctl modules-load, under --root (the host tree) with $ASSIGNCTL_MODPROBE standing in for
+ * modprobe; what it prints on stdout. */
+static char *modules_load(int want, char *const args[]) {
+        _cleanup_free_ char *probe = NULL, *env = NULL, *root = NULL, *err = NULL;
+        char *argv[16] = { (char *) "env", NULL, (char *) H.assignctl, (char *) "modules-load",
+                           NULL };
+        char *out = NULL;
+        size_t n = 4;
+        int r;
+
+        /* The model's "modprobe": the module's driver directory appears. */
+        probe = path_join(C.host, "modprobe");
+        write_file(probe, "#!/bin/sh\n[ \"$1\" = -- ] && shift\n"
+                          "mkdir -p \"$(dirname \"$0\")/sys/bus/pci/drivers/$1\"\n");
+        ck_assert_int_eq(chmod(probe, 0755), 0);
+        argv[1] = env = xasprintf("ASSIGNCTL_MODPROBE=%s", probe);
+        root = xasprintf("--root=%s", C.host);
+        argv[n++] = root;
+        for (size_t i = 0; args[i]; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+        r = run_argv(argv, &out, &err);
+        ck_assert_msg(r == want, "assignctl modules-load exited %d, not %d: %s", r, want, err);
+        return out;
+}
+
+/* DriverNotLoaded names the command that fixes it: modules-load --needed lists the variant the
+ * NICs need (the report's vfio_driver, not loaded) in the modules-load.d file under the root,
+ * keeping what the file had, and --now loads it; then the claim goes through. */
+START_TEST(test_modules_load_needed) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *msg = NULL, *dir = NULL, *file = NULL, *text = NULL, *out = NULL;
+        _cleanup_free_ char *loaded = NULL, *lease = NULL;
+        _cleanup_json_ json_object *doc = NULL;
+
+        case_start_variant(false);
+        bus = bus_connect();
+        msg = manager_error(bus, ERROR_PREFIX "DriverNotLoaded", "ClaimGroup", "ua{sv}", Q35_GROUP,
+                            0);
+        assert_contains(msg, "'assignctl modules-load --now " VARIANT "'");
+
+        dir = path_join(C.host, "etc");
+        make_dir(dir);
+        free(dir);
+        dir = path_join(C.host, "etc/modules-load.d");
+        make_dir(dir);
+        file = path_join(dir, "vfio-assignd.conf");
+        write_file(file, "# the admin's\nvfio_pci");
+        loaded = path_join(C.host, "sys/bus/pci/drivers/" VARIANT);
+        out = modules_load(0,
+                           (char *const[]) { (char *) "--json=short", (char *) "--needed", NULL });
+        doc = parse_json(out, "modules-load --needed");
+        ck_assert_uint_eq(jlen(jget(doc, "added")), 1);
+        ck_assert_str_eq(json_object_get_string(jidx(jget(doc, "added"), 0)), VARIANT);
+        text = read_file_or_abort(file);
+        ck_assert_str_eq(text, "# the admin's\nvfio_pci\n" VARIANT "\n");
+        ck_assert_msg(!path_exists(loaded), "loaded without --now");
+
+        /* Listed already: nothing is added; --now loads it. */
+        free(out);
+        out = modules_load(0, (char *const[]) { (char *) "--now", (char *) VARIANT, NULL });
+        assert_contains(out, VARIANT ": already in ");
+        ck_assert(path_exists(loaded));
+        free(text);
+        text = read_file_or_abort(file);
+        ck_assert_str_eq(text, "# the admin's\nvfio_pci\n" VARIANT "\n");
+        free(out);
+        out = modules_load(0, (char *const[]) { (char *) "--needed", NULL });
+        assert_contains(out, "No VFIO variant driver is missing.");
+
+        lease = claim_group(bus, Q35_GROUP);
+        assert_driver(NIC1, VARIANT);
+        release(bus, lease);
+        assert_q35_group_back();
+
+        /* Names that are no module, or not VFIO's, are refused; the file stays as it was. */
+        free(out);
+        out = modules_load(2, (char *const[]) { (char *) "../e1000", NULL });
+        free(out);
+        out = modules_load(2, (char *const[]) { (char *) "e1000e", NULL });
+        free(text);
+        text = read_file_or_abort(file);
+        ck_assert_str_eq(text, "# the admin's\nvfio_pci\n" VARIANT "\n");
+        case_end();
+}
+END_TEST
+
 /* No alias for the device (the e1000e of group 5): vfio-pci, and no vfio_driver in the state. */
 START_TEST(test_no_variant_is_vfio_pci) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -231,6 +318,7 @@ int main(void) {
         tcase_add_test(tc, test_bad_modules_alias);
         tcase_add_test(tc, test_variant_chosen_and_recorded);
         tcase_add_test(tc, test_variant_not_loaded);
+        tcase_add_test(tc, test_modules_load_needed);
         tcase_add_test(tc, test_no_variant_is_vfio_pci);
         tcase_add_test(tc, test_policy_chooses_driver);
         suite_add_tcase(s, tc);

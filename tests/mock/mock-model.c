@@ -445,8 +445,7 @@ static void dev_node_remove(const Ctx *c, const char *rel) {
                 (void) unlink(p);
 }
 
-/* The N of vfio-dev/vfioN, or -ENOENT. */
-static int vfio_dev_number(int root_fd, const char *bdf) {
+int mock_device_cdev_number(int root_fd, const char *bdf) {
         _cleanup_strv_free_ char **names = NULL;
         char p[128];
         uint32_t n;
@@ -467,7 +466,7 @@ static int vfio_dev_free_number(int root_fd) {
 
         (void) mock_list_names(root_fd, DEVICES, &devs);
         for (char **i = devs; i && *i; i++) {
-                int n = pci_address_is_canonical(*i) ? vfio_dev_number(root_fd, *i) : -1;
+                int n = pci_address_is_canonical(*i) ? mock_device_cdev_number(root_fd, *i) : -1;
 
                 if (n >= 0)
                         used[n] = true;
@@ -522,7 +521,7 @@ static int do_unbind(Ctx *c, const char *bdf, const char *driver) {
         unsigned group;
         int r, n;
 
-        n = vfio ? vfio_dev_number(c->root_fd, bdf) : -1;
+        n = vfio ? mock_device_cdev_number(c->root_fd, bdf) : -1;
         r = fakesys_unbind(c->fs, bdf);
         if (r < 0)
                 return r;

@@ -119,6 +119,8 @@ int mock_device_driver(int root_fd, const char *bdf, char ret[static MOCK_NAME_M
 /* The IOMMU group of bdf; -ENOENT when it has none. */
 int mock_device_group(int root_fd, const char *bdf, unsigned *ret);
 bool mock_device_has_reset(int root_fd, const char *bdf);
+/* The N of bdf's vfio-dev/vfioN (its cdev), or -ENOENT. */
+int mock_device_cdev_number(int root_fd, const char *bdf);
 /* Member BDFs of group N (NULL-terminated strv); -ENOENT when the group does not exist. */
 int mock_group_members(int root_fd, unsigned group, char ***ret);
 /* Opens <root>/.vfio-mock/group-N (created when missing). */

@@ -75,6 +75,8 @@ static struct {
         int (*fcntl64)(int, int, ...);
         int (*ioctl)(int, unsigned long, ...);
         int (*inotify_add_watch)(int, const char *, uint32_t);
+        ssize_t (*readlink)(const char *, char *, size_t);
+        ssize_t (*readlinkat)(int, const char *, char *, size_t);
 } real;
 
 static void *next_symbol(const char *name) {
@@ -593,6 +595,97 @@ EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask) {
         }
         mock_guard--;
         return REAL(inotify_add_watch, "inotify_add_watch")(fd, path, mask);
+}
+
+/* ---- /proc/PID/fd links ---- */
+
+/* Whether abs is /proc/<pid>/fd/<n> of another process. */
+static bool is_other_fd_link(const char *abs) {
+        char pid[16], fd[16], rest;
+
+        if (sscanf(abs, "/proc/%15[0-9]/fd/%15[0-9]%c", pid, fd, &rest) != 2)
+                return false;
+        return strtol(pid, NULL, 10) != (long) getpid();
+}
+
+/* What the kernel shows for a model's fd: the node that was opened (d_path() of the file), where
+ * the model has its state file: .vfio-mock/group-N is dev/vfio/N, .vfio-mock/cdev/BDF/<open> is
+ * the device's dev/vfio/devices/vfioN. A device fd is an open of the group's file too, so it
+ * reads as dev/vfio/N, where the kernel shows anon_inode:[vfio-device]. */
+static void translate_fd_link(char target[static PATH_MAX]) {
+        _cleanup_close_ int root_fd = -1;
+        char bdf[MOCK_NAME_MAX], prefix[PATH_MAX + 32], shown[PATH_MAX + 64];
+        const char *rest;
+        MockRoots roots;
+        unsigned group;
+        size_t len;
+        int n;
+
+        if (mock_roots_get(&roots) < 0)
+                return;
+        len = (size_t) snprintf(prefix, sizeof(prefix), "%s/" MOCK_STATE_DIR "/", roots.root);
+        if (!strneq(target, prefix, len))
+                return;
+        rest = target + len;
+        if (sscanf(rest, "group-%u", &group) == 1) {
+                if (snprintf(shown, sizeof(shown), "%s/dev/vfio/%u", roots.dev_root, group) <
+                    PATH_MAX)
+                        strcpy(target, shown);
+                return;
+        }
+        if (!strneq(rest, "cdev/", 5))
+                return;
+        len = strcspn(rest + 5, "/");
+        if (len == 0 || len >= sizeof(bdf) || rest[5 + len] != '/')
+                return;
+        memcpy(bdf, rest + 5, len);
+        bdf[len] = 0;
+        root_fd = open(roots.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        n = root_fd >= 0 ? mock_device_cdev_number(root_fd, bdf) : -1;
+        if (n >= 0 && snprintf(shown, sizeof(shown), "%s/dev/vfio/devices/vfio%d", roots.dev_root,
+                               n) < PATH_MAX)
+                strcpy(target, shown);
+}
+
+/* Another process's fd link read as the kernel would show it: a scan of /proc for who holds a
+ * node (daemon/holders.c) works on the model. The model's own looks at its fds go through
+ * /proc/self and see its state files. */
+static ssize_t fd_link_read(int dirfd, const char *path, char *buf, size_t size) {
+        char abs[PATH_MAX], target[PATH_MAX];
+        ssize_t n = -1;
+
+        if (absolute_path(dirfd, path, abs) < 0 || !is_other_fd_link(abs))
+                return -2;
+        n = REAL(readlink, "readlink")(abs, target, sizeof(target) - 1);
+        if (n < 0)
+                return -1;
+        target[n] = 0;
+        translate_fd_link(target);
+        n = (ssize_t) MIN(strlen(target), size);
+        memcpy(buf, target, (size_t) n);
+        return n;
+}
+
+EXPORT ssize_t readlink(const char *path, char *buf, size_t size) {
+        ssize_t n = -2;
+
+        if (!mock_guard && !path_is_null(path) && all_digits(basename_of(path))) {
+                mock_guard++;
+                n = fd_link_read(AT_FDCWD, path, buf, size);
+                mock_guard--;
+        }
+        return n != -2 ? n : REAL(readlink, "readlink")(path, buf, size);
+}
+
+EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size) {
+        ssize_t n = -2;
+
+        if (!mock_guard && !path_is_null(path) && all_digits(basename_of(path))) {
+                mock_guard++;
+                n = fd_link_read(dirfd, path, buf, size);
+                mock_guard--;
+        }
+        return n != -2 ? n : REAL(readlinkat, "readlinkat")(dirfd, path, buf, size);
 }
 
 /* ---- write ---- */
