@@ -526,7 +526,7 @@ enum {
         OPT_MEMORY = 1u << 5,  /* --memory, --hugepages, --numa-node, --map */
         OPT_ROOT = 1u << 6,    /* --root */
         OPT_MODULES = 1u << 7, /* --now, --needed, --force */
-        OPT_VFIO = 1u << 8,
+        OPT_VFIO = 1u << 8,    /* --vfio */
 };
 
 typedef struct Verb {
@@ -561,7 +561,7 @@ static const Verb verbs[] = {
         { "modules-load", 0, ARGS_MAX, verb_modules_load,
           "modules-load [--now] [--force] [--root DIR] MODULE...|--needed",
           OPT_MODULES | OPT_ROOT },
-        OPT_VFIO = 1u << 8,
+        { "sriov", 1, 2, verb_sriov, "sriov PF [COUNT [--vfio]]", OPT_VFIO },
         { "help", 0, 0, verb_help, "help", 0 },
 };
 
