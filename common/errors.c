@@ -38,6 +38,7 @@ static const struct {
         [VA_ERROR_BACKEND_UNAVAILABLE] = { ERROR_PREFIX "BackendUnavailable", ENXIO, EXIT_FAILED },
         [VA_ERROR_NO_MEMORY] = { ERROR_PREFIX "NoMemory", ENOMEM, EXIT_FAILED },
         [VA_ERROR_DRIVER_NOT_LOADED] = { ERROR_PREFIX "DriverNotLoaded", ENOPKG, EXIT_FAILED },
+        [VA_ERROR_IDENTITY_CHANGED] = { ERROR_PREFIX "IdentityChanged", EREMCHG, EXIT_FAILED },
 };
 
 const char *va_error_name(VaError e) {

@@ -20,6 +20,7 @@ libmodel_a_SOURCES = \
 	daemon/lease-error.c daemon/lease-error.h \
 	daemon/lease.c daemon/lease.h \
 	daemon/state.c daemon/state.h \
+	daemon/persistent.c daemon/persistent.h \
 	daemon/lease-set.c daemon/lease-set.h \
 	daemon/mempool.c daemon/mempool.h \
 	daemon/region.c daemon/region.h \

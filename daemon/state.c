@@ -280,6 +280,17 @@ static int get_string(struct json_object *o, const char *key, bool nullable, con
         return 0;
 }
 
+/* A PCI id as persistent.json writes it: "0x8086". */
+static int get_id(struct json_object *o, const char *key, uint16_t *ret) {
+        const char *s;
+        uint32_t v;
+
+        if (get_string(o, key, false, &s) < 0 || safe_atou32(s, 0, &v) < 0 || v > 0xffff)
+                return -EBADMSG;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
 /* Absent is false: older files do not have the key. */
 static int get_optional_bool(struct json_object *o, const char *key, bool *ret) {
         struct json_object *v;
@@ -489,6 +500,14 @@ int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
                 k |= json_add_new(o, "vendor", json_object_new_string(id));
                 snprintf(id, sizeof(id), "0x%04x", d[i].device);
                 k |= json_add_new(o, "device", json_object_new_string(id));
+                if (d[i].subsystem_known) {
+                        snprintf(id, sizeof(id), "0x%04x", d[i].subsystem_vendor);
+                        k |= json_add_new(o, "subsystem_vendor", json_object_new_string(id));
+                        snprintf(id, sizeof(id), "0x%04x", d[i].subsystem_device);
+                        k |= json_add_new(o, "subsystem_device", json_object_new_string(id));
+                }
+                if (d[i].group_known)
+                        k |= json_add_new(o, "group", json_object_new_int64(d[i].group));
         }
         if (k)
                 return -ENOMEM;
@@ -521,21 +540,55 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
                 return -ENOMEM;
         for (size_t i = 0; i < len; i++) {
                 struct json_object *o = json_object_array_get_idx(arr, i);
-                const char *addr, *vendor, *device;
-                uint32_t v, dv;
+                bool has_sv = json_object_object_get_ex(o, "subsystem_vendor", NULL),
+                     has_sd = json_object_object_get_ex(o, "subsystem_device", NULL);
+                const char *addr;
+                uint16_t v, dv;
 
                 if (!json_object_is_type(o, json_type_object) ||
                     get_string(o, "address", false, &addr) < 0 || !pci_address_is_canonical(addr) ||
-                    get_string(o, "vendor", false, &vendor) < 0 ||
-                    get_string(o, "device", false, &device) < 0 || safe_atou32(vendor, 0, &v) < 0 ||
-                    v > 0xffff || safe_atou32(device, 0, &dv) < 0 || dv > 0xffff)
+                    get_id(o, "vendor", &v) < 0 || get_id(o, "device", &dv) < 0)
                         return bad(ret_error, "%s: devices[%zu]: missing or invalid fields",
                                    PERSISTENT_FILE, i);
                 strcpy(d[i].address, addr);
-                d[i].vendor = (uint16_t) v;
-                d[i].device = (uint16_t) dv;
+                d[i].vendor = v;
+                d[i].device = dv;
+                /* Absent in files older than the identity check; one without the other is no
+                 * file this daemon wrote. */
+                if (has_sv != has_sd ||
+                    (has_sv && (get_id(o, "subsystem_vendor", &d[i].subsystem_vendor) < 0 ||
+                                get_id(o, "subsystem_device", &d[i].subsystem_device) < 0)))
+                        return bad(ret_error,
+                                   "%s: devices[%zu]: subsystem_vendor and subsystem_device: "
+                                   "both or neither, each a 16-bit id",
+                                   PERSISTENT_FILE, i);
+                d[i].subsystem_known = has_sv;
+                d[i].group_known = json_object_object_get_ex(o, "group", NULL);
+                if (d[i].group_known && get_u32(o, "group", &d[i].group) < 0)
+                        return bad(ret_error, "%s: devices[%zu].group: not an IOMMU group number",
+                                   PERSISTENT_FILE, i);
         }
         *ret = TAKE_PTR(d);
         *ret_n = len;
         return 0;
+}
+
+int persistent_read_dir(const char *path, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
+        _cleanup_free_ char *why = NULL;
+        _cleanup_close_ int fd = -1;
+        int k;
+
+        *ret = NULL;
+        *ret_n = 0;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        k = fd < 0 ? negative_errno() : persistent_load(fd, ret, ret_n, &why);
+        if (k == -ENOMEM || k >= 0)
+                return k;
+        /* persistent_load()'s reasons name the file already. */
+        if ((why ? asprintf(ret_error, "%s: %s", path, why)
+                 : asprintf(ret_error, "%s/%s: %s", path, PERSISTENT_FILE, strerror(-k))) < 0)
+                return -ENOMEM;
+        return k;
 }

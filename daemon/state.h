@@ -37,12 +37,25 @@ int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_global
                char **ret_error);
 
 /* Persistent prepares: $STATE_DIRECTORY/persistent.json, a list of devices that are bound to
- * vfio-pci at start and whenever they appear. */
+ * vfio-pci at start and whenever they appear. Each records the card it was (its identity,
+ * persistent.h): another card at the address is not prepared in its place. Entries written
+ * before the subsystem ids and the group were recorded load without them (the *_known flags are
+ * false) and are checked on vendor and device alone. */
 typedef struct PersistentDevice {
         char address[PCI_ADDRESS_STRLEN];
         uint16_t vendor, device;
+        bool subsystem_known;
+        uint16_t subsystem_vendor, subsystem_device;
+        bool group_known;
+        uint32_t group;
 } PersistentDevice;
 
 #define PERSISTENT_FILE "persistent.json"
 int persistent_save(int dir_fd, const PersistentDevice *d, size_t n);
 int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error);
+
+/* persistent_load() of the state directory at path, for a reader that is not the daemon
+ * (--report): the directory is not created, and a missing one holds no prepares. Any other
+ * failure but -ENOMEM is returned with its reason in *ret_error ("path: reason"), and an empty
+ * list. */
+int persistent_read_dir(const char *path, PersistentDevice **ret, size_t *ret_n, char **ret_error);

@@ -70,7 +70,7 @@ check_PROGRAMS += tests/unit/test-model
 TESTS += tests/unit/test-model
 tests_unit_test_model_SOURCES = tests/unit/test-model.c \
 	daemon/model.c daemon/topology.c daemon/vfio-variant.c daemon/parallel.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c daemon/dmar.c \
-	daemon/dmar-json.c daemon/report.c daemon/pcinames.c \
+	daemon/dmar-json.c daemon/report.c daemon/persistent.c daemon/pcinames.c \
 	tests/fakesys.c tests/fakesys-host.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
 tests_unit_test_model_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_model_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
@@ -80,7 +80,7 @@ check_PROGRAMS += tests/unit/test-model-events
 TESTS += tests/unit/test-model-events
 tests_unit_test_model_events_SOURCES = tests/unit/test-model-events.c \
 	daemon/model.c daemon/topology.c daemon/vfio-variant.c daemon/parallel.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c daemon/dmar.c \
-	daemon/dmar-json.c daemon/report.c daemon/pcinames.c \
+	daemon/dmar-json.c daemon/report.c daemon/persistent.c daemon/pcinames.c \
 	tests/fakesys.c tests/fakesys-host.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
 tests_unit_test_model_events_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_model_events_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
@@ -90,7 +90,7 @@ check_PROGRAMS += tests/unit/test-scan
 TESTS += tests/unit/test-scan
 tests_unit_test_scan_SOURCES = tests/unit/test-scan.c \
 	daemon/model.c daemon/topology.c daemon/vfio-variant.c daemon/parallel.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c \
-	daemon/worker.c daemon/dmar.c daemon/dmar-json.c daemon/report.c daemon/pcinames.c
+	daemon/worker.c daemon/dmar.c daemon/dmar-json.c daemon/report.c daemon/persistent.c daemon/pcinames.c
 tests_unit_test_scan_CPPFLAGS = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'
 tests_unit_test_scan_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
 tests_unit_test_scan_LDADD = libfakesys.a libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS)
@@ -136,7 +136,7 @@ check_DATA = systemd/vfio-assignd.service
 # and the program needs no re-exec, so a valgrind run checks the tests themselves.
 # What the lease-world programs (lease-world.h) are built from.
 LEASE_WORLD_SRCS = tests/unit/lease-world.c tests/unit/lease-world.h \
-	daemon/lease.c daemon/lease-set.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c daemon/vfio-iommufd.c \
+	daemon/lease.c daemon/lease-set.c daemon/persistent.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c daemon/vfio-iommufd.c \
 	daemon/binding.c daemon/vfio.c daemon/sysfs.c \
 	daemon/worker.c daemon/topology.c daemon/vfio-variant.c daemon/parallel.c daemon/pcinames.c daemon/host.c daemon/dmar.c
 LEASE_WORLD_CPP = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'

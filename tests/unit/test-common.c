@@ -540,6 +540,7 @@ START_TEST(test_error_catalogue) {
                 { "BackendUnavailable", ENXIO },
                 { "NoMemory", ENOMEM },
                 { "DriverNotLoaded", ENOPKG },
+                { "IdentityChanged", EREMCHG },
         };
 
         ck_assert_int_eq(EXIT_OK, 0);
