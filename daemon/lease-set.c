@@ -155,6 +155,9 @@ static int persistent_update(LeaseSet *s, const Lease *l, bool add, bool keep) {
                         s->persistent = n;
                         n = &n[s->n_persistent++];
                         persistent_device_record(d, n);
+                        if (l->devices[i].vfio_driver &&
+                            strlen(l->devices[i].vfio_driver) < sizeof(n->vfio_driver))
+                                strcpy(n->vfio_driver, l->devices[i].vfio_driver);
                         for (size_t o = 0; keep && o < n_old; o++)
                                 if (streq(old[o].address, d->address) &&
                                     persistent_identity_matches(&old[o], d))
@@ -191,6 +194,24 @@ static int check_identity(LeaseSet *s, uint32_t group, LeaseError *err) {
                 return -EREMCHG;
         }
         return 0;
+}
+
+/* Members the early-prepare udev rule kept from their host driver: the card of a persistent
+ * prepare, its override on a VFIO driver, and no driver or a VFIO one. What they are on is no
+ * driver to give them back to; the release lets drivers_probe find theirs. */
+static void mark_early_prepared(const LeaseSet *s, Lease *l) {
+        for (size_t i = 0; i < l->n_devices; i++) {
+                LeaseDevice *ld = &l->devices[i];
+                const PersistentDevice *pd = lease_set_find_persistent(s, ld->address);
+                const Device *d = topology_find_device(s->ctx.model->topology, ld->address);
+
+                if (ld->bridge || !pd || !d || !persistent_identity_matches(pd, d) ||
+                    !driver_is_vfio(d->driver_override) ||
+                    (ld->original_driver && !driver_is_vfio(ld->original_driver)))
+                        continue;
+                ld->original_driver = mfree(ld->original_driver);
+                ld->restore_probe = true;
+        }
 }
 
 /* Nothing is bound unattended without a guard's yes. */
@@ -266,6 +287,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
         k = lease_new(&c, req->kind, req->group, s->next_id, &l, err);
         if (k < 0)
                 return k;
+        mark_early_prepared(s, l);
         if (req->holder && !(l->holder = strdup(req->holder))) {
                 lease_free(l);
                 return -ENOMEM;

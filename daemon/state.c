@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "json-util.h"
+#include "names.h"
 #include "state.h"
 #include "util.h"
 
@@ -132,6 +133,8 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
                 if (l->devices[i].vfio_driver)
                         k |= json_add_string(d, "vfio_driver", l->devices[i].vfio_driver);
                 k |= json_add_new(d, "bridge", json_object_new_boolean(l->devices[i].bridge));
+                if (l->devices[i].restore_probe)
+                        k |= json_add_new(d, "restore_probe", json_object_new_boolean(true));
         }
         if (k)
                 return -ENOMEM;
@@ -405,6 +408,10 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
                       !filename_is_valid(vfio_drv))))
                         return bad(ret_error, "leases[%zu].devices[%zu]: missing or invalid fields",
                                    index, i);
+                if (get_optional_bool(d, "restore_probe", &ld->restore_probe) < 0)
+                        return bad(ret_error,
+                                   "leases[%zu].devices[%zu].restore_probe: not a boolean", index,
+                                   i);
                 strcpy(ld->address, addr);
                 ld->bridge = json_object_get_boolean(b);
                 if (drv && !(ld->original_driver = strdup(drv)))
@@ -476,6 +483,32 @@ fail:
         return k;
 }
 
+static int early_prepare_save(int dir_fd, const PersistentDevice *d, size_t n) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return -ENOMEM;
+        fputs("# vfio-assignd's persistent prepares, for its udev rule (vfio-assignd(8), EARLY\n"
+              "# PREPARE). Written by the daemon whenever they change: do not edit.\n"
+              "# address vendor device subsystem_vendor subsystem_device driver\n",
+              f);
+        for (size_t i = 0; i < n; i++) {
+                char sv[8] = "*", sd[8] = "*";
+
+                if (d[i].subsystem_known) {
+                        snprintf(sv, sizeof(sv), "%04x", d[i].subsystem_vendor);
+                        snprintf(sd, sizeof(sd), "%04x", d[i].subsystem_device);
+                }
+                fprintf(f, "%s %04x %04x %s %s %s\n", d[i].address, d[i].vendor, d[i].device, sv,
+                        sd, d[i].vfio_driver[0] ? d[i].vfio_driver : DRIVER_VFIO_PCI);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        return write_atomic(dir_fd, EARLY_PREPARE_FILE, text);
+}
+
 int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
         _cleanup_json_ json_object *root = json_object_new_object();
         struct json_object *arr = json_object_new_array();
@@ -508,11 +541,16 @@ int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
                 }
                 if (d[i].group_known)
                         k |= json_add_new(o, "group", json_object_new_int64(d[i].group));
+                if (d[i].vfio_driver[0])
+                        k |= json_add_string(o, "vfio_driver", d[i].vfio_driver);
         }
         if (k)
                 return -ENOMEM;
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
-        return text ? write_atomic(dir_fd, PERSISTENT_FILE, text) : -ENOMEM;
+        if (!text)
+                return -ENOMEM;
+        k = write_atomic(dir_fd, PERSISTENT_FILE, text);
+        return k < 0 ? k : early_prepare_save(dir_fd, d, n);
 }
 
 int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
@@ -542,7 +580,7 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
                 struct json_object *o = json_object_array_get_idx(arr, i);
                 bool has_sv = json_object_object_get_ex(o, "subsystem_vendor", NULL),
                      has_sd = json_object_object_get_ex(o, "subsystem_device", NULL);
-                const char *addr;
+                const char *addr, *drv;
                 uint16_t v, dv;
 
                 if (!json_object_is_type(o, json_type_object) ||
@@ -567,6 +605,14 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
                 if (d[i].group_known && get_u32(o, "group", &d[i].group) < 0)
                         return bad(ret_error, "%s: devices[%zu].group: not an IOMMU group number",
                                    PERSISTENT_FILE, i);
+                if (json_object_object_get_ex(o, "vfio_driver", NULL)) {
+                        if (get_string(o, "vfio_driver", false, &drv) < 0 ||
+                            !filename_is_valid(drv) || strlen(drv) >= sizeof(d[i].vfio_driver))
+                                return bad(ret_error,
+                                           "%s: devices[%zu].vfio_driver: not a driver name",
+                                           PERSISTENT_FILE, i);
+                        strcpy(d[i].vfio_driver, drv);
+                }
         }
         *ret = TAKE_PTR(d);
         *ret_n = len;

@@ -48,9 +48,16 @@ typedef struct PersistentDevice {
         uint16_t subsystem_vendor, subsystem_device;
         bool group_known;
         uint32_t group;
+        char vfio_driver[64]; /* the VFIO driver it goes to; "" is vfio-pci */
 } PersistentDevice;
 
 #define PERSISTENT_FILE "persistent.json"
+/* Writes persistent.json and, from the same list, EARLY_PREPARE_FILE (names.h) for the udev rule
+ * that sets driver_override before any host driver probes (vfio-assignd(8), EARLY PREPARE): one
+ * line per device, "ADDRESS VENDOR DEVICE SUBSYSTEM_VENDOR SUBSYSTEM_DEVICE DRIVER", ids in
+ * hex without 0x, "*" for subsystem ids an older file did not record. Both atomically, the
+ * early file second: a crash between them leaves the rule an older list, which the daemon
+ * corrects at its next write and verifies at start anyway. */
 int persistent_save(int dir_fd, const PersistentDevice *d, size_t n);
 int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error);
 

@@ -128,6 +128,8 @@ tests_unit_test_backend_LDADD = libbus.a $(MODEL_LIBS) $(CHECK_LIBS) -lpthread
 # The unit's hardening, scored offline.
 TESTS += tests/check-unit.sh
 EXTRA_DIST += tests/check-unit.sh
+TESTS += tests/check-early.sh
+EXTRA_DIST += tests/check-early.sh
 check_DATA = systemd/vfio-assignd.service
 
 # The lease transaction, the lease set and the state files (tests/unit/test-lease.c) on the kernel

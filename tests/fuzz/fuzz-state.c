@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lease.h"
+#include "names.h"
 #include "state.h"
 #include "util.h"
 
@@ -25,6 +26,7 @@ static char dir[] = "/tmp/fuzz-state.XXXXXX";
 static void remove_dir(void) {
         (void) unlinkat(dir_fd, STATE_FILE, 0);
         (void) unlinkat(dir_fd, PERSISTENT_FILE, 0);
+        (void) unlinkat(dir_fd, EARLY_PREPARE_FILE, 0);
         (void) rmdir(dir);
 }
 

@@ -3,7 +3,9 @@
  * model and a private bus: persistent.json records vendor, device, subsystem ids and group; after
  * a reboot with another card at the address (here: another subsystem_device), the daemon
  * prepares nothing there, says IdentityChanged in the log and in GetHostReport's "persistent"
- * list, and a caller's persistent prepare of the address accepts the new card. */
+ * list, and a caller's persistent prepare of the address accepts the new card. The file the
+ * early-prepare udev rule reads follows persistent.json, and a device the rule kept from its
+ * host driver is adopted at start and given back through drivers_probe. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +194,72 @@ START_TEST(test_old_entry_applied) {
 }
 END_TEST
 
+/* The boot with the early-prepare rule (systemd/udev/70-vfio-assignd.rules), as udev runs it
+ * at the device's "add", before the daemon: the helper finds the card in the daemon's file, the
+ * override is written, the helper's --probe binds vfio-pci. The host driver never binds; the
+ * daemon adopts the device at start and its release lets drivers_probe find the host driver. */
+START_TEST(test_early_prepared_adopted) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_ json_object *state = NULL, *entry = NULL;
+        _cleanup_free_ char *conf = NULL, *text = NULL, *script = NULL, *early = NULL;
+        _cleanup_free_ char *state_path = NULL;
+        json_object *lease, *devs;
+
+        case_start(Q35_HOST);
+        bus = bus_connect();
+        free(prepare(bus, SOLO5, true));
+        conf = path_join(C.state, EARLY_PREPARE_FILE);
+        text = read_file_or_abort(conf);
+        assert_contains(text, "\n" SOLO5 " 8086 10d3 8086 0000 vfio-pci\n");
+        daemon_stop();
+
+        /* Power off: no override, no driver, /run empty. */
+        mock_sh("echo > \"$1/" SYSFS_PCI_DEVICES "/" SOLO5 "/driver_override\"\n"
+                "echo " SOLO5 " > \"$1/" SYSFS_PCI_DRIVERS "/vfio-pci/unbind\"\n");
+        assert_on_host(SOLO5, NULL);
+        state_path = path_join(C.run, STATE_FILE);
+        ck_assert_int_eq(unlink(state_path), 0);
+        /* The rule's three steps, with the ids as udev passes them ($attr{...}). */
+        early = path_join(getenv("TOP_BUILDDIR") ?: ".", "vfio-assignd-early");
+        script = xasprintf("d=\"$1/" SYSFS_PCI_DEVICES "/" SOLO5 "\"\n"
+                           "out=$('%s' --file='%s' " SOLO5
+                           " $(cat \"$d/vendor\") $(cat \"$d/device\") "
+                           "$(cat \"$d/subsystem_vendor\") $(cat \"$d/subsystem_device\"))\n"
+                           "[ \"$out\" = " EARLY_PREPARE_ENV "=vfio-pci ]\n"
+                           "echo vfio-pci > \"$d/driver_override\"\n"
+                           "'%s' --probe --sysfs-root=\"$1\" " SOLO5 "\n",
+                           early, conf, early);
+        mock_sh(script);
+        assert_on_vfio(SOLO5);
+        assert_override(SOLO5, DRIVER_VFIO_PCI);
+
+        bus = sd_bus_flush_close_unref(bus);
+        daemon_start();
+        bus = bus_connect();
+        assert_on_vfio(SOLO5);
+        ck_assert_uint_eq(n_leases(), 1);
+        state = state_json();
+        lease = state_only_lease(state);
+        devs = jget(lease, "devices");
+        ck_assert_uint_eq(jlen(devs), 1);
+        /* vfio-pci is no driver to give it back to: the release probes. */
+        ck_assert_ptr_null(jstr_or_null(jidx(devs, 0), "original_driver"));
+        ck_assert(json_object_get_boolean(jget(jidx(devs, 0), "restore_probe")));
+        entry = report_persistent(bus, SOLO5);
+        ck_assert_str_eq(jstr_or_null(entry, "state"), "prepared");
+
+        unprepare(bus, SOLO5);
+        assert_on_host(SOLO5, SOLO_DRIVER);
+        assert_override(SOLO5, NULL);
+        json_object_put(state);
+        state = NULL;
+        text = mfree(text);
+        text = read_file_or_abort(conf);
+        ck_assert_msg(!strstr(text, SOLO5), "unprepared, still in %s:\n%s", conf, text);
+        case_end();
+}
+END_TEST
+
 static void persistent_setup(void) {
         world_setup("persistent");
 }
@@ -211,6 +279,7 @@ int main(void) {
         tcase_add_test(tc, test_identity_recorded);
         tcase_add_test(tc, test_identity_changed_not_prepared);
         tcase_add_test(tc, test_old_entry_applied);
+        tcase_add_test(tc, test_early_prepared_adopted);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);

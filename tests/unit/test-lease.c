@@ -1219,9 +1219,9 @@ START_TEST(test_untrusted_state_file) {
 }
 END_TEST
 
-/* The identity a persistent prepare records (subsystem ids, group) round-trips; an entry of an
- * older file has neither and loads with them unknown; half a subsystem pair or a group out of
- * range is refused. */
+/* The identity a persistent prepare records (subsystem ids, group) and its VFIO driver round-trip,
+ * and the early-prepare file follows; an entry of an older file has neither and loads with them
+ * unknown; half a subsystem pair, a group out of range or a driver that is no name is refused. */
 START_TEST(test_persistent_identity_fields) {
         const PersistentDevice list[] = {
                 { .address = NIC,
@@ -1231,7 +1231,8 @@ START_TEST(test_persistent_identity_fields) {
                   .subsystem_vendor = 0x15d9,
                   .subsystem_device = 0x0000,
                   .group_known = true,
-                  .group = NIC_GROUP },
+                  .group = NIC_GROUP,
+                  .vfio_driver = "igb_vfio_pci" },
                 { .address = GPU, .vendor = 0x10de, .device = 0x1b80 },
         };
         static const char *const bad_entries[] = {
@@ -1241,8 +1242,12 @@ START_TEST(test_persistent_identity_fields) {
                 "\"group\":-1",
                 "\"group\":4294967296",
                 "\"group\":\"3\"",
+                "\"vfio_driver\":\"../vfio-pci\"",
+                "\"vfio_driver\":\"a_name_longer_than_the_sixty_three_bytes_a_driver_name_may_be_here\"",
         };
         _cleanup_free_ char *path = xasprintf("%s/" PERSISTENT_FILE, state_dir);
+        _cleanup_free_ char *early_path = xasprintf("%s/" EARLY_PREPARE_FILE, state_dir);
+        _cleanup_free_ char *early = NULL;
         _cleanup_free_ PersistentDevice *pd = NULL;
         _cleanup_free_ char *error = NULL;
         _cleanup_close_ int dir_fd = -1;
@@ -1256,10 +1261,20 @@ START_TEST(test_persistent_identity_fields) {
         ck_assert_uint_eq(pd[0].subsystem_vendor, 0x15d9);
         ck_assert_uint_eq(pd[0].subsystem_device, 0x0000);
         ck_assert_uint_eq(pd[0].group, NIC_GROUP);
+        ck_assert_str_eq(pd[0].vfio_driver, "igb_vfio_pci");
         ck_assert(!pd[1].subsystem_known && !pd[1].group_known);
         ck_assert_uint_eq(pd[1].vendor, 0x10de);
         ck_assert_uint_eq(pd[1].device, 0x1b80);
+        ck_assert_str_eq(pd[1].vfio_driver, "");
         pd = mfree(pd);
+        /* The udev rule's list follows: the ids, "*" where none were recorded, the driver. */
+        early = read_text(early_path);
+        ck_assert_str_eq(
+                early, "# vfio-assignd's persistent prepares, for its udev rule (vfio-assignd(8), "
+                       "EARLY\n# PREPARE). Written by the daemon whenever they change: do not "
+                       "edit.\n# address vendor device subsystem_vendor subsystem_device "
+                       "driver\n" NIC " 8086 1533 15d9 0000 igb_vfio_pci\n" GPU
+                       " 10de 1b80 * * vfio-pci\n");
 
         /* As an older daemon wrote it: no subsystem ids, no group. */
         write_text(path,
