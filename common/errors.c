@@ -39,6 +39,7 @@ static const struct {
         [VA_ERROR_NO_MEMORY] = { ERROR_PREFIX "NoMemory", ENOMEM, EXIT_FAILED },
         [VA_ERROR_DRIVER_NOT_LOADED] = { ERROR_PREFIX "DriverNotLoaded", ENOPKG, EXIT_FAILED },
         [VA_ERROR_SRIOV_FAILED] = { ERROR_PREFIX "SriovFailed", EIO, EXIT_FAILED },
+        [VA_ERROR_IDENTITY_CHANGED] = { ERROR_PREFIX "IdentityChanged", EREMCHG, EXIT_FAILED },
 };
 
 const char *va_error_name(VaError e) {

@@ -44,6 +44,7 @@ typedef enum VaError {
         VA_ERROR_NO_MEMORY,
         VA_ERROR_DRIVER_NOT_LOADED,
         VA_ERROR_SRIOV_FAILED,
+        VA_ERROR_IDENTITY_CHANGED,
         _VA_ERROR_MAX, /* also: not one of ours */
 } VaError;
 

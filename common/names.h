@@ -48,6 +48,11 @@
 #define DEV_IOMMU "dev/iommu"
 
 #define DRIVER_VFIO_PCI "vfio-pci"
+/* The early-prepare file the daemon keeps in its state directory and the udev rule's helper
+ * (vfio-assignd-early) reads; the helper's default is the unit's StateDirectory=. */
+#define EARLY_PREPARE_FILE "early-prepare.conf"
+#define EARLY_PREPARE_PATH "/var/lib/vfio-assignd/" EARLY_PREPARE_FILE
+#define EARLY_PREPARE_ENV "VFIO_ASSIGND_DRIVER"
 #define DRIVER_PCIEPORT "pcieport"
 #define DRIVER_PCI_STUB "pci-stub"
 /* The VFIO variant drivers (drivers/vfio/pci/: mlx5_vfio_pci, hisi_acc_vfio_pci, pds_vfio_pci,

@@ -175,8 +175,8 @@ static int move_members(const SysRoot *r, const BindMember *m, size_t n, bool re
                 /* Restoring binds the recorded driver by name, which is exact: drivers_probe
                  * could pick another driver that also claims the id. No driver: left unbound, as
                  * it was found. */
-                if (target) {
-                        steps[n_w] = restore ? BIND_STEP_BIND : BIND_STEP_PROBE;
+                if (target || (restore && m[i].probe)) {
+                        steps[n_w] = restore && target ? BIND_STEP_BIND : BIND_STEP_PROBE;
                         owner[n_w] = i;
                         w[n_w++] = (WorkerWrite) { .path = p[i].bind, .value = m[i].address };
                 }
@@ -190,7 +190,7 @@ static int move_members(const SysRoot *r, const BindMember *m, size_t n, bool re
         for (i = 0; i < n; i++) {
                 const char *target = restore ? m[i].driver : vfio_target(&m[i]);
 
-                if (driver_is(current[i], target))
+                if (driver_is(current[i], target) || (restore && !target && m[i].probe))
                         continue;
                 k = verify_driver(r, m[i].address, target, timeout_usec);
                 if (k < 0) {

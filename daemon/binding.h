@@ -53,6 +53,10 @@ typedef struct BindMember {
         const char *address;
         const char *driver;      /* binding_restore_members(): the original driver (NULL: none) */
         const char *vfio_driver; /* binding_bind_vfio_members(): the VFIO driver (NULL: vfio-pci) */
+        /* binding_restore_members() with no driver: drivers_probe after clearing the override,
+         * so that the kernel binds the natural driver (the early-prepare rule kept it from ever
+         * binding, so none was recorded); whatever binds, or nothing, is right. */
+        bool probe;
 } BindMember;
 
 int binding_bind_vfio_members(const SysRoot *r, const BindMember *m, size_t n,

@@ -21,6 +21,7 @@ libmodel_a_SOURCES = \
 	daemon/holders.c daemon/holders.h \
 	daemon/lease.c daemon/lease.h \
 	daemon/state.c daemon/state.h \
+	daemon/persistent.c daemon/persistent.h \
 	daemon/lease-set.c daemon/lease-set.h \
 	daemon/mempool.c daemon/mempool.h \
 	daemon/region.c daemon/region.h \
@@ -75,6 +76,16 @@ tests_fuzz_fuzz_variant_LDADD = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) -lpthr
 endif
 EXTRA_DIST += tests/fuzz/corpus/variant
 
+# The early-prepare udev rule's helper (daemon/early.c) and the rule.
+libexec_PROGRAMS = vfio-assignd-early
+vfio_assignd_early_SOURCES = daemon/early.c
+vfio_assignd_early_LDADD = libcommon.a
+udevrules_DATA = systemd/udev/70-vfio-assignd.rules
+EXTRA_DIST += systemd/udev/70-vfio-assignd.rules.in
+CLEANFILES += systemd/udev/70-vfio-assignd.rules
+systemd/udev/70-vfio-assignd.rules: systemd/udev/70-vfio-assignd.rules.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) systemd/udev && $(subst_paths) < $(srcdir)/systemd/udev/70-vfio-assignd.rules.in > $@
+
 sbin_PROGRAMS += vfio-assignd
 vfio_assignd_SOURCES = daemon/main.c
 vfio_assignd_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
@@ -90,7 +101,8 @@ EXTRA_DIST += dbus/org.vfioassign1.conf dbus/org.vfioassign1.service.in systemd/
 	dbus/org.vfioassign1.xml
 CLEANFILES += dbus/org.vfioassign1.service systemd/vfio-assignd.service
 
-subst_paths = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@bindir[@]|$(bindir)|g'
+subst_paths = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@bindir[@]|$(bindir)|g' \
+	-e 's|@libexecdir[@]|$(libexecdir)|g'
 dbus/org.vfioassign1.service: dbus/org.vfioassign1.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) dbus && $(subst_paths) < $(srcdir)/dbus/org.vfioassign1.service.in > $@
 systemd/vfio-assignd.service: systemd/vfio-assignd.service.in Makefile

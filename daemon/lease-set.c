@@ -9,6 +9,7 @@
 
 #include "lease-set.h"
 #include "names.h"
+#include "persistent.h"
 #include "util.h"
 
 static int save_cb(void *userdata) {
@@ -124,13 +125,21 @@ static void forget(LeaseSet *s, Lease *l) {
         lease_free(l);
 }
 
-static int persistent_update(LeaseSet *s, const Lease *l, bool add) {
-        size_t j = 0;
+/* Drops this lease's devices from the persistent list, then (when adding) records them again as
+ * they are now. keep: a record of the same card stays as it was (the daemon prepares on its own:
+ * only a caller's prepare replaces a record, so a group number that changed stays visible). */
+static int persistent_update(LeaseSet *s, const Lease *l, bool add, bool keep) {
+        _cleanup_free_ PersistentDevice *old = NULL;
+        size_t j = 0, n_old = 0;
 
-        /* Drop this lease's devices, then (when adding) append them with their ids. */
+        old = calloc(l->n_devices + 1, sizeof(*old));
+        if (!old)
+                return -ENOMEM;
         for (size_t i = 0; i < s->n_persistent; i++)
                 if (!lease_has_device(l, s->persistent[i].address))
                         s->persistent[j++] = s->persistent[i];
+                else if (n_old < l->n_devices)
+                        old[n_old++] = s->persistent[i];
         s->n_persistent = j;
         if (add)
                 for (size_t i = 0; i < l->n_devices; i++) {
@@ -144,12 +153,65 @@ static int persistent_update(LeaseSet *s, const Lease *l, bool add) {
                         if (!n)
                                 return -ENOMEM;
                         s->persistent = n;
-                        n[s->n_persistent] = (PersistentDevice) { .vendor = d->vendor,
-                                                                  .device = d->device };
-                        strcpy(n[s->n_persistent].address, d->address);
-                        s->n_persistent++;
+                        n = &n[s->n_persistent++];
+                        persistent_device_record(d, n);
+                        if (l->devices[i].vfio_driver &&
+                            strlen(l->devices[i].vfio_driver) < sizeof(n->vfio_driver))
+                                strcpy(n->vfio_driver, l->devices[i].vfio_driver);
+                        for (size_t o = 0; keep && o < n_old; o++)
+                                if (streq(old[o].address, d->address) &&
+                                    persistent_identity_matches(&old[o], d))
+                                        *n = old[o];
                 }
         return persistent_save(s->state_fd, s->persistent, s->n_persistent);
+}
+
+const PersistentDevice *lease_set_find_persistent(const LeaseSet *s, const char *address) {
+        for (size_t i = 0; i < s->n_persistent; i++)
+                if (streq(s->persistent[i].address, address))
+                        return &s->persistent[i];
+        return NULL;
+}
+
+/* A prepare the daemon makes on its own from persistent.json binds no member that is another
+ * card than the one recorded at its address (the caller's own prepare replaces the records). */
+static int check_identity(LeaseSet *s, uint32_t group, LeaseError *err) {
+        const Group *g = topology_find_group(s->ctx.model->topology, group);
+
+        for (char **a = g ? g->devices : NULL; a && *a; a++) {
+                const PersistentDevice *pd = lease_set_find_persistent(s, *a);
+                const Device *d = topology_find_device(s->ctx.model->topology, *a);
+                char *message;
+
+                if (!pd || !d || persistent_identity_matches(pd, d))
+                        continue;
+                if (persistent_identity_message(pd, d, &message) < 0)
+                        return -ENOMEM;
+                lease_error_clear(err);
+                *err = (LeaseError) { .error = -EREMCHG,
+                                      .code = VA_ERROR_IDENTITY_CHANGED,
+                                      .message = message };
+                return -EREMCHG;
+        }
+        return 0;
+}
+
+/* Members the early-prepare udev rule kept from their host driver: the card of a persistent
+ * prepare, its override on a VFIO driver, and no driver or a VFIO one. What they are on is no
+ * driver to give them back to; the release lets drivers_probe find theirs. */
+static void mark_early_prepared(const LeaseSet *s, Lease *l) {
+        for (size_t i = 0; i < l->n_devices; i++) {
+                LeaseDevice *ld = &l->devices[i];
+                const PersistentDevice *pd = lease_set_find_persistent(s, ld->address);
+                const Device *d = topology_find_device(s->ctx.model->topology, ld->address);
+
+                if (ld->bridge || !pd || !d || !persistent_identity_matches(pd, d) ||
+                    !driver_is_vfio(d->driver_override) ||
+                    (ld->original_driver && !driver_is_vfio(ld->original_driver)))
+                        continue;
+                ld->original_driver = mfree(ld->original_driver);
+                ld->restore_probe = true;
+        }
 }
 
 /* Nothing is bound unattended without a guard's yes. */
@@ -203,6 +265,11 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                         err->message = NULL;
                 return -EBUSY;
         }
+        if (req->unattended && req->persistent) {
+                k = check_identity(s, req->group, err);
+                if (k < 0)
+                        return k;
+        }
         if (req->unattended) {
                 _cleanup_free_ char *why = NULL;
 
@@ -220,6 +287,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
         k = lease_new(&c, req->kind, req->group, s->next_id, &l, err);
         if (k < 0)
                 return k;
+        mark_early_prepared(s, l);
         if (req->holder && !(l->holder = strdup(req->holder))) {
                 lease_free(l);
                 return -ENOMEM;
@@ -285,7 +353,7 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                 return k;
         }
         if (l->persistent) {
-                k = persistent_update(s, l, true);
+                k = persistent_update(s, l, true, req->unattended);
                 if (k < 0) {
                         lease_error_clear(err);
                         err->error = k;
@@ -313,7 +381,7 @@ int lease_set_release(LeaseSet *s, Lease *l, LeaseError *err) {
         if (k < 0)
                 return k;
         if (persistent)
-                (void) persistent_update(s, l, false);
+                (void) persistent_update(s, l, false, false);
         forget(s, l);
         return lease_set_save(s);
 }
@@ -364,20 +432,21 @@ static int prepare_persistent(LeaseSet *s, char ***log) {
                 LeaseRequest req = { .kind = LEASE_PREPARE,
                                      .persistent = true,
                                      .unattended = true };
+                _cleanup_free_ char *message = NULL;
+                PersistentState state;
                 LeaseError err = {};
                 Lease *l;
 
-                /* Another card at the address (Proxmox's mapping check): never prepared in its
-                 * place, and said. */
-                if (d && d->ids_known && (d->vendor != pd->vendor || d->device != pd->device)) {
-                        if (log_line(log,
-                                     "persistent prepare of %s not applied: the device there is "
-                                     "%04x:%04x, it was %04x:%04x when it was prepared (another "
-                                     "card at that address); unprepare it, or prepare the new one",
-                                     d->address, d->vendor, d->device, pd->vendor, pd->device) < 0)
-                                return -ENOMEM;
+                /* Another card at the address (Proxmox's mapping check) is never prepared in its
+                 * place (lease_set_acquire() checks every member of the group), and said; so is
+                 * a group number that changed under the same card. */
+                k = persistent_state(s->ctx.model->topology, pd, &state, &message);
+                if (k < 0)
+                        return k;
+                if (message && log_line(log, "%s", message) < 0)
+                        return -ENOMEM;
+                if (state == PERSISTENT_IDENTITY_CHANGED)
                         continue;
-                }
                 if (!d || d->group < 0 || !d->ids_known ||
                     lease_set_find_group(s, (uint32_t) d->group))
                         continue;
@@ -480,7 +549,7 @@ int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn aliv
                 }
                 lease_error_clear(&err);
                 if (l->persistent)
-                        (void) persistent_update(s, l, false);
+                        (void) persistent_update(s, l, false, false);
                 forget(s, l);
         }
         (void) lease_set_save(s);
@@ -615,7 +684,7 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
         if (k < 0)
                 return k;
         if (l->persistent)
-                (void) persistent_update(s, l, true);
+                (void) persistent_update(s, l, true, true);
         if (ld->bridge)
                 return asprintf(ret_message,
                                 "%s appeared in leased IOMMU group %" PRIu32
@@ -643,9 +712,7 @@ int lease_set_add_member(LeaseSet *s, const Device *d, char **ret_message) {
 
 bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor,
                              uint16_t device) {
-        for (size_t i = 0; i < s->n_persistent; i++)
-                if (streq(s->persistent[i].address, address) && s->persistent[i].vendor == vendor &&
-                    s->persistent[i].device == device)
-                        return true;
-        return false;
+        const PersistentDevice *pd = lease_set_find_persistent(s, address);
+
+        return pd && pd->vendor == vendor && pd->device == device;
 }

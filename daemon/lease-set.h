@@ -95,6 +95,9 @@ int lease_set_allow_unsafe_interrupts(LeaseSet *s);
  * (Lease.unsafe_interrupts). 1 when it was cleared, 0 when nothing was to be done. */
 int lease_set_drop_unsafe_interrupts(LeaseSet *s);
 
-/* Persistent prepares: whether address is one, and setting driver_override for it on "add". */
+/* The persistent prepare recorded at address, whatever card is there now; NULL: none. The
+ * daemon prepares it on "add" (lease_set_acquire() refuses another card, IdentityChanged). */
+const PersistentDevice *lease_set_find_persistent(const LeaseSet *s, const char *address);
+/* Whether address is a persistent prepare of the card vendor:device. */
 bool lease_set_is_persistent(const LeaseSet *s, const char *address, uint16_t vendor,
                              uint16_t device);

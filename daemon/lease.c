@@ -189,7 +189,8 @@ static int bind_members(const Lease *l, size_t n, BindMember **ret,
                         devices[k] = &l->devices[i];
                         m[k++] = (BindMember) { .address = l->devices[i].address,
                                                 .driver = l->devices[i].original_driver,
-                                                .vfio_driver = l->devices[i].vfio_driver };
+                                                .vfio_driver = l->devices[i].vfio_driver,
+                                                .probe = l->devices[i].restore_probe };
                 }
         *ret = m;
         *ret_devices = TAKE_PTR(devices);

@@ -38,6 +38,9 @@ typedef struct LeaseDevice {
                                 * saved before the first write; NULL: vfio-pci (bridges, and
                                 * state files from before variants) */
         bool bridge;           /* left on its driver (pcieport) */
+        /* No host driver ever bound it (the early-prepare udev rule set its override at "add"):
+         * the release clears the override and lets drivers_probe find its driver. */
+        bool restore_probe;
 } LeaseDevice;
 
 /* The member's VFIO driver: its vfio_driver, or vfio-pci. */

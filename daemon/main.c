@@ -17,6 +17,7 @@
 #include "introspect.h"
 #include "log.h"
 #include "names.h"
+#include "state.h"
 #include "report.h"
 #include "util.h"
 #include "worker.h"
@@ -202,8 +203,15 @@ static int model_open(Model **ret) {
         return 0;
 }
 
+static const char *state_dir(void) {
+        return arg_state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/vfio-assignd";
+}
+
 static int run_report(void) {
         _cleanup_(model_freep) Model *m = NULL;
+        _cleanup_free_ PersistentDevice *persistent = NULL;
+        _cleanup_free_ char *error = NULL;
+        ReportPersistent p = {};
         int k;
 
         k = model_open(&m);
@@ -212,7 +220,14 @@ static int run_report(void) {
         k = model_load(m);
         if (k < 0)
                 return log_error_errno(k, "Cannot read the host: %m");
-        k = report_write(m, NULL, NULL, stdout);
+        /* The daemon's persistent prepares too, so that the report is the daemon's; what keeps
+         * them from being read (not root) is said in the report. */
+        k = persistent_read_dir(state_dir(), &persistent, &p.n, &error);
+        if (k == -ENOMEM)
+                return log_error_errno(k, "Cannot read the persistent prepares: %m");
+        p.devices = persistent;
+        p.error = error;
+        k = report_write(m, NULL, NULL, &p, stdout);
         if (k >= 0 && fflush(stdout) != 0)
                 k = -EIO;
         if (k < 0)
@@ -258,7 +273,7 @@ static int run_daemon(void) {
                                  (char *) POLICY_DIR_RUN, NULL };
         const ManagerPaths paths = {
                 .runtime_dir = arg_runtime_dir ?: getenv("RUNTIME_DIRECTORY") ?: "/run/vfio-assignd",
-                .state_dir = arg_state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/vfio-assignd",
+                .state_dir = state_dir(),
                 .uevent_fifo = arg_uevent_fifo,
         };
         sigset_t mask;

@@ -84,8 +84,11 @@ static const char *running_job(const void *userdata, uint32_t group) {
 }
 
 int manager_host_report(Manager *d, char **ret) {
+        ReportPersistent p = { .devices = d->leases ? d->leases->persistent : NULL,
+                               .n = d->leases ? d->leases->n_persistent : 0 };
+
         manager_refresh_host(d, true);
-        return report_to_string(d->model, running_job, d, ret);
+        return report_to_string(d->model, running_job, d, &p, ret);
 }
 
 /* No policy could be loaded at start: what a rule in the unreadable file would decide is not
@@ -323,7 +326,10 @@ static void acquire_done(Job *j) {
                 if (l)
                         lease_appeared(d, l);
                 if (a->result < 0) {
-                        log_warning("%s of IOMMU group %" PRIu32 " failed: %s", what, j->group,
+                        /* Named as a caller would get it: the daemon's own prepares have
+                         * none, and the log is where they are read. */
+                        log_warning("%s of IOMMU group %" PRIu32 " failed (%s): %s", what, j->group,
+                                    va_error_name(a->err.code),
                                     a->err.message ?: strerror(-a->result));
                         if (!a->err.error)
                                 a->err.error = a->result;
@@ -876,7 +882,9 @@ static int enforce_device(Manager *d, const char *action, const char *address, E
         }
         if (!device_is_endpoint(dev))
                 return 0;
-        ret->persistent = lease_set_is_persistent(d->leases, address, dev->vendor, dev->device);
+        /* Whatever card is there: another one than recorded is refused by the prepare, which
+         * says so in the log (IdentityChanged). */
+        ret->persistent = lease_set_find_persistent(d->leases, address) != NULL;
         ret->prepare = ret->persistent || policy_prepare_at_boot(d->policy, dev);
         return 0;
 }
@@ -895,7 +903,7 @@ static bool may_need_enforcement(Manager *d, const char *action, const char *add
         if (!streq(action, "add") || dev->group < 0)
                 return false;
         return lease_set_find_group(d->leases, (uint32_t) dev->group) ||
-               lease_set_is_persistent(d->leases, address, dev->vendor, dev->device) ||
+               lease_set_find_persistent(d->leases, address) ||
                policy_prepare_at_boot(d->policy, dev);
 }
 

@@ -3,11 +3,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dmar.h"
 #include "json-util.h"
 #include "json-writer.h"
 #include "names.h"
+#include "persistent.h"
 #include "report.h"
 #include "util.h"
 
@@ -276,7 +278,74 @@ static int dmar_json(const Model *m, struct json_object **ret) {
         return 0;
 }
 
-int report_write(const Model *m, ReportJobFn job, const void *userdata, FILE *f) {
+static int compare_persistent(const void *a, const void *b) {
+        return strcmp(((const PersistentDevice *) a)->address,
+                      ((const PersistentDevice *) b)->address);
+}
+
+static void write_id(JsonWriter *w, const char *key, bool known, uint16_t id) {
+        json_write_key(w, key);
+        if (known)
+                json_write_hex(w, 4, id);
+        else
+                json_write_null(w);
+}
+
+/* One persistent prepare: what was recorded, and what is at the address now. */
+static int write_persistent(JsonWriter *w, const Topology *t, const PersistentDevice *pd) {
+        _cleanup_free_ char *message = NULL;
+        PersistentState state;
+        int k;
+
+        k = persistent_state(t, pd, &state, &message);
+        if (k < 0)
+                return k;
+        json_write_begin_object(w);
+        json_write_key(w, "address");
+        json_write_string(w, pd->address);
+        write_id(w, "vendor", true, pd->vendor);
+        write_id(w, "device", true, pd->device);
+        write_id(w, "subsystem_vendor", pd->subsystem_known, pd->subsystem_vendor);
+        write_id(w, "subsystem_device", pd->subsystem_known, pd->subsystem_device);
+        write_optional(w, "group", pd->group_known ? (int64_t) pd->group : -1);
+        json_write_key(w, "state");
+        json_write_string(w, persistent_state_to_string(state));
+        json_write_key(w, "error");
+        json_write_string(w, state == PERSISTENT_IDENTITY_CHANGED
+                                     ? va_error_name(VA_ERROR_IDENTITY_CHANGED)
+                                     : NULL);
+        json_write_key(w, "message");
+        json_write_string(w, message);
+        json_write_end_object(w);
+        return 0;
+}
+
+static int write_persistent_list(FILE *f, const Topology *t, const ReportPersistent *p) {
+        _cleanup_free_ PersistentDevice *sorted = NULL;
+        size_t n = p ? p->n : 0;
+        int k;
+
+        sorted = calloc(n + 1, sizeof(*sorted));
+        if (!sorted)
+                return -ENOMEM;
+        if (n)
+                memcpy(sorted, p->devices, n * sizeof(*sorted));
+        qsort(sorted, n, sizeof(*sorted), compare_persistent);
+        fputs(",\n\"persistent\":[", f);
+        for (size_t i = 0; i < n; i++) {
+                JsonWriter w = json_writer_init(f);
+
+                fputs(i ? ",\n" : "\n", f);
+                k = write_persistent(&w, t, &sorted[i]);
+                if (k < 0)
+                        return k;
+        }
+        fputs("]", f);
+        return 0;
+}
+
+int report_write(const Model *m, ReportJobFn job, const void *userdata, const ReportPersistent *p,
+                 FILE *f) {
         _cleanup_json_ json_object *host = NULL, *dmar = NULL;
         const Topology *t = m->topology;
         int k;
@@ -284,6 +353,10 @@ int report_write(const Model *m, ReportJobFn job, const void *userdata, FILE *f)
         k = report_host_json(m, &host);
         if (k < 0)
                 return k;
+        if (p && p->error &&
+            json_append_new(json_object_object_get(host, "errors"),
+                            json_object_new_string(p->error)) < 0)
+                return -ENOMEM;
         k = dmar_json(m, &dmar);
         if (k < 0)
                 return k;
@@ -310,11 +383,16 @@ int report_write(const Model *m, ReportJobFn job, const void *userdata, FILE *f)
                 fputs(i ? ",\n" : "\n", f);
                 write_device(&w, t->devices[i]);
         }
-        fputs("]}\n", f);
+        fputs("]", f);
+        k = write_persistent_list(f, t, p);
+        if (k < 0)
+                return k;
+        fputs("}\n", f);
         return ferror(f) ? -EIO : 0;
 }
 
-int report_to_string(const Model *m, ReportJobFn job, const void *userdata, char **ret) {
+int report_to_string(const Model *m, ReportJobFn job, const void *userdata,
+                     const ReportPersistent *p, char **ret) {
         char *buf = NULL;
         size_t size = 0;
         FILE *f;
@@ -323,7 +401,7 @@ int report_to_string(const Model *m, ReportJobFn job, const void *userdata, char
         f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
-        k = report_write(m, job, userdata, f);
+        k = report_write(m, job, userdata, p, f);
         if (fclose(f) != 0 && k >= 0)
                 k = -ENOMEM;
         if (k < 0) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "model.h"
+#include "state.h"
 
 struct json_object;
 
@@ -15,9 +16,19 @@ typedef const char *(*ReportJobFn)(const void *userdata, uint32_t group);
  * so that a host with thousands of devices never needs the whole document in memory at once.
  * job (NULL for --report): a group with a running job has a "job" key; an idle host's report is
  * the same from the daemon and from --report. */
-int report_write(const Model *m, ReportJobFn job, const void *userdata, FILE *f);
+/* The persistent prepares the report lists with their state (persistent.h): the daemon's, or
+ * those persistent.json names for --report; error: why they could not be read (a line of
+ * host.errors), else NULL. A NULL ReportPersistent lists none. */
+typedef struct ReportPersistent {
+        const PersistentDevice *devices;
+        size_t n;
+        const char *error;
+} ReportPersistent;
+int report_write(const Model *m, ReportJobFn job, const void *userdata, const ReportPersistent *p,
+                 FILE *f);
 /* The same document in a malloc'd string (for GetHostReport). */
-int report_to_string(const Model *m, ReportJobFn job, const void *userdata, char **ret);
+int report_to_string(const Model *m, ReportJobFn job, const void *userdata,
+                     const ReportPersistent *p, char **ret);
 
 /* Pieces, for the bus glue and tests. job: the group's running job, NULL for none. */
 int report_host_json(const Model *m, struct json_object **ret);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "json-util.h"
+#include "names.h"
 #include "state.h"
 #include "util.h"
 
@@ -132,6 +133,8 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
                 if (l->devices[i].vfio_driver)
                         k |= json_add_string(d, "vfio_driver", l->devices[i].vfio_driver);
                 k |= json_add_new(d, "bridge", json_object_new_boolean(l->devices[i].bridge));
+                if (l->devices[i].restore_probe)
+                        k |= json_add_new(d, "restore_probe", json_object_new_boolean(true));
         }
         if (k)
                 return -ENOMEM;
@@ -280,6 +283,17 @@ static int get_string(struct json_object *o, const char *key, bool nullable, con
         return 0;
 }
 
+/* A PCI id as persistent.json writes it: "0x8086". */
+static int get_id(struct json_object *o, const char *key, uint16_t *ret) {
+        const char *s;
+        uint32_t v;
+
+        if (get_string(o, key, false, &s) < 0 || safe_atou32(s, 0, &v) < 0 || v > 0xffff)
+                return -EBADMSG;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
 /* Absent is false: older files do not have the key. */
 static int get_optional_bool(struct json_object *o, const char *key, bool *ret) {
         struct json_object *v;
@@ -394,6 +408,10 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
                       !filename_is_valid(vfio_drv))))
                         return bad(ret_error, "leases[%zu].devices[%zu]: missing or invalid fields",
                                    index, i);
+                if (get_optional_bool(d, "restore_probe", &ld->restore_probe) < 0)
+                        return bad(ret_error,
+                                   "leases[%zu].devices[%zu].restore_probe: not a boolean", index,
+                                   i);
                 strcpy(ld->address, addr);
                 ld->bridge = json_object_get_boolean(b);
                 if (drv && !(ld->original_driver = strdup(drv)))
@@ -465,6 +483,32 @@ fail:
         return k;
 }
 
+static int early_prepare_save(int dir_fd, const PersistentDevice *d, size_t n) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return -ENOMEM;
+        fputs("# vfio-assignd's persistent prepares, for its udev rule (vfio-assignd(8), EARLY\n"
+              "# PREPARE). Written by the daemon whenever they change: do not edit.\n"
+              "# address vendor device subsystem_vendor subsystem_device driver\n",
+              f);
+        for (size_t i = 0; i < n; i++) {
+                char sv[8] = "*", sd[8] = "*";
+
+                if (d[i].subsystem_known) {
+                        snprintf(sv, sizeof(sv), "%04x", d[i].subsystem_vendor);
+                        snprintf(sd, sizeof(sd), "%04x", d[i].subsystem_device);
+                }
+                fprintf(f, "%s %04x %04x %s %s %s\n", d[i].address, d[i].vendor, d[i].device, sv,
+                        sd, d[i].vfio_driver[0] ? d[i].vfio_driver : DRIVER_VFIO_PCI);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        return state_write_file(dir_fd, EARLY_PREPARE_FILE, text);
+}
+
 int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
         _cleanup_json_ json_object *root = json_object_new_object();
         struct json_object *arr = json_object_new_array();
@@ -489,11 +533,24 @@ int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
                 k |= json_add_new(o, "vendor", json_object_new_string(id));
                 snprintf(id, sizeof(id), "0x%04x", d[i].device);
                 k |= json_add_new(o, "device", json_object_new_string(id));
+                if (d[i].subsystem_known) {
+                        snprintf(id, sizeof(id), "0x%04x", d[i].subsystem_vendor);
+                        k |= json_add_new(o, "subsystem_vendor", json_object_new_string(id));
+                        snprintf(id, sizeof(id), "0x%04x", d[i].subsystem_device);
+                        k |= json_add_new(o, "subsystem_device", json_object_new_string(id));
+                }
+                if (d[i].group_known)
+                        k |= json_add_new(o, "group", json_object_new_int64(d[i].group));
+                if (d[i].vfio_driver[0])
+                        k |= json_add_string(o, "vfio_driver", d[i].vfio_driver);
         }
         if (k)
                 return -ENOMEM;
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
-        return text ? state_write_file(dir_fd, PERSISTENT_FILE, text) : -ENOMEM;
+        if (!text)
+                return -ENOMEM;
+        k = state_write_file(dir_fd, PERSISTENT_FILE, text);
+        return k < 0 ? k : early_prepare_save(dir_fd, d, n);
 }
 
 int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
@@ -521,21 +578,63 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
                 return -ENOMEM;
         for (size_t i = 0; i < len; i++) {
                 struct json_object *o = json_object_array_get_idx(arr, i);
-                const char *addr, *vendor, *device;
-                uint32_t v, dv;
+                bool has_sv = json_object_object_get_ex(o, "subsystem_vendor", NULL),
+                     has_sd = json_object_object_get_ex(o, "subsystem_device", NULL);
+                const char *addr, *drv;
+                uint16_t v, dv;
 
                 if (!json_object_is_type(o, json_type_object) ||
                     get_string(o, "address", false, &addr) < 0 || !pci_address_is_canonical(addr) ||
-                    get_string(o, "vendor", false, &vendor) < 0 ||
-                    get_string(o, "device", false, &device) < 0 || safe_atou32(vendor, 0, &v) < 0 ||
-                    v > 0xffff || safe_atou32(device, 0, &dv) < 0 || dv > 0xffff)
+                    get_id(o, "vendor", &v) < 0 || get_id(o, "device", &dv) < 0)
                         return bad(ret_error, "%s: devices[%zu]: missing or invalid fields",
                                    PERSISTENT_FILE, i);
                 strcpy(d[i].address, addr);
-                d[i].vendor = (uint16_t) v;
-                d[i].device = (uint16_t) dv;
+                d[i].vendor = v;
+                d[i].device = dv;
+                /* Absent in files older than the identity check; one without the other is no
+                 * file this daemon wrote. */
+                if (has_sv != has_sd ||
+                    (has_sv && (get_id(o, "subsystem_vendor", &d[i].subsystem_vendor) < 0 ||
+                                get_id(o, "subsystem_device", &d[i].subsystem_device) < 0)))
+                        return bad(ret_error,
+                                   "%s: devices[%zu]: subsystem_vendor and subsystem_device: "
+                                   "both or neither, each a 16-bit id",
+                                   PERSISTENT_FILE, i);
+                d[i].subsystem_known = has_sv;
+                d[i].group_known = json_object_object_get_ex(o, "group", NULL);
+                if (d[i].group_known && get_u32(o, "group", &d[i].group) < 0)
+                        return bad(ret_error, "%s: devices[%zu].group: not an IOMMU group number",
+                                   PERSISTENT_FILE, i);
+                if (json_object_object_get_ex(o, "vfio_driver", NULL)) {
+                        if (get_string(o, "vfio_driver", false, &drv) < 0 ||
+                            !filename_is_valid(drv) || strlen(drv) >= sizeof(d[i].vfio_driver))
+                                return bad(ret_error,
+                                           "%s: devices[%zu].vfio_driver: not a driver name",
+                                           PERSISTENT_FILE, i);
+                        strcpy(d[i].vfio_driver, drv);
+                }
         }
         *ret = TAKE_PTR(d);
         *ret_n = len;
         return 0;
+}
+
+int persistent_read_dir(const char *path, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
+        _cleanup_free_ char *why = NULL;
+        _cleanup_close_ int fd = -1;
+        int k;
+
+        *ret = NULL;
+        *ret_n = 0;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        k = fd < 0 ? negative_errno() : persistent_load(fd, ret, ret_n, &why);
+        if (k == -ENOMEM || k >= 0)
+                return k;
+        /* persistent_load()'s reasons name the file already. */
+        if ((why ? asprintf(ret_error, "%s: %s", path, why)
+                 : asprintf(ret_error, "%s/%s: %s", path, PERSISTENT_FILE, strerror(-k))) < 0)
+                return -ENOMEM;
+        return k;
 }

@@ -46,12 +46,32 @@ int state_load(int dir_fd, Lease ***ret, size_t *ret_n, StateGlobals *ret_global
                char **ret_error);
 
 /* Persistent prepares: $STATE_DIRECTORY/persistent.json, a list of devices that are bound to
- * vfio-pci at start and whenever they appear. */
+ * vfio-pci at start and whenever they appear. Each records the card it was (its identity,
+ * persistent.h): another card at the address is not prepared in its place. Entries written
+ * before the subsystem ids and the group were recorded load without them (the *_known flags are
+ * false) and are checked on vendor and device alone. */
 typedef struct PersistentDevice {
         char address[PCI_ADDRESS_STRLEN];
         uint16_t vendor, device;
+        bool subsystem_known;
+        uint16_t subsystem_vendor, subsystem_device;
+        bool group_known;
+        uint32_t group;
+        char vfio_driver[64]; /* the VFIO driver it goes to; "" is vfio-pci */
 } PersistentDevice;
 
 #define PERSISTENT_FILE "persistent.json"
+/* Writes persistent.json and, from the same list, EARLY_PREPARE_FILE (names.h) for the udev rule
+ * that sets driver_override before any host driver probes (vfio-assignd(8), EARLY PREPARE): one
+ * line per device, "ADDRESS VENDOR DEVICE SUBSYSTEM_VENDOR SUBSYSTEM_DEVICE DRIVER", ids in
+ * hex without 0x, "*" for subsystem ids an older file did not record. Both atomically, the
+ * early file second: a crash between them leaves the rule an older list, which the daemon
+ * corrects at its next write and verifies at start anyway. */
 int persistent_save(int dir_fd, const PersistentDevice *d, size_t n);
 int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error);
+
+/* persistent_load() of the state directory at path, for a reader that is not the daemon
+ * (--report): the directory is not created, and a missing one holds no prepares. Any other
+ * failure but -ENOMEM is returned with its reason in *ret_error ("path: reason"), and an empty
+ * list. */
+int persistent_read_dir(const char *path, PersistentDevice **ret, size_t *ret_n, char **ret_error);

@@ -76,7 +76,7 @@ check_PROGRAMS += tests/unit/test-model
 TESTS += tests/unit/test-model
 tests_unit_test_model_SOURCES = tests/unit/test-model.c \
 	daemon/model.c daemon/topology.c daemon/vfio-variant.c daemon/parallel.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c daemon/dmar.c \
-	daemon/dmar-json.c daemon/report.c daemon/pcinames.c \
+	daemon/dmar-json.c daemon/report.c daemon/persistent.c daemon/pcinames.c \
 	tests/fakesys.c tests/fakesys-host.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
 tests_unit_test_model_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_model_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
@@ -86,7 +86,7 @@ check_PROGRAMS += tests/unit/test-model-events
 TESTS += tests/unit/test-model-events
 tests_unit_test_model_events_SOURCES = tests/unit/test-model-events.c \
 	daemon/model.c daemon/topology.c daemon/vfio-variant.c daemon/parallel.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c daemon/worker.c daemon/dmar.c \
-	daemon/dmar-json.c daemon/report.c daemon/pcinames.c \
+	daemon/dmar-json.c daemon/report.c daemon/persistent.c daemon/pcinames.c \
 	tests/fakesys.c tests/fakesys-host.c tests/fakesys.h tests/dmar-build.c tests/dmar-build.h
 tests_unit_test_model_events_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_model_events_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
@@ -96,7 +96,7 @@ check_PROGRAMS += tests/unit/test-scan
 TESTS += tests/unit/test-scan
 tests_unit_test_scan_SOURCES = tests/unit/test-scan.c \
 	daemon/model.c daemon/topology.c daemon/vfio-variant.c daemon/parallel.c daemon/host.c daemon/hostcrit.c daemon/sysfs.c \
-	daemon/worker.c daemon/dmar.c daemon/dmar-json.c daemon/report.c daemon/pcinames.c
+	daemon/worker.c daemon/dmar.c daemon/dmar-json.c daemon/report.c daemon/persistent.c daemon/pcinames.c
 tests_unit_test_scan_CPPFLAGS = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'
 tests_unit_test_scan_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS) $(LIBPCI_CFLAGS)
 tests_unit_test_scan_LDADD = libfakesys.a libcommon.a $(CHECK_LIBS) $(JSONC_LIBS) $(LIBPCI_LIBS)
@@ -134,6 +134,8 @@ tests_unit_test_backend_LDADD = libbus.a $(MODEL_LIBS) $(CHECK_LIBS) -lpthread
 # The unit's hardening, scored offline.
 TESTS += tests/check-unit.sh
 EXTRA_DIST += tests/check-unit.sh
+TESTS += tests/check-early.sh
+EXTRA_DIST += tests/check-early.sh
 check_DATA = systemd/vfio-assignd.service
 
 # The lease transaction, the lease set and the state files (tests/unit/test-lease.c) on the kernel
@@ -142,7 +144,7 @@ check_DATA = systemd/vfio-assignd.service
 # and the program needs no re-exec, so a valgrind run checks the tests themselves.
 # What the lease-world programs (lease-world.h) are built from.
 LEASE_WORLD_SRCS = tests/unit/lease-world.c tests/unit/lease-world.h \
-	daemon/lease.c daemon/holders.c daemon/lease-set.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c daemon/vfio-iommufd.c \
+	daemon/lease.c daemon/holders.c daemon/lease-set.c daemon/persistent.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c daemon/vfio-iommufd.c \
 	daemon/binding.c daemon/vfio.c daemon/sysfs.c \
 	daemon/worker.c daemon/topology.c daemon/vfio-variant.c daemon/parallel.c daemon/pcinames.c daemon/host.c daemon/dmar.c
 LEASE_WORLD_CPP = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'

@@ -832,3 +832,53 @@ void wait_hanging(const char *bdf) {
                 sleep_ms(5);
         }
 }
+
+json_object *bus_report(sd_bus *bus) {
+        _cleanup_(sd_bus_message_unrefp)
+                sd_bus_message *reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "GetHostReport", "");
+        const char *json;
+
+        ck_assert_int_ge(sd_bus_message_read(reply, "s", &json), 0);
+        return parse_json(json, "GetHostReport");
+}
+
+/* ---- persistent prepares ---- */
+
+json_object *persistent_devices(void) {
+        _cleanup_free_ char *p = path_join(C.state, PERSISTENT_FILE);
+        _cleanup_free_ char *text = read_file_or_abort(p);
+        _cleanup_json_ json_object *o = parse_json(text, p);
+
+        return json_object_get(jget(o, "devices"));
+}
+
+bool persistent_lists(json_object *devices, const char *bdf) {
+        for (size_t i = 0; i < jlen(devices); i++)
+                if (streq(jstr_or_null(jidx(devices, i), "address"), bdf))
+                        return true;
+        return false;
+}
+
+/* What a reboot does to a prepared group: the overrides are gone and the host drivers bind. */
+void reboot_to_host_drivers(const char *const *bdfs, const char *driver) {
+        _cleanup_free_ char *script = NULL;
+
+        for (size_t i = 0; bdfs[i]; i++)
+                ck_assert_int_ge(strextendf(&script, "",
+                                            "echo > \"$1/" SYSFS_PCI_DEVICES
+                                            "/%s/driver_override\"\n"
+                                            "echo %s > \"$1/" SYSFS_PCI_DRIVERS
+                                            "/vfio-pci/unbind\"\n"
+                                            "echo %s > \"$1/" SYSFS_PCI_DRIVERS "/%s/bind\"\n",
+                                            bdfs[i], bdfs[i], bdfs[i], driver),
+                                 0);
+        mock_sh(script);
+        for (size_t i = 0; bdfs[i]; i++)
+                assert_on_host(bdfs[i], driver);
+        /* /run does not survive a reboot. */
+        {
+                _cleanup_free_ char *state = path_join(C.run, STATE_FILE);
+
+                ck_assert_msg(unlink(state) == 0, "unlink %s: %s", state, strerror(errno));
+        }
+}

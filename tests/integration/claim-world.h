@@ -225,3 +225,13 @@ uid_t node_owner(uint32_t group); /* of the fake /dev/vfio/N */
 /* Nothing of the q35 group 6 is left on vfio-pci and nothing is leased (the no-lease-lost part
  * is the tests' own: each says which lease must still be there). */
 void assert_q35_group_back(void);
+
+/* GetHostReport, parsed. */
+json_object *bus_report(sd_bus *bus);
+
+/* Persistent prepares: the "devices" of persistent.json (a new reference); whether it lists bdf;
+ * what a reboot does to a prepared group (the overrides are gone, the host drivers bind, /run is
+ * empty). */
+json_object *persistent_devices(void);
+bool persistent_lists(json_object *devices, const char *bdf);
+void reboot_to_host_drivers(const char *const *bdfs, const char *driver);

@@ -96,6 +96,16 @@ tests_integration_test_sriov_SOURCES = \
 tests_integration_test_sriov_CFLAGS = $(tests_integration_test_claim_CFLAGS)
 tests_integration_test_sriov_LDADD = $(tests_integration_test_claim_LDADD)
 EXTRA_tests_integration_test_sriov_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
+# Persistent prepares and the identity of the card they prepared, on the kernel model.
+check_PROGRAMS += tests/integration/test-persistent
+TESTS += tests/integration/test-persistent
+tests_integration_test_persistent_SOURCES = \
+	tests/integration/test-persistent.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_persistent_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_persistent_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_persistent_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
 
 # The daemon's record of its callers (daemon/bus-peers.c) on a private dbus-daemon.
 check_PROGRAMS += tests/integration/test-peers

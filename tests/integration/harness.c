@@ -701,7 +701,7 @@ json_object *daemon_report(void) {
         int r;
 
         r = run(&out, &err, (char *) H.vfio_assignd, (char *) "--report", (char *) "--sysfs-root",
-                H.hostdir);
+                H.hostdir, (char *) "--state-dir", H.state_dir);
         ck_assert_msg(r == 0, "vfio-assignd --report failed (%d): %s", r, err);
         return parse_json(out, "vfio-assignd --report");
 }

@@ -1115,45 +1115,6 @@ END_TEST
 
 /* ---- 9. persistent prepares: on disk, re-applied at start and on arrival ---- */
 
-static json_object *persistent_devices(void) {
-        _cleanup_free_ char *p = path_join(C.state, PERSISTENT_FILE);
-        _cleanup_free_ char *text = read_file_or_abort(p);
-        _cleanup_json_ json_object *o = parse_json(text, p);
-
-        return json_object_get(jget(o, "devices"));
-}
-
-static bool persistent_lists(json_object *devices, const char *bdf) {
-        for (size_t i = 0; i < jlen(devices); i++)
-                if (streq(jstr_or_null(jidx(devices, i), "address"), bdf))
-                        return true;
-        return false;
-}
-
-/* What a reboot does to a prepared group: the overrides are gone and the host drivers bind. */
-static void reboot_to_host_drivers(const char *const *bdfs, const char *driver) {
-        _cleanup_free_ char *script = NULL;
-
-        for (size_t i = 0; bdfs[i]; i++)
-                ck_assert_int_ge(strextendf(&script, "",
-                                            "echo > \"$1/" SYSFS_PCI_DEVICES
-                                            "/%s/driver_override\"\n"
-                                            "echo %s > \"$1/" SYSFS_PCI_DRIVERS
-                                            "/vfio-pci/unbind\"\n"
-                                            "echo %s > \"$1/" SYSFS_PCI_DRIVERS "/%s/bind\"\n",
-                                            bdfs[i], bdfs[i], bdfs[i], driver),
-                                 0);
-        mock_sh(script);
-        for (size_t i = 0; bdfs[i]; i++)
-                assert_on_host(bdfs[i], driver);
-        /* /run does not survive a reboot. */
-        {
-                _cleanup_free_ char *state = path_join(C.run, STATE_FILE);
-
-                ck_assert_msg(unlink(state) == 0, "unlink %s: %s", state, strerror(errno));
-        }
-}
-
 START_TEST(test_persistent_prepare) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_json_ json_object *devices = NULL, *devices2 = NULL, *prop = NULL;

@@ -66,15 +66,6 @@ static char *drivers_of(const char *snapshot) {
         return s;
 }
 
-static json_object *bus_report(sd_bus *bus) {
-        _cleanup_(sd_bus_message_unrefp)
-                sd_bus_message *reply = call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "GetHostReport", "");
-        const char *json;
-
-        ck_assert_int_ge(sd_bus_message_read(reply, "s", &json), 0);
-        return parse_json(json, "GetHostReport");
-}
-
 static bool group_assignable_on_bus(sd_bus *bus, uint32_t id) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = xasprintf(OBJ_GROUP_PREFIX "/%" PRIu32, id);

@@ -1010,9 +1010,9 @@ END_TEST
  * on past a member that fails when called again for the rest. */
 START_TEST(test_daemon_binding_members) {
         _cleanup_(sysroot_freep) SysRoot *r = NULL;
-        const BindMember group[] = { { NIC0, "e1000e", NULL },
-                                     { NIC1, "e1000e", NULL },
-                                     { NVME, "nvme", NULL } };
+        const BindMember group[] = { { NIC0, "e1000e", NULL, false },
+                                     { NIC1, "e1000e", NULL, false },
+                                     { NVME, "nvme", NULL, false } };
         BindFailure f = {};
         size_t failed = 99;
 
@@ -1054,6 +1054,34 @@ START_TEST(test_daemon_binding_members) {
         assert_driver(NIC0, "e1000e");
         assert_driver(NIC1, "e1000e");
         assert_driver(NVME, "nvme");
+        bind_failure_clear(&f);
+}
+END_TEST
+
+/* A member no host driver ever had (the early-prepare rule set its override at "add") is given
+ * back with no driver to name: the override cleared, drivers_probe finds its own; without probe
+ * it is left unbound, as it was found. */
+START_TEST(test_daemon_restore_probe) {
+        _cleanup_(sysroot_freep) SysRoot *r = NULL;
+        const BindMember early = { NIC0, NULL, NULL, true }, unbound = { NIC1, NULL, NULL, false };
+        BindFailure f = {};
+
+        ck_assert_int_eq(sysroot_open(root, root, &r), 0);
+        ck_assert_int_eq(binding_bind_vfio_members(r, &early, 1, BINDING_TIMEOUT_USEC, NULL, &f),
+                         0);
+        ck_assert_int_eq(binding_bind_vfio_members(r, &unbound, 1, BINDING_TIMEOUT_USEC, NULL, &f),
+                         0);
+        assert_driver(NIC0, "vfio-pci");
+        assert_driver(NIC1, "vfio-pci");
+        expect_events("unbind " NIC0 "\nbind " NIC0 "\nunbind " NIC1 "\nbind " NIC1 "\n");
+        ck_assert_int_eq(binding_restore_members(r, &early, 1, BINDING_TIMEOUT_USEC, NULL, &f), 0);
+        assert_driver(NIC0, "e1000e");
+        assert_file(DEVS NIC0 "/driver_override", "(null)\n");
+        ck_assert_int_eq(binding_restore_members(r, &unbound, 1, BINDING_TIMEOUT_USEC, NULL, &f),
+                         0);
+        assert_driver(NIC1, "");
+        assert_file(DEVS NIC1 "/driver_override", "(null)\n");
+        expect_events("unbind " NIC0 "\nbind " NIC0 "\nunbind " NIC1 "\n");
         bind_failure_clear(&f);
 }
 END_TEST
@@ -1129,6 +1157,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_daemon_binding_and_vfio);
         tcase_add_test(tc, test_daemon_write_timeout);
         tcase_add_test(tc, test_daemon_binding_members);
+        tcase_add_test(tc, test_daemon_restore_probe);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -541,6 +541,7 @@ START_TEST(test_error_catalogue) {
                 { "NoMemory", ENOMEM },
                 { "DriverNotLoaded", ENOPKG },
                 { "SriovFailed", EIO },
+                { "IdentityChanged", EREMCHG },
         };
 
         ck_assert_int_eq(EXIT_OK, 0);

@@ -929,9 +929,13 @@ START_TEST(test_persistent_prepared_again) {
         assert_log_has(r1.log, "persistent prepare of " NIC
                                ": no checks are set up for bindings the daemon "
                                "starts on its own");
-        assert_log_has(r1.log, "persistent prepare of " GPU " not applied: the device there is "
-                               "10de:1b80, it was 10de:1b81 when it was prepared (another card at "
-                               "that address); unprepare it, or prepare the new one");
+        assert_log_has(r1.log,
+                       GPU ": the card there is 10de:1b80, the persistent prepare "
+                           "recorded 10de:1b81: another card at that address is never "
+                           "prepared in its place (org.vfioassign1.Error.IdentityChanged). "
+                           "To prepare the new card, prepare " GPU " again with "
+                           "persistent=true (assignctl prepare " GPU " --persistent), which "
+                           "replaces the record; unprepare it then to forget it");
         ck_assert_uint_eq(strv_length(r1.log), 2);
         ck_assert_uint_eq(s->n, 0);
         assert_on_host(NIC, "igb");
@@ -942,7 +946,8 @@ START_TEST(test_persistent_prepared_again) {
         s->guard_userdata = &calls;
         ck_assert_int_eq(lease_set_reconcile(s, on_adopt, on_alive, &r2, &r2.log), 0);
         ck_assert_uint_eq(strv_length(r2.log), 1);
-        assert_log_has(r2.log, "persistent prepare of " GPU " not applied");
+        assert_log_has(r2.log, GPU ": the card there is 10de:1b80, the persistent prepare "
+                                   "recorded 10de:1b81");
         ck_assert_uint_eq(calls, 1);
         ck_assert_uint_eq(s->n, 1);
         l = lease_set_find_group(s, NIC_GROUP);
@@ -1214,6 +1219,92 @@ START_TEST(test_untrusted_state_file) {
 }
 END_TEST
 
+/* The identity a persistent prepare records (subsystem ids, group) and its VFIO driver round-trip,
+ * and the early-prepare file follows; an entry of an older file has neither and loads with them
+ * unknown; half a subsystem pair, a group out of range or a driver that is no name is refused. */
+START_TEST(test_persistent_identity_fields) {
+        const PersistentDevice list[] = {
+                { .address = NIC,
+                  .vendor = 0x8086,
+                  .device = 0x1533,
+                  .subsystem_known = true,
+                  .subsystem_vendor = 0x15d9,
+                  .subsystem_device = 0x0000,
+                  .group_known = true,
+                  .group = NIC_GROUP,
+                  .vfio_driver = "igb_vfio_pci" },
+                { .address = GPU, .vendor = 0x10de, .device = 0x1b80 },
+        };
+        static const char *const bad_entries[] = {
+                "\"subsystem_vendor\":\"0x15d9\"",
+                "\"subsystem_vendor\":\"0x15d9\",\"subsystem_device\":\"0x10000\"",
+                "\"subsystem_vendor\":\"0x15d9\",\"subsystem_device\":7",
+                "\"group\":-1",
+                "\"group\":4294967296",
+                "\"group\":\"3\"",
+                "\"vfio_driver\":\"../vfio-pci\"",
+                "\"vfio_driver\":\"a_name_longer_than_the_sixty_three_bytes_a_driver_name_may_be_here\"",
+        };
+        _cleanup_free_ char *path = xasprintf("%s/" PERSISTENT_FILE, state_dir);
+        _cleanup_free_ char *early_path = xasprintf("%s/" EARLY_PREPARE_FILE, state_dir);
+        _cleanup_free_ char *early = NULL;
+        _cleanup_free_ PersistentDevice *pd = NULL;
+        _cleanup_free_ char *error = NULL;
+        _cleanup_close_ int dir_fd = -1;
+        size_t n = 0;
+
+        ck_assert_int_eq(state_open_dir(state_dir, &dir_fd, &error), 0);
+        ck_assert_int_eq(persistent_save(dir_fd, list, ELEMENTSOF(list)), 0);
+        ck_assert_int_eq(persistent_load(dir_fd, &pd, &n, &error), 0);
+        ck_assert_uint_eq(n, 2);
+        ck_assert(pd[0].subsystem_known && pd[0].group_known);
+        ck_assert_uint_eq(pd[0].subsystem_vendor, 0x15d9);
+        ck_assert_uint_eq(pd[0].subsystem_device, 0x0000);
+        ck_assert_uint_eq(pd[0].group, NIC_GROUP);
+        ck_assert_str_eq(pd[0].vfio_driver, "igb_vfio_pci");
+        ck_assert(!pd[1].subsystem_known && !pd[1].group_known);
+        ck_assert_uint_eq(pd[1].vendor, 0x10de);
+        ck_assert_uint_eq(pd[1].device, 0x1b80);
+        ck_assert_str_eq(pd[1].vfio_driver, "");
+        pd = mfree(pd);
+        /* The udev rule's list follows: the ids, "*" where none were recorded, the driver. */
+        early = read_text(early_path);
+        ck_assert_str_eq(
+                early, "# vfio-assignd's persistent prepares, for its udev rule (vfio-assignd(8), "
+                       "EARLY\n# PREPARE). Written by the daemon whenever they change: do not "
+                       "edit.\n# address vendor device subsystem_vendor subsystem_device "
+                       "driver\n" NIC " 8086 1533 15d9 0000 igb_vfio_pci\n" GPU
+                       " 10de 1b80 * * vfio-pci\n");
+
+        /* As an older daemon wrote it: no subsystem ids, no group. */
+        write_text(path,
+                   "{\"version\":1,\"devices\":[{\"address\":\"" NIC
+                   "\",\"vendor\":\"0x8086\",\"device\":\"0x1533\"}]}",
+                   0600);
+        ck_assert_int_eq(persistent_load(dir_fd, &pd, &n, &error), 0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert(!pd[0].subsystem_known && !pd[0].group_known);
+        ck_assert_uint_eq(pd[0].device, 0x1533);
+        pd = mfree(pd);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad_entries); i++) {
+                _cleanup_free_ char *text =
+                        xasprintf("{\"version\":1,\"devices\":[{\"address\":\"" NIC
+                                  "\",\"vendor\":\"0x8086\",\"device\":\"0x1533\",%s}]}",
+                                  bad_entries[i]);
+
+                write_text(path, text, 0600);
+                error = mfree(error);
+                ck_assert_msg(persistent_load(dir_fd, &pd, &n, &error) == -EBADMSG, "accepted %s",
+                              bad_entries[i]);
+                ck_assert_ptr_nonnull(error);
+                ck_assert_msg(strneq(error, PERSISTENT_FILE ": devices[0]",
+                                     strlen(PERSISTENT_FILE ": devices[0]")),
+                              "%s", error);
+        }
+}
+END_TEST
+
 /* persistent.json that cannot be read: a clear error; the leases in state.json are still
  * settled and nothing is prepared. */
 START_TEST(test_corrupt_persistent_file) {
@@ -1306,6 +1397,7 @@ static Suite *suite(void) {
         tcase_add_loop_test(tc, test_corrupt_state_file, 0, ELEMENTSOF(corrupt_states));
         tcase_add_test(tc, test_untrusted_state_file);
         tcase_add_test(tc, test_corrupt_persistent_file);
+        tcase_add_test(tc, test_persistent_identity_fields);
 
         return s;
 }

@@ -294,7 +294,7 @@ START_TEST(test_bad_input_is_reported) {
         ck_assert(!topology_find_device(m->topology, "0000:03:02.0")->ids_known);
         ck_assert_uint_eq(m->topology->n_devices, 11);
         ck_assert_uint_eq(m->topology->n_groups, 8);
-        ck_assert_int_eq(report_to_string(m, NULL, NULL, &report), 0);
+        ck_assert_int_eq(report_to_string(m, NULL, NULL, NULL, &report), 0);
         ck_assert_ptr_nonnull(strstr(report, "\"dmar\":{\"error\":"));
 }
 END_TEST
@@ -317,7 +317,7 @@ START_TEST(test_dmar_bad_checksum_reported) {
         for (char **r = m->host->ir_reasons; r && *r; r++)
                 said |= strstr(*r, "checksum is invalid") != NULL;
         ck_assert(said);
-        ck_assert_int_eq(report_to_string(m, NULL, NULL, &report), 0);
+        ck_assert_int_eq(report_to_string(m, NULL, NULL, NULL, &report), 0);
         ck_assert_ptr_nonnull(strstr(report, "\"checksum_valid\":false"));
 }
 END_TEST
@@ -531,7 +531,7 @@ START_TEST(test_bridge_only_groups) {
         /* Group 3: a PCIe-to-PCI bridge with two NICs behind it. */
         ck_assert(topology_find_group(m->topology, 3)->assignable);
 
-        ck_assert_int_eq(report_to_string(m, NULL, NULL, &report), 0);
+        ck_assert_int_eq(report_to_string(m, NULL, NULL, NULL, &report), 0);
         ck_assert_ptr_nonnull(strstr(report, "\"code\":\"no-endpoint\""));
         ck_assert_ptr_nonnull(strstr(report, "\"host_bridge\":true"));
 }

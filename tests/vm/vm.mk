@@ -29,6 +29,7 @@ VM_DIST_FILES = \
 	tests/vm/scenarios/66-qemu-grant.sh \
 	tests/vm/scenarios/67-unsafe-param-live.sh \
 	tests/vm/scenarios/68-exec-holder-killed.sh \
+	tests/vm/scenarios/69-early-prepare.sh \
 	tests/vm/scenarios/70-ir-kernel-refuses.sh \
 	tests/vm/scenarios/71-ir-unsafe-policy.sh \
 	tests/vm/scenarios/75-backend-unavailable.sh \
