@@ -31,6 +31,8 @@ bool arg_persistent = false;
 char **arg_exec = NULL;
 const char *arg_backend = NULL;
 uint64_t arg_memlock = 0;
+const char *arg_vf_mac = NULL;
+int arg_vf_vlan = -1, arg_vf_qos = -1, arg_vf_spoofchk = -1, arg_vf_trust = -1;
 uint64_t arg_memory = 0;
 const char *arg_hugepages = NULL;
 int arg_numa_node = ARG_NUMA_NODE_UNSET;
@@ -500,6 +502,8 @@ static int help(void) {
                "     --vfio            sriov: prepare the new VFs for VFIO (else the host driver)\n"
                "     --backend=NAME    claim: type1 (default), iommufd or auto\n"
                "     --memlock=SIZE    claim: raise our RLIMIT_MEMLOCK to SIZE (e.g. 4G) first\n"
+               "     --vf-mac=MAC, --vf-vlan=VLAN[:QOS], --vf-spoofchk=on|off, --vf-trust=on|off\n"
+               "                       claim of a VF: its network settings, put back at release\n"
                "     --memory=SIZE     claim: guest RAM the daemon fills first, for CMD as a memfd\n"
                "     --hugepages=SIZE  claim --memory: 2M or 1G huge pages, or none (4 KiB)\n"
                "     --numa-node=N     claim --memory: from node N (default: the devices' node)\n"
@@ -527,6 +531,7 @@ enum {
         OPT_ROOT = 1u << 6,    /* --root */
         OPT_MODULES = 1u << 7, /* --now, --needed, --force */
         OPT_VFIO = 1u << 8,    /* --vfio */
+        OPT_VF = 1u << 9,      /* --vf-mac, --vf-vlan, --vf-spoofchk, --vf-trust */
 };
 
 typedef struct Verb {
@@ -551,9 +556,10 @@ static const Verb verbs[] = {
         { "policy", 1, ARGS_MAX, verb_policy, "policy check|explain|status|reload ...",
           OPT_USER | OPT_OFFLINE },
         { "claim", 1, 1, verb_claim,
-          "claim ADDRESS|GROUP [--backend NAME] [--memlock SIZE] [--memory SIZE [--hugepages "
+          "claim ADDRESS|GROUP [--backend NAME] [--memlock SIZE] [--vf-mac MAC] [--vf-vlan "
+          "VLAN[:QOS]] [--vf-spoofchk on|off] [--vf-trust on|off] [--memory SIZE [--hugepages "
           "2M|1G|none] [--numa-node N] [--map IOVA]] [--exec CMD [ARG...]]",
-          OPT_EXEC | OPT_BACKEND | OPT_MEMORY },
+          OPT_EXEC | OPT_BACKEND | OPT_MEMORY | OPT_VF },
         { "release", 1, 1, verb_release, "release LEASE|ADDRESS|GROUP", 0 },
         { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent]", OPT_PERSISTENT },
         { "unprepare", 1, 1, verb_unprepare, "unprepare ADDRESS", 0 },
@@ -593,6 +599,10 @@ static int check_options(const Verb *v) {
                 { OPT_EXEC, "--exec", arg_exec },
                 { OPT_BACKEND, "--backend", arg_backend },
                 { OPT_BACKEND, "--memlock", arg_memlock > 0 },
+                { OPT_VF, "--vf-mac", arg_vf_mac },
+                { OPT_VF, "--vf-vlan", arg_vf_vlan >= 0 },
+                { OPT_VF, "--vf-spoofchk", arg_vf_spoofchk >= 0 },
+                { OPT_VF, "--vf-trust", arg_vf_trust >= 0 },
                 { OPT_MEMORY, "--memory", arg_memory > 0 },
                 { OPT_MEMORY, "--hugepages", arg_hugepages },
                 { OPT_MEMORY, "--numa-node", arg_numa_node != ARG_NUMA_NODE_UNSET },
@@ -681,6 +691,10 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VFIO,
                 ARG_BACKEND,
                 ARG_MEMLOCK,
+                ARG_VF_MAC,
+                ARG_VF_VLAN,
+                ARG_VF_SPOOFCHK,
+                ARG_VF_TRUST,
                 ARG_MEMORY,
                 ARG_HUGEPAGES,
                 ARG_NUMA_NODE,
@@ -703,6 +717,10 @@ static int parse_argv(int argc, char *argv[]) {
                 { "vfio", no_argument, NULL, ARG_VFIO },
                 { "backend", required_argument, NULL, ARG_BACKEND },
                 { "memlock", required_argument, NULL, ARG_MEMLOCK },
+                { "vf-mac", required_argument, NULL, ARG_VF_MAC },
+                { "vf-vlan", required_argument, NULL, ARG_VF_VLAN },
+                { "vf-spoofchk", required_argument, NULL, ARG_VF_SPOOFCHK },
+                { "vf-trust", required_argument, NULL, ARG_VF_TRUST },
                 { "memory", required_argument, NULL, ARG_MEMORY },
                 { "hugepages", required_argument, NULL, ARG_HUGEPAGES },
                 { "numa-node", required_argument, NULL, ARG_NUMA_NODE },
@@ -792,6 +810,42 @@ static int parse_argv(int argc, char *argv[]) {
                                                 "8G).",
                                                 optarg);
                         break;
+                case ARG_VF_MAC:
+                        /* The daemon says what is no unicast address. */
+                        arg_vf_mac = optarg;
+                        break;
+                case ARG_VF_VLAN: {
+                        uint32_t vlan, qos = 0;
+                        char *colon = strchr(optarg, ':');
+
+                        if (colon)
+                                *colon = 0;
+                        if (safe_atou32(optarg, 10, &vlan) < 0 || vlan > 4095 ||
+                            (colon && (safe_atou32(colon + 1, 10, &qos) < 0 || qos > 7))) {
+                                if (colon)
+                                        *colon = ':';
+                                return fail_arg(EXIT_USAGE,
+                                                "Invalid --vf-vlan '%s' (VLAN 0-4095, optionally "
+                                                ":QOS 0-7).",
+                                                optarg);
+                        }
+                        arg_vf_vlan = (int) vlan;
+                        arg_vf_qos = colon ? (int) qos : -1;
+                        break;
+                }
+                case ARG_VF_SPOOFCHK:
+                case ARG_VF_TRUST: {
+                        int *v = c == ARG_VF_TRUST ? &arg_vf_trust : &arg_vf_spoofchk;
+
+                        if (streq(optarg, "on"))
+                                *v = 1;
+                        else if (streq(optarg, "off"))
+                                *v = 0;
+                        else
+                                return fail_arg(EXIT_USAGE, "Expected on or off, not '%s'.",
+                                                optarg);
+                        break;
+                }
                 case ARG_MEMORY:
                         if (parse_size(optarg, &arg_memory) < 0 || arg_memory == 0)
                                 return fail_arg(EXIT_USAGE,

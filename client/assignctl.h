@@ -43,7 +43,11 @@ extern const char *arg_hugepages; /* claim --hugepages: its page size ("2M", "1G
 #define ARG_NUMA_NODE_UNSET (-2)
 extern int arg_numa_node; /* claim --numa-node N; ARG_NUMA_NODE_UNSET: the daemon's pick */
 extern uint64_t arg_map;  /* claim --map IOVA; UINT64_MAX: not mapped */
-extern bool arg_vfio;     /* sriov --vfio: the new VFs are prepared for VFIO */
+/* claim --vf-mac, --vf-vlan VLAN[:QOS], --vf-spoofchk, --vf-trust: the claim's vf_* options;
+ * NULL or -1: not given. */
+extern const char *arg_vf_mac;
+extern int arg_vf_vlan, arg_vf_qos, arg_vf_spoofchk, arg_vf_trust;
+extern bool arg_vfio; /* sriov --vfio: the new VFs are prepared for VFIO */
 
 /* Replaces *field with a copy of s (-ENOMEM: *field untouched). */
 int set_string(char **field, const char *s);

@@ -783,7 +783,7 @@ static void claim_done(Claim *c) {
         c->event = sd_event_unref(c->event);
 }
 
-/* ClaimDevice or ClaimGroup, with the options --backend and --memlock give. */
+/* ClaimDevice or ClaimGroup, with the options --backend, --memlock and --vf-* give. */
 static int claim_call(Claim *c, const Target *t, sd_bus_error *error, sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
@@ -799,6 +799,16 @@ static int claim_call(Claim *c, const Target *t, sd_bus_error *error, sd_bus_mes
                 r = sd_bus_message_append(m, "{sv}", "backend", "s", arg_backend);
         if (r >= 0 && arg_memlock > 0)
                 r = sd_bus_message_append(m, "{sv}", "memlock", "t", arg_memlock);
+        if (r >= 0 && arg_vf_mac)
+                r = sd_bus_message_append(m, "{sv}", "vf_mac", "s", arg_vf_mac);
+        if (r >= 0 && arg_vf_vlan >= 0)
+                r = sd_bus_message_append(m, "{sv}", "vf_vlan", "u", (uint32_t) arg_vf_vlan);
+        if (r >= 0 && arg_vf_qos >= 0)
+                r = sd_bus_message_append(m, "{sv}", "vf_qos", "u", (uint32_t) arg_vf_qos);
+        if (r >= 0 && arg_vf_spoofchk >= 0)
+                r = sd_bus_message_append(m, "{sv}", "vf_spoofchk", "b", arg_vf_spoofchk);
+        if (r >= 0 && arg_vf_trust >= 0)
+                r = sd_bus_message_append(m, "{sv}", "vf_trust", "b", arg_vf_trust);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)

@@ -64,7 +64,6 @@ static bool driver_is(const char *driver, const char *want) {
  * drivers) without sleeping when it is not needed. */
 static int verify_driver(const SysRoot *r, const char *address, const char *want,
                          uint64_t timeout_usec) {
-        struct timespec step = { .tv_nsec = 10 * 1000 * 1000 };
         uint64_t waited = 0;
 
         for (;;) {
@@ -78,9 +77,7 @@ static int verify_driver(const SysRoot *r, const char *address, const char *want
                 if (waited >= MIN(timeout_usec, 1000000ULL))
                         return -EIO;
                 /* Others may run meanwhile (a job holds the daemon lock otherwise). */
-                blocking_begin();
-                nanosleep(&step, NULL);
-                blocking_end();
+                blocking_sleep(10000);
                 waited += 10000;
         }
 }

@@ -20,6 +20,7 @@ libmodel_a_SOURCES = \
 	daemon/lease-error.c daemon/lease-error.h \
 	daemon/holders.c daemon/holders.h \
 	daemon/lease.c daemon/lease.h \
+	daemon/lease-vfnet.c daemon/lease-vfnet.h \
 	daemon/state.c daemon/state.h \
 	daemon/persistent.c daemon/persistent.h \
 	daemon/lease-set.c daemon/lease-set.h \

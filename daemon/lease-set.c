@@ -292,6 +292,14 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                 lease_free(l);
                 return -ENOMEM;
         }
+        if (req->vf_net) {
+                l->vf_net_request = malloc(sizeof(*req->vf_net));
+                if (!l->vf_net_request) {
+                        lease_free(l);
+                        return -ENOMEM;
+                }
+                *l->vf_net_request = *req->vf_net;
+        }
         l->uid = req->uid;
         l->pid = req->pid;
         if (req->holder) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lease.h"
+#include "lease-vfnet.h"
 #include "names.h"
 #include "util.h"
 
@@ -56,7 +57,9 @@ Lease *lease_free(Lease *l) {
         for (size_t i = 0; i < l->n_devices; i++) {
                 free(l->devices[i].original_driver);
                 free(l->devices[i].vfio_driver);
+                free(l->devices[i].vf_net);
         }
+        free(l->vf_net_request);
         free(l->devices);
         free(l->holder);
         free(l->reason);
@@ -240,11 +243,13 @@ static int restore_members(const LeaseContext *c, Lease *l, size_t n, char **rea
 
 /* Called when acquiring failed after some members moved: put everything back, or go STUCK. */
 static int roll_back(const LeaseContext *c, Lease *l, size_t n_bound, LeaseError *err) {
-        _cleanup_free_ char *reason = NULL;
+        _cleanup_free_ char *reason = NULL, *vfnet = NULL;
         int k;
 
         vfio_backend_close(l->backend);
         l->state = LEASE_RELEASING;
+        if (lease_vfnet_restore(c, l, &vfnet) < 0 && err)
+                (void) strextendf(&err->message, "; ", "%s", vfnet);
         (void) save(c);
         k = restore_members(c, l, n_bound, &reason);
         if (k == -ENOMEM)
@@ -353,6 +358,12 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
                         return k;
                 }
         }
+        k = lease_vfnet_apply(c, l, err);
+        if (k < 0) {
+                (void) roll_back(c, l, l->n_devices, err);
+                return k;
+        }
+        l->vf_net_request = mfree(l->vf_net_request);
         l->state = LEASE_ACTIVE;
         k = save(c);
         if (k < 0) {
@@ -416,7 +427,7 @@ static void reset_members(const LeaseContext *c, Lease *l) {
 }
 
 int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
-        _cleanup_free_ char *reason = NULL;
+        _cleanup_free_ char *reason = NULL, *vfnet = NULL;
         VfioBackend *b = l->backend;
         int k;
 
@@ -458,6 +469,12 @@ int lease_release(const LeaseContext *c, Lease *l, LeaseError *err) {
          * opened, or no node), the sysfs reset attribute does. */
         if (k >= 0)
                 (void) b->ops->attach(b, c->model->root, NULL);
+        /* Not an error of the release: the VF is given back whatever its settings; the caller
+         * hears of it through err's message. */
+        if (lease_vfnet_restore(c, l, &vfnet) < 0 && err) {
+                free(err->message);
+                err->message = TAKE_PTR(vfnet);
+        }
         reset_members(c, l);
         vfio_backend_close(b);
 

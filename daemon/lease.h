@@ -11,6 +11,7 @@
 #include "macro.h"
 #include "model.h"
 #include "vfio-backend.h"
+#include "vfnet.h"
 
 /* A lease owns one IOMMU group while it is away from the host: either claimed by a holder (a
  * D-Bus peer that gets fds) or prepared (bound to vfio-pci with no holder, optionally across
@@ -31,6 +32,15 @@ typedef enum LeaseState {
         _LEASE_STATE_MAX,
 } LeaseState;
 
+/* A VF's network settings as they were before a claim set its own (vfnet.h), saved before the
+ * change and put back when the lease ends: on its PF's netdev, by name (its ifindex is looked up
+ * again then). */
+typedef struct LeaseVfNet {
+        char pf_ifname[IFNAMSIZ];
+        uint32_t vf;
+        VfNetConfig saved;
+} LeaseVfNet;
+
 typedef struct LeaseDevice {
         char address[PCI_ADDRESS_STRLEN];
         char *original_driver; /* NULL: it was unbound */
@@ -41,6 +51,7 @@ typedef struct LeaseDevice {
         /* No host driver ever bound it (the early-prepare udev rule set its override at "add"):
          * the release clears the override and lets drivers_probe find its driver. */
         bool restore_probe;
+        LeaseVfNet *vf_net; /* a VF whose network settings the lease changed: what they were */
 } LeaseDevice;
 
 /* The member's VFIO driver: its vfio_driver, or vfio-pci. */
@@ -72,12 +83,13 @@ typedef struct Lease {
                                  * saved, the fds it holds are runtime only; never NULL */
 
         /* Runtime only: */
-        bool waiting;         /* STUCK only until another process closes /dev/vfio/N */
-        int close_wd;         /* inotify watch for that close, -1 when none */
-        int holder_pidfd;     /* pidfd_open() of a claim's holder, -1 when none */
-        void *bus_data;       /* owned by the bus glue (track slot, object path) */
-        uint64_t retry_after; /* CLOCK_MONOTONIC usec: no new release attempt before */
-        Holder *holders;      /* while waiting: who has the nodes open (that we may see) */
+        VfNetConfig *vf_net_request; /* a claim's settings for its VF, until it is acquired */
+        bool waiting;                /* STUCK only until another process closes /dev/vfio/N */
+        int close_wd;                /* inotify watch for that close, -1 when none */
+        int holder_pidfd;            /* pidfd_open() of a claim's holder, -1 when none */
+        void *bus_data;              /* owned by the bus glue (track slot, object path) */
+        uint64_t retry_after;        /* CLOCK_MONOTONIC usec: no new release attempt before */
+        Holder *holders;             /* while waiting: who has the nodes open (that we may see) */
         size_t n_holders;
         uint64_t holders_usec; /* CLOCK_MONOTONIC usec of the last look */
 } Lease;

@@ -99,6 +99,53 @@ int manager_method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(m, "s", json);
 }
 
+static int wrong_type(const char *key, sd_bus_error *error) {
+        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                 "Option \"%s\" has the wrong type", key);
+}
+
+/* A claim's vf_mac (s), vf_vlan (u), vf_qos (u), vf_spoofchk (b), vf_trust (b): the settings of
+ * the group's VF (vfnet.h), checked here as far as the values go. */
+static int read_vf_net_option(sd_bus_message *m, const char *key, VfNetConfig *c,
+                              sd_bus_error *error) {
+        const char *mac;
+        uint32_t u;
+        int b, k;
+
+        if (streq(key, "vf_mac")) {
+                k = sd_bus_message_read(m, "v", "s", &mac);
+                if (k < 0)
+                        return wrong_type(key, error);
+                if (vfnet_parse_mac(mac, c->mac) < 0)
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                 "vf_mac \"%.*s\" is not a unicast MAC address "
+                                                 "like 52:54:00:12:34:56",
+                                                 utf8_prefix_len(mac, 32), mac);
+                c->set_mac = true;
+        } else if (streq(key, "vf_vlan") || streq(key, "vf_qos")) {
+                k = sd_bus_message_read(m, "v", "u", &u);
+                if (k < 0)
+                        return wrong_type(key, error);
+                if (u > (streq(key, "vf_vlan") ? 4095u : 7u))
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                 "%s %" PRIu32 " is out of range (%s)", key, u,
+                                                 streq(key, "vf_vlan") ? "0 to 4095" : "0 to 7");
+                if (streq(key, "vf_vlan"))
+                        c->vlan = (uint16_t) u;
+                else
+                        c->qos = (uint8_t) u;
+                c->set_vlan = true;
+        } else if (streq(key, "vf_spoofchk") || streq(key, "vf_trust")) {
+                k = sd_bus_message_read(m, "v", "b", &b);
+                if (k < 0)
+                        return wrong_type(key, error);
+                *(streq(key, "vf_trust") ? &c->trust : &c->spoofchk) = !!b;
+        } else
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "Unknown option \"%.*s\"", utf8_prefix_len(key, 64), key);
+        return 0;
+}
+
 /* Options are a{sv}; unknown keys are refused so that clients notice what we do not support. */
 static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persistent,
                         const char **ret_user, AcquireOptions *ret_claim, sd_bus_error *error) {
@@ -109,7 +156,7 @@ static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persi
         if (ret_user)
                 *ret_user = NULL;
         if (ret_claim)
-                *ret_claim = (AcquireOptions) {};
+                *ret_claim = (AcquireOptions) { .vf_net = VF_NET_CONFIG_NONE };
         k = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (k < 0)
                 return k;
@@ -127,13 +174,17 @@ static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persi
                         k = sd_bus_message_read(m, "v", "s", &ret_claim->backend);
                 else if (ret_claim && streq(key, "memlock"))
                         k = sd_bus_message_read(m, "v", "t", &ret_claim->memlock);
-                else
+                else if (ret_claim && strneq(key, "vf_", 3)) {
+                        k = read_vf_net_option(m, key, &ret_claim->vf_net, error);
+                        if (k < 0)
+                                return k;
+                        ret_claim->vf_net_set = true;
+                } else
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                                  "Unknown option \"%.*s\"",
                                                  utf8_prefix_len(key, 64), key);
                 if (k < 0)
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                                 "Option \"%s\" has the wrong type", key);
+                        return wrong_type(key, error);
                 k = sd_bus_message_exit_container(m);
                 if (k < 0)
                         return k;

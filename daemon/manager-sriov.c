@@ -90,7 +90,6 @@ static int check_vfs_free(Manager *d, const Device *pf, LeaseError *err) {
 /* Waits (in blocking sections) until the model has every VF with its group: the VFs' uevents
  * reach the loop while the job waits. */
 static int wait_model(Manager *d, char **vfs, uint64_t timeout_usec, uint32_t **ret_groups) {
-        const struct timespec step = { .tv_nsec = 20 * 1000 * 1000 };
         size_t n = strv_length(vfs);
         _cleanup_free_ uint32_t *groups = calloc(n + 1, sizeof(uint32_t));
         uint64_t waited = 0;
@@ -114,9 +113,7 @@ static int wait_model(Manager *d, char **vfs, uint64_t timeout_usec, uint32_t **
                 }
                 if (waited >= timeout_usec)
                         return -ETIMEDOUT;
-                blocking_begin();
-                nanosleep(&step, NULL);
-                blocking_end();
+                blocking_sleep(20000);
                 waited += 20000;
         }
 }

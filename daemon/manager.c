@@ -281,6 +281,7 @@ static const LeaseError stopping_error = { .error = -ESHUTDOWN,
 typedef struct AcquireJob {
         Manager *daemon;
         LeaseRequest req;
+        VfNetConfig vf_net; /* what req.vf_net points to */
         char *holder;
         char *caller; /* for the log */
         bool set_unsafe_interrupts;
@@ -385,6 +386,10 @@ static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller
         }
         a->req.holder = a->holder;
         a->req.holder_bus_id = d->bus_id;
+        if (req->vf_net) {
+                a->vf_net = *req->vf_net;
+                a->req.vf_net = &a->vf_net;
+        }
         k = job_enqueue(d->jobs, req->kind == LEASE_CLAIM ? JOB_CLAIM : JOB_PREPARE, req->group,
                         acquire_run, acquire_done, a);
         if (k < 0) {
@@ -467,6 +472,31 @@ static int pin_backend(Manager *d, const PolicyVerdict *v, const Group *g, const
         return 0;
 }
 
+/* A claim's VF settings need one VF in the group to set them on (which VF would a MAC be for,
+ * with two?). Whether its PF has a netdev is the lease's to find out, as it sets them. */
+static int check_vf_net(Manager *d, LeaseKind kind, uint32_t group, const VfNetConfig *vf_net,
+                        LeaseError *err) {
+        const Group *g = topology_find_group(d->model->topology, group);
+        size_t n = 0;
+
+        if (!vf_net)
+                return 0;
+        if (kind != LEASE_CLAIM)
+                return lease_error_set(err, -EINVAL, VA_ERROR_INVALID_ARGUMENT,
+                                       "The vf_* options are for claims");
+        for (char **a = g ? g->devices : NULL; a && *a; a++) {
+                const Device *dev = topology_find_device(d->model->topology, *a);
+
+                n += dev && dev->physfn;
+        }
+        if (n != 1)
+                return lease_error_set(err, -EINVAL, VA_ERROR_INVALID_ARGUMENT,
+                                       "The vf_* options set a VF's network settings: IOMMU group "
+                                       "%" PRIu32 " has %zu VFs, not one",
+                                       group, n);
+        return 0;
+}
+
 int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, const AcquireOptions *o,
                     const BusCaller *c, ManagerReplyFn fn, void *userdata, LeaseError *err) {
         PolicyVerdict v = POLICY_VERDICT_INIT;
@@ -475,12 +505,16 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, const AcquireOpt
                              .persistent = o->persistent,
                              .uid = c->uid,
                              .pid = c->pid,
-                             .holder = kind == LEASE_CLAIM ? c->unique_name : NULL };
+                             .holder = kind == LEASE_CLAIM ? c->unique_name : NULL,
+                             .vf_net = o->vf_net_set ? &o->vf_net : NULL };
         _cleanup_free_ char *who = NULL;
         const Group *g;
         bool unsafe;
         int k;
 
+        k = check_vf_net(d, kind, group, req.vf_net, err);
+        if (k < 0)
+                return k;
         k = choose_backend(d, o->backend, &req.backend, err);
         if (k < 0)
                 return k;
@@ -674,6 +708,9 @@ static void release_done(Job *j) {
         (void) lease_bus_emit_removed(d, r->id);
         if (r->result >= 0)
                 drop_unsafe_interrupts(d, "no lease relies on it any more");
+        /* Given back, with a note: a VF's network settings that could not be put back. */
+        if (r->err.message)
+                log_warning("IOMMU group %" PRIu32 ": %s", j->group, r->err.message);
         if (r->holder_gone)
                 log_info("IOMMU group %" PRIu32 ": holder gone, released", j->group);
         else if (j->kind == JOB_RETRY)

@@ -90,6 +90,8 @@ typedef struct AcquireOptions {
         const char *backend; /* claims: "type1", "iommufd", "auto" (iommufd where this kernel
                               * has it); NULL: the default, type1 */
         uint64_t memlock;    /* claims: raise the caller's RLIMIT_MEMLOCK to this (0: leave it) */
+        bool vf_net_set;     /* claims: vf_net is the VF's network settings */
+        VfNetConfig vf_net;
 } AcquireOptions;
 
 int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, const AcquireOptions *o,

@@ -97,7 +97,6 @@ static int list_vfs(const SysRoot *r, const char *pf, uint32_t n, char ***ret) {
 
 int sriov_wait_vfs(const SysRoot *r, const char *pf, uint32_t n, uint64_t timeout_usec,
                    char ***ret_vfs) {
-        const struct timespec step = { .tv_nsec = 20 * 1000 * 1000 };
         uint64_t waited = 0;
 
         if (!pci_address_is_canonical(pf))
@@ -109,9 +108,7 @@ int sriov_wait_vfs(const SysRoot *r, const char *pf, uint32_t n, uint64_t timeou
                         return k;
                 if (waited >= timeout_usec)
                         return -ETIMEDOUT;
-                blocking_begin();
-                nanosleep(&step, NULL);
-                blocking_end();
+                blocking_sleep(20000);
                 waited += 20000;
         }
 }

@@ -92,6 +92,30 @@ int state_write_file(int dir_fd, const char *name, const char *text) {
         return fsync(dir_fd) < 0 ? negative_errno() : 0;
 }
 
+/* A VF's saved network settings (lease-vfnet.c): "vf_net": {"pf", "vf", "mac", "vlan", "qos",
+ * "spoofchk", "trust"}, the last two null when the driver reported none. */
+static struct json_object *vf_net_to_json(const LeaseVfNet *v) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        char mac[18];
+        int k = 0;
+
+        if (!o)
+                return NULL;
+        snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", v->saved.mac[0],
+                 v->saved.mac[1], v->saved.mac[2], v->saved.mac[3], v->saved.mac[4],
+                 v->saved.mac[5]);
+        k |= json_add_new(o, "pf", json_object_new_string(v->pf_ifname));
+        k |= json_add_new(o, "vf", json_object_new_int64(v->vf));
+        k |= json_add_new(o, "mac", json_object_new_string(mac));
+        k |= json_add_new(o, "vlan", json_object_new_int64(v->saved.vlan));
+        k |= json_add_new(o, "qos", json_object_new_int64(v->saved.qos));
+        k |= json_add(o, "spoofchk",
+                      v->saved.spoofchk >= 0 ? json_object_new_boolean(v->saved.spoofchk) : NULL);
+        k |= json_add(o, "trust",
+                      v->saved.trust >= 0 ? json_object_new_boolean(v->saved.trust) : NULL);
+        return k ? NULL : TAKE_PTR(o);
+}
+
 static int lease_to_json(const Lease *l, struct json_object **ret) {
         _cleanup_json_ json_object *o = json_object_new_object();
         struct json_object *devs;
@@ -135,6 +159,8 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
                 k |= json_add_new(d, "bridge", json_object_new_boolean(l->devices[i].bridge));
                 if (l->devices[i].restore_probe)
                         k |= json_add_new(d, "restore_probe", json_object_new_boolean(true));
+                if (l->devices[i].vf_net)
+                        k |= json_add_new(d, "vf_net", vf_net_to_json(l->devices[i].vf_net));
         }
         if (k)
                 return -ENOMEM;
@@ -336,6 +362,51 @@ static int backend_from_json(struct json_object *o, size_t index, const VfioBack
                        : -EPROTONOSUPPORT;
 }
 
+/* A boolean, or null for -1. */
+static int get_tristate(struct json_object *o, const char *key, int *ret) {
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return -EBADMSG;
+        if (!v) {
+                *ret = -1;
+                return 0;
+        }
+        if (!json_object_is_type(v, json_type_boolean))
+                return -EBADMSG;
+        *ret = json_object_get_boolean(v);
+        return 0;
+}
+
+static int vf_net_from_json(struct json_object *o, LeaseVfNet **ret) {
+        _cleanup_free_ LeaseVfNet *v = calloc(1, sizeof(*v));
+        const char *pf, *mac;
+        uint32_t vlan, qos;
+        unsigned b[6];
+        int n = 0;
+
+        if (!v)
+                return -ENOMEM;
+        if (!json_object_is_type(o, json_type_object) || get_string(o, "pf", false, &pf) < 0 ||
+            isempty(pf) || strlen(pf) >= sizeof(v->pf_ifname) || !filename_is_valid(pf) ||
+            get_u32(o, "vf", &v->vf) < 0 || get_string(o, "mac", false, &mac) < 0 ||
+            strlen(mac) != 17 ||
+            sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                   &n) != 6 ||
+            n != 17 || get_u32(o, "vlan", &vlan) < 0 || vlan > 4095 ||
+            get_u32(o, "qos", &qos) < 0 || qos > 7 ||
+            get_tristate(o, "spoofchk", &v->saved.spoofchk) < 0 ||
+            get_tristate(o, "trust", &v->saved.trust) < 0)
+                return -EBADMSG;
+        strcpy(v->pf_ifname, pf);
+        for (size_t i = 0; i < 6; i++)
+                v->saved.mac[i] = (uint8_t) b[i];
+        v->saved.vlan = (uint16_t) vlan;
+        v->saved.qos = (uint8_t) qos;
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
 static int lease_from_json(struct json_object *o, size_t index, Lease **ret, char **ret_error) {
         _cleanup_(lease_freep) Lease *l = calloc(1, sizeof(Lease));
         const VfioBackendOps *backend = NULL;
@@ -393,7 +464,7 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
         if (!l->devices)
                 return -ENOMEM;
         for (size_t i = 0; i < json_object_array_length(devs); i++) {
-                struct json_object *d = json_object_array_get_idx(devs, i), *b;
+                struct json_object *d = json_object_array_get_idx(devs, i), *b, *vn;
                 const char *addr, *drv, *vfio_drv = NULL;
                 LeaseDevice *ld = &l->devices[l->n_devices];
 
@@ -419,6 +490,16 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
                 if (vfio_drv && !(ld->vfio_driver = strdup(vfio_drv)))
                         return -ENOMEM;
                 l->n_devices++;
+                if (json_object_object_get_ex(d, "vf_net", &vn)) {
+                        k = vf_net_from_json(vn, &ld->vf_net);
+                        if (k == -ENOMEM)
+                                return k;
+                        if (k < 0)
+                                return bad(ret_error,
+                                           "leases[%zu].devices[%zu].vf_net: missing or "
+                                           "invalid fields",
+                                           index, i);
+                }
         }
         *ret = TAKE_PTR(l);
         return 0;

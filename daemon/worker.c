@@ -36,6 +36,16 @@ void blocking_end(void) {
                 daemon_lock();
 }
 
+void blocking_sleep(uint64_t usec) {
+        struct timespec ts = { .tv_sec = (time_t) (usec / 1000000),
+                               .tv_nsec = (long) (usec % 1000000) * 1000 };
+
+        blocking_begin();
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        blocking_end();
+}
+
 /* A few writers are enough: writes are short unless a driver's probe or remove hangs, and each
  * group job hands over one chain of writes at a time. A writer stuck past its caller's timeout
  * no longer counts, so hung probes never starve the other groups' writes. */

@@ -24,6 +24,8 @@ void blocking_enable(void);
 
 void blocking_begin(void);
 void blocking_end(void);
+/* Sleeps usec in a blocking section (polling the kernel for what it does in its own time). */
+void blocking_sleep(uint64_t usec);
 
 /* Writes value to path relative to dirfd in one of a few long-lived writer threads, waiting at
  * most timeout_usec (in a blocking section). A writer whose write outlives its timeout is left to
