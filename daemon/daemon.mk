@@ -26,7 +26,7 @@ libmodel_a_SOURCES = \
 	daemon/region.c daemon/region.h \
 	daemon/vfio-variant.c daemon/vfio-variant.h \
 	daemon/sriov.c daemon/sriov.h \
-	daemon/vfnet.c daemon/vfnet.h daemon/vfnet-internal.h daemon/nlbuild.h
+	daemon/vfnet.c daemon/vfnet.h daemon/vfnet-internal.h daemon/nlmsg.h
 libmodel_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)

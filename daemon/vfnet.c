@@ -19,7 +19,7 @@
 #include "bdf.h"
 #include "macro.h"
 #include "names.h"
-#include "nlbuild.h"
+#include "nlmsg.h"
 #include "util.h"
 #include "vfnet-internal.h"
 
@@ -30,35 +30,6 @@
 #define STRAY_MAX 16
 
 /* ---- the reply (pure) ---- */
-
-/* Walks attributes as the kernel lays them out: RTA_ALIGN'ed, rta_len covering the header, the
- * last one possibly without its padding. */
-typedef struct AttrIter {
-        const uint8_t *p;
-        size_t left;
-} AttrIter;
-
-/* 1 with the next attribute (type without NLA_F_NESTED/NLA_F_NET_BYTEORDER), 0 at the end,
- * -EBADMSG when one runs past the buffer. */
-static int attr_next(AttrIter *it, uint16_t *ret_type, const uint8_t **ret_data, size_t *ret_len) {
-        struct rtattr a;
-        size_t step;
-
-        if (it->left == 0)
-                return 0;
-        if (it->left < sizeof(a))
-                return -EBADMSG;
-        memcpy(&a, it->p, sizeof(a));
-        if (a.rta_len < RTA_LENGTH(0) || a.rta_len > it->left)
-                return -EBADMSG;
-        *ret_type = a.rta_type & NLA_TYPE_MASK;
-        *ret_data = it->p + RTA_LENGTH(0);
-        *ret_len = a.rta_len - RTA_LENGTH(0);
-        step = MIN((size_t) RTA_ALIGN(a.rta_len), it->left);
-        it->p += step;
-        it->left -= step;
-        return 1;
-}
 
 /* Every struct ifla_vf_* starts with the VF's number; one IFLA_VF_INFO names one VF. */
 static int vf_number(const uint8_t *data, size_t len, size_t need, bool *have, uint32_t *vf) {
@@ -86,7 +57,7 @@ static int setting_of(const uint8_t *data) {
 /* One IFLA_VF_INFO: 1 when it is VF vf (parsed into *ret), 0 when another VF. */
 static int parse_vf_info(const uint8_t *p, size_t n, uint32_t vf, VfNetConfig *ret) {
         VfNetConfig c = VF_NET_CONFIG_NONE;
-        AttrIter it = { p, n };
+        NlAttrIter it = { p, n };
         const uint8_t *data;
         bool have = false;
         uint32_t seen = 0;
@@ -94,7 +65,7 @@ static int parse_vf_info(const uint8_t *p, size_t n, uint32_t vf, VfNetConfig *r
         size_t len;
         int r;
 
-        while ((r = attr_next(&it, &type, &data, &len)) > 0) {
+        while ((r = nla_next(&it, &type, &data, &len)) > 0) {
                 switch (type) {
                 case IFLA_VF_MAC:
                         r = vf_number(data, len, sizeof(struct ifla_vf_mac), &have, &seen);
@@ -148,17 +119,17 @@ static int parse_link(const uint8_t *p, size_t n, uint32_t vf, VfNetConfig *ret)
         const uint8_t *data, *vdata;
         size_t len, vlen;
         uint16_t type, vtype;
-        AttrIter it, list;
+        NlAttrIter it, list;
         int r, k;
 
         if (n < hdr)
                 return -EBADMSG;
-        it = (AttrIter) { p + hdr, n - hdr };
-        while ((r = attr_next(&it, &type, &data, &len)) > 0) {
+        it = (NlAttrIter) { p + hdr, n - hdr };
+        while ((r = nla_next(&it, &type, &data, &len)) > 0) {
                 if (type != IFLA_VFINFO_LIST)
                         continue;
-                list = (AttrIter) { data, len };
-                while ((k = attr_next(&list, &vtype, &vdata, &vlen)) > 0) {
+                list = (NlAttrIter) { data, len };
+                while ((k = nla_next(&list, &vtype, &vdata, &vlen)) > 0) {
                         if (vtype != IFLA_VF_INFO)
                                 continue;
                         k = parse_vf_info(vdata, vlen, vf, ret);

@@ -11,7 +11,7 @@
 
 #include "fakesys.h"
 #include "macro.h"
-#include "nlbuild.h"
+#include "nlmsg.h"
 #include "sysfs.h"
 #include "vfnet-internal.h"
 #include "vfnet.h"

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Builds netlink messages the way the kernel lays them out (include/uapi/linux/netlink.h:
- * NLMSG_ALIGN'ed headers; rtnetlink.h: RTA_ALIGN'ed attributes, rta_len covering the header,
- * nests as attributes whose payload is the attributes that follow), into a caller's buffer:
- * vfnet.c's requests, and the replies of the kernel model (tests/mock) and of vfnet's unit test.
- * A buffer too small sets overflow and writes nothing more. */
+/* Builds and walks netlink messages the way the kernel lays them out
+ * (include/uapi/linux/netlink.h: NLMSG_ALIGN'ed headers; rtnetlink.h: RTA_ALIGN'ed attributes,
+ * rta_len covering the header, nests as attributes whose payload is the attributes that follow):
+ * vfnet.c's requests and replies, the kernel model's side of them (tests/mock) and vfnet's unit
+ * test. Building goes into a caller's buffer: one too small sets overflow and takes nothing
+ * more. */
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -88,4 +90,33 @@ static inline void nlb_ack(NlBuild *b, uint32_t seq, uint32_t pid, int error,
                 e.msg = *request;
         (void) nlb_raw(b, &e, sizeof(e));
         nlb_msg_end(b, m);
+}
+
+/* Walks attributes: the last one may come without its padding. */
+typedef struct NlAttrIter {
+        const uint8_t *p;
+        size_t left;
+} NlAttrIter;
+
+/* 1 with the next attribute (its type without NLA_F_NESTED/NLA_F_NET_BYTEORDER), 0 at the end,
+ * -EBADMSG when one runs past the buffer. */
+static inline int nla_next(NlAttrIter *it, uint16_t *ret_type, const uint8_t **ret_data,
+                           size_t *ret_len) {
+        struct rtattr a;
+        size_t step;
+
+        if (it->left == 0)
+                return 0;
+        if (it->left < sizeof(a))
+                return -EBADMSG;
+        memcpy(&a, it->p, sizeof(a));
+        if (a.rta_len < RTA_LENGTH(0) || a.rta_len > it->left)
+                return -EBADMSG;
+        *ret_type = a.rta_type & NLA_TYPE_MASK;
+        *ret_data = it->p + RTA_LENGTH(0);
+        *ret_len = a.rta_len - RTA_LENGTH(0);
+        step = RTA_ALIGN(a.rta_len) < it->left ? RTA_ALIGN(a.rta_len) : it->left;
+        it->p += step;
+        it->left -= step;
+        return 1;
 }
