@@ -92,6 +92,27 @@ static inline void nlb_ack(NlBuild *b, uint32_t seq, uint32_t pid, int error,
         nlb_msg_end(b, m);
 }
 
+/* One IFLA_VF_INFO as rtnl_fill_vfinfo() lays it out: MAC, VLAN, spoof check, link state (auto),
+ * trust; the rates, RSS query and statistics a driver adds are left out. For the replies of the
+ * kernel model and of vfnet's unit test. */
+static inline void nlb_vf_info(NlBuild *b, uint32_t vf, const uint8_t mac[6], uint32_t vlan,
+                               uint32_t qos, uint32_t spoofchk, uint32_t trust) {
+        struct ifla_vf_mac m = { .vf = vf };
+        struct ifla_vf_vlan v = { .vf = vf, .vlan = vlan, .qos = qos };
+        struct ifla_vf_spoofchk sp = { .vf = vf, .setting = spoofchk };
+        struct ifla_vf_link_state ls = { .vf = vf, .link_state = IFLA_VF_LINK_STATE_AUTO };
+        struct ifla_vf_trust tr = { .vf = vf, .setting = trust };
+        size_t info = nlb_nest(b, IFLA_VF_INFO);
+
+        memcpy(m.mac, mac, 6);
+        (void) nlb_attr(b, IFLA_VF_MAC, &m, sizeof(m));
+        (void) nlb_attr(b, IFLA_VF_VLAN, &v, sizeof(v));
+        (void) nlb_attr(b, IFLA_VF_SPOOFCHK, &sp, sizeof(sp));
+        (void) nlb_attr(b, IFLA_VF_LINK_STATE, &ls, sizeof(ls));
+        (void) nlb_attr(b, IFLA_VF_TRUST, &tr, sizeof(tr));
+        nlb_nest_end(b, info);
+}
+
 /* Walks attributes: the last one may come without its padding. */
 typedef struct NlAttrIter {
         const uint8_t *p;

@@ -465,16 +465,6 @@ int vfnet_find(const SysRoot *r, const char *vf_address, VfNetTarget *ret) {
 
 /* ---- MAC addresses ---- */
 
-static int hex_digit(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 int vfnet_parse_mac(const char *s, uint8_t ret[6]) {
         uint8_t mac[6];
         bool zero = true;
@@ -482,7 +472,7 @@ int vfnet_parse_mac(const char *s, uint8_t ret[6]) {
         if (!s || strlen(s) != 17)
                 return -EINVAL;
         for (size_t i = 0; i < 6; i++) {
-                int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+                int hi = unhexchar(s[3 * i]), lo = unhexchar(s[3 * i + 1]);
 
                 if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
                         return -EINVAL;

@@ -103,7 +103,7 @@ int mock_attr_classify(const MockRoots *roots, const char *canonical, MockAttr *
 
 /* ---- small file helpers, relative to the root fd ---- */
 
-static int read_small(int dirfd, const char *rel, char *buf, size_t size) {
+int mock_read_small(int dirfd, const char *rel, char *buf, size_t size) {
         _cleanup_close_ int fd = -1;
         ssize_t n;
 
@@ -120,7 +120,7 @@ static int read_small(int dirfd, const char *rel, char *buf, size_t size) {
 
 static int read_u32(int dirfd, const char *rel, unsigned base, uint32_t *ret) {
         char buf[64];
-        int r = read_small(dirfd, rel, buf, sizeof(buf));
+        int r = mock_read_small(dirfd, rel, buf, sizeof(buf));
 
         return r < 0 ? r : safe_atou32(buf, base, ret);
 }
@@ -197,7 +197,7 @@ int mock_state_read(int dirfd, const char *sub, const char *bdf, char ret[static
         char p[128];
 
         snprintf(p, sizeof(p), MOCK_STATE_DIR "/%s/%s", sub, bdf);
-        return read_small(dirfd, p, ret, MOCK_NAME_MAX);
+        return mock_read_small(dirfd, p, ret, MOCK_NAME_MAX);
 }
 
 int mock_state_write(int dirfd, const char *sub, const char *bdf, const char *value) {
@@ -560,7 +560,7 @@ static void read_override(const Ctx *c, const char *bdf, char ret[static MOCK_NA
         char p[128];
 
         snprintf(p, sizeof(p), DEVICES "/%s/driver_override", bdf);
-        if (read_small(c->root_fd, p, ret, MOCK_NAME_MAX) < 0 || streq(ret, "(null)"))
+        if (mock_read_small(c->root_fd, p, ret, MOCK_NAME_MAX) < 0 || streq(ret, "(null)"))
                 ret[0] = 0;
 }
 
@@ -807,7 +807,7 @@ static int create_vfs(Ctx *c, const char *pf, unsigned count) {
         {
                 char buf[32];
 
-                if (read_small(c->root_fd, p, buf, sizeof(buf)) >= 0)
+                if (mock_read_small(c->root_fd, p, buf, sizeof(buf)) >= 0)
                         (void) safe_atoi32(buf, &numa);
         }
         if (stride == 0 || vf_device > 0xffff || vendor > 0xffff || cls > 0xffffff)

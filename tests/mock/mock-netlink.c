@@ -54,20 +54,6 @@ typedef struct Link {
         char vfs[VF_MAX][PCI_ADDRESS_STRLEN]; /* "" where a virtfnN link is missing */
 } Link;
 
-static int read_text(int dirfd, const char *rel, char *buf, size_t size) {
-        _cleanup_close_ int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        ssize_t n;
-
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, size - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = 0;
-        strstrip_trailing(buf);
-        return 0;
-}
-
 /* The PCI device whose netdev has this ifindex, with its VFs; -ENODEV when none (the kernel's
  * __dev_get_by_index() failing in rtnl_getlink() and rtnl_setlink()). */
 static int link_find(int root_fd, int ifindex, Link *ret) {
@@ -85,14 +71,16 @@ static int link_find(int root_fd, int ifindex, Link *ret) {
                         continue;
                 for (char **i = nets; *i; i++) {
                         snprintf(p, sizeof(p), SYSFS_PCI_DEVICES "/%s/net/%s/ifindex", *d, *i);
-                        if (strlen(*i) >= IFNAMSIZ || read_text(root_fd, p, v, sizeof(v)) < 0 ||
+                        if (strlen(*i) >= IFNAMSIZ ||
+                            mock_read_small(root_fd, p, v, sizeof(v)) < 0 ||
                             safe_atou32(v, 10, &n) < 0 || n != (uint32_t) ifindex)
                                 continue;
                         *ret = (Link) {};
                         strcpy(ret->pf, *d);
                         strcpy(ret->ifname, *i);
                         snprintf(p, sizeof(p), SYSFS_PCI_DEVICES "/%s/sriov_numvfs", *d);
-                        if (read_text(root_fd, p, v, sizeof(v)) >= 0 && safe_atou32(v, 10, &n) >= 0)
+                        if (mock_read_small(root_fd, p, v, sizeof(v)) >= 0 &&
+                            safe_atou32(v, 10, &n) >= 0)
                                 ret->n_vfs = MIN(n, VF_MAX);
                         for (unsigned k = 0; k < ret->n_vfs; k++) {
                                 char target[PATH_MAX];
@@ -145,25 +133,6 @@ static int vf_state_put(int root_fd, const char *vf, const VfState *s) {
 
 /* ---- RTM_GETLINK ---- */
 
-/* rtnl_fill_vfinfo(): MAC, VLAN, spoof check, link state, trust (the rates, RSS query and
- * statistics a real driver adds are left out). */
-static void put_vf(NlBuild *b, uint32_t n, const VfState *s) {
-        struct ifla_vf_mac mac = { .vf = n };
-        struct ifla_vf_vlan vlan = { .vf = n, .vlan = s->vlan, .qos = s->qos };
-        struct ifla_vf_spoofchk sp = { .vf = n, .setting = s->spoofchk };
-        struct ifla_vf_link_state ls = { .vf = n, .link_state = IFLA_VF_LINK_STATE_AUTO };
-        struct ifla_vf_trust tr = { .vf = n, .setting = s->trust };
-        size_t info = nlb_nest(b, IFLA_VF_INFO);
-
-        memcpy(mac.mac, s->mac, sizeof(s->mac));
-        (void) nlb_attr(b, IFLA_VF_MAC, &mac, sizeof(mac));
-        (void) nlb_attr(b, IFLA_VF_VLAN, &vlan, sizeof(vlan));
-        (void) nlb_attr(b, IFLA_VF_SPOOFCHK, &sp, sizeof(sp));
-        (void) nlb_attr(b, IFLA_VF_LINK_STATE, &ls, sizeof(ls));
-        (void) nlb_attr(b, IFLA_VF_TRUST, &tr, sizeof(tr));
-        nlb_nest_end(b, info);
-}
-
 static int getlink(int root_fd, const struct nlmsghdr *h, uint32_t pid, const Link *l, bool vf,
                    NlBuild *b) {
         struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC,
@@ -188,7 +157,7 @@ static int getlink(int root_fd, const struct nlmsghdr *h, uint32_t pid, const Li
                         VfState s;
 
                         vf_state_get(root_fd, l->vfs[n], &s);
-                        put_vf(b, n, &s);
+                        nlb_vf_info(b, n, s.mac, s.vlan, s.qos, s.spoofchk, s.trust);
                 }
                 nlb_nest_end(b, list);
         }

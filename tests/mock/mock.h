@@ -135,6 +135,8 @@ bool mock_group_in_use(const char *root, unsigned group);
 void mock_emit_uevent(const char *action, const char *bdf);
 /* Records the natural driver of every device that has no record yet. */
 void mock_record_natural_all(const char *root);
+/* A small text file under dirfd, NUL-terminated, trailing whitespace removed. */
+int mock_read_small(int dirfd, const char *rel, char *buf, size_t size);
 /* The names in root_fd/rel, sorted, without dot files. */
 int mock_list_names(int dirfd, const char *rel, char ***ret);
 /* <root>/.vfio-mock/SUB/BDF, a line of text that other processes can read: its value (trailing

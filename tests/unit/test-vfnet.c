@@ -144,25 +144,6 @@ typedef struct Vf {
         uint32_t vlan, qos, spoofchk, trust;
 } Vf;
 
-/* rtnl_fill_vfinfo()'s order: MAC, VLAN, (VLAN list, rates), spoof check, link state, RSS query,
- * trust. */
-static void put_vf(NlBuild *b, const Vf *v) {
-        struct ifla_vf_mac mac = { .vf = v->n };
-        struct ifla_vf_vlan vlan = { .vf = v->n, .vlan = v->vlan, .qos = v->qos };
-        struct ifla_vf_spoofchk sp = { .vf = v->n, .setting = v->spoofchk };
-        struct ifla_vf_link_state ls = { .vf = v->n, .link_state = IFLA_VF_LINK_STATE_AUTO };
-        struct ifla_vf_trust tr = { .vf = v->n, .setting = v->trust };
-        size_t info = nlb_nest(b, IFLA_VF_INFO);
-
-        memcpy(mac.mac, v->mac, 6);
-        (void) nlb_attr(b, IFLA_VF_MAC, &mac, sizeof(mac));
-        (void) nlb_attr(b, IFLA_VF_VLAN, &vlan, sizeof(vlan));
-        (void) nlb_attr(b, IFLA_VF_SPOOFCHK, &sp, sizeof(sp));
-        (void) nlb_attr(b, IFLA_VF_LINK_STATE, &ls, sizeof(ls));
-        (void) nlb_attr(b, IFLA_VF_TRUST, &tr, sizeof(tr));
-        nlb_nest_end(b, info);
-}
-
 static const Vf vfs[] = {
         { 0, { 0x52, 0x54, 0, 1, 2, 3 }, 100, 5, 1, 0 },
         /* A driver that reports neither spoof check nor trust. */
@@ -178,7 +159,8 @@ static void put_link(NlBuild *b, uint32_t seq, uint32_t pid) {
         (void) nlb_u32(b, IFLA_NUM_VF, ELEMENTSOF(vfs));
         list = nlb_nest(b, IFLA_VFINFO_LIST);
         for (size_t i = 0; i < ELEMENTSOF(vfs); i++)
-                put_vf(b, &vfs[i]);
+                nlb_vf_info(b, vfs[i].n, vfs[i].mac, vfs[i].vlan, vfs[i].qos, vfs[i].spoofchk,
+                            vfs[i].trust);
         nlb_nest_end(b, list);
         (void) nlb_u32(b, IFLA_MTU, 1500);
         nlb_msg_end(b, m);
