@@ -5,23 +5,14 @@
 
 #include "bdf.h"
 #include "macro.h"
-
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
+#include "util.h"
 
 /* Reads exactly n hex digits. */
 static int hexn(const char *s, unsigned n, uint32_t *ret) {
         uint32_t v = 0;
 
         for (unsigned i = 0; i < n; i++) {
-                int d = hexval(s[i]);
+                int d = unhexchar(s[i]);
                 if (d < 0)
                         return -EINVAL;
                 v = v << 4 | (uint32_t) d;

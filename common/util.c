@@ -82,6 +82,16 @@ int safe_atoi32(const char *s, int32_t *ret) {
         return 0;
 }
 
+int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
 char *strstrip_trailing(char *s) {
         size_t n = strlen(s);
 

@@ -19,6 +19,9 @@ int pid_start_time(pid_t pid, uint64_t *ret);
 /* Whether the process a pidfd names is still running. */
 bool pidfd_is_alive(int pidfd);
 
+/* The value of a hex digit (either case), -1 for anything else. */
+int unhexchar(char c);
+
 /* Removes trailing whitespace in place; returns s. */
 char *strstrip_trailing(char *s);
 

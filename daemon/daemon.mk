@@ -27,7 +27,8 @@ libmodel_a_SOURCES = \
 	daemon/mempool.c daemon/mempool.h \
 	daemon/region.c daemon/region.h \
 	daemon/vfio-variant.c daemon/vfio-variant.h \
-	daemon/sriov.c daemon/sriov.h
+	daemon/sriov.c daemon/sriov.h \
+	daemon/vfnet.c daemon/vfnet.h daemon/vfnet-internal.h daemon/nlmsg.h
 libmodel_a_CFLAGS = $(AM_CFLAGS) -pthread $(LIBSYSTEMD_CFLAGS) $(LIBUDEV_CFLAGS) $(LIBPCI_CFLAGS) $(JSONC_CFLAGS)
 
 MODEL_LIBS = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) $(LIBUDEV_LIBS) $(LIBPCI_LIBS) $(JSONC_LIBS)
@@ -86,6 +87,16 @@ EXTRA_DIST += systemd/udev/70-vfio-assignd.rules.in
 CLEANFILES += systemd/udev/70-vfio-assignd.rules
 systemd/udev/70-vfio-assignd.rules: systemd/udev/70-vfio-assignd.rules.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) systemd/udev && $(subst_paths) < $(srcdir)/systemd/udev/70-vfio-assignd.rules.in > $@
+
+# libFuzzer target for the rtnetlink replies of a VF's network settings.
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-vfnet
+tests_fuzz_fuzz_vfnet_SOURCES = tests/fuzz/fuzz-vfnet.c daemon/vfnet.c
+tests_fuzz_fuzz_vfnet_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_vfnet_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_vfnet_LDADD = libmodel.a libcommon.a $(LIBSYSTEMD_LIBS) -lpthread
+endif
+EXTRA_DIST += tests/fuzz/corpus/vfnet
 
 sbin_PROGRAMS += vfio-assignd
 vfio_assignd_SOURCES = daemon/main.c

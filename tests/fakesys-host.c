@@ -299,17 +299,53 @@ static int count_entries(FakeSys *fs, const char *rel, size_t *ret) {
         return 0;
 }
 
-int fakesys_add_netdev(FakeSys *fs, const char *bdf, const char *ifname, const char *mac) {
+/* The lowest ifindex from `from` up that no sys/class/net/IFNAME/ifindex holds. */
+static int free_ifindex(FakeSys *fs, unsigned from, unsigned *ret) {
+        _cleanup_closedir_ DIR *d = NULL;
+        unsigned n = from;
+        int fd;
+
+        fd = openat(fakesys_root_fd(fs), "sys/class/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT)
+                return -errno;
+        if (fd >= 0) {
+                d = fdopendir(fd);
+                if (!d) {
+                        close(fd);
+                        return -ENOMEM;
+                }
+        }
+        /* Few netdevs: one pass per candidate is cheap. */
+        for (bool taken = d != NULL; taken; n += taken) {
+                taken = false;
+                rewinddir(d);
+                for (struct dirent *de; !taken && (de = readdir(d));) {
+                        _cleanup_free_ char *v = NULL;
+                        uint32_t idx;
+                        Path p;
+
+                        if (de->d_name[0] == '.' ||
+                            pathf(p, "sys/class/net/%s/ifindex", de->d_name) < 0 ||
+                            fakesys_read_file(fs, p, &v, NULL) < 0)
+                                continue;
+                        taken = safe_atou32(v, 10, &idx) >= 0 && idx == n;
+                }
+        }
+        *ret = n;
+        return 0;
+}
+
+static int add_netdev(FakeSys *fs, const char *bdf, const char *ifname, const char *mac,
+                      unsigned ifindex) {
         static const char *const names[] = { "ifindex", "address", "operstate", "type", "mtu" };
         _cleanup_free_ char *dev = NULL;
         char values[ELEMENTSOF(names)][32];
-        size_t n = 0;
         Path dir, p;
         int r;
 
         /* IFNAMSIZ is 16 with the NUL. */
         if (!fs || !filename_is_valid(ifname) || strlen(ifname) >= 16 ||
-            (mac && (strlen(mac) != 17 || strchr(mac, '\n'))))
+            (mac && (strlen(mac) != 17 || strchr(mac, '\n'))) || ifindex > INT32_MAX)
                 return -EINVAL;
         r = fakesys_device_path(fs, bdf, &dev);
         if (r < 0)
@@ -322,10 +358,15 @@ int fakesys_add_netdev(FakeSys *fs, const char *bdf, const char *ifname, const c
                 if (r < 0)
                         return r;
         }
-        r = count_entries(fs, "sys/class/net", &n);
-        if (r < 0)
-                return r;
-        snprintf(values[0], sizeof(values[0]), "%zu\n", n + 1);
+        if (ifindex == 0) {
+                size_t n = 0;
+
+                r = count_entries(fs, "sys/class/net", &n);
+                if (r < 0)
+                        return r;
+                ifindex = (unsigned) n + 1;
+        }
+        snprintf(values[0], sizeof(values[0]), "%u\n", ifindex);
         snprintf(values[1], sizeof(values[1]), "%s\n", mac ?: "52:54:00:12:34:56");
         snprintf(values[2], sizeof(values[2]), "up\n");
         snprintf(values[3], sizeof(values[3]), "1\n"); /* ARPHRD_ETHER */
@@ -339,6 +380,24 @@ int fakesys_add_netdev(FakeSys *fs, const char *bdf, const char *ifname, const c
         if (r >= 0)
                 r = pathf(p, "sys/class/net/%s", ifname);
         return r < 0 ? r : fakesys_link_to(fs, p, dir);
+}
+
+int fakesys_add_netdev(FakeSys *fs, const char *bdf, const char *ifname, const char *mac) {
+        return add_netdev(fs, bdf, ifname, mac, 0);
+}
+
+int fakesys_add_netdev_ifindex(FakeSys *fs, const char *bdf, const char *ifname, const char *mac,
+                               unsigned ifindex) {
+        int r;
+
+        if (!fs)
+                return -EINVAL;
+        if (ifindex == 0) {
+                r = free_ifindex(fs, FAKESYS_IFINDEX_FIRST, &ifindex);
+                if (r < 0)
+                        return r;
+        }
+        return add_netdev(fs, bdf, ifname, mac, ifindex);
 }
 
 int fakesys_add_route(FakeSys *fs, const char *ifname, const char *dest, unsigned prefix,

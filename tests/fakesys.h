@@ -195,6 +195,11 @@ int fakesys_set_root_mount(FakeSys *fs, unsigned major, unsigned minor, const ch
 
 /* <device dir>/net/IFNAME (ifindex, address, operstate, type) and sys/class/net/IFNAME. */
 int fakesys_add_netdev(FakeSys *fs, const char *bdf, const char *ifname, const char *mac);
+/* The same with a given ifindex; 0: the lowest one from FAKESYS_IFINDEX_FIRST up that no netdev
+ * has (the kernel model's netlink finds a PF's netdev by it, tests/mock/README.md). */
+#define FAKESYS_IFINDEX_FIRST 100u
+int fakesys_add_netdev_ifindex(FakeSys *fs, const char *bdf, const char *ifname, const char *mac,
+                               unsigned ifindex);
 /* proc/interrupts of a 4-CPU host: the legacy IO-APIC lines and one MSI line per bound PCI
  * device, with chip names prefixed "IR-" when remapped (as the kernel names remapped interrupt
  * domains when interrupt remapping is enabled). */

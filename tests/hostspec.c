@@ -340,6 +340,8 @@ static int do_device(Apply *a, const Loc *l, char **argv, size_t argc) {
         char bdf[PCI_ADDRESS_STRLEN], parent[PCI_ADDRESS_STRLEN] = "",
                                       physfn[PCI_ADDRESS_STRLEN] = "";
         bool has_vendor = false, has_device = false, has_class = false;
+        const char *netdev = NULL;
+        uint64_t ifindex = 0;
         FakeDevice d;
         int r;
 
@@ -352,6 +354,17 @@ static int do_device(Apply *a, const Loc *l, char **argv, size_t argc) {
                 if (!split_kv(argv[i], &k, &v))
                         return fail(a, l, -EINVAL, "device %s: expected key=value, got \"%s\"", bdf,
                                     argv[i]);
+                /* The device's netdev, made once the device is there. */
+                if (streq(k, "netdev")) {
+                        netdev = v;
+                        continue;
+                }
+                if (streq(k, "ifindex")) {
+                        if (parse_uint(v, INT32_MAX, &ifindex) < 0 || ifindex == 0)
+                                return fail(a, l, -EINVAL,
+                                            "device %s: bad value for ifindex: \"%s\"", bdf, v);
+                        continue;
+                }
                 r = device_key(&d, k, v, parent, physfn);
                 if (r == -ENOKEY)
                         return fail(a, l, r, "device %s: unknown key \"%s\"", bdf, k);
@@ -380,6 +393,8 @@ static int do_device(Apply *a, const Loc *l, char **argv, size_t argc) {
         if (d.sriov_numvfs > d.sriov_totalvfs)
                 return fail(a, l, -EINVAL, "device %s: numvfs %u exceeds totalvfs %u", bdf,
                             d.sriov_numvfs, d.sriov_totalvfs);
+        if (ifindex > 0 && !netdev)
+                return fail(a, l, -EINVAL, "device %s: ifindex= needs netdev=", bdf);
         r = fakesys_add_device(a->fs, &d);
         if (r == -ENOTDIR)
                 return fail(a, l, r, "device %s: parent %s is not a bridge", bdf, d.parent);
@@ -391,7 +406,10 @@ static int do_device(Apply *a, const Loc *l, char **argv, size_t argc) {
         if (r == -EINVAL && d.parent)
                 return fail(a, l, r, "device %s: its bus must be above the bus of parent %s", bdf,
                             d.parent);
-        return r < 0 ? fail_errno(a, l, r, "device %s", bdf) : 0;
+        if (r < 0)
+                return fail_errno(a, l, r, "device %s", bdf);
+        r = netdev ? fakesys_add_netdev_ifindex(a->fs, bdf, netdev, NULL, (unsigned) ifindex) : 0;
+        return r < 0 ? fail_errno(a, l, r, "device %s: netdev %s", bdf, netdev) : 0;
 }
 
 /* Commands on one existing device: attr, rmattr, bind, unbind, unplug, vfio-dev. */

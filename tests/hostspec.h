@@ -11,7 +11,7 @@
  *   device BDF vendor=0x8086 device=0x1533 class=0x020000 [parent=BDF driver=NAME group=N
  *          reset="flr bus" numa=N boot_vga=0|1 iommu=dmar0 irq=N pcie=TYPE mf=1
  *          subvendor= subdevice= rev= override= sec= sub= totalvfs= numvfs= vf_offset=
- *          vf_stride= vf_device= physfn=BDF vfio=N]
+ *          vf_stride= vf_device= physfn=BDF vfio=N netdev=IFNAME ifindex=N]
  *   attr BDF NAME VALUE | rmattr BDF NAME | bind BDF DRIVER | unbind BDF | unplug BDF
  *   driver NAME | sync-drivers | vfio-dev BDF N
  *   group N [type=T] [name=S] [region=START-END:TYPE]...

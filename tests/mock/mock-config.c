@@ -14,6 +14,7 @@
  *   BDF autoprobe-fails [ERRNO-NAME]
  *   BDF sriov-limit N
  *   BDF sriov-async MILLISECONDS
+ *   BDF vfnet-fails ERRNO-NAME [mac|vlan|spoofchk|trust]   (a PF: RTM_SETLINK of its VFs)
  *   no-interrupt-remapping
  *   no-iommufd
  *   fill-hang-after N
@@ -37,10 +38,10 @@ static const struct {
         const char *name;
         int value;
 } errno_names[] = {
-        { "EBUSY", EBUSY },         { "EAGAIN", EAGAIN }, { "EIO", EIO },
-        { "EPERM", EPERM },         { "EINVAL", EINVAL }, { "ENODEV", ENODEV },
-        { "ETIMEDOUT", ETIMEDOUT }, { "EINTR", EINTR },   { "ENOMEM", ENOMEM },
-        { "EACCES", EACCES },
+        { "EBUSY", EBUSY },         { "EAGAIN", EAGAIN },         { "EIO", EIO },
+        { "EPERM", EPERM },         { "EINVAL", EINVAL },         { "ENODEV", ENODEV },
+        { "ETIMEDOUT", ETIMEDOUT }, { "EINTR", EINTR },           { "ENOMEM", ENOMEM },
+        { "EACCES", EACCES },       { "EOPNOTSUPP", EOPNOTSUPP },
 };
 
 static int parse_errno(const char *s) {
@@ -131,6 +132,12 @@ static void apply(MockFaults *f, char **argv, size_t argc) {
 
                 if (safe_atou32(argv[2], 10, &n) >= 0)
                         f->sriov_limit = n;
+        } else if (streq(what, "vfnet-fails")) {
+                f->vfnet_fails = parse_errno(argc >= 3 ? argv[2] : NULL);
+                f->vfnet_fails_at = -1;
+                for (int i = 0; argc >= 4 && i < _MOCK_VF_ATTR_MAX; i++)
+                        if (streq(argv[3], mock_vf_attr_names[i]))
+                                f->vfnet_fails_at = i;
         } else if (streq(what, "sriov-async") && argc == 3) {
                 uint32_t ms;
 

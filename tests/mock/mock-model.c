@@ -103,7 +103,7 @@ int mock_attr_classify(const MockRoots *roots, const char *canonical, MockAttr *
 
 /* ---- small file helpers, relative to the root fd ---- */
 
-static int read_small(int dirfd, const char *rel, char *buf, size_t size) {
+int mock_read_small(int dirfd, const char *rel, char *buf, size_t size) {
         _cleanup_close_ int fd = -1;
         ssize_t n;
 
@@ -120,7 +120,7 @@ static int read_small(int dirfd, const char *rel, char *buf, size_t size) {
 
 static int read_u32(int dirfd, const char *rel, unsigned base, uint32_t *ret) {
         char buf[64];
-        int r = read_small(dirfd, rel, buf, sizeof(buf));
+        int r = mock_read_small(dirfd, rel, buf, sizeof(buf));
 
         return r < 0 ? r : safe_atou32(buf, base, ret);
 }
@@ -193,14 +193,14 @@ static int state_dir(int dirfd, const char *sub) {
         return mkdirat(dirfd, p, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-static int state_read(int dirfd, const char *sub, const char *bdf, char ret[static MOCK_NAME_MAX]) {
+int mock_state_read(int dirfd, const char *sub, const char *bdf, char ret[static MOCK_NAME_MAX]) {
         char p[128];
 
         snprintf(p, sizeof(p), MOCK_STATE_DIR "/%s/%s", sub, bdf);
-        return read_small(dirfd, p, ret, MOCK_NAME_MAX);
+        return mock_read_small(dirfd, p, ret, MOCK_NAME_MAX);
 }
 
-static int state_write(int dirfd, const char *sub, const char *bdf, const char *value) {
+int mock_state_write(int dirfd, const char *sub, const char *bdf, const char *value) {
         char p[128];
         int r;
 
@@ -211,7 +211,7 @@ static int state_write(int dirfd, const char *sub, const char *bdf, const char *
         return write_small(dirfd, p, value);
 }
 
-static void state_remove(int dirfd, const char *sub, const char *bdf) {
+void mock_state_remove(int dirfd, const char *sub, const char *bdf) {
         char p[128];
 
         snprintf(p, sizeof(p), MOCK_STATE_DIR "/%s/%s", sub, bdf);
@@ -353,15 +353,15 @@ void mock_emit_uevent(const char *action, const char *bdf) {
 static void natural_ensure(int root_fd, const char *bdf) {
         char drv[MOCK_NAME_MAX];
 
-        if (state_read(root_fd, "natural", bdf, drv) >= 0)
+        if (mock_state_read(root_fd, "natural", bdf, drv) >= 0)
                 return;
         if (mock_device_driver(root_fd, bdf, drv) < 0)
                 return;
-        (void) state_write(root_fd, "natural", bdf, mock_driver_is_vfio(drv) ? "" : drv);
+        (void) mock_state_write(root_fd, "natural", bdf, mock_driver_is_vfio(drv) ? "" : drv);
 }
 
 static void natural_get(int root_fd, const char *bdf, char ret[static MOCK_NAME_MAX]) {
-        if (state_read(root_fd, "natural", bdf, ret) < 0)
+        if (mock_state_read(root_fd, "natural", bdf, ret) < 0)
                 ret[0] = 0;
 }
 
@@ -536,7 +536,7 @@ static int do_unbind(Ctx *c, const char *bdf, const char *driver) {
                         dev_node_remove(c, node);
                 }
                 if (c->faults.host_driver[0])
-                        (void) state_write(c->root_fd, "armed", bdf, c->faults.host_driver);
+                        (void) mock_state_write(c->root_fd, "armed", bdf, c->faults.host_driver);
         }
         mock_emit_uevent("unbind", bdf);
         return 0;
@@ -546,11 +546,11 @@ static int do_unbind(Ctx *c, const char *bdf, const char *driver) {
 static const char *armed_driver(const Ctx *c, const char *bdf) {
         char armed[MOCK_NAME_MAX];
 
-        if (state_read(c->root_fd, "armed", bdf, armed) < 0)
+        if (mock_state_read(c->root_fd, "armed", bdf, armed) < 0)
                 return NULL;
         if (!c->faults.host_driver[0]) {
                 /* The line is gone: the "upgrade" was rolled back. */
-                state_remove(c->root_fd, "armed", bdf);
+                mock_state_remove(c->root_fd, "armed", bdf);
                 return NULL;
         }
         return c->faults.host_driver;
@@ -560,7 +560,7 @@ static void read_override(const Ctx *c, const char *bdf, char ret[static MOCK_NA
         char p[128];
 
         snprintf(p, sizeof(p), DEVICES "/%s/driver_override", bdf);
-        if (read_small(c->root_fd, p, ret, MOCK_NAME_MAX) < 0 || streq(ret, "(null)"))
+        if (mock_read_small(c->root_fd, p, ret, MOCK_NAME_MAX) < 0 || streq(ret, "(null)"))
                 ret[0] = 0;
 }
 
@@ -747,8 +747,10 @@ static int remove_vf(Ctx *c, const char *vf) {
         r = fakesys_remove_device(c->fs, vf);
         if (r < 0)
                 return r;
-        state_remove(c->root_fd, "natural", vf);
-        state_remove(c->root_fd, "armed", vf);
+        mock_state_remove(c->root_fd, "natural", vf);
+        mock_state_remove(c->root_fd, "armed", vf);
+        /* The PF driver forgets what was set on a VF it no longer has. */
+        mock_state_remove(c->root_fd, MOCK_VFNET_DIR, vf);
         mock_emit_uevent("remove", vf);
         return 0;
 }
@@ -805,7 +807,7 @@ static int create_vfs(Ctx *c, const char *pf, unsigned count) {
         {
                 char buf[32];
 
-                if (read_small(c->root_fd, p, buf, sizeof(buf)) >= 0)
+                if (mock_read_small(c->root_fd, p, buf, sizeof(buf)) >= 0)
                         (void) safe_atoi32(buf, &numa);
         }
         if (stride == 0 || vf_device > 0xffff || vendor > 0xffff || cls > 0xffffff)
@@ -858,7 +860,7 @@ static int create_vfs(Ctx *c, const char *pf, unsigned count) {
                 if (r >= 0)
                         r = fakesys_set_attr(c->fs, pf, "sriov_numvfs", "0\n");
                 if (r >= 0)
-                        r = state_write(c->root_fd, "natural", vf, c->faults.vf_driver);
+                        r = mock_state_write(c->root_fd, "natural", vf, c->faults.vf_driver);
                 if (r >= 0)
                         mock_emit_uevent("add", vf);
                 /* pci_bus_add_device() probes the VF at once when its PF lets it. */

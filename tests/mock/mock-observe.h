@@ -48,3 +48,28 @@ static inline bool mock_iommufd_context_exists(const char *root_dir) {
                 closedir(d);
         return found;
 }
+
+/* A VF's network settings as the kernel model's rtnetlink keeps them (mock-netlink.c), in the
+ * file <root>/.vfio-mock/vfnet/BDF: one line, MOCK_VFNET_FORMAT; none (a VF as igb, ixgbe and
+ * i40e start it: spoof check on) reads as MOCK_VFNET_DEFAULT. */
+#define MOCK_VFNET_DIR "vfnet"
+#define MOCK_VFNET_FORMAT "mac=%s vlan=%u qos=%u spoofchk=%u trust=%u"
+#define MOCK_VFNET_DEFAULT "mac=00:00:00:00:00:00 vlan=0 qos=0 spoofchk=1 trust=0"
+
+static inline void mock_vfnet_settings(const char *root_dir, const char *vf, char ret[static 128]) {
+        char p[4096];
+        size_t n = 0;
+        FILE *f;
+
+        snprintf(p, sizeof(p), "%s/.vfio-mock/" MOCK_VFNET_DIR "/%s", root_dir, vf);
+        f = fopen(p, "re");
+        if (f) {
+                n = fread(ret, 1, 127, f);
+                fclose(f);
+        }
+        while (n > 0 && (ret[n - 1] == '\n' || ret[n - 1] == ' '))
+                n--;
+        ret[n] = 0;
+        if (n == 0)
+                strcpy(ret, MOCK_VFNET_DEFAULT);
+}

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "mock-observe.h"
@@ -70,6 +71,8 @@ typedef struct MockFaults {
         int sriov_disable_fails;       /* errno for sriov_numvfs 0 */
         int autoprobe_fails;           /* errno for sriov_drivers_autoprobe */
         unsigned sriov_async_ms;       /* VFs appear this long after the write returns */
+        int vfnet_fails;               /* errno for RTM_SETLINK of its VFs' settings; 0: none */
+        int vfnet_fails_at;            /* at that MockVfAttr; -1: the first the request sets */
 } MockFaults;
 
 #define MOCK_HANG_MAX_SEC 3600u
@@ -132,8 +135,15 @@ bool mock_group_in_use(const char *root, unsigned group);
 void mock_emit_uevent(const char *action, const char *bdf);
 /* Records the natural driver of every device that has no record yet. */
 void mock_record_natural_all(const char *root);
+/* A small text file under dirfd, NUL-terminated, trailing whitespace removed. */
+int mock_read_small(int dirfd, const char *rel, char *buf, size_t size);
 /* The names in root_fd/rel, sorted, without dot files. */
 int mock_list_names(int dirfd, const char *rel, char ***ret);
+/* <root>/.vfio-mock/SUB/BDF, a line of text that other processes can read: its value (trailing
+ * whitespace removed), written (SUB created when missing), removed. */
+int mock_state_read(int dirfd, const char *sub, const char *bdf, char ret[static MOCK_NAME_MAX]);
+int mock_state_write(int dirfd, const char *sub, const char *bdf, const char *value);
+void mock_state_remove(int dirfd, const char *sub, const char *bdf);
 
 /* ---- /dev/vfio (mock-vfio.c) ---- */
 
@@ -144,6 +154,7 @@ typedef enum MockKind {
         MOCK_KIND_DEVICE,
         MOCK_KIND_IOMMUFD, /* an open of dev/iommu: name is its context file */
         MOCK_KIND_CDEV,    /* an open of dev/vfio/devices/vfioN: name is the BDF */
+        MOCK_KIND_NETLINK, /* a NETLINK_ROUTE socket: one end of a socketpair */
 } MockKind;
 
 /* What one open file description stands for; dup()s share it (refs). */
@@ -159,6 +170,8 @@ typedef struct MockObj {
         struct MockObj *container; /* group: the container it is attached to (a ref) */
         unsigned n_groups;         /* container */
         bool iommu_set;            /* container */
+        int peer_fd;               /* netlink: the other end, where the answers go (owned) */
+        uint32_t nl_pid;           /* netlink: the port getsockname() gives */
 } MockObj;
 
 /* The fd table (vfio-mock.c); the caller holds the table lock for all three. */
@@ -206,3 +219,21 @@ bool mock_cdev_device_open(const char *root, const char *bdf);
 bool mock_cdev_group_bound(const char *root, unsigned group);
 /* The directory whose children are the open files of cdev N; created when missing. */
 int mock_cdev_watch_dir(const MockRoots *roots, const char *rel, char ret[static PATH_MAX]);
+
+/* ---- rtnetlink: a VF's network settings (mock-netlink.c) ---- */
+
+/* The VF attributes of RTM_SETLINK, in the order do_setvfinfo() applies them. */
+typedef enum MockVfAttr {
+        MOCK_VF_MAC,
+        MOCK_VF_VLAN,
+        MOCK_VF_SPOOFCHK,
+        MOCK_VF_TRUST,
+        _MOCK_VF_ATTR_MAX,
+} MockVfAttr;
+
+extern const char *const mock_vf_attr_names[_MOCK_VF_ATTR_MAX];
+
+/* Handles the netlink messages in buf[0..n) sent on a NETLINK_ROUTE socket of port nl_pid:
+ * writes the kernel's answers to peer_fd. Returns n or a negative errno. */
+ssize_t mock_netlink_send(const MockRoots *roots, uint32_t nl_pid, int peer_fd, const void *buf,
+                          size_t n);

@@ -12,6 +12,7 @@ tests_mock_libvfio_mock_so_SOURCES = \
 	tests/mock/mock-iommufd.c \
 	tests/mock/mock-config.c \
 	tests/mock/mock-memory.c \
+	tests/mock/mock-netlink.c \
 	tests/fakesys.c tests/fakesys.h \
 	common/util.c common/util.h \
 	common/bdf.c common/bdf.h
@@ -24,7 +25,7 @@ tests_mock_libvfio_mock_so_LDADD = -ldl -lpthread
 check_PROGRAMS += tests/mock/test-mock
 TESTS += tests/mock/test-mock
 tests_mock_test_mock_SOURCES = tests/mock/test-mock.c tests/mock/test-mock-lib.c tests/mock/test-mock-lib.h \
-	daemon/sysfs.c daemon/worker.c daemon/binding.c daemon/vfio.c
+	daemon/sysfs.c daemon/worker.c daemon/binding.c daemon/vfio.c daemon/vfnet.c
 tests_mock_test_mock_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 tests_mock_test_mock_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_mock_test_mock_LDADD = libfakesys.a libcommon.a $(CHECK_LIBS) -lpthread

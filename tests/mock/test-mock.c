@@ -18,6 +18,7 @@
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -30,6 +31,9 @@
 #include "sysfs.h"
 #include "util.h"
 #include "vfio.h"
+#include "vfnet.h"
+#include "nlmsg.h"
+#include "mock-observe.h"
 
 #include "test-mock-lib.h"
 
@@ -1112,6 +1116,222 @@ START_TEST(test_daemon_write_timeout) {
 }
 END_TEST
 
+/* ---- rtnetlink: a VF's network settings ---- */
+
+/* The PF with a netdev (ifindex 100, the first free one from 100) and two VFs; the VF settings
+ * through daemon/vfnet.c itself. */
+static void vfnet_setup(SysRoot **ret_root, VfNetTarget *ret) {
+        mock_off();
+        ck_assert_int_eq(fakesys_add_netdev_ifindex(fs, PF, "eth3", NULL, 0), 0);
+        mock_on();
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "2"), 0);
+        ck_assert_int_eq(sysroot_open(root, root, ret_root), 0);
+        ck_assert_int_eq(vfnet_find(*ret_root, VF1, ret), 0);
+        ck_assert_str_eq(ret->pf_ifname, "eth3");
+        ck_assert_int_eq(ret->pf_ifindex, 100);
+        ck_assert_uint_eq(ret->vf, 1);
+}
+
+#define assert_vfnet(vf, expected)                   \
+        do {                                         \
+                char _s[128];                        \
+                mock_vfnet_settings(root, (vf), _s); \
+                ck_assert_str_eq(_s, (expected));    \
+        } while (0)
+
+static VfNetConfig vfnet_all(const char *mac, uint16_t vlan, uint8_t qos, int spoofchk, int trust) {
+        VfNetConfig c = { .set_mac = true,
+                          .set_vlan = true,
+                          .vlan = vlan,
+                          .qos = qos,
+                          .spoofchk = spoofchk,
+                          .trust = trust };
+
+        ck_assert_int_eq(vfnet_parse_mac(mac, c.mac), 0);
+        return c;
+}
+
+START_TEST(test_vfnet_get_set) {
+        _cleanup_(sysroot_freep) SysRoot *r = NULL;
+        VfNetConfig c, want;
+        VfNetTarget t, other;
+        char mac[18];
+
+        vfnet_setup(&r, &t);
+        /* What a PF driver starts a VF with. */
+        ck_assert_int_eq(vfnet_get(&t, &c), 0);
+        vfnet_format_mac(c.mac, mac);
+        ck_assert_str_eq(mac, "00:00:00:00:00:00");
+        ck_assert(c.set_mac && c.set_vlan);
+        ck_assert_uint_eq(c.vlan, 0);
+        ck_assert_uint_eq(c.qos, 0);
+        ck_assert_int_eq(c.spoofchk, 1);
+        ck_assert_int_eq(c.trust, 0);
+        assert_vfnet(VF1, MOCK_VFNET_DEFAULT);
+
+        want = vfnet_all("52:54:00:AA:bb:01", 100, 3, 0, 1);
+        ck_assert_int_eq(vfnet_set(&t, &want), 0);
+        assert_vfnet(VF1, "mac=52:54:00:aa:bb:01 vlan=100 qos=3 spoofchk=0 trust=1");
+        assert_vfnet(VF0, MOCK_VFNET_DEFAULT);
+        ck_assert_int_eq(vfnet_get(&t, &c), 0);
+        ck_assert_mem_eq(&c, &want, sizeof(c));
+        /* Only what is set changes. */
+        ck_assert_int_eq(vfnet_set(&t, &(VfNetConfig) { .spoofchk = -1, .trust = 0 }), 0);
+        assert_vfnet(VF1, "mac=52:54:00:aa:bb:01 vlan=100 qos=3 spoofchk=0 trust=0");
+        ck_assert_int_eq(vfnet_set(&t, &VF_NET_CONFIG_NONE), 0);
+        /* Back to what it was, the all-zero MAC included. */
+        ck_assert_int_eq(vfnet_set(&t, &(VfNetConfig) { .set_mac = true,
+                                                        .set_vlan = true,
+                                                        .spoofchk = 1,
+                                                        .trust = 0 }),
+                         0);
+        assert_vfnet(VF1, MOCK_VFNET_DEFAULT);
+
+        /* VF 0 of the same PF. */
+        ck_assert_int_eq(vfnet_find(r, VF0, &other), 0);
+        ck_assert_uint_eq(other.vf, 0);
+        ck_assert_int_eq(vfnet_set(&other, &(VfNetConfig) { .spoofchk = 0, .trust = -1 }), 0);
+        assert_vfnet(VF0, "mac=00:00:00:00:00:00 vlan=0 qos=0 spoofchk=0 trust=0");
+
+        /* The VFs go: their settings with them; new VFs start afresh. */
+        ck_assert_int_eq(vfnet_set(&t, &want), 0);
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "0"), 0);
+        ck_assert_int_eq(vfnet_get(&t, &c), -ENOENT);
+        ck_assert_int_eq(vfnet_set(&t, &want), -EINVAL);
+        ck_assert_int_eq(attr_wr(PF, "sriov_numvfs", "2"), 0);
+        assert_vfnet(VF1, MOCK_VFNET_DEFAULT);
+        ck_assert_int_eq(vfnet_get(&t, &c), 0);
+        ck_assert_int_eq(c.spoofchk, 1);
+        /* Nothing of the settings is a uevent. */
+        expect_events("add " VF0 "\nadd " VF1 "\nchange " PF "\nremove " VF1 "\nremove " VF0
+                      "\nadd " VF0 "\nadd " VF1 "\nchange " PF "\n");
+}
+END_TEST
+
+START_TEST(test_vfnet_refusals) {
+        _cleanup_(sysroot_freep) SysRoot *r = NULL;
+        VfNetConfig c, keep = { .trust = 7 }, good = vfnet_all("52:54:00:00:00:09", 5, 0, 1, 1);
+        VfNetTarget t, bad;
+
+        vfnet_setup(&r, &t);
+        /* No such link (rtnl_getlink(), rtnl_setlink()), no such VF. */
+        bad = t;
+        bad.pf_ifindex = 999;
+        c = keep;
+        ck_assert_int_eq(vfnet_get(&bad, &c), -ENODEV);
+        ck_assert_int_eq(vfnet_set(&bad, &good), -ENODEV);
+        bad = t;
+        bad.vf = 2;
+        ck_assert_int_eq(vfnet_get(&bad, &c), -ENOENT);
+        ck_assert_int_eq(vfnet_set(&bad, &good), -EINVAL);
+        ck_assert_mem_eq(&c, &keep, sizeof(c));
+        /* The driver refuses a group address; vfnet.c refuses a VLAN beyond 4095 itself. */
+        c = good;
+        c.mac[0] = 0x01;
+        ck_assert_int_eq(vfnet_set(&t, &c), -EINVAL);
+        c = good;
+        c.vlan = 4096;
+        ck_assert_int_eq(vfnet_set(&t, &c), -EINVAL);
+        assert_vfnet(VF1, MOCK_VFNET_DEFAULT);
+
+        /* Failure injection: at the VLAN, the MAC before it stays; at the first attribute of
+         * the request by default. */
+        config(PF " vfnet-fails EIO vlan\n");
+        ck_assert_int_eq(vfnet_set(&t, &good), -EIO);
+        assert_vfnet(VF1, "mac=52:54:00:00:00:09 vlan=0 qos=0 spoofchk=1 trust=0");
+        config(PF " vfnet-fails EPERM\n");
+        ck_assert_int_eq(vfnet_set(&t, &(VfNetConfig) { .spoofchk = 0, .trust = 1 }), -EPERM);
+        assert_vfnet(VF1, "mac=52:54:00:00:00:09 vlan=0 qos=0 spoofchk=1 trust=0");
+        config(PF " vfnet-fails EOPNOTSUPP trust\n");
+        ck_assert_int_eq(vfnet_set(&t, &(VfNetConfig) { .spoofchk = 0, .trust = 1 }), -EOPNOTSUPP);
+        assert_vfnet(VF1, "mac=52:54:00:00:00:09 vlan=0 qos=0 spoofchk=0 trust=0");
+        /* Reading is never refused. */
+        ck_assert_int_eq(vfnet_get(&t, &c), 0);
+        config("");
+        ck_assert_int_eq(vfnet_set(&t, &good), 0);
+        assert_vfnet(VF1, "mac=52:54:00:00:00:09 vlan=5 qos=0 spoofchk=1 trust=1");
+}
+END_TEST
+
+/* The socket itself: only NETLINK_ROUTE is modelled, and only while the model is on; answers are
+ * read with plain read(); what the model does not know is answered as the kernel would. */
+START_TEST(test_vfnet_socket) {
+        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = 100 };
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+        uint8_t req[128], reply[4096];
+        NlBuild b = { .buf = req, .size = sizeof(req) };
+        socklen_t len = sizeof(sa);
+        int fd, v, found = 0;
+        const uint8_t *data;
+        NlAttrIter it;
+        uint16_t type;
+        size_t alen;
+        ssize_t n;
+
+        mock_off();
+        ck_assert_int_eq(fakesys_add_netdev_ifindex(fs, PF, "eth3", NULL, 0), 0);
+        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        ck_assert_int_ge(fd, 0);
+        len = sizeof(v);
+        ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len), 0);
+        ck_assert_int_eq(v, AF_NETLINK);
+        close(fd);
+        mock_on();
+        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len), 0);
+        ck_assert_int_eq(v, AF_NETLINK);
+        close(fd);
+
+        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len), 0);
+        ck_assert_int_eq(v, AF_UNIX);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &(int) { 1 }, sizeof(int)),
+                         0);
+        len = sizeof(sa);
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        ck_assert_uint_eq(len, sizeof(sa));
+        ck_assert_int_eq(sa.nl_family, AF_NETLINK);
+        ck_assert_uint_ne(sa.nl_pid, 0);
+
+        /* RTM_GETLINK without RTEXT_FILTER_VF: the link, no VF list. */
+        (void) nlb_msg(&b, RTM_GETLINK, NLM_F_REQUEST, 7, 0);
+        (void) nlb_raw(&b, &ifi, sizeof(ifi));
+        nlb_msg_end(&b, 0);
+        ck_assert_int_eq(write(fd, req, b.len), (ssize_t) b.len);
+        n = read(fd, reply, sizeof(reply));
+        ck_assert_int_gt(n, (ssize_t) NLMSG_SPACE(sizeof(ifi)));
+        ck_assert_uint_eq(((struct nlmsghdr *) reply)->nlmsg_type, RTM_NEWLINK);
+        ck_assert_uint_eq(((struct nlmsghdr *) reply)->nlmsg_seq, 7);
+        ck_assert_uint_eq(((struct nlmsghdr *) reply)->nlmsg_pid, sa.nl_pid);
+        it = (NlAttrIter) { reply + NLMSG_SPACE(sizeof(ifi)),
+                            (size_t) n - NLMSG_SPACE(sizeof(ifi)) };
+        while (nla_next(&it, &type, &data, &alen) > 0) {
+                ck_assert_uint_ne(type, IFLA_VFINFO_LIST);
+                if (type == IFLA_IFNAME) {
+                        ck_assert_str_eq((const char *) data, "eth3");
+                        found++;
+                }
+        }
+        ck_assert_int_eq(found, 1);
+
+        /* A message type the model does not know: EOPNOTSUPP, acked though no ack was asked
+         * for (netlink_rcv_skb() acks every error). */
+        b.len = 0;
+        (void) nlb_msg(&b, RTM_GETADDR, NLM_F_REQUEST, 8, 0);
+        (void) nlb_raw(&b, &ifi, sizeof(ifi));
+        nlb_msg_end(&b, 0);
+        ck_assert_int_eq(send(fd, req, b.len, 0), (ssize_t) b.len);
+        n = recv(fd, reply, sizeof(reply), 0);
+        ck_assert_int_ge(n, (ssize_t) NLMSG_SPACE(sizeof(struct nlmsgerr)));
+        ck_assert_uint_eq(((struct nlmsghdr *) reply)->nlmsg_type, NLMSG_ERROR);
+        ck_assert_int_eq(((struct nlmsgerr *) NLMSG_DATA(reply))->error, -EOPNOTSUPP);
+        ck_assert_int_eq(close(fd), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("mock");
         TCase *tc;
@@ -1158,6 +1378,14 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_daemon_write_timeout);
         tcase_add_test(tc, test_daemon_binding_members);
         tcase_add_test(tc, test_daemon_restore_probe);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("vfnet");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_vfnet_get_set);
+        tcase_add_test(tc, test_vfnet_refusals);
+        tcase_add_test(tc, test_vfnet_socket);
         suite_add_tcase(s, tc);
         return s;
 }

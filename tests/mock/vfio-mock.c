@@ -21,8 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -77,6 +79,13 @@ static struct {
         int (*inotify_add_watch)(int, const char *, uint32_t);
         ssize_t (*readlink)(const char *, char *, size_t);
         ssize_t (*readlinkat)(int, const char *, char *, size_t);
+        int (*socket)(int, int, int);
+        int (*bind)(int, const struct sockaddr *, socklen_t);
+        int (*getsockname)(int, struct sockaddr *, socklen_t *);
+        int (*setsockopt)(int, int, int, const void *, socklen_t);
+        ssize_t (*send)(int, const void *, size_t, int);
+        ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+        ssize_t (*sendmsg)(int, const struct msghdr *, int);
 } real;
 
 static void *next_symbol(const char *name) {
@@ -132,6 +141,8 @@ MockObj *mock_obj_new(MockKind kind, const MockRoots *roots) {
 void mock_obj_unref_locked(MockObj *o) {
         if (!o || --o->refs > 0)
                 return;
+        if (o->kind == MOCK_KIND_NETLINK)
+                REAL(close, "close")(o->peer_fd);
         if (o->container) {
                 MockObj *c = o->container;
 
@@ -701,6 +712,20 @@ static bool slot_is_stale_locked(int fd, const MockObj *o) {
         return stale;
 }
 
+/* A request on a model's NETLINK_ROUTE socket; the table lock is held (the peer fd stays open). */
+static ssize_t netlink_send_locked(const MockObj *o, const void *buf, size_t n) {
+        ssize_t r;
+
+        mock_guard++;
+        r = mock_netlink_send(&o->roots, o->nl_pid, o->peer_fd, buf, n);
+        mock_guard--;
+        if (r < 0) {
+                errno = (int) -r;
+                return -1;
+        }
+        return r;
+}
+
 static ssize_t mock_write(int fd, const void *buf, size_t n) {
         MockRoots *roots;
         char name[MOCK_NAME_MAX];
@@ -717,6 +742,11 @@ static ssize_t mock_write(int fd, const void *buf, size_t n) {
         if (!o) {
                 mock_table_unlock();
                 return REAL(write, "write")(fd, buf, n);
+        }
+        if (o->kind == MOCK_KIND_NETLINK) {
+                r = netlink_send_locked(o, buf, n);
+                mock_table_unlock();
+                return r;
         }
         if (o->kind != MOCK_KIND_ATTR) {
                 /* VFIO character devices have no write method. */
@@ -929,6 +959,162 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
                              1))
                 return REAL(ioctl, "ioctl")(fd, request, arg);
         return mock_ioctl(fd, request, arg);
+}
+
+/* ---- NETLINK_ROUTE sockets ---- */
+
+/* While the model is active, a NETLINK_ROUTE socket is one end of an AF_UNIX socketpair
+ * (SOCK_SEQPACKET keeps each answer one datagram, as netlink does); what is sent on it goes to
+ * mock-netlink.c, which writes the answers into the other end. Reading them needs nothing of
+ * ours: recv(), recvmsg() and read() go to libc. Other netlink families (udev's
+ * NETLINK_KOBJECT_UEVENT) and all other sockets are left alone. */
+EXPORT int socket(int domain, int type, int protocol) {
+        static uint32_t sockets;
+        MockRoots roots;
+        int sv[2], r;
+        uint32_t n;
+        MockObj *o;
+
+        if (mock_guard || domain != AF_NETLINK || protocol != NETLINK_ROUTE)
+                return REAL(socket, "socket")(domain, type, protocol);
+        mock_guard++;
+        r = mock_roots_get(&roots);
+        mock_guard--;
+        if (r < 0)
+                return REAL(socket, "socket")(domain, type, protocol);
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | (type & (SOCK_CLOEXEC | SOCK_NONBLOCK)), 0, sv) <
+            0)
+                return -1;
+        /* The answers' end: never blocks the model (a full buffer loses answers, as netlink's
+         * ENOBUFS), and no exec'd program inherits it. */
+        if (REAL(fcntl, "fcntl")(sv[1], F_SETFL, O_NONBLOCK) < 0 ||
+            REAL(fcntl, "fcntl")(sv[1], F_SETFD, FD_CLOEXEC) < 0) {
+                r = -errno;
+                REAL(close, "close")(sv[0]);
+                REAL(close, "close")(sv[1]);
+                errno = -r;
+                return -1;
+        }
+        r = mock_obj_install(sv[0], MOCK_KIND_NETLINK, &roots, NULL, 0, false);
+        if (r < 0) {
+                REAL(close, "close")(sv[1]);
+                errno = -r;
+                return -1;
+        }
+        /* The kernel's autobind: the process's pid for its first socket, then numbers of its
+         * own (netlink_autobind() counts down from -4096). */
+        n = __atomic_fetch_add(&sockets, 1, __ATOMIC_RELAXED);
+        mock_table_lock();
+        o = mock_table_get_locked(sv[0]);
+        o->peer_fd = sv[1];
+        o->nl_pid = n == 0 ? (uint32_t) getpid() : (uint32_t) -4096 - n;
+        mock_table_unlock();
+        return sv[0];
+}
+
+/* The model's netlink socket of fd, or NULL; with the table lock held when not NULL. */
+static MockObj *netlink_get(int fd) {
+        MockObj *o;
+
+        if (mock_guard || !slot_peek(fd))
+                return NULL;
+        mock_table_lock();
+        o = mock_table_get_locked(fd);
+        if (o && o->kind == MOCK_KIND_NETLINK && !slot_is_stale_locked(fd, o))
+                return o;
+        mock_table_unlock();
+        return NULL;
+}
+
+EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+        MockObj *o = netlink_get(fd);
+
+        if (!o)
+                return REAL(bind, "bind")(fd, addr, len);
+        mock_table_unlock();
+        /* Port 0 (autobind) or the one getsockname() gives: nothing to do. */
+        return 0;
+}
+
+EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len) {
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+        MockObj *o = netlink_get(fd);
+
+        if (!o)
+                return REAL(getsockname, "getsockname")(fd, addr, len);
+        sa.nl_pid = o->nl_pid;
+        mock_table_unlock();
+        memcpy(addr, &sa, MIN((size_t) *len, sizeof(sa)));
+        *len = sizeof(sa);
+        return 0;
+}
+
+/* SOL_NETLINK options (extended acks, capped acks...) are accepted and change nothing; socket
+ * options (a receive timeout) apply to the socketpair's end. */
+EXPORT int setsockopt(int fd, int level, int name, const void *value, socklen_t len) {
+        MockObj *o = level == SOL_NETLINK ? netlink_get(fd) : NULL;
+
+        if (!o)
+                return REAL(setsockopt, "setsockopt")(fd, level, name, value, len);
+        mock_table_unlock();
+        return 0;
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
+        MockObj *o = netlink_get(fd);
+        ssize_t r;
+
+        if (!o)
+                return REAL(send, "send")(fd, buf, n, flags);
+        r = netlink_send_locked(o, buf, n);
+        mock_table_unlock();
+        return r;
+}
+
+/* The destination is the kernel whatever it says. */
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+                      socklen_t len) {
+        MockObj *o = netlink_get(fd);
+        ssize_t r;
+
+        if (!o)
+                return REAL(sendto, "sendto")(fd, buf, n, flags, addr, len);
+        r = netlink_send_locked(o, buf, n);
+        mock_table_unlock();
+        return r;
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t total = 0;
+        MockObj *o;
+        ssize_t r;
+
+        o = netlink_get(fd);
+        if (!o)
+                return REAL(sendmsg, "sendmsg")(fd, msg, flags);
+        for (size_t i = 0; i < msg->msg_iovlen; i++) {
+                if (msg->msg_iov[i].iov_len > WRITEV_MAX - total) {
+                        mock_table_unlock();
+                        errno = EMSGSIZE;
+                        return -1;
+                }
+                total += msg->msg_iov[i].iov_len;
+        }
+        buf = malloc(total ? total : 1);
+        if (!buf) {
+                mock_table_unlock();
+                errno = ENOMEM;
+                return -1;
+        }
+        total = 0;
+        for (size_t i = 0; i < msg->msg_iovlen; i++) {
+                memcpy(buf + total, msg->msg_iov[i].iov_base, msg->msg_iov[i].iov_len);
+                total += msg->msg_iov[i].iov_len;
+        }
+        r = netlink_send_locked(o, buf, total);
+        mock_table_unlock();
+        return r;
 }
 
 /* ---- load ---- */

@@ -752,6 +752,35 @@ static int apply_string(const char *text, char **ret_error) {
         return hostspec_apply_string(fs, text, data_dir(), ret_error);
 }
 
+/* netdev= on a device line: the device's netdev with the ifindex given, else the lowest free
+ * one from 100 up (where the kernel model's rtnetlink looks for PFs). */
+START_TEST(test_spec_netdev_key) {
+        static const char *const expected[][2] = {
+                { "sys/class/net/eno1/ifindex", "100\n" },
+                { "sys/class/net/eno2/ifindex", "101\n" },
+                { "sys/class/net/eno3/ifindex", "7\n" },
+                { "sys/bus/pci/devices/0000:00:1a.0/net/eno2/ifindex", "101\n" },
+        };
+        _cleanup_free_ char *error = NULL;
+
+        ck_assert_int_eq(
+                apply_string("device 00:19.0 vendor=0x8086 device=1 class=0x020000 netdev=eno1 "
+                             "ifindex=100\n"
+                             "device 00:1a.0 vendor=0x8086 device=1 class=0x020000 netdev=eno2\n"
+                             "device 00:1b.0 vendor=0x8086 device=1 class=0x020000 ifindex=7 "
+                             "netdev=eno3\n",
+                             &error),
+                0);
+        ck_assert_ptr_null(error);
+        for (size_t i = 0; i < ELEMENTSOF(expected); i++) {
+                _cleanup_free_ char *v = NULL;
+
+                ck_assert_int_eq(fakesys_read_file(fs, expected[i][0], &v, NULL), 0);
+                ck_assert_str_eq(v, expected[i][1]);
+        }
+}
+END_TEST
+
 START_TEST(test_spec_errors) {
         static const struct {
                 const char *text, *error;
@@ -787,6 +816,10 @@ START_TEST(test_spec_errors) {
                 { "copy nothing/here sys/x\n", NULL /* checked by prefix below */ },
                 { "file ../x y\n", "<string>:1: file: bad path \"../x\"" },
                 { "osrelease\n", "<string>:1: osrelease: wrong number of arguments" },
+                { "device 00:1c.0 vendor=0x8086 device=1 class=0x020000 ifindex=3\n",
+                  "<string>:1: device 0000:00:1c.0: ifindex= needs netdev=" },
+                { "device 00:1d.0 vendor=0x8086 device=1 class=0x020000 netdev=x ifindex=0\n",
+                  "<string>:1: device 0000:00:1d.0: bad value for ifindex: \"0\"" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -1258,6 +1291,7 @@ static Suite *suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_spec_errors);
+        tcase_add_test(tc, test_spec_netdev_key);
         tcase_add_test(tc, test_spec_directives);
         tcase_add_loop_test(tc, test_sample_materialises, 0, ELEMENTSOF(sample_hosts));
         tcase_add_test(tc, test_sample_workstation);

@@ -27,9 +27,11 @@ HOST_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils zstd debootstra
 # libraries, and jq for the scenarios' JSON comparisons. libpam-systemd must be listed or
 # polkitd fails to configure (vm-recipe.md). qemu-system-x86 is the unprivileged VMM of the
 # qemu-grant scenario (about 150 MB installed, once in the cache), netcat-openbsd its QMP client.
+# iproute2: `ip -j -d link show`, the kernel's view of VF settings that vfnet-netdevsim compares
+# with vfnet-check's (no other guest package pulls it in).
 GUEST_PACKAGES=(systemd systemd-sysv dbus libpam-systemd polkitd udev kmod
                 libsystemd0 libudev1 libpci3 libjson-c5 pci.ids jq
-                qemu-system-x86 netcat-openbsd)
+                qemu-system-x86 netcat-openbsd iproute2)
 # Unprivileged users of the scenarios: a polkit/policy subject and the VMM's own account.
 GUEST_USERS=("alice 1000" "vmm 1001")
 # What each boot runs: kernel (Debian's package or the custom build), guest suite, VT-d's
@@ -375,6 +377,29 @@ build_test_vmm() {
         TEST_VMM=$out
 }
 
+# vfnet-check (the vfnet-netdevsim scenario): daemon/vfnet.c and what it links, built the same
+# way with the project's warnings; rebuilt when one of its sources changes.
+build_vfnet_check() {
+        local out=$vmdir/vfnet-check f stale=
+        local srcs=("$script_dir/vfnet-check.c" "$srcdir/daemon/vfnet.c" "$srcdir/daemon/sysfs.c"
+                    "$srcdir/daemon/worker.c" "$srcdir/common/util.c" "$srcdir/common/bdf.c")
+        mkdir -p "$vmdir"
+        for f in "${srcs[@]}" "$srcdir"/daemon/{vfnet,vfnet-internal,nlmsg,sysfs,worker}.h \
+                 "$srcdir"/common/{macro,util,bdf,names}.h; do
+                [[ -x $out && $out -nt $f ]] || stale=1
+        done
+        if [[ -z $stale ]]; then
+                VFNET_CHECK=$out
+                return 0
+        fi
+        info "building vfnet-check"
+        gcc -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -D_GNU_SOURCE \
+                -I"$srcdir/common" -I"$srcdir/daemon" -o "$out.tmp" "${srcs[@]}" -pthread >&2 ||
+                die "cannot build vfnet-check"
+        mv "$out.tmp" "$out"
+        VFNET_CHECK=$out
+}
+
 # --------------------------------------------------------------------------------------------
 # Per-run root: a copy of the cached root + kernel modules + `make install` + harness files.
 
@@ -447,6 +472,9 @@ make_image() {
         done
         if [[ -n ${TEST_VMM:-} ]]; then
                 install -D -m 755 "$TEST_VMM" "$root/usr/local/bin/test-vmm"
+        fi
+        if [[ -n ${VFNET_CHECK:-} ]]; then
+                install -D -m 755 "$VFNET_CHECK" "$root/usr/local/bin/vfnet-check"
         fi
         add_guest_users "$root"
         install -m 644 "$script_dir/guest/vfio-vm-scenarios.service" "$root/etc/systemd/system/"
@@ -669,7 +697,7 @@ main() {
         if [[ -n ${VFIO_VM_NO_PROJECT:-} ]]; then
                 info "VFIO_VM_NO_PROJECT set: the guest gets no vfio-assignd (harness check only)"
         else
-                t=$(now); build_project; build_test_vmm; info "project built ($(elapsed "$t") s)"
+                t=$(now); build_project; build_test_vmm; build_vfnet_check; info "project built ($(elapsed "$t") s)"
         fi
         rm -rf "$workdir"
         for flavour in "${boots[@]}"; do

@@ -17,6 +17,7 @@ VM_DIST_FILES = \
 	tests/vm/scenarios/20-host-report.sh \
 	tests/vm/scenarios/22-variant-aliases.sh \
 	tests/vm/scenarios/24-sriov-nvme.sh \
+	tests/vm/scenarios/26-vfnet-netdevsim.sh \
 	tests/vm/scenarios/30-hotplug.sh \
 	tests/vm/scenarios/40-driver-rebind.sh \
 	tests/vm/scenarios/50-service-lifecycle.sh \
@@ -40,6 +41,7 @@ VM_DIST_FILES = \
 	tests/vm/scenarios/84-memory-map-refused.sh \
 	tests/vm/scenarios/90-bench-group-move.sh \
 	tests/vm/test-vmm.c \
+	tests/vm/vfnet-check.c \
 	bench/bench-vm.sh
 EXTRA_DIST += $(VM_DIST_FILES)
 
@@ -64,6 +66,6 @@ bench-vm:
 # Prerequisite-only, so other fragments can hook clean-local the same way.
 clean-local: clean-local-vm
 clean-local-vm:
-	-rm -rf tests/vm/guest-build tests/vm/logs tests/vm/work tests/vm/test-vmm bench-vm.log \
-		bench-memory.log
+	-rm -rf tests/vm/guest-build tests/vm/logs tests/vm/work tests/vm/test-vmm \
+		tests/vm/vfnet-check bench-vm.log bench-memory.log
 .PHONY: clean-local-vm
