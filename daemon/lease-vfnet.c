@@ -12,15 +12,12 @@
 #include "lease-vfnet.h"
 #include "util.h"
 
-static const char *const step_names[] = { "MAC address", "VLAN", "spoof check", "trust" };
-
-/* Which setting of c failed, for the message: the kernel stops at the first one that fails, in
- * this order (do_setvfinfo()), and does not say which; the first one set is the best guess. */
-static const char *first_set(const VfNetConfig *c) {
-        return c->set_mac         ? step_names[0]
-               : c->set_vlan      ? step_names[1]
-               : c->spoofchk >= 0 ? step_names[2]
-                                  : step_names[3];
+/* What c sets, for the message: the kernel stops at the first setting that fails
+ * (do_setvfinfo()) without saying which. */
+static void settings_text(const VfNetConfig *c, char ret[static 64]) {
+        snprintf(ret, 64, "%s%s%s%s", c->set_mac ? ", MAC address" : "",
+                 c->set_vlan ? ", VLAN" : "", c->spoofchk >= 0 ? ", spoof check" : "",
+                 c->trust >= 0 ? ", trust" : "");
 }
 
 static LeaseDevice *the_vf(const LeaseContext *c, Lease *l) {
@@ -76,9 +73,13 @@ int lease_vfnet_apply(const LeaseContext *c, Lease *l, LeaseError *err) {
         }
         k = vfnet_set(&t, want);
         if (k < 0) {
+                char what[64];
+
+                settings_text(want, what);
                 lease_error_set(err, k, k == -EINVAL ? VA_ERROR_INVALID_ARGUMENT : VA_ERROR_FAILED,
-                                "VF %s (vf %" PRIu32 " of %s): setting its %s failed: %s",
-                                d->address, t.vf, t.pf_ifname, first_set(want), strerror(-k));
+                                "VF %s (vf %" PRIu32 " of %s): the PF's driver refused its "
+                                "settings (%s): %s",
+                                d->address, t.vf, t.pf_ifname, what + 2, strerror(-k));
                 (void) vfnet_set(&t, &d->vf_net->saved);
                 d->vf_net = mfree(d->vf_net);
                 (void) c->save(c->save_userdata);
@@ -87,33 +88,23 @@ int lease_vfnet_apply(const LeaseContext *c, Lease *l, LeaseError *err) {
         return 0;
 }
 
-/* Everything that was saved is set again, spoof check and trust only when the driver reported
- * them. */
-static VfNetConfig restore_config(const VfNetConfig *saved) {
-        VfNetConfig r = *saved;
-
-        r.set_mac = true;
-        r.set_vlan = true;
-        return r;
-}
-
 int lease_vfnet_restore(const LeaseContext *c, Lease *l, char **ret_message) {
         int first = 0;
 
         for (size_t i = 0; i < l->n_devices; i++) {
                 LeaseDevice *d = &l->devices[i];
                 VfNetTarget t;
-                VfNetConfig r;
                 int k;
 
                 if (!d->vf_net)
                         continue;
-                r = restore_config(&d->vf_net->saved);
                 k = vfnet_find(c->model->root, d->address, &t);
                 if (k >= 0 && (!streq(t.pf_ifname, d->vf_net->pf_ifname) || t.vf != d->vf_net->vf))
                         k = -ENODEV; /* renamed or renumbered: not the netdev we changed */
+                /* What vfnet_get() saved sets all it read again (spoof check and trust when
+                 * the driver reported them). */
                 if (k >= 0)
-                        k = vfnet_set(&t, &r);
+                        k = vfnet_set(&t, &d->vf_net->saved);
                 if (k < 0 && first == 0) {
                         first = k;
                         free(*ret_message);

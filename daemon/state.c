@@ -403,6 +403,9 @@ static int vf_net_from_json(struct json_object *o, LeaseVfNet **ret) {
                 v->saved.mac[i] = (uint8_t) b[i];
         v->saved.vlan = (uint16_t) vlan;
         v->saved.qos = (uint8_t) qos;
+        /* Saved settings are whole (vfnet_get()): all of them go back. */
+        v->saved.set_mac = true;
+        v->saved.set_vlan = true;
         *ret = TAKE_PTR(v);
         return 0;
 }

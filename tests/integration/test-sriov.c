@@ -12,6 +12,7 @@
 #include <check.h>
 #include <systemd/sd-bus.h>
 
+#include "../mock/mock-observe.h"
 #include "claim-world.h"
 #include "harness.h"
 #include "names.h"
@@ -25,6 +26,7 @@
 #define PF_GROUP 8
 #define VF_DRIVER "igbvf"
 #define VF_FAULTS PF " vf-driver " VF_DRIVER "\n"
+#define PF_NETDEV "enp4s0"
 
 static void case_start_sriov(void) {
         _cleanup_free_ char *spec = path_join(H.tmpdir, "sriov.host");
@@ -36,7 +38,8 @@ static void case_start_sriov(void) {
                          "driver=pcieport group=7 iommu=dmar0\n"
                          "device " PF " parent=0000:00:05.0 vendor=0x8086 device=0x1521 "
                          "class=0x020000 driver=igb reset=flr group=%d iommu=dmar0 totalvfs=4 "
-                         "numvfs=0 vf_offset=128 vf_stride=2 vf_device=0x1520\n",
+                         "numvfs=0 vf_offset=128 vf_stride=2 vf_device=0x1520 netdev=" PF_NETDEV
+                         "\n",
                          getenv("TEST_DATA_DIR") ?: "tests/data", PF_GROUP);
         write_file(spec, text);
         case_begin(spec);
@@ -323,6 +326,109 @@ START_TEST(test_assignctl_sriov) {
 }
 END_TEST
 
+static char *vf_settings(const char *vf) {
+        char buf[128];
+
+        mock_vfnet_settings(C.host, vf, buf);
+        return strdup(buf);
+}
+
+#define assert_vf_settings(vf, want)                                                       \
+        do {                                                                               \
+                _cleanup_free_ char *_s = vf_settings(vf);                                 \
+                ck_assert_msg(streq(_s, (want)), "%s's settings are %s, not %s", (vf), _s, \
+                              (want));                                                     \
+        } while (0)
+
+/* A claim sets the VF's settings on its PF's netdev, saved in the lease first; the release puts
+ * them back. */
+START_TEST(test_vf_settings_claimed_and_put_back) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_json_ json_object *state = NULL;
+        _cleanup_free_ char *lease = NULL;
+        json_object *dev, *saved;
+
+        case_start_sriov();
+        bus = bus_connect();
+        free(set_num_vfs(bus, 2, false));
+        wait_uevents_handled();
+        assert_vf_settings(VF1, MOCK_VFNET_DEFAULT);
+        lease = reply_path(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", "sa{sv}", VF1, 5,
+                                   "vf_mac", "s", "52:54:00:12:34:56", "vf_vlan", "u", 100,
+                                   "vf_qos", "u", 3, "vf_spoofchk", "b", 0, "vf_trust", "b", 1));
+        assert_on_vfio(VF1);
+        assert_vf_settings(VF1, "mac=52:54:00:12:34:56 vlan=100 qos=3 spoofchk=0 trust=1");
+        assert_vf_settings(VF0, MOCK_VFNET_DEFAULT);
+        state = state_json();
+        dev = jidx(jget(state_only_lease(state), "devices"), 0);
+        saved = jget(dev, "vf_net");
+        ck_assert_str_eq(jstr_or_null(saved, "pf"), PF_NETDEV);
+        ck_assert_int_eq(json_object_get_int64(jget(saved, "vf")), 1);
+        ck_assert_str_eq(jstr_or_null(saved, "mac"), "00:00:00:00:00:00");
+        ck_assert(json_object_get_boolean(jget(saved, "spoofchk")));
+        release(bus, lease);
+        assert_on_host(VF1, VF_DRIVER);
+        assert_vf_settings(VF1, MOCK_VFNET_DEFAULT);
+        case_end();
+}
+END_TEST
+
+/* Settings the PF's driver refuses fail the claim naming the VF, the netdev and the setting, and
+ * leave everything as it was; options without one VF to set them on are refused at once. */
+START_TEST(test_vf_settings_refused) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL;
+
+        case_start_sriov();
+        bus = bus_connect();
+        free(set_num_vfs(bus, 1, false));
+        wait_uevents_handled();
+        set_faults(VF_FAULTS PF " vfnet-fails EINVAL vlan\n");
+        m1 = manager_error(bus, ERROR_PREFIX "InvalidArgument", "ClaimDevice", "sa{sv}", VF0, 2,
+                           "vf_mac", "s", "52:54:00:12:34:56", "vf_vlan", "u", 100);
+        assert_contains(m1, "VF " VF0 " (vf 0 of " PF_NETDEV "): the PF's driver refused its "
+                            "settings (MAC address, VLAN): Invalid argument");
+        assert_on_host(VF0, VF_DRIVER);
+        /* The MAC the kernel had set before the VLAN failed went back too. */
+        assert_vf_settings(VF0, MOCK_VFNET_DEFAULT);
+        ck_assert_int_eq(n_leases(), 0);
+        set_faults(VF_FAULTS);
+        m2 = manager_error(bus, ERROR_PREFIX "InvalidArgument", "ClaimDevice", "sa{sv}", NIC1, 1,
+                           "vf_mac", "s", "52:54:00:12:34:56");
+        assert_contains(m2, "has 0 VFs, not one");
+        m3 = manager_error(bus, ERROR_PREFIX "InvalidArgument", "ClaimDevice", "sa{sv}", VF0, 1,
+                           "vf_mac", "s", "01:00:5e:00:00:01");
+        assert_contains(m3, "is not a unicast MAC address");
+        m4 = manager_error(bus, ERROR_PREFIX "InvalidArgument", "ClaimDevice", "sa{sv}", VF0, 1,
+                           "vf_vlan", "u", 4096);
+        assert_contains(m4, "vf_vlan 4096 is out of range");
+        assert_on_host(VF0, VF_DRIVER);
+        case_end();
+}
+END_TEST
+
+/* What the settings were survives a kill -9 of the daemon in state.json: the restarted daemon's
+ * release puts them back. */
+START_TEST(test_vf_settings_put_back_after_kill) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *lease = NULL;
+
+        case_start_sriov();
+        bus = bus_connect();
+        free(set_num_vfs(bus, 1, false));
+        wait_uevents_handled();
+        lease = reply_path(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimDevice", "sa{sv}", VF0, 1,
+                                   "vf_mac", "s", "52:54:00:ab:cd:ef"));
+        assert_vf_settings(VF0, "mac=52:54:00:ab:cd:ef vlan=0 qos=0 spoofchk=1 trust=0");
+        daemon_kill();
+        daemon_start();
+        release(bus, lease);
+        assert_on_host(VF0, VF_DRIVER);
+        assert_vf_settings(VF0, MOCK_VFNET_DEFAULT);
+        case_end();
+}
+END_TEST
+
 static void sriov_setup(void) {
         world_setup("sriov");
 }
@@ -347,6 +453,9 @@ int main(void) {
         tcase_add_test(tc, test_leased_vf_keeps_the_count);
         tcase_add_test(tc, test_killed_during_change);
         tcase_add_test(tc, test_assignctl_sriov);
+        tcase_add_test(tc, test_vf_settings_claimed_and_put_back);
+        tcase_add_test(tc, test_vf_settings_refused);
+        tcase_add_test(tc, test_vf_settings_put_back_after_kill);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);
