@@ -211,6 +211,27 @@ static int write_at(int dirfd, const char *rel, const void *data, size_t size, m
 }
 
 /* Writes printf-formatted text to DIR/NAME (NAME NULL: to DIR). */
+/* write_at() for a file that may be there already: a reader sees the old contents or the new,
+ * never a truncated file, as with a real attribute's show(). The kernel model changes attributes
+ * while the daemon reads them. An existing file keeps its mode. */
+static int replace_at(int dirfd, const char *rel, const void *data, size_t size, mode_t mode) {
+        char tmp[sizeof(Path) + 8];
+        struct stat st;
+        int r;
+
+        if (fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                return write_at(dirfd, rel, data, size, mode);
+        if (snprintf(tmp, sizeof(tmp), "%s.new", rel) >= (int) sizeof(tmp))
+                return -ENAMETOOLONG;
+        (void) unlinkat(dirfd, tmp, 0);
+        r = write_at(dirfd, tmp, data, size, st.st_mode & 07777);
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, rel) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(dirfd, tmp, 0);
+        return r;
+}
+
 static _printf_(5, 6) int putf(FakeSys *fs, const char *dir, const char *name, mode_t mode,
                                const char *fmt, ...) {
         _cleanup_free_ char *s = NULL;
@@ -226,7 +247,7 @@ static _printf_(5, 6) int putf(FakeSys *fs, const char *dir, const char *name, m
         va_end(ap);
         if (n < 0)
                 return -ENOMEM;
-        return write_at(fs->dirfd, p, s, (size_t) n, mode);
+        return replace_at(fs->dirfd, p, s, (size_t) n, mode);
 }
 
 /* Writes value to DIR/NAME, adding a newline if it has none (sysfs attributes end in one). */
@@ -1287,29 +1308,13 @@ void fake_device_init(FakeDevice *d, const char *bdf) {
 
 int fakesys_set_attr_bytes(FakeSys *fs, const char *bdf, const char *name, const void *data,
                            size_t size) {
-        char tmp[sizeof(Path) + 8];
-        struct stat st;
         Path p;
         int r;
 
         if (!data && size > 0)
                 return -EINVAL;
         r = attr_path(fs, bdf, name, p);
-        if (r < 0)
-                return r;
-        /* A reader sees the old value or the new one, never a truncated file, as with a real
-         * attribute's show(): the kernel model changes attributes while the daemon reads. */
-        if (fstatat(fs->dirfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-                return write_at(fs->dirfd, p, data ? data : "", size, 0644);
-        if (snprintf(tmp, sizeof(tmp), "%s.new", p) >= (int) sizeof(tmp))
-                return -ENAMETOOLONG;
-        (void) unlinkat(fs->dirfd, tmp, 0);
-        r = write_at(fs->dirfd, tmp, data ? data : "", size, st.st_mode & 07777);
-        if (r >= 0 && renameat(fs->dirfd, tmp, fs->dirfd, p) < 0)
-                r = -errno;
-        if (r < 0)
-                (void) unlinkat(fs->dirfd, tmp, 0);
-        return r;
+        return r < 0 ? r : replace_at(fs->dirfd, p, data ? data : "", size, 0644);
 }
 
 int fakesys_set_attr(FakeSys *fs, const char *bdf, const char *name, const char *value) {

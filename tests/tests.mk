@@ -150,7 +150,7 @@ check_DATA = systemd/vfio-assignd.service
 # and the program needs no re-exec, so a valgrind run checks the tests themselves.
 # What the lease-world programs (lease-world.h) are built from.
 LEASE_WORLD_SRCS = tests/unit/lease-world.c tests/unit/lease-world.h \
-	daemon/lease.c daemon/holders.c daemon/lease-set.c daemon/persistent.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c daemon/vfio-iommufd.c \
+	daemon/lease.c daemon/lease-vfnet.c daemon/vfnet.c daemon/holders.c daemon/lease-set.c daemon/persistent.c daemon/state.c daemon/lease-error.c daemon/vfio-backend.c daemon/vfio-type1.c daemon/vfio-iommufd.c \
 	daemon/binding.c daemon/vfio.c daemon/sysfs.c \
 	daemon/worker.c daemon/topology.c daemon/vfio-variant.c daemon/parallel.c daemon/pcinames.c daemon/host.c daemon/dmar.c
 LEASE_WORLD_CPP = $(UNIT_CPPFLAGS) -DTEST_DATA_DIR_DEFAULT='"$(abs_top_srcdir)/tests/data"'
