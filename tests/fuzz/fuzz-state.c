@@ -58,6 +58,14 @@ static void fuzz_state(void) {
                     state_load(dir_fd, &again, &n_again, &g_again, &error) < 0 || n_again != n ||
                     g_again.next_id != g.next_id)
                         abort();
+                for (size_t i = 0; i < n; i++)
+                        for (size_t d = 0; d < leases[i]->n_devices; d++) {
+                                const LeaseVfNet *x = leases[i]->devices[d].vf_net,
+                                                 *y = again[i]->devices[d].vf_net;
+
+                                if (!x != !y || (x && memcmp(x, y, sizeof(*x)) != 0))
+                                        abort();
+                        }
                 free_leases(again, n_again);
         }
         free_leases(leases, n);

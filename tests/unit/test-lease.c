@@ -996,6 +996,20 @@ START_TEST(test_state_round_trip) {
         a->granted_uid = 1000;
         a->unsafe_interrupts = true;
         a->devices[0].vfio_driver = strdup("nvgrace_gpu_vfio_pci");
+        /* A VF's network settings as they were, with spoof check unreported by its driver. */
+        a->devices[1].vf_net = calloc(1, sizeof(LeaseVfNet));
+        ck_assert_ptr_nonnull(a->devices[1].vf_net);
+        *a->devices[1].vf_net = (LeaseVfNet) {
+                .pf_ifname = "enp65s0f0",
+                .vf = 7,
+                .saved = { .set_mac = true,
+                           .mac = { 0x02, 0, 0, 0xab, 0xcd, 0xef },
+                           .set_vlan = true,
+                           .vlan = 4095,
+                           .qos = 7,
+                           .spoofchk = -1,
+                           .trust = 1 },
+        };
         ck_assert_int_eq(lease_new(&c, LEASE_PREPARE, USB_GROUP, 9, &b, NULL), 0);
         b->state = LEASE_ACTIVE;
         b->persistent = true;
@@ -1032,6 +1046,20 @@ START_TEST(test_state_round_trip) {
         ck_assert_str_eq(lease_device_vfio_driver(&loaded[0]->devices[0]), "nvgrace_gpu_vfio_pci");
         ck_assert_ptr_null(loaded[0]->devices[1].vfio_driver);
         ck_assert_str_eq(lease_device_vfio_driver(&loaded[0]->devices[1]), "vfio-pci");
+        ck_assert_ptr_null(loaded[0]->devices[0].vf_net);
+        ck_assert_ptr_nonnull(loaded[0]->devices[1].vf_net);
+        {
+                const LeaseVfNet *v = loaded[0]->devices[1].vf_net;
+
+                ck_assert_str_eq(v->pf_ifname, "enp65s0f0");
+                ck_assert_uint_eq(v->vf, 7);
+                ck_assert(v->saved.set_mac && v->saved.set_vlan);
+                ck_assert_mem_eq(v->saved.mac, a->devices[1].vf_net->saved.mac, 6);
+                ck_assert_uint_eq(v->saved.vlan, 4095);
+                ck_assert_uint_eq(v->saved.qos, 7);
+                ck_assert_int_eq(v->saved.spoofchk, -1);
+                ck_assert_int_eq(v->saved.trust, 1);
+        }
         ck_assert(!lease_group_busy(&c, loaded[0]));
 
         ck_assert_uint_eq(loaded[1]->id, 9);
