@@ -130,6 +130,13 @@ int region_bus_emit_removed(Manager *d, const Region *r);
 /* InterfacesRemoved for an object the daemon no longer serves (sd_bus_emit_object_removed()
  * needs it still there to list its interfaces). */
 int bus_emit_interfaces_removed(Manager *d, const char *path, const char *interface);
+
+/* Options are a{sv}, read by bus_read_options(): each key goes to fn, which reads its variant
+ * and returns 0, -ENOKEY for a key it does not take, or an error (when it set none in error: the
+ * variant had the wrong type). Unknown keys are refused, so that clients notice what the daemon
+ * does not support; the error names the key. */
+typedef int (*BusOptionFn)(sd_bus_message *m, const char *key, void *userdata, sd_bus_error *error);
+int bus_read_options(sd_bus_message *m, BusOptionFn fn, void *userdata, sd_bus_error *error);
 /* Refuses any option: for methods that take none yet. */
 int bus_read_no_options(sd_bus_message *m, sd_bus_error *error);
 

@@ -42,6 +42,7 @@ libbus_a_SOURCES = \
 	daemon/manager-variant.c \
 	daemon/manager-sriov.c \
 	daemon/sriov-bus.c \
+	daemon/bus-options.c \
 	daemon/errors.c \
 	daemon/manager-bus.c \
 	daemon/group-bus.c \

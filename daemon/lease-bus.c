@@ -250,17 +250,6 @@ int lease_method_open_cdev(sd_bus_message *m, void *userdata, sd_bus_error *erro
         return reply_member_fd(m, d, l, true, error);
 }
 
-int bus_read_no_options(sd_bus_message *m, sd_bus_error *error) {
-        int k = sd_bus_message_enter_container(m, 'a', "{sv}");
-
-        if (k < 0)
-                return k;
-        if (sd_bus_message_at_end(m, false) == 0)
-                return sd_bus_error_set(error, BUS_ERROR_INVALID_ARGUMENT,
-                                        "This method takes no options yet");
-        return sd_bus_message_exit_container(m);
-}
-
 int lease_method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(bus_caller_clear) BusCaller grantee = {};
         _cleanup_free_ char *who = NULL;

@@ -99,11 +99,6 @@ int manager_method_get_host_report(sd_bus_message *m, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(m, "s", json);
 }
 
-static int wrong_type(const char *key, sd_bus_error *error) {
-        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                 "Option \"%s\" has the wrong type", key);
-}
-
 /* A claim's vf_mac (s), vf_vlan (u), vf_qos (u), vf_spoofchk (b), vf_trust (b): the settings of
  * the group's VF (vfnet.h), checked here as far as the values go. */
 static int read_vf_net_option(sd_bus_message *m, const char *key, VfNetConfig *c,
@@ -115,7 +110,7 @@ static int read_vf_net_option(sd_bus_message *m, const char *key, VfNetConfig *c
         if (streq(key, "vf_mac")) {
                 k = sd_bus_message_read(m, "v", "s", &mac);
                 if (k < 0)
-                        return wrong_type(key, error);
+                        return k;
                 if (vfnet_parse_mac(mac, c->mac) < 0)
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                                  "vf_mac \"%.*s\" is not a unicast MAC address "
@@ -125,7 +120,7 @@ static int read_vf_net_option(sd_bus_message *m, const char *key, VfNetConfig *c
         } else if (streq(key, "vf_vlan") || streq(key, "vf_qos")) {
                 k = sd_bus_message_read(m, "v", "u", &u);
                 if (k < 0)
-                        return wrong_type(key, error);
+                        return k;
                 if (u > (streq(key, "vf_vlan") ? 4095u : 7u))
                         return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                                  "%s %" PRIu32 " is out of range (%s)", key, u,
@@ -138,18 +133,47 @@ static int read_vf_net_option(sd_bus_message *m, const char *key, VfNetConfig *c
         } else if (streq(key, "vf_spoofchk") || streq(key, "vf_trust")) {
                 k = sd_bus_message_read(m, "v", "b", &b);
                 if (k < 0)
-                        return wrong_type(key, error);
+                        return k;
                 *(streq(key, "vf_trust") ? &c->trust : &c->spoofchk) = !!b;
         } else
-                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                         "Unknown option \"%.*s\"", utf8_prefix_len(key, 64), key);
+                return -ENOKEY;
         return 0;
 }
 
-/* Options are a{sv}; unknown keys are refused so that clients notice what we do not support. */
+/* What the mutators' options may say; NULL: that key is not the call's. */
+typedef struct CallOptions {
+        int *persistent;
+        const char **user;
+        AcquireOptions *claim;
+} CallOptions;
+
+static int read_call_option(sd_bus_message *m, const char *key, void *userdata,
+                            sd_bus_error *error) {
+        CallOptions *o = userdata;
+        int k;
+
+        if (o->persistent && streq(key, "persistent"))
+                return sd_bus_message_read(m, "v", "b", o->persistent);
+        if (o->user && streq(key, "user"))
+                return sd_bus_message_read(m, "v", "s", o->user);
+        if (o->claim && streq(key, "backend"))
+                return sd_bus_message_read(m, "v", "s", &o->claim->backend);
+        if (o->claim && streq(key, "memlock"))
+                return sd_bus_message_read(m, "v", "t", &o->claim->memlock);
+        if (o->claim && strneq(key, "vf_", 3)) {
+                k = read_vf_net_option(m, key, &o->claim->vf_net, error);
+                if (k >= 0)
+                        o->claim->vf_net_set = true;
+                return k;
+        }
+        return -ENOKEY;
+}
+
 static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persistent,
                         const char **ret_user, AcquireOptions *ret_claim, sd_bus_error *error) {
-        int k;
+        CallOptions o = { .persistent = allow_persistent ? ret_persistent : NULL,
+                          .user = ret_user,
+                          .claim = ret_claim };
 
         if (ret_persistent)
                 *ret_persistent = 0;
@@ -157,41 +181,7 @@ static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persi
                 *ret_user = NULL;
         if (ret_claim)
                 *ret_claim = (AcquireOptions) { .vf_net = VF_NET_CONFIG_NONE };
-        k = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (k < 0)
-                return k;
-        while ((k = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key;
-
-                k = sd_bus_message_read(m, "s", &key);
-                if (k < 0)
-                        return k;
-                if (allow_persistent && ret_persistent && streq(key, "persistent"))
-                        k = sd_bus_message_read(m, "v", "b", ret_persistent);
-                else if (ret_user && streq(key, "user"))
-                        k = sd_bus_message_read(m, "v", "s", ret_user);
-                else if (ret_claim && streq(key, "backend"))
-                        k = sd_bus_message_read(m, "v", "s", &ret_claim->backend);
-                else if (ret_claim && streq(key, "memlock"))
-                        k = sd_bus_message_read(m, "v", "t", &ret_claim->memlock);
-                else if (ret_claim && strneq(key, "vf_", 3)) {
-                        k = read_vf_net_option(m, key, &ret_claim->vf_net, error);
-                        if (k < 0)
-                                return k;
-                        ret_claim->vf_net_set = true;
-                } else
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                                 "Unknown option \"%.*s\"",
-                                                 utf8_prefix_len(key, 64), key);
-                if (k < 0)
-                        return wrong_type(key, error);
-                k = sd_bus_message_exit_container(m);
-                if (k < 0)
-                        return k;
-        }
-        if (k < 0)
-                return k;
-        return sd_bus_message_exit_container(m);
+        return bus_read_options(m, read_call_option, &o, error);
 }
 
 static int find_device_group(Manager *d, const char *address, const Group **ret,

@@ -76,42 +76,29 @@ int region_bus_emit_removed(Manager *d, const Region *r) {
         return k < 0 ? k : bus_emit_interfaces_removed(d, path, IFACE_REGION);
 }
 
-/* Options of AllocateMemory; unknown keys are refused. */
+static int read_memory_option(sd_bus_message *m, const char *key, void *userdata,
+                              sd_bus_error *error) {
+        MemoryOptions *o = userdata;
+
+        if (streq(key, "hugepages"))
+                return sd_bus_message_read(m, "v", "s", &o->hugepages);
+        if (streq(key, "numa_node"))
+                return sd_bus_message_read(m, "v", "i", &o->numa_node);
+        if (streq(key, "map"))
+                return sd_bus_message_read(m, "v", "t", &o->iova);
+        return -ENOKEY;
+}
+
+/* Options of AllocateMemory. */
 static int read_memory_options(sd_bus_message *m, MemoryOptions *o, sd_bus_error *error) {
-        int k;
+        int k = bus_read_options(m, read_memory_option, o, error);
 
-        k = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (k < 0)
-                return k;
-        while ((k = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key;
-
-                k = sd_bus_message_read(m, "s", &key);
-                if (k < 0)
-                        return k;
-                if (streq(key, "hugepages"))
-                        k = sd_bus_message_read(m, "v", "s", &o->hugepages);
-                else if (streq(key, "numa_node"))
-                        k = sd_bus_message_read(m, "v", "i", &o->numa_node);
-                else if (streq(key, "map"))
-                        k = sd_bus_message_read(m, "v", "t", &o->iova);
-                else
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                                 "Unknown option \"%.*s\"",
-                                                 utf8_prefix_len(key, 64), key);
-                if (k < 0)
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                                 "Option \"%s\" has the wrong type", key);
-                k = sd_bus_message_exit_container(m);
-                if (k < 0)
-                        return k;
-        }
         if (k < 0)
                 return k;
         if (o->numa_node < MEM_NODE_ANY && o->numa_node != MEMORY_NODE_OF_DEVICES)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                          "Option numa_node: %d is no node (-1: any)", o->numa_node);
-        return sd_bus_message_exit_container(m);
+        return 0;
 }
 
 int lease_method_allocate_memory(sd_bus_message *m, void *userdata, sd_bus_error *error) {

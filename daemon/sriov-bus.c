@@ -8,7 +8,12 @@
 #include "daemon.h"
 #include "util.h"
 
-/* The arguments; options: "vfio" (b). Unknown options are refused like everywhere else. */
+static int read_sriov_option(sd_bus_message *m, const char *key, void *userdata,
+                             sd_bus_error *error) {
+        return streq(key, "vfio") ? sd_bus_message_read(m, "v", "b", userdata) : -ENOKEY;
+}
+
+/* The arguments; options: "vfio" (b). */
 static int read_call(sd_bus_message *m, Manager *d, const char **ret_pf, uint32_t *ret_count,
                      SriovOptions *ret_options, const Group **ret_group, sd_bus_error *error) {
         const Device *dev;
@@ -18,30 +23,7 @@ static int read_call(sd_bus_message *m, Manager *d, const char **ret_pf, uint32_
         k = sd_bus_message_read(m, "su", &pf, ret_count);
         if (k < 0)
                 return k;
-        k = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (k < 0)
-                return k;
-        while ((k = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key;
-
-                k = sd_bus_message_read(m, "s", &key);
-                if (k < 0)
-                        return k;
-                if (!streq(key, "vfio"))
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                                 "Unknown option \"%.*s\"",
-                                                 utf8_prefix_len(key, 64), key);
-                k = sd_bus_message_read(m, "v", "b", &vfio);
-                if (k < 0)
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
-                                                 "Option \"vfio\" has the wrong type");
-                k = sd_bus_message_exit_container(m);
-                if (k < 0)
-                        return k;
-        }
-        if (k < 0)
-                return k;
-        k = sd_bus_message_exit_container(m);
+        k = bus_read_options(m, read_sriov_option, &vfio, error);
         if (k < 0)
                 return k;
         if (!pci_address_is_canonical(pf))
