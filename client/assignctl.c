@@ -470,7 +470,9 @@ static int help(void) {
                "  policy explain ADDRESS\n"
                "                       Say whether and why a user may claim the device's group\n"
                "  policy status        Show the policy in force and the last reload error\n"
-               "  policy reload        Make the daemon read its policy files again\n\n"
+               "  policy reload        Make the daemon read its policy files again\n"
+               "  policy accept ADDRESS\n"
+               "                       Accept the card now at an address a rule names\n\n"
                "Leases:\n"
                "  claim ADDRESS|GROUP [--backend NAME] [--memory SIZE] [--exec CMD [ARG...]]\n"
                "                       Claim a group until Ctrl-C, or for the run of CMD\n"
@@ -553,7 +555,7 @@ static const Verb verbs[] = {
           OPT_MEMORY },
         { "show", 1, 1, verb_show, "show ADDRESS|GROUP", 0 },
         { "monitor", 0, 0, verb_monitor, "monitor", 0 },
-        { "policy", 1, ARGS_MAX, verb_policy, "policy check|explain|status|reload ...",
+        { "policy", 1, ARGS_MAX, verb_policy, "policy check|explain|status|reload|accept ...",
           OPT_USER | OPT_OFFLINE },
         { "claim", 1, 1, verb_claim,
           "claim ADDRESS|GROUP [--backend NAME] [--memlock SIZE] [--vf-mac MAC] [--vf-vlan "
@@ -578,6 +580,7 @@ static const Verb policy_verbs[] = {
           OPT_USER | OPT_OFFLINE },
         { "status", 0, 0, verb_policy_status, "policy status", 0 },
         { "reload", 0, 0, verb_policy_reload, "policy reload", 0 },
+        { "accept", 1, 1, verb_policy_accept, "policy accept ADDRESS", 0 },
 };
 
 /* Refuses an option the verb does not take, so a misplaced one is not silently ignored. */

@@ -128,6 +128,7 @@ int verb_policy_check(int argc, char *argv[]);
 int verb_policy_explain(int argc, char *argv[]);
 int verb_policy_status(int argc, char *argv[]);
 int verb_policy_reload(int argc, char *argv[]);
+int verb_policy_accept(int argc, char *argv[]);
 int verb_claim(int argc, char *argv[]);
 int verb_sriov(int argc, char *argv[]);
 int verb_release(int argc, char *argv[]);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* assignctl policy check|explain|status|reload. check and the offline explain run the daemon's
+/* assignctl policy check|explain|status|reload|accept. check and the offline explain run the daemon's
  * own reader, parser and evaluator (libpolicy.a), and the offline explain reads the host with
  * the daemon's model (libmodel.a), so they cannot disagree with it; the rest asks the daemon. */
 #include <errno.h>
@@ -380,5 +380,36 @@ int verb_policy_reload(int argc, char *argv[]) {
         printf("Policy reloaded: %zu file%s, %zu rule%s.\n", array_length(policy, "files"),
                array_length(policy, "files") == 1 ? "" : "s", array_length(policy, "rules"),
                array_length(policy, "rules") == 1 ? "" : "s");
+        return EXIT_OK;
+}
+
+/* ---- policy accept ---- */
+
+int verb_policy_accept(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_json_ json_object *o = NULL;
+        char address[PCI_ADDRESS_STRLEN];
+        int r;
+
+        r = parse_address_arg(argv[1], address);
+        if (r != EXIT_OK)
+                return r;
+        r = connect_bus(&bus);
+        if (r != EXIT_OK)
+                return r;
+        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "AcceptIdentity", &error,
+                               NULL, "sa{sv}", address, 0);
+        if (r < 0)
+                return fail_call("policy accept", &error, r);
+        if (arg_json != JSON_OFF) {
+                o = json_object_new_object();
+                if (!o || json_add_new(o, "accepted", json_object_new_string(address)) < 0)
+                        return fail_errno(EXIT_FAILED, -ENOMEM, "policy accept: %m");
+                return print_json(o);
+        }
+        printf("The card at %s is accepted: claims and prepares of it are judged by the policy "
+               "again.\n",
+               address);
         return EXIT_OK;
 }

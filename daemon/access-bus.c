@@ -37,6 +37,8 @@ const BusAccess bus_access_table[] = {
           manager_inspect_unprepare },
         { IFACE_MANAGER, "ReloadPolicy", POLKIT_ACTION_MANAGE, manager_method_reload_policy,
           manager_inspect_reload_policy },
+        { IFACE_MANAGER, "AcceptIdentity", POLKIT_ACTION_MANAGE, manager_method_accept_identity,
+          manager_inspect_accept_identity },
         { IFACE_MANAGER, "SetNumVfs", POLKIT_ACTION_MANAGE, manager_method_set_num_vfs,
           manager_inspect_set_num_vfs },
         { IFACE_LEASE, "OpenContainer", POLKIT_ACTION_MANAGE, lease_method_open_container,

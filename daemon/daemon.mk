@@ -38,6 +38,7 @@ noinst_LIBRARIES += libbus.a
 libbus_a_SOURCES = \
 	daemon/daemon.h daemon/manager.h \
 	daemon/manager.c \
+	daemon/manager-identity.c \
 	daemon/manager-memory.c \
 	daemon/manager-variant.c \
 	daemon/manager-sriov.c \

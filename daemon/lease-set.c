@@ -277,7 +277,9 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
                 if (k < 0) {
                         lease_error_clear(err);
                         err->error = k;
-                        err->code = VA_ERROR_POLICY_DENIED;
+                        /* Another card at an address a rule names (the guard's -EREMCHG). */
+                        err->code = k == -EREMCHG ? VA_ERROR_IDENTITY_CHANGED
+                                                  : VA_ERROR_POLICY_DENIED;
                         err->message = TAKE_PTR(why);
                         return k;
                 }

@@ -11,7 +11,8 @@
 /* Judges a binding the daemon starts on its own, with no caller: a persistent or boot-time
  * prepare, a device joining a leased group, a member moved back after a host driver took it. The
  * checks a bus call passes (host-critical members, blockers, the policy), for the whole group: 0
- * to go ahead, else a negative errno and *ret_why naming device and rule. */
+ * to go ahead, else a negative errno and *ret_why naming device and rule; -EREMCHG is another
+ * card at an address a rule names (IdentityChanged). */
 typedef int (*LeaseGuardFn)(void *userdata, uint32_t group, char **ret_why);
 
 typedef struct LeaseSet {

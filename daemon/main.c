@@ -207,9 +207,34 @@ static const char *state_dir(void) {
         return arg_state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/vfio-assignd";
 }
 
+/* identities.json for --report: the rules that name the addresses are not read here. Why the file
+ * cannot be read goes to *error when nothing else is there yet. */
+static int read_identities(ReportIdentity **ret, size_t *ret_n, char **error) {
+        _cleanup_free_ PersistentDevice *d = NULL;
+        _cleanup_free_ char *why = NULL;
+        ReportIdentity *ri;
+        size_t n = 0;
+        int k;
+
+        k = devices_read_dir(state_dir(), IDENTITY_FILE, &d, &n, &why);
+        if (k == -ENOMEM)
+                return k;
+        if (why && !*error)
+                *error = TAKE_PTR(why);
+        ri = calloc(n + 1, sizeof(*ri));
+        if (!ri)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                ri[i].record = d[i];
+        *ret = ri;
+        *ret_n = n;
+        return 0;
+}
+
 static int run_report(void) {
         _cleanup_(model_freep) Model *m = NULL;
         _cleanup_free_ PersistentDevice *persistent = NULL;
+        _cleanup_free_ ReportIdentity *identities = NULL;
         _cleanup_free_ char *error = NULL;
         ReportPersistent p = {};
         int k;
@@ -222,11 +247,15 @@ static int run_report(void) {
                 return log_error_errno(k, "Cannot read the host: %m");
         /* The daemon's persistent prepares too, so that the report is the daemon's; what keeps
          * them from being read (not root) is said in the report. */
-        k = persistent_read_dir(state_dir(), &persistent, &p.n, &error);
+        k = devices_read_dir(state_dir(), PERSISTENT_FILE, &persistent, &p.n, &error);
         if (k == -ENOMEM)
                 return log_error_errno(k, "Cannot read the persistent prepares: %m");
         p.devices = persistent;
         p.error = error;
+        k = read_identities(&identities, &p.n_identities, &error);
+        if (k < 0)
+                return log_error_errno(k, "Cannot read the recorded cards: %m");
+        p.identities = identities;
         k = report_write(m, NULL, NULL, &p, stdout);
         if (k >= 0 && fflush(stdout) != 0)
                 k = -EIO;

@@ -468,6 +468,61 @@ int manager_method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* AcceptIdentity(s address, a{sv} options): no options yet. */
+static int read_accept_call(sd_bus_message *m, Manager *d, const char **ret_address,
+                            const Device **ret_device, sd_bus_error *error) {
+        const char *address;
+        int k;
+
+        k = sd_bus_message_read(m, "s", &address);
+        if (k < 0)
+                return k;
+        k = read_options(m, false, NULL, NULL, NULL, error);
+        if (k < 0)
+                return k;
+        if (!pci_address_is_canonical(address))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "\"%.*s\" is not a PCI address like 0000:03:00.0",
+                                         utf8_prefix_len(address, 32), address);
+        *ret_address = address;
+        *ret_device = topology_find_device(d->model->topology, address);
+        return 0;
+}
+
+int manager_inspect_accept_identity(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
+                                    sd_bus_error *error) {
+        const char *address;
+        const Device *dev;
+        int k = read_accept_call(m, d, &address, &dev, error);
+
+        if (k < 0 || !dev || dev->group < 0)
+                return k;
+        auth->about_group = true;
+        auth->group = (uint32_t) dev->group;
+        return 0;
+}
+
+int manager_method_accept_identity(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *who = NULL;
+        Manager *d = userdata;
+        LeaseError err = {};
+        const char *address;
+        const Device *dev;
+        int k;
+
+        k = read_accept_call(m, d, &address, &dev, error);
+        if (k < 0)
+                return k;
+        who = bus_caller_describe(d, m);
+        k = manager_accept_identity(d, address, strna(who), &err);
+        if (k < 0) {
+                k = bus_error_set_lease(error, &err, k);
+                lease_error_clear(&err);
+                return k;
+        }
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 int manager_method_get_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(policy_freep) Policy *none = NULL;
         Manager *d = userdata;
@@ -694,6 +749,8 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Unprepare", SD_BUS_ARGS("s", address, "a{sv}", options), SD_BUS_NO_RESULT,
                                 bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AcceptIdentity", SD_BUS_ARGS("s", address, "a{sv}", options), SD_BUS_NO_RESULT,
                                 bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetNumVfs", SD_BUS_ARGS("s", pf, "u", count, "a{sv}", options),
                                 SD_BUS_RESULT("as", vfs), bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -54,6 +54,7 @@ int manager_reload_policy(Manager *d) {
                 d->policy = p;
                 log_info("Policy loaded: %zu files, %zu rules", strv_length(policy_files(p)),
                          policy_n_rules(p));
+                manager_identities_record(d, NULL, true);
         }
         manager_bus_send_policy_changed(d);
         return k;
@@ -84,9 +85,19 @@ static const char *running_job(const void *userdata, uint32_t group) {
 }
 
 int manager_host_report(Manager *d, char **ret) {
+        _cleanup_free_ ReportIdentity *ids = calloc(d->n_identities + 1, sizeof(*ids));
         ReportPersistent p = { .devices = d->leases ? d->leases->persistent : NULL,
-                               .n = d->leases ? d->leases->n_persistent : 0 };
+                               .n = d->leases ? d->leases->n_persistent : 0,
+                               .identities = ids,
+                               .n_identities = d->n_identities };
 
+        if (!ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->n_identities; i++) {
+                ids[i].record = d->identities[i];
+                (void) policy_names_address(d->policy, ids[i].record.address, &ids[i].rule_file,
+                                            &ids[i].rule_index);
+        }
         manager_refresh_host(d, true);
         return report_to_string(d->model, running_job, d, &p, ret);
 }
@@ -221,6 +232,9 @@ static int guard_unattended(void *userdata, uint32_t group, char **ret_why) {
                                : -ENOENT;
         if (!d->policy)
                 return asprintf(ret_why, "no policy is in force") < 0 ? -ENOMEM : -EPERM;
+        k = manager_identity_refusal(d, group, ret_why);
+        if (k < 0)
+                return k;
         k = policy_evaluate_group(d->policy, d->model->topology, g, d->model->host, &root, &v);
         if (k < 0)
                 return k;
@@ -539,6 +553,13 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, const AcquireOpt
                                 group, why ? why : "denied by policy");
                 policy_verdict_clear(&v);
                 return -EPERM;
+        }
+        k = manager_identity_check(d, group, err);
+        if (k < 0) {
+                log_notice("Refused %s of IOMMU group %" PRIu32 " for uid %" PRIu32 ": %s",
+                           lease_kind_to_string(kind), group, c->uid, strna(err->message));
+                policy_verdict_clear(&v);
+                return k;
         }
         if (kind == LEASE_CLAIM) {
                 k = pin_backend(d, &v, g, c, o->backend, &req.backend, err);
@@ -1117,6 +1138,8 @@ void manager_uevent(const char *action, const char *address, void *userdata) {
                 manager_refresh_host(d, true);
         emit_changes(d, action, address, &changes);
         schedule_settle(d);
+        if (streq(action, "add"))
+                manager_identities_record(d, address, false);
         if (streq(action, "add") || streq(action, "bind") || streq(action, "unbind"))
                 queue_enforcement(d, action, address);
 }
@@ -1397,6 +1420,10 @@ static int start_leases(Manager *d, int runtime_fd, int state_fd) {
         k = manager_sriov_reconcile(d);
         if (k < 0)
                 return k;
+        k = manager_identities_load(d);
+        if (k < 0)
+                return k;
+        manager_identities_record(d, NULL, true);
         prepare_at_boot(d);
         return 0;
 }
@@ -1465,6 +1492,7 @@ void manager_done(Manager *d) {
         manager_free_regions(d);
         d->sriov_changes = mfree(d->sriov_changes);
         d->n_sriov_changes = 0;
+        manager_identities_free(d);
         if (d->leases)
                 for (size_t i = 0; i < d->leases->n; i++)
                         lease_bus_forget(d->leases->leases[i]);

@@ -46,6 +46,8 @@ typedef struct Manager {
         Region **regions; /* guest RAM held for leases (manager-memory.c) */
         size_t n_regions;
         uint64_t next_region_id;
+        PersistentDevice *identities; /* the cards at the addresses rules name (identities.json) */
+        size_t n_identities;
 } Manager;
 
 /* Where the daemon keeps what it knows (state_open_dir()) and hears uevents from besides udev. */
@@ -131,6 +133,23 @@ int manager_set_num_vfs(Manager *d, const char *pf, uint32_t count, const SriovO
                         ManagerSriovReplyFn fn, void *userdata, LeaseError *err);
 /* At start, after the leases: undoes the SR-IOV changes sriov.json says were not finished. */
 int manager_sriov_reconcile(Manager *d);
+
+/* manager-identity.c: the cards at the addresses policy rules name (identities.json). At start,
+ * after the leases: the file read back; one that cannot be parsed is kept aside (.corrupt) and
+ * the cards are recorded again. */
+int manager_identities_load(Manager *d);
+/* Records the card at each address a rule names that has no record yet (address: only that one,
+ * NULL: all); prune: first drops the records of addresses no rule in force names. Logs. */
+void manager_identities_record(Manager *d, const char *address, bool prune);
+void manager_identities_free(Manager *d);
+/* Whether a member of the group sits at a recorded address with another card: -EREMCHG and the
+ * IdentityChanged message (naming the address, the ids, the rule, and how to accept the card),
+ * else 0. manager_identity_check() puts it in *err. */
+int manager_identity_refusal(Manager *d, uint32_t group, char **ret_message);
+int manager_identity_check(Manager *d, uint32_t group, LeaseError *err);
+/* AcceptIdentity: the card now at address, which a rule must name, is recorded in place of the
+ * one before; who: the caller, for the log. */
+int manager_accept_identity(Manager *d, const char *address, const char *who, LeaseError *err);
 
 /* manager-memory.c: guest-RAM regions for a lease's VMM (design.md, "Pre-pinned memory"). */
 #define MEMORY_NODE_OF_DEVICES (-2) /* the node of the group's devices, when they have one */

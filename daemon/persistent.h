@@ -22,6 +22,12 @@ bool persistent_identity_matches(const PersistentDevice *pd, const Device *d);
  * recorded, the ids found, and how to accept the new card. */
 int persistent_identity_message(const PersistentDevice *pd, const Device *d, char **ret);
 
+/* The same for the card at an address that rule rule_file#rule_index names (identities.json;
+ * rule_file NULL: not known, as in --report): how to accept the new card
+ * (AcceptIdentity). */
+int identity_rule_message(const PersistentDevice *pd, const Device *d, const char *rule_file,
+                          int rule_index, char **ret);
+
 /* A persistent prepare as the host report shows it. */
 typedef enum PersistentState {
         PERSISTENT_PREPARED,         /* the card is there, on a VFIO driver */
@@ -35,3 +41,7 @@ const char *persistent_state_to_string(PersistentState s);
  * IdentityChanged message, or that the group number changed. */
 int persistent_state(const Topology *t, const PersistentDevice *pd, PersistentState *ret_state,
                      char **ret_message);
+/* persistent_state() of a card recorded because rule_file#rule_index names its address (NULL:
+ * not known): the report says "ok" for PREPARED and NOT_PREPARED. */
+int identity_state(const Topology *t, const PersistentDevice *pd, const char *rule_file,
+                   int rule_index, PersistentState *ret_state, char **ret_message);

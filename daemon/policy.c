@@ -666,6 +666,40 @@ bool policy_prepare_at_boot(const Policy *p, const Device *d) {
         return false;
 }
 
+const char *policy_rule_address(const Policy *p, size_t i, const char **ret_file, int *ret_index) {
+        const PolicyRule *r;
+
+        if (!p || i >= p->n_rules)
+                return NULL;
+        r = &p->rules[i];
+        if (!r->match.address || policy_glob_has_wildcard(r->match.address))
+                return NULL;
+        if (ret_file)
+                *ret_file = p->files[r->file];
+        if (ret_index)
+                *ret_index = (int) r->index;
+        return r->match.address;
+}
+
+bool policy_names_address(const Policy *p, const char *address, const char **ret_file,
+                          int *ret_index) {
+        for (size_t i = 0; i < policy_n_rules(p); i++) {
+                const char *file, *a;
+                int index;
+
+                a = policy_rule_address(p, i, &file, &index);
+
+                if (!a || !streq(a, address))
+                        continue;
+                if (ret_file)
+                        *ret_file = file;
+                if (ret_index)
+                        *ret_index = index;
+                return true;
+        }
+        return false;
+}
+
 const char *policy_vfio_driver(const Policy *p, const Device *d, const char **ret_file,
                                int *ret_index) {
         for (size_t i = 0; p && d && i < p->n_rules; i++) {

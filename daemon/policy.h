@@ -170,6 +170,14 @@ int policy_evaluate_group(const Policy *p, const Topology *t, const Group *g, co
  * is not host-critical unless that rule names it explicitly. */
 bool policy_prepare_at_boot(const Policy *p, const Device *d);
 
+/* The address rule i (0 .. policy_n_rules() - 1) names, with its file and index: the "address"
+ * of its match when that has no wildcard, else NULL. The daemon records the card it finds at
+ * such an address (identities.json, vfio-assignd(8)) and refuses another card there. */
+const char *policy_rule_address(const Policy *p, size_t i, const char **ret_file, int *ret_index);
+/* The first rule that names address, as policy_rule_address() says; false when none does. */
+bool policy_names_address(const Policy *p, const char *address, const char **ret_file,
+                          int *ret_index);
+
 /* The VFIO driver a rule chooses for d ("vfio_driver"): the first allow rule that matches the
  * device and names one, whoever asks (the driver is the device's, not the caller's), with its
  * file and index; NULL when none does (modules.alias decides). */

@@ -291,15 +291,22 @@ static void write_id(JsonWriter *w, const char *key, bool known, uint16_t id) {
                 json_write_null(w);
 }
 
-/* One persistent prepare: what was recorded, and what is at the address now. */
-static int write_persistent(JsonWriter *w, const Topology *t, const PersistentDevice *pd) {
+/* One persistent prepare (ri NULL) or recorded card: what was recorded, and what is at the
+ * address now. */
+static int write_persistent(JsonWriter *w, const Topology *t, const PersistentDevice *pd,
+                            const ReportIdentity *ri) {
         _cleanup_free_ char *message = NULL;
         PersistentState state;
+        const char *name;
         int k;
 
-        k = persistent_state(t, pd, &state, &message);
+        k = ri ? identity_state(t, pd, ri->rule_file, ri->rule_index, &state, &message)
+               : persistent_state(t, pd, &state, &message);
         if (k < 0)
                 return k;
+        name = persistent_state_to_string(state);
+        if (ri && (state == PERSISTENT_PREPARED || state == PERSISTENT_NOT_PREPARED))
+                name = "ok";
         json_write_begin_object(w);
         json_write_key(w, "address");
         json_write_string(w, pd->address);
@@ -308,8 +315,16 @@ static int write_persistent(JsonWriter *w, const Topology *t, const PersistentDe
         write_id(w, "subsystem_vendor", pd->subsystem_known, pd->subsystem_vendor);
         write_id(w, "subsystem_device", pd->subsystem_known, pd->subsystem_device);
         write_optional(w, "group", pd->group_known ? (int64_t) pd->group : -1);
+        if (ri) {
+                _cleanup_free_ char *rule = NULL;
+
+                if (ri->rule_file && asprintf(&rule, "%s#%d", ri->rule_file, ri->rule_index) < 0)
+                        return -ENOMEM;
+                json_write_key(w, "rule");
+                json_write_string(w, rule);
+        }
         json_write_key(w, "state");
-        json_write_string(w, persistent_state_to_string(state));
+        json_write_string(w, name);
         json_write_key(w, "error");
         json_write_string(w, state == PERSISTENT_IDENTITY_CHANGED
                                      ? va_error_name(VA_ERROR_IDENTITY_CHANGED)
@@ -336,7 +351,36 @@ static int write_persistent_list(FILE *f, const Topology *t, const ReportPersist
                 JsonWriter w = json_writer_init(f);
 
                 fputs(i ? ",\n" : "\n", f);
-                k = write_persistent(&w, t, &sorted[i]);
+                k = write_persistent(&w, t, &sorted[i], NULL);
+                if (k < 0)
+                        return k;
+        }
+        fputs("]", f);
+        return 0;
+}
+
+static int compare_identity(const void *a, const void *b) {
+        return strcmp(((const ReportIdentity *) a)->record.address,
+                      ((const ReportIdentity *) b)->record.address);
+}
+
+static int write_identity_list(FILE *f, const Topology *t, const ReportPersistent *p) {
+        _cleanup_free_ ReportIdentity *sorted = NULL;
+        size_t n = p ? p->n_identities : 0;
+        int k;
+
+        sorted = calloc(n + 1, sizeof(*sorted));
+        if (!sorted)
+                return -ENOMEM;
+        if (n)
+                memcpy(sorted, p->identities, n * sizeof(*sorted));
+        qsort(sorted, n, sizeof(*sorted), compare_identity);
+        fputs(",\n\"identities\":[", f);
+        for (size_t i = 0; i < n; i++) {
+                JsonWriter w = json_writer_init(f);
+
+                fputs(i ? ",\n" : "\n", f);
+                k = write_persistent(&w, t, &sorted[i].record, &sorted[i]);
                 if (k < 0)
                         return k;
         }
@@ -385,6 +429,9 @@ int report_write(const Model *m, ReportJobFn job, const void *userdata, const Re
         }
         fputs("]", f);
         k = write_persistent_list(f, t, p);
+        if (k < 0)
+                return k;
+        k = write_identity_list(f, t, p);
         if (k < 0)
                 return k;
         fputs("}\n", f);

@@ -19,10 +19,19 @@ typedef const char *(*ReportJobFn)(const void *userdata, uint32_t group);
 /* The persistent prepares the report lists with their state (persistent.h): the daemon's, or
  * those persistent.json names for --report; error: why they could not be read (a line of
  * host.errors), else NULL. A NULL ReportPersistent lists none. */
+typedef struct ReportIdentity {
+        PersistentDevice record;
+        const char *rule_file; /* the rule that names the address; NULL: not known */
+        int rule_index;
+} ReportIdentity;
 typedef struct ReportPersistent {
         const PersistentDevice *devices;
         size_t n;
         const char *error;
+        /* The cards recorded at the addresses rules name (identities.json), listed as
+         * "identities". */
+        const ReportIdentity *identities;
+        size_t n_identities;
 } ReportPersistent;
 int report_write(const Model *m, ReportJobFn job, const void *userdata, const ReportPersistent *p,
                  FILE *f);

@@ -593,7 +593,9 @@ static int early_prepare_save(int dir_fd, const PersistentDevice *d, size_t n) {
         return state_write_file(dir_fd, EARLY_PREPARE_FILE, text);
 }
 
-int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
+/* persistent.json and identities.json: {"version": 1, "devices": [...]}, each device an address
+ * and its identity (persistent.h). */
+static int devices_save(int dir_fd, const char *name, const PersistentDevice *d, size_t n) {
         _cleanup_json_ json_object *root = json_object_new_object();
         struct json_object *arr = json_object_new_array();
         char id[8];
@@ -633,18 +635,28 @@ int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
         if (!text)
                 return -ENOMEM;
-        k = state_write_file(dir_fd, PERSISTENT_FILE, text);
+        return state_write_file(dir_fd, name, text);
+}
+
+int persistent_save(int dir_fd, const PersistentDevice *d, size_t n) {
+        int k = devices_save(dir_fd, PERSISTENT_FILE, d, n);
+
         return k < 0 ? k : early_prepare_save(dir_fd, d, n);
 }
 
-int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
+int identities_save(int dir_fd, const PersistentDevice *d, size_t n) {
+        return devices_save(dir_fd, IDENTITY_FILE, d, n);
+}
+
+static int devices_load(int dir_fd, const char *name, PersistentDevice **ret, size_t *ret_n,
+                        char **ret_error) {
         _cleanup_json_ json_object *root = NULL;
         _cleanup_free_ PersistentDevice *d = NULL;
         struct json_object *arr;
         size_t len;
         int k;
 
-        k = state_read_json(dir_fd, PERSISTENT_FILE, &root, ret_error);
+        k = state_read_json(dir_fd, name, &root, ret_error);
         if (k == -ENOENT) {
                 *ret = NULL;
                 *ret_n = 0;
@@ -656,7 +668,7 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
             !json_object_object_get_ex(root, "devices", &arr) ||
             !json_object_is_type(arr, json_type_array) ||
             (len = json_object_array_length(arr)) > STATE_MAX_LEASES)
-                return bad(ret_error, "%s: not a version 1 list of devices", PERSISTENT_FILE);
+                return bad(ret_error, "%s: not a version 1 list of devices", name);
         d = calloc(len + 1, sizeof(*d));
         if (!d)
                 return -ENOMEM;
@@ -670,8 +682,8 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
                 if (!json_object_is_type(o, json_type_object) ||
                     get_string(o, "address", false, &addr) < 0 || !pci_address_is_canonical(addr) ||
                     get_id(o, "vendor", &v) < 0 || get_id(o, "device", &dv) < 0)
-                        return bad(ret_error, "%s: devices[%zu]: missing or invalid fields",
-                                   PERSISTENT_FILE, i);
+                        return bad(ret_error, "%s: devices[%zu]: missing or invalid fields", name,
+                                   i);
                 strcpy(d[i].address, addr);
                 d[i].vendor = v;
                 d[i].device = dv;
@@ -683,18 +695,18 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
                         return bad(ret_error,
                                    "%s: devices[%zu]: subsystem_vendor and subsystem_device: "
                                    "both or neither, each a 16-bit id",
-                                   PERSISTENT_FILE, i);
+                                   name, i);
                 d[i].subsystem_known = has_sv;
                 d[i].group_known = json_object_object_get_ex(o, "group", NULL);
                 if (d[i].group_known && get_u32(o, "group", &d[i].group) < 0)
                         return bad(ret_error, "%s: devices[%zu].group: not an IOMMU group number",
-                                   PERSISTENT_FILE, i);
+                                   name, i);
                 if (json_object_object_get_ex(o, "vfio_driver", NULL)) {
                         if (get_string(o, "vfio_driver", false, &drv) < 0 ||
                             !filename_is_valid(drv) || strlen(drv) >= sizeof(d[i].vfio_driver))
                                 return bad(ret_error,
-                                           "%s: devices[%zu].vfio_driver: not a driver name",
-                                           PERSISTENT_FILE, i);
+                                           "%s: devices[%zu].vfio_driver: not a driver name", name,
+                                           i);
                         strcpy(d[i].vfio_driver, drv);
                 }
         }
@@ -703,7 +715,16 @@ int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **re
         return 0;
 }
 
-int persistent_read_dir(const char *path, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
+int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
+        return devices_load(dir_fd, PERSISTENT_FILE, ret, ret_n, ret_error);
+}
+
+int identities_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error) {
+        return devices_load(dir_fd, IDENTITY_FILE, ret, ret_n, ret_error);
+}
+
+int devices_read_dir(const char *path, const char *name, PersistentDevice **ret, size_t *ret_n,
+                     char **ret_error) {
         _cleanup_free_ char *why = NULL;
         _cleanup_close_ int fd = -1;
         int k;
@@ -713,12 +734,12 @@ int persistent_read_dir(const char *path, PersistentDevice **ret, size_t *ret_n,
         fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT)
                 return 0;
-        k = fd < 0 ? negative_errno() : persistent_load(fd, ret, ret_n, &why);
+        k = fd < 0 ? negative_errno() : devices_load(fd, name, ret, ret_n, &why);
         if (k == -ENOMEM || k >= 0)
                 return k;
-        /* persistent_load()'s reasons name the file already. */
+        /* devices_load()'s reasons name the file already. */
         if ((why ? asprintf(ret_error, "%s: %s", path, why)
-                 : asprintf(ret_error, "%s/%s: %s", path, PERSISTENT_FILE, strerror(-k))) < 0)
+                 : asprintf(ret_error, "%s/%s: %s", path, name, strerror(-k))) < 0)
                 return -ENOMEM;
         return k;
 }

@@ -70,8 +70,18 @@ typedef struct PersistentDevice {
 int persistent_save(int dir_fd, const PersistentDevice *d, size_t n);
 int persistent_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error);
 
-/* persistent_load() of the state directory at path, for a reader that is not the daemon
- * (--report): the directory is not created, and a missing one holds no prepares. Any other
- * failure but -ENOMEM is returned with its reason in *ret_error ("path: reason"), and an empty
- * list. */
-int persistent_read_dir(const char *path, PersistentDevice **ret, size_t *ret_n, char **ret_error);
+/* The cards at the addresses policy rules name ("address" without wildcards), as the daemon
+ * first found them: $STATE_DIRECTORY/identities.json, the same list of devices as
+ * persistent.json (a "vfio_driver" in it means nothing). Another card at such an address is
+ * refused (IdentityChanged) until it is accepted (AcceptIdentity). Loads as persistent_load()
+ * does. */
+#define IDENTITY_FILE "identities.json"
+int identities_save(int dir_fd, const PersistentDevice *d, size_t n);
+int identities_load(int dir_fd, PersistentDevice **ret, size_t *ret_n, char **ret_error);
+
+/* persistent_load() or identities_load() (name: PERSISTENT_FILE, IDENTITY_FILE) of the state
+ * directory at path, for a reader that is not the daemon (--report): the directory is not
+ * created, and a missing one holds no devices. Any other failure but -ENOMEM is returned with its
+ * reason in *ret_error ("path: reason"), and an empty list. */
+int devices_read_dir(const char *path, const char *name, PersistentDevice **ret, size_t *ret_n,
+                     char **ret_error);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target for the state files the daemon reads back at start (daemon/state.c): the
- * first byte chooses state.json, persistent.json or sriov.json ('0', '1', '2', modulo 3), the rest
- * is the file. A file that loads is
+ * first byte chooses state.json, persistent.json, sriov.json or identities.json ('0', '1', '2',
+ * '3', modulo 4), the rest is the file. A file that loads is
  * saved again and must load again to the same number of entries (what the daemon writes, it
  * must be able to read). The files live in a private directory of the fuzzer's own, 0700, with
  * mode 0600, as the daemon's trust checks want. Seed corpus: tests/fuzz/corpus/state/. */
@@ -29,6 +29,7 @@ static void remove_dir(void) {
         (void) unlinkat(dir_fd, STATE_FILE, 0);
         (void) unlinkat(dir_fd, PERSISTENT_FILE, 0);
         (void) unlinkat(dir_fd, SRIOV_FILE, 0);
+        (void) unlinkat(dir_fd, IDENTITY_FILE, 0);
         (void) unlinkat(dir_fd, EARLY_PREPARE_FILE, 0);
         (void) rmdir(dir);
 }
@@ -72,14 +73,16 @@ static void fuzz_state(void) {
         free(error);
 }
 
-static void fuzz_persistent(void) {
+/* persistent.json or identities.json: the same list of devices under two names. */
+static void fuzz_devices(int (*load)(int, PersistentDevice **, size_t *, char **),
+                         int (*save)(int, const PersistentDevice *, size_t)) {
         PersistentDevice *d = NULL, *again = NULL;
         size_t n = 0, n_again = 0;
         char *error = NULL;
 
-        if (persistent_load(dir_fd, &d, &n, &error) >= 0) {
-                if (persistent_save(dir_fd, d, n) < 0 ||
-                    persistent_load(dir_fd, &again, &n_again, &error) < 0 || n_again != n)
+        if (load(dir_fd, &d, &n, &error) >= 0) {
+                if (save(dir_fd, d, n) < 0 || load(dir_fd, &again, &n_again, &error) < 0 ||
+                    n_again != n)
                         abort();
                 /* Every field, the identity's too, comes back as it was (the structs are
                  * calloc'd, so their padding compares equal). */
@@ -115,14 +118,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (size < 1)
                 return 0;
-        switch (data[0] % 3) {
+        switch (data[0] % 4) {
         case 0:
                 write_file(STATE_FILE, data + 1, size - 1);
                 fuzz_state();
                 break;
         case 1:
                 write_file(PERSISTENT_FILE, data + 1, size - 1);
-                fuzz_persistent();
+                fuzz_devices(persistent_load, persistent_save);
+                break;
+        case 3:
+                write_file(IDENTITY_FILE, data + 1, size - 1);
+                fuzz_devices(identities_load, identities_save);
                 break;
         default:
                 write_file(SRIOV_FILE, data + 1, size - 1);

@@ -882,3 +882,23 @@ void reboot_to_host_drivers(const char *const *bdfs, const char *driver) {
                 ck_assert_msg(unlink(state) == 0, "unlink %s: %s", state, strerror(errno));
         }
 }
+
+void swap_card(const char *bdf, const char *subsystem_device) {
+        _cleanup_free_ char *p = xasprintf("%s/" SYSFS_PCI_DEVICES "/%s/subsystem_device", C.host,
+                                           bdf);
+        _cleanup_free_ char *text = xasprintf("%s\n", subsystem_device);
+
+        ck_assert_msg(unlink(p) == 0, "unlink %s: %s", p, strerror(errno));
+        write_file(p, text);
+}
+
+json_object *report_entry(sd_bus *bus, const char *list_name, const char *bdf) {
+        _cleanup_json_ json_object *report = bus_report(bus);
+        json_object *list = jget(report, list_name);
+
+        for (size_t i = 0; i < jlen(list); i++)
+                if (streq(jstr_or_null(jidx(list, i), "address"), bdf))
+                        return json_object_get(jidx(list, i));
+        ck_abort_msg("GetHostReport's \"%s\" lists no %s: %s", list_name, bdf,
+                     json_object_to_json_string(list));
+}

@@ -229,6 +229,12 @@ void assert_q35_group_back(void);
 /* GetHostReport, parsed. */
 json_object *bus_report(sd_bus *bus);
 
+/* The entry of bdf in the report's list ("persistent", "identities"; a new reference). */
+json_object *report_entry(sd_bus *bus, const char *list_name, const char *bdf);
+/* Another card in the slot of bdf while the host is down: the same vendor and device, another
+ * subsystem_device (an OEM variant of the board). */
+void swap_card(const char *bdf, const char *subsystem_device);
+
 /* Persistent prepares: the "devices" of persistent.json (a new reference); whether it lists bdf;
  * what a reboot does to a prepared group (the overrides are gone, the host drivers bind, /run is
  * empty). */

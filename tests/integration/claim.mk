@@ -106,6 +106,16 @@ tests_integration_test_persistent_SOURCES = \
 tests_integration_test_persistent_CFLAGS = $(tests_integration_test_claim_CFLAGS)
 tests_integration_test_persistent_LDADD = $(tests_integration_test_claim_LDADD)
 EXTRA_tests_integration_test_persistent_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
+# The card at an address a policy rule names (identities.json), on the kernel model.
+check_PROGRAMS += tests/integration/test-identity
+TESTS += tests/integration/test-identity
+tests_integration_test_identity_SOURCES = \
+	tests/integration/test-identity.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_identity_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_identity_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_identity_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
 
 # The daemon's record of its callers (daemon/bus-peers.c) on a private dbus-daemon.
 check_PROGRAMS += tests/integration/test-peers

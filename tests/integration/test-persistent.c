@@ -28,29 +28,6 @@
 #define OTHER_IDS "8086:10d3 subsystem 8086:1234"
 #define SOLO5_GROUP 5
 
-/* Another card in the slot of bdf while the host is down: the same vendor and device, another
- * subsystem_device (an OEM variant of the board). */
-static void swap_card(const char *bdf, const char *subsystem_device) {
-        _cleanup_free_ char *p = xasprintf("%s/" SYSFS_PCI_DEVICES "/%s/subsystem_device", C.host,
-                                           bdf);
-        _cleanup_free_ char *text = xasprintf("%s\n", subsystem_device);
-
-        ck_assert_msg(unlink(p) == 0, "unlink %s: %s", p, strerror(errno));
-        write_file(p, text);
-}
-
-/* The report's entry of the persistent prepare at bdf (a new reference). */
-static json_object *report_persistent(sd_bus *bus, const char *bdf) {
-        _cleanup_json_ json_object *report = bus_report(bus);
-        json_object *list = jget(report, "persistent");
-
-        for (size_t i = 0; i < jlen(list); i++)
-                if (streq(jstr_or_null(jidx(list, i), "address"), bdf))
-                        return json_object_get(jidx(list, i));
-        ck_abort_msg("GetHostReport lists no persistent prepare of %s: %s", bdf,
-                     json_object_to_json_string(list));
-}
-
 /* Until the log has needle (the daemon's arrival job runs after the uevent is read; bounded). */
 static void wait_log(const char *needle) {
         int64_t deadline = now_usec() + WAIT_MS * 1000LL;
@@ -82,7 +59,7 @@ START_TEST(test_identity_recorded) {
         ck_assert_str_eq(jstr_or_null(d, "subsystem_device"), "0x0000");
         ck_assert_int_eq(json_object_get_int64(jget(d, "group")), SOLO5_GROUP);
 
-        entry = report_persistent(bus, SOLO5);
+        entry = report_entry(bus, "persistent", SOLO5);
         ck_assert_str_eq(jstr_or_null(entry, "state"), "prepared");
         ck_assert_str_eq(jstr_or_null(entry, "subsystem_device"), "0x0000");
         ck_assert_int_eq(json_object_get_int64(jget(entry, "group")), SOLO5_GROUP);
@@ -120,7 +97,7 @@ START_TEST(test_identity_changed_not_prepared) {
                                      ", the persistent prepare recorded " SOLO5_IDS));
         ck_assert(log_contains("(" IDENTITY_CHANGED ")"));
 
-        entry = report_persistent(bus, SOLO5);
+        entry = report_entry(bus, "persistent", SOLO5);
         ck_assert_str_eq(jstr_or_null(entry, "state"), "identity-changed");
         ck_assert_str_eq(jstr_or_null(entry, "error"), IDENTITY_CHANGED);
         ck_assert_str_eq(jstr_or_null(entry, "subsystem_device"), "0x0000");
@@ -147,7 +124,7 @@ START_TEST(test_identity_changed_not_prepared) {
         devices2 = persistent_devices();
         ck_assert_uint_eq(jlen(devices2), 1);
         ck_assert_str_eq(jstr_or_null(jidx(devices2, 0), "subsystem_device"), "0x1234");
-        entry2 = report_persistent(bus, SOLO5);
+        entry2 = report_entry(bus, "persistent", SOLO5);
         ck_assert_str_eq(jstr_or_null(entry2, "state"), "prepared");
         unprepare(bus, SOLO5);
         assert_on_host(SOLO5, SOLO_DRIVER);
@@ -183,7 +160,7 @@ START_TEST(test_old_entry_applied) {
 
         assert_on_vfio(SOLO5);
         ck_assert_uint_eq(n_leases(), 1);
-        entry = report_persistent(bus, SOLO5);
+        entry = report_entry(bus, "persistent", SOLO5);
         ck_assert_str_eq(jstr_or_null(entry, "state"), "prepared");
         ck_assert_ptr_null(jget(entry, "subsystem_vendor"));
         ck_assert_ptr_null(jget(entry, "subsystem_device"));
@@ -245,7 +222,7 @@ START_TEST(test_early_prepared_adopted) {
         /* vfio-pci is no driver to give it back to: the release probes. */
         ck_assert_ptr_null(jstr_or_null(jidx(devs, 0), "original_driver"));
         ck_assert(json_object_get_boolean(jget(jidx(devs, 0), "restore_probe")));
-        entry = report_persistent(bus, SOLO5);
+        entry = report_entry(bus, "persistent", SOLO5);
         ck_assert_str_eq(jstr_or_null(entry, "state"), "prepared");
 
         unprepare(bus, SOLO5);

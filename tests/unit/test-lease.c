@@ -1250,6 +1250,43 @@ END_TEST
 /* The identity a persistent prepare records (subsystem ids, group) and its VFIO driver round-trip,
  * and the early-prepare file follows; an entry of an older file has neither and loads with them
  * unknown; half a subsystem pair, a group out of range or a driver that is no name is refused. */
+/* identities.json: the same records under its own name, without the udev rule's list; a file
+ * that is not one is -EBADMSG with a reason naming it. */
+START_TEST(test_identities_file) {
+        const PersistentDevice list[] = {
+                { .address = NIC,
+                  .vendor = 0x8086,
+                  .device = 0x1533,
+                  .subsystem_known = true,
+                  .subsystem_vendor = 0x15d9,
+                  .subsystem_device = 0x0001,
+                  .group_known = true,
+                  .group = NIC_GROUP },
+        };
+        _cleanup_free_ char *path = xasprintf("%s/" IDENTITY_FILE, state_dir);
+        _cleanup_free_ PersistentDevice *pd = NULL;
+        _cleanup_free_ char *error = NULL;
+        _cleanup_close_ int dir_fd = -1;
+        size_t n = 0;
+
+        ck_assert_int_eq(state_open_dir(state_dir, &dir_fd, &error), 0);
+        ck_assert_int_eq(identities_load(dir_fd, &pd, &n, &error), 0);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_int_eq(identities_save(dir_fd, list, ELEMENTSOF(list)), 0);
+        ck_assert_int_eq(faccessat(dir_fd, PERSISTENT_FILE, F_OK, 0), -1);
+        ck_assert_int_eq(faccessat(dir_fd, EARLY_PREPARE_FILE, F_OK, 0), -1);
+        ck_assert_int_eq(identities_load(dir_fd, &pd, &n, &error), 0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_int_eq(memcmp(&pd[0], &list[0], sizeof(list[0])), 0);
+        pd = mfree(pd);
+
+        ck_assert_int_eq(unlink(path), 0);
+        write_text(path, "{\"version\":1,\"devices\":[{\"address\":\"" NIC "\"}]}", 0600);
+        ck_assert_int_eq(identities_load(dir_fd, &pd, &n, &error), -EBADMSG);
+        ck_assert_str_eq(error, IDENTITY_FILE ": devices[0]: missing or invalid fields");
+}
+END_TEST
+
 START_TEST(test_persistent_identity_fields) {
         const PersistentDevice list[] = {
                 { .address = NIC,
@@ -1426,6 +1463,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_untrusted_state_file);
         tcase_add_test(tc, test_corrupt_persistent_file);
         tcase_add_test(tc, test_persistent_identity_fields);
+        tcase_add_test(tc, test_identities_file);
 
         return s;
 }
