@@ -976,7 +976,8 @@ static int read_u32_in(FakeSys *fs, const char *dev, const char *name, uint32_t 
 
 /* physfn on the VF, virtfnN on the PF, N from the routing IDs (PCIe 6.0 §9.3.3.9-10:
  * VF n has RID = PF RID + First VF Offset + n * VF Stride). */
-static int link_vf(FakeSys *fs, const char *vf_bdf, const char *vf_dev, const char *pf_bdf) {
+static int link_vf(FakeSys *fs, const char *vf_bdf, const char *vf_dev, const char *pf_bdf,
+                   bool count) {
         PciAddress vf, pf;
         uint32_t offset, stride, numvfs, first, index;
         Path pf_dev, name;
@@ -1003,7 +1004,7 @@ static int link_vf(FakeSys *fs, const char *vf_bdf, const char *vf_dev, const ch
                 r = pathf(name, "virtfn%u", index);
         if (r >= 0)
                 r = put_link(fs, pf_dev, name, vf_dev);
-        if (r >= 0 && index + 1 > numvfs)
+        if (r >= 0 && count && index + 1 > numvfs)
                 r = putf(fs, pf_dev, "sriov_numvfs", 0644, "%u\n", index + 1);
         return r;
 }
@@ -1278,7 +1279,7 @@ int fakesys_add_device(FakeSys *fs, const FakeDevice *d) {
         if (r >= 0 && d->parent)
                 r = widen_bridges(fs, parent, a.bus);
         if (r >= 0 && d->physfn)
-                r = link_vf(fs, d->bdf, dev, d->physfn);
+                r = link_vf(fs, d->bdf, dev, d->physfn, !d->pf_numvfs_kept);
         if (r >= 0 && d->driver)
                 r = bind_links(fs, d->bdf, dev, d->driver);
         if (r >= 0 && d->iommu_group >= 0)

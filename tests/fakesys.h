@@ -77,8 +77,10 @@ typedef struct FakeDevice {
         unsigned irq;
         /* SR-IOV physical function when sriov_totalvfs > 0. */
         uint16_t sriov_totalvfs, sriov_numvfs, sriov_offset, sriov_stride, sriov_vf_device;
-        const char *physfn; /* a VF: BDF of its PF (same parent) */
-        int vfio_dev;       /* >= 0: vfio-dev/vfioN with dev "MAJ:MIN" */
+        const char *physfn;  /* a VF: BDF of its PF (same parent) */
+        bool pf_numvfs_kept; /* a VF: the PF's sriov_numvfs stays as it is (else it counts the VF;
+                              * the kernel model sets it itself when an enable is done) */
+        int vfio_dev;        /* >= 0: vfio-dev/vfioN with dev "MAJ:MIN" */
 } FakeDevice;
 
 /* Defaults: no parent, numa -1, boot_vga -1, iommu_group -1, vfio_dev -1, the rest zero. */

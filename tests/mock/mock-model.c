@@ -854,11 +854,10 @@ static int create_vfs(Ctx *c, const char *pf, unsigned count) {
                 d.numa_node = numa;
                 d.iommu_group = (int) (group + n);
                 d.iommu = has_unit ? unit : NULL;
+                /* The kernel's sriov_numvfs reads 0 until the enable is done (sriov_enable()
+                 * sets num_VFs last): fakesys must not count the VFs as they come. */
+                d.pf_numvfs_kept = true;
                 r = fakesys_add_device(c->fs, &d);
-                /* fakesys counts the VFs it adds; the kernel's sriov_numvfs reads 0 until the
-                 * enable is done (sriov_enable() sets num_VFs last). */
-                if (r >= 0)
-                        r = fakesys_set_attr(c->fs, pf, "sriov_numvfs", "0\n");
                 if (r >= 0)
                         r = mock_state_write(c->root_fd, "natural", vf, c->faults.vf_driver);
                 if (r >= 0)
