@@ -77,8 +77,6 @@ void group_bus_send_job_changed(Manager *d, uint32_t group);
 /* Replies to a method call kept for a job (userdata: the message, whose reference is dropped). */
 void bus_reply_lease_path(void *userdata, const Lease *l, const LeaseError *err);
 void bus_reply_empty(void *userdata, const Lease *l, const LeaseError *err);
-/* A model error as a bus error (k: the errno when e says nothing). */
-int bus_error_set_lease(sd_bus_error *error, const LeaseError *e, int k);
 /* PropertiesChanged for every property of the table whose change bit is in mask. */
 int bus_emit_properties_changed(sd_bus *bus, const char *path, const char *interface,
                                 const BusProperty *props, uint32_t mask);
@@ -217,3 +215,6 @@ int bus_errors_register(void);
 /* Sets error from the LeaseError of the lease operation that failed with k (its strerror() when err
  * has no message). */
 int bus_error_set_lease(sd_bus_error *error, const LeaseError *err, int k);
+/* A handler that queued a job: refused at once (k < 0: the error from err, cleared), or the
+ * call is kept (one more reference on m) for the job's reply; the handler's return value. */
+int bus_reply_after_job(sd_bus_message *m, int k, LeaseError *err, sd_bus_error *error);

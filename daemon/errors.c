@@ -19,3 +19,13 @@ int bus_error_set_lease(sd_bus_error *error, const LeaseError *err, int k) {
         return sd_bus_error_setf(error, va_error_name(err->code), "%s",
                                  err->message ?: strerror(-k));
 }
+
+int bus_reply_after_job(sd_bus_message *m, int k, LeaseError *err, sd_bus_error *error) {
+        if (k < 0) {
+                k = bus_error_set_lease(error, err, k);
+                lease_error_clear(err);
+                return k;
+        }
+        sd_bus_message_ref(m); /* until the job's reply */
+        return 1;
+}

@@ -278,13 +278,7 @@ int lease_method_grant_access(sd_bus_message *m, void *userdata, sd_bus_error *e
                 return k;
         grantee.uid = uid;
         k = manager_grant_access(d, l, &grantee, who, bus_reply_empty, m, &err);
-        if (k < 0) {
-                k = bus_error_set_lease(error, &err, k);
-                lease_error_clear(&err);
-                return k;
-        }
-        sd_bus_message_ref(m); /* until the job's reply */
-        return 1;
+        return bus_reply_after_job(m, k, &err, error);
 }
 
 int lease_method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {

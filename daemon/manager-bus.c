@@ -243,13 +243,7 @@ static int acquire(sd_bus_message *m, Manager *d, const Group *g, LeaseKind kind
                 return sd_bus_error_setf(error, BUS_ERROR_FAILED, "Cannot identify the caller: %s",
                                          strerror(-k));
         k = manager_acquire(d, kind, g->id, o, &caller, bus_reply_lease_path, m, &err);
-        if (k < 0) {
-                k = bus_error_set_lease(error, &err, k);
-                lease_error_clear(&err);
-                return k;
-        }
-        sd_bus_message_ref(m); /* until the job's reply */
-        return 1;
+        return bus_reply_after_job(m, k, &err, error);
 }
 
 /* The polkit details of a call are those of the group it acts on. */

@@ -90,11 +90,5 @@ int manager_method_set_num_vfs(sd_bus_message *m, void *userdata, sd_bus_error *
         if (k < 0)
                 return k;
         k = manager_set_num_vfs(d, pf, n, &o, reply_vfs, m, &err);
-        if (k < 0) {
-                k = bus_error_set_lease(error, &err, k);
-                lease_error_clear(&err);
-                return k;
-        }
-        sd_bus_message_ref(m); /* until the job's reply */
-        return 1;
+        return bus_reply_after_job(m, k, &err, error);
 }
