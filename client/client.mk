@@ -17,6 +17,9 @@ assignctl_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 assignctl_LDADD = libmodel.a $(POLICY_LIBS) $(LIBPCI_LIBS) $(LIBSYSTEMD_LIBS)
 
 dist_man_MANS += docs/assignctl.1 docs/org.vfioassign1.5
+dist_bashcompletion_DATA = shell-completion/bash/assignctl
+TESTS += tests/check-completion.sh
+EXTRA_DIST += tests/check-completion.sh
 EXTRA_DIST += docs/report.md tests/test-system-bus.conf
 
 # Integration: private dbus-daemon + vfio-assignd on a sample host + assignctl and busctl.
