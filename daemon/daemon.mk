@@ -11,6 +11,7 @@ libmodel_a_SOURCES = \
 	daemon/hostcrit.c daemon/hostcrit.h \
 	daemon/model.c daemon/model.h \
 	daemon/report.c daemon/report.h \
+	daemon/report-offline.c \
 	daemon/udev.c daemon/udev.h \
 	daemon/binding.c daemon/binding.h \
 	daemon/vfio.c daemon/vfio.h \

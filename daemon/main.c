@@ -17,7 +17,6 @@
 #include "introspect.h"
 #include "log.h"
 #include "names.h"
-#include "state.h"
 #include "report.h"
 #include "util.h"
 #include "worker.h"
@@ -207,36 +206,8 @@ static const char *state_dir(void) {
         return arg_state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/vfio-assignd";
 }
 
-/* identities.json for --report: the rules that name the addresses are not read here. Why the file
- * cannot be read goes to *error when nothing else is there yet. */
-static int read_identities(ReportIdentity **ret, size_t *ret_n, char **error) {
-        _cleanup_free_ PersistentDevice *d = NULL;
-        _cleanup_free_ char *why = NULL;
-        ReportIdentity *ri;
-        size_t n = 0;
-        int k;
-
-        k = devices_read_dir(state_dir(), IDENTITY_FILE, &d, &n, &why);
-        if (k == -ENOMEM)
-                return k;
-        if (why && !*error)
-                *error = TAKE_PTR(why);
-        ri = calloc(n + 1, sizeof(*ri));
-        if (!ri)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                ri[i].record = d[i];
-        *ret = ri;
-        *ret_n = n;
-        return 0;
-}
-
 static int run_report(void) {
         _cleanup_(model_freep) Model *m = NULL;
-        _cleanup_free_ PersistentDevice *persistent = NULL;
-        _cleanup_free_ ReportIdentity *identities = NULL;
-        _cleanup_free_ char *error = NULL;
-        ReportPersistent p = {};
         int k;
 
         k = model_open(&m);
@@ -245,18 +216,7 @@ static int run_report(void) {
         k = model_load(m);
         if (k < 0)
                 return log_error_errno(k, "Cannot read the host: %m");
-        /* The daemon's persistent prepares too, so that the report is the daemon's; what keeps
-         * them from being read (not root) is said in the report. */
-        k = devices_read_dir(state_dir(), PERSISTENT_FILE, &persistent, &p.n, &error);
-        if (k == -ENOMEM)
-                return log_error_errno(k, "Cannot read the persistent prepares: %m");
-        p.devices = persistent;
-        p.error = error;
-        k = read_identities(&identities, &p.n_identities, &error);
-        if (k < 0)
-                return log_error_errno(k, "Cannot read the recorded cards: %m");
-        p.identities = identities;
-        k = report_write(m, NULL, NULL, &p, stdout);
+        k = report_write_offline(m, state_dir(), stdout);
         if (k >= 0 && fflush(stdout) != 0)
                 k = -EIO;
         if (k < 0)

@@ -278,11 +278,6 @@ static int dmar_json(const Model *m, struct json_object **ret) {
         return 0;
 }
 
-static int compare_persistent(const void *a, const void *b) {
-        return strcmp(((const PersistentDevice *) a)->address,
-                      ((const PersistentDevice *) b)->address);
-}
-
 static void write_id(JsonWriter *w, const char *key, bool known, uint16_t id) {
         json_write_key(w, key);
         if (known)
@@ -335,57 +330,44 @@ static int write_persistent(JsonWriter *w, const Topology *t, const PersistentDe
         return 0;
 }
 
-static int write_persistent_list(FILE *f, const Topology *t, const ReportPersistent *p) {
-        _cleanup_free_ PersistentDevice *sorted = NULL;
-        size_t n = p ? p->n : 0;
-        int k;
-
-        sorted = calloc(n + 1, sizeof(*sorted));
-        if (!sorted)
-                return -ENOMEM;
-        if (n)
-                memcpy(sorted, p->devices, n * sizeof(*sorted));
-        qsort(sorted, n, sizeof(*sorted), compare_persistent);
-        fputs(",\n\"persistent\":[", f);
-        for (size_t i = 0; i < n; i++) {
-                JsonWriter w = json_writer_init(f);
-
-                fputs(i ? ",\n" : "\n", f);
-                k = write_persistent(&w, t, &sorted[i], NULL);
-                if (k < 0)
-                        return k;
-        }
-        fputs("]", f);
-        return 0;
-}
-
 static int compare_identity(const void *a, const void *b) {
         return strcmp(((const ReportIdentity *) a)->record.address,
                       ((const ReportIdentity *) b)->record.address);
 }
 
-static int write_identity_list(FILE *f, const Topology *t, const ReportPersistent *p) {
-        _cleanup_free_ ReportIdentity *sorted = NULL;
-        size_t n = p ? p->n_identities : 0;
+/* One list by address: the recorded cards (identities), or the persistent prepares. */
+static int write_list(FILE *f, const Topology *t, const char *key, const ReportIdentity *items,
+                      size_t n, bool identities) {
+        _cleanup_free_ ReportIdentity *sorted = calloc(n + 1, sizeof(*sorted));
         int k;
 
-        sorted = calloc(n + 1, sizeof(*sorted));
         if (!sorted)
                 return -ENOMEM;
         if (n)
-                memcpy(sorted, p->identities, n * sizeof(*sorted));
+                memcpy(sorted, items, n * sizeof(*sorted));
         qsort(sorted, n, sizeof(*sorted), compare_identity);
-        fputs(",\n\"identities\":[", f);
+        fprintf(f, ",\n\"%s\":[", key);
         for (size_t i = 0; i < n; i++) {
                 JsonWriter w = json_writer_init(f);
 
                 fputs(i ? ",\n" : "\n", f);
-                k = write_persistent(&w, t, &sorted[i].record, &sorted[i]);
+                k = write_persistent(&w, t, &sorted[i].record, identities ? &sorted[i] : NULL);
                 if (k < 0)
                         return k;
         }
         fputs("]", f);
         return 0;
+}
+
+static int write_persistent_list(FILE *f, const Topology *t, const ReportPersistent *p) {
+        size_t n = p ? p->n : 0;
+        _cleanup_free_ ReportIdentity *items = calloc(n + 1, sizeof(*items));
+
+        if (!items)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                items[i].record = p->devices[i];
+        return write_list(f, t, "persistent", items, n, false);
 }
 
 int report_write(const Model *m, ReportJobFn job, const void *userdata, const ReportPersistent *p,
@@ -431,7 +413,7 @@ int report_write(const Model *m, ReportJobFn job, const void *userdata, const Re
         k = write_persistent_list(f, t, p);
         if (k < 0)
                 return k;
-        k = write_identity_list(f, t, p);
+        k = write_list(f, t, "identities", p ? p->identities : NULL, p ? p->n_identities : 0, true);
         if (k < 0)
                 return k;
         fputs("}\n", f);

@@ -35,6 +35,9 @@ typedef struct ReportPersistent {
 } ReportPersistent;
 int report_write(const Model *m, ReportJobFn job, const void *userdata, const ReportPersistent *p,
                  FILE *f);
+/* report_write() for --report (report-offline.c): the persistent prepares and recorded cards from
+ * the daemon's state directory at state_dir, read as a process that is not the daemon. */
+int report_write_offline(const Model *m, const char *state_dir, FILE *f);
 /* The same document in a malloc'd string (for GetHostReport). */
 int report_to_string(const Model *m, ReportJobFn job, const void *userdata,
                      const ReportPersistent *p, char **ret);

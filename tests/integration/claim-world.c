@@ -902,3 +902,12 @@ json_object *report_entry(sd_bus *bus, const char *list_name, const char *bdf) {
         ck_abort_msg("GetHostReport's \"%s\" lists no %s: %s", list_name, bdf,
                      json_object_to_json_string(list));
 }
+
+void assert_solo5_record(json_object *d) {
+        ck_assert_str_eq(jstr_or_null(d, "address"), SOLO5);
+        ck_assert_str_eq(jstr_or_null(d, "vendor"), "0x8086");
+        ck_assert_str_eq(jstr_or_null(d, "device"), "0x10d3");
+        ck_assert_str_eq(jstr_or_null(d, "subsystem_vendor"), "0x8086");
+        ck_assert_str_eq(jstr_or_null(d, "subsystem_device"), "0x0000");
+        ck_assert_int_eq(json_object_get_int64(jget(d, "group")), SOLO5_GROUP);
+}

@@ -26,6 +26,7 @@
 #define SOLO1 "0000:00:02.0" /* group 1 */
 #define SOLO5 "0000:01:00.0" /* group 5 */
 #define SOLO_DRIVER "e1000e"
+#define SOLO5_GROUP 5
 
 /* server.host, group 8: bridge 86:00.0 with an e1000 and a serial card behind it. */
 #define SERVER_HOST "hosts/server.host"
@@ -225,6 +226,8 @@ uid_t node_owner(uint32_t group); /* of the fake /dev/vfio/N */
 /* Nothing of the q35 group 6 is left on vfio-pci and nothing is leased (the no-lease-lost part
  * is the tests' own: each says which lease must still be there). */
 void assert_q35_group_back(void);
+/* A record of the card at SOLO5 (persistent.json, identities.json): its ids and group. */
+void assert_solo5_record(json_object *d);
 
 /* GetHostReport, parsed. */
 json_object *bus_report(sd_bus *bus);

@@ -24,7 +24,6 @@
 #define IDENTITY_CHANGED ERROR_PREFIX "IdentityChanged"
 #define SOLO5_IDS "8086:10d3 subsystem 8086:0000"
 #define OTHER_IDS "8086:10d3 subsystem 8086:1234"
-#define SOLO5_GROUP 5
 #define RULE_FILE "50-solo.json"
 
 /* A rule for user nobody that names address (a glob when it has wildcards), in force. */
@@ -62,12 +61,7 @@ START_TEST(test_rule_records_card) {
         devices = identities();
         ck_assert_uint_eq(jlen(devices), 1);
         d = jidx(devices, 0);
-        ck_assert_str_eq(jstr_or_null(d, "address"), SOLO5);
-        ck_assert_str_eq(jstr_or_null(d, "vendor"), "0x8086");
-        ck_assert_str_eq(jstr_or_null(d, "device"), "0x10d3");
-        ck_assert_str_eq(jstr_or_null(d, "subsystem_vendor"), "0x8086");
-        ck_assert_str_eq(jstr_or_null(d, "subsystem_device"), "0x0000");
-        ck_assert_int_eq(json_object_get_int64(jget(d, "group")), SOLO5_GROUP);
+        assert_solo5_record(d);
 
         entry = report_entry(bus, "identities", SOLO5);
         ck_assert_str_eq(jstr_or_null(entry, "state"), "ok");
