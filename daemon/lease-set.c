@@ -290,7 +290,8 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
         if (k < 0)
                 return k;
         mark_early_prepared(s, l);
-        if (req->holder && !(l->holder = strdup(req->holder))) {
+        if ((req->holder && !(l->holder = strdup(req->holder))) ||
+            (req->owner && !(l->owner = strdup(req->owner)))) {
                 lease_free(l);
                 return -ENOMEM;
         }

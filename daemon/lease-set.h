@@ -54,6 +54,7 @@ typedef struct LeaseRequest {
         const VfioBackendOps *backend; /* NULL: the set's (ctx.backend) */
         uint64_t memlock; /* claims: the holder's RLIMIT_MEMLOCK is raised to this first (0: not) */
         const VfNetConfig *vf_net; /* claims: settings for the group's VF (NULL: none) */
+        const char *owner;         /* the owner key (Lease.owner); NULL: none */
 } LeaseRequest;
 
 /* Creates, records and acquires a lease. -EBUSY (VA_ERROR_BUSY) when the group already has one.

@@ -62,12 +62,24 @@ Lease *lease_free(Lease *l) {
         free(l->vf_net_request);
         free(l->devices);
         free(l->holder);
+        free(l->owner);
         free(l->reason);
         vfio_backend_free(l->backend);
         safe_close(l->holder_pidfd);
         free(l->holders);
         free(l);
         return NULL;
+}
+
+bool lease_owner_is_valid(const char *owner) {
+        size_t n = owner ? strlen(owner) : 0;
+
+        if (n == 0 || n > LEASE_OWNER_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (owner[i] <= ' ' || owner[i] > '~')
+                        return false;
+        return true;
 }
 
 bool lease_has_device(const Lease *l, const char *address) {

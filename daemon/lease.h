@@ -65,6 +65,13 @@ typedef struct Lease {
         LeaseDevice *devices;
         size_t n_devices;
         char *holder; /* D-Bus unique name of a claim's holder */
+        /* The owner key a claim or prepare was made with (the option "owner", e.g.
+         * "k8s:claim/UID", "libvirt:UUID"; lease_owner_is_valid()); NULL: none. A lease with one
+         * has no holder and outlives its caller's connection: its owner finds it again
+         * (FindLease) and gives it back (ReleaseByOwner). It keeps no fd of the group open, so
+         * that whoever the owner hands the device nodes to (a container runtime through CDI,
+         * libvirt) can open them. */
+        char *owner;
         uint32_t uid; /* the caller the policy judged (a claim's holder) */
         uint32_t pid;
         /* A unique name is no identity on its own: names restart at :1.0 with the bus. A claim's
@@ -148,6 +155,11 @@ int lease_open_cdev(const LeaseContext *c, Lease *l, const char *address, int *r
                     LeaseError *err);
 
 bool lease_has_device(const Lease *l, const char *address);
+
+/* An owner key: 1 to 256 bytes of printable ASCII (no spaces), so that it can be logged, written
+ * in state.json and passed on a command line as it is. */
+#define LEASE_OWNER_MAX 256
+bool lease_owner_is_valid(const char *owner);
 
 /* Whether the process that owns the holder's name now, on the bus instance bus_id, with the
  * bus-reported uid and pid, is the claim's holder: same bus, uid, pid and process start time. */

@@ -138,6 +138,8 @@ static int lease_to_json(const Lease *l, struct json_object **ret) {
                                   json_object_new_int64((int64_t) l->holder_start_time));
                 k |= json_add_string(o, "holder_bus_id", l->holder_bus_id);
         }
+        if (l->owner)
+                k |= json_add_string(o, "owner", l->owner);
         k |= json_add_new(o, "persistent", json_object_new_boolean(l->persistent));
         if (l->unsafe_interrupts)
                 k |= json_add_new(o, "unsafe_interrupts", json_object_new_boolean(true));
@@ -457,6 +459,13 @@ static int lease_from_json(struct json_object *o, size_t index, Lease **ret, cha
                                    "leases[%zu]: invalid holder_bus_id or holder_start_time",
                                    index);
                 strcpy(l->holder_bus_id, s);
+        }
+        if (json_object_object_get_ex(o, "owner", &v)) {
+                if (get_string(o, "owner", false, &s) < 0 || !lease_owner_is_valid(s))
+                        return bad(ret_error, "leases[%zu].owner: not an owner key", index);
+                l->owner = strdup(s);
+                if (!l->owner)
+                        return -ENOMEM;
         }
         if (json_object_object_get_ex(o, "granted_uid", &v) &&
             get_u32(o, "granted_uid", &l->granted_uid) < 0)
