@@ -327,6 +327,12 @@ const char *job_queue_running(const JobQueue *q, uint32_t group) {
         return j ? job_kind_to_string(j->kind) : NULL;
 }
 
+bool job_queue_is_running(const JobQueue *q, uint32_t group, JobKind kind) {
+        const Job *j = q ? running_job(q, group) : NULL;
+
+        return j && j->kind == kind;
+}
+
 bool job_queue_has(const JobQueue *q, uint32_t group) {
         for (const Job *j = q ? q->jobs : NULL; j; j = j->next)
                 if (j->group == group)

@@ -65,5 +65,7 @@ int job_enqueue(JobQueue *q, JobKind kind, uint32_t group, JobFn run, JobFn done
 
 /* The kind of the job running on group, or NULL. */
 const char *job_queue_running(const JobQueue *q, uint32_t group);
+/* Whether the job running on group is of that kind. */
+bool job_queue_is_running(const JobQueue *q, uint32_t group, JobKind kind);
 /* Whether group has a job running or queued. */
 bool job_queue_has(const JobQueue *q, uint32_t group);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,19 +56,27 @@ int state_open_dir(const char *path, int *ret_fd, char **ret_error) {
 }
 
 int state_write_file(int dir_fd, const char *name, const char *text) {
-        char tmp[64];
+        return write_file_atomic_at(dir_fd, name, text, 0600);
+}
+
+int write_file_atomic_at(int dir_fd, const char *name, const char *text, mode_t mode) {
+        char tmp[NAME_MAX + 1];
         size_t n = strlen(text);
         int fd, k = 0;
 
         /* A fresh file, never an existing one or what a symlink points to: whatever has the
          * name (a crash's leftover) goes first. */
-        snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+        if ((size_t) snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= sizeof(tmp))
+                return -ENAMETOOLONG;
         if (unlinkat(dir_fd, tmp, 0) < 0 && errno != ENOENT)
                 return negative_errno();
         fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return negative_errno();
-        for (size_t done = 0; done < n;) {
+        /* The mode as asked, whatever the umask took away. */
+        if (mode != 0600 && fchmod(fd, mode) < 0)
+                k = negative_errno();
+        for (size_t done = 0; k >= 0 && done < n;) {
                 ssize_t w = write(fd, text + done, n - done);
 
                 if (w < 0) {

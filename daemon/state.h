@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lease.h"
 
@@ -24,8 +25,10 @@ typedef struct StateGlobals {
  * naming it when it is a symlink, not the daemon user's, or group/other writable. */
 int state_open_dir(const char *path, int *ret_fd, char **ret_error);
 
-/* Writes name in dir_fd whole: a new file, fsync, rename over the old one, fsync of the
- * directory. */
+/* Writes name in dir_fd whole: a new file (".NAME.tmp" first), fsync, rename over the old
+ * one, fsync of the directory; a reader sees the old file or the new one, never a part. */
+int write_file_atomic_at(int dir_fd, const char *name, const char *text, mode_t mode);
+/* The same with mode 0600. */
 int state_write_file(int dir_fd, const char *name, const char *text);
 /* Reads a JSON file the daemon wrote; -ENOENT when there is none. A file that is no regular
  * file, not the daemon user's or not 0600 is -EPERM, one that is not JSON -EBADMSG, each with a

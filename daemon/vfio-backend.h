@@ -83,6 +83,16 @@ struct VfioBackendOps {
          * hands them to a uid, and a release that waits for a VMM watches them for the last
          * close. */
         int (*nodes)(const VfioBackend *b, char ***ret);
+        /* The same for a group this handle has not opened (a prepare, a lease read back at
+         * start): from the device cdevs ("vfioN", NULL-terminated, may be NULL) of its members
+         * on VFIO, which the model knows (Device.vfio_dev). nodes() is this with the cdevs the
+         * handle found. */
+        int (*group_nodes)(uint32_t group, char *const *cdevs, char ***ret);
+        /* The node, relative to the dev root, that a VMM opens for its IOMMU context, one for
+         * every group (type1: the container, dev/vfio/vfio; iommufd: dev/iommu). A grant leaves
+         * it as it is (/dev/vfio/vfio is 0666; the iommufd comes from OpenIommufd), but a
+         * container that is given the group needs it in its /dev too (cdi.c). */
+        const char *context_node;
 };
 
 extern const VfioBackendOps vfio_type1_ops, vfio_iommufd_ops;

@@ -367,17 +367,27 @@ static int iommufd_adopt_fd(VfioBackend *b, const char *name, int fd) {
 /* The nodes a VMM would open itself: each member's cdev. GrantAccess gives them; /dev/iommu
  * stays root's (the kernel's misc device is 0660 root), the VMM takes the iommufd from
  * OpenIommufd. A release that waits for a VMM watches the cdevs. */
-static int iommufd_nodes(const VfioBackend *b, char ***ret) {
+static int iommufd_group_nodes(uint32_t group, char *const *cdevs, char ***ret) {
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
-        Iommufd *t = iommufd(b);
 
         if (!l)
                 return -ENOMEM;
-        for (size_t i = 0; i < t->n_members; i++)
-                if (strv_extendf(&l, "dev/vfio/devices/%s", t->members[i].cdev) < 0)
+        for (size_t i = 0; cdevs && cdevs[i]; i++)
+                if (strv_extendf(&l, "dev/vfio/devices/%s", cdevs[i]) < 0)
                         return -ENOMEM;
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+static int iommufd_nodes(const VfioBackend *b, char ***ret) {
+        Iommufd *t = iommufd(b);
+        _cleanup_free_ char **cdevs = calloc(t->n_members + 1, sizeof(char *));
+
+        if (!cdevs)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->n_members; i++)
+                cdevs[i] = t->members[i].cdev; /* borrowed */
+        return iommufd_group_nodes(b->group, cdevs, ret);
 }
 
 const VfioBackendOps vfio_iommufd_ops = {
@@ -395,4 +405,6 @@ const VfioBackendOps vfio_iommufd_ops = {
         .stored_fd = iommufd_stored_fd,
         .adopt_fd = iommufd_adopt_fd,
         .nodes = iommufd_nodes,
+        .group_nodes = iommufd_group_nodes,
+        .context_node = DEV_IOMMU,
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "util.h"
 #include "vfio-backend.h"
 #include "vfio.h"
@@ -204,13 +205,18 @@ static int type1_adopt_fd(VfioBackend *b, const char *name, int fd) {
         return 0;
 }
 
-static int type1_nodes(const VfioBackend *b, char ***ret) {
+/* The group's node, whatever its members' cdevs: through it the VMM gets every member. */
+static int type1_group_nodes(uint32_t group, char *const *cdevs, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
 
-        if (strv_extendf(&l, "dev/vfio/%" PRIu32, b->group) < 0)
+        if (strv_extendf(&l, "dev/vfio/%" PRIu32, group) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+static int type1_nodes(const VfioBackend *b, char ***ret) {
+        return type1_group_nodes(b->group, NULL, ret);
 }
 
 const VfioBackendOps vfio_type1_ops = {
@@ -229,4 +235,6 @@ const VfioBackendOps vfio_type1_ops = {
         .stored_fd = type1_stored_fd,
         .adopt_fd = type1_adopt_fd,
         .nodes = type1_nodes,
+        .group_nodes = type1_group_nodes,
+        .context_node = DEV_VFIO_CONTAINER,
 };
