@@ -23,6 +23,7 @@ libmodel_a_SOURCES = \
 	daemon/lease.c daemon/lease.h \
 	daemon/lease-vfnet.c daemon/lease-vfnet.h \
 	daemon/state.c daemon/state.h \
+	daemon/cdi.c daemon/cdi.h \
 	daemon/persistent.c daemon/persistent.h \
 	daemon/lease-set.c daemon/lease-set.h \
 	daemon/mempool.c daemon/mempool.h \

@@ -45,6 +45,13 @@ tests_unit_test_common_SOURCES = tests/unit/test-common.c
 tests_unit_test_common_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_common_LDADD = libcommon.a $(JSONC_LIBS) $(CHECK_LIBS)
 
+# The CDI spec writer on leases and a model made by hand.
+check_PROGRAMS += tests/unit/test-cdi
+TESTS += tests/unit/test-cdi
+tests_unit_test_cdi_SOURCES = tests/unit/test-cdi.c
+tests_unit_test_cdi_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_cdi_LDADD = $(MODEL_LIBS) $(CHECK_LIBS) -lpthread
+
 check_PROGRAMS += tests/unit/test-worker
 TESTS += tests/unit/test-worker
 tests_unit_test_worker_SOURCES = tests/unit/test-worker.c daemon/worker.c daemon/worker.h
