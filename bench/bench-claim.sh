@@ -54,6 +54,8 @@ if [ -n "$before" ]; then
 fi
 conf=$srcdir/tests/test-system-bus.conf
 mock=$builddir/tests/mock/libvfio-mock.so
+# For bench_cdi_arg alone: this script keeps its own $work and cleanup.
+. "$srcdir/bench/bench-lib.sh"
 
 command -v dbus-daemon >/dev/null ||
         { echo "bench-claim.sh: dbus-daemon missing: skipped"; exit 77; }
@@ -139,7 +141,7 @@ start_daemon() {
                 VFIO_MOCK_CONFIG=$work/faults \
                 "$1/vfio-assignd" --sysfs-root="$work/host" --dev-root="$work/host" \
                 --uevent-fifo="$work/uevents" --policy-dir="$work/policy.d" --runtime-dir="$work/run" \
-                --state-dir="$work/state" >"$work/daemon.log" 2>&1 &
+                --state-dir="$work/state" $(bench_cdi_arg "$1/vfio-assignd") >"$work/daemon.log" 2>&1 &
         daemon_pid=$!
         wait_name org.vfioassign1 "$work/daemon.log"
 }

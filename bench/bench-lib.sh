@@ -88,6 +88,14 @@ bench_ping() {
                 org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1
 }
 
+# bench_cdi_arg ASSIGND: its CDI spec in $work, never the host's /run/cdi; nothing for an older
+# build, which writes none.
+bench_cdi_arg() {
+        if "$1" --help | grep -q -- --cdi-spec; then
+                echo "--cdi-spec=$work/cdi/vfio-assignd.json"
+        fi
+}
+
 # bench_start_daemon ASSIGND HOST [ARGS...]: the daemon on the tree, with its runtime, state and
 # policy directories in $work (never the host's), waiting until it answers a Ping: it takes its
 # name before it reads the host and answers calls only after. Sets $daemon_pid and
@@ -99,7 +107,7 @@ bench_start_daemon() {
         cp "$srcdir/policy/default.json" "$work/policy.d/"
         t0=$(date +%s.%N)
         "$assignd" --sysfs-root="$host" --dev-root="$host" --runtime-dir="$work/run" \
-                --state-dir="$work/state" --policy-dir="$work/policy.d" "$@" \
+                --state-dir="$work/state" --policy-dir="$work/policy.d" $(bench_cdi_arg "$assignd") "$@" \
                 >"$work/daemon.log" 2>&1 &
         daemon_pid=$!
         tries=0

@@ -96,8 +96,8 @@ int lease_bus_emit_added(Manager *d, const Lease *l) {
         return k < 0 ? k : sd_bus_emit_object_added(d->bus, path);
 }
 
-/* The model has no change bits for leases: what changes in one (state, reason, holder) is announced
- * together. */
+/* The model has no change bits for leases: what changes in one (state, reason, holder, CDI
+ * names) is announced together. */
 #define LEASE_CHANGED (1u << 0)
 
 int lease_bus_emit_changed(Manager *d, const Lease *l) {
@@ -325,6 +325,16 @@ static int get_devices(sd_bus *bus, const char *path, const char *interface, con
         return sd_bus_message_close_container(reply);
 }
 
+/* The names the CDI spec lists the lease's group under (manager-cdi.c), as the file holds them. */
+static int get_cdi_devices(sd_bus *bus, const char *path, const char *interface,
+                           const char *property, sd_bus_message *reply, void *userdata,
+                           sd_bus_error *error) {
+        Lease *l = userdata;
+        Manager *d = manager_of(l);
+
+        return sd_bus_message_append_strv(reply, d ? (char **) manager_cdi_names(d, l) : NULL);
+}
+
 /* Who the release waits for: (pid, command) of each process that has the group's nodes open,
  * as far as the daemon may see (holders.h). */
 static int get_holders(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -344,19 +354,20 @@ static int get_holders(sd_bus *bus, const char *path, const char *interface, con
 }
 
 /* name, signature, getter, change bit, flags (see BusProperty) */
-#define LEASE_PROPERTIES(P)                                       \
-        P("Id", "t", get_id, 0, CONST)                            \
-        P("Kind", "s", get_kind, 0, CONST)                        \
-        P("Group", "u", get_group, 0, CONST)                      \
-        P("Devices", "as", get_devices, 0, CONST)                 \
-        P("Holder", "s", get_holder, LEASE_CHANGED, EMITS_CHANGE) \
-        P("Uid", "u", get_uid, 0, CONST)                          \
-        P("Pid", "u", get_pid, 0, CONST)                          \
-        P("State", "s", get_state, LEASE_CHANGED, EMITS_CHANGE)   \
-        P("Reason", "s", get_reason, LEASE_CHANGED, EMITS_CHANGE) \
-        P("Persistent", "b", get_persistent, 0, CONST)            \
-        P("Backend", "s", get_backend, 0, CONST)                  \
-        P("Holders", "a(us)", get_holders, LEASE_CHANGED, EMITS_CHANGE)
+#define LEASE_PROPERTIES(P)                                             \
+        P("Id", "t", get_id, 0, CONST)                                  \
+        P("Kind", "s", get_kind, 0, CONST)                              \
+        P("Group", "u", get_group, 0, CONST)                            \
+        P("Devices", "as", get_devices, 0, CONST)                       \
+        P("Holder", "s", get_holder, LEASE_CHANGED, EMITS_CHANGE)       \
+        P("Uid", "u", get_uid, 0, CONST)                                \
+        P("Pid", "u", get_pid, 0, CONST)                                \
+        P("State", "s", get_state, LEASE_CHANGED, EMITS_CHANGE)         \
+        P("Reason", "s", get_reason, LEASE_CHANGED, EMITS_CHANGE)       \
+        P("Persistent", "b", get_persistent, 0, CONST)                  \
+        P("Backend", "s", get_backend, 0, CONST)                        \
+        P("Holders", "a(us)", get_holders, LEASE_CHANGED, EMITS_CHANGE) \
+        P("CdiDevices", "as", get_cdi_devices, LEASE_CHANGED, EMITS_CHANGE)
 
 const BusProperty lease_properties[] = { LEASE_PROPERTIES(BUS_PROPERTY_ROW) {} };
 

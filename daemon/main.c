@@ -31,6 +31,8 @@ static const char *arg_runtime_dir = NULL;
 static const char *arg_state_dir = NULL;
 static char **arg_policy_dirs = NULL;
 static uint64_t arg_write_timeout_usec = BINDING_TIMEOUT_USEC;
+static const char *arg_cdi_spec = CDI_SPEC_DEFAULT; /* NULL: none */
+static const char *arg_cdi_version = CDI_VERSION_DEFAULT;
 static enum { ACTION_RUN, ACTION_REPORT, ACTION_INTROSPECT } arg_action = ACTION_RUN;
 
 static void help(void) {
@@ -55,9 +57,13 @@ static void help(void) {
                "                          seconds and roll back (default %u)\n"
                "     --modules-alias=FILE Read the VFIO variant drivers' aliases from FILE (default:\n"
                "                          lib/modules/RELEASE/modules.alias under the sysfs root)\n"
+               "     --cdi-spec=FILE      Keep the CDI spec of the prepared and owned groups in FILE\n"
+               "                          (default %s; \"\" writes none)\n"
+               "     --cdi-version=VER    Its cdiVersion: %s (default %s)\n"
                "\nSee vfio-assignd(8).\n",
                program_invocation_short_name, BUS_NAME, PCI_IDS_PATH, POLICY_DIR_VENDOR,
-               POLICY_DIR_ETC, POLICY_DIR_RUN, (unsigned) (BINDING_TIMEOUT_USEC / 1000000));
+               POLICY_DIR_ETC, POLICY_DIR_RUN, (unsigned) (BINDING_TIMEOUT_USEC / 1000000),
+               CDI_SPEC_DEFAULT, cdi_versions_known(), CDI_VERSION_DEFAULT);
 }
 
 static int parse_argv(int argc, char *argv[]) {
@@ -74,6 +80,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_POLICY_DIR,
                 ARG_WRITE_TIMEOUT,
                 ARG_MODULES_ALIAS,
+                ARG_CDI_SPEC,
+                ARG_CDI_VERSION,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -89,6 +97,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
                 { "write-timeout", required_argument, NULL, ARG_WRITE_TIMEOUT },
                 { "modules-alias", required_argument, NULL, ARG_MODULES_ALIAS },
+                { "cdi-spec", required_argument, NULL, ARG_CDI_SPEC },
+                { "cdi-version", required_argument, NULL, ARG_CDI_VERSION },
                 {}
         };
         int c;
@@ -137,6 +147,33 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_POLICY_DIR:
                         if (strv_extend(&arg_policy_dirs, optarg) < 0)
                                 return -ENOMEM;
+                        break;
+                case ARG_CDI_SPEC: {
+                        const char *why = NULL;
+
+                        if (isempty(optarg)) {
+                                arg_cdi_spec = NULL;
+                                break;
+                        }
+                        if (cdi_spec_path_check(optarg, &why) < 0) {
+                                fprintf(stderr, "%s: --cdi-spec=%s: %s\n",
+                                        program_invocation_short_name, optarg, why);
+                                return -EINVAL;
+                        }
+                        arg_cdi_spec = optarg;
+                        break;
+                }
+                case ARG_CDI_VERSION:
+                        if (!cdi_version_is_supported(optarg)) {
+                                fprintf(stderr,
+                                        "%s: --cdi-version=%s: not a CDI spec version this daemon "
+                                        "writes (known: %s; 0.5.0 is the first whose device names "
+                                        "may start with a digit)\n",
+                                        program_invocation_short_name, optarg,
+                                        cdi_versions_known());
+                                return -EINVAL;
+                        }
+                        arg_cdi_version = optarg;
                         break;
                 case ARG_WRITE_TIMEOUT: {
                         uint32_t sec;
@@ -264,6 +301,8 @@ static int run_daemon(void) {
                 .runtime_dir = arg_runtime_dir ?: getenv("RUNTIME_DIRECTORY") ?: "/run/vfio-assignd",
                 .state_dir = state_dir(),
                 .uevent_fifo = arg_uevent_fifo,
+                .cdi_spec = arg_cdi_spec,
+                .cdi_version = arg_cdi_version,
         };
         sigset_t mask;
         int k;

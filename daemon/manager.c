@@ -371,6 +371,8 @@ static void acquire_done(Job *j) {
                                 log_info("IOMMU group %" PRIu32 " %s for %s, lease %" PRIu64,
                                          j->group, l->kind == LEASE_CLAIM ? "claimed" : "prepared",
                                          strna(a->caller), l->id);
+                        /* In the CDI spec before the caller hears of it. */
+                        manager_cdi_sync(d);
                         reply(a->reply, a->userdata, l, NULL);
                 }
         }
@@ -1046,10 +1048,15 @@ static const char *const change_names[] = {
 };
 
 static void emit_changes(Manager *d, const char *action, const char *address, ChangeList *changes) {
+        bool cdevs = false;
         int k;
 
         for (size_t i = 0; i < changes->n; i++) {
                 const Change *c = &changes->changes[i];
+
+                /* A leased member's cdev, which the CDI spec names, came or went. */
+                cdevs |= c->kind == CHANGE_DEVICE_REMOVED ||
+                         (c->kind == CHANGE_DEVICE_CHANGED && (c->mask & DEVICE_CHANGED_VFIO_DEV));
 
                 if (c->kind <= CHANGE_DEVICE_CHANGED)
                         log_debug("%s: %s %s", action, change_names[c->kind], c->address);
@@ -1060,6 +1067,8 @@ static void emit_changes(Manager *d, const char *action, const char *address, Ch
         if (k < 0)
                 log_warning_errno(k, "%s %s: cannot emit signals: %m", action, address);
         change_list_clear(changes);
+        if (cdevs)
+                manager_cdi_sync(d);
 }
 
 /* The kernel updates a group's member list and a device's own links one after the other, and a
@@ -1270,8 +1279,10 @@ static bool holder_alive(void *userdata, Lease *l) {
                lease_holder_is(l, d->bus_id, uid, pid);
 }
 
+/* A job's start or end: the lease set may have changed (the CDI spec follows). */
 static void job_changed(void *userdata, uint32_t group) {
         group_bus_send_job_changed(userdata, group);
+        manager_cdi_sync(userdata);
 }
 
 static int setup_leases(Manager *d, int runtime_fd, int state_fd) {
@@ -1475,6 +1486,9 @@ int manager_startup(Manager *d, const ManagerPaths *p, sd_bus **ret_bus) {
         k = start_leases(d, runtime_fd, state_fd);
         if (k < 0)
                 return log_error_errno(k, "Cannot set up the leases: %m");
+        d->cdi_path = p->cdi_spec;
+        d->cdi_version = p->cdi_version ?: CDI_VERSION_DEFAULT;
+        manager_cdi_sync(d);
         return 0;
 }
 
@@ -1493,6 +1507,7 @@ void manager_done(Manager *d) {
         d->sriov_changes = mfree(d->sriov_changes);
         d->n_sriov_changes = 0;
         manager_identities_free(d);
+        manager_cdi_free(d);
         if (d->leases)
                 for (size_t i = 0; i < d->leases->n; i++)
                         lease_bus_forget(d->leases->leases[i]);

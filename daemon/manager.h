@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "cdi.h"
 #include "fdstore.h"
 #include "job.h"
 #include "lease-set.h"
@@ -48,12 +49,18 @@ typedef struct Manager {
         uint64_t next_region_id;
         PersistentDevice *identities; /* the cards at the addresses rules name (identities.json) */
         size_t n_identities;
+        const char *cdi_path;    /* the CDI spec (cdi.h); NULL: none is written */
+        const char *cdi_version; /* its cdiVersion */
+        CdiSpec *cdi;     /* what the file holds as last written; NULL: not since the start */
+        char *cdi_failed; /* the text whose write failed last ("": the removal); NULL: none */
 } Manager;
 
 /* Where the daemon keeps what it knows (state_open_dir()) and hears uevents from besides udev. */
 typedef struct ManagerPaths {
         const char *runtime_dir, *state_dir;
         const char *uevent_fifo; /* NULL: none */
+        const char *cdi_spec;    /* the CDI spec's path; NULL: none */
+        const char *cdi_version; /* its version (cdi_version_is_supported()); NULL: the default */
 } ManagerPaths;
 
 typedef struct BusCaller {
@@ -150,6 +157,15 @@ int manager_identity_check(Manager *d, uint32_t group, LeaseError *err);
 /* AcceptIdentity: the card now at address, which a rule must name, is recorded in place of the
  * one before; who: the caller, for the log. */
 int manager_accept_identity(Manager *d, const char *address, const char *who, LeaseError *err);
+
+/* manager-cdi.c: the CDI spec (cdi.h), built again from the lease set after each change of it
+ * (a job's end, the start of a release, a member's cdev appearing) and written when it changed.
+ * A failed write is logged and tried again at the next change; it fails no call. */
+void manager_cdi_sync(Manager *d);
+/* The fully qualified CDI names the lease's group is listed under in the file (borrowed), NULL
+ * when none. */
+char *const *manager_cdi_names(const Manager *d, const Lease *l);
+void manager_cdi_free(Manager *d);
 
 /* manager-memory.c: guest-RAM regions for a lease's VMM (design.md, "Pre-pinned memory"). */
 #define MEMORY_NODE_OF_DEVICES (-2) /* the node of the group's devices, when they have one */

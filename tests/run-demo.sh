@@ -116,7 +116,8 @@ LD_PRELOAD="$build/tests/mock/libvfio-mock.so" VFIO_MOCK_ROOT="$tmp/host" \
 VFIO_MOCK_UEVENT_FIFO="$tmp/uevents" \
         ./vfio-assignd --sysfs-root "$tmp/host" --dev-root "$tmp/host" \
                 --uevent-fifo "$tmp/uevents" --policy-dir "$tmp/policy.d" \
-                --runtime-dir "$tmp/run" --state-dir "$tmp/state" 2>"$tmp/daemon.log" &
+                --runtime-dir "$tmp/run" --state-dir "$tmp/state" \
+                --cdi-spec "$tmp/cdi/vfio-assignd.json" 2>"$tmp/daemon.log" &
 daemon_pid=$!
 wait_name org.vfioassign1 "$tmp/daemon.log"
 

@@ -39,6 +39,7 @@
 
 const char *mock_lib;
 const char *daemon_write_timeout;
+const char *daemon_cdi_version;
 
 /* For children forked by a test: die with it (see spawn_logged()). */
 int prctl_die_with_parent(void) {
@@ -113,6 +114,7 @@ void case_begin(const char *spec) {
         C.policy = case_path("policy.d");
         C.log = case_path("daemon.log");
         C.faults = case_path("faults");
+        C.cdi = case_path("cdi/" CDI_FILE);
 
         mkhost_spec(spec, C.host);
         mkhost_spec(spec, C.pristine);
@@ -163,7 +165,8 @@ pid_t name_owner_pid(sd_bus *bus) {
 
 pid_t daemon_spawn(const char *log, const char *bus_address) {
         _cleanup_free_ char *preload = NULL, *root = NULL, *dev = NULL, *fifo = NULL;
-        _cleanup_free_ char *faults = NULL, *address = NULL, *timeout = NULL;
+        _cleanup_free_ char *faults = NULL, *address = NULL, *timeout = NULL, *cdi = NULL;
+        _cleanup_free_ char *cdi_version = NULL;
         const char *old = getenv("LD_PRELOAD");
 
         preload = isempty(old) ? xasprintf("LD_PRELOAD=%s", mock_lib)
@@ -175,11 +178,15 @@ pid_t daemon_spawn(const char *log, const char *bus_address) {
         address = xasprintf("DBUS_SYSTEM_BUS_ADDRESS=%s",
                             bus_address ?: getenv("DBUS_SYSTEM_BUS_ADDRESS"));
         timeout = xasprintf("--write-timeout=%s", daemon_write_timeout ?: "10");
+        /* Never the host's /run/cdi. */
+        cdi = xasprintf("--cdi-spec=%s", C.cdi);
+        cdi_version = xasprintf("--cdi-version=%s", daemon_cdi_version ?: "0.5.0");
         return spawn_logged(
                 (char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root", C.host,
                                   (char *) "--dev-root", C.dev, (char *) "--uevent-fifo", C.fifo,
                                   (char *) "--policy-dir", C.policy, (char *) "--runtime-dir",
-                                  C.run, (char *) "--state-dir", C.state, timeout, NULL },
+                                  C.run, (char *) "--state-dir", C.state, timeout, cdi, cdi_version,
+                                  NULL },
                 (char *const[]) { preload, root, dev, fifo, faults, address, NULL }, log, true);
 }
 
@@ -263,8 +270,10 @@ void case_end(void) {
         free(C.policy);
         free(C.log);
         free(C.faults);
+        free(C.cdi);
         C = (Case) {};
         daemon_write_timeout = NULL;
+        daemon_cdi_version = NULL;
 }
 
 void set_faults(const char *text) {
@@ -418,9 +427,13 @@ char *snapshot(void) {
         strv_sort(nodes);
         for (char **n = nodes; n && *n; n++)
                 ck_assert_int_ge(strextendf(&text, "", "%s", *n), 0);
-        for (size_t i = 0; i < 2; i++) {
-                const char *p = i == 0 ? state : persistent,
-                           *name = i == 0 ? STATE_FILE : PERSISTENT_FILE;
+        for (size_t i = 0; i < 3; i++) {
+                const char *p = i == 0   ? state
+                                : i == 1 ? persistent
+                                         : C.cdi,
+                           *name = i == 0   ? STATE_FILE
+                                   : i == 1 ? PERSISTENT_FILE
+                                            : "cdi";
                 struct stat st;
 
                 if (lstat(p, &st) < 0)

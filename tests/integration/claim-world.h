@@ -61,9 +61,13 @@
 /* The brief's bound for giving a group back after its holder's connection closes. */
 #define HOLDER_EXIT_BOUND_MS 1000
 
+/* The CDI spec's file name (daemon/cdi.h's default); the world's is in the case's cdi/, which
+ * the daemon makes. */
+#define CDI_FILE "vfio-assignd.json"
+
 typedef struct Case {
         char *dir;
-        char *host, *pristine, *dev, *fifo, *run, *state, *policy, *log, *faults;
+        char *host, *pristine, *dev, *fifo, *run, *state, *policy, *log, *faults, *cdi;
         pid_t pid;
 } Case;
 
@@ -124,6 +128,8 @@ typedef struct Case {
 extern const char *mock_lib;
 /* --write-timeout for the daemons the case starts (NULL: the default); reset by case_end(). */
 extern const char *daemon_write_timeout;
+/* --cdi-version for the daemons the case starts (NULL: 0.5.0); reset by case_end(). */
+extern const char *daemon_cdi_version;
 extern Case C;
 
 int prctl_die_with_parent(void);

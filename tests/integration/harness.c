@@ -480,17 +480,19 @@ static void start_bus(void) {
 }
 
 static void start_daemon(void) {
+        _cleanup_free_ char *cdi = NULL;
         _cleanup_close_ int log = -1;
 
         log = open(H.daemon_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
         ck_assert_msg(log >= 0, "%s: %s", H.daemon_log, strerror(errno));
-        /* Temporary policy, runtime and state directories: without them the daemon would read
-         * /etc and write /run and /var/lib. */
+        /* Temporary policy, runtime and state directories and CDI spec: without them the daemon
+         * would read /etc and write /run and /var/lib. */
+        cdi = xasprintf("--cdi-spec=%s/cdi/vfio-assignd.json", H.tmpdir);
         H.daemon_pid = spawn((char *const[]) { (char *) H.vfio_assignd, (char *) "--sysfs-root",
                                                H.hostdir, (char *) "--uevent-fifo", H.fifo,
                                                (char *) "--policy-dir", H.policy_dir,
                                                (char *) "--runtime-dir", H.runtime_dir,
-                                               (char *) "--state-dir", H.state_dir, NULL },
+                                               (char *) "--state-dir", H.state_dir, cdi, NULL },
                              log, log);
 }
 

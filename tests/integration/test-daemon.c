@@ -826,7 +826,8 @@ START_TEST(test_missing_inputs_warned) {
                                              (char *) "/nonexistent/policy.d", (char *) "--pci-ids",
                                              (char *) "/nonexistent/pci.ids",
                                              (char *) "--runtime-dir", C.run,
-                                             (char *) "--state-dir", C.state, NULL },
+                                             (char *) "--state-dir", C.state,
+                                             (char *) "--cdi-spec=", NULL },
                            NULL, log, true);
         wait_for_name(BUS_NAME, &pid, log);
         ck_assert_int_eq(kill(pid, SIGTERM), 0);
