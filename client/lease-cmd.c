@@ -68,7 +68,8 @@ typedef struct LeaseInfo {
         char *backend; /* NULL: a daemon older than the Backend property */
         uint32_t uid;
         char **devices;
-        Holder *holders; /* a stuck lease's: the daemon's list and ours (holders_for()) */
+        char **cdi_devices; /* the CDI names its group is listed under */
+        Holder *holders;    /* a stuck lease's: the daemon's list and ours (holders_for()) */
         size_t n_holders;
 } LeaseInfo;
 
@@ -79,6 +80,7 @@ static void lease_info_done(LeaseInfo *l) {
         free(l->holder);
         free(l->backend);
         strv_free(l->devices);
+        strv_free(l->cdi_devices);
         free(l->holders);
         *l = (LeaseInfo) {};
 }
@@ -95,6 +97,20 @@ static int read_string_variant(sd_bus_message *m, char **field) {
 
         r = sd_bus_message_read(m, "v", "s", &s);
         return r < 0 ? r : set_string(field, s);
+}
+
+/* An "as" of at most max strings. */
+static int read_strv_variant(sd_bus_message *m, char ***field, size_t max) {
+        int r;
+
+        strv_free(*field);
+        *field = NULL;
+        r = sd_bus_message_enter_container(m, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_read_strv(m, field);
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        return r >= 0 && strv_length(*field) > max ? -E2BIG : r;
 }
 
 /* Adds a holder unless its pid is listed; keeps the list in pid order. */
@@ -205,17 +221,12 @@ static int read_lease_properties(sd_bus_message *m, LeaseInfo *l) {
                         r = read_string_variant(m, &l->holder);
                 else if (streq(key, "Backend"))
                         r = read_string_variant(m, &l->backend);
-                else if (streq(key, "Devices")) {
-                        strv_free(l->devices);
-                        l->devices = NULL;
-                        r = sd_bus_message_enter_container(m, 'v', "as");
-                        if (r >= 0)
-                                r = sd_bus_message_read_strv(m, &l->devices);
-                        if (r >= 0)
-                                r = sd_bus_message_exit_container(m);
-                        if (r >= 0 && strv_length(l->devices) > LEASE_DEVICES_MAX)
-                                r = -E2BIG;
-                } else if (streq(key, "Holders"))
+                else if (streq(key, "Devices"))
+                        r = read_strv_variant(m, &l->devices, LEASE_DEVICES_MAX);
+                else if (streq(key, "CdiDevices"))
+                        /* The group's name and one per member. */
+                        r = read_strv_variant(m, &l->cdi_devices, LEASE_DEVICES_MAX + 1);
+                else if (streq(key, "Holders"))
                         r = read_holders(m, l);
                 else
                         r = sd_bus_message_skip(m, "v");
@@ -312,23 +323,27 @@ static json_object *holders_to_json(const LeaseInfo *l) {
         return TAKE_PTR(a);
 }
 
-/* {"id", "path", "group", "kind", "backend" (null when the daemon does not say), "state", "holder"
- * (null when none), "uid", "devices", "holders" (the processes a stuck release waits for)} */
-static json_object *lease_info_to_json(const LeaseInfo *l) {
-        _cleanup_json_ json_object *o = json_object_new_object(), *devices = NULL;
-        _cleanup_json_ json_object *holders = holders_to_json(l);
+/* ["...", ...] */
+static json_object *strv_to_json(char *const *l) {
+        _cleanup_json_ json_object *a = json_object_new_array();
 
-        devices = json_object_new_array();
-        if (!o || !devices || !holders)
-                return NULL;
-        for (char **d = l->devices; d && *d; d++) {
-                json_object *s = json_object_new_string(*d);
-
-                if (!s || json_object_array_add(devices, s) < 0) {
-                        json_object_put(s);
+        for (char *const *s = l; a && s && *s; s++)
+                if (json_append_new(a, json_object_new_string(*s)) < 0)
                         return NULL;
-                }
-        }
+        return TAKE_PTR(a);
+}
+
+/* {"id", "path", "group", "kind", "backend" (null when the daemon does not say), "state", "holder"
+ * (null when none), "uid", "devices", "holders" (the processes a stuck release waits for),
+ * "cdi_devices" (the CDI names of the group, [] when it is not listed)} */
+static json_object *lease_info_to_json(const LeaseInfo *l) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        _cleanup_json_ json_object *devices = strv_to_json(l->devices);
+        _cleanup_json_ json_object *holders = holders_to_json(l);
+        _cleanup_json_ json_object *cdi = strv_to_json(l->cdi_devices);
+
+        if (!o || !devices || !holders || !cdi)
+                return NULL;
         if (json_add(o, "id", json_object_new_uint64(l->id)) < 0 ||
             json_add(o, "path", json_object_new_string(strempty(l->path))) < 0 ||
             json_add(o, "group", json_object_new_int64(l->group)) < 0 ||
@@ -340,7 +355,8 @@ static json_object *lease_info_to_json(const LeaseInfo *l) {
                     0 ||
             json_add(o, "uid", json_object_new_int64(l->uid)) < 0 ||
             json_add(o, "devices", TAKE_PTR(devices)) < 0 ||
-            json_add(o, "holders", TAKE_PTR(holders)) < 0)
+            json_add(o, "holders", TAKE_PTR(holders)) < 0 ||
+            json_add(o, "cdi_devices", TAKE_PTR(cdi)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }

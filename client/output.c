@@ -744,6 +744,16 @@ static void render_holders(FILE *f, json_object *holders, int indent) {
         fputc('\n', f);
 }
 
+/* "CDI vfio-assignd.org/group=8 vfio-assignd.org/group=0000_03_00.0" under a listed lease. */
+static void render_cdi(FILE *f, json_object *names, int indent) {
+        if (jlen(names) == 0)
+                return;
+        fprintf(f, "%*sCDI", indent, "");
+        for (size_t i = 0; i < jlen(names); i++)
+                fprintf(f, " %s", strna(jidx_str(names, i)));
+        fputc('\n', f);
+}
+
 static void render_leases(FILE *f, json_object *leases) {
         int w_id = 2, w_group = 5, w_kind = 4, w_backend = 7, w_state = 5, w_holder = 6, w_uid = 3;
 
@@ -788,6 +798,7 @@ static void render_leases(FILE *f, json_object *leases) {
                         fprintf(f, "%s%s", j > 0 ? " " : "", strna(jidx_str(devices, j)));
                 fputc('\n', f);
                 render_holders(f, jarray(l, "holders"), w_id + 1);
+                render_cdi(f, jarray(l, "cdi_devices"), w_id + 1);
         }
 }
 
@@ -801,6 +812,7 @@ static void render_lease(FILE *f, const char *verb, json_object *lease, const ch
         for (size_t i = 0; i < jlen(devices); i++)
                 fprintf(f, " %s", strna(jidx_str(devices, i)));
         fprintf(f, ") as lease %" PRIi64 " (%s)%s\n", id, strna(jstr(lease, "path")), suffix);
+        render_cdi(f, jarray(lease, "cdi_devices"), 0);
 }
 
 /* ---- the entry points: escape, then render ---- */
