@@ -64,6 +64,17 @@ tests_integration_test_backend_CFLAGS = $(tests_integration_test_claim_CFLAGS)
 tests_integration_test_backend_LDADD = $(tests_integration_test_claim_LDADD)
 EXTRA_tests_integration_test_backend_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
 
+# The CDI spec through the daemon, on the kernel model.
+check_PROGRAMS += tests/integration/test-cdi
+TESTS += tests/integration/test-cdi
+tests_integration_test_cdi_SOURCES = \
+	tests/integration/test-cdi.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_cdi_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_cdi_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_cdi_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)
+
 # Guest-RAM regions through the daemon (Lease.AllocateMemory, Region) on the kernel model.
 check_PROGRAMS += tests/integration/test-memory
 TESTS += tests/integration/test-memory
