@@ -42,6 +42,7 @@ libbus_a_SOURCES = \
 	daemon/manager.c \
 	daemon/manager-identity.c \
 	daemon/manager-cdi.c \
+	daemon/manager-owner.c \
 	daemon/manager-memory.c \
 	daemon/manager-variant.c \
 	daemon/manager-sriov.c \
