@@ -357,19 +357,19 @@ static int get_holders(sd_bus *bus, const char *path, const char *interface, con
 }
 
 /* name, signature, getter, change bit, flags (see BusProperty) */
-#define LEASE_PROPERTIES(P)                                       \
-        P("Id", "t", get_id, 0, CONST)                            \
-        P("Kind", "s", get_kind, 0, CONST)                        \
-        P("Group", "u", get_group, 0, CONST)                      \
-        P("Devices", "as", get_devices, 0, CONST)                 \
-        P("Holder", "s", get_holder, LEASE_CHANGED, EMITS_CHANGE) \
-        P("Owner", "s", get_owner, 0, CONST)                      \
-        P("Uid", "u", get_uid, 0, CONST)                          \
-        P("Pid", "u", get_pid, 0, CONST)                          \
-        P("State", "s", get_state, LEASE_CHANGED, EMITS_CHANGE)   \
-        P("Reason", "s", get_reason, LEASE_CHANGED, EMITS_CHANGE) \
-        P("Persistent", "b", get_persistent, 0, CONST)            \
-        P("Backend", "s", get_backend, 0, CONST)                  \
+#define LEASE_PROPERTIES(P)                                             \
+        P("Id", "t", get_id, 0, CONST)                                  \
+        P("Kind", "s", get_kind, 0, CONST)                              \
+        P("Group", "u", get_group, 0, CONST)                            \
+        P("Devices", "as", get_devices, 0, CONST)                       \
+        P("Holder", "s", get_holder, LEASE_CHANGED, EMITS_CHANGE)       \
+        P("Owner", "s", get_owner, 0, CONST)                            \
+        P("Uid", "u", get_uid, 0, CONST)                                \
+        P("Pid", "u", get_pid, 0, CONST)                                \
+        P("State", "s", get_state, LEASE_CHANGED, EMITS_CHANGE)         \
+        P("Reason", "s", get_reason, LEASE_CHANGED, EMITS_CHANGE)       \
+        P("Persistent", "b", get_persistent, 0, CONST)                  \
+        P("Backend", "s", get_backend, 0, CONST)                        \
         P("Holders", "a(us)", get_holders, LEASE_CHANGED, EMITS_CHANGE) \
         P("CdiDevices", "as", get_cdi_devices, LEASE_CHANGED, EMITS_CHANGE)
 
