@@ -115,6 +115,7 @@ dbussystemservice_DATA = dbus/org.vfioassign1.service
 systemdsystemunit_DATA = systemd/vfio-assignd.service
 modulesloaddir = $(prefix)/lib/modules-load.d
 dist_modulesload_DATA = systemd/modules-load.d/vfio-assignd.conf
+dist_tmpfiles_DATA = systemd/tmpfiles.d/vfio-assignd.conf
 EXTRA_DIST += dbus/org.vfioassign1.conf dbus/org.vfioassign1.service.in systemd/vfio-assignd.service.in \
 	dbus/org.vfioassign1.xml
 CLEANFILES += dbus/org.vfioassign1.service systemd/vfio-assignd.service
