@@ -567,9 +567,10 @@ END_TEST
 
 /* ---- assignctl ---- */
 
-/* What assignctl shows of a lease names its CDI devices: leases (text and JSON) and prepare. */
+/* What assignctl shows of a lease names its CDI devices: leases (text and JSON), prepare, and a
+ * claim with an owner. */
 START_TEST(test_assignctl_shows_cdi) {
-        _cleanup_free_ char *out = NULL, *err = NULL, *out2 = NULL, *out3 = NULL;
+        _cleanup_free_ char *out = NULL, *err = NULL, *out2 = NULL, *out3 = NULL, *out4 = NULL;
         _cleanup_json_ json_object *doc = NULL;
         json_object *names;
 
@@ -584,6 +585,10 @@ START_TEST(test_assignctl_shows_cdi) {
         ck_assert_uint_eq(jlen(names), 2);
         ck_assert_str_eq(json_object_get_string(jidx(names, 0)), KIND "=5");
         ck_assert_str_eq(json_object_get_string(jidx(names, 1)), KIND "=0000_01_00.0");
+        ck_assert_int_eq(ASSIGNCTL(&out4, NULL, (char *) "claim", (char *) SOLO1,
+                                   (char *) "--owner", (char *) OWNER),
+                         0);
+        assert_contains(out4, "\nCDI " KIND "=1 " KIND "=0000_00_02.0\n");
         case_end();
 }
 END_TEST
