@@ -11,6 +11,10 @@
  *   test-vmm claim-iommufd ADDRESS|N [--hold]
  *                                      ClaimDevice/ClaimGroup with backend "iommufd", then
  *                                      OpenIommufd and OpenCdev for every member itself
+ *   test-vmm open-group N ADDRESS...  no bus: the device nodes opened as a VMM given them does
+ *                                      (a container given the group through CDI): /dev/vfio/vfio
+ *                                      as the container, /dev/vfio/N attached to it with the
+ *                                      type1v2 IOMMU, VFIO_GROUP_GET_DEVICE_FD of each ADDRESS
  *
  * With every device fd: VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_REGION_INFO of the config region and
  * a pread of the vendor and device ids, compared with sysfs. With the container: a 2 MiB
@@ -480,6 +484,62 @@ static void run_checks(const Vmm *v) {
                 report(false, "no device fds");
         for (size_t i = 0; i < v->n_devices; i++)
                 check_device(&v->devices[i]);
+}
+
+/* ---- the nodes, opened without the daemon ---- */
+
+/* open-group: what a VMM does with the nodes it was given (QEMU's legacy VFIO path,
+ * Documentation/driver-api/vfio.rst "VFIO Usage Example"): the container, the group set to it,
+ * the IOMMU model, then each device from the group. */
+static int open_nodes(Vmm *v, const char *group, char *const *addresses, size_t n) {
+        char path[32];
+        int number, r;
+
+        if (parse_int(group, &number) < 0) {
+                report(false, "\"%s\" is not a group number", group);
+                return -EINVAL;
+        }
+        v->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+        r = v->container < 0 ? -errno : 0;
+        report(r == 0, "open /dev/vfio/vfio%s%s", r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+        if (r < 0)
+                return r;
+        r = ioctl(v->container, VFIO_GET_API_VERSION);
+        report(r == VFIO_API_VERSION, "container VFIO_GET_API_VERSION=%d", r);
+        snprintf(path, sizeof(path), "/dev/vfio/%d", number);
+        v->group = open(path, O_RDWR | O_CLOEXEC);
+        r = v->group < 0 ? -errno : 0;
+        report(r == 0, "open %s%s%s", path, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+        if (r < 0)
+                return r;
+        r = ioctl(v->group, VFIO_GROUP_SET_CONTAINER, &v->container) < 0 ? -errno : 0;
+        report(r == 0, "group VFIO_GROUP_SET_CONTAINER%s%s", r < 0 ? ": " : "",
+               r < 0 ? strerror(-r) : "");
+        if (r < 0)
+                return r;
+        r = ioctl(v->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0 ? -errno : 0;
+        report(r == 0, "container VFIO_SET_IOMMU(TYPE1v2)%s%s", r < 0 ? ": " : "",
+               r < 0 ? strerror(-r) : "");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                Device *d = &v->devices[v->n_devices];
+
+                if (!address_valid(addresses[i]) || v->n_devices >= DEVICES_MAX) {
+                        report(false, "\"%s\" is not a PCI address (or one too many)",
+                               addresses[i]);
+                        continue;
+                }
+                d->fd = ioctl(v->group, VFIO_GROUP_GET_DEVICE_FD, addresses[i]);
+                r = d->fd < 0 ? -errno : 0;
+                report(r == 0, "VFIO_GROUP_GET_DEVICE_FD %s%s%s", addresses[i], r < 0 ? ": " : "",
+                       r < 0 ? strerror(-r) : "");
+                if (r < 0)
+                        continue;
+                snprintf(d->address, sizeof(d->address), "%s", addresses[i]);
+                v->n_devices++;
+        }
+        return 0;
 }
 
 /* ---- the lease over the bus ---- */
@@ -1271,6 +1331,7 @@ static void usage(void) {
                         "       test-vmm claim ADDRESS [--hold]\n"
                         "       test-vmm claim-group N [--hold]\n"
                         "       test-vmm claim-iommufd ADDRESS|N [--hold]\n"
+                        "       test-vmm open-group N ADDRESS...\n"
                         "       test-vmm memfd SIZE_MB shmem|hugetlb CMD...\n"
                         "       test-vmm adopt ADDRESS SIZE_MB [--self]\n");
 }
@@ -1316,6 +1377,9 @@ int main(int argc, char *argv[]) {
                 goto summary;
         } else if (args == 3 && streq(argv[1], "claim-group")) {
                 if (claim(&v, NULL, argv[2]) < 0)
+                        goto summary;
+        } else if (args >= 4 && streq(argv[1], "open-group")) {
+                if (open_nodes(&v, argv[2], argv + 3, (size_t) args - 3) < 0)
                         goto summary;
         } else if (args == 3 && streq(argv[1], "claim-iommufd")) {
                 v.use_iommufd = true;
