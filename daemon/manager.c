@@ -1065,7 +1065,7 @@ static void emit_changes(Manager *d, const char *action, const char *address, Ch
         for (size_t i = 0; i < changes->n; i++) {
                 const Change *c = &changes->changes[i];
 
-                /* A leased member's cdev, which the CDI spec names, came or went. */
+                /* A device's cdev came or went: the CDI spec names those of leased members. */
                 cdevs |= c->kind == CHANGE_DEVICE_REMOVED ||
                          (c->kind == CHANGE_DEVICE_CHANGED && (c->mask & DEVICE_CHANGED_VFIO_DEV));
 

@@ -307,6 +307,11 @@ END_TEST
 
 #define OWNER "k8s:claim/0f3c"
 
+static void release_by_owner(sd_bus *bus) {
+        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReleaseByOwner", "sa{sv}",
+                                     OWNER, 0));
+}
+
 static char *claim_owned(sd_bus *bus, uint32_t group, const char *backend) {
         return reply_path(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ClaimGroup", "ua{sv}", group, 2,
                                   "owner", "s", OWNER, "backend", "s", backend));
@@ -344,8 +349,7 @@ START_TEST(test_owner_claim_listed) {
         assert_names("5 0000_01_00.0");
         assert_lease_cdi(path, KIND "=5 " KIND "=0000_01_00.0");
 
-        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReleaseByOwner", "sa{sv}",
-                                     OWNER, 0));
+        release_by_owner(bus);
         assert_names("-");
         assert_on_host(SOLO5, SOLO_DRIVER);
         case_end();
@@ -372,8 +376,7 @@ START_TEST(test_owner_claim_iommufd) {
         assert_nodes("0000_03_01.0", one);
         assert_nodes("0000_03_02.0", two);
         assert_lease_cdi(path, KIND "=6 " KIND "=0000_03_01.0 " KIND "=0000_03_02.0");
-        sd_bus_message_unref(call_ok(bus, OBJ_ROOT, IFACE_MANAGER, "ReleaseByOwner", "sa{sv}",
-                                     OWNER, 0));
+        release_by_owner(bus);
         assert_names("-");
         assert_q35_group_back();
         case_end();

@@ -160,6 +160,23 @@ END_TEST
 
 /* ---- the document ---- */
 
+/* The container edits of either device of test_type1_document: the group's nodes. */
+#define EDITS_OF_5                                    \
+        "      \"containerEdits\": {\n"               \
+        "        \"deviceNodes\": [\n"                \
+        "          {\n"                               \
+        "            \"path\": \"/dev/vfio/vfio\",\n" \
+        "            \"type\": \"c\",\n"              \
+        "            \"permissions\": \"rw\"\n"       \
+        "          },\n"                              \
+        "          {\n"                               \
+        "            \"path\": \"/dev/vfio/5\",\n"    \
+        "            \"type\": \"c\",\n"              \
+        "            \"permissions\": \"rw\"\n"       \
+        "          }\n"                               \
+        "        ]\n"                                 \
+        "      }\n"
+
 /* A type1 prepare of a one-device group on the real dev root: the whole file, as the runtimes
  * read it (no hostPath: the container's path is the host's). */
 START_TEST(test_type1_document) {
@@ -174,39 +191,9 @@ START_TEST(test_type1_document) {
                                    "  \"kind\": \"vfio-assignd.org/group\",\n"
                                    "  \"devices\": [\n"
                                    "    {\n"
-                                   "      \"name\": \"5\",\n"
-                                   "      \"containerEdits\": {\n"
-                                   "        \"deviceNodes\": [\n"
-                                   "          {\n"
-                                   "            \"path\": \"/dev/vfio/vfio\",\n"
-                                   "            \"type\": \"c\",\n"
-                                   "            \"permissions\": \"rw\"\n"
-                                   "          },\n"
-                                   "          {\n"
-                                   "            \"path\": \"/dev/vfio/5\",\n"
-                                   "            \"type\": \"c\",\n"
-                                   "            \"permissions\": \"rw\"\n"
-                                   "          }\n"
-                                   "        ]\n"
-                                   "      }\n"
-                                   "    },\n"
+                                   "      \"name\": \"5\",\n" EDITS_OF_5 "    },\n"
                                    "    {\n"
-                                   "      \"name\": \"0000_01_00.0\",\n"
-                                   "      \"containerEdits\": {\n"
-                                   "        \"deviceNodes\": [\n"
-                                   "          {\n"
-                                   "            \"path\": \"/dev/vfio/vfio\",\n"
-                                   "            \"type\": \"c\",\n"
-                                   "            \"permissions\": \"rw\"\n"
-                                   "          },\n"
-                                   "          {\n"
-                                   "            \"path\": \"/dev/vfio/5\",\n"
-                                   "            \"type\": \"c\",\n"
-                                   "            \"permissions\": \"rw\"\n"
-                                   "          }\n"
-                                   "        ]\n"
-                                   "      }\n"
-                                   "    }\n"
+                                   "      \"name\": \"0000_01_00.0\",\n" EDITS_OF_5 "    }\n"
                                    "  ]\n"
                                    "}\n";
 

@@ -357,7 +357,7 @@ END_TEST
 START_TEST(test_lease_changed) {
         _cleanup_free_ char *got = emitted(emit_lease_change), *every = emitting(lease_vtable);
 
-        ck_assert_str_eq(got, "Holder,Holders,Reason,State");
+        ck_assert_str_eq(got, "CdiDevices,Holder,Holders,Reason,State");
         ck_assert_str_eq(got, every);
 }
 END_TEST
@@ -581,13 +581,21 @@ START_TEST(test_get_all) {
                 NULL,
         };
         static const char *const lease[] = {
-                "Id=5",          "Kind=claim",
-                "Group=7",       "Devices=" DEVICE_ADDRESS,
-                "Holder=:1.42",  "Uid=1000",
-                "Pid=4242",      "State=stuck",
-                "Reason=busy",   "Persistent=false",
-                "Backend=type1", "Holders=a(us)",
-                "Owner=",        NULL,
+                "Id=5",
+                "Kind=claim",
+                "Group=7",
+                "Devices=" DEVICE_ADDRESS,
+                "Holder=:1.42",
+                "Uid=1000",
+                "Pid=4242",
+                "State=stuck",
+                "Reason=busy",
+                "Persistent=false",
+                "Backend=type1",
+                "Holders=a(us)",
+                "Owner=",
+                "CdiDevices=",
+                NULL,
         };
         static const char *const region[] = {
                 "Lease=" OBJ_LEASE_PREFIX "/5",
