@@ -4,9 +4,9 @@
  * group is prepared, naming the group and its members and the nodes a container needs, goes when
  * the group does, and is set right at start whatever a crash left; a claim without an owner is
  * not in it, a claim with an owner is (type1 and iommufd nodes); Lease.CdiDevices and assignctl
- * say what it lists; a failed write fails no call and
- * is made again at the next change. The file is checked against what SPEC.md and the spec's
- * JSON schema require (github.com/cncf-tags/container-device-interface). */
+ * say what it lists; a failed write fails no call and is made again at the next change. The file
+ * is checked against what SPEC.md and the spec's JSON schema require
+ * (github.com/cncf-tags/container-device-interface). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
