@@ -28,6 +28,7 @@ bool arg_needed = false;
 bool arg_force = false;
 char **arg_policy_dirs = NULL;
 bool arg_persistent = false;
+const char *arg_owner = NULL;
 char **arg_exec = NULL;
 const char *arg_backend = NULL;
 uint64_t arg_memlock = 0;
@@ -476,8 +477,11 @@ static int help(void) {
                "Leases:\n"
                "  claim ADDRESS|GROUP [--backend NAME] [--memory SIZE] [--exec CMD [ARG...]]\n"
                "                       Claim a group until Ctrl-C, or for the run of CMD\n"
-               "  release LEASE|ADDRESS|GROUP\n"
-               "                       Release a lease (by id, or by a device or group in it)\n"
+               "  claim ADDRESS|GROUP --owner KEY\n"
+               "                       Claim a group for KEY until released by that key\n"
+               "  release LEASE|ADDRESS|GROUP|--owner KEY\n"
+               "                       Release a lease (by id, or by a device or group in it),\n"
+               "                       or every lease of an owner key\n"
                "  prepare ADDRESS      Bind the device's group to vfio-pci with no holder\n"
                "  unprepare ADDRESS    Give a prepared group back to its host drivers\n"
                "  leases               List the leases (and who holds a stuck one's group)\n"
@@ -501,6 +505,8 @@ static int help(void) {
                "     --needed          modules-load: the variants the devices need, not loaded\n"
                "     --force           modules-load: also a module that is not a VFIO driver\n"
                "     --persistent      prepare: keep the group on vfio-pci across reboots\n"
+               "     --owner=KEY       claim, prepare: a lease of KEY (e.g. k8s:claim/UID),\n"
+               "                       not of this process; release: every lease of KEY\n"
                "     --vfio            sriov: prepare the new VFs for VFIO (else the host driver)\n"
                "     --backend=NAME    claim: type1 (default), iommufd or auto\n"
                "     --memlock=SIZE    claim: raise our RLIMIT_MEMLOCK to SIZE (e.g. 4G) first\n"
@@ -534,6 +540,7 @@ enum {
         OPT_MODULES = 1u << 7, /* --now, --needed, --force */
         OPT_VFIO = 1u << 8,    /* --vfio */
         OPT_VF = 1u << 9,      /* --vf-mac, --vf-vlan, --vf-spoofchk, --vf-trust */
+        OPT_OWNER = 1u << 10,  /* --owner */
 };
 
 typedef struct Verb {
@@ -558,12 +565,13 @@ static const Verb verbs[] = {
         { "policy", 1, ARGS_MAX, verb_policy, "policy check|explain|status|reload|accept ...",
           OPT_USER | OPT_OFFLINE },
         { "claim", 1, 1, verb_claim,
-          "claim ADDRESS|GROUP [--backend NAME] [--memlock SIZE] [--vf-mac MAC] [--vf-vlan "
-          "VLAN[:QOS]] [--vf-spoofchk on|off] [--vf-trust on|off] [--memory SIZE [--hugepages "
-          "2M|1G|none] [--numa-node N] [--map IOVA]] [--exec CMD [ARG...]]",
-          OPT_EXEC | OPT_BACKEND | OPT_MEMORY | OPT_VF },
-        { "release", 1, 1, verb_release, "release LEASE|ADDRESS|GROUP", 0 },
-        { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent]", OPT_PERSISTENT },
+          "claim ADDRESS|GROUP [--owner KEY] [--backend NAME] [--memlock SIZE] [--vf-mac MAC] "
+          "[--vf-vlan VLAN[:QOS]] [--vf-spoofchk on|off] [--vf-trust on|off] [--memory SIZE "
+          "[--hugepages 2M|1G|none] [--numa-node N] [--map IOVA]] [--exec CMD [ARG...]]",
+          OPT_EXEC | OPT_BACKEND | OPT_MEMORY | OPT_VF | OPT_OWNER },
+        { "release", 0, 1, verb_release, "release LEASE|ADDRESS|GROUP|--owner KEY", OPT_OWNER },
+        { "prepare", 1, 1, verb_prepare, "prepare ADDRESS [--persistent] [--owner KEY]",
+          OPT_PERSISTENT | OPT_OWNER },
         { "unprepare", 1, 1, verb_unprepare, "unprepare ADDRESS", 0 },
         { "leases", 0, 0, verb_leases, "leases [--root DIR]", OPT_ROOT },
         { "modules-load", 0, ARGS_MAX, verb_modules_load,
@@ -598,6 +606,7 @@ static int check_options(const Verb *v) {
                 { OPT_MODULES, "--needed", arg_needed },
                 { OPT_MODULES, "--force", arg_force },
                 { OPT_PERSISTENT, "--persistent", arg_persistent },
+                { OPT_OWNER, "--owner", arg_owner },
                 { OPT_VFIO, "--vfio", arg_vfio },
                 { OPT_EXEC, "--exec", arg_exec },
                 { OPT_BACKEND, "--backend", arg_backend },
@@ -691,6 +700,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_FORCE,
                 ARG_POLICY_DIR,
                 ARG_PERSISTENT,
+                ARG_OWNER,
                 ARG_VFIO,
                 ARG_BACKEND,
                 ARG_MEMLOCK,
@@ -717,6 +727,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "policy-dir", required_argument, NULL, ARG_POLICY_DIR },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
+                { "owner", required_argument, NULL, ARG_OWNER },
                 { "vfio", no_argument, NULL, ARG_VFIO },
                 { "backend", required_argument, NULL, ARG_BACKEND },
                 { "memlock", required_argument, NULL, ARG_MEMLOCK },
@@ -799,6 +810,13 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_PERSISTENT:
                         arg_persistent = true;
+                        break;
+                case ARG_OWNER:
+                        /* The daemon checks the key; an empty one is no key at all. */
+                        if (isempty(optarg))
+                                return fail(EXIT_USAGE, NULL,
+                                            "--owner needs a key, like k8s:claim/UID.");
+                        arg_owner = optarg;
                         break;
                 case ARG_BACKEND:
                         /* The daemon knows the names; this only keeps out what is no name. */
@@ -915,6 +933,11 @@ static int parse_argv(int argc, char *argv[]) {
                             "--memory is for --exec: the command gets the guest RAM as a memfd.");
         if (arg_exec && !arg_exec[0])
                 return fail(EXIT_USAGE, NULL, "--exec needs a command.");
+        /* An owner's lease is not ours: nothing to hold, no fds to run a command with. */
+        if (arg_owner && (arg_exec || arg_memory > 0))
+                return fail(EXIT_USAGE, NULL,
+                            "--owner makes a lease that is not this command's: --exec and "
+                            "--memory need one it holds.");
         return -1;
 }
 

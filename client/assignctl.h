@@ -35,6 +35,7 @@ extern bool arg_needed;           /* modules-load --needed: the missing variants
 extern bool arg_force;            /* modules-load --force: a module that is not VFIO's */
 extern const char *arg_root;      /* leases --root: the tree with dev/ and sys/ (NULL: "/") */
 extern bool arg_persistent;       /* prepare --persistent */
+extern const char *arg_owner;     /* claim, prepare, release --owner */
 extern char **arg_exec;           /* claim --exec CMD ARGS...: points into argv, NULL-terminated */
 extern const char *arg_backend;   /* claim --backend NAME: the claim's "backend" option */
 extern uint64_t arg_memlock;      /* claim --memlock SIZE: the claim's "memlock" option, 0: none */

@@ -65,6 +65,7 @@ typedef struct LeaseInfo {
         char *path;
         uint32_t group;
         char *kind, *state, *holder;
+        char *owner;   /* NULL or "": none */
         char *backend; /* NULL: a daemon older than the Backend property */
         uint32_t uid;
         char **devices;
@@ -77,6 +78,7 @@ static void lease_info_done(LeaseInfo *l) {
         free(l->kind);
         free(l->state);
         free(l->holder);
+        free(l->owner);
         free(l->backend);
         strv_free(l->devices);
         free(l->holders);
@@ -203,6 +205,8 @@ static int read_lease_properties(sd_bus_message *m, LeaseInfo *l) {
                         r = read_string_variant(m, &l->state);
                 else if (streq(key, "Holder"))
                         r = read_string_variant(m, &l->holder);
+                else if (streq(key, "Owner"))
+                        r = read_string_variant(m, &l->owner);
                 else if (streq(key, "Backend"))
                         r = read_string_variant(m, &l->backend);
                 else if (streq(key, "Devices")) {
@@ -313,7 +317,8 @@ static json_object *holders_to_json(const LeaseInfo *l) {
 }
 
 /* {"id", "path", "group", "kind", "backend" (null when the daemon does not say), "state", "holder"
- * (null when none), "uid", "devices", "holders" (the processes a stuck release waits for)} */
+ * and "owner" (null when none), "uid", "devices", "holders" (the processes a stuck release waits
+ * for)} */
 static json_object *lease_info_to_json(const LeaseInfo *l) {
         _cleanup_json_ json_object *o = json_object_new_object(), *devices = NULL;
         _cleanup_json_ json_object *holders = holders_to_json(l);
@@ -338,6 +343,7 @@ static json_object *lease_info_to_json(const LeaseInfo *l) {
             json_add(o, "state", json_object_new_string(strempty(l->state))) < 0 ||
             json_add(o, "holder", isempty(l->holder) ? NULL : json_object_new_string(l->holder)) <
                     0 ||
+            json_add(o, "owner", isempty(l->owner) ? NULL : json_object_new_string(l->owner)) < 0 ||
             json_add(o, "uid", json_object_new_int64(l->uid)) < 0 ||
             json_add(o, "devices", TAKE_PTR(devices)) < 0 ||
             json_add(o, "holders", TAKE_PTR(holders)) < 0)
@@ -783,7 +789,7 @@ static void claim_done(Claim *c) {
         c->event = sd_event_unref(c->event);
 }
 
-/* ClaimDevice or ClaimGroup, with the options --backend, --memlock and --vf-* give. */
+/* ClaimDevice or ClaimGroup, with the options --owner, --backend, --memlock and --vf-* give. */
 static int claim_call(Claim *c, const Target *t, sd_bus_error *error, sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
@@ -795,6 +801,8 @@ static int claim_call(Claim *c, const Target *t, sd_bus_error *error, sd_bus_mes
                                   : sd_bus_message_append(m, "u", (uint32_t) t->number);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && arg_owner)
+                r = sd_bus_message_append(m, "{sv}", "owner", "s", arg_owner);
         if (r >= 0 && arg_backend)
                 r = sd_bus_message_append(m, "{sv}", "backend", "s", arg_backend);
         if (r >= 0 && arg_memlock > 0)
@@ -845,11 +853,15 @@ int verb_claim(int argc, char *argv[]) {
         if (r >= 0)
                 r = lease_get(c.bus, path, &c.lease, &error);
         if (r < 0) {
-                /* Not holding what we cannot describe: give it back. */
+                /* Not holding what we cannot describe: give it back (an owner's lease is the
+                 * owner's: it may be one it had already). */
                 k = fail_call(context, &error, r);
-                (void) release_lease(c.bus, context, &c.lease);
+                if (!arg_owner)
+                        (void) release_lease(c.bus, context, &c.lease);
                 return k;
         }
+        if (arg_owner)
+                return print_lease("Claimed", &c.lease, stdout, "");
 
         r = arg_exec ? run_command(&c) : hold(&c);
         if (c.lost != EXIT_OK)
@@ -894,6 +906,27 @@ static const LeaseInfo *find_lease(const LeaseInfo *l, size_t n, bool by_id, uin
         return NULL;
 }
 
+/* release --owner KEY: every lease of the key, given back by the daemon. */
+static int release_by_owner(const char *owner) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *context = NULL;
+        int r;
+
+        if (asprintf(&context, "release --owner %s", owner) < 0)
+                return fail(EXIT_FAILED, NULL, "Out of memory.");
+        r = connect_bus(&bus);
+        if (r != EXIT_OK)
+                return r;
+        r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "ReleaseByOwner", &error,
+                               NULL, "sa{sv}", owner, 0);
+        if (r < 0)
+                return fail_call(context, &error, r);
+        if (arg_json == JSON_OFF)
+                printf("Released the leases of owner %s.\n", owner);
+        return EXIT_OK;
+}
+
 int verb_release(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *context = NULL;
@@ -904,6 +937,12 @@ int verb_release(int argc, char *argv[]) {
         Target t;
         int r;
 
+        if ((argc > 1) == !!arg_owner)
+                return fail(EXIT_USAGE, NULL,
+                            "release takes a lease, a device or a group, or --owner KEY: one of "
+                            "them.");
+        if (arg_owner)
+                return release_by_owner(arg_owner);
         r = parse_target(argv[1], UINT64_MAX, "a lease id or IOMMU group number", &t);
         if (r != EXIT_OK)
                 return r;
@@ -962,7 +1001,7 @@ finish:
 int verb_prepare(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(lease_info_done) LeaseInfo lease = {};
         _cleanup_free_ char *context = NULL;
         char address[PCI_ADDRESS_STRLEN];
@@ -977,12 +1016,19 @@ int verb_prepare(int argc, char *argv[]) {
         r = connect_bus(&bus);
         if (r != EXIT_OK)
                 return r;
-        if (arg_persistent)
-                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "Prepare", &error,
-                                       &reply, "sa{sv}", address, 1, "persistent", "b", 1);
-        else
-                r = sd_bus_call_method(bus, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "Prepare", &error,
-                                       &reply, "sa{sv}", address, 0);
+        r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, OBJ_ROOT, IFACE_MANAGER, "Prepare");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", address);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && arg_persistent)
+                r = sd_bus_message_append(m, "{sv}", "persistent", "b", 1);
+        if (r >= 0 && arg_owner)
+                r = sd_bus_message_append(m, "{sv}", "owner", "s", arg_owner);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, 0, &error, &reply);
         if (r < 0)
                 return fail_call(context, &error, r);
         r = sd_bus_message_read(reply, "o", &path);

@@ -744,6 +744,11 @@ static void render_holders(FILE *f, json_object *holders, int indent) {
         fputc('\n', f);
 }
 
+/* The HOLDER column: a claim's unique name, or the owner key of a lease that has one instead. */
+static const char *holder_or_owner(json_object *l) {
+        return jstr(l, "holder") ?: jstr(l, "owner") ?: "-";
+}
+
 static void render_leases(FILE *f, json_object *leases) {
         int w_id = 2, w_group = 5, w_kind = 4, w_backend = 7, w_state = 5, w_holder = 6, w_uid = 3;
 
@@ -765,7 +770,7 @@ static void render_leases(FILE *f, json_object *leases) {
                 w_kind = MAX(w_kind, (int) strlen(strna(jstr(l, "kind"))));
                 w_backend = MAX(w_backend, (int) strlen(jstr(l, "backend") ?: "-"));
                 w_state = MAX(w_state, (int) strlen(strna(jstr(l, "state"))));
-                w_holder = MAX(w_holder, (int) strlen(jstr(l, "holder") ?: "-"));
+                w_holder = MAX(w_holder, (int) strlen(holder_or_owner(l)));
         }
         fprintf(f, "%*s %*s %-*s %-*s %-*s %-*s %*s DEVICES\n", w_id, "ID", w_group, "GROUP",
                 w_kind, "KIND", w_backend, "BACKEND", w_state, "STATE", w_holder, "HOLDER", w_uid,
@@ -781,7 +786,7 @@ static void render_leases(FILE *f, json_object *leases) {
                 fprintf(f, "%*" PRIi64 " %*" PRIi64 " %-*s %-*s %-*s %-*s %*" PRIi64 " ", w_id, id,
                         w_group, group, w_kind, strna(jstr(l, "kind")), w_backend,
                         jstr(l, "backend") ?: "-", w_state, strna(jstr(l, "state")), w_holder,
-                        jstr(l, "holder") ?: "-", w_uid, uid);
+                        holder_or_owner(l), w_uid, uid);
                 if (jlen(devices) == 0)
                         fputc('-', f);
                 for (size_t j = 0; j < jlen(devices); j++)
@@ -800,7 +805,8 @@ static void render_lease(FILE *f, const char *verb, json_object *lease, const ch
         fprintf(f, "%s IOMMU group %" PRIi64 " (devices", verb, group);
         for (size_t i = 0; i < jlen(devices); i++)
                 fprintf(f, " %s", strna(jidx_str(devices, i)));
-        fprintf(f, ") as lease %" PRIi64 " (%s)%s\n", id, strna(jstr(lease, "path")), suffix);
+        fprintf(f, ") as lease %" PRIi64 " (%s)%s%s%s\n", id, strna(jstr(lease, "path")),
+                jstr(lease, "owner") ? " for owner " : "", strempty(jstr(lease, "owner")), suffix);
 }
 
 /* ---- the entry points: escape, then render ---- */

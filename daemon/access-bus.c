@@ -18,7 +18,9 @@
  * and has a row, and that every row is served). Beyond the rows' actions, as their inspect hooks
  * find them: Lease methods called by the lease's own holder need no action (the holder was
  * authorised when it claimed); releasing a prepare (it has no holder) is Unprepare and is judged
- * as Unprepare; ExplainPolicy for another user needs manage. */
+ * as Unprepare; releasing an owner's claim is judged as ReleaseByOwner (the key stands for the
+ * holder); ReleaseByOwner of a key that holds a prepare needs Unprepare's action; ExplainPolicy
+ * for another user needs manage. */
 const BusAccess bus_access_table[] = {
         { IFACE_MANAGER, "ListGroups", NULL, manager_method_list_groups, NULL },
         { IFACE_MANAGER, "ListDevices", NULL, manager_method_list_devices, NULL },
@@ -35,6 +37,9 @@ const BusAccess bus_access_table[] = {
           manager_inspect_prepare },
         { IFACE_MANAGER, "Unprepare", POLKIT_ACTION_PREPARE, manager_method_unprepare,
           manager_inspect_unprepare },
+        { IFACE_MANAGER, "FindLease", NULL, manager_method_find_lease, NULL },
+        { IFACE_MANAGER, "ReleaseByOwner", POLKIT_ACTION_CLAIM, manager_method_release_by_owner,
+          manager_inspect_release_by_owner },
         { IFACE_MANAGER, "ReloadPolicy", POLKIT_ACTION_MANAGE, manager_method_reload_policy,
           manager_inspect_reload_policy },
         { IFACE_MANAGER, "AcceptIdentity", POLKIT_ACTION_MANAGE, manager_method_accept_identity,

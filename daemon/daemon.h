@@ -177,10 +177,12 @@ bus_method_fn manager_method_list_groups, manager_method_list_devices,
         manager_method_get_host_report, manager_method_list_leases, manager_method_get_policy,
         manager_method_explain_policy, manager_method_claim_group, manager_method_claim_device,
         manager_method_prepare, manager_method_unprepare, manager_method_reload_policy,
-        manager_method_set_num_vfs, manager_method_accept_identity;
+        manager_method_set_num_vfs, manager_method_accept_identity, manager_method_find_lease,
+        manager_method_release_by_owner;
 bus_inspect_fn manager_inspect_explain_policy, manager_inspect_claim_group,
         manager_inspect_claim_device, manager_inspect_prepare, manager_inspect_unprepare,
-        manager_inspect_reload_policy, manager_inspect_set_num_vfs, manager_inspect_accept_identity;
+        manager_inspect_reload_policy, manager_inspect_set_num_vfs, manager_inspect_accept_identity,
+        manager_inspect_release_by_owner;
 bus_method_fn lease_method_open_container, lease_method_open_group, lease_method_open_device,
         lease_method_open_iommufd, lease_method_open_cdev, lease_method_grant_access,
         lease_method_release, lease_method_allocate_memory, region_method_release;

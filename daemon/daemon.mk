@@ -40,6 +40,7 @@ libbus_a_SOURCES = \
 	daemon/daemon.h daemon/manager.h \
 	daemon/manager.c \
 	daemon/manager-identity.c \
+	daemon/manager-owner.c \
 	daemon/manager-memory.c \
 	daemon/manager-variant.c \
 	daemon/manager-sriov.c \

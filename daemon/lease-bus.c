@@ -161,14 +161,16 @@ int lease_inspect(sd_bus_message *m, Manager *d, void *object, BusAuth *auth, sd
                 auth->action = NULL;
                 return 0;
         }
-        if (l->kind == LEASE_PREPARE && streq(sd_bus_message_get_member(m), "Release")) {
-                const BusAccess *unprepare = bus_access_find(IFACE_MANAGER, "Unprepare");
+        if ((l->kind == LEASE_PREPARE || l->owner) &&
+            streq(sd_bus_message_get_member(m), "Release")) {
+                const char *as = l->kind == LEASE_PREPARE ? "Unprepare" : "ReleaseByOwner";
+                const BusAccess *a = bus_access_find(IFACE_MANAGER, as);
 
-                if (!unprepare)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                IFACE_MANAGER
-                                                ".Unprepare is not an authorised method");
-                auth->action = unprepare->action;
+                if (!a)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 IFACE_MANAGER ".%s is not an authorised method",
+                                                 as);
+                auth->action = a->action;
         }
         auth->about_group = true;
         auth->group = l->group;
@@ -302,6 +304,7 @@ BUS_GETTER(get_id, Lease, "t", o->id)
 BUS_GETTER(get_kind, Lease, "s", lease_kind_to_string(o->kind))
 BUS_GETTER(get_group, Lease, "u", o->group)
 BUS_GETTER(get_holder, Lease, "s", strempty(o->holder))
+BUS_GETTER(get_owner, Lease, "s", strempty(o->owner))
 BUS_GETTER(get_uid, Lease, "u", o->uid)
 BUS_GETTER(get_pid, Lease, "u", o->pid)
 BUS_GETTER(get_state, Lease, "s", lease_state_to_string(o->state))
@@ -350,6 +353,7 @@ static int get_holders(sd_bus *bus, const char *path, const char *interface, con
         P("Group", "u", get_group, 0, CONST)                      \
         P("Devices", "as", get_devices, 0, CONST)                 \
         P("Holder", "s", get_holder, LEASE_CHANGED, EMITS_CHANGE) \
+        P("Owner", "s", get_owner, 0, CONST)                      \
         P("Uid", "u", get_uid, 0, CONST)                          \
         P("Pid", "u", get_pid, 0, CONST)                          \
         P("State", "s", get_state, LEASE_CHANGED, EMITS_CHANGE)   \

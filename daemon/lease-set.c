@@ -252,16 +252,23 @@ int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseEr
         int k;
 
         other = lease_set_find_group(s, req->group);
+        /* The owner asks again (its plugin restarted, a retry): the lease it has. */
+        if (other && req->owner && other->owner && streq(other->owner, req->owner) &&
+            other->kind == req->kind && other->state == LEASE_ACTIVE) {
+                *ret = other;
+                return 1;
+        }
         if (other) {
                 lease_error_clear(err);
                 err->error = -EBUSY;
                 err->code = VA_ERROR_BUSY;
                 if (asprintf(&err->message,
                              "IOMMU group %" PRIu32 " is already leased (lease %" PRIu64
-                             ", %s, %s%s%s)",
+                             ", %s, %s%s%s%s%s%s)",
                              req->group, other->id, lease_kind_to_string(other->kind),
                              lease_state_to_string(other->state), other->holder ? ", held by " : "",
-                             strempty(other->holder)) < 0)
+                             strempty(other->holder), other->owner ? ", owner \"" : "",
+                             strempty(other->owner), other->owner ? "\"" : "") < 0)
                         err->message = NULL;
                 return -EBUSY;
         }
@@ -408,7 +415,8 @@ static int log_line(char ***log, const char *fmt, ...) {
         return k;
 }
 
-/* An active prepare whose members drifted away from vfio-pci while we were not running. */
+/* An active prepare or owner's claim whose members drifted away from vfio-pci while we were not
+ * running. */
 static int rebind_drifted(LeaseSet *s, Lease *l, char ***log) {
         for (size_t i = 0; i < l->n_devices; i++) {
                 _cleanup_free_ char *message = NULL;
@@ -526,8 +534,11 @@ int lease_set_reconcile(LeaseSet *s, LeaseAdoptFn adopt, LeaseHolderAliveFn aliv
 
                 switch (l->state) {
                 case LEASE_ACTIVE:
-                        release = l->kind == LEASE_CLAIM && !(alive && alive(userdata, l));
-                        if (!release && l->kind == LEASE_PREPARE && rebind_drifted(s, l, log) < 0)
+                        /* An owner's claim waits for its owner, who has no connection. */
+                        release = l->kind == LEASE_CLAIM && !l->owner &&
+                                  !(alive && alive(userdata, l));
+                        if (!release && (l->kind == LEASE_PREPARE || l->owner) &&
+                            rebind_drifted(s, l, log) < 0)
                                 return -ENOMEM;
                         break;
                 default:

@@ -57,7 +57,9 @@ typedef struct LeaseRequest {
         const char *owner;         /* the owner key (Lease.owner); NULL: none */
 } LeaseRequest;
 
-/* Creates, records and acquires a lease. -EBUSY (VA_ERROR_BUSY) when the group already has one.
+/* Creates, records and acquires a lease. -EBUSY (VA_ERROR_BUSY) when the group already has one,
+ * unless it is an active lease of the same kind with the request's owner key: then 1, and *ret is
+ * that lease.
  * On failure nothing is kept, unless rolling back left the group stuck (then the stuck lease
  * stays in the set and is returned in *ret as well). */
 int lease_set_acquire(LeaseSet *s, const LeaseRequest *req, Lease **ret, LeaseError *err);

@@ -384,6 +384,10 @@ int lease_acquire(const LeaseContext *c, Lease *l, LeaseError *err) {
                 (void) roll_back(c, l, l->n_devices, err);
                 return k;
         }
+        /* An owner's claim was attached to prove the group usable; its nodes are for whoever the
+         * owner hands them to, and the kernel lets one open file own a group. */
+        if (l->owner)
+                vfio_backend_close(l->backend);
         return 0;
 }
 
@@ -520,6 +524,15 @@ int lease_can_hand_out_fds(const Lease *l, LeaseError *err) {
                 return lease_error_set(err, -ESTALE, VA_ERROR_NOT_ACTIVE,
                                        "The claim of IOMMU group %" PRIu32 " is %s", l->group,
                                        lease_state_to_string(l->state));
+        if (l->owner) {
+                _cleanup_free_ char *nodes = nodes_text(l);
+
+                return lease_error_set(err, -EOPNOTSUPP, VA_ERROR_NOT_ACTIVE,
+                                       "The claim of IOMMU group %" PRIu32 " is owned by \"%s\": "
+                                       "it hands out no file descriptors, %s is for its owner to "
+                                       "open (a container runtime through CDI, libvirt)",
+                                       l->group, l->owner, strna(nodes));
+        }
         if (!vfio_backend_is_open(l->backend)) {
                 _cleanup_free_ char *nodes = l->granted_uid != UINT32_MAX ? nodes_text(l) : NULL;
 

@@ -140,47 +140,73 @@ static int read_vf_net_option(sd_bus_message *m, const char *key, VfNetConfig *c
         return 0;
 }
 
+/* Which options a call takes: a claim's, a prepare's (both take owner), or neither. */
+typedef enum CallKind {
+        CALL_OTHER,
+        CALL_CLAIM,
+        CALL_PREPARE,
+} CallKind;
+
 /* What the mutators' options may say; NULL: that key is not the call's. */
 typedef struct CallOptions {
-        int *persistent;
-        const char **user;
-        AcquireOptions *claim;
+        CallKind kind;
+        AcquireOptions *acquire; /* claims and prepares */
+        const char **user;       /* ExplainPolicy */
 } CallOptions;
 
 static int read_call_option(sd_bus_message *m, const char *key, void *userdata,
                             sd_bus_error *error) {
         CallOptions *o = userdata;
-        int k;
+        AcquireOptions *a = o->acquire;
+        int b, k;
 
-        if (o->persistent && streq(key, "persistent"))
-                return sd_bus_message_read(m, "v", "b", o->persistent);
         if (o->user && streq(key, "user"))
                 return sd_bus_message_read(m, "v", "s", o->user);
-        if (o->claim && streq(key, "backend"))
-                return sd_bus_message_read(m, "v", "s", &o->claim->backend);
-        if (o->claim && streq(key, "memlock"))
-                return sd_bus_message_read(m, "v", "t", &o->claim->memlock);
-        if (o->claim && strneq(key, "vf_", 3)) {
-                k = read_vf_net_option(m, key, &o->claim->vf_net, error);
+        if (o->kind == CALL_OTHER)
+                return -ENOKEY;
+        if (streq(key, "owner")) {
+                k = sd_bus_message_read(m, "v", "s", &a->owner);
+                if (k < 0)
+                        return k;
+                if (!lease_owner_is_valid(a->owner))
+                        return sd_bus_error_setf(
+                                error, BUS_ERROR_INVALID_ARGUMENT,
+                                "owner \"%.*s\" is not an owner key: 1 to %d printable ASCII "
+                                "characters without spaces, like k8s:claim/UID",
+                                utf8_prefix_len(a->owner, 32), a->owner, LEASE_OWNER_MAX);
+                return 0;
+        }
+        if (o->kind == CALL_PREPARE && streq(key, "persistent")) {
+                k = sd_bus_message_read(m, "v", "b", &b);
+                a->persistent = b;
+                return k;
+        }
+        if (o->kind != CALL_CLAIM)
+                return -ENOKEY;
+        if (streq(key, "backend"))
+                return sd_bus_message_read(m, "v", "s", &a->backend);
+        if (streq(key, "memlock"))
+                return sd_bus_message_read(m, "v", "t", &a->memlock);
+        if (strneq(key, "vf_", 3)) {
+                k = read_vf_net_option(m, key, &a->vf_net, error);
                 if (k >= 0)
-                        o->claim->vf_net_set = true;
+                        a->vf_net_set = true;
                 return k;
         }
         return -ENOKEY;
 }
 
-static int read_options(sd_bus_message *m, bool allow_persistent, int *ret_persistent,
-                        const char **ret_user, AcquireOptions *ret_claim, sd_bus_error *error) {
-        CallOptions o = { .persistent = allow_persistent ? ret_persistent : NULL,
-                          .user = ret_user,
-                          .claim = ret_claim };
+/* ret_acquire: a claim's or a prepare's options (kind), else NULL. */
+static int read_options(sd_bus_message *m, CallKind kind, AcquireOptions *ret_acquire,
+                        const char **ret_user, sd_bus_error *error) {
+        CallOptions o = { .kind = ret_acquire ? kind : CALL_OTHER,
+                          .acquire = ret_acquire,
+                          .user = ret_user };
 
-        if (ret_persistent)
-                *ret_persistent = 0;
         if (ret_user)
                 *ret_user = NULL;
-        if (ret_claim)
-                *ret_claim = (AcquireOptions) { .vf_net = VF_NET_CONFIG_NONE };
+        if (ret_acquire)
+                *ret_acquire = (AcquireOptions) { .vf_net = VF_NET_CONFIG_NONE };
         return bus_read_options(m, read_call_option, &o, error);
 }
 
@@ -263,7 +289,7 @@ static int read_group_call(sd_bus_message *m, Manager *d, const Group **ret_grou
         k = sd_bus_message_read(m, "u", &id);
         if (k < 0)
                 return k;
-        k = read_options(m, false, NULL, NULL, ret_claim, error);
+        k = read_options(m, CALL_CLAIM, ret_claim, NULL, error);
         if (k < 0)
                 return k;
         g = topology_find_group(d->model->topology, id);
@@ -296,9 +322,9 @@ int manager_method_claim_group(sd_bus_message *m, void *userdata, sd_bus_error *
 }
 
 /* The (s address, a{sv} options) arguments of the device-addressed mutators, resolved to the
- * device's group. */
-static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent,
-                             AcquireOptions *ret_claim, const char **ret_address,
+ * device's group: ret_acquire gets a claim's or a prepare's options (kind), NULL: none taken. */
+static int read_address_call(sd_bus_message *m, Manager *d, CallKind kind,
+                             AcquireOptions *ret_acquire, const char **ret_address,
                              const Group **ret_group, sd_bus_error *error) {
         const char *address;
         int k;
@@ -306,7 +332,7 @@ static int read_address_call(sd_bus_message *m, Manager *d, int *ret_persistent,
         k = sd_bus_message_read(m, "s", &address);
         if (k < 0)
                 return k;
-        k = read_options(m, ret_persistent != NULL, ret_persistent, NULL, ret_claim, error);
+        k = read_options(m, kind, ret_acquire, NULL, error);
         if (k < 0)
                 return k;
         k = find_device_group(d, address, ret_group, error);
@@ -321,7 +347,7 @@ int manager_inspect_claim_device(sd_bus_message *m, Manager *d, void *object, Bu
                                  sd_bus_error *error) {
         AcquireOptions o;
         const Group *g = NULL;
-        int k = read_address_call(m, d, NULL, &o, NULL, &g, error);
+        int k = read_address_call(m, d, CALL_CLAIM, &o, NULL, &g, error);
 
         return k < 0 ? k : about_group(auth, g);
 }
@@ -332,7 +358,7 @@ int manager_method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error 
         const Group *g = NULL;
         int k;
 
-        k = read_address_call(m, d, NULL, &o, NULL, &g, error);
+        k = read_address_call(m, d, CALL_CLAIM, &o, NULL, &g, error);
         if (k < 0)
                 return k;
         return acquire(m, d, g, LEASE_CLAIM, &o, error);
@@ -340,23 +366,24 @@ int manager_method_claim_device(sd_bus_message *m, void *userdata, sd_bus_error 
 
 int manager_inspect_prepare(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
                             sd_bus_error *error) {
+        AcquireOptions o;
         const Group *g;
-        int persistent, k;
+        int k;
 
-        k = read_address_call(m, d, &persistent, NULL, NULL, &g, error);
+        k = read_address_call(m, d, CALL_PREPARE, &o, NULL, &g, error);
         return k < 0 ? k : about_group(auth, g);
 }
 
 int manager_method_prepare(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Manager *d = userdata;
+        AcquireOptions o;
         const Group *g;
-        int persistent, k;
+        int k;
 
-        k = read_address_call(m, d, &persistent, NULL, NULL, &g, error);
+        k = read_address_call(m, d, CALL_PREPARE, &o, NULL, &g, error);
         if (k < 0)
                 return k;
-        return acquire(m, d, g, LEASE_PREPARE, &(AcquireOptions) { .persistent = persistent },
-                       error);
+        return acquire(m, d, g, LEASE_PREPARE, &o, error);
 }
 
 /* Unprepare's (s address, a{sv} options), resolved to the prepare of the device's group. */
@@ -366,7 +393,7 @@ static int read_unprepare_call(sd_bus_message *m, Manager *d, Lease **ret, sd_bu
         Lease *l;
         int k;
 
-        k = read_address_call(m, d, NULL, NULL, &address, &g, error);
+        k = read_address_call(m, d, CALL_OTHER, NULL, &address, &g, error);
         if (k < 0)
                 return k;
         l = lease_set_find_group(d->leases, g->id);
@@ -407,6 +434,103 @@ int manager_method_unprepare(sd_bus_message *m, void *userdata, sd_bus_error *er
         return 1;
 }
 
+/* The owner key argument of FindLease and ReleaseByOwner, and its leases. NoSuchLease when it has
+ * none. */
+static int read_owner_call(sd_bus_message *m, Manager *d, bool options, const char **ret_owner,
+                           Lease ***ret_leases, size_t *ret_n, sd_bus_error *error) {
+        const char *owner;
+        int k;
+
+        k = sd_bus_message_read(m, "s", &owner);
+        if (k < 0)
+                return k;
+        if (options) {
+                k = bus_read_no_options(m, error);
+                if (k < 0)
+                        return k;
+        }
+        if (!lease_owner_is_valid(owner))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "\"%.*s\" is not an owner key", utf8_prefix_len(owner, 32),
+                                         owner);
+        k = manager_find_owner(d, owner, ret_leases, ret_n);
+        if (k < 0)
+                return k;
+        if (*ret_n == 0)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_LEASE,
+                                         "No lease has the owner key \"%s\"", owner);
+        if (ret_owner)
+                *ret_owner = owner;
+        return 0;
+}
+
+/* FindLease(s owner) -> o: the key's lease. A key that holds several (a libvirt domain with two
+ * groups) names them all, each lease's Owner property and ReleaseByOwner cover them. */
+int manager_method_find_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *path = NULL, *paths = NULL;
+        _cleanup_free_ Lease **leases = NULL;
+        Manager *d = userdata;
+        size_t n;
+        int k;
+
+        k = read_owner_call(m, d, false, NULL, &leases, &n, error);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *p = NULL;
+                char *joined;
+
+                if (lease_object_path(leases[i]->id, &p) < 0 ||
+                    asprintf(&joined, "%s%s%s", strempty(paths), paths ? ", " : "", p) < 0)
+                        return -ENOMEM;
+                free(paths);
+                paths = joined;
+                if (i == 0)
+                        path = TAKE_PTR(p);
+        }
+        if (n > 1)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "The owner key \"%s\" holds %zu leases: %s",
+                                         leases[0]->owner, n, paths);
+        return sd_bus_reply_method_return(m, "o", path);
+}
+
+/* ReleaseByOwner's polkit action is the claim's, or Unprepare's when the key holds a prepare; the
+ * details are those of its first group. */
+int manager_inspect_release_by_owner(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
+                                     sd_bus_error *error) {
+        _cleanup_free_ Lease **leases = NULL;
+        size_t n;
+        int k;
+
+        k = read_owner_call(m, d, true, NULL, &leases, &n, error);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < n; i++)
+                if (leases[i]->kind == LEASE_PREPARE)
+                        auth->action = POLKIT_ACTION_PREPARE;
+        auth->about_group = true;
+        auth->group = leases[0]->group;
+        return 0;
+}
+
+int manager_method_release_by_owner(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ Lease **leases = NULL;
+        _cleanup_free_ char *who = NULL;
+        Manager *d = userdata;
+        LeaseError err = {};
+        const char *owner;
+        size_t n;
+        int k;
+
+        k = read_owner_call(m, d, true, &owner, &leases, &n, error);
+        if (k < 0)
+                return k;
+        who = bus_caller_describe(d, m);
+        k = manager_release_by_owner(d, owner, who, bus_reply_empty, m, &err);
+        return bus_reply_after_job(m, k, &err, error);
+}
+
 int manager_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *d = userdata;
@@ -440,7 +564,7 @@ int manager_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *
 
 int manager_inspect_reload_policy(sd_bus_message *m, Manager *d, void *object, BusAuth *auth,
                                   sd_bus_error *error) {
-        return read_options(m, false, NULL, NULL, NULL, error);
+        return bus_read_no_options(m, error);
 }
 
 int manager_method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -448,7 +572,7 @@ int manager_method_reload_policy(sd_bus_message *m, void *userdata, sd_bus_error
         _cleanup_free_ char *why = NULL;
         int k;
 
-        k = read_options(m, false, NULL, NULL, NULL, error);
+        k = bus_read_no_options(m, error);
         if (k < 0)
                 return k;
         k = manager_reload_policy(d);
@@ -471,7 +595,7 @@ static int read_accept_call(sd_bus_message *m, Manager *d, const char **ret_addr
         k = sd_bus_message_read(m, "s", &address);
         if (k < 0)
                 return k;
-        k = read_options(m, false, NULL, NULL, NULL, error);
+        k = bus_read_no_options(m, error);
         if (k < 0)
                 return k;
         if (!pci_address_is_canonical(address))
@@ -556,7 +680,7 @@ static int read_explain_call(sd_bus_message *m, Manager *d, const char **ret_use
         k = sd_bus_message_read(m, "s", &address);
         if (k < 0)
                 return k;
-        k = read_options(m, false, NULL, ret_user, NULL, error);
+        k = read_options(m, CALL_OTHER, NULL, ret_user, error);
         if (k < 0)
                 return k;
         return find_device_group(d, address, ret_group, error);
@@ -741,6 +865,10 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Prepare", SD_BUS_ARGS("s", address, "a{sv}", options), SD_BUS_RESULT("o", lease),
                                 bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Unprepare", SD_BUS_ARGS("s", address, "a{sv}", options), SD_BUS_NO_RESULT,
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("FindLease", SD_BUS_ARGS("s", owner), SD_BUS_RESULT("o", lease),
+                                bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseByOwner", SD_BUS_ARGS("s", owner, "a{sv}", options), SD_BUS_NO_RESULT,
                                 bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReloadPolicy", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 bus_method_trampoline, SD_BUS_VTABLE_UNPRIVILEGED),

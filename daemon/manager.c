@@ -295,9 +295,9 @@ static const LeaseError stopping_error = { .error = -ESHUTDOWN,
 typedef struct AcquireJob {
         Manager *daemon;
         LeaseRequest req;
-        VfNetConfig vf_net; /* what req.vf_net points to */
-        char *holder;
-        char *caller; /* for the log */
+        VfNetConfig vf_net;   /* what req.vf_net points to */
+        char *holder, *owner; /* what req.holder and req.owner point to */
+        char *caller;         /* for the log */
         bool set_unsafe_interrupts;
         int unsafe_result;
         ManagerReplyFn reply;
@@ -306,6 +306,14 @@ typedef struct AcquireJob {
         int result;
         LeaseError err;
 } AcquireJob;
+
+static void acquire_job_free(AcquireJob *a) {
+        lease_error_clear(&a->err);
+        free(a->holder);
+        free(a->owner);
+        free(a->caller);
+        free(a);
+}
 
 static void acquire_run(Job *j) {
         AcquireJob *a = j->data;
@@ -338,9 +346,15 @@ static void acquire_done(Job *j) {
                                 "remapping",
                                 j->group, a->unsafe_result < 0 ? ", which failed: " : "",
                                 a->unsafe_result < 0 ? strerror(-a->unsafe_result) : "");
-                if (l)
+                if (l && a->result == 0)
                         lease_appeared(d, l);
-                if (a->result < 0) {
+                if (a->result > 0) {
+                        log_info("IOMMU group %" PRIu32 " is already %s for owner \"%s\" (lease "
+                                 "%" PRIu64 "), asked again by %s",
+                                 j->group, l->kind == LEASE_CLAIM ? "claimed" : "prepared",
+                                 l->owner, l->id, strna(a->caller));
+                        reply(a->reply, a->userdata, l, NULL);
+                } else if (a->result < 0) {
                         /* Named as a caller would get it: the daemon's own prepares have
                          * none, and the log is where they are read. */
                         log_warning("%s of IOMMU group %" PRIu32 " failed (%s): %s", what, j->group,
@@ -353,7 +367,7 @@ static void acquire_done(Job *j) {
                         reply(a->reply, a->userdata, NULL, &a->err);
                 } else {
                         check_members(d, l);
-                        if (l->kind == LEASE_CLAIM) {
+                        if (l->kind == LEASE_CLAIM && !l->owner) {
                                 fdstore_put_lease(l);
                                 k = lease_bus_track(d, l);
                                 if (k < 0)
@@ -374,10 +388,7 @@ static void acquire_done(Job *j) {
                         reply(a->reply, a->userdata, l, NULL);
                 }
         }
-        lease_error_clear(&a->err);
-        free(a->holder);
-        free(a->caller);
-        free(a);
+        acquire_job_free(a);
 }
 
 static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller, bool set_unsafe,
@@ -393,12 +404,13 @@ static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller
                             .reply = fn,
                             .userdata = userdata };
         a->caller = caller ? strdup(caller) : NULL;
-        if (req->holder && !(a->holder = strdup(req->holder))) {
-                free(a->caller);
-                free(a);
+        if ((req->holder && !(a->holder = strdup(req->holder))) ||
+            (req->owner && !(a->owner = strdup(req->owner)))) {
+                acquire_job_free(a);
                 return -ENOMEM;
         }
         a->req.holder = a->holder;
+        a->req.owner = a->owner;
         a->req.holder_bus_id = d->bus_id;
         if (req->vf_net) {
                 a->vf_net = *req->vf_net;
@@ -406,11 +418,8 @@ static int queue_acquire(Manager *d, const LeaseRequest *req, const char *caller
         }
         k = job_enqueue(d->jobs, req->kind == LEASE_CLAIM ? JOB_CLAIM : JOB_PREPARE, req->group,
                         acquire_run, acquire_done, a);
-        if (k < 0) {
-                free(a->holder);
-                free(a->caller);
-                free(a);
-        }
+        if (k < 0)
+                acquire_job_free(a);
         return k;
 }
 
@@ -519,8 +528,10 @@ int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, const AcquireOpt
                              .persistent = o->persistent,
                              .uid = c->uid,
                              .pid = c->pid,
-                             .holder = kind == LEASE_CLAIM ? c->unique_name : NULL,
-                             .vf_net = o->vf_net_set ? &o->vf_net : NULL };
+                             /* An owner's lease outlives the caller's connection. */
+                             .holder = kind == LEASE_CLAIM && !o->owner ? c->unique_name : NULL,
+                             .vf_net = o->vf_net_set ? &o->vf_net : NULL,
+                             .owner = o->owner };
         _cleanup_free_ char *who = NULL;
         const Group *g;
         bool unsafe;

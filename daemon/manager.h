@@ -94,6 +94,7 @@ typedef struct AcquireOptions {
         uint64_t memlock;    /* claims: raise the caller's RLIMIT_MEMLOCK to this (0: leave it) */
         bool vf_net_set;     /* claims: vf_net is the VF's network settings */
         VfNetConfig vf_net;
+        const char *owner; /* the owner key (Lease.owner); NULL: none */
 } AcquireOptions;
 
 int manager_acquire(Manager *d, LeaseKind kind, uint32_t group, const AcquireOptions *o,
@@ -122,6 +123,14 @@ int manager_pick_vfio_driver(void *userdata, const Device *dev, char **ret, Leas
  * log. fn (may be NULL) gets the result. */
 int manager_queue_prepare(Manager *d, uint32_t group, const char *why, ManagerReplyFn fn,
                           void *userdata);
+
+/* manager-owner.c: leases by owner key (AcquireOptions.owner). The leases with that key, oldest
+ * first (*ret_n 0: none); the array is the caller's to free, the leases are the set's. */
+int manager_find_owner(Manager *d, const char *owner, Lease ***ret, size_t *ret_n);
+/* ReleaseByOwner: every lease with that key is given back, each as its group's job; fn gets the
+ * first failure, or success, once all of them are done. NoSuchLease in *err when there is none. */
+int manager_release_by_owner(Manager *d, const char *owner, const char *who, ManagerReplyFn fn,
+                             void *userdata, LeaseError *err);
 
 /* manager-sriov.c: a PF's VF count (SetNumVfs). */
 typedef struct SriovOptions {

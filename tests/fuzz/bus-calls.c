@@ -381,9 +381,9 @@ static const char *const users[] = {
 };
 
 static const char *const option_keys[] = {
-        "persistent",   "persistent",  "user",  "user",       "",
-        "Persistent",   "persistent ", "force", "frobnicate", "../",
-        "persistent\n", "options",     "uid",   "group",      "address",
+        "persistent", "persistent", "user",  "user",         "",        "Persistent", "persistent ",
+        "force",      "frobnicate", "../",   "persistent\n", "options", "uid",        "group",
+        "address",    "owner",      "owner", "Owner",
 };
 
 char *repeat(const char *unit, size_t bytes) {

@@ -126,3 +126,13 @@ tests_integration_test_peers_SOURCES = \
 	tests/integration/harness.c tests/integration/harness.h
 tests_integration_test_peers_CFLAGS = $(tests_integration_test_claim_CFLAGS) -DPEERS_UNWATCHED_MAX=4
 tests_integration_test_peers_LDADD = $(tests_integration_test_claim_LDADD)
+# Leases by owner key (issue 15): not tied to a connection, idempotent, FindLease, ReleaseByOwner.
+check_PROGRAMS += tests/integration/test-owner
+TESTS += tests/integration/test-owner
+tests_integration_test_owner_SOURCES = \
+	tests/integration/test-owner.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_owner_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_owner_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_owner_DEPENDENCIES = $(EXTRA_tests_integration_test_claim_DEPENDENCIES)

@@ -1124,6 +1124,11 @@ static const struct {
           "leases[0].granted_uid: invalid" },
         { "\"persistent\":false", "\"persistent\":false,\"unsafe_interrupts\":1",
           "leases[0].unsafe_interrupts: not a boolean" },
+        { "\"holder\":null", "\"holder\":null,\"owner\":\"\"",
+          "leases[0].owner: not an owner key" },
+        { "\"holder\":null", "\"holder\":null,\"owner\":\"k8s:a b\"",
+          "leases[0].owner: not an owner key" },
+        { "\"holder\":null", "\"holder\":null,\"owner\":7", "leases[0].owner: not an owner key" },
 };
 
 static char *spoil(const char *base, const char *from, const char *to) {

@@ -581,10 +581,13 @@ START_TEST(test_get_all) {
                 NULL,
         };
         static const char *const lease[] = {
-                "Id=5",         "Kind=claim",       "Group=7",       "Devices=" DEVICE_ADDRESS,
-                "Holder=:1.42", "Uid=1000",         "Pid=4242",      "State=stuck",
-                "Reason=busy",  "Persistent=false", "Backend=type1", "Holders=a(us)",
-                NULL,
+                "Id=5",          "Kind=claim",
+                "Group=7",       "Devices=" DEVICE_ADDRESS,
+                "Holder=:1.42",  "Uid=1000",
+                "Pid=4242",      "State=stuck",
+                "Reason=busy",   "Persistent=false",
+                "Backend=type1", "Holders=a(us)",
+                "Owner=",        NULL,
         };
         static const char *const region[] = {
                 "Lease=" OBJ_LEASE_PREFIX "/5",
