@@ -25,6 +25,18 @@ tests_unit_test_libvirt_domain_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/client
 tests_unit_test_libvirt_domain_CFLAGS = $(UNIT_CFLAGS) $(LIBXML2_CFLAGS)
 tests_unit_test_libvirt_domain_LDADD = libcommon.a $(LIBXML2_LIBS) $(CHECK_LIBS)
 
+# The hook against the real daemon on the kernel model (tests/integration/claim.mk's world).
+check_PROGRAMS += tests/integration/test-libvirt-hook
+TESTS += tests/integration/test-libvirt-hook
+tests_integration_test_libvirt_hook_SOURCES = \
+	tests/integration/test-libvirt-hook.c \
+	tests/integration/claim-world.c tests/integration/claim-world.h \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_test_libvirt_hook_CFLAGS = $(tests_integration_test_claim_CFLAGS)
+tests_integration_test_libvirt_hook_LDADD = $(tests_integration_test_claim_LDADD)
+EXTRA_tests_integration_test_libvirt_hook_DEPENDENCIES = \
+	$(EXTRA_tests_integration_test_claim_DEPENDENCIES) libvirt-hook$(EXEEXT)
+
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz-libvirt
 tests_fuzz_fuzz_libvirt_SOURCES = tests/fuzz/fuzz-libvirt.c client/libvirt-domain.c
