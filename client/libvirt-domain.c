@@ -113,8 +113,7 @@ bad:
                            xmlGetLineNo(n), s);
 }
 
-/* One attribute of <address>: as virPCIDeviceAddressParseXML() reads it, a missing one is 0; the
- * limits are virPCIDeviceAddressIsValid()'s. */
+/* One attribute of <address>: as virPCIDeviceAddressParseXML() reads it, a missing one is 0. */
 static int parse_address_attr(xmlNode *address, const char *name, unsigned max, unsigned *ret,
                               unsigned index, char **ret_error) {
         _cleanup_xml_free_ xmlChar *value = xmlGetNoNsProp(address, (const xmlChar *) name);
@@ -142,8 +141,13 @@ static int parse_address_attr(xmlNode *address, const char *name, unsigned max, 
  * the address is required). */
 static int parse_hostdev_address(xmlNode *hostdev, unsigned index, PciAddress *ret,
                                  char **ret_error) {
+        /* The limits are virPCIDeviceAddressIsValid()'s. */
+        static const struct {
+                const char *name;
+                unsigned max;
+        } fields[] = { { "domain", 0xffff }, { "bus", 0xff }, { "slot", 0x1f }, { "function", 7 } };
         xmlNode *address = NULL;
-        unsigned domain, bus, slot, function;
+        unsigned v[ELEMENTSOF(fields)];
         int r;
 
         for (xmlNode *s = hostdev->children; s; s = s->next) {
@@ -160,22 +164,15 @@ static int parse_hostdev_address(xmlNode *hostdev, unsigned index, PciAddress *r
                 return parse_error(ret_error, -EINVAL,
                                    "line %ld: <hostdev> %u: no <source><address .../></source>",
                                    xmlGetLineNo(hostdev), index);
-        r = parse_address_attr(address, "domain", 0xffff, &domain, index, ret_error);
-        if (r < 0)
-                return r;
-        r = parse_address_attr(address, "bus", 0xff, &bus, index, ret_error);
-        if (r < 0)
-                return r;
-        r = parse_address_attr(address, "slot", 0x1f, &slot, index, ret_error);
-        if (r < 0)
-                return r;
-        r = parse_address_attr(address, "function", 7, &function, index, ret_error);
-        if (r < 0)
-                return r;
-        *ret = (PciAddress) { .domain = domain,
-                              .bus = (uint8_t) bus,
-                              .dev = (uint8_t) slot,
-                              .fn = (uint8_t) function };
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                r = parse_address_attr(address, fields[i].name, fields[i].max, &v[i], index,
+                                       ret_error);
+                if (r < 0)
+                        return r;
+        }
+        *ret = (PciAddress) {
+                .domain = v[0], .bus = (uint8_t) v[1], .dev = (uint8_t) v[2], .fn = (uint8_t) v[3]
+        };
         return 0;
 }
 

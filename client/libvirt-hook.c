@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <systemd/sd-bus.h>
 
@@ -91,42 +90,18 @@ static const char *bus_error_name(const sd_bus_error *e) {
 }
 
 /* The whole of stdin, NUL-terminated; at most LIBVIRT_XML_MAX + 1 bytes are read, so that the
- * parser sees that a larger text is too large. */
+ * parser sees that a larger text is too large. The buffer's pages beyond the text are never
+ * touched. */
 static int read_stdin(char **ret, size_t *ret_size) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
+        _cleanup_free_ char *buf = malloc(LIBVIRT_XML_MAX + 2);
+        size_t size;
 
-        for (;;) {
-                ssize_t n;
-
-                if (allocated - size < 4096) {
-                        size_t want = allocated ? allocated * 2 : 65536;
-                        char *p;
-
-                        if (want > LIBVIRT_XML_MAX + 2)
-                                want = LIBVIRT_XML_MAX + 2;
-                        if (want <= size + 1)
-                                break;
-                        p = realloc(buf, want);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        allocated = want;
-                }
-                n = read(STDIN_FILENO, buf + size, allocated - size - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-        if (!buf) {
-                buf = strdup("");
-                if (!buf)
-                        return -ENOMEM;
-        }
+        if (!buf)
+                return -ENOMEM;
+        errno = 0;
+        size = fread(buf, 1, LIBVIRT_XML_MAX + 1, stdin);
+        if (ferror(stdin))
+                return errno > 0 ? -errno : -EIO;
         buf[size] = 0;
         *ret = TAKE_PTR(buf);
         *ret_size = size;
