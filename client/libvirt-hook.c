@@ -29,6 +29,8 @@
  *   virRunScript() reports as VIR_ERR_HOOK_SCRIPT_FAILED: what this program prints on stderr is
  *   what `virsh start` shows. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
