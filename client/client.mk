@@ -20,7 +20,7 @@ dist_man_MANS += docs/assignctl.1 docs/org.vfioassign1.5
 dist_bashcompletion_DATA = shell-completion/bash/assignctl
 TESTS += tests/check-completion.sh
 EXTRA_DIST += tests/check-completion.sh
-EXTRA_DIST += docs/report.md tests/test-system-bus.conf
+EXTRA_DIST += docs/report.md docs/kubernetes.md tests/test-system-bus.conf
 
 # Integration: private dbus-daemon + vfio-assignd on a sample host + assignctl and busctl.
 # Needs VFIO_ASSIGND, ASSIGNCTL, MKHOST, TEST_DATA_DIR, TEST_BUS_CONF, TOP_SRCDIR (tests/tests.mk).

@@ -9,7 +9,7 @@ set -euo pipefail
 # although the demo runs no test: configure stops without it.
 build=(
         build-essential autoconf automake pkg-config
-        libsystemd-dev libudev-dev libpci-dev libjson-c-dev check
+        libsystemd-dev libudev-dev libpci-dev libjson-c-dev check libxml2-dev
 )
 # The demo: a private bus (dbus-daemon), busctl (in systemd), python3-dbusmock standing in for
 # polkitd, pci.ids for device names, jq to read assignctl's JSON.
