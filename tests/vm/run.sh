@@ -29,9 +29,18 @@ HOST_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils zstd debootstra
 # qemu-grant scenario (about 150 MB installed, once in the cache), netcat-openbsd its QMP client.
 # iproute2: `ip -j -d link show`, the kernel's view of VF settings that vfnet-netdevsim compares
 # with vfnet-check's (no other guest package pulls it in).
+# libxml2: the libvirt hook's library (the package depends on it).
 GUEST_PACKAGES=(systemd systemd-sysv dbus libpam-systemd polkitd udev kmod
-                libsystemd0 libudev1 libpci3 libjson-c5 pci.ids jq
+                libsystemd0 libudev1 libpci3 libjson-c5 libxml2 pci.ids jq
                 qemu-system-x86 netcat-openbsd iproute2)
+# A suite's own additions: the clients of issue 15 on Debian 12's own versions, in the boot
+# (flavour on) whose scenarios use them: libvirt 9.0 (libvirt-daemon-system: libvirtd, its socket
+# units, the qemu driver; libvirt-clients: virsh) for the libvirt hook, podman 4.3.1 (crun,
+# conmon; CDI spec version 0.5.0) for the CDI spec. netavark is named because debootstrap does
+# not resolve virtual packages: golang-github-containers-common depends on
+# container-network-stack, which it provides (the scenario runs with --network=none).
+declare -A SUITE_PACKAGES=([bookworm]="libvirt-daemon-system libvirt-clients podman netavark"
+                           [trixie]="")
 # Unprivileged users of the scenarios: a polkit/policy subject and the VMM's own account.
 GUEST_USERS=("alice 1000" "vmm 1001")
 # What each boot runs: kernel (Debian's package or the custom build), guest suite, VT-d's
@@ -284,8 +293,13 @@ prepare_initramfs() {
 # --------------------------------------------------------------------------------------------
 # Guest root: debootstrap, cached by a hash of its inputs.
 
+# guest_packages SUITE: the packages its guest root is made with, one per line.
+guest_packages() {
+        printf '%s\n' "${GUEST_PACKAGES[@]}" ${SUITE_PACKAGES[$1]:-}
+}
+
 rootfs_key() {
-        printf '%s\n' "v$ROOTFS_VERSION" "$1" "${GUEST_PACKAGES[@]}" | sha256sum | cut -c1-16
+        { printf '%s\n' "v$ROOTFS_VERSION" "$1"; guest_packages "$1"; } | sha256sum | cut -c1-16
 }
 
 # prepare_rootfs SUITE: sets ROOTFS.
@@ -301,7 +315,7 @@ prepare_rootfs() {
         rm -rf "$tmp"
         mkdir -p "$tmp"
         local pkgs
-        pkgs=$(IFS=,; echo "${GUEST_PACKAGES[*]}")
+        pkgs=$(guest_packages "$suite" | paste -sd,)
         if ! debootstrap --variant=minbase --include="$pkgs" "$suite" "$tmp/root" \
                         "$mirror" > "$tmp/debootstrap.log" 2>&1; then
                 tail -n 30 "$tmp/debootstrap.log" >&2

@@ -39,6 +39,8 @@ VM_DIST_FILES = \
 	tests/vm/scenarios/82-memory-qemu.sh \
 	tests/vm/scenarios/83-memory-adopt.sh \
 	tests/vm/scenarios/84-memory-map-refused.sh \
+	tests/vm/scenarios/85-libvirt-hook.sh \
+	tests/vm/scenarios/86-cdi-podman.sh \
 	tests/vm/scenarios/90-bench-group-move.sh \
 	tests/vm/test-vmm.c \
 	tests/vm/vfnet-check.c \

@@ -1,7 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-flavours: on
-# vm-opt-in: yes
 #
 # The libvirt hook (vfio-assignd(8), LIBVIRT) with Debian's libvirt: a small domain (type qemu,
 # q35, 64 MiB, no disks) with the single-device group's e1000e as
@@ -15,9 +14,8 @@
 #
 # Needs in the guest, besides the layout's packages: libvirt-daemon-system (libvirtd, its socket
 # units and the qemu driver through libvirt-daemon's dependency on libvirt-daemon-driver-qemu),
-# libvirt-clients (virsh) and libxml2 (the hook's library; libvirt depends on it too). Opt-in
-# (VFIO_VM_SCENARIOS=libvirt-hook) and not in vm.mk yet: GUEST_PACKAGES in run.sh does not have
-# them; written to be run once the guest has them.
+# libvirt-clients (virsh) and libxml2 (the hook's library; libvirt depends on it too):
+# SUITE_PACKAGES in tests/vm/run.sh.
 
 . /usr/local/lib/vfio-vm/lib.sh
 
@@ -51,9 +49,12 @@ for unit in virtqemud.service libvirtd.service; do
 done
 virsh_ version >&2 || fail "virsh cannot reach libvirt's qemu driver: $(virsh_ version 2>&1 | tail -n 1)"
 
-# domain_xml NAME ADDRESS...: the domain with each address as an unmanaged PCI hostdev.
+# domain_xml NAME ADDRESS...: the domain with each address as an unmanaged PCI hostdev, each on
+# the root bus (slot 5 on): libvirt would put it behind a pcie-root-port of its own, whose
+# secondary bus the firmware numbers only when the guest runs, and a paused QEMU's query-pci
+# lists nothing behind a bridge that has no bus number yet.
 domain_xml() {
-        local name=$1 a
+        local name=$1 a slot=5
         shift
         printf '%s\n' "<domain type='qemu'>" "  <name>$name</name>" \
                 "  <memory unit='MiB'>64</memory>" "  <vcpu>1</vcpu>" \
@@ -64,6 +65,8 @@ domain_xml() {
                 printf '%s\n' "    <hostdev mode='subsystem' type='pci' managed='no'>" \
                         "      <source><address domain='0x${a:0:4}' bus='0x${a:5:2}'" \
                         "        slot='0x${a:8:2}' function='0x${a:11:1}'/></source>" \
+                        "      <address type='pci' domain='0x0000' bus='0x00' slot='$((slot++))'" \
+                        "        function='0x0'/>" \
                         "    </hostdev>"
         done
         printf '%s\n' "  </devices>" "</domain>"

@@ -1,9 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vm-flavours: on
-# vm-opt-in: yes
 #
-# (Opt-in until the guest root has podman: VFIO_VM_SCENARIOS=cdi-podman runs it.)
 # A container given a group through CDI. Prepare the e1000e's single-device group 5: the daemon
 # lists it in /run/cdi/vfio-assignd.json as vfio-assignd.org/group=5 and
 # vfio-assignd.org/group=0000_01_00.0. `podman run --device vfio-assignd.org/group=5` of an
@@ -14,7 +12,7 @@
 # group is unprepared: the spec is gone and the same `podman run` fails, saying the device is
 # unresolvable, and the e1000e is back.
 #
-# Needs in the guest: podman (Debian 12: 4.3.1, with its CDI library 0.5.x; it pulls in conmon,
+# Needs in the guest (SUITE_PACKAGES in tests/vm/run.sh): podman (Debian 12: 4.3.1, with its CDI library 0.5.x; it pulls in conmon,
 # crun and golang-github-containers-common). Podman's storage is the scenario's own (--root,
 # --runroot under $TMP, removed at exit) with the vfs driver: no overlay module or
 # fuse-overlayfs; --network=none: no netavark, CNI or slirp4netns.
