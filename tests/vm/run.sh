@@ -434,13 +434,14 @@ add_guest_users() {
 
 # install_package ROOT: dpkg -i of the package inside the guest root, as apt would on the guest
 # (its own dpkg and maintainer scripts: systemd-sysusers makes the user, deb-systemd-helper enables
-# the unit; nothing starts, no systemd runs there). /proc for systemd-sysusers, unmounted after.
+# the unit; nothing starts, no systemd runs there). /proc is mounted while they run (trixie's
+# systemd tools warn without it) and unmounted before anything deletes the root (cleanup).
 install_package() {
         local root=$1 log=$vmdir/dpkg-install.log rc=0
         install -m 644 "$GUEST_DEB" "$root/tmp/vfio-assignd.deb"
         mount -t proc proc "$root/proc"
         chroot "$root" dpkg -i /tmp/vfio-assignd.deb > "$log" 2>&1 || rc=$?
-        umount "$root/proc"
+        unmount_guest_proc
         rm -f "$root/tmp/vfio-assignd.deb"
         if [[ $rc -ne 0 ]]; then
                 tail -n 30 "$log" >&2
@@ -450,9 +451,14 @@ install_package() {
         install -D -m 644 "$GUEST_DEB" "$root/usr/local/lib/vfio-vm/vfio-assignd.deb"
 }
 
+unmount_guest_proc() {
+        if mountpoint -q "$workdir/root/proc"; then umount "$workdir/root/proc"; fi
+}
+
 # make_image IMAGE: the guest root of ROOTFS with KDIR's modules and the project, as a disk.
 make_image() {
         local image=$1 root=$workdir/root lib=usr/local/lib/vfio-vm u
+        unmount_guest_proc
         rm -rf "$root"
         mkdir -p "$workdir"
         cp -a "$ROOTFS" "$root"
@@ -519,6 +525,7 @@ kill_qemu() {
 cleanup() {
         local rc=$?
         kill_qemu
+        unmount_guest_proc
         if [[ -z ${VFIO_VM_KEEP:-} && -z $prepare_only ]]; then
                 rm -rf "$workdir"
         fi
