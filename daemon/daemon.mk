@@ -109,13 +109,16 @@ vfio_assignd_SOURCES = daemon/main.c
 vfio_assignd_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 vfio_assignd_LDADD = libbus.a $(MODEL_LIBS) -lpthread
 
-# Files installed with the daemon: bus policy, activation, unit, module list.
+# Files installed with the daemon: bus policy, activation, unit, module list, and the system user
+# the unit runs it as (systemd-sysusers creates it; a package's postinst runs it).
 dbussystemconf_DATA = dbus/org.vfioassign1.conf
 dbussystemservice_DATA = dbus/org.vfioassign1.service
 systemdsystemunit_DATA = systemd/vfio-assignd.service
 modulesloaddir = $(prefix)/lib/modules-load.d
 dist_modulesload_DATA = systemd/modules-load.d/vfio-assignd.conf
 dist_tmpfiles_DATA = systemd/tmpfiles.d/vfio-assignd.conf
+sysusersdir = $(prefix)/lib/sysusers.d
+dist_sysusers_DATA = systemd/sysusers.d/vfio-assignd.conf
 EXTRA_DIST += dbus/org.vfioassign1.conf dbus/org.vfioassign1.service.in systemd/vfio-assignd.service.in \
 	dbus/org.vfioassign1.xml
 CLEANFILES += dbus/org.vfioassign1.service systemd/vfio-assignd.service

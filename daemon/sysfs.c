@@ -255,12 +255,15 @@ int dev_add_watch(const SysRoot *r, int inotify_fd, const char *path, uint32_t m
 }
 
 int dev_chown(const SysRoot *r, const char *path, uint32_t uid) {
-        /* The mode is set while root owns the node: chmod of another user's file would need
+        uid_t self = geteuid();
+
+        /* The mode is set while the daemon's own user owns the node: chmod of another user's
+         * file, root's included when the unit runs the daemon as its own user, would need
          * CAP_FOWNER, which the unit does not give us (chown(2), chmod(2)). */
-        if (fchownat(r->dev_fd, path, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
+        if (fchownat(r->dev_fd, path, self, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
             fchmodat(r->dev_fd, path, 0600, 0) < 0)
                 return negative_errno();
-        if (uid != 0 && fchownat(r->dev_fd, path, uid, 0, AT_SYMLINK_NOFOLLOW) < 0)
+        if (uid != self && fchownat(r->dev_fd, path, uid, 0, AT_SYMLINK_NOFOLLOW) < 0)
                 return negative_errno();
         return 0;
 }

@@ -54,7 +54,8 @@ int dev_open(const SysRoot *r, const char *path, int flags);
 int dev_abs_path(const SysRoot *r, const char *path, char **ret);
 /* inotify_add_watch() on a node under the dev root; returns the watch descriptor. */
 int dev_add_watch(const SysRoot *r, int inotify_fd, const char *path, uint32_t mask);
-/* Gives a node under the dev root to uid (group root, mode rw for the owner only). */
+/* Gives a node under the dev root to uid (group root, mode rw for the owner only); the daemon
+ * may run as a user of its own (CAP_CHOWN). */
 int dev_chown(const SysRoot *r, const char *path, uint32_t uid);
 
 /* Writes value to an attribute under the sysfs root (a kernel interface such as driver_override

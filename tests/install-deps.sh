@@ -15,11 +15,12 @@ build=(
 # polkitd, pci.ids for device names, jq to read assignctl's JSON.
 demo=(dbus-daemon systemd python3-dbusmock pci.ids jq)
 # The rest of the test command: valgrind, clang with its libFuzzer runtime for the fuzz
-# targets, pciutils for the benchmarks' lspci, and the VM level's host tools (the list of
-# HOST_PACKAGES in tests/vm/run.sh). dbus, libtool, polkitd and acpica-tools are kept from
+# targets, pciutils for the benchmarks' lspci, debhelper (dpkg-dev, dh-autoreconf) and lintian
+# for the Debian package (debian/control's Build-Depends are in the lists above), and the VM
+# level's host tools (the list of HOST_PACKAGES in tests/vm/run.sh). dbus, libtool, polkitd and acpica-tools are kept from
 # the first list although no script or build file uses them (the build has no libtool).
 tests=(
-        valgrind clang libclang-rt-14-dev pciutils
+        valgrind clang libclang-rt-14-dev pciutils debhelper lintian
         qemu-system-x86 busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs
         dbus libtool polkitd acpica-tools
 )

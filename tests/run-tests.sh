@@ -1,8 +1,9 @@
 #!/bin/bash
 # The README's test command (and CI's, through .ci/run): installs what is needed, builds from
 # scratch with -Werror, and runs every level: unit + integration (make check), the same under
-# ASan/UBSan and under valgrind, the fuzz targets briefly, make distcheck, and the real-kernel
-# VM level. Prints Check's summary line per suite and a final "N passed, M failed".
+# ASan/UBSan and under valgrind, the fuzz targets briefly, make distcheck, the Debian package
+# (built, then lintian), and the real-kernel VM level (which installs that package). Prints
+# Check's summary line per suite and a final "N passed, M failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${BUILD_DIR:-$top/_build}
@@ -168,6 +169,29 @@ check_distcheck() {
         return $rc
 }
 
+# The Debian package as a new user builds it (tests/build-deb.sh: dpkg-buildpackage -us -uc -b
+# in a clean copy of the tree), then lintian on the result: an error or a warning that
+# debian/vfio-assignd.lintian-overrides does not justify fails. DEB_BUILD_OPTIONS=nocheck: the
+# package's build would run `make check` again, which the first step ran already.
+check_deb() {
+        local dir=$out/deb deb
+        if ! deb=$(DEB_BUILD_OPTIONS=nocheck "$top/tests/build-deb.sh" "$dir"); then
+                echo "FAIL: debian-package: dpkg-buildpackage (log: $dir/build.log)"
+                tests_failed=$((tests_failed + 1))
+                return 1
+        fi
+        echo "PASS: debian-package: dpkg-buildpackage (${deb##*/})"
+        tests_passed=$((tests_passed + 1))
+        if ! lintian --fail-on error,warning "$dir"/vfio-assignd_*.changes >"$dir/lintian.log" 2>&1; then
+                grep -E '^[EW]: ' "$dir/lintian.log" || tail -n 20 "$dir/lintian.log"
+                echo "FAIL: debian-package: lintian (log: $dir/lintian.log)"
+                tests_failed=$((tests_failed + 1))
+                return 1
+        fi
+        echo "PASS: debian-package: lintian (no error or warning but the overridden ones)"
+        tests_passed=$((tests_passed + 1))
+}
+
 check_vm() {
         local rc n f
         cd "$out/check" && make check-vm 2>&1 | tee "$out/check-vm.out"
@@ -186,6 +210,7 @@ step "unit tests under valgrind" check_valgrind
 step "fuzz targets" check_fuzz
 step "D-Bus fuzzer under ASan" check_bus_fuzz
 step "make distcheck" check_distcheck
+step "Debian package" check_deb
 if [ "${SKIP_VM:-0}" != 1 ]; then
         step "VM level (real kernel)" check_vm
 fi

@@ -4,7 +4,9 @@
 # tests/vm/run.sh: the real-kernel test level of vfio-assignd.
 #
 # Boots real kernels under QEMU TCG (q35 + emulated VT-d), each with a debootstrapped systemd
-# guest that holds the project installed by `make install DESTDIR=`, runs the scenarios of
+# guest that holds the project's Debian package (tests/build-deb.sh, installed with dpkg in the
+# guest root as on a real host: its maintainer scripts make the user and enable the unit), runs
+# the scenarios of
 # tests/vm/scenarios/ inside the guest as a systemd unit and reads their PASS/FAIL lines back
 # from the serial console. Three boots ("flavours"): Debian 12's kernel with interrupt
 # remapping on and off (bookworm guest), and a 6.12 kernel built with iommufd and VFIO device
@@ -344,33 +346,14 @@ prepare_rootfs() {
 }
 
 # --------------------------------------------------------------------------------------------
-# The project, configured for the guest, built in its own build dir under the build tree.
+# The project: its Debian package, built from a clean copy of the tree under the build tree. The
+# package is rebuilt whenever any file of the tree differs from the last build's (build-deb.sh
+# --reuse compares a hash over all of them); nocheck: the test command runs `make check` itself.
 
 build_project() {
-        local gb=$vmdir/guest-build
-        mkdir -p "$gb"
-        local flags=(--prefix=/usr --sysconfdir=/etc --localstatedir=/var
-                     --with-systemdsystemunitdir=/lib/systemd/system
-                     --with-dbussystemservicedir=/usr/share/dbus-1/system-services
-                     --with-dbussystemconfdir=/usr/share/dbus-1/system.d)
-        # Reconfigure when configure changed or the flags differ from last time.
-        if [[ ! -e $gb/config.status || $srcdir/configure -nt $gb/config.status ||
-              "$(cat "$gb/.vm-flags" 2>/dev/null)" != "${flags[*]}" ]]; then
-                [[ -x $srcdir/configure ]] || (cd "$srcdir" && ./autogen.sh) >&2 ||
-                        die "autogen.sh failed"
-                info "configuring the project for the guest in $gb"
-                (cd "$gb" && "$srcdir/configure" "${flags[@]}" > configure.log 2>&1) || {
-                        tail -n 30 "$gb/configure.log" >&2
-                        die "configure for the guest failed (log: $gb/configure.log)"
-                }
-                echo "${flags[*]}" > "$gb/.vm-flags"
-        fi
-        info "building the project for the guest"
-        make -C "$gb" -j"$(nproc)" > "$gb/make.log" 2>&1 || {
-                tail -n 40 "$gb/make.log" >&2
-                die "make for the guest failed (log: $gb/make.log)"
-        }
-        GUEST_BUILD=$gb
+        info "building the Debian package for the guest"
+        GUEST_DEB=$(DEB_BUILD_OPTIONS=nocheck "$srcdir/tests/build-deb.sh" --reuse "$vmdir/deb") ||
+                die "the Debian package did not build (log: $vmdir/deb/build.log)"
 }
 
 # The test VMM of the claim scenarios: plain gcc against libsystemd, built on the host (the
@@ -415,7 +398,7 @@ build_vfnet_check() {
 }
 
 # --------------------------------------------------------------------------------------------
-# Per-run root: a copy of the cached root + kernel modules + `make install` + harness files.
+# Per-run root: a copy of the cached root + kernel modules + the package + harness files.
 
 scenario_name() {
         local n
@@ -463,19 +446,40 @@ add_guest_users() {
         done
 }
 
+# install_package ROOT: dpkg -i of the package inside the guest root, as apt would on the guest
+# (its own dpkg and maintainer scripts: systemd-sysusers makes the user, deb-systemd-helper enables
+# the unit; nothing starts, no systemd runs there). /proc is mounted while they run (trixie's
+# systemd tools warn without it) and unmounted before anything deletes the root (cleanup).
+install_package() {
+        local root=$1 log=$vmdir/dpkg-install.log rc=0
+        install -m 644 "$GUEST_DEB" "$root/tmp/vfio-assignd.deb"
+        mount -t proc proc "$root/proc"
+        chroot "$root" dpkg -i /tmp/vfio-assignd.deb > "$log" 2>&1 || rc=$?
+        unmount_guest_proc
+        rm -f "$root/tmp/vfio-assignd.deb"
+        if [[ $rc -ne 0 ]]; then
+                tail -n 30 "$log" >&2
+                die "dpkg -i of ${GUEST_DEB##*/} in the guest root failed (log: $log)"
+        fi
+        # The package scenario purges it and installs it again, live.
+        install -D -m 644 "$GUEST_DEB" "$root/usr/local/lib/vfio-vm/vfio-assignd.deb"
+}
+
+unmount_guest_proc() {
+        if mountpoint -q "$workdir/root/proc"; then umount "$workdir/root/proc"; fi
+}
+
 # make_image IMAGE: the guest root of ROOTFS with KDIR's modules and the project, as a disk.
 make_image() {
         local image=$1 root=$workdir/root lib=usr/local/lib/vfio-vm u
+        unmount_guest_proc
         rm -rf "$root"
         mkdir -p "$workdir"
         cp -a "$ROOTFS" "$root"
         mkdir -p "$root/lib/modules"
         cp -a "$KDIR/root/lib/modules/$KVER" "$root/lib/modules/"
-        if [[ -n $GUEST_BUILD ]]; then
-                make -C "$GUEST_BUILD" install DESTDIR="$root" > "$GUEST_BUILD/install.log" 2>&1 || {
-                        tail -n 30 "$GUEST_BUILD/install.log" >&2
-                        die "make install DESTDIR= failed (log: $GUEST_BUILD/install.log)"
-                }
+        if [[ -n $GUEST_DEB ]]; then
+                install_package "$root"
         fi
         # Harness files: the runner, its unit, the scenarios.
         mkdir -p "$root/$lib/scenarios"
@@ -535,6 +539,7 @@ kill_qemu() {
 cleanup() {
         local rc=$?
         kill_qemu
+        unmount_guest_proc
         if [[ -z ${VFIO_VM_KEEP:-} && -z $prepare_only ]]; then
                 rm -rf "$workdir"
         fi
@@ -707,7 +712,7 @@ main() {
                         [[ -z $(expected_scenarios "$flavour") ]] || boots+=("$flavour")
                 done
         fi
-        GUEST_BUILD=
+        GUEST_DEB=
         if [[ -n ${VFIO_VM_NO_PROJECT:-} ]]; then
                 info "VFIO_VM_NO_PROJECT set: the guest gets no vfio-assignd (harness check only)"
         else

@@ -21,6 +21,7 @@ VM_DIST_FILES = \
 	tests/vm/scenarios/30-hotplug.sh \
 	tests/vm/scenarios/40-driver-rebind.sh \
 	tests/vm/scenarios/50-service-lifecycle.sh \
+	tests/vm/scenarios/51-package.sh \
 	tests/vm/scenarios/60-claim-single.sh \
 	tests/vm/scenarios/61-claim-group.sh \
 	tests/vm/scenarios/62-holder-killed.sh \
@@ -47,8 +48,8 @@ VM_DIST_FILES = \
 	bench/bench-vm.sh
 EXTRA_DIST += $(VM_DIST_FILES)
 
-# The harness configures and builds its own copy of the tree for the guest (prefix /usr),
-# under $(builddir)/tests/vm/guest-build, so it does not depend on this build's prefix.
+# The harness builds the Debian package of the tree for the guest (tests/build-deb.sh, from a
+# clean copy under $(builddir)/tests/vm/deb), so it does not depend on this build's prefix.
 check-vm:
 	$(AM_V_at)bash $(abs_top_srcdir)/tests/vm/run.sh \
 		--srcdir=$(abs_top_srcdir) --builddir=$(abs_top_builddir)
@@ -68,6 +69,7 @@ bench-vm:
 # Prerequisite-only, so other fragments can hook clean-local the same way.
 clean-local: clean-local-vm
 clean-local-vm:
-	-rm -rf tests/vm/guest-build tests/vm/logs tests/vm/work tests/vm/test-vmm \
+	-rm -rf tests/vm/guest-build tests/vm/deb tests/vm/dpkg-install.log tests/vm/logs \
+		tests/vm/work tests/vm/test-vmm \
 		tests/vm/vfnet-check bench-vm.log bench-memory.log
 .PHONY: clean-local-vm
