@@ -41,9 +41,10 @@ else
         tar -C "$top" --exclude=./_build --exclude=./build -cf - . | tar -C "$out/src.new" -xf -
 fi
 
+# A symbolic link counts by where it points (it may point to a directory: a fuzz corpus).
 key=$( { echo "DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-}";
-         cd "$out/src.new" && find . \( -type f -o -type l \) -print0 | sort -z |
-                 xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
+         cd "$out/src.new" && find . -type f -print0 | sort -z | xargs -0 sha256sum;
+         find . -type l -printf '%p -> %l\n' | sort; } | sha256sum | cut -d' ' -f1)
 debs=("$out"/vfio-assignd_*.deb)
 if [[ -n $reuse && -e ${debs[0]} && ${#debs[@]} -eq 1 &&
       $(cat "$out/source.sha256" 2>/dev/null) == "$key" ]]; then
