@@ -61,7 +61,10 @@ else
 fi
 note "kernel $(uname -r), iommufd: $([[ -c /dev/iommu ]] && echo yes || echo no), ecap $ecap"
 
-# udev must be running for the hotplug scenarios: it loaded the NIC drivers at coldplug.
-[[ $(basename "$(readlink /sys/bus/pci/devices/0000:03:01.0/driver)") == e1000 ]] ||
-        fail "03:01.0 is not bound to e1000 after coldplug"
+# udev must be running for the hotplug scenarios: it loads the NIC drivers at coldplug. Nothing
+# orders the scenarios after coldplug's probes (the package's unit starts the daemon before they
+# are all done): wait for udev's queue, then for the driver.
+e1000_bound() { [[ $(basename "$(readlink /sys/bus/pci/devices/0000:03:01.0/driver)") == e1000 ]]; }
+udevadm settle --timeout=60 >/dev/null 2>&1 || true
+wait_until 30 e1000_bound || fail "03:01.0 is not bound to e1000 after coldplug"
 pass
