@@ -43,6 +43,7 @@ libbus_a_SOURCES = \
 	daemon/manager-identity.c \
 	daemon/manager-cdi.c \
 	daemon/manager-owner.c \
+	daemon/manager-uevent.c \
 	daemon/manager-memory.c \
 	daemon/manager-variant.c \
 	daemon/manager-sriov.c \

@@ -309,7 +309,7 @@ static void sriov_done(Job *j) {
                 if (asprintf(&why, "SetNumVfs of %s", x->change.pf) < 0)
                         k = -ENOMEM;
                 else
-                        k = manager_queue_prepare(d, x->vf_groups[i], why, vf_prepared, x);
+                        k = manager_queue_prepare(d, x->vf_groups[i], false, why, vf_prepared, x);
                 if (k < 0) {
                         LeaseError e = { .error = k,
                                          .code = VA_ERROR_FAILED,

@@ -83,8 +83,14 @@ typedef void (*ManagerReplyFn)(void *userdata, const Lease *l, const LeaseError 
 int manager_startup(Manager *d, const ManagerPaths *p, sd_bus **ret_bus);
 /* Waits for running jobs, cancels queued ones, and frees what the daemon holds. */
 void manager_done(Manager *d);
-/* Every uevent (udev, the kernel, the test FIFO): the model, the signals, the leases. */
+/* manager-uevent.c. Every uevent (udev, the kernel, the test FIFO): the model, the signals, the
+ * leases. */
 void manager_uevent(const char *action, const char *address, void *userdata);
+/* A job looks at address as a uevent of it with action would have it looked at: a member of an
+ * active lease off vfio-pci is moved back (DriverReverted), a device joining a leased group
+ * follows it, an arrival that a persistent prepare or prepare_at_boot rule names is prepared.
+ * Nothing is queued when none of that can apply. */
+void manager_queue_enforcement(Manager *d, const char *action, const char *address);
 /* The policy files are read again; a bad file keeps the policy in force. Returns 0 when the new
  * policy is in force. */
 int manager_reload_policy(Manager *d);
@@ -126,10 +132,11 @@ int manager_check_user(Manager *d, uint32_t group, const BusCaller *c, const cha
  * model's Device.vfio_variant when it is loaded, vfio-pci when there is none. */
 int manager_pick_vfio_driver(void *userdata, const Device *dev, char **ret, LeaseError *err);
 
-/* A prepare the daemon asks for itself (judged as root's own, like an arrival's); why is for the
- * log. fn (may be NULL) gets the result. */
-int manager_queue_prepare(Manager *d, uint32_t group, const char *why, ManagerReplyFn fn,
-                          void *userdata);
+/* A prepare the daemon asks for itself (judged as root's own, like an arrival's); persistent: it
+ * is recorded to survive a reboot (persistent.json); why is for the log. fn (may be NULL) gets
+ * the result. */
+int manager_queue_prepare(Manager *d, uint32_t group, bool persistent, const char *why,
+                          ManagerReplyFn fn, void *userdata);
 
 /* manager-owner.c: leases by owner key (AcquireOptions.owner). The leases with that key, oldest
  * first (*ret_n 0: none); the array is the caller's to free, the leases are the set's. */
