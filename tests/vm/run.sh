@@ -660,6 +660,20 @@ passed=0
 failed=0
 failed_logs=()
 
+# How QEMU ended, for a guest that did not finish: its exit code, and what it means when it
+# is timeout's 124 or a signal's 128 + N (QEMU 7.2's TCG once died of SIGSEGV in
+# memory_region_dispatch_write() mid-run: the emulator, not the guest).
+qemu_exit() {
+        local rc=$1
+        if [[ $rc == 124 ]]; then
+                echo "qemu exit 124, timed out after ${BOOT_TIMEOUT}s"
+        elif ((rc > 128 && rc < 160)); then
+                echo "qemu exit $rc, killed by SIG$(kill -l $((rc - 128)))"
+        else
+                echo "qemu exit $rc"
+        fi
+}
+
 collect() {
         local flavour=$1 log=$2 qrc=$3 name line seen=() status=ok tag
         tag=$(flavour_tag "$flavour")
@@ -684,13 +698,12 @@ collect() {
         while read -r name; do
                 [[ -n $name ]] || continue
                 if [[ " ${seen[*]-} " != *" $name "* ]]; then
-                        echo "FAIL: $name: did not report (qemu exit $qrc) [$tag]"
+                        echo "FAIL: $name: did not report ($(qemu_exit "$qrc")) [$tag]"
                         failed=$((failed + 1)); status=fail
                 fi
         done < <(expected_scenarios "$flavour")
         if ! grep -q "^END" "$clean"; then
-                info "[$flavour] the guest did not finish (qemu exit $qrc$([[ $qrc == 124 ]] &&
-                        echo ", timed out after ${BOOT_TIMEOUT}s"))"
+                info "[$flavour] the guest did not finish ($(qemu_exit "$qrc"))"
                 status=fail
         fi
         if [[ $status != ok ]]; then
