@@ -572,6 +572,7 @@ static void render_device(FILE *f, json_object *report, json_object *dev) {
         fprintf(f, "%s\n", yes_no(jbool(dev, "bridge")));
         print_word_list(f, "Reset methods", jarray(dev, "reset_methods"));
         print_opt_int(f, "NUMA node", dev, "numa_node");
+        print_opt_string(f, "PCIe root", dev, "pcie_root");
         print_label(f, SHOW_WIDTH, "Boot VGA");
         fprintf(f, "%s\n", yes_no(jbool(dev, "boot_vga")));
         print_label(f, SHOW_WIDTH, "SR-IOV");

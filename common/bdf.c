@@ -71,3 +71,35 @@ int pci_address_compare(const PciAddress *a, const PciAddress *b) {
                 return a->fn < b->fn ? -1 : 1;
         return 0;
 }
+
+static bool is_lower_hex(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* "pci" + 4 to 8 hex digits + ":" + 2 hex digits, the n characters at p. */
+static bool is_pci_root_name(const char *p, size_t n) {
+        size_t colon = n - 3;
+
+        if (n < sizeof("pci0000:00") - 1 || n >= PCI_ROOT_STRLEN || !strneq(p, "pci", 3) ||
+            p[colon] != ':')
+                return false;
+        for (size_t i = 3; i < n; i++)
+                if (i != colon && !is_lower_hex(p[i]))
+                        return false;
+        return true;
+}
+
+bool pci_root_of_path(const char *path, char ret[static PCI_ROOT_STRLEN]) {
+        for (const char *p = path; p && *p;) {
+                const char *e = strchrnul(p, '/');
+                size_t n = (size_t) (e - p);
+
+                if (is_pci_root_name(p, n)) {
+                        memcpy(ret, p, n);
+                        ret[n] = 0;
+                        return true;
+                }
+                p = *e ? e + 1 : e;
+        }
+        return false;
+}

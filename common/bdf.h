@@ -23,3 +23,13 @@ bool pci_address_is_canonical(const char *s);
 /* Writes the canonical lower-case form into buf (PCI_ADDRESS_STRLEN bytes). */
 char *pci_address_format(const PciAddress *a, char buf[static PCI_ADDRESS_STRLEN]);
 int pci_address_compare(const PciAddress *a, const PciAddress *b);
+
+/* A root complex's directory in /sys/devices, named "pci%04x:%02x" (domain, root bus) by
+ * pci_register_host_bridge() (drivers/pci/probe.c); a domain has up to 8 digits (Intel VMD's
+ * start at 0x10000). */
+#define PCI_ROOT_STRLEN sizeof("pci01234567:00")
+/* The root complex above a device, from its sysfs path ("sys/devices/pci0000:00/0000:00:1c.0/
+ * 0000:01:00.0"): the first directory named so, wherever it sits (under a VMBus or ACPI parent
+ * on some platforms), as Kubernetes' DRA attribute resource.kubernetes.io/pcieRoot names it.
+ * false when the path (may be NULL) names none; ret is then untouched. */
+bool pci_root_of_path(const char *path, char ret[static PCI_ROOT_STRLEN]);

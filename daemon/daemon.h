@@ -21,13 +21,15 @@ typedef struct BusProperty {
 /* The flags a row names: CONST, EMITS_CHANGE, VOLATILE, or EXPLICIT for a property left out of GetAll,
  * GetManagedObjects and InterfacesAdded (sd-bus's SD_BUS_VTABLE_PROPERTY_EXPLICIT): Get answers
  * it, and PropertiesChanged names it among the invalidated ones when it changes (sd-bus refuses
- * EXPLICIT with EMITS_CHANGE). Devices and groups keep their bulky, rarely read properties
- * explicit: GetManagedObjects of a large host stays within BUS_OBJECTS_BYTES_PER_DEVICE. */
+ * EXPLICIT with EMITS_CHANGE); CONST_EXPLICIT for one left out that never changes. Devices and
+ * groups keep their bulky, rarely read properties explicit: GetManagedObjects of a large host
+ * stays within BUS_OBJECTS_BYTES_PER_DEVICE. */
 #define BUS_PROPERTY_CONST SD_BUS_VTABLE_PROPERTY_CONST
 #define BUS_PROPERTY_EMITS_CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 #define BUS_PROPERTY_VOLATILE 0 /* changes without a signal: read it when needed */
 #define BUS_PROPERTY_EXPLICIT \
         (SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION | SD_BUS_VTABLE_PROPERTY_EXPLICIT)
+#define BUS_PROPERTY_CONST_EXPLICIT (SD_BUS_VTABLE_PROPERTY_CONST | SD_BUS_VTABLE_PROPERTY_EXPLICIT)
 #define BUS_PROPERTY_ROW(name, sig, get, change, flags) \
         { name, sig, get, change, BUS_PROPERTY_##flags },
 #define BUS_PROPERTY_VTABLE(name, sig, get, change, flags) \

@@ -71,6 +71,14 @@ BUS_GETTER(get_host_critical, Device, "s", strempty(o->host_critical))
 BUS_GETTER(get_vfio_device, Device, "s", strempty(o->vfio_dev))
 BUS_GETTER(get_vfio_driver, Device, "s", strempty(device_vfio_driver(o)))
 
+static int get_pcie_root(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Device *d = userdata;
+        char root[PCI_ROOT_STRLEN];
+
+        return sd_bus_message_append(reply, "s", pci_root_of_path(d->devpath, root) ? root : "");
+}
+
 static int get_reset_methods(sd_bus *bus, const char *path, const char *interface,
                              const char *property, sd_bus_message *reply, void *userdata,
                              sd_bus_error *error) {
@@ -98,6 +106,7 @@ static int get_virtfns(sd_bus *bus, const char *path, const char *interface, con
         P("Bridge", "b", get_bridge, DEVICE_CHANGED_BRIDGE, EXPLICIT)                           \
         P("ResetMethods", "as", get_reset_methods, DEVICE_CHANGED_RESET, EXPLICIT)              \
         P("NumaNode", "i", get_numa_node, DEVICE_CHANGED_NUMA, EXPLICIT)                        \
+        P("PcieRoot", "s", get_pcie_root, 0, CONST_EXPLICIT)                                    \
         P("BootVga", "b", get_boot_vga, DEVICE_CHANGED_BOOT_VGA, EXPLICIT)                      \
         P("PhysFn", "s", get_physfn, DEVICE_CHANGED_PHYSFN, EXPLICIT)                           \
         P("VirtFns", "as", get_virtfns, DEVICE_CHANGED_VIRTFNS, EXPLICIT)                       \

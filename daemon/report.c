@@ -178,6 +178,7 @@ static void write_device(JsonWriter *w, const Device *d) {
                                             "subsystem_device", "class" };
         const uint32_t ids[] = { d->vendor, d->device, d->subsystem_vendor, d->subsystem_device,
                                  d->class };
+        char root[PCI_ROOT_STRLEN];
 
         json_write_begin_object(w);
         json_write_key(w, "address");
@@ -205,6 +206,8 @@ static void write_device(JsonWriter *w, const Device *d) {
         json_write_key(w, "reset_methods");
         json_write_strv(w, d->reset_methods);
         write_optional(w, "numa_node", d->numa_node);
+        json_write_key(w, "pcie_root");
+        json_write_string(w, pci_root_of_path(d->devpath, root) ? root : NULL);
         json_write_key(w, "boot_vga");
         json_write_bool(w, d->boot_vga > 0);
         json_write_key(w, "physfn");
