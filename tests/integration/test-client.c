@@ -199,6 +199,7 @@ START_TEST(test_text_escapes_daemon_strings) {
         assert_printable(show, "show");
         assert_contains(show, "Vendor: 0x8086 " HOSTILE_VENDOR_SHOWN "\n");
         assert_contains(show, " " HOSTILE_DEVICE_SHOWN "\n");
+        assert_contains(show, "PCIe root: pci0000:00\n");
 
         /* JSON carries the names as they are, escaped the JSON way. */
         ck_assert_int_eq(ASSIGNCTL(&json, NULL, (char *) "--json", (char *) "show", (char *) NIC1),

@@ -104,6 +104,43 @@ START_TEST(test_bdf_compare) {
 }
 END_TEST
 
+/* The root complex is the first "pciDDDD:BB" directory on the path, wherever it sits. */
+START_TEST(test_pci_root_of_path) {
+        static const struct {
+                const char *devpath, *root;
+        } cases[] = {
+                { "sys/devices/pci0000:00/0000:00:1f.2", "pci0000:00" },
+                { "sys/devices/pci0000:80/0000:80:01.0/0000:81:00.0", "pci0000:80" },
+                /* Intel VMD: a domain of 5 digits, under the VMD endpoint of another root. */
+                { "sys/devices/pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0/10000:e1:00.0",
+                  "pci0000:00" },
+                { "sys/devices/pci10000:e0/10000:e1:00.0", "pci10000:e0" },
+                /* Hyper-V: the root bus under a VMBus device. */
+                { "sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0004:00/VMBUS:00/"
+                  "7f3a1c2e-5b1d-4d2e-9c1a-0d2c5e7b8a90/pci5b1d:00/5b1d:00:00.0",
+                  "pci5b1d:00" },
+                { "sys/devices/pcifeedbeef:ff/feedbeef:ff:00.0", "pcifeedbeef:ff" },
+                /* Not a root's name: too many digits, upper case, a short bus, no colon. */
+                { "sys/devices/pci123456789:00/0000:00:00.0", NULL },
+                { "sys/devices/pci0000:0A/0000:0a:00.0", NULL },
+                { "sys/devices/pci0000:0/0000:00:00.0", NULL },
+                { "sys/devices/pci000000/0000:00:00.0", NULL },
+                { "sys/devices/platform/soc/0000:00:00.0", NULL },
+                { "", NULL },
+                { NULL, NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char root[PCI_ROOT_STRLEN] = "unchanged";
+                bool found = pci_root_of_path(cases[i].devpath, root);
+
+                ck_assert_msg(found == !!cases[i].root, "%s: found %s", strna(cases[i].devpath),
+                              found ? root : "none");
+                ck_assert_str_eq(root, cases[i].root ?: "unchanged");
+        }
+}
+END_TEST
+
 START_TEST(test_parse_size) {
         static const struct {
                 const char *s;
@@ -672,6 +709,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_bdf_parse_short_and_case);
         tcase_add_test(tc, test_bdf_parse_rejects);
         tcase_add_test(tc, test_bdf_compare);
+        tcase_add_test(tc, test_pci_root_of_path);
         tcase_add_test(tc, test_safe_atou);
         tcase_add_test(tc, test_parse_size);
         tcase_add_test(tc, test_filename_is_valid);

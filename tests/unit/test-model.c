@@ -120,6 +120,7 @@ static bool has_error(const Model *m, const char *needle) {
 
 START_TEST(test_topology) {
         _cleanup_(model_freep) Model *m = NULL;
+        char root[PCI_ROOT_STRLEN];
         const Device *d;
         const Group *g;
 
@@ -153,6 +154,8 @@ START_TEST(test_topology) {
         ck_assert_ptr_null(d->driver_override); /* "(null)" */
         ck_assert_str_eq(d->devpath,
                          "sys/devices/pci0000:00/0000:00:04.0/0000:02:00.0/0000:03:01.0");
+        ck_assert(pci_root_of_path(d->devpath, root));
+        ck_assert_str_eq(root, "pci0000:00");
 
         ck_assert(m->host->iommu_present);
         ck_assert_int_eq(m->host->ir, IR_ENABLED);

@@ -128,6 +128,7 @@ static void setup(void) {
                 .sriov_numvfs = 2,
                 .group = 7,
                 .vfio_dev = (char *) "vfio3",
+                .devpath = (char *) "sys/devices/pci0000:00/0000:00:03.0/" DEVICE_ADDRESS,
                 .rmrr_locked = true,
                 .host_critical = (char *) "boot disk",
         };
@@ -559,6 +560,7 @@ START_TEST(test_get_all) {
                 "Bridge=false",
                 "ResetMethods=flr,bus",
                 "NumaNode=-1",
+                "PcieRoot=pci0000:00",
                 "BootVga=false",
                 "PhysFn=",
                 "VirtFns=",

@@ -4,7 +4,7 @@
 #
 # Scenario 1: `assignctl --json list` (and the Manager's ListGroups/ListDevices) say what the
 # guest's own sysfs says: every group with its type and members, every device with its ids,
-# driver, driver_override, group, bridge flag and NUMA node. The reference listing is made
+# driver, driver_override, group, bridge flag, NUMA node and root complex. The reference listing is made
 # here with shell tools and jq, independently of the daemon's code.
 
 . /usr/local/lib/vfio-vm/lib.sh
@@ -14,13 +14,18 @@ require_daemon
 # --- the reference, from sysfs (Documentation/ABI/testing/sysfs-bus-pci,
 #     sysfs-kernel-iommu_groups) ---------------------------------------------------------------
 sysfs_devices() {
-        local d a ov numa ht class bridge vendor device sv sd drv grp
-        local -A links=()
+        local d a ov numa ht class bridge vendor device sv sd drv grp root p part
+        local -A links=() parts=()
         # One find for every driver and iommu_group link (forks are slow under TCG).
         while IFS=$'\t' read -r d a; do
                 links[$d]=${a##*/}
         done < <(find -H /sys/bus/pci/devices/* -mindepth 1 -maxdepth 1 \
                  \( -name driver -o -name iommu_group \) -printf '%h/%f\t%l\n')
+        # Each device's own link names its path under /sys/devices, root complex included
+        # ("../../../devices/pci0000:00/0000:00:1f.2").
+        while IFS=$'\t' read -r a d; do
+                parts[$a]=$d
+        done < <(find /sys/bus/pci/devices -mindepth 1 -maxdepth 1 -printf '%f\t%l\n')
         for d in /sys/bus/pci/devices/*; do
                 a=${d##*/}
                 read -r vendor < "$d/vendor"
@@ -33,6 +38,12 @@ sysfs_devices() {
                 numa=; read -r numa < "$d/numa_node" 2>/dev/null
                 [[ $numa == -1 ]] && numa=
                 drv=${links[$d/driver]-}
+                # The first directory named as pci_register_host_bridge() names a root complex.
+                root=
+                IFS=/ read -ra part <<<"${parts[$a]-}"
+                for p in "${part[@]}"; do
+                        [[ $p =~ ^pci[0-9a-f]{4,8}:[0-9a-f]{2}$ ]] && { root=$p; break; }
+                done
                 grp=${links[$d/iommu_group]-}
                 # Config header type (offset 0x0e, low 7 bits) 1 is a PCI-to-PCI bridge; the
                 # class code 06/04 or 06/09 says so too.
@@ -41,15 +52,16 @@ sysfs_devices() {
                 if (( (ht & 0x7f) == 1 )) || [[ ${class:0:6} == 0x0604 || ${class:0:6} == 0x0609 ]]; then
                         bridge=1
                 fi
-                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$a" "$vendor" "$device" \
-                        "$sv" "$sd" "$class" "$drv" "$ov" "$grp" "$bridge" "$numa"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$a" "$vendor" "$device" \
+                        "$sv" "$sd" "$class" "$drv" "$ov" "$grp" "$bridge" "$numa" "$root"
         done | jq -R -s -c '
                 def opt: if . == "" then null else . end;
                 split("\n") | map(select(length > 0) | split("\t") | {
                         address: .[0], vendor: .[1], device: .[2], subsystem_vendor: .[3],
                         subsystem_device: .[4], class: .[5], driver: (.[6] | opt),
                         driver_override: (.[7] | opt), group: (.[8] | opt | if . then tonumber else null end),
-                        bridge: (.[9] == "1"), numa_node: (.[10] | opt | if . then tonumber else null end)
+                        bridge: (.[9] == "1"), numa_node: (.[10] | opt | if . then tonumber else null end),
+                        pcie_root: (.[11] | opt)
                 }) | sort_by(.address)'
 }
 
@@ -107,7 +119,7 @@ if [[ $got_groups != "$ref_groups" ]]; then
 fi
 
 got_devices=$(jq -c '.devices | map({address, vendor, device, subsystem_vendor, subsystem_device,
-        class, driver, driver_override, group, bridge, numa_node}) | sort_by(.address)' <<<"$out")
+        class, driver, driver_override, group, bridge, numa_node, pcie_root}) | sort_by(.address)' <<<"$out")
 if [[ $got_devices != "$ref_devices" ]]; then
         log "daemon devices: $got_devices"
         log "sysfs devices:  $ref_devices"
