@@ -21,7 +21,7 @@ demo=(dbus-daemon systemd python3-dbusmock pci.ids jq)
 # the first list although no script or build file uses them (the build has no libtool).
 tests=(
         valgrind clang libclang-rt-14-dev pciutils debhelper lintian
-        qemu-system-x86 busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs
+        busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs
         dbus libtool polkitd acpica-tools
 )
 

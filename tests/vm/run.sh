@@ -24,7 +24,8 @@ shopt -s nullglob
 ROOTFS_VERSION=3
 INITRAMFS_VERSION=2
 
-HOST_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs)
+# No qemu-system-x86: the emulator is the trixie guest root's (prepare_emulator).
+HOST_PACKAGES=(busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs)
 # The guest: systemd with a real system bus, udevd and polkit, the project's runtime
 # libraries, and jq for the scenarios' JSON comparisons. libpam-systemd must be listed or
 # polkitd fails to configure (vm-recipe.md). qemu-system-x86 is the unprivileged VMM of the
@@ -583,6 +584,29 @@ prepare_flavour() {
         F_INITRD[$f]=$INITRD
 }
 
+# The emulator every boot runs under: Debian 13's QEMU 10.0, the one the trixie guest root
+# carries for the iommufd boot's VMM scenarios, started by that root's own dynamic loader with
+# that root's libraries and firmware (no chroot: kernels, images and logs keep their paths).
+# Bookworm's QEMU 7.2 under multi-threaded TCG now and then died mid-run, SIGSEGV in
+# memory_region_dispatch_write() with no memory region, or SIGABRT; with QEMU 10.0 the boots
+# also take a quarter less time (tests/vm/README.md, "The emulator").
+prepare_emulator() {
+        local root
+        lock_cache
+        prepare_rootfs trixie
+        unlock_cache
+        root=$ROOTFS
+        EMULATOR=(env "QEMU_MODULE_DIR=$root/usr/lib/x86_64-linux-gnu/qemu"
+                "$root/usr/lib64/ld-linux-x86-64.so.2" --argv0 qemu-system-x86_64
+                --library-path "$root/usr/lib/x86_64-linux-gnu"
+                "$root/usr/bin/qemu-system-x86_64"
+                -L "$root/usr/share/qemu" -L "$root/usr/share/seabios")
+        local version
+        version=$("${EMULATOR[@]}" --version | head -n 1) ||
+                die "the emulator of the trixie guest root ($root) does not run"
+        info "emulator: $version (trixie guest root $root)"
+}
+
 qemu_args() {
         local flavour=$1
         # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
@@ -619,7 +643,7 @@ boot() {
         qemu_args "$flavour"
         : > "$log"
         # setsid: qemu and timeout get a process group of their own that cleanup can kill.
-        setsid timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" \
+        setsid timeout -k 10 "$BOOT_TIMEOUT" "${EMULATOR[@]}" "${QEMU_ARGS[@]}" \
                 -append "$QEMU_APPEND" -chardev "file,id=con,path=$log" -serial chardev:con \
                 < /dev/null > "$log.qemu" 2>&1 &
         QEMU_PGID=$!
@@ -636,7 +660,7 @@ boot_interactive() {
         QEMU_PGID=
         # --foreground keeps the terminal; still bounded (an hour unless told otherwise).
         timeout --foreground -k 10 "${VFIO_VM_INTERACTIVE_TIMEOUT:-3600}" \
-                qemu-system-x86_64 "${QEMU_ARGS[@]}" -append "$QEMU_APPEND" -serial mon:stdio
+                "${EMULATOR[@]}" "${QEMU_ARGS[@]}" -append "$QEMU_APPEND" -serial mon:stdio
 }
 
 # The emulator's early boot crash (kernel-facts.md, "TCG flake to know about"): under TCG with
@@ -661,8 +685,7 @@ failed=0
 failed_logs=()
 
 # How QEMU ended, for a guest that did not finish: its exit code, and what it means when it
-# is timeout's 124 or a signal's 128 + N (QEMU 7.2's TCG once died of SIGSEGV in
-# memory_region_dispatch_write() mid-run: the emulator, not the guest).
+# is timeout's 124 or a signal's 128 + N (the emulator, not the guest: prepare_emulator).
 qemu_exit() {
         local rc=$1
         if [[ $rc == 124 ]]; then
@@ -704,6 +727,11 @@ collect() {
         done < <(expected_scenarios "$flavour")
         if ! grep -q "^END" "$clean"; then
                 info "[$flavour] the guest did not finish ($(qemu_exit "$qrc"))"
+                # What the emulator said (an assertion, say) and the console's last words:
+                # CI keeps only this output, not the logs.
+                tail -n 20 "$log.qemu" 2>/dev/null | sed "s/^/vm: [$flavour] qemu| /" >&2 || true
+                tr -d '\r' < "$log" | grep -v "$MARK" | tail -n 15 |
+                        sed "s/^/vm: [$flavour] console| /" >&2 || true
                 status=fail
         fi
         if [[ $status != ok ]]; then
@@ -734,6 +762,7 @@ main() {
                 t=$(now); build_project; build_test_vmm; build_vfnet_check; info "project built ($(elapsed "$t") s)"
         fi
         rm -rf "$workdir"
+        t=$(now); prepare_emulator; info "emulator ready ($(elapsed "$t") s)"
         for flavour in "${boots[@]}"; do
                 prepare_flavour "$flavour"
         done
