@@ -588,8 +588,8 @@ prepare_flavour() {
 # carries for the iommufd boot's VMM scenarios, started by that root's own dynamic loader with
 # that root's libraries and firmware (no chroot: kernels, images and logs keep their paths).
 # Bookworm's QEMU 7.2 under multi-threaded TCG now and then died mid-run, SIGSEGV in
-# memory_region_dispatch_write() with no memory region, or SIGABRT; with QEMU 10.0 the boots
-# also take a quarter less time (tests/vm/README.md, "The emulator").
+# memory_region_dispatch_write() with no memory region, or SIGABRT; under QEMU 10.0 the boots
+# also run faster (tests/vm/README.md, "The emulator").
 prepare_emulator() {
         local root
         lock_cache
