@@ -29,7 +29,8 @@ HOST_PACKAGES=(busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs)
 # The guest: systemd with a real system bus, udevd and polkit, the project's runtime
 # libraries, and jq for the scenarios' JSON comparisons. libpam-systemd must be listed or
 # polkitd fails to configure (vm-recipe.md). qemu-system-x86 is the unprivileged VMM of the
-# qemu-grant scenario (about 150 MB installed, once in the cache), netcat-openbsd its QMP client.
+# qemu-grant scenario (about 150 MB installed, once in the cache), netcat-openbsd its QMP client;
+# the trixie root's is also the emulator of every boot (prepare_emulator).
 # iproute2: `ip -j -d link show`, the kernel's view of VF settings that vfnet-netdevsim compares
 # with vfnet-check's (no other guest package pulls it in).
 # libxml2: the libvirt hook's library (the package depends on it).
