@@ -732,7 +732,7 @@ collect() {
                 # CI keeps only this output, not the logs.
                 tail -n 20 "$log.qemu" 2>/dev/null | sed "s/^/vm: [$flavour] qemu| /" >&2 || true
                 tr -d '\r' < "$log" | grep -v "$MARK" | tail -n 15 |
-                        sed "s/^/vm: [$flavour] console| /" >&2 || true
+                        sed -e 's/\x1b\[[0-9;]*m//g' -e "s/^/vm: [$flavour] console| /" >&2 || true
                 status=fail
         fi
         if [[ $status != ok ]]; then
